@@ -1,0 +1,97 @@
+#include "framework/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace skinmtl {
+
+static thread_local bool t_grad_enabled = true;
+
+bool grad_enabled() { return t_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!any_requires_grad(inputs)) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  output.impl()->grad_fn = std::move(node);
+}
+
+// Nodes reachable from `root`, in topological order (a node before the nodes
+// of its inputs). Iterative depth-first search: a ResNet's graph is deep enough
+// to make recursion uncomfortable.
+static std::vector<Node*> topo_order(Node* root) {
+  std::vector<Node*> post;  // post-order: inputs before the node using them
+  std::unordered_set<Node*> seen{root};
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      const Tensor& in = node->inputs[next++];
+      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+      if (child && seen.insert(child).second) stack.push_back({child, 0});
+    } else {
+      post.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return std::vector<Node*>(post.rbegin(), post.rend());
+}
+
+void run_backward(const Tensor& output, const Tensor& grad_output) {
+  SKINMTL_CHECK(output.defined() && grad_output.defined(), "backward: undefined tensor");
+  check_same_shape("backward (output vs its gradient)", output, grad_output);
+  SKINMTL_CHECK(output.requires_grad(),
+                "backward: the tensor does not require a gradient (no input of the ops that "
+                "made it requires one, or it was computed under NoGradGuard)");
+  NoGradGuard no_grad;  // backward functions must not record
+
+  // A leaf: the gradient goes straight into its grad.
+  auto leaf_grad = [](const Tensor& t) -> Tensor {
+    TensorImpl* impl = t.impl();
+    if (!impl->grad) impl->grad = Tensor::zeros(t.shape(), t.dtype(), t.device()).impl_ptr();
+    return Tensor(impl->grad);
+  };
+  Node* root = output.impl()->grad_fn.get();
+  SKINMTL_CHECK(root, "backward() on a leaf tensor: there is no op to propagate through");
+
+  // Gradients of intermediate outputs, keyed by the Node that produced them
+  // (every Node has exactly one output).
+  std::unordered_map<Node*, Tensor> grads;
+  grads[root] = grad_output;
+
+  for (Node* node : topo_order(root)) {
+    auto it = grads.find(node);
+    if (it == grads.end()) continue;  // nothing flowed into this node
+    Tensor dout = it->second;
+    std::vector<Tensor> dinputs(node->inputs.size());
+    for (size_t i = 0; i < node->inputs.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (!in.defined() || !in.requires_grad()) continue;
+      Node* producer = in.impl()->grad_fn.get();
+      if (!producer) {
+        dinputs[i] = leaf_grad(in);
+      } else {
+        auto g = grads.find(producer);
+        if (g == grads.end())
+          g = grads.emplace(producer, Tensor::zeros(in.shape(), in.dtype(), in.device())).first;
+        dinputs[i] = g->second;
+      }
+    }
+    node->backward(dout, dinputs);
+    grads.erase(node);  // this node's output gradient is no longer needed
+  }
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,72 @@
+// framework/autograd.h: the dynamic tape.
+//
+// THE RULE: backward functions ACCUMULATE (+=) into the gradients they are
+// given; they never overwrite them. Whoever owns a gradient zeroes it: the
+// engine below zeroes each intermediate gradient buffer when it creates it, and
+// leaf gradients (parameters) keep accumulating across backward() calls until
+// the optimizer or the caller zeroes them (Tensor::zero_grad, SGD::zero_grad).
+// Every kernel's *_backward_* function follows the same rule.
+//
+// How it works. An op that runs while gradients are enabled, on inputs of which
+// at least one requires a gradient, gives its output a Node: the op's inputs
+// (which keeps them alive), whatever it saved for backward (captured in the
+// backward function), and the backward function itself. The graph is thus
+// recorded as the code runs, so data-dependent shapes and control flow just
+// work. A Node never holds its own output: that would be a shared-pointer cycle
+// and leak the whole graph. An op that needs its output in backward saves
+// out.detach(), which shares the storage but not the Node.
+//
+// backward(loss) orders the Nodes reachable from the loss topologically and
+// runs them from the loss down, handing each the gradient of its output and
+// one gradient buffer per input (undefined for inputs that need none). Leaves
+// receive theirs in TensorImpl::grad.
+//
+// NoGradGuard turns recording off in a scope (evaluation, optimizer updates).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace skinmtl {
+
+// dinputs[i] is the gradient buffer of inputs[i] (same shape, device, dtype),
+// already allocated and zeroed by its owner, or undefined when inputs[i] needs
+// no gradient. The function adds its contribution into each defined buffer.
+using BackwardFn = std::function<void(const Tensor& doutput, std::vector<Tensor>& dinputs)>;
+
+struct Node {
+  std::string name;            // the op's name, for error messages and debugging
+  std::vector<Tensor> inputs;  // the op's inputs, in order
+  BackwardFn backward;
+};
+
+// Whether ops record onto the tape in this thread.
+bool grad_enabled();
+
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// True when recording is on and any of `inputs` requires a gradient.
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+// Gives `output` a tape Node when any_requires_grad(inputs); otherwise does
+// nothing. Ops call this last, after computing their output.
+void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward);
+
+// The engine: backpropagate `grad_output` (same shape as `output`) from
+// `output` to every leaf that requires a gradient.
+void run_backward(const Tensor& output, const Tensor& grad_output);
+
+}  // namespace skinmtl

@@ -1,0 +1,43 @@
+// framework/dispatch.h: choosing the kernel for a tensor's device and dtype.
+//
+//   dispatch_cpu(x.dtype(), [&](auto tag) {
+//     using T = decltype(tag);
+//     relu_forward_cpu<T>(y.data<T>(), x.data<T>(), n);
+//   });
+//
+//   SKINMTL_CUDA_ONLY(relu_forward_cuda(y.data<float>(), x.data<float>(), n, cuda::stream()));
+//
+// CPU kernels are templates over float and double. CUDA kernels are float32
+// only; require_cuda_f32 says so clearly when something else reaches them. In
+// a CPU-only build SKINMTL_CUDA_ONLY(...) compiles to a "built without CUDA"
+// error, so framework code needs no #if of its own.
+#pragma once
+
+#include "framework/tensor.h"
+#include "kernels/common.h"
+#if SKINMTL_CUDA
+#include "kernels/device.h"
+#endif
+
+namespace skinmtl {
+
+template <typename F>
+void dispatch_cpu(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: f(float{}); break;
+    case DType::F64: f(double{}); break;
+  }
+}
+
+[[noreturn]] void fail_no_cuda(const char* file, int line);
+
+// Throws unless every tensor is float32 (CUDA kernels are float32 only).
+void require_cuda_f32(const char* op, std::initializer_list<const Tensor*> tensors);
+
+}  // namespace skinmtl
+
+#if SKINMTL_CUDA
+#define SKINMTL_CUDA_ONLY(...) __VA_ARGS__
+#else
+#define SKINMTL_CUDA_ONLY(...) ::skinmtl::fail_no_cuda(__FILE__, __LINE__)
+#endif

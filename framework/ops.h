@@ -1,0 +1,99 @@
+// framework/ops.h: every differentiable op of skinmtl, as the models use them.
+//
+// Each op checks its inputs' shapes and devices (a clear error, never a
+// crash), allocates its output on the inputs' device, runs the CPU or CUDA
+// kernel from kernels/, and records itself on the tape (framework/autograd.h)
+// when an input requires a gradient. Shapes use N batch, C channels, H, W
+// height and width, K classes or output channels.
+//
+// The formula, the saved state and the reference of each op are in the header
+// comment of its kernel, kernels/<op>.h.
+#pragma once
+
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace skinmtl {
+
+// ---- pointwise (kernels/elementwise.h, kernels/relu.h) -------------------------
+Tensor add(const Tensor& a, const Tensor& b);  // a + b, same shapes
+Tensor scale(const Tensor& x, double alpha);   // alpha * x
+Tensor relu(const Tensor& x);                  // max(x, 0)
+
+// ---- shape (kernels/copy_strided.h) -----------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);  // a view; one dim may be -1
+Tensor flatten(const Tensor& x);                      // (N, ...) -> (N, prod(...))
+Tensor concat(const std::vector<Tensor>& xs, int dim);           // along dim
+Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end);  // [start, end) of dim
+
+// ---- reductions (kernels/reduce.h) --------------------------------------------------
+Tensor sum(const Tensor& x);   // all elements -> shape ()
+Tensor mean(const Tensor& x);  // all elements -> shape ()
+
+// ---- convolution (kernels/conv2d.h) -----------------------------------------------
+struct Conv2dParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  static Conv2dParams make(int stride, int pad, int dilation = 1) {
+    return {stride, stride, pad, pad, dilation, dilation};
+  }
+};
+// x (N, C, H, W), w (K, C, R, S), bias (K) or undefined -> (N, K, P, Q)
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+
+// Which CUDA implementation conv2d uses. Auto: cuDNN. Im2col: im2col + cuBLAS.
+enum class ConvBackend { Auto, CuDNN, Im2col };
+void set_conv_backend(ConvBackend b);
+ConvBackend conv_backend();
+
+// ---- batch normalization (kernels/batch_norm.h) -------------------------------------
+struct BatchNormParams {
+  double eps = 1e-5;       // per layer: the Keras/Caffe ResNet-50 uses 1e-3
+  double momentum = 0.1;   // running = (1 - momentum) * running + momentum * batch
+  bool training = true;    // false: frozen, normalise with the running statistics
+};
+// x (N, C, H, W), gamma/beta (C), running_mean/var (C).
+// training: normalise with the batch statistics (biased variance) and update
+// the running statistics in place (unbiased variance), outside the tape.
+// frozen: normalise with the running statistics; gradients flow to x, gamma, beta.
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    Tensor& running_mean, Tensor& running_var, const BatchNormParams& p);
+
+// ---- pooling (kernels/pool2d.h) -----------------------------------------------------
+struct Pool2dParams {
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+  bool ceil_mode = false;          // Caffe rounds the output size up
+  bool count_include_pad = true;   // average pool: divide by the full window
+  static Pool2dParams make(int kernel, int stride, int pad = 0) {
+    Pool2dParams p;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    return p;
+  }
+};
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& p);  // (N, C, H, W) -> (N, C, P, Q)
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p);  // (N, C, H, W) -> (N, C, P, Q)
+Tensor global_avg_pool2d(const Tensor& x);                  // (N, C, H, W) -> (N, C)
+
+// ---- fully connected (kernels/linear.h) ---------------------------------------------
+// x (N, I), w (O, I), bias (O) or undefined -> (N, O): y = x w^T + b
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
+
+// ---- losses and output activations (kernels/losses.h) -----------------------------
+// Multi-label sigmoid cross-entropy with logits (Liao & Luo eq. 5), summed over
+// the K classes of an image and averaged over the N images:
+//   logits (N, K), targets (N, K) in [0, 1] -> shape ()
+Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets);
+// Softmax cross-entropy (Liao & Luo eq. 7), averaged over the images whose
+// label is not -1 (ignored): logits (N, K), labels (N) holding class indices
+// as floats -> shape ()
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+Tensor sigmoid(const Tensor& x);         // 1 / (1 + exp(-x)), elementwise
+Tensor softmax(const Tensor& logits);    // over the last dim of (N, K)
+
+}  // namespace skinmtl

@@ -1,0 +1,55 @@
+// kernels/common.h: the few things every layer of skinmtl shares.
+//
+//  - SKINMTL_HD marks an element function as callable from both the CPU loop
+//    and a CUDA kernel, so the two bodies of a pointwise op cannot drift apart
+//    (the same idea as llm.c and PyTorch's C10_HOST_DEVICE).
+//  - skinmtl::Error and SKINMTL_CHECK: every failure is an exception that says
+//    where it happened (file:line) and what was wrong. Command-line mains catch
+//    it, print it and exit non-zero.
+//  - cuda_stream_t: the CUDA stream type, declared without the CUDA headers so
+//    plain C++ files can pass a stream along. It is the very type cudaStream_t
+//    names (typedef struct CUstream_st* cudaStream_t).
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#if defined(__CUDACC__)
+#define SKINMTL_HD __host__ __device__ __forceinline__
+#else
+#define SKINMTL_HD inline
+#endif
+
+struct CUstream_st;
+using cuda_stream_t = CUstream_st*;
+
+namespace skinmtl {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Builds "file:line: message" and throws skinmtl::Error.
+[[noreturn]] inline void fail_at(const char* file, int line, const std::string& msg) {
+  std::ostringstream os;
+  os << file << ":" << line << ": " << msg;
+  throw Error(os.str());
+}
+
+}  // namespace skinmtl
+
+// SKINMTL_CHECK(cond, msg-stream): throw with file:line when cond is false.
+//   SKINMTL_CHECK(x.ndim() == 4, "conv2d: input must be (N, C, H, W), got " << x.shape_str());
+#define SKINMTL_CHECK(cond, msg)                                        \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::ostringstream skinmtl_os_;                                   \
+      skinmtl_os_ << msg;                                               \
+      ::skinmtl::fail_at(__FILE__, __LINE__, skinmtl_os_.str());        \
+    }                                                                   \
+  } while (0)
+
+#define SKINMTL_FAIL(msg) SKINMTL_CHECK(false, msg)

@@ -1,0 +1,21 @@
+// CPU reference loops for kernels/relu.h.
+#include "kernels/relu.h"
+
+namespace skinmtl {
+
+template <typename T>
+void relu_forward_cpu(T* y, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = relu_forward_elem(x[i]);
+}
+
+template <typename T>
+void relu_backward_cpu(T* dx, const T* dy, const T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] += relu_backward_elem(dy[i], x[i]);
+}
+
+template void relu_forward_cpu<float>(float*, const float*, int64_t);
+template void relu_forward_cpu<double>(double*, const double*, int64_t);
+template void relu_backward_cpu<float>(float*, const float*, const float*, int64_t);
+template void relu_backward_cpu<double>(double*, const double*, const double*, int64_t);
+
+}  // namespace skinmtl

@@ -1,0 +1,89 @@
+// kernels/cuda/device.cu: the stream, the library handles and raw memory.
+#include "kernels/cuda/check.cuh"
+#include "kernels/device.h"
+
+namespace skinmtl::cuda {
+
+bool available() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return false;
+  }
+  return n > 0;
+}
+
+void* malloc_raw(size_t bytes) {
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, bytes);
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  CUDA_CHECK(e);
+  return p;
+}
+
+void free_raw(void* ptr) { CUDA_CHECK(cudaFree(ptr)); }
+
+cuda_stream_t stream() {
+  static cudaStream_t s = [] {
+    cudaStream_t t;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&t, cudaStreamNonBlocking));
+    return t;
+  }();
+  return s;
+}
+
+void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+void memcpy_h2d(void* dst, const void* src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
+  // The source is pageable host memory the caller may free as soon as we
+  // return, so the copy must be finished.
+  synchronize();
+}
+
+void memcpy_d2h(void* dst, const void* src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+  synchronize();
+}
+
+void memcpy_d2d(void* dst, const void* src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
+}
+
+void memset_async(void* dst, int byte, size_t bytes) {
+  CUDA_CHECK(cudaMemsetAsync(dst, byte, bytes, stream()));
+}
+
+size_t device_free_bytes() {
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return free_b;
+}
+
+cublasHandle_t cublas_handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t t;
+    CUBLAS_CHECK(cublasCreate(&t));
+    CUBLAS_CHECK(cublasSetStream(t, stream()));
+    // Plain FP32 math: results must match the CPU reference to float tolerance.
+    CUBLAS_CHECK(cublasSetMathMode(t, CUBLAS_DEFAULT_MATH));
+    return t;
+  }();
+  return h;
+}
+
+cudnnHandle_t cudnn_handle() {
+  static cudnnHandle_t h = [] {
+    cudnnHandle_t t;
+    CUDNN_CHECK(cudnnCreate(&t));
+    CUDNN_CHECK(cudnnSetStream(t, stream()));
+    return t;
+  }();
+  return h;
+}
+
+}  // namespace skinmtl::cuda

@@ -1,0 +1,36 @@
+// kernels/device.h: the CUDA runtime as plain C++ sees it.
+//
+// framework/ never includes a CUDA header; it calls these functions, which
+// kernels/cuda/device.cu implements. In a CPU-only build (CUDA=0) they are not
+// compiled at all and framework/ reports "built without CUDA" instead.
+//
+// skinmtl runs all its GPU work on one stream, stream(). Copies to the host
+// wait for that stream (they must: the host is about to read the bytes);
+// nothing else synchronises behind the caller's back.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/common.h"
+
+namespace skinmtl::cuda {
+
+// True when a driver is loaded and at least one GPU is visible. Never throws:
+// on a machine with the toolkit but no driver, cudaGetDeviceCount returns an
+// error, which reads as "no GPU".
+bool available();
+
+void* malloc_raw(size_t bytes);   // cudaMalloc; returns nullptr when out of memory
+void free_raw(void* ptr);         // cudaFree
+
+cuda_stream_t stream();           // the project's stream (created on first use)
+void synchronize();               // wait for all work queued on stream()
+
+void memcpy_h2d(void* dst, const void* src, size_t bytes);  // queued on stream(), then waits
+void memcpy_d2h(void* dst, const void* src, size_t bytes);  // waits for stream(), then copies
+void memcpy_d2d(void* dst, const void* src, size_t bytes);  // queued on stream()
+void memset_async(void* dst, int byte, size_t bytes);       // queued on stream()
+
+size_t device_free_bytes();       // cudaMemGetInfo's free figure
+
+}  // namespace skinmtl::cuda

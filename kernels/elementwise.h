@@ -1,0 +1,35 @@
+// kernels/elementwise.h: add, scale and axpy over flat buffers.
+//
+//   add:   y = a + b                      backward: da += dy, db += dy
+//   scale: y = alpha * x                  backward: dx += alpha * dy
+//   axpy:  y += alpha * x                 (the accumulate step of many backwards)
+//
+// Shapes: every buffer holds n elements; the ops do not care about layout.
+// Nothing is saved for backward. The element functions below are the single
+// definition used by the CPU loops and the CUDA kernels.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+template <typename T>
+SKINMTL_HD T add_elem(T a, T b) { return a + b; }
+
+template <typename T>
+SKINMTL_HD T axpy_elem(T y, T x, T alpha) { return y + alpha * x; }
+
+template <typename T>
+void add_forward_cpu(T* y, const T* a, const T* b, int64_t n);     // y (n), a (n), b (n)
+template <typename T>
+void scale_forward_cpu(T* y, const T* x, T alpha, int64_t n);      // y (n), x (n)
+template <typename T>
+void axpy_cpu(T* y, const T* x, T alpha, int64_t n);               // y (n) +=, x (n)
+
+void add_forward_cuda(float* y, const float* a, const float* b, int64_t n, cuda_stream_t s);
+void scale_forward_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
+void axpy_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
+
+}  // namespace skinmtl

@@ -1,0 +1,115 @@
+// The caching allocator: reuse in the steady state, size rounding, OOM retry.
+#include <cstdlib>
+#include <map>
+
+#include "framework/allocator.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+struct CountingBackend {
+  int allocs = 0, frees = 0;
+  size_t limit = SIZE_MAX, live = 0;
+  std::map<void*, size_t> sizes;
+  CachingAllocator make() {
+    return CachingAllocator(
+        "test",
+        [this](size_t n) -> void* {
+          if (live + n > limit) return nullptr;
+          live += n;
+          allocs++;
+          void* p = std::malloc(n);
+          sizes[p] = n;
+          return p;
+        },
+        [this](void* p) {
+          frees++;
+          live -= sizes[p];
+          sizes.erase(p);
+          std::free(p);
+        });
+  }
+};
+
+TEST(Allocator, RoundSize) {
+  EXPECT_EQ(CachingAllocator::round_size(1), 512u);
+  EXPECT_EQ(CachingAllocator::round_size(512), 512u);
+  EXPECT_EQ(CachingAllocator::round_size(513), 640u);   // 512 + 512/4
+  EXPECT_EQ(CachingAllocator::round_size(1024), 1024u);
+  EXPECT_EQ(CachingAllocator::round_size(1025), 1280u);
+  for (size_t n : {700u, 5000u, 123457u, 9999999u}) {
+    size_t r = CachingAllocator::round_size(n);
+    EXPECT_GE(r, n);
+    EXPECT_LE(r, n + n / 4 + 1);
+  }
+}
+
+TEST(Allocator, SteadyStateMakesNoRawAllocations) {
+  CountingBackend be;
+  CachingAllocator a = be.make();
+  // One "training step": a fixed pattern of sizes, all released at the end.
+  auto step = [&] {
+    std::vector<void*> ps;
+    for (size_t n : {100u, 4096u, 4096u, 70000u, 3u << 20}) ps.push_back(a.allocate(n));
+    for (void* p : ps) a.release(p);
+  };
+  step();
+  const int after_first = be.allocs;
+  EXPECT_EQ(after_first, 5);
+  for (int i = 0; i < 10; ++i) step();
+  EXPECT_EQ(be.allocs, after_first) << "the steady state must be served from the cache";
+  AllocatorStats s = a.stats();
+  EXPECT_EQ(s.requests, 55);
+  EXPECT_EQ(s.cache_hits, 50);
+  EXPECT_EQ(s.bytes_in_use, 0u);
+  a.empty_cache();
+  EXPECT_EQ(be.frees, 5);
+}
+
+TEST(Allocator, OutOfMemoryEmptiesTheCacheAndRetries) {
+  CountingBackend be;
+  be.limit = 4096;
+  CachingAllocator a = be.make();
+  void* p = a.allocate(2048);
+  a.release(p);  // cached, still counted against the backend's limit
+  void* q = a.allocate(3000);  // needs the cached block's memory back
+  EXPECT_NE(q, nullptr);
+  EXPECT_EQ(be.frees, 1);
+  a.release(q);
+  EXPECT_THROW(a.allocate(1 << 20), Error);
+}
+
+TEST(Allocator, ReleaseOfAForeignPointerIsAnError) {
+  CountingBackend be;
+  CachingAllocator a = be.make();
+  int x = 0;
+  EXPECT_THROW(a.release(&x), Error);
+}
+
+TEST(Allocator, CpuTensorsReuseMemory) {
+  // Warm up, then make and drop tensors of one shape: no new raw allocation.
+  { Tensor t = Tensor::empty({64, 64}); }
+  const int64_t before = cpu_allocator().stats().raw_allocs;
+  for (int i = 0; i < 20; ++i) Tensor t = Tensor::empty({64, 64});
+  EXPECT_EQ(cpu_allocator().stats().raw_allocs, before);
+}
+
+TEST(AllocatorCuda, TrainingLikeLoopMakesNoCudaMallocInSteadyState) {
+  REQUIRE_CUDA();
+  Rng rng(1);
+  Tensor w = randn({8, 32}, rng).to(Device::CUDA).set_requires_grad();
+  auto step = [&] {
+    Tensor x = randn({8, 32}, rng).to(Device::CUDA);
+    Tensor y = scale(relu(add(x.reshape({8, 32}), w)), 0.5);
+    y.backward(Tensor::ones(y.shape(), DType::F32, Device::CUDA));
+  };
+  step();
+  step();
+  const int64_t before = cuda_allocator().stats().raw_allocs;
+  for (int i = 0; i < 10; ++i) step();
+  EXPECT_EQ(cuda_allocator().stats().raw_allocs, before);
+}
+
+}  // namespace
+}  // namespace skinmtl

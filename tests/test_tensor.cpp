@@ -1,0 +1,84 @@
+// Tensor basics: creation, shapes, dtype conversion, views, transfers.
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+TEST(Tensor, CreationAndShape) {
+  Tensor t = Tensor::zeros({2, 3, 4});
+  EXPECT_EQ(t.ndim(), 3);
+  EXPECT_EQ(t.numel(), 24);
+  EXPECT_EQ(t.size(-1), 4);
+  EXPECT_EQ(t.dtype(), DType::F32);
+  EXPECT_EQ(t.device(), Device::CPU);
+  for (double v : t.to_vector()) EXPECT_EQ(v, 0.0);
+  Tensor f = Tensor::full({3}, 2.5, DType::F64);
+  EXPECT_EQ(f.to_vector(), (std::vector<double>{2.5, 2.5, 2.5}));
+  EXPECT_THROW(t.size(3), Error);
+  EXPECT_THROW(Tensor::empty({2, -1}), Error);
+}
+
+TEST(Tensor, PoisonedEmptyIsNaN) {
+  ASSERT_TRUE(poison_new_tensors());  // tests/main.cpp turns it on
+  Tensor t = Tensor::empty({5});
+  for (double v : t.to_vector()) EXPECT_TRUE(std::isnan(v));
+}
+
+TEST(Tensor, DTypeConversionRoundTrip) {
+  Tensor a = Tensor::from_vector(std::vector<double>{1.5, -2.25, 3.0}, {3}, DType::F64);
+  Tensor b = a.to(DType::F32);
+  EXPECT_EQ(b.dtype(), DType::F32);
+  EXPECT_EQ(b.to(DType::F64).to_vector(), a.to_vector());
+  EXPECT_THROW(a.data<float>(), Error);  // wrong element type is an error
+}
+
+TEST(Tensor, ReshapeSharesStorage) {
+  Tensor a = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = a.reshape({3, -1});
+  EXPECT_EQ(b.shape(), (Shape{3, 2}));
+  b.data<float>()[0] = 42;
+  EXPECT_EQ(a.to_vector()[0], 42.0);
+  EXPECT_THROW(a.reshape({4, 2}), Error);
+}
+
+TEST(Tensor, CloneAndDetachAreIndependentOfTheTape) {
+  Tensor a = Tensor::ones({2}).set_requires_grad();
+  Tensor c = a.clone();
+  EXPECT_FALSE(c.requires_grad());
+  Tensor d = a.detach();
+  EXPECT_FALSE(d.requires_grad());
+  EXPECT_EQ(d.raw_data(), a.raw_data());
+  EXPECT_NE(c.raw_data(), a.raw_data());
+}
+
+TEST(Tensor, HostAccessOfADeviceTensorIsAnError) {
+  REQUIRE_CUDA();
+  Tensor g = Tensor::ones({3}).to(Device::CUDA);
+  EXPECT_THROW(g.to_vector(), Error);
+}
+
+TEST(TensorCuda, TransferRoundTrip) {
+  REQUIRE_CUDA();
+  Rng rng(3);
+  Tensor a = randn({7, 13}, rng);
+  Tensor g = a.to(Device::CUDA);
+  EXPECT_EQ(g.device(), Device::CUDA);
+  Tensor z = Tensor::zeros({7, 13}, DType::F32, Device::CUDA);
+  z.copy_from(g);
+  EXPECT_EQ(z.to(Device::CPU).to_vector(), a.to_vector());
+  EXPECT_THROW(Tensor::empty({2}, DType::F64, Device::CUDA), Error);
+}
+
+TEST(Tensor, CudaWithoutGpuIsAClearError) {
+  if (cuda_available()) GTEST_SKIP() << "a GPU is present";
+  try {
+    Tensor::ones({2}).to(Device::CUDA);
+    FAIL() << "moving to CUDA without a GPU must throw";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_TRUE(msg.find("CUDA") != std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace skinmtl

@@ -1,0 +1,87 @@
+// tests/test_util.h: what the op tests share.
+//
+//  - REQUIRE_CUDA(): at the top of a CUDA test; without a GPU the test is
+//    reported as skipped, by name, in GoogleTest's summary.
+//  - expect_close(): element-wise comparison of two tensors on any devices,
+//    failing on NaN/Inf (outputs start poisoned with NaN, see tests/main.cpp).
+//  - gradcheck(): the finite-difference gradient checker (tests/gradcheck.cpp).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "framework/ops.h"
+#include "framework/random.h"
+#include "framework/tensor.h"
+
+#define REQUIRE_CUDA()                                                              \
+  do {                                                                              \
+    if (!::skinmtl::cuda_available()) GTEST_SKIP() << "no CUDA device on this machine"; \
+  } while (0)
+
+namespace skinmtl::test {
+
+// |actual - expected| <= atol + rtol * |expected| everywhere, both finite.
+// Reports the worst element and its index.
+::testing::AssertionResult tensors_close(const Tensor& expected, const Tensor& actual,
+                                         double rtol, double atol);
+#define EXPECT_TENSORS_CLOSE(expected, actual, rtol, atol) \
+  EXPECT_TRUE(::skinmtl::test::tensors_close((expected), (actual), (rtol), (atol)))
+
+struct GradCheckOptions {
+  double eps = 1e-6;            // central-difference step
+  double atol = 1e-6;           // |analytic - numeric| <= atol + rtol * |numeric|
+  double rtol = 1e-5;
+  int max_checks_per_input = 400;  // elements sampled per input (all when fewer)
+  double max_kink_fraction = 0.1;  // more skipped kinks than this fails the check
+  uint64_t seed = 1234;
+};
+
+struct GradCheckResult {
+  bool ok = true;
+  int checked = 0;          // elements compared
+  int kinks_skipped = 0;    // elements where the function is not differentiable
+  double max_abs_err = 0;
+  std::string report;       // the first few mismatches, input by input
+};
+
+using GradFn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// Checks the analytic gradient of f at `inputs` against central finite
+// differences. `inputs` must be float64 CPU tensors; an undefined entry or one
+// listed in `no_grad` is passed through without being checked.
+//
+// Method (as in Caffe's GradientChecker and PyTorch's gradcheck): project the
+// output onto a fixed random direction r, L(x) = sum(r * f(x)); the analytic
+// gradient is backward(f(x), r); each sampled element x_i is nudged by +-eps
+// and (L(x + eps e_i) - L(x - eps e_i)) / 2 eps compared with it.
+// Kinks (ReLU at 0, ties in max pool) are detected where the one-sided
+// differences disagree, skipped and counted; too many of them fail the check,
+// since then the test data, not the op, is at fault.
+GradCheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs,
+                          const GradCheckOptions& opt = {}, const std::vector<int>& no_grad = {});
+
+#define EXPECT_GRADCHECK(...)                                       \
+  do {                                                              \
+    auto gc_ = ::skinmtl::test::gradcheck(__VA_ARGS__);             \
+    EXPECT_TRUE(gc_.ok) << gc_.report;                              \
+    EXPECT_GT(gc_.checked, 0) << "gradcheck compared no element";   \
+  } while (0)
+
+// A float64 CPU tensor of uniform values in [lo, hi).
+Tensor uniform64(const Shape& shape, Rng& rng, double lo = -1.0, double hi = 1.0);
+// A float64 CPU tensor whose values are a random permutation of
+// lo, lo + step, lo + 2 step, ...: distinct, well separated values, so max
+// pooling has no ties and ReLU no input near zero when lo/step avoid it.
+Tensor distinct64(const Shape& shape, Rng& rng, double lo, double step);
+
+// The same op run on the CPU and on CUDA from the same float32 inputs: forward
+// outputs and the gradients of every input that requires one must agree.
+// `inputs` are CPU float32 tensors; the function copies them to the GPU.
+void expect_cpu_cuda_parity(const GradFn& f, const std::vector<Tensor>& inputs, double rtol,
+                            double atol, const std::vector<int>& no_grad = {});
+
+}  // namespace skinmtl::test

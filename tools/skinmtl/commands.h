@@ -1,0 +1,10 @@
+// The subcommands of bin/skinmtl. Each takes its own argv (argv[0] is the
+// command's name) and returns the process exit status; errors are thrown as
+// skinmtl::Error and reported by main.
+#pragma once
+
+namespace skinmtl {
+
+int cmd_info(int argc, char** argv);
+
+}  // namespace skinmtl

@@ -1,0 +1,48 @@
+// bin/skinmtl: the command-line entry point. Each subcommand lives in its own
+// file under tools/skinmtl/ and is listed in the table below.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "framework/tensor.h"
+#include "tools/skinmtl/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* help;
+  int (*run)(int argc, char** argv);
+};
+
+const Command kCommands[] = {
+    {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
+};
+
+void usage() {
+  std::fprintf(stderr, "usage: skinmtl <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
+  std::fprintf(stderr, "\n'skinmtl <command> --help' describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::string(argv[1]) == c.name) {
+      try {
+        return c.run(argc - 1, argv + 1);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "skinmtl %s: error: %s\n", c.name, e.what());
+        return 1;
+      }
+    }
+  }
+  std::fprintf(stderr, "skinmtl: unknown command '%s'\n\n", argv[1]);
+  usage();
+  return 2;
+}
