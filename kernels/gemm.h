@@ -1,0 +1,29 @@
+// kernels/gemm.h: the one matrix product conv2d (im2col) and linear share.
+//
+//   C = alpha * op(A) * op(B) + beta * C,   op(X) = X or X^T
+//
+// Row-major, as every buffer in skinmtl: A is (M, K) after op, B is (K, N)
+// after op, C is (M, N); lda/ldb/ldc are the row strides of the stored
+// matrices. beta = 1 accumulates, which is how backward passes add into their
+// gradients.
+//
+// CPU: CBLAS (OpenBLAS). CUDA: cuBLAS, which is column-major, so it computes
+// C^T = op(B)^T op(A)^T with the operands swapped: the same bytes, no copies.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+template <typename T>
+void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+              const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// On the project's stream, through the cuBLAS handle bound to it.
+void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+               int64_t ldc);
+
+}  // namespace skinmtl

@@ -1,0 +1,57 @@
+// The GEMM wrapper against a naive triple loop, every transpose combination.
+#include "kernels/gemm.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+// Row-major naive reference of C = alpha op(A) op(B) + beta C.
+std::vector<double> naive(bool ta, bool tb, int M, int N, int K, double alpha,
+                          const std::vector<double>& A, const std::vector<double>& B, double beta,
+                          std::vector<double> C) {
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) {
+        double a = ta ? A[k * M + i] : A[i * K + k];
+        double b = tb ? B[j * K + k] : B[k * N + j];
+        s += a * b;
+      }
+      C[i * N + j] = alpha * s + beta * C[i * N + j];
+    }
+  return C;
+}
+
+TEST(Gemm, CpuMatchesNaiveForAllTransposes) {
+  const int M = 5, N = 7, K = 3;
+  Rng rng(11);
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      Tensor A = test::uniform64({M * K}, rng), B = test::uniform64({K * N}, rng),
+             C = test::uniform64({M * N}, rng);
+      auto want = naive(ta, tb, M, N, K, 0.7, A.to_vector(), B.to_vector(), 0.3, C.to_vector());
+      gemm_cpu<double>(ta, tb, M, N, K, 0.7, A.data<double>(), ta ? M : K, B.data<double>(),
+                       tb ? K : N, 0.3, C.data<double>(), N);
+      EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {M * N}, DType::F64), C, 1e-12, 1e-12)
+          << "trans_a " << ta << " trans_b " << tb;
+    }
+}
+
+TEST(GemmCuda, ParityForAllTransposes) {
+  REQUIRE_CUDA();
+  const int M = 13, N = 29, K = 17;
+  Rng rng(12);
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      Tensor A = randn({M * K}, rng), B = randn({K * N}, rng), C = randn({M * N}, rng);
+      Tensor Ag = A.to(Device::CUDA), Bg = B.to(Device::CUDA), Cg = C.to(Device::CUDA);
+      gemm_cpu<float>(ta, tb, M, N, K, 0.7f, A.data<float>(), ta ? M : K, B.data<float>(),
+                      tb ? K : N, 1.0f, C.data<float>(), N);
+      gemm_cuda(ta, tb, M, N, K, 0.7f, Ag.data<float>(), ta ? M : K, Bg.data<float>(), tb ? K : N,
+                1.0f, Cg.data<float>(), N);
+      EXPECT_TENSORS_CLOSE(C, Cg, 1e-5, 1e-5) << "trans_a " << ta << " trans_b " << tb;
+    }
+}
+
+}  // namespace
+}  // namespace skinmtl
