@@ -1,0 +1,196 @@
+// CSV logs: see io/csv_log.h.
+#include "io/csv_log.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + v[i];
+  return s;
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> cells(1);
+  for (char c : line) {
+    if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// The first line of `path` without its line break; "" when the file is empty.
+// Also says whether the file ends with a line break.
+std::string first_line(const std::string& path, bool* ends_with_newline) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  in.clear();
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  *ends_with_newline = true;
+  if (size > 0) {
+    in.seekg(size - 1);
+    *ends_with_newline = in.get() == '\n';
+  }
+  return line;
+}
+
+bool file_exists(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+}  // namespace
+
+std::string format_csv_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // The shortest %.Ng, N = 15..17, that reads back to the same double: 17
+  // significant digits always do, but 15 is usually enough and far tidier.
+  char buf[40];
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// ---- CsvLog -----------------------------------------------------------------------------
+
+CsvLog::CsvLog(std::string path, std::vector<std::string> columns, Mode mode)
+    : path_(std::move(path)), columns_(std::move(columns)) {
+  SKINMTL_CHECK(!columns_.empty(), "CsvLog " << path_ << ": no columns");
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    const std::string& c = columns_[i];
+    SKINMTL_CHECK(!c.empty() && c.find_first_of(",\"\r\n") == std::string::npos,
+                  "CsvLog " << path_ << ": bad column name '" << c
+                            << "' (must be non-empty, without commas, quotes or line breaks)");
+    for (size_t j = 0; j < i; ++j)
+      SKINMTL_CHECK(columns_[j] != c, "CsvLog " << path_ << ": column '" << c << "' twice");
+  }
+  const std::string header = join(columns_);
+  bool write_header = true, needs_newline = false;
+  if (mode == Mode::Append && file_exists(path_)) {
+    bool ends_with_newline = true;
+    const std::string existing = first_line(path_, &ends_with_newline);
+    if (!existing.empty()) {
+      SKINMTL_CHECK(existing == header, "CsvLog " << path_ << ": cannot append, the file's header '"
+                                                  << existing << "' differs from '" << header
+                                                  << "'");
+      write_header = false;
+      // A run killed mid-row leaves no final line break: end that row first
+      // (it reads back padded with NaN) so the new rows start on a line.
+      needs_newline = !ends_with_newline;
+    }
+  }
+  file_ = std::fopen(path_.c_str(), mode == Mode::Append ? "ab" : "wb");
+  SKINMTL_CHECK(file_ != nullptr,
+                "CsvLog: cannot open " << path_ << " for writing: " << std::strerror(errno));
+  if (needs_newline) std::fputc('\n', file_);
+  if (write_header) std::fprintf(file_, "%s\n", header.c_str());
+  std::fflush(file_);
+}
+
+CsvLog::~CsvLog() {
+  if (file_) std::fclose(file_);
+}
+
+void CsvLog::log(const std::vector<std::pair<std::string, double>>& cells) {
+  std::vector<std::string> row(columns_.size());
+  std::vector<bool> given(columns_.size(), false);
+  for (const auto& [name, value] : cells) {
+    size_t c = 0;
+    while (c < columns_.size() && columns_[c] != name) ++c;
+    SKINMTL_CHECK(c < columns_.size(),
+                  "CsvLog " << path_ << ": no column '" << name << "' (columns: "
+                            << join(columns_) << ")");
+    SKINMTL_CHECK(!given[c], "CsvLog " << path_ << ": column '" << name << "' given twice");
+    given[c] = true;
+    row[c] = format_csv_number(value);
+  }
+  write_row(row);
+}
+
+void CsvLog::log(const std::vector<double>& values) {
+  SKINMTL_CHECK(values.size() == columns_.size(),
+                "CsvLog " << path_ << ": " << values.size() << " values for "
+                          << columns_.size() << " columns (" << join(columns_) << ")");
+  std::vector<std::string> row;
+  for (double v : values) row.push_back(format_csv_number(v));
+  write_row(row);
+}
+
+void CsvLog::write_row(const std::vector<std::string>& cells) {
+  const std::string line = join(cells) + "\n";
+  const bool ok = std::fputs(line.c_str(), file_) >= 0 && std::fflush(file_) == 0;
+  SKINMTL_CHECK(ok, "CsvLog: cannot write to " << path_ << ": " << std::strerror(errno));
+}
+
+// ---- reading --------------------------------------------------------------------------------
+
+bool CsvTable::has(const std::string& name) const {
+  for (const std::string& c : columns)
+    if (c == name) return true;
+  return false;
+}
+
+const std::vector<double>& CsvTable::column(const std::string& name) const {
+  for (size_t c = 0; c < columns.size(); ++c)
+    if (columns[c] == name) return data[c];
+  SKINMTL_FAIL(path << ": no column '" << name << "' (columns: " << join(columns) << ")");
+}
+
+CsvTable read_csv_columns(const std::string& path) {
+  std::ifstream in(path);
+  SKINMTL_CHECK(in.good(), "cannot open " << path << " for reading: " << std::strerror(errno));
+  CsvTable t;
+  t.path = path;
+  std::string line;
+  SKINMTL_CHECK(std::getline(in, line) && !trim(line).empty(),
+                path << ": empty file (expected a header line)");
+  for (const std::string& c : split(line)) t.columns.push_back(trim(c));
+  t.data.resize(t.columns.size());
+  int64_t line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    const std::vector<std::string> cells = split(line);
+    SKINMTL_CHECK(cells.size() <= t.columns.size(),
+                  path << ":" << line_no << ": " << cells.size() << " cells for "
+                       << t.columns.size() << " columns");
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      const std::string cell = c < cells.size() ? trim(cells[c]) : std::string();
+      double v = std::nan("");
+      if (!cell.empty()) {
+        char* end = nullptr;
+        v = std::strtod(cell.c_str(), &end);
+        SKINMTL_CHECK(end && *end == '\0', path << ":" << line_no << ": column '" << t.columns[c]
+                                                << "': '" << cell << "' is not a number");
+      }
+      t.data[c].push_back(v);
+    }
+  }
+  return t;
+}
+
+}  // namespace skinmtl
