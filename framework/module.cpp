@@ -1,0 +1,111 @@
+#include "framework/module.h"
+
+#include <cmath>
+
+#include "framework/autograd.h"
+
+namespace skinmtl {
+
+std::vector<std::pair<std::string, Parameter*>> Module::named_parameters() {
+  std::vector<std::pair<std::string, Parameter*>> out;
+  for (auto& [name, p] : params_) out.emplace_back(name, p.get());
+  for (auto& [cname, child] : children_)
+    for (auto& [name, p] : child->named_parameters()) out.emplace_back(cname + "." + name, p);
+  return out;
+}
+
+std::vector<Parameter*> Module::parameters() {
+  std::vector<Parameter*> out;
+  for (auto& np : named_parameters()) out.push_back(np.second);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Module::named_buffers() {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (auto& [name, b] : buffers_) out.emplace_back(name, b.get());
+  for (auto& [cname, child] : children_)
+    for (auto& [name, b] : child->named_buffers()) out.emplace_back(cname + "." + name, b);
+  return out;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& c : children_) c.second->train(on);
+}
+
+void Module::to(Device device) {
+  for (auto& [name, p] : params_) {
+    bool rg = p->value.requires_grad();
+    p->value = p->value.to(device).detach();
+    p->value.set_requires_grad(rg);
+  }
+  for (auto& [name, b] : buffers_) *b = b->to(device);
+  for (auto& c : children_) c.second->to(device);
+}
+
+void Module::zero_grad() {
+  for (Parameter* p : parameters()) p->value.zero_grad();
+}
+
+Parameter& Module::register_parameter(const std::string& name, Tensor value, float lr_mult,
+                                      float decay_mult) {
+  value.set_requires_grad(true);
+  auto p = std::make_unique<Parameter>();
+  p->name = name;
+  p->value = std::move(value);
+  p->lr_mult = lr_mult;
+  p->decay_mult = decay_mult;
+  params_.emplace_back(name, std::move(p));
+  return *params_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor value) {
+  buffers_.emplace_back(name, std::make_unique<Tensor>(std::move(value)));
+  return *buffers_.back().second;
+}
+
+// ---- Conv2d ------------------------------------------------------------------------
+
+Conv2d::Conv2d(int in_channels, int out_channels, int kernel, const Conv2dParams& p, bool with_bias,
+               Rng& rng)
+    : params(p) {
+  const double std = std::sqrt(2.0 / (double)(out_channels * kernel * kernel));
+  weight = &register_parameter("weight", randn({out_channels, in_channels, kernel, kernel}, rng, std));
+  if (with_bias) bias = &register_parameter("bias", Tensor::zeros({out_channels}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+  return conv2d(x, weight->value, bias ? bias->value : Tensor(), params);
+}
+
+// ---- BatchNorm2d -----------------------------------------------------------------
+
+BatchNorm2d::BatchNorm2d(int channels, double eps_, double momentum_)
+    : eps(eps_), momentum(momentum_) {
+  gamma = &register_parameter("weight", Tensor::ones({channels}));
+  beta = &register_parameter("bias", Tensor::zeros({channels}));
+  running_mean = &register_buffer("running_mean", Tensor::zeros({channels}));
+  running_var = &register_buffer("running_var", Tensor::ones({channels}));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  BatchNormParams p;
+  p.eps = eps;
+  p.momentum = momentum;
+  p.training = is_training() && !frozen;
+  return batch_norm2d(x, gamma->value, beta->value, *running_mean, *running_var, p);
+}
+
+// ---- Linear -------------------------------------------------------------------------
+
+Linear::Linear(int in_features, int out_features, bool with_bias, Rng& rng) {
+  const double bound = 1.0 / std::sqrt((double)in_features);
+  weight = &register_parameter("weight", rand_uniform({out_features, in_features}, rng, -bound, bound));
+  if (with_bias) bias = &register_parameter("bias", rand_uniform({out_features}, rng, -bound, bound));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+  return linear(x, weight->value, bias ? bias->value : Tensor());
+}
+
+}  // namespace skinmtl

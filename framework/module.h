@@ -1,0 +1,102 @@
+// framework/module.h: layers that own parameters.
+//
+// A Module owns its Parameters (framework/parameter.h), its buffers (state
+// that is saved but not trained, such as BatchNorm's running statistics) and
+// its child modules, each under a name. Names compose with dots, so a ResNet's
+// parameters read "layer1.0.conv1.weight", the key a checkpoint stores them
+// under.
+//
+// train()/eval() set the mode of the whole subtree (BatchNorm uses batch
+// statistics in training, running statistics in evaluation). to(device) moves
+// every parameter and buffer; the Parameter objects stay where they are, so
+// pointers held by an optimizer remain valid (create the optimizer after
+// moving the model anyway: its momentum buffers live on the parameters'
+// device).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/ops.h"
+#include "framework/parameter.h"
+#include "framework/random.h"
+
+namespace skinmtl {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Every parameter of the subtree, with its dotted name.
+  std::vector<std::pair<std::string, Parameter*>> named_parameters();
+  std::vector<Parameter*> parameters();
+  // Every buffer of the subtree, with its dotted name.
+  std::vector<std::pair<std::string, Tensor*>> named_buffers();
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void to(Device device);
+  void zero_grad();
+
+ protected:
+  Parameter& register_parameter(const std::string& name, Tensor value, float lr_mult = 1.0f,
+                                float decay_mult = 1.0f);
+  Tensor& register_buffer(const std::string& name, Tensor value);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  // unique_ptr: the addresses handed out stay valid as more are registered.
+  std::vector<std::pair<std::string, std::unique_ptr<Parameter>>> params_;
+  std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// conv2d with a learned weight (K, C, R, S) and optional bias (K).
+// Initialisation: He et al. 2015 normal, std = sqrt(2 / (K R S)) (fan-out, as
+// torchvision's ResNet); bias zero.
+class Conv2d : public Module {
+ public:
+  Conv2d(int in_channels, int out_channels, int kernel, const Conv2dParams& p, bool bias, Rng& rng);
+  Tensor forward(const Tensor& x) const;
+  Parameter* weight = nullptr;
+  Parameter* bias = nullptr;  // null without bias
+  Conv2dParams params;
+};
+
+// Batch normalisation over channels. frozen = true always normalises with the
+// running statistics, even in training mode: how ResNets are usually
+// fine-tuned with small batches (Caffe's use_global_stats).
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int channels, double eps = 1e-5, double momentum = 0.1);
+  Tensor forward(const Tensor& x);
+  Parameter* gamma = nullptr;
+  Parameter* beta = nullptr;
+  Tensor* running_mean = nullptr;
+  Tensor* running_var = nullptr;
+  double eps, momentum;
+  bool frozen = false;
+};
+
+// y = x W^T + b, W (out, in). Initialisation as PyTorch's nn.Linear:
+// U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+class Linear : public Module {
+ public:
+  Linear(int in_features, int out_features, bool bias, Rng& rng);
+  Tensor forward(const Tensor& x) const;
+  Parameter* weight = nullptr;
+  Parameter* bias = nullptr;
+};
+
+}  // namespace skinmtl

@@ -1,0 +1,67 @@
+#include "tools/skinmtl/args.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+Args::Args(int argc, char** argv, const std::vector<std::string>& options,
+           const std::vector<std::string>& flags) {
+  auto known = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      help_ = true;
+      continue;
+    }
+    SKINMTL_CHECK(a.rfind("--", 0) == 0, "unexpected argument '" << a << "' (options start with --)");
+    std::string name = a.substr(2), value;
+    auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (known(flags, name)) {
+      SKINMTL_CHECK(eq == std::string::npos, "--" << name << " takes no value");
+      values_[name] = "1";
+      continue;
+    }
+    SKINMTL_CHECK(known(options, name), "unknown option --" << name << " (see --help)");
+    if (eq == std::string::npos) {
+      SKINMTL_CHECK(i + 1 < argc, "option --" << name << " needs a value");
+      value = argv[++i];
+    }
+    values_[name] = value;
+  }
+}
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+double Args::get_double(const std::string& name, double fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  char* end = nullptr;
+  double v = std::strtod(it->second.c_str(), &end);
+  SKINMTL_CHECK(end && *end == 0 && !it->second.empty(),
+                "--" << name << " expects a number, got '" << it->second << "'");
+  return v;
+}
+
+long long Args::get_int(const std::string& name, long long fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  char* end = nullptr;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  SKINMTL_CHECK(end && *end == 0 && !it->second.empty(),
+                "--" << name << " expects an integer, got '" << it->second << "'");
+  return v;
+}
+
+}  // namespace skinmtl

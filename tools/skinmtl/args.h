@@ -1,0 +1,31 @@
+// tools/skinmtl/args.h: a small "--name value" argument parser for the
+// subcommands. Unknown options and missing values are errors that name the
+// option; --help is reported so the command can print its usage.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace skinmtl {
+
+class Args {
+ public:
+  // `options`: the names the command accepts (without "--"); `flags`: those
+  // that take no value. argv[0] is the command's name.
+  Args(int argc, char** argv, const std::vector<std::string>& options,
+       const std::vector<std::string>& flags = {});
+
+  bool help() const { return help_; }
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback) const;
+  double get_double(const std::string& name, double fallback) const;
+  long long get_int(const std::string& name, long long fallback) const;
+  bool flag(const std::string& name) const { return has(name); }
+
+ private:
+  std::map<std::string, std::string> values_;
+  bool help_ = false;
+};
+
+}  // namespace skinmtl
