@@ -17,6 +17,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
+    {"metrics", "mAP-class/mAP-image or top-k accuracy from score and label CSVs", skinmtl::cmd_metrics},
 };
 
 void usage() {
