@@ -1,0 +1,129 @@
+// nets/metrics.h: the evaluation metrics of the Liao & Luo (2016) skin-lesion
+// classifier, in plain C++ on std::vector (no tensors: scores come from files
+// or from a finished forward pass).
+//
+// Conventions
+//   - A score matrix is indexed scores[image][class]; a label matrix has the
+//     same shape and holds 0 or 1. Both must be rectangular; every function
+//     checks its inputs and throws skinmtl::Error with a clear message.
+//   - Scores must be finite (a NaN has no place in a ranking).
+//   - A metric that is undefined for its input (AP of a ranking with no
+//     relevant item, AUC with no positive or no negative, ...) is returned as
+//     an empty std::optional, never as a made-up number.
+//
+// Average precision (Liao & Luo, the summand of eqs. 9 and 10)
+//   AP = sum_j p(j) * delta_r(j), the sum running over the cut-offs j of the
+//   ranking: p(j) is the precision of the top j items and delta_r(j) the recall
+//   gained from cut-off j-1 to j. Without ties this is the textbook definition:
+//   the precision at the rank of each relevant item, averaged over the R
+//   relevant items. It is the NON-interpolated AP (no "max precision at higher
+//   recall" envelope as in VOC 2010): the paper's formula has none.
+//
+// TIES (the rule this file implements, for AP, mAP and top-k alike)
+//   Items with exactly equal scores form a tied block that is ranked TOGETHER:
+//   a cut-off can only fall between blocks, because a classifier that gives
+//   two items the same score has no threshold separating them. So for every
+//   relevant item of a tied block we use the precision at the END of the block
+//   (all items scoring >= its score). Equivalently:
+//       AP = (1/R) * sum over relevant items i of
+//            #{relevant k : s_k >= s_i} / #{all k : s_k >= s_i}.
+//   This is pessimistic (a tied block never gets the benefit of the doubt),
+//   deterministic, and independent of the order in which the items are given.
+//   It is also what scikit-learn's average_precision_score computes (its
+//   thresholds are the distinct scores), so numbers can be cross-checked.
+//   Example: scores [0.9, 0.5, 0.5, 0.1], labels [0, 1, 0, 1]:
+//     blocks {0.9: -}, {0.5: +,-}, {0.1: +}; the + at 0.5 sees precision 1/3,
+//     the + at 0.1 sees 2/4, so AP = (1/3 + 1/2) / 2 = 5/12, whichever of the
+//     two tied items comes first in the input (a plain sort would give 1/2 or
+//     5/12 depending on that order).
+//
+// mAP-class (eq. 9): for each class, rank all images by that class's score and
+//   take the AP; average over the classes that have at least one positive
+//   image. mAP-image (eq. 10): for each image, rank all classes by their score
+//   and take the AP; average over the images with at least one positive class.
+//   Rankings with no positive are excluded from the mean and counted.
+//
+// Top-k accuracy (single-label tasks, e.g. body location): the rank of the
+//   true class is the number of classes scoring >= its score (itself
+//   included), i.e. the tie rule above: it is ranked at the END of its tied
+//   block. The prediction is correct at k when that rank <= k. So a class
+//   tied with the k-th score counts as inside only when its whole tied block
+//   fits inside the top k; constant scores over C classes give top-k = 0 for
+//   every k < C (no credit for a classifier that cannot decide).
+//
+// AUC (ROC): the probability that a random positive scores above a random
+//   negative, ties counted half (the Mann-Whitney U statistic / (P * N)).
+//   Constant scores give exactly 0.5.
+//
+// Sensitivity / specificity at a threshold t: an item is predicted positive
+//   when score >= t. sensitivity = TP / (TP + FN), specificity = TN / (TN + FP).
+//
+// Ensemble (the paper's "Ensemble" column of Table 1): per image, per class,
+//   the max of the two models' scores.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace skinmtl {
+
+using ScoreMatrix = std::vector<std::vector<double>>;  // [image][class]
+using LabelMatrix = std::vector<std::vector<int>>;     // [image][class], 0 or 1
+
+// AP of one ranking (scores and 0/1 labels of the same length), under the tie
+// rule above. Empty when no label is 1.
+std::optional<double> average_precision(const std::vector<double>& scores,
+                                        const std::vector<int>& labels);
+
+// The result of mAP-class or mAP-image. One entry per ranking (per class for
+// map_class, per image for map_image), in the order of the input.
+struct MapResult {
+  std::optional<double> map;                 // mean AP over rankings with a positive; empty if none has
+  std::vector<std::optional<double>> ap;     // AP of each ranking (empty: no positive)
+  std::vector<int64_t> positives;            // number of positives in each ranking
+  int64_t used = 0;                          // rankings that entered the mean
+  int64_t excluded = 0;                      // rankings with no positive, left out of the mean
+};
+
+// Eq. 9: per class, the AP of its ranking of the images; mean over classes.
+MapResult map_class(const ScoreMatrix& scores, const LabelMatrix& labels);
+
+// Eq. 10: per image, the AP of its ranking of the classes; mean over images.
+MapResult map_image(const ScoreMatrix& scores, const LabelMatrix& labels);
+
+// Rank of class `truth` in one row of scores under the tie rule above: the
+// number of classes whose score is >= scores[truth] (1 = strictly best).
+int64_t pessimistic_rank(const std::vector<double>& scores, int64_t truth);
+
+struct TopKResult {
+  int64_t k = 0;
+  int64_t correct = 0;   // images whose true class has rank <= k
+  int64_t total = 0;     // images
+  double accuracy = 0;   // correct / total
+};
+
+// Top-k accuracy of single-label predictions for each k in `ks` (each >= 1):
+// truth[i] is the true class index of image i.
+std::vector<TopKResult> topk_accuracy(const ScoreMatrix& scores, const std::vector<int64_t>& truth,
+                                      const std::vector<int64_t>& ks);
+
+// The paper's ensemble: out[i][c] = max(a[i][c], b[i][c]). Shapes must match.
+ScoreMatrix ensemble_max(const ScoreMatrix& a, const ScoreMatrix& b);
+
+// ROC AUC of binary labels, ties counted half. Empty when there is no
+// positive or no negative.
+std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<int>& labels);
+
+struct ThresholdStats {
+  int64_t tp = 0, fp = 0, tn = 0, fn = 0;
+  std::optional<double> sensitivity;  // TP / (TP + FN); empty when there is no positive
+  std::optional<double> specificity;  // TN / (TN + FP); empty when there is no negative
+};
+
+// Confusion counts, sensitivity and specificity when score >= threshold means
+// "predicted positive".
+ThresholdStats threshold_stats(const std::vector<double>& scores, const std::vector<int>& labels,
+                               double threshold);
+
+}  // namespace skinmtl
