@@ -1,0 +1,200 @@
+// conv2d: see kernels/conv2d.h.
+//
+// CUDA backend. ConvBackend::Auto and ConvBackend::CuDNN run cuDNN;
+// ConvBackend::Im2col runs the im2col + cuBLAS kernels (slower, but short
+// enough to read, and a cross-check for cuDNN). The initial choice comes from
+// the environment variable SKINMTL_CONV_BACKEND (auto | cudnn | im2col), read
+// once, on the first conv2d / conv_backend() call; without it the choice is
+// Auto. set_conv_backend() overrides it for the rest of the process. A
+// convolution's backward runs on the backend its forward ran on, even if the
+// setting changed in between. CPU tensors always use the CPU im2col kernels.
+//
+// Scratch memory (the col buffer of the im2col paths, the cuDNN workspace) is
+// a Tensor allocated here, from the caching allocator, and handed to the
+// kernels as a raw pointer. It goes back to the allocator when the op returns,
+// possibly before the GPU has finished with it; that is safe because all CUDA
+// work runs on one stream, so whoever gets the block next is queued after us
+// (framework/allocator.h, "Stream safety").
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/conv2d.h"
+
+namespace skinmtl {
+
+namespace {
+
+ConvBackend backend_from_env() {
+  const char* v = std::getenv("SKINMTL_CONV_BACKEND");
+  if (v == nullptr || *v == '\0' || std::strcmp(v, "auto") == 0) return ConvBackend::Auto;
+  if (std::strcmp(v, "cudnn") == 0) return ConvBackend::CuDNN;
+  if (std::strcmp(v, "im2col") == 0) return ConvBackend::Im2col;
+  SKINMTL_FAIL("SKINMTL_CONV_BACKEND must be auto, cudnn or im2col, got '" << v << "'");
+}
+
+// The process-wide setting; its initialiser reads the environment once.
+ConvBackend& backend_setting() {
+  static ConvBackend b = backend_from_env();
+  return b;
+}
+
+// A scratch Tensor of `elems` elements, or an undefined Tensor (a null
+// pointer for the kernel) when none is needed.
+Tensor scratch(int64_t elems, DType dtype, Device device) {
+  return elems > 0 ? Tensor::empty({elems}, dtype, device) : Tensor();
+}
+// The float count that holds `bytes` bytes (for the cuDNN workspace; unused in
+// a CPU-only build, where SKINMTL_CUDA_ONLY drops its callers).
+[[maybe_unused]] int64_t floats_for(size_t bytes) {
+  return (int64_t)((bytes + sizeof(float) - 1) / sizeof(float));
+}
+template <typename T>
+T* ptr(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+std::string params_str(const Conv2dParams& p) {
+  std::ostringstream os;
+  os << "stride (" << p.stride_h << ", " << p.stride_w << "), padding (" << p.pad_h << ", "
+     << p.pad_w << "), dilation (" << p.dilation_h << ", " << p.dilation_w << ")";
+  return os.str();
+}
+
+// Checks everything and returns the sizes of the convolution.
+Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias,
+                         const Conv2dParams& p) {
+  SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
+  SKINMTL_CHECK(x.ndim() == 4, "conv2d: input x must be (N, C, H, W), got " << x.str());
+  SKINMTL_CHECK(w.ndim() == 4, "conv2d: weights w must be (K, C, R, S), got " << w.str());
+  SKINMTL_CHECK(w.size(1) == x.size(1), "conv2d: channels differ: input x "
+                                            << shape_str(x.shape()) << " has C = " << x.size(1)
+                                            << ", weights w " << shape_str(w.shape())
+                                            << " expect C = " << w.size(1));
+  check_same_device("conv2d (x, w)", x, w);
+  if (bias.defined()) {
+    SKINMTL_CHECK(bias.ndim() == 1 && bias.size(0) == w.size(0),
+                  "conv2d: bias must be (K,) = (" << w.size(0) << ",) for weights "
+                                                  << shape_str(w.shape()) << ", got "
+                                                  << bias.str());
+    check_same_device("conv2d (x, bias)", x, bias);
+  }
+  SKINMTL_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0 &&
+                    p.dilation_h >= 1 && p.dilation_w >= 1,
+                "conv2d: strides and dilations must be >= 1 and paddings >= 0, got "
+                    << params_str(p));
+  SKINMTL_CHECK(x.size(1) >= 1 && x.size(2) >= 1 && x.size(3) >= 1 && w.size(0) >= 1 &&
+                    w.size(2) >= 1 && w.size(3) >= 1,
+                "conv2d: every size but the batch must be positive, got input x "
+                    << shape_str(x.shape()) << " and weights w " << shape_str(w.shape()));
+  // The kernels index with int (as cuDNN and cuBLAS do) and form products in int64.
+  const int64_t kMax = std::numeric_limits<int>::max();
+  for (int64_t s : x.shape())
+    SKINMTL_CHECK(s <= kMax, "conv2d: input x " << shape_str(x.shape()) << " is too large");
+  for (int64_t s : w.shape())
+    SKINMTL_CHECK(s <= kMax, "conv2d: weights w " << shape_str(w.shape()) << " are too large");
+  // The padded extents and kernel spans must fit in int as well.
+  SKINMTL_CHECK(x.size(2) + 2 * (int64_t)p.pad_h <= kMax &&
+                    x.size(3) + 2 * (int64_t)p.pad_w <= kMax &&
+                    (int64_t)p.dilation_h * (w.size(2) - 1) <= kMax &&
+                    (int64_t)p.dilation_w * (w.size(3) - 1) <= kMax,
+                "conv2d: padding or dilation too large: " << params_str(p));
+
+  Conv2dShape sh;
+  sh.N = (int)x.size(0);
+  sh.C = (int)x.size(1);
+  sh.H = (int)x.size(2);
+  sh.W = (int)x.size(3);
+  sh.K = (int)w.size(0);
+  sh.R = (int)w.size(2);
+  sh.S = (int)w.size(3);
+  sh.stride_h = p.stride_h;
+  sh.stride_w = p.stride_w;
+  sh.pad_h = p.pad_h;
+  sh.pad_w = p.pad_w;
+  sh.dilation_h = p.dilation_h;
+  sh.dilation_w = p.dilation_w;
+  sh.P = conv2d_out_size(sh.H, sh.R, sh.stride_h, sh.pad_h, sh.dilation_h);
+  sh.Q = conv2d_out_size(sh.W, sh.S, sh.stride_w, sh.pad_w, sh.dilation_w);
+  SKINMTL_CHECK(sh.P >= 1 && sh.Q >= 1,
+                "conv2d: the (dilated) kernel of weights w "
+                    << shape_str(w.shape()) << " does not fit in the padded input x "
+                    << shape_str(x.shape()) << " with " << params_str(p)
+                    << ": the output would be empty");
+  return sh;
+}
+
+}  // namespace
+
+void set_conv_backend(ConvBackend b) { backend_setting() = b; }
+ConvBackend conv_backend() { return backend_setting(); }
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+  const Conv2dShape sh = conv2d_shape(x, w, bias, p);
+  const Device dev = x.device();
+  Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
+  // Only CUDA has a choice; fixed here so that backward uses the same one.
+  const bool use_cudnn = dev == Device::CUDA && conv_backend() != ConvBackend::Im2col;
+
+  if (sh.N > 0) {
+    if (dev == Device::CPU) {
+      Tensor col = scratch(conv2d_col_elems(sh), x.dtype(), dev);
+      dispatch_cpu(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(), ptr<T>(bias), ptr<T>(col),
+                              sh);
+      });
+    } else {
+      require_cuda_f32("conv2d", {&x, &w, &bias});
+      if (use_cudnn) {
+        SKINMTL_CUDA_ONLY({
+          const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh);
+          Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
+          conv2d_forward_cudnn(y.data<float>(), x.data<float>(), w.data<float>(),
+                               ptr<float>(bias), ptr<float>(ws), bytes, sh, cuda::stream());
+        });
+      } else {
+        Tensor col = scratch(conv2d_col_elems(sh), DType::F32, dev);
+        SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(),
+                                                     w.data<float>(), ptr<float>(bias),
+                                                     ptr<float>(col), sh, cuda::stream()));
+      }
+    }
+  }
+
+  // Saved for backward: x and w (the node also holds them as its inputs).
+  record(y, "conv2d", {x, w, bias},
+         [x, w, sh, use_cudnn](const Tensor& dy, std::vector<Tensor>& d) {
+           const Tensor &dx = d[0], &dw = d[1], &db = d[2];
+           if (sh.N == 0 || (!dx.defined() && !dw.defined() && !db.defined())) return;
+           const bool need_col = dx.defined() || dw.defined();
+           if (x.device() == Device::CPU) {
+             Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, x.dtype(), Device::CPU);
+             dispatch_cpu(x.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               conv2d_backward_cpu<T>(ptr<T>(dx), ptr<T>(dw), ptr<T>(db), dy.data<T>(),
+                                      x.data<T>(), w.data<T>(), ptr<T>(col), sh);
+             });
+           } else if (use_cudnn) {
+             SKINMTL_CUDA_ONLY({
+               const size_t bytes =
+                   conv2d_cudnn_backward_workspace_bytes(sh, dx.defined(), dw.defined());
+               Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
+               conv2d_backward_cudnn(ptr<float>(dx), ptr<float>(dw), ptr<float>(db),
+                                     dy.data<float>(), x.data<float>(), w.data<float>(),
+                                     ptr<float>(ws), bytes, sh, cuda::stream());
+             });
+           } else {
+             Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
+             SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
+                 ptr<float>(dx), ptr<float>(dw), ptr<float>(db), dy.data<float>(),
+                 x.data<float>(), w.data<float>(), ptr<float>(col), sh, cuda::stream()));
+           }
+         });
+  return y;
+}
+
+}  // namespace skinmtl

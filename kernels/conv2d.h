@@ -1,0 +1,250 @@
+// kernels/conv2d.h: 2-D convolution (cross-correlation, as in every deep-learning
+// library), with stride, zero padding and dilation per axis; no groups.
+//
+//   y[n, k, p, q] = bias[k] + sum_{c, r, s} w[k, c, r, s] * x[n, c, h, v]
+//       with h = p * stride_h - pad_h + r * dilation_h,
+//            v = q * stride_w - pad_w + s * dilation_w,
+//       and x = 0 wherever (h, v) falls in the padding.
+//
+// Shapes: x (N, C, H, W), w (K, C, R, S), bias (K) or none, y (N, K, P, Q) with
+//   P = (H + 2 pad_h - dilation_h (R - 1) - 1) / stride_h + 1   (integer division)
+//   Q = (W + 2 pad_w - dilation_w (S - 1) - 1) / stride_w + 1
+// which is PyTorch's torch.nn.Conv2d output size.
+//
+// Backward (all three ACCUMULATE into their buffers):
+//   dbias[k]       += sum_{n, p, q} dy[n, k, p, q]
+//   dw[k, c, r, s] += sum_{n, p, q} dy[n, k, p, q] * x[n, c, h, v]
+//   dx[n, c, h, v] += sum_{k, r, s, p, q with (h, v) as above} dy[n, k, p, q] * w[k, c, r, s]
+// Saved for backward: the input x and the weights w (nothing else; the im2col
+// path recomputes the columns of x in backward, as Caffe does).
+//
+// The im2col formulation (Chellapilla et al. 2006; Caffe's
+// BaseConvolutionLayer, Jia et al. 2014). For one image, unfold the input into
+// a matrix col (C*R*S rows, P*Q columns):
+//   col[(c*R + r)*S + s, p*Q + q] = x[c, h, v]    (0 in the padding)
+// so that column (p, q) holds exactly the input values the kernel sees at
+// output position (p, q), in the order of w's (C, R, S) axes. With w read as a
+// (K, C*R*S) matrix, the convolution of that image is ONE matrix product:
+//   y_n (K, P*Q)     = w (K, C*R*S) * col_n (C*R*S, P*Q)    (+ bias per row)
+// and its backward is two more:
+//   dw (K, C*R*S)   += dy_n (K, P*Q) * col_n^T
+//   dcol (C*R*S, P*Q) = w^T * dy_n,  then col2im adds dcol back into dx_n:
+//   col2im is im2col's adjoint: each col entry goes back to the input element
+//   it was copied from, and entries copied from the same element are summed.
+// Shortcut: a 1x1 convolution with stride 1 and no padding has col == x_n
+// (C rows, H*W = P*Q columns, dilation irrelevant), so im2col/col2im are
+// skipped and x_n / dx_n are used as col / dcol directly (conv2d_col_is_input).
+//
+// Implementations:
+//   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, float and double.
+//   CUDA  (kernels/cuda/conv2d_im2col.cu):   the same with CUDA im2col/col2im and gemm_cuda.
+//   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math only (no TF32), so it
+//                                            matches the CPU to float tolerance.
+// Reference: PyTorch torch.nn.Conv2d (definition and output size); Caffe's
+// im2col.cpp / im2col.cu (the im2col and the gather-style col2im below).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+// Every size of one convolution. The framework fills it (and checks that P, Q
+// are positive); kernels only read it. Plain ints: cuDNN takes ints, and every
+// product is formed in int64_t by the helpers below.
+struct Conv2dShape {
+  int N = 0, C = 0, H = 0, W = 0;   // input x (N, C, H, W)
+  int K = 0, R = 0, S = 0;          // weights w (K, C, R, S)
+  int P = 0, Q = 0;                 // output y (N, K, P, Q)
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+
+  SKINMTL_HD int64_t x_image() const { return (int64_t)C * H * W; }  // elements of one x_n
+  SKINMTL_HD int64_t y_image() const { return (int64_t)K * P * Q; }  // elements of one y_n
+  SKINMTL_HD int64_t col_rows() const { return (int64_t)C * R * S; }
+  SKINMTL_HD int64_t col_cols() const { return (int64_t)P * Q; }
+};
+
+// One output size, PyTorch's formula; 0 when the (dilated) kernel does not fit
+// in the padded input at all. (The numerator is tested first: C++ division
+// truncates towards zero, so (-1) / 2 + 1 would wrongly give 1.)
+SKINMTL_HD int conv2d_out_size(int in, int kernel, int stride, int pad, int dilation) {
+  const int64_t span = (int64_t)in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : (int)(span / stride + 1);
+}
+
+// The 1x1 / stride 1 / no padding shortcut: col_n is x_n itself.
+inline bool conv2d_col_is_input(const Conv2dShape& sh) {
+  return sh.R == 1 && sh.S == 1 && sh.stride_h == 1 && sh.stride_w == 1 && sh.pad_h == 0 &&
+         sh.pad_w == 0;
+}
+
+// Elements of the col scratch buffer the im2col paths need (one image at a
+// time): C*R*S * P*Q, or 0 under the shortcut (the buffer may then be null).
+inline int64_t conv2d_col_elems(const Conv2dShape& sh) {
+  return conv2d_col_is_input(sh) ? 0 : sh.col_rows() * sh.col_cols();
+}
+
+// ---- im2col / col2im, one element at a time ------------------------------------
+// Shared by the CPU loops and the CUDA kernels, so the two cannot drift apart.
+
+// im2col for one (c, p, q), i = (c * P + p) * Q + q in [0, C*P*Q): writes the
+// R*S entries of column p*Q + q that belong to channel c, i.e. rows
+// c*R*S ... c*R*S + R*S - 1 (one row apart = P*Q elements apart).
+//   x_n: (C, H, W) of one image; col: (C*R*S, P*Q)
+template <typename T>
+SKINMTL_HD void im2col_elem(T* col, const T* x_n, const Conv2dShape& sh, int64_t i) {
+  const int q = (int)(i % sh.Q);
+  const int p = (int)((i / sh.Q) % sh.P);
+  const int c = (int)(i / ((int64_t)sh.P * sh.Q));
+  const int64_t PQ = sh.col_cols();
+  const T* xc = x_n + (int64_t)c * sh.H * sh.W;
+  T* out = col + (int64_t)c * sh.R * sh.S * PQ + (int64_t)p * sh.Q + q;  // row (c, 0, 0)
+  for (int r = 0; r < sh.R; ++r) {
+    const int h = p * sh.stride_h - sh.pad_h + r * sh.dilation_h;
+    for (int s = 0; s < sh.S; ++s) {
+      const int v = q * sh.stride_w - sh.pad_w + s * sh.dilation_w;
+      const bool inside = h >= 0 && h < sh.H && v >= 0 && v < sh.W;
+      *out = inside ? xc[(int64_t)h * sh.W + v] : T(0);
+      out += PQ;  // next row: (c, r, s + 1)
+    }
+  }
+}
+
+// col2im for one input element i = (c * H + h) * W + v in [0, C*H*W): the sum
+// of every col entry that im2col copied from x[c, h, v]. Gathering per input
+// element (Caffe's col2im_gpu_kernel) instead of scattering per col entry
+// means each output is written by one thread only: no atomics on the GPU.
+//
+// Output row p reads input row h through kernel row r when
+//   p * stride_h - pad_h + r * dilation_h == h,
+// i.e. hk = (h + pad_h) - p * stride_h must equal r * dilation_h for some
+// r in [0, R): hk in [0, extent_h) with extent_h = (R - 1) * dilation_h + 1 and
+// hk divisible by dilation_h. The p range below is exactly the outputs whose
+// window [p * stride_h, p * stride_h + extent_h) of the padded input holds h + pad_h.
+// Columns likewise.
+template <typename T>
+SKINMTL_HD T col2im_elem(const T* col, const Conv2dShape& sh, int64_t i) {
+  const int v = (int)(i % sh.W);
+  const int h = (int)((i / sh.W) % sh.H);
+  const int c = (int)(i / ((int64_t)sh.H * sh.W));
+  const int hp = h + sh.pad_h, vp = v + sh.pad_w;  // position in the padded input
+  const int extent_h = (sh.R - 1) * sh.dilation_h + 1;
+  const int extent_w = (sh.S - 1) * sh.dilation_w + 1;
+  // First p with p * stride_h + extent_h > hp; one past the last p with p * stride_h <= hp.
+  const int p_begin = hp < extent_h ? 0 : (hp - extent_h) / sh.stride_h + 1;
+  const int p_end = hp / sh.stride_h + 1 < sh.P ? hp / sh.stride_h + 1 : sh.P;
+  const int q_begin = vp < extent_w ? 0 : (vp - extent_w) / sh.stride_w + 1;
+  const int q_end = vp / sh.stride_w + 1 < sh.Q ? vp / sh.stride_w + 1 : sh.Q;
+  const int64_t PQ = sh.col_cols();
+  T sum = T(0);
+  for (int p = p_begin; p < p_end; ++p) {
+    const int hk = hp - p * sh.stride_h;  // = r * dilation_h
+    if (hk % sh.dilation_h != 0) continue;
+    const int r = hk / sh.dilation_h;
+    for (int q = q_begin; q < q_end; ++q) {
+      const int vk = vp - q * sh.stride_w;  // = s * dilation_w
+      if (vk % sh.dilation_w != 0) continue;
+      const int s = vk / sh.dilation_w;
+      sum += col[(((int64_t)c * sh.R + r) * sh.S + s) * PQ + (int64_t)p * sh.Q + q];
+    }
+  }
+  return sum;
+}
+
+// ---- CPU (kernels/cpu/conv2d.cpp) ------------------------------------------------
+template <typename T>
+void im2col_cpu(T* col,            // (C*R*S, P*Q), overwritten
+                const T* x_n,      // (C, H, W), one image
+                const Conv2dShape& sh);
+template <typename T>
+void col2im_cpu(T* dx_n,           // (C, H, W), one image, +=
+                const T* col,      // (C*R*S, P*Q)
+                const Conv2dShape& sh);
+
+// col: scratch of conv2d_col_elems(sh) elements (null when that is 0).
+template <typename T>
+void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
+                        const T* x,      // (N, C, H, W)
+                        const T* w,      // (K, C, R, S)
+                        const T* bias,   // (K) or null
+                        T* col,          // scratch (C*R*S, P*Q) or null
+                        const Conv2dShape& sh);
+// Any of dx, dw, dbias may be null (that gradient is not wanted).
+template <typename T>
+void conv2d_backward_cpu(T* dx,          // (N, C, H, W) +=, or null
+                         T* dw,          // (K, C, R, S) +=, or null
+                         T* dbias,       // (K) +=, or null
+                         const T* dy,    // (N, K, P, Q)
+                         const T* x,     // (N, C, H, W)
+                         const T* w,     // (K, C, R, S)
+                         T* col,         // scratch (C*R*S, P*Q) or null
+                         const Conv2dShape& sh);
+
+// ---- CUDA, im2col + cuBLAS (kernels/cuda/conv2d_im2col.cu) ------------------------
+// All on `stream`, which must be the stream the cuBLAS/cuDNN handles are bound
+// to (the framework passes cuda::stream()).
+void im2col_cuda(float* col,         // (C*R*S, P*Q), overwritten
+                 const float* x_n,   // (C, H, W)
+                 const Conv2dShape& sh, cuda_stream_t stream);
+void col2im_cuda(float* dx_n,        // (C, H, W) +=
+                 const float* col,   // (C*R*S, P*Q)
+                 const Conv2dShape& sh, cuda_stream_t stream);
+// y[n, k, p, q] += bias[k]
+void conv2d_bias_forward_cuda(float* y,           // (N, K, P, Q) +=
+                              const float* bias,  // (K)
+                              const Conv2dShape& sh, cuda_stream_t stream);
+// dbias[k] += sum_{n, p, q} dy[n, k, p, q]; one block per channel, a fixed
+// reduction order: deterministic, no atomics.
+void conv2d_bias_backward_cuda(float* dbias,       // (K) +=
+                               const float* dy,    // (N, K, P, Q)
+                               const Conv2dShape& sh, cuda_stream_t stream);
+
+void conv2d_forward_im2col_cuda(float* y,            // (N, K, P, Q), overwritten
+                                const float* x,      // (N, C, H, W)
+                                const float* w,      // (K, C, R, S)
+                                const float* bias,   // (K) or null
+                                float* col,          // scratch (C*R*S, P*Q) or null
+                                const Conv2dShape& sh, cuda_stream_t stream);
+void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) +=, or null
+                                 float* dw,          // (K, C, R, S) +=, or null
+                                 float* dbias,       // (K) +=, or null
+                                 const float* dy,    // (N, K, P, Q)
+                                 const float* x,     // (N, C, H, W)
+                                 const float* w,     // (K, C, R, S)
+                                 float* col,         // scratch (C*R*S, P*Q) or null
+                                 const Conv2dShape& sh, cuda_stream_t stream);
+
+// ---- CUDA, cuDNN (kernels/cuda/conv2d_cudnn.cu) -----------------------------------
+// The first use of a shape builds a plan: the cuDNN descriptors and one
+// algorithm per pass (forward, backward data, backward filter), picked by
+// cuDNN's heuristics among deterministic, FMA-math (no TF32), non-FFT,
+// non-Winograd-nonfused algorithms whose workspace is at most 512 MiB (the
+// reasons are at the top of conv2d_cudnn.cu). Plans are cached per shape for the life of the
+// process, so the search runs once per distinct layer shape.
+//
+// Workspace: kernels/ allocates no memory. The caller asks how many bytes a
+// pass needs (building the plan if needed), allocates them (the framework
+// uses a Tensor from its caching allocator) and passes them in.
+size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh);
+size_t conv2d_cudnn_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw);
+
+void conv2d_forward_cudnn(float* y,             // (N, K, P, Q), overwritten
+                          const float* x,       // (N, C, H, W)
+                          const float* w,       // (K, C, R, S)
+                          const float* bias,    // (K) or null
+                          void* workspace, size_t workspace_bytes,
+                          const Conv2dShape& sh, cuda_stream_t stream);
+void conv2d_backward_cudnn(float* dx,           // (N, C, H, W) +=, or null
+                           float* dw,           // (K, C, R, S) +=, or null
+                           float* dbias,        // (K) +=, or null
+                           const float* dy,     // (N, K, P, Q)
+                           const float* x,      // (N, C, H, W)
+                           const float* w,      // (K, C, R, S)
+                           void* workspace, size_t workspace_bytes,
+                           const Conv2dShape& sh, cuda_stream_t stream);
+
+}  // namespace skinmtl

@@ -1,0 +1,140 @@
+// CUDA im2col path of kernels/conv2d.h: im2col / col2im kernels + cuBLAS, one
+// GEMM per image, the CUDA twin of kernels/cpu/conv2d.cpp. Also the bias
+// kernels, which the cuDNN path (conv2d_cudnn.cu) uses as well.
+#include "kernels/conv2d.h"
+#include "kernels/cuda/check.cuh"
+#include "kernels/gemm.h"
+
+namespace skinmtl {
+
+// One thread per (c, p, q) of one image; each writes R*S col entries.
+__global__ void im2col_kernel(float* col, const float* x_n, Conv2dShape sh, int64_t n) {
+  CUDA_KERNEL_LOOP(i, n) { im2col_elem(col, x_n, sh, i); }
+}
+
+// One thread per input element (c, h, v) of one image, gathering its col
+// entries: each dx element has exactly one writer, so no atomics.
+__global__ void col2im_kernel(float* dx_n, const float* col, Conv2dShape sh, int64_t n) {
+  CUDA_KERNEL_LOOP(i, n) { dx_n[i] += col2im_elem(col, sh, i); }
+}
+
+// y[n, k, p, q] += bias[k]: element i of y has k = (i / (P*Q)) % K.
+__global__ void conv2d_bias_forward_kernel(float* y, const float* bias, int64_t pq, int K,
+                                           int64_t n) {
+  CUDA_KERNEL_LOOP(i, n) { y[i] += bias[(i / pq) % K]; }
+}
+
+// dbias[k] += sum_{n, p, q} dy[n, k, p, q]. One block per channel k (a
+// grid-stride loop over k when K exceeds the grid): every thread sums a fixed
+// strided subset of the N*P*Q values serially, then the block adds the
+// kThreads partial sums in a fixed tree order. Same order every run:
+// deterministic. blockDim.x must be kThreads (a power of two).
+__global__ void conv2d_bias_backward_kernel(float* dbias, const float* dy, int N, int K,
+                                            int64_t pq) {
+  __shared__ float partial[cuda::kThreads];
+  const int64_t count = (int64_t)N * pq;  // values per channel
+  for (int k = blockIdx.x; k < K; k += gridDim.x) {
+    float sum = 0.f;
+    for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
+      const int64_t n = j / pq, at = j % pq;
+      sum += dy[(n * K + k) * pq + at];
+    }
+    partial[threadIdx.x] = sum;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+      if ((int)threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) dbias[k] += partial[0];
+    __syncthreads();  // partial[0] is read before the next k overwrites partial
+  }
+}
+
+void im2col_cuda(float* col, const float* x_n, const Conv2dShape& sh, cuda_stream_t stream) {
+  const int64_t n = (int64_t)sh.C * sh.P * sh.Q;
+  if (n == 0) return;
+  im2col_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(col, x_n, sh, n);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void col2im_cuda(float* dx_n, const float* col, const Conv2dShape& sh, cuda_stream_t stream) {
+  const int64_t n = sh.x_image();
+  if (n == 0) return;
+  col2im_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(dx_n, col, sh, n);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void conv2d_bias_forward_cuda(float* y, const float* bias, const Conv2dShape& sh,
+                              cuda_stream_t stream) {
+  const int64_t n = (int64_t)sh.N * sh.y_image();
+  if (n == 0) return;
+  conv2d_bias_forward_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
+      y, bias, sh.col_cols(), sh.K, n);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void conv2d_bias_backward_cuda(float* dbias, const float* dy, const Conv2dShape& sh,
+                               cuda_stream_t stream) {
+  if (sh.K == 0) return;
+  // With N*P*Q == 0 every block adds 0: still correct.
+  const int blocks = sh.K < 65535 ? sh.K : 65535;
+  conv2d_bias_backward_kernel<<<blocks, cuda::kThreads, 0, stream>>>(dbias, dy, sh.N, sh.K,
+                                                                      sh.col_cols());
+  SKINMTL_LAUNCH_CHECK();
+}
+
+// The GEMMs below run through the cuBLAS handle, bound to the same stream as
+// the kernels (see kernels/device.h), so they are ordered with them.
+void conv2d_forward_im2col_cuda(float* y, const float* x, const float* w, const float* bias,
+                                float* col, const Conv2dShape& sh, cuda_stream_t stream) {
+  const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
+  const bool shortcut = conv2d_col_is_input(sh);
+  for (int n = 0; n < sh.N; ++n) {
+    const float* x_n = x + n * sh.x_image();
+    float* y_n = y + n * sh.y_image();
+    const float* col_n = x_n;  // the 1x1 shortcut: col_n is x_n
+    if (!shortcut) {
+      im2col_cuda(col, x_n, sh, stream);
+      col_n = col;
+    }
+    // y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q); beta = 0 overwrites.
+    gemm_cuda(false, false, sh.K, PQ, CRS, 1.f, w, CRS, col_n, PQ, 0.f, y_n, PQ);
+  }
+  if (bias) conv2d_bias_forward_cuda(y, bias, sh, stream);
+}
+
+void conv2d_backward_im2col_cuda(float* dx, float* dw, float* dbias, const float* dy,
+                                 const float* x, const float* w, float* col,
+                                 const Conv2dShape& sh, cuda_stream_t stream) {
+  const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
+  const bool shortcut = conv2d_col_is_input(sh);
+  for (int n = 0; n < sh.N; ++n) {
+    const float* dy_n = dy + n * sh.y_image();
+    if (dw) {
+      // dw (K, C*R*S) += dy_n (K, P*Q) * col_n^T; col_n recomputed from x_n.
+      const float* x_n = x + n * sh.x_image();
+      const float* col_n = x_n;
+      if (!shortcut) {
+        im2col_cuda(col, x_n, sh, stream);
+        col_n = col;
+      }
+      gemm_cuda(false, true, sh.K, CRS, PQ, 1.f, dy_n, PQ, col_n, PQ, 1.f, dw, CRS);
+    }
+    if (dx) {
+      // dcol (C*R*S, P*Q) = w^T * dy_n, added back into dx_n by col2im; under
+      // the shortcut dcol is dx_n itself and the GEMM accumulates (beta = 1).
+      // Reusing col is safe: the dw GEMM that reads it was queued earlier on
+      // the same stream, so it finishes before this GEMM overwrites col.
+      float* dx_n = dx + n * sh.x_image();
+      if (shortcut) {
+        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, 1.f, dx_n, PQ);
+      } else {
+        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, 0.f, col, PQ);
+        col2im_cuda(dx_n, col, sh, stream);
+      }
+    }
+  }
+  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,384 @@
+// conv2d: hand-computed values, a naive direct-convolution reference, float64
+// gradient checks, CPU-vs-CUDA parity for both CUDA backends, and errors.
+#include <string>
+
+#include "kernels/conv2d.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+using test::uniform64;
+
+Conv2dParams params(int sh, int sw, int ph, int pw, int dh = 1, int dw = 1) {
+  return Conv2dParams{sh, sw, ph, pw, dh, dw};
+}
+
+// The textbook definition (kernels/conv2d.h), one output element at a time,
+// in double: the reference the im2col kernels must reproduce.
+Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+  const int N = (int)x.size(0), C = (int)x.size(1), H = (int)x.size(2), W = (int)x.size(3);
+  const int K = (int)w.size(0), R = (int)w.size(2), S = (int)w.size(3);
+  const int P = (H + 2 * p.pad_h - p.dilation_h * (R - 1) - 1) / p.stride_h + 1;
+  const int Q = (W + 2 * p.pad_w - p.dilation_w * (S - 1) - 1) / p.stride_w + 1;
+  const std::vector<double> xv = x.to_vector(), wv = w.to_vector();
+  const std::vector<double> bv = bias.defined() ? bias.to_vector() : std::vector<double>(K, 0.0);
+  std::vector<double> y((size_t)N * K * P * Q);
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k)
+      for (int pp = 0; pp < P; ++pp)
+        for (int q = 0; q < Q; ++q) {
+          double acc = bv[k];
+          for (int c = 0; c < C; ++c)
+            for (int r = 0; r < R; ++r)
+              for (int s = 0; s < S; ++s) {
+                const int h = pp * p.stride_h - p.pad_h + r * p.dilation_h;
+                const int v = q * p.stride_w - p.pad_w + s * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                acc += wv[((size_t)(k * C + c) * R + r) * S + s] *
+                       xv[((size_t)(n * C + c) * H + h) * W + v];
+              }
+          y[(((size_t)n * K + k) * P + pp) * Q + q] = acc;
+        }
+  return Tensor::from_vector(y, {N, K, P, Q}, DType::F64);
+}
+
+struct Config {
+  const char* name;
+  Shape x, w;
+  Conv2dParams p;
+  bool bias;
+};
+
+// Odd, non-square shapes covering every code path: padding, strides,
+// dilations (also per axis), non-square kernels, the 1x1 shortcut (col == x)
+// and 1x1 with stride 2 (ResNet v1 downsampling), padding wider than the kernel.
+const std::vector<Config>& configs() {
+  static const std::vector<Config> c = {
+      {"3x3 s1 p1", {2, 3, 7, 6}, {4, 3, 3, 3}, params(1, 1, 1, 1), true},
+      {"3x3 s2 p1", {2, 3, 9, 8}, {2, 3, 3, 3}, params(2, 2, 1, 1), false},
+      {"3x2 s(2,1) p(2,0) d(2,3)", {1, 2, 9, 10}, {3, 2, 3, 2}, params(2, 1, 2, 0, 2, 3), true},
+      {"3x3 d2 p2", {2, 2, 8, 7}, {3, 2, 3, 3}, params(1, 1, 2, 2, 2, 2), false},
+      {"3x1 s(1,2) p(1,0)", {2, 3, 8, 11}, {2, 3, 3, 1}, params(1, 2, 1, 0), false},
+      {"1x7 p(0,3)", {1, 2, 5, 13}, {3, 2, 1, 7}, params(1, 1, 0, 3), true},
+      {"7x7 s2 p3", {2, 3, 11, 9}, {4, 3, 7, 7}, params(2, 2, 3, 3), true},
+      {"1x1 s2", {2, 4, 7, 9}, {3, 4, 1, 1}, params(2, 2, 0, 0), false},
+      {"1x1 s1 (shortcut)", {2, 4, 5, 6}, {3, 4, 1, 1}, params(1, 1, 0, 0), true},
+      {"1x1 s1 d2 (shortcut)", {1, 3, 4, 5}, {2, 3, 1, 1}, params(1, 1, 0, 0, 2, 2), false},
+      {"1x1 s(2,1) (no shortcut)", {2, 3, 5, 4}, {2, 3, 1, 1}, params(2, 1, 0, 0), true},
+      {"1x1 p(0,1) (no shortcut)", {1, 3, 4, 3}, {2, 3, 1, 1}, params(1, 1, 0, 1), false},
+      {"2x2 p3 (pad > kernel)", {1, 2, 3, 4}, {2, 2, 2, 2}, params(1, 1, 3, 3), true},
+      {"whole-image 3x3", {2, 2, 3, 3}, {3, 2, 3, 3}, params(1, 1, 0, 0), true},
+  };
+  return c;
+}
+
+std::vector<Tensor> make_inputs(const Config& c, Rng& rng) {
+  return {uniform64(c.x, rng), uniform64(c.w, rng), c.bias ? uniform64({c.w[0]}, rng) : Tensor()};
+}
+
+// ---- forward values ------------------------------------------------------------
+
+TEST(Conv2d, ForwardHandComputed) {
+  // x = [[1 2 3], [4 5 6], [7 8 9]], w = [[1 2], [3 4]], bias 0.5.
+  Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3},
+                                 DType::F64);
+  Tensor w = Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 1, 2, 2}, DType::F64);
+  Tensor b = Tensor::from_vector(std::vector<double>{0.5}, {1}, DType::F64);
+  // Stride 1, no padding: 1*1 + 2*2 + 4*3 + 5*4 = 37, then 47, 67, 77.
+  Tensor y = conv2d(x, w, b, Conv2dParams{});
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(y.to_vector(), (std::vector<double>{37.5, 47.5, 67.5, 77.5}));
+  // Stride 2, padding 1: the windows start at (-1, -1), (-1, 1), (1, -1), (1, 1):
+  //   1*4 = 4;  2*3 + 3*4 = 18;  4*2 + 7*4 = 36;  5*1 + 6*2 + 8*3 + 9*4 = 77.
+  Tensor y2 = conv2d(x, w, Tensor(), Conv2dParams::make(2, 1));
+  EXPECT_EQ(y2.shape(), (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(y2.to_vector(), (std::vector<double>{4, 18, 36, 77}));
+  // The same in float32 (exact: small integers).
+  Tensor y3 = conv2d(x.to(DType::F32), w.to(DType::F32), Tensor(), Conv2dParams::make(2, 1));
+  EXPECT_EQ(y3.dtype(), DType::F32);
+  EXPECT_EQ(y3.to_vector(), (std::vector<double>{4, 18, 36, 77}));
+}
+
+TEST(Conv2d, ForwardMatchesNaiveLoop) {
+  Rng rng(21);
+  for (const Config& c : configs()) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> in = make_inputs(c, rng);
+    Tensor y = conv2d(in[0], in[1], in[2], c.p);
+    EXPECT_TENSORS_CLOSE(naive_conv2d(in[0], in[1], in[2], c.p), y, 1e-12, 1e-12);
+  }
+}
+
+TEST(Conv2d, ForwardFloat32MatchesFloat64) {
+  Rng rng(22);
+  for (const Config& c : configs()) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> in = make_inputs(c, rng);
+    Tensor y64 = conv2d(in[0], in[1], in[2], c.p);
+    Tensor y32 = conv2d(in[0].to(DType::F32), in[1].to(DType::F32),
+                        c.bias ? in[2].to(DType::F32) : Tensor(), c.p);
+    EXPECT_TENSORS_CLOSE(y64, y32.to(DType::F64), 1e-5, 1e-5);
+  }
+}
+
+TEST(Conv2d, OutputSizeIsPyTorchs) {
+  auto out_shape = [&](Shape xs, Shape ws, Conv2dParams p) {
+    return conv2d(Tensor::zeros(xs), Tensor::zeros(ws), Tensor(), p).shape();
+  };
+  // ResNet-50 conv1: 224 -> 112 with 7x7 s2 p3; 1x1 s2 downsampling 56 -> 28.
+  EXPECT_EQ(out_shape({1, 3, 224, 224}, {2, 3, 7, 7}, Conv2dParams::make(2, 3)),
+            (Shape{1, 2, 112, 112}));
+  EXPECT_EQ(out_shape({1, 4, 56, 56}, {2, 4, 1, 1}, Conv2dParams::make(2, 0)),
+            (Shape{1, 2, 28, 28}));
+  // Rounding down: (8 + 2 - 2 - 1) / 2 + 1 = 4 and (7 + 2 - 2 - 1) / 2 + 1 = 4.
+  EXPECT_EQ(out_shape({1, 1, 8, 7}, {1, 1, 3, 3}, Conv2dParams::make(2, 1)), (Shape{1, 1, 4, 4}));
+  // Dilation: effective kernel (3 - 1) * 3 + 1 = 7; 10 - 7 + 1 = 4 rows; width
+  // (9 + 2 - 3 * 1 - 1) / 2 + 1 = 4.
+  EXPECT_EQ(out_shape({2, 1, 10, 9}, {3, 1, 3, 2}, params(1, 2, 0, 1, 3, 3)),
+            (Shape{2, 3, 4, 4}));
+  // Helper used by the framework: a kernel that does not fit gives 0.
+  EXPECT_EQ(conv2d_out_size(3, 5, 2, 0, 1), 0);
+  EXPECT_EQ(conv2d_out_size(3, 5, 2, 1, 1), 1);
+}
+
+TEST(Conv2d, EmptyBatch) {
+  Tensor y = conv2d(Tensor::zeros({0, 3, 5, 5}), Tensor::zeros({2, 3, 3, 3}), Tensor::zeros({2}),
+                    Conv2dParams::make(1, 1));
+  EXPECT_EQ(y.shape(), (Shape{0, 2, 5, 5}));
+}
+
+// ---- gradients -----------------------------------------------------------------
+
+TEST(Conv2d, GradCheck) {
+  Rng rng(31);
+  for (const Config& c : configs()) {
+    SCOPED_TRACE(c.name);
+    const Conv2dParams p = c.p;
+    EXPECT_GRADCHECK(
+        [p](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], p); },
+        make_inputs(c, rng));
+  }
+}
+
+// Each input alone: the kernels must skip the gradients nobody asked for and
+// still get the others right.
+TEST(Conv2d, GradCheckOneInputAtATime) {
+  Rng rng(32);
+  const Config c{"3x3 s2 p1", {2, 3, 7, 6}, {2, 3, 3, 3}, params(2, 2, 1, 1), true};
+  const Conv2dParams p = c.p;
+  auto f = [p](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], p); };
+  EXPECT_GRADCHECK(f, make_inputs(c, rng), test::GradCheckOptions{}, {1, 2});  // x only
+  EXPECT_GRADCHECK(f, make_inputs(c, rng), test::GradCheckOptions{}, {0, 2});  // w only
+  EXPECT_GRADCHECK(f, make_inputs(c, rng), test::GradCheckOptions{}, {0, 1});  // bias only
+}
+
+// x feeds two convolutions (a 3x3 through im2col/col2im and a 1x1 through the
+// shortcut), w feeds two: their gradient buffers receive two contributions
+// each, which only come out right if every backward kernel accumulates.
+TEST(Conv2d, GradCheckSharedInputsAccumulate) {
+  Rng rng(33);
+  auto f = [](const std::vector<Tensor>& v) {
+    Tensor a = conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1));  // 3x3 p1: same size
+    Tensor b = conv2d(v[0], v[3], Tensor(), Conv2dParams{});       // 1x1 shortcut
+    Tensor c = conv2d(v[4], v[1], v[2], Conv2dParams::make(1, 1));  // w and bias again
+    return add(add(a, b), c);
+  };
+  EXPECT_GRADCHECK(f, {uniform64({2, 3, 5, 4}, rng), uniform64({2, 3, 3, 3}, rng),
+                       uniform64({2}, rng), uniform64({2, 3, 1, 1}, rng),
+                       uniform64({2, 3, 5, 4}, rng)});
+}
+
+// Two backward passes without zeroing: every leaf gradient doubles.
+TEST(Conv2d, BackwardAccumulatesIntoLeafGradients) {
+  Rng rng(34);
+  for (const Config& c : configs()) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> in = make_inputs(c, rng);
+    for (Tensor& t : in)
+      if (t.defined()) t.set_requires_grad(true);
+    Tensor y = conv2d(in[0], in[1], in[2], c.p);
+    Tensor r = uniform64(y.shape(), rng);
+    y.backward(r);
+    std::vector<Tensor> once;
+    for (Tensor& t : in) once.push_back(t.defined() ? t.grad().clone() : Tensor());
+    conv2d(in[0], in[1], in[2], c.p).backward(r);
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].defined()) continue;
+      EXPECT_TENSORS_CLOSE(scale(once[i], 2.0), in[i].grad(), 1e-12, 1e-12) << "input " << i;
+    }
+  }
+}
+
+// ---- errors ------------------------------------------------------------------
+
+// Throws skinmtl::Error whose message names the op and contains `what`.
+void expect_conv2d_error(const std::function<void()>& f, const std::string& what) {
+  try {
+    f();
+    ADD_FAILURE() << "no error thrown (expected one mentioning '" << what << "')";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("conv2d"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(what), std::string::npos) << msg;
+  }
+}
+
+TEST(Conv2d, Errors) {
+  Tensor x = Tensor::zeros({2, 3, 5, 5}), w = Tensor::zeros({4, 3, 3, 3});
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  expect_conv2d_error([&] { conv2d(Tensor::zeros({3, 5, 5}), w, Tensor(), p); }, "(3, 5, 5)");
+  expect_conv2d_error([&] { conv2d(x, Tensor::zeros({4, 3, 9}), Tensor(), p); }, "(4, 3, 9)");
+  expect_conv2d_error([&] { conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor(), p); },
+                      "(4, 2, 3, 3)");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor::zeros({3}), p); }, "(3,)");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor::zeros({1, 4}), p); }, "(1, 4)");
+  // A 7x7 kernel does not fit in 5x5 padded by 0.
+  expect_conv2d_error(
+      [&] { conv2d(x, Tensor::zeros({4, 3, 7, 7}), Tensor(), Conv2dParams{}); }, "(4, 3, 7, 7)");
+  // Nor a 3x3 kernel dilated by 3 (extent 7).
+  expect_conv2d_error([&] { conv2d(x, w, Tensor(), Conv2dParams::make(1, 0, 3)); },
+                      "dilation (3, 3)");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor(), Conv2dParams::make(0, 1)); }, "stride (0, 0)");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor(), params(1, 1, -1, 0)); }, "padding (-1, 0)");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor(), params(1, 1, 0, 0, 1, 0)); },
+                      "dilation (1, 0)");
+  // dtypes must agree.
+  expect_conv2d_error([&] { conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::F64), Tensor(), p); },
+                      "float64");
+  expect_conv2d_error([&] { conv2d(x, w, Tensor::zeros({4}, DType::F64), p); }, "float64");
+  expect_conv2d_error([&] { conv2d(Tensor(), w, Tensor(), p); }, "defined");
+}
+
+TEST(Conv2d, BackendSettingRoundTrips) {
+  const ConvBackend prev = conv_backend();
+  for (ConvBackend b : {ConvBackend::Im2col, ConvBackend::CuDNN, ConvBackend::Auto}) {
+    set_conv_backend(b);
+    EXPECT_EQ(conv_backend(), b);
+  }
+  set_conv_backend(prev);
+}
+
+// ---- CUDA --------------------------------------------------------------------
+
+// Restores the backend setting when a test ends, however it ends.
+class BackendGuard {
+ public:
+  BackendGuard() : prev_(conv_backend()) {}
+  ~BackendGuard() { set_conv_backend(prev_); }
+
+ private:
+  ConvBackend prev_;
+};
+
+const char* backend_name(ConvBackend b) {
+  return b == ConvBackend::CuDNN ? "cuDNN" : b == ConvBackend::Im2col ? "im2col" : "auto";
+}
+
+// CPU (float32) vs CUDA, forward and all gradients, on each CUDA backend.
+// The two sum in different orders; with randn inputs a sum of n products has
+// float rounding of order 1e-7 * n, so 1e-4 suits the small layers.
+void expect_parity_both_backends(const Shape& xs, const Shape& ws, const Conv2dParams& p,
+                                 bool bias, uint64_t seed, double tol = 1e-4) {
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+    SCOPED_TRACE(backend_name(b));
+    BackendGuard guard;
+    set_conv_backend(b);
+    Rng rng(seed);
+    std::vector<Tensor> in = {randn(xs, rng), randn(ws, rng),
+                              bias ? randn({ws[0]}, rng) : Tensor()};
+    test::expect_cpu_cuda_parity(
+        [p](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], p); }, in, tol, tol);
+  }
+}
+
+TEST(Conv2dCuda, Parity3x3Stride2Pad1) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(2, 1), true, 41);
+}
+
+TEST(Conv2dCuda, Parity7x7Stride2Pad3) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 3, 23, 19}, {8, 3, 7, 7}, Conv2dParams::make(2, 3), true, 42);
+}
+
+TEST(Conv2dCuda, Parity1x1Stride2NoBias) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams::make(2, 0), false, 43);
+}
+
+TEST(Conv2dCuda, Parity1x1Stride1Shortcut) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams{}, true, 44);
+}
+
+TEST(Conv2dCuda, ParityDilation2) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(1, 2, 2), false,
+                              45);
+}
+
+TEST(Conv2dCuda, ParityNonSquareKernelsAndStrides) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({3, 5, 11, 13}, {4, 5, 1, 7}, params(1, 2, 0, 3), true, 46);
+  expect_parity_both_backends({3, 5, 11, 13}, {4, 5, 3, 1}, params(2, 1, 1, 0, 2, 1), false, 47);
+}
+
+// A ResNet-like layer, with more output channels than threads in a block.
+// Sums of up to 2700 products (dx: K*R*S) need a looser tolerance.
+TEST(Conv2dCuda, ParityLargerLayer) {
+  REQUIRE_CUDA();
+  expect_parity_both_backends({2, 64, 28, 28}, {300, 64, 3, 3}, Conv2dParams::make(1, 1), true,
+                              48, 5e-4);
+}
+
+// The gradients of shared inputs accumulate on the GPU too (cuDNN beta = 1,
+// col2im +=, the shortcut GEMM with beta = 1).
+TEST(Conv2dCuda, ParitySharedInputsAccumulate) {
+  REQUIRE_CUDA();
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+    SCOPED_TRACE(backend_name(b));
+    BackendGuard guard;
+    set_conv_backend(b);
+    Rng rng(49);
+    test::expect_cpu_cuda_parity(
+        [](const std::vector<Tensor>& v) {
+          Tensor a = conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1));
+          Tensor c = conv2d(v[0], v[3], Tensor(), Conv2dParams{});
+          Tensor d = conv2d(v[4], v[1], v[2], Conv2dParams::make(1, 1));
+          return add(add(a, c), d);
+        },
+        {randn({3, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng),
+         randn({7, 5, 1, 1}, rng), randn({3, 5, 11, 9}, rng)},
+        1e-4, 1e-4);
+  }
+}
+
+// The backends agree with each other, and a repeated shape (a cached cuDNN
+// plan) gives the same bits again.
+TEST(Conv2dCuda, BackendsAgreeAndCachedPlanIsStable) {
+  REQUIRE_CUDA();
+  BackendGuard guard;
+  Rng rng(50);
+  Tensor x = randn({3, 5, 11, 9}, rng).to(Device::CUDA);
+  Tensor w = randn({7, 5, 3, 3}, rng).to(Device::CUDA);
+  Tensor b = randn({7}, rng).to(Device::CUDA);
+  const Conv2dParams p = Conv2dParams::make(2, 1);
+  set_conv_backend(ConvBackend::CuDNN);
+  Tensor y1 = conv2d(x, w, b, p), y2 = conv2d(x, w, b, p);
+  EXPECT_TENSORS_CLOSE(y1, y2, 0.0, 0.0);
+  set_conv_backend(ConvBackend::Im2col);
+  EXPECT_TENSORS_CLOSE(y1, conv2d(x, w, b, p), 1e-4, 1e-4);
+}
+
+TEST(Conv2dCuda, DeviceMismatch) {
+  REQUIRE_CUDA();
+  Tensor x = Tensor::zeros({2, 3, 5, 5}), w = Tensor::zeros({4, 3, 3, 3});
+  expect_conv2d_error([&] { conv2d(x.to(Device::CUDA), w, Tensor(), Conv2dParams{}); }, "CUDA");
+  expect_conv2d_error(
+      [&] { conv2d(x.to(Device::CUDA), w.to(Device::CUDA), Tensor::zeros({4}), Conv2dParams{}); },
+      "CPU");
+}
+
+}  // namespace
+}  // namespace skinmtl
