@@ -1,0 +1,179 @@
+// CUDA kernels for kernels/batch_norm.h (hand-written, not cuDNN).
+//
+// Two kinds of kernel:
+//  - per-channel reductions (the training statistics; the backward sums):
+//    one block of cuda::kThreads threads per channel. Thread t Kahan-sums the
+//    channel's elements t, t + kThreads, t + 2 kThreads, ... (consecutive
+//    threads read consecutive addresses within a run of HW values, so the
+//    loads coalesce); then block_sum() combines the kThreads partial sums in a
+//    fixed tree in shared memory. The order of every addition is fixed by the
+//    launch shape alone, so results are bitwise reproducible; no atomics.
+//    One block per channel keeps the code simple; it leaves SMs idle when C is
+//    small next to the GPU's SM count (ResNet-50's 64-channel layers on an
+//    H100's 132 SMs), a known cost, not a correctness issue.
+//  - elementwise passes (normalize, dx): grid-stride loops over N*C*HW, the
+//    channel of flat index i being (i / HW) % C.
+#include "kernels/batch_norm.h"
+#include "kernels/cuda/check.cuh"
+
+namespace skinmtl {
+namespace {
+
+// The flat index of the i-th element (0 <= i < N*HW) of channel c in an
+// (N, C, HW) buffer: i = n * HW + j  ->  (n * C + c) * HW + j.
+__device__ __forceinline__ int64_t channel_elem(int64_t i, int64_t c, int64_t C, int64_t HW) {
+  const int64_t n = i / HW, j = i - n * HW;
+  return (n * C + c) * HW + j;
+}
+
+// The sum of `v` over all threads of the block, returned to every thread.
+// buf holds blockDim.x floats of shared memory; blockDim.x must be a power of
+// two (the launchers use cuda::kThreads = 256). A fixed binary tree: at each
+// step thread t < stride adds buf[t + stride] into buf[t].
+__device__ float block_sum(float v, float* buf) {
+  const int t = threadIdx.x;
+  buf[t] = v;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+    if (t < stride) buf[t] += buf[t + stride];
+    __syncthreads();
+  }
+  const float total = buf[0];
+  __syncthreads();  // all threads have read buf[0] before buf is reused
+  return total;
+}
+
+// One block per channel (blockIdx.x = c): two-pass mean and biased variance,
+// then thread 0 writes mean/invstd and updates the running statistics.
+__global__ void bn_train_stats_kernel(float* mean, float* invstd, float* running_mean,
+                                      float* running_var, const float* x, int64_t N, int64_t C,
+                                      int64_t HW, float eps, float momentum) {
+  __shared__ float buf[cuda::kThreads];
+  const int64_t c = blockIdx.x;
+  const int64_t M = N * HW;
+  // Pass 1: the mean.
+  KahanSum<float> s;
+  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s.add(x[channel_elem(i, c, C, HW)]);
+  const float mu = block_sum(s.sum, buf) / (float)M;
+  // Pass 2: the mean of squared deviations (no E[x^2] - E[x]^2 cancellation).
+  KahanSum<float> q;
+  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
+    const float d = x[channel_elem(i, c, C, HW)] - mu;
+    q.add(d * d);
+  }
+  const float var = block_sum(q.sum, buf) / (float)M;
+  if (threadIdx.x == 0) {
+    mean[c] = mu;
+    invstd[c] = 1.f / sqrtf(var + eps);  // IEEE sqrtf and division, as the CPU loop
+    const float unbiased = var * ((float)M / (float)(M - 1));
+    running_mean[c] = bn_running_update_elem(running_mean[c], mu, momentum);
+    running_var[c] = bn_running_update_elem(running_var[c], unbiased, momentum);
+  }
+}
+
+__global__ void bn_frozen_stats_kernel(float* mean, float* invstd, const float* running_mean,
+                                       const float* running_var, int64_t C, float eps) {
+  CUDA_KERNEL_LOOP(c, C) {
+    mean[c] = running_mean[c];
+    invstd[c] = 1.f / sqrtf(running_var[c] + eps);
+  }
+}
+
+__global__ void bn_normalize_kernel(float* y, const float* x, const float* mean,
+                                    const float* invstd, const float* gamma, const float* beta,
+                                    int64_t C, int64_t HW, int64_t total) {
+  CUDA_KERNEL_LOOP(i, total) {
+    const int64_t c = (i / HW) % C;
+    y[i] = bn_normalize_elem(x[i], mean[c], invstd[c], gamma[c], beta[c]);
+  }
+}
+
+// One block per channel: sum_dy and sum_dy_xhat into sums[c], sums[C + c];
+// thread 0 also accumulates dgamma/dbeta when they are wanted.
+__global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* sums,
+                                          const float* dy, const float* x, const float* mean,
+                                          const float* invstd, int64_t N, int64_t C, int64_t HW) {
+  __shared__ float buf[cuda::kThreads];
+  const int64_t c = blockIdx.x;
+  const int64_t M = N * HW;
+  const float mu = mean[c], is = invstd[c];
+  KahanSum<float> s_dy, s_dy_xhat;
+  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
+    const int64_t k = channel_elem(i, c, C, HW);
+    const float g = dy[k];
+    s_dy.add(g);
+    s_dy_xhat.add(g * ((x[k] - mu) * is));
+  }
+  const float sum_dy = block_sum(s_dy.sum, buf);
+  const float sum_dy_xhat = block_sum(s_dy_xhat.sum, buf);
+  if (threadIdx.x == 0) {
+    sums[c] = sum_dy;
+    sums[C + c] = sum_dy_xhat;
+    if (dgamma) dgamma[c] += sum_dy_xhat;
+    if (dbeta) dbeta[c] += sum_dy;
+  }
+}
+
+// dx += the per-element gradient; sums is read only in training mode.
+__global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float* dy, const float* x,
+                                      const float* mean, const float* invstd, const float* gamma,
+                                      int64_t N, int64_t C, int64_t HW, bool training) {
+  const float M = (float)(N * HW);
+  CUDA_KERNEL_LOOP(i, N * C * HW) {
+    const int64_t c = (i / HW) % C;
+    dx[i] += training ? bn_backward_train_elem(dy[i], x[i], mean[c], invstd[c], gamma[c],
+                                               sums[c] / M, sums[C + c] / M)
+                      : bn_backward_frozen_elem(dy[i], invstd[c], gamma[c]);
+  }
+}
+
+}  // namespace
+
+void batch_norm_train_stats_cuda(float* mean, float* invstd, float* running_mean,
+                                 float* running_var, const float* x, int64_t N, int64_t C,
+                                 int64_t HW, double eps, double momentum, cuda_stream_t s) {
+  if (C == 0) return;
+  bn_train_stats_kernel<<<(unsigned)C, cuda::kThreads, 0, s>>>(
+      mean, invstd, running_mean, running_var, x, N, C, HW, (float)eps, (float)momentum);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_frozen_stats_cuda(float* mean, float* invstd, const float* running_mean,
+                                  const float* running_var, int64_t C, double eps,
+                                  cuda_stream_t s) {
+  if (C == 0) return;
+  bn_frozen_stats_kernel<<<cuda::blocks_for(C), cuda::kThreads, 0, s>>>(
+      mean, invstd, running_mean, running_var, C, (float)eps);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_normalize_cuda(float* y, const float* x, const float* mean, const float* invstd,
+                               const float* gamma, const float* beta, int64_t N, int64_t C,
+                               int64_t HW, cuda_stream_t s) {
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  bn_normalize_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd,
+                                                                         gamma, beta, C, HW, total);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta, float* sums, const float* dy,
+                              const float* x, const float* mean, const float* invstd,
+                              const float* gamma, int64_t N, int64_t C, int64_t HW, bool training,
+                              cuda_stream_t s) {
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  // The sums are needed for dgamma, dbeta, and for dx in training mode only.
+  if (dgamma || dbeta || (dx && training)) {
+    bn_backward_reduce_kernel<<<(unsigned)C, cuda::kThreads, 0, s>>>(dgamma, dbeta, sums, dy, x,
+                                                                     mean, invstd, N, C, HW);
+    SKINMTL_LAUNCH_CHECK();
+  }
+  if (dx) {
+    bn_backward_dx_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+        dx, sums, dy, x, mean, invstd, gamma, N, C, HW, training);
+    SKINMTL_LAUNCH_CHECK();
+  }
+}
+
+}  // namespace skinmtl
