@@ -1,0 +1,120 @@
+// concat and slice: copies of (outer, len, inner) blocks, see kernels/copy_strided.h.
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/copy_strided.h"
+
+namespace skinmtl {
+
+namespace {
+
+// `dim` counted from the end when negative; checked against ndim.
+int normalize_dim(const char* op, int dim, const Tensor& x) {
+  const int nd = x.ndim();
+  const int d = dim < 0 ? dim + nd : dim;
+  SKINMTL_CHECK(d >= 0 && d < nd,
+                op << ": dim " << dim << " is out of range for a tensor of shape "
+                   << shape_str(x.shape()) << " (valid: " << -nd << " .. " << nd - 1 << ")");
+  return d;
+}
+
+// outer: the product of the sizes before d; inner: of the sizes after d.
+void outer_inner(const Shape& s, int d, int64_t* outer, int64_t* inner) {
+  *outer = 1;
+  *inner = 1;
+  for (int k = 0; k < d; ++k) *outer *= s[k];
+  for (int k = d + 1; k < (int)s.size(); ++k) *inner *= s[k];
+}
+
+// The one call site of both copy_block kernels: picks CPU/CUDA and dtype.
+void copy_block(const Tensor& dst, int64_t dst_dim_len, int64_t dst_offset, const Tensor& src,
+                int64_t src_dim_len, int64_t src_offset, int64_t outer, int64_t len,
+                int64_t inner, bool accumulate) {
+  if (dst.device() == Device::CPU) {
+    dispatch_cpu(dst.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      copy_block_cpu<T>(dst.data<T>(), dst_dim_len, dst_offset, src.data<T>(), src_dim_len,
+                        src_offset, outer, len, inner, accumulate);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(copy_block_cuda(dst.data<float>(), dst_dim_len, dst_offset,
+                                      src.data<float>(), src_dim_len, src_offset, outer, len,
+                                      inner, accumulate, cuda::stream()));
+  }
+}
+
+}  // namespace
+
+Tensor concat(const std::vector<Tensor>& xs, int dim) {
+  SKINMTL_CHECK(!xs.empty(), "concat: needs at least one tensor");
+  for (size_t k = 0; k < xs.size(); ++k)
+    SKINMTL_CHECK(xs[k].defined(), "concat: tensor " << k << " is undefined");
+  const Tensor& x0 = xs[0];
+  const int d = normalize_dim("concat", dim, x0);
+  Shape ys = x0.shape();
+  ys[d] = 0;
+  std::vector<int64_t> lens;  // each input's length along d
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const Tensor& x = xs[k];
+    check_same_device("concat", x0, x);
+    bool same = x.ndim() == x0.ndim();
+    for (int j = 0; same && j < x0.ndim(); ++j) same = j == d || x.size(j) == x0.size(j);
+    SKINMTL_CHECK(same, "concat: along dim " << dim << " all tensors must have the same shape "
+                                             << "except in that dim; tensor 0 is "
+                                             << shape_str(x0.shape()) << ", tensor " << k
+                                             << " is " << shape_str(x.shape()));
+    lens.push_back(x.size(d));
+    ys[d] += x.size(d);
+  }
+  if (x0.device() == Device::CUDA) {
+    for (const Tensor& x : xs) require_cuda_f32("concat", {&x});
+  }
+  int64_t outer, inner;
+  outer_inner(ys, d, &outer, &inner);
+  const int64_t dy_len = ys[d];
+
+  Tensor y = Tensor::empty(ys, x0.dtype(), x0.device());
+  int64_t start = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    copy_block(y, dy_len, start, xs[k], lens[k], 0, outer, lens[k], inner, false);
+    start += lens[k];
+  }
+  // Saved for backward: the lengths along d (the gradient of input k is the
+  // slice [start_k, start_k + len_k) of dy).
+  record(y, "concat", xs, [lens, outer, inner, dy_len](const Tensor& dy, std::vector<Tensor>& dx) {
+    int64_t start = 0;
+    for (size_t k = 0; k < lens.size(); ++k) {
+      if (dx[k].defined())
+        copy_block(dx[k], lens[k], 0, dy, dy_len, start, outer, lens[k], inner, true);
+      start += lens[k];
+    }
+  });
+  return y;
+}
+
+Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
+  SKINMTL_CHECK(x.defined(), "slice: undefined input");
+  const int d = normalize_dim("slice", dim, x);
+  const int64_t x_len = x.size(d);
+  SKINMTL_CHECK(0 <= start && start <= end && end <= x_len,
+                "slice: [" << start << ", " << end << ") is not a range within dim " << dim
+                           << " of length " << x_len << " (need 0 <= start <= end <= " << x_len
+                           << "), input " << x.str());
+  if (x.device() == Device::CUDA) require_cuda_f32("slice", {&x});
+  Shape ys = x.shape();
+  ys[d] = end - start;
+  const int64_t len = end - start;
+  int64_t outer, inner;
+  outer_inner(ys, d, &outer, &inner);
+
+  Tensor y = Tensor::empty(ys, x.dtype(), x.device());
+  copy_block(y, len, 0, x, x_len, start, outer, len, inner, false);
+  // Saved for backward: the sizes (dy goes back into rows [start, end) of dx;
+  // the rest of dx receives nothing).
+  record(y, "slice", {x}, [x_len, start, len, outer, inner](const Tensor& dy, std::vector<Tensor>& dx) {
+    if (dx[0].defined()) copy_block(dx[0], x_len, start, dy, len, 0, outer, len, inner, true);
+  });
+  return y;
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,61 @@
+// linear: see kernels/linear.h.
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/linear.h"
+
+namespace skinmtl {
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  SKINMTL_CHECK(x.defined() && w.defined(), "linear: x and w must be defined");
+  SKINMTL_CHECK(x.ndim() == 2, "linear: x must be (N, I), got " << x.str());
+  SKINMTL_CHECK(w.ndim() == 2, "linear: w must be (O, I), got " << w.str());
+  check_same_device("linear (x, w)", x, w);
+  const int64_t N = x.size(0), I = x.size(1), O = w.size(0);
+  SKINMTL_CHECK(w.size(1) == I, "linear: x " << shape_str(x.shape()) << " has " << I
+                                              << " features but w " << shape_str(w.shape())
+                                              << " expects " << w.size(1));
+  if (bias.defined()) {
+    check_same_device("linear (x, bias)", x, bias);
+    SKINMTL_CHECK(bias.ndim() == 1 && bias.size(0) == O,
+                  "linear: bias must be (" << O << ",) for w " << shape_str(w.shape()) << ", got "
+                                           << bias.str());
+  }
+  const bool has_bias = bias.defined();
+
+  Tensor y = Tensor::empty({N, O}, x.dtype(), x.device());
+  if (x.device() == Device::CPU) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      linear_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(),
+                            has_bias ? bias.data<T>() : nullptr, N, I, O);
+    });
+  } else {
+    require_cuda_f32("linear", {&x, &w, &bias});
+    SKINMTL_CUDA_ONLY(linear_forward_cuda(y.data<float>(), x.data<float>(), w.data<float>(),
+                                          has_bias ? bias.data<float>() : nullptr, N, I, O,
+                                          cuda::stream()));
+  }
+  // Saved for backward: x and w (the node holds them as its inputs; the
+  // lambda's copies of the handles share their storage).
+  record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, std::vector<Tensor>& d) {
+    if (x.device() == Device::CPU) {
+      dispatch_cpu(x.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        linear_backward_cpu<T>(d[0].defined() ? d[0].data<T>() : nullptr,
+                               d[1].defined() ? d[1].data<T>() : nullptr,
+                               d[2].defined() ? d[2].data<T>() : nullptr, dy.data<T>(),
+                               x.data<T>(), w.data<T>(), N, I, O);
+      });
+    } else {
+      SKINMTL_CUDA_ONLY(linear_backward_cuda(
+          d[0].defined() ? d[0].data<float>() : nullptr,
+          d[1].defined() ? d[1].data<float>() : nullptr,
+          d[2].defined() ? d[2].data<float>() : nullptr, dy.data<float>(), x.data<float>(),
+          w.data<float>(), N, I, O, cuda::stream()));
+    }
+  });
+  return y;
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,32 @@
+// CPU reference loops for kernels/copy_strided.h.
+#include "kernels/copy_strided.h"
+
+namespace skinmtl {
+
+template <typename T>
+void copy_block_cpu(T* dst, int64_t dst_dim_len, int64_t dst_offset, const T* src,
+                    int64_t src_dim_len, int64_t src_offset, int64_t outer, int64_t len,
+                    int64_t inner, bool accumulate) {
+  // For fixed (o, j) the inner elements are contiguous in both buffers: copy
+  // them as one row.
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < len; ++j) {
+      T* d = dst + (o * dst_dim_len + dst_offset + j) * inner;
+      const T* s = src + (o * src_dim_len + src_offset + j) * inner;
+      if (accumulate) {
+        for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
+      } else {
+        for (int64_t i = 0; i < inner; ++i) d[i] = s[i];
+      }
+    }
+  }
+}
+
+#define INSTANTIATE(T)                                                                       \
+  template void copy_block_cpu<T>(T*, int64_t, int64_t, const T*, int64_t, int64_t, int64_t, \
+                                  int64_t, int64_t, bool);
+INSTANTIATE(float)
+INSTANTIATE(double)
+#undef INSTANTIATE
+
+}  // namespace skinmtl

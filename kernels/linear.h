@@ -1,0 +1,63 @@
+// kernels/linear.h: the fully connected layer.
+//
+//   forward:  y = x w^T + b           y[n, o] = b[o] + sum_i x[n, i] w[o, i]
+//   backward: dx += dy w              dx[n, i] += sum_o dy[n, o] w[o, i]
+//             dw += dy^T x            dw[o, i] += sum_n dy[n, o] x[n, i]
+//             db += sum_n dy[n, :]    (the column sums of dy)
+// Shapes: x (N, I), w (O, I), b (O) or absent, y and dy (N, O); N images,
+// I input features, O outputs. w is stored (out, in), as in PyTorch's
+// nn.Linear and Caffe's InnerProduct layer (their reference definitions).
+// Saved for backward: x and w.
+//
+// The three products are GEMMs (kernels/gemm.h, CBLAS / cuBLAS, beta = 1 so
+// they accumulate). The forward first writes b (or zeros) into every row of y
+// and then adds x w^T with beta = 1, so y never depends on what its memory held
+// before.
+//
+// db on CUDA: a small kernel with one thread per output o that adds the N
+// values of column o in order. No atomics, so the result is deterministic, and
+// neighbouring threads read neighbouring addresses (coalesced). N is a batch
+// size (tens), so a loop over it per thread is cheap. (A GEMV of dy^T with a
+// ones vector would do the same through cuBLAS but needs a ones buffer.)
+//
+// Any of dx, dw, db may be nullptr: that gradient is then not computed.
+//
+// CUDA: `s` must be the project's stream, cuda::stream(): the GEMMs go through
+// the cuBLAS handle bound to it, and the bias kernels must run in order with them.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+template <typename T>
+void linear_forward_cpu(T* y,        // (N, O)
+                        const T* x,  // (N, I)
+                        const T* w,  // (O, I)
+                        const T* b,  // (O) or nullptr
+                        int64_t N, int64_t I, int64_t O);
+template <typename T>
+void linear_backward_cpu(T* dx,        // (N, I) += or nullptr
+                         T* dw,        // (O, I) += or nullptr
+                         T* db,        // (O) += or nullptr
+                         const T* dy,  // (N, O)
+                         const T* x,   // (N, I)
+                         const T* w,   // (O, I)
+                         int64_t N, int64_t I, int64_t O);
+
+void linear_forward_cuda(float* y,        // (N, O)
+                         const float* x,  // (N, I)
+                         const float* w,  // (O, I)
+                         const float* b,  // (O) or nullptr
+                         int64_t N, int64_t I, int64_t O, cuda_stream_t s);
+void linear_backward_cuda(float* dx,        // (N, I) += or nullptr
+                          float* dw,        // (O, I) += or nullptr
+                          float* db,        // (O) += or nullptr
+                          const float* dy,  // (N, O)
+                          const float* x,   // (N, I)
+                          const float* w,   // (O, I)
+                          int64_t N, int64_t I, int64_t O, cuda_stream_t s);
+
+}  // namespace skinmtl
