@@ -4,7 +4,7 @@ namespace skinmtl {
 
 const char* resnet_stride_name(ResNetStride s) { return s == ResNetStride::V1 ? "v1" : "v1.5"; }
 
-Bottleneck::Bottleneck(int in_channels, int mid, int stride, bool downsample, const ResNetConfig& cfg,
+Bottleneck::Bottleneck(int in_channels, int mid, int stride, bool project, const ResNetConfig& cfg,
                        Rng& rng) {
   const bool v1 = cfg.stride == ResNetStride::V1;
   const int s1 = v1 ? stride : 1, s3 = v1 ? 1 : stride;
@@ -17,7 +17,7 @@ Bottleneck::Bottleneck(int in_channels, int mid, int stride, bool downsample, co
   conv3 = register_module("conv3", std::make_shared<Conv2d>(mid, 4 * mid, 1, Conv2dParams::make(1, 0),
                                                             cfg.conv_bias, rng));
   bn3 = register_module("bn3", std::make_shared<BatchNorm2d>(4 * mid, cfg.bn_eps));
-  if (downsample) {
+  if (project) {
     downsample = register_module(
         "downsample",
         std::make_shared<Shortcut>(std::make_shared<Conv2d>(in_channels, 4 * mid, 1,

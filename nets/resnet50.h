@@ -57,7 +57,7 @@ class Shortcut : public Module {
 
 class Bottleneck : public Module {
  public:
-  Bottleneck(int in_channels, int mid_channels, int stride, bool downsample,
+  Bottleneck(int in_channels, int mid_channels, int stride, bool project,
              const ResNetConfig& cfg, Rng& rng);
   Tensor forward(const Tensor& x);
 

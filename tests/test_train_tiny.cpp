@@ -10,13 +10,13 @@
 namespace skinmtl {
 namespace {
 
-struct Run {
+struct TrainRun {
   std::vector<double> losses;
   std::vector<Tensor> params;  // final values, on the CPU
 };
 
 // `steps` SGD steps of batch 32 over a fixed generated set, on `device`.
-Run train_tiny(Device device, int steps) {
+TrainRun train_tiny(Device device, int steps) {
   Rng rng(1);
   TinyMtlNet net(kToyLesionTypes, kToySites, rng, 8);
   net.to(device);
@@ -31,7 +31,7 @@ Run train_tiny(Device device, int steps) {
   const int batch = 32, nbatches = 4;
   std::vector<ToyBatch> data;
   for (int b = 0; b < nbatches; ++b) data.push_back(make_toy_batch(batch, 100 + b, spec));
-  Run run;
+  TrainRun run;
   for (int s = 0; s < steps; ++s) {
     const ToyBatch& b = data[s % nbatches];
     sgd.zero_grad();
@@ -52,7 +52,7 @@ double mean_of(const std::vector<double>& v, size_t from, size_t to) {
 }
 
 TEST(TrainTiny, LossFallsOnCpu) {
-  Run r = train_tiny(Device::CPU, 48);
+  TrainRun r = train_tiny(Device::CPU, 48);
   for (double l : r.losses) ASSERT_TRUE(std::isfinite(l));
   const double first = mean_of(r.losses, 0, 4), last = mean_of(r.losses, 44, 48);
   // At the start: 3 sigmoid terms of log 2 plus log 4 for the site, ~3.47.
@@ -63,8 +63,8 @@ TEST(TrainTiny, LossFallsOnCpu) {
 TEST(TrainTinyCuda, LossFallsAndMatchesCpu) {
   REQUIRE_CUDA();
   const int steps = 16;
-  Run c = train_tiny(Device::CPU, steps);
-  Run g = train_tiny(Device::CUDA, steps);
+  TrainRun c = train_tiny(Device::CPU, steps);
+  TrainRun g = train_tiny(Device::CUDA, steps);
   ASSERT_EQ(c.losses.size(), g.losses.size());
   for (int s = 0; s < steps; ++s)
     EXPECT_NEAR(g.losses[s], c.losses[s], 2e-3 * std::fabs(c.losses[s]) + 1e-4) << "step " << s;
