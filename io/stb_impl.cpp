@@ -7,12 +7,16 @@
 //
 // The libraries are third-party C written for many compilers; their code is
 // not ours to fix, so -Wall/-Wextra are silenced for them here only.
+//
+// stb_image keeps its failure reason in a thread_local variable (C++11), so
+// loader threads may decode concurrently and each reads its own reason.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-function"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include "stb_image_write.h"

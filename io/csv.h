@@ -1,0 +1,43 @@
+// io/csv.h: a small CSV reader for label and manifest files.
+//
+// The dialect is RFC 4180 without line breaks inside fields: fields are
+// separated by commas; a field may be quoted ("a, b"), with "" standing for one
+// quote inside quotes. The first non-blank line is the header. Blank lines are
+// skipped; a trailing '\r' (Windows line ends) is removed. Every row must have
+// as many fields as the header, otherwise reading fails with "file:line".
+//
+// Fields are returned verbatim (no whitespace trimming); callers trim where a
+// value is a label.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace skinmtl {
+
+struct CsvTable {
+  std::string path;                     // the file, for messages
+  std::vector<std::string> header;      // column names
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int> line;                // line[i]: the 1-based line number of rows[i]
+
+  // The index of column `name`, or -1 when absent.
+  int column(const std::string& name) const;
+  // The index of column `name`; throws naming the file and the columns it has.
+  int require_column(const std::string& name) const;
+  // "path:line" of row i, for error messages.
+  std::string where(size_t row) const;
+};
+
+// Splits one line into fields. Throws (with `where` in the message) on an
+// unterminated quote or text after a closing quote.
+std::vector<std::string> parse_csv_line(const std::string& line, const std::string& where);
+
+// Reads a whole file. Throws when it cannot be opened, has no header, or a
+// row's field count differs from the header's.
+CsvTable read_csv(const std::string& path);
+
+// Removes leading and trailing spaces and tabs.
+std::string trim(const std::string& s);
+
+}  // namespace skinmtl

@@ -1,0 +1,283 @@
+#include "io/image.h"
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+namespace skinmtl {
+
+Image::Image(int h, int w, int c) : height(h), width(w), channels(c) {
+  SKINMTL_CHECK(h > 0 && w > 0, "Image: sizes must be positive, got " << h << "x" << w);
+  SKINMTL_CHECK(c == 1 || c == 3, "Image: channels must be 1 or 3, got " << c);
+  data.assign((size_t)h * w * c, 0);
+}
+
+std::string Image::str() const {
+  std::ostringstream os;
+  os << height << "x" << width << "x" << channels;
+  return os.str();
+}
+
+// ---- files -------------------------------------------------------------------
+
+static std::vector<uint8_t> read_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  SKINMTL_CHECK(f, "load_image: cannot open '" << path << "': " << std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  const bool failed = std::ferror(f);
+  std::fclose(f);
+  SKINMTL_CHECK(!failed, "load_image: error reading '" << path << "'");
+  return bytes;
+}
+
+Image load_image(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_image(bytes.data(), bytes.size(), path, channels);
+}
+
+Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels) {
+  SKINMTL_CHECK(channels == 0 || channels == 1 || channels == 3,
+                "load_image: channels must be 0 (as stored), 1 or 3, got " << channels);
+  SKINMTL_CHECK(size > 0, "load_image: '" << name << "' is empty (0 bytes)");
+  SKINMTL_CHECK(size < (size_t)1 << 31, "load_image: '" << name << "' is too large to decode");
+  const int len = (int)size;
+  if (channels == 0) {
+    // Ask the header for the stored colour type: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
+    int w, h, comp;
+    if (stbi_info_from_memory(bytes, len, &w, &h, &comp)) channels = comp <= 2 ? 1 : 3;
+    else channels = 3;  // the decode below fails and reports why
+  }
+  int w = 0, h = 0, stored = 0;
+  uint8_t* pixels = stbi_load_from_memory(bytes, len, &w, &h, &stored, channels);
+  if (!pixels) {
+    const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown reason";
+    std::string hint;
+    if (reason == "unknown image type") hint = " (not a JPEG/PNG/BMP/GIF/TGA/PSD/PNM file)";
+    else if (reason == "expected marker" || reason == "outofdata" || reason == "bad zlib header" ||
+             reason == "no SOI" || reason == "no IDAT")
+      hint = " (the file looks truncated or corrupt)";
+    SKINMTL_FAIL("load_image: cannot decode '" << name << "' (" << size
+                                               << " bytes): stb_image says '" << reason << "'"
+                                               << hint);
+  }
+  Image img;
+  img.height = h;
+  img.width = w;
+  img.channels = channels;
+  img.data.assign(pixels, pixels + (size_t)w * h * channels);
+  stbi_image_free(pixels);
+  return img;
+}
+
+void save_png(const std::string& path, const Image& image) {
+  SKINMTL_CHECK(!image.empty() && (image.channels == 1 || image.channels == 3),
+                "save_png: '" << path << "': nothing to write or bad channels (" << image.str()
+                              << ")");
+  const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels,
+                                image.data.data(), image.width * image.channels);
+  SKINMTL_CHECK(ok, "save_png: cannot write '" << path << "': " << std::strerror(errno));
+}
+
+// ---- resampling ------------------------------------------------------------------
+//
+// Resizing is separable: an output pixel is sum_i sum_j wy[i] * wx[j] * src(i, j),
+// where the weights of each axis depend on that axis alone. AxisTaps holds, for
+// each output index d, a contiguous run of source indices start[d] ...
+// start[d] + count[d] - 1 and their weights.
+
+namespace {
+
+struct AxisTaps {
+  std::vector<int> start, count;
+  std::vector<float> weight;  // weight[d * max_count + k] for source index start[d] + k
+  int max_count = 0;
+};
+
+// Taps for output indices first ... first + n - 1 of an axis resized from
+// src_size to dst_size (the full output size, even when only n are needed).
+AxisTaps axis_taps(int src_size, int dst_size, int first, int n) {
+  AxisTaps t;
+  const double scale = (double)src_size / dst_size;
+  const bool area = scale > 2.0;
+  // Bilinear touches 2 pixels; area averaging at most ceil(scale) + 1.
+  t.max_count = area ? (int)std::ceil(scale) + 1 : 2;
+  t.start.resize(n);
+  t.count.resize(n);
+  t.weight.assign((size_t)n * t.max_count, 0.0f);
+  for (int k = 0; k < n; ++k) {
+    const int d = first + k;
+    float* w = &t.weight[(size_t)k * t.max_count];
+    if (!area) {
+      // Sample at s = (d + 0.5) * scale - 0.5, clamped to the first/last pixel.
+      double s = (d + 0.5) * scale - 0.5;
+      s = std::min(std::max(s, 0.0), (double)(src_size - 1));
+      const int i0 = (int)std::floor(s);
+      const double f = s - i0;
+      t.start[k] = i0;
+      if (i0 + 1 < src_size) {
+        t.count[k] = 2;
+        w[0] = (float)(1.0 - f);
+        w[1] = (float)f;
+      } else {  // s is the last pixel itself
+        t.count[k] = 1;
+        w[0] = 1.0f;
+      }
+    } else {
+      // Mean over [lo, hi): pixel i contributes its overlap with the interval.
+      const double lo = d * scale, hi = std::min((d + 1) * scale, (double)src_size);
+      const int i0 = (int)std::floor(lo);
+      const int i1 = std::min((int)std::ceil(hi), src_size);  // one past the last pixel
+      t.start[k] = i0;
+      t.count[k] = i1 - i0;
+      for (int i = i0; i < i1; ++i) {
+        const double overlap = std::min(hi, i + 1.0) - std::max(lo, (double)i);
+        w[i - i0] = (float)(overlap / scale);
+      }
+    }
+  }
+  return t;
+}
+
+// Round half up and clamp to [0, 255]. After clamping v + 0.5 is positive, so
+// the truncating cast is floor (and much cheaper than calling std::floor).
+inline uint8_t round_to_u8(float v) {
+  return (uint8_t)(int)(std::min(255.0f, std::max(0.0f, v)) + 0.5f);
+}
+
+}  // namespace
+
+Image resize_crop(const Image& src, int full_h, int full_w, int y0, int x0, int h, int w) {
+  SKINMTL_CHECK(!src.empty(), "resize: empty image");
+  SKINMTL_CHECK(full_h > 0 && full_w > 0,
+                "resize: output size must be positive, got " << full_h << "x" << full_w);
+  SKINMTL_CHECK(h > 0 && w > 0 && y0 >= 0 && x0 >= 0 && y0 + h <= full_h && x0 + w <= full_w,
+                "resize_crop: window " << h << "x" << w << " at (" << y0 << ", " << x0
+                                       << ") is not inside " << full_h << "x" << full_w);
+  const int C = src.channels, W = src.width;
+  const AxisTaps ty = axis_taps(src.height, full_h, y0, h);
+  const AxisTaps tx = axis_taps(src.width, full_w, x0, w);
+  // Only source columns [xlo, xhi) feed this window.
+  const int xlo = tx.start[0], xhi = tx.start[w - 1] + tx.count[w - 1];
+
+  Image out(h, w, C);
+  std::vector<float> row((size_t)W * C);  // one output row, resized vertically only
+  for (int r = 0; r < h; ++r) {
+    // Vertical pass: row = sum_k wy[k] * src row (start + k).
+    std::fill(row.begin() + (size_t)xlo * C, row.begin() + (size_t)xhi * C, 0.0f);
+    const float* wy = &ty.weight[(size_t)r * ty.max_count];
+    for (int k = 0; k < ty.count[r]; ++k) {
+      const uint8_t* s = &src.data[((size_t)(ty.start[r] + k) * W) * C];
+      for (int i = xlo * C; i < xhi * C; ++i) row[i] += wy[k] * s[i];
+    }
+    // Horizontal pass: out(r, c) = sum_j wx[j] * row(start + j).
+    uint8_t* o = &out.data[(size_t)r * w * C];
+    for (int c = 0; c < w; ++c) {
+      const float* wx = &tx.weight[(size_t)c * tx.max_count];
+      for (int ch = 0; ch < C; ++ch) {
+        float v = 0.0f;
+        for (int j = 0; j < tx.count[c]; ++j) v += wx[j] * row[(size_t)(tx.start[c] + j) * C + ch];
+        o[(size_t)c * C + ch] = round_to_u8(v);
+      }
+    }
+  }
+  return out;
+}
+
+Image resize(const Image& image, int out_h, int out_w) {
+  return resize_crop(image, out_h, out_w, 0, 0, out_h, out_w);
+}
+
+void shorter_side_size(int height, int width, int shorter, int* out_h, int* out_w) {
+  SKINMTL_CHECK(height > 0 && width > 0 && shorter > 0,
+                "resize_shorter_side: bad sizes " << height << "x" << width << " -> " << shorter);
+  if (height <= width) {
+    *out_h = shorter;
+    *out_w = (int)((int64_t)width * shorter / height);
+  } else {
+    *out_w = shorter;
+    *out_h = (int)((int64_t)height * shorter / width);
+  }
+}
+
+Image resize_shorter_side(const Image& image, int shorter) {
+  SKINMTL_CHECK(!image.empty(), "resize_shorter_side: empty image");
+  int h, w;
+  shorter_side_size(image.height, image.width, shorter, &h, &w);
+  return resize(image, h, w);
+}
+
+Image crop(const Image& src, int y, int x, int h, int w) {
+  SKINMTL_CHECK(h > 0 && w > 0 && y >= 0 && x >= 0 && y + h <= src.height && x + w <= src.width,
+                "crop: window " << h << "x" << w << " at (" << y << ", " << x
+                                << ") is not inside the image " << src.str());
+  Image out(h, w, src.channels);
+  const size_t row_bytes = (size_t)w * src.channels;
+  for (int r = 0; r < h; ++r)
+    std::memcpy(&out.data[r * row_bytes], &src.data[((size_t)(y + r) * src.width + x) * src.channels],
+                row_bytes);
+  return out;
+}
+
+Image center_crop(const Image& src, int h, int w) {
+  SKINMTL_CHECK(h <= src.height && w <= src.width,
+                "center_crop: " << h << "x" << w << " is larger than the image " << src.str());
+  return crop(src, (src.height - h) / 2, (src.width - w) / 2, h, w);
+}
+
+Image hflip(const Image& src) {
+  SKINMTL_CHECK(!src.empty(), "hflip: empty image");
+  Image out(src.height, src.width, src.channels);
+  const int C = src.channels, W = src.width;
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* in = &src.data[(size_t)y * W * C];
+    uint8_t* o = &out.data[(size_t)y * W * C];
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) o[(W - 1 - x) * C + c] = in[x * C + c];
+  }
+  return out;
+}
+
+// ---- to the network ----------------------------------------------------------------
+
+void image_to_chw(const Image& img, const Normalize& norm, float* out) {
+  SKINMTL_CHECK(img.channels == 1 || img.channels == 3,
+                "to_tensor: channels must be 1 or 3, got " << img.str());
+  const size_t plane = (size_t)img.height * img.width;
+  for (int c = 0; c < 3; ++c) {
+    const int src_c = img.channels == 3 ? c : 0;  // grey feeds all three channels
+    float* o = out + c * plane;
+    for (size_t p = 0; p < plane; ++p)
+      o[p] = img.data[p * img.channels + src_c] * norm.scale - norm.mean[c];
+  }
+}
+
+Tensor to_tensor(const std::vector<Image>& images, const Normalize& norm) {
+  SKINMTL_CHECK(!images.empty(), "to_tensor: no images");
+  const int H = images[0].height, W = images[0].width;
+  for (size_t i = 0; i < images.size(); ++i)
+    SKINMTL_CHECK(images[i].height == H && images[i].width == W,
+                  "to_tensor: all images must have one size; image 0 is "
+                      << images[0].str() << ", image " << i << " is " << images[i].str());
+  Tensor t = Tensor::empty({(int64_t)images.size(), 3, H, W});
+  float* p = t.data<float>();
+  for (size_t i = 0; i < images.size(); ++i) image_to_chw(images[i], norm, p + i * 3 * H * W);
+  return t;
+}
+
+Tensor to_tensor(const std::vector<Image>& images, const float mean[3], float scale) {
+  Normalize norm;
+  for (int c = 0; c < 3; ++c) norm.mean[c] = mean[c];
+  norm.scale = scale;
+  return to_tensor(images, norm);
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,115 @@
+// io/image.h: images on the host, from file to network input.
+//
+// An Image is the decoded picture exactly as a file stores it: 8-bit samples,
+// interleaved, row-major, "HWC":
+//
+//     pixel (y, x), channel c  is  data[(y * width + x) * channels + c]
+//
+// with 1 channel (grey) or 3 (R, G, B, in that order). This is the layout of
+// stb_image, PIL and OpenCV (which keeps BGR; we keep RGB), so load and save are
+// plain copies and an image costs one byte per sample. Geometric operations
+// (resize, crop, flip) work on Images; only the very last step, to_tensor(),
+// turns pixels into the float32 (N, 3, H, W) batch a network reads, subtracting
+// the mean there.
+//
+// Resizing is bilinear with the pixel-centre convention of OpenCV (INTER_LINEAR)
+// and PIL: pixel i covers [i, i + 1) and its centre is i + 0.5, so destination
+// pixel d samples the source at
+//
+//     s = (d + 0.5) * scale - 0.5,   scale = src_size / dst_size,
+//
+// clamped to [0, src_size - 1] (edge pixels repeat). When an axis shrinks by more
+// than 2x, bilinear sampling would skip source pixels and alias, so that axis uses
+// area averaging instead (OpenCV INTER_AREA): each destination pixel is the
+// mean of the source interval [d * scale, (d + 1) * scale) it covers, partial
+// pixels weighted by their coverage. At exactly 2x both rules give the mean of
+// two neighbours, so the switch is seamless. Results are rounded to the nearest
+// integer and clamped to [0, 255].
+//
+// Every failure throws skinmtl::Error naming the file or the sizes involved.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace skinmtl {
+
+struct Image {
+  int height = 0;
+  int width = 0;
+  int channels = 0;           // 1 (grey) or 3 (RGB)
+  std::vector<uint8_t> data;  // height * width * channels samples, HWC
+
+  Image() = default;
+  // A zero-filled image. channels must be 1 or 3; sizes must be positive.
+  Image(int height, int width, int channels);
+
+  bool empty() const { return data.empty(); }
+  uint8_t& at(int y, int x, int c) { return data[((size_t)y * width + x) * channels + c]; }
+  uint8_t at(int y, int x, int c) const { return data[((size_t)y * width + x) * channels + c]; }
+  std::string str() const;  // "224x224x3" (height x width x channels)
+};
+
+// ---- files -----------------------------------------------------------------
+
+// Decodes a JPEG or PNG (anything stb_image reads). channels: 3 gives RGB (grey
+// is replicated, alpha dropped), 1 gives grey (luma), 0 keeps the file's own
+// colour type (1 for grey or grey+alpha, 3 for colour, alpha dropped).
+// Errors name the file and say why: it cannot be opened (with the system's
+// reason), it is empty, or stb_image cannot decode it (its reason; a truncated
+// file reads "expected marker" for JPEG or "outofdata" for PNG).
+Image load_image(const std::string& path, int channels = 3);
+
+// The same from bytes in memory; `name` is used in error messages.
+Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels = 3);
+
+// Writes a PNG (lossless). Throws naming the file when it cannot be written.
+void save_png(const std::string& path, const Image& image);
+
+// ---- geometry --------------------------------------------------------------
+
+// Resizes to out_height x out_width (see the header comment for the rule).
+Image resize(const Image& image, int out_height, int out_width);
+
+// resize(image, full_height, full_width) followed by crop(y, x, h, w), without
+// computing the pixels the crop throws away. Bit-identical to the two steps; the
+// training transform uses it because it crops 224x224 out of up to 480x480.
+Image resize_crop(const Image& image, int full_height, int full_width, int y, int x, int h, int w);
+
+// The size resize_shorter_side() produces: the shorter side becomes `shorter`,
+// the longer one keeps the aspect ratio, truncated to an integer as torchvision's
+// Resize(int) does: long * shorter / short, rounded down.
+void shorter_side_size(int height, int width, int shorter, int* out_height, int* out_width);
+Image resize_shorter_side(const Image& image, int shorter);
+
+// The h x w window whose top-left pixel is (y, x); it must lie inside the image.
+Image crop(const Image& image, int y, int x, int h, int w);
+// The h x w window at the centre: top = (height - h) / 2, left = (width - w) / 2,
+// rounded down (Caffe's and PIL's rule; torchvision rounds half to even).
+Image center_crop(const Image& image, int h, int w);
+// Mirror left-right: pixel (y, x) moves to (y, width - 1 - x).
+Image hflip(const Image& image);
+
+// ---- to the network --------------------------------------------------------
+
+// Per-channel normalisation, in RGB order: value = pixel * scale - mean[c].
+// The ResNet-50 import uses scale 1 and the ImageNet means of Caffe/Keras,
+// {123.68, 116.779, 103.939} (R, G, B), i.e. 0-255 RGB minus the mean.
+struct Normalize {
+  float mean[3] = {123.68f, 116.779f, 103.939f};
+  float scale = 1.0f;
+};
+
+// Writes one image as planar (3, H, W) float32 at `out` (3 * H * W floats).
+// A grey image is replicated into the three channels.
+void image_to_chw(const Image& image, const Normalize& norm, float* out);
+
+// Stacks images of one size into a float32 CPU tensor (N, 3, H, W), each value
+// pixel * norm.scale - norm.mean[c], channels in RGB order.
+Tensor to_tensor(const std::vector<Image>& images, const Normalize& norm = {});
+Tensor to_tensor(const std::vector<Image>& images, const float mean[3], float scale);
+
+}  // namespace skinmtl
