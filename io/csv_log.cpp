@@ -1,6 +1,8 @@
 // CSV logs: see io/csv_log.h.
 #include "io/csv_log.h"
 
+#include "io/csv.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -17,23 +19,6 @@ std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + v[i];
   return s;
-}
-
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> cells(1);
-  for (char c : line) {
-    if (c == ',') {
-      cells.emplace_back();
-    } else {
-      cells.back() += c;
-    }
-  }
-  return cells;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
 // The first line of `path` without its line break; "" when the file is empty.
@@ -148,33 +133,35 @@ void CsvLog::write_row(const std::vector<std::string>& cells) {
 
 // ---- reading --------------------------------------------------------------------------------
 
-bool CsvTable::has(const std::string& name) const {
+bool CsvColumns::has(const std::string& name) const {
   for (const std::string& c : columns)
     if (c == name) return true;
   return false;
 }
 
-const std::vector<double>& CsvTable::column(const std::string& name) const {
+const std::vector<double>& CsvColumns::column(const std::string& name) const {
   for (size_t c = 0; c < columns.size(); ++c)
     if (columns[c] == name) return data[c];
   SKINMTL_FAIL(path << ": no column '" << name << "' (columns: " << join(columns) << ")");
 }
 
-CsvTable read_csv_columns(const std::string& path) {
+CsvColumns read_csv_columns(const std::string& path) {
   std::ifstream in(path);
   SKINMTL_CHECK(in.good(), "cannot open " << path << " for reading: " << std::strerror(errno));
-  CsvTable t;
+  CsvColumns t;
   t.path = path;
   std::string line;
-  SKINMTL_CHECK(std::getline(in, line) && !trim(line).empty(),
-                path << ": empty file (expected a header line)");
-  for (const std::string& c : split(line)) t.columns.push_back(trim(c));
+  if (std::getline(in, line) && !line.empty() && line.back() == '\r') line.pop_back();
+  SKINMTL_CHECK(!trim(line).empty(), path << ": empty file (expected a header line)");
+  for (const std::string& c : parse_csv_line(line, path + ":1")) t.columns.push_back(trim(c));
   t.data.resize(t.columns.size());
   int64_t line_no = 1;
   while (std::getline(in, line)) {
     ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
     if (trim(line).empty()) continue;
-    const std::vector<std::string> cells = split(line);
+    const std::vector<std::string> cells =
+        parse_csv_line(line, path + ":" + std::to_string(line_no));
     SKINMTL_CHECK(cells.size() <= t.columns.size(),
                   path << ":" << line_no << ": " << cells.size() << " cells for "
                        << t.columns.size() << " columns");

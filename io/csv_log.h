@@ -64,7 +64,7 @@ class CsvLog {
 std::string format_csv_number(double v);
 
 // A CSV file of numbers, column by column.
-struct CsvTable {
+struct CsvColumns {
   std::string path;                        // where it was read from, for messages
   std::vector<std::string> columns;        // the header
   std::vector<std::vector<double>> data;   // data[c][row]; empty cells are NaN
@@ -77,10 +77,10 @@ struct CsvTable {
 };
 
 // Reads a file written by CsvLog (or any comma-separated file with a header
-// line and numeric cells). Empty cells read as NaN; a row with fewer cells
+// line and numeric cells; fields split as io/csv.h does). Empty cells read as NaN; a row with fewer cells
 // than the header (the last row of a killed run) is padded with NaN. Errors
 // (file missing, a non-number, a row with too many cells) name the file, and
 // the line where there is one.
-CsvTable read_csv_columns(const std::string& path);
+CsvColumns read_csv_columns(const std::string& path);
 
 }  // namespace skinmtl

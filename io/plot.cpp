@@ -480,7 +480,7 @@ void plot_csv(const std::string& csv_path, const std::string& png_path,
               const std::string& x_column, const std::vector<std::string>& y_columns,
               const std::string& title, bool log_y) {
   SKINMTL_CHECK(!y_columns.empty(), "plot " << csv_path << ": no y column given");
-  const CsvTable table = read_csv_columns(csv_path);
+  const CsvColumns table = read_csv_columns(csv_path);
   const std::vector<double>& xs = table.column(x_column);
   std::vector<Series> series;
   for (const std::string& name : y_columns) {

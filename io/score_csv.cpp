@@ -8,37 +8,17 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "io/csv.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
 namespace {
 
-// Spaces, tabs and one pair of surrounding double quotes removed.
-std::string clean_field(std::string f, const std::string& where) {
-  const size_t b = f.find_first_not_of(" \t");
-  const size_t e = f.find_last_not_of(" \t");
-  f = (b == std::string::npos) ? std::string() : f.substr(b, e - b + 1);
-  if (!f.empty() && f.front() == '"') {
-    SKINMTL_CHECK(f.size() >= 2 && f.back() == '"',
-                  where << ": unterminated quoted field " << f
-                        << " (commas inside quoted fields are not supported)");
-    f = f.substr(1, f.size() - 2);
-    const size_t b2 = f.find_first_not_of(" \t");
-    const size_t e2 = f.find_last_not_of(" \t");
-    f = (b2 == std::string::npos) ? std::string() : f.substr(b2, e2 - b2 + 1);
-  }
-  return f;
-}
-
+// The fields of one line (io/csv.h's dialect), each with surrounding spaces
+// and tabs removed.
 std::vector<std::string> split_fields(const std::string& line, const std::string& where) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = line.find(',', start);
-    out.push_back(clean_field(line.substr(start, comma - start), where));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  std::vector<std::string> out = parse_csv_line(line, where);
+  for (std::string& f : out) f = trim(f);
   return out;
 }
 

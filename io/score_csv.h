@@ -10,8 +10,8 @@
 //   - One row per image, with exactly as many fields as the header.
 //   - A scores file holds finite decimal numbers (NaN/Inf are rejected).
 //     A labels file holds 0 or 1 (any spelling of those numbers, e.g. 1.0).
-//   - Fields are trimmed of spaces/tabs and of one pair of surrounding double
-//     quotes. Commas inside quoted fields are NOT supported (rejected).
+//   - Fields are split as io/csv.h does (a quoted field may hold commas; ""
+//     is a quote inside quotes), then trimmed of spaces and tabs.
 //     CRLF line endings, a UTF-8 byte-order mark and blank lines are accepted.
 //
 // Matching a scores file with a labels file (read_scores_and_labels): rows are

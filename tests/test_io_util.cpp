@@ -71,7 +71,7 @@ TEST(CsvLog, RoundTrip) {
     log.log({{"a", 5.0}});  // b left empty
     log.log(std::vector<double>{NAN, INFINITY});
   }
-  CsvTable t = read_csv_columns(f.path());
+  CsvColumns t = read_csv_columns(f.path());
   EXPECT_EQ(t.columns, (std::vector<std::string>{"a", "b"}));
   ASSERT_EQ(t.rows(), 6u);
   for (size_t i = 0; i < a.size(); ++i) {
@@ -133,7 +133,7 @@ TEST(CsvLog, AppendAfterKilledRun) {
     CsvLog log(f.path(), {"iter", "loss"}, CsvLog::Mode::Append);
     log.log(std::vector<double>{2, 0.8});
   }
-  CsvTable t = read_csv_columns(f.path());
+  CsvColumns t = read_csv_columns(f.path());
   ASSERT_EQ(t.rows(), 3u);
   EXPECT_EQ(t.column("iter"), (std::vector<double>{1, 2, 2}));
   EXPECT_TRUE(std::isnan(t.column("loss")[1]));  // the partial row, padded

@@ -147,8 +147,15 @@ TEST_F(ScoreCsv, WrongFieldCount) {
 }
 
 TEST_F(ScoreCsv, UnterminatedQuote) {
-  const std::string p = write("quote.csv", "image_id,cyst\n\"a,b\",0.1\n");
+  const std::string p = write("quote.csv", "image_id,cyst\n\"a,0.1\n");
   expect_error([&] { read_score_csv(p); }, {p, "line 2", "unterminated quoted field"});
+}
+
+TEST_F(ScoreCsv, QuotedFieldsMayHoldCommas) {
+  const std::string p = write("q.csv", "image_id,\"cyst, small\"\n\"a,b\",0.1\n");
+  ScoreTable t = read_score_csv(p);
+  ASSERT_EQ(t.class_names.size(), 1u);
+  EXPECT_EQ(t.class_names[0], "cyst, small");
 }
 
 TEST_F(ScoreCsv, ImageInOnlyOneFile) {
