@@ -47,24 +47,24 @@ TEST(Image, PngRoundTripRgbAndGrey) {
   TempDir dir;
   Rng rng(1);
   const Image rgb = random_image(7, 5, 3, rng);
-  save_png(dir.file("rgb.png"), rgb);
-  const Image back = load_image(dir.file("rgb.png"));
+  save_png(dir.path("rgb.png"), rgb);
+  const Image back = load_image(dir.path("rgb.png"));
   EXPECT_EQ(back.height, 7);
   EXPECT_EQ(back.width, 5);
   EXPECT_EQ(back.channels, 3);
   EXPECT_EQ(back.data, rgb.data);
 
   const Image g = random_image(4, 9, 1, rng);
-  save_png(dir.file("grey.png"), g);
-  const Image g1 = load_image(dir.file("grey.png"), 0);  // as stored: grey
+  save_png(dir.path("grey.png"), g);
+  const Image g1 = load_image(dir.path("grey.png"), 0);  // as stored: grey
   EXPECT_EQ(g1.channels, 1);
   EXPECT_EQ(g1.data, g.data);
-  const Image g3 = load_image(dir.file("grey.png"));  // default: RGB, grey replicated
+  const Image g3 = load_image(dir.path("grey.png"));  // default: RGB, grey replicated
   ASSERT_EQ(g3.channels, 3);
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 9; ++x)
       for (int c = 0; c < 3; ++c) EXPECT_EQ(g3.at(y, x, c), g.at(y, x, 0));
-  EXPECT_EQ(load_image(dir.file("rgb.png"), 0).channels, 3);
+  EXPECT_EQ(load_image(dir.path("rgb.png"), 0).channels, 3);
 }
 
 TEST(Image, JpegWrittenByStbLoadsApproximately) {
@@ -77,7 +77,7 @@ TEST(Image, JpegWrittenByStbLoadsApproximately) {
       img.at(y, x, 1) = (uint8_t)(30 + 8 * y);
       img.at(y, x, 2) = 128;
     }
-  const std::string path = dir.file("smooth.jpg");
+  const std::string path = dir.path("smooth.jpg");
   ASSERT_TRUE(stbi_write_jpg(path.c_str(), 32, 24, 3, img.data.data(), 95));
   const Image back = load_image(path);
   ASSERT_EQ(back.height, 24);
@@ -95,35 +95,35 @@ TEST(Image, JpegWrittenByStbLoadsApproximately) {
 
 TEST(Image, LoadErrorsNameTheFileAndTheReason) {
   TempDir dir;
-  const std::string missing = dir.file("no_such.png");
+  const std::string missing = dir.path("no_such.png");
   expect_error_mentions([&] { load_image(missing); }, {missing, "cannot open", "No such file"});
 
-  const std::string empty = dir.file("empty.jpg");
-  test::write_text(empty, "");
+  const std::string empty = dir.path("empty.jpg");
+  test::write_file(empty, "");
   expect_error_mentions([&] { load_image(empty); }, {empty, "empty"});
 
-  const std::string garbage = dir.file("garbage.jpg");
-  test::write_text(garbage, "this is not an image, only some text bytes\n");
+  const std::string garbage = dir.path("garbage.jpg");
+  test::write_file(garbage, "this is not an image, only some text bytes\n");
   expect_error_mentions([&] { load_image(garbage); }, {garbage, "unknown image type"});
 
   // Truncated files: the first half of a valid PNG and of a valid JPEG.
   Rng rng(2);
   const Image img = random_image(16, 16, 3, rng);
-  save_png(dir.file("full.png"), img);
-  ASSERT_TRUE(stbi_write_jpg(dir.file("full.jpg").c_str(), 16, 16, 3, img.data.data(), 90));
+  save_png(dir.path("full.png"), img);
+  ASSERT_TRUE(stbi_write_jpg(dir.path("full.jpg").c_str(), 16, 16, 3, img.data.data(), 90));
   for (const char* ext : {"png", "jpg"}) {
-    const std::string bytes = test::read_bytes(dir.file(std::string("full.") + ext));
-    const std::string cut = dir.file(std::string("cut.") + ext);
-    test::write_text(cut, bytes.substr(0, bytes.size() / 2));
+    const std::string bytes = test::read_file(dir.path(std::string("full.") + ext));
+    const std::string cut = dir.path(std::string("cut.") + ext);
+    test::write_file(cut, bytes.substr(0, bytes.size() / 2));
     expect_error_mentions([&] { load_image(cut); }, {cut, "cannot decode", "truncated"});
   }
-  EXPECT_THROW(load_image(dir.file("full.png"), 2), Error);  // channels must be 0, 1 or 3
+  EXPECT_THROW(load_image(dir.path("full.png"), 2), Error);  // channels must be 0, 1 or 3
 }
 
 TEST(Image, SaveErrorNamesTheFile) {
   TempDir dir;
   Rng rng(3);
-  const std::string bad = dir.file("no_folder/x.png");
+  const std::string bad = dir.path("no_folder/x.png");
   expect_error_mentions([&] { save_png(bad, random_image(2, 2, 3, rng)); }, {bad});
 }
 

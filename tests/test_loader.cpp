@@ -20,11 +20,11 @@ std::string make_dataset(const TempDir& dir, int n) {
   for (int i = 0; i < n; ++i) {
     Rng rng(100 + i);
     const std::string name = "img" + std::to_string(i) + ".png";
-    save_png(dir.file(name), test::random_image(12 + i % 4, 10 + i % 3, 3, rng));
+    save_png(dir.path(name), test::random_image(12 + i % 4, 10 + i % 3, 3, rng));
     csv += name + "," + (i % 2 ? "a;c" : "b") + "," + (i % 5 == 4 ? "" : sites[i % 3]) + "\n";
   }
-  test::write_text(dir.file("m.csv"), csv);
-  return dir.file("m.csv");
+  test::write_file(dir.path("m.csv"), csv);
+  return dir.path("m.csv");
 }
 
 std::vector<Batch> run_epoch(Loader& loader, int64_t epoch) {
@@ -127,11 +127,11 @@ TEST(Loader, UnshuffledDropLastAndTenCropViews) {
 TEST(Loader, WorkerErrorIsRethrownWithTheFileName) {
   TempDir dir;
   make_dataset(dir, 9);
-  test::write_text(dir.file("corrupt.jpg"), "garbage");
-  std::string csv = test::read_bytes(dir.file("m.csv"));
+  test::write_file(dir.path("corrupt.jpg"), "garbage");
+  std::string csv = test::read_file(dir.path("m.csv"));
   csv += "missing.png,b,arm\ncorrupt.jpg,b,arm\n";
-  test::write_text(dir.file("m2.csv"), csv);
-  const Manifest m = read_manifest(dir.file("m2.csv"));
+  test::write_file(dir.path("m2.csv"), csv);
+  const Manifest m = read_manifest(dir.path("m2.csv"));
   for (int threads : {1, 3}) {
     Loader loader(m, test_transform(8, 8), small_options(threads));
     loader.start_epoch(0);
@@ -144,14 +144,14 @@ TEST(Loader, WorkerErrorIsRethrownWithTheFileName) {
       error = e.what();
     }
     EXPECT_LT(delivered, 3);
-    const bool names_a_bad_file = error.find(dir.file("missing.png")) != std::string::npos ||
-                                  error.find(dir.file("corrupt.jpg")) != std::string::npos;
+    const bool names_a_bad_file = error.find(dir.path("missing.png")) != std::string::npos ||
+                                  error.find(dir.path("corrupt.jpg")) != std::string::npos;
     EXPECT_TRUE(names_a_bad_file) << "'" << error << "'";
     EXPECT_NE(error.find("m2.csv:1"), std::string::npos) << error;  // the manifest row (:10/:11)
     EXPECT_FALSE(loader.next(b));  // that epoch is over
   }
   // A transform that cannot handle an image is reported the same way.
-  Loader too_big(read_manifest(dir.file("m.csv")), test_transform(8, 9), small_options(2));
+  Loader too_big(read_manifest(dir.path("m.csv")), test_transform(8, 9), small_options(2));
   too_big.start_epoch(0);
   Batch b;
   try {

@@ -12,7 +12,7 @@ namespace skinmtl {
 namespace {
 
 using test::TempDir;
-using test::write_text;
+using test::write_file;
 
 // The message of the skinmtl::Error that f throws ("" and a failure if none).
 template <typename F>
@@ -36,30 +36,30 @@ TEST(Csv, QuotesAndFieldCounts) {
   EXPECT_MENTIONS(error_of([] { parse_csv_line("a,\"b", "f.csv:4"); }), "f.csv:4: unterminated");
   EXPECT_THROW(parse_csv_line("\"a\"b", "x"), Error);
   TempDir dir;
-  write_text(dir.file("t.csv"), "x,y\r\n1,2\r\n\r\n3,4\n");
-  const CsvTable t = read_csv(dir.file("t.csv"));
+  write_file(dir.path("t.csv"), "x,y\r\n1,2\r\n\r\n3,4\n");
+  const CsvTable t = read_csv(dir.path("t.csv"));
   EXPECT_EQ(t.header, (std::vector<std::string>{"x", "y"}));
   ASSERT_EQ(t.rows.size(), 2u);
   EXPECT_EQ(t.rows[1][1], "4");
   EXPECT_EQ(t.line[1], 4);  // blank line skipped, numbering kept
   EXPECT_MENTIONS(error_of([&] { t.require_column("z"); }), "no column 'z'");
-  EXPECT_MENTIONS(error_of([&] { read_csv(dir.file("none.csv")); }), "none.csv");
+  EXPECT_MENTIONS(error_of([&] { read_csv(dir.path("none.csv")); }), "none.csv");
 }
 
 TEST(Manifest, ParsesLabelsPathsAndClasses) {
   TempDir dir;
-  write_text(dir.file("m.csv"),
+  write_file(dir.path("m.csv"),
              "image,lesions,location,extra\n"
              "images/a.jpg,melanoma,back,x\n"
              "b.png, nevus ; seborrheic_keratosis ,face,\n"
              "\"/abs/c d.jpg\",nevus|melanoma|nevus,,y\n"
              "e.jpg,nevus,back,\n");
-  const Manifest m = read_manifest(dir.file("m.csv"));
+  const Manifest m = read_manifest(dir.path("m.csv"));
   ASSERT_EQ(m.size(), 4u);
   EXPECT_EQ(m.lesion_classes,
             (std::vector<std::string>{"melanoma", "nevus", "seborrheic_keratosis"}));
   EXPECT_EQ(m.location_classes, (std::vector<std::string>{"back", "face"}));
-  EXPECT_EQ(m.samples[0].image, dir.file("images/a.jpg"));  // relative to the manifest
+  EXPECT_EQ(m.samples[0].image, dir.path("images/a.jpg"));  // relative to the manifest
   EXPECT_EQ(m.samples[2].image, "/abs/c d.jpg");             // absolute as written
   EXPECT_EQ(m.samples[0].lesions, (std::vector<int>{0}));
   EXPECT_EQ(m.samples[1].lesions, (std::vector<int>{1, 2}));
@@ -68,7 +68,7 @@ TEST(Manifest, ParsesLabelsPathsAndClasses) {
   EXPECT_EQ(m.samples[1].location, 1);
   EXPECT_EQ(m.samples[2].location, -1);  // empty = unknown
   EXPECT_EQ(m.samples[1].id, "b.png");
-  EXPECT_EQ(m.samples[3].where, dir.file("m.csv") + ":5");
+  EXPECT_EQ(m.samples[3].where, dir.path("m.csv") + ":5");
 
   const Tensor lt = m.lesion_targets();
   ASSERT_EQ(lt.shape(), (Shape{4, 3}));
@@ -77,41 +77,41 @@ TEST(Manifest, ParsesLabelsPathsAndClasses) {
 
   const Manifest s = m.subset({3, 0});
   ASSERT_EQ(s.size(), 2u);
-  EXPECT_EQ(s.samples[0].image, dir.file("e.jpg"));
+  EXPECT_EQ(s.samples[0].image, dir.path("e.jpg"));
   EXPECT_EQ(s.lesion_classes, m.lesion_classes);
   EXPECT_THROW(m.subset({4}), Error);
 }
 
 TEST(Manifest, GivenClassOrderAndOptionalColumns) {
   TempDir dir;
-  write_text(dir.file("m.csv"), "id,lesions,image,group,mask\n"
+  write_file(dir.path("m.csv"), "id,lesions,image,group,mask\n"
                                 "s1,b,x.jpg,g1,x_mask.png\n"
                                 "s2,a;b,y.jpg,g1,\n");
   ManifestOptions opt;
   opt.lesion_classes = {"b", "a", "c"};
   opt.location_classes = {"arm", "leg"};
-  const Manifest m = read_manifest(dir.file("m.csv"), opt);
+  const Manifest m = read_manifest(dir.path("m.csv"), opt);
   EXPECT_EQ(m.lesion_classes, opt.lesion_classes);
   EXPECT_EQ(m.samples[0].lesions, (std::vector<int>{0}));
   EXPECT_EQ(m.samples[1].lesions, (std::vector<int>{0, 1}));
   EXPECT_EQ(m.samples[0].location, -1);  // no location column: unknown
   EXPECT_EQ(m.samples[0].id, "s1");
   EXPECT_EQ(m.samples[1].group, "g1");
-  EXPECT_EQ(m.samples[0].mask, dir.file("x_mask.png"));
+  EXPECT_EQ(m.samples[0].mask, dir.path("x_mask.png"));
   EXPECT_EQ(m.samples[1].mask, "");
   EXPECT_EQ(m.location_classes, opt.location_classes);
 
   opt.lesion_classes = {"b"};  // 'a' is not in it
-  const std::string e = error_of([&] { read_manifest(dir.file("m.csv"), opt); });
-  EXPECT_MENTIONS(e, dir.file("m.csv") + ":3");
+  const std::string e = error_of([&] { read_manifest(dir.path("m.csv"), opt); });
+  EXPECT_MENTIONS(e, dir.path("m.csv") + ":3");
   EXPECT_MENTIONS(e, "unknown lesion label 'a'");
   opt.lesion_classes = {"a", "b", "a"};
-  EXPECT_MENTIONS(error_of([&] { read_manifest(dir.file("m.csv"), opt); }), "repeat");
+  EXPECT_MENTIONS(error_of([&] { read_manifest(dir.path("m.csv"), opt); }), "repeat");
 }
 
 TEST(Manifest, BadRowsNameFileAndLine) {
   TempDir dir;
-  const std::string f = dir.file("bad.csv");
+  const std::string f = dir.path("bad.csv");
   struct Case {
     const char* text;
     const char* where;
@@ -128,7 +128,7 @@ TEST(Manifest, BadRowsNameFileAndLine) {
       {"", "", "no header"},
   };
   for (const Case& c : cases) {
-    write_text(f, c.text);
+    write_file(f, c.text);
     const std::string e = error_of([&] { read_manifest(f); });
     EXPECT_MENTIONS(e, f + c.where);
     EXPECT_MENTIONS(e, c.what);
@@ -138,22 +138,22 @@ TEST(Manifest, BadRowsNameFileAndLine) {
 TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
   TempDir dir;
   Rng rng(1);
-  save_png(dir.file("ok.png"), test::random_image(4, 4, 3, rng));
-  write_text(dir.file("garbage.jpg"), "not an image");
-  write_text(dir.file("m.csv"), "image,lesions,location,mask\n"
+  save_png(dir.path("ok.png"), test::random_image(4, 4, 3, rng));
+  write_file(dir.path("garbage.jpg"), "not an image");
+  write_file(dir.path("m.csv"), "image,lesions,location,mask\n"
                                 "ok.png,a,,\n"
                                 "gone1.jpg,a,,\n"
                                 "garbage.jpg,b,,\n"
                                 "gone2.jpg,b,,\n"
                                 "ok.png,b,,gone_mask.png\n");
-  const Manifest m = read_manifest(dir.file("m.csv"));
+  const Manifest m = read_manifest(dir.path("m.csv"));
   const ManifestCheck quick = check_images(m);
   EXPECT_EQ(quick.checked, 5u);
   ASSERT_EQ(quick.missing.size(), 3u);  // all of them, not only the first
-  EXPECT_EQ(quick.missing[0].path, dir.file("gone1.jpg"));
-  EXPECT_EQ(quick.missing[0].where, dir.file("m.csv") + ":3");
-  EXPECT_EQ(quick.missing[1].path, dir.file("gone2.jpg"));
-  EXPECT_EQ(quick.missing[2].path, dir.file("gone_mask.png"));
+  EXPECT_EQ(quick.missing[0].path, dir.path("gone1.jpg"));
+  EXPECT_EQ(quick.missing[0].where, dir.path("m.csv") + ":3");
+  EXPECT_EQ(quick.missing[1].path, dir.path("gone2.jpg"));
+  EXPECT_EQ(quick.missing[2].path, dir.path("gone_mask.png"));
   EXPECT_TRUE(quick.undecodable.empty());  // not decoded without decode=true
 
   const ManifestCheck full = check_images(m, /*decode=*/true);
@@ -174,12 +174,12 @@ TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
 
 TEST(Ham10000, AdapterOnAFakeLabelsFile) {
   TempDir dir;
-  write_text(dir.file("labels.csv"),
+  write_file(dir.path("labels.csv"),
              "image_id,lesion_id,dx,dx_type,age,sex,localization,image\n"
              "ISIC_1,HAM_1,nv,follow_up,45,male,trunk,images/ISIC_1.jpg\n"
              "ISIC_2,HAM_2,mel,histo,50,female,unknown,images/ISIC_2.jpg\n"
              "ISIC_3,HAM_1,bkl,histo,,male,lower extremity,images/ISIC_3.jpg\n");
-  const Manifest m = load_ham10000(dir.file("labels.csv"));
+  const Manifest m = load_ham10000(dir.path("labels.csv"));
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m.lesion_classes, (std::vector<std::string>{"bkl", "mel", "nv"}));
   EXPECT_EQ(m.location_classes, (std::vector<std::string>{"lower extremity", "trunk"}));
@@ -189,15 +189,15 @@ TEST(Ham10000, AdapterOnAFakeLabelsFile) {
   EXPECT_EQ(m.samples[2].location, 0);
   EXPECT_EQ(m.samples[1].id, "ISIC_2");
   EXPECT_EQ(m.samples[2].group, "HAM_1");
-  EXPECT_EQ(m.samples[0].image, dir.file("images/ISIC_1.jpg"));
+  EXPECT_EQ(m.samples[0].image, dir.path("images/ISIC_1.jpg"));
 
-  write_text(dir.file("bad.csv"), "image_id,lesion_id,dx,localization,image\n"
+  write_file(dir.path("bad.csv"), "image_id,lesion_id,dx,localization,image\n"
                                   "ISIC_1,HAM_1,,trunk,a.jpg\n");
-  const std::string e = error_of([&] { load_ham10000(dir.file("bad.csv")); });
-  EXPECT_MENTIONS(e, dir.file("bad.csv") + ":2");
+  const std::string e = error_of([&] { load_ham10000(dir.path("bad.csv")); });
+  EXPECT_MENTIONS(e, dir.path("bad.csv") + ":2");
   EXPECT_MENTIONS(e, "no lesion label");
-  write_text(dir.file("nodx.csv"), "image_id,lesion_id,localization,image\n");
-  EXPECT_MENTIONS(error_of([&] { load_ham10000(dir.file("nodx.csv")); }), "no column 'dx'");
+  write_file(dir.path("nodx.csv"), "image_id,lesion_id,localization,image\n");
+  EXPECT_MENTIONS(error_of([&] { load_ham10000(dir.path("nodx.csv")); }), "no column 'dx'");
 }
 
 TEST(Isic2017, AdapterOnAFakeLabelsFile) {
@@ -205,14 +205,14 @@ TEST(Isic2017, AdapterOnAFakeLabelsFile) {
   const std::string header =
       "image_id,split,melanoma,seborrheic_keratosis,diagnosis3,anatom_site_general,age_approx,"
       "sex,image,mask\n";
-  write_text(dir.file("labels.csv"),
+  write_file(dir.path("labels.csv"),
              header +
                  "I0,train,0,0,nevus,anterior torso,55,female,train/images/I0.jpg,train/masks/I0.png\n"
                  "I1,train,1,0,melanoma,,30,male,train/images/I1.jpg,train/masks/I1.png\n"
                  "I2,val,0,1,seborrheic_keratosis,head/neck,60,male,val/images/I2.jpg,val/masks/I2.png\n");
-  const Manifest train = load_isic2017(dir.file("labels.csv"), "train");
-  const Manifest val = load_isic2017(dir.file("labels.csv"), "val");
-  const Manifest all = load_isic2017(dir.file("labels.csv"), "");
+  const Manifest train = load_isic2017(dir.path("labels.csv"), "train");
+  const Manifest val = load_isic2017(dir.path("labels.csv"), "val");
+  const Manifest all = load_isic2017(dir.path("labels.csv"), "");
   EXPECT_EQ(train.size(), 2u);
   EXPECT_EQ(val.size(), 1u);
   EXPECT_EQ(all.size(), 3u);
@@ -229,20 +229,20 @@ TEST(Isic2017, AdapterOnAFakeLabelsFile) {
   EXPECT_EQ(train.samples[0].location, 0);
   EXPECT_EQ(train.samples[1].location, -1);
   EXPECT_EQ(val.samples[0].location, 1);
-  EXPECT_EQ(val.samples[0].mask, dir.file("val/masks/I2.png"));
+  EXPECT_EQ(val.samples[0].mask, dir.path("val/masks/I2.png"));
   EXPECT_EQ(val.samples[0].id, "I2");
-  EXPECT_EQ(val.samples[0].where, dir.file("labels.csv") + ":4");
+  EXPECT_EQ(val.samples[0].where, dir.path("labels.csv") + ":4");
 
-  write_text(dir.file("both.csv"),
+  write_file(dir.path("both.csv"),
              header + "I0,train,1,1,melanoma,,,,a.jpg,a.png\n");
-  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.file("both.csv"), ""); }),
+  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.path("both.csv"), ""); }),
                   "both melanoma and seborrheic_keratosis");
-  write_text(dir.file("disagree.csv"), header + "I0,train,0,0,melanoma,,,,a.jpg,a.png\n");
-  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.file("disagree.csv"), ""); }),
-                  dir.file("disagree.csv") + ":2: diagnosis3 is 'melanoma'");
-  write_text(dir.file("flag.csv"), header + "I0,train,yes,0,melanoma,,,,a.jpg,a.png\n");
-  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.file("flag.csv"), ""); }), "must be 0 or 1");
-  EXPECT_THROW(load_isic2017(dir.file("labels.csv"), "test"), Error);
+  write_file(dir.path("disagree.csv"), header + "I0,train,0,0,melanoma,,,,a.jpg,a.png\n");
+  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.path("disagree.csv"), ""); }),
+                  dir.path("disagree.csv") + ":2: diagnosis3 is 'melanoma'");
+  write_file(dir.path("flag.csv"), header + "I0,train,yes,0,melanoma,,,,a.jpg,a.png\n");
+  EXPECT_MENTIONS(error_of([&] { load_isic2017(dir.path("flag.csv"), ""); }), "must be 0 or 1");
+  EXPECT_THROW(load_isic2017(dir.path("labels.csv"), "test"), Error);
 }
 
 // ---- the real data sets ---------------------------------------------------------------
