@@ -17,6 +17,18 @@
 
 namespace skinmtl {
 
+// BLAS and cuBLAS take every size and leading dimension as a 32-bit int. The
+// callers form some of them as products in int64_t (conv2d's C*R*S and P*Q),
+// so both implementations check that they fit instead of truncating them
+// silently into a wrong product.
+inline void gemm_check_int_range(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                                 int64_t ldc) {
+  const int64_t kMax = 2147483647;  // INT_MAX
+  SKINMTL_CHECK(M <= kMax && N <= kMax && K <= kMax && lda <= kMax && ldb <= kMax && ldc <= kMax,
+                "gemm: sizes beyond the 32-bit int range of (cu)BLAS: M " << M << ", N " << N
+                    << ", K " << K << ", lda " << lda << ", ldb " << ldb << ", ldc " << ldc);
+}
+
 template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);

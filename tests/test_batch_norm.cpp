@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "kernels/batch_norm.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -350,6 +352,44 @@ TEST(BatchNormCuda, LargeTensorCoversTheGridStride) {
                                {randn({2, 8, 1025, 1025}, rng), rand_uniform({8}, rng, 0.5, 1.5),
                                 randn({8}, rng), randn({8}, rng), rand_uniform({8}, rng, 0.5, 2.0)},
                                5e-4, 5e-4, {3, 4});
+}
+
+// The per-channel kernels run one block per channel along the grid's x axis.
+// More channels than the 65535 blocks of a y/z axis (or of a capped
+// blocks_for grid) must still each get their own block, in training and in
+// frozen mode (where the reduction runs for dgamma and dbeta only).
+TEST(BatchNormCuda, MoreChannelsThanA16BitGrid) {
+  REQUIRE_CUDA();
+  Rng rng(36);
+  const int64_t C = 70001;
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "frozen");
+    BatchNormParams p;
+    p.training = training;
+    test::expect_cpu_cuda_parity(bn_fn(p),
+                                 {randn({2, C, 1, 3}, rng), rand_uniform({C}, rng, 0.5, 1.5),
+                                  randn({C}, rng), randn({C}, rng), rand_uniform({C}, rng, 0.5, 2.0)},
+                                 1e-4, 1e-4, {3, 4});
+  }
+}
+
+// Beyond the x-axis limit of 2^31 - 1 blocks the launchers refuse clearly
+// instead of truncating the block count. The check comes before any memory
+// is touched, so null pointers are enough, except for dgamma: the backward
+// launches its per-channel reduction only when some gradient needs it, so it
+// gets a (never dereferenced) non-null pointer.
+TEST(BatchNormCuda, RejectsChannelCountsBeyondTheGrid) {
+  REQUIRE_CUDA();
+#if SKINMTL_CUDA
+  const int64_t C = int64_t(1) << 32;  // (unsigned)C would be 0
+  float never_read = 0.f;
+  EXPECT_THROW(batch_norm_train_stats_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 1, C, 2,
+                                           1e-5, 0.1, cuda::stream()),
+               Error);
+  EXPECT_THROW(batch_norm_backward_cuda(nullptr, &never_read, nullptr, nullptr, nullptr, nullptr,
+                                        nullptr, nullptr, nullptr, 1, C, 2, true, cuda::stream()),
+               Error);
+#endif
 }
 
 TEST(BatchNormCuda, RejectsMixedDevices) {

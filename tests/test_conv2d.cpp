@@ -332,6 +332,24 @@ TEST(Conv2dCuda, ParityLargerLayer) {
                               48, 5e-4);
 }
 
+// The bias gradient kernel runs one block per output channel, capped at 65535
+// blocks that loop over the rest: with more channels than that, every channel
+// must still be reduced (and only once). x gets no gradient here, so that no
+// sum over the 70001 channels (dx) needs a loose tolerance.
+TEST(Conv2dCuda, BiasGradientWithMoreChannelsThanBlocks) {
+  REQUIRE_CUDA();
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+    SCOPED_TRACE(backend_name(b));
+    BackendGuard guard;
+    set_conv_backend(b);
+    Rng rng(51);
+    const int64_t K = 70001;
+    test::expect_cpu_cuda_parity(
+        [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams{}); },
+        {randn({2, 1, 3, 5}, rng), randn({K, 1, 1, 1}, rng), randn({K}, rng)}, 1e-5, 1e-5, {0});
+  }
+}
+
 // The gradients of shared inputs accumulate on the GPU too (cuDNN beta = 1,
 // col2im +=, the shortcut GEMM with beta = 1).
 TEST(Conv2dCuda, ParitySharedInputsAccumulate) {

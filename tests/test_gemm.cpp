@@ -38,6 +38,36 @@ TEST(Gemm, CpuMatchesNaiveForAllTransposes) {
     }
 }
 
+// (cu)BLAS takes 32-bit ints: a size or leading dimension beyond INT_MAX must
+// be an error, not a silently truncated (wrong) product. The check comes
+// before any memory is touched, so null pointers are enough here.
+TEST(Gemm, CpuRejectsSizesBeyondInt) {
+  const int64_t big = int64_t(1) << 31;
+  EXPECT_THROW(gemm_cpu<float>(false, false, big, 1, 1, 1.f, nullptr, 1, nullptr, 1, 0.f, nullptr,
+                               1),
+               Error);
+  EXPECT_THROW(gemm_cpu<double>(false, false, 1, big, 1, 1.0, nullptr, 1, nullptr, big, 0.0,
+                                nullptr, big),
+               Error);
+  EXPECT_THROW(gemm_cpu<float>(false, false, 1, 1, big, 1.f, nullptr, big, nullptr, 1, 0.f,
+                               nullptr, 1),
+               Error);
+}
+
+TEST(GemmCuda, RejectsSizesBeyondInt) {
+  REQUIRE_CUDA();
+#if SKINMTL_CUDA
+  const int64_t big = int64_t(1) << 31;
+  EXPECT_THROW(gemm_cuda(false, false, big, 1, 1, 1.f, nullptr, 1, nullptr, 1, 0.f, nullptr, 1),
+               Error);
+  EXPECT_THROW(gemm_cuda(false, false, 1, big, 1, 1.f, nullptr, 1, nullptr, big, 0.f, nullptr,
+                         big),
+               Error);
+  EXPECT_THROW(gemm_cuda(true, false, 1, 1, big, 1.f, nullptr, 1, nullptr, 1, 0.f, nullptr, 1),
+               Error);
+#endif
+}
+
 TEST(GemmCuda, ParityForAllTransposes) {
   REQUIRE_CUDA();
 #if SKINMTL_CUDA  // gemm_cuda exists only in CUDA builds; CPU-only builds skip above

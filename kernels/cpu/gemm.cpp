@@ -12,6 +12,7 @@ void gemm_cpu<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                      float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  gemm_check_int_range(M, N, K, lda, ldb, ldc);
   cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), (int)M, (int)N, (int)K, alpha, A, (int)lda,
               B, (int)ldb, beta, C, (int)ldc);
 }
@@ -21,6 +22,7 @@ void gemm_cpu<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
                       const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
                       double* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  gemm_check_int_range(M, N, K, lda, ldb, ldc);
   cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), (int)M, (int)N, (int)K, alpha, A, (int)lda,
               B, (int)ldb, beta, C, (int)ldc);
 }

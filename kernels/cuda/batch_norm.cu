@@ -127,13 +127,24 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float*
   }
 }
 
+// The grid of the one-block-per-channel kernels: C blocks along x, whose limit
+// is 2^31 - 1. Checked rather than cast blindly: (unsigned)C would silently
+// drop channels from C = 2^32 on (and fail with an unhelpful "invalid
+// configuration" above 2^31 - 1).
+unsigned channel_blocks(int64_t C) {
+  SKINMTL_CHECK(C <= 2147483647, "batch_norm2d (CUDA): " << C
+                                     << " channels exceed the grid limit of 2^31 - 1 blocks "
+                                        "(one block per channel)");
+  return (unsigned)C;
+}
+
 }  // namespace
 
 void batch_norm_train_stats_cuda(float* mean, float* invstd, float* running_mean,
                                  float* running_var, const float* x, int64_t N, int64_t C,
                                  int64_t HW, double eps, double momentum, cuda_stream_t s) {
   if (C == 0) return;
-  bn_train_stats_kernel<<<(unsigned)C, cuda::kThreads, 0, s>>>(
+  bn_train_stats_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(
       mean, invstd, running_mean, running_var, x, N, C, HW, (float)eps, (float)momentum);
   SKINMTL_LAUNCH_CHECK();
 }
@@ -165,8 +176,8 @@ void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta, float* sum
   if (total == 0) return;
   // The sums are needed for dgamma, dbeta, and for dx in training mode only.
   if (dgamma || dbeta || (dx && training)) {
-    bn_backward_reduce_kernel<<<(unsigned)C, cuda::kThreads, 0, s>>>(dgamma, dbeta, sums, dy, x,
-                                                                     mean, invstd, N, C, HW);
+    bn_backward_reduce_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(
+        dgamma, dbeta, sums, dy, x, mean, invstd, N, C, HW);
     SKINMTL_LAUNCH_CHECK();
   }
   if (dx) {

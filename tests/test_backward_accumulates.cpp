@@ -1,0 +1,185 @@
+// Every backward ACCUMULATES into the gradient buffers it is handed and never
+// overwrites them (framework/autograd.h, "THE RULE").
+//
+// The gradient checks and the CPU-vs-CUDA parity tests start from zeroed leaf
+// gradients, where "dx = ..." and "dx += ..." give the same numbers, so they
+// cannot tell the two apart (a shared input catches it only for the ops a
+// test happens to share). Here each op's backward runs twice over the same
+// graph. Leaf gradients keep accumulating across backward() calls, so the
+// second run is handed buffers that already hold the first run's result, and
+// every gradient must come out doubled. An overwriting kernel leaves it
+// undoubled (or, for a partial overwrite, some elements undoubled).
+//
+// The same cases run on the CPU (here and now) and on CUDA (skipped without a
+// GPU), there under both convolution backends (cuDNN's beta = 1; im2col's
+// col2im += and GEMM beta = 1).
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+struct Case {
+  std::string name;
+  test::GradFn f;
+  std::vector<Tensor> inputs;  // float32, CPU
+  std::vector<int> no_grad;    // inputs that get no gradient
+};
+
+Tensor labels_of(const std::vector<double>& v) {
+  return Tensor::from_vector(v, {(int64_t)v.size()});
+}
+
+std::vector<Case> cases() {
+  Rng rng(2024);
+  std::vector<Case> c;
+  auto one = [](Tensor (*op)(const Tensor&)) {
+    return [op](const std::vector<Tensor>& v) { return op(v[0]); };
+  };
+  c.push_back({"relu", one(relu), {randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"add", [](const std::vector<Tensor>& v) { return add(v[0], v[1]); },
+               {randn({3, 5, 7}, rng), randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"add(a, a)", [](const std::vector<Tensor>& v) { return add(v[0], v[0]); },
+               {randn({4, 3}, rng)}, {}});
+  c.push_back({"scale", [](const std::vector<Tensor>& v) { return scale(v[0], -1.5); },
+               {randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"reshape", [](const std::vector<Tensor>& v) { return reshape(v[0], {5, -1}); },
+               {randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"concat", [](const std::vector<Tensor>& v) { return concat({v[0], v[1]}, 1); },
+               {randn({3, 2, 5}, rng), randn({3, 4, 5}, rng)}, {}});
+  c.push_back({"slice", [](const std::vector<Tensor>& v) { return slice(v[0], 1, 2, 5); },
+               {randn({3, 7, 5}, rng)}, {}});
+  c.push_back({"sum", one(sum), {randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"mean", one(mean), {randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"sigmoid", one(sigmoid), {randn({3, 5, 7}, rng, 3.0)}, {}});
+  c.push_back({"softmax", one(softmax), {randn({7, 11}, rng, 3.0)}, {}});
+  c.push_back({"sigmoid_cross_entropy",
+               [](const std::vector<Tensor>& v) { return sigmoid_cross_entropy(v[0], v[1]); },
+               {randn({7, 5}, rng, 3.0), rand_uniform({7, 5}, rng, 0.0, 1.0)},
+               {1}});
+  c.push_back({"softmax_cross_entropy",
+               [](const std::vector<Tensor>& v) { return softmax_cross_entropy(v[0], v[1]); },
+               {randn({6, 5}, rng, 3.0), labels_of({2, -1, 0, 4, 4, 1})},
+               {1}});
+  c.push_back({"linear", [](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); },
+               {randn({7, 13}, rng), randn({5, 13}, rng), randn({5}, rng)}, {}});
+  c.push_back({"conv2d 3x3 s2 p1",
+               [](const std::vector<Tensor>& v) {
+                 return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1));
+               },
+               {randn({3, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng)}, {}});
+  c.push_back({"conv2d 3x3 dilation 2",
+               [](const std::vector<Tensor>& v) {
+                 return conv2d(v[0], v[1], Tensor(), Conv2dParams::make(1, 2, 2));
+               },
+               {randn({2, 3, 9, 8}, rng), randn({4, 3, 3, 3}, rng)}, {}});
+  c.push_back({"conv2d 1x1 (shortcut)",
+               [](const std::vector<Tensor>& v) {
+                 return conv2d(v[0], v[1], v[2], Conv2dParams{});
+               },
+               {randn({3, 6, 5, 7}, rng), randn({4, 6, 1, 1}, rng), randn({4}, rng)}, {}});
+  for (bool training : {true, false}) {
+    BatchNormParams p;
+    p.training = training;
+    c.push_back({training ? "batch_norm2d (training)" : "batch_norm2d (frozen)",
+                 [p](const std::vector<Tensor>& v) {
+                   Tensor rm = v[3], rv = v[4];
+                   return batch_norm2d(v[0], v[1], v[2], rm, rv, p);
+                 },
+                 {randn({3, 4, 5, 3}, rng, 2.0), rand_uniform({4}, rng, 0.5, 1.5),
+                  randn({4}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 2.0)},
+                 {3, 4}});
+  }
+  c.push_back({"max_pool2d",
+               [](const std::vector<Tensor>& v) {
+                 return max_pool2d(v[0], Pool2dParams::make(3, 2, 1));
+               },
+               {randn({3, 5, 11, 7}, rng)}, {}});
+  c.push_back({"avg_pool2d",
+               [](const std::vector<Tensor>& v) {
+                 return avg_pool2d(v[0], Pool2dParams::make(3, 2, 1));
+               },
+               {randn({3, 5, 11, 7}, rng)}, {}});
+  c.push_back({"global_avg_pool2d", one(global_avg_pool2d), {randn({3, 5, 4, 7}, rng)}, {}});
+  return c;
+}
+
+// The largest |value| of a CPU tensor.
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector()) m = std::fmax(m, std::fabs(v));
+  return m;
+}
+
+void expect_backward_accumulates(const Case& c, Device device) {
+  std::vector<Tensor> in;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    Tensor t = c.inputs[i].clone().to(device);
+    const bool grad = std::find(c.no_grad.begin(), c.no_grad.end(), (int)i) == c.no_grad.end();
+    if (grad) t.set_requires_grad(true);
+    in.push_back(t);
+  }
+  Tensor y = c.f(in);
+  ASSERT_EQ(y.device(), device);
+  Rng rng(7);
+  Tensor r = rand_uniform(y.shape(), rng, -1.0, 1.0, y.dtype()).to(device);
+
+  y.backward(r);
+  std::vector<Tensor> once(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!in[i].requires_grad()) continue;
+    ASSERT_TRUE(in[i].grad().defined()) << "input " << i << " received no gradient";
+    once[i] = in[i].grad().to(Device::CPU).clone();  // a copy: the buffer keeps accumulating
+    // A zero gradient would double to zero: the test must be able to fail.
+    ASSERT_GT(max_abs(once[i]), 1e-3) << "input " << i << ": the first gradient is ~0";
+  }
+
+  y.backward(r);  // the same graph again: the leaf gradients now hold the first run
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!once[i].defined()) continue;
+    std::vector<double> twice = once[i].to_vector();
+    for (double& v : twice) v *= 2;
+    // Not bit-exact: a GEMM with beta = 1 may add its partial products into C
+    // block by block, so 2g is reached with different roundings.
+    EXPECT_TENSORS_CLOSE(Tensor::from_vector(twice, once[i].shape(), once[i].dtype()),
+                         in[i].grad().to(Device::CPU), 1e-5, 1e-5)
+        << "input " << i << ": the second backward did not add to the gradient "
+        << "(a kernel overwrote its gradient buffer?)";
+  }
+}
+
+TEST(BackwardAccumulates, EveryOpOnCpu) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    expect_backward_accumulates(c, Device::CPU);
+  }
+}
+
+// Restores the convolution backend when the test ends, however it ends.
+class BackendGuard {
+ public:
+  BackendGuard() : prev_(conv_backend()) {}
+  ~BackendGuard() { set_conv_backend(prev_); }
+
+ private:
+  ConvBackend prev_;
+};
+
+TEST(BackwardAccumulatesCuda, EveryOpBothConvBackends) {
+  REQUIRE_CUDA();
+  BackendGuard guard;
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+    set_conv_backend(b);
+    SCOPED_TRACE(b == ConvBackend::CuDNN ? "cuDNN" : "im2col");
+    for (const Case& c : cases()) {
+      SCOPED_TRACE(c.name);
+      expect_backward_accumulates(c, Device::CUDA);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace skinmtl
