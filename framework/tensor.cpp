@@ -6,6 +6,7 @@
 #include "framework/allocator.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
+#include "kernels/elementwise.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
 #endif
@@ -243,8 +244,8 @@ void Tensor::fill_(double value) {
       T* p = data<T>();
       for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = (T)value;
     });
-  } else {
-    copy_from(full(shape(), value, dtype(), Device::CPU));
+  } else {  // float32: CUDA tensors are never float64
+    SKINMTL_CUDA_ONLY(fill_cuda(data<float>(), (float)value, numel(), cuda::stream()));
   }
 }
 

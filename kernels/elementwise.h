@@ -3,6 +3,8 @@
 //   add:   y = a + b                      backward: da += dy, db += dy
 //   scale: y = alpha * x                  backward: dx += alpha * dy
 //   axpy:  y += alpha * x                 (the accumulate step of many backwards)
+//   fill:  y = value                      (on the device, so filling needs no
+//                                          host-to-device copy and no sync)
 //
 // Shapes: every buffer holds n elements; the ops do not care about layout.
 // Nothing is saved for backward. The element functions below are the single
@@ -31,5 +33,6 @@ void axpy_cpu(T* y, const T* x, T alpha, int64_t n);               // y (n) +=, 
 void add_forward_cuda(float* y, const float* a, const float* b, int64_t n, cuda_stream_t s);
 void scale_forward_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
 void axpy_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
+void fill_cuda(float* y, float value, int64_t n, cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -82,3 +82,17 @@ TEST(Tensor, CudaWithoutGpuIsAClearError) {
 
 }  // namespace
 }  // namespace skinmtl
+
+namespace skinmtl {
+namespace {
+
+TEST(TensorCuda, FillOnTheDevice) {
+  REQUIRE_CUDA();
+  Tensor t = Tensor::full({3, 1000003}, -2.5, DType::F32, Device::CUDA);
+  for (double v : t.to(Device::CPU).to_vector()) ASSERT_EQ(v, -2.5);
+  t.fill_(7.0);
+  for (double v : t.to(Device::CPU).to_vector()) ASSERT_EQ(v, 7.0);
+}
+
+}  // namespace
+}  // namespace skinmtl
