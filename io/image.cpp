@@ -255,8 +255,9 @@ void image_to_chw(const Image& img, const Normalize& norm, float* out) {
   for (int c = 0; c < 3; ++c) {
     const int src_c = img.channels == 3 ? c : 0;  // grey feeds all three channels
     float* o = out + c * plane;
+    const float inv_std = 1.0f / norm.std[c];
     for (size_t p = 0; p < plane; ++p)
-      o[p] = img.data[p * img.channels + src_c] * norm.scale - norm.mean[c];
+      o[p] = (img.data[p * img.channels + src_c] * norm.scale - norm.mean[c]) * inv_std;
   }
 }
 

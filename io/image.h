@@ -98,9 +98,14 @@ Image hflip(const Image& image);
 // Per-channel normalisation, in RGB order: value = pixel * scale - mean[c].
 // The ResNet-50 import uses scale 1 and the ImageNet means of Caffe/Keras,
 // {123.68, 116.779, 103.939} (R, G, B), i.e. 0-255 RGB minus the mean.
+// value = (pixel * scale - mean[c]) / std[c], channels in RGB order. The
+// default is the Caffe/Keras ResNet-50 convention (0-255 minus the ImageNet
+// mean, std 1); torchvision's is mean (123.675, 116.28, 103.53), std (58.395,
+// 57.12, 57.375) on the same 0-255 pixels.
 struct Normalize {
   float mean[3] = {123.68f, 116.779f, 103.939f};
   float scale = 1.0f;
+  float std[3] = {1.0f, 1.0f, 1.0f};
 };
 
 // Writes one image as planar (3, H, W) float32 at `out` (3 * H * W floats).

@@ -301,6 +301,15 @@ TEST(ToTensor, ValuesAndRgbChannelOrder) {
   const Tensor tg = to_tensor({g}, mean, 1.0f);
   EXPECT_EQ(tg.to_vector(), (std::vector<double>{76, 75, 74}));
 
+  // A per-channel std divides after the mean (torchvision's convention).
+  Normalize tv;
+  tv.mean[0] = 123.675f;
+  tv.std[0] = 58.395f;
+  tv.std[1] = 57.12f;
+  const Tensor s = to_tensor({a}, tv);
+  EXPECT_FLOAT_EQ(s.data<float>()[5], (12 - 123.675f) / 58.395f);  // R at (1, 2)
+  EXPECT_FLOAT_EQ(s.data<float>()[6], (100 - 116.779f) / 57.12f);
+
   EXPECT_THROW(to_tensor({a, Image(3, 2, 3)}), Error);  // sizes differ
   EXPECT_THROW(to_tensor(std::vector<Image>{}), Error);
 }
