@@ -19,6 +19,7 @@
 #include "nets/tiny_net.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/mtl_common.h"
 
 namespace skinmtl {
 
@@ -41,17 +42,6 @@ const char* kDemoHelp =
     "  --device D      auto | cpu | cuda (default auto: cuda when a GPU is visible)\n"
     "  --out DIR       where log.csv and loss.png go (default runs/demo)\n"
     "  --seed N        model initialisation seed (default 1)\n";
-
-Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::CPU;
-  if (name == "cuda") {
-    SKINMTL_CHECK(cuda_available(), "--device cuda: no CUDA device is available"
-                                        << (SKINMTL_CUDA ? "" : " (this is a CPU-only build)"));
-    return Device::CUDA;
-  }
-  SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
-  return cuda_available() ? Device::CUDA : Device::CPU;
-}
 
 struct HeldOut {
   double loss = 0;
