@@ -1,0 +1,233 @@
+// skinmtl eval mtl: the Liao & Luo evaluation of one or two trained models on
+// the held-out fold.
+//
+//   10-crop testing (default; --crops 1 for the centre crop): the probabilities
+//     of the ten crops are averaged per image.
+//   lesion types: mAP-class (eq. 9), mAP-image (eq. 10) and the per-class AP
+//     table laid out like the paper's Table 1;
+//   body location: top-1 and top-3 accuracy over the images whose location is
+//     known;
+//   --model2: a second model, and the paper's ensemble of the two (per image,
+//     per class, the max of their scores).
+//
+// Files in --out: <name>_lesion_scores.csv / lesion_labels.csv and
+// <name>_location_scores.csv / location_labels.csv, in the format of
+// `skinmtl metrics multilabel|topk`, so every number printed here can be
+// recomputed from files; metrics.json.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/csv_log.h"
+#include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/mtl_common.h"
+
+namespace skinmtl {
+
+namespace {
+
+const char* kHelp =
+    "usage: skinmtl eval mtl --model FILE [--model2 FILE] [options]\n"
+    "\n"
+    "Evaluates trained multi-task (or single-task) classifiers on the held-out fold:\n"
+    "mAP-class, mAP-image and per-class AP (Table 1 of Liao & Luo) for lesion types,\n"
+    "top-1 / top-3 for body location, and with --model2 the ensemble (per-class max).\n"
+    "\n"
+    "  --model FILE        model.safetensors written by `skinmtl train mtl`\n"
+    "  --model2 FILE       a second model (e.g. the lesion-only one) for the ensemble\n"
+    "  --data ... --folds K --fold k --split-seed N --data-dir DIR\n"
+    "                      the same data options as training (the held-out fold is evaluated)\n"
+    "  --crops N           10 (default: 10-crop testing) or 1 (centre crop)\n"
+    "  --resize N --crop N shorter side and crop size (default 256, 224)\n"
+    "  --out DIR           score files and metrics.json (default runs/eval)\n"
+    "  --batch N --threads N --device D\n"
+    "  --json              print one JSON object instead of tables\n";
+
+void write_scores(const std::string& path, const Manifest& data, const std::vector<std::string>& classes,
+                  const std::vector<std::vector<double>>& scores, const std::vector<size_t>& rows) {
+  std::vector<std::string> cols = {"image_id"};
+  cols.insert(cols.end(), classes.begin(), classes.end());
+  std::ofstream f(path);
+  SKINMTL_CHECK(f, "cannot write " << path);
+  for (size_t c = 0; c < cols.size(); ++c) f << (c ? "," : "") << cols[c];
+  f << "\n";
+  for (size_t i : rows) {
+    f << data.samples[i].id;
+    for (double v : scores[i]) f << "," << format_csv_number(v);
+    f << "\n";
+  }
+  SKINMTL_CHECK(f.good(), "cannot write " << path);
+}
+
+std::string fmt(std::optional<double> v) {
+  if (!v) return "   -  ";
+  char b[16];
+  std::snprintf(b, sizeof b, "%.4f", *v);
+  return b;
+}
+std::string fmt(double v) { return std::isnan(v) ? std::string("   -  ") : fmt(std::optional<double>(v)); }
+
+nlohmann::json metrics_json(const MtlMetrics& m, const std::vector<std::string>& lesion_classes) {
+  nlohmann::json j;
+  auto opt = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  if (m.has_lesion) {
+    j["map_class"] = opt(m.map_class.map);
+    j["map_image"] = opt(m.map_image.map);
+    for (size_t k = 0; k < lesion_classes.size(); ++k)
+      j["per_class_ap"][lesion_classes[k]] = opt(m.map_class.ap[k]);
+  }
+  if (m.has_location) {
+    j["location_top1"] = m.top1;
+    j["location_top3"] = m.top3;
+    j["located_images"] = m.located;
+  }
+  return j;
+}
+
+}  // namespace
+
+int eval_mtl(int argc, char** argv) {
+  std::vector<std::string> opts = kMtlDataOptions;
+  for (const char* o : {"model", "model2", "crops", "resize", "crop", "out", "batch", "threads", "device"})
+    opts.push_back(o);
+  Args args(argc, argv, opts, {"json"});
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  const int crops = (int)args.get_int("crops", 10);
+  SKINMTL_CHECK(crops == 1 || crops == 10, "--crops must be 1 or 10, got " << crops);
+  const int resize = (int)args.get_int("resize", 256), crop = (int)args.get_int("crop", 224);
+  const int batch = (int)args.get_int("batch", crops == 10 ? 4 : 20);
+  const int threads = (int)args.get_int("threads", 2);
+  const std::string out = args.get("out", "runs/eval");
+  const bool as_json = args.flag("json");
+  const Device device = pick_device(args.get("device", "auto"));
+  std::filesystem::create_directories(out);
+
+  MtlData data = load_mtl_data(args);
+  require_images(data.val);
+  const Transform tf = crops == 10 ? ten_crop_transform(resize, crop) : test_transform(resize, crop);
+
+  struct Evaluated {
+    std::string name;
+    MtlModelSpec spec;
+    MtlPredictions pred;
+    MtlMetrics metrics;
+  };
+  std::vector<Evaluated> results;
+  for (const char* key : {"model", "model2"}) {
+    if (!args.has(key)) continue;
+    const std::string path = args.get(key, "");
+    MtlModel m = load_mtl_model(path);
+    SKINMTL_CHECK(m.spec.lesion_classes == data.all.lesion_classes &&
+                      m.spec.location_classes == data.all.location_classes,
+                  path << " was trained on other classes than " << data.description);
+    m.net->to(device);
+    if (!as_json) std::fprintf(stderr, "%s: %s testing on %zu held-out images\n", path.c_str(),
+                               crops == 10 ? "10-crop" : "centre-crop", data.val.size());
+    Evaluated e;
+    e.name = std::string(key) == "model" ? std::string("model") : std::string("model2");
+    e.spec = m.spec;
+    e.pred = predict_mtl(*m.net, data.val, tf, m.spec.normalize, device, batch, threads, false, !as_json);
+    e.metrics = mtl_metrics(e.pred, data.val);
+    results.push_back(std::move(e));
+  }
+  // The ensemble: per-class max of the two models' scores, for each head both have.
+  if (results.size() == 2) {
+    Evaluated e;
+    e.name = "ensemble";
+    const MtlPredictions &a = results[0].pred, &b = results[1].pred;
+    if (!a.lesion.empty() && !b.lesion.empty()) e.pred.lesion = ensemble_max(a.lesion, b.lesion);
+    if (!a.location.empty() && !b.location.empty()) e.pred.location = ensemble_max(a.location, b.location);
+    e.metrics = mtl_metrics(e.pred, data.val);
+    results.push_back(std::move(e));
+  }
+
+  // Files.
+  std::vector<size_t> all_rows(data.val.size()), located;
+  for (size_t i = 0; i < data.val.size(); ++i) {
+    all_rows[i] = i;
+    if (data.val.samples[i].location >= 0) located.push_back(i);
+  }
+  {
+    std::vector<std::vector<double>> les(data.val.size(), std::vector<double>(data.val.num_lesion_classes(), 0));
+    std::vector<std::vector<double>> loc(data.val.size(), std::vector<double>(data.val.num_location_classes(), 0));
+    for (size_t i = 0; i < data.val.size(); ++i) {
+      for (int k : data.val.samples[i].lesions) les[i][k] = 1;
+      if (data.val.samples[i].location >= 0) loc[i][data.val.samples[i].location] = 1;
+    }
+    write_scores(out + "/lesion_labels.csv", data.val, data.val.lesion_classes, les, all_rows);
+    write_scores(out + "/location_labels.csv", data.val, data.val.location_classes, loc, located);
+  }
+  nlohmann::json report;
+  report["data"] = data.description;
+  report["crops"] = crops;
+  for (const Evaluated& e : results) {
+    if (!e.pred.lesion.empty())
+      write_scores(out + "/" + e.name + "_lesion_scores.csv", data.val, data.val.lesion_classes, e.pred.lesion, all_rows);
+    if (!e.pred.location.empty())
+      write_scores(out + "/" + e.name + "_location_scores.csv", data.val, data.val.location_classes, e.pred.location,
+                   located);
+    report[e.name] = metrics_json(e.metrics, data.val.lesion_classes);
+  }
+  {
+    std::ofstream f(out + "/metrics.json");
+    f << report.dump(2) << "\n";
+  }
+  if (as_json) {
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+  }
+
+  // Tables.
+  std::printf("\n%s, %s testing\n\n", data.description.c_str(), crops == 10 ? "10-crop" : "centre-crop");
+  const bool any_lesion = std::any_of(results.begin(), results.end(), [](const Evaluated& e) { return e.metrics.has_lesion; });
+  if (any_lesion) {
+    std::printf("lesion types: average precision per class (Table 1 layout)\n");
+    std::printf("  %-24s %6s", "class", "pos");
+    for (const Evaluated& e : results)
+      if (e.metrics.has_lesion) std::printf("  %9s", e.name.c_str());
+    std::printf("\n");
+    for (int k = 0; k < data.val.num_lesion_classes(); ++k) {
+      int64_t pos = 0;
+      for (const Sample& s : data.val.samples) pos += std::count(s.lesions.begin(), s.lesions.end(), k);
+      std::printf("  %-24s %6lld", data.val.lesion_classes[k].c_str(), (long long)pos);
+      for (const Evaluated& e : results)
+        if (e.metrics.has_lesion) std::printf("  %9s", fmt(e.metrics.map_class.ap[k]).c_str());
+      std::printf("\n");
+    }
+    std::printf("  %-31s", "mAP-class (eq. 9)");
+    for (const Evaluated& e : results)
+      if (e.metrics.has_lesion) std::printf("  %9s", fmt(e.metrics.map_class.map).c_str());
+    std::printf("\n  %-31s", "mAP-image (eq. 10)");
+    for (const Evaluated& e : results)
+      if (e.metrics.has_lesion) std::printf("  %9s", fmt(e.metrics.map_image.map).c_str());
+    std::printf("\n\n");
+  }
+  for (const Evaluated& e : results)
+    if (e.metrics.has_location)
+      std::printf("body location (%s): top-1 %s  top-3 %s  (%lld images with a known location)\n", e.name.c_str(),
+                  fmt(e.metrics.top1).c_str(), fmt(e.metrics.top3).c_str(), (long long)e.metrics.located);
+  std::printf("\nscores and labels: %s/ (recheck with `skinmtl metrics multilabel|topk`)\n", out.c_str());
+  return 0;
+}
+
+int cmd_eval(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help") {
+    std::fputs("usage: skinmtl eval <model> [options]\n\nmodels:\n  mtl   the Liao & Luo classifier "
+               "('skinmtl eval mtl --help')\n",
+               argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string model = argv[1];
+  if (model == "mtl") return eval_mtl(argc - 1, argv + 1);
+  std::fprintf(stderr, "skinmtl eval: unknown model '%s' (models: mtl)\n", model.c_str());
+  return 2;
+}
+
+}  // namespace skinmtl
