@@ -10,5 +10,6 @@ int cmd_demo(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_cv(int argc, char** argv);
 
 }  // namespace skinmtl

@@ -16,6 +16,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"cv", "k-fold cross-validation ('skinmtl cv mtl --help')", skinmtl::cmd_cv},
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
     {"eval", "evaluate trained models ('skinmtl eval mtl --help')", skinmtl::cmd_eval},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
