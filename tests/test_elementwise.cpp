@@ -54,6 +54,22 @@ TEST(Relu, GradCheckSkipsKinksAndCountsThem) {
   EXPECT_FALSE(strict.ok);
 }
 
+TEST(Reshape, GradCheckAndFlatten) {
+  Rng rng(6);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& x) { return scale(reshape(x[0], {5, -1}), 2.0); },
+                   {uniform64({3, 5, 7}, rng)});
+  Tensor f = flatten(Tensor::zeros({3, 5, 7}));
+  EXPECT_EQ(f.shape(), (Shape{3, 35}));
+}
+
+TEST(ReshapeCuda, ParityOddShapes) {
+  REQUIRE_CUDA();
+  Rng rng(7);
+  test::expect_cpu_cuda_parity(
+      [](const std::vector<Tensor>& x) { return scale(reshape(x[0], {-1, 11}), 0.5); },
+      {randn({3, 7, 11}, rng)}, 0, 0);
+}
+
 TEST(ElementwiseCuda, ParityOddShapes) {
   REQUIRE_CUDA();
   Rng rng(4);
