@@ -1,87 +1,21 @@
 // Line charts as PNG: see io/plot.h.
 //
-// The picture is built on an RGB canvas in three kinds of strokes:
+// The picture is drawn on an io/draw.h Canvas in three kinds of strokes:
 //  - rectangles (frame, grid, ticks, legend box), pixel-exact;
-//  - text: stb_easy_font turns a string into axis-aligned quads on a 1-pixel
-//    grid (capitals 7 units high, descenders to 9), which we fill scaled by
-//    an integer, so letters stay sharp;
-//  - series: each segment is stroked by coverage. A pixel's coverage is
-//    clamp(w/2 + 0.5 - d, 0, 1), with d the distance from the pixel's centre
-//    to the segment and w the line width: 1 inside the line, fading to 0 over
-//    one pixel at its edge, which is the anti-aliasing. A series' coverage
-//    is the maximum over its segments (so joints are not drawn twice), and
-//    the series is blended onto the canvas once, with that coverage as alpha.
+//  - text at an integer scale (stb_easy_font), so letters stay sharp;
+//  - series: each is stroked into a CoverageMask (anti-aliased, joints not
+//    drawn twice) and blended onto the canvas once, with that coverage as alpha.
 #include "io/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 
 #include "io/csv_log.h"
 #include "kernels/common.h"
-#include "stb_image_write.h"
-
-// stb_easy_font is a set of static functions in a header; we do not use all
-// of them, and its C-style casts are not ours to fix.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "stb_easy_font.h"
-#pragma GCC diagnostic pop
 
 namespace skinmtl {
-
-Rgb palette_color(size_t i) {
-  // Tableau 10 (matplotlib's default colour cycle).
-  static const Rgb kPalette[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
-                                   {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
-                                   {227, 119, 194}, {127, 127, 127}, {188, 189, 34},
-                                   {23, 190, 207}};
-  return kPalette[i % 10];
-}
-
-// ---- ticks ------------------------------------------------------------------------------------
-
-double nice_step(double lo, double hi, int target) {
-  const double raw = (hi - lo) / std::max(1, target - 1);
-  const double p = std::pow(10.0, std::floor(std::log10(raw)));
-  const double f = raw / p;  // in [1, 10)
-  // Round the mantissa to 1, 2, 5 or 10 (Heckbert, "Nice numbers for graph labels").
-  const double m = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
-  return m * p;
-}
-
-std::vector<double> nice_ticks(double lo, double hi, int target) {
-  SKINMTL_CHECK(lo < hi && std::isfinite(lo) && std::isfinite(hi),
-                "nice_ticks: need a finite range lo < hi, got [" << lo << ", " << hi << "]");
-  const double step = nice_step(lo, hi, target);
-  const double first = std::ceil(lo / step - 1e-9);
-  std::vector<double> ticks;
-  // Multiply rather than add, so rounding errors do not accumulate.
-  for (int i = 0; i < 1000; ++i) {
-    double v = (first + i) * step;
-    if (v > hi + step * 1e-9) break;
-    if (std::fabs(v) < step * 1e-9) v = 0;
-    ticks.push_back(v);
-  }
-  return ticks;
-}
-
-std::string format_tick(double value, double step) {
-  char buf[48];
-  // step = m x 10^k with m in {1, 2, 5}: -k decimals show every tick exactly.
-  const int decimals = std::max(0, (int)-std::floor(std::log10(step) + 1e-9));
-  if (decimals > 6 || std::fabs(value) >= 1e7) {
-    std::snprintf(buf, sizeof buf, "%.4g", value);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  }
-  std::string s = buf;
-  // A value rounding to zero from below prints "-0.00": drop the sign.
-  if (s[0] == '-' && s.find_first_not_of("0.", 1) == std::string::npos) s.erase(0, 1);
-  return s;
-}
 
 namespace {
 
@@ -96,131 +30,6 @@ std::string format_pow10(int k) {
     std::snprintf(buf, sizeof buf, "1e%d", k);
   }
   return buf;
-}
-
-// ---- canvas -------------------------------------------------------------------------------------
-
-class Canvas {
- public:
-  Canvas(int w, int h) : w_(w), h_(h), rgb_((size_t)w * h * 3, 255) {}
-  int width() const { return w_; }
-  int height() const { return h_; }
-  const uint8_t* data() const { return rgb_.data(); }
-
-  // Mixes colour c into pixel (x, y) with opacity a in [0, 1]; outside: ignored.
-  void blend(int x, int y, Rgb c, double a) {
-    if (x < 0 || y < 0 || x >= w_ || y >= h_ || a <= 0) return;
-    a = std::min(a, 1.0);
-    uint8_t* p = &rgb_[((size_t)y * w_ + x) * 3];
-    p[0] = (uint8_t)std::lround(p[0] + a * (c.r - p[0]));
-    p[1] = (uint8_t)std::lround(p[1] + a * (c.g - p[1]));
-    p[2] = (uint8_t)std::lround(p[2] + a * (c.b - p[2]));
-  }
-  // The pixels [x0, x1) x [y0, y1).
-  void fill_rect(int x0, int y0, int x1, int y1, Rgb c, double a = 1.0) {
-    for (int y = std::max(y0, 0); y < std::min(y1, h_); ++y)
-      for (int x = std::max(x0, 0); x < std::min(x1, w_); ++x) blend(x, y, c, a);
-  }
-
- private:
-  int w_, h_;
-  std::vector<uint8_t> rgb_;  // (h, w, 3) row-major
-};
-
-// ---- text -------------------------------------------------------------------------------------
-
-constexpr int kCapHeight = 7;  // stb_easy_font units: capitals and digits span y in [0, 7)
-
-// stb_easy_font indexes a table by (char - 32): keep to printable ASCII.
-std::vector<char> font_string(const std::string& s) {
-  std::vector<char> out;
-  for (char c : s) out.push_back(c >= 32 && c <= 126 ? c : '?');
-  out.push_back('\0');
-  return out;
-}
-
-int text_width(const std::string& s, int scale) {
-  if (s.empty()) return 0;
-  std::vector<char> t = font_string(s);
-  // stb_easy_font_width counts the spacing after the last character too (1
-  // unit for most characters): drop it, so centring is exact.
-  return (stb_easy_font_width(t.data()) - 1) * scale;
-}
-
-// The quads of `s` in font units: each as x0, y0, x1, y1.
-struct Quad {
-  float x0, y0, x1, y1;
-};
-std::vector<Quad> text_quads(const std::string& s) {
-  std::vector<char> t = font_string(s);
-  // About 270 bytes per character (stb_easy_font's documentation); be generous.
-  std::vector<char> vbuf(t.size() * 1024 + 1024);
-  const int n = stb_easy_font_print(0, 0, t.data(), nullptr, vbuf.data(), (int)vbuf.size());
-  std::vector<Quad> quads;
-  for (int q = 0; q < n; ++q) {
-    // Each vertex: float x, y, z, then 4 colour bytes (16 bytes); 4 per quad.
-    Quad r{1e30f, 1e30f, -1e30f, -1e30f};
-    for (int v = 0; v < 4; ++v) {
-      float xy[2];
-      std::memcpy(xy, vbuf.data() + (q * 4 + v) * 16, sizeof xy);
-      r.x0 = std::min(r.x0, xy[0]);
-      r.x1 = std::max(r.x1, xy[0]);
-      r.y0 = std::min(r.y0, xy[1]);
-      r.y1 = std::max(r.y1, xy[1]);
-    }
-    quads.push_back(r);
-  }
-  return quads;
-}
-
-// Horizontal text whose capitals span rows [y, y + 7 * scale), starting at column x.
-void draw_text(Canvas& cv, int x, int y, const std::string& s, int scale, Rgb c) {
-  for (const Quad& q : text_quads(s))
-    cv.fill_rect(x + (int)std::lround(q.x0 * scale), y + (int)std::lround(q.y0 * scale),
-                 x + (int)std::lround(q.x1 * scale), y + (int)std::lround(q.y1 * scale), c);
-}
-
-// Text turned 90 degrees counter-clockwise, reading upwards: the capitals
-// span columns [x, x + 7 * scale) and the text starts at row y, going up.
-// A font point (u, v) lands on (x + v * scale, y - u * scale).
-void draw_text_up(Canvas& cv, int x, int y, const std::string& s, int scale, Rgb c) {
-  for (const Quad& q : text_quads(s))
-    cv.fill_rect(x + (int)std::lround(q.y0 * scale), y - (int)std::lround(q.x1 * scale),
-                 x + (int)std::lround(q.y1 * scale), y - (int)std::lround(q.x0 * scale), c);
-}
-
-// ---- anti-aliased lines -------------------------------------------------------------------
-
-struct Rect {
-  int x0, y0, x1, y1;  // pixels [x0, x1) x [y0, y1)
-};
-
-double distance_to_segment(double px, double py, double ax, double ay, double bx, double by) {
-  const double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-  // The closest point is a + t (b - a), t clamped to the segment; a
-  // zero-length segment is a point (an isolated data point becomes a dot).
-  const double t = len2 > 0 ? std::clamp(((px - ax) * dx + (py - ay) * dy) / len2, 0.0, 1.0) : 0.0;
-  const double ex = ax + t * dx - px, ey = ay + t * dy - py;
-  return std::sqrt(ex * ex + ey * ey);
-}
-
-// Raises cov (one float per canvas pixel) to the coverage of the segment
-// a-b of width `line_width`, within `clip`. Coordinates are continuous:
-// pixel (i, j) covers [i, i + 1) x [j, j + 1), its centre is (i + 0.5, j + 0.5).
-void stroke_segment(std::vector<float>& cov, int canvas_w, const Rect& clip, double ax, double ay,
-                    double bx, double by, double line_width) {
-  const double hw = line_width / 2;
-  const int x0 = std::max(clip.x0, (int)std::floor(std::min(ax, bx) - hw - 1));
-  const int x1 = std::min(clip.x1, (int)std::ceil(std::max(ax, bx) + hw + 1));
-  const int y0 = std::max(clip.y0, (int)std::floor(std::min(ay, by) - hw - 1));
-  const int y1 = std::min(clip.y1, (int)std::ceil(std::max(ay, by) + hw + 1));
-  for (int y = y0; y < y1; ++y)
-    for (int x = x0; x < x1; ++x) {
-      const double d = distance_to_segment(x + 0.5, y + 0.5, ax, ay, bx, by);
-      const float c = (float)std::clamp(hw + 0.5 - d, 0.0, 1.0);
-      float& dst = cov[(size_t)y * canvas_w + x];
-      dst = std::max(dst, c);
-    }
 }
 
 // ---- axes -------------------------------------------------------------------------------------
@@ -342,9 +151,9 @@ void plot_lines(const std::string& path, const std::string& title,
   // ---- layout: margins from the sizes of the texts -------------------------------------------
   const int S = 2;                       // text scale of labels, ticks, legend
   const int TS = width >= 600 ? 3 : 2;   // title scale
-  const int text_h = kCapHeight * S;
+  const int text_h = kFontCapHeight * S;
   const int tick_len = 5, gap = 6;
-  const int top = title.empty() ? 16 : 14 + kCapHeight * TS + 16;
+  const int top = title.empty() ? 16 : 14 + kFontCapHeight * TS + 16;
   const int bottom = tick_len + gap + text_h + (x_label.empty() ? 0 : 12 + text_h) + 12;
   const int plot_h = height - top - bottom;
   if (log_y) {
@@ -397,53 +206,49 @@ void plot_lines(const std::string& path, const std::string& title,
 
   // The series, clipped to the inside of the frame.
   const Rect inside{area.x0 + 1, area.y0 + 1, area.x1 - 1, area.y1 - 1};
-  std::vector<float> cov((size_t)width * height);
+  CoverageMask cov(width, height);
   for (size_t i = 0; i < series.size(); ++i) {
-    std::fill(cov.begin(), cov.end(), 0.0f);
+    cov.clear();
     const size_t n = px[i].size();
     for (size_t j = 0; j < n; ++j) {
       if (std::isnan(px[i][j])) continue;
       const bool next_ok = j + 1 < n && !std::isnan(px[i][j + 1]);
       const bool prev_ok = j > 0 && !std::isnan(px[i][j - 1]);
       if (next_ok) {
-        stroke_segment(cov, width, inside, to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j + 1]),
-                       to_py(py[i][j + 1]), 2.2);
+        cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j + 1]),
+                           to_py(py[i][j + 1]), 2.2, inside);
       } else if (!prev_ok) {  // an isolated point: a dot
-        stroke_segment(cov, width, inside, to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j]),
-                       to_py(py[i][j]), 4.0);
+        cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j]), to_py(py[i][j]),
+                           4.0, inside);
       }
     }
     const Rgb c = series[i].color ? *series[i].color : palette_color(i);
-    for (int y = inside.y0; y < inside.y1; ++y)
-      for (int x = inside.x0; x < inside.x1; ++x) cv.blend(x, y, c, cov[(size_t)y * width + x]);
+    cov.paint(cv, c, inside);
   }
 
   // Frame, tick marks (outside the frame) and tick labels.
-  cv.fill_rect(area.x0, area.y0, area.x1, area.y0 + 1, frame);
-  cv.fill_rect(area.x0, area.y1 - 1, area.x1, area.y1, frame);
-  cv.fill_rect(area.x0, area.y0, area.x0 + 1, area.y1, frame);
-  cv.fill_rect(area.x1 - 1, area.y0, area.x1, area.y1, frame);
+  cv.rect_outline(area.x0, area.y0, area.x1, area.y1, frame);
   for (size_t k = 0; k < ax.ticks.size(); ++k) {
     const int c = tick_col(ax.ticks[k]);
     cv.fill_rect(c, area.y1, c + 1, area.y1 + tick_len, frame);
-    draw_text(cv, c - text_width(ax.labels[k], S) / 2, area.y1 + tick_len + gap, ax.labels[k], S,
+    cv.text(c - text_width(ax.labels[k], S) / 2, area.y1 + tick_len + gap, ax.labels[k], S,
               black);
   }
   for (size_t k = 0; k < ay.ticks.size(); ++k) {
     const int r = tick_row(ay.ticks[k]);
     cv.fill_rect(area.x0 - tick_len, r, area.x0, r + 1, frame);
-    draw_text(cv, area.x0 - tick_len - gap - text_width(ay.labels[k], S), r - text_h / 2,
+    cv.text(area.x0 - tick_len - gap - text_width(ay.labels[k], S), r - text_h / 2,
               ay.labels[k], S, black);
   }
 
   // Axis labels and title, centred.
   if (!x_label.empty())
-    draw_text(cv, area.x0 + (plot_w - text_width(x_label, S)) / 2,
+    cv.text(area.x0 + (plot_w - text_width(x_label, S)) / 2,
               area.y1 + tick_len + gap + text_h + 12, x_label, S, black);
   if (!y_label.empty())
-    draw_text_up(cv, 12, area.y0 + (plot_h + text_width(y_label, S)) / 2, y_label, S, black);
+    cv.text_up(12, area.y0 + (plot_h + text_width(y_label, S)) / 2, y_label, S, black);
   if (!title.empty())
-    draw_text(cv, (width - text_width(title, TS)) / 2, 14, title, TS, black);
+    cv.text((width - text_width(title, TS)) / 2, 14, title, TS, black);
 
   // Legend, top right inside the plot: a short line of the colour, the name.
   std::vector<size_t> named;
@@ -459,21 +264,17 @@ void plot_lines(const std::string& path, const std::string& title,
     const int bx = area.x1 - 10 - box_w, by = area.y0 + 10;
     cv.fill_rect(bx, by, bx + box_w, by + box_h, Rgb{255, 255, 255}, 0.9);
     const Rgb border{170, 170, 170};
-    cv.fill_rect(bx, by, bx + box_w, by + 1, border);
-    cv.fill_rect(bx, by + box_h - 1, bx + box_w, by + box_h, border);
-    cv.fill_rect(bx, by, bx + 1, by + box_h, border);
-    cv.fill_rect(bx + box_w - 1, by, bx + box_w, by + box_h, border);
+    cv.rect_outline(bx, by, bx + box_w, by + box_h, border);
     for (size_t k = 0; k < named.size(); ++k) {
       const size_t i = named[k];
       const Rgb c = series[i].color ? *series[i].color : palette_color(i);
       const int ty = by + pad + (int)k * row;
       cv.fill_rect(bx + pad, ty + text_h / 2 - 1, bx + pad + sample, ty + text_h / 2 + 2, c);
-      draw_text(cv, bx + pad + sample + 8, ty, series[i].name, S, black);
+      cv.text(bx + pad + sample + 8, ty, series[i].name, S, black);
     }
   }
 
-  SKINMTL_CHECK(stbi_write_png(path.c_str(), width, height, 3, cv.data(), width * 3) != 0,
-                "plot: cannot write the PNG file " << path);
+  cv.save_png(path);
 }
 
 void plot_csv(const std::string& csv_path, const std::string& png_path,

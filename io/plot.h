@@ -15,27 +15,20 @@
 // loss), or y <= 0 on a log axis, are left out and break the line there.
 // log_y plots log10(y) with labels 1e-3 style at powers of ten.
 //
-// Text uses stb_easy_font (a tiny public-domain font made of segments, from
-// Debian's libstb-dev), drawn at an integer scale so it stays crisp. The PNG
-// encoder is stb_image_write; both are compiled once, in io/stb_impl.cpp.
+// The drawing (canvas, anti-aliased strokes, stb_easy_font text, PNG output)
+// is io/draw.h's.
 //
 // plot_csv() re-plots columns of a CSV file written by CsvLog (io/csv_log.h),
 // so a command can redraw the curves of a run at any time.
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "io/draw.h"
+
 namespace skinmtl {
-
-struct Rgb {
-  uint8_t r, g, b;
-};
-
-// The palette's i-th colour (cycling after 10).
-Rgb palette_color(size_t i);
 
 struct Series {
   std::string name;             // shown in the legend
@@ -58,15 +51,7 @@ void plot_csv(const std::string& csv_path, const std::string& png_path,
               const std::string& x_column, const std::vector<std::string>& y_columns,
               const std::string& title = "", bool log_y = false);
 
-// ---- the pieces, exposed for tests ---------------------------------------------------------
-
-// Tick values in [lo, hi] at a "nice" step (1, 2 or 5 x 10^k) giving about
-// `target` ticks. lo < hi. Values within 1e-9 steps of zero are exactly 0.
-std::vector<double> nice_ticks(double lo, double hi, int target = 6);
-// The step nice_ticks chose for [lo, hi]: 1, 2 or 5 x 10^k.
-double nice_step(double lo, double hi, int target = 6);
-// A tick label: as many decimals as the step needs ("0.25" needs 2 for step
-// 0.05, "100" none for step 20), %g form for very large or small values.
-std::string format_tick(double value, double step);
+// The tick helpers (nice_ticks, nice_step, format_tick), the colours (Rgb,
+// palette_color) and the canvas the chart is drawn on live in io/draw.h.
 
 }  // namespace skinmtl

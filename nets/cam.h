@@ -1,0 +1,102 @@
+// nets/cam.h: class activation maps (Zhou et al. 2016, "Learning Deep Features
+// for Discriminative Localization", CVPR; arXiv:1512.04150), the "image
+// attention" of Liao & Luo (2016), Figure 3 columns B and C.
+//
+// A network that ends in global average pooling and one fully connected layer
+// scores class c of image n as
+//     s_c = sum_k w[c, k] * mean_{y,x} f[n, k, y, x] + b_c
+//         = mean_{y,x} cam_c(y, x) + b_c,   with
+//     cam_c(y, x) = sum_k w[c, k] * f[n, k, y, x]                       (Zhou et al., eq. 2)
+// where f (N, K, h, w) is the last convolutional feature map (ResNet-50's res5c
+// output: K = 2048, h = w = 7 for a 224 x 224 input; nets/resnet50.h
+// feature_map()) and w (C, K) the fc weights of the head. So cam_c says how
+// much each location of the image contributes to the class score. The bias b_c
+// is a constant shift of the whole map and is left out, as in Zhou et al.
+//
+// Liao & Luo compute it for both sibling heads of their multi-task network
+// with this same function: the lesion head (sigmoid scores, eq. 4) and the
+// body-location head (softmax scores, eq. 6); only the fc weights passed in
+// differ. They show the map of the ground-truth class.
+//
+// Normalisation (as Zhou et al.'s released code does): each map is min-max
+// scaled to [0, 1] on its own,
+//     cam' = (cam - min cam) / (max cam - min cam),
+// so the colours of an overlay are relative to that one map: its strongest
+// location is 1, its weakest 0, whatever the absolute score. A constant map
+// (max == min, e.g. all features zero after a ReLU) becomes all zeros.
+//
+//   Tensor f = net.feature_map(x).to(Device::CPU);   // (N, 2048, 7, 7); copy once per batch
+//   Tensor p = sigmoid(lesion_logits).to(Device::CPU); // lesion head: sigmoid scores (N, C)
+//   Tensor cam = class_activation_map(f, lesion_fc->weight->value, n, c);  // (7, 7), in [0, 1]
+//   save_cam_overlay("cam.png", crop, cam, lesion_names[c], p.to_vector()[n * C + c]);
+//   // The location head: the same call with its fc weights and softmax scores.
+//
+// The overlay: the map is upsampled to the image size (bilinear), coloured with
+// viridis (io/draw.h) and blended over the image at opacity alpha (default 0.5);
+// a caption band under the image gives the class name and its score.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+#include "io/image.h"
+
+namespace skinmtl {
+
+// The class activation map of class `cls` for image `image` of the batch:
+//   feature_map (N, K, h, w), fc_weight (C, K): float32 or float64, on any
+//   device (copied whole to the CPU with .to(Device::CPU), so when computing
+//   many maps from one batch, move the feature map to the CPU once yourself).
+// Returns an (h, w) float32 CPU tensor: min-max normalised to [0, 1] when
+// `normalize` (the default), else the raw weighted sum. Accumulates in double.
+// Errors: wrong ranks, K mismatch, image or class out of range, a non-finite map.
+Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, int64_t image,
+                            int64_t cls, bool normalize = true);
+
+// Min-max scaling of a map to [0, 1] (see the header comment), float32 CPU.
+Tensor normalize_map(const Tensor& map);
+
+// Bilinear resampling of an (h, w) CPU map to (out_h, out_w), float32, with the
+// pixel-centre convention of io/image.h's resize (OpenCV INTER_LINEAR, PIL):
+// output pixel d samples the map at s = (d + 0.5) * (in / out) - 0.5, clamped
+// to [0, in - 1], so a 7 x 7 map upsampled to 224 x 224 keeps each cell's value
+// at the centre of its 32 x 32 block and edges repeat. Zhou et al. upsample
+// with OpenCV's resize, the same rule.
+Tensor upsample_bilinear(const Tensor& map, int out_h, int out_w);
+
+// "label 0.873": the caption of a map (score with 3 decimals).
+std::string cam_caption(const std::string& label, double score);
+
+// The image (grey or RGB, e.g. the 224 x 224 crop the network saw, before mean
+// subtraction) with the map over it: the map (any size, values in [0, 1]) is
+// upsampled to the image size, coloured with viridis and blended at opacity
+// `alpha` in [0, 1]; below the image, a white band with cam_caption(label,
+// score), wrapped onto at most two lines (cut with "..." beyond). The result is image.width wide and
+// image.height + cam_caption_height(image.width) high, RGB.
+Image cam_overlay(const Image& image, const Tensor& cam, const std::string& label, double score,
+                  double alpha = 0.5);
+// The height of the caption band of an overlay `width` pixels wide.
+int cam_caption_height(int width);
+// cam_overlay() written as a PNG; errors name the file.
+void save_cam_overlay(const std::string& path, const Image& image, const Tensor& cam,
+                      const std::string& label, double score, double alpha = 0.5);
+
+// One map of a figure row: its (h, w) map, the class name and the score.
+struct CamPanel {
+  Tensor cam;
+  std::string label;
+  double score = 0;
+};
+
+// A row like Liao & Luo's Figure 3, columns A to C: the image itself (captioned
+// `image_caption`, e.g. its true labels), then one overlay per panel (e.g. the
+// lesion map, then the body-location map), side by side with a 8-pixel white
+// gap. Returns the picture; save_cam_figure() writes it as a PNG.
+Image cam_figure(const Image& image, const std::string& image_caption,
+                 const std::vector<CamPanel>& panels, double alpha = 0.5);
+void save_cam_figure(const std::string& path, const Image& image, const std::string& image_caption,
+                     const std::vector<CamPanel>& panels, double alpha = 0.5);
+
+}  // namespace skinmtl
