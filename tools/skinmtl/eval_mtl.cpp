@@ -21,7 +21,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "framework/autograd.h"
 #include "io/csv_log.h"
+#include "nets/cam.h"
+#include "nets/correlation.h"
+#include "nets/retrieval.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/mtl_common.h"
 
@@ -42,7 +46,13 @@ const char* kHelp =
     "                      the same data options as training (the held-out fold is evaluated)\n"
     "  --crops N           10 (default: 10-crop testing) or 1 (centre crop)\n"
     "  --resize N --crop N shorter side and crop size (default 256, 224)\n"
-    "  --out DIR           score files and metrics.json (default runs/eval)\n"
+    "  --out DIR           score files, metrics.json and pictures (default runs/eval)\n"
+    "  --cam N             class activation maps (Zhou et al.) of both heads for the first N\n"
+    "                      held-out images: DIR/cam/<id>.png (default 8; 0: none)\n"
+    "  --retrieval N       image retrieval for the first N held-out images: the 5 training\n"
+    "                      images nearest in pool5 features, DIR/retrieval.png (default 0:\n"
+    "                      it needs the features of the whole training split)\n"
+    "  (always) DIR/correlation.png: the lesion-by-location matrix R_ij (eq. 1) of the data\n"
     "  --batch N --threads N --device D\n"
     "  --json              print one JSON object instead of tables\n";
 
@@ -87,11 +97,89 @@ nlohmann::json metrics_json(const MtlMetrics& m, const std::vector<std::string>&
   return j;
 }
 
+std::string join_labels(const std::vector<std::string>& names, const std::vector<int>& idx) {
+  std::string s;
+  for (int k : idx) s += (s.empty() ? "" : ", ") + names[k];
+  return s;
+}
+
+// The analysis pictures of the paper for the first model: R_ij of the data,
+// class activation maps of both heads (Figure 3, columns A-C) and image
+// retrieval (Figure 3, columns D-H).
+void write_pictures(MtlModel& model, const MtlData& data, const Args& args, const std::string& out, int resize,
+                    int crop, Device device, int threads, bool verbose) {
+  const Manifest& val = data.val;
+  save_correlation_heatmap(out + "/correlation.png", lesion_location_matrix(data.all), data.all.lesion_classes,
+                           data.all.location_classes);
+  MtlClassifier& net = *model.net;
+  const int cams = (int)std::min<int64_t>(args.get_int("cam", 8), (int64_t)val.size());
+  if (cams > 0) {
+    std::filesystem::create_directories(out + "/cam");
+    NoGradGuard no_grad;
+    net.eval();
+    for (int i = 0; i < cams; ++i) {
+      const Sample& s = val.samples[i];
+      const Image image = test_center_crop(load_image(s.image), resize, crop);
+      auto o = net.forward(to_tensor({image}, model.spec.normalize).to(device));
+      const Tensor fm = o.feature_map.to(Device::CPU);
+      std::vector<CamPanel> panels;
+      if (net.has_lesion_head()) {
+        const std::vector<double> p = sigmoid(o.lesion_logits).to(Device::CPU).to_vector();
+        const int k = (int)(std::max_element(p.begin(), p.end()) - p.begin());
+        panels.push_back({class_activation_map(fm, net.lesion_head->weight->value, 0, k),
+                          "lesion: " + val.lesion_classes[k], p[k]});
+      }
+      if (net.has_location_head()) {
+        const std::vector<double> p = softmax(o.location_logits).to(Device::CPU).to_vector();
+        const int q = (int)(std::max_element(p.begin(), p.end()) - p.begin());
+        panels.push_back({class_activation_map(fm, net.location_head->weight->value, 0, q),
+                          "site: " + val.location_classes[q], p[q]});
+      }
+      const std::string truth = join_labels(val.lesion_classes, s.lesions) + " @ " +
+                                (s.location >= 0 ? val.location_classes[s.location] : std::string("unknown"));
+      // The id names the file; an id that is a path (the default) by its stem.
+      std::string name = s.id.find('/') == std::string::npos ? s.id : std::filesystem::path(s.id).stem().string();
+      for (char& c : name)
+        if (c == ' ') c = '_';
+      save_cam_figure(out + "/cam/" + name + ".png", image, "truth: " + truth, panels);
+    }
+    if (verbose) std::fprintf(stderr, "class activation maps: %s/cam/ (%d images)\n", out.c_str(), cams);
+  }
+  const int queries = (int)std::min<int64_t>(args.get_int("retrieval", 0), (int64_t)val.size());
+  if (queries > 0) {
+    const Transform tf = test_transform(resize, crop);
+    if (verbose) std::fprintf(stderr, "retrieval: pool5 features of the %zu training images\n", data.train.size());
+    auto db = predict_mtl(net, data.train, tf, model.spec.normalize, device, 20, threads, true, verbose).features;
+    std::vector<size_t> first(queries);
+    for (int i = 0; i < queries; ++i) first[i] = i;
+    auto q = predict_mtl(net, val.subset(first), tf, model.spec.normalize, device, 20, threads, true, false).features;
+    auto to_matrix = [](const std::vector<std::vector<float>>& rows) {
+      std::vector<double> flat;
+      for (auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+      return Tensor::from_vector(flat, {(int64_t)rows.size(), (int64_t)rows[0].size()});
+    };
+    const auto nn = nearest_neighbours(to_matrix(db), to_matrix(q), 5);
+    std::vector<RetrievalRow> rows;
+    for (int i = 0; i < queries; ++i) {
+      RetrievalRow row;
+      row.query = {test_center_crop(load_image(val.samples[i].image), resize, crop), val.samples[i].lesions, 0};
+      for (const Neighbour& n : nn[i]) {
+        const Sample& t = data.train.samples[n.index];
+        row.retrieved.push_back({test_center_crop(load_image(t.image), resize, crop), t.lesions, n.distance});
+      }
+      rows.push_back(std::move(row));
+    }
+    save_retrieval_sheet(out + "/retrieval.png", rows, val.lesion_classes);
+    if (verbose) std::fprintf(stderr, "retrieval contact sheet: %s/retrieval.png\n", out.c_str());
+  }
+}
+
 }  // namespace
 
 int eval_mtl(int argc, char** argv) {
   std::vector<std::string> opts = kMtlDataOptions;
-  for (const char* o : {"model", "model2", "crops", "resize", "crop", "out", "batch", "threads", "device"})
+  for (const char* o : {"model", "model2", "crops", "resize", "crop", "out", "batch", "threads", "device", "cam",
+                        "retrieval"})
     opts.push_back(o);
   Args args(argc, argv, opts, {"json"});
   if (args.help()) {
@@ -120,6 +208,7 @@ int eval_mtl(int argc, char** argv) {
     MtlMetrics metrics;
   };
   std::vector<Evaluated> results;
+  MtlModel first;  // kept for the pictures
   for (const char* key : {"model", "model2"}) {
     if (!args.has(key)) continue;
     const std::string path = args.get(key, "");
@@ -136,6 +225,7 @@ int eval_mtl(int argc, char** argv) {
     e.pred = predict_mtl(*m.net, data.val, tf, m.spec.normalize, device, batch, threads, false, !as_json);
     e.metrics = mtl_metrics(e.pred, data.val);
     results.push_back(std::move(e));
+    if (!first.net) first = std::move(m);
   }
   // The ensemble: per-class max of the two models' scores, for each head both have.
   if (results.size() == 2) {
@@ -179,6 +269,7 @@ int eval_mtl(int argc, char** argv) {
     std::ofstream f(out + "/metrics.json");
     f << report.dump(2) << "\n";
   }
+  write_pictures(first, data, args, out, resize, crop, device, threads, !as_json);
   if (as_json) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
