@@ -42,17 +42,6 @@ const char* kDemoHelp =
     "  --out DIR       where log.csv and loss.png go (default runs/demo)\n"
     "  --seed N        model initialisation seed (default 1)\n";
 
-Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::CPU;
-  if (name == "cuda") {
-    SKINMTL_CHECK(cuda_available(), "--device cuda: no CUDA device is available"
-                                        << (SKINMTL_CUDA ? "" : " (this is a CPU-only build)"));
-    return Device::CUDA;
-  }
-  SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
-  return cuda_available() ? Device::CUDA : Device::CPU;
-}
-
 struct HeldOut {
   double loss = 0;
   double lesion_acc[kToyLesionTypes] = {};
@@ -112,7 +101,7 @@ int cmd_demo(int argc, char** argv) {
   spec.size = (int)args.get_int("size", 32);
   SKINMTL_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "steps, batch, width and lr must be positive");
   SKINMTL_CHECK(spec.size >= 8 && spec.size % 4 == 0, "--size must be a multiple of 4, at least 8");
-  const Device device = pick_device(args.get("device", "auto"));
+  const Device device = parse_device(args.get("device", "auto"));
 
   std::filesystem::create_directories(out_dir);
   std::printf("skinmtl demo: %d steps of %d generated %dx%d images on %s\n", steps, batch, spec.size,

@@ -18,6 +18,7 @@ struct Command {
 const Command kCommands[] = {
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
+    {"classify", "ImageNet top-k classes of a photograph with a ResNet-50 checkpoint", skinmtl::cmd_classify},
     {"metrics", "mAP-class/mAP-image or top-k accuracy from score and label CSVs", skinmtl::cmd_metrics},
 };
 

@@ -1,0 +1,69 @@
+#include "nets/state_dict.h"
+
+#include <map>
+#include <set>
+
+namespace skinmtl {
+
+namespace {
+
+// Every tensor of the module, parameters then buffers, by dotted name. A name
+// used twice would make a checkpoint ambiguous, so it is an error.
+std::map<std::string, Tensor*> module_tensors(Module& m) {
+  std::map<std::string, Tensor*> out;
+  for (auto& [name, p] : m.named_parameters())
+    SKINMTL_CHECK(out.emplace(name, &p->value).second, "module has two tensors named '" << name << "'");
+  for (auto& [name, b] : m.named_buffers())
+    SKINMTL_CHECK(out.emplace(name, b).second, "module has two tensors named '" << name << "'");
+  return out;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+TensorFile module_state(Module& m) {
+  TensorFile f;
+  // A CPU tensor is cloned: to(Device::CPU) would return the very same tensor,
+  // which the next optimizer step would change under the snapshot. A CUDA
+  // tensor's to(Device::CPU) is a fresh copy already.
+  for (auto& [name, t] : module_tensors(m))
+    f.tensors[name] = t->device() == Device::CPU ? t->detach().clone() : t->to(Device::CPU);
+  return f;
+}
+
+void load_module_state(Module& m, const TensorFile& file, const std::string& what,
+                       const LoadStateOptions& opt) {
+  const std::string where = "weights '" + what + "': ";
+  const std::map<std::string, Tensor*> dst = module_tensors(m);
+
+  // 1. Check everything before changing anything.
+  for (const auto& [name, t] : dst) {
+    auto it = file.tensors.find(name);
+    SKINMTL_CHECK(it != file.tensors.end(),
+                  where << "missing tensor '" << name << "' " << shape_str(t->shape())
+                        << ": the network has it, the file does not");
+    SKINMTL_CHECK(it->second.shape() == t->shape(), where << "tensor '" << name << "' should be "
+                                                          << shape_str(t->shape()) << ", got "
+                                                          << shape_str(it->second.shape()));
+  }
+  for (const auto& [name, t] : file.tensors) {
+    if (dst.count(name)) continue;
+    bool ignored = false;
+    for (const std::string& p : opt.ignore_prefixes) ignored = ignored || starts_with(name, p);
+    SKINMTL_CHECK(ignored, where << "unexpected tensor '" << name << "' " << t.str()
+                                 << ": the network has no tensor of that name");
+  }
+
+  // 2. Copy. copy_from works across devices and outside the autograd tape, and
+  // keeps the Parameter objects (and an optimizer's pointers to them) in place.
+  for (const auto& [name, t] : dst) {
+    Tensor src = file.tensors.at(name);
+    if (src.dtype() != t->dtype()) src = src.to(Device::CPU).to(t->dtype());
+    t->copy_from(src);
+  }
+}
+
+}  // namespace skinmtl
