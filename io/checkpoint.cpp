@@ -2,52 +2,72 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 namespace skinmtl {
 
-static bool starts_with_any(const std::string& s, const std::vector<std::string>& prefixes) {
-  return std::any_of(prefixes.begin(), prefixes.end(),
-                     [&](const std::string& p) { return s.compare(0, p.size(), p) == 0; });
+namespace {
+
+// Every tensor of the module, parameters then buffers, by dotted name. A name
+// used twice would make a checkpoint ambiguous, so it is an error.
+std::map<std::string, Tensor*> module_tensors(Module& m) {
+  std::map<std::string, Tensor*> out;
+  for (auto& [name, p] : m.named_parameters())
+    SKINMTL_CHECK(out.emplace(name, &p->value).second, "module has two tensors named '" << name << "'");
+  for (auto& [name, b] : m.named_buffers())
+    SKINMTL_CHECK(out.emplace(name, b).second, "module has two tensors named '" << name << "'");
+  return out;
 }
 
-TensorFile module_state(Module& module, const std::string& prefix) {
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+TensorFile module_state(Module& m) {
   TensorFile f;
-  for (auto& [name, p] : module.named_parameters()) f.tensors[prefix + name] = p->value.to(Device::CPU);
-  for (auto& [name, b] : module.named_buffers()) f.tensors[prefix + name] = b->to(Device::CPU);
+  // A CPU tensor is cloned: to(Device::CPU) would return the very same tensor,
+  // which the next optimizer step would change under the snapshot. A CUDA
+  // tensor's to(Device::CPU) is a fresh copy already.
+  for (auto& [name, t] : module_tensors(m))
+    f.tensors[name] = t->device() == Device::CPU ? t->detach().clone() : t->to(Device::CPU);
   return f;
 }
 
-void load_module_state(Module& module, const TensorFile& file, const std::string& what,
-                       const StateLoadOptions& options) {
-  std::set<std::string> used;
-  auto fill = [&](const std::string& name, Tensor& dst) {
-    const std::string key = options.prefix + name;
-    auto it = file.tensors.find(key);
-    if (it == file.tensors.end()) {
-      SKINMTL_CHECK(starts_with_any(name, options.allow_missing),
-                    what << ": no tensor '" << key << "' (the model needs it, " << dst.str() << ")");
-      return;
-    }
-    const Tensor& src = it->second;
-    SKINMTL_CHECK(src.shape() == dst.shape(), what << ": tensor '" << key << "' is "
-                                                   << shape_str(src.shape()) << ", the model needs "
-                                                   << shape_str(dst.shape()));
-    dst.copy_from(src.dtype() == dst.dtype() ? src : src.to(dst.dtype()));
-    used.insert(key);
-  };
-  for (auto& [name, p] : module.named_parameters()) fill(name, p->value);
-  for (auto& [name, b] : module.named_buffers()) fill(name, *b);
-  for (auto& [key, t] : file.tensors) {
-    if (used.count(key) || key.compare(0, strlen(kMomentumPrefix), kMomentumPrefix) == 0) continue;
-    const std::string name = key.compare(0, options.prefix.size(), options.prefix) == 0
-                                 ? key.substr(options.prefix.size())
-                                 : key;
-    SKINMTL_CHECK(starts_with_any(name, options.allow_unexpected),
-                  what << ": tensor '" << key << "' " << shape_str(t.shape())
-                       << " matches nothing in the model");
+void load_module_state(Module& m, const TensorFile& file, const std::string& what,
+                       const LoadStateOptions& opt) {
+  const std::string where = "weights '" + what + "': ";
+  const std::map<std::string, Tensor*> dst = module_tensors(m);
+
+  // 1. Check everything before changing anything.
+  for (const auto& [name, t] : dst) {
+    auto it = file.tensors.find(name);
+    SKINMTL_CHECK(it != file.tensors.end(),
+                  where << "missing tensor '" << name << "' " << shape_str(t->shape())
+                        << ": the network has it, the file does not");
+    SKINMTL_CHECK(it->second.shape() == t->shape(), where << "tensor '" << name << "' should be "
+                                                          << shape_str(t->shape()) << ", got "
+                                                          << shape_str(it->second.shape()));
+  }
+  for (const auto& [name, t] : file.tensors) {
+    if (dst.count(name)) continue;
+    bool ignored = false;
+    for (const std::string& p : opt.ignore_prefixes) ignored = ignored || starts_with(name, p);
+    SKINMTL_CHECK(ignored, where << "unexpected tensor '" << name << "' " << t.str()
+                                 << ": the network has no tensor of that name");
+  }
+
+  // 2. Copy. copy_from works across devices and outside the autograd tape, and
+  // keeps the Parameter objects (and an optimizer's pointers to them) in place.
+  for (const auto& [name, t] : dst) {
+    Tensor src = file.tensors.at(name);
+    if (src.dtype() != t->dtype()) src = src.to(Device::CPU).to(t->dtype());
+    t->copy_from(src);
   }
 }
+
 
 void save_checkpoint(const std::string& path, Module& module, const SGD& optimizer,
                      const std::map<std::string, std::string>& metadata) {
@@ -69,7 +89,9 @@ void save_checkpoint(const std::string& path, Module& module, const SGD& optimiz
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& module,
                                                    SGD* optimizer) {
   TensorFile f = load_safetensors(path);
-  load_module_state(module, f, path);
+  LoadStateOptions lo;
+  lo.ignore_prefixes = {kMomentumPrefix};  // the optimizer's part, read below
+  load_module_state(module, f, path, lo);
   if (optimizer) {
     const auto named = module.named_parameters();
     std::vector<Tensor> buffers;

@@ -13,11 +13,8 @@
 // exactly where it stopped (iteration, epoch, learning rate, scheduler state,
 // the configuration), as strings.
 //
-// Loading copies into the module's existing tensors, on whatever device they
-// live, after checking every name and shape: a missing or unexpected tensor is
-// an error naming the file and the tensor, unless the caller lists prefixes it
-// allows to be absent or left over (e.g. "fc." when a trunk drops the ImageNet
-// classifier).
+// Loading is strict, because a silently half-loaded network still runs and
+// just gives worse answers (see load_module_state).
 //
 // Saving goes through save_safetensors, which writes a temporary file and
 // renames it: a run killed mid-save never leaves half a checkpoint.
@@ -35,19 +32,26 @@ namespace skinmtl {
 
 inline constexpr const char* kMomentumPrefix = "optim.momentum.";
 
-// The module's parameters and buffers, named, as CPU copies (prefix prepended).
-TensorFile module_state(Module& module, const std::string& prefix = "");
+// A snapshot of every parameter and buffer of `module`, copied to the CPU
+// (later training does not change it). No metadata. A name used twice would
+// make a checkpoint ambiguous, so it is an error.
+TensorFile module_state(Module& module);
 
-struct StateLoadOptions {
-  std::string prefix;                         // read "<prefix><name>" for each module tensor
-  std::vector<std::string> allow_missing;     // module tensor names (prefixes) that may be absent
-  std::vector<std::string> allow_unexpected;  // file tensor names (prefixes) that may go unused
+struct LoadStateOptions {
+  // File tensors whose names start with one of these may be left unused (for
+  // example "fc." when a classifier checkpoint is loaded into a trunk).
+  std::vector<std::string> ignore_prefixes;
 };
 
-// Copies the file's tensors into the module (see above). `what` names the
-// source in error messages (usually the path).
+// Copies the file's tensors into the module's parameters and buffers of the
+// same names, strictly: every module tensor must find a file tensor of the
+// same name and shape, and every file tensor must be used unless ignored.
+// Everything is checked before anything is copied, so a failed load leaves
+// the module as it was. The values land on the device each module tensor
+// lives on; another dtype (float64 for float32) is converted. `what` names
+// the source in errors.
 void load_module_state(Module& module, const TensorFile& file, const std::string& what,
-                       const StateLoadOptions& options = {});
+                       const LoadStateOptions& options = {});
 
 // A training checkpoint: the module, the optimizer's momentum, the metadata.
 // The optimizer must have been built over module.parameters().

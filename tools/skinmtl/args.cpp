@@ -64,4 +64,15 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   return v;
 }
 
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") {
+    SKINMTL_CHECK(cuda_available(), "--device cuda: no CUDA device is available"
+                                        << (SKINMTL_CUDA ? "" : " (this is a CPU-only build)"));
+    return Device::CUDA;
+  }
+  SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
+  return cuda_available() ? Device::CUDA : Device::CPU;
+}
+
 }  // namespace skinmtl

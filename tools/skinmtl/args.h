@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/tensor.h"
+
 namespace skinmtl {
 
 class Args {
@@ -27,5 +29,9 @@ class Args {
   std::map<std::string, std::string> values_;
   bool help_ = false;
 };
+
+// The value of a --device option: "auto" (CUDA when a GPU is visible, else the
+// CPU), "cpu" or "cuda" (an error when no GPU is available).
+Device parse_device(const std::string& name);
 
 }  // namespace skinmtl

@@ -8,6 +8,7 @@ namespace skinmtl {
 int cmd_info(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
+int cmd_classify(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_cv(int argc, char** argv);

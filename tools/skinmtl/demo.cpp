@@ -19,7 +19,6 @@
 #include "nets/tiny_net.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/mtl_common.h"
 
 namespace skinmtl {
 
@@ -102,7 +101,7 @@ int cmd_demo(int argc, char** argv) {
   spec.size = (int)args.get_int("size", 32);
   SKINMTL_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "steps, batch, width and lr must be positive");
   SKINMTL_CHECK(spec.size >= 8 && spec.size % 4 == 0, "--size must be a multiple of 4, at least 8");
-  const Device device = pick_device(args.get("device", "auto"));
+  const Device device = parse_device(args.get("device", "auto"));
 
   std::filesystem::create_directories(out_dir);
   std::printf("skinmtl demo: %d steps of %d generated %dx%d images on %s\n", steps, batch, spec.size,

@@ -194,7 +194,7 @@ int eval_mtl(int argc, char** argv) {
   const int threads = (int)args.get_int("threads", 2);
   const std::string out = args.get("out", "runs/eval");
   const bool as_json = args.flag("json");
-  const Device device = pick_device(args.get("device", "auto"));
+  const Device device = parse_device(args.get("device", "auto"));
   std::filesystem::create_directories(out);
 
   MtlData data = load_mtl_data(args);

@@ -16,12 +16,13 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"classify", "ImageNet top-k classes of a photograph with a ResNet-50 checkpoint", skinmtl::cmd_classify},
     {"cv", "k-fold cross-validation ('skinmtl cv mtl --help')", skinmtl::cmd_cv},
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
     {"eval", "evaluate trained models ('skinmtl eval mtl --help')", skinmtl::cmd_eval},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
-    {"train", "train a model ('skinmtl train mtl --help')", skinmtl::cmd_train},
     {"metrics", "mAP-class/mAP-image or top-k accuracy from score and label CSVs", skinmtl::cmd_metrics},
+    {"train", "train a model ('skinmtl train mtl --help')", skinmtl::cmd_train},
 };
 
 void usage() {

@@ -146,8 +146,8 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
   Rng rng(seed);
   m.net = std::make_unique<MtlClassifier>(s.config, rng);
   if (weights != "none") {
-    StateLoadOptions o;
-    o.allow_unexpected = {"fc."};  // the ImageNet classifier is replaced by the two heads
+    LoadStateOptions o;
+    o.ignore_prefixes = {"fc."};  // the ImageNet classifier is replaced by the two heads
     load_module_state(*m.net->trunk, pretrained, weights, o);
   }
   return m;
@@ -163,17 +163,6 @@ MtlModel load_mtl_model(const std::string& path) {
   m.net = std::make_unique<MtlClassifier>(m.spec.config, rng);
   load_module_state(*m.net, f, path);
   return m;
-}
-
-Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::CPU;
-  if (name == "cuda") {
-    SKINMTL_CHECK(cuda_available(), "--device cuda: no CUDA device is available"
-                                        << (SKINMTL_CUDA ? "" : " (this is a CPU-only build)"));
-    return Device::CUDA;
-  }
-  SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
-  return cuda_available() ? Device::CUDA : Device::CPU;
 }
 
 // ---- prediction ------------------------------------------------------------------------------

@@ -55,8 +55,6 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
 MtlModel load_mtl_model(const std::string& path);
 std::map<std::string, std::string> mtl_model_metadata(const MtlModelSpec& spec);
 
-Device pick_device(const std::string& name);  // auto | cpu | cuda
-
 // Scores of every sample of `data` (in manifest order).
 struct MtlPredictions {
   std::vector<std::vector<double>> lesion;    // [N][P] sigmoid probabilities (empty without the head)

@@ -113,7 +113,7 @@ int train_mtl(int argc, char** argv) {
   SKINMTL_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
   SKINMTL_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
-  const Device device = pick_device(args.get("device", "auto"));
+  const Device device = parse_device(args.get("device", "auto"));
   const MtlTasks tasks = parse_mtl_tasks(args.get("tasks", "both"));
 
   MtlData data = load_mtl_data(args);
