@@ -51,7 +51,7 @@ TEST(Tensor, CloneAndDetachAreIndependentOfTheTape) {
   EXPECT_NE(c.raw_data(), a.raw_data());
 }
 
-TEST(Tensor, HostAccessOfADeviceTensorIsAnError) {
+TEST(TensorCuda, HostAccessOfADeviceTensorIsAnError) {
   REQUIRE_CUDA();
   Tensor g = Tensor::ones({3}).to(Device::CUDA);
   EXPECT_THROW(g.to_vector(), Error);
