@@ -83,8 +83,9 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 test-build: $(TEST_BIN)
 
 # The test command of README.md and .ci/run. CUDA tests report themselves as
-# skipped, by name, where no GPU is visible.
-test: $(TEST_BIN)
+# skipped, by name, where no GPU is visible. bin/skinmtl is built first: the
+# end-to-end tests run it.
+test: $(TEST_BIN) bin/skinmtl
 	$(TEST_BIN) $(if $(TEST_FILTER),--gtest_filter=$(TEST_FILTER))
 
 deps:

@@ -1,0 +1,133 @@
+// End to end through bin/skinmtl: train mtl, resume, eval mtl, metrics, and a
+// bad manifest, on a tiny data set of generated images written by the test
+// (io/toy_data.h at 32x32, so a ResNet-50 step takes a fraction of a second).
+//
+// The binary is built by `make test` before the tests run; tests run from the
+// repository root.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/csv_log.h"
+#include "io/image.h"
+#include "io/toy_data.h"
+#include "tests/temp_dir.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+const char* kBin = "bin/skinmtl";
+
+// Runs a command line, returns its exit status; output goes to `log`.
+int sh(const std::string& cmd, const std::string& log) {
+  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// 40 toy images as PNG files and a manifest (lesion types ';'-joined, "clear"
+// when none; the site as location).
+std::string write_toy_dataset(const std::string& dir) {
+  ToyDataSpec spec;
+  spec.size = 40;
+  const int n = 40;
+  ToyBatch b = make_toy_batch(n, 3, spec);
+  std::ofstream m(dir + "/manifest.csv");
+  m << "image,lesions,location\n";
+  const std::vector<double> px = b.images.to_vector(), les = b.lesions.to_vector(), site = b.sites.to_vector();
+  for (int i = 0; i < n; ++i) {
+    Image img(spec.size, spec.size, 3);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < spec.size; ++y)
+        for (int x = 0; x < spec.size; ++x) {
+          const double v = (px[((size_t)(i * 3 + c) * spec.size + y) * spec.size + x] + 0.5) * 255.0;
+          img.at(y, x, c) = (uint8_t)std::min(255.0, std::max(0.0, v));
+        }
+    const std::string name = "img" + std::to_string(i) + ".png";
+    save_png(dir + "/" + name, img);
+    std::string lesions;
+    for (int k = 0; k < kToyLesionTypes; ++k)
+      if (les[i * kToyLesionTypes + k] > 0.5) lesions += (lesions.empty() ? "" : ";") + std::string(kToyLesionNames[k]);
+    m << name << "," << (lesions.empty() ? "clear" : lesions) << "," << kToySiteNames[(int)site[i]] << "\n";
+  }
+  return dir + "/manifest.csv";
+}
+
+std::string train_cmd(const std::string& manifest, const std::string& out, int iters) {
+  return std::string(kBin) + " train mtl --data " + manifest +
+         " --folds 4 --weights none --min-short 36 --max-short 48 --crop 32 --batch 4 --lr 0.001"
+         " --eval-every 3 --ckpt-every 2 --threads 2 --device cpu --iters " + std::to_string(iters) +
+         " --out " + out;
+}
+
+class CliMtl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kBin)) GTEST_SKIP() << kBin << " is not built (make test builds it)";
+    manifest_ = write_toy_dataset(dir_.str());
+  }
+  test::TempDir dir_;
+  std::string manifest_;
+};
+
+TEST_F(CliMtl, ResumedRunEqualsUninterruptedRun) {
+  const std::string a = dir_.path("a"), b = dir_.path("b"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 5), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(manifest_, b, 2), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(manifest_, b, 5) + " --resume", log), 0) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("resumed from"), std::string::npos);
+  // Byte for byte: the same weights, and the same log rows.
+  EXPECT_EQ(test::read_file(a + "/model.safetensors"), test::read_file(b + "/model.safetensors"));
+  // The logged losses of every iteration (the timing column differs, and the
+  // stopped run logged an extra held-out evaluation at its last iteration).
+  const CsvColumns la = read_csv_columns(a + "/log.csv"), lb = read_csv_columns(b + "/log.csv");
+  for (const char* col : {"iter", "epoch", "lr", "loss", "lesion_loss", "location_loss"})
+    EXPECT_EQ(la.column(col), lb.column(col)) << col;
+  EXPECT_TRUE(std::filesystem::exists(a + "/curves.png"));
+  // A resume with other options is refused, naming what differs.
+  EXPECT_NE(sh(train_cmd(manifest_, b, 6) + " --resume --seed 9", log), 0);
+  EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
+}
+
+TEST_F(CliMtl, EvalNumbersMatchTheMetricsCommand) {
+  const std::string a = dir_.path("a"), ev = dir_.path("ev"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 2), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(std::string(kBin) + " eval mtl --model " + a + "/model.safetensors --model2 " + a +
+                   "/model.safetensors --data " + manifest_ +
+                   " --folds 4 --resize 36 --crop 32 --crops 10 --cam 2 --device cpu --out " + ev,
+               log),
+            0)
+      << test::read_file(log);
+  std::ifstream f(ev + "/metrics.json");
+  const nlohmann::json m = nlohmann::json::parse(f);
+  const double map_class = m.at("model").at("map_class").get<double>();
+  EXPECT_GE(map_class, 0.0);
+  EXPECT_LE(map_class, 1.0);
+  // The ensemble of a model with itself is the model.
+  EXPECT_EQ(m.at("ensemble").at("map_class"), m.at("model").at("map_class"));
+  EXPECT_TRUE(std::filesystem::exists(ev + "/correlation.png"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(ev + "/cam"), {}), 2);
+  // The same mAP-class from the score files through the metrics command.
+  ASSERT_EQ(sh(std::string(kBin) + " metrics multilabel --json --scores " + ev + "/model_lesion_scores.csv --labels " +
+                   ev + "/lesion_labels.csv",
+               log),
+            0)
+      << test::read_file(log);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log));
+  EXPECT_NEAR(j.at("map_class").get<double>(), map_class, 1e-12);
+}
+
+TEST_F(CliMtl, MissingImageIsAClearErrorNamingTheFile) {
+  std::ofstream(manifest_, std::ios::app) << "no_such_image.png,scale,smooth\n";
+  const std::string log = dir_.path("log.txt");
+  const int rc = sh(train_cmd(manifest_, dir_.path("x"), 1), log);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(test::read_file(log).find("no_such_image.png"), std::string::npos) << test::read_file(log);
+}
+
+}  // namespace
+}  // namespace skinmtl
