@@ -139,14 +139,6 @@ std::vector<char> font_string(const std::string& s) {
   return out;
 }
 
-int text_width(const std::string& s, int scale) {
-  if (s.empty()) return 0;
-  std::vector<char> t = font_string(s);
-  // stb_easy_font_width counts the spacing after the last character too (1
-  // unit for most characters): drop it, so centring is exact.
-  return (stb_easy_font_width(t.data()) - 1) * scale;
-}
-
 // The quads of `s` in font units: each as x0, y0, x1, y1.
 struct Quad {
   float x0, y0, x1, y1;
@@ -294,6 +286,30 @@ void log_ticks(Axis& a, int target) {
 }
 
 }  // namespace
+
+// ---- text on images (io/plot.h) ------------------------------------------------------------
+
+int text_width(const std::string& s, int scale) {
+  if (s.empty()) return 0;
+  std::vector<char> t = font_string(s);
+  // stb_easy_font_width counts the spacing after the last character too (1
+  // unit for most characters): drop it, so centring is exact.
+  return (stb_easy_font_width(t.data()) - 1) * scale;
+}
+
+void draw_text(Image& image, int x, int y, const std::string& s, int scale, Rgb c) {
+  SKINMTL_CHECK(image.channels == 3, "draw_text: needs an RGB image, got " << image.str());
+  const uint8_t rgb[3] = {c.r, c.g, c.b};
+  for (const Quad& q : text_quads(s)) {
+    const int x0 = std::max(0, x + (int)std::lround(q.x0 * scale));
+    const int y0 = std::max(0, y + (int)std::lround(q.y0 * scale));
+    const int x1 = std::min(image.width, x + (int)std::lround(q.x1 * scale));
+    const int y1 = std::min(image.height, y + (int)std::lround(q.y1 * scale));
+    for (int yy = y0; yy < y1; ++yy)
+      for (int xx = x0; xx < x1; ++xx)
+        for (int ch = 0; ch < 3; ++ch) image.at(yy, xx, ch) = rgb[ch];
+  }
+}
 
 // ---- the chart --------------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "io/image.h"
+
 namespace skinmtl {
 
 struct Rgb {
@@ -57,6 +59,18 @@ void plot_lines(const std::string& path, const std::string& title,
 void plot_csv(const std::string& csv_path, const std::string& png_path,
               const std::string& x_column, const std::vector<std::string>& y_columns,
               const std::string& title = "", bool log_y = false);
+
+// ---- text on images ------------------------------------------------------------------------
+//
+// The chart's font, for labelling pictures (contact sheets, overlays). Only
+// printable ASCII; anything else is drawn as '?'.
+
+// Draws `text` onto an RGB image (3 channels) in solid `color`, starting at
+// column x, with capitals and digits spanning rows [y, y + 7 * scale)
+// (descenders reach 2 * scale lower). Pixels outside the image are skipped.
+void draw_text(Image& image, int x, int y, const std::string& text, int scale, Rgb color);
+// The width in pixels of `text` drawn at `scale` (0 for "").
+int text_width(const std::string& text, int scale);
 
 // ---- the pieces, exposed for tests ---------------------------------------------------------
 

@@ -8,5 +8,6 @@ namespace skinmtl {
 int cmd_info(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
 
 }  // namespace skinmtl

@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
     {"metrics", "mAP-class/mAP-image or top-k accuracy from score and label CSVs", skinmtl::cmd_metrics},
+    {"synth", "write the synthetic skin-lesion data set (images, masks, manifests)", skinmtl::cmd_synth},
 };
 
 void usage() {
