@@ -954,24 +954,30 @@ class Renderer {
   // ---- hair (over everything, lesion included) --------------------------------------------------
 
   void paint_hair() {
-    int n;
+    // Per site: number of hairs, length range (x size), width, spread of
+    // direction around the site's flow (radians), colour.
+    int n_min, n_max;
     double lmin, lmax, w, spread;
     Col colour;
     switch (site_) {
       case kScalp:
-        n = int_in(rng_, 50, 100), lmin = 0.3, lmax = 0.8, w = px(2.2, 1.0), spread = 0.35;
+        n_min = 50, n_max = 100;
+        lmin = 0.3, lmax = 0.8, w = px(2.2, 1.0), spread = 0.35;
         colour = mix(Col{0.10f, 0.07f, 0.05f}, Col{0.28f, 0.18f, 0.10f}, (float)rng_.uniform());
         break;
       case kArm:
-        n = int_in(rng_, 25, 45), lmin = 0.12, lmax = 0.30, w = px(1.1, 0.7), spread = 0.2;
+        n_min = 25, n_max = 45;
+        lmin = 0.12, lmax = 0.30, w = px(1.1, 0.7), spread = 0.2;
         colour = Col{0.33f, 0.22f, 0.14f};
         break;
       case kLeg:
-        n = int_in(rng_, 10, 22), lmin = 0.05, lmax = 0.13, w = px(1.8, 1.0), spread = 0.25;
+        n_min = 10, n_max = 22;
+        lmin = 0.05, lmax = 0.13, w = px(1.8, 1.0), spread = 0.25;
         colour = Col{0.12f, 0.08f, 0.06f};
         break;
       default: return;  // the other sites are hairless here
     }
+    const int n = int_in(rng_, n_min, n_max);
     const double dir = uni(rng_, 0, 2 * kPi);
     Layer hair(S_), roots(S_);
     for (int i = 0; i < n; ++i) {

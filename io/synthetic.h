@@ -90,8 +90,8 @@
 //            spacing max(7u, 3 px)); sometimes an oily sheen; a little redder.
 //   2 foot   the sole's parallel ridge pattern: straight, high-contrast furrows,
 //            period max(10u, 5 px); yellowish callus tint; no hair.
-//   3 hand   the palm: fine, strongly curved dermatoglyphic ridges (period
-//            max(5u, 3 px))
+//   3 hand   the palm: fine dermatoglyphic ridges, arcs around a centre 0.5-1.2
+//            sizes away (period max(5u, 3 px)),
 //            and 2-3 long dark flexion creases; pinker and lighter; no hair.
 //   4 leg    10-22 short coarse dark hairs (0.05-0.13 size, stubble-like), one
 //            direction; dry skin: a polygonal crack network of whitish lines.
@@ -100,9 +100,9 @@
 //            lunula; darker periungual skin outside it. The lesion lies on it.
 //   6 scalp  50-100 long (0.3-0.8 size) thick dark hairs, mostly parallel,
 //            with follicle dots at their roots.
-//   7 trunk  smooth, hairless skin with 4-16 small light-brown freckles; in half
-//            of the images a clothing edge (a woven fabric band of a random
-//            colour) along one side.
+//   7 trunk  smooth, hairless skin with 4-16 small light-brown freckles; in about
+//            half of the images (when the lesion leaves room) a clothing edge (a
+//            woven fabric band of a random colour) along one side.
 //
 // Diagnosis (what the ISIC 2017 flags mean here), from two rendered features:
 //   border irregularity b in [0, 1]: the border's Fourier components k >= 3
