@@ -87,6 +87,17 @@ void save_png(const std::string& path, const Image& image) {
   SKINMTL_CHECK(ok, "save_png: cannot write '" << path << "': " << std::strerror(errno));
 }
 
+void save_jpeg(const std::string& path, const Image& image, int quality) {
+  SKINMTL_CHECK(!image.empty() && (image.channels == 1 || image.channels == 3),
+                "save_jpeg: '" << path << "': nothing to write or bad channels (" << image.str()
+                               << ")");
+  SKINMTL_CHECK(quality >= 1 && quality <= 100,
+                "save_jpeg: '" << path << "': quality must be in [1, 100], got " << quality);
+  const int ok = stbi_write_jpg(path.c_str(), image.width, image.height, image.channels,
+                                image.data.data(), quality);
+  SKINMTL_CHECK(ok, "save_jpeg: cannot write '" << path << "': " << std::strerror(errno));
+}
+
 // ---- resampling ------------------------------------------------------------------
 //
 // Resizing is separable: an output pixel is sum_i sum_j wy[i] * wx[j] * src(i, j),

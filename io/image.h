@@ -68,6 +68,11 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, i
 
 // Writes a PNG (lossless). Throws naming the file when it cannot be written.
 void save_png(const std::string& path, const Image& image);
+// Writes a baseline JPEG (stb_image_write: 4:2:0 chroma subsampling up to
+// quality 90, none above), quality in [1, 100]. Lossy: reading it back
+// gives pixels close to, not equal to, the image. Deterministic: the same image
+// and quality give the same bytes.
+void save_jpeg(const std::string& path, const Image& image, int quality = 95);
 
 // ---- geometry --------------------------------------------------------------
 

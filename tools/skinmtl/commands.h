@@ -12,5 +12,6 @@ int cmd_classify(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_cv(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
 
 }  // namespace skinmtl

@@ -1,0 +1,1296 @@
+// The synthetic skin-lesion data set: see io/synthetic.h, which lists every
+// cue that makes a label visible. This file is organised as the header is:
+//
+//   tables          the label probabilities (site, lesion type | site, diagnosis | site)
+//   drawing kit     a float RGB canvas, value noise / fBm, radial shapes, strokes,
+//                   Voronoi edges
+//   Renderer        one sample: labels, skin, site cues, lesion, hair, optics
+//   files           the folder writer and the contact sheet
+//
+// Coordinates are continuous: pixel (x, y) covers [x, x + 1) x [y, y + 1) and
+// is sampled at its centre (x + 0.5, y + 0.5). Colours are floats in [0, 1],
+// quantised to 8 bits once, at the end.
+#include "io/synthetic.h"
+
+#include "io/draw.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "framework/random.h"
+#include "io/loader.h"
+#include "io/progress.h"
+
+namespace fs = std::filesystem;
+
+namespace skinmtl {
+
+const char* const kSynthLesionNames[kSynthLesionTypes] = {
+    "crust", "erosion", "erythema", "globules", "nodule", "pigment_network", "scale", "vascular"};
+const char* const kSynthSiteNames[kSynthSites] = {"arm",  "face", "foot",  "hand",
+                                                  "leg",  "nail", "scalp", "trunk"};
+const char* const kSynthDiagnosisNames[kSynthDiagnoses] = {"nevus", "melanoma",
+                                                           "seborrheic_keratosis"};
+
+namespace {
+
+enum LesionType { kCrust, kErosion, kErythema, kGlobules, kNodule, kNetwork, kScale, kVascular };
+enum Site { kArm, kFace, kFoot, kHand, kLeg, kNail, kScalp, kTrunk };
+
+// ---- tables --------------------------------------------------------------------------------------
+
+// p(site). Sums to 1.
+const double kSiteProb[kSynthSites] = {
+    /*arm*/ 0.14, /*face*/ 0.14, /*foot*/ 0.09, /*hand*/ 0.09,
+    /*leg*/ 0.15, /*nail*/ 0.09, /*scalp*/ 0.10, /*trunk*/ 0.20};
+
+// p(type present | site), before redrawing empty sets.
+const double kTypeProb[kSynthLesionTypes][kSynthSites] = {
+    //  arm   face  foot  hand  leg   nail  scalp trunk
+    {0.20, 0.45, 0.20, 0.15, 0.25, 0.10, 0.45, 0.15},  // crust
+    {0.15, 0.20, 0.45, 0.25, 0.40, 0.20, 0.15, 0.10},  // erosion
+    {0.25, 0.50, 0.30, 0.20, 0.45, 0.25, 0.30, 0.20},  // erythema
+    {0.40, 0.20, 0.25, 0.25, 0.35, 0.15, 0.20, 0.45},  // globules
+    {0.25, 0.45, 0.15, 0.15, 0.20, 0.10, 0.20, 0.35},  // nodule
+    {0.50, 0.20, 0.10, 0.10, 0.45, 0.10, 0.25, 0.55},  // pigment_network
+    {0.25, 0.40, 0.40, 0.35, 0.40, 0.15, 0.65, 0.20},  // scale
+    {0.20, 0.60, 0.10, 0.10, 0.20, 0.15, 0.20, 0.30},  // vascular
+};
+
+// p(melanoma | site) and p(seborrheic keratosis | site); nevus is the rest.
+const double kMelanomaProb[kSynthSites] = {0.20, 0.15, 0.25, 0.20, 0.25, 0.25, 0.15, 0.22};
+const double kKeratosisProb[kSynthSites] = {0.20, 0.30, 0.08, 0.10, 0.15, 0.06, 0.25, 0.28};
+
+constexpr double kPi = 3.14159265358979323846;
+
+// ---- small maths -------------------------------------------------------------------------------
+
+struct Col {
+  float r, g, b;
+};
+Col operator*(Col a, float s) { return {a.r * s, a.g * s, a.b * s}; }
+Col operator*(Col a, Col b) { return {a.r * b.r, a.g * b.g, a.b * b.b}; }
+// a + t (b - a)
+Col mix(Col a, Col b, float t) {
+  return {a.r + t * (b.r - a.r), a.g + t * (b.g - a.g), a.b + t * (b.b - a.b)};
+}
+
+float clamp01(double v) { return (float)std::min(1.0, std::max(0.0, v)); }
+// 0 below e0, 1 above e1, a smooth (C1) ramp between.
+float smoothstep(double e0, double e1, double x) {
+  const double t = std::min(1.0, std::max(0.0, (x - e0) / (e1 - e0)));
+  return (float)(t * t * (3 - 2 * t));
+}
+// Coverage of a disc of radius r by the pixel whose centre is at distance d:
+// 1 inside, 0 outside, a one-pixel ramp at the edge (anti-aliasing).
+float disc_cover(double d, double r) { return clamp01(r + 0.5 - d); }
+
+// Helpers on Rng (io draws all randomness from skinmtl::Rng).
+double uni(Rng& rng, double lo, double hi) { return rng.uniform(lo, hi); }
+bool coin(Rng& rng, double p) { return rng.uniform() < p; }
+int int_in(Rng& rng, int lo, int hi_inclusive) { return (int)rng.randint(lo, hi_inclusive + 1); }
+// An index drawn with probabilities p[0..n-1] (summing to about 1).
+int categorical(Rng& rng, const double* p, int n) {
+  double u = rng.uniform(), acc = 0;
+  for (int i = 0; i < n - 1; ++i) {
+    acc += p[i];
+    if (u < acc) return i;
+  }
+  return n - 1;
+}
+
+// ---- canvas ------------------------------------------------------------------------------------
+
+// A square float RGB image, row-major (y, x, channel).
+class FloatCanvas {
+ public:
+  explicit FloatCanvas(int size) : s_(size), p_((size_t)size * size * 3, 0.0f) {}
+  int size() const { return s_; }
+  Col get(int x, int y) const {
+    const float* q = &p_[((size_t)y * s_ + x) * 3];
+    return {q[0], q[1], q[2]};
+  }
+  void set(int x, int y, Col c) {
+    float* q = &p_[((size_t)y * s_ + x) * 3];
+    q[0] = c.r;
+    q[1] = c.g;
+    q[2] = c.b;
+  }
+  // Moves pixel (x, y) towards c by a (clamped to [0, 1]).
+  void blend(int x, int y, Col c, double a) {
+    if (a <= 0) return;
+    set(x, y, mix(get(x, y), c, (float)std::min(a, 1.0)));
+  }
+  // Multiplies pixel (x, y) by 1 + a (f - 1): a = 1 multiplies by f, a = 0 leaves it.
+  void shade(int x, int y, Col f, double a) {
+    if (a <= 0) return;
+    const float t = (float)std::min(a, 1.0);
+    set(x, y, get(x, y) * Col{1 + t * (f.r - 1), 1 + t * (f.g - 1), 1 + t * (f.b - 1)});
+  }
+
+ private:
+  int s_;
+  std::vector<float> p_;
+};
+
+// A coverage layer: one float in [0, 1] per pixel, built up by max(), then
+// blended onto a canvas in one colour (so crossing strokes do not darken twice).
+class Layer {
+ public:
+  explicit Layer(int size) : s_(size), c_((size_t)size * size, 0.0f) {}
+  float& at(int x, int y) { return c_[(size_t)y * s_ + x]; }
+  float at(int x, int y) const { return c_[(size_t)y * s_ + x]; }
+  void raise(int x, int y, float v) {
+    float& d = at(x, y);
+    d = std::max(d, v);
+  }
+  void clear() { std::fill(c_.begin(), c_.end(), 0.0f); }
+  void blend_onto(FloatCanvas& cv, Col c, double opacity) const {
+    for (int y = 0; y < s_; ++y)
+      for (int x = 0; x < s_; ++x) cv.blend(x, y, c, at(x, y) * opacity);
+  }
+
+ private:
+  int s_;
+  std::vector<float> c_;
+};
+
+// ---- noise ---------------------------------------------------------------------------------------
+
+// Value noise: random values on an n x n lattice (periodic), interpolated with
+// a smooth fade so the field has no creases. Values in [0, 1].
+class ValueNoise {
+ public:
+  ValueNoise(Rng& rng, int cells) : n_(std::max(cells, 2)), v_((size_t)n_ * n_) {
+    for (float& x : v_) x = (float)rng.uniform();
+    ox_ = rng.uniform(0, n_);  // a random offset hides the lattice's alignment
+    oy_ = rng.uniform(0, n_);
+  }
+  // (u, v) in lattice cells.
+  float at(double u, double v) const {
+    u += ox_;
+    v += oy_;
+    const double fu = std::floor(u), fv = std::floor(v);
+    const int i = wrap((int64_t)fu), j = wrap((int64_t)fv);
+    const int i1 = (i + 1) % n_, j1 = (j + 1) % n_;
+    const float tu = fade(u - fu), tv = fade(v - fv);
+    const float a = v_[(size_t)j * n_ + i], b = v_[(size_t)j * n_ + i1];
+    const float c = v_[(size_t)j1 * n_ + i], d = v_[(size_t)j1 * n_ + i1];
+    return (a + tu * (b - a)) + tv * ((c + tu * (d - c)) - (a + tu * (b - a)));
+  }
+
+ private:
+  static float fade(double t) { return (float)(t * t * (3 - 2 * t)); }
+  int wrap(int64_t i) const { return (int)(((i % n_) + n_) % n_); }
+  int n_;
+  std::vector<float> v_;
+  double ox_, oy_;
+};
+
+// Fractional Brownian motion: octaves of value noise, each with twice the
+// cells and half the amplitude of the one before. Result in [-1, 1], mean 0.
+class Fbm {
+ public:
+  // `cells`: lattice cells across the image in the coarsest octave.
+  Fbm(Rng& rng, int image_size, int cells, int octaves) : size_(image_size) {
+    for (int o = 0; o < octaves; ++o) octaves_.emplace_back(rng, cells << o);
+    cells_ = cells;
+  }
+  // At pixel coordinates (x, y).
+  float at(double x, double y) const {
+    double sum = 0, norm = 0, amp = 1, f = (double)cells_ / size_;
+    for (const ValueNoise& n : octaves_) {
+      sum += amp * (2 * n.at(x * f, y * f) - 1);
+      norm += amp;
+      amp *= 0.5;
+      f *= 2;
+    }
+    return (float)(sum / norm);
+  }
+
+ private:
+  int size_, cells_ = 1;
+  std::vector<ValueNoise> octaves_;
+};
+
+// ---- shapes --------------------------------------------------------------------------------------
+
+// A star-shaped region around (cx, cy) whose border is at radius
+// r0 * rel(theta), rel = 1 + e cos 2(theta - phi) + sum_{k=3..16} a_k cos(k theta + phi_k),
+// tabulated at kAngles angles and interpolated.
+class RadialShape {
+ public:
+  static constexpr int kAngles = 1024;
+  double cx = 0, cy = 0, r0 = 1;
+
+  // irregularity b in [0, 1] scales the k >= 3 components by b^1.5 (b = 1:
+  // the radius swings by about +-35 %, b = 0.6 +-18 %, b = 0.3 +-6 %; the power
+  // widens the gap between regular and irregular borders); ellipticity e
+  // scales the k = 2 one.
+  static RadialShape make(Rng& rng, double cx, double cy, double r0, double irregularity,
+                          double ellipticity) {
+    RadialShape s;
+    s.cx = cx;
+    s.cy = cy;
+    s.r0 = r0;
+    const double phi2 = uni(rng, 0, 2 * kPi);
+    double amp[17] = {}, phase[17] = {};
+    for (int k = 3; k <= 16; ++k) {
+      amp[k] = std::pow(irregularity, 1.5) * 0.17 * uni(rng, 0.4, 1.0) * std::pow(3.0 / k, 0.9);
+      phase[k] = uni(rng, 0, 2 * kPi);
+    }
+    s.rel_.resize(kAngles);
+    s.max_rel_ = 0;
+    for (int i = 0; i < kAngles; ++i) {
+      const double t = 2 * kPi * i / kAngles;
+      double r = 1 + ellipticity * std::cos(2 * (t - phi2));
+      for (int k = 3; k <= 16; ++k) r += amp[k] * std::cos(k * t + phase[k]);
+      s.rel_[i] = (float)std::max(r, 0.35);
+      s.max_rel_ = std::max(s.max_rel_, (double)s.rel_[i]);
+    }
+    return s;
+  }
+
+  // The border's radius in the direction of (dx, dy) from the centre.
+  double radius_towards(double dx, double dy) const {
+    double t = std::atan2(dy, dx);
+    if (t < 0) t += 2 * kPi;
+    const double f = t / (2 * kPi) * kAngles;
+    const int i = (int)f % kAngles;
+    const double w = f - std::floor(f);
+    return r0 * (rel_[i] + w * (rel_[(i + 1) % kAngles] - rel_[i]));
+  }
+  // Distance from the centre relative to the border's radius (1 on the border).
+  double rho(double x, double y) const {
+    const double dx = x - cx, dy = y - cy;
+    return std::sqrt(dx * dx + dy * dy) / radius_towards(dx, dy);
+  }
+  // How far (x, y) is inside the border, in pixels, measured along the ray
+  // from the centre (negative outside).
+  double inside(double x, double y) const {
+    const double dx = x - cx, dy = y - cy;
+    return radius_towards(dx, dy) - std::sqrt(dx * dx + dy * dy);
+  }
+  // Soft coverage: 0.5 on the border, 0 / 1 at `edge` / 2 pixels outside / inside.
+  float coverage(double x, double y, double edge) const {
+    return smoothstep(-0.5, 0.5, inside(x, y) / edge);
+  }
+  // The farthest the border reaches from the centre.
+  double extent() const { return r0 * max_rel_; }
+  void set_radius(double r) { r0 = r; }
+
+ private:
+  std::vector<float> rel_;
+  double max_rel_ = 1;
+};
+
+// Pixel bounds [x0, x1) x [y0, y1) of a square around (cx, cy), clipped to the image.
+struct Bounds {
+  int x0, y0, x1, y1;
+};
+Bounds bounds_around(double cx, double cy, double half, int size) {
+  return {std::max(0, (int)std::floor(cx - half)), std::max(0, (int)std::floor(cy - half)),
+          std::min(size, (int)std::ceil(cx + half) + 1),
+          std::min(size, (int)std::ceil(cy + half) + 1)};
+}
+
+// Raises `layer` to the coverage of a quadratic Bezier stroke p0 - p1 - p2
+// whose width goes linearly from w0 to w1, times `opacity`. The stroke is
+// stamped as discs every 0.35 px along the curve.
+void stroke(Layer& layer, int size, double x0, double y0, double x1, double y1, double x2,
+            double y2, double w0, double w1, double opacity) {
+  const double len = std::hypot(x1 - x0, y1 - y0) + std::hypot(x2 - x1, y2 - y1);
+  const int steps = std::max(2, (int)std::ceil(len / 0.35));
+  for (int s = 0; s <= steps; ++s) {
+    const double t = (double)s / steps, a = (1 - t) * (1 - t), b = 2 * t * (1 - t), c = t * t;
+    const double px = a * x0 + b * x1 + c * x2, py = a * y0 + b * y1 + c * y2;
+    const double r = 0.5 * (w0 + t * (w1 - w0));
+    const Bounds bb = bounds_around(px, py, r + 1.5, size);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const float c2 = disc_cover(std::hypot(x + 0.5 - px, y + 0.5 - py), r) * (float)opacity;
+        if (c2 > 0) layer.raise(x, y, c2);
+      }
+  }
+}
+
+// A Worley (cellular) tessellation of a jittered grid: one random point per
+// m x m cell. edge_distance() is the distance from (x, y) to the nearest cell
+// border, i.e. to the bisector of the nearest two points.
+class Voronoi {
+ public:
+  Voronoi(Rng& rng, int size, double m) : m_(m), n_((int)std::ceil(size / m) + 3) {
+    pts_.resize((size_t)n_ * n_);
+    for (int j = 0; j < n_; ++j)
+      for (int i = 0; i < n_; ++i)  // cell (i - 1, j - 1): the grid starts one cell outside
+        pts_[(size_t)j * n_ + i] = {(i - 1 + uni(rng, 0.15, 0.85)) * m,
+                                    (j - 1 + uni(rng, 0.15, 0.85)) * m};
+  }
+  double edge_distance(double x, double y) const {
+    const int ci = (int)std::floor(x / m_) + 1, cj = (int)std::floor(y / m_) + 1;
+    double d1 = 1e30, d2 = 1e30;
+    int k1 = -1, k2 = -1;
+    for (int j = std::max(0, cj - 1); j <= std::min(n_ - 1, cj + 1); ++j)
+      for (int i = std::max(0, ci - 1); i <= std::min(n_ - 1, ci + 1); ++i) {
+        const auto& p = pts_[(size_t)j * n_ + i];
+        const double d = (p.first - x) * (p.first - x) + (p.second - y) * (p.second - y);
+        if (d < d1) {
+          d2 = d1;
+          k2 = k1;
+          d1 = d;
+          k1 = j * n_ + i;
+        } else if (d < d2) {
+          d2 = d;
+          k2 = j * n_ + i;
+        }
+      }
+    if (k2 < 0) return 1e30;
+    const auto& p1 = pts_[k1];
+    const auto& p2 = pts_[k2];
+    // Distance to the bisector: (|x - p2|^2 - |x - p1|^2) / (2 |p2 - p1|).
+    return (d2 - d1) / (2 * std::hypot(p2.first - p1.first, p2.second - p1.second));
+  }
+
+ private:
+  double m_;
+  int n_;
+  std::vector<std::pair<double, double>> pts_;
+};
+
+// The threshold above which a fraction `frac` of the values lie.
+float upper_quantile(std::vector<float> v, double frac) {
+  if (v.empty()) return 1e30f;
+  const size_t k = std::min(v.size() - 1, (size_t)((1 - frac) * v.size()));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+// ---- pigment colours -------------------------------------------------------------------------------
+
+enum Pigment { kLightBrown, kDarkBrown, kBlack, kBlueGrey };
+const Col kPigment[4] = {{0.62f, 0.41f, 0.25f},   // light brown
+                         {0.43f, 0.26f, 0.14f},   // dark brown
+                         {0.15f, 0.10f, 0.09f},   // black
+                         {0.50f, 0.56f, 0.66f}};  // blue-grey (veil)
+
+// ---- one sample ----------------------------------------------------------------------------------
+
+class Renderer {
+ public:
+  Renderer(uint64_t seed, int64_t index, int size)
+      : rng_(Loader::sample_seed(seed, 0, (uint64_t)index)),
+        S_(size),
+        u_(size / 256.0),
+        cv_(size),
+        lesion_(size),
+        alpha_((size_t)size * size, 0.0f) {}
+
+  // The labels only: draw_labels and draw_features come first in render(),
+  // so they are the same as render()'s, whatever the size.
+  SynthSample labels() {
+    draw_labels();
+    draw_features();
+    SynthSample s;
+    fill_labels(s);
+    return s;
+  }
+
+  SynthSample render() {
+    draw_labels();
+    draw_features();
+    place_lesion();
+    paint_skin();
+    paint_site();
+    if (has(kErythema)) paint_erythema();
+    if (has(kNodule)) paint_cast_shadow();
+    paint_lesion();
+    composite_lesion();
+    paint_hair();
+    paint_optics();
+    return finish();
+  }
+
+ private:
+  // ---- labels -----------------------------------------------------------------------------------
+
+  bool has(int type) const { return (types_ >> type) & 1u; }
+  // A length of v pixels at 256 x 256, scaled to this size, at least `floor` pixels.
+  double px(double v256, double floor = 0) const { return std::max(v256 * u_, floor); }
+
+  void draw_labels() {
+    site_ = categorical(rng_, kSiteProb, kSynthSites);
+    // Each type independently; an empty set is drawn again (see the header).
+    while (types_ == 0)
+      for (int k = 0; k < kSynthLesionTypes; ++k)
+        if (coin(rng_, kTypeProb[k][site_])) types_ |= 1u << k;
+    const double p[3] = {1 - kMelanomaProb[site_] - kKeratosisProb[site_], kMelanomaProb[site_],
+                         kKeratosisProb[site_]};
+    diagnosis_ = categorical(rng_, p, 3);
+  }
+
+  // Border irregularity, pigment colours and milia, consistent with the
+  // diagnosis by the rules of the header (with a margin around b = 0.5).
+  void draw_features() {
+    auto regular = [&] { return uni(rng_, 0.0, 0.3); };
+    auto irregular = [&] { return uni(rng_, 0.6, 1.0); };
+    int ncol;
+    if (diagnosis_ == kSynthMelanoma) {
+      irregularity_ = irregular();
+      ncol = coin(rng_, 0.6) ? 3 : 4;
+    } else {
+      // Benign: a typical lesion, or a hard case with only one of the two
+      // melanoma features (3+ colours with a regular border, or an irregular
+      // border with at most 2 colours).
+      const double typical = diagnosis_ == kSynthNevus ? 0.6 : 0.7;
+      const double m = rng_.uniform();
+      if (m < typical) {
+        irregularity_ = regular();
+        ncol = int_in(rng_, 1, 2);
+      } else if (m < typical + (1 - typical) / 2) {
+        irregularity_ = regular();
+        ncol = 3;
+      } else {
+        irregularity_ = irregular();
+        ncol = int_in(rng_, 1, 2);
+      }
+    }
+    milia_ = diagnosis_ == kSynthSeborrheicKeratosis;
+    // Which colours: 1 or 2 are mostly browns (any colour sometimes); 3 are all
+    // four but one; 4 are all. The first is the lesion's base colour.
+    pigments_.clear();
+    if (ncol == 1) {
+      pigments_.push_back(coin(rng_, 0.8) ? int_in(rng_, kLightBrown, kDarkBrown)
+                                          : int_in(rng_, kLightBrown, kBlueGrey));
+    } else if (ncol == 2) {
+      if (coin(rng_, 0.7)) {
+        pigments_ = {kLightBrown, kDarkBrown};
+      } else {
+        const int a = int_in(rng_, 0, 3);
+        pigments_ = {a, (a + int_in(rng_, 1, 3)) % 4};
+      }
+    } else {
+      const int drop = ncol == 4 ? -1 : int_in(rng_, 0, 3);
+      for (int c = 0; c < 4; ++c)
+        if (c != drop) pigments_.push_back(c);
+    }
+    std::shuffle(pigments_.begin(), pigments_.end(), rng_.engine());
+    // Melanomas and other lesions with dark zones: the base is never black or
+    // blue-grey when browns are present, so the zones read as zones.
+    for (size_t i = 1; i < pigments_.size(); ++i)
+      if (pigments_[0] >= kBlack && pigments_[i] < kBlack) std::swap(pigments_[0], pigments_[i]);
+  }
+
+  // ---- geometry -------------------------------------------------------------------------------------
+
+  void place_lesion() {
+    const double cx = S_ * (0.5 + uni(rng_, -0.07, 0.07));
+    const double cy = S_ * (0.5 + uni(rng_, -0.07, 0.07));
+    const double r0 = S_ * uni(rng_, 0.17, 0.29);
+    edge_ = uni(rng_, 1.0, 2.5);
+    shape_ = RadialShape::make(rng_, cx, cy, r0, irregularity_, uni(rng_, 0.0, 0.22));
+    // Keep the whole lesion 2 px (plus the soft edge) inside the image.
+    const double room = std::min({cx, cy, S_ - cx, S_ - cy}) - 2 - edge_;
+    if (shape_.extent() > room) shape_.set_radius(r0 * room / shape_.extent());
+  }
+
+  // Bounds of the lesion (plus `margin` pixels).
+  Bounds lesion_bounds(double margin) const {
+    return bounds_around(shape_.cx, shape_.cy, shape_.extent() + margin, S_);
+  }
+
+  // ---- skin ----------------------------------------------------------------------------------------
+
+  void paint_skin() {
+    // One tone range for every site (fair to medium); sites shift it a little.
+    const Col fair{0.96f, 0.82f, 0.74f}, medium{0.78f, 0.57f, 0.44f};
+    skin_ = mix(fair, medium, (float)uni(rng_, 0, 1));
+    switch (site_) {
+      case kFace: skin_ = skin_ * Col{1.02f, 0.96f, 0.96f}; break;
+      case kHand: skin_ = mix(skin_, Col{0.95f, 0.74f, 0.72f}, 0.25f) * 1.02f; break;
+      case kFoot: skin_ = skin_ * Col{1.0f, 0.97f, 0.86f}; break;
+      case kScalp: skin_ = skin_ * 0.98f; break;
+      default: break;
+    }
+    const Fbm light(rng_, S_, 3, 4), red(rng_, S_, 4, 3);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const float l = 1 + 0.06f * light.at(X, Y), r = 0.03f * red.at(X, Y);
+        cv_.set(x, y, Col{skin_.r * l + r, skin_.g * l - 0.5f * r, skin_.b * l - 0.5f * r});
+      }
+  }
+
+  // ---- site cues -------------------------------------------------------------------------------------
+
+  void paint_site() {
+    switch (site_) {
+      case kArm: skin_lines(0.045); break;
+      case kFace: face_pores(); break;
+      case kFoot: sole_ridges(); break;
+      case kHand: palm(); break;
+      case kLeg: dry_skin_cracks(); break;
+      case kNail: nail_plate(); break;
+      case kScalp: break;  // its cue is the hair (paint_hair)
+      case kTrunk: trunk(); break;
+    }
+  }
+
+  // Two faint families of fine furrows crossing at 50-80 degrees.
+  void skin_lines(double depth) {
+    const double a1 = uni(rng_, 0, kPi), a2 = a1 + uni(rng_, 0.9, 1.4);
+    const double period = px(10, 4);
+    const Fbm warp(rng_, S_, 4, 2);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5, Y = y + 0.5, w = 1.5 * warp.at(X, Y);
+        double line = 0;
+        for (double a : {a1, a2}) {
+          const double ph = 2 * kPi * (X * std::cos(a) + Y * std::sin(a)) / period + w;
+          line = std::max(line, std::pow(0.5 + 0.5 * std::cos(ph), 8.0));
+        }
+        cv_.shade(x, y, Col{0.0f, 0.0f, 0.0f}, depth * line);
+      }
+  }
+
+  void face_pores() {
+    const double sp = px(7, 3);
+    for (double gy = 0; gy < S_; gy += sp)
+      for (double gx = 0; gx < S_; gx += sp) {
+        const double cx = gx + sp * uni(rng_, 0.15, 0.85), cy = gy + sp * uni(rng_, 0.15, 0.85);
+        const double r = px(uni(rng_, 0.9, 1.5), 0.55);
+        const double a = uni(rng_, 0.5, 0.8);
+        const Bounds bb = bounds_around(cx, cy, r + 1.5, S_);
+        for (int y = bb.y0; y < bb.y1; ++y)
+          for (int x = bb.x0; x < bb.x1; ++x)
+            cv_.shade(x, y, Col{0.74f, 0.64f, 0.64f},
+                      a * disc_cover(std::hypot(x + 0.5 - cx, y + 0.5 - cy), r));
+      }
+    if (coin(rng_, 0.5)) {  // an oily sheen: a broad soft highlight
+      const double hx = S_ * uni(rng_, 0.1, 0.9), hy = S_ * uni(rng_, 0.1, 0.9);
+      const double sig = S_ * uni(rng_, 0.12, 0.25);
+      for (int y = 0; y < S_; ++y)
+        for (int x = 0; x < S_; ++x) {
+          const double d2 = std::pow(x + 0.5 - hx, 2) + std::pow(y + 0.5 - hy, 2);
+          cv_.blend(x, y, Col{1, 1, 1}, 0.22 * std::exp(-d2 / (2 * sig * sig)));
+        }
+    }
+  }
+
+  void sole_ridges() {
+    const double th = uni(rng_, 0, kPi), period = px(10, 5);
+    const Fbm warp(rng_, S_, 2, 2);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const double f = std::cos(2 * kPi * (X * std::cos(th) + Y * std::sin(th)) / period +
+                                  1.2 * warp.at(X, Y));
+        cv_.shade(x, y, Col{0.72f, 0.68f, 0.66f}, smoothstep(0.45, 0.95, f));  // furrows
+        cv_.blend(x, y, Col{1, 0.98f, 0.92f}, 0.10 * smoothstep(-0.5, -1.0, f));  // ridge crests
+      }
+  }
+
+  void palm() {
+    // Dermatoglyphic ridges: arcs around a centre 0.5-1.2 image sides away
+    // (whorls and loops seen close up), slightly wavy.
+    const double a = uni(rng_, 0, 2 * kPi), dist = S_ * uni(rng_, 0.5, 1.2), period = px(5, 3);
+    const double ox = S_ / 2.0 + dist * std::cos(a), oy = S_ / 2.0 + dist * std::sin(a);
+    const Fbm warp(rng_, S_, 3, 2);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const double f = std::cos(2 * kPi * std::hypot(X - ox, Y - oy) / period + 3.0 * warp.at(X, Y));
+        cv_.shade(x, y, Col{0.86f, 0.82f, 0.82f}, smoothstep(0.2, 1.0, f));
+      }
+    // Flexion creases: 2-3 long dark curves from edge to edge.
+    Layer crease(S_);
+    const int n = int_in(rng_, 2, 3);
+    for (int i = 0; i < n; ++i) {
+      const double a = uni(rng_, 0, kPi), off = S_ * uni(rng_, -0.35, 0.35);
+      const double dx = std::cos(a), dy = std::sin(a), nx = -dy, ny = dx;
+      const double c = S_ / 2.0, L = S_ * 0.75;
+      const double bend = S_ * uni(rng_, -0.15, 0.15);
+      stroke(crease, S_, c + nx * off - dx * L, c + ny * off - dy * L, c + nx * (off + bend),
+             c + ny * (off + bend), c + nx * off + dx * L, c + ny * off + dy * L, px(3.2, 1.3),
+             px(2.2, 1.1), 0.8);
+    }
+    crease.blend_onto(cv_, skin_ * Col{0.62f, 0.5f, 0.5f}, 1.0);
+  }
+
+  void dry_skin_cracks() {
+    const Voronoi cells(rng_, S_, S_ / uni(rng_, 7, 10));
+    const double w = px(1.2, 0.7);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x)
+        cv_.blend(x, y, Col{0.97f, 0.93f, 0.90f},
+                  0.5 * disc_cover(cells.edge_distance(x + 0.5, y + 0.5), w / 2));
+  }
+
+  void nail_plate() {
+    // Frame: a along the nail (from the cuticle to the free edge), b across.
+    const double phi = uni(rng_, 0, 2 * kPi), ax = std::cos(phi), ay = std::sin(phi);
+    const double hw = S_ * uni(rng_, 0.33, 0.42);            // half width of the plate
+    const double ac = -S_ * uni(rng_, 0.36, 0.46);           // cuticle apex
+    const double k = uni(rng_, 0.6, 1.2) / S_;               // cuticle curvature
+    const double period = px(7, 3);
+    const Fbm stri(rng_, S_, 3, 2);
+    const Col plate = mix(skin_, Col{0.94f, 0.76f, 0.76f}, 0.55f) * 1.04f;
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5 - S_ / 2.0, Y = y + 0.5 - S_ / 2.0;
+        const double A = X * ax + Y * ay, B = -X * ay + Y * ax;
+        const double from_cuticle = A - (ac + k * B * B), from_side = hw - std::fabs(B);
+        const double in = std::min(from_cuticle, from_side);  // > 0 on the plate
+        const Col base = cv_.get(x, y);
+        Col c = base * Col{0.92f, 0.84f, 0.84f};  // periungual skin: redder, darker
+        if (in > -1.5) {
+          const float cover = smoothstep(-0.75, 0.75, in);
+          Col p = plate * (float)(1 + 0.06 * std::cos(2 * kPi * B / period + 2 * stri.at(x, y)));
+          // The lunula: whitish near the cuticle.
+          p = mix(p, Col{0.97f, 0.93f, 0.91f}, 0.55f * (1 - smoothstep(S_ * 0.05, S_ * 0.11,
+                                                                      from_cuticle)));
+          // A dark groove along the lateral folds.
+          p = p * (1 - 0.3f * (1 - smoothstep(0, px(3, 1.2), from_side)));
+          c = mix(c, p, cover);
+        }
+        // A thin whitish cuticle rim just outside the plate's proximal edge.
+        if (from_cuticle < 0 && from_cuticle > -px(4, 1.5) && from_side > 0)
+          c = mix(c, Col{0.95f, 0.88f, 0.85f}, 0.5f);
+        cv_.set(x, y, c);
+      }
+  }
+
+  void trunk() {
+    const int n = int_in(rng_, 4, 16);
+    for (int i = 0; i < n; ++i) {  // freckles
+      const double cx = S_ * uni(rng_, 0, 1), cy = S_ * uni(rng_, 0, 1);
+      const double r = px(uni(rng_, 2, 4), 1.2);
+      const Bounds bb = bounds_around(cx, cy, r + 1.5, S_);
+      for (int y = bb.y0; y < bb.y1; ++y)
+        for (int x = bb.x0; x < bb.x1; ++x)
+          cv_.shade(x, y, Col{0.82f, 0.72f, 0.62f},
+                    0.75 * smoothstep(-1, 1, r - std::hypot(x + 0.5 - cx, y + 0.5 - cy)));
+    }
+    if (!coin(rng_, 0.5)) return;
+    // A clothing edge along one side, kept clear of the lesion.
+    const int side = int_in(rng_, 0, 3);  // 0 top, 1 right, 2 bottom, 3 left
+    const Bounds lb = lesion_bounds(edge_);
+    const int gap = side == 0 ? lb.y0 : side == 1 ? S_ - lb.x1 : side == 2 ? S_ - lb.y1 : lb.x0;
+    const double depth = std::min(S_ * uni(rng_, 0.08, 0.18), gap - S_ * 0.03);
+    const Col fabric[6] = {{0.15f, 0.20f, 0.40f}, {0.08f, 0.08f, 0.10f}, {0.90f, 0.90f, 0.92f},
+                           {0.60f, 0.10f, 0.12f}, {0.50f, 0.50f, 0.52f}, {0.20f, 0.40f, 0.25f}};
+    const Col cloth = fabric[int_in(rng_, 0, 5)];
+    const double weave = px(4, 2), wobble = S_ * uni(rng_, 0.0, 0.03), ph = uni(rng_, 0, 2 * kPi);
+    if (depth < S_ * 0.04) return;
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const double along = side % 2 == 0 ? X : Y;
+        const double into = side == 0 ? Y : side == 1 ? S_ - X : side == 2 ? S_ - Y : X;
+        const double edge = depth + wobble * std::sin(2 * kPi * along / S_ * 1.5 + ph);
+        const double d = edge - into;  // > 0 on the fabric
+        if (d < -px(6, 2)) continue;
+        // A soft shadow on the skin next to the fabric, then the fabric itself.
+        cv_.shade(x, y, Col{0.7f, 0.7f, 0.7f}, 1 - smoothstep(0, px(6, 2), -d));
+        const double tex = 1 + 0.12 * std::sin(2 * kPi * X / weave) * std::sin(2 * kPi * Y / weave);
+        cv_.blend(x, y, cloth * (float)tex, smoothstep(-0.75, 0.75, d));
+      }
+  }
+
+  // ---- around the lesion ----------------------------------------------------------------------------
+
+  void paint_erythema() {
+    const double width = shape_.r0 * uni(rng_, 0.35, 0.8), strength = uni(rng_, 0.45, 0.7);
+    const Fbm blotch(rng_, S_, 5, 3);
+    const Col red{0.88f, 0.38f, 0.38f};
+    const Bounds bb = lesion_bounds(width + 2);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5, out = -shape_.inside(X, Y);
+        const double w = (1 - smoothstep(0, width, out)) * (0.75 + 0.25 * blotch.at(X, Y));
+        cv_.blend(x, y, red, strength * w);
+      }
+  }
+
+  // Raised lesions (nodule) cast a soft shadow away from the light.
+  void paint_cast_shadow() {
+    light_ = uni(rng_, 0, 2 * kPi);
+    const double off = 0.14 * shape_.r0;
+    RadialShape sh = shape_;
+    sh.cx -= off * std::cos(light_);
+    sh.cy -= off * std::sin(light_);
+    const double soft = std::max(0.12 * shape_.r0, 2.0);
+    const Bounds bb = lesion_bounds(off + soft + 2);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x)
+        cv_.shade(x, y, Col{0.55f, 0.52f, 0.52f}, sh.coverage(x + 0.5, y + 0.5, soft));
+  }
+
+  // ---- the lesion ----------------------------------------------------------------------------------
+  //
+  // Built on its own canvas (lesion_), then laid over the skin with the body's
+  // soft coverage (alpha_): every feature is thereby clipped to the body.
+
+  void paint_lesion() {
+    const Bounds bb = lesion_bounds(edge_ + 1);
+    // Coverage and the base pigment with a fine mottling.
+    const Fbm mottle(rng_, S_, std::max(4, (int)(S_ / shape_.r0 * 1.5)), 3);
+    const float tone = (float)uni(rng_, 0.85, 1.05);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        alpha_[(size_t)y * S_ + x] = shape_.coverage(X, Y, edge_);
+        lesion_.set(x, y, kPigment[pigments_[0]] * (tone * (1 + 0.10f * mottle.at(X, Y))));
+      }
+    // Colour zones: off-centre blobs of the other pigments.
+    for (size_t j = 1; j < pigments_.size(); ++j) {
+      const double a = uni(rng_, 0, 2 * kPi), d = shape_.r0 * uni(rng_, 0.15, 0.5);
+      const RadialShape zone = RadialShape::make(
+          rng_, shape_.cx + d * std::cos(a), shape_.cy + d * std::sin(a),
+          shape_.r0 * uni(rng_, 0.35, 0.6), std::max(irregularity_, 0.2), uni(rng_, 0.0, 0.3));
+      const double opacity = pigments_[j] == kBlueGrey ? 0.8 : 0.92, soft = px(3, 1.2);
+      for (int y = bb.y0; y < bb.y1; ++y)
+        for (int x = bb.x0; x < bb.x1; ++x) {
+          const double X = x + 0.5, Y = y + 0.5;
+          lesion_.blend(x, y, kPigment[pigments_[j]] * (1 + 0.08f * mottle.at(X, Y)),
+                        opacity * zone.coverage(X, Y, soft));
+        }
+    }
+    if (has(kNetwork)) network(bb);
+    if (has(kGlobules)) globules();
+    if (has(kVascular)) vessels();
+    if (has(kErosion)) erosion(bb);
+    if (has(kCrust)) crust(bb);
+    if (has(kScale)) scale(bb);
+    if (milia_) milia();
+    if (has(kNodule)) dome(bb);
+  }
+
+  // A random point inside the lesion with rho < max_rho.
+  std::pair<double, double> point_inside(double max_rho) {
+    for (int t = 0; t < 1000; ++t) {
+      const double x = shape_.cx + shape_.extent() * uni(rng_, -1, 1);
+      const double y = shape_.cy + shape_.extent() * uni(rng_, -1, 1);
+      if (shape_.rho(x, y) < max_rho) return {x, y};
+    }
+    return {shape_.cx, shape_.cy};
+  }
+
+  // Round dots inside the lesion, each drawn with disc coverage.
+  void dots(int n, double rmin, double rmax, double max_rho, Col c, double opacity) {
+    for (int i = 0; i < n; ++i) {
+      const auto [cx, cy] = point_inside(max_rho);
+      const double r = uni(rng_, rmin, rmax);
+      const Bounds bb = bounds_around(cx, cy, r + 1.5, S_);
+      for (int y = bb.y0; y < bb.y1; ++y)
+        for (int x = bb.x0; x < bb.x1; ++x)
+          lesion_.blend(x, y, c, opacity * disc_cover(std::hypot(x + 0.5 - cx, y + 0.5 - cy), r));
+    }
+  }
+
+  void network(const Bounds& bb) {
+    const double mesh = px(9, 4);
+    const Voronoi cells(rng_, S_, mesh);
+    const double half = 0.5 * px(2.2, 1.0), strength = uni(rng_, 0.7, 0.9);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const double fade = 1 - smoothstep(0.65, 1.0, shape_.rho(X, Y));
+        const double line = disc_cover(cells.edge_distance(X, Y), half);
+        lesion_.shade(x, y, Col{0.42f, 0.40f, 0.42f}, strength * fade * line);
+        lesion_.shade(x, y, Col{1.06f, 1.06f, 1.06f}, fade * (1 - line));  // lighter holes
+      }
+  }
+
+  void globules() {
+    const Col c = coin(rng_, 0.5) ? Col{0.20f, 0.12f, 0.08f} : Col{0.10f, 0.07f, 0.06f};
+    dots(int_in(rng_, 8, 20), px(2.8, 1.6), px(4.2, 2.2), 0.8, c, 0.95);
+  }
+
+  void vessels() {
+    const Col red{0.80f, 0.12f, 0.16f};
+    const double m = rng_.uniform();
+    if (m < 0.65) dots(int_in(rng_, 12, 30), px(1.6, 0.9), px(2.4, 1.1), 0.85, red, 0.9);
+    if (m >= 0.4) {  // linear, branching vessels
+      Layer v(S_);
+      const int n = int_in(rng_, 2, 5);
+      for (int i = 0; i < n; ++i) {
+        const auto [x0, y0] = point_inside(0.7);
+        const double a = uni(rng_, 0, 2 * kPi), L = shape_.r0 * uni(rng_, 0.5, 1.1);
+        const double bend = L * uni(rng_, -0.4, 0.4);
+        const double x2 = x0 + L * std::cos(a), y2 = y0 + L * std::sin(a);
+        const double x1 = (x0 + x2) / 2 - bend * std::sin(a), y1 = (y0 + y2) / 2 + bend * std::cos(a);
+        const double w = px(2.2, 1.0);
+        stroke(v, S_, x0, y0, x1, y1, x2, y2, w, 0.6 * w, 1.0);
+        // A branch from the middle of the curve.
+        const double mx = 0.25 * x0 + 0.5 * x1 + 0.25 * x2, my = 0.25 * y0 + 0.5 * y1 + 0.25 * y2;
+        const double b = a + (coin(rng_, 0.5) ? 1 : -1) * uni(rng_, 0.5, 1.1), Lb = 0.5 * L;
+        stroke(v, S_, mx, my, mx + 0.5 * Lb * std::cos(b), my + 0.5 * Lb * std::sin(b),
+               mx + Lb * std::cos(b + 0.2), my + Lb * std::sin(b + 0.2), 0.7 * w, 0.45 * w, 1.0);
+      }
+      v.blend_onto(lesion_, red, 0.9);
+    }
+  }
+
+  void erosion(const Bounds& bb) {
+    const double a = uni(rng_, 0, 2 * kPi), d = shape_.r0 * uni(rng_, 0.0, 0.35);
+    const RadialShape patch =
+        RadialShape::make(rng_, shape_.cx + d * std::cos(a), shape_.cy + d * std::sin(a),
+                          shape_.r0 * uni(rng_, 0.3, 0.5), 0.35, uni(rng_, 0.0, 0.3));
+    const Fbm tex(rng_, S_, 12, 2);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        lesion_.blend(x, y, Col{0.88f, 0.32f, 0.32f} * (1 + 0.08f * tex.at(X, Y)),
+                      0.92 * patch.coverage(X, Y, 1.0));
+      }
+    // Glossy: small white specular highlights on the moist surface.
+    const int n = int_in(rng_, 2, 4);
+    for (int i = 0; i < n; ++i) {
+      double hx = patch.cx, hy = patch.cy;
+      for (int t = 0; t < 100; ++t) {
+        hx = patch.cx + patch.extent() * uni(rng_, -1, 1);
+        hy = patch.cy + patch.extent() * uni(rng_, -1, 1);
+        if (patch.rho(hx, hy) < 0.7) break;
+      }
+      const double r = px(uni(rng_, 1.8, 3.0), 1.0);
+      const Bounds hb = bounds_around(hx, hy, 2 * r + 1.5, S_);
+      for (int y = hb.y0; y < hb.y1; ++y)
+        for (int x = hb.x0; x < hb.x1; ++x)  // an ellipse, twice as wide as high
+          lesion_.blend(x, y, Col{1, 1, 1},
+                        0.85 * disc_cover(std::hypot((x + 0.5 - hx) / 2, y + 0.5 - hy), r / 2 + 0.25));
+    }
+  }
+
+  // A thresholded fBm field over the lesion: a fraction `frac` of the
+  // lesion's pixels lie above the returned threshold.
+  float field_threshold(const Fbm& f, const Bounds& bb, double frac) const {
+    std::vector<float> inside;
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x)
+        if (alpha_[(size_t)y * S_ + x] >= 0.5f) inside.push_back(f.at(x + 0.5, y + 0.5));
+    return upper_quantile(std::move(inside), frac);
+  }
+
+  void crust(const Bounds& bb) {
+    const Fbm f(rng_, S_, std::max(3, (int)(S_ / shape_.r0 * 1.2)), 4);
+    const Fbm grain(rng_, S_, std::max(8, (int)(S_ / px(3, 1.5))), 1);
+    const float t = field_threshold(f, bb, uni(rng_, 0.2, 0.35));
+    const Col honey{0.86f, 0.62f, 0.24f}, orange{0.66f, 0.40f, 0.14f}, rim{0.36f, 0.20f, 0.08f};
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5, v = f.at(X, Y);
+        lesion_.blend(x, y, rim, 0.8 * smoothstep(t - 0.09, t - 0.03, v));
+        const float g = grain.at(X, Y);
+        const Col c = mix(honey, orange, 0.5f + 0.5f * g) * (1 + 0.12f * g);
+        lesion_.blend(x, y, c, 0.95 * smoothstep(t, t + 0.04, v));
+      }
+  }
+
+  void scale(const Bounds& bb) {
+    const Fbm f(rng_, S_, std::max(4, (int)(S_ / shape_.r0 * 2.2)), 3);
+    const Fbm grain(rng_, S_, std::max(8, (int)(S_ / px(3, 1.5))), 1);
+    const float t = field_threshold(f, bb, uni(rng_, 0.25, 0.40));
+    const Col white{0.93f, 0.92f, 0.89f};
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5, v = f.at(X, Y);
+        lesion_.blend(x, y, white * (1 - 0.06f * grain.at(X, Y)), 0.9 * smoothstep(t, t + 0.03, v));
+        // Flake edges catch the light.
+        lesion_.blend(x, y, Col{1, 1, 1}, 0.6 * smoothstep(t, t + 0.02, v) * (1 - smoothstep(t + 0.03, t + 0.07, v)));
+      }
+  }
+
+  void milia() {
+    const int n = int_in(rng_, 4, 10);
+    const double rmin = px(3.5, 1.5), rmax = px(5, 2.0);
+    for (int i = 0; i < n; ++i) {
+      const auto [cx, cy] = point_inside(0.8);
+      const double r = uni(rng_, rmin, rmax);
+      const Bounds bb = bounds_around(cx, cy, 1.8 * r + 1.5, S_);
+      for (int y = bb.y0; y < bb.y1; ++y)
+        for (int x = bb.x0; x < bb.x1; ++x) {
+          const double d = std::hypot(x + 0.5 - cx, y + 0.5 - cy);
+          lesion_.blend(x, y, Col{0.97f, 0.95f, 0.84f}, 0.3 * disc_cover(d, 1.6 * r));  // glow
+          lesion_.blend(x, y, Col{0.97f, 0.95f, 0.84f}, 0.95 * disc_cover(d, r));
+        }
+    }
+  }
+
+  // Shading of a dome (hemisphere) lit from direction light_: the side facing
+  // the light brighter, the far side darker; and a specular highlight.
+  void dome(const Bounds& bb) {
+    const double lx = std::cos(light_), ly = std::sin(light_);
+    const double hx = shape_.cx + 0.35 * shape_.r0 * lx, hy = shape_.cy + 0.35 * shape_.r0 * ly;
+    const double sig = 0.16 * shape_.r0;
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x) {
+        const double X = x + 0.5, Y = y + 0.5;
+        const double rho = std::min(shape_.rho(X, Y), 1.0);
+        const double dx = X - shape_.cx, dy = Y - shape_.cy, d = std::hypot(dx, dy);
+        // The hemisphere's normal has the in-plane part rho * (dx, dy) / d.
+        const double along = d > 0 ? rho * (dx * lx + dy * ly) / d : 0;
+        const float shade = (float)(1 + 0.45 * along - 0.15 * (1 - std::sqrt(1 - rho * rho)));
+        lesion_.set(x, y, lesion_.get(x, y) * shade);
+        const double h2 = (X - hx) * (X - hx) + (Y - hy) * (Y - hy);
+        lesion_.blend(x, y, Col{1, 1, 1}, 0.6 * std::exp(-h2 / (2 * sig * sig)));
+      }
+  }
+
+  // Lays the lesion over the skin with its coverage; the mask is coverage >= 0.5.
+  void composite_lesion() {
+    const Bounds bb = lesion_bounds(edge_ + 1);
+    for (int y = bb.y0; y < bb.y1; ++y)
+      for (int x = bb.x0; x < bb.x1; ++x)
+        cv_.blend(x, y, lesion_.get(x, y), alpha_[(size_t)y * S_ + x]);
+  }
+
+  // ---- hair (over everything, lesion included) --------------------------------------------------
+
+  void paint_hair() {
+    // Per site: number of hairs, length range (x size), width, spread of
+    // direction around the site's flow (radians), colour.
+    int n_min, n_max;
+    double lmin, lmax, w, spread;
+    Col colour;
+    switch (site_) {
+      case kScalp:
+        n_min = 50, n_max = 100;
+        lmin = 0.3, lmax = 0.8, w = px(2.2, 1.0), spread = 0.35;
+        colour = mix(Col{0.10f, 0.07f, 0.05f}, Col{0.28f, 0.18f, 0.10f}, (float)rng_.uniform());
+        break;
+      case kArm:
+        n_min = 25, n_max = 45;
+        lmin = 0.12, lmax = 0.30, w = px(1.1, 0.7), spread = 0.2;
+        colour = Col{0.33f, 0.22f, 0.14f};
+        break;
+      case kLeg:
+        n_min = 10, n_max = 22;
+        lmin = 0.05, lmax = 0.13, w = px(1.8, 1.0), spread = 0.25;
+        colour = Col{0.12f, 0.08f, 0.06f};
+        break;
+      default: return;  // the other sites are hairless here
+    }
+    const int n = int_in(rng_, n_min, n_max);
+    const double dir = uni(rng_, 0, 2 * kPi);
+    Layer hair(S_), roots(S_);
+    for (int i = 0; i < n; ++i) {
+      const double L = S_ * uni(rng_, lmin, lmax), a = dir + uni(rng_, -spread, spread);
+      // Start anywhere such that part of the hair is in the image.
+      const double x0 = uni(rng_, -0.3 * L, S_ + 0.3 * L) - 0.5 * L * std::cos(a);
+      const double y0 = uni(rng_, -0.3 * L, S_ + 0.3 * L) - 0.5 * L * std::sin(a);
+      const double x2 = x0 + L * std::cos(a), y2 = y0 + L * std::sin(a);
+      const double bend = L * uni(rng_, -0.12, 0.12);
+      const double x1 = (x0 + x2) / 2 - bend * std::sin(a), y1 = (y0 + y2) / 2 + bend * std::cos(a);
+      stroke(hair, S_, x0, y0, x1, y1, x2, y2, w, 0.55 * w, uni(rng_, 0.7, 0.95));
+      if (site_ == kScalp) stroke(roots, S_, x0, y0, x0, y0, x0, y0, 1.8 * w, 1.8 * w, 0.8);
+    }
+    roots.blend_onto(cv_, colour * 1.2f, 0.8);
+    hair.blend_onto(cv_, colour, 1.0);
+  }
+
+  // ---- optics and noise --------------------------------------------------------------------------
+
+  void paint_optics() {
+    const float gain = (float)uni(rng_, 0.92, 1.06);
+    const Col tint{(float)uni(rng_, 0.97, 1.03), (float)uni(rng_, 0.97, 1.03),
+                   (float)uni(rng_, 0.97, 1.03)};
+    const double g = uni(rng_, 0.0, 0.12), ga = uni(rng_, 0, 2 * kPi);
+    // The dermoscope's circular field of view, outside which the image is dark.
+    const bool vignette = coin(rng_, 0.35);
+    const double reach = std::hypot(shape_.cx - S_ / 2.0, shape_.cy - S_ / 2.0) + shape_.extent();
+    const double soft = 0.02 * S_;
+    const double R = std::max(S_ * uni(rng_, 0.5, 0.6), reach + 2 * soft + 2);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const double X = x + 0.5 - S_ / 2.0, Y = y + 0.5 - S_ / 2.0;
+        const float l = gain * (float)(1 + g * (X * std::cos(ga) + Y * std::sin(ga)) / S_);
+        Col c = cv_.get(x, y) * tint * l;
+        if (vignette) c = mix(c, Col{0.03f, 0.03f, 0.03f}, smoothstep(R - soft, R + soft, std::hypot(X, Y)));
+        cv_.set(x, y, c);
+      }
+  }
+
+  void fill_labels(SynthSample& s) const {
+    s.location = site_;
+    for (int k = 0; k < kSynthLesionTypes; ++k)
+      if (has(k)) s.lesions.push_back(k);
+    s.diagnosis = diagnosis_;
+    s.border_irregularity = irregularity_;
+    s.colours = (int)pigments_.size();
+    s.milia = milia_;
+  }
+
+  SynthSample finish() {
+    SynthSample s;
+    fill_labels(s);
+    s.image = Image(S_, S_, 3);
+    s.mask = Image(S_, S_, 1);
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x) {
+        const Col c = cv_.get(x, y);
+        const float v[3] = {c.r, c.g, c.b};
+        for (int ch = 0; ch < 3; ++ch) {
+          const double n = v[ch] + rng_.normal(0, 0.015);  // sensor noise
+          s.image.at(y, x, ch) = (uint8_t)std::lround(255 * clamp01(n));
+        }
+        s.mask.at(y, x, 0) = alpha_[(size_t)y * S_ + x] >= 0.5f ? 255 : 0;
+      }
+    // The box: the mask's bounding box, half-open.
+    s.box = {S_, S_, 0, 0};
+    for (int y = 0; y < S_; ++y)
+      for (int x = 0; x < S_; ++x)
+        if (s.mask.at(y, x, 0)) {
+          s.box.x0 = std::min(s.box.x0, x);
+          s.box.y0 = std::min(s.box.y0, y);
+          s.box.x1 = std::max(s.box.x1, x + 1);
+          s.box.y1 = std::max(s.box.y1, y + 1);
+        }
+    SKINMTL_CHECK(s.box.x1 > s.box.x0, "synth_sample: empty lesion mask (a generator bug)");
+    return s;
+  }
+
+  Rng rng_;
+  const int S_;
+  const double u_;  // size / 256
+  FloatCanvas cv_, lesion_;
+  std::vector<float> alpha_;  // the lesion body's coverage
+
+  int site_ = 0;
+  unsigned types_ = 0;  // bit k: lesion type k present
+  int diagnosis_ = kSynthNevus;
+  double irregularity_ = 0;
+  std::vector<int> pigments_;
+  bool milia_ = false;
+  RadialShape shape_;
+  double edge_ = 1.5;     // soft edge width of the lesion body, pixels
+  double light_ = 0;      // nodule light direction (radians)
+  Col skin_{0.9f, 0.7f, 0.6f};
+};
+
+}  // namespace
+
+// ---- public entry points ---------------------------------------------------------------------------
+
+double synth_site_probability(int site) {
+  SKINMTL_CHECK(site >= 0 && site < kSynthSites, "synth: site " << site << " out of range");
+  return kSiteProb[site];
+}
+
+double synth_lesion_probability(int type, int site) {
+  SKINMTL_CHECK(type >= 0 && type < kSynthLesionTypes && site >= 0 && site < kSynthSites,
+                "synth: lesion type " << type << " / site " << site << " out of range");
+  return kTypeProb[type][site];
+}
+
+double synth_diagnosis_probability(int diagnosis, int site) {
+  SKINMTL_CHECK(diagnosis >= 0 && diagnosis < kSynthDiagnoses && site >= 0 && site < kSynthSites,
+                "synth: diagnosis " << diagnosis << " / site " << site << " out of range");
+  if (diagnosis == kSynthMelanoma) return kMelanomaProb[site];
+  if (diagnosis == kSynthSeborrheicKeratosis) return kKeratosisProb[site];
+  return 1 - kMelanomaProb[site] - kKeratosisProb[site];
+}
+
+SynthSample synth_sample(uint64_t seed, int64_t index, const SynthOptions& options) {
+  SKINMTL_CHECK(options.size >= 32 && options.size <= 4096,
+                "synth: image size must be in [32, 4096], got " << options.size);
+  SKINMTL_CHECK(index >= 0, "synth: sample index must be >= 0, got " << index);
+  return Renderer(seed, index, options.size).render();
+}
+
+SynthSample synth_labels(uint64_t seed, int64_t index) {
+  SKINMTL_CHECK(index >= 0, "synth: sample index must be >= 0, got " << index);
+  return Renderer(seed, index, 32).labels();
+}
+
+std::vector<SynthSample> synth_samples(uint64_t seed, int64_t first, int64_t count,
+                                       const SynthOptions& options, int threads) {
+  SKINMTL_CHECK(count >= 0, "synth_samples: count must be >= 0, got " << count);
+  std::vector<SynthSample> out((size_t)count);
+  std::vector<std::string> errors((size_t)count);
+  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  // Each sample has its own Rng and slot: the thread that makes it does not matter.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int64_t i = 0; i < count; ++i) {
+    try {
+      out[i] = synth_sample(seed, first + i, options);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();  // exceptions must not leave an OpenMP region
+    }
+  }
+  for (const std::string& e : errors) SKINMTL_CHECK(e.empty(), e);
+  return out;
+}
+
+const char* synth_split(int64_t index) {
+  const int64_t r = index % 10;
+  return r == 8 ? "val" : r == 9 ? "test" : "train";
+}
+
+// ---- contact sheet -------------------------------------------------------------------------------
+
+Image synth_contact_sheet(const std::vector<SynthSample>& samples, int columns, int tile) {
+  SKINMTL_CHECK(!samples.empty() && columns > 0 && tile >= 64,
+                "synth_contact_sheet: need samples, columns > 0 and tile >= 64");
+  const int text_scale = tile >= 200 ? 2 : 1, line_h = 10 * text_scale, pad = 6;
+  const int text_lines = 6, cell_w = tile + pad, cell_h = tile + pad + text_lines * line_h + 4;
+  const int n = (int)samples.size(), rows = (n + columns - 1) / columns;
+  Canvas sheet(std::min(n, columns) * cell_w + pad, rows * cell_h + pad, kWhite);
+  for (int i = 0; i < n; ++i) {
+    const SynthSample& s = samples[i];
+    const int ox = pad + (i % columns) * cell_w, oy = pad + (i / columns) * cell_h;
+    const Image img = s.image.width == tile ? s.image : resize(s.image, tile, tile);
+    const Image mask = s.mask.width == tile ? s.mask : resize(s.mask, tile, tile);
+    auto on = [&](int y, int x) {
+      return x >= 0 && y >= 0 && x < tile && y < tile && mask.at(y, x, 0) >= 128;
+    };
+    sheet.draw_image(img, ox, oy);
+    for (int y = 0; y < tile; ++y)
+      for (int x = 0; x < tile; ++x)
+        // The mask contour: mask pixels with a 4-neighbour outside it.
+        if (on(y, x) && (!on(y - 1, x) || !on(y + 1, x) || !on(y, x - 1) || !on(y, x + 1)))
+          sheet.blend(ox + x, oy + y, Rgb{0, 255, 0});
+    // The box, scaled to the tile (its outline drawn on the box's outer pixels).
+    const double f = (double)tile / s.image.width;
+    const int bx0 = (int)(s.box.x0 * f), by0 = (int)(s.box.y0 * f);
+    const int bx1 = std::min(tile, (int)std::ceil(s.box.x1 * f)) - 1;
+    const int by1 = std::min(tile, (int)std::ceil(s.box.y1 * f)) - 1;
+    sheet.rect_outline(ox + bx0, oy + by0, ox + bx1 + 1, oy + by1 + 1, Rgb{255, 220, 0});
+    // The labels.
+    std::string types;
+    for (int k : s.lesions) types += std::string(types.empty() ? "" : " ") + kSynthLesionNames[k];
+    char head[160];
+    std::snprintf(head, sizeof head, "#%d %s %s", i, kSynthSiteNames[s.location],
+                  kSynthDiagnosisNames[s.diagnosis]);
+    char feat[96];
+    std::snprintf(feat, sizeof feat, "border %.2f colours %d%s", s.border_irregularity,
+                  s.colours, s.milia ? " milia" : "");
+    // Line 0 (site, diagnosis) in red for a melanoma; then the features, the types.
+    std::vector<std::pair<std::string, bool>> lines;
+    for (const std::string& l : wrap_text(head, tile, text_scale)) lines.push_back({l, s.melanoma()});
+    for (const std::string& l : wrap_text(feat, tile, text_scale)) lines.push_back({l, false});
+    for (const std::string& l : wrap_text(types, tile, text_scale)) lines.push_back({l, false});
+    const Rgb dark{20, 20, 20}, red{200, 0, 0};
+    for (int l = 0; l < (int)lines.size() && l < text_lines; ++l)
+      sheet.text(ox, oy + tile + 4 + l * line_h, lines[l].first, text_scale, lines[l].second ? red : dark);
+  }
+  return sheet.image();
+}
+
+// ---- the folder --------------------------------------------------------------------------------
+
+namespace {
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  SKINMTL_CHECK(f, "synth: cannot write " << path);
+  f << text;
+  f.close();
+  SKINMTL_CHECK(f, "synth: writing " << path << " failed");
+}
+
+const char* kCsvHeader =
+    "image,mask,lesions,location,id,split,diagnosis,melanoma,seborrheic_keratosis,malignant,"
+    "box_x0,box_y0,box_x1,box_y1,border_irregularity,colours\n";
+
+std::string csv_row(const SynthSample& s, int64_t index, const std::string& stem) {
+  std::string lesions;
+  for (int k : s.lesions) lesions += std::string(lesions.empty() ? "" : ";") + kSynthLesionNames[k];
+  char tail[256];
+  std::snprintf(tail, sizeof tail, "%s,%d,%d,%d,%d,%d,%d,%d,%.3f,%d", kSynthDiagnosisNames[s.diagnosis],
+                (int)s.melanoma(), (int)s.seborrheic_keratosis(), (int)s.malignant(), s.box.x0,
+                s.box.y0, s.box.x1, s.box.y1, s.border_irregularity, s.colours);
+  return "images/" + stem + ".jpg,masks/" + stem + ".png," + lesions + "," +
+         kSynthSiteNames[s.location] + ",synth_" + stem + "," + synth_split(index) + "," + tail +
+         "\n";
+}
+
+}  // namespace
+
+SynthWriteResult write_synth_dataset(const std::string& dir, const SynthWriteOptions& o) {
+  SKINMTL_CHECK(o.n > 0, "synth: the number of samples must be positive, got " << o.n);
+  SKINMTL_CHECK(o.jpeg_quality >= 1 && o.jpeg_quality <= 100,
+                "synth: JPEG quality must be in [1, 100], got " << o.jpeg_quality);
+  SKINMTL_CHECK(o.synth.size >= 32 && o.synth.size <= 4096,
+                "synth: image size must be in [32, 4096], got " << o.synth.size);
+  const auto t0 = std::chrono::steady_clock::now();
+  fs::create_directories(fs::path(dir) / "images");
+  fs::create_directories(fs::path(dir) / "masks");
+  // File names: the index, zero-padded to at least 6 digits.
+  const int digits = std::max<int>(6, (int)std::to_string(o.n - 1).size());
+  auto stem = [&](int64_t i) {
+    std::string s = std::to_string(i);
+    return std::string(digits - s.size(), '0') + s;
+  };
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+  const int64_t n_sheet = std::min<int64_t>(o.contact_sheet, o.n);
+  std::vector<std::string> rows((size_t)o.n), errors((size_t)o.n);
+  std::vector<SynthSample> sheet((size_t)n_sheet);
+  std::unique_ptr<Progress> bar;
+  if (o.progress) bar = std::make_unique<Progress>(o.n, "synth");
+  // Blocks of samples in parallel; the progress bar is drawn between blocks
+  // (Progress is not thread-safe).
+  const int64_t block = std::max<int64_t>(16, 4 * threads);
+  for (int64_t b0 = 0; b0 < o.n; b0 += block) {
+    const int64_t b1 = std::min(o.n, b0 + block);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t i = b0; i < b1; ++i) {
+      try {
+        SynthSample s = synth_sample(o.seed, i, o.synth);
+        const std::string name = stem(i);
+        save_jpeg((fs::path(dir) / "images" / (name + ".jpg")).string(), s.image, o.jpeg_quality);
+        save_png((fs::path(dir) / "masks" / (name + ".png")).string(), s.mask);
+        rows[i] = csv_row(s, i, name);
+        if (i < n_sheet) sheet[i] = std::move(s);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    }
+    for (int64_t i = b0; i < b1; ++i) SKINMTL_CHECK(errors[i].empty(), "synth: sample " << i << ": " << errors[i]);
+    if (bar) bar->update(b1);
+  }
+  if (bar) bar->finish();
+
+  SynthWriteResult result;
+  std::string all = kCsvHeader, split_text[3] = {kCsvHeader, kCsvHeader, kCsvHeader};
+  for (int64_t i = 0; i < o.n; ++i) {
+    all += rows[i];
+    const std::string sp = synth_split(i);
+    const int k = sp == "train" ? 0 : sp == "val" ? 1 : 2;
+    split_text[k] += rows[i];
+    (k == 0 ? result.train : k == 1 ? result.val : result.test)++;
+  }
+  result.manifest = (fs::path(dir) / "manifest.csv").string();
+  write_text_file(result.manifest, all);
+  write_text_file((fs::path(dir) / "train.csv").string(), split_text[0]);
+  write_text_file((fs::path(dir) / "val.csv").string(), split_text[1]);
+  write_text_file((fs::path(dir) / "test.csv").string(), split_text[2]);
+  if (n_sheet > 0) save_png((fs::path(dir) / "contact_sheet.png").string(), synth_contact_sheet(sheet));
+
+  std::ostringstream readme;
+  readme << "Synthetic skin-lesion data set written by `skinmtl synth` (io/synthetic.h describes\n"
+            "how each label is rendered).\n\n"
+         << "samples " << o.n << "  size " << o.synth.size << "x" << o.synth.size << "  seed "
+         << o.seed << "  jpeg_quality " << o.jpeg_quality << "\n"
+         << "splits  train " << result.train << "  val " << result.val << "  test " << result.test
+         << "  (sample i: val if i % 10 == 8, test if i % 10 == 9)\n\nlesion types:";
+  for (const char* name : kSynthLesionNames) readme << " " << name;
+  readme << "\nlocations:";
+  for (const char* name : kSynthSiteNames) readme << " " << name;
+  readme << "\ndiagnoses:";
+  for (const char* name : kSynthDiagnosisNames) readme << " " << name;
+  readme << "\n\nmanifest.csv: every sample; train.csv, val.csv, test.csv: one split each.\n"
+            "box_x0,box_y0,box_x1,box_y1: the mask's bounding box, half-open (x1 = last column + 1).\n";
+  write_text_file((fs::path(dir) / "README.txt").string(), readme.str());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace skinmtl
