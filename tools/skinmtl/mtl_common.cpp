@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "framework/autograd.h"
@@ -11,6 +12,7 @@
 #include "io/progress.h"
 #include "io/resnet50_import.h"
 #include "io/split.h"
+#include "io/synthetic.h"
 
 namespace skinmtl {
 
@@ -34,9 +36,14 @@ MtlData load_mtl_data(const Args& args) {
   std::string name;
   if (data == "synthetic" || data.rfind("synthetic:", 0) == 0) {
     const std::string manifest = after_colon("data/synthetic/manifest.csv");
-    SKINMTL_CHECK(std::filesystem::exists(manifest),
-                  "no synthetic data set at " << manifest << ": make one with `bin/skinmtl synth --out "
-                                              << std::filesystem::path(manifest).parent_path().string() << "`");
+    if (!std::filesystem::exists(manifest)) {
+      // The embedded default makes itself on a fresh machine (the same as
+      // `skinmtl synth --out <folder>` with its defaults: 2000 images, 256 px, seed 1).
+      const std::string dir = std::filesystem::path(manifest).parent_path().string();
+      std::fprintf(stderr, "no synthetic data set at %s: generating one in %s\n", manifest.c_str(), dir.c_str());
+      SynthWriteOptions so;
+      write_synth_dataset(dir, so);
+    }
     d.all = read_manifest(manifest);
     name = "synthetic";
   } else if (data == "ham10000" || data.rfind("ham10000:", 0) == 0) {
