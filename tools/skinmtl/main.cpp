@@ -35,6 +35,9 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered even when redirected to a file, so a long run's log shows
+  // its progress as it goes.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? 2 : 0;
