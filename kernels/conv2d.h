@@ -89,7 +89,9 @@ inline int64_t conv2d_col_elems(const Conv2dShape& sh) {
 }
 
 // ---- im2col / col2im, one element at a time ------------------------------------
-// Shared by the CPU loops and the CUDA kernels, so the two cannot drift apart.
+// The CUDA kernels' element functions (one thread per element). The CPU walks
+// the same mapping row by row instead (kernels/cpu/conv2d.cpp, much faster on
+// a CPU); the CPU-vs-CUDA parity tests keep the two in agreement.
 
 // im2col for one (c, p, q), i = (c * P + p) * Q + q in [0, C*P*Q): writes the
 // R*S entries of column p*Q + q that belong to channel c, i.e. rows

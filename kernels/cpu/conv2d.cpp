@@ -1,25 +1,110 @@
 // CPU reference for kernels/conv2d.h: im2col + one GEMM per image.
 //
-// Threading: the GEMMs are multi-threaded by OpenBLAS; everything else here
-// (im2col, col2im, bias) is a plain serial loop. Adding OpenMP to those loops
-// would not nest with OpenBLAS, but idle OpenMP threads spinning between
-// regions compete with OpenBLAS's own threads, so it is left out.
+// im2col / col2im here walk the col matrix row by row, as Caffe's
+// im2col_cpu / col2im_cpu do, rather than element by element through
+// im2col_elem / col2im_elem (which the CUDA kernels use: one thread per
+// element suits a GPU). Row (c, r, s) of col, restricted to output row p, is
+// input row h = p * stride_h - pad_h + r * dilation_h read at columns
+//   v = q * stride_w + off_w,   off_w = s * dilation_w - pad_w,   q = 0 .. Q-1,
+// i.e. a strided run of one input row (a contiguous one when stride_w = 1)
+// with zeros where v falls in the padding. Per row that is two zero fills and
+// one copy: no per-element index arithmetic or bounds test, and both buffers
+// are walked in memory order. col2im is the same walk with the copy reversed
+// into an add (dx += col), so each col entry goes back to the element it came
+// from. Measured on one 224x224 ResNet-50 image, single thread: layer1's 3x3
+// im2col 5.6 -> 0.6 ms, col2im 15.3 -> 1.3 ms; the strided 1x1 of layer2's
+// projection col2im 13.7 -> 0.5 ms (the elementwise col2im gathered over
+// windows with divisions; here it is a strided add).
+// The same mapping as the element functions, so the CPU-vs-CUDA parity tests
+// (and the naive-loop and gradient checks of tests/test_conv2d.cpp) hold the
+// two implementations together.
+//
+// Threading (kernels/cpu/simd.h): the GEMMs are multi-threaded by OpenBLAS;
+// everything else here is serial, vectorised where the loop allows.
 #include "kernels/conv2d.h"
 
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/simd.h"
 #include "kernels/gemm.h"
 
 namespace skinmtl {
 
+namespace {
+
+// The columns q in [begin, end) of an output row whose input column
+// v = q * stride_w + off_w lies inside [0, W); the others read padding.
+struct ColRange {
+  int begin, end;
+};
+ColRange inside_columns(int off_w, const Conv2dShape& sh) {
+  // First q with q * stride_w + off_w >= 0.
+  int begin = off_w >= 0 ? 0 : (-off_w + sh.stride_w - 1) / sh.stride_w;
+  // One past the last q with q * stride_w + off_w <= W - 1.
+  int end = off_w > sh.W - 1 ? 0 : (sh.W - 1 - off_w) / sh.stride_w + 1;
+  end = std::min(end, sh.Q);
+  begin = std::min(begin, end);
+  return {begin, end};
+}
+
+}  // namespace
+
 template <typename T>
 void im2col_cpu(T* col, const T* x_n, const Conv2dShape& sh) {
-  const int64_t n = (int64_t)sh.C * sh.P * sh.Q;
-  for (int64_t i = 0; i < n; ++i) im2col_elem(col, x_n, sh, i);
+  const int64_t PQ = sh.col_cols(), rows = sh.col_rows();
+  for (int64_t row = 0; row < rows; ++row) {
+    const int s = (int)(row % sh.S), r = (int)((row / sh.S) % sh.R), c = (int)(row / (sh.R * sh.S));
+    const T* xc = x_n + (int64_t)c * sh.H * sh.W;
+    const int off_w = s * sh.dilation_w - sh.pad_w;
+    const ColRange in = inside_columns(off_w, sh);
+    for (int p = 0; p < sh.P; ++p) {
+      T* out = col + row * PQ + (int64_t)p * sh.Q;  // col[row, p*Q .. p*Q + Q-1]
+      const int h = p * sh.stride_h - sh.pad_h + r * sh.dilation_h;
+      if (h < 0 || h >= sh.H) {
+        std::fill(out, out + sh.Q, T(0));
+        continue;
+      }
+      // x[c, h, v] for v = q * stride_w + off_w is xc[base + q * stride_w].
+      const int64_t base = (int64_t)h * sh.W + off_w;
+      std::fill(out, out + in.begin, T(0));
+      if (sh.stride_w == 1) {
+        std::memcpy(out + in.begin, xc + base + in.begin, sizeof(T) * (size_t)(in.end - in.begin));
+      } else {
+        for (int q = in.begin; q < in.end; ++q) out[q] = xc[base + (int64_t)q * sh.stride_w];
+      }
+      std::fill(out + in.end, out + sh.Q, T(0));
+    }
+  }
 }
 
 template <typename T>
 void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
-  const int64_t n = sh.x_image();
-  for (int64_t i = 0; i < n; ++i) dx_n[i] += col2im_elem(col, sh, i);
+  const int64_t PQ = sh.col_cols();
+  for (int c = 0; c < sh.C; ++c) {
+    T* dxc = dx_n + (int64_t)c * sh.H * sh.W;
+    for (int r = 0; r < sh.R; ++r)
+      for (int s = 0; s < sh.S; ++s) {
+        const int64_t row = ((int64_t)c * sh.R + r) * sh.S + s;
+        const int off_w = s * sh.dilation_w - sh.pad_w;
+        const ColRange in = inside_columns(off_w, sh);
+        for (int p = 0; p < sh.P; ++p) {
+          const int h = p * sh.stride_h - sh.pad_h + r * sh.dilation_h;
+          if (h < 0 || h >= sh.H) continue;  // those entries came from padding
+          const T* from = col + row * PQ + (int64_t)p * sh.Q;
+          // dx[c, h, v] for v = q * stride_w + off_w is dxc[base + q * stride_w].
+          const int64_t base = (int64_t)h * sh.W + off_w;
+          if (sh.stride_w == 1) {
+            T* to = dxc + base + in.begin;
+            const T* fr = from + in.begin;
+            SKINMTL_SIMD
+            for (int q = 0; q < in.end - in.begin; ++q) to[q] += fr[q];
+          } else {
+            for (int q = in.begin; q < in.end; ++q) dxc[base + (int64_t)q * sh.stride_w] += from[q];
+          }
+        }
+      }
+  }
 }
 
 template <typename T>
@@ -39,8 +124,11 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* col,
     // y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q); beta = 0 overwrites.
     gemm_cpu<T>(false, false, sh.K, PQ, CRS, T(1), w, CRS, col_n, PQ, T(0), y_n, PQ);
     if (bias) {
-      for (int k = 0; k < sh.K; ++k)
-        for (int64_t j = 0; j < PQ; ++j) y_n[k * PQ + j] += bias[k];
+      for (int k = 0; k < sh.K; ++k) {
+        T* yk = y_n + k * PQ;
+        SKINMTL_SIMD
+        for (int64_t j = 0; j < PQ; ++j) yk[j] += bias[k];
+      }
     }
   }
 }

@@ -1,6 +1,8 @@
 // CPU reference loops for kernels/copy_strided.h.
 #include "kernels/copy_strided.h"
 
+#include "kernels/cpu/simd.h"
+
 namespace skinmtl {
 
 template <typename T>
@@ -14,8 +16,10 @@ void copy_block_cpu(T* dst, int64_t dst_dim_len, int64_t dst_offset, const T* sr
       T* d = dst + (o * dst_dim_len + dst_offset + j) * inner;
       const T* s = src + (o * src_dim_len + src_offset + j) * inner;
       if (accumulate) {
+        SKINMTL_SIMD
         for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
       } else {
+        SKINMTL_SIMD
         for (int64_t i = 0; i < inner; ++i) d[i] = s[i];
       }
     }

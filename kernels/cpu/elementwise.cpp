@@ -1,20 +1,27 @@
-// CPU reference loops for kernels/elementwise.h.
+// CPU reference loops for kernels/elementwise.h, vectorised (kernels/cpu/simd.h).
+// Buffers are whole tensors: distinct, or (axpy's y += alpha y) the very same,
+// which is still one independent update per index.
 #include "kernels/elementwise.h"
+
+#include "kernels/cpu/simd.h"
 
 namespace skinmtl {
 
 template <typename T>
 void add_forward_cpu(T* y, const T* a, const T* b, int64_t n) {
+  SKINMTL_SIMD
   for (int64_t i = 0; i < n; ++i) y[i] = add_elem(a[i], b[i]);
 }
 
 template <typename T>
 void scale_forward_cpu(T* y, const T* x, T alpha, int64_t n) {
+  SKINMTL_SIMD
   for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
 }
 
 template <typename T>
 void axpy_cpu(T* y, const T* x, T alpha, int64_t n) {
+  SKINMTL_SIMD
   for (int64_t i = 0; i < n; ++i) y[i] = axpy_elem(y[i], x[i], alpha);
 }
 

@@ -1,0 +1,393 @@
+// tools/bench_cpu/main.cpp: `make bench-cpu`, skinmtl's CPU speed against
+// PyTorch's on the same machine, in the same run.
+//
+// Three cases, each timed for skinmtl here and for Debian's python3-torch by
+// tools/bench_cpu/bench_torch.py (run as a child process afterwards, never at
+// the same time):
+//   forward, batch 1      ResNet-50, 224x224, eval mode, no autograd
+//   forward, batch 20     the same at Liao & Luo's batch size
+//   SGD step, batch 20    zero_grad + forward in training mode (batch
+//                         statistics) + softmax cross-entropy on random labels
+//                         + backward + SGD update (lr 1e-3, momentum 0.9,
+//                         weight decay 1e-4)
+// on the network skinmtl trains: the Keras/MSRA ResNet-50 (stride "v1", conv
+// biases, BatchNorm eps 1e-3, 1000 classes), with random weights (speed does
+// not depend on the values).
+//
+// Both sides use the same number of threads (--threads, default: every core):
+// skinmtl's OpenBLAS and OpenMP thread counts, torch.set_num_threads. The run
+// is --rounds rounds; in each, every case runs --warmup untimed repetitions
+// and --reps timed ones, first for skinmtl, then for PyTorch. Alternating
+// spreads a disturbance (another job on a shared machine) over both sides.
+// The table shows the median of all timed runs of each side, the ratio
+// skinmtl / PyTorch (the target: <= 1.5), and each side's range.
+//
+// --breakdown adds where skinmtl's time goes in one forward (eval, batch 20)
+// and one training step: per op kind, forward ops timed by a forward that
+// mirrors nets/resnet50.cpp call for call, backward ops by wrapping each tape
+// node's backward function in a timer (the library itself is not
+// instrumented). It also asks the PyTorch side for torch.autograd.profiler's
+// table of one training step (printed to stderr).
+//
+// Options: --threads N, --rounds K (3), --reps R (3), --warmup W (1),
+// --size S (224), --batch B (20), --breakdown, --no-torch.
+//
+// Build (the Makefile rule `make bench-cpu` does this and runs it):
+//   g++ -I. -I/usr/include/stb -DSKINMTL_CUDA=0 -std=c++17 -O2 -fopenmp
+//       tools/bench_cpu/main.cpp build/cpu/libskinmtl.a -o bin/bench_cpu
+//       -lopenblas -fopenmp -lpthread
+// Run it from the repository root (it finds bench_torch.py from there).
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "framework/autograd.h"
+#include "framework/optimizer.h"
+#include "nets/resnet50.h"
+
+using namespace skinmtl;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    t.push_back(seconds_since(t0));
+  }
+  return t;
+}
+
+// ---- the optional per-op breakdown --------------------------------------------------------
+
+struct Breakdown {
+  std::map<std::string, double> seconds;
+  std::map<std::string, int> calls;
+  std::map<std::string, double> flops;  // multiply-adds x 2, for the convolutions
+  void add(const std::string& key, double s, double f = 0) {
+    seconds[key] += s;
+    calls[key] += 1;
+    flops[key] += f;
+  }
+  template <typename F>
+  Tensor time(const std::string& key, F&& f) {
+    const auto t0 = Clock::now();
+    Tensor y = f();
+    add(key, seconds_since(t0));
+    return y;
+  }
+  void print(const char* title, double total) const {
+    std::vector<std::pair<double, std::string>> rows;
+    double sum = 0;
+    for (const auto& [k, s] : seconds) rows.push_back({s, k}), sum += s;
+    std::sort(rows.rbegin(), rows.rend());
+    std::printf("\n%s (total %.3f s)\n", title, total);
+    for (const auto& [s, k] : rows) {
+      std::printf("  %-34s %8.3f s  %5.1f%%  (%d calls)", k.c_str(), s, 100 * s / total, calls.at(k));
+      if (flops.at(k) > 0) std::printf("  %6.1f GFLOP/s", flops.at(k) / s * 1e-9);
+      std::printf("\n");
+    }
+    std::printf("  %-34s %8.3f s  %5.1f%%\n", "(everything else)", total - sum,
+                100 * (total - sum) / total);
+  }
+};
+
+std::string conv_key(const Conv2d& c, const Tensor& x) {
+  const Shape& w = c.weight->value.shape();
+  return "conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
+         (c.params.stride_h > 1 ? " stride 2" : "");
+}
+
+// ResNet50::forward, op by op with timers; mirrors nets/resnet50.cpp.
+struct TimedResNet {
+  ResNet50& net;
+  Breakdown& t;
+  Tensor conv(Conv2d& c, const Tensor& x) {
+    const auto t0 = Clock::now();
+    Tensor y = c.forward(x);
+    const Shape& w = c.weight->value.shape();
+    t.add(conv_key(c, x), seconds_since(t0), 2.0 * (double)y.numel() * (double)(w[1] * w[2] * w[3]));
+    return y;
+  }
+  Tensor bn(BatchNorm2d& b, const Tensor& x) { return t.time("batch_norm", [&] { return b.forward(x); }); }
+  Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
+  Tensor block(Bottleneck& b, const Tensor& x) {
+    Tensor h = relu_(bn(*b.bn1, conv(*b.conv1, x)));
+    h = relu_(bn(*b.bn2, conv(*b.conv2, h)));
+    h = bn(*b.bn3, conv(*b.conv3, h));
+    Tensor sc = b.downsample ? bn(*b.downsample->bn, conv(*b.downsample->conv, x)) : x;
+    return relu_(t.time("add", [&] { return add(h, sc); }));
+  }
+  Tensor forward(const Tensor& x) {
+    Tensor h = relu_(bn(*net.bn1, conv(*net.conv1, x)));
+    h = t.time("max_pool", [&] { return max_pool2d(h, Pool2dParams::make(3, 2, 1)); });
+    for (auto* layer : {net.layer1.get(), net.layer2.get(), net.layer3.get(), net.layer4.get()})
+      for (auto& b : layer->blocks) h = block(*b, h);
+    h = t.time("global_avg_pool", [&] { return global_avg_pool2d(h); });
+    return t.time("linear (fc)", [&] { return net.fc->forward(h); });
+  }
+};
+
+// Wraps the backward function of every tape node reachable from `root` in a
+// timer keyed by the op's name (and, for conv2d, its kernel and stride).
+void instrument_backward(const Tensor& root, Breakdown& t) {
+  std::vector<Node*> stack{root.grad_fn().get()};
+  std::unordered_set<Node*> seen{stack.back()};
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const Tensor& in : node->inputs) {
+      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+      if (child && seen.insert(child).second) stack.push_back(child);
+    }
+    BackwardFn inner = node->backward;
+    std::string name = node->name;
+    const bool is_conv = name == "conv2d";
+    Shape w = is_conv ? node->inputs[1].shape() : Shape{};
+    int64_t in_h = is_conv ? node->inputs[0].size(2) : 0;
+    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, std::vector<Tensor>& d) {
+      std::string key = "bwd " + name;
+      if (is_conv)
+        key = "bwd conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
+              (dy.size(2) * 2 <= in_h && w[2] < 7 ? " stride 2" : "");
+      // A convolution's backward: the dw GEMM and (when dx is wanted) the dx
+      // GEMM, each as many multiply-adds as the forward.
+      const double fwd_flops = is_conv ? 2.0 * (double)dy.numel() * (double)(w[1] * w[2] * w[3]) : 0;
+      const double f = fwd_flops * ((d[1].defined() ? 1 : 0) + (d[0].defined() ? 1 : 0));
+      const auto t0 = Clock::now();
+      inner(dy, d);
+      t.add(key, seconds_since(t0), f);
+    };
+  }
+}
+
+// ---- the PyTorch side -----------------------------------------------------------------------
+
+// Runs bench_torch.py; returns its JSON, or null with `why` set.
+nlohmann::json run_torch(int threads, int reps, int warmup, int size, int batch, bool profile,
+                         std::string& why) {
+  const char* script = "tools/bench_cpu/bench_torch.py";
+  if (!std::filesystem::exists(script)) {
+    why = std::string(script) + " not found: run from the repository root";
+    return nullptr;
+  }
+  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' > /dev/null 2>&1") != 0) {
+    why = "python3-torch not installed: make deps installs it";
+    return nullptr;
+  }
+  const std::string cmd = "/usr/bin/python3 " + std::string(script) + " --threads " +
+                          std::to_string(threads) + " --reps " + std::to_string(reps) +
+                          " --warmup " + std::to_string(warmup) + " --size " +
+                          std::to_string(size) + " --batch " + std::to_string(batch) +
+                          (profile ? " --profile" : "");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) {
+    why = "cannot run " + cmd;
+    return nullptr;
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  if (rc != 0) {
+    why = "bench_torch.py failed (status " + std::to_string(rc) + ")";
+    return nullptr;
+  }
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const std::exception& e) {
+    why = std::string("bad output from bench_torch.py: ") + e.what();
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = (int)std::max(1u, std::thread::hardware_concurrency());
+  int reps = 3, rounds = 3, warmup = 1, size = 224, batch = 20;
+  bool breakdown = false, with_torch = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> int {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_cpu: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return std::atoi(argv[++i]);
+    };
+    if (a == "--threads") threads = value();
+    else if (a == "--reps") reps = value();
+    else if (a == "--rounds") rounds = value();
+    else if (a == "--warmup") warmup = value();
+    else if (a == "--size") size = value();
+    else if (a == "--batch") batch = value();
+    else if (a == "--breakdown") breakdown = true;
+    else if (a == "--no-torch") with_torch = false;
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_cpu [--threads N] [--reps R] [--rounds K] [--warmup W] [--size S] "
+                   "[--batch B] [--breakdown] [--no-torch]\n");
+      return 2;
+    }
+  }
+  if (threads < 1 || reps < 1 || rounds < 1 || warmup < 0 || size < 32 || batch < 2) {
+    std::fprintf(stderr, "bench_cpu: bad option value\n");
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
+
+  Rng rng(1);
+  ResNetConfig cfg;  // the network skinmtl trains: Keras/MSRA ResNet-50
+  cfg.stride = ResNetStride::V1;
+  cfg.bn_eps = 1e-3;
+  cfg.conv_bias = true;
+  cfg.classes = 1000;
+  ResNet50 net(cfg, rng);
+  const Tensor x1 = randn({1, 3, size, size}, rng);
+  const Tensor xb = randn({batch, 3, size, size}, rng);
+  std::vector<double> lab(batch);
+  for (double& l : lab) l = (double)rng.randint(0, 1000);
+  const Tensor labels = Tensor::from_vector(lab, {batch});
+  SGD sgd(net.parameters(), {1e-3, 0.9, 1e-4});
+
+  auto forward = [&](const Tensor& x) {
+    net.eval();
+    NoGradGuard no_grad;
+    net.forward(x);
+  };
+  auto train_step = [&] {
+    net.train();
+    sgd.zero_grad();
+    Tensor loss = softmax_cross_entropy(net.forward(xb), labels);
+    loss.backward();
+    sgd.step();
+  };
+
+  std::printf("bench_cpu: ResNet-50 (v1, conv biases, BN eps 1e-3), %dx%d, %d threads; "
+              "%d rounds, each: %d warm-up + %d timed runs per case, skinmtl then PyTorch\n",
+              size, size, threads, rounds, warmup, reps);
+  std::fflush(stdout);
+  // Rounds alternate skinmtl and PyTorch, so that a disturbance (another job
+  // on a shared machine) is spread over both sides rather than landing on one.
+  std::map<std::string, std::vector<double>> ours, theirs;
+  nlohmann::json torch_info;
+  std::string why = with_torch ? "" : "--no-torch";
+  for (int round = 0; round < rounds; ++round) {
+    auto append = [](std::vector<double>& to, const std::vector<double>& from) {
+      to.insert(to.end(), from.begin(), from.end());
+    };
+    append(ours["forward_b1"], time_reps([&] { forward(x1); }, warmup, reps));
+    append(ours["forward_b20"], time_reps([&] { forward(xb); }, warmup, reps));
+    append(ours["train_b20"], time_reps(train_step, warmup, reps));
+    if (why.empty()) {
+      std::fflush(stdout);
+      nlohmann::json t = run_torch(threads, reps, warmup, size, batch, breakdown && round == 0, why);
+      if (t.is_object()) {
+        torch_info = t;
+        for (const char* k : {"forward_b1", "forward_b20", "train_b20"})
+          append(theirs[k], t[k].get<std::vector<double>>());
+      }
+    }
+    std::fprintf(stderr, "bench_cpu: round %d of %d done\n", round + 1, rounds);
+  }
+
+  if (breakdown) {
+    for (const Tensor* x : {&x1, &xb}) {
+      Breakdown t;
+      net.eval();
+      NoGradGuard no_grad;
+      TimedResNet timed{net, t};
+      timed.forward(*x);  // warm-up
+      t = Breakdown();
+      const auto t0 = Clock::now();
+      timed.forward(*x);
+      const std::string title = "skinmtl forward, eval, batch " + std::to_string(x->size(0)) + ", by op";
+      t.print(title.c_str(), seconds_since(t0));
+    }
+    {
+      Breakdown t;
+      net.train();
+      TimedResNet timed{net, t};
+      const auto t0 = Clock::now();
+      sgd.zero_grad();
+      t.add("zero_grad", seconds_since(t0));
+      const auto tf = Clock::now();
+      const Tensor logits = timed.forward(xb);
+      Tensor loss = t.time("softmax_cross_entropy", [&] { return softmax_cross_entropy(logits, labels); });
+      const double fwd = seconds_since(tf);
+      instrument_backward(loss, t);
+      const auto tb = Clock::now();
+      loss.backward();
+      const double bwd = seconds_since(tb);
+      const auto ts = Clock::now();
+      sgd.step();
+      t.add("sgd step", seconds_since(ts));
+      std::printf("\n(training step: forward %.3f s, backward %.3f s)", fwd, bwd);
+      t.print("skinmtl training step, batch 20, by op", seconds_since(t0));
+    }
+  }
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"forward_b1", "forward, batch 1, eval"},
+      {"forward_b20", "forward, batch " + std::to_string(batch) + ", eval"},
+      {"train_b20", "SGD step, batch " + std::to_string(batch) + ", train"}};
+  const bool have_torch = !theirs.empty() && theirs["train_b20"].size() == ours["train_b20"].size();
+  auto range = [](const std::vector<double>& v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f-%.3f", *std::min_element(v.begin(), v.end()),
+                  *std::max_element(v.begin(), v.end()));
+    return std::string(buf);
+  };
+  std::printf("\n%-27s %10s %10s %7s   %-13s %-13s\n", "median of all runs", "skinmtl", "PyTorch",
+              "ratio", "skinmtl range", "PyTorch range");
+  for (const auto& [key, label] : cases) {
+    const double a = median(ours[key]);
+    if (have_torch) {
+      const double b = median(theirs[key]);
+      std::printf("%-27s %8.3f s %8.3f s %6.2fx   %-13s %-13s\n", label.c_str(), a, b, a / b,
+                  range(ours[key]).c_str(), range(theirs[key]).c_str());
+    } else {
+      std::printf("%-27s %8.3f s %10s %7s   %-13s\n", label.c_str(), a, "-", "-",
+                  range(ours[key]).c_str());
+    }
+  }
+  if (have_torch)
+    std::printf("PyTorch %s (oneDNN %s), %d threads; %d rounds x %d runs each side. "
+                "Target: ratio <= 1.5.\n",
+                torch_info["torch"].get<std::string>().c_str(),
+                torch_info["mkldnn"].get<bool>() ? "on" : "off", torch_info["threads"].get<int>(),
+                rounds, reps);
+  else
+    std::printf("PyTorch: not run (%s)\n", why.empty() ? "no result" : why.c_str());
+  return 0;
+}
