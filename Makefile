@@ -4,6 +4,7 @@
 #   make test         build and run the GoogleTest suite
 #   make deps         install the Debian packages the build needs
 #   make weights      fetch and convert the ImageNet ResNet-50 weights
+#   make bench-cpu    ResNet-50 speed against PyTorch on this CPU
 #   make CUDA=0 ...   force the CPU-only build
 #   make ARCH=80 ...  another CUDA architecture (default: sm_90 + PTX fallback)
 #   make DEBUG=1 ...  -O0 -g
@@ -58,7 +59,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights clean
+.PHONY: all test test-build deps weights bench-cpu clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -103,7 +104,20 @@ bin/convert_weights: $(CONVERT_OBJ) $(LIB)
 weights: bin/convert_weights
 	bash tools/fetch_weights.sh bin/convert_weights
 
+# ---- benchmarks (tools/, never part of the tests) ----------------------------------
+# `make bench-cpu`: ResNet-50 forward (batch 1, 20) and an SGD step (batch 20)
+# against Debian's python3-torch on this machine, in one run. BENCH_ARGS passes
+# options (e.g. BENCH_ARGS=--breakdown).
+BENCH_CPU_OBJ := $(BUILD)/tools/bench_cpu/main.o
+
+bin/bench_cpu: $(BENCH_CPU_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-cpu: bin/bench_cpu
+	bin/bench_cpu $(BENCH_ARGS)
+
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d)
