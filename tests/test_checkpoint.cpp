@@ -1,6 +1,7 @@
 // Checkpoints: module state round trip, strict name/shape checks, and exact
 // resume (train 6 steps == train 3, save, load into fresh objects, train 3).
 #include <filesystem>
+#include <memory>
 
 #include "io/checkpoint.h"
 #include "io/toy_data.h"
@@ -31,55 +32,50 @@ SGDOptions opts() {
   return o;
 }
 
-TEST(Checkpoint, ExactResume) {
-  test::TempDir dir;
-  const std::string path = dir.path("run.safetensors");
-  // Uninterrupted: 6 steps.
-  Rng r1(5);
-  TinyMtlNet a(kToyLesionTypes, kToySites, r1, 4);
-  SGD sa(a.parameters(), opts());
-  sgd_steps(a, sa, 0, 6);
-  // Interrupted: 3 steps, checkpoint, fresh net (other init) + optimizer, 3 steps.
+// Trains 3 steps, checkpoints, loads into a fresh net (other initialisation)
+// and optimizer, with or without the momentum, and trains 3 more.
+std::unique_ptr<TinyMtlNet> interrupted_run(const std::string& path, bool restore_momentum) {
   Rng r2(5);
   TinyMtlNet b(kToyLesionTypes, kToySites, r2, 4);
   SGD sb(b.parameters(), opts());
   sgd_steps(b, sb, 0, 3);
   save_checkpoint(path, b, sb, {{"step", "3"}});
   Rng r3(77);
-  TinyMtlNet c(kToyLesionTypes, kToySites, r3, 4);
-  SGD sc(c.parameters(), opts());
-  auto meta = load_checkpoint(path, c, &sc);
+  auto c = std::make_unique<TinyMtlNet>(kToyLesionTypes, kToySites, r3, 4);
+  SGD sc(c->parameters(), opts());
+  auto meta = load_checkpoint(path, *c, restore_momentum ? &sc : nullptr);
   EXPECT_EQ(meta.at("step"), "3");
-  sgd_steps(c, sc, 3, 6);
-  auto pa = a.named_parameters(), pc = c.named_parameters();
+  sgd_steps(*c, sc, 3, 6);
+  return c;
+}
+
+std::unique_ptr<TinyMtlNet> uninterrupted_run() {
+  Rng r1(5);
+  auto a = std::make_unique<TinyMtlNet>(kToyLesionTypes, kToySites, r1, 4);
+  SGD sa(a->parameters(), opts());
+  sgd_steps(*a, sa, 0, 6);
+  return a;
+}
+
+TEST(Checkpoint, ExactResume) {
+  test::TempDir dir;
+  auto a = uninterrupted_run();
+  auto c = interrupted_run(dir.path("run.safetensors"), true);
+  auto pa = a->named_parameters(), pc = c->named_parameters();
   ASSERT_EQ(pa.size(), pc.size());
   for (size_t i = 0; i < pa.size(); ++i)
     EXPECT_EQ(pa[i].second->value.to_vector(), pc[i].second->value.to_vector()) << pa[i].first;
-  auto ba = a.named_buffers(), bc = c.named_buffers();
+  auto ba = a->named_buffers(), bc = c->named_buffers();
   for (size_t i = 0; i < ba.size(); ++i)
     EXPECT_EQ(ba[i].second->to_vector(), bc[i].second->to_vector()) << ba[i].first;
 }
 
 TEST(Checkpoint, WithoutMomentumTheResumeDiffers) {
-  // The same as above but the momentum is not restored: proves the test above
-  // can fail, and that the momentum buffers matter.
+  // Proves the test above can fail, and that the momentum buffers matter.
   test::TempDir dir;
-  const std::string path = dir.path("run.safetensors");
-  Rng r1(5);
-  TinyMtlNet a(kToyLesionTypes, kToySites, r1, 4);
-  SGD sa(a.parameters(), opts());
-  sgd_steps(a, sa, 0, 6);
-  Rng r2(5);
-  TinyMtlNet b(kToyLesionTypes, kToySites, r2, 4);
-  SGD sb(b.parameters(), opts());
-  sgd_steps(b, sb, 0, 3);
-  save_checkpoint(path, b, sb, {});
-  Rng r3(77);
-  TinyMtlNet c(kToyLesionTypes, kToySites, r3, 4);
-  SGD sc(c.parameters(), opts());
-  load_checkpoint(path, c, nullptr);
-  sgd_steps(c, sc, 3, 6);
-  EXPECT_NE(a.conv1->weight->value.to_vector(), c.conv1->weight->value.to_vector());
+  auto a = uninterrupted_run();
+  auto c = interrupted_run(dir.path("run.safetensors"), false);
+  EXPECT_NE(a->conv1->weight->value.to_vector(), c->conv1->weight->value.to_vector());
 }
 
 TEST(Checkpoint, StrictNamesAndShapes) {
