@@ -13,6 +13,7 @@
 #include "io/resnet50_import.h"
 #include "io/split.h"
 #include "io/synthetic.h"
+#include "nets/resnet50_weights.h"
 
 namespace skinmtl {
 
@@ -139,9 +140,7 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
                                                             "--weights none trains from scratch)");
     pretrained = load_torchvision_resnet50(weights);
     const Resnet50Info info = resnet50_info(pretrained);
-    s.config.trunk.stride = info.stride_placement == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
-    s.config.trunk.bn_eps = info.bn_eps;
-    s.config.trunk.conv_bias = info.conv_bias;
+    s.config.trunk = resnet_config(info, /*trunk=*/true);
     s.input_channels = info.input_channels;
     SKINMTL_CHECK(info.input_channels == "rgb",
                   weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
@@ -152,11 +151,9 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
   }
   Rng rng(seed);
   m.net = std::make_unique<MtlClassifier>(s.config, rng);
-  if (weights != "none") {
-    LoadStateOptions o;
-    o.ignore_prefixes = {"fc."};  // the ImageNet classifier is replaced by the two heads
-    load_module_state(*m.net->trunk, pretrained, weights, o);
-  }
+  // A trunk (no fc): the ImageNet classifier in the file is left unused; the
+  // two heads replace it.
+  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained, weights);
   return m;
 }
 
