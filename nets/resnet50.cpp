@@ -60,15 +60,18 @@ ResNet50::ResNet50(const ResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
   if (cfg.classes > 0) fc = register_module("fc", std::make_shared<Linear>(2048, cfg.classes, true, rng));
 }
 
-Tensor ResNet50::feature_map(const Tensor& x) {
+ResNet50::Stages ResNet50::stages(const Tensor& x) {
   SKINMTL_CHECK(x.ndim() == 4 && x.size(1) == 3, "ResNet50: input must be (N, 3, H, W), got " << x.str());
-  Tensor h = relu(bn1->forward(conv1->forward(x)));
-  h = max_pool2d(h, Pool2dParams::make(3, 2, 1));
-  h = layer1->forward(h);
-  h = layer2->forward(h);
-  h = layer3->forward(h);
-  return layer4->forward(h);
+  Stages s;
+  s.c1 = relu(bn1->forward(conv1->forward(x)));
+  s.c2 = layer1->forward(max_pool2d(s.c1, Pool2dParams::make(3, 2, 1)));
+  s.c3 = layer2->forward(s.c2);
+  s.c4 = layer3->forward(s.c3);
+  s.c5 = layer4->forward(s.c4);
+  return s;
 }
+
+Tensor ResNet50::feature_map(const Tensor& x) { return stages(x).c5; }
 
 Tensor ResNet50::features(const Tensor& x) { return global_avg_pool2d(feature_map(x)); }
 

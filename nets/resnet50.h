@@ -82,6 +82,15 @@ class ResNet50 : public Module {
   // The last convolutional feature map, before pooling: (N, 2048, H/32, W/32).
   // Class activation maps are computed from it.
   Tensor feature_map(const Tensor& x);
+  // The outputs of every stage, for dense heads (FPN, U-Net decoders). With an
+  // input of (N, 3, H, W) and sizes rounded up at each stride-2 step:
+  //   c1 (N, 64, H/2, W/2)     stem conv - BN - ReLU, before the max pool
+  //   c2 (N, 256, H/4, W/4)    layer1
+  //   c3 (N, 512, H/8, W/8)    layer2
+  //   c4 (N, 1024, H/16, W/16) layer3
+  //   c5 (N, 2048, H/32, W/32) layer4 (= feature_map)
+  struct Stages { Tensor c1, c2, c3, c4, c5; };
+  Stages stages(const Tensor& x);
   // pool5: the global average of feature_map, (N, 2048).
   Tensor features(const Tensor& x);
   // Logits (N, classes); requires classes > 0.

@@ -133,6 +133,25 @@ TEST(ResNet50, ShapesAt224And64) {
   EXPECT_THROW(net.forward(randn({1, 4, 64, 64}, rng)), Error);
 }
 
+TEST(ResNet50, StagesHaveThePyramidShapesAndEndInTheFeatureMap) {
+  ResNet50& net = torchvision_net();
+  NoGradGuard no_grad;
+  Rng rng(4);
+  // 70 x 50: every stride-2 step rounds up (conv 7x7/2 pad 3, pool 3x3/2 pad 1,
+  // 1x1/2 or 3x3/2 pad 1), so odd sizes show where the sizes come from.
+  const Tensor x = randn({1, 3, 70, 50}, rng);
+  const ResNet50::Stages s = net.stages(x);
+  EXPECT_EQ(s.c1.shape(), (Shape{1, 64, 35, 25}));
+  EXPECT_EQ(s.c2.shape(), (Shape{1, 256, 18, 13}));
+  EXPECT_EQ(s.c3.shape(), (Shape{1, 512, 9, 7}));
+  EXPECT_EQ(s.c4.shape(), (Shape{1, 1024, 5, 4}));
+  EXPECT_EQ(s.c5.shape(), (Shape{1, 2048, 3, 2}));
+  EXPECT_TRUE(bitwise_equal(s.c5, net.feature_map(x)));
+  double lo = 0;
+  for (double v : s.c1.to_vector()) lo = std::min(lo, v);
+  EXPECT_EQ(lo, 0.0);  // c1 is after the ReLU
+}
+
 TEST(ResNet50, ParameterCountAndNamesMatchTorchvision) {
   ResNet50& tv = torchvision_net();
   // torchvision.models.resnet50(): sum(p.numel() for p in m.parameters()).
