@@ -115,6 +115,7 @@ double Progress::seconds_since_start() const {
 void Progress::update(int64_t done, const std::string& extra) {
   if (finished_) return;
   done_ = std::clamp<int64_t>(done, 0, total_);
+  if (first_done_ < 0) first_done_ = done_;
   extra_ = extra;
   const double t = seconds_since_start();
   // Samples at least 0.1 s apart, the first 0.1 s after the start: rates over
@@ -150,7 +151,10 @@ void Progress::draw(bool finished) {
   // Until the meter has a measurement, the plain average; at the end, the
   // average over the whole run, which is the more useful summary.
   double rate = meter_.rate();
-  if ((rate <= 0 || finished) && t > 0) rate = (double)done_ / t;
+  // The average since the start, counting only the work done in this run: a
+  // resumed run that starts at 100 of 500 has done 0 so far, not 100.
+  const int64_t done_here = done_ - std::max<int64_t>(first_done_, 0);
+  if ((rate <= 0 || finished) && t > 0) rate = (double)done_here / t;
   std::string line = format_progress_line(label_, done_, total_, rate, t, finished, extra_);
   if (tty_) {
     // '\r' returns to the line's start; spaces cover a longer previous line.

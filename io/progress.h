@@ -103,6 +103,7 @@ class Progress {
   RateMeter meter_;
   double last_sample_t_ = 0;    // time of the last rate sample (0: the start)
   int64_t done_ = 0;
+  int64_t first_done_ = -1;     // the count at the first update (a resumed run starts above 0)
   int last_decile_ = 0;         // plain mode: the last 10% step printed
   size_t last_len_ = 0;         // redraw mode: the length of the line on screen
   std::string extra_;

@@ -373,6 +373,26 @@ TEST(Progress, PlainLinesEveryTenPercentWhenNotATerminal) {
   EXPECT_NE(text.find("took 00:00  loss 0.5\n"), std::string::npos) << text;
 }
 
+// A resumed run starts its bar at the checkpoint's count: the first line must
+// not credit the work done before the restart to the first few milliseconds
+// (it once printed "25879917 it/s  ETA 00:00").
+TEST(Progress, AResumedRunDoesNotCountEarlierWorkInItsRate) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  {
+    Progress p(500, "train", out, /*tty=*/1);
+    p.update(100);  // resumed at 100 of 500, nothing done yet in this run
+  }
+  std::rewind(out);
+  std::string text;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, out)) text += buf;
+  std::fclose(out);
+  EXPECT_NE(text.find("100/500"), std::string::npos) << text;
+  // Nothing done in this run yet: the rate and the ETA are unknown.
+  EXPECT_NE(text.find("100/500  ? it/s  ETA --:--"), std::string::npos) << text;
+}
+
 TEST(Progress, RedrawsInPlaceOnATerminal) {
   std::FILE* out = std::tmpfile();
   ASSERT_NE(out, nullptr);
