@@ -96,4 +96,24 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 Tensor sigmoid(const Tensor& x);         // 1 / (1 + exp(-x)), elementwise
 Tensor softmax(const Tensor& logits);    // over the last dim of (N, K)
 
+// =====================================================================================
+// Ops of the detector of Song et al. 2019 ("An end-to-end multi-task deep learning
+// framework for skin lesion analysis": FPN, RPN, mask head; its losses are eqs. 2, 3
+// and 5) and of the segmentation model of Yang et al. 2017.
+// Each op's formula, shapes, saved state and reference are in the header comment of
+// its kernel (named in the section titles below).
+// =====================================================================================
+
+// ---- dense up-sampling and layout (kernels/upsample_nearest.h, permute.h) ----
+// Nearest-neighbour resize, PyTorch's 'nearest' rule: out[y][x] = in[floor(y*H/out_h)][floor(x*W/out_w)]
+// (integer arithmetic). (N, C, H, W) -> (N, C, out_h, out_w). Backward sums the gradient of every
+// output pixel into its source pixel (deterministic: on CUDA, one thread per INPUT pixel gathering its
+// outputs, no atomics). An integer factor is the FPN top-down 2x and the mask head's 2x.
+// Saved for backward: the sizes only.
+Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w);
+// Any permutation of the dims, output contiguous (e.g. RPN head (N, A*4, H, W) -> (N, H, W, A*4)).
+// y.shape[i] = x.shape[dims[i]]; negative dims count from the end. Backward permutes dy back
+// with the inverse permutation. Saved for backward: the permutation. (torch.permute)
+Tensor permute(const Tensor& x, const std::vector<int>& dims);
+
 }  // namespace skinmtl

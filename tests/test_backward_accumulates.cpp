@@ -104,6 +104,14 @@ std::vector<Case> cases() {
                },
                {randn({3, 5, 11, 7}, rng)}, {}});
   c.push_back({"global_avg_pool2d", one(global_avg_pool2d), {randn({3, 5, 4, 7}, rng)}, {}});
+  c.push_back({"upsample_nearest 2x",
+               [](const std::vector<Tensor>& v) { return upsample_nearest(v[0], 8, 14); },
+               {randn({3, 5, 4, 7}, rng)}, {}});
+  c.push_back({"upsample_nearest 3x5 -> 7x11",
+               [](const std::vector<Tensor>& v) { return upsample_nearest(v[0], 7, 11); },
+               {randn({2, 3, 3, 5}, rng)}, {}});
+  c.push_back({"permute", [](const std::vector<Tensor>& v) { return permute(v[0], {0, 2, 3, 1}); },
+               {randn({3, 8, 5, 7}, rng)}, {}});
   return c;
 }
 

@@ -1,0 +1,48 @@
+// upsample_nearest: see kernels/upsample_nearest.h.
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/upsample_nearest.h"
+
+namespace skinmtl {
+
+Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
+  SKINMTL_CHECK(x.defined() && x.ndim() == 4,
+                "upsample_nearest: x must be (N, C, H, W), got " << (x.defined() ? x.str() : "undefined"));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  SKINMTL_CHECK(H >= 1 && W >= 1,
+                "upsample_nearest: x needs H, W >= 1 (no pixel to copy from), got " << x.str());
+  SKINMTL_CHECK(out_h >= 1 && out_w >= 1, "upsample_nearest: the output size must be >= 1, got "
+                                              << out_h << " x " << out_w);
+  const int64_t NC = N * C;
+  Tensor y = Tensor::empty({N, C, out_h, out_w}, x.dtype(), x.device());
+  if (x.device() == Device::CPU) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      upsample_nearest_forward_cpu<T>(y.data<T>(), x.data<T>(), NC, H, W, out_h, out_w);
+    });
+  } else {
+    require_cuda_f32("upsample_nearest", {&x});
+    SKINMTL_CUDA_ONLY(upsample_nearest_forward_cuda(y.data<float>(), x.data<float>(), NC, H, W,
+                                                    out_h, out_w, cuda::stream()));
+  }
+  // Saved for backward: the sizes only.
+  record(y, "upsample_nearest", {x},
+         [NC, H, W, out_h, out_w](const Tensor& dy, std::vector<Tensor>& d) {
+           if (!d[0].defined()) return;
+           if (dy.device() == Device::CPU) {
+             dispatch_cpu(dy.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               upsample_nearest_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), NC, H, W, out_h,
+                                                out_w);
+             });
+           } else {
+             SKINMTL_CUDA_ONLY(upsample_nearest_backward_cuda(d[0].data<float>(),
+                                                              dy.data<float>(), NC, H, W, out_h,
+                                                              out_w, cuda::stream()));
+           }
+         });
+  return y;
+}
+
+}  // namespace skinmtl
