@@ -147,6 +147,10 @@ Manifest build(const std::string& source, const std::vector<RawRow>& rows,
 
 }  // namespace
 
+std::string resolve_manifest_path(const std::string& csv_path, const std::string& path) {
+  return resolve(fs::path(csv_path).parent_path(), path);
+}
+
 Manifest read_manifest(const std::string& csv_path, const ManifestOptions& options) {
   const CsvTable t = read_csv(csv_path);
   const int c_image = t.require_column("image");

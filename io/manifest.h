@@ -85,6 +85,11 @@ struct ManifestOptions {
 // label outside a fixed class list.
 Manifest read_manifest(const std::string& csv_path, const ManifestOptions& options = {});
 
+// A file named in a row of the CSV file `csv_path`, as every reader here
+// resolves it: absolute as written, else relative to the CSV file's folder.
+// "" stays "". (For other readers of manifest-like files, e.g. io/seg_data.h.)
+std::string resolve_manifest_path(const std::string& csv_path, const std::string& path);
+
 // ---- checking the files ----------------------------------------------------
 
 struct ImageProblem {

@@ -1293,4 +1293,15 @@ SynthWriteResult write_synth_dataset(const std::string& dir, const SynthWriteOpt
   return result;
 }
 
+void ensure_synth_dataset(const std::string& manifest, const SynthWriteOptions& options) {
+  if (fs::exists(manifest)) return;
+  const std::string dir = fs::path(manifest).parent_path().string();
+  SKINMTL_CHECK(fs::path(manifest).filename() == "manifest.csv",
+                "no synthetic data set at " << manifest << ", and it cannot be generated there: "
+                "write_synth_dataset writes DIR/manifest.csv, and this path is not named manifest.csv");
+  std::fprintf(stderr, "no synthetic data set at %s: generating one in %s\n", manifest.c_str(),
+               dir.empty() ? "." : dir.c_str());
+  write_synth_dataset(dir.empty() ? "." : dir, options);
+}
+
 }  // namespace skinmtl

@@ -240,6 +240,13 @@ struct SynthWriteResult {
 
 SynthWriteResult write_synth_dataset(const std::string& dir, const SynthWriteOptions& options);
 
+// The embedded default: when `manifest` (a path ending in manifest.csv) does
+// not exist, writes a data set into its folder with `options` (by default
+// those of `skinmtl synth`: 2000 images, 256 px, seed 1), saying so on stderr;
+// when it exists, does nothing. Every `--data synthetic[:FILE]` reader calls
+// this first, so a fresh machine needs no download.
+void ensure_synth_dataset(const std::string& manifest, const SynthWriteOptions& options = {});
+
 // "train", "val" or "test" for sample `index` (rule above).
 const char* synth_split(int64_t index);
 

@@ -37,14 +37,9 @@ MtlData load_mtl_data(const Args& args) {
   std::string name;
   if (data == "synthetic" || data.rfind("synthetic:", 0) == 0) {
     const std::string manifest = after_colon("data/synthetic/manifest.csv");
-    if (!std::filesystem::exists(manifest)) {
-      // The embedded default makes itself on a fresh machine (the same as
-      // `skinmtl synth --out <folder>` with its defaults: 2000 images, 256 px, seed 1).
-      const std::string dir = std::filesystem::path(manifest).parent_path().string();
-      std::fprintf(stderr, "no synthetic data set at %s: generating one in %s\n", manifest.c_str(), dir.c_str());
-      SynthWriteOptions so;
-      write_synth_dataset(dir, so);
-    }
+    // The embedded default makes itself on a fresh machine (the same as
+    // `skinmtl synth --out <folder>` with its defaults: 2000 images, 256 px, seed 1).
+    ensure_synth_dataset(manifest);
     d.all = read_manifest(manifest);
     name = "synthetic";
   } else if (data == "ham10000" || data.rfind("ham10000:", 0) == 0) {

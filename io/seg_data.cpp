@@ -1,0 +1,159 @@
+#include "io/seg_data.h"
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "io/csv.h"
+#include "io/manifest.h"
+#include "io/synthetic.h"
+#include "kernels/common.h"
+
+namespace fs = std::filesystem;
+
+namespace skinmtl {
+
+namespace {
+
+// "melanoma 374 / 30, seborrheic_keratosis 254 / 42": positives in train / val.
+std::string counts(const SegData& d) {
+  auto count = [](const std::vector<SegSample>& v, int SegSample::*flag) {
+    int64_t n = 0;
+    for (const SegSample& s : v) n += s.*flag;
+    return n;
+  };
+  std::ostringstream os;
+  os << d.train.size() << " train / " << d.val.size() << " val; melanoma "
+     << count(d.train, &SegSample::melanoma) << " / " << count(d.val, &SegSample::melanoma)
+     << ", seborrheic_keratosis " << count(d.train, &SegSample::seborrheic_keratosis) << " / "
+     << count(d.val, &SegSample::seborrheic_keratosis);
+  return os.str();
+}
+
+// A 0/1 column (ISIC writes "0"/"1", sometimes "0.0"/"1.0").
+int flag(const CsvTable& t, size_t row, int col) {
+  const std::string v = trim(t.rows[row][col]);
+  if (v == "1" || v == "1.0") return 1;
+  if (v == "0" || v == "0.0") return 0;
+  SKINMTL_FAIL(t.where(row) << ": column '" << t.header[col] << "' must be 0 or 1, got '" << v << "'");
+}
+
+// Ids must be unique: they name output files.
+void check_unique_ids(const SegData& d) {
+  std::map<std::string, std::string> seen;  // id -> where
+  for (const auto* list : {&d.train, &d.val})
+    for (const SegSample& s : *list) {
+      auto [it, fresh] = seen.emplace(s.id, s.where);
+      SKINMTL_CHECK(fresh, s.where << ": id '" << s.id << "' was already used at " << it->second);
+    }
+}
+
+SegData load_isic2017_seg(const std::string& labels_csv) {
+  SegData d;
+  for (const char* split : {"train", "val"}) {
+    const Manifest m = load_isic2017(labels_csv, split);
+    std::vector<SegSample>& out = std::string(split) == "train" ? d.train : d.val;
+    for (const Sample& s : m.samples) {
+      // load_isic2017 gives each row one lesion label: melanoma,
+      // seborrheic_keratosis or nevus (from the two flags).
+      const std::string& dx = m.lesion_classes.at(s.lesions.at(0));
+      SegSample g;
+      g.id = s.id;
+      g.image = s.image;
+      g.mask = s.mask;
+      g.melanoma = dx == "melanoma";
+      g.seborrheic_keratosis = dx == "seborrheic_keratosis";
+      g.where = s.where;
+      SKINMTL_CHECK(!g.mask.empty(), g.where << ": empty mask path");
+      out.push_back(std::move(g));
+    }
+  }
+  check_unique_ids(d);
+  d.description = "isic2017 (" + labels_csv + "): " + counts(d);
+  return d;
+}
+
+}  // namespace
+
+SegData read_seg_csv(const std::string& csv_path) {
+  const CsvTable t = read_csv(csv_path);
+  const int c_image = t.require_column("image"), c_mask = t.require_column("mask");
+  const int c_mel = t.require_column("melanoma");
+  const int c_sk = t.require_column("seborrheic_keratosis");
+  const int c_id = t.column("id"), c_split = t.column("split");  // optional
+  SegData d;
+  int64_t test_rows = 0;
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    const auto& f = t.rows[i];
+    SegSample s;
+    s.where = t.where(i);
+    const std::string image = trim(f[c_image]), mask = trim(f[c_mask]);
+    SKINMTL_CHECK(!image.empty(), s.where << ": empty image path");
+    SKINMTL_CHECK(!mask.empty(), s.where << ": empty mask path for '" << image << "'");
+    s.image = resolve_manifest_path(csv_path, image);
+    s.mask = resolve_manifest_path(csv_path, mask);
+    s.melanoma = flag(t, i, c_mel);
+    s.seborrheic_keratosis = flag(t, i, c_sk);
+    s.id = c_id >= 0 ? trim(f[c_id]) : "";
+    if (s.id.empty()) s.id = fs::path(image).stem().string();
+    const std::string split = c_split >= 0 ? trim(f[c_split]) : "train";
+    if (split == "train") {
+      d.train.push_back(std::move(s));
+    } else if (split == "val") {
+      d.val.push_back(std::move(s));
+    } else {
+      SKINMTL_CHECK(split == "test", s.where << ": split must be train, val or test, got '" << split << "'");
+      ++test_rows;
+    }
+  }
+  check_unique_ids(d);
+  d.description = csv_path + ": " + counts(d);
+  if (test_rows > 0) d.description += "; " + std::to_string(test_rows) + " test rows left out";
+  if (c_split < 0) d.description += " (no split column: every row is train)";
+  return d;
+}
+
+void require_seg_files(const SegData& data, const std::string& source) {
+  // check_images of io/manifest.h does the looking: a Manifest of every sample
+  // (train first, then val) with its image, mask and row.
+  Manifest m;
+  m.source = source;
+  for (const auto* list : {&data.train, &data.val})
+    for (const SegSample& s : *list) {
+      Sample x;
+      x.image = s.image;
+      x.mask = s.mask;
+      x.id = s.id;
+      x.where = s.where;
+      m.samples.push_back(std::move(x));
+    }
+  require_images(m);
+}
+
+SegData load_seg_data(const std::string& spec, const std::string& data_dir) {
+  auto after_colon = [&](const std::string& fallback) {
+    const size_t c = spec.find(':');
+    return c == std::string::npos ? fallback : spec.substr(c + 1);
+  };
+  SKINMTL_CHECK(!spec.empty(), "load_seg_data: no data given (synthetic, isic2017 or a CSV file)");
+  SegData d;
+  std::string source;
+  if (spec == "synthetic" || spec.rfind("synthetic:", 0) == 0) {
+    source = after_colon("data/synthetic/manifest.csv");
+    ensure_synth_dataset(source);
+    d = read_seg_csv(source);
+    d.description = "synthetic " + d.description;
+  } else if (spec == "isic2017" || spec.rfind("isic2017:", 0) == 0) {
+    source = after_colon(data_dir + "/isic2017/labels.csv");
+    d = load_isic2017_seg(source);
+  } else {
+    source = spec;
+    SKINMTL_CHECK(fs::exists(source), "no data '" << spec << "': give synthetic[:manifest.csv], "
+                                      "isic2017[:labels.csv] or an existing CSV file");
+    d = read_seg_csv(source);
+  }
+  require_seg_files(d, source);
+  return d;
+}
+
+}  // namespace skinmtl

@@ -1,0 +1,80 @@
+// io/seg_data.h: the data of the segmentation models, images with a lesion
+// mask and two binary labels.
+//
+// Two models read it: Song et al. (2019), who detect, classify and segment the
+// lesion (the box is the mask's bounding box, io/letterbox.h mask_box), and
+// Yang et al. (2017), who segment it and answer the two binary questions of
+// ISIC 2017 Part 3: melanoma or not, seborrheic keratosis or not.
+//
+// A SegSample is one image with its mask and flags; SegData splits them into
+// train and val. load_seg_data() reads them from one of these sources (`spec`):
+//
+//   "synthetic"            data/synthetic/manifest.csv, the project's synthetic
+//                          set (io/synthetic.h), generated there first when it
+//                          is absent (ensure_synth_dataset: 2000 images, 256 px,
+//                          seed 1, the defaults of `skinmtl synth`).
+//   "synthetic:FILE"       the same with FILE (a manifest.csv) in its place.
+//   "isic2017"             DATA_DIR/isic2017/labels.csv (load_isic2017 of
+//   "isic2017:FILE"        io/manifest.h): its split column gives train (2000)
+//                          and val (150); both lists come from the one file.
+//   FILE (a CSV)           the generic format below.
+//
+// The generic CSV (the io/csv.h dialect) has a header naming at least
+//
+//     image,mask,melanoma,seborrheic_keratosis
+//
+// and optionally id and split (other columns are ignored, so the synthetic
+// set's manifest.csv is such a file):
+//   image, mask   files, absolute or relative to the CSV's folder; both
+//                 required. A mask is a PNG (or any image load_image reads)
+//                 of the image's size, lesion where its grey value >= 128.
+//   melanoma, seborrheic_keratosis   0 or 1 ("0.0" and "1.0" accepted). The
+//                 two are independent binary labels here (a row may have
+//                 both), unlike ISIC 2017 where they exclude each other.
+//   id            a name for messages and output files; default: the image's
+//                 file name without folder and extension ("ISIC_0000000").
+//                 Ids must be unique.
+//   split         train, val or test. test rows are left out (counted in the
+//                 description; SegData has no test list). Without the column
+//                 every row is train and val is empty.
+//
+// Errors (skinmtl::Error) name the file and line: a missing column, a wrong
+// field count, an empty image or mask path, a flag other than 0/1, an unknown
+// split, a repeated id. Then every image and mask file is looked for, all at
+// once (io/manifest.h check_images, not decoding), and every missing one is
+// reported together, with its row.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace skinmtl {
+
+struct SegSample {
+  std::string id;     // a name: ISIC's image_id, the synthetic set's id, ...
+  std::string image;  // path to open
+  std::string mask;   // path to open (1 channel after load_image(mask, 1))
+  int melanoma = 0, seborrheic_keratosis = 0;  // 0 or 1
+  std::string where;  // "file:line" of the row it came from
+};
+
+struct SegData {
+  // e.g. "isic2017 (../shared/data/isic2017/labels.csv): 2000 train / 150 val;
+  //       melanoma 374 / 30, seborrheic_keratosis 254 / 42"
+  std::string description;
+  std::vector<SegSample> train, val;
+};
+
+// Reads `spec` (above). data_dir holds isic2017/ (the callers' default is
+// ../shared/data, seen from the repository root).
+SegData load_seg_data(const std::string& spec, const std::string& data_dir);
+
+// Reads a generic CSV (above) without checking the files.
+SegData read_seg_csv(const std::string& csv_path);
+
+// Looks for every image and mask file of `data` (train and val) and throws one
+// skinmtl::Error listing every missing file with its row ("source" names the
+// data in the message). load_seg_data() calls it.
+void require_seg_files(const SegData& data, const std::string& source);
+
+}  // namespace skinmtl
