@@ -116,4 +116,25 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w);
 // with the inverse permutation. Saved for backward: the permutation. (torch.permute)
 Tensor permute(const Tensor& x, const std::vector<int>& dims);
 
+// ---- RoIAlign (kernels/roi_align.h) ----
+struct RoiAlignParams {
+  int out_h = 7, out_w = 7;
+  double spatial_scale = 1.0;  // feature pixels per input pixel (1/stride)
+  int sampling_ratio = 2;      // samples per bin side; 0 = adaptive ceil(roi_size / out_size), as torchvision
+  bool aligned = true;         // true: pixel-centre model, shift by -0.5 (Detectron2 / torchvision aligned=True)
+};
+// features (N, C, H, W); rois (R, 5) float rows [batch_index, x1, y1, x2, y2] in input-image pixels
+// (continuous coordinates) -> (R, C, out_h, out_w). Each bin is the mean of its bilinear samples; samples
+// outside [-1, H] x [-1, W] are 0, others clamped as in torchvision. Gradient to features only (rois are
+// constants). R may be 0 (returns (0, C, out_h, out_w)).
+Tensor roi_align(const Tensor& features, const Tensor& rois, const RoiAlignParams& p);
+// FPN: levels[k] is P_{min_level + k} with stride 2^(min_level + k); RoI r is pooled from the level
+// fpn_roi_levels gives it (spatial_scale of p is ignored; each level's own is used). Output in RoI order.
+Tensor roi_align_fpn(const std::vector<Tensor>& levels, const Tensor& rois, const RoiAlignParams& p,
+                     int min_level = 2);
+// Lin et al. (FPN) eq. 1: k = floor(k0 + log2(sqrt(w h) / canonical_size)), clamped to
+// [min_level, max_level]; rois on the CPU (R, 5). Returns the level per RoI.
+std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level = 2, int max_level = 5,
+                                double canonical_size = 224, int canonical_level = 4);
+
 }  // namespace skinmtl

@@ -29,6 +29,11 @@
 //     b = m b + (g + wd w), w -= lr b. With a constant lr both start from zero
 //     and v = lr b after every step, so the two give the same weights up to
 //     rounding (kernels/sgd.h explains where they differ: an lr change).
+//   RoIAlign (torchvision.ops.roi_align), float64: features (2, 3, 13, 11) at
+//     spatial_scale 0.5, ten RoIs with fractional coordinates on both images
+//     (inside, partly outside, wholly outside, tiny, larger than the image),
+//     a 5 x 4 output; aligned true and false, sampling_ratio 2 and 0
+//     (adaptive): the output and the gradient to the features.
 //
 // The metric. For an output a (skinmtl) and its reference b (PyTorch):
 //   scaled error = max_i |a_i - b_i| / max_i |b_i|
@@ -403,6 +408,62 @@ TEST(TorchReference, TinyMtlTrainingFloat64) {
 TEST(TorchReference, TinyMtlTrainingFloat32) {
   REQUIRE_TORCH();
   tiny_training_case(DType::F32, 1e-4, "tiny training f32");
+}
+
+// ---- RoIAlign --------------------------------------------------------------------------------
+
+TEST(TorchReference, RoiAlignFloat64) {
+  REQUIRE_TORCH();
+  Rng rng(17);
+  const double scale = 0.5;  // the features are a 13 x 11 map of a 26 x 22 image
+  const Tensor x = rand_uniform({2, 3, 13, 11}, rng, -1.0, 1.0, DType::F64);
+  const std::vector<double> rows = {
+      0, 2.3, 3.1, 15.7, 20.2,     // inside
+      1, 0.4, 0.9, 21.6, 25.8,     // nearly the whole image
+      1, -6.2, 4.4, 5.1, 12.9,     // partly outside on the left
+      0, 15.3, -3.7, 29.8, 9.6,    // partly outside on the right and top
+      0, 10.1, 10.2, 10.9, 11.3,   // tiny (legacy mode widens it)
+      1, -20.5, -18.2, 45.6, 50.1, // larger than the image (adaptive grid 4 x 4)
+      0, 30.5, 1.0, 40.2, 8.5,     // wholly outside
+      1, 7.0, 7.0, 7.0, 12.0,      // zero width
+      0, 4.25, 6.75, 12.5, 9.0,    // quarter-pixel corners
+      1, 11.0, 13.0, 19.0, 21.0};  // integer corners
+  const Tensor rois = Tensor::from_vector(rows, {10, 5}, DType::F64);
+  const Tensor dy = rand_uniform({10, 3, 5, 4}, rng, -1.0, 1.0, DType::F64);
+
+  test::TempDir dir;
+  TensorFile in;
+  in.tensors["features"] = x;
+  in.tensors["rois"] = rois;
+  in.tensors["grad_out"] = dy;
+  save_safetensors(dir.path("in.safetensors"), in);
+  std::ostringstream args;
+  args.precision(17);
+  args << "roi_align --input " << dir.path("in.safetensors") << " --spatial-scale " << scale
+       << " --out " << dir.path("out.safetensors");
+  run_reference(args.str());
+  const TensorFile ref = load_safetensors(dir.path("out.safetensors"));
+
+  for (bool aligned : {true, false})
+    for (int sr : {2, 0}) {
+      const std::string key =
+          std::string("aligned") + (aligned ? "1" : "0") + ".sr" + std::to_string(sr);
+      RoiAlignParams p;
+      p.out_h = 5;
+      p.out_w = 4;
+      p.spatial_scale = scale;
+      p.sampling_ratio = sr;
+      p.aligned = aligned;
+      Tensor xg = x.clone().set_requires_grad(true);
+      Tensor y = roi_align(xg, rois, p);
+      y.backward(dy);
+      const Diff dfy = compare(y, ref.at("y." + key)), dfx = compare(xg.grad(), ref.at("dx." + key));
+      report("roi_align " + key + " output", dfy);
+      report("roi_align " + key + " feature grad", dfx);
+      EXPECT_LE(dfy.scaled, 1e-12) << key << " output: " << dfy.str();
+      EXPECT_LE(dfx.scaled, 1e-12) << key << " gradient: " << dfx.str();
+      EXPECT_GT(dfy.max_ref, 1e-2) << key;  // a meaningful comparison
+    }
 }
 
 }  // namespace

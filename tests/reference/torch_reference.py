@@ -9,7 +9,7 @@ are built from torchvision and torch.nn alone, so a mistake in skinmtl cannot
 hide in the reference. Python is only used by tests and benchmarks, never by
 the skinmtl runtime.
 
-Two jobs:
+Three jobs:
 
   resnet50 --weights W --input X --out O
       Builds torchvision's resnet50 and adapts it to the checkpoint's metadata
@@ -41,6 +41,14 @@ Two jobs:
       With a constant lr, v = lr b after every step (both start at zero; torch's
       first step sets b = g + wd w, which is m * 0 + (g + wd w)), so the weights
       are the same up to rounding: the comparison is exact in exact arithmetic.
+
+  roi_align --input I --spatial-scale S --out O
+      torchvision.ops.roi_align on the "features" (N, C, H, W) and "rois" (R, 5)
+      ([batch_index, x1, y1, x2, y2]) of I, with the output size of I's
+      "grad_out" (R, C, out_h, out_w), for aligned True and False and
+      sampling_ratio 2 and 0 (adaptive), in the dtype of I's tensors; then the
+      gradient of sum(grad_out * y) with respect to the features. Writes O with
+      "y.aligned{0,1}.sr{2,0}" and "dx.aligned{0,1}.sr{2,0}".
 
 Files: safetensors (8-byte little-endian header length, JSON header, raw
 little-endian data), read and written by the small numpy functions below
@@ -235,6 +243,29 @@ def tiny_job(args):
     write_safetensors(args.out, out, {"producer": "torch_reference.py", "torch": torch.__version__})
 
 
+# ---- RoIAlign ------------------------------------------------------------------------------
+
+
+def roi_align_job(args):
+    t, _ = read_safetensors(args.input)
+    x = torch.from_numpy(t["features"])
+    rois = torch.from_numpy(t["rois"])
+    grad_out = torch.from_numpy(t["grad_out"])
+    out = {}
+    for aligned in (True, False):
+        for sr in (2, 0):
+            xg = x.clone().requires_grad_(True)
+            y = torchvision.ops.roi_align(xg, rois, output_size=tuple(grad_out.shape[2:]),
+                                          spatial_scale=args.spatial_scale, sampling_ratio=sr,
+                                          aligned=aligned)
+            y.backward(grad_out)
+            key = f"aligned{int(aligned)}.sr{sr}"
+            out["y." + key] = y.detach().numpy()
+            out["dx." + key] = xg.grad.numpy()
+    write_safetensors(args.out, out, {"producer": "torch_reference.py", "torch": torch.__version__,
+                                      "torchvision": torchvision.__version__})
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -251,10 +282,14 @@ def main():
     t.add_argument("--momentum", type=float, required=True)
     t.add_argument("--weight-decay", type=float, required=True)
     t.add_argument("--out", required=True)
+    a = sub.add_parser("roi_align")
+    a.add_argument("--input", required=True)
+    a.add_argument("--spatial-scale", type=float, required=True)
+    a.add_argument("--out", required=True)
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    {"resnet50": resnet50_job, "tiny": tiny_job}[args.job](args)
+    {"resnet50": resnet50_job, "tiny": tiny_job, "roi_align": roi_align_job}[args.job](args)
 
 
 if __name__ == "__main__":
