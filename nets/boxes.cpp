@@ -1,0 +1,549 @@
+// nets/boxes.cpp: see nets/boxes.h. The arithmetic is in kernels/boxes.h;
+// this file checks shapes, dispatches on the device and does the host-side
+// bookkeeping (sorting, matching, sampling), with every transfer explicit.
+#include "nets/boxes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/boxes.h"
+#include "kernels/losses.h"  // sigmoid_elem
+
+namespace skinmtl {
+namespace {
+
+bool on_cuda(const Tensor& t) { return t.device() == Device::CUDA; }
+
+// x must be a defined (M, 4) box tensor; float32 when on the GPU.
+void check_boxes(const char* op, const Tensor& x, const char* name) {
+  SKINMTL_CHECK(x.defined(), op << ": " << name << " is undefined");
+  SKINMTL_CHECK(x.ndim() == 2 && x.size(1) == 4,
+                op << ": " << name << " must be boxes (M, 4), got " << x.str());
+  if (on_cuda(x)) require_cuda_f32(op, {&x});
+}
+
+// a and b on one device, of one dtype.
+void check_same_kind(const char* op, const Tensor& a, const Tensor& b) {
+  check_same_device(op, a, b);
+  SKINMTL_CHECK(a.dtype() == b.dtype(),
+                op << ": dtypes differ: " << a.str() << " and " << b.str());
+}
+
+// ---- int64 index arrays on the GPU -------------------------------------------------------
+//
+// Tensors hold float32/float64 only. An index array for a CUDA kernel (row
+// indices for gather_rows, gt matches for the matched encode) therefore lives
+// in the storage of a float32 tensor with two elements per index, used as raw
+// bytes: the tensor owns the memory (from the caching allocator) and frees it
+// when it goes. The upload is the explicit host-to-device copy below.
+static_assert(sizeof(int64_t) == 2 * sizeof(float), "an int64 index takes two float32 slots");
+
+#if SKINMTL_CUDA
+Tensor upload_index(const std::vector<int64_t>& index) {
+  Tensor buf = Tensor::empty({(int64_t)index.size() * 2}, DType::F32, Device::CUDA);
+  // Host-to-device copy of the indices (queued on the project's stream).
+  if (!index.empty()) cuda::memcpy_h2d(buf.raw_data(), index.data(), index.size() * sizeof(int64_t));
+  return buf;
+}
+const int64_t* index_ptr(const Tensor& buf) { return static_cast<const int64_t*>(buf.raw_data()); }
+#endif
+
+// deltas (M, 4) = encode(ref[i], gt[match[i]]), zero where match[i] < 0; on ref's device.
+Tensor encode_matched(const Tensor& ref, const Tensor& gt, const std::vector<int64_t>& match,
+                      const BoxCoder& c) {
+  const int64_t M = ref.size(0);
+  Tensor d = Tensor::empty({M, 4}, ref.dtype(), ref.device());
+  if (!on_cuda(ref)) {
+    dispatch_cpu(ref.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      box_encode_matched_cpu<T>(d.data<T>(), ref.data<T>(), gt.data<T>(), match.data(), M,
+                                (T)c.wx, (T)c.wy, (T)c.ww, (T)c.wh);
+    });
+  } else {
+#if SKINMTL_CUDA
+    const Tensor match_d = upload_index(match);
+    box_encode_matched_cuda(d.data<float>(), ref.data<float>(), gt.data<float>(),
+                            index_ptr(match_d), M, (float)c.wx, (float)c.wy, (float)c.ww,
+                            (float)c.wh, cuda::stream());
+#else
+    fail_no_cuda(__FILE__, __LINE__);
+#endif
+  }
+  return d;
+}
+
+// Greedy NMS over boxes (n, 4) already sorted by descending score: the kept
+// positions, ascending (kernels/boxes.h).
+std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou) {
+  const int64_t n = boxes.size(0);
+  std::vector<int64_t> keep((size_t)n);
+  int64_t kept = 0;
+  if (!on_cuda(boxes)) {
+    dispatch_cpu(boxes.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kept = nms_cpu<T>(keep.data(), boxes.data<T>(), n, (T)iou);
+    });
+  } else if (n > 0) {
+#if SKINMTL_CUDA
+    // The suppression masks (n, words) of 64-bit words, in a float32 tensor's
+    // storage used as raw bytes (as upload_index does).
+    const int64_t words = nms_mask_words(n);
+    Tensor mask = Tensor::empty({n * words * 2}, DType::F32, Device::CUDA);
+    uint64_t* mask_d = static_cast<uint64_t*>(mask.raw_data());
+    nms_mask_cuda(mask_d, boxes.data<float>(), n, (float)iou, cuda::stream());
+    // Device-to-host copy of the masks: cuda::memcpy_d2h waits for the stream
+    // (so for the mask kernel) before copying. This is NMS's one synchronisation.
+    std::vector<uint64_t> mask_h((size_t)(n * words));
+    cuda::memcpy_d2h(mask_h.data(), mask_d, mask_h.size() * sizeof(uint64_t));
+    // The short sequential pass over the mask rows, on the host.
+    kept = nms_reduce_mask(keep.data(), mask_h.data(), n);
+#else
+    fail_no_cuda(__FILE__, __LINE__);
+#endif
+  }
+  keep.resize((size_t)kept);
+  return keep;
+}
+
+// Positions 0..n-1 ordered by descending value; ties: the lower position first.
+std::vector<int64_t> order_descending(const std::vector<double>& v) {
+  std::vector<int64_t> order(v.size());
+  std::iota(order.begin(), order.end(), int64_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return v[(size_t)a] > v[(size_t)b]; });
+  return order;
+}
+
+// k of the values of `pool`, uniformly without replacement (a partial
+// Fisher-Yates shuffle driven by rng), returned ascending. k >= pool.size()
+// takes them all and draws nothing from rng.
+std::vector<int64_t> sample_subset(std::vector<int64_t> pool, int64_t k, Rng& rng) {
+  const int64_t n = (int64_t)pool.size();
+  if (k < n) {
+    for (int64_t i = 0; i < k; ++i) std::swap(pool[(size_t)i], pool[(size_t)rng.randint(i, n)]);
+    pool.resize((size_t)k);
+  }
+  std::sort(pool.begin(), pool.end());
+  return pool;
+}
+
+// Gt boxes must be finite with positive width and height (encode takes their log).
+void check_gt_boxes(const char* op, const Tensor& gt) {
+  // Device-to-host copy of the gt boxes (G x 4 values).
+  const std::vector<double> g = gt.to(Device::CPU).to_vector();
+  for (size_t i = 0; i < g.size(); i += 4)
+    SKINMTL_CHECK(std::isfinite(g[i]) && std::isfinite(g[i + 1]) && std::isfinite(g[i + 2]) &&
+                      std::isfinite(g[i + 3]) && g[i + 2] > g[i] && g[i + 3] > g[i + 1],
+                  op << ": gt box " << i / 4 << " (" << g[i] << ", " << g[i + 1] << ", " << g[i + 2]
+                     << ", " << g[i + 3] << ") must be finite with x2 > x1 and y2 > y1");
+}
+
+}  // namespace
+
+// ---- anchors ------------------------------------------------------------------------------
+
+Tensor make_anchors(int64_t feat_h, int64_t feat_w, double stride, double size,
+                    const std::vector<double>& ratios, Device device) {
+  SKINMTL_CHECK(feat_h >= 0 && feat_w >= 0,
+                "make_anchors: feature size must be >= 0, got " << feat_h << " x " << feat_w);
+  SKINMTL_CHECK(stride > 0 && size > 0,
+                "make_anchors: stride and size must be > 0, got " << stride << ", " << size);
+  SKINMTL_CHECK(!ratios.empty(), "make_anchors: needs at least one aspect ratio");
+  const int64_t A = (int64_t)ratios.size();
+  // Cell anchors (A, 4), centred on 0, in double, then float32 (Detectron2's
+  // generate_cell_anchors): w = sqrt(size^2 / r), h = r w.
+  std::vector<double> cell;
+  for (double r : ratios) {
+    SKINMTL_CHECK(r > 0 && std::isfinite(r), "make_anchors: aspect ratio must be > 0, got " << r);
+    const double w = std::sqrt(size * size / r), h = r * w;
+    cell.insert(cell.end(), {-0.5 * w, -0.5 * h, 0.5 * w, 0.5 * h});
+  }
+  const Tensor cell_h = Tensor::from_vector(cell, {A, 4}, DType::F32);
+  Tensor out = Tensor::empty({feat_h * feat_w * A, 4}, DType::F32, device);
+  if (device == Device::CPU) {
+    make_anchors_cpu<float>(out.data<float>(), cell_h.data<float>(), feat_h, feat_w, A, stride);
+  } else {
+    const Tensor cell_d = cell_h.to(Device::CUDA);  // host-to-device copy of A x 4 floats
+    SKINMTL_CUDA_ONLY(make_anchors_cuda(out.data<float>(), cell_d.data<float>(), feat_h, feat_w, A,
+                                        stride, cuda::stream()));
+  }
+  return out;
+}
+
+// ---- IoU, encode, decode, clip, gather ----------------------------------------------------
+
+Tensor box_iou(const Tensor& a, const Tensor& b) {
+  check_boxes("box_iou", a, "a");
+  check_boxes("box_iou", b, "b");
+  check_same_kind("box_iou", a, b);
+  const int64_t M = a.size(0), K = b.size(0);
+  Tensor iou = Tensor::empty({M, K}, a.dtype(), a.device());
+  if (!on_cuda(a)) {
+    dispatch_cpu(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      box_iou_cpu<T>(iou.data<T>(), a.data<T>(), b.data<T>(), M, K);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(
+        box_iou_cuda(iou.data<float>(), a.data<float>(), b.data<float>(), M, K, cuda::stream()));
+  }
+  return iou;
+}
+
+Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder& c) {
+  check_boxes("encode_boxes", anchors, "anchors");
+  check_boxes("encode_boxes", targets, "targets");
+  check_same_kind("encode_boxes", anchors, targets);
+  SKINMTL_CHECK(anchors.size(0) == targets.size(0), "encode_boxes: " << anchors.size(0)
+                                                        << " anchors but " << targets.size(0)
+                                                        << " targets");
+  const int64_t M = anchors.size(0);
+  Tensor d = Tensor::empty({M, 4}, anchors.dtype(), anchors.device());
+  if (!on_cuda(anchors)) {
+    dispatch_cpu(anchors.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      box_encode_cpu<T>(d.data<T>(), anchors.data<T>(), targets.data<T>(), M, (T)c.wx, (T)c.wy,
+                        (T)c.ww, (T)c.wh);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(box_encode_cuda(d.data<float>(), anchors.data<float>(),
+                                      targets.data<float>(), M, (float)c.wx, (float)c.wy,
+                                      (float)c.ww, (float)c.wh, cuda::stream()));
+  }
+  return d;
+}
+
+Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder& c) {
+  check_boxes("decode_boxes", anchors, "anchors");
+  check_boxes("decode_boxes", deltas, "deltas");
+  check_same_kind("decode_boxes", anchors, deltas);
+  SKINMTL_CHECK(anchors.size(0) == deltas.size(0), "decode_boxes: " << anchors.size(0)
+                                                        << " anchors but " << deltas.size(0)
+                                                        << " deltas");
+  const int64_t M = anchors.size(0);
+  Tensor b = Tensor::empty({M, 4}, anchors.dtype(), anchors.device());
+  if (!on_cuda(anchors)) {
+    dispatch_cpu(anchors.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      box_decode_cpu<T>(b.data<T>(), anchors.data<T>(), deltas.data<T>(), M, (T)c.wx, (T)c.wy,
+                        (T)c.ww, (T)c.wh, (T)c.clamp);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(box_decode_cuda(b.data<float>(), anchors.data<float>(), deltas.data<float>(),
+                                      M, (float)c.wx, (float)c.wy, (float)c.ww, (float)c.wh,
+                                      (float)c.clamp, cuda::stream()));
+  }
+  return b;
+}
+
+Tensor clip_boxes(const Tensor& boxes, double height, double width) {
+  check_boxes("clip_boxes", boxes, "boxes");
+  SKINMTL_CHECK(height >= 0 && width >= 0,
+                "clip_boxes: image size must be >= 0, got " << height << " x " << width);
+  const int64_t M = boxes.size(0);
+  Tensor out = Tensor::empty({M, 4}, boxes.dtype(), boxes.device());
+  if (!on_cuda(boxes)) {
+    dispatch_cpu(boxes.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      box_clip_cpu<T>(out.data<T>(), boxes.data<T>(), M, (T)height, (T)width);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(box_clip_cuda(out.data<float>(), boxes.data<float>(), M, (float)height,
+                                    (float)width, cuda::stream()));
+  }
+  return out;
+}
+
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index) {
+  SKINMTL_CHECK(x.defined() && (x.ndim() == 1 || x.ndim() == 2),
+                "gather_rows: x must be (M) or (M, C), got " << (x.defined() ? x.str() : "undefined"));
+  if (on_cuda(x)) require_cuda_f32("gather_rows", {&x});
+  const int64_t M = x.size(0), C = x.ndim() == 2 ? x.size(1) : 1;
+  const int64_t n = (int64_t)index.size();
+  for (int64_t i : index)
+    SKINMTL_CHECK(i >= 0 && i < M, "gather_rows: index " << i << " out of range for " << x.str());
+  Shape shape = x.shape();
+  shape[0] = n;
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  if (!on_cuda(x)) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      gather_rows_cpu<T>(out.data<T>(), x.data<T>(), index.data(), n, C);
+    });
+  } else if (n > 0) {
+#if SKINMTL_CUDA
+    const Tensor index_d = upload_index(index);
+    gather_rows_cuda(out.data<float>(), x.data<float>(), index_ptr(index_d), n, C, cuda::stream());
+#else
+    fail_no_cuda(__FILE__, __LINE__);
+#endif
+  }
+  return out;
+}
+
+// ---- NMS ------------------------------------------------------------------------------------
+
+std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou) {
+  check_boxes("nms", boxes, "boxes");
+  SKINMTL_CHECK(scores.defined() && scores.ndim() == 1 && scores.size(0) == boxes.size(0),
+                "nms: scores must be (n) for " << boxes.str() << ", got "
+                                               << (scores.defined() ? scores.str() : "undefined"));
+  check_same_kind("nms", boxes, scores);
+  // Device-to-host copy of the scores (n values) for the sort.
+  const std::vector<double> s = scores.to(Device::CPU).to_vector();
+  for (size_t i = 0; i < s.size(); ++i)
+    SKINMTL_CHECK(std::isfinite(s[i]), "nms: score " << i << " is not finite (" << s[i] << ")");
+  const std::vector<int64_t> order = order_descending(s);
+  const std::vector<int64_t> kept = nms_sorted(gather_rows(boxes, order), iou);
+  std::vector<int64_t> out;
+  out.reserve(kept.size());
+  for (int64_t k : kept) out.push_back(order[(size_t)k]);
+  return out;
+}
+
+// ---- RPN proposals --------------------------------------------------------------------------
+
+Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vector<Tensor>& logits,
+                             const std::vector<Tensor>& deltas, double img_h, double img_w,
+                             const ProposalParams& p) {
+  const char* op = "generate_proposals";
+  SKINMTL_CHECK(!anchors.empty() && anchors.size() == logits.size() &&
+                    anchors.size() == deltas.size(),
+                op << ": needs one anchors, logits and deltas tensor per level, got "
+                   << anchors.size() << ", " << logits.size() << ", " << deltas.size());
+  const Tensor& first = anchors[0];
+  check_boxes(op, first, "anchors[0]");
+
+  // Per level: the top pre_nms_top_n logits (on the host), their anchors and
+  // deltas gathered, decoded and clipped (on the device).
+  std::vector<Tensor> level_boxes;
+  std::vector<double> cand_logit;  // the logit of every candidate, levels concatenated
+  for (size_t l = 0; l < anchors.size(); ++l) {
+    const Tensor &a = anchors[l], &lg = logits[l], &d = deltas[l];
+    check_boxes(op, a, "anchors[l]");
+    check_boxes(op, d, "deltas[l]");
+    check_same_kind(op, first, a);
+    check_same_kind(op, first, d);
+    check_same_kind(op, first, lg);
+    SKINMTL_CHECK(lg.ndim() == 1 && lg.size(0) == a.size(0) && d.size(0) == a.size(0),
+                  op << ": level " << l << ": anchors " << a.str() << ", logits " << lg.str()
+                     << ", deltas " << d.str() << " must be (A, 4), (A), (A, 4)");
+    // Device-to-host copy of the level's logits (A_l values) for the top-k.
+    const std::vector<double> v = lg.to(Device::CPU).to_vector();
+    for (size_t i = 0; i < v.size(); ++i)
+      SKINMTL_CHECK(std::isfinite(v[i]), op << ": level " << l << ": objectness logit " << i
+                                            << " is not finite (" << v[i] << ")");
+    const int64_t A = (int64_t)v.size();
+    const int64_t k = p.pre_nms_top_n <= 0 ? A : std::min<int64_t>(p.pre_nms_top_n, A);
+    std::vector<int64_t> top(A);
+    std::iota(top.begin(), top.end(), int64_t(0));
+    // Descending logit, ties by the lower anchor index: a strict total order,
+    // so partial_sort's result does not depend on the implementation.
+    std::partial_sort(top.begin(), top.begin() + k, top.end(), [&](int64_t x, int64_t y) {
+      return v[(size_t)x] > v[(size_t)y] || (v[(size_t)x] == v[(size_t)y] && x < y);
+    });
+    top.resize((size_t)k);
+    for (int64_t i : top) cand_logit.push_back(v[(size_t)i]);
+    level_boxes.push_back(
+        clip_boxes(decode_boxes(gather_rows(a, top), gather_rows(d, top)), img_h, img_w));
+  }
+  NoGradGuard no_tape;  // concat below: these boxes are constants, never on the tape
+  const Tensor cand = level_boxes.size() == 1 ? level_boxes[0] : concat(level_boxes, 0);
+
+  // Device-to-host copy of the candidate boxes for the size filter.
+  const std::vector<double> b = cand.to(Device::CPU).to_vector();
+  std::vector<int64_t> alive;
+  std::vector<double> alive_logit;
+  for (size_t i = 0; i < cand_logit.size(); ++i) {
+    const double* q = &b[4 * i];
+    SKINMTL_CHECK(std::isfinite(q[0]) && std::isfinite(q[1]) && std::isfinite(q[2]) &&
+                      std::isfinite(q[3]),
+                  op << ": decoded box " << i << " is not finite (non-finite deltas?)");
+    const double w = q[2] - q[0], h = q[3] - q[1];
+    if (w > 0 && h > 0 && w >= p.min_size && h >= p.min_size) {
+      alive.push_back((int64_t)i);
+      alive_logit.push_back(cand_logit[i]);
+    }
+  }
+
+  // One NMS over the survivors of all levels, in descending logit order (the
+  // sigmoid is monotonic); ties by the lower candidate index.
+  const std::vector<int64_t> order = order_descending(alive_logit);
+  std::vector<int64_t> sorted;  // candidate indices by descending score
+  for (int64_t i : order) sorted.push_back(alive[(size_t)i]);
+  std::vector<int64_t> kept = nms_sorted(gather_rows(cand, sorted), p.nms_iou);
+  if (p.post_nms_top_n > 0 && (int64_t)kept.size() > p.post_nms_top_n)
+    kept.resize((size_t)p.post_nms_top_n);
+
+  std::vector<int64_t> final_index;
+  std::vector<double> score;
+  for (int64_t k : kept) {
+    final_index.push_back(sorted[(size_t)k]);
+    score.push_back(sigmoid_elem(cand_logit[(size_t)sorted[(size_t)k]]));
+  }
+  Proposals out;
+  out.boxes = gather_rows(cand, final_index);
+  // Host-to-device copy of the scores (P values) when the inputs are on the GPU.
+  out.scores = Tensor::from_vector(score, {(int64_t)score.size()}, first.dtype()).to(first.device());
+  return out;
+}
+
+// ---- RPN targets ----------------------------------------------------------------------------
+
+AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxes, double img_h,
+                                    double img_w, const AnchorTargetParams& p, Rng& rng,
+                                    const BoxCoder& c) {
+  const char* op = "assign_anchor_targets";
+  check_boxes(op, anchors, "anchors");
+  check_boxes(op, gt_boxes, "gt_boxes");
+  check_same_kind(op, anchors, gt_boxes);
+  SKINMTL_CHECK(p.neg_iou <= p.pos_iou, op << ": neg_iou " << p.neg_iou << " > pos_iou " << p.pos_iou);
+  SKINMTL_CHECK(p.batch_size >= 0 && p.pos_fraction >= 0 && p.pos_fraction <= 1,
+                op << ": batch_size must be >= 0 and pos_fraction in [0, 1], got " << p.batch_size
+                   << ", " << p.pos_fraction);
+  const int64_t A = anchors.size(0), G = gt_boxes.size(0);
+  check_gt_boxes(op, gt_boxes);
+
+  // The border rule needs the anchors on the host: device-to-host copy of A x 4 values.
+  const std::vector<double> an = anchors.to(Device::CPU).to_vector();
+  std::vector<char> inside((size_t)A, 1);
+  if (p.allowed_border >= 0) {
+    const double t = p.allowed_border;
+    for (int64_t a = 0; a < A; ++a) {
+      const double* q = &an[4 * a];
+      inside[a] = q[0] >= -t && q[1] >= -t && q[2] <= img_w + t && q[3] <= img_h + t;
+    }
+  }
+
+  // IoU (A, G) on the device, then a device-to-host copy for the matching.
+  std::vector<double> iou;
+  if (G > 0) iou = box_iou(anchors, gt_boxes).to(Device::CPU).to_vector();
+
+  // Threshold labels and each anchor's argmax gt (Detectron2's Matcher).
+  std::vector<int> label((size_t)A, -1);
+  std::vector<int64_t> match((size_t)A, -1);
+  for (int64_t a = 0; a < A; ++a) {
+    if (!inside[a]) continue;
+    if (G == 0) {
+      label[a] = 0;
+      continue;
+    }
+    const double* row = &iou[(size_t)(a * G)];
+    int64_t best = 0;
+    for (int64_t g = 1; g < G; ++g)
+      if (row[g] > row[best]) best = g;  // ties keep the lower gt index
+    match[a] = best;
+    if (row[best] < p.neg_iou) label[a] = 0;
+    else if (row[best] >= p.pos_iou) label[a] = 1;
+  }
+  // The best-anchor rule: each gt's best inside anchor(s), ties included.
+  for (int64_t g = 0; g < G; ++g) {
+    double best = 0;
+    for (int64_t a = 0; a < A; ++a)
+      if (inside[a]) best = std::max(best, iou[(size_t)(a * G + g)]);
+    if (best <= 0) continue;  // overlaps no inside anchor: no "best" anchor
+    for (int64_t a = 0; a < A; ++a)
+      if (inside[a] && iou[(size_t)(a * G + g)] == best) label[a] = 1;
+  }
+
+  // Sampling: at most int(batch_size * pos_fraction) positives, negatives fill the batch.
+  std::vector<int64_t> pos, neg;
+  for (int64_t a = 0; a < A; ++a) {
+    if (label[a] == 1) pos.push_back(a);
+    else if (label[a] == 0) neg.push_back(a);
+  }
+  const int64_t max_pos = (int64_t)(p.batch_size * p.pos_fraction);
+  pos = sample_subset(std::move(pos), max_pos, rng);
+  neg = sample_subset(std::move(neg), (int64_t)p.batch_size - (int64_t)pos.size(), rng);
+
+  std::vector<double> labels((size_t)A, -1.0);
+  std::vector<int64_t> reg_match((size_t)A, -1);  // the gt to regress to, sampled positives only
+  for (int64_t a : pos) {
+    labels[a] = 1.0;
+    reg_match[a] = match[a];
+  }
+  for (int64_t a : neg) labels[a] = 0.0;
+
+  AnchorTargets out;
+  // Host-to-device copy of the labels (A values) when the anchors are on the GPU.
+  out.labels = Tensor::from_vector(labels, {A}, anchors.dtype()).to(anchors.device());
+  out.deltas = encode_matched(anchors, gt_boxes, reg_match, c);
+  out.positives = (int64_t)pos.size();
+  out.negatives = (int64_t)neg.size();
+  return out;
+}
+
+// ---- second-stage RoI sampling ------------------------------------------------------------
+
+RoiSamples sample_rois(const Tensor& proposals, const Tensor& gt_boxes,
+                       const std::vector<int>& gt_classes, const RoiSampleParams& p, Rng& rng,
+                       const BoxCoder& c) {
+  const char* op = "sample_rois";
+  check_boxes(op, proposals, "proposals");
+  check_boxes(op, gt_boxes, "gt_boxes");
+  check_same_kind(op, proposals, gt_boxes);
+  const int64_t P = proposals.size(0), G = gt_boxes.size(0);
+  SKINMTL_CHECK((int64_t)gt_classes.size() == G,
+                op << ": " << gt_classes.size() << " gt classes for " << G << " gt boxes");
+  for (size_t g = 0; g < gt_classes.size(); ++g)
+    SKINMTL_CHECK(gt_classes[g] >= 1, op << ": gt class " << g << " is " << gt_classes[g]
+                                         << "; classes are 1..K (0 is background)");
+  SKINMTL_CHECK(p.batch_size >= 0 && p.pos_fraction >= 0 && p.pos_fraction <= 1,
+                op << ": batch_size must be >= 0 and pos_fraction in [0, 1], got " << p.batch_size
+                   << ", " << p.pos_fraction);
+  check_gt_boxes(op, gt_boxes);
+
+  // Candidates: the proposals, then the gt boxes themselves (on the device).
+  NoGradGuard no_tape;  // constants for the losses, never on the tape
+  const Tensor cand = G > 0 ? concat({proposals, gt_boxes}, 0) : proposals;
+  const int64_t N = P + G;
+  // IoU (N, G) on the device, then a device-to-host copy for the matching.
+  std::vector<double> iou;
+  if (G > 0) iou = box_iou(cand, gt_boxes).to(Device::CPU).to_vector();
+
+  std::vector<int64_t> match((size_t)N, -1), fg, bg;
+  for (int64_t i = 0; i < N; ++i) {
+    double best_iou = 0;
+    if (G > 0) {
+      const double* row = &iou[(size_t)(i * G)];
+      int64_t best = 0;
+      for (int64_t g = 1; g < G; ++g)
+        if (row[g] > row[best]) best = g;  // ties keep the lower gt index
+      match[i] = best;
+      best_iou = row[best];
+    }
+    if (G > 0 && best_iou >= p.fg_iou) fg.push_back(i);
+    else if (best_iou >= p.bg_lo && best_iou < p.bg_hi) bg.push_back(i);
+  }
+  const int64_t max_fg = (int64_t)(p.batch_size * p.pos_fraction);
+  fg = sample_subset(std::move(fg), max_fg, rng);
+  bg = sample_subset(std::move(bg), (int64_t)p.batch_size - (int64_t)fg.size(), rng);
+
+  std::vector<int64_t> sel = fg, reg_match;
+  sel.insert(sel.end(), bg.begin(), bg.end());
+  std::vector<double> classes;
+  RoiSamples out;
+  for (int64_t i : fg) {
+    classes.push_back(gt_classes[(size_t)match[i]]);
+    out.gt_index.push_back(match[i]);
+    reg_match.push_back(match[i]);
+  }
+  for (size_t k = 0; k < bg.size(); ++k) {
+    classes.push_back(0.0);
+    out.gt_index.push_back(-1);
+    reg_match.push_back(-1);
+  }
+  const int64_t S = (int64_t)sel.size();
+  out.rois = gather_rows(cand, sel);
+  // Host-to-device copy of the classes (S values) when the boxes are on the GPU.
+  out.classes = Tensor::from_vector(classes, {S}, proposals.dtype()).to(proposals.device());
+  out.deltas = encode_matched(out.rois, gt_boxes, reg_match, c);
+  out.foreground = (int64_t)fg.size();
+  return out;
+}
+
+}  // namespace skinmtl
