@@ -296,10 +296,11 @@ Pyramid make_pyramid(Rng& rng, int64_t N, int64_t C, DType dtype) {
     Tensor t = rand_uniform({N, C, 256 / s, 320 / s}, rng, -1.0, 1.0, dtype);
     p.levels.push_back(t);
   }
+  const double last = (double)(N - 1);  // the last image
   p.rois = boxes({{0, 10.5, 20.25, 60.75, 80.5},       // sqrt(50 x 60) = 55     -> P2
-                  {N - 1, 100.2, 30.7, 250.9, 200.1},  // sqrt(151 x 169) = 160 -> P3
+                  {last, 100.2, 30.7, 250.9, 200.1},   // sqrt(151 x 169) = 160 -> P3
                   {0, -40.3, -20.6, 330.8, 300.2},     // sqrt(371 x 321) = 345 -> P4
-                  {N - 1, 5.5, 5.5, 9.5, 15.5},        // tiny                   -> P2
+                  {last, 5.5, 5.5, 9.5, 15.5},         // tiny                   -> P2
                   {0, -200.4, -150.2, 400.6, 400.3}},  // sqrt(601 x 550) = 575 -> P5
                  dtype);
   return p;
