@@ -471,15 +471,17 @@ TEST(RoiAlignCuda, FpnParityWithAnEmptyLevel) {
   REQUIRE_CUDA();
   Rng rng(13);
   const Pyramid pyr = make_pyramid(rng, 2, 5, DType::F32);
-  const Tensor rois = rois_without_p4(DType::F32);  // P2, P3, P5; none on P4
-  for (const RoiAlignParams& p : {params(7, 7, 2, true), params(14, 14, 0, true),
-                                  params(3, 5, 0, false)}) {
-    SCOPED_TRACE(describe(p));
-    test::expect_cpu_cuda_parity(
-        [p](const std::vector<Tensor>& v) {
-          return roi_align_fpn({v[0], v[1], v[2], v[3]}, v[4], p);
-        },
-        {pyr.levels[0], pyr.levels[1], pyr.levels[2], pyr.levels[3], rois}, 1e-4, 1e-5, {4});
+  for (const Tensor& rois : {pyr.rois, rois_without_p4(DType::F32)}) {  // all 4 levels; P4 empty
+    SCOPED_TRACE("levels " + ::testing::PrintToString(fpn_roi_levels(rois)));
+    for (const RoiAlignParams& p : {params(7, 7, 2, true), params(14, 14, 0, true),
+                                    params(3, 5, 0, false)}) {
+      SCOPED_TRACE(describe(p));
+      test::expect_cpu_cuda_parity(
+          [p](const std::vector<Tensor>& v) {
+            return roi_align_fpn({v[0], v[1], v[2], v[3]}, v[4], p);
+          },
+          {pyr.levels[0], pyr.levels[1], pyr.levels[2], pyr.levels[3], rois}, 1e-4, 1e-5, {4});
+    }
   }
   // Random RoIs over all levels too.
   const Tensor many = random_rois(rng, 40, 2, 320, 256);
