@@ -104,7 +104,7 @@ Tensor softmax(const Tensor& logits);    // over the last dim of (N, K)
 // its kernel (named in the section titles below).
 // =====================================================================================
 
-// ---- dense up-sampling and layout (kernels/upsample_nearest.h, permute.h) ----
+// ---- dense up-sampling and layout (kernels/upsample_nearest.h, permute.h, mul.h) ----
 // Nearest-neighbour resize, PyTorch's 'nearest' rule: out[y][x] = in[floor(y*H/out_h)][floor(x*W/out_w)]
 // (integer arithmetic). (N, C, H, W) -> (N, C, out_h, out_w). Backward sums the gradient of every
 // output pixel into its source pixel (deterministic: on CUDA, one thread per INPUT pixel gathering its
@@ -115,5 +115,8 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w);
 // y.shape[i] = x.shape[dims[i]]; negative dims count from the end. Backward permutes dy back
 // with the inverse permutation. Saved for backward: the permutation. (torch.permute)
 Tensor permute(const Tensor& x, const std::vector<int>& dims);
+// Elementwise product of two tensors of the same shape.
+// Backward: da += dy * b, db += dy * a (kernels/mul.h). Saved for backward: a and b.
+Tensor mul(const Tensor& a, const Tensor& b);
 
 }  // namespace skinmtl

@@ -112,6 +112,10 @@ std::vector<Case> cases() {
                {randn({2, 3, 3, 5}, rng)}, {}});
   c.push_back({"permute", [](const std::vector<Tensor>& v) { return permute(v[0], {0, 2, 3, 1}); },
                {randn({3, 8, 5, 7}, rng)}, {}});
+  c.push_back({"mul", [](const std::vector<Tensor>& v) { return mul(v[0], v[1]); },
+               {randn({3, 5, 7}, rng), randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"mul(a, a)", [](const std::vector<Tensor>& v) { return mul(v[0], v[0]); },
+               {randn({4, 3}, rng)}, {}});
   return c;
 }
 
