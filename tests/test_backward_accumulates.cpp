@@ -116,6 +116,10 @@ std::vector<Case> cases() {
                {randn({3, 5, 7}, rng), randn({3, 5, 7}, rng)}, {}});
   c.push_back({"mul(a, a)", [](const std::vector<Tensor>& v) { return mul(v[0], v[0]); },
                {randn({4, 3}, rng)}, {}});
+  c.push_back({"smooth_l1_loss",
+               [](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], v[2], 0.5); },
+               {randn({7, 4}, rng, 2.0), randn({7, 4}, rng), rand_uniform({7, 4}, rng, 0.5, 1.5)},
+               {1, 2}});
   return c;
 }
 

@@ -1,0 +1,71 @@
+// smooth_l1_loss, sigmoid_focal_loss and soft_jaccard_distance: see
+// kernels/detection_losses.h.
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/detection_losses.h"
+
+namespace skinmtl {
+
+namespace {
+
+// The checks the two elementwise losses share: x, its targets and weights are
+// defined, of one shape, dtype and device; only x may ask for a gradient.
+void check_elementwise_loss(const char* op, const Tensor& x, const Tensor& targets,
+                            const Tensor& weights) {
+  SKINMTL_CHECK(x.defined() && targets.defined() && weights.defined(),
+                op << ": the input, targets and weights must all be defined");
+  check_same_shape(op, x, targets);
+  check_same_shape(op, x, weights);
+  // The loss is differentiated with respect to its first input only: refuse
+  // targets or weights that ask for a gradient rather than hand them a
+  // silently wrong (zero) one.
+  SKINMTL_CHECK(!any_requires_grad({targets, weights}),
+                op << ": targets and weights must not require a gradient (the loss is not "
+                      "differentiated with respect to them; detach() them)");
+  if (x.device() == Device::CUDA) require_cuda_f32(op, {&x, &targets, &weights});
+}
+
+}  // namespace
+
+Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& weights,
+                      double beta) {
+  check_elementwise_loss("smooth_l1_loss", pred, target, weights);
+  SKINMTL_CHECK(beta >= 0.0, "smooth_l1_loss: beta must be >= 0, got " << beta);
+  const int64_t n = pred.numel();
+  Tensor loss = Tensor::empty(Shape{}, pred.dtype(), pred.device());
+  if (pred.device() == Device::CPU) {
+    dispatch_cpu(pred.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      smooth_l1_forward_cpu<T>(loss.data<T>(), pred.data<T>(), target.data<T>(),
+                               weights.data<T>(), n, (T)beta);
+    });
+  } else {
+    // Scratch: the per-element terms and the reduction's partials; released
+    // to the caching allocator on return (safe: one stream orders all GPU work).
+    Tensor scratch = Tensor::empty({elementwise_loss_cuda_scratch(n)}, DType::F32, Device::CUDA);
+    SKINMTL_CUDA_ONLY(smooth_l1_forward_cuda(loss.data<float>(), scratch.data<float>(),
+                                             pred.data<float>(), target.data<float>(),
+                                             weights.data<float>(), n, (float)beta,
+                                             cuda::stream()));
+  }
+  // Saved for backward: pred (the node's input), target and weights.
+  record(loss, "smooth_l1_loss", {pred},
+         [pred, target, weights, n, beta](const Tensor& dloss, std::vector<Tensor>& d) {
+           if (!d[0].defined()) return;
+           if (pred.device() == Device::CPU) {
+             dispatch_cpu(pred.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               smooth_l1_backward_cpu<T>(d[0].data<T>(), dloss.data<T>(), pred.data<T>(),
+                                         target.data<T>(), weights.data<T>(), n, (T)beta);
+             });
+           } else {
+             SKINMTL_CUDA_ONLY(smooth_l1_backward_cuda(
+                 d[0].data<float>(), dloss.data<float>(), pred.data<float>(),
+                 target.data<float>(), weights.data<float>(), n, (float)beta, cuda::stream()));
+           }
+         });
+  return loss;
+}
+
+}  // namespace skinmtl
