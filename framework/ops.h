@@ -126,4 +126,16 @@ Tensor mul(const Tensor& a, const Tensor& b);
 // beta >= 0 (0: plain L1). Saved for backward: pred, target, weights.
 Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& weights, double beta = 1.0);
 
+// Focal loss of Song eq. 2 on logits, summed:  sum_i w_i * FL(p_i, y_i),  p = sigmoid(x),
+//   FL = -alpha * [ (1-p)^gamma * y * log p + p^gamma * (1-y) * log(1-p) ]
+// (alpha multiplies BOTH terms, as eq. 2 is written; RetinaNet and torchvision's
+// sigmoid_focal_loss use alpha for the positive term and 1 - alpha for the negative one:
+// pass alpha = 1 and put alpha_t into the weights to get theirs).
+// Compute log p and log(1-p) stably from the logit (log p = -softplus(-x)). logits, targets (in [0,1]),
+// weights: same shape (a weight of 0 drops an anchor: the RPN's sampled/ignored anchors); gradient to
+// logits only -> shape (). Defaults alpha 0.25, gamma 2. gamma >= 0.
+// Saved for backward: logits, targets, weights.
+Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                          double alpha = 0.25, double gamma = 2.0);
+
 }  // namespace skinmtl

@@ -120,6 +120,11 @@ std::vector<Case> cases() {
                [](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], v[2], 0.5); },
                {randn({7, 4}, rng, 2.0), randn({7, 4}, rng), rand_uniform({7, 4}, rng, 0.5, 1.5)},
                {1, 2}});
+  c.push_back({"sigmoid_focal_loss",
+               [](const std::vector<Tensor>& v) { return sigmoid_focal_loss(v[0], v[1], v[2]); },
+               {randn({7, 5}, rng, 3.0), rand_uniform({7, 5}, rng, 0.0, 1.0),
+                rand_uniform({7, 5}, rng, 0.5, 1.5)},
+               {1, 2}});
   return c;
 }
 

@@ -89,5 +89,153 @@ TEST(SmoothL1LossCuda, ParityOddShapes) {
             0.0);
 }
 
+// ---- sigmoid focal loss ----------------------------------------------------------------------
+
+// Eq. 2 for one anchor, straight from the paper (fine for moderate logits).
+double naive_focal(double x, double y, double alpha, double gamma) {
+  const double p = 1.0 / (1.0 + std::exp(-x));
+  return -alpha * (std::pow(1 - p, gamma) * y * std::log(p) +
+                   std::pow(p, gamma) * (1 - y) * std::log(1 - p));
+}
+
+// 0/1 targets, or soft ones in [0, 1].
+Tensor random_targets(const Shape& s, Rng& rng, bool soft, DType dt = DType::F64) {
+  std::vector<double> v((size_t)shape_numel(s));
+  for (double& t : v) t = soft ? rng.uniform(0.0, 1.0) : (double)rng.randint(0, 2);
+  return Tensor::from_vector(v, s, dt);
+}
+
+TEST(SigmoidFocalLoss, ForwardValuesByHandAndFromEq2) {
+  // x = 0: p = 1/2 for either label, FL = alpha (1/2)^2 ln 2 = 0.0625 ln 2 (alpha 0.25, gamma 2).
+  const double ln2 = std::log(2.0);
+  for (DType dt : {DType::F64, DType::F32}) {
+    Tensor L = sigmoid_focal_loss(vec({0, 0}, dt), vec({1, 0}, dt), vec({1, 3}, dt));
+    EXPECT_EQ(L.shape(), Shape{});
+    EXPECT_NEAR(L.item(), 4 * 0.0625 * ln2, dt == DType::F64 ? 1e-15 : 1e-7) << dtype_name(dt);
+  }
+  // A mixed batch against the naive formula, defaults and other alpha/gamma.
+  const std::vector<double> x{0.3, 2, -1, 0.5, -3, 4}, y{1, 0, 1, 0.3, 0, 1}, w{1, 0.5, 2, 1, 1, 0.25};
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.75, 0.0}, {1.0, 0.5}, {0.5, 3.0}}) {
+    double want = 0;
+    for (size_t i = 0; i < x.size(); ++i) want += w[i] * naive_focal(x[i], y[i], alpha, gamma);
+    EXPECT_NEAR(sigmoid_focal_loss(vec(x), vec(y), vec(w), alpha, gamma).item(), want, 1e-14)
+        << "alpha " << alpha << " gamma " << gamma;
+  }
+}
+
+TEST(SigmoidFocalLoss, GammaZeroAlphaOneIsBinaryCrossEntropy) {
+  Rng rng(73);
+  Tensor x = uniform64({1, 9}, rng, -4.0, 4.0), t = random_targets({1, 9}, rng, true);
+  EXPECT_NEAR(sigmoid_focal_loss(x, t, Tensor::ones({1, 9}, DType::F64), 1.0, 0.0).item(),
+              sigmoid_cross_entropy(x, t).item(), 1e-13);
+}
+
+TEST(SigmoidFocalLoss, GradientByHand) {
+  // x = 0, y = 1: p = q = 1/2, dFL/dx = -alpha q^2 (q - gamma p log p)
+  //   = -0.25 * 0.25 * (0.5 + ln 2); y = 0 mirrors it: +0.0625 (0.5 + ln 2).
+  Tensor x = vec({0, 0, 0}).set_requires_grad();
+  sigmoid_focal_loss(x, vec({1, 0, 1}), vec({1, 2, 0})).backward();
+  const double g = 0.0625 * (0.5 + std::log(2.0));
+  std::vector<double> d = x.grad().to_vector();
+  EXPECT_NEAR(d[0], -g, 1e-15);
+  EXPECT_NEAR(d[1], 2 * g, 1e-15);
+  EXPECT_EQ(d[2], 0.0);  // weight 0: dropped
+}
+
+TEST(SigmoidFocalLoss, ZeroWeightDropsAnAnchor) {
+  Rng rng(74);
+  Tensor x = uniform64({2, 5}, rng, -3.0, 3.0), t = random_targets({2, 5}, rng, false);
+  std::vector<double> w(10, 1.0);
+  const double all = sigmoid_focal_loss(x, t, Tensor::from_vector(w, {2, 5}, DType::F64)).item();
+  w[3] = 0;
+  const double dropped = sigmoid_focal_loss(x, t, Tensor::from_vector(w, {2, 5}, DType::F64)).item();
+  const std::vector<double> xv = x.to_vector(), tv = t.to_vector();
+  EXPECT_NEAR(all - dropped, naive_focal(xv[3], tv[3], 0.25, 2.0), 1e-14);
+}
+
+TEST(SigmoidFocalLoss, ExtremeLogitsStayFinite) {
+  // Certain and right: ~0. Certain and wrong: alpha |x| = 25. The gradients
+  // tend to -alpha (y = 1) and +alpha (y = 0) where wrong, to 0 where right.
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = vec({100, -100, 100, -100}, dt).set_requires_grad();
+    Tensor L = sigmoid_focal_loss(x, vec({1, 1, 0, 0}, dt), Tensor::ones({4}, dt));
+    EXPECT_NEAR(L.item(), 50.0, 1e-5) << dtype_name(dt);
+    L.backward();
+    std::vector<double> g = x.grad().to_vector();
+    EXPECT_NEAR(g[0], 0.0, 1e-30) << dtype_name(dt);
+    EXPECT_NEAR(g[1], -0.25, 1e-7) << dtype_name(dt);
+    EXPECT_NEAR(g[2], 0.25, 1e-7) << dtype_name(dt);
+    EXPECT_NEAR(g[3], 0.0, 1e-30) << dtype_name(dt);
+  }
+}
+
+TEST(SigmoidFocalLoss, GradCheck) {
+  Rng rng(75);
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {1.0, 0.0}, {0.6, 0.5}, {0.25, 3.0}}) {
+    auto f = [alpha, gamma](const std::vector<Tensor>& v) {
+      return sigmoid_focal_loss(v[0], v[1], v[2], alpha, gamma);
+    };
+    EXPECT_GRADCHECK(f, {uniform64({3, 7}, rng, -4.0, 4.0), random_targets({3, 7}, rng, false),
+                         uniform64({3, 7}, rng, 0.0, 2.0)},
+                     {}, {1, 2});
+    EXPECT_GRADCHECK(f, {uniform64({2, 3, 5}, rng, -4.0, 4.0), random_targets({2, 3, 5}, rng, true),
+                         uniform64({2, 3, 5}, rng, 0.0, 2.0)},
+                     {}, {1, 2});
+  }
+}
+
+TEST(SigmoidFocalLoss, Errors) {
+  Tensor a = Tensor::zeros({2, 4});
+  EXPECT_THROW(sigmoid_focal_loss(a, Tensor::zeros({4, 2}), a), Error);
+  EXPECT_THROW(sigmoid_focal_loss(a, a, Tensor::zeros({2, 4}, DType::F64)), Error);
+  EXPECT_THROW(sigmoid_focal_loss(a, a, Tensor()), Error);
+  EXPECT_THROW(sigmoid_focal_loss(a, a, a, 0.25, -1.0), Error);
+  Tensor t = Tensor::zeros({2, 4}).set_requires_grad();
+  EXPECT_THROW(sigmoid_focal_loss(a, t, a), Error);
+  EXPECT_THROW(sigmoid_focal_loss(a, a, t), Error);
+  NoGradGuard ng;  // nothing recorded: harmless
+  EXPECT_NO_THROW(sigmoid_focal_loss(a, t, a));
+}
+
+TEST(SigmoidFocalLossCuda, ParityOddShapes) {
+  REQUIRE_CUDA();
+  Rng rng(76);
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {1.0, 0.0}, {0.6, 0.5}}) {
+    auto f = [alpha, gamma](const std::vector<Tensor>& v) {
+      return sigmoid_focal_loss(v[0], v[1], v[2], alpha, gamma);
+    };
+    test::expect_cpu_cuda_parity(f, {randn({3, 5, 11, 7}, rng, 3.0),
+                                     random_targets({3, 5, 11, 7}, rng, false, DType::F32),
+                                     rand_uniform({3, 5, 11, 7}, rng, 0.0, 1.0)},
+                                 1e-5, 1e-5, {1, 2});
+    // Extreme logits and soft targets.
+    test::expect_cpu_cuda_parity(f, {randn({13, 31}, rng, 40.0),
+                                     random_targets({13, 31}, rng, true, DType::F32),
+                                     Tensor::ones({13, 31})},
+                                 1e-5, 1e-5, {1, 2});
+  }
+}
+
+TEST(DetectionLossesCuda, LossesAreBitwiseDeterministic) {
+  REQUIRE_CUDA();
+  Rng rng(77);
+  Tensor x = randn({777, 23}, rng).to(Device::CUDA);
+  Tensor t = random_targets({777, 23}, rng, false, DType::F32).to(Device::CUDA);
+  Tensor w = rand_uniform({777, 23}, rng, 0.0, 1.0).to(Device::CUDA);
+  const double a = smooth_l1_loss(x, t, w).to(Device::CPU).item();
+  const double b = sigmoid_focal_loss(x, t, w).to(Device::CPU).item();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(smooth_l1_loss(x, t, w).to(Device::CPU).item(), a);
+    EXPECT_EQ(sigmoid_focal_loss(x, t, w).to(Device::CPU).item(), b);
+  }
+}
+
+TEST(DetectionLossesCuda, MixedDevicesAreRejected) {
+  REQUIRE_CUDA();
+  Tensor a = Tensor::zeros({2, 3}), g = a.to(Device::CUDA);
+  EXPECT_THROW(smooth_l1_loss(g, a, g), Error);
+  EXPECT_THROW(sigmoid_focal_loss(g, g, a), Error);
+}
+
 }  // namespace
 }  // namespace skinmtl

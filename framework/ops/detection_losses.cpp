@@ -68,4 +68,44 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
   return loss;
 }
 
+Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                          double alpha, double gamma) {
+  check_elementwise_loss("sigmoid_focal_loss", logits, targets, weights);
+  SKINMTL_CHECK(gamma >= 0.0, "sigmoid_focal_loss: gamma must be >= 0, got " << gamma);
+  const int64_t n = logits.numel();
+  Tensor loss = Tensor::empty(Shape{}, logits.dtype(), logits.device());
+  if (logits.device() == Device::CPU) {
+    dispatch_cpu(logits.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      focal_forward_cpu<T>(loss.data<T>(), logits.data<T>(), targets.data<T>(),
+                           weights.data<T>(), n, (T)alpha, (T)gamma);
+    });
+  } else {
+    Tensor scratch = Tensor::empty({elementwise_loss_cuda_scratch(n)}, DType::F32, Device::CUDA);
+    SKINMTL_CUDA_ONLY(focal_forward_cuda(loss.data<float>(), scratch.data<float>(),
+                                         logits.data<float>(), targets.data<float>(),
+                                         weights.data<float>(), n, (float)alpha, (float)gamma,
+                                         cuda::stream()));
+  }
+  // Saved for backward: the logits (the node's input), targets and weights.
+  record(loss, "sigmoid_focal_loss", {logits},
+         [logits, targets, weights, n, alpha, gamma](const Tensor& dloss, std::vector<Tensor>& d) {
+           if (!d[0].defined()) return;
+           if (logits.device() == Device::CPU) {
+             dispatch_cpu(logits.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               focal_backward_cpu<T>(d[0].data<T>(), dloss.data<T>(), logits.data<T>(),
+                                     targets.data<T>(), weights.data<T>(), n, (T)alpha,
+                                     (T)gamma);
+             });
+           } else {
+             SKINMTL_CUDA_ONLY(focal_backward_cuda(
+                 d[0].data<float>(), dloss.data<float>(), logits.data<float>(),
+                 targets.data<float>(), weights.data<float>(), n, (float)alpha, (float)gamma,
+                 cuda::stream()));
+           }
+         });
+  return loss;
+}
+
 }  // namespace skinmtl
