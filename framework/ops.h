@@ -138,4 +138,11 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
 Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
                           double alpha = 0.25, double gamma = 2.0);
 
+// Soft Jaccard distance (Song eq. 5, second term; Keras-contrib's jaccard_distance): for each row n of
+// (N, ...) probabilities p and targets t (same shape),
+//   J_n = smooth * (1 - (sum_j p t + smooth) / (sum_j (p + t - p t) + smooth)),
+// returns the mean over n -> shape (). Gradient to probs only. An all-zero target row is fine (no NaN).
+// N >= 1, smooth > 0. Saved for backward: targets and the row sums (2, N).
+Tensor soft_jaccard_distance(const Tensor& probs, const Tensor& targets, double smooth = 100.0);
+
 }  // namespace skinmtl

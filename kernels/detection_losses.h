@@ -54,9 +54,12 @@
 //   smooth > 0 keeps the ratio defined for an empty row (an all-zero target
 //   and p = 0 give J = 0, not 0/0) and, being large (100 in the paper), makes
 //   the loss gentle. Shapes: p, t, dp (R, M) (M = the product of the sizes
-//   after the first); L, dL shape (). Saved for backward: p, t, and I, S (R).
-//   Reference: keras-contrib losses.jaccard_distance (there per last axis; here
-//   per row of the batch: one mask per image or ROI).
+//   after the first); L, dL shape (). Saved for backward: t and the row sums
+//   I, S (R) (the gradient needs no p).
+//   Reference: keras-contrib's losses.jaccard_distance, which computes
+//   (1 - (I + smooth) / (sum(|t| + |p|) - I + smooth)) * smooth, the same for
+//   p, t >= 0, there per last axis; here per row of the batch (one mask per
+//   image or ROI), as the framework op documents.
 //
 // Accuracy and determinism. CPU sums run in double, also for float tensors (as
 // kernels/reduce.h). CUDA: every loss writes its per-element terms into a

@@ -125,6 +125,10 @@ std::vector<Case> cases() {
                {randn({7, 5}, rng, 3.0), rand_uniform({7, 5}, rng, 0.0, 1.0),
                 rand_uniform({7, 5}, rng, 0.5, 1.5)},
                {1, 2}});
+  c.push_back({"soft_jaccard_distance",
+               [](const std::vector<Tensor>& v) { return soft_jaccard_distance(v[0], v[1], 1.0); },
+               {rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0), rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0)},
+               {1}});
   return c;
 }
 

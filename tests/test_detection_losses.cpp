@@ -216,6 +216,114 @@ TEST(SigmoidFocalLossCuda, ParityOddShapes) {
   }
 }
 
+// ---- soft Jaccard distance --------------------------------------------------------------------
+
+TEST(SoftJaccardDistance, ForwardValuesByHand) {
+  // p = [1, 0.5, 0, 0.25], t = [1, 1, 0, 0]: I = 1 + 0.5 = 1.5,
+  // S = (1 + 1 - 1) + (0.5 + 1 - 0.5) + 0 + 0.25 = 2.25.
+  //   smooth 1:   J = 1 - 2.5 / 3.25 = 3/13
+  //   smooth 100: J = 100 (1 - 101.5 / 102.25) = 75 / 102.25
+  for (DType dt : {DType::F64, DType::F32}) {
+    const double tol = dt == DType::F64 ? 1e-15 : 1e-6;
+    Tensor p = Tensor::from_vector(std::vector<double>{1, 0.5, 0, 0.25}, {1, 4}, dt);
+    Tensor t = Tensor::from_vector(std::vector<double>{1, 1, 0, 0}, {1, 4}, dt);
+    Tensor L = soft_jaccard_distance(p, t, 1.0);
+    EXPECT_EQ(L.shape(), Shape{});
+    EXPECT_NEAR(L.item(), 3.0 / 13.0, tol) << dtype_name(dt);
+    EXPECT_NEAR(soft_jaccard_distance(p, t).item(), 75.0 / 102.25, 100 * tol) << dtype_name(dt);
+  }
+  // Two rows of a (2, 1, 2, 2) batch: the second is empty (p = t = 0, J = 0);
+  // the result is the mean over rows.
+  Tensor p = Tensor::from_vector(std::vector<double>{1, 0.5, 0, 0.25, 0, 0, 0, 0}, {2, 1, 2, 2},
+                                 DType::F64);
+  Tensor t = Tensor::from_vector(std::vector<double>{1, 1, 0, 0, 0, 0, 0, 0}, {2, 1, 2, 2},
+                                 DType::F64);
+  EXPECT_NEAR(soft_jaccard_distance(p, t, 1.0).item(), 3.0 / 26.0, 1e-15);
+  // A perfect prediction is at distance 0, whatever smooth is.
+  Tensor m = Tensor::from_vector(std::vector<double>{1, 0, 1, 1, 0, 0}, {2, 3}, DType::F64);
+  EXPECT_NEAR(soft_jaccard_distance(m, m).item(), 0.0, 1e-13);
+}
+
+TEST(SoftJaccardDistance, GradientByHand) {
+  // The row above with smooth 1: S + 1 = 3.25, I + 1 = 2.5;
+  // dJ/dp_j = -(t_j 3.25 - 2.5 (1 - t_j)) / 3.25^2: -1/3.25 where t = 1,
+  // 2.5/3.25^2 where t = 0. Two identical rows: each gets half (the mean).
+  Tensor p = Tensor::from_vector(std::vector<double>{1, 0.5, 0, 0.25, 1, 0.5, 0, 0.25}, {2, 4},
+                                 DType::F64)
+                 .set_requires_grad();
+  Tensor t = Tensor::from_vector(std::vector<double>{1, 1, 0, 0, 1, 1, 0, 0}, {2, 4}, DType::F64);
+  soft_jaccard_distance(p, t, 1.0).backward();
+  const double a = -1.0 / 3.25 / 2, b = 2.5 / (3.25 * 3.25) / 2;
+  std::vector<double> g = p.grad().to_vector();
+  const double want[8] = {a, a, b, b, a, a, b, b};
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(g[i], want[i], 1e-15) << i;
+}
+
+TEST(SoftJaccardDistance, AllZeroTargetRowIsFinite) {
+  // t = 0, p = 1/2 twice: I = 0, S = 1, J = s (1 - s / (1 + s)) = s / (1 + s);
+  // dJ/dp_j = s^2 / (1 + s)^2. And p = t = 0: J = 0 and dJ/dp_j = s^2 / s^2 = 1 (both
+  // would be 0/0 without smooth). Each row's share of the mean is 1/2.
+  Tensor p = Tensor::from_vector(std::vector<double>{0.5, 0.5, 0, 0}, {2, 2}, DType::F64)
+                 .set_requires_grad();
+  Tensor t = Tensor::zeros({2, 2}, DType::F64);
+  Tensor L = soft_jaccard_distance(p, t);
+  EXPECT_NEAR(L.item(), (100.0 / 101.0) / 2, 1e-14);
+  L.backward();
+  std::vector<double> g = p.grad().to_vector();
+  EXPECT_NEAR(g[0], (100.0 / 101.0) * (100.0 / 101.0) / 2, 1e-14);
+  EXPECT_NEAR(g[1], g[0], 1e-15);
+  EXPECT_NEAR(g[2], 0.5, 1e-15);
+  EXPECT_NEAR(g[3], 0.5, 1e-15);
+  // float32 too.
+  EXPECT_TRUE(std::isfinite(soft_jaccard_distance(Tensor::zeros({3, 5}), Tensor::zeros({3, 5})).item()));
+}
+
+TEST(SoftJaccardDistance, GradCheck) {
+  Rng rng(78);
+  for (double smooth : {100.0, 1.0, 0.1}) {
+    auto f = [smooth](const std::vector<Tensor>& v) { return soft_jaccard_distance(v[0], v[1], smooth); };
+    EXPECT_GRADCHECK(f, {uniform64({3, 2, 4, 5}, rng, 0.0, 1.0), random_targets({3, 2, 4, 5}, rng, false)},
+                     {}, {1});
+    EXPECT_GRADCHECK(f, {uniform64({2, 7}, rng, 0.0, 1.0), random_targets({2, 7}, rng, true)}, {}, {1});
+  }
+}
+
+TEST(SoftJaccardDistance, Errors) {
+  Tensor a = Tensor::zeros({2, 4});
+  EXPECT_THROW(soft_jaccard_distance(a, Tensor::zeros({2, 5})), Error);
+  EXPECT_THROW(soft_jaccard_distance(a, Tensor::zeros({2, 4}, DType::F64)), Error);
+  EXPECT_THROW(soft_jaccard_distance(a, Tensor()), Error);
+  EXPECT_THROW(soft_jaccard_distance(a, a, 0.0), Error);
+  EXPECT_THROW(soft_jaccard_distance(a, a, -1.0), Error);
+  EXPECT_THROW(soft_jaccard_distance(Tensor::zeros({0, 4}), Tensor::zeros({0, 4})), Error);
+  EXPECT_THROW(soft_jaccard_distance(Tensor::zeros({}), Tensor::zeros({})), Error);
+  EXPECT_THROW(soft_jaccard_distance(a, Tensor::zeros({2, 4}).set_requires_grad()), Error);
+}
+
+TEST(SoftJaccardDistanceCuda, ParityOddShapes) {
+  REQUIRE_CUDA();
+  Rng rng(79);
+  for (double smooth : {100.0, 1.0}) {
+    auto f = [smooth](const std::vector<Tensor>& v) { return soft_jaccard_distance(v[0], v[1], smooth); };
+    test::expect_cpu_cuda_parity(f, {rand_uniform({3, 1, 11, 7}, rng, 0.0, 1.0),
+                                     random_targets({3, 1, 11, 7}, rng, false, DType::F32)},
+                                 1e-5, 1e-6, {1});
+    // Rows longer than one reduction block (two-stage row sums).
+    test::expect_cpu_cuda_parity(f, {rand_uniform({5, 40, 37}, rng, 0.0, 1.0),
+                                     random_targets({5, 40, 37}, rng, true, DType::F32)},
+                                 1e-5, 1e-6, {1});
+    // More rows than one block (two-stage mean), empty target rows among them.
+    std::vector<double> tv = random_targets({300, 9}, rng, false).to_vector();
+    for (int r = 0; r < 300; r += 7)
+      for (int j = 0; j < 9; ++j) tv[r * 9 + j] = 0;
+    test::expect_cpu_cuda_parity(
+        f, {rand_uniform({300, 9}, rng, 0.0, 1.0), Tensor::from_vector(tv, {300, 9})}, 1e-5, 1e-6,
+        {1});
+    test::expect_cpu_cuda_parity(f, {rand_uniform({4, 6}, rng, 0.0, 1.0), Tensor::zeros({4, 6})},
+                                 1e-5, 1e-6, {1});
+  }
+}
+
 TEST(DetectionLossesCuda, LossesAreBitwiseDeterministic) {
   REQUIRE_CUDA();
   Rng rng(77);
@@ -224,9 +332,11 @@ TEST(DetectionLossesCuda, LossesAreBitwiseDeterministic) {
   Tensor w = rand_uniform({777, 23}, rng, 0.0, 1.0).to(Device::CUDA);
   const double a = smooth_l1_loss(x, t, w).to(Device::CPU).item();
   const double b = sigmoid_focal_loss(x, t, w).to(Device::CPU).item();
+  const double c = soft_jaccard_distance(w, t).to(Device::CPU).item();
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(smooth_l1_loss(x, t, w).to(Device::CPU).item(), a);
     EXPECT_EQ(sigmoid_focal_loss(x, t, w).to(Device::CPU).item(), b);
+    EXPECT_EQ(soft_jaccard_distance(w, t).to(Device::CPU).item(), c);
   }
 }
 
@@ -235,6 +345,7 @@ TEST(DetectionLossesCuda, MixedDevicesAreRejected) {
   Tensor a = Tensor::zeros({2, 3}), g = a.to(Device::CUDA);
   EXPECT_THROW(smooth_l1_loss(g, a, g), Error);
   EXPECT_THROW(sigmoid_focal_loss(g, g, a), Error);
+  EXPECT_THROW(soft_jaccard_distance(g, a), Error);
 }
 
 }  // namespace
