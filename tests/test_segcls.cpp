@@ -168,7 +168,7 @@ TEST(SegCls, LossOnAHandCase) {
   EXPECT_THROW(net.loss(o, masks, mel, sk, w), Error);
 }
 
-TEST(SegCls, NewLayersLearnFasterThanTheTrunk) {
+TEST(SegCls, NewLayersHaveTheirLrAndDecayMultipliers) {
   SegClsNet& net = shared_net(SegClsTasks::Both);
   std::map<std::string, Parameter*> p;
   for (auto& [name, param] : net.named_parameters()) p[name] = param;
@@ -178,15 +178,17 @@ TEST(SegCls, NewLayersLearnFasterThanTheTrunk) {
                          : std::pair<float, float>{-1, -1};
   };
   using M = std::pair<float, float>;
+  // The default config: new weights x1, new biases (and BN betas) x2, no decay
+  // on biases and BN parameters; the trunk x1 with decay.
   EXPECT_EQ(mult("trunk.conv1.weight"), M(1, 1));
   EXPECT_EQ(mult("trunk.layer4.2.bn3.bias"), M(1, 1));
-  EXPECT_EQ(mult("decoder.block4.conv1.weight"), M(10, 1));
-  EXPECT_EQ(mult("decoder.block1.bn2.weight"), M(10, 0));
-  EXPECT_EQ(mult("decoder.block1.bn2.bias"), M(20, 0));
-  EXPECT_EQ(mult("mask_head.weight"), M(10, 1));
-  EXPECT_EQ(mult("mask_head.bias"), M(20, 0));
-  EXPECT_EQ(mult("melanoma_head.weight"), M(10, 1));
-  EXPECT_EQ(mult("sk_head.bias"), M(20, 0));
+  EXPECT_EQ(mult("decoder.block4.conv1.weight"), M(1, 1));
+  EXPECT_EQ(mult("decoder.block1.bn2.weight"), M(1, 0));
+  EXPECT_EQ(mult("decoder.block1.bn2.bias"), M(2, 0));
+  EXPECT_EQ(mult("mask_head.weight"), M(1, 1));
+  EXPECT_EQ(mult("mask_head.bias"), M(2, 0));
+  EXPECT_EQ(mult("melanoma_head.weight"), M(1, 1));
+  EXPECT_EQ(mult("sk_head.bias"), M(2, 0));
 }
 
 // The checkpoint keys are a file format: these names and shapes must not
