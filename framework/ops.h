@@ -104,7 +104,7 @@ Tensor softmax(const Tensor& logits);    // over the last dim of (N, K)
 // its kernel (named in the section titles below).
 // =====================================================================================
 
-// ---- dense up-sampling and layout (kernels/upsample_nearest.h, permute.h) ----
+// ---- dense up-sampling and layout (kernels/upsample_nearest.h, permute.h, mul.h) ----
 // Nearest-neighbour resize, PyTorch's 'nearest' rule: out[y][x] = in[floor(y*H/out_h)][floor(x*W/out_w)]
 // (integer arithmetic). (N, C, H, W) -> (N, C, out_h, out_w). Backward sums the gradient of every
 // output pixel into its source pixel (deterministic: on CUDA, one thread per INPUT pixel gathering its
@@ -115,6 +115,35 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w);
 // y.shape[i] = x.shape[dims[i]]; negative dims count from the end. Backward permutes dy back
 // with the inverse permutation. Saved for backward: the permutation. (torch.permute)
 Tensor permute(const Tensor& x, const std::vector<int>& dims);
+// Elementwise product of two tensors of the same shape.
+// Backward: da += dy * b, db += dy * a (kernels/mul.h). Saved for backward: a and b.
+Tensor mul(const Tensor& a, const Tensor& b);
+
+// ---- detection and segmentation losses (kernels/detection_losses.h) ----
+// Smooth L1 (Song eq. 3; Fast R-CNN), summed:  sum_i w_i * s(x_i - t_i),
+//   s(d) = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta  (beta = 1 is eq. 3).
+// pred, target, weights: same shape; gradient to pred only -> shape ()
+// beta >= 0 (0: plain L1). Saved for backward: pred, target, weights.
+Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& weights, double beta = 1.0);
+
+// Focal loss of Song eq. 2 on logits, summed:  sum_i w_i * FL(p_i, y_i),  p = sigmoid(x),
+//   FL = -alpha * [ (1-p)^gamma * y * log p + p^gamma * (1-y) * log(1-p) ]
+// (alpha multiplies BOTH terms, as eq. 2 is written; RetinaNet and torchvision's
+// sigmoid_focal_loss use alpha for the positive term and 1 - alpha for the negative one:
+// pass alpha = 1 and put alpha_t into the weights to get theirs).
+// Compute log p and log(1-p) stably from the logit (log p = -softplus(-x)). logits, targets (in [0,1]),
+// weights: same shape (a weight of 0 drops an anchor: the RPN's sampled/ignored anchors); gradient to
+// logits only -> shape (). Defaults alpha 0.25, gamma 2. gamma >= 0.
+// Saved for backward: logits, targets, weights.
+Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                          double alpha = 0.25, double gamma = 2.0);
+
+// Soft Jaccard distance (Song eq. 5, second term; Keras-contrib's jaccard_distance): for each row n of
+// (N, ...) probabilities p and targets t (same shape),
+//   J_n = smooth * (1 - (sum_j p t + smooth) / (sum_j (p + t - p t) + smooth)),
+// returns the mean over n -> shape (). Gradient to probs only. An all-zero target row is fine (no NaN).
+// N >= 1, smooth > 0. Saved for backward: targets and the row sums (2, N).
+Tensor soft_jaccard_distance(const Tensor& probs, const Tensor& targets, double smooth = 100.0);
 
 // ---- RoIAlign (kernels/roi_align.h) ----
 struct RoiAlignParams {

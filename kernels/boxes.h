@@ -221,6 +221,11 @@ void nms_mask_cpu(uint64_t* mask, const T* boxes, int64_t n, T threshold);
 int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n);
 
 // ---- CUDA (float32, on stream s; every pointer is device memory) -----------------------
+// Shapes as the CPU twins above. The results agree with the CPU's to rounding,
+// not always bit for bit: nvcc fuses a multiply and an add into one FMA (one
+// rounding instead of two), g++ for x86-64 does not. So an IoU that lies
+// exactly on a threshold, or two IoUs that tie exactly, can be decided
+// differently on the two devices; anchors are the same bits (see the kernel).
 
 void make_anchors_cuda(float* anchors, const float* cell, int64_t H, int64_t W, int64_t A,
                        double stride, cuda_stream_t s);

@@ -45,12 +45,15 @@
 //   the separable form: y[r, c] = A_r x[b, c] B_r^T, with A_r (out_h, H) and
 //   B_r (out_w, W) the bins' averaged row and column weights
 //     A_r[ph, h] = (1 / G_h) sum_{iy} [sy valid] * (row weight of sy on row h)
-//   (roi_axis_weight below), so dx[b, c] += sum_r A_r^T dy[r, c] B_r. A first
-//   kernel tabulates A_r and B_r into a workspace, a second finds each RoI's
-//   non-zero row/column span, a third gathers. The 1 / count of the direct
-//   form is (1 / G_h)(1 / G_w), and a sample invalid along either axis is 0 in
-//   both forms, so the two are the same sum in a different order: the parity
-//   test checks one against the other.
+//   (roi_axis_weight below), so dx[b, c] += sum_r A_r^T dy[r, c] B_r. One
+//   kernel tabulates A_r and B_r into a workspace (launched once for each), a
+//   second finds each RoI's non-zero row/column span, a third gathers; each
+//   feature element tests every RoI's span (cheap) and sums only over the RoIs
+//   that touch it. Why the two forms agree: the direct form's 1 / count is
+//   (1 / G_h)(1 / G_w) (a grid with no samples gives 0 either way), and
+//   sum_iy [sy valid] f(sy) * sum_ix [sx valid] g(sx) counts exactly the
+//   samples valid along both axes. Same terms, another summation order: the
+//   parity test checks one against the other.
 //
 // RoI subsets (for FPN). Every kernel takes an index list roi_index of n RoIs:
 // it pools rows roi_index[0..n) of rois into the same rows of y (and reads the

@@ -14,13 +14,17 @@
 // Saved for backward: nothing but the sizes.
 //
 // Reference: PyTorch's F.interpolate(x, size=(out_h, out_w), mode='nearest')
-// (also cv2.INTER_NEAREST and TensorFlow's resize_nearest_neighbor with
-// align_corners=False, half_pixel_centers=False). PyTorch evaluates the index
-// as floor(oy * scale) with scale = H / out_h rounded to float32, and clamps it
-// to H - 1; skinmtl uses exact integer arithmetic, (oy * H) / out_h, which is
-// always < H. The two agree except where float32 rounding of the scale pushes a
-// product that is exactly an integer just below it (never for an integer up- or
-// down-sampling factor; PyTorch takes oy >> 1 for exactly 2x anyway).
+// (also OpenCV's INTER_NEAREST and TensorFlow 1's resize_nearest_neighbor
+// without align_corners / half_pixel_centers). PyTorch evaluates the index as
+// floor(oy * scale) in float32 with scale = float32(H / out_h), clamped to
+// H - 1; skinmtl uses the exact integer (oy * H) / out_h, always < H. The two
+// agree for every integer up-sampling factor from 2 to 40 and every integer
+// down-sampling factor (so for the FPN's and the mask head's 2x), but where
+// oy * H / out_h is exactly an integer and float32 rounds the scale down they
+// differ by one row: 26 -> 44, output row 22 reads row 22 * 26 / 44 = 13 here,
+// row floor(22 * 0.59090906f) = floor(12.999999) = 12 in PyTorch (1.13).
+// tests/test_upsample_permute.cpp pins the exact rule on that case; the
+// PyTorch reference test uses sizes where both agree.
 //
 // Which outputs read input row iy? Those oy with iy <= oy * H / out_h < iy + 1,
 // i.e. iy * out_h <= oy * H < (iy + 1) * out_h: the range

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
@@ -324,8 +325,9 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
   std::vector<double> cand_logit;  // the logit of every candidate, levels concatenated
   for (size_t l = 0; l < anchors.size(); ++l) {
     const Tensor &a = anchors[l], &lg = logits[l], &d = deltas[l];
-    check_boxes(op, a, "anchors[l]");
-    check_boxes(op, d, "deltas[l]");
+    SKINMTL_CHECK(lg.defined(), op << ": logits[" << l << "] is undefined");
+    check_boxes(op, a, ("anchors[" + std::to_string(l) + "]").c_str());
+    check_boxes(op, d, ("deltas[" + std::to_string(l) + "]").c_str());
     check_same_kind(op, first, a);
     check_same_kind(op, first, d);
     check_same_kind(op, first, lg);

@@ -112,6 +112,23 @@ std::vector<Case> cases() {
                {randn({2, 3, 3, 5}, rng)}, {}});
   c.push_back({"permute", [](const std::vector<Tensor>& v) { return permute(v[0], {0, 2, 3, 1}); },
                {randn({3, 8, 5, 7}, rng)}, {}});
+  c.push_back({"mul", [](const std::vector<Tensor>& v) { return mul(v[0], v[1]); },
+               {randn({3, 5, 7}, rng), randn({3, 5, 7}, rng)}, {}});
+  c.push_back({"mul(a, a)", [](const std::vector<Tensor>& v) { return mul(v[0], v[0]); },
+               {randn({4, 3}, rng)}, {}});
+  c.push_back({"smooth_l1_loss",
+               [](const std::vector<Tensor>& v) { return smooth_l1_loss(v[0], v[1], v[2], 0.5); },
+               {randn({7, 4}, rng, 2.0), randn({7, 4}, rng), rand_uniform({7, 4}, rng, 0.5, 1.5)},
+               {1, 2}});
+  c.push_back({"sigmoid_focal_loss",
+               [](const std::vector<Tensor>& v) { return sigmoid_focal_loss(v[0], v[1], v[2]); },
+               {randn({7, 5}, rng, 3.0), rand_uniform({7, 5}, rng, 0.0, 1.0),
+                rand_uniform({7, 5}, rng, 0.5, 1.5)},
+               {1, 2}});
+  c.push_back({"soft_jaccard_distance",
+               [](const std::vector<Tensor>& v) { return soft_jaccard_distance(v[0], v[1], 1.0); },
+               {rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0), rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0)},
+               {1}});
   return c;
 }
 

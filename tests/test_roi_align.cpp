@@ -296,10 +296,11 @@ Pyramid make_pyramid(Rng& rng, int64_t N, int64_t C, DType dtype) {
     Tensor t = rand_uniform({N, C, 256 / s, 320 / s}, rng, -1.0, 1.0, dtype);
     p.levels.push_back(t);
   }
+  const double last = (double)(N - 1);  // the last image
   p.rois = boxes({{0, 10.5, 20.25, 60.75, 80.5},       // sqrt(50 x 60) = 55     -> P2
-                  {N - 1, 100.2, 30.7, 250.9, 200.1},  // sqrt(151 x 169) = 160 -> P3
+                  {last, 100.2, 30.7, 250.9, 200.1},   // sqrt(151 x 169) = 160 -> P3
                   {0, -40.3, -20.6, 330.8, 300.2},     // sqrt(371 x 321) = 345 -> P4
-                  {N - 1, 5.5, 5.5, 9.5, 15.5},        // tiny                   -> P2
+                  {last, 5.5, 5.5, 9.5, 15.5},         // tiny                   -> P2
                   {0, -200.4, -150.2, 400.6, 400.3}},  // sqrt(601 x 550) = 575 -> P5
                  dtype);
   return p;
@@ -470,15 +471,17 @@ TEST(RoiAlignCuda, FpnParityWithAnEmptyLevel) {
   REQUIRE_CUDA();
   Rng rng(13);
   const Pyramid pyr = make_pyramid(rng, 2, 5, DType::F32);
-  const Tensor rois = rois_without_p4(DType::F32);  // P2, P3, P5; none on P4
-  for (const RoiAlignParams& p : {params(7, 7, 2, true), params(14, 14, 0, true),
-                                  params(3, 5, 0, false)}) {
-    SCOPED_TRACE(describe(p));
-    test::expect_cpu_cuda_parity(
-        [p](const std::vector<Tensor>& v) {
-          return roi_align_fpn({v[0], v[1], v[2], v[3]}, v[4], p);
-        },
-        {pyr.levels[0], pyr.levels[1], pyr.levels[2], pyr.levels[3], rois}, 1e-4, 1e-5, {4});
+  for (const Tensor& rois : {pyr.rois, rois_without_p4(DType::F32)}) {  // all 4 levels; P4 empty
+    SCOPED_TRACE("levels " + ::testing::PrintToString(fpn_roi_levels(rois)));
+    for (const RoiAlignParams& p : {params(7, 7, 2, true), params(14, 14, 0, true),
+                                    params(3, 5, 0, false)}) {
+      SCOPED_TRACE(describe(p));
+      test::expect_cpu_cuda_parity(
+          [p](const std::vector<Tensor>& v) {
+            return roi_align_fpn({v[0], v[1], v[2], v[3]}, v[4], p);
+          },
+          {pyr.levels[0], pyr.levels[1], pyr.levels[2], pyr.levels[3], rois}, 1e-4, 1e-5, {4});
+    }
   }
   // Random RoIs over all levels too.
   const Tensor many = random_rois(rng, 40, 2, 320, 256);

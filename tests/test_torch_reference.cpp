@@ -34,6 +34,13 @@
 //     (inside, partly outside, wholly outside, tiny, larger than the image),
 //     a 5 x 4 output; aligned true and false, sampling_ratio 2 and 0
 //     (adaptive): the output and the gradient to the features.
+//   Detector and segmentation ops (Song et al. 2019), float64, forward and
+//     gradient: upsample_nearest (F.interpolate mode='nearest', integer and
+//     non-integer ratios, up and down), smooth_l1_loss (F.smooth_l1_loss with
+//     reduction='none', times the weights), sigmoid_focal_loss (eq. 2 written
+//     in torch; and, with alpha = 1 and RetinaNet's alpha_t as the weights,
+//     torchvision.ops.sigmoid_focal_loss on 0/1 targets), soft_jaccard_distance
+//     (written in torch).
 //
 // The metric. For an output a (skinmtl) and its reference b (PyTorch):
 //   scaled error = max_i |a_i - b_i| / max_i |b_i|
@@ -53,6 +60,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -464,6 +473,139 @@ TEST(TorchReference, RoiAlignFloat64) {
       EXPECT_LE(dfx.scaled, 1e-12) << key << " gradient: " << dfx.str();
       EXPECT_GT(dfy.max_ref, 1e-2) << key;  // a meaningful comparison
     }
+// ---- detector and segmentation ops ---------------------------------------------------------
+
+// One op case: x (the input that gets the gradient) and the other operands by
+// field name, all float64; `op` computes the output from them.
+struct OpCase {
+  std::string name;  // "<kind>.<k>": the kind selects the torch code in torch_reference.py
+  Tensor x;
+  std::map<std::string, Tensor> fields;
+  std::function<Tensor(const Tensor& x, const std::map<std::string, Tensor>& f)> op;
+};
+
+Tensor scalar64(double v) { return Tensor::full({}, v, DType::F64); }
+
+Tensor hard_targets(const Shape& s, Rng& rng) {
+  std::vector<double> v((size_t)shape_numel(s));
+  for (double& t : v) t = (double)rng.randint(0, 2);
+  return Tensor::from_vector(v, s, DType::F64);
+}
+
+std::vector<OpCase> op_cases() {
+  Rng rng(21);
+  std::vector<OpCase> c;
+  auto u = [&](const Shape& s, double lo, double hi) { return rand_uniform(s, rng, lo, hi, DType::F64); };
+  // upsample_nearest: 2x, non-integer up, down, one size each way, identity.
+  const std::vector<std::pair<Shape, std::pair<int64_t, int64_t>>> ups = {
+      {{2, 3, 4, 3}, {8, 6}},   {{2, 3, 3, 5}, {7, 11}}, {{1, 2, 7, 5}, {3, 2}},
+      {{1, 3, 13, 10}, {29, 23}}, {{1, 2, 9, 4}, {5, 10}}, {{2, 2, 5, 6}, {5, 6}}};
+  for (size_t k = 0; k < ups.size(); ++k) {
+    const auto [oh, ow] = ups[k].second;
+    c.push_back({"upsample." + std::to_string(k), u(ups[k].first, -1, 1),
+                 {{"size", Tensor::from_vector(std::vector<double>{(double)oh, (double)ow}, {2},
+                                               DType::F64)}},
+                 [oh = oh, ow = ow](const Tensor& x, const std::map<std::string, Tensor>&) {
+                   return upsample_nearest(x, oh, ow);
+                 }});
+  }
+  // smooth_l1_loss: eq. 3 (beta 1), Faster R-CNN's RPN beta 1/9, and L1.
+  int k = 0;
+  for (double beta : {1.0, 1.0 / 9.0, 0.0}) {
+    c.push_back({"smooth_l1." + std::to_string(k++), u({3, 7, 4}, -2, 2),
+                 {{"t", u({3, 7, 4}, -1, 1)}, {"w", u({3, 7, 4}, 0, 2)}, {"beta", scalar64(beta)}},
+                 [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                   return smooth_l1_loss(x, f.at("t"), f.at("w"), f.at("beta").item());
+                 }});
+  }
+  // sigmoid_focal_loss (eq. 2): hard and soft targets, several (alpha, gamma).
+  k = 0;
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.6, 0.5}, {1.0, 0.0}, {0.25, 3.0}}) {
+    for (bool soft : {false, true}) {
+      c.push_back({"focal." + std::to_string(k++), u({4, 9, 5}, -8, 8),
+                   {{"y", soft ? u({4, 9, 5}, 0, 1) : hard_targets({4, 9, 5}, rng)},
+                    {"w", u({4, 9, 5}, 0, 2)},
+                    {"alpha", scalar64(alpha)},
+                    {"gamma", scalar64(gamma)}},
+                   [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                     return sigmoid_focal_loss(x, f.at("y"), f.at("w"), f.at("alpha").item(),
+                                               f.at("gamma").item());
+                   }});
+    }
+  }
+  // RetinaNet's weighting through the weights: alpha = 1, w = alpha_t.
+  k = 0;
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.75, 1.5}}) {
+    Tensor y = hard_targets({6, 11}, rng);
+    std::vector<double> w = y.to_vector();
+    for (double& v : w) v = alpha * v + (1 - alpha) * (1 - v);
+    c.push_back({"focal_torchvision." + std::to_string(k++), u({6, 11}, -6, 6),
+                 {{"y", y},
+                  {"w", Tensor::from_vector(w, {6, 11}, DType::F64)},
+                  {"alpha", scalar64(alpha)},
+                  {"gamma", scalar64(gamma)}},
+                 [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                   return sigmoid_focal_loss(x, f.at("y"), f.at("w"), 1.0, f.at("gamma").item());
+                 }});
+  }
+  // soft_jaccard_distance: the paper's smooth 100 and a small one; masks of
+  // (N, 1, H, W) and soft targets; one empty target row.
+  k = 0;
+  for (double smooth : {100.0, 1.0}) {
+    Tensor t = hard_targets({3, 1, 6, 7}, rng);
+    std::vector<double> tv = t.to_vector();
+    for (int j = 0; j < 42; ++j) tv[2 * 42 + j] = 0;  // the third mask is empty
+    c.push_back({"jaccard." + std::to_string(k++), u({3, 1, 6, 7}, 0, 1),
+                 {{"t", Tensor::from_vector(tv, {3, 1, 6, 7}, DType::F64)}, {"smooth", scalar64(smooth)}},
+                 [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                   return soft_jaccard_distance(x, f.at("t"), f.at("smooth").item());
+                 }});
+    c.push_back({"jaccard." + std::to_string(k++), u({2, 3, 5}, 0, 1),
+                 {{"t", u({2, 3, 5}, 0, 1)}, {"smooth", scalar64(smooth)}},
+                 [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                   return soft_jaccard_distance(x, f.at("t"), f.at("smooth").item());
+                 }});
+  }
+  return c;
+}
+
+TEST(TorchReference, DetectionOpsFloat64) {
+  REQUIRE_TORCH();
+  std::vector<OpCase> cases = op_cases();
+  Rng rng(22);
+  TensorFile in;
+  std::vector<Tensor> xs, ys, dys;
+  for (OpCase& oc : cases) {
+    Tensor x = oc.x.clone().set_requires_grad(true);
+    Tensor y = oc.op(x, oc.fields);
+    // The upstream gradient: random for a map, a scalar other than 1 for a loss.
+    Tensor dy = y.ndim() == 0 ? scalar64(0.7) : rand_uniform(y.shape(), rng, -1, 1, DType::F64);
+    in.tensors[oc.name + ".x"] = oc.x;
+    in.tensors[oc.name + ".dy"] = dy;
+    for (const auto& [field, t] : oc.fields) in.tensors[oc.name + "." + field] = t;
+    xs.push_back(x);
+    ys.push_back(y);
+    dys.push_back(dy);
+  }
+  test::TempDir dir;
+  save_safetensors(dir.path("ops_in.safetensors"), in);
+  run_reference("ops --input " + dir.path("ops_in.safetensors") + " --out " +
+                dir.path("ops_out.safetensors"));
+  const TensorFile ref = load_safetensors(dir.path("ops_out.safetensors"));
+  EXPECT_EQ(ref.tensors.size(), 2 * cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].name);
+    ys[i].backward(dys[i]);
+    const Diff dy = compare(ys[i], ref.at(cases[i].name + ".y"));
+    const Diff dx = compare(xs[i].grad(), ref.at(cases[i].name + ".dx"));
+    report(cases[i].name + " output", dy);
+    report(cases[i].name + " gradient", dx);
+    EXPECT_LE(dy.scaled, 1e-12) << "output: " << dy.str();
+    EXPECT_LE(dx.scaled, 1e-12) << "gradient: " << dx.str();
+    // A meaningful comparison: neither side is all zeros.
+    EXPECT_GT(dy.max_ref, 1e-3);
+    EXPECT_GT(dx.max_ref, 1e-6);
+  }
 }
 
 }  // namespace

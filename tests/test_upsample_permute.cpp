@@ -36,6 +36,16 @@ TEST(UpsampleNearest, ForwardNonIntegerRatioByHand) {
   EXPECT_EQ(upsample_nearest(x.to(DType::F32), 7, 5).to_vector(), want);
 }
 
+TEST(UpsampleNearest, ExactIntegerRuleWherePytorchsFloatScaleRoundsDown) {
+  // 26 -> 44: output row 22 reads row 22 * 26 / 44 = 13 exactly (PyTorch 1.13's
+  // float32 scale gives 12.999999 -> 12; see kernels/upsample_nearest.h).
+  Tensor x = iota({1, 1, 26, 1});
+  std::vector<double> y = upsample_nearest(x, 44, 1).to_vector();
+  EXPECT_EQ(y[21], 12);
+  EXPECT_EQ(y[22], 13);
+  for (int oy = 0; oy < 44; ++oy) EXPECT_EQ(y[oy], oy * 26 / 44) << oy;
+}
+
 TEST(UpsampleNearest, BackwardSumsEachSourcesOutputsByHand) {
   // With dy = 1 everywhere, each input gets (#output rows) x (#output cols)
   // reading it: rows 3, 2, 2 and cols 3, 2.

@@ -49,6 +49,20 @@ Three jobs:
       sampling_ratio 2 and 0 (adaptive), in the dtype of I's tensors; then the
       gradient of sum(grad_out * y) with respect to the features. Writes O with
       "y.aligned{0,1}.sr{2,0}" and "dx.aligned{0,1}.sr{2,0}".
+  ops --input I --out O
+      Single ops of the detector and segmentation heads (Song et al. 2019),
+      each written here from torch's own functions. I holds cases named
+      "<kind>.<k>.<field>": the input "x", the upstream gradient "dy", and the
+      kind's other operands and hyperparameters (scalars as 0-d tensors):
+        upsample           F.interpolate(x, size=(size[0], size[1]), mode='nearest')
+        smooth_l1          sum(F.smooth_l1_loss(x, t, beta=beta, reduction='none') * w)
+        focal              sum(w * FL), FL = -alpha [(1-p)^gamma y log p + p^gamma (1-y) log(1-p)]
+                           (Song eq. 2; log p and log(1-p) by F.logsigmoid)
+        focal_torchvision  torchvision.ops.sigmoid_focal_loss(x, y, alpha, gamma, reduction='sum')
+                           (RetinaNet's alpha / 1 - alpha weighting)
+        jaccard            mean over rows of smooth (1 - (sum p t + smooth) / (sum (p + t - p t) + smooth))
+      For each case writes "<kind>.<k>.y" (the output) and "<kind>.<k>.dx" (the
+      gradient of x after y.backward(dy)), in the dtype of x.
 
 Files: safetensors (8-byte little-endian header length, JSON header, raw
 little-endian data), read and written by the small numpy functions below
@@ -94,7 +108,7 @@ def write_safetensors(path, tensors, metadata=None):
     header = {"__metadata__": metadata or {}}
     chunks, offset = [], 0
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.ascontiguousarray(tensors[name]).reshape(np.shape(tensors[name]))  # keeps 0-d as 0-d
         if a.dtype not in _NAMES:
             a = a.astype(np.float32)
         b = a.astype(a.dtype.newbyteorder("<")).tobytes()
@@ -262,6 +276,46 @@ def roi_align_job(args):
             key = f"aligned{int(aligned)}.sr{sr}"
             out["y." + key] = y.detach().numpy()
             out["dx." + key] = xg.grad.numpy()
+# ---- single ops of the detector and segmentation heads ------------------------------------
+
+
+def ops_case(kind, get):
+    """Returns (x, y) for one case: x the leaf that requires a gradient, y its output."""
+    x = get("x").clone().requires_grad_(True)
+    if kind == "upsample":
+        size = tuple(int(v) for v in get("size").tolist())
+        return x, F.interpolate(x, size=size, mode="nearest")
+    if kind == "smooth_l1":
+        beta = float(get("beta"))
+        return x, (F.smooth_l1_loss(x, get("t"), beta=beta, reduction="none") * get("w")).sum()
+    if kind == "focal":
+        y, w = get("y"), get("w")
+        alpha, gamma = float(get("alpha")), float(get("gamma"))
+        p, q = torch.sigmoid(x), torch.sigmoid(-x)  # p and 1 - p
+        fl = -alpha * (q ** gamma * y * F.logsigmoid(x) + p ** gamma * (1 - y) * F.logsigmoid(-x))
+        return x, (w * fl).sum()
+    if kind == "focal_torchvision":
+        return x, torchvision.ops.sigmoid_focal_loss(x, get("y"), alpha=float(get("alpha")),
+                                                     gamma=float(get("gamma")), reduction="sum")
+    if kind == "jaccard":
+        t, smooth = get("t"), float(get("smooth"))
+        inter = (x * t).flatten(1).sum(1)
+        union = (x + t - x * t).flatten(1).sum(1)
+        return x, (smooth * (1 - (inter + smooth) / (union + smooth))).mean()
+    sys.exit(f"torch_reference: unknown op case kind {kind!r}")
+
+
+def ops_job(args):
+    tensors, _ = read_safetensors(args.input)
+    cases = sorted({name.rsplit(".", 1)[0] for name in tensors})
+    out = {}
+    for case in cases:
+        def get(field, case=case):
+            return torch.from_numpy(np.array(tensors[f"{case}.{field}"]))
+        x, y = ops_case(case.split(".")[0], get)
+        y.backward(get("dy"))
+        out[f"{case}.y"] = y.detach().numpy()
+        out[f"{case}.dx"] = x.grad.numpy()
     write_safetensors(args.out, out, {"producer": "torch_reference.py", "torch": torch.__version__,
                                       "torchvision": torchvision.__version__})
 
@@ -286,10 +340,14 @@ def main():
     a.add_argument("--input", required=True)
     a.add_argument("--spatial-scale", type=float, required=True)
     a.add_argument("--out", required=True)
+    o = sub.add_parser("ops")
+    o.add_argument("--input", required=True)
+    o.add_argument("--out", required=True)
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    {"resnet50": resnet50_job, "tiny": tiny_job, "roi_align": roi_align_job}[args.job](args)
+    jobs = {"resnet50": resnet50_job, "tiny": tiny_job, "roi_align": roi_align_job, "ops": ops_job}
+    jobs[args.job](args)
 
 
 if __name__ == "__main__":

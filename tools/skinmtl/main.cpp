@@ -21,7 +21,7 @@ const Command kCommands[] = {
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
     {"eval", "evaluate trained models ('skinmtl eval mtl --help')", skinmtl::cmd_eval},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
-    {"metrics", "mAP-class/mAP-image or top-k accuracy from score and label CSVs", skinmtl::cmd_metrics},
+    {"metrics", "mAP, top-k, binary (AUC/AP/SE/SP) or segmentation (JA/DI/...) metrics from files", skinmtl::cmd_metrics},
     {"synth", "write the synthetic skin-lesion data set (images, masks, manifests)", skinmtl::cmd_synth},
     {"train", "train a model ('skinmtl train mtl --help')", skinmtl::cmd_train},
 };

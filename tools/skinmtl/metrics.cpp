@@ -5,21 +5,35 @@
 //       table laid out like the paper's Table 1.
 //   skinmtl metrics topk --scores S.csv --labels L.csv [--k 1,3] [--json]
 //       top-k accuracy of single-label predictions (labels: one-hot rows).
+//   skinmtl metrics seg --pred DIR --truth DIR [--threshold 128] [--json]
+//       segmentation masks against ground-truth masks: the means over images
+//       of JA, DI, AC, SE, SP (Song et al. 2019, eq. 7; ISIC 2017 Part 1) and
+//       the thresholded Jaccard.
+//   skinmtl metrics binary --scores S.csv --labels L.csv [--column NAME]
+//                          [--threshold 0.5] [--json]
+//       AC, AUC, AP, SE, SP per column (ISIC 2017 Part 3: melanoma,
+//       seborrheic_keratosis).
 //
-// The metrics are nets/metrics.h; the file format and its checks are
-// io/score_csv.h. Exit status: 0 on success, 2 on bad arguments, 1 on any
+// The metrics are nets/metrics.h and nets/seg_metrics.h; the CSV format and
+// its checks are io/score_csv.h. Exit status: 0 on success, 2 on bad arguments, 1 on any
 // other error (thrown as skinmtl::Error and reported by main).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "io/image.h"
 #include "io/score_csv.h"
 #include "nets/metrics.h"
+#include "nets/seg_metrics.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
@@ -29,6 +43,9 @@ const char* kHelp =
     "usage:\n"
     "  skinmtl metrics multilabel --scores S.csv --labels L.csv [--json]\n"
     "  skinmtl metrics topk       --scores S.csv --labels L.csv [--k 1,3] [--json]\n"
+    "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128] [--json]\n"
+    "  skinmtl metrics binary     --scores S.csv --labels L.csv [--column NAME]\n"
+    "                             [--threshold 0.5] [--json]\n"
     "\n"
     "multilabel: mAP-class (Liao & Luo 2016, eq. 9: per class, the AP of its ranking\n"
     "  of the images, averaged over classes), mAP-image (eq. 10: per image, the AP\n"
@@ -39,10 +56,32 @@ const char* kHelp =
     "  the mean and their number is reported.\n"
     "topk: top-k accuracy of single-label predictions (e.g. body location); every\n"
     "  row of the labels file must hold exactly one 1.\n"
+    "seg: lesion masks against ground-truth masks (ISIC 2017 Part 1). Per image,\n"
+    "  from pixel counts (lesion where the grey value >= --threshold):\n"
+    "    JA = TP/(TP+FN+FP), DI = 2TP/(2TP+FN+FP), AC = (TP+TN)/all,\n"
+    "    SE = TP/(TP+FN), SP = TN/(TN+FP)   (Song et al. 2019, eq. 7),\n"
+    "  then the mean over images. No lesion in truth and prediction: JA = DI = 1.\n"
+    "  SE (SP) is undefined for an image without lesion (background) pixels in the\n"
+    "  truth: it is left out of that mean and the number is reported. Also the\n"
+    "  thresholded Jaccard: each image's JA below 0.65 counts as 0 (ISIC 2018).\n"
+    "  Matching: every image file in --truth (.png .jpg .jpeg .bmp .gif .tga;\n"
+    "  other files are ignored) needs one in --pred with the same name once a\n"
+    "  trailing '_segmentation' and the extension are dropped: truth\n"
+    "  ISIC_0000000_segmentation.png matches ISIC_0000000.png or\n"
+    "  ISIC_0000000_segmentation.png (any image extension). Two files of one\n"
+    "  name in a folder, a missing prediction (all are listed) or masks of\n"
+    "  different sizes are errors; predictions without a truth are ignored and\n"
+    "  counted. Colour masks are read as grey (luma).\n"
+    "binary: per label column, AC (at --threshold: positive when score >= it),\n"
+    "  AUC (ROC, ties half), AP (as in multilabel), SE = TP/(TP+FN) and\n"
+    "  SP = TN/(TN+FP), label 1 = positive (melanoma, seborrheic keratosis).\n"
+    "  --column NAME takes that column only (the others may then differ).\n"
     "\n"
-    "files: both CSVs have the header 'image_id,<class1>,<class2>,...' and one row\n"
-    "  per image; scores are numbers, labels 0 or 1. Rows are matched by image_id\n"
-    "  and columns by class name, in any order.\n"
+    "files (multilabel, topk, binary): both CSVs have the header\n"
+    "  'image_id,<class1>,<class2>,...' and one row per image (the ISIC 2017\n"
+    "  Part 3 files, image_id,melanoma,seborrheic_keratosis, are such files);\n"
+    "  scores are numbers, labels 0 or 1. Rows are matched by image_id and\n"
+    "  columns by class name, in any order.\n"
     "\n"
     "ties (exactly equal scores), deterministic and independent of input order:\n"
     "  AP: items with equal scores are ranked together; every relevant item of a\n"
@@ -54,15 +93,25 @@ const char* kHelp =
     "    class tied across the k-th place counts as OUTSIDE the top k.\n"
     "\n"
     "options:\n"
-    "  --scores FILE  per-image class scores (required)\n"
-    "  --labels FILE  per-image 0/1 labels with the same columns (required)\n"
-    "  --k LIST       topk only: comma-separated k values, each >= 1 (default 1,3)\n"
-    "  --json         print one JSON object instead of the table\n"
-    "  --help         this text\n";
+    "  --scores FILE    per-image class scores (multilabel, topk, binary)\n"
+    "  --labels FILE    per-image 0/1 labels with the same columns\n"
+    "  --k LIST         topk only: comma-separated k values, each >= 1 (default 1,3)\n"
+    "  --pred DIR       seg: the predicted masks\n"
+    "  --truth DIR      seg: the ground-truth masks\n"
+    "  --threshold T    seg: lesion where grey >= T, 1..255 (default 128);\n"
+    "                   binary: positive where score >= T (default 0.5)\n"
+    "  --column NAME    binary only: this label column alone\n"
+    "  --json           print one JSON object instead of the table\n"
+    "  --help           this text\n";
 
 struct Args {
-  std::string mode;  // "multilabel" or "topk"
+  std::string mode;  // "multilabel", "topk", "seg" or "binary"
   std::string scores, labels;
+  std::string pred, truth;   // seg
+  std::string column;        // binary
+  bool threshold_given = false;
+  int seg_threshold = 128;      // seg: lesion where grey >= it
+  double bin_threshold = 0.5;   // binary: positive where score >= it
   std::vector<int64_t> ks{1, 3};
   bool json = false;
   bool help = false;
@@ -93,6 +142,7 @@ std::vector<int64_t> parse_k_list(const std::string& s) {
 Args parse_args(int argc, char** argv) {
   Args a;
   bool k_given = false;
+  std::string threshold;
   for (int i = 1; i < argc; ++i) {
     const std::string opt = argv[i];
     auto value = [&]() -> std::string {
@@ -107,20 +157,55 @@ Args parse_args(int argc, char** argv) {
       a.scores = value();
     } else if (opt == "--labels") {
       a.labels = value();
+    } else if (opt == "--pred") {
+      a.pred = value();
+    } else if (opt == "--truth") {
+      a.truth = value();
+    } else if (opt == "--column") {
+      a.column = value();
+    } else if (opt == "--threshold") {
+      threshold = value();
+      a.threshold_given = true;
     } else if (opt == "--k") {
       a.ks = parse_k_list(value());
       k_given = true;
     } else if (opt[0] != '-' && a.mode.empty()) {
-      a.mode = opt;  // the first word that is not an option: multilabel or topk
+      a.mode = opt;  // the first word that is not an option: which metrics
     } else {
       throw UsageError{"unknown argument '" + opt + "'"};
     }
   }
   if (a.help) return a;
-  if (a.mode.empty()) throw UsageError{"which metrics? 'multilabel' or 'topk'"};
-  if (a.mode != "multilabel" && a.mode != "topk")
-    throw UsageError{"unknown metrics '" + a.mode + "': 'multilabel' or 'topk'"};
+  const char* modes = "'multilabel', 'topk', 'seg' or 'binary'";
+  if (a.mode.empty()) throw UsageError{std::string("which metrics? ") + modes};
+  if (a.mode != "multilabel" && a.mode != "topk" && a.mode != "seg" && a.mode != "binary")
+    throw UsageError{"unknown metrics '" + a.mode + "': " + modes};
   if (k_given && a.mode != "topk") throw UsageError{"--k applies to 'metrics topk' only"};
+  if (!a.column.empty() && a.mode != "binary") throw UsageError{"--column applies to 'metrics binary' only"};
+  if (a.threshold_given) {
+    if (a.mode != "seg" && a.mode != "binary")
+      throw UsageError{"--threshold applies to 'metrics seg' and 'metrics binary' only"};
+    char* end = nullptr;
+    if (a.mode == "seg") {
+      const long t = std::strtol(threshold.c_str(), &end, 10);
+      if (threshold.empty() || *end != '\0' || t < 1 || t > 255)
+        throw UsageError{"--threshold: '" + threshold + "' is not a whole number in 1..255"};
+      a.seg_threshold = (int)t;
+    } else {
+      const double t = std::strtod(threshold.c_str(), &end);
+      if (threshold.empty() || *end != '\0' || !std::isfinite(t))
+        throw UsageError{"--threshold: '" + threshold + "' is not a number"};
+      a.bin_threshold = t;
+    }
+  }
+  if (a.mode == "seg") {
+    if (!a.scores.empty() || !a.labels.empty())
+      throw UsageError{"'metrics seg' reads masks: --pred DIR --truth DIR, not --scores/--labels"};
+    if (a.pred.empty()) throw UsageError{"--pred DIR is required"};
+    if (a.truth.empty()) throw UsageError{"--truth DIR is required"};
+    return a;
+  }
+  if (!a.pred.empty() || !a.truth.empty()) throw UsageError{"--pred and --truth apply to 'metrics seg' only"};
   if (a.scores.empty()) throw UsageError{"--scores FILE is required"};
   if (a.labels.empty()) throw UsageError{"--labels FILE is required"};
   return a;
@@ -216,6 +301,203 @@ int run_topk(const Args& a) {
   return 0;
 }
 
+// ---- seg -----------------------------------------------------------------------------------
+
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
+}
+
+// The matching name of a mask file: its name without the extension and
+// without a trailing "_segmentation" (ISIC's ground-truth suffix).
+std::string mask_key(const fs::path& p) {
+  std::string stem = p.stem().string();
+  const std::string suffix = "_segmentation";
+  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
+    stem.resize(stem.size() - suffix.size());
+  return stem;
+}
+
+// The image files of a folder by matching name (sorted); two files of one name are an error.
+std::map<std::string, std::string> list_masks(const std::string& dir, const char* option) {
+  SKINMTL_CHECK(fs::is_directory(dir), option << " " << dir << ": not a folder");
+  std::map<std::string, std::string> masks;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file() || !is_image_file(entry.path())) continue;
+    const std::string key = mask_key(entry.path());
+    auto [it, fresh] = masks.emplace(key, entry.path().string());
+    SKINMTL_CHECK(fresh, option << " " << dir << ": two masks for '" << key << "': " << it->second
+                                << " and " << entry.path().string());
+  }
+  return masks;
+}
+
+// "a, b, c" with at most `max` names, then "... and N more".
+std::string name_list(const std::vector<std::string>& names, size_t max = 50) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += ", ... and " + std::to_string(names.size() - max) + " more";
+  return out;
+}
+
+int run_seg(const Args& a) {
+  const std::map<std::string, std::string> truth = list_masks(a.truth, "--truth");
+  const std::map<std::string, std::string> pred = list_masks(a.pred, "--pred");
+  SKINMTL_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, ...) in it");
+  std::vector<std::string> keys, missing;
+  for (const auto& [key, path] : truth) {
+    keys.push_back(key);
+    if (!pred.count(key)) missing.push_back(key);
+  }
+  SKINMTL_CHECK(missing.empty(), missing.size() << " of " << truth.size() << " ground-truth masks have no prediction in "
+                                                << a.pred << ": " << name_list(missing));
+  const int64_t ignored = (int64_t)pred.size() - (int64_t)truth.size();
+
+  // Decode and count in parallel; errors are kept per image and reported in name order.
+  const int64_t n = (int64_t)keys.size();
+  std::vector<SegCounts> counts((size_t)n);
+  std::vector<std::string> errors((size_t)n);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string& t_path = truth.at(keys[i]);
+    const std::string& p_path = pred.at(keys[i]);
+    try {
+      const Image t = load_image(t_path, 1), p = load_image(p_path, 1);
+      if (t.height != p.height || t.width != p.width) {
+        errors[i] = "the prediction " + p_path + " is " + std::to_string(p.height) + "x" + std::to_string(p.width) +
+                    " but the truth " + t_path + " is " + std::to_string(t.height) + "x" + std::to_string(t.width);
+        continue;
+      }
+      counts[i] = seg_counts(p, t, a.seg_threshold);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  }
+  std::vector<std::string> failed;
+  for (int64_t i = 0; i < n; ++i)
+    if (!errors[i].empty()) failed.push_back(keys[i] + ": " + errors[i]);
+  if (!failed.empty()) {
+    std::string msg = std::to_string(failed.size()) + " of " + std::to_string(n) + " masks could not be compared:";
+    for (size_t i = 0; i < failed.size() && i < 20; ++i) msg += "\n  " + failed[i];
+    if (failed.size() > 20) msg += "\n  ... and " + std::to_string(failed.size() - 20) + " more";
+    throw Error(msg);
+  }
+  const SegMetrics m = seg_metrics(counts);
+
+  if (a.json) {
+    nlohmann::json j;
+    j["pred"] = a.pred;
+    j["truth"] = a.truth;
+    j["threshold"] = a.seg_threshold;
+    j["images"] = m.images;
+    j["predictions_ignored"] = ignored;
+    j["ja"] = optional_json(m.ja);
+    j["di"] = optional_json(m.di);
+    j["ac"] = optional_json(m.ac);
+    j["se"] = optional_json(m.se);
+    j["sp"] = optional_json(m.sp);
+    j["se_excluded"] = m.se_excluded;
+    j["sp_excluded"] = m.sp_excluded;
+    j["thresholded_ja"] = optional_json(m.thresholded_ja);
+    j["ja_below_cutoff"] = m.ja_below_cutoff;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("pred:  %s\ntruth: %s\n%lld images (lesion where grey >= %d)", a.pred.c_str(), a.truth.c_str(),
+              (long long)m.images, a.seg_threshold);
+  if (ignored > 0) std::printf("; %lld predictions without a truth mask ignored", (long long)ignored);
+  std::printf("\n\n");
+  std::printf("JA  %s  Jaccard index     (mean over %lld images)\n", fixed4(m.ja).c_str(), (long long)m.images);
+  std::printf("DI  %s  Dice coefficient\n", fixed4(m.di).c_str());
+  std::printf("AC  %s  pixel accuracy\n", fixed4(m.ac).c_str());
+  std::printf("SE  %s  sensitivity       (mean over %lld images; %lld without lesion pixels excluded)\n",
+              fixed4(m.se).c_str(), (long long)(m.images - m.se_excluded), (long long)m.se_excluded);
+  std::printf("SP  %s  specificity       (mean over %lld images; %lld without background pixels excluded)\n",
+              fixed4(m.sp).c_str(), (long long)(m.images - m.sp_excluded), (long long)m.sp_excluded);
+  std::printf("thresholded JA  %s  (each JA < 0.65 counted as 0: %lld images)\n", fixed4(m.thresholded_ja).c_str(),
+              (long long)m.ja_below_cutoff);
+  return 0;
+}
+
+// ---- binary --------------------------------------------------------------------------------
+
+// The table with column `name` alone; an error names the file and its columns.
+ScoreTable only_column(const ScoreTable& t, const std::string& name) {
+  const auto it = std::find(t.class_names.begin(), t.class_names.end(), name);
+  if (it == t.class_names.end()) {
+    std::string have;
+    for (const std::string& c : t.class_names) have += (have.empty() ? "" : ", ") + c;
+    SKINMTL_FAIL(t.path << ": no column '" << name << "' (columns: " << have << ")");
+  }
+  const size_t c = (size_t)(it - t.class_names.begin());
+  ScoreTable out = t;
+  out.class_names = {name};
+  for (std::vector<double>& row : out.values) row = {row[c]};
+  return out;
+}
+
+int run_binary(const Args& a) {
+  ScoreTable scores = read_score_csv(a.scores), labels = read_label_csv(a.labels);
+  if (!a.column.empty()) {
+    scores = only_column(scores, a.column);
+    labels = only_column(labels, a.column);
+  }
+  const ScoredLabels d = match_scores_labels(scores, labels);
+  const size_t n = d.image_ids.size();
+  std::vector<BinaryMetrics> results;
+  for (size_t c = 0; c < d.class_names.size(); ++c) {
+    std::vector<double> s(n);
+    std::vector<int> l(n);
+    for (size_t i = 0; i < n; ++i) s[i] = d.scores[i][c], l[i] = d.labels[i][c];
+    results.push_back(binary_metrics(s, l, a.bin_threshold));
+  }
+
+  if (a.json) {
+    nlohmann::json j;
+    j["scores"] = a.scores;
+    j["labels"] = a.labels;
+    j["images"] = n;
+    j["threshold"] = a.bin_threshold;
+    nlohmann::json cols = nlohmann::json::array();
+    for (size_t c = 0; c < results.size(); ++c) {
+      const BinaryMetrics& m = results[c];
+      cols.push_back({{"column", d.class_names[c]},
+                      {"positives", m.positives},
+                      {"accuracy", optional_json(m.accuracy)},
+                      {"auc", optional_json(m.auc)},
+                      {"ap", optional_json(m.ap)},
+                      {"sensitivity", optional_json(m.sensitivity)},
+                      {"specificity", optional_json(m.specificity)},
+                      {"tp", m.at_threshold.tp},
+                      {"fp", m.at_threshold.fp},
+                      {"tn", m.at_threshold.tn},
+                      {"fn", m.at_threshold.fn}});
+    }
+    j["columns"] = cols;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  int width = (int)std::strlen("column");
+  for (const std::string& name : d.class_names) width = std::max(width, (int)name.size());
+  std::printf("scores: %s\nlabels: %s\n%zu images; positive: label 1; predicted positive: score >= %g\n\n",
+              a.scores.c_str(), a.labels.c_str(), n, a.bin_threshold);
+  std::printf("%-*s  %9s  %-6s  %-6s  %-6s  %-6s  %-6s  %s\n", width, "column", "positives", "AC", "AUC", "AP",
+              "SE", "SP", "TP/FP/TN/FN");
+  for (size_t c = 0; c < results.size(); ++c) {
+    const BinaryMetrics& m = results[c];
+    std::printf("%-*s  %9lld  %-6s  %-6s  %-6s  %-6s  %-6s  %lld/%lld/%lld/%lld\n", width,
+                d.class_names[c].c_str(), (long long)m.positives, fixed4(m.accuracy).c_str(),
+                fixed4(m.auc).c_str(), fixed4(m.ap).c_str(), fixed4(m.sensitivity).c_str(),
+                fixed4(m.specificity).c_str(), (long long)m.at_threshold.tp, (long long)m.at_threshold.fp,
+                (long long)m.at_threshold.tn, (long long)m.at_threshold.fn);
+  }
+  std::printf("('-': undefined: AUC needs a positive and a negative, AP and SE a positive, SP a negative)\n");
+  return 0;
+}
+
 }  // namespace
 
 int cmd_metrics(int argc, char** argv) {
@@ -231,6 +513,8 @@ int cmd_metrics(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
+  if (a.mode == "seg") return run_seg(a);
+  if (a.mode == "binary") return run_binary(a);
   return a.mode == "multilabel" ? run_multilabel(a) : run_topk(a);
 }
 

@@ -1,0 +1,191 @@
+// End to end through bin/skinmtl: `metrics seg` on hand-made mask folders
+// (ISIC file names, the matching rule, ignored files, every error) and
+// `metrics binary` on hand-made CSVs, with hand-computed values.
+//
+// The binary is built by `make test` before the tests run; tests run from the
+// repository root.
+#include <sys/wait.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "io/image.h"
+#include "tests/temp_dir.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+const char* kBin = "bin/skinmtl";
+
+int sh(const std::string& cmd, const std::string& log) {
+  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+Image mask_of(const std::vector<std::string>& rows) {
+  Image m((int)rows.size(), (int)rows[0].size(), 1);
+  for (int y = 0; y < m.height; ++y)
+    for (int x = 0; x < m.width; ++x) m.at(y, x, 0) = rows[y][x] == '#' ? 255 : 0;
+  return m;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+class CliSegMetrics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kBin)) GTEST_SKIP() << kBin << " is not built (make test builds it)";
+    std::filesystem::create_directories(truth_);
+    std::filesystem::create_directories(pred_);
+    // Image 0: TP 3, FN 1, FP 2, TN 6 -> JA 0.5, DI 2/3, AC 0.75, SE 0.75, SP 0.75.
+    save_png(truth_ + "/ISIC_0000000_segmentation.png", mask_of({"##..", "##..", "...."}));
+    save_png(pred_ + "/ISIC_0000000.png", mask_of({"###.", "#...", "..#."}));
+    // Image 1: no lesion in either -> JA = DI = AC = SP = 1, SE undefined.
+    save_png(truth_ + "/ISIC_0000001_segmentation.png", mask_of({"..", ".."}));
+    save_png(pred_ + "/ISIC_0000001_segmentation.png", mask_of({"..", ".."}));
+    save_png(pred_ + "/ISIC_0000002.png", mask_of({"#"}));  // no truth: ignored
+    test::write_file(truth_ + "/README.txt", "not a mask");  // not an image: ignored
+  }
+  std::string seg(const std::string& extra = "") const {
+    return std::string(kBin) + " metrics seg --pred " + pred_ + " --truth " + truth_ + extra;
+  }
+  test::TempDir dir_;
+  std::string truth_ = dir_.path("truth"), pred_ = dir_.path("pred"), log_ = dir_.path("log.txt");
+};
+
+TEST_F(CliSegMetrics, MeansOverMatchedMasks) {
+  ASSERT_EQ(sh(seg(" --json"), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["images"], 2);
+  EXPECT_EQ(j["predictions_ignored"], 1);
+  EXPECT_EQ(j["threshold"], 128);
+  EXPECT_DOUBLE_EQ(j["ja"].get<double>(), (0.5 + 1) / 2);
+  EXPECT_DOUBLE_EQ(j["di"].get<double>(), (2.0 / 3 + 1) / 2);
+  EXPECT_DOUBLE_EQ(j["ac"].get<double>(), (0.75 + 1) / 2);
+  EXPECT_DOUBLE_EQ(j["se"].get<double>(), 0.75);  // image 1 has no lesion: excluded
+  EXPECT_EQ(j["se_excluded"], 1);
+  EXPECT_DOUBLE_EQ(j["sp"].get<double>(), (0.75 + 1) / 2);
+  EXPECT_DOUBLE_EQ(j["thresholded_ja"].get<double>(), (0 + 1) / 2.0);  // 0.5 < 0.65 counts 0
+  EXPECT_EQ(j["ja_below_cutoff"], 1);
+
+  ASSERT_EQ(sh(seg(), log_), 0) << test::read_file(log_);
+  const std::string text = test::read_file(log_);
+  EXPECT_TRUE(contains(text, "JA  0.7500")) << text;
+  EXPECT_TRUE(contains(text, "SE  0.7500")) << text;
+  EXPECT_TRUE(contains(text, "1 without lesion pixels excluded")) << text;
+  EXPECT_TRUE(contains(text, "1 predictions without a truth mask ignored")) << text;
+  // Nothing written into the folders.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(pred_), {}), 3);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(truth_), {}), 3);
+
+  // --threshold: a grey-100 prediction for image 1 is lesion at 100 (JA 0 on
+  // its empty truth), while image 0's 255s still give 0.5.
+  Image grey(2, 2, 1);
+  for (uint8_t& v : grey.data) v = 100;
+  save_png(pred_ + "/ISIC_0000001_segmentation.png", grey);
+  ASSERT_EQ(sh(seg(" --json --threshold 100"), log_), 0) << test::read_file(log_);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::read_file(log_))["ja"].get<double>(), 0.25);  // (0.5 + 0) / 2
+}
+
+TEST_F(CliSegMetrics, Errors) {
+  // A missing prediction: listed by name.
+  std::filesystem::remove(pred_ + "/ISIC_0000001_segmentation.png");
+  save_png(truth_ + "/ISIC_0000005_segmentation.png", mask_of({"#"}));
+  ASSERT_EQ(sh(seg(), log_), 1);
+  std::string log = test::read_file(log_);
+  EXPECT_TRUE(contains(log, "2 of 3 ground-truth masks have no prediction")) << log;
+  EXPECT_TRUE(contains(log, "ISIC_0000001, ISIC_0000005")) << log;
+  std::filesystem::remove(truth_ + "/ISIC_0000005_segmentation.png");
+
+  // Different sizes: both files named.
+  save_png(pred_ + "/ISIC_0000001.png", mask_of({"...", "..."}));
+  ASSERT_EQ(sh(seg(), log_), 1);
+  log = test::read_file(log_);
+  EXPECT_TRUE(contains(log, "the prediction " + pred_ + "/ISIC_0000001.png is 2x3 but the truth " + truth_ +
+                                "/ISIC_0000001_segmentation.png is 2x2")) << log;
+
+  // Two predictions of one name.
+  save_png(pred_ + "/ISIC_0000001_segmentation.png", mask_of({"..", ".."}));
+  ASSERT_EQ(sh(seg(), log_), 1);
+  log = test::read_file(log_);
+  EXPECT_TRUE(contains(log, "two masks for 'ISIC_0000001'")) << log;
+
+  // Usage errors exit with 2.
+  EXPECT_EQ(sh(seg(" --threshold 0"), log_), 2);
+  EXPECT_EQ(sh(seg(" --threshold 0.5"), log_), 2);
+  EXPECT_EQ(sh(std::string(kBin) + " metrics seg --truth " + truth_, log_), 2);
+  EXPECT_EQ(sh(seg(" --column melanoma"), log_), 2);
+  EXPECT_EQ(sh(std::string(kBin) + " metrics seg --pred " + dir_.path("nowhere") + " --truth " + truth_, log_), 1);
+  EXPECT_TRUE(contains(test::read_file(log_), "not a folder"));
+}
+
+class CliBinaryMetrics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kBin)) GTEST_SKIP() << kBin << " is not built (make test builds it)";
+    // melanoma: the five-item example of test_seg_metrics (AC .4, AUC 4/6, AP .75,
+    // SE .5, SP 1/3 at 0.5); seborrheic_keratosis: perfectly ranked, at 0.5
+    // one positive (0.45) is missed: AC .8, AUC 1, AP 1, SE .5, SP 1.
+    test::write_file(scores_, "image_id,melanoma,seborrheic_keratosis\n"
+                              "a,0.9,0.1\nb,0.8,0.2\nc,0.4,0.3\nd,0.3,0.45\ne,0.6,0.7\n");
+    test::write_file(labels_, "image_id,seborrheic_keratosis,melanoma\n"  // other orders
+                              "e,1,0\nd,1,0\nc,0,1\nb,0,0\na,0,1\n");
+  }
+  std::string binary(const std::string& extra = "") const {
+    return std::string(kBin) + " metrics binary --scores " + scores_ + " --labels " + labels_ + extra;
+  }
+  test::TempDir dir_;
+  std::string scores_ = dir_.path("scores.csv"), labels_ = dir_.path("labels.csv"), log_ = dir_.path("log.txt");
+};
+
+TEST_F(CliBinaryMetrics, OneBlockPerColumn) {
+  ASSERT_EQ(sh(binary(" --json"), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["images"], 5);
+  ASSERT_EQ(j["columns"].size(), 2u);
+  const nlohmann::json& mel = j["columns"][0];
+  EXPECT_EQ(mel["column"], "melanoma");
+  EXPECT_EQ(mel["positives"], 2);
+  EXPECT_DOUBLE_EQ(mel["accuracy"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(mel["auc"].get<double>(), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(mel["ap"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(mel["sensitivity"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(mel["specificity"].get<double>(), 1.0 / 3);
+  EXPECT_EQ(mel["fp"], 2);
+  const nlohmann::json& sk = j["columns"][1];
+  EXPECT_EQ(sk["column"], "seborrheic_keratosis");
+  EXPECT_DOUBLE_EQ(sk["accuracy"].get<double>(), 0.8);
+  EXPECT_DOUBLE_EQ(sk["auc"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(sk["ap"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(sk["sensitivity"].get<double>(), 0.5);
+
+  // --column and --threshold.
+  ASSERT_EQ(sh(binary(" --json --column seborrheic_keratosis --threshold 0.4"), log_), 0) << test::read_file(log_);
+  const nlohmann::json k = nlohmann::json::parse(test::read_file(log_));
+  ASSERT_EQ(k["columns"].size(), 1u);
+  EXPECT_DOUBLE_EQ(k["columns"][0]["sensitivity"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(k["columns"][0]["accuracy"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(k["threshold"].get<double>(), 0.4);
+
+  ASSERT_EQ(sh(binary(), log_), 0);
+  const std::string text = test::read_file(log_);
+  EXPECT_TRUE(contains(text, "melanoma")) << text;
+  EXPECT_TRUE(contains(text, "0.4000  0.6667  0.7500  0.5000  0.3333  1/2/1/1")) << text;
+}
+
+TEST_F(CliBinaryMetrics, Errors) {
+  EXPECT_EQ(sh(binary(" --column nevus"), log_), 1);
+  EXPECT_TRUE(contains(test::read_file(log_), "no column 'nevus' (columns: melanoma, seborrheic_keratosis)"))
+      << test::read_file(log_);
+  test::write_file(labels_, "image_id,melanoma,seborrheic_keratosis\na,1,0\nb,0,0\nc,1,0\nd,0,1\nf,0,1\n");
+  EXPECT_EQ(sh(binary(), log_), 1);
+  const std::string log = test::read_file(log_);
+  EXPECT_TRUE(contains(log, "'e' (line 6)")) << log;  // in the scores only
+  EXPECT_EQ(sh(binary(" --threshold x"), log_), 2);
+  EXPECT_EQ(sh(binary(" --pred x"), log_), 2);
+}
+
+}  // namespace
+}  // namespace skinmtl
