@@ -130,7 +130,7 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
 //   FL = -alpha * [ (1-p)^gamma * y * log p + p^gamma * (1-y) * log(1-p) ]
 // (alpha multiplies BOTH terms, as eq. 2 is written; RetinaNet and torchvision's
 // sigmoid_focal_loss use alpha for the positive term and 1 - alpha for the negative one:
-// pass alpha = 1 and put alpha_t into the weights to get theirs).
+// for 0/1 targets, alpha = 1 with alpha_t = alpha y + (1 - alpha)(1 - y) as the weights gives theirs).
 // Compute log p and log(1-p) stably from the logit (log p = -softplus(-x)). logits, targets (in [0,1]),
 // weights: same shape (a weight of 0 drops an anchor: the RPN's sampled/ignored anchors); gradient to
 // logits only -> shape (). Defaults alpha 0.25, gamma 2. gamma >= 0.

@@ -473,6 +473,8 @@ TEST(TorchReference, RoiAlignFloat64) {
       EXPECT_LE(dfx.scaled, 1e-12) << key << " gradient: " << dfx.str();
       EXPECT_GT(dfy.max_ref, 1e-2) << key;  // a meaningful comparison
     }
+}
+
 // ---- detector and segmentation ops ---------------------------------------------------------
 
 // One op case: x (the input that gets the gradient) and the other operands by

@@ -276,6 +276,10 @@ def roi_align_job(args):
             key = f"aligned{int(aligned)}.sr{sr}"
             out["y." + key] = y.detach().numpy()
             out["dx." + key] = xg.grad.numpy()
+    write_safetensors(args.out, out, {"producer": "torch_reference.py", "torch": torch.__version__,
+                                      "torchvision": torchvision.__version__})
+
+
 # ---- single ops of the detector and segmentation heads ------------------------------------
 
 
