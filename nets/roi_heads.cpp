@@ -19,13 +19,15 @@ RoiHeads::RoiHeads(const RoiHeadsConfig& cfg, Rng& rng) : cfg_(cfg) {
   xavier_fill(*fc7, rng);
   normal_fill(*cls_score, 0.01, rng);
   normal_fill(*bbox_pred, 0.001, rng);
-  // Mask convolutions keep Conv2d's He normal (fan-out) weights and zero biases.
+  // Mask convolutions keep Conv2d's He normal (fan-out) weights and zero biases;
+  // the mask logits start near 0 (see the header).
   for (int i = 0; i < cfg.mask_convs; ++i)
     mask_convs.push_back(register_module(
         "mask." + std::to_string(i),
         std::make_shared<Conv2d>(i == 0 ? C : M, M, 3, Conv2dParams::make(1, 1), true, rng)));
   mask_up = register_module("mask_up", std::make_shared<Conv2d>(M, M, 3, Conv2dParams::make(1, 1), true, rng));
   mask_logits = register_module("mask_logits", std::make_shared<Conv2d>(M, 1, 1, Conv2dParams::make(1, 0), true, rng));
+  normal_fill(*mask_logits, 0.001, rng);
 }
 
 Tensor RoiHeads::pool(const std::vector<Tensor>& levels, const Tensor& rois, int out) const {

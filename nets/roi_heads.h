@@ -36,7 +36,10 @@
 // Initialisation (Detectron / torchvision): FC 1024 layers XavierFill (U(-a,
 // a), a = sqrt(3 / fan_in)); class scores N(0, 0.01^2); box deltas N(0,
 // 0.001^2); mask convolutions He normal fan-out (torchvision's MaskRCNNHeads,
-// which is skinmtl's Conv2d default); all biases 0.
+// which is skinmtl's Conv2d default); the mask logits N(0, 0.001^2)
+// (Detectron's mask_fcn_logits; torchvision's He fan-out would give a 1-output
+// 1x1 conv weights of std sqrt(2), logits far from 0 and, with eq. 5's large
+// Jaccard term, a first step that blows up); all biases 0.
 //
 // RoIs are rows (b, x1, y1, x2, y2) in input pixels, b the image's index in
 // the batch (framework/ops.h's roi_align). Each RoI is pooled from pyramid
