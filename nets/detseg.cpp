@@ -1,0 +1,360 @@
+#include "nets/detseg.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "framework/autograd.h"
+
+namespace skinmtl {
+
+namespace {
+
+// A CPU float32 tensor from host values, moved to `device`.
+Tensor host_tensor(const std::vector<float>& v, const Shape& shape, Device device) {
+  return Tensor::from_vector(v, shape, DType::F32).to(device);
+}
+
+// The ground-truth boxes (G, 4) and classes (G) of image b, G = 0 or 1: one
+// lesion per image, none when its box row is -1s (an empty mask).
+struct ImageTruth {
+  Tensor boxes;    // (G, 4) on the model's device
+  std::vector<int> classes;  // (G) 1 benign, 2 malignant
+  bool has_box = false;
+};
+
+ImageTruth image_truth(const std::vector<double>& boxes, const std::vector<double>& malignant, int64_t b,
+                       Device device) {
+  const double x1 = boxes[4 * b], y1 = boxes[4 * b + 1], x2 = boxes[4 * b + 2], y2 = boxes[4 * b + 3];
+  ImageTruth t;
+  t.has_box = x1 >= 0 && y1 >= 0 && x2 > x1 && y2 > y1;
+  if (t.has_box) {
+    t.boxes = host_tensor({(float)x1, (float)y1, (float)x2, (float)y2}, {1, 4}, device);
+    t.classes = {malignant[b] > 0.5 ? 2 : 1};
+  } else {
+    t.boxes = Tensor::zeros({0, 4}, DType::F32, device);
+  }
+  return t;
+}
+
+// Rows (R, 4) of boxes of image b as RoIs (R, 5): [b, x1, y1, x2, y2], on the CPU.
+void append_rois(std::vector<float>& rois, const std::vector<double>& boxes, int64_t b) {
+  for (size_t i = 0; i + 3 < boxes.size(); i += 4) {
+    rois.push_back((float)b);
+    for (int k = 0; k < 4; ++k) rois.push_back((float)boxes[i + k]);
+  }
+}
+
+// The per-level RPN outputs of image b, detached, in anchor order: logits
+// (A_l) and deltas (A_l, 4) for every level.
+void image_rpn_outputs(const std::vector<Tensor>& flat_logits, const std::vector<Tensor>& flat_deltas, int64_t b,
+                       std::vector<Tensor>& logits, std::vector<Tensor>& deltas) {
+  logits.clear();
+  deltas.clear();
+  for (size_t l = 0; l < flat_logits.size(); ++l) {
+    logits.push_back(reshape(slice(flat_logits[l], 0, b, b + 1), {-1}).detach());
+    deltas.push_back(reshape(slice(flat_deltas[l], 0, b, b + 1), {-1, 4}).detach());
+  }
+}
+
+// Bilinear sample of an m x m map at continuous map coordinates (u, v), pixel
+// centres at integers, edges extended (PyTorch's align_corners = False).
+float bilinear(const float* map, int m, double u, double v) {
+  u = std::min(std::max(u, 0.0), (double)(m - 1));
+  v = std::min(std::max(v, 0.0), (double)(m - 1));
+  const int x0 = (int)std::floor(u), y0 = (int)std::floor(v);
+  const int x1 = std::min(x0 + 1, m - 1), y1 = std::min(y0 + 1, m - 1);
+  const double fx = u - x0, fy = v - y0;
+  const double top = map[y0 * m + x0] * (1 - fx) + map[y0 * m + x1] * fx;
+  const double bot = map[y1 * m + x0] * (1 - fx) + map[y1 * m + x1] * fx;
+  return (float)(top * (1 - fy) + bot * fy);
+}
+
+}  // namespace
+
+BoxCoder roi_box_coder() {
+  BoxCoder c;
+  c.wx = c.wy = 10;
+  c.ww = c.wh = 5;
+  return c;
+}
+
+DetSegNet::DetSegNet(const DetSegConfig& cfg, Rng& rng) : cfg_(cfg) {
+  cfg_.backbone.classes = 0;
+  cfg_.rpn.channels = cfg.channels;
+  cfg_.heads.channels = cfg.channels;
+  SKINMTL_CHECK(cfg_.rpn.anchor_sizes.size() == 5, "DetSegNet: one anchor size per level P2 .. P6 (5), got "
+                                                       << cfg_.rpn.anchor_sizes.size());
+  SKINMTL_CHECK(cfg_.heads.num_classes == 3, "DetSegNet: the classes are background, benign, malignant (3)");
+  backbone = register_module("backbone", std::make_shared<ResNet50>(cfg_.backbone, rng));
+  FpnConfig fc;
+  fc.channels = cfg.channels;
+  fpn = register_module("fpn", std::make_shared<FPN>(fc, rng));
+  rpn = register_module("rpn", std::make_shared<RPNHead>(cfg_.rpn, rng));
+  roi_heads = register_module("roi_heads", std::make_shared<RoiHeads>(cfg_.heads, rng));
+}
+
+void DetSegNet::set_score_thresh(double t) {
+  SKINMTL_CHECK(t >= 0, "DetSegNet: the score threshold must be >= 0, got " << t);
+  cfg_.score_thresh = t;
+}
+
+std::vector<Tensor> DetSegNet::features(const Tensor& images) {
+  SKINMTL_CHECK(images.ndim() == 4 && images.size(1) == 3,
+                "DetSegNet: images must be (N, 3, S, S), got " << images.str());
+  return fpn->forward(backbone->stages(images));
+}
+
+DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& rng) {
+  SKINMTL_CHECK(images.ndim() == 4 && images.size(0) >= 1, "DetSegNet::loss: images must be (N, 3, S, S), got "
+                                                               << images.str());
+  const Device dev = images.device();
+  const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
+  SKINMTL_CHECK(t.boxes.defined() && t.boxes.shape() == Shape({B, 4}) && t.boxes.device() == Device::CPU,
+                "DetSegNet::loss: boxes must be (" << B << ", 4) on the CPU, got "
+                                                   << (t.boxes.defined() ? t.boxes.str() : "undefined"));
+  SKINMTL_CHECK(t.malignant.defined() && t.malignant.numel() == B && t.malignant.device() == Device::CPU,
+                "DetSegNet::loss: malignant must hold " << B << " values on the CPU");
+  SKINMTL_CHECK(t.masks.defined() && t.masks.shape() == Shape({B, 1, H, W}) && t.masks.device() == dev,
+                "DetSegNet::loss: masks must be (" << B << ", 1, " << H << ", " << W << ") on "
+                                                   << device_name(dev) << ", got "
+                                                   << (t.masks.defined() ? t.masks.str() : "undefined"));
+  const std::vector<double> gt_box = t.boxes.to_vector(), gt_mal = t.malignant.to_vector();
+  std::vector<ImageTruth> truth;
+  for (int64_t b = 0; b < B; ++b) truth.push_back(image_truth(gt_box, gt_mal, b, dev));
+
+  // ---- backbone, FPN, RPN ----
+  const std::vector<Tensor> P = features(images);
+  const RPNHead::Output r = rpn->forward(P);
+  const std::vector<Tensor> anchors = rpn->anchors(P, dev);
+  std::vector<Tensor> flat_logits, flat_deltas;  // per level (B, A_l), (B, A_l, 4)
+  for (size_t l = 0; l < P.size(); ++l) {
+    flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
+    flat_deltas.push_back(rpn_flatten_deltas(r.deltas[l]));
+  }
+  const Tensor logits = concat(flat_logits, 1);  // (B, A)
+  const Tensor deltas = concat(flat_deltas, 1);  // (B, A, 4)
+  const Tensor all_anchors = concat(anchors, 0);  // (A, 4)
+  const int64_t A = all_anchors.size(0);
+
+  DetSegLosses out;
+  // ---- RPN loss (eqs. 1-3) ----
+  {
+    std::vector<float> target(B * A), weight(B * A), box_weight(B * A * 4);
+    std::vector<Tensor> target_deltas;
+    for (int64_t b = 0; b < B; ++b) {
+      AnchorTargets at = assign_anchor_targets(all_anchors, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
+      const std::vector<double> lab = at.labels.to(Device::CPU).to_vector();
+      for (int64_t i = 0; i < A; ++i) {
+        const bool pos = lab[i] > 0.5, sampled = lab[i] > -0.5;
+        target[b * A + i] = pos ? 1.0f : 0.0f;
+        weight[b * A + i] = sampled ? 1.0f : 0.0f;
+        for (int k = 0; k < 4; ++k) box_weight[(b * A + i) * 4 + k] = pos ? 1.0f : 0.0f;
+        out.sampled_anchors += sampled;
+        out.positive_anchors += pos;
+      }
+      target_deltas.push_back(reshape(at.deltas.to(dev), {1, A, 4}));
+    }
+    const double n = (double)std::max<int64_t>(out.sampled_anchors, 1);
+    out.rpn_cls = scale(sigmoid_focal_loss(logits, host_tensor(target, {B, A}, dev), host_tensor(weight, {B, A}, dev),
+                                           cfg_.focal_alpha, cfg_.focal_gamma),
+                        1.0 / n);
+    out.rpn_reg = scale(smooth_l1_loss(deltas, concat(target_deltas, 0), host_tensor(box_weight, {B, A, 4}, dev),
+                                       cfg_.smooth_l1_beta),
+                        cfg_.rpn_reg_weight / n);
+  }
+
+  // ---- proposals and sampled RoIs (constants for the heads) ----
+  std::vector<float> rois_host, classes_host, fg_rois_host;
+  std::vector<Tensor> roi_deltas;
+  {
+    NoGradGuard no_grad;
+    std::vector<Tensor> lg, dl;
+    for (int64_t b = 0; b < B; ++b) {
+      image_rpn_outputs(flat_logits, flat_deltas, b, lg, dl);
+      Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.train_proposals);
+      RoiSamples s = sample_rois(prop.boxes, truth[b].boxes, truth[b].classes, cfg_.roi_sample, rng, roi_box_coder());
+      const std::vector<double> boxes = s.rois.to(Device::CPU).to_vector();
+      const std::vector<double> cls = s.classes.to(Device::CPU).to_vector();
+      append_rois(rois_host, boxes, b);
+      for (size_t i = 0; i < cls.size(); ++i) {
+        classes_host.push_back((float)cls[i]);
+        if (cls[i] > 0.5) {
+          fg_rois_host.push_back((float)b);
+          for (int k = 0; k < 4; ++k) fg_rois_host.push_back((float)boxes[4 * i + k]);
+        }
+      }
+      roi_deltas.push_back(s.deltas.to(dev));
+    }
+  }
+  const int64_t R = (int64_t)classes_host.size(), F = (int64_t)fg_rois_host.size() / 5;
+  out.rois = R;
+  out.foreground_rois = F;
+  SKINMTL_CHECK(R > 0, "DetSegNet::loss: no RoI was sampled (no proposal and no ground truth)");
+
+  // ---- Classify and Detect subnets ----
+  const Tensor rois = host_tensor(rois_host, {R, 5}, dev);
+  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
+  out.cls = softmax_cross_entropy(box.class_logits, host_tensor(classes_host, {R}, dev));
+  std::vector<float> fg_weight(R * 4);
+  for (int64_t i = 0; i < R; ++i)
+    for (int k = 0; k < 4; ++k) fg_weight[i * 4 + k] = classes_host[i] > 0.5f ? 1.0f : 0.0f;
+  out.reg = scale(smooth_l1_loss(box.deltas, concat(roi_deltas, 0), host_tensor(fg_weight, {R, 4}, dev),
+                                 cfg_.smooth_l1_beta),
+                  1.0 / (double)R);
+
+  // ---- Segment subnet (eq. 5) ----
+  if (F > 0) {
+    const Tensor fg_rois = host_tensor(fg_rois_host, {F, 5}, dev);
+    const int m = cfg_.heads.mask_size();
+    const Tensor mask_logits = reshape(roi_heads->mask_forward(P, fg_rois), {F, (int64_t)m * m});
+    Tensor target;
+    {
+      NoGradGuard no_grad;
+      RoiAlignParams p;
+      p.out_h = p.out_w = m;
+      p.spatial_scale = 1.0;
+      p.sampling_ratio = 0;  // adaptive: about one sample per mask pixel
+      p.aligned = true;
+      std::vector<double> soft = roi_align(t.masks, fg_rois, p).to(Device::CPU).to_vector();
+      std::vector<float> hard(soft.size());
+      for (size_t i = 0; i < soft.size(); ++i) hard[i] = soft[i] >= 0.5 ? 1.0f : 0.0f;
+      target = host_tensor(hard, {F, (int64_t)m * m}, dev);
+    }
+    // Mean per-pixel BCE: sigmoid_cross_entropy sums over the m^2 pixels and
+    // averages over the RoIs.
+    const Tensor bce = scale(sigmoid_cross_entropy(mask_logits, target), 1.0 / (double)(m * m));
+    out.mask = add(bce, soft_jaccard_distance(sigmoid(mask_logits), target, cfg_.jaccard_smooth));
+  } else {
+    // No foreground RoI (every image of the batch without a lesion): the mask
+    // loss is 0, but the Segment subnet still runs on one RoI with weight 0,
+    // as Detectron does, so every trainable parameter gets a (zero) gradient
+    // at every iteration. SGD then treats the mask head the same whether or
+    // not a batch had a lesion, and a resumed run the same as one that never
+    // stopped (framework/optimizer.h skips parameters without a gradient).
+    out.mask = scale(sum(roi_heads->mask_forward(P, slice(rois, 0, 0, 1))), 0.0);
+  }
+  out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(out.cls, out.reg)), out.mask);
+  return out;
+}
+
+std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
+  NoGradGuard no_grad;
+  SKINMTL_CHECK(images.ndim() == 4 && images.size(0) >= 1, "DetSegNet::predict: images must be (N, 3, S, S), got "
+                                                               << images.str());
+  const Device dev = images.device();
+  const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
+  const std::vector<Tensor> P = features(images);
+  const RPNHead::Output r = rpn->forward(P);
+  const std::vector<Tensor> anchors = rpn->anchors(P, dev);
+  std::vector<Tensor> flat_logits, flat_deltas;
+  for (size_t l = 0; l < P.size(); ++l) {
+    flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
+    flat_deltas.push_back(rpn_flatten_deltas(r.deltas[l]));
+  }
+  // Proposals of every image, as RoIs.
+  std::vector<float> rois_host;
+  std::vector<int64_t> first(B + 1, 0);
+  std::vector<Tensor> lg, dl;
+  for (int64_t b = 0; b < B; ++b) {
+    image_rpn_outputs(flat_logits, flat_deltas, b, lg, dl);
+    Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.test_proposals);
+    std::vector<double> boxes = prop.boxes.to(Device::CPU).to_vector();
+    if (boxes.empty()) boxes = {0.0, 0.0, (double)W, (double)H};  // no proposal: the whole image
+    append_rois(rois_host, boxes, b);
+    first[b + 1] = first[b] + (int64_t)boxes.size() / 4;
+  }
+  const int64_t R = first[B];
+  const Tensor rois = host_tensor(rois_host, {R, 5}, dev);
+  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
+  const std::vector<double> probs = softmax(box.class_logits).to(Device::CPU).to_vector();  // (R, 3)
+  const Tensor refined = clip_boxes(decode_boxes(slice(rois, 1, 1, 5), box.deltas, roi_box_coder()), H, W);
+  const std::vector<double> refined_host = refined.to(Device::CPU).to_vector();
+
+  std::vector<DetSegOutput> out(B);
+  std::vector<float> det_rois;
+  std::vector<int64_t> det_image;
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t best = first[b];
+    for (int64_t i = first[b]; i < first[b + 1]; ++i)
+      if (1.0 - probs[3 * i] > 1.0 - probs[3 * best]) best = i;
+    DetSegOutput& o = out[b];
+    for (int k = 0; k < 3; ++k) o.probs[k] = probs[3 * best + k];
+    o.score = 1.0 - o.probs[0];
+    const double fg = o.probs[1] + o.probs[2];
+    o.malignant = fg > 0 ? o.probs[2] / fg : 0.5;
+    o.detected = o.score >= cfg_.score_thresh;
+    // The refined box of a detection; the proposal itself otherwise.
+    const float* src = o.detected ? nullptr : &rois_host[5 * best + 1];
+    for (int k = 0; k < 4; ++k) o.box[k] = src ? src[k] : (float)refined_host[4 * best + k];
+    o.mask_prob.assign((size_t)(H * W), 0.0f);
+    o.mask = Image((int)H, (int)W, 1);
+    if (o.detected && o.box[2] > o.box[0] && o.box[3] > o.box[1]) {
+      det_rois.push_back((float)b);
+      for (int k = 0; k < 4; ++k) det_rois.push_back(o.box[k]);
+      det_image.push_back(b);
+    }
+  }
+
+  // Segment subnet on the detections; paste each 28 x 28 mask into its box.
+  const int64_t D = (int64_t)det_image.size();
+  if (D > 0) {
+    const int m = cfg_.heads.mask_size();
+    const std::vector<double> mp =
+        sigmoid(roi_heads->mask_forward(P, host_tensor(det_rois, {D, 5}, dev))).to(Device::CPU).to_vector();
+    for (int64_t d = 0; d < D; ++d) {
+      DetSegOutput& o = out[det_image[d]];
+      std::vector<float> mask(mp.begin() + d * m * m, mp.begin() + (d + 1) * m * m);
+      const double x1 = o.box[0], y1 = o.box[1], bw = o.box[2] - o.box[0], bh = o.box[3] - o.box[1];
+      const int64_t j0 = std::max<int64_t>(0, (int64_t)std::floor(x1)),
+                    j1 = std::min<int64_t>(W, (int64_t)std::ceil(o.box[2]));
+      const int64_t i0 = std::max<int64_t>(0, (int64_t)std::floor(y1)),
+                    i1 = std::min<int64_t>(H, (int64_t)std::ceil(o.box[3]));
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) {
+          const double cx = j + 0.5, cy = i + 0.5;  // the pixel's centre
+          if (cx < x1 || cx > o.box[2] || cy < y1 || cy > o.box[3]) continue;
+          // Mask pixel (u, v) covers [u, u + 1) of the box's m x m grid, centre u + 0.5.
+          const float p = bilinear(mask.data(), m, (cx - x1) / bw * m - 0.5, (cy - y1) / bh * m - 0.5);
+          o.mask_prob[i * W + j] = p;
+          o.mask.at((int)i, (int)j, 0) = p >= 0.5f ? 255 : 0;
+        }
+    }
+  }
+  return out;
+}
+
+// ---- training phases ---------------------------------------------------------------------------
+
+std::vector<Parameter*> detseg_group(DetSegNet& net, DetSegGroup group) {
+  switch (group) {
+    case DetSegGroup::Backbone: return net.backbone->parameters();
+    case DetSegGroup::Fpn: return net.fpn->parameters();
+    case DetSegGroup::Rpn: return net.rpn->parameters();
+    case DetSegGroup::Heads: return net.roi_heads->parameters();
+  }
+  return {};
+}
+
+void set_detseg_phase(DetSegNet& net, int phase) {
+  SKINMTL_CHECK(phase >= 1 && phase <= 3, "set_detseg_phase: the phase must be 1, 2 or 3, got " << phase);
+  const std::pair<DetSegGroup, bool> groups[] = {
+      {DetSegGroup::Backbone, phase >= 3},
+      {DetSegGroup::Fpn, phase >= 2},
+      {DetSegGroup::Rpn, phase >= 2},
+      {DetSegGroup::Heads, true},
+  };
+  for (const auto& [group, trains] : groups)
+    for (Parameter* p : detseg_group(net, group)) {
+      p->value.set_requires_grad(trains);
+      // A frozen parameter must have no gradient at all: SGD skips only those
+      // (a zeroed but defined gradient would still get momentum and decay).
+      if (!trains) p->value.impl()->grad.reset();
+    }
+}
+
+double detseg_phase_lr_factor(int phase) {
+  SKINMTL_CHECK(phase >= 1 && phase <= 3, "detseg_phase_lr_factor: the phase must be 1, 2 or 3, got " << phase);
+  return phase == 3 ? 0.1 : 1.0;
+}
+
+}  // namespace skinmtl

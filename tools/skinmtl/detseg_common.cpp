@@ -1,0 +1,192 @@
+#include "tools/skinmtl/detseg_common.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "io/checkpoint.h"
+#include "io/resnet50_import.h"
+#include "nets/resnet50_weights.h"
+
+namespace skinmtl {
+
+using json = nlohmann::json;
+
+namespace {
+
+const char* kArch = "detseg_resnet50_fpn";
+
+json proposals_json(const ProposalParams& p) {
+  return {{"pre_nms_top_n", p.pre_nms_top_n}, {"post_nms_top_n", p.post_nms_top_n}, {"nms_iou", p.nms_iou},
+          {"min_size", p.min_size}};
+}
+
+ProposalParams proposals_from(const json& j) {
+  ProposalParams p;
+  p.pre_nms_top_n = j.at("pre_nms_top_n").get<int>();
+  p.post_nms_top_n = j.at("post_nms_top_n").get<int>();
+  p.nms_iou = j.at("nms_iou").get<double>();
+  p.min_size = j.at("min_size").get<double>();
+  return p;
+}
+
+}  // namespace
+
+std::string detseg_spec_to_json(const DetSegSpec& s) {
+  const DetSegConfig& c = s.config;
+  json j;
+  j["arch"] = kArch;
+  j["stride_placement"] = resnet_stride_name(c.backbone.stride);
+  j["bn_eps"] = c.backbone.bn_eps;
+  j["conv_bias"] = c.backbone.conv_bias;
+  j["channels"] = c.channels;
+  j["anchor_sizes"] = c.rpn.anchor_sizes;
+  j["anchor_ratios"] = c.rpn.anchor_ratios;
+  j["heads"] = {{"pooled", c.heads.pooled},
+                {"representation", c.heads.representation},
+                {"num_classes", c.heads.num_classes},
+                {"mask_pooled", c.heads.mask_pooled},
+                {"mask_channels", c.heads.mask_channels},
+                {"mask_convs", c.heads.mask_convs},
+                {"sampling_ratio", c.heads.sampling_ratio}};
+  j["anchor_targets"] = {{"pos_iou", c.anchor_targets.pos_iou},
+                         {"neg_iou", c.anchor_targets.neg_iou},
+                         {"batch_size", c.anchor_targets.batch_size},
+                         {"pos_fraction", c.anchor_targets.pos_fraction},
+                         {"allowed_border", c.anchor_targets.allowed_border}};
+  j["train_proposals"] = proposals_json(c.train_proposals);
+  j["test_proposals"] = proposals_json(c.test_proposals);
+  j["roi_sample"] = {{"fg_iou", c.roi_sample.fg_iou},
+                     {"bg_hi", c.roi_sample.bg_hi},
+                     {"bg_lo", c.roi_sample.bg_lo},
+                     {"batch_size", c.roi_sample.batch_size},
+                     {"pos_fraction", c.roi_sample.pos_fraction}};
+  j["focal_alpha"] = c.focal_alpha;
+  j["focal_gamma"] = c.focal_gamma;
+  j["rpn_reg_weight"] = c.rpn_reg_weight;
+  j["smooth_l1_beta"] = c.smooth_l1_beta;
+  j["jaccard_smooth"] = c.jaccard_smooth;
+  j["score_thresh"] = c.score_thresh;
+  j["classes"] = {"background", "benign", "malignant"};
+  j["size"] = s.size;
+  j["input_channels"] = s.input_channels;
+  j["input_mean"] = {s.normalize.mean[0], s.normalize.mean[1], s.normalize.mean[2]};
+  j["input_std"] = {s.normalize.std[0], s.normalize.std[1], s.normalize.std[2]};
+  j["input_scale"] = s.normalize.scale;
+  return j.dump();
+}
+
+DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& what) {
+  DetSegSpec s;
+  DetSegConfig& c = s.config;
+  try {
+    const json j = json::parse(text);
+    SKINMTL_CHECK(j.value("arch", "") == kArch, "not a detect + segment model (arch '" << j.value("arch", "") << "')");
+    const std::string stride = j.at("stride_placement").get<std::string>();
+    SKINMTL_CHECK(stride == "v1" || stride == "v1.5", "stride_placement must be v1 or v1.5, got " << stride);
+    c.backbone.stride = stride == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
+    c.backbone.bn_eps = j.at("bn_eps").get<double>();
+    c.backbone.conv_bias = j.at("conv_bias").get<bool>();
+    c.backbone.classes = 0;
+    c.channels = j.at("channels").get<int>();
+    c.rpn.anchor_sizes = j.at("anchor_sizes").get<std::vector<double>>();
+    c.rpn.anchor_ratios = j.at("anchor_ratios").get<std::vector<double>>();
+    const json& h = j.at("heads");
+    c.heads.pooled = h.at("pooled").get<int>();
+    c.heads.representation = h.at("representation").get<int>();
+    c.heads.num_classes = h.at("num_classes").get<int>();
+    c.heads.mask_pooled = h.at("mask_pooled").get<int>();
+    c.heads.mask_channels = h.at("mask_channels").get<int>();
+    c.heads.mask_convs = h.at("mask_convs").get<int>();
+    c.heads.sampling_ratio = h.at("sampling_ratio").get<int>();
+    const json& a = j.at("anchor_targets");
+    c.anchor_targets.pos_iou = a.at("pos_iou").get<double>();
+    c.anchor_targets.neg_iou = a.at("neg_iou").get<double>();
+    c.anchor_targets.batch_size = a.at("batch_size").get<int>();
+    c.anchor_targets.pos_fraction = a.at("pos_fraction").get<double>();
+    c.anchor_targets.allowed_border = a.at("allowed_border").get<double>();
+    c.train_proposals = proposals_from(j.at("train_proposals"));
+    c.test_proposals = proposals_from(j.at("test_proposals"));
+    const json& r = j.at("roi_sample");
+    c.roi_sample.fg_iou = r.at("fg_iou").get<double>();
+    c.roi_sample.bg_hi = r.at("bg_hi").get<double>();
+    c.roi_sample.bg_lo = r.at("bg_lo").get<double>();
+    c.roi_sample.batch_size = r.at("batch_size").get<int>();
+    c.roi_sample.pos_fraction = r.at("pos_fraction").get<double>();
+    c.focal_alpha = j.at("focal_alpha").get<double>();
+    c.focal_gamma = j.at("focal_gamma").get<double>();
+    c.rpn_reg_weight = j.at("rpn_reg_weight").get<double>();
+    c.smooth_l1_beta = j.at("smooth_l1_beta").get<double>();
+    c.jaccard_smooth = j.at("jaccard_smooth").get<double>();
+    c.score_thresh = j.at("score_thresh").get<double>();
+    s.size = j.at("size").get<int>();
+    s.input_channels = j.at("input_channels").get<std::string>();
+    SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
+    for (int k = 0; k < 3; ++k) {
+      s.normalize.mean[k] = j.at("input_mean").at(k).get<float>();
+      s.normalize.std[k] = j.at("input_std").at(k).get<float>();
+    }
+    s.normalize.scale = j.at("input_scale").get<float>();
+  } catch (const json::exception& e) {
+    SKINMTL_FAIL(what << ": bad detseg_config metadata: " << e.what());
+  } catch (const Error& e) {
+    SKINMTL_FAIL(what << ": bad detseg_config metadata: " << e.what());
+  }
+  return s;
+}
+
+std::map<std::string, std::string> detseg_model_metadata(const DetSegSpec& spec) {
+  return {{"arch", kArch}, {"detseg_config", detseg_spec_to_json(spec)}};
+}
+
+DetSegModel new_detseg_model(const DetSegSpec& spec, const std::string& weights, uint64_t seed) {
+  DetSegModel m;
+  m.spec = spec;
+  TensorFile pretrained;
+  if (weights != "none") {
+    SKINMTL_CHECK(std::filesystem::exists(weights),
+                  "no pretrained weights at " << weights << " (make weights fetches and converts them; "
+                                                            "--weights none trains from scratch)");
+    pretrained = load_torchvision_resnet50(weights);
+    const Resnet50Info info = resnet50_info(pretrained);
+    m.spec.config.backbone = resnet_config(info, /*trunk=*/true);
+    SKINMTL_CHECK(info.input_channels == "rgb",
+                  weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
+    m.spec.input_channels = info.input_channels;
+    for (int c = 0; c < 3; ++c) {
+      m.spec.normalize.mean[c] = (float)info.input_mean[c];
+      m.spec.normalize.std[c] = (float)info.input_std[c];
+    }
+  }
+  Rng rng(seed);
+  m.net = std::make_unique<DetSegNet>(m.spec.config, rng);
+  m.spec.config = m.net->config();  // as the network normalised it (backbone.classes = 0, ...)
+  if (weights != "none") load_resnet50_weights(*m.net->backbone, pretrained, weights);
+  return m;
+}
+
+DetSegModel load_detseg_model(const std::string& path) {
+  TensorFile f = load_safetensors(path);
+  const std::string cfg = f.meta("detseg_config");
+  SKINMTL_CHECK(!cfg.empty(),
+                path << ": no detseg_config in its metadata: not a model written by `skinmtl train detseg`");
+  DetSegModel m;
+  m.spec = detseg_spec_from_json(cfg, path);
+  Rng rng(0);
+  m.net = std::make_unique<DetSegNet>(m.spec.config, rng);
+  // A training checkpoint also holds the optimizer's momentum: not part of the model.
+  LoadStateOptions lo;
+  lo.ignore_prefixes = {kMomentumPrefix};
+  load_module_state(*m.net, f, path, lo);
+  return m;
+}
+
+DetSegTargets detseg_targets(const SegBatch& b, Device device) {
+  DetSegTargets t;
+  t.boxes = b.boxes;
+  t.malignant = b.melanoma;
+  t.masks = b.masks.to(device);
+  return t;
+}
+
+}  // namespace skinmtl
