@@ -216,6 +216,10 @@ int train_detseg(int argc, char** argv) {
                 "--channels and --rois must be positive");
   DetSegModel model = new_detseg_model(base, weights, seed);
   DetSegNet& net = *model.net;
+  // The model file must rebuild this network: its spec reads back to itself.
+  const std::string spec_json = detseg_spec_to_json(model.spec);
+  SKINMTL_CHECK(detseg_spec_to_json(detseg_spec_from_json(spec_json, "the new model's spec")) == spec_json,
+                "internal: the model spec does not survive its JSON round trip: " << spec_json);
   net.backbone->set_bn_frozen(bn == "frozen");
   net.to(device);
   net.train();
@@ -279,7 +283,7 @@ int train_detseg(int argc, char** argv) {
   };
   auto plot = [&] {
     plot_csv(out + "/log.csv", out + "/curves.png", "iter", {"loss", "heldout_loss"}, "train detseg: loss");
-    plot_csv(out + "/log.csv", out + "/loss_terms.png", "iter", loss_terms, "train detseg: loss terms");
+    plot_csv(out + "/log.csv", out + "/loss_terms.png", "iter", loss_terms, "train detseg: loss terms (log scale)", true);
   };
 
   std::signal(SIGINT, on_signal);
