@@ -32,6 +32,7 @@
 #include "io/progress.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/mtl_common.h"
+#include "tools/skinmtl/segcls_common.h"
 
 namespace skinmtl {
 
@@ -294,15 +295,18 @@ int train_detseg(int argc, char** argv);  // tools/skinmtl/train_detseg.cpp
 int cmd_train(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
     std::fputs("usage: skinmtl train <model> [options]\n\nmodels:\n"
-               "  detseg  the Song et al. detect + classify + segment network ('skinmtl train detseg --help')\n"
-               "  mtl     the Liao & Luo lesion + body-location classifier ('skinmtl train mtl --help')\n",
+               "  detseg   the Song et al. detect + classify + segment network ('skinmtl train detseg --help')\n"
+               "  mtl      the Liao & Luo lesion + body-location classifier ('skinmtl train mtl --help')\n"
+               "  segcls   the Yang et al. lesion segmentation + melanoma / seborrheic keratosis model\n"
+               "           ('skinmtl train segcls --help')\n",
                argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const std::string model = argv[1];
   if (model == "detseg") return train_detseg(argc - 1, argv + 1);
   if (model == "mtl") return train_mtl(argc - 1, argv + 1);
-  std::fprintf(stderr, "skinmtl train: unknown model '%s' (models: detseg, mtl)\n", model.c_str());
+  if (model == "segcls") return train_segcls(argc - 1, argv + 1);
+  std::fprintf(stderr, "skinmtl train: unknown model '%s' (models: detseg, mtl, segcls)\n", model.c_str());
   return 2;
 }
 

@@ -1,0 +1,231 @@
+#include "tools/skinmtl/segcls_common.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "framework/autograd.h"
+#include "io/checkpoint.h"
+#include "io/progress.h"
+#include "io/seg_loader.h"
+#include "io/resnet50_import.h"
+#include "io/safetensors.h"
+#include "nets/resnet50_weights.h"
+
+namespace skinmtl {
+
+using json = nlohmann::json;
+
+std::string segcls_spec_to_json(const SegClsModelSpec& s) {
+  json j;
+  j["arch"] = "segcls_resnet50";
+  j["tasks"] = segcls_tasks_name(s.config.tasks);
+  j["stride_placement"] = resnet_stride_name(s.config.trunk.stride);
+  j["bn_eps"] = s.config.trunk.bn_eps;
+  j["conv_bias"] = s.config.trunk.conv_bias;
+  j["decoder_widths"] = s.config.decoder_widths;
+  j["new_weight_lr_mult"] = s.config.new_weight_lr_mult;
+  j["new_bias_lr_mult"] = s.config.new_bias_lr_mult;
+  j["input_height"] = s.input_h;
+  j["input_width"] = s.input_w;
+  j["input_channels"] = s.input_channels;
+  j["input_mean"] = {s.normalize.mean[0], s.normalize.mean[1], s.normalize.mean[2]};
+  j["input_std"] = {s.normalize.std[0], s.normalize.std[1], s.normalize.std[2]};
+  j["input_scale"] = s.normalize.scale;
+  return j.dump();
+}
+
+SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string& what) {
+  SegClsModelSpec s;
+  try {
+    const json j = json::parse(text);
+    SKINMTL_CHECK(j.value("arch", "") == "segcls_resnet50",
+                  "not a segmentation + classification model (arch '" << j.value("arch", "") << "')");
+    s.config.tasks = parse_segcls_tasks(j.at("tasks").get<std::string>());
+    const std::string stride = j.at("stride_placement").get<std::string>();
+    SKINMTL_CHECK(stride == "v1" || stride == "v1.5", "stride_placement must be v1 or v1.5, got " << stride);
+    s.config.trunk.stride = stride == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
+    s.config.trunk.bn_eps = j.at("bn_eps").get<double>();
+    s.config.trunk.conv_bias = j.at("conv_bias").get<bool>();
+    s.config.trunk.classes = 0;
+    s.config.decoder_widths = j.at("decoder_widths").get<std::vector<int>>();
+    s.config.new_weight_lr_mult = j.at("new_weight_lr_mult").get<float>();
+    s.config.new_bias_lr_mult = j.at("new_bias_lr_mult").get<float>();
+    s.input_h = j.at("input_height").get<int>();
+    s.input_w = j.at("input_width").get<int>();
+    SKINMTL_CHECK(s.input_h >= 32 && s.input_w >= 32, "input size must be at least 32x32");
+    s.input_channels = j.at("input_channels").get<std::string>();
+    SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
+    for (int c = 0; c < 3; ++c) {
+      s.normalize.mean[c] = j.at("input_mean").at(c).get<float>();
+      s.normalize.std[c] = j.at("input_std").at(c).get<float>();
+    }
+    s.normalize.scale = j.at("input_scale").get<float>();
+  } catch (const json::exception& e) {
+    SKINMTL_FAIL(what << ": bad segcls_config metadata: " << e.what());
+  } catch (const Error& e) {
+    SKINMTL_FAIL(what << ": bad segcls_config metadata: " << e.what());
+  }
+  return s;
+}
+
+std::map<std::string, std::string> segcls_model_metadata(const SegClsModelSpec& spec) {
+  return {{"arch", "segcls_resnet50"}, {"segcls_config", segcls_spec_to_json(spec)}};
+}
+
+SegClsModel new_segcls_model(SegClsModelSpec spec, const std::string& weights, uint64_t seed) {
+  SegClsModel m;
+  TensorFile pretrained;
+  if (weights != "none") {
+    SKINMTL_CHECK(std::filesystem::exists(weights),
+                  "no pretrained weights at " << weights << " (make weights fetches and converts them; "
+                                                            "--weights none trains from scratch)");
+    pretrained = load_torchvision_resnet50(weights);
+    const Resnet50Info info = resnet50_info(pretrained);
+    spec.config.trunk = resnet_config(info, /*trunk=*/true);
+    spec.input_channels = info.input_channels;
+    SKINMTL_CHECK(info.input_channels == "rgb",
+                  weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
+    for (int c = 0; c < 3; ++c) {
+      spec.normalize.mean[c] = (float)info.input_mean[c];
+      spec.normalize.std[c] = (float)info.input_std[c];
+    }
+  }
+  m.spec = spec;
+  Rng rng(seed);
+  m.net = std::make_unique<SegClsNet>(m.spec.config, rng);
+  // A trunk (no fc): the file's ImageNet classifier is left unused.
+  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained, weights);
+  return m;
+}
+
+SegClsModel load_segcls_model(const std::string& path) {
+  TensorFile f = load_safetensors(path);
+  const std::string cfg = f.meta("segcls_config");
+  SKINMTL_CHECK(!cfg.empty(),
+                path << ": no segcls_config in its metadata: not a model written by `skinmtl train segcls`");
+  SegClsModel m;
+  m.spec = segcls_spec_from_json(cfg, path);
+  Rng rng(0);
+  m.net = std::make_unique<SegClsNet>(m.spec.config, rng);
+  // A training checkpoint also holds the optimizer's momentum: not part of the model.
+  LoadStateOptions lo;
+  lo.ignore_prefixes = {kMomentumPrefix};
+  load_module_state(*m.net, f, path, lo);
+  return m;
+}
+
+// ---- prediction ------------------------------------------------------------------------------
+
+namespace {
+
+// Rows [0, B) of a (B, 1, H, W) tensor of values in [0, 1], as 1-channel images
+// holding round(255 v).
+std::vector<Image> to_grey_images(const Tensor& t) {
+  const int64_t B = t.size(0), H = t.size(2), W = t.size(3);
+  const std::vector<double> v = t.to_vector();
+  std::vector<Image> out;
+  for (int64_t b = 0; b < B; ++b) {
+    Image img((int)H, (int)W, 1);
+    for (int64_t k = 0; k < H * W; ++k) {
+      const double p = std::min(1.0, std::max(0.0, v[b * H * W + k]));
+      img.data[k] = (uint8_t)std::lround(255.0 * p);
+    }
+    out.push_back(std::move(img));
+  }
+  return out;
+}
+
+}  // namespace
+
+SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& samples, const SegClsModelSpec& spec,
+                                 const SegClsLossWeights& weights, Device device, int batch, int threads,
+                                 bool keep_truth, bool show_progress) {
+  NoGradGuard no_grad;
+  const bool was_training = net.is_training();
+  net.eval();
+  LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.threads = threads;
+  lo.shuffle = false;
+  lo.normalize = spec.normalize;
+  SegLoader loader(samples, yang_test_transform(spec.input_h, spec.input_w), lo);
+  loader.start_epoch(0);
+  const size_t N = samples.size();
+  SegClsPredictions out;
+  if (net.has_cls()) {
+    out.melanoma.assign(N, 0.0);
+    out.sk.assign(N, 0.0);
+  }
+  if (net.has_seg()) out.masks.resize(N);
+  if (keep_truth) out.truth.resize(N);
+  double total = 0, seg = 0, jac = 0, mel = 0, sk = 0;
+  std::unique_ptr<Progress> bar;
+  if (show_progress) bar = std::make_unique<Progress>(loader.batches_per_epoch(), "predict");
+  SegBatch b;
+  int64_t done = 0;
+  while (loader.next(b)) {
+    const int B = b.size();
+    auto o = net.forward(b.images.to(device));
+    auto l = net.loss(o, b.masks.to(device), b.melanoma.to(device), b.seborrheic_keratosis.to(device), weights);
+    auto value = [](const Tensor& t) { return t.to(Device::CPU).item(); };
+    total += value(l.total) * B;
+    if (l.seg.defined()) seg += value(l.seg) * B;
+    if (l.jaccard.defined()) jac += value(l.jaccard) * B;
+    if (net.has_cls()) {
+      mel += value(l.melanoma) * B;
+      sk += value(l.sk) * B;
+      const std::vector<double> pm = sigmoid(o.melanoma_logit).to(Device::CPU).to_vector();
+      const std::vector<double> ps = sigmoid(o.sk_logit).to(Device::CPU).to_vector();
+      for (int i = 0; i < B; ++i) {
+        out.melanoma[b.indices[i]] = pm[i];
+        out.sk[b.indices[i]] = ps[i];
+      }
+    }
+    if (net.has_seg()) {
+      std::vector<Image> maps = to_grey_images(sigmoid(o.mask_logits).to(Device::CPU));
+      for (int i = 0; i < B; ++i) out.masks[b.indices[i]] = std::move(maps[i]);
+    }
+    if (keep_truth) {
+      std::vector<Image> truth = to_grey_images(b.masks);  // 0/1 -> 0/255
+      for (int i = 0; i < B; ++i) out.truth[b.indices[i]] = std::move(truth[i]);
+    }
+    if (bar) bar->update(++done);
+  }
+  if (bar) bar->finish();
+  const double n = (double)std::max<size_t>(N, 1);
+  out.total_loss = total / n;
+  if (net.has_seg()) {
+    out.seg_loss = seg / n;
+    if (weights.jaccard != 0) out.jaccard_loss = jac / n;
+  }
+  if (net.has_cls()) {
+    out.melanoma_loss = mel / n;
+    out.sk_loss = sk / n;
+  }
+  net.train(was_training);
+  return out;
+}
+
+void parse_size(const std::string& text, int* height, int* width) {
+  const size_t x = text.find('x');
+  int h = 0, w = 0;
+  try {
+    SKINMTL_CHECK(x != std::string::npos, "");
+    size_t used = 0;
+    h = std::stoi(text.substr(0, x), &used);
+    SKINMTL_CHECK(used == x, "");
+    w = std::stoi(text.substr(x + 1), &used);
+    SKINMTL_CHECK(used == text.size() - x - 1, "");
+  } catch (const std::exception&) {
+    SKINMTL_FAIL("a size is HEIGHTxWIDTH, e.g. 192x256; got '" << text << "'");
+  }
+  SKINMTL_CHECK(h >= 32 && w >= 32, "the input size must be at least 32x32 (ResNet-50 downsamples 32 times), got "
+                                        << text);
+  *height = h;
+  *width = w;
+}
+
+}  // namespace skinmtl
