@@ -86,8 +86,8 @@ void to_source(const DetSegOutput& o, const Letterbox& lb, DetSegResult& r, Imag
   const Box b = box_from_letterbox({o.box[0], o.box[1], o.box[2], o.box[3]}, lb);
   auto clamp = [](double v, int hi) { return std::min<double>(std::max(v, 0.0), hi); };
   r.box = {clamp(b.x1, lb.src_w), clamp(b.y1, lb.src_h), clamp(b.x2, lb.src_w), clamp(b.y2, lb.src_h)};
-  // The probabilities as 0-255 grey (p = 0.5 -> 128 after rounding: the
-  // threshold of unletterbox_mask is the network's p >= 0.5 up to 1/510).
+  // The probabilities as 0-255 grey, rounded: round(255 p) >= 128 exactly
+  // when p >= 0.5, so unletterbox_mask's threshold of 128 is the network's 0.5.
   Image prob(lb.size, lb.size, 1);
   SKINMTL_CHECK(o.mask_prob.size() == prob.data.size(),
                 "predict: the network's mask has " << o.mask_prob.size() << " values, expected " << lb.size << "^2");

@@ -13,7 +13,7 @@
 //     the melanoma flag: AC, SE, SP at 0.5, ROC AUC, AP (nets/seg_metrics.h
 //     binary_metrics), melanoma the positive class (ISIC's convention).
 //     Song et al. count BENIGN as positive (Sec. III-C), so their SE is our
-//     SP and theirs SP our SE; the table shows their numbers swapped into our
+//     SP and their SP our SE; the table shows their numbers swapped into our
 //     convention and says so.
 //   detection (no paper number: Song et al. do not score boxes, having no box
 //     ground truth): the images with a detection and the mean IoU of the box
