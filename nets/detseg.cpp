@@ -93,6 +93,11 @@ DetSegNet::DetSegNet(const DetSegConfig& cfg, Rng& rng) : cfg_(cfg) {
   roi_heads = register_module("roi_heads", std::make_shared<RoiHeads>(cfg_.heads, rng));
 }
 
+void DetSegNet::set_score_thresh(double t) {
+  SKINMTL_CHECK(t >= 0, "DetSegNet: the score threshold must be >= 0, got " << t);
+  cfg_.score_thresh = t;
+}
+
 std::vector<Tensor> DetSegNet::features(const Tensor& images) {
   SKINMTL_CHECK(images.ndim() == 4 && images.size(1) == 3,
                 "DetSegNet: images must be (N, 3, S, S), got " << images.str());

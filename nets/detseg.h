@@ -19,11 +19,11 @@
 //   rpn_reg = rho sum_i p_i* smoothL1(t_i - t_i*) / N_cls   eq. 1 with eq. 3, rho = 10
 //     i runs over the sampled anchors: 256 per image, at most a quarter of them
 //     positive (IoU >= 0.7 with the lesion's box, or the best anchor for it),
-//     the rest negative (IoU < 0.3): the paper's fixed 1:3 ratio. N_cls = the
-//     number of sampled anchors. Eq. 1 writes N_reg for the regression term;
-//     following the issue (and torchvision, which divides both terms by the
-//     sampled anchors), N_reg = N_cls here, and rho = 10 then weighs the box
-//     term up.
+//     the rest negative (IoU < 0.3): the paper's fixed 1:3 ratio. Anchors that
+//     cross the image border are ignored (Detectron's RPN.STRADDLE_THRESH 0).
+//     N_cls = the number of sampled anchors. Eq. 1 writes N_reg for the
+//     regression term; here N_reg = N_cls (as torchvision, which divides both
+//     terms by the sampled anchors), and rho = 10 then weighs the box term up.
 //   cls  = softmax cross-entropy over the sampled RoIs, classes {background,
 //          benign, malignant} (mean over the RoIs)
 //   reg  = sum over foreground RoIs of smoothL1(t - t*) / the number of sampled
@@ -32,7 +32,12 @@
 //   mask = eq. 5 over the foreground RoIs, each with its m x m = 28 x 28 target:
 //          mean per-pixel binary cross-entropy + the soft Jaccard distance with
 //          smooth factor delta = 100 (framework/ops.h soft_jaccard_distance),
-//          averaged over the RoIs; 0 when there is no foreground RoI.
+//          averaged over the RoIs; 0 when there is no foreground RoI. With
+//          delta = 100 the Jaccard term is about 50 for a fresh mask head (the
+//          BCE about 0.7, every other term about 1 or less), so it dominates
+//          the early gradient: `train detseg` clips the gradient norm
+//          (framework/grad_clip.h), as the Matterport code behind the paper's
+//          settings does.
 //   The smooth-L1 threshold is 1 (eq. 3), for both box terms.
 //
 // Sampled RoIs: the RPN's proposals (after NMS, the top 2000 per image in
@@ -42,8 +47,13 @@
 // Detectron and torchvision): no gradient flows through the boxes.
 //
 // Mask targets: the image's ground-truth mask, RoI-aligned (forward only, 28 x
-// 28, bilinear with aligned = true as Detectron2) onto each foreground RoI's
-// box and thresholded at 0.5.
+// 28, bilinear with aligned = true and about one sample per mask pixel, as
+// Detectron2) onto each foreground RoI's box and thresholded at 0.5.
+//
+// Every trainable parameter gets a gradient at every iteration, even from a
+// batch without a foreground RoI: the Segment subnet then runs on one RoI with
+// weight 0 (Detectron's trick), so SGD's momentum and decay treat the mask
+// head alike in every batch and a resumed run matches one never stopped.
 //
 // An image whose lesion mask is empty (no box) has no positive anchor and no
 // foreground RoI: it adds negatives to rpn_cls and background RoIs to cls, and
@@ -75,8 +85,9 @@
 // optimizer (framework/optimizer.h) skips parameters without a gradient.
 // Build the optimizer over net.parameters() BEFORE the first phase is set: SGD
 // wants every parameter trainable when it is constructed.
-// (Matterport's Mask R-CNN, which the paper's schedule follows, counts FPN and
-// RPN among its "heads"; the split here is the issue's.)
+// (Matterport's Mask R-CNN, whose settings the paper's schedule resembles,
+// counts FPN and RPN among its "heads"; here phase 1 is the subnets alone, as
+// the paper's words say.)
 //
 // Batch normalisation in the backbone is a choice of the caller
 // (backbone->set_bn_frozen): frozen (running statistics, Detectron's and
@@ -133,7 +144,8 @@ struct DetSegLosses {
   int64_t sampled_anchors = 0, positive_anchors = 0, rois = 0, foreground_rois = 0;
 };
 
-// One image's prediction, in the letterboxed input's pixels.
+// One image's prediction, in the letterboxed input's pixels (io/letterbox.h's
+// box_from_letterbox and unletterbox_mask map them back to the source image).
 struct DetSegOutput {
   bool detected = false;    // score >= score_thresh
   std::array<float, 4> box{};  // x1, y1, x2, y2 of the top detection (or best proposal)
@@ -160,6 +172,9 @@ class DetSegNet : public Module {
   std::vector<DetSegOutput> predict(const Tensor& images);
 
   const DetSegConfig& config() const { return cfg_; }
+  // The minimum foreground score of a detection in predict() (>= 0; above 1:
+  // never a detection, only the class scores).
+  void set_score_thresh(double t);
 
   std::shared_ptr<ResNet50> backbone;
   std::shared_ptr<FPN> fpn;

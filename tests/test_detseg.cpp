@@ -5,6 +5,7 @@
 // overfitting run. Everything runs on the CPU at 64-128 pixels with a narrow
 // pyramid (the ResNet-50 backbone is always full size), so the whole file
 // stays within seconds on a 2-core machine.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -332,7 +333,23 @@ TEST(DetSeg, PredictGivesOneConsistentResultPerImage) {
   DetSegNet& net = fresh_net();
   net.eval();
   const SynthBatch b = synth_batch(0, 2, 64);
+  // Threshold 0: every image has a detection, so the mask paste runs.
+  net.set_score_thresh(0.0);
   const std::vector<DetSegOutput> out = net.predict(b.images);
+  // A threshold above every score (a float softmax can give p_background = 0,
+  // so even 1 may be reached): no detection, empty masks, the same class scores.
+  net.set_score_thresh(std::nextafter(std::max(out[0].score, out[1].score), 2.0));
+  const std::vector<DetSegOutput> none = net.predict(b.images);
+  net.set_score_thresh(0.05);
+  EXPECT_THROW(net.set_score_thresh(-1), Error);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(out[i].detected);
+    EXPECT_FALSE(none[i].detected);
+    EXPECT_EQ(none[i].probs, out[i].probs);
+    EXPECT_EQ(none[i].malignant, out[i].malignant);
+    for (float v : none[i].mask_prob) EXPECT_EQ(v, 0.0f);
+    for (uint8_t v : none[i].mask.data) EXPECT_EQ(v, 0);
+  }
   ASSERT_EQ(out.size(), 2u);
   for (const DetSegOutput& o : out) {
     EXPECT_NEAR(o.probs[0] + o.probs[1] + o.probs[2], 1.0, 1e-5);
@@ -355,6 +372,31 @@ TEST(DetSeg, PredictGivesOneConsistentResultPerImage) {
       }
     }
   }
+}
+
+// A mask head that says "lesion" everywhere (logit 10): the pasted mask is
+// exactly the pixels whose centres lie in the detection's box.
+TEST(DetSeg, PredictPastesTheMaskIntoItsBox) {
+  DetSegNet& net = fresh_net();
+  net.eval();
+  net.set_score_thresh(0.0);
+  net.roi_heads->mask_logits->weight->value.zero_();
+  net.roi_heads->mask_logits->bias->value.fill_(10.0);
+  const std::vector<DetSegOutput> out = net.predict(synth_batch(0, 1, 64).images);
+  net.set_score_thresh(0.05);
+  const DetSegOutput& o = out[0];
+  ASSERT_TRUE(o.detected);
+  ASSERT_GT(o.box[2] - o.box[0], 1.0f);
+  ASSERT_GT(o.box[3] - o.box[1], 1.0f);
+  int64_t inside = 0;
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) {
+      const bool in = x + 0.5 >= o.box[0] && x + 0.5 <= o.box[2] && y + 0.5 >= o.box[1] && y + 0.5 <= o.box[3];
+      inside += in;
+      EXPECT_EQ(o.mask.at(y, x, 0), in ? 255 : 0) << y << ", " << x;
+      EXPECT_NEAR(o.mask_prob[y * 64 + x], in ? 1.0 / (1.0 + std::exp(-10.0)) : 0.0, 1e-6);
+    }
+  EXPECT_GT(inside, 0);
 }
 
 // ---- CUDA -----------------------------------------------------------------------------------
