@@ -11,6 +11,7 @@ int cmd_metrics(int argc, char** argv);
 int cmd_classify(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_predict(int argc, char** argv);
 int cmd_cv(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 

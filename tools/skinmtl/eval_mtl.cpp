@@ -309,19 +309,23 @@ int eval_mtl(int argc, char** argv) {
   return 0;
 }
 
+int eval_detseg(int argc, char** argv);  // tools/skinmtl/eval_detseg.cpp
+
 int cmd_eval(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::fputs("usage: skinmtl eval <model> [options]\n\nmodels:\n  mtl      the Liao & Luo classifier "
-               "('skinmtl eval mtl --help')\n"
+    std::fputs("usage: skinmtl eval <model> [options]\n\nmodels:\n"
+               "  detseg   the Song et al. detect + classify + segment network ('skinmtl eval detseg --help')\n"
+               "  mtl      the Liao & Luo classifier ('skinmtl eval mtl --help')\n"
                "  segcls   the Yang et al. segmentation + two binary classifications model, ISIC 2017\n"
                "           Parts 1 and 3 ('skinmtl eval segcls --help')\n",
                argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const std::string model = argv[1];
+  if (model == "detseg") return eval_detseg(argc - 1, argv + 1);
   if (model == "mtl") return eval_mtl(argc - 1, argv + 1);
   if (model == "segcls") return eval_segcls(argc - 1, argv + 1);
-  std::fprintf(stderr, "skinmtl eval: unknown model '%s' (models: mtl, segcls)\n", model.c_str());
+  std::fprintf(stderr, "skinmtl eval: unknown model '%s' (models: detseg, mtl, segcls)\n", model.c_str());
   return 2;
 }
 

@@ -19,11 +19,12 @@ const Command kCommands[] = {
     {"classify", "ImageNet top-k classes of a photograph with a ResNet-50 checkpoint", skinmtl::cmd_classify},
     {"cv", "k-fold cross-validation ('skinmtl cv mtl --help')", skinmtl::cmd_cv},
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
-    {"eval", "evaluate trained models ('skinmtl eval mtl|segcls --help')", skinmtl::cmd_eval},
+    {"eval", "evaluate trained models ('skinmtl eval mtl|segcls|detseg --help')", skinmtl::cmd_eval},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
     {"metrics", "mAP, top-k, binary (AUC/AP/SE/SP) or segmentation (JA/DI/...) metrics from files", skinmtl::cmd_metrics},
+    {"predict", "run a trained model on images ('skinmtl predict detseg --help')", skinmtl::cmd_predict},
     {"synth", "write the synthetic skin-lesion data set (images, masks, manifests)", skinmtl::cmd_synth},
-    {"train", "train a model ('skinmtl train mtl|segcls --help')", skinmtl::cmd_train},
+    {"train", "train a model ('skinmtl train mtl|segcls|detseg --help')", skinmtl::cmd_train},
 };
 
 void usage() {

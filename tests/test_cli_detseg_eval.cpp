@@ -1,0 +1,405 @@
+// End to end through bin/skinmtl: `predict detseg` and `eval detseg` on a
+// model that `train detseg` trains for three iterations (one per phase) on a
+// tiny synthetic set (64 x 64, FPN width 16; random initialisation, so its
+// answers are poor but its files are real), then `metrics seg` and `metrics
+// binary` on the files eval wrote.
+//
+// The images evaluated are NOT square (48 x 64 and 64 x 44 crops of synthetic
+// images, written by the test with ISIC-style mask names), so the way back
+// from the letterbox is exercised in both directions.
+//
+// The binary is built by `make test` before the tests run; tests run from the
+// repository root.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "io/csv.h"
+#include "io/image.h"
+#include "io/seg_data.h"
+#include "io/synthetic.h"
+#include "tests/temp_dir.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kBin = "bin/skinmtl";
+
+// Runs a command line, returns its exit status; stdout goes to `log`, stderr
+// too unless `stderr_to` names another file.
+int sh(const std::string& cmd, const std::string& log, const std::string& stderr_to = "") {
+  const std::string redirect = " > " + log + (stderr_to.empty() ? " 2>&1" : " 2> " + stderr_to);
+  const int rc = std::system((cmd + redirect).c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// The crops the evaluated images are made of: (y, x, h, w) inside 64 x 64.
+struct CropRect {
+  int y, x, h, w;
+};
+const CropRect kCrops[] = {{8, 0, 48, 64}, {0, 10, 64, 44}, {16, 0, 48, 64}, {0, 4, 64, 44}};
+const int kEvalImages = 4;
+
+// Shared by every test: the synthetic set, the trained model and the
+// non-square val set (evaluation CSV, its images and masks folders).
+struct World {
+  test::TempDir dir;
+  std::string manifest, model, eval_csv, eval_images, eval_masks;
+  std::vector<std::string> ids;
+  bool ok = false;
+  std::string error;
+};
+World* g_world = nullptr;
+
+class CliDetSegEval : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fs::exists(kBin)) return;
+    g_world = new World;
+    World& w = *g_world;
+    SynthWriteOptions so;
+    so.n = 10;  // 8 train, 1 val, 1 test
+    so.synth.size = 64;
+    so.contact_sheet = 0;
+    so.progress = false;
+    w.manifest = write_synth_dataset(w.dir.path("synth"), so).manifest;
+    const std::string log = w.dir.path("train.txt");
+    w.model = w.dir.path("run/model.safetensors");
+    const int rc = sh(std::string(kBin) + " train detseg --data synthetic:" + w.manifest +
+                          " --weights none --size 64 --channels 16 --rois 16 --batch 2 --lr 0.002"
+                          " --phase1 1 --phase2 1 --phase3 1 --eval-every 0 --threads 2 --device cpu --out " +
+                          w.dir.path("run"),
+                      log);
+    if (rc != 0 || !fs::exists(w.model)) {
+      w.error = "train detseg failed:\n" + test::read_file(log);
+      return;
+    }
+    // The evaluation set: crops of the first training images, masks named
+    // <id>_segmentation.png in their own folder (as ISIC 2017's val/masks),
+    // melanoma 1, 0, 1, 0 (arbitrary: the model is untrained; both classes
+    // make AUC and AP defined).
+    const SegData synth = read_seg_csv(w.manifest);
+    w.eval_images = w.dir.path("eval/images");
+    w.eval_masks = w.dir.path("eval/masks");
+    fs::create_directories(w.eval_images);
+    fs::create_directories(w.eval_masks);
+    w.eval_csv = w.dir.path("eval/data.csv");
+    std::ofstream csv(w.eval_csv);
+    csv << "id,image,mask,melanoma,seborrheic_keratosis,split\n";
+    for (int i = 0; i < kEvalImages; ++i) {
+      const SegSample& s = synth.train.at(i);
+      const CropRect c = kCrops[i];
+      const std::string id = "crop_" + std::to_string(i);
+      save_png(w.eval_images + "/" + id + ".png", crop(load_image(s.image, 3), c.y, c.x, c.h, c.w));
+      save_png(w.eval_masks + "/" + id + "_segmentation.png", crop(load_image(s.mask, 1), c.y, c.x, c.h, c.w));
+      csv << id << ",images/" << id << ".png,masks/" << id << "_segmentation.png," << (i % 2 == 0) << ",0,val\n";
+      w.ids.push_back(id);
+    }
+    csv.close();
+    w.ok = true;
+  }
+  static void TearDownTestSuite() {
+    delete g_world;
+    g_world = nullptr;
+  }
+  void SetUp() override {
+    if (!fs::exists(kBin)) GTEST_SKIP() << kBin << " is not built (make test builds it)";
+    ASSERT_TRUE(g_world && g_world->ok) << (g_world ? g_world->error : "");
+  }
+  World& w() { return *g_world; }
+};
+
+// predictions.csv as id -> its numbers.
+std::map<std::string, std::vector<double>> read_predictions(const std::string& path) {
+  const CsvTable t = read_csv(path);
+  EXPECT_EQ(t.header, (std::vector<std::string>{"image_id", "malignant", "benign", "detected", "score", "x1", "y1",
+                                                "x2", "y2"}));
+  std::map<std::string, std::vector<double>> rows;
+  for (const auto& r : t.rows) {
+    std::vector<double> v;
+    for (size_t k = 1; k < r.size(); ++k) v.push_back(std::stod(r[k]));
+    rows[r[0]] = v;
+  }
+  return rows;
+}
+
+// Checks one image's outputs: the mask is 0/255 at the source size (h x w),
+// the overlay RGB at the source size (when `overlay`), and the CSV row is
+// consistent: probabilities summing to 1, the box inside the image, and every
+// mask pixel inside the box (the mask is pasted into the box in the letterbox
+// and both are mapped back the same way; bilinear resampling may spread it by
+// a pixel) or no mask pixel without a detection.
+void check_image_outputs(const std::string& out, const std::string& id, int h, int w, bool overlay,
+                         const std::vector<double>& row) {
+  SCOPED_TRACE(id);
+  const Image mask = load_image(out + "/masks/" + id + ".png", 0);
+  EXPECT_EQ(mask.height, h);
+  EXPECT_EQ(mask.width, w);
+  EXPECT_EQ(mask.channels, 1);
+  for (uint8_t v : mask.data) ASSERT_TRUE(v == 0 || v == 255) << (int)v;
+  EXPECT_EQ(fs::exists(out + "/overlays/" + id + ".png"), overlay);
+  if (overlay) {
+    const Image o = load_image(out + "/overlays/" + id + ".png", 0);
+    EXPECT_EQ(o.height, h);
+    EXPECT_EQ(o.width, w);
+    EXPECT_EQ(o.channels, 3);
+  }
+  ASSERT_EQ(row.size(), 8u);
+  const double mal = row[0], ben = row[1], detected = row[2], score = row[3];
+  EXPECT_GE(mal, 0.0);
+  EXPECT_LE(mal, 1.0);
+  EXPECT_NEAR(mal + ben, 1.0, 1e-12);
+  EXPECT_TRUE(detected == 0 || detected == 1) << detected;
+  EXPECT_GE(score, 0.0);
+  EXPECT_LE(score, 1.0);
+  const double x1 = row[4], y1 = row[5], x2 = row[6], y2 = row[7];
+  EXPECT_LE(0, x1);
+  EXPECT_LE(x1, x2);
+  EXPECT_LE(x2, w);
+  EXPECT_LE(0, y1);
+  EXPECT_LE(y1, y2);
+  EXPECT_LE(y2, h);
+  int64_t lesion = 0;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      if (!mask.at(y, x, 0)) continue;
+      ++lesion;
+      EXPECT_TRUE(x >= std::floor(x1) - 1 && x < std::ceil(x2) + 1 && y >= std::floor(y1) - 1 &&
+                  y < std::ceil(y2) + 1)
+          << "mask pixel (" << y << ", " << x << ") outside the box " << x1 << " " << y1 << " " << x2 << " " << y2;
+    }
+  if (detected == 0) {
+    EXPECT_EQ(lesion, 0);
+  }
+}
+
+TEST_F(CliDetSegEval, PredictWritesMaskOverlayAndRowPerImage) {
+  const std::string out = w().dir.path("pred_data"), log = w().dir.path("pred.txt");
+  // From the data set: its val split, with the ground truth on the overlays.
+  ASSERT_EQ(sh(std::string(kBin) + " predict detseg --model " + w().model + " --data " + w().eval_csv +
+                   " --device cpu --out " + out,
+               log),
+            0)
+      << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("against the 4 ground-truth masks"), std::string::npos) << test::read_file(log);
+  auto rows = read_predictions(out + "/predictions.csv");
+  ASSERT_EQ(rows.size(), (size_t)kEvalImages);
+  for (int i = 0; i < kEvalImages; ++i)
+    check_image_outputs(out, w().ids[i], kCrops[i].h, kCrops[i].w, true, rows.at(w().ids[i]));
+
+  // The same images as files (two after one --image, one after another), no
+  // truth: the same predictions, overlays without the black truth contour.
+  // crop_0 and crop_1 form the first batch of 2 in both runs, so their
+  // answers are identical; crop_2 is alone in its batch here (float rounding
+  // may differ).
+  const std::string out2 = w().dir.path("pred_files");
+  const std::string img = w().eval_images + "/";
+  ASSERT_EQ(sh(std::string(kBin) + " predict detseg --model " + w().model + " --image " + img + "crop_0.png " + img +
+                   "crop_1.png --device cpu --image " + img + "crop_2.png --out " + out2,
+               log),
+            0)
+      << test::read_file(log);
+  auto rows2 = read_predictions(out2 + "/predictions.csv");
+  ASSERT_EQ(rows2.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::string& id = w().ids[i];
+    check_image_outputs(out2, id, kCrops[i].h, kCrops[i].w, true, rows2.at(id));
+    for (size_t k = 0; k < 8; ++k) EXPECT_NEAR(rows2.at(id)[k], rows.at(id)[k], 1e-4) << id << " " << k;
+    if (i == 2) continue;
+    EXPECT_EQ(rows2.at(id), rows.at(id)) << id;
+    EXPECT_EQ(test::read_file(out2 + "/masks/" + id + ".png"), test::read_file(out + "/masks/" + id + ".png"));
+    const Image with = load_image(out + "/overlays/" + id + ".png"), without = load_image(out2 + "/overlays/" + id + ".png");
+    // The truth contour is black: the overlay with it has black pixels the
+    // other lacks, and no other difference.
+    int64_t black_added = 0, other = 0;
+    for (int y = 0; y < with.height; ++y)
+      for (int x = 0; x < with.width; ++x) {
+        bool same = true, black = true;
+        for (int c = 0; c < 3; ++c) {
+          same = same && with.at(y, x, c) == without.at(y, x, c);
+          black = black && with.at(y, x, c) == 0;
+        }
+        if (!same) (black ? black_added : other)++;
+      }
+    EXPECT_GT(black_added, 0) << id;
+    EXPECT_EQ(other, 0) << id;
+  }
+
+  // A folder, with --truth (ISIC's _segmentation names) and --overlays 1.
+  const std::string out3 = w().dir.path("pred_dir");
+  ASSERT_EQ(sh(std::string(kBin) + " predict detseg --model " + w().model + " --images " + w().eval_images +
+                   " --truth " + w().eval_masks + " --overlays 1 --batch 3 --device cpu --out " + out3,
+               log),
+            0)
+      << test::read_file(log);
+  auto rows3 = read_predictions(out3 + "/predictions.csv");
+  ASSERT_EQ(rows3.size(), (size_t)kEvalImages);
+  for (int i = 0; i < kEvalImages; ++i) {
+    check_image_outputs(out3, w().ids[i], kCrops[i].h, kCrops[i].w, i == 0, rows3.at(w().ids[i]));
+    // Batches of 3 give the same answers as batches of 2 (up to float rounding).
+    for (size_t k = 0; k < 8; ++k) EXPECT_NEAR(rows3.at(w().ids[i])[k], rows.at(w().ids[i])[k], 1e-4) << k;
+  }
+}
+
+// The number after `label` on the first line of `text` that starts with it
+// (after spaces), e.g. "  JA      0.1449 ..." -> "0.1449".
+std::string number_after(const std::string& text, const std::string& label) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    const std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    const size_t first = line.find_first_not_of(' ');
+    if (first != std::string::npos && line.compare(first, label.size() + 1, label + " ") == 0) {
+      const size_t v = line.find_first_not_of(' ', first + label.size());
+      return line.substr(v, line.find(' ', v) - v);
+    }
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return "(no line '" + label + "')";
+}
+
+TEST_F(CliDetSegEval, EvalNumbersAreReproducedFromItsFiles) {
+  const std::string out = w().dir.path("eval_out"), log = w().dir.path("eval.txt"), err = w().dir.path("eval_err.txt");
+  const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --data " + w().eval_csv +
+                           " --overlays 2 --device cpu --out " + out;
+  ASSERT_EQ(sh(eval, log, err), 0) << test::read_file(log) << test::read_file(err);
+  const std::string text = test::read_file(log);  // the printed tables
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(out + "/metrics.json"));
+  EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
+  // The masks are in the data's own folder, named as metrics seg matches them.
+  EXPECT_EQ(fs::path(j.at("files").at("truth").get<std::string>()), fs::path(w().eval_masks));
+  EXPECT_FALSE(fs::exists(out + "/truth"));
+  // Files: masks of all, overlays of the first 2, the CSVs.
+  auto rows = read_predictions(out + "/predictions.csv");
+  ASSERT_EQ(rows.size(), (size_t)kEvalImages);
+  for (int i = 0; i < kEvalImages; ++i)
+    check_image_outputs(out, w().ids[i], kCrops[i].h, kCrops[i].w, i < 2, rows.at(w().ids[i]));
+
+  // Segmentation from files.
+  const std::string seg_log = w().dir.path("seg.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " metrics seg --json --pred " + out + "/masks --truth " + w().eval_masks, seg_log), 0)
+      << test::read_file(seg_log);
+  const nlohmann::json s = nlohmann::json::parse(test::read_file(seg_log));
+  const nlohmann::json& es = j.at("segmentation");
+  EXPECT_EQ(s.at("images").get<int>(), kEvalImages);
+  for (const char* k : {"ja", "di", "ac", "se", "sp", "thresholded_ja"}) {
+    ASSERT_TRUE(es.at(k).is_number()) << k;
+    EXPECT_DOUBLE_EQ(s.at(k).get<double>(), es.at(k).get<double>()) << k;
+  }
+  for (const char* k : {"se_excluded", "sp_excluded", "ja_below_cutoff"})
+    EXPECT_EQ(s.at(k).get<int>(), es.at(k).get<int>()) << k;
+
+  // Classification from files: the malignant probabilities of predictions.csv.
+  const std::string bin_log = w().dir.path("bin.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " metrics binary --json --scores " + out + "/scores.csv --labels " + out +
+                   "/labels.csv",
+               bin_log),
+            0)
+      << test::read_file(bin_log);
+  const nlohmann::json b = nlohmann::json::parse(test::read_file(bin_log)).at("columns").at(0);
+  const nlohmann::json& ec = j.at("classification");
+  EXPECT_EQ(b.at("column"), "melanoma");
+  EXPECT_EQ(b.at("positives").get<int>(), 2);
+  EXPECT_EQ(ec.at("positives").get<int>(), 2);
+  for (const char* k : {"accuracy", "auc", "ap", "sensitivity", "specificity"}) {
+    ASSERT_TRUE(ec.at(k).is_number()) << k;
+    EXPECT_DOUBLE_EQ(b.at(k).get<double>(), ec.at(k).get<double>()) << k;
+  }
+  for (const char* k : {"tp", "fp", "tn", "fn"}) EXPECT_EQ(b.at(k).get<int>(), ec.at(k).get<int>()) << k;
+  for (int i = 0; i < kEvalImages; ++i) {
+    const CsvTable sc = read_csv(out + "/scores.csv");
+    EXPECT_EQ(std::stod(sc.rows.at(i).at(1)), rows.at(sc.rows.at(i).at(0)).at(0));
+  }
+
+  // The printed tables show the same numbers (4 decimals), beside the paper's.
+  const std::string seg_text_log = w().dir.path("seg_text.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " metrics seg --pred " + out + "/masks --truth " + w().eval_masks, seg_text_log), 0);
+  const std::string seg_text = test::read_file(seg_text_log);
+  for (const char* k : {"JA", "DI", "AC", "SE", "SP"}) EXPECT_EQ(number_after(text, k), number_after(seg_text, k)) << k;
+  char auc[16];
+  std::snprintf(auc, sizeof auc, "%.4f", b.at("auc").get<double>());
+  EXPECT_EQ(number_after(text, "AUC"), auc);
+  for (const char* want : {"0.816", "0.883", "0.950", "0.871", "0.982", "0.813", "0.794", "0.823", "0.731", "0.977",
+                           "count benign as", "ISIC 2017 test split", "thresholded JA"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+}
+
+TEST_F(CliDetSegEval, EvalCopiesTruthWhenTheMaskFolderDoesNotMatch) {
+  // The synthetic set's masks are named 000008.png for id synth_000008 and
+  // share their folder with the training masks: eval copies the val masks.
+  const std::string out = w().dir.path("eval_synth"), log = w().dir.path("eval_synth.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " eval detseg --json --model " + w().model + " --data synthetic:" + w().manifest +
+                   " --device cpu --out " + out,
+               log, w().dir.path("eval_synth_err.txt")),
+            0)
+      << test::read_file(log);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log));
+  EXPECT_EQ(j, nlohmann::json::parse(test::read_file(out + "/metrics.json")));  // --json prints metrics.json
+  EXPECT_EQ(j.at("files").at("truth").get<std::string>(), out + "/truth");
+  const std::string seg_log = w().dir.path("seg_synth.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " metrics seg --json --pred " + out + "/masks --truth " + out + "/truth", seg_log), 0)
+      << test::read_file(seg_log);
+  const nlohmann::json s = nlohmann::json::parse(test::read_file(seg_log));
+  EXPECT_EQ(s.at("images").get<int>(), 1);
+  EXPECT_DOUBLE_EQ(s.at("ja").get<double>(), j.at("segmentation").at("ja").get<double>());
+  EXPECT_DOUBLE_EQ(s.at("ac").get<double>(), j.at("segmentation").at("ac").get<double>());
+}
+
+TEST_F(CliDetSegEval, ErrorsAreClearAndExitNonZero) {
+  const std::string log = w().dir.path("err.txt"), out = w().dir.path("err_out");
+  auto expect_failure = [&](const std::string& cmd, const std::vector<std::string>& wants) {
+    SCOPED_TRACE(cmd);
+    const int rc = sh(cmd, log);
+    EXPECT_NE(rc, 0);
+    const std::string text = test::read_file(log);
+    for (const std::string& want : wants) EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  };
+  const std::string missing = w().dir.path("no_such_model.safetensors");
+  const std::string good_image = w().eval_images + "/crop_0.png";
+  expect_failure(std::string(kBin) + " predict detseg --model " + missing + " --image " + good_image + " --out " + out,
+                 {"no_such_model.safetensors", "cannot open"});
+  expect_failure(std::string(kBin) + " eval detseg --model " + missing + " --data " + w().eval_csv + " --out " + out,
+                 {"no_such_model.safetensors", "cannot open"});
+  // A file that is not an image.
+  const std::string bad = w().dir.path("not_an_image.png");
+  test::write_file(bad, "this is not a PNG file");
+  expect_failure(std::string(kBin) + " predict detseg --model " + w().model + " --image " + bad + " --out " + out,
+                 {"not_an_image.png", "cannot decode"});
+  // ... inside an evaluation set.
+  const std::string bad_csv = w().dir.path("bad_data.csv");
+  test::write_file(bad_csv, "id,image,mask,melanoma,seborrheic_keratosis,split\n"
+                            "broken," + bad + "," + w().eval_masks + "/crop_0_segmentation.png,0,0,val\n");
+  expect_failure(std::string(kBin) + " eval detseg --model " + w().model + " --data " + bad_csv + " --out " + out,
+                 {"not_an_image.png", "cannot decode"});
+  // A missing image file, a mask of another size, no input, two inputs.
+  expect_failure(std::string(kBin) + " predict detseg --model " + w().model + " --image " + w().dir.path("none.png") +
+                     " --out " + out,
+                 {"none.png"});
+  const std::string mismatch_csv = w().dir.path("mismatch.csv");
+  test::write_file(mismatch_csv, "id,image,mask,melanoma,seborrheic_keratosis,split\n"
+                                 "m," + good_image + "," + w().eval_masks + "/crop_1_segmentation.png,0,0,val\n");
+  expect_failure(std::string(kBin) + " eval detseg --model " + w().model + " --data " + mismatch_csv + " --out " + out,
+                 {"crop_1_segmentation.png", "48x64"});
+  expect_failure(std::string(kBin) + " predict detseg --model " + w().model + " --out " + out, {"exactly one of"});
+  expect_failure(std::string(kBin) + " predict detseg --model " + w().model + " --image " + good_image + " --data " +
+                     w().eval_csv + " --out " + out,
+                 {"exactly one of"});
+  expect_failure(std::string(kBin) + " predict nonsense", {"unknown model 'nonsense'"});
+  EXPECT_EQ(sh(std::string(kBin) + " predict detseg --help", log), 0);
+  EXPECT_NE(test::read_file(log).find("--images DIR"), std::string::npos);
+  EXPECT_EQ(sh(std::string(kBin) + " eval detseg --help", log), 0);
+  EXPECT_NE(test::read_file(log).find("--overlays N"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skinmtl

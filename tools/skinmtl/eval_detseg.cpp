@@ -1,0 +1,310 @@
+// skinmtl eval detseg: the evaluation of Song et al. (2019) for a model of
+// `skinmtl train detseg`, on the val split of a data set, beside the paper's
+// numbers.
+//
+//   segmentation (ISIC 2017 Part 1; Song eq. 7): per image JA, DI, AC, SE, SP
+//     of the predicted mask against the ORIGINAL ground-truth mask, at the
+//     source image's resolution (the prediction is mapped back from the
+//     letterbox, tools/skinmtl/detseg_predict.h), then the means over images
+//     (nets/seg_metrics.h, with its conventions for empty masks); also the
+//     thresholded Jaccard of ISIC 2018.
+//   classification (ISIC 2017 Part 3, melanoma vs. the rest; Song's benign /
+//     malignant): the malignant probability p_mal / (p_ben + p_mal) against
+//     the melanoma flag: AC, SE, SP at 0.5, ROC AUC, AP (nets/seg_metrics.h
+//     binary_metrics), melanoma the positive class (ISIC's convention).
+//     Song et al. count BENIGN as positive (Sec. III-C), so their SE is our
+//     SP and their SP our SE; the table shows their numbers swapped into our
+//     convention and says so.
+//   detection (no paper number: Song et al. do not score boxes, having no box
+//     ground truth): the images with a detection and the mean IoU of the box
+//     with the ground-truth mask's box.
+//
+// The paper's numbers are on the ISIC 2017 TEST split (600 images; Tables III,
+// VIII, IX), with ResNet-101 for the classification tables (Table VIII's
+// "Ours (ONLY ISIC2017)" row is the one trained on ISIC 2017 alone, as here);
+// ISIC 2017's val split here has 150 images, so only rough agreement can be
+// expected.
+//
+// Files in --out, so that every number can be recomputed from files:
+//   masks/, overlays/ (the first --overlays images), predictions.csv
+//       as `skinmtl predict detseg` (tools/skinmtl/detseg_predict.h);
+//   scores.csv, labels.csv   image_id,melanoma: the malignant probability and
+//       the 0/1 truth: `skinmtl metrics binary --scores --labels` gives the
+//       classification numbers;
+//   truth/   copies of the ground-truth masks, named as the predictions, when
+//       the data's own mask folder cannot serve `skinmtl metrics seg --truth`
+//       directly (it holds other masks, or names them otherwise, as the
+//       synthetic set does); ISIC 2017's val/masks/ serves as is;
+//   metrics.json   everything printed.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "io/csv_log.h"
+#include "io/seg_data.h"
+#include "tools/skinmtl/args.h"
+#include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/detseg_predict.h"
+
+namespace skinmtl {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kHelp =
+    "usage: skinmtl eval detseg --model FILE [options]\n"
+    "\n"
+    "Evaluates a model of `skinmtl train detseg` (Song et al. 2019) on the val split:\n"
+    "segmentation JA, DI, AC, SE, SP (eq. 7, means over images, at the images' own size)\n"
+    "and the thresholded JA; melanoma classification AC, AUC, AP, SE, SP at 0.5; beside\n"
+    "the paper's numbers (Tables III, VIII, IX: ISIC 2017 test split).\n"
+    "\n"
+    "  --model FILE        model.safetensors (or a checkpoint) of `skinmtl train detseg`\n"
+    "  --data SRC          synthetic (default) | synthetic:FILE | isic2017[:labels.csv] | a CSV,\n"
+    "                      as in `train detseg`; its val split is evaluated\n"
+    "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "  --size N            letterbox side (default: the side the model was trained at)\n"
+    "  --out DIR           (default runs/eval_detseg): masks/, overlays/, predictions.csv,\n"
+    "                      scores.csv and labels.csv (for `skinmtl metrics binary`),\n"
+    "                      truth/ when needed (for `skinmtl metrics seg`), metrics.json\n"
+    "  --overlays N        overlay pictures of the first N images (default 16)\n"
+    "  --batch N           images per network call (default 2)\n"
+    "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --json              print metrics.json instead of the tables\n";
+
+// Song et al.'s numbers. Segmentation: Table VIII, "Ours (ONLY ISIC2017)".
+// Classification: Tables III and IX, FL+JL (= Cls+Dec+Seg), ImageNet
+// initialisation, ResNet-101, batch 1 x 2; SE and SP as printed there, with
+// benign as the positive class.
+struct PaperSeg {
+  double ja = 0.816, di = 0.883, ac = 0.950, se = 0.871, sp = 0.982;
+};
+struct PaperCls {
+  double ac = 0.813, auc = 0.794, se_benign = 0.977, sp_benign = 0.731, ap = 0.823;
+};
+
+// The IoU of two boxes (0 when either is empty).
+double box_iou(const Box& a, const Box& b) {
+  const double iw = std::max(0.0, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
+  const double ih = std::max(0.0, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
+  const double inter = iw * ih;
+  const double uni = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
+  return uni > 0 ? inter / uni : 0.0;
+}
+
+// The folder to give `skinmtl metrics seg --truth`: the val masks' own folder
+// when they all lie in one, are named as the predictions (mask_file_key =
+// the prediction's file name) and it holds no other mask; else "" (copy them).
+std::string own_truth_folder(const std::vector<SegSample>& val) {
+  std::string dir;
+  std::set<std::string> keys;
+  for (const SegSample& s : val) {
+    const std::string d = fs::path(s.mask).parent_path().string();
+    if (!dir.empty() && d != dir) return "";
+    dir = d;
+    if (mask_file_key(s.mask) != detseg_file_name(s.id)) return "";
+    keys.insert(mask_file_key(s.mask));
+  }
+  size_t masks = 0;
+  for (const auto& e : fs::directory_iterator(dir.empty() ? "." : dir))
+    if (e.is_regular_file() && is_image_file_name(e.path().string())) {
+      if (!keys.count(mask_file_key(e.path().string()))) return "";
+      ++masks;
+    }
+  return masks == val.size() ? (dir.empty() ? "." : dir) : "";
+}
+
+void write_binary_csv(const std::string& path, const std::vector<DetSegResult>& results,
+                      const std::vector<double>& values) {
+  std::ofstream f(path);
+  SKINMTL_CHECK(f, "cannot write " << path);
+  f << "image_id,melanoma\n";
+  for (size_t i = 0; i < results.size(); ++i) f << csv_field(results[i].id) << "," << format_csv_number(values[i]) << "\n";
+  f.flush();
+  SKINMTL_CHECK(f.good(), "cannot write " << path);
+}
+
+nlohmann::json opt_json(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+std::string fmt(const std::optional<double>& v) {
+  if (!v) return "   -  ";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", *v);
+  return b;
+}
+
+}  // namespace
+
+int eval_detseg(int argc, char** argv) {
+  Args args(argc, argv, {"model", "data", "data-dir", "size", "out", "overlays", "batch", "device"}, {"json"});
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  const bool as_json = args.flag("json");
+  const std::string model_path = args.get("model", "");
+  DetSegModel model = load_detseg_model(model_path);
+  model.spec.size = (int)args.get_int("size", model.spec.size);
+  SKINMTL_CHECK(model.spec.size >= 32, "--size must be at least 32, got " << model.spec.size);
+  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
+  SKINMTL_CHECK(!data.val.empty(), data.description << ": no val images to evaluate");
+
+  DetSegRunOptions opt;
+  opt.out = args.get("out", "runs/eval_detseg");
+  opt.overlays = args.get_int("overlays", 16);
+  SKINMTL_CHECK(opt.overlays >= 0, "--overlays must be >= 0, got " << opt.overlays);
+  opt.batch = (int)args.get_int("batch", 2);
+  opt.device = parse_device(args.get("device", "auto"));
+  opt.progress = !as_json;
+  if (!as_json)
+    std::fprintf(stderr, "skinmtl eval detseg: %s on %s (val split), letterboxed to %dx%d, on %s\n",
+                 model_path.c_str(), data.description.c_str(), model.spec.size, model.spec.size,
+                 device_name(opt.device));
+
+  std::vector<DetSegInput> inputs;
+  for (const SegSample& s : data.val) inputs.push_back({s.id, s.image, s.mask});
+  const std::vector<DetSegResult> results = run_detseg(model, inputs, opt);
+
+  // Segmentation, classification, detection.
+  std::vector<SegCounts> counts;
+  std::vector<double> scores, labels;
+  std::vector<int> int_labels;
+  int64_t detected = 0, boxed = 0;
+  double iou_sum = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const DetSegResult& r = results[i];
+    counts.push_back(r.counts);
+    scores.push_back(r.malignant);
+    labels.push_back(data.val[i].melanoma);
+    int_labels.push_back(data.val[i].melanoma);
+    detected += r.detected;
+  }
+  const SegMetrics seg = seg_metrics(counts);
+  const BinaryMetrics cls = binary_metrics(scores, int_labels, 0.5);
+  // Box IoU against the truth mask's box, over the images with a lesion
+  // (an undetected image counts with IoU 0).
+  for (size_t i = 0; i < results.size(); ++i) {
+    const std::optional<Box>& t = results[i].truth_box;
+    if (!t) continue;
+    ++boxed;
+    if (results[i].detected) iou_sum += box_iou(results[i].box, *t);
+  }
+
+  // Files.
+  write_binary_csv(opt.out + "/scores.csv", results, scores);
+  write_binary_csv(opt.out + "/labels.csv", results, labels);
+  std::string truth_dir = own_truth_folder(data.val);
+  if (truth_dir.empty()) {
+    truth_dir = opt.out + "/truth";
+    fs::remove_all(truth_dir);  // ours: masks of an earlier run would lack a prediction now
+    fs::create_directories(truth_dir);
+    for (const SegSample& s : data.val)
+      fs::copy_file(s.mask, truth_dir + "/" + detseg_file_name(s.id) + fs::path(s.mask).extension().string());
+  }
+  const PaperSeg ps;
+  const PaperCls pc;
+  nlohmann::json j;
+  j["model"] = model_path;
+  j["data"] = data.description;
+  j["split"] = "val";
+  j["images"] = (int64_t)results.size();
+  j["size"] = model.spec.size;
+  j["segmentation"] = {{"ja", opt_json(seg.ja)},
+                       {"thresholded_ja", opt_json(seg.thresholded_ja)},
+                       {"di", opt_json(seg.di)},
+                       {"ac", opt_json(seg.ac)},
+                       {"se", opt_json(seg.se)},
+                       {"sp", opt_json(seg.sp)},
+                       {"se_excluded", seg.se_excluded},
+                       {"sp_excluded", seg.sp_excluded},
+                       {"ja_below_cutoff", seg.ja_below_cutoff}};
+  j["classification"] = {{"positive", "melanoma"},
+                         {"threshold", cls.threshold},
+                         {"positives", cls.positives},
+                         {"accuracy", opt_json(cls.accuracy)},
+                         {"auc", opt_json(cls.auc)},
+                         {"ap", opt_json(cls.ap)},
+                         {"sensitivity", opt_json(cls.sensitivity)},
+                         {"specificity", opt_json(cls.specificity)},
+                         {"tp", cls.at_threshold.tp},
+                         {"fp", cls.at_threshold.fp},
+                         {"tn", cls.at_threshold.tn},
+                         {"fn", cls.at_threshold.fn}};
+  j["detection"] = {{"detected", detected},
+                    {"images_with_lesion", boxed},
+                    {"mean_box_iou", boxed > 0 ? nlohmann::json(iou_sum / (double)boxed) : nlohmann::json(nullptr)}};
+  j["paper"] = {
+      {"source", "Song et al. 2019, ISIC 2017 test split (600 images)"},
+      {"segmentation_table_viii_only_isic2017", {{"ja", ps.ja}, {"di", ps.di}, {"ac", ps.ac}, {"se", ps.se}, {"sp", ps.sp}}},
+      {"classification_tables_iii_ix_fl_jl_resnet101",
+       {{"accuracy", pc.ac},
+        {"auc", pc.auc},
+        {"ap", pc.ap},
+        {"se_benign_positive", pc.se_benign},
+        {"sp_benign_positive", pc.sp_benign},
+        {"sensitivity_melanoma_positive", pc.sp_benign},
+        {"specificity_melanoma_positive", pc.se_benign}}}};
+  j["files"] = {{"masks", opt.out + "/masks"},
+                {"truth", truth_dir},
+                {"scores", opt.out + "/scores.csv"},
+                {"labels", opt.out + "/labels.csv"}};
+  {
+    const std::string path = opt.out + "/metrics.json";
+    std::ofstream f(path);
+    f << j.dump(2) << "\n";
+    SKINMTL_CHECK(f.good(), "cannot write " << path);
+  }
+  if (as_json) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+
+  const int64_t n = seg.images;
+  std::printf("\n%s: %lld val images of %s, letterboxed to %d\n\n", model_path.c_str(), (long long)n,
+              data.description.c_str(), model.spec.size);
+  std::printf("segmentation (Song eq. 7: per image at the image's own size, then the mean over images)\n");
+  std::printf("                  this model   Song et al. Table VIII (Ours, ONLY ISIC2017)\n");
+  std::printf("  JA              %s       %.3f\n", fmt(seg.ja).c_str(), ps.ja);
+  std::printf("  thresholded JA  %s         -      (ISIC 2018: JA < 0.65 counts 0; %lld images)\n",
+              fmt(seg.thresholded_ja).c_str(), (long long)seg.ja_below_cutoff);
+  std::printf("  DI              %s       %.3f\n", fmt(seg.di).c_str(), ps.di);
+  std::printf("  AC              %s       %.3f\n", fmt(seg.ac).c_str(), ps.ac);
+  std::printf("  SE              %s       %.3f     (over %lld images; %lld without lesion pixels)\n",
+              fmt(seg.se).c_str(), ps.se, (long long)(n - seg.se_excluded), (long long)seg.se_excluded);
+  std::printf("  SP              %s       %.3f     (over %lld images; %lld without background pixels)\n",
+              fmt(seg.sp).c_str(), ps.sp, (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
+  std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal);\n"
+              "melanoma is the positive class (ISIC), predicted positive when >= 0.5\n");
+  std::printf("                  this model   Song et al. Tables III / IX (FL+JL, ResNet-101)\n");
+  std::printf("  AC              %s       %.3f\n", fmt(cls.accuracy).c_str(), pc.ac);
+  std::printf("  AUC             %s       %.3f\n", fmt(cls.auc).c_str(), pc.auc);
+  std::printf("  AP              %s       %.3f     (the paper does not say which class AP ranks)\n",
+              fmt(cls.ap).c_str(), pc.ap);
+  std::printf("  SE              %s       %.3f     (printed as their SP: Song et al. count benign as\n",
+              fmt(cls.sensitivity).c_str(), pc.sp_benign);
+  std::printf("  SP              %s       %.3f      positive, so their SE and SP swap; their SE = %.3f)\n",
+              fmt(cls.specificity).c_str(), pc.se_benign, pc.se_benign);
+  std::printf("  TP/FP/TN/FN     %lld/%lld/%lld/%lld   (%lld melanoma of %lld)\n", (long long)cls.at_threshold.tp,
+              (long long)cls.at_threshold.fp, (long long)cls.at_threshold.tn, (long long)cls.at_threshold.fn,
+              (long long)cls.positives, (long long)cls.n);
+  std::printf("\ndetection (the paper scores no boxes): %lld of %lld images with a detection; mean box IoU with the\n"
+              "  ground-truth mask's box %s (over %lld images with a lesion; no detection counts 0)\n",
+              (long long)detected, (long long)n,
+              fmt(boxed > 0 ? std::optional<double>(iou_sum / (double)boxed) : std::nullopt).c_str(), (long long)boxed);
+  std::printf("\nSong et al.'s numbers are on the ISIC 2017 test split (600 images); their ISBI 2016 test\n"
+              "numbers (Table V) differ. This run: the val split above.\n");
+  std::printf("\nfiles: %s/ (masks/, overlays/, predictions.csv, scores.csv, labels.csv, metrics.json)\n",
+              opt.out.c_str());
+  std::printf("recheck: bin/skinmtl metrics seg --pred %s/masks --truth %s\n", opt.out.c_str(), truth_dir.c_str());
+  std::printf("         bin/skinmtl metrics binary --scores %s/scores.csv --labels %s/labels.csv\n", opt.out.c_str(),
+              opt.out.c_str());
+  return 0;
+}
+
+}  // namespace skinmtl
