@@ -138,4 +138,21 @@ Tensor resnet_input(const std::vector<Image>& images, const Resnet50Info& info) 
   return out;
 }
 
+PretrainedTrunk load_pretrained_trunk(const std::string& path) {
+  SKINMTL_CHECK(std::filesystem::exists(path),
+                "no pretrained weights at " << path << " (make weights fetches and converts them; "
+                                                         "--weights none trains from scratch)");
+  PretrainedTrunk t;
+  t.tensors = load_torchvision_resnet50(path);
+  const Resnet50Info info = resnet50_info(t.tensors);
+  SKINMTL_CHECK(info.input_channels == "rgb",
+                path << ": expects " << info.input_channels << " input; convert it with the RGB fold");
+  t.config = resnet_config(info, /*trunk=*/true);
+  for (int c = 0; c < 3; ++c) {
+    t.mean[c] = (float)info.input_mean[c];
+    t.std[c] = (float)info.input_std[c];
+  }
+  return t;
+}
+
 }  // namespace skinmtl

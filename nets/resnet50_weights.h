@@ -74,6 +74,26 @@ LoadedResNet50 load_resnet50(const std::string& path, const LoadResNet50Options&
 LoadedResNet50 load_resnet50(const TensorFile& file, const std::string& what,
                              const LoadResNet50Options& opt = {});
 
+// A pretrained ResNet-50 to start a new model's trunk from (the multi-task
+// classifier, the segmentation model, the detector): the file's tensors, to copy
+// in with load_resnet50_weights once the model is built; the trunk's config
+// (classes = 0), which the new model's ResNet50 must use; and the input
+// normalisation the weights expect. The file must exist and take RGB input;
+// errors name it and say how to get it (`make weights`).
+struct PretrainedTrunk {
+  TensorFile tensors;
+  ResNetConfig config;
+  float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};  // per RGB channel, pixels 0..255
+  // Writes mean and std into a model's input normalisation (scale untouched).
+  void set_input(Normalize& n) const {
+    for (int c = 0; c < 3; ++c) {
+      n.mean[c] = mean[c];
+      n.std[c] = std[c];
+    }
+  }
+};
+PretrainedTrunk load_pretrained_trunk(const std::string& path);
+
 // Loads a checkpoint into an existing network, for example the trunk of a
 // bigger model. The network's stride placement, BatchNorm epsilon and conv
 // biases must be the ones the metadata records (otherwise it would compute

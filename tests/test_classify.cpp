@@ -131,6 +131,31 @@ TEST(ClassifyRealPhotos, ImagenetResnet50KnowsTheDarknetPhotographs) {
   EXPECT_EQ(t[0].name, "seashore");
 }
 
+// The start of every new model's trunk (MTL, segcls, detseg): the converted
+// Keras weights give a v1 trunk without fc, with conv biases and epsilon 1e-3,
+// and Caffe's RGB means with std 1; a missing file says how to make it.
+TEST(PretrainedTrunk, ConfigAndInputOfTheImagenetWeights) {
+  EXPECT_ERROR_WITH(load_pretrained_trunk("no/such/weights.safetensors"), "no/such/weights.safetensors",
+                    "make weights");
+  if (!std::filesystem::exists(kWeights))
+    GTEST_SKIP() << kWeights << " not found (run `make weights` to fetch and convert it)";
+  const PretrainedTrunk t = load_pretrained_trunk(kWeights);
+  EXPECT_EQ(t.config.classes, 0);
+  EXPECT_EQ(t.config.stride, ResNetStride::V1);
+  EXPECT_TRUE(t.config.conv_bias);
+  EXPECT_DOUBLE_EQ(t.config.bn_eps, 1e-3);
+  Normalize n;
+  n.scale = 0.5f;
+  n.mean[0] = n.std[0] = -1;
+  t.set_input(n);
+  EXPECT_FLOAT_EQ(n.mean[0], 123.68f);
+  EXPECT_FLOAT_EQ(n.mean[1], 116.779f);
+  EXPECT_FLOAT_EQ(n.mean[2], 103.939f);
+  for (int c = 0; c < 3; ++c) EXPECT_FLOAT_EQ(n.std[c], 1.0f);
+  EXPECT_FLOAT_EQ(n.scale, 0.5f);  // untouched
+  EXPECT_GT(t.tensors.tensors.count("conv1.weight"), 0u);
+}
+
 TEST(ClassifyRealPhotos, RefusesATrainingModeNetwork) {
   REQUIRE_WEIGHTS_AND_PHOTOS();
   LoadedResNet50& net = imagenet_net();

@@ -142,26 +142,16 @@ std::map<std::string, std::string> detseg_model_metadata(const DetSegSpec& spec)
 DetSegModel new_detseg_model(const DetSegSpec& spec, const std::string& weights, uint64_t seed) {
   DetSegModel m;
   m.spec = spec;
-  TensorFile pretrained;
+  PretrainedTrunk pretrained;
   if (weights != "none") {
-    SKINMTL_CHECK(std::filesystem::exists(weights),
-                  "no pretrained weights at " << weights << " (make weights fetches and converts them; "
-                                                            "--weights none trains from scratch)");
-    pretrained = load_torchvision_resnet50(weights);
-    const Resnet50Info info = resnet50_info(pretrained);
-    m.spec.config.backbone = resnet_config(info, /*trunk=*/true);
-    SKINMTL_CHECK(info.input_channels == "rgb",
-                  weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
-    m.spec.input_channels = info.input_channels;
-    for (int c = 0; c < 3; ++c) {
-      m.spec.normalize.mean[c] = (float)info.input_mean[c];
-      m.spec.normalize.std[c] = (float)info.input_std[c];
-    }
+    pretrained = load_pretrained_trunk(weights);
+    m.spec.config.backbone = pretrained.config;
+    pretrained.set_input(m.spec.normalize);
   }
   Rng rng(seed);
   m.net = std::make_unique<DetSegNet>(m.spec.config, rng);
   m.spec.config = m.net->config();  // as the network normalised it (backbone.classes = 0, ...)
-  if (weights != "none") load_resnet50_weights(*m.net->backbone, pretrained, weights);
+  if (weights != "none") load_resnet50_weights(*m.net->backbone, pretrained.tensors, weights);
   return m;
 }
 

@@ -128,27 +128,17 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
   s.config.tasks = tasks;
   s.config.lesion_classes = (int)s.lesion_classes.size();
   s.config.location_classes = (int)s.location_classes.size();
-  TensorFile pretrained;
+  PretrainedTrunk pretrained;
   if (weights != "none") {
-    SKINMTL_CHECK(std::filesystem::exists(weights),
-                  "no pretrained weights at " << weights << " (make weights fetches and converts them; "
-                                                            "--weights none trains from scratch)");
-    pretrained = load_torchvision_resnet50(weights);
-    const Resnet50Info info = resnet50_info(pretrained);
-    s.config.trunk = resnet_config(info, /*trunk=*/true);
-    s.input_channels = info.input_channels;
-    SKINMTL_CHECK(info.input_channels == "rgb",
-                  weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
-    for (int c = 0; c < 3; ++c) {
-      s.normalize.mean[c] = (float)info.input_mean[c];
-      s.normalize.std[c] = (float)info.input_std[c];
-    }
+    pretrained = load_pretrained_trunk(weights);
+    s.config.trunk = pretrained.config;
+    pretrained.set_input(s.normalize);
   }
   Rng rng(seed);
   m.net = std::make_unique<MtlClassifier>(s.config, rng);
   // A trunk (no fc): the ImageNet classifier in the file is left unused; the
   // two heads replace it.
-  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained, weights);
+  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained.tensors, weights);
   return m;
 }
 

@@ -77,27 +77,17 @@ std::map<std::string, std::string> segcls_model_metadata(const SegClsModelSpec& 
 
 SegClsModel new_segcls_model(SegClsModelSpec spec, const std::string& weights, uint64_t seed) {
   SegClsModel m;
-  TensorFile pretrained;
+  PretrainedTrunk pretrained;
   if (weights != "none") {
-    SKINMTL_CHECK(std::filesystem::exists(weights),
-                  "no pretrained weights at " << weights << " (make weights fetches and converts them; "
-                                                            "--weights none trains from scratch)");
-    pretrained = load_torchvision_resnet50(weights);
-    const Resnet50Info info = resnet50_info(pretrained);
-    spec.config.trunk = resnet_config(info, /*trunk=*/true);
-    spec.input_channels = info.input_channels;
-    SKINMTL_CHECK(info.input_channels == "rgb",
-                  weights << ": expects " << info.input_channels << " input; convert it with the RGB fold");
-    for (int c = 0; c < 3; ++c) {
-      spec.normalize.mean[c] = (float)info.input_mean[c];
-      spec.normalize.std[c] = (float)info.input_std[c];
-    }
+    pretrained = load_pretrained_trunk(weights);
+    spec.config.trunk = pretrained.config;
+    pretrained.set_input(spec.normalize);
   }
   m.spec = spec;
   Rng rng(seed);
   m.net = std::make_unique<SegClsNet>(m.spec.config, rng);
   // A trunk (no fc): the file's ImageNet classifier is left unused.
-  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained, weights);
+  if (weights != "none") load_resnet50_weights(*m.net->trunk, pretrained.tensors, weights);
   return m;
 }
 
