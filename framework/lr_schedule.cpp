@@ -26,6 +26,26 @@ double StepLR::lr(int64_t iteration) const {
   return base_lr_ * std::pow(gamma_, (double)(iteration / step_size_));
 }
 
+// ---- WarmupCosineLR -------------------------------------------------------------------
+
+WarmupCosineLR::WarmupCosineLR(double base_lr, int64_t warmup, int64_t total, double final_fraction)
+    : base_lr_(base_lr), final_fraction_(final_fraction), warmup_(warmup), total_(total) {
+  SKINMTL_CHECK(std::isfinite(base_lr) && base_lr >= 0,
+                "WarmupCosineLR: base_lr must be finite and >= 0, got " << base_lr);
+  SKINMTL_CHECK(warmup >= 0 && total > warmup,
+                "WarmupCosineLR: need total > warmup >= 0, got warmup " << warmup << ", total " << total);
+  SKINMTL_CHECK(final_fraction >= 0 && final_fraction <= 1,
+                "WarmupCosineLR: final_fraction must be in [0, 1], got " << final_fraction);
+}
+
+double WarmupCosineLR::lr(int64_t iteration) const {
+  SKINMTL_CHECK(iteration >= 0, "WarmupCosineLR: negative iteration " << iteration);
+  if (iteration < warmup_) return base_lr_ * (double)(iteration + 1) / (double)warmup_;
+  const double progress = std::min(1.0, (double)(iteration - warmup_) / (double)(total_ - warmup_));
+  const double cosine = (1 + std::cos(M_PI * progress)) / 2;  // 1 -> 0
+  return base_lr_ * (final_fraction_ + (1 - final_fraction_) * cosine);
+}
+
 // ---- ReduceOnPlateau ------------------------------------------------------------------
 
 ReduceOnPlateau::ReduceOnPlateau(double initial_lr, PlateauOptions options) : options_(options) {

@@ -1,6 +1,10 @@
 // framework/lr_schedule.h: learning-rate schedules. They compute a learning
 // rate; the training loop hands it to the optimizer with SGD::set_lr.
 //
+// WarmupCosineLR is the fixed-budget schedule of the reproduce recipes: a
+// linear warm-up from 0, then a half cosine down to a floor, so that a run of
+// a known length ends at a small lr without needing a validation signal.
+//
 // StepLR is Caffe's "step" lr_policy (and torch.optim.lr_scheduler.StepLR):
 // the lr is multiplied by gamma every step_size iterations.
 //
@@ -26,6 +30,23 @@ class StepLR {
  private:
   double base_lr_, gamma_;
   int64_t step_size_;
+};
+
+// lr(i) for iteration i (the i-th update, counted from 0), with
+// W = warmup, T = total, f = final_fraction:
+//   i <  W:  base_lr * (i + 1) / W
+//   i >= W:  base_lr * (f + (1 - f) * (1 + cos(pi * min(1, (i - W) / (T - W)))) / 2)
+// so the first update uses base_lr / W, update W uses base_lr, and from T on
+// the lr stays at f * base_lr. Stateless: a resumed run recomputes the lr from
+// its iteration. T > W >= 0, 0 <= f <= 1.
+class WarmupCosineLR {
+ public:
+  WarmupCosineLR(double base_lr, int64_t warmup, int64_t total, double final_fraction = 0);
+  double lr(int64_t iteration) const;
+
+ private:
+  double base_lr_, final_fraction_;
+  int64_t warmup_, total_;
 };
 
 struct PlateauOptions {

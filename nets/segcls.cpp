@@ -74,8 +74,9 @@ void set_new_bn(BatchNorm2d& bn, const SegClsConfig& cfg) {
 
 std::shared_ptr<Linear> make_binary_head(const SegClsConfig& cfg, Rng& rng) {
   auto head = std::make_shared<Linear>(2048, 1, true, rng);
-  set_new_weight(head->weight, cfg);
-  set_new_bias(head->bias, cfg);
+  head->weight->lr_mult = cfg.head_weight_lr_mult;
+  head->bias->lr_mult = cfg.head_bias_lr_mult;
+  head->bias->decay_mult = 0;
   return head;
 }
 

@@ -48,7 +48,8 @@
 // the pretrained trunk, as Liao & Luo's heads do (nets/mtl_classifier.h):
 // lr_mult 10 on weights (conv, linear, BN gamma) and 20 on biases (linear
 // bias, BN beta); decay_mult 0 on biases and on BN's gamma and beta (the usual
-// convention; neither paper says). Both multipliers are options.
+// convention; neither paper says). Both multipliers are options, and the two
+// classifiers have their own pair (SegClsConfig::head_*_lr_mult).
 //
 // Single-task variants come from the same code: Tasks::Seg has no
 // classification heads (and no classification outputs), Tasks::Cls no decoder
@@ -82,6 +83,10 @@ struct SegClsConfig {
   // at 10 / 20 (the MTL heads' setting) both classifiers diverged on ISIC 2017
   // within 50 iterations of batch 8.
   float new_weight_lr_mult = 1, new_bias_lr_mult = 2;
+  // The two classifiers' own multipliers. They sit on pool5 features whose
+  // squared norm is in the thousands, so a step that suits the decoder's convs
+  // moves their logits by hundreds; the reproduce recipe trains them slower.
+  float head_weight_lr_mult = 1, head_bias_lr_mult = 2;
 };
 
 // One U-Net decoder step: upsample the coarser map to the skip's size,

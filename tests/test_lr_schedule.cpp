@@ -26,6 +26,29 @@ TEST(StepLR, Values) {
   EXPECT_THROW(s.lr(-1), Error);
 }
 
+TEST(WarmupCosineLR, RampsThenFollowsAHalfCosineToTheFloor) {
+  WarmupCosineLR s(0.01, 4, 14, 0.1);
+  // Warm-up: (i + 1) / 4 of the base.
+  EXPECT_DOUBLE_EQ(s.lr(0), 0.0025);
+  EXPECT_DOUBLE_EQ(s.lr(1), 0.005);
+  EXPECT_DOUBLE_EQ(s.lr(3), 0.01);
+  // Cosine over the 10 updates 4..14: the top, the middle, the floor.
+  EXPECT_DOUBLE_EQ(s.lr(4), 0.01);
+  EXPECT_NEAR(s.lr(9), 0.01 * (0.1 + 0.9 * 0.5), 1e-15);
+  EXPECT_NEAR(s.lr(6), 0.01 * (0.1 + 0.9 * (1 + std::cos(M_PI * 0.2)) / 2), 1e-15);
+  EXPECT_NEAR(s.lr(14), 0.001, 1e-15);
+  EXPECT_NEAR(s.lr(1000), 0.001, 1e-15);  // past the end: stays at the floor
+  // Monotone after the warm-up.
+  for (int i = 4; i < 20; ++i) EXPECT_LE(s.lr(i + 1), s.lr(i)) << "iteration " << i;
+  // No warm-up: the first update is at the base lr.
+  EXPECT_DOUBLE_EQ(WarmupCosineLR(0.5, 0, 10).lr(0), 0.5);
+  EXPECT_NEAR(WarmupCosineLR(0.5, 0, 10).lr(10), 0.0, 1e-15);
+  EXPECT_THROW(WarmupCosineLR(0.01, 10, 10), Error);
+  EXPECT_THROW(WarmupCosineLR(0.01, -1, 10), Error);
+  EXPECT_THROW(WarmupCosineLR(0.01, 0, 10, 1.5), Error);
+  EXPECT_THROW(s.lr(-1), Error);
+}
+
 PlateauOptions opts(int patience, double threshold = 0, int cooldown = 0, double min_lr = 0) {
   PlateauOptions o;
   o.factor = 0.1;

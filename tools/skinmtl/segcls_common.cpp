@@ -28,6 +28,8 @@ std::string segcls_spec_to_json(const SegClsModelSpec& s) {
   j["decoder_widths"] = s.config.decoder_widths;
   j["new_weight_lr_mult"] = s.config.new_weight_lr_mult;
   j["new_bias_lr_mult"] = s.config.new_bias_lr_mult;
+  j["head_weight_lr_mult"] = s.config.head_weight_lr_mult;
+  j["head_bias_lr_mult"] = s.config.head_bias_lr_mult;
   j["input_height"] = s.input_h;
   j["input_width"] = s.input_w;
   j["input_channels"] = s.input_channels;
@@ -53,6 +55,9 @@ SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string
     s.config.decoder_widths = j.at("decoder_widths").get<std::vector<int>>();
     s.config.new_weight_lr_mult = j.at("new_weight_lr_mult").get<float>();
     s.config.new_bias_lr_mult = j.at("new_bias_lr_mult").get<float>();
+    // Files written before the heads had their own multipliers used the new layers'.
+    s.config.head_weight_lr_mult = j.value("head_weight_lr_mult", s.config.new_weight_lr_mult);
+    s.config.head_bias_lr_mult = j.value("head_bias_lr_mult", s.config.new_bias_lr_mult);
     s.input_h = j.at("input_height").get<int>();
     s.input_w = j.at("input_width").get<int>();
     SKINMTL_CHECK(s.input_h >= 32 && s.input_w >= 32, "input size must be at least 32x32");

@@ -27,6 +27,7 @@
 // i). Continuing a run gives the same weights as never stopping it (on the CPU
 // bit for bit; tested).
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -230,6 +231,12 @@ int train_detseg(int argc, char** argv) {
   SGD sgd(net.parameters(), so);
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
+  // Wall time of the whole run: the checkpoint's, plus this process's since here.
+  double wall_before = 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto wall_s = [&] {
+    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -241,6 +248,7 @@ int train_detseg(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
+    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
     sgd.set_steps(iteration);
     std::printf("  resumed from %s at iteration %lld (phase %d, epoch %lld)\n", ckpt_path.c_str(),
                 (long long)iteration, phase_of(iteration, p1, p2), (long long)epoch);
@@ -266,7 +274,7 @@ int train_detseg(int argc, char** argv) {
   std::vector<std::string> columns = {"iter", "phase", "epoch", "lr", "loss"};
   columns.insert(columns.end(), loss_terms.begin(), loss_terms.end());
   for (const char* c : {"grad_norm", "positive_anchors", "foreground_rois", "heldout_loss", "heldout_jaccard", "heldout_auc",
-                        "images_per_s"})
+                        "images_per_s", "wall_s"})
     columns.push_back(c);
   CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
 
@@ -279,6 +287,7 @@ int train_detseg(int argc, char** argv) {
     meta["lr"] = format_csv_number(sgd.lr());
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
+    meta["wall_s"] = format_csv_number(wall_s());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   auto plot = [&] {
@@ -322,7 +331,7 @@ int train_detseg(int argc, char** argv) {
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"phase", (double)phase}, {"epoch", (double)epoch}, {"lr", sgd.lr()},
         {"loss", loss}, {"grad_norm", grad_norm}, {"positive_anchors", (double)l.positive_anchors},
-        {"foreground_rois", (double)l.foreground_rois}, {"images_per_s", bar.rate() * batch}};
+        {"foreground_rois", (double)l.foreground_rois}, {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
     const Tensor* terms[] = {&l.rpn_cls, &l.rpn_reg, &l.cls, &l.reg, &l.mask};
     for (size_t k = 0; k < loss_terms.size(); ++k) row.push_back({loss_terms[k], terms[k]->to(Device::CPU).item()});
 
@@ -353,6 +362,7 @@ int train_detseg(int argc, char** argv) {
   bar.finish();
   auto meta = detseg_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
+  meta["wall_s"] = format_csv_number(wall_s());
   save_safetensors(out + "/model.safetensors", [&] {
     TensorFile f = module_state(net);
     f.metadata = meta;

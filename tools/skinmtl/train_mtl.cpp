@@ -16,6 +16,7 @@
 // batches of the current epoch it had already used). Continuing a run gives the
 // same weights as never stopping it (on the CPU bit for bit; tested).
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -142,6 +143,12 @@ int train_mtl(int argc, char** argv) {
   ReduceOnPlateau plateau(so.lr, po);
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
+  // Wall time of the whole run: the checkpoint's, plus this process's since here.
+  double wall_before = 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto wall_s = [&] {
+    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   const std::string fp = fingerprint(args, data);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -153,6 +160,7 @@ int train_mtl(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
+    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
     PlateauState ps;
     ps.lr = std::stod(meta.at("plateau_lr"));
     ps.best = std::stod(meta.at("plateau_best"));
@@ -183,7 +191,7 @@ int train_mtl(int argc, char** argv) {
 
   const std::vector<std::string> columns = {"iter", "epoch", "lr", "loss", "lesion_loss", "location_loss",
                                             "heldout_loss", "heldout_map_class", "heldout_map_image",
-                                            "heldout_top1", "heldout_top3", "images_per_s"};
+                                            "heldout_top1", "heldout_top3", "images_per_s", "wall_s"};
   CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
 
   auto save = [&](const std::string& why) {
@@ -199,6 +207,7 @@ int train_mtl(int argc, char** argv) {
     meta["plateau_cooldown"] = std::to_string(ps.cooldown_counter);
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
+    meta["wall_s"] = format_csv_number(wall_s());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   auto plot = [&] {
@@ -233,7 +242,7 @@ int train_mtl(int argc, char** argv) {
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}};
+        {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
     if (l.lesion.defined()) row.push_back({"lesion_loss", l.lesion.to(Device::CPU).item()});
     if (l.location.defined()) row.push_back({"location_loss", l.location.to(Device::CPU).item()});
 
@@ -280,6 +289,7 @@ int train_mtl(int argc, char** argv) {
   bar.finish();
   auto meta = mtl_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
+  meta["wall_s"] = format_csv_number(wall_s());
   save_safetensors(out + "/model.safetensors", [&] {
     TensorFile f = module_state(net);
     f.metadata = meta;

@@ -27,6 +27,7 @@
 // (the loader is deterministic in (seed, epoch, sample)). On the CPU a resumed
 // run gives the same model, bit for bit, as one never stopped (tested).
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -78,6 +79,7 @@ const char* kHelp =
     "  --new-lr-mult X     lr multiplier of the new layers' weights; biases 2X (default 1:\n"
     "                      at 10, as the MTL heads, the two classifiers diverged on ISIC 2017\n"
     "                      within 50 iterations of batch 8)\n"
+    "  --head-lr-mult X    the same for the two classifiers alone (default: --new-lr-mult)\n"
     "loss:\n"
     "  --w-seg X           per-pixel mask BCE (default 1)\n"
     "  --w-jaccard X       soft Jaccard distance, smooth * (1 - soft Jaccard) (default 0: off)\n"
@@ -91,7 +93,12 @@ const char* kHelp =
     "  --lr X              base learning rate (default 0.001)\n"
     "  --momentum X        (default 0.9)\n"
     "  --wd X              weight decay (default 0.0001)\n"
-    "  --patience N        evaluations without improvement before lr x0.1 (default 3)\n"
+    "  --lr-schedule S     plateau (lr x0.1 when the held-out loss stops falling) | cosine\n"
+    "                      (linear warm-up, then a half cosine to --final-lr-frac of --lr at\n"
+    "                      --iters; for a fixed budget). Default plateau\n"
+    "  --warmup N          cosine: warm-up iterations (default 100)\n"
+    "  --final-lr-frac X   cosine: the lr at the end, as a fraction of --lr (default 0.01)\n"
+    "  --patience N        plateau: evaluations without improvement before lr x0.1 (default 3)\n"
     "  --eval-every N      held-out evaluation every N iterations (default 500)\n"
     "  --ckpt-every N      checkpoint every N iterations (default 250)\n"
     "  --out DIR           (default runs/segcls)\n"
@@ -106,10 +113,14 @@ void on_signal(int sig) { g_signal = sig; }
 // The options that must not change when a run is resumed.
 std::string fingerprint(const Args& a, const SegData& d, const std::string& bn) {
   nlohmann::json j;
-  for (const char* k : {"tasks", "weights", "decoder", "new-lr-mult", "w-seg", "w-jaccard", "jaccard-smooth",
+  for (const char* k : {"tasks", "weights", "decoder", "new-lr-mult", "head-lr-mult", "lr-schedule", "warmup",
+                        "final-lr-frac", "w-seg", "w-jaccard", "jaccard-smooth",
                         "w-mel", "w-sk", "size", "batch", "momentum", "wd", "seed", "patience", "eval-every"})
     j[k] = a.get(k, "");
   j["flips"] = !a.flag("no-flips");
+  // The cosine schedule's length is part of the recipe: a resumed run with
+  // another --iters would follow another curve.
+  if (a.get("lr-schedule", "plateau") == "cosine") j["iters"] = a.get("iters", "10000");
   j["data"] = d.description;
   j["bn_mode"] = bn;
   return j.dump();
@@ -165,7 +176,8 @@ Heldout evaluate(SegClsNet& net, const SegData& data, const SegClsModelSpec& spe
 
 int train_segcls(int argc, char** argv) {
   Args args(argc, argv,
-            {"data", "data-dir", "tasks", "weights", "bn", "decoder", "new-lr-mult", "w-seg", "w-jaccard",
+            {"data", "data-dir", "tasks", "weights", "bn", "decoder", "new-lr-mult", "head-lr-mult",
+             "lr-schedule", "warmup", "final-lr-frac", "w-seg", "w-jaccard",
              "jaccard-smooth", "w-mel", "w-sk", "size", "iters", "batch", "lr", "momentum", "wd", "patience",
              "eval-every", "ckpt-every", "out", "threads", "device", "seed"},
             {"resume", "no-flips"});
@@ -192,6 +204,8 @@ int train_segcls(int argc, char** argv) {
   spec.config.decoder_widths = parse_widths(args.get("decoder", "256,128,64,32"));
   spec.config.new_weight_lr_mult = (float)args.get_double("new-lr-mult", 1);
   spec.config.new_bias_lr_mult = 2 * spec.config.new_weight_lr_mult;
+  spec.config.head_weight_lr_mult = (float)args.get_double("head-lr-mult", spec.config.new_weight_lr_mult);
+  spec.config.head_bias_lr_mult = 2 * spec.config.head_weight_lr_mult;
   parse_size(args.get("size", "192x256"), &spec.input_h, &spec.input_w);
   SegClsLossWeights lw;
   lw.seg = args.get_double("w-seg", 1);
@@ -221,8 +235,20 @@ int train_segcls(int argc, char** argv) {
   PlateauOptions po;
   po.patience = (int)args.get_int("patience", 3);
   ReduceOnPlateau plateau(so.lr, po);
+  const std::string schedule = args.get("lr-schedule", "plateau");
+  SKINMTL_CHECK(schedule == "plateau" || schedule == "cosine",
+                "--lr-schedule must be plateau or cosine, got '" << schedule << "'");
+  const int64_t warmup = schedule == "cosine" ? args.get_int("warmup", 100) : 0;
+  SKINMTL_CHECK(warmup >= 0 && warmup < iters, "--warmup must be in [0, --iters), got " << warmup);
+  const WarmupCosineLR cosine(so.lr, warmup, iters, args.get_double("final-lr-frac", 0.01));
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
+  // Wall time of the whole run: the checkpoint's, plus this process's since here.
+  double wall_before = 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto wall_s = [&] {
+    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -234,6 +260,7 @@ int train_segcls(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
+    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
     PlateauState ps;
     ps.lr = std::stod(meta.at("plateau_lr"));
     ps.best = std::stod(meta.at("plateau_best"));
@@ -266,7 +293,7 @@ int train_segcls(int argc, char** argv) {
   const std::vector<std::string> columns = {
       "iter",           "epoch",           "lr",           "loss",           "seg_loss",
       "jaccard_loss",   "melanoma_loss",   "sk_loss",      "heldout_loss",   "heldout_jaccard",
-      "heldout_auc_melanoma", "heldout_auc_sk", "heldout_auc_mean", "images_per_s"};
+      "heldout_auc_melanoma", "heldout_auc_sk", "heldout_auc_mean", "images_per_s", "wall_s"};
   CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
 
   auto save = [&](const std::string& why) {
@@ -282,6 +309,7 @@ int train_segcls(int argc, char** argv) {
     meta["plateau_cooldown"] = std::to_string(ps.cooldown_counter);
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
+    meta["wall_s"] = format_csv_number(wall_s());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   const std::string tasks_name = segcls_tasks_name(spec.config.tasks);
@@ -309,6 +337,7 @@ int train_segcls(int argc, char** argv) {
       continue;
     }
     ++batch_in_epoch;
+    if (schedule == "cosine") sgd.set_lr(cosine.lr(iteration));
     sgd.zero_grad();
     auto o = net.forward(b.images.to(device));
     auto l = net.loss(o, b.masks.to(device), b.melanoma.to(device), b.seborrheic_keratosis.to(device), lw);
@@ -321,7 +350,7 @@ int train_segcls(int argc, char** argv) {
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}};
+        {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
     if (l.seg.defined()) row.push_back({"seg_loss", l.seg.to(Device::CPU).item()});
     if (l.jaccard.defined()) row.push_back({"jaccard_loss", l.jaccard.to(Device::CPU).item()});
     if (l.melanoma.defined()) row.push_back({"melanoma_loss", l.melanoma.to(Device::CPU).item()});
@@ -340,7 +369,8 @@ int train_segcls(int argc, char** argv) {
       // Only scheduled evaluations drive the plateau schedule (as in train mtl:
       // a run stopped at --iters N and resumed must not diverge from one that
       // never stopped).
-      const double new_lr = iteration % eval_every == 0 ? plateau.update(h.p.total_loss) : sgd.lr();
+      const double new_lr =
+          schedule == "plateau" && iteration % eval_every == 0 ? plateau.update(h.p.total_loss) : sgd.lr();
       if (new_lr != sgd.lr()) {
         std::fprintf(stderr, "\n  held-out loss plateaued: lr %g -> %g\n", sgd.lr(), new_lr);
         sgd.set_lr(new_lr);
@@ -364,6 +394,7 @@ int train_segcls(int argc, char** argv) {
   bar.finish();
   auto meta = segcls_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
+  meta["wall_s"] = format_csv_number(wall_s());
   save_safetensors(out + "/model.safetensors", [&] {
     TensorFile f = module_state(net);
     f.metadata = meta;
