@@ -6,9 +6,12 @@
 #   make weights      fetch and convert the ImageNet ResNet-50 weights
 #   make quickstart   fine-tune and evaluate the Liao & Luo classifier on the
 #                     project's synthetic data (the README's main command)
+#   make reproduce-yang|song|liao   one paper's model trained and evaluated on
+#                     the real data with its pinned recipe (results.md)
 #   make bench-cpu    ResNet-50 speed against PyTorch on this CPU
 #   make CUDA=0 ...   force the CPU-only build
-#   make ARCH=80 ...  another CUDA architecture (default: sm_90 + PTX fallback)
+#   make ARCH=89 ...  one CUDA architecture only (default: sm_80 + sm_90 machine
+#                     code and compute_75 PTX, for every GPU CUDA 13 supports)
 #   make DEBUG=1 ...  -O0 -g
 #
 # Source lists are wildcards; header dependencies come from -MMD -MP. CUDA and
@@ -25,8 +28,18 @@ else
   USE_CUDA := 0
 endif
 
-ARCH ?= 90
-GENCODE ?= -gencode arch=compute_$(ARCH),code=sm_$(ARCH) -gencode arch=compute_$(ARCH),code=compute_$(ARCH)
+# The default build runs on every GPU CUDA 13 supports (compute capability
+# 7.5 and up: T4 and RTX 20xx, A100, A10/RTX 30xx, L4/RTX 40xx, H100/H200,
+# B200, RTX 50xx): machine code for the two data-centre generations people
+# train on (sm_80, sm_90), and compute_75 PTX that the driver compiles once
+# for any other card (cached in ~/.nv/ComputeCache). Three targets keep the CI
+# build short; `make ARCH=89` builds one native target (plus its PTX) instead.
+ifdef ARCH
+  GENCODE ?= -gencode arch=compute_$(ARCH),code=sm_$(ARCH) -gencode arch=compute_$(ARCH),code=compute_$(ARCH)
+else
+  GENCODE ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_75,code=compute_75
+endif
 
 ifeq ($(USE_CUDA),1)
   BUILD ?= build/cuda
@@ -48,6 +61,20 @@ NVCCFLAGS := -std=c++17 $(OPT) $(GENCODE) -Xcompiler -Wall,-Wextra,-Wno-unused-p
 LDLIBS := -lopenblas -fopenmp -lpthread
 ifeq ($(USE_CUDA),1)
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+endif
+
+# DEPS_ROOT=DIR: the Debian packages (OpenBLAS, stb, nlohmann-json, GoogleTest)
+# unpacked into DIR instead of installed into / (tools/gpu/run.sh, on a machine
+# that has CUDA but none of them). Headers and libraries are taken from there,
+# and the binaries find the shared libraries there at run time (rpath).
+ifdef DEPS_ROOT
+  DEPS_ABS := $(abspath $(DEPS_ROOT))
+  DEPS_LIBDIRS := $(DEPS_ABS)/usr/lib/x86_64-linux-gnu/openblas-pthread $(DEPS_ABS)/usr/lib/x86_64-linux-gnu
+  CPPFLAGS += -I$(DEPS_ABS)/usr/include/x86_64-linux-gnu/openblas-pthread -I$(DEPS_ABS)/usr/include \
+              -I$(DEPS_ABS)/usr/include/stb
+  # --disable-new-dtags: an RPATH (not RUNPATH) also serves the libraries'
+  # own dependencies (libopenblas needs libgfortran from the same folder).
+  LDLIBS := $(foreach d,$(DEPS_LIBDIRS),-L$(d) -Wl,-rpath,$(d)) -Wl,--disable-new-dtags $(LDLIBS)
 endif
 
 LIB_SRC := $(wildcard framework/*.cpp framework/ops/*.cpp kernels/cpu/*.cpp nets/*.cpp io/*.cpp)
@@ -117,6 +144,16 @@ quickstart: bin/skinmtl
 	@test -f weights/resnet50_imagenet.safetensors || $(MAKE) weights
 	bin/skinmtl train mtl --iters $(QUICK_ITERS) --eval-every 50 --ckpt-every 50 --out $(QUICK_OUT)
 	bin/skinmtl eval mtl --model $(QUICK_OUT)/model.safetensors --out $(QUICK_OUT)/eval --retrieval 4
+
+# ---- the papers, reproduced ---------------------------------------------------------
+# `make reproduce-yang` (or -song, -liao): train and evaluate one paper's model
+# on ../shared/data with its pinned recipe (tools/skinmtl/reproduce.cpp); the
+# CPU budget on a machine without a GPU, the paper's schedule on one with.
+# Interrupted? Run it again: it continues. REPRODUCE_ARGS passes options.
+.PHONY: reproduce-yang reproduce-song reproduce-liao
+reproduce-yang reproduce-song reproduce-liao: reproduce-%: bin/skinmtl
+	@test -f weights/resnet50_imagenet.safetensors || $(MAKE) weights
+	bin/skinmtl reproduce $* $(REPRODUCE_ARGS)
 
 # ---- benchmarks (tools/, never part of the tests) ----------------------------------
 # `make bench-cpu`: ResNet-50 forward (batch 1, 20) and an SGD step (batch 20)

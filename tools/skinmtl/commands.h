@@ -14,5 +14,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
 int cmd_cv(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
+int cmd_reproduce(int argc, char** argv);
 
 }  // namespace skinmtl

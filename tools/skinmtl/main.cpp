@@ -23,14 +23,17 @@ const Command kCommands[] = {
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
     {"metrics", "mAP, top-k, binary (AUC/AP/SE/SP) or segmentation (JA/DI/...) metrics from files", skinmtl::cmd_metrics},
     {"predict", "run a trained model on images ('skinmtl predict detseg --help')", skinmtl::cmd_predict},
+    {"reproduce", "train and evaluate one paper's model with its pinned recipe ('skinmtl reproduce --help')",
+     skinmtl::cmd_reproduce},
     {"synth", "write the synthetic skin-lesion data set (images, masks, manifests)", skinmtl::cmd_synth},
     {"train", "train a model ('skinmtl train mtl|segcls|detseg --help')", skinmtl::cmd_train},
 };
 
-void usage() {
-  std::fprintf(stderr, "usage: skinmtl <command> [options]\n\ncommands:\n");
-  for (const Command& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
-  std::fprintf(stderr, "\n'skinmtl <command> --help' describes a command's options.\n");
+// To stdout when asked for (--help), to stderr as part of a usage error.
+void usage(std::FILE* out) {
+  std::fprintf(out, "usage: skinmtl <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
+  std::fprintf(out, "\n'skinmtl <command> --help' describes a command's options.\n");
 }
 
 }  // namespace
@@ -40,7 +43,7 @@ int main(int argc, char** argv) {
   // its progress as it goes.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    usage();
+    usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   for (const Command& c : kCommands) {
@@ -54,6 +57,6 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "skinmtl: unknown command '%s'\n\n", argv[1]);
-  usage();
+  usage(stderr);
   return 2;
 }

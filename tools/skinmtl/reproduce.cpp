@@ -1,0 +1,551 @@
+// skinmtl reproduce yang|song|liao: one command per paper. It trains the
+// paper's model on the real data with a pinned, seeded recipe, evaluates it on
+// the held-out split, and writes results.md and results.json: our numbers
+// beside the paper's, the wall time of every step, the device, the exact
+// commands it ran and every departure from the paper's own recipe.
+//
+// A recipe is a list of steps, each an ordinary `skinmtl train ...` or `skinmtl
+// eval ...` command line (printed before it runs, so a reader can run any step
+// by hand). Two budgets come from the same command:
+//
+//   cpu  what a 2-core CPU finishes in at most three hours: smaller inputs,
+//        fewer iterations, a schedule chosen to converge in that budget. Each
+//        choice is listed under "departures" with its reason.
+//   gpu  the paper's own input size and schedule (--device cuda picks it).
+//
+// Resuming: the state lives in --out. A step whose output file exists is
+// done and skipped; a training step that left a checkpoint continues from it
+// (`--resume`). So after Ctrl-C (the training commands save a checkpoint and
+// stop) the same command line continues where it stopped. Wall times are the
+// training commands' own cumulative `wall_s` (kept across resumes in their
+// checkpoints) and, for the other steps, the time this command measured.
+//
+// Data: ../shared/data (or --data-dir). Training uses only the training
+// split; Yang and Song evaluate on ISIC 2017's 150 val images, Liao on a
+// held-out fold of HAM10000 grouped by lesion_id (the paper's DermQuest data
+// is not public, so its numbers are a reference, not a target).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/csv.h"
+#include "io/safetensors.h"
+#include "tools/skinmtl/args.h"
+#include "tools/skinmtl/commands.h"
+
+namespace skinmtl {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+const char* kHelp =
+    "usage: skinmtl reproduce yang|song|liao [options]\n"
+    "\n"
+    "Trains and evaluates one paper's model on the real data with a pinned, seeded recipe and\n"
+    "writes OUT/results.md and OUT/results.json (our numbers beside the paper's, wall times,\n"
+    "device, the commands run, every departure from the paper's recipe).\n"
+    "\n"
+    "  yang   Yang et al. 2017: U-Net segmentation + melanoma / seborrheic keratosis on a\n"
+    "         shared ResNet-50; ISIC 2017 train -> val\n"
+    "  song   Song et al. 2019: ResNet-50 + FPN + RPN + RoIAlign detect / classify / segment,\n"
+    "         three phases; ISIC 2017 train -> val\n"
+    "  liao   Liao & Luo 2016: lesion type + body location ResNet-50, the lesion-only model and\n"
+    "         their ensemble; HAM10000 fold 0 of 5 grouped by lesion_id\n"
+    "\n"
+    "  --budget B     cpu (at most 3 hours on a 2-core CPU) | gpu (the paper's size and\n"
+    "                 schedule). Default: gpu when --device resolves to CUDA, else cpu\n"
+    "  --device D     auto | cpu | cuda (default auto)\n"
+    "  --out DIR      (default runs/reproduce/<paper>)\n"
+    "  --data-dir DIR where isic2017/ and ham10000/ live (default ../shared/data)\n"
+    "  --smoke        a few iterations at a small size: checks the whole pipeline in\n"
+    "                 minutes; its numbers mean nothing\n"
+    "  --dry-run      print the steps and exit\n"
+    "\n"
+    "Run the same command again after an interruption: finished steps are skipped and a\n"
+    "training step continues from its checkpoint.\n";
+
+// One metric of a paper's table: where ours is in the eval step's
+// metrics.json, the paper's value (NAN when the paper has none) and the
+// target this project set itself for the CPU budget (NAN: none).
+struct Metric {
+  std::string name;
+  std::vector<std::string> path;  // keys into metrics.json
+  double paper = NAN;
+  double target = NAN;
+};
+
+struct Step {
+  std::string title;
+  std::vector<std::string> argv;  // starting with "train" or "eval"
+  std::string done_file;          // the step is done when this exists
+  std::string checkpoint;         // training: resume from this when it exists
+  std::string train_log;          // training: log.csv whose wall_s column is its wall time
+};
+
+struct Recipe {
+  std::string paper;     // "yang"
+  std::string citation;  // "Yang et al. 2017, ..."
+  std::string budget;    // "cpu" | "gpu"
+  std::vector<Step> steps;
+  std::string metrics_file;  // the eval step's metrics.json
+  // Rows of the results table: a label ("multi-task", "MTL") and its metrics.
+  std::vector<std::pair<std::string, std::vector<Metric>>> rows;
+  std::string paper_note;  // where the paper's numbers come from
+  std::vector<std::string> departures;
+};
+
+std::string fmt(double v, int digits = 4) {
+  if (std::isnan(v)) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+std::string hms(double seconds) {
+  const long s = std::lround(seconds);
+  char b[32];
+  std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  return b;
+}
+
+// ---- the recipes -------------------------------------------------------------------------------
+
+Recipe yang_recipe(const std::string& budget, bool smoke, const std::string& out, const std::string& data_dir,
+                   const std::string& device) {
+  Recipe r;
+  r.paper = "yang";
+  r.citation = "Yang et al. 2017, A Novel Multi-task Deep Learning Model for Skin Lesion Segmentation and "
+               "Classification (arXiv 1703.01025)";
+  r.budget = budget;
+  const bool gpu = budget == "gpu";
+  const std::string size = smoke ? "64x96" : gpu ? "192x256" : "120x160";
+  const std::string iters = smoke ? "6" : gpu ? "10000" : "2000";
+  const std::string every = smoke ? "6" : gpu ? "500" : "250";
+  Step train{"train the multi-task model",
+             {"train", "segcls", "--data", "isic2017", "--data-dir", data_dir, "--size", size, "--iters", iters,
+              "--batch", "8", "--lr", "0.005", "--new-lr-mult", "2", "--head-lr-mult", "0.2", "--lr-schedule",
+              "cosine", "--warmup", smoke ? "2" : "100", "--final-lr-frac", "0.01", "--w-jaccard", "1",
+              "--jaccard-smooth", "1", "--eval-every", every, "--ckpt-every", smoke ? "3" : "125", "--seed", "1",
+              "--device", device, "--out", out + "/train"},
+             out + "/train/model.safetensors", out + "/train/checkpoint.safetensors", out + "/train/log.csv"};
+  Step eval{"evaluate on ISIC 2017 val (150 images, at each image's own size)",
+            {"eval", "segcls", "--data", "isic2017", "--data-dir", data_dir, "--model", out + "/train/model.safetensors",
+             "--device", device, "--out", out + "/eval"},
+            out + "/eval/metrics.json", "", ""};
+  r.steps = {train, eval};
+  r.metrics_file = out + "/eval/metrics.json";
+  r.rows = {{"multi-task (val)",
+             {{"JA", {"segmentation", "jaccard"}, 0.724, 0.76},
+              {"DI", {"segmentation", "dice"}},
+              {"AC", {"segmentation", "accuracy"}},
+              {"SE", {"segmentation", "sensitivity"}},
+              {"SP", {"segmentation", "specificity"}},
+              {"AUC melanoma", {"melanoma", "auc"}, 0.880},
+              {"AUC seb. keratosis", {"seborrheic_keratosis", "auc"}, 0.972},
+              {"mean AUC", {"mean_auc"}, 0.926, 0.90}}}};
+  r.paper_note = "Yang et al.'s numbers are their abstract's, on the ISIC 2017 test split (600 images); ours "
+                 "are on the 150-image val split (the test split is not in ../shared/data). Targets: this "
+                 "project's CPU-budget goals (the ISIC 2017 winners reached JA 0.765, mean AUC 0.911).";
+  r.departures = {
+      "The paper gives no optimiser settings in its abstract. SGD with momentum 0.9, weight decay 1e-4, "
+      "base lr 0.005 (trunk), 0.01 for the new decoder (lr mult 2), 0.001 for the two classifiers (lr mult "
+      "0.2: on pool5 features a larger step made them diverge), a 100-iteration linear warm-up and a cosine "
+      "decay to 1% at the last iteration: a fixed budget needs a schedule that ends low without waiting for "
+      "plateaus.",
+      "Loss: per-pixel BCE + soft Jaccard distance (smooth 1, weight 1) + the two binary cross-entropies: "
+      "the Jaccard term optimises the ranking metric directly and converges in fewer epochs than BCE alone.",
+      "ResNet-50 encoder (ImageNet, MSRA Caffe weights) with frozen batch-norm statistics and a U-Net decoder; "
+      "Yang et al. describe their own network, which this project does not copy layer for layer.",
+  };
+  if (!gpu)
+    r.departures.push_back(
+        "CPU budget: input 120x160 (the ISIC images here are 192x256; 0.39 of the pixels) and 2000 iterations of "
+        "batch 8 (8 epochs): what fits 3 hours on 2 cores with margin. Masks are predicted at 120x160 and "
+        "resized to 192x256 before scoring.");
+  else
+    r.departures.push_back("GPU budget: input 192x256 (the full size of the images here), 10000 iterations of "
+                           "batch 8 (40 epochs).");
+  r.departures.push_back("Augmentation: random horizontal and vertical flips only.");
+  return r;
+}
+
+Recipe song_recipe(const std::string& budget, bool smoke, const std::string& out, const std::string& data_dir,
+                   const std::string& device) {
+  Recipe r;
+  r.paper = "song";
+  r.citation = "Song et al. 2019, An End-to-end Multi-task Deep Learning Framework for Skin Lesion Analysis "
+               "(ResNet-50 + FPN + RPN + RoIAlign)";
+  r.budget = budget;
+  const bool gpu = budget == "gpu";
+  const std::string size = smoke ? "128" : gpu ? "1024" : "256";
+  const std::string p1 = smoke ? "2" : gpu ? "40000" : "300";
+  const std::string p2 = smoke ? "2" : gpu ? "80000" : "1500";
+  const std::string p3 = smoke ? "2" : gpu ? "40000" : "700";
+  const std::string every = smoke ? "6" : gpu ? "5000" : "500";
+  Step train{"train the three phases",
+             {"train", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--size", size, "--phase1", p1,
+              "--phase2", p2, "--phase3", p3, "--batch", "2", "--lr", "0.001", "--eval-every", every, "--ckpt-every",
+              smoke ? "3" : "100", "--seed", "1", "--device", device, "--out", out + "/train"},
+             out + "/train/model.safetensors", out + "/train/checkpoint.safetensors", out + "/train/log.csv"};
+  Step eval{"evaluate on ISIC 2017 val (150 images, at each image's own size)",
+            {"eval", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--model", out + "/train/model.safetensors",
+             "--device", device, "--out", out + "/eval"},
+            out + "/eval/metrics.json", "", ""};
+  r.steps = {train, eval};
+  r.metrics_file = out + "/eval/metrics.json";
+  r.rows = {{"detect + classify + segment (val)",
+             {{"JA", {"segmentation", "ja"}, 0.816, 0.78},
+              {"DI", {"segmentation", "di"}, 0.883},
+              {"AC", {"segmentation", "ac"}, 0.950},
+              {"SE", {"segmentation", "se"}, 0.871},
+              {"SP", {"segmentation", "sp"}, 0.982},
+              {"melanoma AUC", {"classification", "auc"}, 0.794, 0.80},
+              {"melanoma AC", {"classification", "accuracy"}, 0.813}}}};
+  r.paper_note = "Song et al.'s segmentation numbers: Table VIII (ISIC 2017 data only), test split; melanoma: "
+                 "Tables III/IX (focal + Jaccard loss, ResNet-101). Ours: the 150-image val split.";
+  r.departures = {
+      "SGD lr 1e-3 (phase 3 at 1e-4), momentum 0.9, weight decay 1e-4, 2 images per batch, gradient clipped to "
+      "norm 5 (Matterport's Mask R-CNN setting, which the paper builds on); frozen trunk batch norm.",
+  };
+  if (!gpu)
+    r.departures.push_back("CPU budget: letterbox 256 (the ISIC images here are 256x192; the paper letterboxes "
+                           "to 1024) and the three phases shortened to 300 + 1500 + 700 iterations of 2 images "
+                           "(2.5 epochs; the paper: 40 + 80 + 40 epochs of 1000 steps).");
+  else
+    r.departures.push_back("GPU budget: letterbox 1024 and the paper's 40000 + 80000 + 40000 iterations (the "
+                           "images here are 256x192, so 1024 up-samples them 4x).");
+  return r;
+}
+
+Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out, const std::string& data_dir,
+                   const std::string& device) {
+  Recipe r;
+  r.paper = "liao";
+  r.citation = "Liao & Luo 2016, Deep Multi-task Learning for Joint Localization, Classification and Retrieval "
+               "of Skin Lesions / body location (ResNet-50, two heads)";
+  r.budget = budget;
+  const bool gpu = budget == "gpu";
+  const std::string iters = smoke ? "4" : gpu ? "20000" : "700";
+  const std::string min_short = smoke ? "36" : gpu ? "256" : "128";
+  const std::string max_short = smoke ? "40" : gpu ? "480" : "176";
+  const std::string crop = smoke ? "32" : gpu ? "224" : "128";
+  const std::string resize = smoke ? "37" : gpu ? "256" : "146";
+  const std::string every = smoke ? "4" : gpu ? "1000" : "350";
+  auto train = [&](const std::string& tasks, const std::string& dir, const std::string& title) {
+    return Step{title,
+                {"train", "mtl", "--data", "ham10000", "--data-dir", data_dir, "--folds", "5", "--fold", "0",
+                 "--tasks", tasks, "--iters", iters, "--batch", "20", "--lr", "0.001", "--min-short", min_short,
+                 "--max-short", max_short, "--crop", crop, "--eval-every", every, "--ckpt-every", smoke ? "2" : "50",
+                 "--seed", "1", "--device", device, "--out", out + "/" + dir},
+                out + "/" + dir + "/model.safetensors", out + "/" + dir + "/checkpoint.safetensors",
+                out + "/" + dir + "/log.csv"};
+  };
+  Step eval{"evaluate both and their ensemble on the held-out fold (10-crop)",
+            {"eval", "mtl", "--data", "ham10000", "--data-dir", data_dir, "--folds", "5", "--fold", "0", "--model",
+             out + "/mtl/model.safetensors", "--model2", out + "/lesion/model.safetensors", "--resize", resize,
+             "--crop", crop, "--crops", "10", "--device", device, "--out", out + "/eval"},
+            out + "/eval/metrics.json", "", ""};
+  r.steps = {train("both", "mtl", "train the multi-task model (lesion + body location)"),
+             train("lesion", "lesion", "train the lesion-only model"), eval};
+  r.metrics_file = out + "/eval/metrics.json";
+  auto row = [](const std::string& key, double map_class, double map_image) {
+    return std::vector<Metric>{{"mAP-class", {key, "map_class"}, map_class},
+                               {"mAP-image", {key, "map_image"}, map_image},
+                               {"location top-1", {key, "location_top1"}},
+                               {"location top-3", {key, "location_top3"}}};
+  };
+  r.rows = {{"MTL", row("model", 0.757, 0.792)},
+            {"lesion only", row("model2", 0.726, 0.778)},
+            {"ensemble", row("ensemble", 0.761, 0.798)}};
+  r.paper_note = "Liao & Luo's numbers (Table 1) are on 25 lesion types of their DermQuest collection, which is "
+                 "not public; ours are on HAM10000's 7 diagnoses (one label per image) and 15 body sites, fold 0 "
+                 "of 5 grouped by lesion_id. The comparison that carries over is the paper's claim: MTL >= "
+                 "lesion-only, and the ensemble best.";
+  r.departures = {
+      "Data: HAM10000 (7 diagnoses, 15 body sites; 4790 images of 224x224 here) instead of DermQuest (21657 "
+      "images, 25 lesion types, 15 body locations).",
+      "The paper's optimiser: SGD lr 1e-3, momentum 0.9, weight decay 1e-4, batch 20, new heads at lr x10 "
+      "(biases x20), lr x0.1 when the held-out loss plateaus; frozen trunk batch norm.",
+  };
+  if (!gpu)
+    r.departures.push_back("CPU budget: scale jitter 128-176 and random 128x128 crops (the paper: 256-480 and "
+                           "224), 10-crop testing at 146/128 (the paper: 256/224), 700 iterations of 20 per "
+                           "model (3.7 epochs; the paper: up to 120k iterations).");
+  else
+    r.departures.push_back("GPU budget: the paper's scale jitter 256-480, 224 crops and 10-crop testing; "
+                           "20000 iterations per model.");
+  return r;
+}
+
+// ---- running -----------------------------------------------------------------------------------
+
+// The value at `path` in `j`, NAN when absent or not a number.
+double lookup(const json& j, const std::vector<std::string>& path) {
+  const json* p = &j;
+  for (const std::string& k : path) {
+    if (!p->is_object() || !p->contains(k)) return NAN;
+    p = &p->at(k);
+  }
+  return p->is_number() ? p->get<double>() : NAN;
+}
+
+// The last wall_s of a training log (NAN when it has none).
+double last_wall_s(const std::string& log_csv) {
+  if (!fs::exists(log_csv)) return NAN;
+  const CsvTable t = read_csv(log_csv);
+  const auto it = std::find(t.header.begin(), t.header.end(), "wall_s");
+  if (it == t.header.end() || t.rows.empty()) return NAN;
+  const size_t c = (size_t)(it - t.header.begin());
+  for (size_t i = t.rows.size(); i-- > 0;)
+    if (c < t.rows[i].size() && !t.rows[i][c].empty()) return std::stod(t.rows[i][c]);
+  return NAN;
+}
+
+std::string shell_line(const std::vector<std::string>& argv) {
+  std::string s = "bin/skinmtl";
+  for (const std::string& a : argv) s += " " + a;
+  return s;
+}
+
+int run_step(const std::vector<std::string>& argv) {
+  std::vector<std::string> owned = argv;
+  std::vector<char*> ptrs;
+  for (std::string& a : owned) ptrs.push_back(a.data());
+  ptrs.push_back(nullptr);
+  const std::string& cmd = argv.at(0);
+  if (cmd == "train") return cmd_train((int)owned.size(), ptrs.data());
+  if (cmd == "eval") return cmd_eval((int)owned.size(), ptrs.data());
+  SKINMTL_FAIL("reproduce: unknown step command '" << cmd << "'");
+}
+
+void write_results(const Recipe& r, const json& state, const std::string& out, const std::string& device_text,
+                   bool smoke) {
+  json metrics;
+  {
+    std::ifstream f(r.metrics_file);
+    SKINMTL_CHECK(f, "reproduce: cannot read " << r.metrics_file);
+    f >> metrics;
+  }
+  json res;
+  res["paper"] = r.paper;
+  res["citation"] = r.citation;
+  res["budget"] = r.budget;
+  res["smoke"] = smoke;
+  res["device"] = device_text;
+  double total = 0;
+  json steps = json::array();
+  for (const Step& s : r.steps) {
+    const double w = state["wall_s"].value(s.title, NAN);
+    if (std::isfinite(w)) total += w;
+    steps.push_back({{"title", s.title}, {"command", shell_line(s.argv)}, {"wall_s", w}});
+  }
+  res["steps"] = steps;
+  res["wall_s"] = total;
+  res["paper_note"] = r.paper_note;
+  res["departures"] = r.departures;
+  json rows = json::array();
+  for (const auto& [label, ms] : r.rows) {
+    json row;
+    row["label"] = label;
+    for (const Metric& m : ms) {
+      const double ours = lookup(metrics, m.path);
+      json e = {{"ours", std::isnan(ours) ? json(nullptr) : json(ours)},
+                {"paper", std::isnan(m.paper) ? json(nullptr) : json(m.paper)}};
+      if (!std::isnan(m.target) && r.budget == "cpu") {
+        e["target"] = m.target;
+        e["target_met"] = !std::isnan(ours) && ours >= m.target;
+      }
+      row["metrics"][m.name] = e;
+    }
+    rows.push_back(row);
+  }
+  res["results"] = rows;
+  if (r.paper == "liao") {
+    // The paper's claim, tested on our numbers: MTL >= lesion-only, the ensemble best (by each mAP).
+    json claim;
+    for (const char* m : {"map_class", "map_image"}) {
+      const double mtl = lookup(metrics, {"model", m}), les = lookup(metrics, {"model2", m}),
+                   ens = lookup(metrics, {"ensemble", m});
+      claim[std::string(m) + "_mtl_ge_lesion_only"] = mtl >= les;
+      claim[std::string(m) + "_ensemble_best"] = ens >= mtl && ens >= les;
+    }
+    res["paper_claim"] = claim;
+  }
+  {
+    const std::string tmp = out + "/results.json.tmp";
+    std::ofstream f(tmp);
+    f << res.dump(2) << "\n";
+    SKINMTL_CHECK(f.good(), "cannot write " << tmp);
+    f.close();
+    fs::rename(tmp, out + "/results.json");
+  }
+
+  std::ostringstream md;
+  md << "# skinmtl reproduce " << r.paper << (smoke ? " (smoke run: the numbers mean nothing)" : "") << "\n\n"
+     << r.citation << "\n\n"
+     << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << hms(total) << ".\n\n";
+  for (const auto& [label, ms] : r.rows) {
+    md << "| " << label << " |";
+    for (const Metric& m : ms) md << " " << m.name << " |";
+    md << "\n|---|";
+    for (size_t i = 0; i < ms.size(); ++i) md << "---|";
+    md << "\n| this project |";
+    for (const Metric& m : ms) md << " " << fmt(lookup(metrics, m.path)) << " |";
+    md << "\n| paper |";
+    for (const Metric& m : ms) md << " " << fmt(m.paper, 3) << " |";
+    if (r.budget == "cpu") {
+      md << "\n| target (CPU budget) |";
+      for (const Metric& m : ms) {
+        const double ours = lookup(metrics, m.path);
+        md << " " << (std::isnan(m.target) ? "" : ">= " + fmt(m.target, 2) + (ours >= m.target ? " met" : " missed"))
+           << " |";
+      }
+    }
+    md << "\n\n";
+  }
+  if (res.contains("paper_claim")) {
+    md << "The paper's claim on these numbers:";
+    for (auto& [k, v] : res["paper_claim"].items()) md << " " << k << " " << (v.get<bool>() ? "yes" : "no") << ";";
+    md << "\n\n";
+  }
+  md << r.paper_note << "\n\n## Steps\n\n| step | wall time | command |\n|---|---|---|\n";
+  for (const json& s : steps)
+    md << "| " << s["title"].get<std::string>() << " | "
+       << (s["wall_s"].is_number() && std::isfinite(s["wall_s"].get<double>()) ? hms(s["wall_s"].get<double>())
+                                                                                 : "-")
+       << " | `" << s["command"].get<std::string>() << "` |\n";
+  md << "\n## Departures from the paper's recipe\n\n";
+  for (const std::string& d : r.departures) md << "- " << d << "\n";
+  {
+    const std::string tmp = out + "/results.md.tmp";
+    std::ofstream f(tmp);
+    f << md.str();
+    SKINMTL_CHECK(f.good(), "cannot write " << tmp);
+    f.close();
+    fs::rename(tmp, out + "/results.md");
+  }
+  std::fputs(md.str().c_str(), stdout);
+}
+
+}  // namespace
+
+int cmd_reproduce(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kHelp, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string paper = argv[1];
+  Args args(argc - 1, argv + 1, {"budget", "device", "out", "data-dir"}, {"smoke", "dry-run"});
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  SKINMTL_CHECK(paper == "yang" || paper == "song" || paper == "liao",
+                "reproduce: unknown paper '" << paper << "' (yang, song or liao)");
+  const std::string device_name_arg = args.get("device", "auto");
+  const Device device = parse_device(device_name_arg);
+  const std::string device_arg = device == Device::CUDA ? "cuda" : "cpu";
+  const std::string budget = args.get("budget", device == Device::CUDA ? "gpu" : "cpu");
+  SKINMTL_CHECK(budget == "cpu" || budget == "gpu", "--budget must be cpu or gpu, got '" << budget << "'");
+  const bool smoke = args.flag("smoke");
+  const std::string out = args.get("out", "runs/reproduce/" + paper + (smoke ? "_smoke" : ""));
+  const std::string data_dir = args.get("data-dir", "../shared/data");
+
+  const Recipe r = paper == "yang"   ? yang_recipe(budget, smoke, out, data_dir, device_arg)
+                   : paper == "song" ? song_recipe(budget, smoke, out, data_dir, device_arg)
+                                     : liao_recipe(budget, smoke, out, data_dir, device_arg);
+  std::printf("skinmtl reproduce %s: %s budget on %s, %zu steps, into %s\n", paper.c_str(), budget.c_str(),
+              device_arg.c_str(), r.steps.size(), out.c_str());
+  if (args.flag("dry-run")) {
+    for (size_t i = 0; i < r.steps.size(); ++i)
+      std::printf("  %zu. %s\n     %s\n", i + 1, r.steps[i].title.c_str(), shell_line(r.steps[i].argv).c_str());
+    return 0;
+  }
+  fs::create_directories(out);
+
+  // state.json: the wall time of each step, kept across interruptions.
+  const std::string state_path = out + "/state.json";
+  json state = {{"wall_s", json::object()}};
+  if (fs::exists(state_path)) {
+    std::ifstream f(state_path);
+    try {
+      f >> state;
+    } catch (const json::exception& e) {
+      SKINMTL_FAIL(state_path << ": not valid JSON (" << e.what() << "); delete it to start the timing afresh");
+    }
+  }
+  auto save_state = [&] {
+    const std::string tmp = state_path + ".tmp";
+    std::ofstream f(tmp);
+    f << state.dump(2) << "\n";
+    f.close();
+    fs::rename(tmp, state_path);
+  };
+
+  const auto run_start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    const Step& s = r.steps[i];
+    const double elapsed_total = [&] {
+      double t = 0;
+      for (auto& [k, v] : state["wall_s"].items())
+        if (v.is_number()) t += v.get<double>();
+      return t;
+    }();
+    std::printf("\n== reproduce %s: step %zu/%zu: %s  (run so far %s)\n", paper.c_str(), i + 1, r.steps.size(),
+                s.title.c_str(), hms(elapsed_total).c_str());
+    if (fs::exists(s.done_file)) {
+      std::printf("   done already (%s)\n", s.done_file.c_str());
+    } else {
+      std::vector<std::string> argv_step = s.argv;
+      if (!s.checkpoint.empty() && fs::exists(s.checkpoint)) argv_step.push_back("--resume");
+      std::printf("   %s\n", shell_line(argv_step).c_str());
+      std::fflush(stdout);
+      const auto t0 = std::chrono::steady_clock::now();
+      const int rc = run_step(argv_step);
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      state["wall_s"][s.title] = state["wall_s"].value(s.title, 0.0) + dt;
+      save_state();
+      if (rc != 0) {
+        std::fprintf(stderr, "reproduce %s: step %zu (%s) stopped with status %d; run the same command again to "
+                     "continue\n", paper.c_str(), i + 1, s.title.c_str(), rc);
+        return rc;
+      }
+    }
+    // A training command keeps its own cumulative wall time across resumes
+    // (including runs started by hand with the same command line).
+    if (!s.train_log.empty()) {
+      const double w = last_wall_s(s.train_log);
+      if (std::isfinite(w)) {
+        state["wall_s"][s.title] = w;
+        save_state();
+      }
+    }
+  }
+  const double this_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  std::printf("\n== reproduce %s: all steps done (this call %s)\n\n", paper.c_str(), hms(this_call).c_str());
+  std::string device_text = device_arg;
+  if (device == Device::CPU) {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line, model;
+    int cores = 0;
+    while (std::getline(cpuinfo, line)) {
+      if (line.rfind("model name", 0) == 0 && model.empty()) model = line.substr(line.find(':') + 2);
+      if (line.rfind("processor", 0) == 0) ++cores;
+    }
+    device_text = "CPU, " + std::to_string(cores) + " cores" + (model.empty() ? "" : " (" + model + ")");
+  }
+  write_results(r, state, out, device_text, smoke);
+  std::printf("\nresults: %s/results.md, %s/results.json\n", out.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace skinmtl
