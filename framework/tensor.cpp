@@ -1,5 +1,7 @@
 #include "framework/tensor.h"
 
+#include <cstdlib>
+
 #include <atomic>
 #include <sstream>
 
@@ -24,6 +26,21 @@ bool cuda_available() {
 #else
   return false;
 #endif
+}
+
+std::string cuda_unavailable_reason() {
+  if (cuda_available()) return "";
+#if SKINMTL_CUDA
+  const std::string problem = cuda::status();
+  return problem.empty() ? "no GPU is visible" : "CUDA cannot start: " + problem;
+#else
+  return "this is a CPU-only build (CUDA=0 or no nvcc)";
+#endif
+}
+
+bool cuda_required() {
+  const char* v = std::getenv("SKINMTL_REQUIRE_CUDA");
+  return v && *v && std::string(v) != "0";
 }
 
 void fail_no_cuda(const char* file, int line) {

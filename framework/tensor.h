@@ -37,6 +37,14 @@ size_t dtype_size(DType t);
 
 // True when this build has CUDA and a GPU is visible. Never throws.
 bool cuda_available();
+// Why CUDA is not available, in words: "this is a CPU-only build", "no GPU
+// is visible", or the CUDA error that stopped it (a driver too old, ...).
+// "" when cuda_available().
+std::string cuda_unavailable_reason();
+// SKINMTL_REQUIRE_CUDA=1 in the environment: a machine that is meant to have
+// a GPU. Every CUDA test then fails instead of skipping, and --device auto is
+// an error instead of a silent fall-back to the CPU, when CUDA cannot start.
+bool cuda_required();
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);

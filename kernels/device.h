@@ -15,10 +15,19 @@
 
 namespace skinmtl::cuda {
 
-// True when a driver is loaded and at least one GPU is visible. Never throws:
-// on a machine with the toolkit but no driver, cudaGetDeviceCount returns an
-// error, which reads as "no GPU".
+// True when a driver is loaded and at least one GPU is visible. Never throws.
+// What counts as "no GPU" (a plain CPU machine, silently false):
+//   - cudaGetDeviceCount says cudaErrorNoDevice, or
+//   - it says cudaErrorInsufficientDriver and no driver library (libcuda.so.1)
+//     is installed at all: the toolkit without a driver, as on CI.
+// Any other failure (a driver too old for this CUDA, a broken install, a busy
+// or faulted device) also returns false, but is a problem someone must see:
+// status() then says why, and the first call prints it once to stderr.
 bool available();
+// "" when available() is true or there is simply no GPU; otherwise the
+// reason CUDA could not start ("cudaErrorInsufficientDriver: CUDA driver
+// version is insufficient for CUDA runtime version").
+const char* status();
 
 void* malloc_raw(size_t bytes);   // cudaMalloc; returns nullptr when out of memory
 void free_raw(void* ptr);         // cudaFree

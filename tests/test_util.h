@@ -17,9 +17,17 @@
 #include "framework/random.h"
 #include "framework/tensor.h"
 
-#define REQUIRE_CUDA()                                                              \
-  do {                                                                              \
-    if (!::skinmtl::cuda_available()) GTEST_SKIP() << "no CUDA device on this machine"; \
+// Skips a CUDA test where there is no GPU, by name in the summary; with
+// SKINMTL_REQUIRE_CUDA=1 (a machine meant to have one) it fails instead, so a
+// broken driver can never pass as "0 failed, N skipped".
+#define REQUIRE_CUDA()                                                                            \
+  do {                                                                                            \
+    if (!::skinmtl::cuda_available()) {                                                           \
+      if (::skinmtl::cuda_required())                                                             \
+        FAIL() << "SKINMTL_REQUIRE_CUDA is set but " << ::skinmtl::cuda_unavailable_reason();     \
+      GTEST_SKIP() << "no CUDA device on this machine (" << ::skinmtl::cuda_unavailable_reason() \
+                   << ")";                                                                        \
+    }                                                                                             \
   } while (0)
 
 namespace skinmtl::test {

@@ -2,17 +2,51 @@
 #include "kernels/cuda/check.cuh"
 #include "kernels/device.h"
 
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <string>
+
 namespace skinmtl::cuda {
 
-bool available() {
-  int n = 0;
-  cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return false;
-  }
-  return n > 0;
+namespace {
+
+struct Probe {
+  bool ok = false;
+  std::string problem;  // why CUDA could not start, "" for "no GPU here"
+};
+
+bool driver_library_installed() {
+  void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (!h) return false;
+  dlclose(h);
+  return true;
 }
+
+const Probe& probe() {
+  static const Probe p = [] {
+    Probe r;
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaSuccess) {
+      r.ok = n > 0;
+      return r;
+    }
+    cudaGetLastError();  // clear the sticky error
+    const bool no_gpu = e == cudaErrorNoDevice || (e == cudaErrorInsufficientDriver && !driver_library_installed());
+    if (!no_gpu) {
+      r.problem = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+      std::fprintf(stderr, "skinmtl: CUDA cannot start (%s); running without a GPU\n", r.problem.c_str());
+    }
+    return r;
+  }();
+  return p;
+}
+
+}  // namespace
+
+bool available() { return probe().ok; }
+const char* status() { return probe().problem.c_str(); }
 
 void* malloc_raw(size_t bytes) {
   void* p = nullptr;

@@ -67,11 +67,13 @@ long long Args::get_int(const std::string& name, long long fallback) const {
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::CPU;
   if (name == "cuda") {
-    SKINMTL_CHECK(cuda_available(), "--device cuda: no CUDA device is available"
-                                        << (SKINMTL_CUDA ? "" : " (this is a CPU-only build)"));
+    SKINMTL_CHECK(cuda_available(), "--device cuda: " << cuda_unavailable_reason());
     return Device::CUDA;
   }
   SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
+  // A machine meant to have a GPU must not fall back to the CPU in silence.
+  SKINMTL_CHECK(cuda_available() || !cuda_required(),
+                "--device auto: SKINMTL_REQUIRE_CUDA is set but " << cuda_unavailable_reason());
   return cuda_available() ? Device::CUDA : Device::CPU;
 }
 

@@ -1,14 +1,26 @@
 // skinmtl info: what this build can do on this machine.
 #include <cstdio>
+#include <string>
 
 #include "framework/tensor.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
 
-int cmd_info(int, char**) {
+int cmd_info(int argc, char** argv) {
+  for (int k = 1; k < argc; ++k) {
+    const std::string a = argv[k];
+    if (a == "--help" || a == "-h") {
+      std::fputs("usage: skinmtl info\n\nPrints the build configuration (CUDA compiled in or not) and whether a GPU is\n"
+                 "visible, and if not, why.\n", stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "skinmtl info: unknown option '%s' (it takes none; see 'skinmtl info --help')\n", a.c_str());
+    return 2;
+  }
   std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n",
-              SKINMTL_CUDA ? "yes" : "no (CPU-only build)", cuda_available() ? "yes" : "no");
+              SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
+              cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str());
   return 0;
 }
 
