@@ -139,9 +139,20 @@ float bfloat16_to_float(uint16_t b) {
   return f;
 }
 
+uint16_t float_to_bfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu))  // NaN: keep it quiet
+    return (uint16_t)((bits >> 16) | 0x0040u);
+  // Add half of the dropped part's range, plus one when the kept part is odd:
+  // exact halves then round to the even neighbour.
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return (uint16_t)((bits + rounding) >> 16);
+}
+
 // ---- save --------------------------------------------------------------------------------
 
-void save_safetensors(const std::string& path, const TensorFile& file) {
+void save_safetensors(const std::string& path, const TensorFile& file, const SaveOptions& options) {
   // Order: element size descending, then name (the std::map is already sorted
   // by name, and stable_sort keeps that within each size).
   std::vector<std::pair<std::string, Tensor>> order;
@@ -150,8 +161,12 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
     ST_CHECK(name != "__metadata__", "'__metadata__' is reserved and cannot name a tensor");
     order.emplace_back(name, t);
   }
-  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return dtype_size(a.second.dtype()) > dtype_size(b.second.dtype());
+  // Bytes per element as stored: float32 becomes 2 under options.bf16.
+  auto stored_size = [&](const Tensor& t) -> size_t {
+    return options.bf16 && t.dtype() == DType::F32 ? 2 : dtype_size(t.dtype());
+  };
+  std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return stored_size(a.second) > stored_size(b.second);
   });
 
   // The header. ordered_json keeps keys in insertion order; nlohmann's plain
@@ -166,11 +181,12 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
   uint64_t offset = 0;
   for (const auto& [name, t] : order) {
     ordered_json e = ordered_json::object();
-    e["dtype"] = st_dtype_name(t.dtype());
+    const uint64_t nbytes = (uint64_t)t.numel() * stored_size(t);
+    e["dtype"] = stored_size(t) == 2 ? "BF16" : st_dtype_name(t.dtype());
     e["shape"] = t.shape();
-    e["data_offsets"] = {offset, offset + t.nbytes()};
+    e["data_offsets"] = {offset, offset + nbytes};
     header[name] = e;
-    offset += t.nbytes();
+    offset += nbytes;
   }
   std::string text;
   try {
@@ -191,7 +207,14 @@ void save_safetensors(const std::string& path, const TensorFile& file) {
     write_all(fd, text.data(), text.size(), path);
     for (const auto& [name, t] : order) {
       Tensor host = t.to(Device::CPU);  // explicit copy for a GPU tensor
-      write_all(fd, host.raw_data(), host.nbytes(), path);
+      if (stored_size(host) == 2) {
+        std::vector<uint16_t> b((size_t)host.numel());
+        const float* p = host.data<float>();
+        for (size_t i = 0; i < b.size(); ++i) b[i] = float_to_bfloat16(p[i]);  // little-endian host
+        write_all(fd, b.data(), b.size() * 2, path);
+      } else {
+        write_all(fd, host.raw_data(), host.nbytes(), path);
+      }
     }
     ST_CHECK(::fsync(fd) == 0, "fsync failed: " << std::strerror(errno));
   } catch (...) {

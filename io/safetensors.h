@@ -86,7 +86,19 @@ inline constexpr const char* kFormatVersion = "1";
 // device; they are copied to the CPU for writing. The metadata keys "format"
 // and "format_version" are set to kFormatName / kFormatVersion, replacing any
 // values the caller had (a file written by skinmtl says so).
-void save_safetensors(const std::string& path, const TensorFile& file);
+//
+// SaveOptions::bf16 stores every float32 tensor as BF16 (round to nearest,
+// ties to even; NaN stays NaN): half the size, 8 significant bits. For
+// carrying weights where bytes are scarce (tools/gpu/), never for checkpoints:
+// load_safetensors widens BF16 back to float32, but the lost bits stay lost.
+struct SaveOptions {
+  bool bf16 = false;
+};
+void save_safetensors(const std::string& path, const TensorFile& file, const SaveOptions& options = {});
+
+// float32 -> bfloat16 bit pattern, round to nearest even (as PyTorch's
+// .to(torch.bfloat16)); a NaN keeps a quiet NaN.
+uint16_t float_to_bfloat16(float f);
 
 struct SafetensorsLoadOptions {
   // Integer and boolean tensors (BOOL, U8, I8, I16, U16, I32, U32, I64, U64,

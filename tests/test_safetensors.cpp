@@ -168,6 +168,51 @@ TEST(Safetensors, BFloat16ToFloat) {
   EXPECT_TRUE(std::isnan(bfloat16_to_float(0x7FC0)));
 }
 
+TEST(Safetensors, FloatToBFloat16RoundsToNearestEven) {
+  auto bits = [](uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+  };
+  EXPECT_EQ(float_to_bfloat16(1.0f), 0x3F80);
+  EXPECT_EQ(float_to_bfloat16(-2.5f), 0xC020);
+  EXPECT_EQ(float_to_bfloat16(bits(0x3F808000u)), 0x3F80);  // a tie, kept part even: down
+  EXPECT_EQ(float_to_bfloat16(bits(0x3F818000u)), 0x3F82);  // a tie, kept part odd: up to even
+  EXPECT_EQ(float_to_bfloat16(bits(0x3F808001u)), 0x3F81);  // just above the tie: up
+  EXPECT_EQ(float_to_bfloat16(bits(0x3F807FFFu)), 0x3F80);  // just below: down
+  EXPECT_EQ(float_to_bfloat16(bits(0x7F7FFFFFu)), 0x7F80);  // the largest float rounds to infinity
+  EXPECT_EQ(float_to_bfloat16(std::numeric_limits<float>::infinity()), 0x7F80);
+  EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(std::nanf("")))));
+  EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(bits(0x7F800001u)))));  // a NaN that truncation would make infinite
+  // Every bfloat16 value survives the round trip exactly.
+  for (uint32_t b = 0; b < 0x10000u; ++b) {
+    const float f = bfloat16_to_float((uint16_t)b);
+    if (!std::isnan(f)) ASSERT_EQ(float_to_bfloat16(f), b) << std::hex << b;
+  }
+}
+
+TEST(Safetensors, Bf16SaveHalvesFloat32AndLoadsBackWithinHalfAnUlp) {
+  TempDir dir;
+  TensorFile f;
+  Rng rng(7);
+  f.tensors["w"] = randn({64, 33}, rng);
+  f.tensors["d"] = Tensor::from_vector(std::vector<double>{0.1, -0.3}, {2}, DType::F64);  // float64 stays
+  f.metadata["bn_eps"] = "0.001";
+  save_safetensors(dir.path("a.safetensors"), f);
+  save_safetensors(dir.path("b.safetensors"), f, SaveOptions{true});
+  const auto full = std::filesystem::file_size(dir.path("a.safetensors"));
+  const auto half = std::filesystem::file_size(dir.path("b.safetensors"));
+  EXPECT_NEAR((double)(full - half), 64.0 * 33 * 2, 64) << full << " vs " << half;
+  const TensorFile g = load_safetensors(dir.path("b.safetensors"));
+  EXPECT_EQ(g.metadata.at("bn_eps"), "0.001");
+  ASSERT_EQ(g.at("w").dtype(), DType::F32);
+  ASSERT_EQ(g.at("w").shape(), f.at("w").shape());
+  const std::vector<double> a = f.at("w").to_vector(), b = g.at("w").to_vector();
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_LE(std::fabs(a[i] - b[i]), std::fabs(a[i]) * std::ldexp(1.0, -8)) << i;
+  EXPECT_EQ(g.at("d").dtype(), DType::F64);
+  EXPECT_EQ(g.at("d").to_vector(), f.at("d").to_vector());
+}
+
 // ---- corruptions ---------------------------------------------------------------------------------
 
 // A valid two-tensor file, to be broken one way at a time.
