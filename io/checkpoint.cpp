@@ -1,5 +1,9 @@
 #include "io/checkpoint.h"
 
+#include <filesystem>
+
+#include <cmath>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -83,7 +87,48 @@ void save_checkpoint(const std::string& path, Module& module, const SGD& optimiz
       f.tensors[kMomentumPrefix + it->first] = momentum[i].to(Device::CPU);
   }
   f.metadata = metadata;
+
+  // A diverged model must never replace a good checkpoint: count the
+  // non-finite values of every tensor first (module_state copied them to the
+  // CPU) and refuse, naming the worst tensor.
+  int64_t bad_total = 0, bad_worst = 0;
+  std::string worst;
+  for (const auto& [name, t] : f.tensors) {
+    int64_t bad = 0;
+    if (t.dtype() == DType::F32) {
+      const float* p = t.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) bad += !std::isfinite(p[i]);
+    } else {
+      const double* p = t.data<double>();
+      for (int64_t i = 0; i < t.numel(); ++i) bad += !std::isfinite(p[i]);
+    }
+    bad_total += bad;
+    if (bad > bad_worst) {
+      bad_worst = bad;
+      worst = name;
+    }
+  }
+  SKINMTL_CHECK(bad_total == 0, "the model diverged: " << bad_total << " weights or momentum values are NaN or "
+                                                       << "infinite (" << bad_worst << " in " << worst << "); "
+                                                       << path << " was not overwritten and still holds the last "
+                                                       << "good state (continue from it with --resume, at a lower --lr)");
+
+  // Keep the previous checkpoint beside the new one (checkpoint.prev.safetensors),
+  // so a divergence that only shows later can still be rolled back.
+  if (std::filesystem::exists(path)) {
+    std::error_code ec;
+    std::filesystem::rename(path, previous_checkpoint_path(path), ec);
+    SKINMTL_CHECK(!ec, "cannot keep the previous checkpoint as " << previous_checkpoint_path(path) << ": "
+                                                                 << ec.message());
+  }
   save_safetensors(path, f);
+}
+
+std::string previous_checkpoint_path(const std::string& path) {
+  const std::string ext = ".safetensors";
+  if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0)
+    return path.substr(0, path.size() - ext.size()) + ".prev" + ext;
+  return path + ".prev";
 }
 
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& module,

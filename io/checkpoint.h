@@ -55,8 +55,20 @@ void load_module_state(Module& module, const TensorFile& file, const std::string
 
 // A training checkpoint: the module, the optimizer's momentum, the metadata.
 // The optimizer must have been built over module.parameters().
+//
+// Two safeguards for long runs:
+//  - every value is checked finite first; a model with a NaN or an infinity
+//    throws "the model diverged: ..." and the file at `path` is left as it was
+//    (the last good state);
+//  - the checkpoint being replaced is kept as previous_checkpoint_path(path)
+//    (checkpoint.prev.safetensors), so a divergence noticed one checkpoint too
+//    late can still be rolled back by hand.
 void save_checkpoint(const std::string& path, Module& module, const SGD& optimizer,
                      const std::map<std::string, std::string>& metadata);
+
+// "DIR/checkpoint.prev.safetensors" for "DIR/checkpoint.safetensors" (any
+// other name: name + ".prev").
+std::string previous_checkpoint_path(const std::string& path);
 
 // Restores what save_checkpoint wrote into `module` and (when not null)
 // `optimizer`, and returns the metadata.

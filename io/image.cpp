@@ -1,5 +1,9 @@
 #include "io/image.h"
 
+#include <cstdlib>
+
+#include <sys/stat.h>
+
 #include <stb_image.h>
 #include <stb_image_write.h>
 
@@ -26,17 +30,39 @@ std::string Image::str() const {
 
 // ---- files -------------------------------------------------------------------
 
+// Only regular files are read (a FIFO would block, /dev/zero never ends), and
+// only up to kMaxFileBytes; the size is taken from the file system first.
+constexpr int64_t kMaxFileBytes = int64_t(1) << 30;
+
 static std::vector<uint8_t> read_file(const std::string& path) {
+  struct stat st;
+  SKINMTL_CHECK(::stat(path.c_str(), &st) == 0, "load_image: cannot open '" << path << "': " << std::strerror(errno));
+  SKINMTL_CHECK(S_ISREG(st.st_mode), "load_image: '" << path << "' is not a regular file ("
+                                                     << (S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a pipe" : "a device or socket")
+                                                     << "); give an image file");
+  SKINMTL_CHECK(st.st_size <= kMaxFileBytes, "load_image: '" << path << "' is " << st.st_size
+                                                             << " bytes, over the 1 GiB an image file may have");
   FILE* f = std::fopen(path.c_str(), "rb");
   SKINMTL_CHECK(f, "load_image: cannot open '" << path << "': " << std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  uint8_t buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  std::vector<uint8_t> bytes((size_t)st.st_size);
+  const size_t n = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
   const bool failed = std::ferror(f);
   std::fclose(f);
   SKINMTL_CHECK(!failed, "load_image: error reading '" << path << "'");
+  bytes.resize(n);  // a file that shrank while being read: decode reports what is missing
   return bytes;
+}
+
+int64_t max_image_pixels() {
+  static const int64_t limit = [] {
+    const char* v = std::getenv("SKINMTL_MAX_PIXELS");
+    if (!v || !*v) return kDefaultMaxImagePixels;
+    char* end = nullptr;
+    const long long n = std::strtoll(v, &end, 10);
+    SKINMTL_CHECK(end && *end == 0 && n > 0, "SKINMTL_MAX_PIXELS must be a positive whole number, got '" << v << "'");
+    return (int64_t)n;
+  }();
+  return limit;
 }
 
 Image load_image(const std::string& path, int channels) {
@@ -50,6 +76,16 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, i
   SKINMTL_CHECK(size > 0, "load_image: '" << name << "' is empty (0 bytes)");
   SKINMTL_CHECK(size < (size_t)1 << 31, "load_image: '" << name << "' is too large to decode");
   const int len = (int)size;
+  {
+    // A decompression bomb (a few bytes claiming 20000x20000) is refused from
+    // its header, before any pixel memory is allocated.
+    int w, h, comp;
+    if (stbi_info_from_memory(bytes, len, &w, &h, &comp))
+      SKINMTL_CHECK((int64_t)w * h <= max_image_pixels(),
+                    "load_image: '" << name << "' claims " << w << "x" << h << " = " << (int64_t)w * h / 1000000
+                                    << " megapixels, over the limit of " << max_image_pixels() / 1000000
+                                    << " (set SKINMTL_MAX_PIXELS to allow more)");
+  }
   if (channels == 0) {
     // Ask the header for the stored colour type: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
     int w, h, comp;

@@ -61,7 +61,14 @@ struct Image {
 // Errors name the file and say why: it cannot be opened (with the system's
 // reason), it is empty, or stb_image cannot decode it (its reason; a truncated
 // file reads "expected marker" for JPEG or "outofdata" for PNG).
+//
+// Limits, checked before anything large is allocated: only regular files (not
+// a pipe or a device), at most 1 GiB, and at most max_image_pixels() pixels as
+// the file's header states them (100 megapixels by default, far above any
+// dermoscopy image; the environment variable SKINMTL_MAX_PIXELS changes it).
 Image load_image(const std::string& path, int channels = 3);
+inline constexpr int64_t kDefaultMaxImagePixels = 100'000'000;
+int64_t max_image_pixels();
 
 // The same from bytes in memory; `name` is used in error messages.
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels = 3);

@@ -70,6 +70,55 @@ TEST(Checkpoint, ExactResume) {
     EXPECT_EQ(ba[i].second->to_vector(), bc[i].second->to_vector()) << ba[i].first;
 }
 
+TEST(Checkpoint, ADivergedModelNeverReplacesTheLastGoodCheckpoint) {
+  test::TempDir dir;
+  const std::string path = dir.path("checkpoint.safetensors");
+  Rng rng(5);
+  TinyMtlNet net(kToyLesionTypes, kToySites, rng, 4);
+  SGD sgd(net.parameters(), opts());
+  sgd_steps(net, sgd, 0, 2);
+  save_checkpoint(path, net, sgd, {{"step", "2"}});
+  const std::string good = test::read_file(path);
+  // One weight becomes NaN, one momentum value infinite.
+  auto params = net.named_parameters();
+  Tensor w = params[0].second->value;
+  std::vector<double> v = w.to_vector();
+  v[1] = NAN;
+  params[0].second->value.copy_from(Tensor::from_vector(v, w.shape()));
+  try {
+    save_checkpoint(path, net, sgd, {{"step", "3"}});
+    FAIL() << "a NaN model was saved";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("the model diverged: 1 weights"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(params[0].first), std::string::npos) << msg;
+    EXPECT_NE(msg.find("was not overwritten"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(test::read_file(path), good);
+  EXPECT_FALSE(std::filesystem::exists(previous_checkpoint_path(path))) << "nothing was rotated";
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST(Checkpoint, ThePreviousCheckpointIsKeptBesideTheNewest) {
+  test::TempDir dir;
+  const std::string path = dir.path("checkpoint.safetensors");
+  EXPECT_EQ(previous_checkpoint_path(path), dir.path("checkpoint.prev.safetensors"));
+  EXPECT_EQ(previous_checkpoint_path("/x/ckpt.bin"), "/x/ckpt.bin.prev");
+  Rng rng(5);
+  TinyMtlNet net(kToyLesionTypes, kToySites, rng, 4);
+  SGD sgd(net.parameters(), opts());
+  save_checkpoint(path, net, sgd, {{"step", "0"}});
+  EXPECT_FALSE(std::filesystem::exists(previous_checkpoint_path(path)));
+  sgd_steps(net, sgd, 0, 1);
+  save_checkpoint(path, net, sgd, {{"step", "1"}});
+  sgd_steps(net, sgd, 1, 2);
+  save_checkpoint(path, net, sgd, {{"step", "2"}});
+  Rng r2(9);
+  TinyMtlNet a(kToyLesionTypes, kToySites, r2, 4), b(kToyLesionTypes, kToySites, r2, 4);
+  EXPECT_EQ(load_checkpoint(path, a, nullptr).at("step"), "2");
+  EXPECT_EQ(load_checkpoint(previous_checkpoint_path(path), b, nullptr).at("step"), "1");
+}
+
 TEST(Checkpoint, WithoutMomentumTheResumeDiffers) {
   // Proves the test above can fail, and that the momentum buffers matter.
   test::TempDir dir;

@@ -1,5 +1,6 @@
 // io/image: load/save, resize, crop, flip and to_tensor.
 #include <stb_image_write.h>
+#include <sys/stat.h>
 
 #include <cmath>
 
@@ -118,6 +119,59 @@ TEST(Image, LoadErrorsNameTheFileAndTheReason) {
     expect_error_mentions([&] { load_image(cut); }, {cut, "cannot decode", "truncated"});
   }
   EXPECT_THROW(load_image(dir.path("full.png"), 2), Error);  // channels must be 0, 1 or 3
+}
+
+// A PNG that is only a signature and an IHDR chunk claiming w x h (stb_image
+// reads the size from there; it does not check CRCs).
+std::string png_header_claiming(uint32_t w, uint32_t h) {
+  std::string s = "\x89PNG\r\n\x1a\n";
+  auto be32 = [&](uint32_t v) {
+    for (int i = 3; i >= 0; --i) s.push_back((char)(v >> (8 * i)));
+  };
+  be32(13);
+  s += "IHDR";
+  be32(w);
+  be32(h);
+  s += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB
+  be32(0);                                          // CRC (unchecked)
+  return s;
+}
+
+// A baseline JPEG that is only SOI and a frame header (SOF0) claiming w x h.
+std::string jpeg_header_claiming(uint16_t w, uint16_t h) {
+  std::string s = "\xFF\xD8\xFF\xC0";
+  s += std::string("\x00\x11\x08", 3);
+  s.push_back((char)(h >> 8));
+  s.push_back((char)h);
+  s.push_back((char)(w >> 8));
+  s.push_back((char)w);
+  s += std::string("\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01", 10);
+  return s;
+}
+
+TEST(Image, ADecompressionBombIsRefusedFromItsHeader) {
+  TempDir dir;
+  // The case: a few bytes of JPEG claiming 20000x20000.
+  const std::string bomb = dir.path("bomb.jpg");
+  test::write_file(bomb, jpeg_header_claiming(20000, 20000));
+  expect_error_mentions([&] { load_image(bomb); }, {bomb, "20000x20000", "400 megapixels", "SKINMTL_MAX_PIXELS"});
+  const std::string png = dir.path("bomb.png");
+  test::write_file(png, png_header_claiming(12000, 9000));
+  expect_error_mentions([&] { load_image(png); }, {png, "12000x9000", "108 megapixels"});
+  // Under the limit, the same kind of file fails in the decoder instead (it has no pixels).
+  const std::string small = dir.path("small.png");
+  test::write_file(small, png_header_claiming(100, 100));
+  expect_error_mentions([&] { load_image(small); }, {small, "cannot decode"});
+  EXPECT_EQ(max_image_pixels(), kDefaultMaxImagePixels);
+}
+
+TEST(Image, OnlyRegularFilesAreRead) {
+  TempDir dir;
+  expect_error_mentions([&] { load_image("/dev/zero"); }, {"/dev/zero", "not a regular file", "device"});
+  expect_error_mentions([&] { load_image(dir.str()); }, {"not a regular file", "folder"});
+  const std::string fifo = dir.path("pipe.jpg");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error_mentions([&] { load_image(fifo); }, {fifo, "not a regular file", "pipe"});  // must not block
 }
 
 TEST(Image, SaveErrorNamesTheFile) {
