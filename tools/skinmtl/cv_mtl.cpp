@@ -111,9 +111,11 @@ int cv_mtl(int argc, char** argv) {
 }
 
 int cmd_cv(int argc, char** argv) {
+  const bool help = argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
   if (argc < 2 || std::string(argv[1]) != "mtl") {
-    std::fputs("usage: skinmtl cv mtl [options] ('skinmtl cv mtl --help')\n", argc < 2 ? stderr : stdout);
-    return 2;
+    // --help is an answer (stdout, 0); anything else is a usage error (stderr, 2).
+    std::fputs("usage: skinmtl cv mtl [options] ('skinmtl cv mtl --help')\n", help ? stdout : stderr);
+    return help ? 0 : 2;
   }
   return cv_mtl(argc - 1, argv + 1);
 }
