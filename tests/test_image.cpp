@@ -129,38 +129,6 @@ TEST(Image, SaveErrorNamesTheFile) {
 
 // ---- masks ------------------------------------------------------------------------------
 
-// A BMP file (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes) of `pixels`
-// (grey values 0-255, HxW): 1 bit per pixel with the palette {black, white}
-// (a pixel is white when its value is >= 128), 8 bits with a palette of the 256
-// greys, or 24 bits (B, G, R) with the value in the red channel only.
-std::string bmp_file(const std::vector<std::vector<int>>& pixels, int bits) {
-  const int H = (int)pixels.size(), W = (int)pixels[0].size();
-  const int colors = bits == 1 ? 2 : bits == 8 ? 256 : 0;
-  const int row_bytes = (bits * W + 31) / 32 * 4;
-  const int offset = 14 + 40 + 4 * colors, size = offset + row_bytes * H;
-  std::string f;
-  auto u16 = [&](int v) { f += (char)(v & 255), f += (char)((v >> 8) & 255); };
-  auto u32 = [&](int v) { u16(v & 0xffff), u16((v >> 16) & 0xffff); };
-  f += "BM";
-  u32(size), u32(0), u32(offset);
-  u32(40), u32(W), u32(H), u16(1), u16(bits), u32(0), u32(row_bytes * H), u32(2835), u32(2835), u32(colors), u32(0);
-  for (int c = 0; c < colors; ++c) {
-    const int grey = bits == 1 ? 255 * c : c;
-    f += (char)grey, f += (char)grey, f += (char)grey, f += (char)0;
-  }
-  for (int y = H - 1; y >= 0; --y) {
-    std::string row((size_t)row_bytes, '\0');
-    for (int x = 0; x < W; ++x) {
-      const int v = pixels[y][x];
-      if (bits == 1) row[x / 8] = (char)(row[x / 8] | (v >= 128 ? 0x80 >> (x % 8) : 0));
-      if (bits == 8) row[x] = (char)v;
-      if (bits == 24) row[3 * x + 2] = (char)v;  // B, G stay 0
-    }
-    f += row;
-  }
-  return f;
-}
-
 TEST(LoadMask, GreyAsStoredColourByItsLargestChannel) {
   TempDir dir;
   // 5 x 7 (odd widths exercise the row padding): lesion 255 on a diagonal band.
@@ -170,14 +138,14 @@ TEST(LoadMask, GreyAsStoredColourByItsLargestChannel) {
   // 1-bit, 8-bit and 24-bit BMPs (PH2's masks are BMPs): each decodes to the band.
   for (int bits : {1, 8, 24}) {
     const std::string path = dir.path("m" + std::to_string(bits) + ".bmp");
-    test::write_file(path, bmp_file(lesion, bits));
+    test::write_file(path, test::bmp_file(lesion, bits));
     const Image m = load_mask(path);
     EXPECT_EQ(m.channels, 1) << bits;
     EXPECT_EQ(rows_of(m), lesion) << bits << " bits per pixel";
   }
   // An 8-bit grey file keeps its grey values (the threshold comes later).
   std::vector<std::vector<int>> greys = {{0, 60, 127, 128, 200, 255, 3}};
-  test::write_file(dir.path("g.bmp"), bmp_file(greys, 8));
+  test::write_file(dir.path("g.bmp"), test::bmp_file(greys, 8));
   EXPECT_EQ(rows_of(load_mask(dir.path("g.bmp"))), greys);
   save_png(dir.path("g.png"), grey(greys));
   EXPECT_EQ(rows_of(load_mask(dir.path("g.png"))), greys);
