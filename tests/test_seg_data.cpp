@@ -261,8 +261,8 @@ TEST(SegFolder, PairsIsicPh2AndPlainNamesWithLabels) {
 TEST(SegFolder, ErrorsListWhatIsMissing) {
   Folders f;
   save_png(f.images + "/lonely.jpg", Image(4, 5, 3));
-  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, ""), "1 of 4 images in " + f.images + " have no mask in " + f.masks,
-                    "lonely.jpg");
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, ""),
+                    "1 of 4 images in " + f.images + " have no mask in " + f.masks, "lonely.jpg");
   std::filesystem::remove(f.images + "/lonely.jpg");
   // Masks without an image are counted, not an error.
   save_png(f.masks + "/spare_segmentation.png", Image(4, 5, 1));
