@@ -20,7 +20,7 @@ int CsvTable::require_column(const std::string& name) const {
   if (c < 0) {
     std::ostringstream cols;
     for (size_t i = 0; i < header.size(); ++i) cols << (i ? ", " : "") << header[i];
-    SKINMTL_FAIL(path << ":1: no column '" << name << "' in the header (columns: " << cols.str()
+    SKINMTL_USER_FAIL(path << ":1: no column '" << name << "' in the header (columns: " << cols.str()
                       << ")");
   }
   return c;
@@ -47,7 +47,7 @@ std::vector<std::string> parse_csv_line(const std::string& line, const std::stri
       // Quoted field: runs to the next lone quote; "" is a literal quote.
       ++i;
       while (true) {
-        SKINMTL_CHECK(i < line.size(), where << ": unterminated quoted field");
+        SKINMTL_USER_CHECK(i < line.size(), where << ": unterminated quoted field");
         if (line[i] == '"') {
           if (i + 1 < line.size() && line[i + 1] == '"') {
             field += '"';
@@ -60,7 +60,7 @@ std::vector<std::string> parse_csv_line(const std::string& line, const std::stri
           field += line[i++];
         }
       }
-      SKINMTL_CHECK(i == line.size() || line[i] == ',',
+      SKINMTL_USER_CHECK(i == line.size() || line[i] == ',',
                     where << ": unexpected text after a closing quote");
     } else {
       while (i < line.size() && line[i] != ',') field += line[i++];
@@ -74,7 +74,7 @@ std::vector<std::string> parse_csv_line(const std::string& line, const std::stri
 
 CsvTable read_csv(const std::string& path) {
   std::ifstream in(path);
-  SKINMTL_CHECK(in, "cannot open '" << path << "': " << std::strerror(errno));
+  SKINMTL_USER_CHECK(in, "cannot open '" << path << "': " << std::strerror(errno));
   CsvTable t;
   t.path = path;
   std::string text;
@@ -93,13 +93,13 @@ CsvTable read_csv(const std::string& path) {
       have_header = true;
       continue;
     }
-    SKINMTL_CHECK(fields.size() == t.header.size(),
+    SKINMTL_USER_CHECK(fields.size() == t.header.size(),
                   where << ": " << fields.size() << " fields, but the header has "
                         << t.header.size());
     t.rows.push_back(std::move(fields));
     t.line.push_back(lineno);
   }
-  SKINMTL_CHECK(have_header, path << ": empty file (no header line)");
+  SKINMTL_USER_CHECK(have_header, path << ": empty file (no header line)");
   return t;
 }
 

@@ -114,6 +114,17 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, i
   return img;
 }
 
+Image load_mask(const std::string& path) {
+  const Image stored = load_image(path, 0);  // 1 channel for grey files, 3 for colour ones
+  if (stored.channels == 1) return stored;
+  Image mask(stored.height, stored.width, 1);
+  for (size_t p = 0; p < mask.data.size(); ++p) {
+    const uint8_t* rgb = &stored.data[p * 3];
+    mask.data[p] = std::max(rgb[0], std::max(rgb[1], rgb[2]));
+  }
+  return mask;
+}
+
 void save_png(const std::string& path, const Image& image) {
   SKINMTL_CHECK(!image.empty() && (image.channels == 1 || image.channels == 3),
                 "save_png: '" << path << "': nothing to write or bad channels (" << image.str()
@@ -136,69 +147,61 @@ void save_jpeg(const std::string& path, const Image& image, int quality) {
 
 // ---- resampling ------------------------------------------------------------------
 //
-// Resizing is separable: an output pixel is sum_i sum_j wy[i] * wx[j] * src(i, j),
-// where the weights of each axis depend on that axis alone. AxisTaps holds, for
-// each output index d, a contiguous run of source indices start[d] ...
-// start[d] + count[d] - 1 and their weights.
+// The rule is the header comment's (PIL's ImagingResample with its bilinear
+// filter, Pillow's src/libImaging/Resample.c). An output pixel of an axis reads
+// a contiguous run of source pixels; AxisTaps holds, for output index d, the
+// first one start[d], their number count[d] and their weights, which sum to 1
+// in fixed point (kWeightBits fractional bits).
 
 namespace {
 
+// PIL's PRECISION_BITS, 32 - 8 - 2: 255 times a weight sum of 2^22 fits an int32.
+constexpr int kWeightBits = 22;
+
 struct AxisTaps {
   std::vector<int> start, count;
-  std::vector<float> weight;  // weight[d * max_count + k] for source index start[d] + k
+  std::vector<int32_t> weight;  // weight[k * max_count + j] for source index start[k] + j
   int max_count = 0;
 };
 
+// The triangle (tent) filter of bilinear interpolation.
+inline double triangle(double t) {
+  t = std::abs(t);
+  return t < 1.0 ? 1.0 - t : 0.0;
+}
+
 // Taps for output indices first ... first + n - 1 of an axis resized from
 // src_size to dst_size (the full output size, even when only n are needed).
+// The arithmetic follows PIL's precompute_coeffs step by step (the same
+// products and quotients), so that the rounded weights are PIL's to the bit.
 AxisTaps axis_taps(int src_size, int dst_size, int first, int n) {
   AxisTaps t;
   const double scale = (double)src_size / dst_size;
-  const bool area = scale > 2.0;
-  // Bilinear touches 2 pixels; area averaging at most ceil(scale) + 1.
-  t.max_count = area ? (int)std::ceil(scale) + 1 : 2;
+  const double stretch = std::max(scale, 1.0);  // f: the triangle's half-width in source pixels
+  t.max_count = (int)std::ceil(stretch) * 2 + 1;
   t.start.resize(n);
   t.count.resize(n);
-  t.weight.assign((size_t)n * t.max_count, 0.0f);
+  t.weight.assign((size_t)n * t.max_count, 0);
+  std::vector<double> w(t.max_count);
   for (int k = 0; k < n; ++k) {
-    const int d = first + k;
-    float* w = &t.weight[(size_t)k * t.max_count];
-    if (!area) {
-      // Sample at s = (d + 0.5) * scale - 0.5, clamped to the first/last pixel.
-      double s = (d + 0.5) * scale - 0.5;
-      s = std::min(std::max(s, 0.0), (double)(src_size - 1));
-      const int i0 = (int)std::floor(s);
-      const double f = s - i0;
-      t.start[k] = i0;
-      if (i0 + 1 < src_size) {
-        t.count[k] = 2;
-        w[0] = (float)(1.0 - f);
-        w[1] = (float)f;
-      } else {  // s is the last pixel itself
-        t.count[k] = 1;
-        w[0] = 1.0f;
-      }
-    } else {
-      // Mean over [lo, hi): pixel i contributes its overlap with the interval.
-      const double lo = d * scale, hi = std::min((d + 1) * scale, (double)src_size);
-      const int i0 = (int)std::floor(lo);
-      const int i1 = std::min((int)std::ceil(hi), src_size);  // one past the last pixel
-      t.start[k] = i0;
-      t.count[k] = i1 - i0;
-      for (int i = i0; i < i1; ++i) {
-        const double overlap = std::min(hi, i + 1.0) - std::max(lo, (double)i);
-        w[i - i0] = (float)(overlap / scale);
-      }
-    }
+    const double centre = (first + k + 0.5) * scale;  // c, in source coordinates
+    // The pixels whose centres lie within `stretch` of c, clipped to the image.
+    const int lo = std::max(0, (int)std::floor(centre - stretch + 0.5));
+    const int hi = std::min(src_size, (int)std::floor(centre + stretch + 0.5));
+    double sum = 0;
+    for (int i = lo; i < hi; ++i) sum += w[i - lo] = triangle((i - centre + 0.5) * (1.0 / stretch));
+    t.start[k] = lo;
+    t.count[k] = hi - lo;
+    for (int i = lo; i < hi; ++i)
+      t.weight[(size_t)k * t.max_count + (i - lo)] = (int32_t)(w[i - lo] / sum * (1 << kWeightBits) + 0.5);
   }
   return t;
 }
 
-// Round half up and clamp to [0, 255]. After clamping v + 0.5 is positive, so
-// the truncating cast is floor (and much cheaper than calling std::floor).
-inline uint8_t round_to_u8(float v) {
-  return (uint8_t)(int)(std::min(255.0f, std::max(0.0f, v)) + 0.5f);
-}
+// A fixed-point sum back to a pixel: round half up (the sum starts at one
+// half), drop the fractional bits, clamp to [0, 255].
+inline uint8_t to_u8(int32_t sum) { return (uint8_t)std::min(255, std::max(0, sum >> kWeightBits)); }
+constexpr int32_t kHalf = 1 << (kWeightBits - 1);
 
 }  // namespace
 
@@ -212,29 +215,37 @@ Image resize_crop(const Image& src, int full_h, int full_w, int y0, int x0, int 
   const int C = src.channels, W = src.width;
   const AxisTaps ty = axis_taps(src.height, full_h, y0, h);
   const AxisTaps tx = axis_taps(src.width, full_w, x0, w);
-  // Only source columns [xlo, xhi) feed this window.
-  const int xlo = tx.start[0], xhi = tx.start[w - 1] + tx.count[w - 1];
+  // Only source rows [ylo, yhi) feed this window.
+  const int ylo = ty.start[0], yhi = ty.start[h - 1] + ty.count[h - 1];
 
-  Image out(h, w, C);
-  std::vector<float> row((size_t)W * C);  // one output row, resized vertically only
-  for (int r = 0; r < h; ++r) {
-    // Vertical pass: row = sum_k wy[k] * src row (start + k).
-    std::fill(row.begin() + (size_t)xlo * C, row.begin() + (size_t)xhi * C, 0.0f);
-    const float* wy = &ty.weight[(size_t)r * ty.max_count];
-    for (int k = 0; k < ty.count[r]; ++k) {
-      const uint8_t* s = &src.data[((size_t)(ty.start[r] + k) * W) * C];
-      for (int i = xlo * C; i < xhi * C; ++i) row[i] += wy[k] * s[i];
-    }
-    // Horizontal pass: out(r, c) = sum_j wx[j] * row(start + j).
-    uint8_t* o = &out.data[(size_t)r * w * C];
+  // Horizontal pass, rounded to 8 bits: mid(y, c) = sum_j wx[j] * src(y, start + j).
+  std::vector<uint8_t> mid((size_t)(yhi - ylo) * w * C);
+  for (int y = ylo; y < yhi; ++y) {
+    const uint8_t* s = &src.data[(size_t)y * W * C];
+    uint8_t* m = &mid[(size_t)(y - ylo) * w * C];
     for (int c = 0; c < w; ++c) {
-      const float* wx = &tx.weight[(size_t)c * tx.max_count];
+      const int32_t* wx = &tx.weight[(size_t)c * tx.max_count];
+      const uint8_t* sc = s + (size_t)tx.start[c] * C;
       for (int ch = 0; ch < C; ++ch) {
-        float v = 0.0f;
-        for (int j = 0; j < tx.count[c]; ++j) v += wx[j] * row[(size_t)(tx.start[c] + j) * C + ch];
-        o[(size_t)c * C + ch] = round_to_u8(v);
+        int32_t sum = kHalf;
+        for (int j = 0; j < tx.count[c]; ++j) sum += wx[j] * sc[(size_t)j * C + ch];
+        m[(size_t)c * C + ch] = to_u8(sum);
       }
     }
+  }
+  // Vertical pass: out(r, c) = sum_k wy[k] * mid(start + k, c).
+  Image out(h, w, C);
+  const size_t row = (size_t)w * C;
+  std::vector<int32_t> acc(row);
+  for (int r = 0; r < h; ++r) {
+    std::fill(acc.begin(), acc.end(), kHalf);
+    const int32_t* wy = &ty.weight[(size_t)r * ty.max_count];
+    for (int k = 0; k < ty.count[r]; ++k) {
+      const uint8_t* m = &mid[(size_t)(ty.start[r] + k - ylo) * row];
+      for (size_t i = 0; i < row; ++i) acc[i] += wy[k] * m[i];
+    }
+    uint8_t* o = &out.data[(size_t)r * row];
+    for (size_t i = 0; i < row; ++i) o[i] = to_u8(acc[i]);
   }
   return out;
 }

@@ -12,19 +12,28 @@
 // turns pixels into the float32 (N, 3, H, W) batch a network reads, subtracting
 // the mean there.
 //
-// Resizing is bilinear with the pixel-centre convention of OpenCV (INTER_LINEAR)
-// and PIL: pixel i covers [i, i + 1) and its centre is i + 0.5, so destination
-// pixel d samples the source at
+// Resizing is PIL's bilinear resampling, Image.resize(size, Image.BILINEAR),
+// which is what torchvision's Resize does to a PIL image. It is separable: each
+// axis is resized on its own. On an axis of S source pixels resized to D,
+// scale = S / D; source pixel i covers [i, i + 1) with its centre at i + 0.5,
+// and output pixel d, centred at c = (d + 0.5) * scale, is a weighted mean of
+// the source pixels:
 //
-//     s = (d + 0.5) * scale - 0.5,   scale = src_size / dst_size,
+//     out(d) = sum_i w_i src(i) / sum_i w_i,    w_i = tri((i + 0.5 - c) / f),
+//     tri(t) = max(0, 1 - |t|),                 f = max(scale, 1),
 //
-// clamped to [0, src_size - 1] (edge pixels repeat). When an axis shrinks by more
-// than 2x, bilinear sampling would skip source pixels and alias, so that axis uses
-// area averaging instead (OpenCV INTER_AREA): each destination pixel is the
-// mean of the source interval [d * scale, (d + 1) * scale) it covers, partial
-// pixels weighted by their coverage. At exactly 2x both rules give the mean of
-// two neighbours, so the switch is seamless. Results are rounded to the nearest
-// integer and clamped to [0, 255].
+// the sum running over the pixels inside the image (renormalising at a border
+// is the same as repeating the edge pixel). When enlarging (f = 1) this is
+// ordinary bilinear interpolation between the two pixel centres nearest to c.
+// When shrinking, the triangle is stretched by the shrink factor to span
+// 2 * scale source pixels, so every source pixel contributes (antialiasing):
+// plain bilinear reads only the two pixels nearest c and skips the rest, which
+// turns fine texture into patterns that are not in the picture.
+//
+// As in PIL, the horizontal pass runs first and its result is rounded to 8 bits,
+// then the vertical pass; the weights are fixed-point numbers with 22 fractional
+// bits and each sum is rounded half up. resize() therefore gives PIL's pixels
+// exactly (tests/test_pil_reference.cpp compares photographs with python3-pil).
 //
 // Every failure throws skinmtl::Error naming the file or the sizes involved.
 #pragma once
@@ -72,6 +81,15 @@ int64_t max_image_pixels();
 
 // The same from bytes in memory; `name` is used in error messages.
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels = 3);
+
+// Reads a segmentation mask as one grey channel in which lesion pixels are the
+// values >= 128 (the threshold every reader of masks here applies). A grey file
+// (8-bit, or 1-bit, which stb_image widens to 0/255; PNG, BMP, ...) is read as
+// stored. A colour file (24-bit, or a palette, as a 1-bit BMP is) becomes the
+// largest of its R, G and B values, so a pixel is lesion when ANY channel is
+// >= 128: a white, red or green mask on black reads alike (the luma of pure
+// red, 76, would miss it). Alpha is dropped. Errors as load_image's.
+Image load_mask(const std::string& path);
 
 // Writes a PNG (lossless). Throws naming the file when it cannot be written.
 void save_png(const std::string& path, const Image& image);

@@ -18,8 +18,8 @@
 //                  odd split goes bottom / right);
 //     padding    = 0 (black) in every channel, 0 (background) in the mask.
 //
-// Resampling: the image with io/image.h resize() (bilinear, pixel-centre
-// convention; area averaging when shrinking more than 2x). The mask with the
+// Resampling: the image with io/image.h resize() (PIL's bilinear, pixel-centre
+// convention, antialiased when shrinking). The mask with the
 // SAME resize and then a threshold: lesion (255) where the resampled value is
 // >= 128, else 0. On a 0/255 mask that is "lesion where more than half of the
 // neighbourhood is lesion": the boundary moves by under half a pixel, is
@@ -80,7 +80,7 @@ Letterbox letterbox_pair(Image& image, Image& mask, int size);
 
 // A size x size mask (or 0-255 probability map) back to the source:
 // lb.src_h x lb.src_w x 1, 0/255. The content window is cut out and resized
-// (bilinear when enlarging, area when shrinking > 2x), then thresholded at 128,
+// (io/image.h resize: bilinear, antialiased when shrinking), then thresholded at 128,
 // so an enlarged prediction has a smooth boundary, not nearest's blocks.
 Image unletterbox_mask(const Image& mask, const Letterbox& lb);
 

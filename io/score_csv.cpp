@@ -33,7 +33,7 @@ bool parse_number(const std::string& s, double* v) {
   return ec == std::errc() && ptr == last;
 }
 
-ScoreTable read_table(const std::string& path, const char* kind, bool labels) {
+ScoreTable read_table(const std::string& path, const char* kind, bool labels, const std::string& only) {
   std::ifstream in(path, std::ios::binary);
   SKINMTL_CHECK(in, "cannot open " << kind << " file '" << path << "'");
   std::stringstream buf;
@@ -44,6 +44,8 @@ ScoreTable read_table(const std::string& path, const char* kind, bool labels) {
   ScoreTable t;
   t.path = path;
   bool have_header = false;
+  size_t fields = 0;         // per row, image_id included
+  std::vector<size_t> use;   // the fields read: every class column, or `only`
   std::unordered_map<std::string, int64_t> first_line_of;  // image_id -> line
   std::istringstream lines(text);
   std::string line;
@@ -65,22 +67,30 @@ ScoreTable read_table(const std::string& path, const char* kind, bool labels) {
         SKINMTL_CHECK(!f[c].empty(), where << ": header column " << c + 1 << " has no class name");
         SKINMTL_CHECK(seen.insert(f[c]).second,
                       where << ": class '" << f[c] << "' appears twice in the header");
-        t.class_names.push_back(f[c]);
+        if (only.empty() || f[c] == only) {
+          t.class_names.push_back(f[c]);
+          use.push_back(c);
+        }
       }
+      if (!only.empty() && use.empty()) {
+        std::string have;
+        for (size_t c = 1; c < f.size(); ++c) have += (c > 1 ? ", " : "") + f[c];
+        SKINMTL_USER_FAIL(kind << " file " << path << " has no column '" << only << "' (columns: " << have << ")");
+      }
+      fields = f.size();
       have_header = true;
       continue;
     }
 
-    SKINMTL_CHECK(f.size() == t.class_names.size() + 1,
-                  where << ": expected " << t.class_names.size() + 1 << " fields (image_id and "
-                        << t.class_names.size() << " classes), got " << f.size());
+    SKINMTL_CHECK(f.size() == fields, where << ": expected " << fields << " fields (image_id and " << fields - 1
+                                            << " classes), got " << f.size());
     SKINMTL_CHECK(!f[0].empty(), where << ": empty image_id");
     const auto [it, inserted] = first_line_of.emplace(f[0], lineno);
     SKINMTL_CHECK(inserted, where << ": duplicate image_id '" << f[0] << "' (first on line "
                                   << it->second << ")");
     std::vector<double> row(t.class_names.size());
     for (size_t c = 0; c < row.size(); ++c) {
-      const std::string& s = f[c + 1];
+      const std::string& s = f[use[c]];
       SKINMTL_CHECK(parse_number(s, &row[c]), where << ", column '" << t.class_names[c]
                                                     << "': '" << s << "' is not a number");
       SKINMTL_CHECK(std::isfinite(row[c]), where << ", column '" << t.class_names[c] << "': '"
@@ -110,9 +120,13 @@ std::string first_few(const std::vector<std::string>& names) {
 
 }  // namespace
 
-ScoreTable read_score_csv(const std::string& path) { return read_table(path, "scores", false); }
+ScoreTable read_score_csv(const std::string& path, const std::string& only) {
+  return read_table(path, "scores", false, only);
+}
 
-ScoreTable read_label_csv(const std::string& path) { return read_table(path, "labels", true); }
+ScoreTable read_label_csv(const std::string& path, const std::string& only) {
+  return read_table(path, "labels", true, only);
+}
 
 void check_one_hot(const ScoreTable& labels) {
   for (size_t i = 0; i < labels.values.size(); ++i) {

@@ -40,11 +40,13 @@ struct ScoreTable {
   std::vector<std::vector<double>> values;  // [row][class]
 };
 
-// Reads a scores file (finite numbers).
-ScoreTable read_score_csv(const std::string& path);
+// Reads a scores file (finite numbers). With `only`, that column alone is
+// read (the others may hold anything: text, empty fields); a file without it
+// is an error listing its columns.
+ScoreTable read_score_csv(const std::string& path, const std::string& only = "");
 
-// Reads a labels file (every value 0 or 1).
-ScoreTable read_label_csv(const std::string& path);
+// Reads a labels file (every value 0 or 1); `only` as for read_score_csv.
+ScoreTable read_label_csv(const std::string& path, const std::string& only = "");
 
 // Checks that every row of a labels table has exactly one 1 (single-label
 // data such as body location); the error names the file and line.

@@ -35,17 +35,16 @@ int flag(const CsvTable& t, size_t row, int col) {
   const std::string v = trim(t.rows[row][col]);
   if (v == "1" || v == "1.0") return 1;
   if (v == "0" || v == "0.0") return 0;
-  SKINMTL_FAIL(t.where(row) << ": column '" << t.header[col] << "' must be 0 or 1, got '" << v << "'");
+  SKINMTL_USER_FAIL(t.where(row) << ": column '" << t.header[col] << "' must be 0 or 1, got '" << v << "'");
 }
 
 // Ids must be unique: they name output files.
 void check_unique_ids(const SegData& d) {
   std::map<std::string, std::string> seen;  // id -> where
-  for (const auto* list : {&d.train, &d.val})
-    for (const SegSample& s : *list) {
-      auto [it, fresh] = seen.emplace(s.id, s.where);
-      SKINMTL_CHECK(fresh, s.where << ": id '" << s.id << "' was already used at " << it->second);
-    }
+  for (const SegSample& s : d.all) {
+    auto [it, fresh] = seen.emplace(s.id, s.where);
+    SKINMTL_USER_CHECK(fresh, s.where << ": id '" << s.id << "' was already used at " << it->second);
+  }
 }
 
 SegData load_isic2017_seg(const std::string& labels_csv) {
@@ -64,10 +63,14 @@ SegData load_isic2017_seg(const std::string& labels_csv) {
       g.melanoma = dx == "melanoma";
       g.seborrheic_keratosis = dx == "seborrheic_keratosis";
       g.where = s.where;
-      SKINMTL_CHECK(!g.mask.empty(), g.where << ": empty mask path");
+      g.split = split;
+      SKINMTL_USER_CHECK(!g.mask.empty(), g.where << ": empty mask path");
       out.push_back(std::move(g));
     }
   }
+  d.kind = "isic2017";
+  d.all = d.train;
+  d.all.insert(d.all.end(), d.val.begin(), d.val.end());
   check_unique_ids(d);
   d.description = "isic2017 (" + labels_csv + "): " + counts(d);
   return d;
@@ -88,46 +91,71 @@ SegData read_seg_csv(const std::string& csv_path) {
     SegSample s;
     s.where = t.where(i);
     const std::string image = trim(f[c_image]), mask = trim(f[c_mask]);
-    SKINMTL_CHECK(!image.empty(), s.where << ": empty image path");
-    SKINMTL_CHECK(!mask.empty(), s.where << ": empty mask path for '" << image << "'");
+    SKINMTL_USER_CHECK(!image.empty(), s.where << ": empty image path");
+    SKINMTL_USER_CHECK(!mask.empty(), s.where << ": empty mask path for '" << image << "'");
     s.image = resolve_manifest_path(csv_path, image);
     s.mask = resolve_manifest_path(csv_path, mask);
     s.melanoma = flag(t, i, c_mel);
     s.seborrheic_keratosis = flag(t, i, c_sk);
     s.id = c_id >= 0 ? trim(f[c_id]) : "";
     if (s.id.empty()) s.id = fs::path(image).stem().string();
-    const std::string split = c_split >= 0 ? trim(f[c_split]) : "train";
-    if (split == "train") {
-      d.train.push_back(std::move(s));
-    } else if (split == "val") {
-      d.val.push_back(std::move(s));
-    } else {
-      SKINMTL_CHECK(split == "test", s.where << ": split must be train, val or test, got '" << split << "'");
-      ++test_rows;
-    }
+    s.split = c_split >= 0 ? trim(f[c_split]) : "train";
+    SKINMTL_USER_CHECK(s.split == "train" || s.split == "val" || s.split == "test",
+                       s.where << ": split must be train, val or test, got '" << s.split << "'");
+    d.all.push_back(s);
+    if (s.split == "train") d.train.push_back(std::move(s));
+    else if (s.split == "val") d.val.push_back(std::move(s));
+    else ++test_rows;
   }
   check_unique_ids(d);
+  d.kind = "csv";
+  d.has_split_column = c_split >= 0;
   d.description = csv_path + ": " + counts(d);
   if (test_rows > 0) d.description += "; " + std::to_string(test_rows) + " test rows left out";
   if (c_split < 0) d.description += " (no split column: every row is train)";
   return d;
 }
 
+std::vector<SegSample> select_split(const SegData& data, const std::string& name) {
+  if (name == "all") {
+    SKINMTL_USER_CHECK(!data.all.empty(), data.description << ": no images");
+    return data.all;
+  }
+  SKINMTL_USER_CHECK(name == "train" || name == "val" || name == "test",
+                     "the split must be train, val, test or all, got '" << name << "'");
+  std::vector<SegSample> out;
+  std::map<std::string, int64_t> have;  // split -> rows
+  for (const SegSample& s : data.all) {
+    ++have[s.split];
+    if (s.split == name) out.push_back(s);
+  }
+  if (out.empty()) {
+    std::ostringstream os;
+    for (const auto& [split, n] : have) os << (os.tellp() > 0 ? ", " : "") << n << " " << split;
+    SKINMTL_USER_FAIL(data.description << ": no " << name << " rows to evaluate (the data has "
+                                       << (have.empty() ? std::string("no rows") : os.str()) << ")"
+                                       << (data.has_split_column ? "; --split all takes every row"
+                                                                 : "; it has no split column: --split all "
+                                                                   "evaluates every row"));
+  }
+  return out;
+}
+
 void require_seg_files(const SegData& data, const std::string& source) {
   // check_images of io/manifest.h does the looking: a Manifest of every sample
-  // (train first, then val) with its image, mask and row.
+  // with its image, mask and row.
   Manifest m;
   m.source = source;
-  for (const auto* list : {&data.train, &data.val})
-    for (const SegSample& s : *list) {
-      Sample x;
-      x.image = s.image;
-      x.mask = s.mask;
-      x.id = s.id;
-      x.where = s.where;
-      m.samples.push_back(std::move(x));
-    }
-  require_images(m);
+  for (const SegSample& s : data.all) {
+    Sample x;
+    x.image = s.image;
+    x.mask = s.mask;
+    x.id = s.id;
+    x.where = s.where;
+    m.samples.push_back(std::move(x));
+  }
+  const ManifestCheck c = check_images(m);
+  SKINMTL_USER_CHECK(c.ok(), source << ": image check failed: " << c.report());
 }
 
 SegData load_seg_data(const std::string& spec, const std::string& data_dir) {
@@ -135,21 +163,22 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir) {
     const size_t c = spec.find(':');
     return c == std::string::npos ? fallback : spec.substr(c + 1);
   };
-  SKINMTL_CHECK(!spec.empty(), "load_seg_data: no data given (synthetic, isic2017 or a CSV file)");
+  SKINMTL_USER_CHECK(!spec.empty(), "no data given (synthetic, isic2017 or a CSV file)");
   SegData d;
   std::string source;
   if (spec == "synthetic" || spec.rfind("synthetic:", 0) == 0) {
     source = after_colon("data/synthetic/manifest.csv");
     ensure_synth_dataset(source);
     d = read_seg_csv(source);
+    d.kind = "synthetic";
     d.description = "synthetic " + d.description;
   } else if (spec == "isic2017" || spec.rfind("isic2017:", 0) == 0) {
     source = after_colon(data_dir + "/isic2017/labels.csv");
     d = load_isic2017_seg(source);
   } else {
     source = spec;
-    SKINMTL_CHECK(fs::exists(source), "no data '" << spec << "': give synthetic[:manifest.csv], "
-                                      "isic2017[:labels.csv] or an existing CSV file");
+    SKINMTL_USER_CHECK(fs::exists(source), "no data '" << spec << "': give synthetic[:manifest.csv], "
+                                           "isic2017[:labels.csv] or an existing CSV file");
     d = read_seg_csv(source);
   }
   require_seg_files(d, source);

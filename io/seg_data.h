@@ -34,9 +34,13 @@
 //   id            a name for messages and output files; default: the image's
 //                 file name without folder and extension ("ISIC_0000000").
 //                 Ids must be unique.
-//   split         train, val or test. test rows are left out (counted in the
-//                 description; SegData has no test list). Without the column
-//                 every row is train and val is empty.
+//   split         train, val or test. Training uses train and val; test rows
+//                 are counted in the description and kept, with the others, in
+//                 SegData::all, from which the evaluations choose (--split).
+//                 Without the column every row is train and val is empty.
+//
+// A fourth source, two folders of images and masks paired by name with an
+// optional labels CSV, is io/seg_folder.h's read_seg_folders().
 //
 // Errors (skinmtl::Error) name the file and line: a missing column, a wrong
 // field count, an empty image or mask path, a flag other than 0/1, an unknown
@@ -54,16 +58,29 @@ struct SegSample {
   std::string id;     // a name: ISIC's image_id, the synthetic set's id, ...
   std::string image;  // path to open
   std::string mask;   // path to open (1 channel after load_image(mask, 1))
-  int melanoma = 0, seborrheic_keratosis = 0;  // 0 or 1
+  int melanoma = 0, seborrheic_keratosis = 0;  // 0 or 1 (0 when the data has no labels)
   std::string where;  // "file:line" of the row it came from
+  std::string split;  // "train", "val" or "test"; "" for a pair of folders (io/seg_folder.h)
 };
 
 struct SegData {
   // e.g. "isic2017 (../shared/data/isic2017/labels.csv): 2000 train / 150 val;
   //       melanoma 374 / 30, seborrheic_keratosis 254 / 42"
   std::string description;
+  std::string kind;  // "synthetic", "isic2017", "csv" or "folders"
   std::vector<SegSample> train, val;
+  // Every sample in the order read (for ISIC 2017: its train rows, then its
+  // val rows), test rows included, each with its split.
+  std::vector<SegSample> all;
+  bool has_split_column = true;  // false: a CSV without one (every row is train) or folders
+  bool labelled = true;          // false: folders without a labels CSV (masks only)
 };
+
+// The samples of split `name` (train, val or test), in order, or all of them
+// ("all"). Throws when none has that split, naming the splits the data has
+// and, for data without a split column, saying that --split all takes every
+// row.
+std::vector<SegSample> select_split(const SegData& data, const std::string& name);
 
 // Reads `spec` (above). data_dir holds isic2017/ (the callers' default is
 // ../shared/data, seen from the repository root).
@@ -72,7 +89,7 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir);
 // Reads a generic CSV (above) without checking the files.
 SegData read_seg_csv(const std::string& csv_path);
 
-// Looks for every image and mask file of `data` (train and val) and throws one
+// Looks for every image and mask file of `data` (every split) and throws one
 // skinmtl::Error listing every missing file with its row ("source" names the
 // data in the message). load_seg_data() calls it.
 void require_seg_files(const SegData& data, const std::string& source);

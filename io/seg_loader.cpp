@@ -9,8 +9,8 @@ namespace skinmtl {
 SegItem load_seg_item(const SegSample& s, const SegTransform& t, Rng& rng) {
   SegItem item;
   item.image = load_image(s.image, 3);
-  item.mask = load_image(s.mask, 1);
-  SKINMTL_CHECK(item.image.height == item.mask.height && item.image.width == item.mask.width,
+  item.mask = load_mask(s.mask);
+  SKINMTL_USER_CHECK(item.image.height == item.mask.height && item.image.width == item.mask.width,
                 "the mask '" << s.mask << "' is " << item.mask.height << "x" << item.mask.width
                              << " but the image '" << s.image << "' is " << item.image.height << "x"
                              << item.image.width);

@@ -2,9 +2,9 @@
 // (the Song and Yang models), the twin of io/loader.h.
 //
 //     worker threads:   claim batch b -> for each sample: decode the image (RGB)
-//                       and its mask (grey) -> SegTransform (in place, the pair
-//                       together) -> normalise the image, binarise the mask,
-//                       take the mask's box
+//                       and its mask (io/image.h load_mask) -> SegTransform (in
+//                       place, the pair together) -> normalise the image,
+//                       binarise the mask, take the mask's box
 //     consumer (next):  takes batch 0, 1, 2, ... in order
 //
 // Scheduling, determinism, errors and shutdown are io/batch_pipeline.h's, as

@@ -5,7 +5,8 @@
 //    (the same idea as llm.c and PyTorch's C10_HOST_DEVICE).
 //  - skinmtl::Error and SKINMTL_CHECK: every failure is an exception that says
 //    where it happened (file:line) and what was wrong. Command-line mains catch
-//    it, print it and exit non-zero.
+//    it, print it and exit non-zero. SKINMTL_USER_CHECK is for the user's
+//    mistakes: their file and line, not ours.
 //  - cuda_stream_t: the CUDA stream type, declared without the CUDA headers so
 //    plain C++ files can pass a stream along. It is the very type cudaStream_t
 //    names (typedef struct CUstream_st* cudaStream_t).
@@ -53,3 +54,19 @@ class Error : public std::runtime_error {
   } while (0)
 
 #define SKINMTL_FAIL(msg) SKINMTL_CHECK(false, msg)
+
+// SKINMTL_USER_CHECK(cond, msg-stream): the same for a mistake in what the
+// user gave (an option, a folder, a row of their CSV). The message names the
+// user's file and line where there is one, and carries no C++ file:line, which
+// would only send the reader into our sources.
+//   SKINMTL_USER_CHECK(fs::is_directory(dir), "--masks " << dir << ": not a folder");
+#define SKINMTL_USER_CHECK(cond, msg)                                   \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::ostringstream skinmtl_os_;                                   \
+      skinmtl_os_ << msg;                                               \
+      throw ::skinmtl::Error(skinmtl_os_.str());                        \
+    }                                                                   \
+  } while (0)
+
+#define SKINMTL_USER_FAIL(msg) SKINMTL_USER_CHECK(false, msg)

@@ -6,7 +6,10 @@
 //
 // The images evaluated are NOT square (48 x 64 and 64 x 44 crops of synthetic
 // images, written by the test with ISIC-style mask names), so the way back
-// from the letterbox is exercised in both directions.
+// from the letterbox is exercised in both directions. They are listed three
+// ways: a generic CSV, a fake ISIC 2017 labels.csv (the only data beside which
+// the paper's numbers are printed) and two folders (images, masks) with a
+// labels CSV in ISIC 2017 Part 3's format.
 //
 // The binary is built by `make test` before the tests run; tests run from the
 // repository root.
@@ -24,6 +27,7 @@
 #include "io/image.h"
 #include "io/seg_data.h"
 #include "io/synthetic.h"
+#include "tests/io_test_util.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -54,6 +58,8 @@ const int kEvalImages = 4;
 struct World {
   test::TempDir dir;
   std::string manifest, model, eval_csv, eval_images, eval_masks;
+  std::string isic_dir;     // holds isic2017/labels.csv: the crops as ISIC 2017's val split
+  std::string part3_csv;    // image_id,melanoma,seborrheic_keratosis of the crops (and one other image)
   std::vector<std::string> ids;
   bool ok = false;
   std::string error;
@@ -92,9 +98,14 @@ class CliDetSegEval : public ::testing::Test {
     w.eval_masks = w.dir.path("eval/masks");
     fs::create_directories(w.eval_images);
     fs::create_directories(w.eval_masks);
+    fs::create_directories(w.dir.path("eval/isic2017"));
     w.eval_csv = w.dir.path("eval/data.csv");
-    std::ofstream csv(w.eval_csv);
+    w.isic_dir = w.dir.path("eval");
+    w.part3_csv = w.dir.path("eval/part3.csv");
+    std::ofstream csv(w.eval_csv), isic(w.dir.path("eval/isic2017/labels.csv")), part3(w.part3_csv);
     csv << "id,image,mask,melanoma,seborrheic_keratosis,split\n";
+    isic << "image_id,split,melanoma,seborrheic_keratosis,anatom_site_general,image,mask\n";
+    part3 << "image_id,melanoma,seborrheic_keratosis\nISIC_9999999,1,0\n";
     for (int i = 0; i < kEvalImages; ++i) {
       const SegSample& s = synth.train.at(i);
       const CropRect c = kCrops[i];
@@ -102,9 +113,14 @@ class CliDetSegEval : public ::testing::Test {
       save_png(w.eval_images + "/" + id + ".png", crop(load_image(s.image, 3), c.y, c.x, c.h, c.w));
       save_png(w.eval_masks + "/" + id + "_segmentation.png", crop(load_image(s.mask, 1), c.y, c.x, c.h, c.w));
       csv << id << ",images/" << id << ".png,masks/" << id << "_segmentation.png," << (i % 2 == 0) << ",0,val\n";
+      isic << id << ",val," << (i % 2 == 0) << ",0,,../images/" << id << ".png,../masks/" << id
+           << "_segmentation.png\n";
+      part3 << id << "," << (i % 2 == 0) << ",0\n";
       w.ids.push_back(id);
     }
     csv.close();
+    isic.close();
+    part3.close();
     w.ok = true;
   }
   static void TearDownTestSuite() {
@@ -241,6 +257,8 @@ TEST_F(CliDetSegEval, PredictWritesMaskOverlayAndRowPerImage) {
                log),
             0)
       << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("ground truth: 4 of 4 images matched a mask in " + w().eval_masks),
+            std::string::npos) << test::read_file(log);
   auto rows3 = read_predictions(out3 + "/predictions.csv");
   ASSERT_EQ(rows3.size(), (size_t)kEvalImages);
   for (int i = 0; i < kEvalImages; ++i) {
@@ -268,16 +286,20 @@ std::string number_after(const std::string& text, const std::string& label) {
   return "(no line '" + label + "')";
 }
 
+// The images as ISIC 2017's val split (--data isic2017, the default split):
+// the one run that prints the paper's numbers beside ours.
 TEST_F(CliDetSegEval, EvalNumbersAreReproducedFromItsFiles) {
   const std::string out = w().dir.path("eval_out"), log = w().dir.path("eval.txt"), err = w().dir.path("eval_err.txt");
-  const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --data " + w().eval_csv +
-                           " --overlays 2 --device cpu --out " + out;
+  const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --data isic2017 --data-dir " +
+                           w().isic_dir + " --overlays 2 --device cpu --out " + out;
   ASSERT_EQ(sh(eval, log, err), 0) << test::read_file(log) << test::read_file(err);
   const std::string text = test::read_file(log);  // the printed tables
   const nlohmann::json j = nlohmann::json::parse(test::read_file(out + "/metrics.json"));
   EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
+  EXPECT_EQ(j.at("split"), "val");
+  EXPECT_TRUE(j.contains("paper"));
   // The masks are in the data's own folder, named as metrics seg matches them.
-  EXPECT_EQ(fs::path(j.at("files").at("truth").get<std::string>()), fs::path(w().eval_masks));
+  EXPECT_TRUE(fs::equivalent(j.at("files").at("truth").get<std::string>(), w().eval_masks));
   EXPECT_FALSE(fs::exists(out + "/truth"));
   // Files: masks of all, overlays of the first 2, the CSVs.
   auto rows = read_predictions(out + "/predictions.csv");
@@ -353,6 +375,155 @@ TEST_F(CliDetSegEval, EvalCopiesTruthWhenTheMaskFolderDoesNotMatch) {
   EXPECT_EQ(s.at("images").get<int>(), 1);
   EXPECT_DOUBLE_EQ(s.at("ja").get<double>(), j.at("segmentation").at("ja").get<double>());
   EXPECT_DOUBLE_EQ(s.at("ac").get<double>(), j.at("segmentation").at("ac").get<double>());
+}
+
+// The paper's numbers stand beside ours only for ISIC 2017's val split: not
+// for the same images listed by a generic CSV, nor for ISIC 2017 --split all.
+TEST_F(CliDetSegEval, PaperNumbersOnlyForIsic2017Val) {
+  const std::string out = w().dir.path("eval_nopaper"), log = w().dir.path("nopaper.txt");
+  const std::string eval =
+      std::string(kBin) + " eval detseg --model " + w().model + " --overlays 0 --device cpu --out " + out;
+  const std::string isic_all = " --data isic2017 --split all --data-dir " + w().isic_dir;
+  for (const std::string& data : {" --data " + w().eval_csv, isic_all}) {
+    SCOPED_TRACE(data);
+    ASSERT_EQ(sh(eval + data, log, w().dir.path("nopaper_err.txt")), 0) << test::read_file(log);
+    const std::string text = test::read_file(log);
+    for (const char* paper : {"0.816", "0.883", "0.794", "Table VIII", "count benign as"})
+      EXPECT_EQ(text.find(paper), std::string::npos) << paper << "\n" << text;
+    EXPECT_NE(text.find("evaluates its val split, the nearest data here; not for other data or splits"),
+              std::string::npos) << text;
+    const nlohmann::json j = nlohmann::json::parse(test::read_file(out + "/metrics.json"));
+    EXPECT_FALSE(j.contains("paper"));
+    EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
+    EXPECT_EQ(j.at("split"), data.find("all") != std::string::npos ? "all" : "val");
+  }
+}
+
+// --split picks the rows: the synthetic set's one test row; a CSV without a
+// split column is evaluated whole with --split all, and by default says so.
+TEST_F(CliDetSegEval, SplitChoosesTheRows) {
+  const std::string out = w().dir.path("eval_split"), log = w().dir.path("split.txt");
+  const std::string eval = std::string(kBin) + " eval detseg --json --model " + w().model +
+                           " --overlays 0 --device cpu --out " + out;
+  ASSERT_EQ(sh(eval + " --data synthetic:" + w().manifest + " --split test", log, w().dir.path("split_err.txt")), 0)
+      << test::read_file(log);
+  nlohmann::json j = nlohmann::json::parse(test::read_file(log));
+  EXPECT_EQ(j.at("split"), "test");
+  EXPECT_EQ(j.at("images").get<int>(), 1);
+  EXPECT_EQ(read_predictions(out + "/predictions.csv").begin()->first, "synth_000009");  // 10 = 8 train, 1 val, 1 test
+
+  const std::string nosplit = w().dir.path("eval/nosplit.csv");
+  std::string rows = "id,image,mask,melanoma,seborrheic_keratosis\n";
+  for (int i = 0; i < kEvalImages; ++i)
+    rows += w().ids[i] + ",images/" + w().ids[i] + ".png,masks/" + w().ids[i] + "_segmentation.png,0,0\n";
+  test::write_file(nosplit, rows);
+  EXPECT_EQ(sh(eval + " --data " + nosplit, log), 1);
+  const std::string text = test::read_file(log);
+  EXPECT_NE(text.find("no val rows to evaluate (the data has 4 train); it has no split column: --split all "
+                      "evaluates every row"),
+            std::string::npos) << text;
+  EXPECT_EQ(text.find(".cpp:"), std::string::npos) << text;
+  ASSERT_EQ(sh(eval + " --data " + nosplit + " --split all", log, w().dir.path("split_err.txt")), 0)
+      << test::read_file(log);
+  j = nlohmann::json::parse(test::read_file(log));
+  EXPECT_EQ(j.at("split"), "all");
+  EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
+  EXPECT_EQ(sh(eval + " --data " + nosplit + " --split everything", log), 1);
+  EXPECT_NE(test::read_file(log).find("train, val, test or all"), std::string::npos) << test::read_file(log);
+}
+
+// Two folders: the crops with their masks under three naming rules and in
+// three formats (ISIC's _segmentation PNG, PH2's _lesion BMP in 24-bit red and
+// in 1 bit, a plain-named PNG), labels in ISIC 2017 Part 3's format: the same
+// numbers as the CSV listing the same images.
+TEST_F(CliDetSegEval, FolderFormScoresLikeTheDataSet) {
+  const std::string masks = w().dir.path("folder_masks");
+  fs::create_directories(masks);
+  for (int i = 0; i < kEvalImages; ++i) {
+    const std::string id = w().ids[i];
+    const Image m = load_image(w().eval_masks + "/" + id + "_segmentation.png", 1);
+    if (i == 0) save_png(masks + "/" + id + "_segmentation.png", m);
+    if (i == 1) test::write_file(masks + "/" + id + "_lesion.bmp", test::bmp_file(m, 24));
+    if (i == 2) save_png(masks + "/" + id + ".png", m);
+    if (i == 3) test::write_file(masks + "/" + id + "_lesion.bmp", test::bmp_file(m, 1));
+  }
+  const std::string log = w().dir.path("folder.txt"), err = w().dir.path("folder_err.txt");
+  const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --overlays 0 --device cpu";
+  const std::string a = w().dir.path("folder_csv"), b = w().dir.path("folder_dirs"), c = w().dir.path("folder_nolab");
+  ASSERT_EQ(sh(eval + " --json --data " + w().eval_csv + " --out " + a, log, err), 0) << test::read_file(log);
+  const nlohmann::json ja = nlohmann::json::parse(test::read_file(log));
+  ASSERT_EQ(sh(eval + " --json --images " + w().eval_images + " --masks " + masks + " --labels " + w().part3_csv +
+                   " --out " + b,
+               log, err),
+            0)
+      << test::read_file(log) << test::read_file(err);
+  const nlohmann::json jb = nlohmann::json::parse(test::read_file(log));
+  EXPECT_EQ(jb.at("split"), "folders");
+  EXPECT_EQ(jb.at("images").get<int>(), kEvalImages);
+  EXPECT_FALSE(jb.contains("paper"));
+  EXPECT_NE(jb.at("data").get<std::string>().find("1 rows for other images ignored"), std::string::npos);
+  for (const char* k : {"ja", "di", "ac", "se", "sp"})
+    EXPECT_DOUBLE_EQ(jb.at("segmentation").at(k).get<double>(), ja.at("segmentation").at(k).get<double>()) << k;
+  for (const char* k : {"positives", "accuracy", "auc", "ap", "sensitivity", "specificity"})
+    EXPECT_EQ(jb.at("classification").at(k), ja.at("classification").at(k)) << k;
+  EXPECT_TRUE(fs::exists(b + "/labels.csv"));
+
+  // Without labels: the segmentation alone; the scores are written, not scored.
+  ASSERT_EQ(sh(eval + " --images " + w().eval_images + " --masks " + masks + " --out " + c, log, err), 0)
+      << test::read_file(log) << test::read_file(err);
+  EXPECT_NE(test::read_file(log).find("classification: not scored, the images have no labels"), std::string::npos)
+      << test::read_file(log);
+  const nlohmann::json jc = nlohmann::json::parse(test::read_file(c + "/metrics.json"));
+  EXPECT_FALSE(jc.contains("classification"));
+  EXPECT_DOUBLE_EQ(jc.at("segmentation").at("ja").get<double>(), ja.at("segmentation").at("ja").get<double>());
+  EXPECT_TRUE(fs::exists(c + "/scores.csv"));
+  EXPECT_FALSE(fs::exists(c + "/labels.csv"));
+
+  // An image without a mask, an image without a labels row, options that do not go together.
+  const std::string images = w().dir.path("folder_images");
+  fs::create_directories(images);
+  fs::copy(w().eval_images + "/crop_0.png", images + "/crop_0.png");
+  fs::copy(w().eval_images + "/crop_0.png", images + "/lonely.png");
+  auto expect_error = [&](const std::string& args, const std::vector<std::string>& wants) {
+    SCOPED_TRACE(args);
+    EXPECT_EQ(sh(eval + args + " --out " + c, log), 1);
+    const std::string text = test::read_file(log);
+    for (const std::string& want : wants) EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+    EXPECT_EQ(text.find(".cpp:"), std::string::npos) << text;
+  };
+  expect_error(" --images " + images + " --masks " + masks,
+               {"1 of 2 images in " + images + " have no mask", "lonely.png"});
+  fs::remove(images + "/lonely.png");
+  const std::string part3 = w().dir.path("part3_short.csv");
+  test::write_file(part3, "image_id,melanoma,seborrheic_keratosis\ncrop_1,1,0\n");
+  expect_error(" --images " + images + " --masks " + masks + " --labels " + part3,
+               {part3, "no row for 1 of 1 images", "crop_0"});
+  expect_error(" --images " + images, {"give --images DIR and --masks DIR together"});
+  expect_error(" --images " + images + " --masks " + masks + " --data " + w().eval_csv, {"take the place of --data"});
+}
+
+// predict detseg --truth says how many images found their mask; none is an error.
+TEST_F(CliDetSegEval, PredictTruthSaysHowManyMatched) {
+  const std::string truth = w().dir.path("truth_half"), log = w().dir.path("truth.txt");
+  fs::create_directories(truth);
+  for (int i = 0; i < 2; ++i)
+    fs::copy(w().eval_masks + "/" + w().ids[i] + "_segmentation.png", truth + "/" + w().ids[i] + "_segmentation.png");
+  const std::string predict = std::string(kBin) + " predict detseg --model " + w().model + " --images " +
+                              w().eval_images + " --overlays 0 --device cpu --out " + w().dir.path("truth_out");
+  ASSERT_EQ(sh(predict + " --truth " + truth, log), 0) << test::read_file(log);
+  std::string text = test::read_file(log);
+  EXPECT_NE(text.find("ground truth: 2 of 4 images matched a mask in " + truth + " (none for crop_2, crop_3)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("against the 2 ground-truth masks"), std::string::npos) << text;
+
+  const std::string other = w().dir.path("truth_other");
+  fs::create_directories(other);
+  fs::copy(w().eval_masks + "/crop_0_segmentation.png", other + "/mask_of_crop_0.png");
+  EXPECT_EQ(sh(predict + " --truth " + other, log), 1);
+  text = test::read_file(log);
+  EXPECT_NE(text.find("--truth " + other + ": none of the 4 images has a mask there"), std::string::npos) << text;
+  EXPECT_NE(text.find("the folder holds mask_of_crop_0.png"), std::string::npos) << text;
+  EXPECT_EQ(text.find(".cpp:"), std::string::npos) << text;
 }
 
 TEST_F(CliDetSegEval, ErrorsAreClearAndExitNonZero) {

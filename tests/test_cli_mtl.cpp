@@ -121,6 +121,34 @@ TEST_F(CliMtl, EvalNumbersMatchTheMetricsCommand) {
   EXPECT_NEAR(j.at("map_class").get<double>(), map_class, 1e-12);
 }
 
+// --split: the held-out fold (default), the other folds, or every image; no
+// paper numbers, and it says why (Liao & Luo's data is not here).
+TEST_F(CliMtl, EvalSplitChoosesTheImages) {
+  const std::string a = dir_.path("a"), ev = dir_.path("ev"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 1), log), 0) << test::read_file(log);
+  const std::string eval = std::string(kBin) + " eval mtl --model " + a + "/model.safetensors --data " + manifest_ +
+                           " --folds 4 --resize 36 --crop 32 --crops 1 --cam 0 --device cpu --out " + ev;
+  const std::vector<std::pair<std::string, size_t>> splits = {{"", 10}, {" --split train", 30}, {" --split all", 40}};
+  for (const auto& [split, n] : splits) {
+    SCOPED_TRACE(split);
+    ASSERT_EQ(sh(eval + split, log), 0) << test::read_file(log);
+    const nlohmann::json m = nlohmann::json::parse(test::read_file(ev + "/metrics.json"));
+    EXPECT_EQ(m.at("images").get<size_t>(), n);
+    EXPECT_EQ(m.at("split"), split.empty() ? "val" : split.substr(9));
+    // One labels row per image evaluated (plus the header).
+    const std::string labels = test::read_file(ev + "/lesion_labels.csv");
+    EXPECT_EQ((size_t)std::count(labels.begin(), labels.end(), '\n'), n + 1);
+    EXPECT_NE(test::read_file(log).find("no paper numbers are printed"), std::string::npos) << test::read_file(log);
+  }
+  EXPECT_EQ(sh(eval + " --split all --retrieval 2", log), 1);
+  EXPECT_NE(test::read_file(log).find("--retrieval searches the training folds"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_EQ(sh(eval + " --split test", log), 1);
+  EXPECT_NE(test::read_file(log).find("--split must be val (the held-out fold), train (the other folds) or all"),
+            std::string::npos) << test::read_file(log);
+  EXPECT_EQ(test::read_file(log).find(".cpp:"), std::string::npos) << test::read_file(log);
+}
+
 TEST_F(CliMtl, MissingImageIsAClearErrorNamingTheFile) {
   std::ofstream(manifest_, std::ios::app) << "no_such_image.png,scale,smooth\n";
   const std::string log = dir_.path("log.txt");

@@ -1,6 +1,7 @@
 // End to end through bin/skinmtl: `metrics seg` on hand-made mask folders
-// (ISIC file names, the matching rule, ignored files, every error) and
-// `metrics binary` on hand-made CSVs, with hand-computed values.
+// (ISIC and PH2 file names, BMP masks, the matching rule, ignored files, every
+// error) and `metrics binary` on hand-made CSVs (one column, or a scores column
+// against a labels column of another name), with hand-computed values.
 //
 // The binary is built by `make test` before the tests run; tests run from the
 // repository root.
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/image.h"
+#include "tests/io_test_util.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -87,6 +89,21 @@ TEST_F(CliSegMetrics, MeansOverMatchedMasks) {
   save_png(pred_ + "/ISIC_0000001_segmentation.png", grey);
   ASSERT_EQ(sh(seg(" --json --threshold 100"), log_), 0) << test::read_file(log_);
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::read_file(log_))["ja"].get<double>(), 0.25);  // (0.5 + 0) / 2
+}
+
+// PH2 names its masks IMD002_lesion.bmp; a colour mask is lesion where any
+// channel is >= 128 (here red on black, which luma would read as 76).
+TEST_F(CliSegMetrics, Ph2NamesAndColourBmpMasks) {
+  std::filesystem::remove(truth_ + "/ISIC_0000000_segmentation.png");
+  std::filesystem::remove(truth_ + "/ISIC_0000001_segmentation.png");
+  test::write_file(truth_ + "/IMD002_lesion.bmp", test::bmp_file(mask_of({"##..", "##..", "...."}), 24));  // red
+  test::write_file(truth_ + "/IMD003_lesion.bmp", test::bmp_file(mask_of({"#.", ".#"}), 1));
+  save_png(pred_ + "/IMD002.png", mask_of({"###.", "#...", "..#."}));  // image 0 above: JA 0.5
+  save_png(pred_ + "/IMD003.png", mask_of({"#.", ".#"}));             // JA 1
+  ASSERT_EQ(sh(seg(" --json"), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["images"], 2);
+  EXPECT_DOUBLE_EQ(j["ja"].get<double>(), (0.5 + 1) / 2);
 }
 
 TEST_F(CliSegMetrics, Errors) {
@@ -173,6 +190,47 @@ TEST_F(CliBinaryMetrics, OneBlockPerColumn) {
   const std::string text = test::read_file(log_);
   EXPECT_TRUE(contains(text, "melanoma")) << text;
   EXPECT_TRUE(contains(text, "0.4000  0.6667  0.7500  0.5000  0.3333  1/2/1/1")) << text;
+}
+
+// A scores column against a labels column of another name: predict detseg's
+// "malignant" against ISIC's "melanoma", in files whose other columns are
+// text (ISIC 2017's labels.csv has diagnosis and site columns).
+TEST_F(CliBinaryMetrics, ScoreAndLabelColumnsOfDifferentNames) {
+  test::write_file(scores_, "image_id,malignant,benign,note\n"
+                            "a,0.9,0.1,x\nb,0.8,0.2,y\nc,0.4,0.6,\nd,0.3,0.7,z\ne,0.6,0.4,w\n");
+  test::write_file(labels_, "image_id,split,melanoma,diagnosis3\n"
+                            "e,val,0,nevus\nd,val,0,nevus\nc,val,1,melanoma\nb,val,0,nevus\na,val,1,melanoma\n");
+  ASSERT_EQ(sh(binary(" --json --score-column malignant --label-column melanoma"), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["score_column"], "malignant");
+  EXPECT_EQ(j["label_column"], "melanoma");
+  ASSERT_EQ(j["columns"].size(), 1u);
+  const nlohmann::json& mel = j["columns"][0];  // the five-item example: as --column melanoma gives it
+  EXPECT_EQ(mel["column"], "melanoma");
+  EXPECT_DOUBLE_EQ(mel["accuracy"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(mel["auc"].get<double>(), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(mel["ap"].get<double>(), 0.75);
+  ASSERT_EQ(sh(binary(" --score-column malignant --label-column melanoma"), log_), 0);
+  EXPECT_TRUE(contains(test::read_file(log_), "scores: " + scores_ + ", column malignant\nlabels: " + labels_ +
+                                                  ", column melanoma"))
+      << test::read_file(log_);
+
+  // A column that is not there: the file and its columns are named.
+  EXPECT_EQ(sh(binary(" --score-column malign --label-column melanoma"), log_), 1);
+  std::string log = test::read_file(log_);
+  EXPECT_TRUE(contains(log, "scores file " + scores_ + " has no column 'malign' (columns: malignant, benign, note)"))
+      << log;
+  EXPECT_FALSE(contains(log, ".cpp:")) << log;
+  // One name alone names the column of both files: the labels have no "malignant".
+  EXPECT_EQ(sh(binary(" --score-column malignant"), log_), 1);
+  EXPECT_TRUE(contains(test::read_file(log_), "labels file " + labels_ + " has no column 'malignant'"))
+      << test::read_file(log_);
+  // Without a column the text columns are an error, as before.
+  EXPECT_EQ(sh(binary(), log_), 1);
+  EXPECT_TRUE(contains(test::read_file(log_), "is not a number")) << test::read_file(log_);
+  // Usage: --column with either, or any of them outside `metrics binary`.
+  EXPECT_EQ(sh(binary(" --column melanoma --label-column melanoma"), log_), 2);
+  EXPECT_EQ(sh(std::string(kBin) + " metrics seg --pred x --truth y --score-column a", log_), 2);
 }
 
 TEST_F(CliBinaryMetrics, Errors) {

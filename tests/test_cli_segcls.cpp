@@ -1,7 +1,9 @@
 // End to end through bin/skinmtl: train segcls, resume, eval segcls, and
 // `metrics binary` on the files eval writes, on a tiny synthetic set (24
 // lesions of 64x64 written by io/synthetic.h, trained at 32x48 with a random
-// trunk, so a step takes a fraction of a second).
+// trunk, so a step takes a fraction of a second); eval on other splits, on the
+// same images as a fake ISIC 2017 (the only data beside which Yang et al.'s
+// numbers are printed) and as two folders of images and masks.
 //
 // The binary is built by `make test` before the tests run; tests run from the
 // repository root.
@@ -17,6 +19,7 @@
 #include "io/csv_log.h"
 #include "io/image.h"
 #include "io/synthetic.h"
+#include "tests/io_test_util.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -121,9 +124,15 @@ TEST_F(CliSegCls, EvalWritesIsicFilesAndItsAucsMatchTheMetricsCommand) {
                log),
             0)
       << test::read_file(log);
-  EXPECT_NE(test::read_file(log).find("Yang et al."), std::string::npos) << test::read_file(log);
+  // Not ISIC 2017: Yang et al.'s numbers are not printed, and it says why.
+  EXPECT_NE(test::read_file(log).find("printed beside\n ours only when `--data isic2017` evaluates its val split"),
+            std::string::npos)
+      << test::read_file(log);
+  EXPECT_EQ(test::read_file(log).find("0.724"), std::string::npos) << test::read_file(log);
   std::ifstream f(ev + "/metrics.json");
   const nlohmann::json m = nlohmann::json::parse(f);
+  EXPECT_FALSE(m.contains("paper"));
+  EXPECT_EQ(m.at("split"), "val");
   const double ja = m.at("segmentation").at("jaccard").get<double>();
   EXPECT_GE(ja, 0.0);
   EXPECT_LE(ja, 1.0);
@@ -184,6 +193,98 @@ TEST_F(CliSegCls, SegmentationOnlyVariantWritesMasksButNoClassScores) {
   const nlohmann::json m = nlohmann::json::parse(test::read_file(ev + "/metrics.json"));
   EXPECT_TRUE(m.contains("segmentation"));
   EXPECT_FALSE(m.contains("melanoma"));
+}
+
+// One model, evaluated on other splits, as ISIC 2017's val split and as two
+// folders: the same images give the same numbers every way.
+TEST_F(CliSegCls, EvalOnOtherSplitsIsic2017AndFolders) {
+  const std::string a = dir_.path("a"), log = dir_.path("log.txt"), err = dir_.path("err.txt");
+  ASSERT_EQ(sh(train_cmd(csv_, a, 1), log), 0) << test::read_file(log);
+  const std::string eval = std::string(kBin) + " eval segcls --json --model " + a +
+                           "/model.safetensors --overlays 0 --device cpu --out " + dir_.path("ev");
+  auto run = [&](const std::string& args) {
+    const int rc = sh(eval + args + " 2> " + err, log);
+    EXPECT_EQ(rc, 0) << args << "\n" << test::read_file(log) << test::read_file(err);
+    return rc == 0 ? nlohmann::json::parse(test::read_file(log)) : nlohmann::json();
+  };
+  const nlohmann::json val = run(" --data " + csv_);
+  ASSERT_FALSE(val.is_null());
+  EXPECT_EQ(val.at("images").get<size_t>(), val_ids_.size());
+  EXPECT_EQ(run(" --data " + csv_ + " --split train").at("images").get<size_t>(), 24 - val_ids_.size());
+  EXPECT_EQ(run(" --data " + csv_ + " --split all").at("images").get<size_t>(), 24u);
+  EXPECT_EQ(sh(eval + " --data " + csv_ + " --split test", log), 1);
+  EXPECT_NE(test::read_file(log).find("no test rows to evaluate (the data has 18 train, 6 val)"), std::string::npos)
+      << test::read_file(log);
+  auto same_numbers = [&](const nlohmann::json& j, bool classification) {
+    EXPECT_EQ(j.at("images"), val.at("images"));
+    for (const char* k : {"jaccard", "dice"})
+      EXPECT_DOUBLE_EQ(j.at("segmentation").at(k).get<double>(), val.at("segmentation").at(k).get<double>()) << k;
+    EXPECT_EQ(j.contains("melanoma"), classification);
+    if (classification) {
+      EXPECT_EQ(j.at("melanoma"), val.at("melanoma"));
+      EXPECT_EQ(j.at("seborrheic_keratosis"), val.at("seborrheic_keratosis"));
+    }
+  };
+
+  // The same images as ISIC 2017 (its adapter, --data isic2017): val is the
+  // split Yang et al. report on, so their numbers are printed beside ours.
+  std::filesystem::create_directories(dir_.path("isic2017"));
+  {
+    const CsvTable t = read_csv(csv_);
+    std::ofstream f(dir_.path("isic2017/labels.csv"));
+    f << "image_id,split,melanoma,seborrheic_keratosis,anatom_site_general,image,mask\n";
+    for (const auto& r : t.rows)
+      f << r[4] << "," << r[5] << "," << r[2] << "," << r[3] << ",,../" << r[0] << ",../" << r[1] << "\n";
+  }
+  const nlohmann::json isic = run(" --data isic2017 --data-dir " + dir_.str());
+  same_numbers(isic, true);
+  ASSERT_TRUE(isic.contains("paper"));
+  EXPECT_DOUBLE_EQ(isic.at("paper").at("jaccard").get<double>(), 0.724);
+  ASSERT_EQ(sh(std::string(kBin) + " eval segcls --model " + a + "/model.safetensors --data isic2017 --data-dir " +
+                   dir_.str() + " --overlays 0 --device cpu --out " + dir_.path("ev"),
+               log),
+            0);
+  for (const char* want : {"Yang et al.", "0.724", "Yang AUC", "0.880", "0.972", "the split evaluated here"})
+    EXPECT_NE(test::read_file(log).find(want), std::string::npos) << want << "\n" << test::read_file(log);
+  EXPECT_FALSE(run(" --data isic2017 --split all --data-dir " + dir_.str()).contains("paper"));
+
+  // The val images as two folders: ISIC, PH2 (a 24-bit colour BMP) and plain mask names.
+  const std::string images = dir_.path("f_images"), masks = dir_.path("f_masks"), labels = dir_.path("part3.csv");
+  std::filesystem::create_directories(images);
+  std::filesystem::create_directories(masks);
+  {
+    const CsvTable t = read_csv(csv_);
+    std::ofstream f(labels);
+    f << "image_id,melanoma,seborrheic_keratosis\n";
+    int k = 0;
+    for (const auto& r : t.rows) {
+      if (r[5] != "val") continue;
+      const std::string id = r[4];
+      std::filesystem::copy(dir_.path(r[0]), images + "/" + id + ".jpg");
+      const Image m = load_image(dir_.path(r[1]), 1);
+      if (k % 3 == 0) save_png(masks + "/" + id + "_segmentation.png", m);
+      if (k % 3 == 1) test::write_file(masks + "/" + id + "_lesion.bmp", test::bmp_file(m, 24));
+      if (k % 3 == 2) save_png(masks + "/" + id + ".png", m);
+      f << id << "," << r[2] << "," << r[3] << "\n";
+      ++k;
+    }
+  }
+  const nlohmann::json folders = run(" --images " + images + " --masks " + masks + " --labels " + labels);
+  same_numbers(folders, true);
+  EXPECT_EQ(folders.at("split"), "folders");
+  EXPECT_FALSE(folders.contains("paper"));
+  // Without labels: Part 1 only; the probabilities are written, not scored.
+  const nlohmann::json unlabelled = run(" --images " + images + " --masks " + masks);
+  same_numbers(unlabelled, false);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path("ev/predictions.csv")));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("ev/labels.csv")));
+  // An image without its mask: an error that lists it, without a C++ location.
+  std::filesystem::copy(images + "/" + val_ids_[0] + ".jpg", images + "/stray.jpg");
+  EXPECT_EQ(sh(eval + " --images " + images + " --masks " + masks, log), 1);
+  EXPECT_NE(test::read_file(log).find("have no mask in " + masks + " (a mask is"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("stray.jpg"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(test::read_file(log).find(".cpp:"), std::string::npos) << test::read_file(log);
 }
 
 }  // namespace

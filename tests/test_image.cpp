@@ -181,6 +181,41 @@ TEST(Image, SaveErrorNamesTheFile) {
   expect_error_mentions([&] { save_png(bad, random_image(2, 2, 3, rng)); }, {bad});
 }
 
+// ---- masks ------------------------------------------------------------------------------
+
+TEST(LoadMask, GreyAsStoredColourByItsLargestChannel) {
+  TempDir dir;
+  // 5 x 7 (odd widths exercise the row padding): lesion 255 on a diagonal band.
+  std::vector<std::vector<int>> lesion(5, std::vector<int>(7, 0));
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 7; ++x) lesion[y][x] = (x + 2 * y) % 3 == 0 ? 255 : 0;
+  // 1-bit, 8-bit and 24-bit BMPs (PH2's masks are BMPs): each decodes to the band.
+  for (int bits : {1, 8, 24}) {
+    const std::string path = dir.path("m" + std::to_string(bits) + ".bmp");
+    test::write_file(path, test::bmp_file(lesion, bits));
+    const Image m = load_mask(path);
+    EXPECT_EQ(m.channels, 1) << bits;
+    EXPECT_EQ(rows_of(m), lesion) << bits << " bits per pixel";
+  }
+  // An 8-bit grey file keeps its grey values (the threshold comes later).
+  std::vector<std::vector<int>> greys = {{0, 60, 127, 128, 200, 255, 3}};
+  test::write_file(dir.path("g.bmp"), test::bmp_file(greys, 8));
+  EXPECT_EQ(rows_of(load_mask(dir.path("g.bmp"))), greys);
+  save_png(dir.path("g.png"), grey(greys));
+  EXPECT_EQ(rows_of(load_mask(dir.path("g.png"))), greys);
+  // A colour mask is lesion where ANY channel is >= 128: pure red (luma 76)
+  // and pure green and blue count, dark colours do not.
+  Image rgb(1, 5, 3);
+  const int colours[5][3] = {{255, 0, 0}, {0, 200, 0}, {0, 0, 128}, {127, 127, 127}, {0, 0, 0}};
+  for (int x = 0; x < 5; ++x)
+    for (int c = 0; c < 3; ++c) rgb.at(0, x, c) = (uint8_t)colours[x][c];
+  save_png(dir.path("rgb.png"), rgb);
+  EXPECT_EQ(rows_of(load_mask(dir.path("rgb.png"))), (std::vector<std::vector<int>>{{255, 200, 128, 127, 0}}));
+  EXPECT_EQ(load_image(dir.path("rgb.png"), 1).at(0, 0, 0), 76);  // what luma would have made of red
+  // Errors are load_image's, naming the file.
+  expect_error_mentions([&] { load_mask(dir.path("none.bmp")); }, {dir.path("none.bmp"), "cannot open"});
+}
+
 // ---- resize --------------------------------------------------------------------------
 
 TEST(Resize, ConstantImageStaysConstant) {
@@ -191,7 +226,8 @@ TEST(Resize, ConstantImageStaysConstant) {
       img.at(y, x, 1) = 200;
       img.at(y, x, 2) = 255;
     }
-  // Up, down (bilinear), down by more than 2x (area), mixed.
+  // Up, down by less and more than 2x, to one pixel, mixed: the weights of
+  // every output pixel sum to one.
   for (auto [h, w] : std::vector<std::pair<int, int>>{{13, 11}, {5, 4}, {3, 2}, {1, 1}, {20, 2}}) {
     const Image r = resize(img, h, w);
     ASSERT_EQ(r.height, h);
@@ -205,9 +241,17 @@ TEST(Resize, ConstantImageStaysConstant) {
   }
 }
 
+TEST(Resize, SameSizeIsTheIdentity) {
+  Rng rng(7);
+  const Image img = random_image(9, 13, 3, rng);
+  EXPECT_EQ(resize(img, 9, 13).data, img.data);
+}
+
 TEST(Resize, TwoByTwoUpscaledByHand) {
-  // Output d samples s = (d + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25, clamped
-  // to 0, 0.25, 0.75, 1: weights (1, 0), (0.75, 0.25), (0.25, 0.75), (0, 1).
+  // Enlarging is plain bilinear. Output d is centred at c = (d + 0.5) / 2 in
+  // source pixels: 0.25, 0.75, 1.25, 1.75; the pixel centres 0.5 and 1.5 get
+  // tri(i + 0.5 - c) = 1 - |i + 0.5 - c|, renormalised at the borders:
+  // (1, 0), (0.75, 0.25), (0.25, 0.75), (0, 1).
   //   row 0: 0, 25, 75, 100            row 3: 200, 160, 80, 40
   //   row 1 = 0.75 row 0 + 0.25 row 3: 50, 58.75, 76.25, 85
   //   row 2 = 0.25 row 0 + 0.75 row 3: 150, 126.25, 78.75, 55   (then rounded)
@@ -218,43 +262,66 @@ TEST(Resize, TwoByTwoUpscaledByHand) {
                                                         {200, 160, 80, 40}}));
 }
 
-TEST(Resize, DownscaleByHand) {
-  // Exactly 2x: samples at 0.5 and 2.5, i.e. the mean of each 2x2 block.
-  const Image a = grey({{0, 10, 100, 100}, {20, 30, 100, 100}, {4, 4, 0, 0}, {8, 8, 0, 200}});
-  EXPECT_EQ(rows_of(resize(a, 2, 2)), (std::vector<std::vector<int>>{{15, 100}, {6, 50}}));
-  // 3x (area): the mean of each 3-pixel run.
-  const Image b = grey({{3, 6, 9, 30, 60, 90}});
-  EXPECT_EQ(rows_of(resize(b, 1, 2)), (std::vector<std::vector<int>>{{6, 60}}));
-  // 2.5x (area, partial pixels): [0, 2.5) and [2.5, 5):
-  //   (10 + 20 + 0.5 * 30) / 2.5 = 18,  (0.5 * 30 + 40 + 50) / 2.5 = 42.
-  const Image c = grey({{10, 20, 30, 40, 50}});
-  EXPECT_EQ(rows_of(resize(c, 1, 2)), (std::vector<std::vector<int>>{{18, 42}}));
+TEST(Resize, DownscaleByHandWithTheStretchedTriangle) {
+  // 2x: the triangle spans 2 source pixels each side, w_i = tri((i + 0.5 - c) / 2).
+  //   d = 0, c = 1: pixels 0, 1, 2 weigh 0.75, 0.75, 0.25 (pixel 3 is at
+  //   distance 2.5/2 > 1), the left neighbour is outside the image, so the sum
+  //   1.75 renormalises: (0 * .75 + 10 * .75 + 100 * .25) / 1.75 = 18.57 -> 19.
+  //   d = 1, c = 3: pixels 1, 2, 3 weigh 0.25, 0.75, 0.75:
+  //   (10 * .25 + 100 * .75 + 100 * .75) / 1.75 = 87.14 -> 87.
+  // (Plain bilinear would give (0 + 10) / 2 = 5 and 100: pixel 2 half ignored.)
+  EXPECT_EQ(rows_of(resize(grey({{0, 10, 100, 100}}), 1, 2)), (std::vector<std::vector<int>>{{19, 87}}));
+  // 3x: w_i = tri((i + 0.5 - c) / 3), c = 1.5 and 4.5.
+  //   d = 0: pixels 0..3 weigh 2/3, 1, 2/3, 1/3 (sum 8/3):
+  //          (3 * 2/3 + 6 + 9 * 2/3 + 30 / 3) * 3/8 = 24 * 3/8 = 9.
+  //   d = 1: pixels 2..5 weigh 1/3, 2/3, 1, 2/3 (sum 8/3, the right neighbour
+  //          is outside): (9 / 3 + 30 * 2/3 + 60 + 90 * 2/3) * 3/8 = 53.6 -> 54.
+  EXPECT_EQ(rows_of(resize(grey({{3, 6, 9, 30, 60, 90}}), 1, 2)), (std::vector<std::vector<int>>{{9, 54}}));
+  // Vertically the same rule: the transposed column gives the same numbers.
+  EXPECT_EQ(rows_of(resize(grey({{3}, {6}, {9}, {30}, {60}, {90}}), 2, 1)),
+            (std::vector<std::vector<int>>{{9}, {54}}));
 }
 
-TEST(Resize, BilinearMatchesADirectTwoDimensionalReference) {
+TEST(Resize, ShrinkingAveragesFineStripesInsteadOfAliasing) {
+  // One-pixel stripes of 0 and 255, shrunk 1.875x. Every output pixel spans
+  // about four stripes, so it must be near their mean, 127.5 (PIL gives 125 to
+  // 130). Bilinear without antialiasing reads two neighbours only and gives a
+  // beat pattern from 16 to 239: wide stripes that are not in the picture.
+  Image stripes(4, 60, 1);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 60; ++x) stripes.at(y, x, 0) = x % 2 ? 255 : 0;
+  const Image r = resize(stripes, 4, 32);
+  for (int x = 1; x < 31; ++x) {  // the two border pixels see a one-sided window
+    EXPECT_GE(r.at(0, x, 0), 120) << x;
+    EXPECT_LE(r.at(0, x, 0), 135) << x;
+  }
+}
+
+TEST(Resize, MatchesADirectTwoDimensionalReference) {
+  // The header's formula evaluated directly in 2-D, in double precision. The
+  // 8-bit rounding of the horizontal pass (PIL's) may move a value by one.
   Rng rng(4);
   const Image img = random_image(7, 9, 3, rng);
-  const int H = 11, W = 5;  // up in y, down by 1.8x in x: bilinear on both axes
-  const Image r = resize(img, H, W);
-  auto coord = [](int d, int src, int dst, int* i0, int* i1, double* f) {
-    double s = (d + 0.5) * src / dst - 0.5;
-    s = std::min(std::max(s, 0.0), (double)src - 1);
-    *i0 = (int)std::floor(s);
-    *i1 = std::min(*i0 + 1, src - 1);
-    *f = s - *i0;
+  auto weights = [](int src, int dst, int d) {
+    const double scale = (double)src / dst, f = std::max(scale, 1.0), c = (d + 0.5) * scale;
+    std::vector<double> w(src);
+    double sum = 0;
+    for (int i = 0; i < src; ++i) sum += w[i] = std::max(0.0, 1.0 - std::abs(i + 0.5 - c) / f);
+    for (double& v : w) v /= sum;
+    return w;
   };
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x)
-      for (int c = 0; c < 3; ++c) {
-        int y0, y1, x0, x1;
-        double fy, fx;
-        coord(y, 7, H, &y0, &y1, &fy);
-        coord(x, 9, W, &x0, &x1, &fx);
-        const double v = (1 - fy) * ((1 - fx) * img.at(y0, x0, c) + fx * img.at(y0, x1, c)) +
-                         fy * ((1 - fx) * img.at(y1, x0, c) + fx * img.at(y1, x1, c));
-        // float vs double may round a value near .5 differently
-        EXPECT_NEAR(r.at(y, x, c), std::floor(v + 0.5), 1.0) << y << "," << x << "," << c;
-      }
+  for (auto [H, W] : std::vector<std::pair<int, int>>{{11, 5}, {3, 4}, {5, 17}}) {
+    const Image r = resize(img, H, W);  // up in y and down 1.8x in x, down both, down y and up x
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < 3; ++c) {
+          const std::vector<double> wy = weights(7, H, y), wx = weights(9, W, x);
+          double v = 0;
+          for (int i = 0; i < 7; ++i)
+            for (int j = 0; j < 9; ++j) v += wy[i] * wx[j] * img.at(i, j, c);
+          EXPECT_NEAR(r.at(y, x, c), std::floor(v + 0.5), 1.0) << H << "x" << W << " at " << y << "," << x;
+        }
+  }
 }
 
 TEST(Resize, ResizeCropEqualsResizeThenCrop) {

@@ -1,11 +1,13 @@
 // io/seg_data: the generic CSV (columns, flags, splits, ids, relative paths),
 // its errors with file:line, every missing file reported at once, the
 // synthetic and ISIC 2017 sources (a fake labels.csv here; the real one when
-// present).
+// present), choosing a split; io/seg_folder: images and masks paired by name
+// across two folders, with labels from a CSV.
 #include <filesystem>
 
 #include "io/image.h"
 #include "io/seg_data.h"
+#include "io/seg_folder.h"
 #include "io/synthetic.h"
 #include "tests/io_test_util.h"
 #include "tests/test_util.h"
@@ -51,6 +53,12 @@ TEST(SegData, GenericCsv) {
   EXPECT_NE(d.description.find("2 train / 1 val; melanoma 2 / 0, seborrheic_keratosis 1 / 1"),
             std::string::npos) << d.description;
   EXPECT_NE(d.description.find("1 test rows left out"), std::string::npos) << d.description;
+  // Every row, the test row too, in file order, with its split.
+  ASSERT_EQ(d.all.size(), 4u);
+  EXPECT_EQ(d.all[2].id, "C");
+  EXPECT_EQ(d.all[2].split, "test");
+  EXPECT_EQ(d.kind, "csv");
+  EXPECT_TRUE(d.has_split_column);
 
   // Without a split column every row is train.
   write_file(dir.path("nosplit.csv"), "image,mask,melanoma,seborrheic_keratosis\n"
@@ -58,6 +66,37 @@ TEST(SegData, GenericCsv) {
   const SegData n = load_seg_data(dir.path("nosplit.csv"), "");
   EXPECT_EQ(n.train.size(), 2u);
   EXPECT_EQ(n.val.size(), 0u);
+  EXPECT_FALSE(n.has_split_column);
+}
+
+TEST(SegData, SelectSplit) {
+  TempDir dir;
+  write_pngs(dir);
+  write_file(dir.path("d.csv"), "image,mask,melanoma,seborrheic_keratosis,id,split\n"
+                                "img/a.png,img/am.png,0,0,A,train\nimg/b.png,img/bm.png,0,0,B,val\n"
+                                "img/c.png,img/cm.png,0,0,C,test\nimg/d.png,img/dm.png,0,0,D,val\n");
+  const SegData d = load_seg_data(dir.path("d.csv"), "");
+  auto ids = [](const std::vector<SegSample>& v) {
+    std::string s;
+    for (const SegSample& x : v) s += x.id;
+    return s;
+  };
+  EXPECT_EQ(ids(select_split(d, "val")), "BD");
+  EXPECT_EQ(ids(select_split(d, "train")), "A");
+  EXPECT_EQ(ids(select_split(d, "test")), "C");
+  EXPECT_EQ(ids(select_split(d, "all")), "ABCD");
+  EXPECT_ERROR_WITH(select_split(d, "valid"), "train, val, test or all, got 'valid'");
+  // A CSV without a split column: every row is train; asking for val says how to take them all.
+  write_file(dir.path("n.csv"), "image,mask,melanoma,seborrheic_keratosis\nimg/a.png,img/am.png,0,0\n");
+  const SegData n = load_seg_data(dir.path("n.csv"), "");
+  EXPECT_ERROR_WITH(select_split(n, "val"), "no val rows", "(the data has 1 train)", "no split column",
+                    "--split all");
+  EXPECT_EQ(select_split(n, "all").size(), 1u);
+  try {  // the user's mistake: no C++ file:line in the message
+    select_split(n, "val");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find(".cpp:"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SegData, RowErrorsNameFileAndLine) {
@@ -145,6 +184,115 @@ TEST(SegData, Isic2017OnAFakeLabelsFile) {
   EXPECT_EQ(d.val[0].mask, dir.path("isic2017/../img/bm.png"));
   // The file may be named after the colon.
   EXPECT_EQ(load_seg_data("isic2017:" + dir.path("isic2017/labels.csv"), "nowhere").train.size(), 2u);
+  EXPECT_EQ(d.kind, "isic2017");
+  ASSERT_EQ(d.all.size(), 3u);  // train rows, then val rows
+  EXPECT_EQ(d.all[2].id, "I1");
+  EXPECT_EQ(d.all[2].split, "val");
+}
+
+// ---- folders ---------------------------------------------------------------------------------
+
+TEST(SegFolder, MaskKeys) {
+  EXPECT_EQ(mask_file_key("/x/ISIC_0000000_segmentation.png"), "ISIC_0000000");
+  EXPECT_EQ(mask_file_key("IMD002_lesion.bmp"), "IMD002");
+  EXPECT_EQ(mask_file_key("masks/lesion7.png"), "lesion7");
+  EXPECT_EQ(mask_file_key("_lesion.png"), "_lesion");  // nothing would be left
+  EXPECT_TRUE(has_mask_suffix("IMD002_lesion.bmp"));
+  EXPECT_FALSE(has_mask_suffix("IMD002.bmp"));
+  EXPECT_TRUE(is_image_file_name("a.BMP"));
+  EXPECT_FALSE(is_image_file_name("a.txt"));
+}
+
+// An ISIC-named, a PH2-named (24-bit BMP) and a plain-named mask; labels for
+// all three and one other image.
+struct Folders {
+  TempDir dir;
+  std::string images = dir.path("images"), masks = dir.path("masks"), labels = dir.path("labels.csv");
+  Folders() {
+    std::filesystem::create_directories(images);
+    std::filesystem::create_directories(masks);
+    for (const char* n : {"ISIC_0000001", "IMD002", "plain"}) save_png(images + "/" + n + ".png", Image(4, 5, 3));
+    save_png(masks + "/ISIC_0000001_segmentation.png", Image(4, 5, 1));
+    write_file(masks + "/IMD002_lesion.bmp", test::bmp_file(Image(4, 5, 1), 24));
+    save_png(masks + "/plain.png", Image(4, 5, 1));
+    write_file(masks + "/notes.txt", "not an image");
+    write_file(labels, "image_id,melanoma,seborrheic_keratosis,extra\nplain,0,1,x\nIMD002,1,0,x\n"
+                       "ISIC_0000001,0.0,0,x\nother,1,0,x\n");
+  }
+};
+
+TEST(SegFolder, PairsIsicPh2AndPlainNamesWithLabels) {
+  Folders f;
+  const SegData d = read_seg_folders(f.images, f.masks, f.labels);
+  EXPECT_EQ(d.kind, "folders");
+  EXPECT_TRUE(d.labelled);
+  EXPECT_FALSE(d.has_split_column);
+  EXPECT_TRUE(d.train.empty() && d.val.empty());
+  ASSERT_EQ(d.all.size(), 3u);  // by key
+  EXPECT_EQ(d.all[0].id, "IMD002");
+  EXPECT_EQ(d.all[0].mask, f.masks + "/IMD002_lesion.bmp");
+  EXPECT_EQ(d.all[0].melanoma, 1);
+  EXPECT_EQ(d.all[1].id, "ISIC_0000001");
+  EXPECT_EQ(d.all[1].image, f.images + "/ISIC_0000001.png");
+  EXPECT_EQ(d.all[1].mask, f.masks + "/ISIC_0000001_segmentation.png");
+  EXPECT_EQ(d.all[2].id, "plain");
+  EXPECT_EQ(d.all[2].seborrheic_keratosis, 1);
+  EXPECT_NE(d.description.find("3 images with masks"), std::string::npos) << d.description;
+  EXPECT_NE(d.description.find("melanoma 1, seborrheic_keratosis 1 (1 rows for other images ignored)"),
+            std::string::npos) << d.description;
+  EXPECT_EQ(select_split(d, "all").size(), 3u);
+
+  // Without labels: masks only.
+  const SegData u = read_seg_folders(f.images, f.masks, "");
+  EXPECT_FALSE(u.labelled);
+  EXPECT_EQ(u.all.size(), 3u);
+  EXPECT_NE(u.description.find("no labels"), std::string::npos) << u.description;
+
+  // One folder for both: the suffixed files are the masks, "plain.png" is then an image without a mask.
+  std::filesystem::copy(f.masks + "/IMD002_lesion.bmp", f.images + "/IMD002_lesion.bmp");
+  std::filesystem::copy(f.masks + "/ISIC_0000001_segmentation.png", f.images + "/ISIC_0000001_segmentation.png");
+  std::filesystem::remove(f.images + "/plain.png");
+  const SegData one = read_seg_folders(f.images, f.images, "");
+  ASSERT_EQ(one.all.size(), 2u);
+  EXPECT_EQ(one.all[0].image, f.images + "/IMD002.png");
+  EXPECT_EQ(one.all[0].mask, f.images + "/IMD002_lesion.bmp");
+}
+
+TEST(SegFolder, ErrorsListWhatIsMissing) {
+  Folders f;
+  save_png(f.images + "/lonely.jpg", Image(4, 5, 3));
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, ""),
+                    "1 of 4 images in " + f.images + " have no mask in " + f.masks, "lonely.jpg");
+  std::filesystem::remove(f.images + "/lonely.jpg");
+  // Masks without an image are counted, not an error.
+  save_png(f.masks + "/spare_segmentation.png", Image(4, 5, 1));
+  EXPECT_NE(read_seg_folders(f.images, f.masks, "").description.find("1 masks without an image ignored"),
+            std::string::npos);
+  // Two masks for one image.
+  save_png(f.masks + "/plain_segmentation.png", Image(4, 5, 1));
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, ""), "--masks " + f.masks, "two masks for 'plain'",
+                    f.masks + "/plain.png", f.masks + "/plain_segmentation.png");
+  std::filesystem::remove(f.masks + "/plain_segmentation.png");
+  // Labels: an image without a row, a bad flag, a repeated id.
+  write_file(f.labels, "image_id,melanoma,seborrheic_keratosis\nplain,0,0\n");
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, f.labels), f.labels, "no row for 2 of 3 images",
+                    "IMD002, ISIC_0000001");
+  write_file(f.labels, "image_id,melanoma,seborrheic_keratosis\nplain,0,0\nIMD002,yes,0\nISIC_0000001,0,0\n");
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, f.labels), f.labels + ":3", "'melanoma' must be 0 or 1");
+  write_file(f.labels, "image_id,melanoma,seborrheic_keratosis\nplain,0,0\nplain,1,0\n");
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, f.labels), f.labels + ":3", "'plain' was already on line 2");
+  write_file(f.labels, "image_id,melanoma\nplain,0\n");
+  EXPECT_ERROR_WITH(read_seg_folders(f.images, f.masks, f.labels), "no column 'seborrheic_keratosis'");
+  // Folders that are not there, or hold no image.
+  EXPECT_ERROR_WITH(read_seg_folders(f.dir.path("nowhere"), f.masks, ""), "--images", "not a folder");
+  std::filesystem::create_directories(f.dir.path("empty"));
+  EXPECT_ERROR_WITH(read_seg_folders(f.dir.path("empty"), f.masks, ""), "no image files");
+  // None of these messages carries a C++ location.
+  try {
+    read_seg_folders(f.images, f.dir.path("nowhere"), "");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find(".cpp:"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RealData, Isic2017SegData) {

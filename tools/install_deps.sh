@@ -4,10 +4,11 @@
 # The CUDA toolkit (nvcc, cuBLAS, cuDNN) is not a Debian package here: when
 # nvcc is absent the build is CPU-only, which is a supported configuration.
 #
-# python3-torch and python3-torchvision (Debian's PyTorch 1.13, CPU) are for
-# the tests and benchmarks only, never for the skinmtl runtime: the independent
-# reference of tests/test_torch_reference.cpp (run by /usr/bin/python3) and
-# the comparison of `make bench-cpu`. They are large (about 270 packages, 250 MB
+# python3-torch, python3-torchvision and python3-pil (Debian's PyTorch 1.13,
+# CPU, and Pillow) are for the tests and benchmarks only, never for the skinmtl
+# runtime: the independent references of tests/test_torch_reference.cpp and
+# tests/test_pil_reference.cpp (run by /usr/bin/python3) and the comparison of
+# `make bench-cpu`. They are large (about 270 packages, 250 MB
 # of archives, ~1 GB installed; about 2 minutes on a fresh Debian 12 machine);
 # without them those tests report themselves skipped.
 set -euo pipefail
@@ -17,7 +18,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 pkgs=(g++ make libopenblas-dev libstb-dev nlohmann-json3-dev libgtest-dev
-      python3-torch python3-torchvision)
+      python3-torch python3-torchvision python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -18,7 +18,7 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& options,
       help_ = true;
       continue;
     }
-    SKINMTL_CHECK(a.rfind("--", 0) == 0, "unexpected argument '" << a << "' (options start with --)");
+    SKINMTL_USER_CHECK(a.rfind("--", 0) == 0, "unexpected argument '" << a << "' (options start with --)");
     std::string name = a.substr(2), value;
     auto eq = name.find('=');
     if (eq != std::string::npos) {
@@ -26,13 +26,13 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& options,
       name = name.substr(0, eq);
     }
     if (known(flags, name)) {
-      SKINMTL_CHECK(eq == std::string::npos, "--" << name << " takes no value");
+      SKINMTL_USER_CHECK(eq == std::string::npos, "--" << name << " takes no value");
       values_[name] = "1";
       continue;
     }
-    SKINMTL_CHECK(known(options, name), "unknown option --" << name << " (see --help)");
+    SKINMTL_USER_CHECK(known(options, name), "unknown option --" << name << " (see --help)");
     if (eq == std::string::npos) {
-      SKINMTL_CHECK(i + 1 < argc, "option --" << name << " needs a value");
+      SKINMTL_USER_CHECK(i + 1 < argc, "option --" << name << " needs a value");
       value = argv[++i];
     }
     values_[name] = value;
@@ -49,7 +49,7 @@ double Args::get_double(const std::string& name, double fallback) const {
   if (it == values_.end()) return fallback;
   char* end = nullptr;
   double v = std::strtod(it->second.c_str(), &end);
-  SKINMTL_CHECK(end && *end == 0 && !it->second.empty(),
+  SKINMTL_USER_CHECK(end && *end == 0 && !it->second.empty(),
                 "--" << name << " expects a number, got '" << it->second << "'");
   return v;
 }
@@ -59,7 +59,7 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   if (it == values_.end()) return fallback;
   char* end = nullptr;
   long long v = std::strtoll(it->second.c_str(), &end, 10);
-  SKINMTL_CHECK(end && *end == 0 && !it->second.empty(),
+  SKINMTL_USER_CHECK(end && *end == 0 && !it->second.empty(),
                 "--" << name << " expects an integer, got '" << it->second << "'");
   return v;
 }
@@ -67,13 +67,13 @@ long long Args::get_int(const std::string& name, long long fallback) const {
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::CPU;
   if (name == "cuda") {
-    SKINMTL_CHECK(cuda_available(), "--device cuda: " << cuda_unavailable_reason());
+    SKINMTL_USER_CHECK(cuda_available(), "--device cuda: " << cuda_unavailable_reason());
     return Device::CUDA;
   }
-  SKINMTL_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
+  SKINMTL_USER_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
   // A machine meant to have a GPU must not fall back to the CPU in silence.
-  SKINMTL_CHECK(cuda_available() || !cuda_required(),
-                "--device auto: SKINMTL_REQUIRE_CUDA is set but " << cuda_unavailable_reason());
+  SKINMTL_USER_CHECK(cuda_available() || !cuda_required(),
+                     "--device auto: SKINMTL_REQUIRE_CUDA is set but " << cuda_unavailable_reason());
   return cuda_available() ? Device::CUDA : Device::CPU;
 }
 

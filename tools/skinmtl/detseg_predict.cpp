@@ -28,20 +28,6 @@ std::string detseg_file_name(const std::string& id) {
   return name;
 }
 
-bool is_image_file_name(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return (char)std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
-}
-
-std::string mask_file_key(const std::string& path) {
-  std::string stem = fs::path(path).stem().string();
-  const std::string suffix = "_segmentation";
-  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
-    stem.resize(stem.size() - suffix.size());
-  return stem;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -66,7 +52,7 @@ Decoded decode(const DetSegInput& in, int size) {
   Decoded d;
   d.image = load_image(in.image, 3);  // names the file when it cannot be read or decoded
   if (!in.mask.empty()) {
-    d.truth = load_image(in.mask, 1);  // read as `skinmtl metrics seg` reads it: grey (luma)
+    d.truth = load_mask(in.mask);  // read as `skinmtl metrics seg` reads it
     SKINMTL_CHECK(d.truth.height == d.image.height && d.truth.width == d.image.width,
                   in.id << ": the mask " << in.mask << " is " << d.truth.height << "x" << d.truth.width
                         << " but the image " << in.image << " is " << d.image.height << "x" << d.image.width);

@@ -12,8 +12,8 @@
 //        S x S mask probabilities
 //     -> back to the source image:
 //          mask: the S x S probability map as 0-255 grey, its content window
-//                resized to H x W (bilinear; area when shrinking > 2x) and
-//                thresholded at 128, i.e. p >= 0.5 (io/letterbox.h
+//                resized to H x W (io/image.h resize: bilinear, antialiased
+//                when shrinking) and thresholded at 128, i.e. p >= 0.5 (io/letterbox.h
 //                unletterbox_mask). Resizing the probabilities rather than the
 //                0/255 mask gives the smooth boundary Mask R-CNN's paste gives.
 //          box:  io/letterbox.h box_from_letterbox, then clipped to the image
@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "io/letterbox.h"
+#include "io/seg_folder.h"
 #include "nets/seg_metrics.h"
 #include "tools/skinmtl/detseg_common.h"
 
@@ -85,15 +86,8 @@ struct DetSegRunOptions {
 // The file name (without extension) of an id: see the header comment.
 std::string detseg_file_name(const std::string& id);
 
-// An image file by its extension: .png .jpg .jpeg .bmp .gif .tga (any case),
-// the files `skinmtl metrics seg` reads.
-bool is_image_file_name(const std::string& path);
-
-// The name a mask file is matched by, as `skinmtl metrics seg` matches them:
-// the file name without folder, extension and a trailing "_segmentation"
-// (ISIC's ground-truth suffix): ".../ISIC_0000000_segmentation.png" ->
-// "ISIC_0000000".
-std::string mask_file_key(const std::string& path);
+// Image files and mask names (is_image_file_name, mask_file_key) are
+// io/seg_folder.h's.
 
 // A CSV field (io/csv.h dialect): quoted, with "" for a quote, when it holds
 // a comma, a quote or a line break; else as is.

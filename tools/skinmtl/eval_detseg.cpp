@@ -1,6 +1,8 @@
 // skinmtl eval detseg: the evaluation of Song et al. (2019) for a model of
-// `skinmtl train detseg`, on the val split of a data set, beside the paper's
-// numbers.
+// `skinmtl train detseg`: on the val split of a data set by default, or
+// another split, every row, or two folders of images and masks
+// (tools/skinmtl/eval_data.h); beside the paper's numbers only on ISIC 2017's
+// val split.
 //
 //   segmentation (ISIC 2017 Part 1; Song eq. 7): per image JA, DI, AC, SE, SP
 //     of the predicted mask against the ORIGINAL ground-truth mask, at the
@@ -11,7 +13,8 @@
 //   classification (ISIC 2017 Part 3, melanoma vs. the rest; Song's benign /
 //     malignant): the malignant probability p_mal / (p_ben + p_mal) against
 //     the melanoma flag: AC, SE, SP at 0.5, ROC AUC, AP (nets/seg_metrics.h
-//     binary_metrics), melanoma the positive class (ISIC's convention).
+//     binary_metrics), melanoma the positive class (ISIC's convention). Not
+//     scored for folders without --labels.
 //     Song et al. count BENIGN as positive (Sec. III-C), so their SE is our
 //     SP and their SP our SE; the table shows their numbers swapped into our
 //     convention and says so.
@@ -21,16 +24,18 @@
 //
 // The paper's numbers are on the ISIC 2017 TEST split (600 images; Tables III,
 // VIII, IX), with ResNet-101 for the classification tables (Table VIII's
-// "Ours (ONLY ISIC2017)" row is the one trained on ISIC 2017 alone, as here);
-// ISIC 2017's val split here has 150 images, so only rough agreement can be
-// expected.
+// "Ours (ONLY ISIC2017)" row is the one trained on ISIC 2017 alone, as here).
+// The test split is not among the data here; ISIC 2017's val split (150
+// images, `--data isic2017`, the default split) is the nearest thing, and only
+// then are the paper's numbers printed, with that caveat; only rough agreement
+// can be expected.
 //
 // Files in --out, so that every number can be recomputed from files:
 //   masks/, overlays/ (the first --overlays images), predictions.csv
 //       as `skinmtl predict detseg` (tools/skinmtl/detseg_predict.h);
 //   scores.csv, labels.csv   image_id,melanoma: the malignant probability and
-//       the 0/1 truth: `skinmtl metrics binary --scores --labels` gives the
-//       classification numbers;
+//       the 0/1 truth (labels.csv only when the data has labels): `skinmtl
+//       metrics binary --scores --labels` gives the classification numbers;
 //   truth/   copies of the ground-truth masks, named as the predictions, when
 //       the data's own mask folder cannot serve `skinmtl metrics seg --truth`
 //       directly (it holds other masks, or names them otherwise, as the
@@ -49,6 +54,7 @@
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/detseg_predict.h"
+#include "tools/skinmtl/eval_data.h"
 
 namespace skinmtl {
 
@@ -57,17 +63,27 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* kHelp =
-    "usage: skinmtl eval detseg --model FILE [options]\n"
+    "usage: skinmtl eval detseg --model FILE [--data SRC [--split NAME|all] |\n"
+    "                           --images DIR --masks DIR [--labels CSV]] [options]\n"
     "\n"
-    "Evaluates a model of `skinmtl train detseg` (Song et al. 2019) on the val split:\n"
-    "segmentation JA, DI, AC, SE, SP (eq. 7, means over images, at the images' own size)\n"
-    "and the thresholded JA; melanoma classification AC, AUC, AP, SE, SP at 0.5; beside\n"
-    "the paper's numbers (Tables III, VIII, IX: ISIC 2017 test split).\n"
+    "Evaluates a model of `skinmtl train detseg` (Song et al. 2019): segmentation JA, DI,\n"
+    "AC, SE, SP (eq. 7, means over images, at the images' own size) and the thresholded\n"
+    "JA; melanoma classification AC, AUC, AP, SE, SP at 0.5. On ISIC 2017's val split\n"
+    "(--data isic2017) beside the paper's numbers (Tables III, VIII, IX: its test split).\n"
     "\n"
     "  --model FILE        model.safetensors (or a checkpoint) of `skinmtl train detseg`\n"
     "  --data SRC          synthetic (default) | synthetic:FILE | isic2017[:labels.csv] | a CSV,\n"
-    "                      as in `train detseg`; its val split is evaluated\n"
+    "                      as in `train detseg`\n"
+    "  --split NAME        with --data: val (default), train, test, or all (every row;\n"
+    "                      a CSV without a split column needs it)\n"
     "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "  --images DIR --masks DIR\n"
+    "                      instead of --data: the images of DIR with their masks, paired\n"
+    "                      by name: X.jpg with X_segmentation.png (ISIC), X_lesion.bmp\n"
+    "                      (PH2) or X.png; masks 8-bit grey, 1-bit or 24-bit colour\n"
+    "  --labels CSV        with --images: image_id,melanoma,seborrheic_keratosis (0/1, the\n"
+    "                      ISIC 2017 Part 3 ground truth); without it only the segmentation\n"
+    "                      is scored\n"
     "  --size N            letterbox side (default: the side the model was trained at)\n"
     "  --out DIR           (default runs/eval_detseg): masks/, overlays/, predictions.csv,\n"
     "                      scores.csv and labels.csv (for `skinmtl metrics binary`),\n"
@@ -141,34 +157,37 @@ std::string fmt(const std::optional<double>& v) {
 }  // namespace
 
 int eval_detseg(int argc, char** argv) {
-  Args args(argc, argv, {"model", "data", "data-dir", "size", "out", "overlays", "batch", "device"}, {"json"});
+  std::vector<std::string> options = kEvalDataOptions;
+  for (const char* o : {"model", "size", "out", "overlays", "batch", "device"}) options.push_back(o);
+  Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
   const bool as_json = args.flag("json");
   const std::string model_path = args.get("model", "");
+  // The data first: a wrong folder or CSV is reported before the model is read.
+  const EvalSet set = load_eval_set(args);
+  const SegData& data = set.data;
+  const std::vector<SegSample>& val = set.samples;
   DetSegModel model = load_detseg_model(model_path);
   model.spec.size = (int)args.get_int("size", model.spec.size);
-  SKINMTL_CHECK(model.spec.size >= 32, "--size must be at least 32, got " << model.spec.size);
-  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
-  SKINMTL_CHECK(!data.val.empty(), data.description << ": no val images to evaluate");
+  SKINMTL_USER_CHECK(model.spec.size >= 32, "--size must be at least 32, got " << model.spec.size);
 
   DetSegRunOptions opt;
   opt.out = args.get("out", "runs/eval_detseg");
   opt.overlays = args.get_int("overlays", 16);
-  SKINMTL_CHECK(opt.overlays >= 0, "--overlays must be >= 0, got " << opt.overlays);
+  SKINMTL_USER_CHECK(opt.overlays >= 0, "--overlays must be >= 0, got " << opt.overlays);
   opt.batch = (int)args.get_int("batch", 2);
   opt.device = parse_device(args.get("device", "auto"));
   opt.progress = !as_json;
   if (!as_json)
-    std::fprintf(stderr, "skinmtl eval detseg: %s on %s (val split), letterboxed to %dx%d, on %s\n",
-                 model_path.c_str(), data.description.c_str(), model.spec.size, model.spec.size,
-                 device_name(opt.device));
+    std::fprintf(stderr, "skinmtl eval detseg: %s on %s, letterboxed to %dx%d, on %s\n", model_path.c_str(),
+                 set.what().c_str(), model.spec.size, model.spec.size, device_name(opt.device));
 
   std::vector<DetSegInput> inputs;
-  for (const SegSample& s : data.val) inputs.push_back({s.id, s.image, s.mask});
+  for (const SegSample& s : val) inputs.push_back({s.id, s.image, s.mask});
   const std::vector<DetSegResult> results = run_detseg(model, inputs, opt);
 
   // Segmentation, classification, detection.
@@ -181,8 +200,8 @@ int eval_detseg(int argc, char** argv) {
     const DetSegResult& r = results[i];
     counts.push_back(r.counts);
     scores.push_back(r.malignant);
-    labels.push_back(data.val[i].melanoma);
-    int_labels.push_back(data.val[i].melanoma);
+    labels.push_back(val[i].melanoma);
+    int_labels.push_back(val[i].melanoma);
     detected += r.detected;
   }
   const SegMetrics seg = seg_metrics(counts);
@@ -198,21 +217,24 @@ int eval_detseg(int argc, char** argv) {
 
   // Files.
   write_binary_csv(opt.out + "/scores.csv", results, scores);
-  write_binary_csv(opt.out + "/labels.csv", results, labels);
-  std::string truth_dir = own_truth_folder(data.val);
+  const std::string labels_csv = opt.out + "/labels.csv";
+  if (data.labelled) write_binary_csv(labels_csv, results, labels);
+  else fs::remove(labels_csv);  // ours: an earlier run's would not belong to these scores
+  std::string truth_dir = own_truth_folder(val);
   if (truth_dir.empty()) {
     truth_dir = opt.out + "/truth";
     fs::remove_all(truth_dir);  // ours: masks of an earlier run would lack a prediction now
     fs::create_directories(truth_dir);
-    for (const SegSample& s : data.val)
+    for (const SegSample& s : val)
       fs::copy_file(s.mask, truth_dir + "/" + detseg_file_name(s.id) + fs::path(s.mask).extension().string());
   }
   const PaperSeg ps;
   const PaperCls pc;
+  const bool paper = set.paper_split;  // the paper's numbers beside ours (eval_data.h)
   nlohmann::json j;
   j["model"] = model_path;
   j["data"] = data.description;
-  j["split"] = "val";
+  j["split"] = set.split;
   j["images"] = (int64_t)results.size();
   j["size"] = model.spec.size;
   j["segmentation"] = {{"ja", opt_json(seg.ja)},
@@ -224,36 +246,37 @@ int eval_detseg(int argc, char** argv) {
                        {"se_excluded", seg.se_excluded},
                        {"sp_excluded", seg.sp_excluded},
                        {"ja_below_cutoff", seg.ja_below_cutoff}};
-  j["classification"] = {{"positive", "melanoma"},
-                         {"threshold", cls.threshold},
-                         {"positives", cls.positives},
-                         {"accuracy", opt_json(cls.accuracy)},
-                         {"auc", opt_json(cls.auc)},
-                         {"ap", opt_json(cls.ap)},
-                         {"sensitivity", opt_json(cls.sensitivity)},
-                         {"specificity", opt_json(cls.specificity)},
-                         {"tp", cls.at_threshold.tp},
-                         {"fp", cls.at_threshold.fp},
-                         {"tn", cls.at_threshold.tn},
-                         {"fn", cls.at_threshold.fn}};
+  if (data.labelled)
+    j["classification"] = {{"positive", "melanoma"},
+                           {"threshold", cls.threshold},
+                           {"positives", cls.positives},
+                           {"accuracy", opt_json(cls.accuracy)},
+                           {"auc", opt_json(cls.auc)},
+                           {"ap", opt_json(cls.ap)},
+                           {"sensitivity", opt_json(cls.sensitivity)},
+                           {"specificity", opt_json(cls.specificity)},
+                           {"tp", cls.at_threshold.tp},
+                           {"fp", cls.at_threshold.fp},
+                           {"tn", cls.at_threshold.tn},
+                           {"fn", cls.at_threshold.fn}};
   j["detection"] = {{"detected", detected},
                     {"images_with_lesion", boxed},
                     {"mean_box_iou", boxed > 0 ? nlohmann::json(iou_sum / (double)boxed) : nlohmann::json(nullptr)}};
-  j["paper"] = {
-      {"source", "Song et al. 2019, ISIC 2017 test split (600 images)"},
-      {"segmentation_table_viii_only_isic2017", {{"ja", ps.ja}, {"di", ps.di}, {"ac", ps.ac}, {"se", ps.se}, {"sp", ps.sp}}},
-      {"classification_tables_iii_ix_fl_jl_resnet101",
-       {{"accuracy", pc.ac},
-        {"auc", pc.auc},
-        {"ap", pc.ap},
-        {"se_benign_positive", pc.se_benign},
-        {"sp_benign_positive", pc.sp_benign},
-        {"sensitivity_melanoma_positive", pc.sp_benign},
-        {"specificity_melanoma_positive", pc.se_benign}}}};
-  j["files"] = {{"masks", opt.out + "/masks"},
-                {"truth", truth_dir},
-                {"scores", opt.out + "/scores.csv"},
-                {"labels", opt.out + "/labels.csv"}};
+  if (paper)
+    j["paper"] = {
+        {"source", "Song et al. 2019, ISIC 2017 test split (600 images)"},
+        {"segmentation_table_viii_only_isic2017",
+         {{"ja", ps.ja}, {"di", ps.di}, {"ac", ps.ac}, {"se", ps.se}, {"sp", ps.sp}}},
+        {"classification_tables_iii_ix_fl_jl_resnet101",
+         {{"accuracy", pc.ac},
+          {"auc", pc.auc},
+          {"ap", pc.ap},
+          {"se_benign_positive", pc.se_benign},
+          {"sp_benign_positive", pc.sp_benign},
+          {"sensitivity_melanoma_positive", pc.sp_benign},
+          {"specificity_melanoma_positive", pc.se_benign}}}};
+  j["files"] = {{"masks", opt.out + "/masks"}, {"truth", truth_dir}, {"scores", opt.out + "/scores.csv"}};
+  if (data.labelled) j["files"]["labels"] = labels_csv;
   {
     const std::string path = opt.out + "/metrics.json";
     std::ofstream f(path);
@@ -265,45 +288,68 @@ int eval_detseg(int argc, char** argv) {
     return 0;
   }
 
+  // A number of the paper's as a column, or nothing.
+  auto col = [&](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "       %.3f", v);
+    return paper ? std::string(b) : std::string();
+  };
   const int64_t n = seg.images;
-  std::printf("\n%s: %lld val images of %s, letterboxed to %d\n\n", model_path.c_str(), (long long)n,
-              data.description.c_str(), model.spec.size);
+  std::printf("\n%s on %s, letterboxed to %d\n\n", model_path.c_str(), set.what().c_str(), model.spec.size);
   std::printf("segmentation (Song eq. 7: per image at the image's own size, then the mean over images)\n");
-  std::printf("                  this model   Song et al. Table VIII (Ours, ONLY ISIC2017)\n");
-  std::printf("  JA              %s       %.3f\n", fmt(seg.ja).c_str(), ps.ja);
-  std::printf("  thresholded JA  %s         -      (ISIC 2018: JA < 0.65 counts 0; %lld images)\n",
-              fmt(seg.thresholded_ja).c_str(), (long long)seg.ja_below_cutoff);
-  std::printf("  DI              %s       %.3f\n", fmt(seg.di).c_str(), ps.di);
-  std::printf("  AC              %s       %.3f\n", fmt(seg.ac).c_str(), ps.ac);
-  std::printf("  SE              %s       %.3f     (over %lld images; %lld without lesion pixels)\n",
-              fmt(seg.se).c_str(), ps.se, (long long)(n - seg.se_excluded), (long long)seg.se_excluded);
-  std::printf("  SP              %s       %.3f     (over %lld images; %lld without background pixels)\n",
-              fmt(seg.sp).c_str(), ps.sp, (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
-  std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal);\n"
-              "melanoma is the positive class (ISIC), predicted positive when >= 0.5\n");
-  std::printf("                  this model   Song et al. Tables III / IX (FL+JL, ResNet-101)\n");
-  std::printf("  AC              %s       %.3f\n", fmt(cls.accuracy).c_str(), pc.ac);
-  std::printf("  AUC             %s       %.3f\n", fmt(cls.auc).c_str(), pc.auc);
-  std::printf("  AP              %s       %.3f     (the paper does not say which class AP ranks)\n",
-              fmt(cls.ap).c_str(), pc.ap);
-  std::printf("  SE              %s       %.3f     (printed as their SP: Song et al. count benign as\n",
-              fmt(cls.sensitivity).c_str(), pc.sp_benign);
-  std::printf("  SP              %s       %.3f      positive, so their SE and SP swap; their SE = %.3f)\n",
-              fmt(cls.specificity).c_str(), pc.se_benign, pc.se_benign);
-  std::printf("  TP/FP/TN/FN     %lld/%lld/%lld/%lld   (%lld melanoma of %lld)\n", (long long)cls.at_threshold.tp,
-              (long long)cls.at_threshold.fp, (long long)cls.at_threshold.tn, (long long)cls.at_threshold.fn,
-              (long long)cls.positives, (long long)cls.n);
+  std::printf("                  this model%s\n", paper ? "   Song et al. Table VIII (Ours, ONLY ISIC2017)" : "");
+  std::printf("  JA              %s%s\n", fmt(seg.ja).c_str(), col(ps.ja).c_str());
+  std::printf("  thresholded JA  %s%s      (ISIC 2018: JA < 0.65 counts 0; %lld images)\n",
+              fmt(seg.thresholded_ja).c_str(), paper ? "         -" : "", (long long)seg.ja_below_cutoff);
+  std::printf("  DI              %s%s\n", fmt(seg.di).c_str(), col(ps.di).c_str());
+  std::printf("  AC              %s%s\n", fmt(seg.ac).c_str(), col(ps.ac).c_str());
+  std::printf("  SE              %s%s     (over %lld images; %lld without lesion pixels)\n", fmt(seg.se).c_str(),
+              col(ps.se).c_str(), (long long)(n - seg.se_excluded), (long long)seg.se_excluded);
+  std::printf("  SP              %s%s     (over %lld images; %lld without background pixels)\n", fmt(seg.sp).c_str(),
+              col(ps.sp).c_str(), (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
+  if (data.labelled) {
+    std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal);\n"
+                "melanoma is the positive class (ISIC), predicted positive when >= 0.5\n");
+    std::printf("                  this model%s\n", paper ? "   Song et al. Tables III / IX (FL+JL, ResNet-101)" : "");
+    std::printf("  AC              %s%s\n", fmt(cls.accuracy).c_str(), col(pc.ac).c_str());
+    std::printf("  AUC             %s%s\n", fmt(cls.auc).c_str(), col(pc.auc).c_str());
+    // The paper's AP, SE and SP, with what a reader must know about them.
+    std::string ap = col(pc.ap), se = col(pc.sp_benign), sp = col(pc.se_benign);
+    if (paper) {
+      char their_se[96];
+      std::snprintf(their_se, sizeof their_se, "      positive, so their SE and SP swap; their SE = %.3f)",
+                    pc.se_benign);
+      ap += "     (the paper does not say which class AP ranks)";
+      se += "     (printed as their SP: Song et al. count benign as";
+      sp += their_se;
+    }
+    std::printf("  AP              %s%s\n", fmt(cls.ap).c_str(), ap.c_str());
+    std::printf("  SE              %s%s\n", fmt(cls.sensitivity).c_str(), se.c_str());
+    std::printf("  SP              %s%s\n", fmt(cls.specificity).c_str(), sp.c_str());
+    std::printf("  TP/FP/TN/FN     %lld/%lld/%lld/%lld   (%lld melanoma of %lld)\n", (long long)cls.at_threshold.tp,
+                (long long)cls.at_threshold.fp, (long long)cls.at_threshold.tn, (long long)cls.at_threshold.fn,
+                (long long)cls.positives, (long long)cls.n);
+  } else {
+    std::printf("\nclassification: not scored, the images have no labels (give --labels CSV); the malignant\n"
+                "probabilities are in %s/scores.csv\n",
+                opt.out.c_str());
+  }
   std::printf("\ndetection (the paper scores no boxes): %lld of %lld images with a detection; mean box IoU with the\n"
               "  ground-truth mask's box %s (over %lld images with a lesion; no detection counts 0)\n",
               (long long)detected, (long long)n,
               fmt(boxed > 0 ? std::optional<double>(iou_sum / (double)boxed) : std::nullopt).c_str(), (long long)boxed);
-  std::printf("\nSong et al.'s numbers are on the ISIC 2017 test split (600 images); their ISBI 2016 test\n"
-              "numbers (Table V) differ. This run: the val split above.\n");
-  std::printf("\nfiles: %s/ (masks/, overlays/, predictions.csv, scores.csv, labels.csv, metrics.json)\n",
-              opt.out.c_str());
+  if (paper)
+    std::printf("\nSong et al.'s numbers are on the ISIC 2017 test split (600 images), which is not among the data\n"
+                "here; their ISBI 2016 test numbers (Table V) differ. This run: ISIC 2017's val split.\n");
+  else
+    std::printf("\nSong et al.'s numbers (ISIC 2017's test split) are printed beside ours only when `--data\n"
+                "isic2017` evaluates its val split, the nearest data here; not for other data or splits.\n");
+  std::printf("\nfiles: %s/ (masks/, overlays/, predictions.csv, scores.csv%s, metrics.json)\n", opt.out.c_str(),
+              data.labelled ? ", labels.csv" : "");
   std::printf("recheck: bin/skinmtl metrics seg --pred %s/masks --truth %s\n", opt.out.c_str(), truth_dir.c_str());
-  std::printf("         bin/skinmtl metrics binary --scores %s/scores.csv --labels %s/labels.csv\n", opt.out.c_str(),
-              opt.out.c_str());
+  if (data.labelled)
+    std::printf("         bin/skinmtl metrics binary --scores %s/scores.csv --labels %s\n", opt.out.c_str(),
+                labels_csv.c_str());
   return 0;
 }
 

@@ -1,5 +1,7 @@
 // skinmtl eval mtl: the Liao & Luo evaluation of one or two trained models on
-// the held-out fold.
+// the held-out fold (or, with --split, on the training folds or every image,
+// e.g. of a data set the model never saw). Liao & Luo's numbers are on their
+// DermQuest collection, which is not among the data here: none are printed.
 //
 //   10-crop testing (default; --crops 1 for the centre crop): the probabilities
 //     of the ten crops are averaged per image.
@@ -40,11 +42,15 @@ const char* kHelp =
     "Evaluates trained multi-task (or single-task) classifiers on the held-out fold:\n"
     "mAP-class, mAP-image and per-class AP (Table 1 of Liao & Luo) for lesion types,\n"
     "top-1 / top-3 for body location, and with --model2 the ensemble (per-class max).\n"
+    "Liao & Luo's own numbers are on DermQuest images, not among the data here, so none\n"
+    "are printed beside ours.\n"
     "\n"
     "  --model FILE        model.safetensors written by `skinmtl train mtl`\n"
     "  --model2 FILE       a second model (e.g. the lesion-only one) for the ensemble\n"
     "  --data ... --folds K --fold k --split-seed N --data-dir DIR\n"
     "                      the same data options as training (the held-out fold is evaluated)\n"
+    "  --split NAME        val (default: the held-out fold), train (the other folds), or all\n"
+    "                      (every image of --data: a data set the model never saw, whole)\n"
     "  --crops N           10 (default: 10-crop testing) or 1 (centre crop)\n"
     "  --resize N --crop N shorter side and crop size (default 256, 224)\n"
     "  --out DIR           score files, metrics.json and pictures (default runs/eval)\n"
@@ -107,9 +113,9 @@ std::string join_labels(const std::vector<std::string>& names, const std::vector
 // The analysis pictures of the paper for the first model: R_ij of the data,
 // class activation maps of both heads (Figure 3, columns A-C) and image
 // retrieval (Figure 3, columns D-H).
-void write_pictures(MtlModel& model, const MtlData& data, const Args& args, const std::string& out, int resize,
-                    int crop, Device device, int threads, bool verbose) {
-  const Manifest& val = data.val;
+// `val`: the images evaluated (maps and retrieval queries are drawn from them).
+void write_pictures(MtlModel& model, const MtlData& data, const Manifest& val, const Args& args,
+                    const std::string& out, int resize, int crop, Device device, int threads, bool verbose) {
   save_correlation_heatmap(out + "/correlation.png", lesion_location_matrix(data.all), data.all.lesion_classes,
                            data.all.location_classes);
   MtlClassifier& net = *model.net;
@@ -179,17 +185,17 @@ void write_pictures(MtlModel& model, const MtlData& data, const Args& args, cons
 
 int eval_mtl(int argc, char** argv) {
   std::vector<std::string> opts = kMtlDataOptions;
-  for (const char* o : {"model", "model2", "crops", "resize", "crop", "out", "batch", "threads", "device", "cam",
-                        "retrieval"})
+  for (const char* o : {"model", "model2", "split", "crops", "resize", "crop", "out", "batch", "threads", "device",
+                        "cam", "retrieval"})
     opts.push_back(o);
   Args args(argc, argv, opts, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
   const int crops = (int)args.get_int("crops", 10);
-  SKINMTL_CHECK(crops == 1 || crops == 10, "--crops must be 1 or 10, got " << crops);
+  SKINMTL_USER_CHECK(crops == 1 || crops == 10, "--crops must be 1 or 10, got " << crops);
   const int resize = (int)args.get_int("resize", 256), crop = (int)args.get_int("crop", 224);
   const int batch = (int)args.get_int("batch", crops == 10 ? 4 : 20);
   const int threads = (int)args.get_int("threads", 2);
@@ -198,8 +204,19 @@ int eval_mtl(int argc, char** argv) {
   const Device device = parse_device(args.get("device", "auto"));
   std::filesystem::create_directories(out);
 
-  MtlData data = load_mtl_data(args);
-  require_images(data.val);
+  const MtlData data = load_mtl_data(args);
+  // What is evaluated: the held-out fold (val), the other folds (train) or
+  // every image (all: a data set the model never saw, listed whole).
+  const std::string split = args.get("split", "val");
+  SKINMTL_USER_CHECK(split == "val" || split == "train" || split == "all",
+                     "--split must be val (the held-out fold), train (the other folds) or all, got '" << split << "'");
+  SKINMTL_USER_CHECK(split == "val" || args.get_int("retrieval", 0) == 0,
+                     "--retrieval searches the training folds for held-out images: it needs --split val");
+  const Manifest& evaluated = split == "val" ? data.val : split == "train" ? data.train : data.all;
+  SKINMTL_USER_CHECK(!evaluated.samples.empty(), data.description << ": the " << split << " part is empty");
+  const std::string what = split == "val" ? "the held-out fold" : split == "train" ? "the training folds"
+                                                                                    : "every image";
+  require_images(evaluated);
   const Transform tf = crops == 10 ? ten_crop_transform(resize, crop) : test_transform(resize, crop);
 
   struct Evaluated {
@@ -214,17 +231,18 @@ int eval_mtl(int argc, char** argv) {
     if (!args.has(key)) continue;
     const std::string path = args.get(key, "");
     MtlModel m = load_mtl_model(path);
-    SKINMTL_CHECK(m.spec.lesion_classes == data.all.lesion_classes &&
-                      m.spec.location_classes == data.all.location_classes,
-                  path << " was trained on other classes than " << data.description);
+    SKINMTL_USER_CHECK(m.spec.lesion_classes == data.all.lesion_classes &&
+                           m.spec.location_classes == data.all.location_classes,
+                       path << " was trained on other classes than " << data.description);
     m.net->to(device);
-    if (!as_json) std::fprintf(stderr, "%s: %s testing on %zu held-out images\n", path.c_str(),
-                               crops == 10 ? "10-crop" : "centre-crop", data.val.size());
+    if (!as_json)
+      std::fprintf(stderr, "%s: %s testing on %s, %zu images\n", path.c_str(), crops == 10 ? "10-crop" : "centre-crop",
+                   what.c_str(), evaluated.size());
     Evaluated e;
     e.name = std::string(key) == "model" ? std::string("model") : std::string("model2");
     e.spec = m.spec;
-    e.pred = predict_mtl(*m.net, data.val, tf, m.spec.normalize, device, batch, threads, false, !as_json);
-    e.metrics = mtl_metrics(e.pred, data.val);
+    e.pred = predict_mtl(*m.net, evaluated, tf, m.spec.normalize, device, batch, threads, false, !as_json);
+    e.metrics = mtl_metrics(e.pred, evaluated);
     results.push_back(std::move(e));
     if (!first.net) first = std::move(m);
   }
@@ -235,49 +253,53 @@ int eval_mtl(int argc, char** argv) {
     const MtlPredictions &a = results[0].pred, &b = results[1].pred;
     if (!a.lesion.empty() && !b.lesion.empty()) e.pred.lesion = ensemble_max(a.lesion, b.lesion);
     if (!a.location.empty() && !b.location.empty()) e.pred.location = ensemble_max(a.location, b.location);
-    e.metrics = mtl_metrics(e.pred, data.val);
+    e.metrics = mtl_metrics(e.pred, evaluated);
     results.push_back(std::move(e));
   }
 
   // Files.
-  std::vector<size_t> all_rows(data.val.size()), located;
-  for (size_t i = 0; i < data.val.size(); ++i) {
+  std::vector<size_t> all_rows(evaluated.size()), located;
+  for (size_t i = 0; i < evaluated.size(); ++i) {
     all_rows[i] = i;
-    if (data.val.samples[i].location >= 0) located.push_back(i);
+    if (evaluated.samples[i].location >= 0) located.push_back(i);
   }
   {
-    std::vector<std::vector<double>> les(data.val.size(), std::vector<double>(data.val.num_lesion_classes(), 0));
-    std::vector<std::vector<double>> loc(data.val.size(), std::vector<double>(data.val.num_location_classes(), 0));
-    for (size_t i = 0; i < data.val.size(); ++i) {
-      for (int k : data.val.samples[i].lesions) les[i][k] = 1;
-      if (data.val.samples[i].location >= 0) loc[i][data.val.samples[i].location] = 1;
+    std::vector<std::vector<double>> les(evaluated.size(), std::vector<double>(evaluated.num_lesion_classes(), 0));
+    std::vector<std::vector<double>> loc(evaluated.size(), std::vector<double>(evaluated.num_location_classes(), 0));
+    for (size_t i = 0; i < evaluated.size(); ++i) {
+      for (int k : evaluated.samples[i].lesions) les[i][k] = 1;
+      if (evaluated.samples[i].location >= 0) loc[i][evaluated.samples[i].location] = 1;
     }
-    write_scores(out + "/lesion_labels.csv", data.val, data.val.lesion_classes, les, all_rows);
-    write_scores(out + "/location_labels.csv", data.val, data.val.location_classes, loc, located);
+    write_scores(out + "/lesion_labels.csv", evaluated, evaluated.lesion_classes, les, all_rows);
+    write_scores(out + "/location_labels.csv", evaluated, evaluated.location_classes, loc, located);
   }
   nlohmann::json report;
   report["data"] = data.description;
+  report["split"] = split;
+  report["images"] = evaluated.size();
   report["crops"] = crops;
   for (const Evaluated& e : results) {
     if (!e.pred.lesion.empty())
-      write_scores(out + "/" + e.name + "_lesion_scores.csv", data.val, data.val.lesion_classes, e.pred.lesion, all_rows);
+      write_scores(out + "/" + e.name + "_lesion_scores.csv", evaluated, evaluated.lesion_classes, e.pred.lesion,
+                   all_rows);
     if (!e.pred.location.empty())
-      write_scores(out + "/" + e.name + "_location_scores.csv", data.val, data.val.location_classes, e.pred.location,
+      write_scores(out + "/" + e.name + "_location_scores.csv", evaluated, evaluated.location_classes, e.pred.location,
                    located);
-    report[e.name] = metrics_json(e.metrics, data.val.lesion_classes);
+    report[e.name] = metrics_json(e.metrics, evaluated.lesion_classes);
   }
   {
     std::ofstream f(out + "/metrics.json");
     f << report.dump(2) << "\n";
   }
-  write_pictures(first, data, args, out, resize, crop, device, threads, !as_json);
+  write_pictures(first, data, evaluated, args, out, resize, crop, device, threads, !as_json);
   if (as_json) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
   }
 
   // Tables.
-  std::printf("\n%s, %s testing\n\n", data.description.c_str(), crops == 10 ? "10-crop" : "centre-crop");
+  std::printf("\n%s; evaluated: %s (%zu images), %s testing\n\n", data.description.c_str(), what.c_str(),
+              evaluated.size(), crops == 10 ? "10-crop" : "centre-crop");
   const bool any_lesion = std::any_of(results.begin(), results.end(), [](const Evaluated& e) { return e.metrics.has_lesion; });
   if (any_lesion) {
     std::printf("lesion types: average precision per class (Table 1 layout)\n");
@@ -285,10 +307,10 @@ int eval_mtl(int argc, char** argv) {
     for (const Evaluated& e : results)
       if (e.metrics.has_lesion) std::printf("  %9s", e.name.c_str());
     std::printf("\n");
-    for (int k = 0; k < data.val.num_lesion_classes(); ++k) {
+    for (int k = 0; k < evaluated.num_lesion_classes(); ++k) {
       int64_t pos = 0;
-      for (const Sample& s : data.val.samples) pos += std::count(s.lesions.begin(), s.lesions.end(), k);
-      std::printf("  %-24s %6lld", data.val.lesion_classes[k].c_str(), (long long)pos);
+      for (const Sample& s : evaluated.samples) pos += std::count(s.lesions.begin(), s.lesions.end(), k);
+      std::printf("  %-24s %6lld", evaluated.lesion_classes[k].c_str(), (long long)pos);
       for (const Evaluated& e : results)
         if (e.metrics.has_lesion) std::printf("  %9s", fmt(e.metrics.map_class.ap[k]).c_str());
       std::printf("\n");
@@ -306,6 +328,8 @@ int eval_mtl(int argc, char** argv) {
       std::printf("body location (%s): top-1 %s  top-3 %s  (%lld images with a known location)\n", e.name.c_str(),
                   fmt(e.metrics.top1).c_str(), fmt(e.metrics.top3).c_str(), (long long)e.metrics.located);
   std::printf("\nscores and labels: %s/ (recheck with `skinmtl metrics multilabel|topk`)\n", out.c_str());
+  std::printf("(Liao & Luo report on their own DermQuest collection, 21,657 images and 25 lesion types, which is\n"
+              " not among the data here: no paper numbers are printed beside these)\n");
   return 0;
 }
 

@@ -1,5 +1,8 @@
 // skinmtl eval segcls: the ISIC 2017 evaluation of a model trained by `train
-// segcls` (Yang et al. 2017) on the held-out (val) split.
+// segcls` (Yang et al. 2017): on the held-out (val) split of its data by
+// default, or on another split, every row, or two folders of images and masks
+// (tools/skinmtl/eval_data.h, which also says when Yang et al.'s numbers are
+// printed beside ours: ISIC 2017's val split only).
 //
 //   Part 1, segmentation: each predicted probability map is resized from the
 //     model's input size to the source image's size (bilinear), thresholded at
@@ -9,12 +12,14 @@
 //     is ISIC 2018's and is printed beside it.
 //   Part 3, classification: melanoma vs the rest and seborrheic keratosis vs
 //     the rest: AUC (the ranking metric; their mean), AP, and AC, SE, SP with
-//     a probability >= 0.5 taken as positive.
+//     a probability >= 0.5 taken as positive. Folders without --labels have
+//     no flags: the probabilities are written, not scored.
 //
 // Files in --out:
 //   predictions.csv   image_id,melanoma,seborrheic_keratosis: the two
 //                     probabilities, ISIC 2017 Part 3's submission format
-//   labels.csv        the same columns with the true 0/1 flags, so that
+//   labels.csv        (when the data has labels) the same columns with the
+//                     true 0/1 flags, so that
 //                     `skinmtl metrics binary --scores predictions.csv --labels
 //                     labels.csv` recomputes every classification number
 //   masks/<id>.png    the predicted masks, 0/255, at the source image size
@@ -37,6 +42,7 @@
 #include "nets/seg_metrics.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/eval_data.h"
 #include "tools/skinmtl/segcls_common.h"
 
 namespace skinmtl {
@@ -44,18 +50,27 @@ namespace skinmtl {
 namespace {
 
 const char* kHelp =
-    "usage: skinmtl eval segcls --model FILE [options]\n"
+    "usage: skinmtl eval segcls --model FILE [--data SRC [--split NAME|all] |\n"
+    "                           --images DIR --masks DIR [--labels CSV]] [options]\n"
     "\n"
-    "Evaluates a model written by `skinmtl train segcls` on the held-out (val) split with\n"
-    "the ISIC 2017 metrics: Part 1 (segmentation) Jaccard index averaged per image, Dice,\n"
-    "pixel accuracy, sensitivity, specificity; Part 3 (melanoma and seborrheic keratosis,\n"
-    "each vs the rest) AUC and their mean, AP, and AC/SE/SP at 0.5. Printed beside\n"
-    "Yang et al.'s (2017) published numbers.\n"
+    "Evaluates a model written by `skinmtl train segcls` with the ISIC 2017 metrics:\n"
+    "Part 1 (segmentation) Jaccard index averaged per image, Dice, pixel accuracy,\n"
+    "sensitivity, specificity; Part 3 (melanoma and seborrheic keratosis, each vs the\n"
+    "rest) AUC and their mean, AP, and AC/SE/SP at 0.5. On ISIC 2017's val split\n"
+    "(--data isic2017) Yang et al.'s (2017) published numbers are printed beside ours.\n"
     "\n"
     "  --model FILE        model.safetensors (or checkpoint.safetensors) of `train segcls`\n"
     "  --data SRC          synthetic | synthetic:FILE | isic2017[:labels.csv] | a CSV\n"
     "                      (as in training; default synthetic)\n"
+    "  --split NAME        with --data: val (default), train, test, or all (every row;\n"
+    "                      a CSV without a split column needs it)\n"
     "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "  --images DIR --masks DIR\n"
+    "                      instead of --data: the images of DIR with their masks, paired\n"
+    "                      by name: X.jpg with X_segmentation.png (ISIC), X_lesion.bmp\n"
+    "                      (PH2) or X.png; masks 8-bit grey, 1-bit or 24-bit colour\n"
+    "  --labels CSV        with --images: image_id,melanoma,seborrheic_keratosis (0/1, the\n"
+    "                      ISIC 2017 Part 3 ground truth); without it only Part 1 is scored\n"
     "  --out DIR           predictions.csv, labels.csv, masks/, overlays/, metrics.json\n"
     "                      (default runs/eval_segcls)\n"
     "  --overlays N        overlay pictures of the first N images (default 16; 0: none)\n"
@@ -102,31 +117,36 @@ nlohmann::json binary_json(const BinaryMetrics& m) {
 }  // namespace
 
 int eval_segcls(int argc, char** argv) {
-  Args args(argc, argv, {"model", "data", "data-dir", "out", "overlays", "batch", "threads", "device"}, {"json"});
+  std::vector<std::string> options = kEvalDataOptions;
+  for (const char* o : {"model", "out", "overlays", "batch", "threads", "device"}) options.push_back(o);
+  Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
   const int batch = (int)args.get_int("batch", 8);
   const int threads = (int)args.get_int("threads", 2);
   const int overlays = (int)args.get_int("overlays", 16);
-  SKINMTL_CHECK(batch > 0 && threads > 0 && overlays >= 0, "batch and threads must be positive, overlays >= 0");
+  SKINMTL_USER_CHECK(batch > 0 && threads > 0 && overlays >= 0, "batch and threads must be positive, overlays >= 0");
   const std::string out = args.get("out", "runs/eval_segcls");
   const bool as_json = args.flag("json");
   const Device device = parse_device(args.get("device", "auto"));
 
   const std::string model_path = args.get("model", "");
+  // The data first: a wrong folder or CSV is reported before the model is read.
+  const EvalSet set = load_eval_set(args);
+  const SegData& data = set.data;
+  const std::vector<SegSample>& val = set.samples;
   SegClsModel model = load_segcls_model(model_path);
   SegClsNet& net = *model.net;
   net.to(device);
-  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
-  const std::vector<SegSample>& val = data.val;
-  SKINMTL_CHECK(!val.empty(), "the data has no val rows to evaluate on (" << data.description << ")");
+  // Without labels there is nothing to score the two probabilities against.
+  const bool score_cls = net.has_cls() && data.labelled;
   std::filesystem::create_directories(out);
   if (!as_json)
-    std::fprintf(stderr, "%s (%s, %dx%d): %zu held-out images\n", model_path.c_str(),
-                 segcls_tasks_name(model.spec.config.tasks), model.spec.input_h, model.spec.input_w, val.size());
+    std::fprintf(stderr, "%s (%s, %dx%d) on %s\n", model_path.c_str(), segcls_tasks_name(model.spec.config.tasks),
+                 model.spec.input_h, model.spec.input_w, set.what().c_str());
 
   const SegClsPredictions p =
       predict_segcls(net, val, model.spec, SegClsLossWeights{}, device, batch, threads, false, !as_json);
@@ -134,6 +154,7 @@ int eval_segcls(int argc, char** argv) {
   nlohmann::json report;
   report["model"] = model_path;
   report["data"] = data.description;
+  report["split"] = set.split;
   report["tasks"] = segcls_tasks_name(model.spec.config.tasks);
   report["images"] = val.size();
 
@@ -144,7 +165,7 @@ int eval_segcls(int argc, char** argv) {
     if (overlays > 0) std::filesystem::create_directories(out + "/overlays");
     std::vector<SegCounts> counts(val.size());
     for (size_t i = 0; i < val.size(); ++i) {
-      const Image truth = load_image(val[i].mask, 1);
+      const Image truth = load_mask(val[i].mask);
       // Bilinear resize of the probability map, then the 0.5 threshold (128 of 255).
       Image pred = resize(p.masks[i], truth.height, truth.width);
       for (uint8_t& v : pred.data) v = v >= 128 ? 255 : 0;
@@ -174,7 +195,9 @@ int eval_segcls(int argc, char** argv) {
   // ---- Part 3: the two binary tasks ------------------------------------------------------------
   BinaryMetrics mel, sk;
   std::optional<double> mean_auc;
-  if (net.has_cls()) {
+  if (net.has_cls()) write_part3_csv(out + "/predictions.csv", val, p.melanoma, p.sk);
+  if (!score_cls) std::filesystem::remove(out + "/labels.csv");  // ours: an earlier run's belongs to other scores
+  if (score_cls) {
     std::vector<int> ym, ys;
     std::vector<double> lm, ls;
     for (const SegSample& s : val) {
@@ -186,12 +209,16 @@ int eval_segcls(int argc, char** argv) {
     mel = binary_metrics(p.melanoma, ym, 0.5);
     sk = binary_metrics(p.sk, ys, 0.5);
     if (mel.auc && sk.auc) mean_auc = (*mel.auc + *sk.auc) / 2;
-    write_part3_csv(out + "/predictions.csv", val, p.melanoma, p.sk);
     write_part3_csv(out + "/labels.csv", val, lm, ls);
     report["melanoma"] = binary_json(mel);
     report["seborrheic_keratosis"] = binary_json(sk);
     report["mean_auc"] = opt_json(mean_auc);
   }
+  if (set.paper_split)
+    report["paper"] = {{"source", "Yang et al. 2017, ISIC 2017's 150 validation images"},
+                       {"jaccard", kYangJaccard},
+                       {"auc_melanoma", kYangAucMelanoma},
+                       {"auc_seborrheic_keratosis", kYangAucSk}};
   {
     std::ofstream f(out + "/metrics.json");
     f << report.dump(2) << "\n";
@@ -203,33 +230,51 @@ int eval_segcls(int argc, char** argv) {
   }
 
   // ---- tables ----------------------------------------------------------------------------------
-  std::printf("\n%s\n%s (%s), %zu held-out images\n", data.description.c_str(), model_path.c_str(),
+  // Yang et al.'s column only where their numbers were measured (eval_data.h).
+  const bool paper = set.paper_split;
+  std::printf("\n%s\n%s (%s), %zu images\n", set.what().c_str(), model_path.c_str(),
               segcls_tasks_name(model.spec.config.tasks), val.size());
-  std::printf("(Yang et al. 2017 trained on ISIC 2017's 2000 training images and report these numbers\n"
-              " on its 150 evaluation images: `--data isic2017` evaluates the same 150)\n\n");
+  if (paper)
+    std::printf("(Yang et al. 2017 trained on ISIC 2017's 2000 training images and report these numbers\n"
+                " on its 150 validation images, the split evaluated here)\n\n");
+  else
+    std::printf("(Yang et al.'s numbers are for ISIC 2017's 150 validation images: they are printed beside\n"
+                " ours only when `--data isic2017` evaluates its val split, which is those images)\n\n");
+  // A number of Yang et al.'s as a column, or nothing.
+  auto paper_column = [&](const char* format, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, format, v);
+    return paper ? std::string(b) : std::string();
+  };
   if (net.has_seg()) {
-    std::printf("ISIC 2017 Part 1, segmentation (mean over images)   this model   Yang et al.\n");
-    std::printf("  Jaccard index (JA)                                %9s    %9.3f\n", fmt(seg.ja).c_str(), kYangJaccard);
-    std::printf("  thresholded JA (JA < 0.65 -> 0; %3lld images)       %9s    %9s\n", (long long)seg.ja_below_cutoff,
-                fmt(seg.thresholded_ja).c_str(), "-");
-    std::printf("  Dice (DI)                                         %9s    %9s\n", fmt(seg.di).c_str(), "-");
-    std::printf("  pixel accuracy (AC)                               %9s    %9s\n", fmt(seg.ac).c_str(), "-");
-    std::printf("  sensitivity (SE)                                  %9s    %9s\n", fmt(seg.se).c_str(), "-");
-    std::printf("  specificity (SP)                                  %9s    %9s\n\n", fmt(seg.sp).c_str(), "-");
+    std::printf("ISIC 2017 Part 1, segmentation (mean over images)   this model%s\n", paper ? "   Yang et al." : "");
+    std::printf("  Jaccard index (JA)                                %9s%s\n", fmt(seg.ja).c_str(),
+                paper_column("    %9.3f", kYangJaccard).c_str());
+    std::printf("  thresholded JA (JA < 0.65 -> 0; %3lld images)       %9s\n", (long long)seg.ja_below_cutoff,
+                fmt(seg.thresholded_ja).c_str());
+    std::printf("  Dice (DI)                                         %9s\n", fmt(seg.di).c_str());
+    std::printf("  pixel accuracy (AC)                               %9s\n", fmt(seg.ac).c_str());
+    std::printf("  sensitivity (SE)                                  %9s\n", fmt(seg.se).c_str());
+    std::printf("  specificity (SP)                                  %9s\n\n", fmt(seg.sp).c_str());
   }
-  if (net.has_cls()) {
+  if (score_cls) {
     std::printf("ISIC 2017 Part 3, classification (positive: p >= 0.5 for AC, SE, SP)\n");
-    std::printf("  %-22s %5s  %7s  %7s  %7s  %7s  %7s   %s\n", "task", "pos", "AUC", "AP", "AC", "SE", "SP",
-                "Yang AUC");
-    auto row = [](const char* name, const BinaryMetrics& m, double yang) {
-      std::printf("  %-22s %5lld  %7s  %7s  %7s  %7s  %7s   %8.3f\n", name, (long long)m.positives,
-                  fmt(m.auc).c_str(), fmt(m.ap).c_str(), fmt(m.accuracy).c_str(), fmt(m.sensitivity).c_str(),
-                  fmt(m.specificity).c_str(), yang);
+    std::printf("  %-22s %5s  %7s  %7s  %7s  %7s  %7s%s\n", "task", "pos", "AUC", "AP", "AC", "SE", "SP",
+                paper ? "   Yang AUC" : "");
+    auto row = [&](const char* name, const BinaryMetrics& m, double yang) {
+      std::printf("  %-22s %5lld  %7s  %7s  %7s  %7s  %7s%s\n", name, (long long)m.positives, fmt(m.auc).c_str(),
+                  fmt(m.ap).c_str(), fmt(m.accuracy).c_str(), fmt(m.sensitivity).c_str(),
+                  fmt(m.specificity).c_str(), paper_column("   %8.3f", yang).c_str());
     };
     row("melanoma", mel, kYangAucMelanoma);
     row("seborrheic keratosis", sk, kYangAucSk);
-    std::printf("  %-22s %5s  %7s  %7s  %7s  %7s  %7s   %8.3f\n\n", "mean AUC", "", fmt(mean_auc).c_str(), "", "",
-                "", "", (kYangAucMelanoma + kYangAucSk) / 2);
+    std::printf("  %-22s %5s  %7s%s\n\n", "mean AUC", "", fmt(mean_auc).c_str(),
+                paper_column("                                       %8.3f",
+                             (kYangAucMelanoma + kYangAucSk) / 2).c_str());
+  } else if (net.has_cls()) {
+    std::printf("ISIC 2017 Part 3: not scored, the images have no labels (give --labels CSV); the\n"
+                "probabilities are in %s/predictions.csv\n\n",
+                out.c_str());
   }
   std::printf("files: %s/ (predictions.csv and labels.csv: recheck with `skinmtl metrics binary`;\n"
               "       masks/: `skinmtl metrics seg`)\n",

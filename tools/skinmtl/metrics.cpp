@@ -10,9 +10,12 @@
 //       of JA, DI, AC, SE, SP (Song et al. 2019, eq. 7; ISIC 2017 Part 1) and
 //       the thresholded Jaccard.
 //   skinmtl metrics binary --scores S.csv --labels L.csv [--column NAME]
+//                          [--score-column NAME] [--label-column NAME]
 //                          [--threshold 0.5] [--json]
 //       AC, AUC, AP, SE, SP per column (ISIC 2017 Part 3: melanoma,
-//       seborrheic_keratosis).
+//       seborrheic_keratosis), or of one scores column against one labels
+//       column of another name (`predict detseg`'s malignant against ISIC's
+//       melanoma).
 //
 // The metrics are nets/metrics.h and nets/seg_metrics.h; the CSV format and
 // its checks are io/score_csv.h. Exit status: 0 on success, 2 on bad arguments, 1 on any
@@ -32,6 +35,7 @@
 
 #include "io/image.h"
 #include "io/score_csv.h"
+#include "io/seg_folder.h"
 #include "nets/metrics.h"
 #include "nets/seg_metrics.h"
 #include "tools/skinmtl/commands.h"
@@ -45,6 +49,7 @@ const char* kHelp =
     "  skinmtl metrics topk       --scores S.csv --labels L.csv [--k 1,3] [--json]\n"
     "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128] [--json]\n"
     "  skinmtl metrics binary     --scores S.csv --labels L.csv [--column NAME]\n"
+    "                             [--score-column NAME] [--label-column NAME]\n"
     "                             [--threshold 0.5] [--json]\n"
     "\n"
     "multilabel: mAP-class (Liao & Luo 2016, eq. 9: per class, the AP of its ranking\n"
@@ -66,16 +71,20 @@ const char* kHelp =
     "  thresholded Jaccard: each image's JA below 0.65 counts as 0 (ISIC 2018).\n"
     "  Matching: every image file in --truth (.png .jpg .jpeg .bmp .gif .tga;\n"
     "  other files are ignored) needs one in --pred with the same name once a\n"
-    "  trailing '_segmentation' and the extension are dropped: truth\n"
-    "  ISIC_0000000_segmentation.png matches ISIC_0000000.png or\n"
+    "  trailing '_segmentation' (ISIC) or '_lesion' (PH2) and the extension are\n"
+    "  dropped: truth ISIC_0000000_segmentation.png matches ISIC_0000000.png or\n"
     "  ISIC_0000000_segmentation.png (any image extension). Two files of one\n"
     "  name in a folder, a missing prediction (all are listed) or masks of\n"
     "  different sizes are errors; predictions without a truth are ignored and\n"
-    "  counted. Colour masks are read as grey (luma).\n"
+    "  counted. Masks may be 8-bit grey, 1-bit or 24-bit colour (PNG, BMP, ...);\n"
+    "  a colour pixel is lesion when any of R, G, B is >= --threshold.\n"
     "binary: per label column, AC (at --threshold: positive when score >= it),\n"
     "  AUC (ROC, ties half), AP (as in multilabel), SE = TP/(TP+FN) and\n"
     "  SP = TN/(TN+FP), label 1 = positive (melanoma, seborrheic keratosis).\n"
-    "  --column NAME takes that column only (the others may then differ).\n"
+    "  --column NAME takes that column only (the others may then differ);\n"
+    "  --score-column S --label-column L compares column S of the scores with\n"
+    "  column L of the labels (e.g. --score-column malignant --label-column\n"
+    "  melanoma); either alone names the column of both files.\n"
     "\n"
     "files (multilabel, topk, binary): both CSVs have the header\n"
     "  'image_id,<class1>,<class2>,...' and one row per image (the ISIC 2017\n"
@@ -100,7 +109,10 @@ const char* kHelp =
     "  --truth DIR      seg: the ground-truth masks\n"
     "  --threshold T    seg: lesion where grey >= T, 1..255 (default 128);\n"
     "                   binary: positive where score >= T (default 0.5)\n"
-    "  --column NAME    binary only: this label column alone\n"
+    "  --column NAME    binary only: this column alone, in both files\n"
+    "  --score-column NAME, --label-column NAME\n"
+    "                   binary only: this column of the scores file against this\n"
+    "                   column of the labels file\n"
     "  --json           print one JSON object instead of the table\n"
     "  --help           this text\n";
 
@@ -108,7 +120,8 @@ struct Args {
   std::string mode;  // "multilabel", "topk", "seg" or "binary"
   std::string scores, labels;
   std::string pred, truth;   // seg
-  std::string column;        // binary
+  std::string column;        // binary: --column (both files)
+  std::string score_column, label_column;  // binary: --score-column, --label-column
   bool threshold_given = false;
   int seg_threshold = 128;      // seg: lesion where grey >= it
   double bin_threshold = 0.5;   // binary: positive where score >= it
@@ -163,6 +176,10 @@ Args parse_args(int argc, char** argv) {
       a.truth = value();
     } else if (opt == "--column") {
       a.column = value();
+    } else if (opt == "--score-column") {
+      a.score_column = value();
+    } else if (opt == "--label-column") {
+      a.label_column = value();
     } else if (opt == "--threshold") {
       threshold = value();
       a.threshold_given = true;
@@ -181,7 +198,16 @@ Args parse_args(int argc, char** argv) {
   if (a.mode != "multilabel" && a.mode != "topk" && a.mode != "seg" && a.mode != "binary")
     throw UsageError{"unknown metrics '" + a.mode + "': " + modes};
   if (k_given && a.mode != "topk") throw UsageError{"--k applies to 'metrics topk' only"};
-  if (!a.column.empty() && a.mode != "binary") throw UsageError{"--column applies to 'metrics binary' only"};
+  const bool any_column = !a.column.empty() || !a.score_column.empty() || !a.label_column.empty();
+  if (any_column && a.mode != "binary")
+    throw UsageError{"--column, --score-column and --label-column apply to 'metrics binary' only"};
+  if (!a.column.empty() && (!a.score_column.empty() || !a.label_column.empty()))
+    throw UsageError{"give --column NAME (the same column in both files) or --score-column and --label-column, "
+                     "not both"};
+  // One name given: it names the column of both files.
+  if (!a.column.empty()) a.score_column = a.label_column = a.column;
+  if (a.score_column.empty()) a.score_column = a.label_column;
+  if (a.label_column.empty()) a.label_column = a.score_column;
   if (a.threshold_given) {
     if (a.mode != "seg" && a.mode != "binary")
       throw UsageError{"--threshold applies to 'metrics seg' and 'metrics binary' only"};
@@ -303,57 +329,18 @@ int run_topk(const Args& a) {
 
 // ---- seg -----------------------------------------------------------------------------------
 
-namespace fs = std::filesystem;
-
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return (char)std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
-}
-
-// The matching name of a mask file: its name without the extension and
-// without a trailing "_segmentation" (ISIC's ground-truth suffix).
-std::string mask_key(const fs::path& p) {
-  std::string stem = p.stem().string();
-  const std::string suffix = "_segmentation";
-  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
-    stem.resize(stem.size() - suffix.size());
-  return stem;
-}
-
-// The image files of a folder by matching name (sorted); two files of one name are an error.
-std::map<std::string, std::string> list_masks(const std::string& dir, const char* option) {
-  SKINMTL_CHECK(fs::is_directory(dir), option << " " << dir << ": not a folder");
-  std::map<std::string, std::string> masks;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file() || !is_image_file(entry.path())) continue;
-    const std::string key = mask_key(entry.path());
-    auto [it, fresh] = masks.emplace(key, entry.path().string());
-    SKINMTL_CHECK(fresh, option << " " << dir << ": two masks for '" << key << "': " << it->second
-                                << " and " << entry.path().string());
-  }
-  return masks;
-}
-
-// "a, b, c" with at most `max` names, then "... and N more".
-std::string name_list(const std::vector<std::string>& names, size_t max = 50) {
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
-  if (names.size() > max) out += ", ... and " + std::to_string(names.size() - max) + " more";
-  return out;
-}
-
 int run_seg(const Args& a) {
-  const std::map<std::string, std::string> truth = list_masks(a.truth, "--truth");
-  const std::map<std::string, std::string> pred = list_masks(a.pred, "--pred");
-  SKINMTL_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, ...) in it");
+  const std::map<std::string, std::string> truth = list_image_files(a.truth, "--truth", true);
+  const std::map<std::string, std::string> pred = list_image_files(a.pred, "--pred", true);
+  SKINMTL_USER_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, .bmp, ...) in it");
   std::vector<std::string> keys, missing;
   for (const auto& [key, path] : truth) {
     keys.push_back(key);
     if (!pred.count(key)) missing.push_back(key);
   }
-  SKINMTL_CHECK(missing.empty(), missing.size() << " of " << truth.size() << " ground-truth masks have no prediction in "
-                                                << a.pred << ": " << name_list(missing));
+  SKINMTL_USER_CHECK(missing.empty(), missing.size() << " of " << truth.size()
+                                                     << " ground-truth masks have no prediction in " << a.pred << ": "
+                                                     << name_list(missing));
   const int64_t ignored = (int64_t)pred.size() - (int64_t)truth.size();
 
   // Decode and count in parallel; errors are kept per image and reported in name order.
@@ -365,7 +352,7 @@ int run_seg(const Args& a) {
     const std::string& t_path = truth.at(keys[i]);
     const std::string& p_path = pred.at(keys[i]);
     try {
-      const Image t = load_image(t_path, 1), p = load_image(p_path, 1);
+      const Image t = load_mask(t_path), p = load_mask(p_path);
       if (t.height != p.height || t.width != p.width) {
         errors[i] = "the prediction " + p_path + " is " + std::to_string(p.height) + "x" + std::to_string(p.width) +
                     " but the truth " + t_path + " is " + std::to_string(t.height) + "x" + std::to_string(t.width);
@@ -424,27 +411,13 @@ int run_seg(const Args& a) {
 
 // ---- binary --------------------------------------------------------------------------------
 
-// The table with column `name` alone; an error names the file and its columns.
-ScoreTable only_column(const ScoreTable& t, const std::string& name) {
-  const auto it = std::find(t.class_names.begin(), t.class_names.end(), name);
-  if (it == t.class_names.end()) {
-    std::string have;
-    for (const std::string& c : t.class_names) have += (have.empty() ? "" : ", ") + c;
-    SKINMTL_FAIL(t.path << ": no column '" << name << "' (columns: " << have << ")");
-  }
-  const size_t c = (size_t)(it - t.class_names.begin());
-  ScoreTable out = t;
-  out.class_names = {name};
-  for (std::vector<double>& row : out.values) row = {row[c]};
-  return out;
-}
-
 int run_binary(const Args& a) {
-  ScoreTable scores = read_score_csv(a.scores), labels = read_label_csv(a.labels);
-  if (!a.column.empty()) {
-    scores = only_column(scores, a.column);
-    labels = only_column(labels, a.column);
-  }
+  // With a column named, only that column of each file is read (the others
+  // may hold anything), and the scores' column is matched to the labels' under
+  // the labels' name: "malignant" is compared as "melanoma".
+  ScoreTable scores = read_score_csv(a.scores, a.score_column);
+  const ScoreTable labels = read_label_csv(a.labels, a.label_column);
+  if (!a.score_column.empty()) scores.class_names = labels.class_names;
   const ScoredLabels d = match_scores_labels(scores, labels);
   const size_t n = d.image_ids.size();
   std::vector<BinaryMetrics> results;
@@ -461,6 +434,10 @@ int run_binary(const Args& a) {
     j["labels"] = a.labels;
     j["images"] = n;
     j["threshold"] = a.bin_threshold;
+    if (!a.score_column.empty()) {
+      j["score_column"] = a.score_column;
+      j["label_column"] = a.label_column;
+    }
     nlohmann::json cols = nlohmann::json::array();
     for (size_t c = 0; c < results.size(); ++c) {
       const BinaryMetrics& m = results[c];
@@ -482,8 +459,12 @@ int run_binary(const Args& a) {
   }
   int width = (int)std::strlen("column");
   for (const std::string& name : d.class_names) width = std::max(width, (int)name.size());
-  std::printf("scores: %s\nlabels: %s\n%zu images; positive: label 1; predicted positive: score >= %g\n\n",
-              a.scores.c_str(), a.labels.c_str(), n, a.bin_threshold);
+  if (a.score_column != a.label_column)
+    std::printf("scores: %s, column %s\nlabels: %s, column %s\n", a.scores.c_str(), a.score_column.c_str(),
+                a.labels.c_str(), a.label_column.c_str());
+  else
+    std::printf("scores: %s\nlabels: %s\n", a.scores.c_str(), a.labels.c_str());
+  std::printf("%zu images; positive: label 1; predicted positive: score >= %g\n\n", n, a.bin_threshold);
   std::printf("%-*s  %9s  %-6s  %-6s  %-6s  %-6s  %-6s  %s\n", width, "column", "positives", "AC", "AUC", "AP",
               "SE", "SP", "TP/FP/TN/FN");
   for (size_t c = 0; c < results.size(); ++c) {

@@ -7,18 +7,22 @@
 // Images come from one of
 //   --image FILE [FILE ...]   files (the option may also be repeated); id = the file's stem
 //   --images DIR              every image file in DIR (.jpg .jpeg .png .bmp .gif .tga), by name
-//   --data SPEC [--split S]   a data set of io/seg_data.h (its val split by default): the
-//                             ground-truth masks are known, so overlays show them
+//   --data SPEC [--split S]   a data set of io/seg_data.h (its val split by default;
+//                             train, test or all): the ground-truth masks are
+//                             known, so overlays show them
 // With --image / --images, --truth DIR adds ground-truth masks: the file in DIR
-// whose name, without the extension and a trailing "_segmentation", is the
-// image's id (ISIC's ISIC_0000000_segmentation.png for ISIC_0000000.jpg), the
-// rule of `skinmtl metrics seg`.
+// whose key (io/seg_folder.h: the name without the extension and a trailing
+// "_segmentation" or "_lesion") is the image's id (ISIC's
+// ISIC_0000000_segmentation.png for ISIC_0000000.jpg, PH2's IMD002_lesion.bmp
+// for IMD002.bmp), the rule of `skinmtl metrics seg`. How many images found a
+// mask is printed; none at all is an error (a wrong folder, or other names).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "io/seg_data.h"
+#include "io/seg_folder.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/detseg_predict.h"
@@ -43,10 +47,11 @@ const char* kHelp =
     "  --images DIR        every image file (.jpg .jpeg .png .bmp .gif .tga) in DIR\n"
     "  --data SRC          a data set as in `train detseg` (synthetic[:FILE], isic2017[:FILE],\n"
     "                      a CSV); its ground-truth masks are drawn on the overlays\n"
-    "  --split S           with --data: val (default) or train\n"
+    "  --split S           with --data: val (default), train, test or all\n"
     "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
     "  --truth DIR         with --image/--images: ground-truth masks, matched by name as\n"
-    "                      `skinmtl metrics seg` does (ID.png or ID_segmentation.png)\n"
+    "                      `skinmtl metrics seg` does (ID.png, ID_segmentation.png or\n"
+    "                      ID_lesion.bmp, any image extension); at least one must match\n"
     "model:\n"
     "  --model FILE        model.safetensors (or a checkpoint) of `skinmtl train detseg`\n"
     "  --size N            letterbox side (default: the side the model was trained at)\n"
@@ -73,7 +78,7 @@ std::vector<std::string> take_image_args(int argc, char** argv, std::vector<char
     } else if (a == "--image") {
       const size_t before = files.size();
       while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) files.push_back(argv[++i]);
-      SKINMTL_CHECK(files.size() > before, "option --image needs at least one file");
+      SKINMTL_USER_CHECK(files.size() > before, "option --image needs at least one file");
     } else {
       rest.push_back(argv[i]);
     }
@@ -92,60 +97,67 @@ int predict_detseg(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
   const int sources = (int)!image_files.empty() + (int)args.has("images") + (int)args.has("data");
-  SKINMTL_CHECK(sources == 1, "give exactly one of --image, --images and --data (see --help)");
-  SKINMTL_CHECK(!args.has("split") || args.has("data"), "--split applies to --data only");
-  SKINMTL_CHECK(!args.has("truth") || !args.has("data"), "--truth applies to --image and --images (--data has its masks)");
+  SKINMTL_USER_CHECK(sources == 1, "give exactly one of --image, --images and --data (see --help)");
+  SKINMTL_USER_CHECK(!args.has("split") || args.has("data"), "--split applies to --data only");
+  SKINMTL_USER_CHECK(!args.has("truth") || !args.has("data"),
+                     "--truth applies to --image and --images (--data has its masks)");
 
   // The inputs.
   std::vector<DetSegInput> inputs;
-  std::string what;
+  std::string what, truth_note;
   if (args.has("data")) {
     const SegData data = load_seg_data(args.get("data", ""), args.get("data-dir", "../shared/data"));
     const std::string split = args.get("split", "val");
-    SKINMTL_CHECK(split == "val" || split == "train", "--split must be val or train, got '" << split << "'");
-    for (const SegSample& s : split == "val" ? data.val : data.train) inputs.push_back({s.id, s.image, s.mask});
-    SKINMTL_CHECK(!inputs.empty(), data.description << ": the " << split << " split is empty");
-    what = data.description + ", " + split + " split";
+    for (const SegSample& s : select_split(data, split)) inputs.push_back({s.id, s.image, s.mask});
+    what = data.description + ", " + (split == "all" ? std::string("every row") : split + " split");
   } else {
     std::vector<std::string> files = image_files;
     if (args.has("images")) {
       const std::string dir = args.get("images", "");
-      SKINMTL_CHECK(fs::is_directory(dir), "--images " << dir << ": not a folder");
+      SKINMTL_USER_CHECK(fs::is_directory(dir), "--images " << dir << ": not a folder");
       for (const auto& e : fs::directory_iterator(dir))
         if (e.is_regular_file() && is_image_file_name(e.path().string())) files.push_back(e.path().string());
       std::sort(files.begin(), files.end());
-      SKINMTL_CHECK(!files.empty(), "--images " << dir << ": no image files (.jpg, .png, ...) in it");
+      SKINMTL_USER_CHECK(!files.empty(), "--images " << dir << ": no image files (.jpg, .png, ...) in it");
       what = dir;
     } else {
       what = std::to_string(files.size()) + " image file" + (files.size() == 1 ? "" : "s");
     }
     std::map<std::string, std::string> truth;  // key -> mask path
-    if (args.has("truth")) {
-      const std::string dir = args.get("truth", "");
-      SKINMTL_CHECK(fs::is_directory(dir), "--truth " << dir << ": not a folder");
-      for (const auto& e : fs::directory_iterator(dir)) {
-        if (!e.is_regular_file() || !is_image_file_name(e.path().string())) continue;
-        auto [it, fresh] = truth.emplace(mask_file_key(e.path().string()), e.path().string());
-        SKINMTL_CHECK(fresh, "--truth " << dir << ": two masks for '" << it->first << "': " << it->second << " and "
-                                        << e.path().string());
-      }
-    }
+    if (args.has("truth")) truth = list_image_files(args.get("truth", ""), "--truth", true);
+    std::vector<std::string> unmatched;
     for (const std::string& f : files) {
-      SKINMTL_CHECK(fs::is_regular_file(f), "no image file " << f);
+      SKINMTL_USER_CHECK(fs::is_regular_file(f), "no image file " << f);
       DetSegInput in;
       in.id = fs::path(f).stem().string();
       in.image = f;
       const auto t = truth.find(in.id);
       if (t != truth.end()) in.mask = t->second;
+      else unmatched.push_back(in.id);
       inputs.push_back(std::move(in));
+    }
+    if (args.has("truth")) {
+      // Say how many found their mask: a silent zero would look like "no ground truth given".
+      const std::string dir = args.get("truth", "");
+      const size_t matched = inputs.size() - unmatched.size();
+      std::vector<std::string> have;
+      for (const auto& [key, path] : truth) have.push_back(fs::path(path).filename().string());
+      const std::string held = have.empty() ? std::string("no image files") : name_list(have, 5);
+      SKINMTL_USER_CHECK(matched > 0, "--truth " << dir << ": none of the " << inputs.size()
+                                                 << " images has a mask there (the mask of image ID is ID.*, "
+                                                    "ID_segmentation.* or ID_lesion.*); images: "
+                                                 << name_list(unmatched, 5) << "; the folder holds " << held);
+      truth_note = "ground truth: " + std::to_string(matched) + " of " + std::to_string(inputs.size()) +
+                   " images matched a mask in " + dir;
+      if (!unmatched.empty()) truth_note += " (none for " + name_list(unmatched, 10) + ")";
     }
   }
 
   DetSegModel model = load_detseg_model(args.get("model", ""));
   model.spec.size = (int)args.get_int("size", model.spec.size);
-  SKINMTL_CHECK(model.spec.size >= 32, "--size must be at least 32, got " << model.spec.size);
+  SKINMTL_USER_CHECK(model.spec.size >= 32, "--size must be at least 32, got " << model.spec.size);
   DetSegRunOptions opt;
   opt.out = args.get("out", "runs/predict");
   opt.overlays = args.get_int("overlays", -1);
@@ -154,6 +166,7 @@ int predict_detseg(int argc, char** argv) {
   std::printf("skinmtl predict detseg: %s on %s\n  %zu images, letterboxed to %dx%d, on %s\n",
               args.get("model", "").c_str(), what.c_str(), inputs.size(), model.spec.size, model.spec.size,
               device_name(opt.device));
+  if (!truth_note.empty()) std::printf("  %s\n", truth_note.c_str());
 
   const std::vector<DetSegResult> results = run_detseg(model, inputs, opt);
   int64_t detected = 0, malignant = 0;
