@@ -289,7 +289,8 @@ int train_mtl(int argc, char** argv) {
   bar.finish();
   auto meta = mtl_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
-  meta["wall_s"] = format_csv_number(wall_s());
+  // (No wall time here: the model file of a resumed run must equal, byte for
+  // byte, that of a run never stopped. log.csv and checkpoints carry wall_s.)
   save_safetensors(out + "/model.safetensors", [&] {
     TensorFile f = module_state(net);
     f.metadata = meta;
