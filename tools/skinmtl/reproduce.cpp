@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/csv.h"
+#include "io/progress.h"
 #include "io/safetensors.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
@@ -107,13 +108,6 @@ std::string fmt(double v, int digits = 4) {
   if (std::isnan(v)) return "-";
   char b[32];
   std::snprintf(b, sizeof b, "%.*f", digits, v);
-  return b;
-}
-
-std::string hms(double seconds) {
-  const long s = std::lround(seconds);
-  char b[32];
-  std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
   return b;
 }
 
@@ -395,7 +389,7 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
   std::ostringstream md;
   md << "# skinmtl reproduce " << r.paper << (smoke ? " (smoke run: the numbers mean nothing)" : "") << "\n\n"
      << r.citation << "\n\n"
-     << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << hms(total) << ".\n\n";
+     << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << format_duration(total) << ".\n\n";
   for (const auto& [label, ms] : r.rows) {
     md << "| " << label << " |";
     for (const Metric& m : ms) md << " " << m.name << " |";
@@ -423,8 +417,7 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
   md << r.paper_note << "\n\n## Steps\n\n| step | wall time | command |\n|---|---|---|\n";
   for (const json& s : steps)
     md << "| " << s["title"].get<std::string>() << " | "
-       << (s["wall_s"].is_number() && std::isfinite(s["wall_s"].get<double>()) ? hms(s["wall_s"].get<double>())
-                                                                                 : "-")
+       << format_duration(s["wall_s"].is_number() ? s["wall_s"].get<double>() : NAN)
        << " | `" << s["command"].get<std::string>() << "` |\n";
   md << "\n## Departures from the paper's recipe\n\n";
   for (const std::string& d : r.departures) md << "- " << d << "\n";
@@ -504,7 +497,7 @@ int cmd_reproduce(int argc, char** argv) {
       return t;
     }();
     std::printf("\n== reproduce %s: step %zu/%zu: %s  (run so far %s)\n", paper.c_str(), i + 1, r.steps.size(),
-                s.title.c_str(), hms(elapsed_total).c_str());
+                s.title.c_str(), format_duration(elapsed_total).c_str());
     if (fs::exists(s.done_file)) {
       std::printf("   done already (%s)\n", s.done_file.c_str());
     } else {
@@ -534,7 +527,7 @@ int cmd_reproduce(int argc, char** argv) {
     }
   }
   const double this_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  std::printf("\n== reproduce %s: all steps done (this call %s)\n\n", paper.c_str(), hms(this_call).c_str());
+  std::printf("\n== reproduce %s: all steps done (this call %s)\n\n", paper.c_str(), format_duration(this_call).c_str());
   std::string device_text = device_arg;
   if (device == Device::CPU) {
     std::ifstream cpuinfo("/proc/cpuinfo");
