@@ -62,6 +62,12 @@ LDLIBS := -lopenblas -fopenmp -lpthread
 ifeq ($(USE_CUDA),1)
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
+# CUDNN_ROOT=DIR: cuDNN from DIR/include and DIR/lib when the CUDA toolkit has
+# none of its own (a pip wheel's nvidia/cudnn folder, say).
+ifdef CUDNN_ROOT
+  CPPFLAGS += -I$(abspath $(CUDNN_ROOT))/include
+  LDLIBS := -L$(abspath $(CUDNN_ROOT))/lib -Wl,-rpath,$(abspath $(CUDNN_ROOT))/lib $(LDLIBS)
+endif
 
 # DEPS_ROOT=DIR: the Debian packages (OpenBLAS, stb, nlohmann-json, GoogleTest)
 # unpacked into DIR instead of installed into / (tools/gpu/run.sh, on a machine

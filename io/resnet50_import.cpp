@@ -55,8 +55,8 @@ Tensor transpose2d(const Tensor& in) {
 // ---- the architecture ------------------------------------------------------------------------
 
 std::vector<Resnet50Conv> resnet50_convs(const Resnet50Dims& dims) {
-  SKINMTL_CHECK(dims.width > 0 && dims.num_classes > 0 && dims.in_channels > 0,
-                "resnet50: width, num_classes and in_channels must be positive");
+  SKINMTL_CHECK(dims.width > 0 && dims.num_classes >= 0 && dims.in_channels > 0,
+                "resnet50: width and in_channels must be positive, num_classes >= 0");
   std::vector<Resnet50Conv> v;
   const int w0 = dims.width;
   v.push_back({"conv1", "bn1", "conv1", "bn_conv1", w0, dims.in_channels, 7, 2, 2, 3});
@@ -97,8 +97,10 @@ std::vector<std::pair<std::string, Shape>> resnet50_tensor_shapes(bool conv_bias
     for (const char* p : kBnTorch) v.push_back({c.bn + "." + p, {K}});
   }
   const int64_t features = 32 * (int64_t)dims.width;  // 4 * (width << 3) = 2048
-  v.push_back({"fc.weight", {dims.num_classes, features}});
-  v.push_back({"fc.bias", {dims.num_classes}});
+  if (dims.num_classes > 0) {  // 0: a headless trunk, no classifier
+    v.push_back({"fc.weight", {dims.num_classes, features}});
+    v.push_back({"fc.bias", {dims.num_classes}});
+  }
   return v;
 }
 
@@ -228,12 +230,15 @@ void check_resnet50_tensors(const TensorFile& file, const std::string& what) {
   const std::string where = "resnet50 weights '" + what + "': ";
   SKINMTL_CHECK(file.has("conv1.weight") && file.at("conv1.weight").ndim() == 4,
                 where << "no 4-d conv1.weight: not a torchvision-layout ResNet");
-  SKINMTL_CHECK(file.has("fc.weight") && file.at("fc.weight").ndim() == 2,
+  // A file without fc.weight and fc.bias is a headless trunk (convert_weights
+  // --drop-prefix fc.): it can start a new model, not classify ImageNet.
+  const bool headless = !file.has("fc.weight") && !file.has("fc.bias");
+  SKINMTL_CHECK(headless || (file.has("fc.weight") && file.at("fc.weight").ndim() == 2),
                 where << "no 2-d fc.weight: not a torchvision-layout ResNet");
   Resnet50Dims dims;
   dims.width = (int)file.at("conv1.weight").size(0);
   dims.in_channels = (int)file.at("conv1.weight").size(1);
-  dims.num_classes = (int)file.at("fc.weight").size(0);
+  dims.num_classes = headless ? 0 : (int)file.at("fc.weight").size(0);
   const bool conv_bias = file.has("conv1.bias");
   std::set<std::string> known;
   for (const auto& [name, shape] : resnet50_tensor_shapes(conv_bias, dims)) {
@@ -270,14 +275,14 @@ TensorFile load_torchvision_resnet50(const std::string& path) {
 
   // What the tensors themselves say.
   const bool conv_bias = f.has("conv1.bias");
-  const std::string classes = std::to_string(f.at("fc.weight").size(0));
+  const std::string classes = f.has("fc.weight") ? std::to_string(f.at("fc.weight").size(0)) : "0";
   auto& m = f.metadata;
   SKINMTL_CHECK(!m.count("conv_bias") || m["conv_bias"] == (conv_bias ? "true" : "false"),
                 where << "metadata says conv_bias=" << m["conv_bias"] << " but conv1.bias is "
                       << (conv_bias ? "present" : "absent"));
   SKINMTL_CHECK(!m.count("num_classes") || m["num_classes"] == classes,
                 where << "metadata says num_classes=" << m["num_classes"] << " but fc.weight is "
-                      << f.at("fc.weight").str());
+                      << (f.has("fc.weight") ? f.at("fc.weight").str() : std::string("absent")));
   m["conv_bias"] = conv_bias ? "true" : "false";
   m["num_classes"] = classes;
   // torchvision's conventions where the file does not say otherwise.
@@ -327,8 +332,9 @@ Resnet50Info resnet50_info(const TensorFile& file) {
                 "resnet50 metadata: conv_bias must be true or false, got '" << cb << "'");
   info.conv_bias = cb == "true";
   json nc = parse("num_classes");
-  SKINMTL_CHECK(nc.is_number_integer() && nc.get<int>() > 0,
-                "resnet50 metadata: num_classes must be a positive integer, got " << nc.dump());
+  SKINMTL_CHECK(nc.is_number_integer() && nc.get<int>() >= 0,
+                "resnet50 metadata: num_classes must be an integer >= 0 (0: no fc layer), got "
+                    << nc.dump());
   info.num_classes = nc.get<int>();
   info.input_channels = get("input_channels");
   SKINMTL_CHECK(info.input_channels == "rgb" || info.input_channels == "bgr",

@@ -54,6 +54,9 @@ LoadedResNet50 load_resnet50(const TensorFile& file, const std::string& what,
                              const LoadResNet50Options& opt) {
   LoadedResNet50 out;
   out.info = info_of(file, what);
+  SKINMTL_CHECK(opt.trunk || out.info.num_classes > 0,
+                "weights '" << what << "': a headless trunk (no fc layer) cannot classify; it can "
+                               "only start a new model (--weights of train)");
   out.metadata = file.metadata;
   Rng rng(opt.seed);
   out.model = std::make_shared<ResNet50>(resnet_config(out.info, opt.trunk), rng);

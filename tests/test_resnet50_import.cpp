@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/resnet50_import.h"
+#include "nets/resnet50_weights.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -419,6 +420,39 @@ TEST(TorchvisionResnet50, LoadsATorchvisionStyleFile) {
       },
       std::string(4, '\0'));
   EXPECT_ERROR_WITH(load_torchvision_resnet50(path), path, "tensor 'fc.mask'");
+}
+
+// A headless trunk (convert_weights --bf16 --drop-prefix fc.: what
+// tools/gpu/prepare.sh carries to a GPU machine): BF16 tensors and no fc
+// layer. It loads as a pretrained trunk for a new model, with num_classes 0,
+// and is refused as a classifier; an fc layer half there is still an error.
+TEST(TorchvisionResnet50, HeadlessBf16TrunkStartsAModelButCannotClassify) {
+  TempDir dir;
+  const std::string path = dir.path("trunk.safetensors");
+  KerasImportOptions opt;
+  opt.dims = tiny_dims();
+  TensorFile f = import_keras_resnet50(make_keras(opt.dims), opt);
+  f.tensors.erase("fc.weight");
+  f.tensors.erase("fc.bias");
+  f.metadata.erase("classes");
+  f.metadata["num_classes"] = "0";
+  save_safetensors(path, f, SaveOptions{true});
+
+  TensorFile g = load_torchvision_resnet50(path);
+  ASSERT_EQ(g.tensors.size(), f.tensors.size());
+  EXPECT_EQ(g.at("layer3.1.conv2.weight").dtype(), DType::F32);  // BF16 widened on load
+  std::vector<double> want = f.at("layer3.1.conv2.weight").to_vector(), got = g.at("layer3.1.conv2.weight").to_vector();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], std::abs(want[i]) / 128 + 1e-30) << i;
+  EXPECT_EQ(resnet50_info(g).num_classes, 0);
+  const PretrainedTrunk t = load_pretrained_trunk(path);
+  EXPECT_EQ(t.config.classes, 0);
+  EXPECT_ERROR_WITH(load_resnet50(path), path, "headless trunk (no fc layer) cannot classify");
+
+  // fc.bias without fc.weight is not a headless file but a broken one.
+  TensorFile h = f;
+  h.tensors["fc.bias"] = Tensor::zeros({5});
+  EXPECT_ERROR_WITH(check_resnet50_tensors(h, "W"), "resnet50 weights 'W'", "no 2-d fc.weight");
 }
 
 TEST(TorchvisionResnet50, NameAndShapeErrors) {

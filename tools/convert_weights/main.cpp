@@ -80,6 +80,7 @@ int run(int argc, char** argv) {
       }
     }
     if (!drop.empty()) f.metadata.erase("classes");  // they named the dropped classifier's outputs
+    if (!f.has("fc.weight") && !f.has("fc.bias")) f.metadata["num_classes"] = "0";  // a headless trunk
     f.metadata["stored_as"] = "bf16 copy of " + fs::path(bf16_in).filename().string();
     save_safetensors(out, f, SaveOptions{true});
     std::printf("convert_weights: %s -> %s: %zu tensors in BF16 (%zu dropped), %.1f MB -> %.1f MB\n",

@@ -7,25 +7,40 @@
 #
 #   bash tools/gpu/run.sh [REPORT_DIR]       (default: $OUT when set, else .gpu/report)
 #
-# Steps, each under its own time limit, each reported even when an earlier
-# one failed:
+# Steps, each under its own time limit (cut to what is left of the whole
+# check's GPU_CHECK_BUDGET seconds), each reported even when an earlier one failed:
 #   1. the packages: the system's when it has them, else .gpu/debs unpacked
-#      into .gpu/root (never into /), used through `make DEPS_ROOT=.gpu/root`
+#      into .gpu/root (never into /), used through `make DEPS_ROOT=.gpu/root`;
+#      cuDNN from the CUDA toolkit, else from python3's nvidia-cudnn wheel
 #   2. build for this GPU's architecture (make ARCH=<compute capability>)
 #   3. every CUDA test with SKINMTL_REQUIRE_CUDA=1 (a CUDA that cannot start
 #      fails instead of skipping)
-#   4. compute-sanitizer memcheck over the op parity tests, racecheck over the
+#   4. a few training iterations of each model on the GPU and one on the CPU
+#      from the same seed: the first loss must agree (same weights, same
+#      batch); the GPU's images/s (median of iterations 4 on)
+#   5. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
-#   5. a few training iterations of each model on the GPU and on the CPU from
-#      the same seed: the first loss must agree (same weights, same batch)
-# The exit status is non-zero when any step failed; REPORT_DIR/report.md has
-# the summary and each step's log.
+#   6. PyTorch's speed for the same ResNet-50 step, when python3 has it
+# The exit status is non-zero when any step failed; REPORT_DIR gets report.md
+# (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-report=${1:-${OUT:-.gpu/report}}
-mkdir -p "$report"
+# Logs go to a folder of their own; when REPORT_DIR is $OUT (the device tool,
+# which returns at most 8 files), only report.md and logs.tar.gz land there.
+out=${1:-${OUT:-.gpu/report}}
+report=.gpu/report-logs
+rm -rf "$report"; mkdir -p "$report" "$out"
 summary="$report/report.md"
 start=$(date +%s)
+# The whole check ends within GPU_CHECK_BUDGET seconds (default 500): each step's
+# limit is cut to what is left, and a step with under 15 s left is skipped.
+budget=${GPU_CHECK_BUDGET:-500}
+finish() {
+  cp "$summary" "$out/report.md" 2>/dev/null
+  # Without the runs' checkpoints, which would take the archive past what comes back.
+  tar -C "$report" --exclude='*.safetensors' -czf "$out/logs.tar.gz" . 2>/dev/null
+}
+trap finish EXIT
 status=0
 : > "$summary"
 say() { echo "$*" | tee -a "$summary"; }
@@ -33,6 +48,9 @@ say() { echo "$*" | tee -a "$summary"; }
 step() {
   local name=$1 limit=$2; shift 2
   local t0=$(date +%s)
+  local left=$(( start + budget - t0 - 5 ))
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 15 ]; then say "- $name: SKIPPED (the check's ${budget}s budget is spent)"; status=1; return 1; fi
   timeout --kill-after=10 "$limit" "$@" > "$report/$name.log" 2>&1
   local rc=$?
   local dt=$(( $(date +%s) - t0 ))
@@ -79,29 +97,32 @@ else
   export LD_LIBRARY_PATH="$PWD/.gpu/root/usr/lib/x86_64-linux-gnu/openblas-pthread:$PWD/.gpu/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+cuda_home=${CUDA_HOME:-$(dirname "$(dirname "$(command -v nvcc)")")}
+if [ ! -f "$cuda_home/include/cudnn.h" ]; then
+  cudnn=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) if nvidia.cudnn.__file__ else list(nvidia.cudnn.__path__)[0])' 2>/dev/null)
+  if [ -n "$cudnn" ] && [ -f "$cudnn/include/cudnn.h" ]; then
+    # A wheel has libcudnn.so.9 but no libcudnn.so for the linker: a folder of links adds one.
+    mkdir -p .gpu/cudnn/lib && ln -sfn "$cudnn/include" .gpu/cudnn/include
+    for f in "$cudnn"/lib/*; do ln -sf "$f" .gpu/cudnn/lib/; done
+    [ -e .gpu/cudnn/lib/libcudnn.so ] || ln -sf libcudnn.so.9 .gpu/cudnn/lib/libcudnn.so
+    say "- cuDNN: $cudnn (not in $cuda_home)"
+    deps_args+=(CUDNN_ROOT=.gpu/cudnn)
+  else
+    say "- cuDNN: not found in $cuda_home or python3's nvidia.cudnn"
+  fi
+fi
+
 # ---- 2. build ----------------------------------------------------------------------------------
-step build 300 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" bin/skinmtl test-build || { say ""; say "build failed: nothing else can run"; exit 1; }
+step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl test-build \
+  || { grep -E 'error|Error' "$report/build.log" | head -30; tail -20 "$report/build.log"; say ""; say "build failed: nothing else can run"; exit 1; }
 tests=build/cuda/skinmtl_tests
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
-SKINMTL_REQUIRE_CUDA=1 step cuda_tests 240 "$tests" --gtest_filter='*Cuda*:CudaRequired.*' --gtest_brief=1
+SKINMTL_REQUIRE_CUDA=1 step cuda_tests 150 "$tests" --gtest_filter='*Cuda*:CudaRequired.*' --gtest_brief=1
 say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$report/cuda_tests.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]|Failure|error' "$report/cuda_tests.log" | head -40 | sed 's/^/    /' | tee -a "$summary"
 
-# ---- 4. compute-sanitizer ------------------------------------------------------------------------
-ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:ConcatSliceCuda.*:ReshapeCuda.*'
-ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
-ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
-ops+=':Conv2dCuda.Parity3x3Stride2Pad1:Conv2dCuda.ParityDilation2:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
-shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
-if command -v compute-sanitizer >/dev/null; then
-  SKINMTL_REQUIRE_CUDA=1 step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 1 "$tests" --gtest_filter="$ops" --gtest_brief=1
-  SKINMTL_REQUIRE_CUDA=1 step racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 1 "$tests" --gtest_filter="$shared" --gtest_brief=1
-else
-  say "- compute-sanitizer: not found on this machine"
-  status=1
-fi
-
-# ---- 5. first losses, GPU vs CPU ---------------------------------------------------------------
+# ---- 4. first losses, GPU vs CPU ---------------------------------------------------------------
 weights=.gpu/weights/resnet50_imagenet.bf16.safetensors
 [ -f "$weights" ] || weights=weights/resnet50_imagenet.safetensors
 [ -f "$weights" ] || weights=none
@@ -115,10 +136,14 @@ fi
 say "- training checks: weights $weights, data $data"
 # first_loss DIR: the loss of iteration 1 in DIR/log.csv
 first_loss() { awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "loss") c = i } NR == 2 { print $c }' "$1/log.csv"; }
-compare() {  # NAME TOL ARGS...: the same command on cuda and cpu
-  local name=$1 tol=$2; shift 2
-  step "${name}_cuda" 120 bin/skinmtl "$@" --device cuda --out "$report/$name-cuda"
-  step "${name}_cpu" 120 bin/skinmtl "$@" --device cpu --out "$report/$name-cpu"
+# median of images_per_s over iterations 3.. of DIR/log.csv (the first two warm up cuDNN and the allocator)
+speed() { awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "images_per_s") c = i; next } NR > 3 && c { print $c }' "$1/log.csv" \
+            | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# compare NAME TOL "CUDA-ONLY ARGS" "CPU-ONLY ARGS" ARGS...: the same training on cuda and cpu, same seed
+compare() {
+  local name=$1 tol=$2 cuda_args=$3 cpu_args=$4; shift 4
+  step "${name}_cuda" 90 bin/skinmtl "$@" $cuda_args --device cuda --out "$report/$name-cuda"
+  step "${name}_cpu" 150 bin/skinmtl "$@" $cpu_args --device cpu --out "$report/$name-cpu"
   local g c
   g=$(first_loss "$report/$name-cuda" 2>/dev/null); c=$(first_loss "$report/$name-cpu" 2>/dev/null)
   if [ -n "$g" ] && [ -n "$c" ] && awk -v g="$g" -v c="$c" -v t="$tol" 'BEGIN { d = g - c; if (d < 0) d = -d; exit !(d <= t * (c < 0 ? -c : c)) }'; then
@@ -127,11 +152,33 @@ compare() {  # NAME TOL ARGS...: the same command on cuda and cpu
     say "  $name first loss: cuda ${g:-?}, cpu ${c:-?}: DIFFER (more than $tol relative)"
     status=1
   fi
+  say "  $name on cuda: $(speed "$report/$name-cuda" 2>/dev/null || echo '?') images/s (median, iterations 4..)"
 }
-common=(--data "$data" --data-dir "$data_dir" --weights "$weights" --seed 1 --threads 4)
-compare segcls 1e-3 train segcls "${common[@]}" --size 192x256 --iters 4 --batch 8 --eval-every 1000 --ckpt-every 1000
-compare mtl 1e-3 train mtl "${common[@]}" --iters 4 --batch 20 --eval-every 1000 --ckpt-every 1000
-compare detseg 1e-2 train detseg "${common[@]}" --size 256 --phase1 2 --phase2 2 --phase3 1 --eval-every 0 --ckpt-every 1000
+common=(--data "$data" --data-dir "$data_dir" --weights "$weights" --seed 1 --threads "$jobs" --eval-every 1000 --ckpt-every 1000)
+compare segcls 1e-3 "--iters 16" "--iters 1" train segcls "${common[@]}" --size 192x256 --batch 8
+compare mtl 1e-3 "--iters 16" "--iters 1" train mtl "${common[@]}" --batch 20
+compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
+
+# ---- 5. compute-sanitizer ------------------------------------------------------------------------
+ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:ConcatSliceCuda.*:ReshapeCuda.*'
+ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
+ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
+ops+=':Conv2dCuda.Parity3x3Stride2Pad1:Conv2dCuda.ParityDilation2:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
+shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
+if command -v compute-sanitizer >/dev/null; then
+  SKINMTL_REQUIRE_CUDA=1 step memcheck 120 compute-sanitizer --tool memcheck --error-exitcode 1 "$tests" --gtest_filter="$ops" --gtest_brief=1
+  SKINMTL_REQUIRE_CUDA=1 step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$tests" --gtest_filter="$shared" --gtest_brief=1
+else
+  say "- compute-sanitizer: not found on this machine"
+  status=1
+fi
+
+# ---- 6. PyTorch on the same GPU, same step (tools/gpu/bench_torch.py) ------------------------------
+if python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null; then
+  step torch_baseline 90 python3 tools/gpu/bench_torch.py && grep images/s "$report/torch_baseline.log" | sed 's/^/  PyTorch /' | tee -a "$summary"
+else
+  say "- torch_baseline: no PyTorch with CUDA here"
+fi
 
 say ""
 say "total $(( $(date +%s) - start ))s; $( [ $status -eq 0 ] && echo 'all steps ok' || echo 'SOME STEPS FAILED')"
