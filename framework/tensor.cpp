@@ -38,6 +38,14 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
+void set_cuda_tf32(bool on) {
+#if SKINMTL_CUDA
+  cuda::set_tf32(on);
+#else
+  SKINMTL_CHECK(!on, "TF32 needs CUDA: " << cuda_unavailable_reason());
+#endif
+}
+
 bool cuda_required() {
   const char* v = std::getenv("SKINMTL_REQUIRE_CUDA");
   return v && *v && std::string(v) != "0";

@@ -38,8 +38,9 @@
 // Implementations:
 //   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, float and double.
 //   CUDA  (kernels/cuda/conv2d_im2col.cu):   the same with CUDA im2col/col2im and gemm_cuda.
-//   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math only (no TF32), so it
-//                                            matches the CPU to float tolerance.
+//   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math (no TF32) by default, so it
+//                                            matches the CPU to float tolerance; TF32
+//                                            tensor cores after cuda::set_tf32(true).
 // Reference: PyTorch torch.nn.Conv2d (definition and output size); Caffe's
 // im2col.cpp / im2col.cu (the im2col and the gather-style col2im below).
 #pragma once
@@ -223,7 +224,8 @@ void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) +=, or null
 // ---- CUDA, cuDNN (kernels/cuda/conv2d_cudnn.cu) -----------------------------------
 // The first use of a shape builds a plan: the cuDNN descriptors and one
 // algorithm per pass (forward, backward data, backward filter), picked by
-// cuDNN's heuristics among deterministic, FMA-math (no TF32), non-FFT,
+// cuDNN's heuristics among deterministic, FMA-math (TF32 too after
+// cuda::set_tf32(true)), non-FFT,
 // non-Winograd-nonfused algorithms whose workspace is at most 512 MiB (the
 // reasons are at the top of conv2d_cudnn.cu). Plans are cached per shape for the life of the
 // process, so the search runs once per distinct layer shape.

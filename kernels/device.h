@@ -42,4 +42,16 @@ void memset_async(void* dst, int byte, size_t bytes);       // queued on stream(
 
 size_t device_free_bytes();       // cudaMemGetInfo's free figure
 
+// TF32 tensor-core math for cuBLAS GEMMs and cuDNN convolutions (compute
+// capability 8.0 and up): each FP32 operand is rounded to TF32 (10 mantissa
+// bits, FP32's range) before the multiply; products are summed in FP32.
+// About 3x the FP32 FMA throughput, at a relative error per product of about
+// 2^-11 instead of 2^-24, so results no longer match the CPU reference to
+// float tolerance. Off (plain FP32) unless switched on; a convolution's cuDNN
+// plan is cached per setting. Cheap to call; set it before the work it governs.
+void set_tf32(bool on);
+bool tf32();
+// The current device's compute capability as 10 * major + minor (90 on an H100).
+int compute_capability();
+
 }  // namespace skinmtl::cuda

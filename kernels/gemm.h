@@ -8,7 +8,8 @@
 // gradients.
 //
 // CPU: CBLAS (OpenBLAS). CUDA: cuBLAS, which is column-major, so it computes
-// C^T = op(B)^T op(A)^T with the operands swapped: the same bytes, no copies.
+// C^T = op(B)^T op(A)^T with the operands swapped: the same bytes, no copies;
+// FP32 math, or TF32 tensor cores after cuda::set_tf32(true) (kernels/device.h).
 #pragma once
 
 #include <cstdint>

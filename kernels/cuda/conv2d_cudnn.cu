@@ -14,7 +14,8 @@
 //   - cuDNN reports as usable for this shape (status SUCCESS),
 //   - is deterministic (the same inputs give the same bits: reproducible
 //     research; this rules out e.g. the atomics-based backward ALGO_0s),
-//   - runs with FMA math: the convolution descriptor is set to CUDNN_FMA_MATH
+//   - runs with FMA math (unless cuda::set_tf32(true), below): the
+//     convolution descriptor is set to CUDNN_FMA_MATH
 //     (no TF32 tensor cores, which round operands to 10 mantissa bits and
 //     would not match the CPU reference to float tolerance); entries asking
 //     for tensor-op math are skipped, and for the rest the workspace query on
@@ -24,6 +25,9 @@
 //     the largest values in the layer rather than with each output's own
 //     sum, and they do not match the CPU to float tolerance reliably,
 //   - needs at most kMaxWorkspaceBytes of workspace.
+// With cuda::set_tf32(true) the descriptor allows tensor-op math instead
+// (CUDNN_TENSOR_OP_MATH: TF32 for FP32 data) and tensor-op entries are
+// accepted; the other rules stay. Plans are cached per setting.
 // If none qualifies we fall back to the general-purpose deterministic
 // algorithms IMPLICIT_GEMM / BWD_DATA_ALGO_1 / BWD_FILTER_ALGO_1 (an error is
 // raised if cuDNN does not support even those for the shape). Heuristics
@@ -96,16 +100,18 @@ bool precise(cudnnConvolutionBwdFilterAlgo_t a) {
 // or `fallback`. `workspace_of(algo, &bytes)` returns cuDNN's status for the
 // workspace query of `algo`; *bytes receives the chosen algorithm's workspace.
 template <typename Perf, typename Algo, typename WorkspaceFn>
-Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback,
+Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, bool tensor_ops,
                  WorkspaceFn workspace_of, size_t* bytes) {
   for (int i = 0; i < returned; ++i) {
     const Perf& perf = ranked[i];
     if (perf.status != CUDNN_STATUS_SUCCESS) continue;
     if (perf.determinism != CUDNN_DETERMINISTIC) continue;
     if (!precise(perf.algo)) continue;
-    if (perf.mathType == CUDNN_TENSOR_OP_MATH ||
-        perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+    if (!tensor_ops && (perf.mathType == CUDNN_TENSOR_OP_MATH ||
+                        perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;
+    // ALLOW_CONVERSION would round FP32 to FP16: never wanted.
+    if (perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     size_t b = 0;
     if (workspace_of(perf.algo, &b) != CUDNN_STATUS_SUCCESS) continue;  // unsupported with FMA
     if (b > kMaxWorkspaceBytes) continue;
@@ -116,7 +122,7 @@ Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback,
   return fallback;
 }
 
-std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
+std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh, bool tf32) {
   cudnnHandle_t handle = cuda::cudnn_handle();
   auto plan = std::make_unique<CudnnConvPlan>();
   CudnnConvPlan& pl = *plan;
@@ -132,8 +138,8 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(pl.conv_desc, sh.pad_h, sh.pad_w, sh.stride_h,
                                               sh.stride_w, sh.dilation_h, sh.dilation_w,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  // FMA only: no TF32 tensor cores (see the top of this file).
-  CUDNN_CHECK(cudnnSetConvolutionMathType(pl.conv_desc, CUDNN_FMA_MATH));
+  // FMA only, or TF32 tensor cores when asked (see the top of this file).
+  CUDNN_CHECK(cudnnSetConvolutionMathType(pl.conv_desc, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
   int n = 0, k = 0, p = 0, q = 0;
   CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(pl.conv_desc, pl.x_desc, pl.w_desc, &n, &k,
@@ -155,7 +161,7 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
                                                      pl.y_desc, max_count, &returned,
                                                      fwd.data()));
   pl.fwd_algo = choose_algo(
-      fwd, returned, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+      fwd, returned, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tf32,
       [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
         return cudnnGetConvolutionForwardWorkspaceSize(handle, pl.x_desc, pl.w_desc,
                                                        pl.conv_desc, pl.y_desc, a, b);
@@ -169,7 +175,7 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
                                                           pl.conv_desc, pl.x_desc, max_count,
                                                           &returned, bwd_data.data()));
   pl.bwd_data_algo = choose_algo(
-      bwd_data, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+      bwd_data, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tf32,
       [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, pl.w_desc, pl.y_desc,
                                                             pl.conv_desc, pl.x_desc, a, b);
@@ -183,7 +189,7 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
                                                             pl.conv_desc, pl.w_desc, max_count,
                                                             &returned, bwd_filter.data()));
   pl.bwd_filter_algo = choose_algo(
-      bwd_filter, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+      bwd_filter, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tf32,
       [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, pl.x_desc, pl.y_desc,
                                                               pl.conv_desc, pl.w_desc, a, b);
@@ -192,12 +198,12 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh) {
   return plan;
 }
 
-using PlanKey = std::array<int, 15>;
+using PlanKey = std::array<int, 16>;
 
-PlanKey key_of(const Conv2dShape& sh) {
+PlanKey key_of(const Conv2dShape& sh, bool tf32) {
   return {sh.N,        sh.C,        sh.H,     sh.W,     sh.K,
           sh.R,        sh.S,        sh.P,     sh.Q,     sh.stride_h,
-          sh.stride_w, sh.pad_h,    sh.pad_w, sh.dilation_h, sh.dilation_w};
+          sh.stride_w, sh.pad_h,    sh.pad_w, sh.dilation_h, sh.dilation_w, tf32 ? 1 : 0};
 }
 
 // The cached plan for `sh`, built on first use. The map is heap-allocated and
@@ -208,12 +214,13 @@ const CudnnConvPlan& plan_for(const Conv2dShape& sh) {
   static std::mutex mu;
   static auto* plans = new std::map<PlanKey, std::unique_ptr<CudnnConvPlan>>();
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = (*plans)[key_of(sh)];
+  const bool tf32 = cuda::tf32();
+  auto& slot = (*plans)[key_of(sh, tf32)];
   if (!slot) {
     try {
-      slot = build_plan(sh);
+      slot = build_plan(sh, tf32);
     } catch (...) {
-      plans->erase(key_of(sh));  // do not leave an empty entry behind
+      plans->erase(key_of(sh, tf32));  // do not leave an empty entry behind
       throw;
     }
   }

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -98,15 +99,32 @@ size_t device_free_bytes() {
   return free_b;
 }
 
+namespace {
+std::atomic<bool> g_tf32{false};
+}  // namespace
+
+void set_tf32(bool on) { g_tf32 = on; }
+bool tf32() { return g_tf32; }
+
+int compute_capability() {
+  int dev = 0, major = 0, minor = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  return 10 * major + minor;
+}
+
 cublasHandle_t cublas_handle() {
   static cublasHandle_t h = [] {
     cublasHandle_t t;
     CUBLAS_CHECK(cublasCreate(&t));
     CUBLAS_CHECK(cublasSetStream(t, stream()));
-    // Plain FP32 math: results must match the CPU reference to float tolerance.
-    CUBLAS_CHECK(cublasSetMathMode(t, CUBLAS_DEFAULT_MATH));
     return t;
   }();
+  // Plain FP32 math by default (results match the CPU reference to float
+  // tolerance); TF32 tensor cores when set_tf32(true). Setting the mode is a
+  // host-side flag on the handle, not a GPU call.
+  CUBLAS_CHECK(cublasSetMathMode(h, tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return h;
 }
 

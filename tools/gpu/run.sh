@@ -157,6 +157,9 @@ compare() {
 common=(--data "$data" --data-dir "$data_dir" --weights "$weights" --seed 1 --threads "$jobs" --eval-every 1000 --ckpt-every 1000)
 compare segcls 1e-3 "--iters 16" "--iters 1" train segcls "${common[@]}" --size 192x256 --batch 8
 compare mtl 1e-3 "--iters 16" "--iters 1" train mtl "${common[@]}" --batch 20
+# The same MTL step with TF32 tensor cores (--precision tf32): speed, and a first loss near FP32's.
+step mtl_tf32_cuda 60 bin/skinmtl train mtl "${common[@]}" --batch 20 --iters 16 --precision tf32 --device cuda --out "$report/mtl-tf32-cuda"
+say "  mtl on cuda, TF32: $(speed "$report/mtl-tf32-cuda" 2>/dev/null || echo '?') images/s; first loss $(first_loss "$report/mtl-tf32-cuda" 2>/dev/null || echo '?')"
 compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
 
 # ---- 5. compute-sanitizer ------------------------------------------------------------------------

@@ -64,6 +64,16 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   return v;
 }
 
+std::string apply_precision(const Args& args, Device device) {
+  const std::string p = args.get("precision", "fp32");
+  SKINMTL_USER_CHECK(p == "fp32" || p == "tf32", "--precision must be fp32 or tf32, got '" << p << "'");
+  SKINMTL_USER_CHECK(p == "fp32" || device == Device::CUDA,
+                     "--precision tf32 is a GPU mode (the CPU always computes in FP32): use it "
+                     "with --device cuda");
+  if (device == Device::CUDA) set_cuda_tf32(p == "tf32");
+  return p == "tf32" ? " (TF32)" : "";
+}
+
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::CPU;
   if (name == "cuda") {

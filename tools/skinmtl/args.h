@@ -34,4 +34,16 @@ class Args {
 // CPU), "cpu" or "cuda" (an error when no GPU is available).
 Device parse_device(const std::string& name);
 
+// The value of a training command's --precision option: fp32 (default) or
+// tf32 (TF32 tensor cores for the GPU's convolutions and matrix products; an
+// error on the CPU, which always computes in FP32). Sets it for the process
+// and returns what to print after the device name: "" or " (TF32)".
+std::string apply_precision(const Args& args, Device device);
+// The --precision lines of a training command's help (a literal, to splice
+// into the command's help text).
+#define SKINMTL_PRECISION_HELP                                                                \
+  "  --precision P       fp32 | tf32: TF32 tensor cores for the GPU's convolutions and\n"     \
+  "                      matrix products (compute capability 8.0 and up): faster, about 3\n" \
+  "                      significant digits per product (default fp32, which matches the CPU)\n"
+
 }  // namespace skinmtl

@@ -90,6 +90,7 @@ const char* kHelp =
     "  --resume            continue from DIR/checkpoint.safetensors\n"
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    SKINMTL_PRECISION_HELP
     "  --seed N            initialisation, data order and sampling seed (default 1)\n";
 
 std::atomic<int> g_signal{0};
@@ -171,7 +172,7 @@ int train_detseg(int argc, char** argv) {
   Args args(argc, argv,
             {"data", "data-dir", "size", "augment", "weights", "bn", "channels", "rois", "phase1", "phase2",
              "phase3", "batch", "lr", "momentum", "wd", "clip-norm", "eval-every", "ckpt-every", "out", "threads",
-             "device", "seed"},
+             "device", "seed", "precision"},
             {"resume"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -196,6 +197,7 @@ int train_detseg(int argc, char** argv) {
   SKINMTL_CHECK(batch > 0 && size >= 32 && eval_every >= 0 && ckpt_every > 0 && threads > 0,
                 "batch, ckpt-every and threads must be positive, eval-every >= 0, size >= 32");
   const Device device = parse_device(args.get("device", "auto"));
+  const std::string precision = apply_precision(args, device);
   const double base_lr = args.get_double("lr", 1e-3);
   const double clip_norm = args.get_double("clip-norm", 5.0);
   SKINMTL_CHECK(clip_norm >= 0, "--clip-norm must be >= 0, got " << clip_norm);
@@ -207,7 +209,7 @@ int train_detseg(int argc, char** argv) {
   const bool resume = args.flag("resume");
   std::printf("skinmtl train detseg: %s\n  %lld + %lld + %lld iterations of %d images at %dx%d on %s\n",
               data.description.c_str(), (long long)p1, (long long)p2, (long long)p3, batch, size, size,
-              device_name(device));
+              (device_name(device) + precision).c_str());
 
   DetSegSpec base;
   base.size = size;

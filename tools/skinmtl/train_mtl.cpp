@@ -73,6 +73,7 @@ const char* kHelp =
     "  --resume            continue from DIR/checkpoint.safetensors\n"
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    SKINMTL_PRECISION_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
 
 std::atomic<int> g_signal{0};
@@ -95,7 +96,7 @@ int train_mtl(int argc, char** argv) {
   std::vector<std::string> opts = kMtlDataOptions;
   for (const char* o : {"tasks", "weights", "bn", "iters", "batch", "lr", "momentum", "wd", "patience",
                         "min-short", "max-short", "crop", "eval-every", "ckpt-every", "out", "threads",
-                        "device", "seed"})
+                        "device", "seed", "precision"})
     opts.push_back(o);
   Args args(argc, argv, opts, {"resume"});
   if (args.help()) {
@@ -117,6 +118,7 @@ int train_mtl(int argc, char** argv) {
   SKINMTL_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
   const Device device = parse_device(args.get("device", "auto"));
+  const std::string precision = apply_precision(args, device);
   const MtlTasks tasks = parse_mtl_tasks(args.get("tasks", "both"));
 
   MtlData data = load_mtl_data(args);
@@ -126,7 +128,7 @@ int train_mtl(int argc, char** argv) {
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
   std::printf("skinmtl train mtl: %s\n  tasks %s on %s, %d iterations of %d\n", data.description.c_str(),
-              mtl_tasks_name(tasks), device_name(device), iters, batch);
+              mtl_tasks_name(tasks), (device_name(device) + precision).c_str(), iters, batch);
 
   MtlModel model = new_mtl_model(data, tasks, weights, seed);
   MtlClassifier& net = *model.net;

@@ -105,6 +105,7 @@ const char* kHelp =
     "  --resume            continue from DIR/checkpoint.safetensors\n"
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    SKINMTL_PRECISION_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
 
 std::atomic<int> g_signal{0};
@@ -179,7 +180,7 @@ int train_segcls(int argc, char** argv) {
             {"data", "data-dir", "tasks", "weights", "bn", "decoder", "new-lr-mult", "head-lr-mult",
              "lr-schedule", "warmup", "final-lr-frac", "w-seg", "w-jaccard",
              "jaccard-smooth", "w-mel", "w-sk", "size", "iters", "batch", "lr", "momentum", "wd", "patience",
-             "eval-every", "ckpt-every", "out", "threads", "device", "seed"},
+             "eval-every", "ckpt-every", "out", "threads", "device", "seed", "precision"},
             {"resume", "no-flips"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -198,6 +199,7 @@ int train_segcls(int argc, char** argv) {
   SKINMTL_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
   const Device device = parse_device(args.get("device", "auto"));
+  const std::string precision = apply_precision(args, device);
 
   SegClsModelSpec spec;
   spec.config.tasks = parse_segcls_tasks(args.get("tasks", "both"));
@@ -220,7 +222,7 @@ int train_segcls(int argc, char** argv) {
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
   std::printf("skinmtl train segcls: %s\n  tasks %s at %dx%d on %s, %d iterations of %d\n", data.description.c_str(),
-              segcls_tasks_name(spec.config.tasks), spec.input_h, spec.input_w, device_name(device), iters, batch);
+              segcls_tasks_name(spec.config.tasks), spec.input_h, spec.input_w, (device_name(device) + precision).c_str(), iters, batch);
 
   SegClsModel model = new_segcls_model(spec, weights, seed);
   SegClsNet& net = *model.net;
