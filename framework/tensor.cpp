@@ -74,7 +74,13 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    // A shape from a file (a crafted safetensors header, say) must not wrap
+    // around into a small or negative element count.
+    SKINMTL_CHECK(d >= 0, "shape " << shape_str(s) << " has a negative dimension");
+    SKINMTL_CHECK(!__builtin_mul_overflow(n, d, &n),
+                  "shape " << shape_str(s) << " has more elements than a 64-bit count holds");
+  }
   return n;
 }
 

@@ -1,6 +1,7 @@
 #include "io/csv.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -28,6 +29,54 @@ int CsvTable::require_column(const std::string& name) const {
 
 std::string CsvTable::where(size_t row) const {
   return path + ":" + std::to_string(line.at(row));
+}
+
+size_t find_invalid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // Lead byte: how many continuation bytes follow, and the range the second
+    // byte must be in (which rules out overlong forms, surrogates and > U+10FFFF).
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 1;
+    else if (c == 0xE0) len = 2, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC) len = 2;
+    else if (c == 0xED) len = 2, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF) len = 2;
+    else if (c == 0xF0) len = 3, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 3;
+    else if (c == 0xF4) len = 3, hi = 0x8F;
+    else return i;  // a continuation byte without a lead, C0/C1, or F5..FF
+    if (i + len >= n) return i;  // truncated at the end
+    if (p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k <= len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len + 1;
+  }
+  return std::string::npos;
+}
+
+void check_text_line(const std::string& line, const std::string& where) {
+  const size_t bad = find_invalid_utf8(line);
+  if (bad != std::string::npos) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", (unsigned)(unsigned char)line[bad]);
+    SKINMTL_USER_FAIL(where << ":" << bad + 1 << ": byte " << hex
+                            << " is not UTF-8 (save the file as UTF-8; Latin-1 or Windows-1252 "
+                               "text must be converted, e.g. iconv -f latin1 -t utf-8)");
+  }
+  const size_t cr = line.find('\r');
+  SKINMTL_USER_CHECK(cr == std::string::npos,
+                     where << ":" << cr + 1
+                           << ": a carriage return inside the line: the file has CR-only (old "
+                              "Mac) line ends or a stray CR; save it with LF or CRLF line ends");
 }
 
 std::string trim(const std::string& s) {
@@ -84,8 +133,9 @@ CsvTable read_csv(const std::string& path) {
     ++lineno;
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (lineno == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 BOM
-    if (trim(text).empty()) continue;
     const std::string where = path + ":" + std::to_string(lineno);
+    check_text_line(text, where);
+    if (trim(text).empty()) continue;
     std::vector<std::string> fields = parse_csv_line(text, where);
     if (!have_header) {
       for (std::string& f : fields) f = trim(f);

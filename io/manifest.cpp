@@ -116,6 +116,13 @@ Manifest build(const std::string& source, const std::vector<RawRow>& rows,
   for (size_t k = 0; k < m.location_classes.size(); ++k)
     location_index[m.location_classes[k]] = (int)k;
 
+  // Ids must be unique: they name the rows of prediction CSVs and output files.
+  std::map<std::string, std::string> id_where;
+  for (const RawRow& r : rows) {
+    auto [it, fresh] = id_where.emplace(r.id, r.where);
+    SKINMTL_USER_CHECK(fresh, r.where << ": id '" << r.id << "' was already used at " << it->second
+                                      << " (ids name the rows of the outputs, so they must be unique)");
+  }
   m.samples.reserve(rows.size());
   for (const RawRow& r : rows) {
     Sample s;

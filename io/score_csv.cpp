@@ -55,6 +55,7 @@ ScoreTable read_table(const std::string& path, const char* kind, bool labels, co
     std::ostringstream where_os;
     where_os << kind << " file " << path << ", line " << lineno;
     const std::string where = where_os.str();
+    check_text_line(line, path + ":" + std::to_string(lineno));
     std::vector<std::string> f = split_fields(line, where);
 
     if (!have_header) {

@@ -97,6 +97,11 @@ SegData read_seg_csv(const std::string& csv_path) {
     s.mask = resolve_manifest_path(csv_path, mask);
     s.melanoma = flag(t, i, c_mel);
     s.seborrheic_keratosis = flag(t, i, c_sk);
+    // ISIC 2017's three classes are exclusive: a lesion is melanoma,
+    // seborrheic keratosis or nevus, never two of them.
+    SKINMTL_USER_CHECK(!(s.melanoma && s.seborrheic_keratosis),
+                       s.where << ": both melanoma and seborrheic_keratosis are 1 for '" << image
+                               << "'; the classes are exclusive (at most one may be 1)");
     s.id = c_id >= 0 ? trim(f[c_id]) : "";
     if (s.id.empty()) s.id = fs::path(image).stem().string();
     s.split = c_split >= 0 ? trim(f[c_split]) : "train";

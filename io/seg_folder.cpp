@@ -60,6 +60,10 @@ std::map<std::string, std::string> list_image_files(const std::string& dir, cons
     const std::string path = entry.path().string();
     if (!entry.is_regular_file() || !is_image_file_name(path) || (keep && !keep(path))) continue;
     const std::string key = masks ? mask_file_key(path) : entry.path().stem().string();
+    // The key becomes an id in CSV and JSON outputs, which must be UTF-8.
+    SKINMTL_USER_CHECK(find_invalid_utf8(key) == std::string::npos,
+                       option << " " << dir << ": the file name '" << path
+                              << "' is not UTF-8; rename the file");
     auto [it, fresh] = files.emplace(key, path);
     // Sorted, so that the message does not depend on the directory's order.
     SKINMTL_USER_CHECK(fresh, option << " " << dir << ": two " << (masks ? "masks" : "images") << " for '" << key

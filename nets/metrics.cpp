@@ -74,6 +74,13 @@ MapResult finish_map(std::vector<std::optional<double>> ap, std::vector<int64_t>
 
 }  // namespace
 
+void require_finite_prediction(double v, const std::string& id) {
+  SKINMTL_USER_CHECK(std::isfinite(v), "the model diverged: its prediction for '"
+                                           << id << "' is " << v
+                                           << " (not finite); resume from an earlier checkpoint "
+                                              "(checkpoint.prev.safetensors) with a lower --lr");
+}
+
 std::optional<double> average_precision(const std::vector<double>& scores,
                                         const std::vector<int>& labels) {
   check_ranking("average_precision", scores, labels);

@@ -64,6 +64,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace skinmtl {
@@ -114,6 +115,11 @@ ScoreMatrix ensemble_max(const ScoreMatrix& a, const ScoreMatrix& b);
 // ROC AUC of binary labels, ties counted half. Empty when there is no
 // positive or no negative.
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<int>& labels);
+
+// Throws "the model diverged: its prediction for 'ID' is nan (not finite); ..."
+// unless v is finite: what a held-out evaluation or `eval` says about a
+// diverged model's outputs, instead of a metric failing later on a bare score.
+void require_finite_prediction(double v, const std::string& id);
 
 struct ThresholdStats {
   int64_t tp = 0, fp = 0, tn = 0, fn = 0;

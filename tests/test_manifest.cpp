@@ -46,6 +46,41 @@ TEST(Csv, QuotesAndFieldCounts) {
   EXPECT_MENTIONS(error_of([&] { read_csv(dir.path("none.csv")); }), "none.csv");
 }
 
+// UTF-8 as RFC 3629 defines it: every multi-byte form accepted, every
+// malformed one (stray continuation, overlong, surrogate, > U+10FFFF,
+// truncated) found at its first byte.
+TEST(Csv, Utf8Validation) {
+  for (const char* ok : {"", "plain", "caf\xC3\xA9", "\xE2\x82\xAC 5", "\xF0\x9F\x94\xAC",
+                         "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF", "\xEF\xBB\xBF"})
+    EXPECT_EQ(find_invalid_utf8(ok), std::string::npos) << ok;
+  const std::pair<const char*, size_t> bad[] = {
+      {"caf\xE9", 3},             // Latin-1 e-acute
+      {"a\x80", 1},               // continuation byte without a lead
+      {"\xC0\xAF", 0},            // overlong '/'
+      {"ab\xE0\x80\xAF", 2},      // overlong, three bytes
+      {"\xED\xA0\x80", 0},        // a UTF-16 surrogate
+      {"\xF4\x90\x80\x80", 0},    // above U+10FFFF
+      {"x\xE2\x82", 1},           // cut short at the end
+      {"\xE2(\xA1", 0},           // a continuation byte missing
+      {"\xFF", 0}};
+  for (const auto& [s, at] : bad) EXPECT_EQ(find_invalid_utf8(s), at) << s;
+}
+
+// A Latin-1 label and CR-only line ends fail when the file is read, naming the
+// file, line and column, instead of training and failing at the first save.
+TEST(Csv, NonUtf8AndCrOnlyLineEndsAreErrorsWithLineAndColumn) {
+  TempDir dir;
+  write_file(dir.path("latin1.csv"), "image_id,label\nA1,nevus\nA2,m\xE9lanome\n");
+  const std::string e = error_of([&] { read_csv(dir.path("latin1.csv")); });
+  EXPECT_MENTIONS(e, "latin1.csv:3:5: byte 0xE9 is not UTF-8");
+  EXPECT_MENTIONS(e, "iconv");
+  write_file(dir.path("mac.csv"), "image_id,label\rA1,nevus\rA2,melanoma\r");
+  EXPECT_MENTIONS(error_of([&] { read_csv(dir.path("mac.csv")); }),
+                  "mac.csv:1:15: a carriage return inside the line");
+  write_file(dir.path("bom.csv"), "\xEF\xBB\xBFimage_id,label\r\nA1,caf\xC3\xA9\r\n");
+  EXPECT_EQ(read_csv(dir.path("bom.csv")).rows.at(0).at(1), "caf\xC3\xA9");  // BOM, CRLF, UTF-8 fine
+}
+
 TEST(Manifest, ParsesLabelsPathsAndClasses) {
   TempDir dir;
   write_file(dir.path("m.csv"),
@@ -126,6 +161,8 @@ TEST(Manifest, BadRowsNameFileAndLine) {
       {"image,location\na.jpg,back\n", ":1", "no column 'lesions'"},
       {"lesions,location\nnevus,back\n", ":1", "no column 'image'"},
       {"", "", "no header"},
+      {"image,lesions,id\na.jpg,nevus,L1\nb.jpg,nevus,L2\nc.jpg,nevus,L1\n", ":4", "id 'L1' was already used at"},
+      {"image,lesions\na.jpg,nevus\nb.jpg,nevus\na.jpg,melanoma\n", ":4", "id 'a.jpg' was already used"},
   };
   for (const Case& c : cases) {
     write_file(f, c.text);
@@ -139,13 +176,14 @@ TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
   TempDir dir;
   Rng rng(1);
   save_png(dir.path("ok.png"), test::random_image(4, 4, 3, rng));
+  save_png(dir.path("ok2.png"), test::random_image(4, 4, 3, rng));
   write_file(dir.path("garbage.jpg"), "not an image");
   write_file(dir.path("m.csv"), "image,lesions,location,mask\n"
                                 "ok.png,a,,\n"
                                 "gone1.jpg,a,,\n"
                                 "garbage.jpg,b,,\n"
                                 "gone2.jpg,b,,\n"
-                                "ok.png,b,,gone_mask.png\n");
+                                "ok2.png,b,,gone_mask.png\n");
   const Manifest m = read_manifest(dir.path("m.csv"));
   const ManifestCheck quick = check_images(m);
   EXPECT_EQ(quick.checked, 5u);

@@ -14,6 +14,7 @@
 
 #include "kernels/common.h"
 #include "nets/metrics.h"
+#include "tests/temp_dir.h"
 
 namespace skinmtl {
 namespace {
@@ -42,6 +43,17 @@ TEST(AveragePrecision, HandComputedNoTies) {
   expect_value(average_precision({5, 4, 3, 2, 1}, {0, 1, 1, 0, 1}), 53.0 / 90.0);
   // A single item, relevant.
   expect_value(average_precision({-3.0}, {1}), 1.0);
+}
+
+// A diverged model's NaN or infinite output is named as divergence, with the
+// image, not as a bare "score 0 is not finite" from inside a metric.
+TEST(Predictions, NonFiniteMeansTheModelDiverged) {
+  require_finite_prediction(0.25, "ISIC_0000001");
+  require_finite_prediction(0.0, "ISIC_0000001");
+  EXPECT_ERROR_WITH(require_finite_prediction(NAN, "ISIC_0000042"),
+                    "the model diverged: its prediction for 'ISIC_0000042' is nan",
+                    "checkpoint.prev.safetensors");
+  EXPECT_ERROR_WITH(require_finite_prediction(INFINITY, "x"), "the model diverged", "is inf");
 }
 
 TEST(AveragePrecision, NoPositiveIsUndefined) {

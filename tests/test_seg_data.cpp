@@ -35,7 +35,7 @@ TEST(SegData, GenericCsv) {
              "img/a.png,img/am.png,1,0,A,train,x\n"
              "img/b.png,img/bm.png,0,1.0,,val,x\n"           // no id: the image's stem
              "img/c.png,img/cm.png,0.0,0,C,test,x\n"         // left out
-             "img/d.png," + dir.path("img/dm.png") + ",1,1,D,train,x\n");  // absolute mask path
+             "img/d.png," + dir.path("img/dm.png") + ",0,1,D,train,x\n");  // absolute mask path
   const SegData d = load_seg_data(dir.path("d.csv"), "unused");
   ASSERT_EQ(d.train.size(), 2u);
   ASSERT_EQ(d.val.size(), 1u);
@@ -49,8 +49,8 @@ TEST(SegData, GenericCsv) {
   EXPECT_EQ(d.val[0].melanoma, 0);
   EXPECT_EQ(d.val[0].seborrheic_keratosis, 1);
   EXPECT_EQ(d.train[1].mask, dir.path("img/dm.png"));
-  EXPECT_EQ(d.train[1].melanoma + d.train[1].seborrheic_keratosis, 2);
-  EXPECT_NE(d.description.find("2 train / 1 val; melanoma 2 / 0, seborrheic_keratosis 1 / 1"),
+  EXPECT_EQ(d.train[1].seborrheic_keratosis, 1);
+  EXPECT_NE(d.description.find("2 train / 1 val; melanoma 1 / 0, seborrheic_keratosis 1 / 1"),
             std::string::npos) << d.description;
   EXPECT_NE(d.description.find("1 test rows left out"), std::string::npos) << d.description;
   // Every row, the test row too, in file order, with its split.
@@ -118,6 +118,8 @@ TEST(SegData, RowErrorsNameFileAndLine) {
                     dir.path("i.csv") + ":3", "empty image path");
   EXPECT_ERROR_WITH(load_seg_data(bad("dup.csv", "img/b.png,img/bm.png,0,0,A,val\n"), ""),
                     dir.path("dup.csv") + ":3", "id 'A' was already used at " + dir.path("dup.csv") + ":2");
+  EXPECT_ERROR_WITH(load_seg_data(bad("x.csv", "img/b.png,img/bm.png,1,1,B,train\n"), ""),
+                    dir.path("x.csv") + ":3", "both melanoma and seborrheic_keratosis are 1", "exclusive");
   write_file(dir.path("col.csv"), "image,mask,melanoma\nimg/a.png,img/am.png,0\n");
   EXPECT_ERROR_WITH(load_seg_data(dir.path("col.csv"), ""), "seborrheic_keratosis");
   EXPECT_ERROR_WITH(load_seg_data(dir.path("nothing.csv"), ""), "no data", "isic2017");

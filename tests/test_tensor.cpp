@@ -1,4 +1,5 @@
 // Tensor basics: creation, shapes, dtype conversion, views, transfers.
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -16,6 +17,17 @@ TEST(Tensor, CreationAndShape) {
   EXPECT_EQ(f.to_vector(), (std::vector<double>{2.5, 2.5, 2.5}));
   EXPECT_THROW(t.size(3), Error);
   EXPECT_THROW(Tensor::empty({2, -1}), Error);
+}
+
+// An element count that would overflow int64 (a crafted file's shape) or a
+// negative dimension is an error, not a wrapped-around count.
+TEST(Tensor, ShapeNumelRefusesOverflowAndNegativeSizes) {
+  EXPECT_EQ(shape_numel({}), 1);
+  EXPECT_EQ(shape_numel({3, 0, 5}), 0);
+  EXPECT_EQ(shape_numel({int64_t(1) << 31, int64_t(1) << 31}), int64_t(1) << 62);
+  EXPECT_ERROR_WITH(shape_numel({int64_t(1) << 32, int64_t(1) << 32}), "(4294967296, 4294967296)",
+                    "more elements than a 64-bit count holds");
+  EXPECT_ERROR_WITH(shape_numel({2, -3}), "negative dimension");
 }
 
 TEST(Tensor, PoisonedEmptyIsNaN) {

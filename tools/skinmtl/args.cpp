@@ -1,6 +1,7 @@
 #include "tools/skinmtl/args.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "kernels/common.h"

@@ -237,6 +237,11 @@ MtlPredictions predict_mtl(MtlClassifier& net, const Manifest& data, const Trans
   out.lesion_loss = lesion_n ? lesion_sum / lesion_n : NAN;
   out.location_loss = location_n ? location_sum / location_n : NAN;
   net.train(was_training);
+  // A NaN probability means the weights diverged (or overflowed on this input):
+  // say so, instead of failing later inside a metric.
+  for (const auto* head : {&out.lesion, &out.location})
+    for (size_t i = 0; i < head->size(); ++i)
+      for (double v : (*head)[i]) require_finite_prediction(v, data.samples[i].id);
   return out;
 }
 

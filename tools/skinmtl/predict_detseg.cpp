@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <map>
 
+#include "io/csv.h"
 #include "io/seg_data.h"
 #include "io/seg_folder.h"
 #include "tools/skinmtl/args.h"
@@ -132,6 +133,8 @@ int predict_detseg(int argc, char** argv) {
       SKINMTL_USER_CHECK(fs::is_regular_file(f), "no image file " << f);
       DetSegInput in;
       in.id = fs::path(f).stem().string();
+      SKINMTL_USER_CHECK(find_invalid_utf8(in.id) == std::string::npos,
+                         "the image file name '" << f << "' is not UTF-8; rename the file");
       in.image = f;
       const auto t = truth.find(in.id);
       if (t != truth.end()) in.mask = t->second;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "framework/autograd.h"
+#include "nets/metrics.h"
 #include "io/checkpoint.h"
 #include "io/progress.h"
 #include "io/seg_loader.h"
@@ -199,6 +200,10 @@ SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& s
   if (net.has_cls()) {
     out.melanoma_loss = mel / n;
     out.sk_loss = sk / n;
+    for (size_t i = 0; i < out.melanoma.size(); ++i) {
+      require_finite_prediction(out.melanoma[i], samples[i].id);
+      require_finite_prediction(out.sk[i], samples[i].id);
+    }
   }
   net.train(was_training);
   return out;
