@@ -53,6 +53,46 @@ static std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+std::string image_file_problem(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_size == 0) return "empty (0 bytes)";
+  if (st.st_size > kMaxFileBytes) return "over the 1 GiB an image file may have";
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::string("cannot open: ") + std::strerror(errno);
+  int w = 0, h = 0, comp = 0;
+  const bool header = stbi_info_from_file(f, &w, &h, &comp);
+  // The last bytes: where a truncated file shows.
+  uint8_t tail[12] = {0};
+  const long n = st.st_size < 12 ? (long)st.st_size : 12;
+  const bool tail_ok = std::fseek(f, -n, SEEK_END) == 0 && std::fread(tail, 1, (size_t)n, f) == (size_t)n;
+  uint8_t head[8] = {0};
+  const bool head_ok = std::fseek(f, 0, SEEK_SET) == 0 && std::fread(head, 1, 8, f) >= 2;
+  std::fclose(f);
+  if (!header) {
+    const char* why = stbi_failure_reason();
+    return std::string("unreadable header (") + (why ? why : "unknown format") +
+           "; not a JPEG/PNG/BMP/GIF/TGA/PSD/PNM file, or corrupt)";
+  }
+  if ((int64_t)w * h > max_image_pixels())
+    return std::to_string(w) + "x" + std::to_string(h) + " pixels, over the limit of " +
+           std::to_string(max_image_pixels() / 1000000) + " megapixels (SKINMTL_MAX_PIXELS)";
+  if (!tail_ok || !head_ok) return "read error";
+  const bool jpeg = head[0] == 0xFF && head[1] == 0xD8;
+  const bool png = std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0;
+  if (jpeg) {
+    // The end-of-image marker FF D9, allowing the zero padding some writers add.
+    int e = (int)n - 1;
+    while (e > 0 && tail[e] == 0) --e;
+    if (!(e >= 1 && tail[e - 1] == 0xFF && tail[e] == 0xD9))
+      return "truncated: the JPEG does not end with its end-of-image marker (FF D9)";
+  }
+  if (png && !(n == 12 && std::memcmp(tail + 4, "IEND", 4) == 0))
+    return "truncated: the PNG does not end with its IEND chunk";
+  return "";
+}
+
 int64_t max_image_pixels() {
   static const int64_t limit = [] {
     const char* v = std::getenv("SKINMTL_MAX_PIXELS");

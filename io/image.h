@@ -79,6 +79,14 @@ Image load_image(const std::string& path, int channels = 3);
 inline constexpr int64_t kDefaultMaxImagePixels = 100'000'000;
 int64_t max_image_pixels();
 
+// What a quick look at an image file finds wrong, or "" when nothing: it is a
+// regular file of at most 1 GiB, its header reads (JPEG, PNG, BMP, GIF, TGA,
+// PSD, PNM) within max_image_pixels(), and a JPEG ends with its end-of-image
+// marker, a PNG with its IEND chunk (a truncated download or copy fails
+// here). Reads the header and the last bytes only: thousands of files a
+// second, so training can check every file before its first step.
+std::string image_file_problem(const std::string& path);
+
 // The same from bytes in memory; `name` is used in error messages.
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels = 3);
 

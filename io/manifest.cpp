@@ -214,22 +214,40 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
     if (!s.mask.empty() && !fs::is_regular_file(s.mask, ec))
       result.missing.push_back({i, s.where, s.mask, "missing (mask)"});
   }
-  if (!decode) return result;
-  // Decoding is the slow part: run it in parallel, one message slot per sample.
-  std::vector<std::string> reason(m.size());
+  // Then each present file's header and ending (io/image.h image_file_problem:
+  // cheap), or with decode=true a whole decode (slow), in parallel, one message
+  // slot per file.
+  std::vector<std::string> reason(m.size()), mask_reason(m.size());
   const int64_t n = (int64_t)m.size();
 #pragma omp parallel for schedule(dynamic, 8)
   for (int64_t i = 0; i < n; ++i) {
     if (!present[i]) continue;
-    try {
-      load_image(m.samples[i].image, 0);
-    } catch (const std::exception& e) {
-      reason[i] = e.what();
+    const Sample& s = m.samples[i];
+    reason[i] = image_file_problem(s.image);
+    std::error_code ec;
+    if (!s.mask.empty() && fs::is_regular_file(s.mask, ec)) mask_reason[i] = image_file_problem(s.mask);
+    if (!decode) continue;
+    if (reason[i].empty()) {
+      try {
+        load_image(s.image, 0);
+      } catch (const std::exception& e) {
+        reason[i] = e.what();
+      }
+    }
+    if (!s.mask.empty() && mask_reason[i].empty() && fs::is_regular_file(s.mask, ec)) {
+      try {
+        load_mask(s.mask);
+      } catch (const std::exception& e) {
+        mask_reason[i] = e.what();
+      }
     }
   }
-  for (size_t i = 0; i < m.size(); ++i)
+  for (size_t i = 0; i < m.size(); ++i) {
     if (!reason[i].empty())
       result.undecodable.push_back({i, m.samples[i].where, m.samples[i].image, reason[i]});
+    if (!mask_reason[i].empty())
+      result.undecodable.push_back({i, m.samples[i].where, m.samples[i].mask, mask_reason[i] + " (mask)"});
+  }
   return result;
 }
 

@@ -102,15 +102,18 @@ struct ImageProblem {
 struct ManifestCheck {
   size_t checked = 0;                      // samples looked at
   std::vector<ImageProblem> missing;       // images (or masks) that do not exist
-  std::vector<ImageProblem> undecodable;   // exist but fail to decode (decode=true only)
+  std::vector<ImageProblem> undecodable;   // exist but their header or ending is wrong, or
+                                           // (decode=true) they fail to decode
   bool ok() const { return missing.empty() && undecodable.empty(); }
   // One line per problem, at most max_lines of them, then "... and N more".
   std::string report(size_t max_lines = 50) const;
 };
 
-// Looks for every image (and mask) file; with decode=true also decodes each
-// one (in parallel, OpenMP), which finds truncated or corrupt files. Never
-// stops at the first problem.
+// Looks for every image (and mask) file and reads its header and last bytes
+// (io/image.h image_file_problem: unreadable headers, too many pixels,
+// truncated JPEGs and PNGs); with decode=true also decodes each one, masks
+// through load_mask (corrupt data, masks no threshold can read). In parallel
+// (OpenMP); never stops at the first problem.
 ManifestCheck check_images(const Manifest& manifest, bool decode = false);
 // The same, throwing skinmtl::Error with the report when anything is wrong.
 void require_images(const Manifest& manifest, bool decode = false);

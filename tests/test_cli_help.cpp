@@ -7,6 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/image.h"
+#include "tests/io_test_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -33,7 +36,7 @@ Result run(const std::string& args) {
 }
 
 TEST(CliHelp, EveryCommandPrintsItsUsageOnStdoutAndExitsZero) {
-  const char* commands[] = {"",           "classify",        "cv",           "cv mtl",        "demo",
+  const char* commands[] = {"check-data", "classify",        "cv",           "cv mtl",        "demo",
                             "eval",       "eval mtl",        "eval segcls",  "eval detseg",   "info",
                             "metrics",    "predict",         "predict detseg", "reproduce",   "synth",
                             "train",      "train mtl",       "train segcls", "train detseg"};
@@ -52,6 +55,41 @@ TEST(CliHelp, UsageErrorsGoToStderrWithStatusTwo) {
     EXPECT_EQ(r.out, "") << "skinmtl " << c;
     EXPECT_NE(r.err, "") << "skinmtl " << c;
   }
+}
+
+// check-data lists every problem of a data set with its CSV line and exits 1;
+// a clean data set exits 0.
+TEST(CliCheckData, ListsEveryProblemWithItsLineAndExitsOne) {
+  test::TempDir dir;
+  Rng rng(3);
+  const Image img = test::random_image(16, 20, 3, rng);
+  save_jpeg(dir.path("a.jpg"), img, 90);
+  save_jpeg(dir.path("b.jpg"), img, 90);
+  save_png(dir.path("a_mask.png"), Image(16, 20, 1));
+  const std::string jpg = test::read_file(dir.path("a.jpg"));
+  test::write_file(dir.path("cut.jpg"), jpg.substr(0, jpg.size() / 2));
+  Image labels(16, 20, 1);
+  labels.at(2, 2, 0) = 2;
+  save_png(dir.path("labels_mask.png"), labels);
+  const std::string h = "image,mask,melanoma,seborrheic_keratosis\n";
+  test::write_file(dir.path("good.csv"), h + "a.jpg,a_mask.png,1,0\n");
+  Result r = run("check-data --data " + dir.path("good.csv") + " --decode");
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("clean"), std::string::npos) << r.out;
+  test::write_file(dir.path("bad.csv"), h + "a.jpg,a_mask.png,1,0\n"
+                                            "cut.jpg,a_mask.png,0,0\n"
+                                            "gone.jpg,a_mask.png,0,1\n"
+                                            "b.jpg,labels_mask.png,0,0\n");
+  r = run("check-data --data " + dir.path("bad.csv"));  // quick: headers and endings
+  EXPECT_EQ(r.rc, 1) << r.out << r.err;
+  for (const std::string& part : std::vector<std::string>{"1 missing", "bad.csv:3: " + dir.path("cut.jpg") + ": truncated",
+                                 "bad.csv:4: " + dir.path("gone.jpg") + ": missing", "PROBLEMS FOUND"})
+    EXPECT_NE(r.out.find(part), std::string::npos) << "no '" << part << "' in:\n" << r.out;
+  EXPECT_EQ(r.out.find("labels_mask"), std::string::npos) << "found without --decode:\n" << r.out;
+  r = run("check-data --data " + dir.path("bad.csv") + " --decode");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("bad.csv:5: " + dir.path("labels_mask.png") + ": mask"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("largest value is 2"), std::string::npos) << r.out;
 }
 
 // --precision: fp32 or tf32, and tf32 only on the GPU, refused before any data

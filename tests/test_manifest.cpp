@@ -192,7 +192,9 @@ TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
   EXPECT_EQ(quick.missing[0].where, dir.path("m.csv") + ":3");
   EXPECT_EQ(quick.missing[1].path, dir.path("gone2.jpg"));
   EXPECT_EQ(quick.missing[2].path, dir.path("gone_mask.png"));
-  EXPECT_TRUE(quick.undecodable.empty());  // not decoded without decode=true
+  ASSERT_EQ(quick.undecodable.size(), 1u);  // its header, read without decoding
+  EXPECT_EQ(quick.undecodable[0].path, dir.path("garbage.jpg"));
+  EXPECT_MENTIONS(quick.undecodable[0].reason, "unreadable header");
 
   const ManifestCheck full = check_images(m, /*decode=*/true);
   ASSERT_EQ(full.undecodable.size(), 1u);
@@ -206,6 +208,41 @@ TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
   const Manifest good = m.subset({0});
   EXPECT_TRUE(check_images(good, true).ok());
   EXPECT_NO_THROW(require_images(good, true));
+}
+
+// The quick check (header and last bytes) finds truncated JPEGs and PNGs and
+// images over the pixel limit; decode=true also reads masks as load_mask does.
+TEST(Manifest, QuickCheckFindsTruncatedFilesAndDecodeFindsUnreadableMasks) {
+  TempDir dir;
+  Rng rng(2);
+  const Image img = test::random_image(24, 32, 3, rng);
+  save_jpeg(dir.path("a.jpg"), img, 90);
+  save_png(dir.path("b.png"), img);
+  const std::string jpg = test::read_file(dir.path("a.jpg")), png = test::read_file(dir.path("b.png"));
+  write_file(dir.path("cut.jpg"), jpg.substr(0, jpg.size() - 40));
+  write_file(dir.path("cut.png"), png.substr(0, png.size() - 20));
+  write_file(dir.path("padded.jpg"), jpg + std::string(3, '\0'));  // zero padding after FF D9 is fine
+  Image dim(24, 32, 1);
+  dim.at(3, 4, 0) = 7;  // largest value 7: no pixel reaches the threshold
+  save_png(dir.path("dim_mask.png"), dim);
+  write_file(dir.path("m.csv"), "image,lesions,mask\n"
+                                "a.jpg,x,\n"
+                                "cut.jpg,x,\n"
+                                "cut.png,x,\n"
+                                "padded.jpg,x,\n"
+                                "b.png,x,dim_mask.png\n");
+  const Manifest m = read_manifest(dir.path("m.csv"));
+  const ManifestCheck quick = check_images(m);
+  EXPECT_TRUE(quick.missing.empty());
+  ASSERT_EQ(quick.undecodable.size(), 2u) << quick.report();
+  EXPECT_EQ(quick.undecodable[0].path, dir.path("cut.jpg"));
+  EXPECT_MENTIONS(quick.undecodable[0].reason, "end-of-image marker");
+  EXPECT_EQ(quick.undecodable[1].path, dir.path("cut.png"));
+  EXPECT_MENTIONS(quick.undecodable[1].reason, "IEND");
+  const ManifestCheck full = check_images(m, /*decode=*/true);
+  ASSERT_EQ(full.undecodable.size(), 3u) << full.report();
+  EXPECT_EQ(full.undecodable[2].path, dir.path("dim_mask.png"));
+  EXPECT_MENTIONS(full.undecodable[2].reason, "largest value is 7");
 }
 
 // ---- adapters on fake files with the real headers ---------------------------------

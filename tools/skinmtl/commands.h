@@ -6,6 +6,7 @@
 namespace skinmtl {
 
 int cmd_info(int argc, char** argv);
+int cmd_check_data(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
 int cmd_classify(int argc, char** argv);

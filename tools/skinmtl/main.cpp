@@ -16,6 +16,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"check-data", "check a data set's rows, images and masks before training", skinmtl::cmd_check_data},
     {"classify", "ImageNet top-k classes of a photograph with a ResNet-50 checkpoint", skinmtl::cmd_classify},
     {"cv", "k-fold cross-validation ('skinmtl cv mtl --help')", skinmtl::cmd_cv},
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
