@@ -550,8 +550,9 @@ TEST_F(CliDetSegEval, ErrorsAreClearAndExitNonZero) {
   const std::string bad_csv = w().dir.path("bad_data.csv");
   test::write_file(bad_csv, "id,image,mask,melanoma,seborrheic_keratosis,split\n"
                             "broken," + bad + "," + w().eval_masks + "/crop_0_segmentation.png,0,0,val\n");
+  // (the file check before any work finds it, with the CSV line)
   expect_failure(std::string(kBin) + " eval detseg --model " + w().model + " --data " + bad_csv + " --out " + out,
-                 {"not_an_image.png", "cannot decode"});
+                 {"bad_data.csv:2: ", "not_an_image.png: unreadable header"});
   // A missing image file, a mask of another size, no input, two inputs.
   expect_failure(std::string(kBin) + " predict detseg --model " + w().model + " --image " + w().dir.path("none.png") +
                      " --out " + out,
