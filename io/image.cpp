@@ -156,16 +156,17 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, i
 
 Image load_mask(const std::string& path) {
   Image stored = load_image(path, 0);  // 1 channel for grey files, 3 for colour ones
-  Image mask;
-  if (stored.channels == 1) {
-    mask = std::move(stored);
-  } else {
-    mask = Image(stored.height, stored.width, 1);
-    for (size_t p = 0; p < mask.data.size(); ++p) {
-      const uint8_t* rgb = &stored.data[p * 3];
-      mask.data[p] = std::max(rgb[0], std::max(rgb[1], rgb[2]));
-    }
+  if (stored.channels == 1) return stored;
+  Image mask(stored.height, stored.width, 1);
+  for (size_t p = 0; p < mask.data.size(); ++p) {
+    const uint8_t* rgb = &stored.data[p * 3];
+    mask.data[p] = std::max(rgb[0], std::max(rgb[1], rgb[2]));
   }
+  return mask;
+}
+
+Image load_truth_mask(const std::string& path) {
+  Image mask = load_mask(path);
   const uint8_t top = mask.data.empty() ? 0 : *std::max_element(mask.data.begin(), mask.data.end());
   if (top == 1) {  // a 0/1 mask: lesion stored as 1
     for (uint8_t& v : mask.data) v = v ? 255 : 0;

@@ -96,11 +96,16 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, i
 // stored. A colour file (24-bit, or a palette, as a 1-bit BMP is) becomes the
 // largest of its R, G and B values, so a pixel is lesion when ANY channel is
 // >= 128: a white, red or green mask on black reads alike (the luma of pure
-// red, 76, would miss it). Alpha is dropped. A 0/1 mask (values 0 and 1 only,
-// a common export) is scaled to 0/255. A mask whose largest value is 2..127
-// has no pixel the threshold would see (a label map, a dim export): an error
-// naming the file, never an empty mask. Other errors as load_image's.
+// red, 76, would miss it). Alpha is dropped. Errors as load_image's. Predicted
+// probability maps (thresholded at a user's value) are read with this.
 Image load_mask(const std::string& path);
+
+// A ground-truth mask: load_mask, then a 0/1 mask (values 0 and 1 only, a
+// common export) is scaled to 0/255, and a mask whose largest value is 2..127,
+// which no pixel of would pass the 128 threshold (a label map, a dim export),
+// is an error naming the file, never an empty mask. Training, evaluation and
+// check-data read truth with this.
+Image load_truth_mask(const std::string& path);
 
 // Writes a PNG (lossless). Throws naming the file when it cannot be written.
 void save_png(const std::string& path, const Image& image);

@@ -236,7 +236,7 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
     }
     if (!s.mask.empty() && mask_reason[i].empty() && fs::is_regular_file(s.mask, ec)) {
       try {
-        load_mask(s.mask);
+        load_truth_mask(s.mask);
       } catch (const std::exception& e) {
         mask_reason[i] = e.what();
       }

@@ -9,7 +9,7 @@ namespace skinmtl {
 SegItem load_seg_item(const SegSample& s, const SegTransform& t, Rng& rng) {
   SegItem item;
   item.image = load_image(s.image, 3);
-  item.mask = load_mask(s.mask);
+  item.mask = load_truth_mask(s.mask);
   SKINMTL_USER_CHECK(item.image.height == item.mask.height && item.image.width == item.mask.width,
                 "the mask '" << s.mask << "' is " << item.mask.height << "x" << item.mask.width
                              << " but the image '" << s.image << "' is " << item.image.height << "x"

@@ -216,24 +216,25 @@ TEST(LoadMask, GreyAsStoredColourByItsLargestChannel) {
   expect_error_mentions([&] { load_mask(dir.path("none.bmp")); }, {dir.path("none.bmp"), "cannot open"});
 }
 
-// 0/1 masks (lesion stored as 1) would read as empty under the >= 128
-// threshold: they are scaled to 0/255. A largest value of 2..127 is refused
+// Truth masks: 0/1 masks (lesion stored as 1) would read as empty under the
+// >= 128 threshold: they are scaled to 0/255 (load_mask keeps them as stored). A largest value of 2..127 is refused
 // with the file named; an all-zero mask stays all zero.
-TEST(LoadMask, ZeroOneMasksScaledDimMasksRefused) {
+TEST(LoadTruthMask, ZeroOneMasksScaledDimMasksRefused) {
   TempDir dir;
   save_png(dir.path("01.png"), grey({{0, 1, 1, 0}, {1, 0, 0, 0}}));
-  EXPECT_EQ(rows_of(load_mask(dir.path("01.png"))), (std::vector<std::vector<int>>{{0, 255, 255, 0}, {255, 0, 0, 0}}));
+  EXPECT_EQ(rows_of(load_truth_mask(dir.path("01.png"))), (std::vector<std::vector<int>>{{0, 255, 255, 0}, {255, 0, 0, 0}}));
   Image rgb(1, 2, 3);
   rgb.at(0, 1, 0) = 1;  // a 0/1 colour export
   save_png(dir.path("01rgb.png"), rgb);
-  EXPECT_EQ(rows_of(load_mask(dir.path("01rgb.png"))), (std::vector<std::vector<int>>{{0, 255}}));
+  EXPECT_EQ(rows_of(load_truth_mask(dir.path("01rgb.png"))), (std::vector<std::vector<int>>{{0, 255}}));
   save_png(dir.path("zero.png"), grey({{0, 0, 0}}));
-  EXPECT_EQ(rows_of(load_mask(dir.path("zero.png"))), (std::vector<std::vector<int>>{{0, 0, 0}}));
+  EXPECT_EQ(rows_of(load_truth_mask(dir.path("zero.png"))), (std::vector<std::vector<int>>{{0, 0, 0}}));
   save_png(dir.path("labels.png"), grey({{0, 1, 2, 2}}));
-  expect_error_mentions([&] { load_mask(dir.path("labels.png")); },
+  expect_error_mentions([&] { load_truth_mask(dir.path("labels.png")); },
                         {dir.path("labels.png"), "largest value is 2", "not a 0/255 or 0/1 binary mask"});
+  EXPECT_EQ(rows_of(load_mask(dir.path("01.png"))), (std::vector<std::vector<int>>{{0, 1, 1, 0}, {1, 0, 0, 0}}));  // as stored
   save_png(dir.path("dim.png"), grey({{0, 127}}));
-  expect_error_mentions([&] { load_mask(dir.path("dim.png")); }, {"largest value is 127"});
+  expect_error_mentions([&] { load_truth_mask(dir.path("dim.png")); }, {"largest value is 127"});
 }
 
 // ---- resize --------------------------------------------------------------------------

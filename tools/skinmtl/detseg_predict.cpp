@@ -52,7 +52,7 @@ Decoded decode(const DetSegInput& in, int size) {
   Decoded d;
   d.image = load_image(in.image, 3);  // names the file when it cannot be read or decoded
   if (!in.mask.empty()) {
-    d.truth = load_mask(in.mask);  // read as `skinmtl metrics seg` reads it
+    d.truth = load_truth_mask(in.mask);  // read as `skinmtl metrics seg` reads it
     SKINMTL_CHECK(d.truth.height == d.image.height && d.truth.width == d.image.width,
                   in.id << ": the mask " << in.mask << " is " << d.truth.height << "x" << d.truth.width
                         << " but the image " << in.image << " is " << d.image.height << "x" << d.image.width);

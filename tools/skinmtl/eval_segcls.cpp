@@ -165,7 +165,7 @@ int eval_segcls(int argc, char** argv) {
     if (overlays > 0) std::filesystem::create_directories(out + "/overlays");
     std::vector<SegCounts> counts(val.size());
     for (size_t i = 0; i < val.size(); ++i) {
-      const Image truth = load_mask(val[i].mask);
+      const Image truth = load_truth_mask(val[i].mask);
       // Bilinear resize of the probability map, then the 0.5 threshold (128 of 255).
       Image pred = resize(p.masks[i], truth.height, truth.width);
       for (uint8_t& v : pred.data) v = v >= 128 ? 255 : 0;

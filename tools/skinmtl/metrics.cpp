@@ -352,7 +352,7 @@ int run_seg(const Args& a) {
     const std::string& t_path = truth.at(keys[i]);
     const std::string& p_path = pred.at(keys[i]);
     try {
-      const Image t = load_mask(t_path), p = load_mask(p_path);
+      const Image t = load_truth_mask(t_path), p = load_mask(p_path);
       if (t.height != p.height || t.width != p.width) {
         errors[i] = "the prediction " + p_path + " is " + std::to_string(p.height) + "x" + std::to_string(p.width) +
                     " but the truth " + t_path + " is " + std::to_string(t.height) + "x" + std::to_string(t.width);
