@@ -205,14 +205,14 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
   ManifestCheck result;
   result.checked = m.size();
   // Existence first (cheap, in order).
-  std::vector<char> present(m.size(), 0);
+  std::vector<char> present(m.size(), 0), mask_present(m.size(), 0);
   for (size_t i = 0; i < m.size(); ++i) {
     const Sample& s = m.samples[i];
     std::error_code ec;
     present[i] = fs::is_regular_file(s.image, ec);
+    mask_present[i] = !s.mask.empty() && fs::is_regular_file(s.mask, ec);
     if (!present[i]) result.missing.push_back({i, s.where, s.image, "missing"});
-    if (!s.mask.empty() && !fs::is_regular_file(s.mask, ec))
-      result.missing.push_back({i, s.where, s.mask, "missing (mask)"});
+    if (!s.mask.empty() && !mask_present[i]) result.missing.push_back({i, s.where, s.mask, "missing (mask)"});
   }
   // Then each present file's header and ending (io/image.h image_file_problem:
   // cheap), or with decode=true a whole decode (slow), in parallel, one message
@@ -224,8 +224,7 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
     if (!present[i]) continue;
     const Sample& s = m.samples[i];
     reason[i] = image_file_problem(s.image);
-    std::error_code ec;
-    if (!s.mask.empty() && fs::is_regular_file(s.mask, ec)) mask_reason[i] = image_file_problem(s.mask);
+    if (mask_present[i]) mask_reason[i] = image_file_problem(s.mask);
     if (!decode) continue;
     if (reason[i].empty()) {
       try {
@@ -234,7 +233,7 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
         reason[i] = e.what();
       }
     }
-    if (!s.mask.empty() && mask_reason[i].empty() && fs::is_regular_file(s.mask, ec)) {
+    if (mask_present[i] && mask_reason[i].empty()) {
       try {
         load_truth_mask(s.mask);
       } catch (const std::exception& e) {

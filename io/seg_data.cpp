@@ -146,9 +146,7 @@ std::vector<SegSample> select_split(const SegData& data, const std::string& name
   return out;
 }
 
-void require_seg_files(const SegData& data, const std::string& source) {
-  // check_images of io/manifest.h does the looking: a Manifest of every sample
-  // with its image, mask and row.
+Manifest seg_manifest(const SegData& data, const std::string& source) {
   Manifest m;
   m.source = source;
   for (const SegSample& s : data.all) {
@@ -159,7 +157,11 @@ void require_seg_files(const SegData& data, const std::string& source) {
     x.where = s.where;
     m.samples.push_back(std::move(x));
   }
-  const ManifestCheck c = check_images(m);
+  return m;
+}
+
+void require_seg_files(const SegData& data, const std::string& source) {
+  const ManifestCheck c = check_images(seg_manifest(data, source));
   SKINMTL_USER_CHECK(c.ok(), source << ": image check failed: " << c.report());
 }
 

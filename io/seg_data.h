@@ -52,6 +52,8 @@
 #include <string>
 #include <vector>
 
+#include "io/manifest.h"
+
 namespace skinmtl {
 
 struct SegSample {
@@ -93,5 +95,9 @@ SegData read_seg_csv(const std::string& csv_path);
 // skinmtl::Error listing every missing file with its row ("source" names the
 // data in the message). load_seg_data() calls it.
 void require_seg_files(const SegData& data, const std::string& source);
+
+// Every sample of `data` (every split) as a Manifest row with its image, mask,
+// id and CSV line, for io/manifest.h check_images.
+Manifest seg_manifest(const SegData& data, const std::string& source);
 
 }  // namespace skinmtl

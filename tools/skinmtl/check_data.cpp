@@ -60,18 +60,7 @@ Manifest rows_of(const std::string& data, const std::string& data_dir) {
   SKINMTL_USER_CHECK(t.column("mask") >= 0,
                      data << ":1: neither a manifest (no 'lesions' column) nor a segmentation CSV (no "
                              "'mask' column)");
-  const SegData seg = read_seg_csv(data);
-  Manifest m;
-  m.source = data;
-  for (const SegSample& s : seg.all) {
-    Sample x;
-    x.image = s.image;
-    x.mask = s.mask;
-    x.id = s.id;
-    x.where = s.where;
-    m.samples.push_back(std::move(x));
-  }
-  return m;
+  return seg_manifest(read_seg_csv(data), data);
 }
 
 }  // namespace
