@@ -38,6 +38,15 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
+std::string cuda_device_description() {
+#if SKINMTL_CUDA
+  SKINMTL_CHECK(cuda_available(), "no GPU to describe: " << cuda_unavailable_reason());
+  return cuda::describe_device();
+#else
+  SKINMTL_FAIL("no GPU to describe: " << cuda_unavailable_reason());
+#endif
+}
+
 void set_cuda_tf32(bool on) {
 #if SKINMTL_CUDA
   cuda::set_tf32(on);

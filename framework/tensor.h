@@ -45,6 +45,9 @@ std::string cuda_unavailable_reason();
 // a GPU. Every CUDA test then fails instead of skipping, and --device auto is
 // an error instead of a silent fall-back to the CPU, when CUDA cannot start.
 bool cuda_required();
+// The GPU in words ("NVIDIA H200, compute capability 9.0, 140 GB"); needs
+// cuda_available().
+std::string cuda_device_description();
 // TF32 tensor cores for the GPU's matrix products and convolutions (see
 // kernels/device.h, set_tf32): about 3x faster, about 2^-11 relative error per
 // product. Off by default. Needs CUDA (an error in a CPU-only build).

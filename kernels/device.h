@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "kernels/common.h"
 
@@ -53,5 +54,7 @@ void set_tf32(bool on);
 bool tf32();
 // The current device's compute capability as 10 * major + minor (90 on an H100).
 int compute_capability();
+// The current device in words: "NVIDIA H200, compute capability 9.0, 140 GB".
+std::string describe_device();
 
 }  // namespace skinmtl::cuda

@@ -90,6 +90,29 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
   }
 }
 
+// --iters N: a GPU lent for minutes runs a shortened recipe; the detector's
+// three phases share N in the recipe's proportions. --precision tf32 reaches
+// the training steps only, and only on a GPU.
+TEST(CliReproduce, ItersShortensTheRecipeAndPrecisionNeedsAGpu) {
+  std::string out;
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce song --budget cpu --iters 1000 --dry-run --out /nonexistent", &out), 0)
+      << out;
+  // 300 : 1500 : 700 of 2500 -> 120 : 600 : 280 of 1000.
+  EXPECT_NE(out.find("--phase1 120 --phase2 600 --phase3 280"), std::string::npos) << out;
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce liao --budget gpu --iters 7 --dry-run --out /nonexistent", &out), 0)
+      << out;
+  EXPECT_EQ(out.find("--iters 20000"), std::string::npos) << out;
+  size_t n = 0;
+  for (size_t at = out.find("--iters 7 "); at != std::string::npos; at = out.find("--iters 7 ", at + 1)) ++n;
+  EXPECT_EQ(n, 2u) << "both training steps shortened:\n" << out;
+  EXPECT_NE(sh(std::string(kBin) + " reproduce yang --iters 0 --dry-run", &out), 0);
+  EXPECT_NE(out.find("--iters must be at least 1"), std::string::npos) << out;
+  EXPECT_NE(sh(std::string(kBin) + " reproduce yang --precision tf32 --device cpu --dry-run", &out), 0);
+  EXPECT_NE(out.find("tf32 needs --device cuda"), std::string::npos) << out;
+  EXPECT_NE(sh(std::string(kBin) + " reproduce yang --precision fp16 --dry-run", &out), 0);
+  EXPECT_NE(out.find("--precision must be fp32 or tf32"), std::string::npos) << out;
+}
+
 TEST(CliReproduce, YangSmokeWritesResultsSkipsFinishedStepsAndResumes) {
   REQUIRE_REAL_DATA("isic2017");
   test::TempDir tmp;

@@ -114,6 +114,17 @@ int compute_capability() {
   return 10 * major + minor;
 }
 
+std::string describe_device() {
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp p;
+  CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  char b[320];
+  std::snprintf(b, sizeof b, "%s, compute capability %d.%d, %.0f GB", p.name, p.major, p.minor,
+                (double)p.totalGlobalMem / 1e9);
+  return b;
+}
+
 cublasHandle_t cublas_handle() {
   static cublasHandle_t h = [] {
     cublasHandle_t t;

@@ -21,7 +21,8 @@
 #   5. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
 #   6. PyTorch's speed for the same ResNet-50 step, when python3 has it
-# The exit status is non-zero when any step failed; REPORT_DIR gets report.md
+# GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
+# tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -118,9 +119,17 @@ step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_ho
 tests=build/cuda/skinmtl_tests
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
-SKINMTL_REQUIRE_CUDA=1 step cuda_tests 150 "$tests" --gtest_filter='*Cuda*:CudaRequired.*' --gtest_brief=1
-say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$report/cuda_tests.log" | tr '\n' ' ')"
+SKINMTL_REQUIRE_CUDA=1 step cuda_tests 150 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
+say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$report/cuda_tests.log" | tr '\n' ' ')"
+# Each skipped test with its reason (the line after gtest's "Skipped").
+grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped$' | sort | uniq -c | head -10 \
+  | sed 's/^ */    skipped: /' | tee -a "$summary"
 grep -E '^\[  FAILED  \]|Failure|error' "$report/cuda_tests.log" | head -40 | sed 's/^/    /' | tee -a "$summary"
+
+if [ -n "${GPU_CHECK_QUICK:-}" ]; then
+  say ""; say "GPU_CHECK_QUICK: build and CUDA tests only; total $(( $(date +%s) - start ))s"
+  exit $status
+fi
 
 # ---- 4. first losses, GPU vs CPU ---------------------------------------------------------------
 weights=.gpu/weights/resnet50_imagenet.bf16.safetensors

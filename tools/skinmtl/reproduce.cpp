@@ -24,6 +24,7 @@
 // split; Yang and Song evaluate on ISIC 2017's 150 val images, Liao on a
 // held-out fold of HAM10000 grouped by lesion_id (the paper's DermQuest data
 // is not public, so its numbers are a reference, not a target).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -67,6 +68,10 @@ const char* kHelp =
     "  --device D     auto | cpu | cuda (default auto)\n"
     "  --out DIR      (default runs/reproduce/<paper>)\n"
     "  --data-dir DIR where isic2017/ and ham10000/ live (default ../shared/data)\n"
+    "  --iters N      train for N iterations instead of the budget's (song: N in all, split\n"
+    "                 over the three phases in the budget's proportions); listed among the\n"
+    "                 departures. For a GPU lent for minutes, not hours\n"
+    "  --precision P  fp32 | tf32 for the training steps (default fp32; tf32 needs a GPU)\n"
     "  --smoke        a few iterations at a small size: checks the whole pipeline in\n"
     "                 minutes; its numbers mean nothing\n"
     "  --dry-run      print the steps and exit\n"
@@ -283,6 +288,38 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
   return r;
 }
 
+// --iters N: the recipe's training steps cut (or stretched) to N iterations.
+// A training step's iterations are the value of --iters, or for the detector
+// of --phase1/2/3, which share N in the recipe's proportions (each at least 1).
+void shorten(Recipe& r, int64_t n) {
+  SKINMTL_CHECK(n >= 1, "--iters must be at least 1, got " << n);
+  const std::vector<std::string> keys = {"--iters", "--phase1", "--phase2", "--phase3"};
+  std::string was;
+  for (Step& s : r.steps) {
+    if (s.argv.at(0) != "train") continue;
+    std::vector<size_t> at;  // positions of the values to change
+    int64_t total = 0;
+    for (size_t i = 0; i + 1 < s.argv.size(); ++i)
+      if (std::find(keys.begin(), keys.end(), s.argv[i]) != keys.end()) {
+        at.push_back(i + 1);
+        total += std::stoll(s.argv[i + 1]);
+      }
+    SKINMTL_CHECK(!at.empty() && total > 0, "reproduce: training step '" << s.title << "' has no iteration count");
+    was = std::to_string(total);
+    int64_t given = 0;
+    for (size_t k = 0; k < at.size(); ++k) {
+      // The last phase takes what rounding left, so the phases add up to n.
+      const int64_t v = k + 1 < at.size() ? std::max<int64_t>(1, std::llround((double)n * std::stoll(s.argv[at[k]]) / total))
+                                          : std::max<int64_t>(1, n - given);
+      s.argv[at[k]] = std::to_string(v);
+      given += v;
+    }
+  }
+  r.departures.push_back("Shortened with --iters " + std::to_string(n) + ": " + std::to_string(n) +
+                         " training iterations per model instead of this budget's " + was +
+                         " (a time limit).");
+}
+
 // ---- running -----------------------------------------------------------------------------------
 
 // The value at `path` in `j`, NAN when absent or not a number.
@@ -440,7 +477,7 @@ int cmd_reproduce(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string paper = argv[1];
-  Args args(argc - 1, argv + 1, {"budget", "device", "out", "data-dir"}, {"smoke", "dry-run"});
+  Args args(argc - 1, argv + 1, {"budget", "device", "out", "data-dir", "iters", "precision"}, {"smoke", "dry-run"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -456,9 +493,21 @@ int cmd_reproduce(int argc, char** argv) {
   const std::string out = args.get("out", "runs/reproduce/" + paper + (smoke ? "_smoke" : ""));
   const std::string data_dir = args.get("data-dir", "../shared/data");
 
-  const Recipe r = paper == "yang"   ? yang_recipe(budget, smoke, out, data_dir, device_arg)
-                   : paper == "song" ? song_recipe(budget, smoke, out, data_dir, device_arg)
-                                     : liao_recipe(budget, smoke, out, data_dir, device_arg);
+  Recipe r = paper == "yang"   ? yang_recipe(budget, smoke, out, data_dir, device_arg)
+             : paper == "song" ? song_recipe(budget, smoke, out, data_dir, device_arg)
+                               : liao_recipe(budget, smoke, out, data_dir, device_arg);
+  if (args.has("iters")) shorten(r, args.get_int("iters", 0));
+  const std::string precision = args.get("precision", "fp32");
+  SKINMTL_CHECK(precision == "fp32" || precision == "tf32", "--precision must be fp32 or tf32, got '" << precision << "'");
+  SKINMTL_CHECK(precision == "fp32" || device == Device::CUDA,
+                "--precision tf32 needs --device cuda (TF32 is a GPU tensor-core mode)");
+  if (precision != "fp32") {
+    for (Step& s : r.steps)
+      if (s.argv.at(0) == "train") s.argv.insert(s.argv.end(), {"--precision", precision});
+    r.departures.push_back("--precision " + precision + ": the GPU's convolutions and matrix products round their "
+                           "inputs to TF32 (10 mantissa bits) and sum in FP32, as PyTorch does by default for "
+                           "convolutions.");
+  }
   std::printf("skinmtl reproduce %s: %s budget on %s, %zu steps, into %s\n", paper.c_str(), budget.c_str(),
               device_arg.c_str(), r.steps.size(), out.c_str());
   if (args.flag("dry-run")) {
@@ -528,7 +577,7 @@ int cmd_reproduce(int argc, char** argv) {
   }
   const double this_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   std::printf("\n== reproduce %s: all steps done (this call %s)\n\n", paper.c_str(), format_duration(this_call).c_str());
-  std::string device_text = device_arg;
+  std::string device_text = device == Device::CUDA ? cuda_device_description() : device_arg;
   if (device == Device::CPU) {
     std::ifstream cpuinfo("/proc/cpuinfo");
     std::string line, model;
