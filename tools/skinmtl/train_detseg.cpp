@@ -26,10 +26,8 @@
 // the anchor / RoI samples of iteration i draw from an Rng seeded with (seed,
 // i). Continuing a run gives the same weights as never stopping it (on the CPU
 // bit for bit; tested).
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -38,6 +36,7 @@
 #include "framework/autograd.h"
 #include "framework/grad_clip.h"
 #include "framework/optimizer.h"
+#include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
 #include "io/plot.h"
@@ -92,9 +91,6 @@ const char* kHelp =
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
     "  --seed N            initialisation, data order and sampling seed (default 1)\n";
-
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal = sig; }
 
 // The options that must not change when a run is resumed.
 std::string fingerprint(const Args& a, const SegData& d, const std::string& bn) {
@@ -297,8 +293,7 @@ int train_detseg(int argc, char** argv) {
     plot_csv(out + "/log.csv", out + "/loss_terms.png", "iter", loss_terms, "train detseg: loss terms (log scale)", true);
   };
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train detseg");
   bar.update(iteration);
   double smooth = NAN;
@@ -352,12 +347,12 @@ int train_detseg(int argc, char** argv) {
     bar.update(iteration, extra);
     if (evaluate_now || phase_end) plot();
     if (iteration % ckpt_every == 0 || evaluate_now || phase_end) save("schedule");
-    if (g_signal) {
+    if (stop.received()) {
       bar.finish();
       save("signal");
       plot();
       std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   (int)g_signal, (long long)iteration, ckpt_path.c_str());
+                   stop.received(), (long long)iteration, ckpt_path.c_str());
       return 130;
     }
   }

@@ -15,10 +15,8 @@
 // loader is deterministic in (seed, epoch, sample), so the run skips the
 // batches of the current epoch it had already used). Continuing a run gives the
 // same weights as never stopping it (on the CPU bit for bit; tested).
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -26,6 +24,7 @@
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
 #include "io/loader.h"
@@ -75,9 +74,6 @@ const char* kHelp =
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
-
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal = sig; }
 
 // The options that must not change when a run is resumed.
 std::string fingerprint(const Args& a, const MtlData& d) {
@@ -217,8 +213,7 @@ int train_mtl(int argc, char** argv) {
              "train mtl: loss (" + std::string(mtl_tasks_name(tasks)) + ")");
   };
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train mtl");
   bar.update(iteration);
   double smooth = NAN;
@@ -279,12 +274,12 @@ int train_mtl(int argc, char** argv) {
     bar.update(iteration, extra);
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
-    if (g_signal) {
+    if (stop.received()) {
       bar.finish();
       save("signal");
       plot();
       std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   (int)g_signal, (long long)iteration, ckpt_path.c_str());
+                   stop.received(), (long long)iteration, ckpt_path.c_str());
       return 130;
     }
   }

@@ -26,10 +26,8 @@
 // mtl` does: model, momentum, learning rate, plateau state and the data order
 // (the loader is deterministic in (seed, epoch, sample)). On the CPU a resumed
 // run gives the same model, bit for bit, as one never stopped (tested).
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -38,6 +36,7 @@
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
 #include "io/plot.h"
@@ -107,9 +106,6 @@ const char* kHelp =
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
-
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal = sig; }
 
 // The options that must not change when a run is resumed.
 std::string fingerprint(const Args& a, const SegData& d, const std::string& bn) {
@@ -325,8 +321,7 @@ int train_segcls(int argc, char** argv) {
              "train segcls: held-out Jaccard / AUC (" + tasks_name + ")");
   };
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train segcls");
   bar.update(iteration);
   double smooth = NAN;
@@ -384,12 +379,12 @@ int train_segcls(int argc, char** argv) {
     bar.update(iteration, extra);
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
-    if (g_signal) {
+    if (stop.received()) {
       bar.finish();
       save("signal");
       plot();
       std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   (int)g_signal, (long long)iteration, ckpt_path.c_str());
+                   stop.received(), (long long)iteration, ckpt_path.c_str());
       return 130;
     }
   }

@@ -1,0 +1,39 @@
+#include "app/stop_signal.h"
+
+#include <csignal>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+namespace {
+
+volatile std::sig_atomic_t g_received = 0;
+bool g_active = false;
+struct sigaction g_old_int, g_old_term;
+
+extern "C" void on_stop_signal(int sig) { g_received = sig; }
+
+}  // namespace
+
+StopSignal::StopSignal() {
+  SKINMTL_CHECK(!g_active, "StopSignal: one is already installed");
+  g_received = 0;
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // a read or write in progress carries on; the loop checks the flag
+  SKINMTL_CHECK(sigaction(SIGINT, &sa, &g_old_int) == 0 && sigaction(SIGTERM, &sa, &g_old_term) == 0,
+                "StopSignal: cannot install the SIGINT/SIGTERM handlers");
+  g_active = true;
+}
+
+StopSignal::~StopSignal() {
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+  g_active = false;
+}
+
+int StopSignal::received() const { return g_received; }
+
+}  // namespace skinmtl
