@@ -214,8 +214,16 @@ TfjsModel load(const std::string& path) {
     uint64_t total = 0;
     for (const json& p : group["paths"]) {
       TJ_CHECK(p.is_string(), g << ": shard paths must be strings");
-      const std::string file = (dir / p.get<std::string>()).string();
+      // A shard lies in the model's own folder (or below it): a manifest that
+      // names an absolute path or climbs out with '..' would make loading a
+      // downloaded model read any file the user can read.
+      const fs::path rel = fs::path(p.get<std::string>()).lexically_normal();
+      TJ_CHECK(!rel.empty() && rel.is_relative() && *rel.begin() != ".." && rel.filename() != "",
+               g << ": shard path '" << p.get<std::string>()
+                 << "' leaves the model's folder (shards must be files beside model.json)");
+      const std::string file = (dir / rel).string();
       std::error_code ec;
+      TJ_CHECK(fs::is_regular_file(file, ec), "missing shard '" << file << "' (not a regular file)");
       const uint64_t size = fs::file_size(file, ec);
       TJ_CHECK(!ec, "missing shard '" << file << "' (" << ec.message() << ")");
       total += size;

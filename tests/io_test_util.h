@@ -10,11 +10,26 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "framework/random.h"
 #include "io/image.h"
+#include "io/safetensors.h"
 #include "tests/temp_dir.h"
 
 namespace skinmtl::test {
+
+// Copies the model file `from` to `to` with one value inside its JSON
+// metadata entry `entry` ("segcls_config") replaced: `pointer` is a JSON
+// pointer into it ("/input_std/0"). For the tests of hostile model files.
+inline void write_model_with_edit(const std::string& from, const std::string& to, const std::string& entry,
+                                  const std::string& pointer, const nlohmann::json& value) {
+  TensorFile f = load_safetensors(from);
+  nlohmann::json j = nlohmann::json::parse(f.meta(entry));
+  j[nlohmann::json::json_pointer(pointer)] = value;
+  f.metadata[entry] = j.dump();
+  save_safetensors(to, f);
+}
 
 // An image of uniform random pixels.
 inline Image random_image(int h, int w, int c, Rng& rng) {

@@ -15,6 +15,7 @@
 #include "io/csv_log.h"
 #include "io/safetensors.h"
 #include "io/synthetic.h"
+#include "tests/io_test_util.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -84,6 +85,32 @@ TEST_F(CliDetSeg, ResumedRunEqualsUninterruptedRun) {
   // A resume with other options is refused, naming what differs.
   EXPECT_NE(sh(train_cmd(manifest_, b, 3) + " --resume --seed 9", log), 0);
   EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
+}
+
+// Hostile detector metadata: a letterbox of 100000 pixels, an IoU threshold
+// above 1, no anchor sizes: refused by name before any work.
+TEST_F(CliDetSeg, HostileModelMetadataIsRefusedByName) {
+  const std::string a = dir_.path("a"), bad = dir_.path("bad.safetensors"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 0), log), 0) << test::read_file(log);
+  struct Case {
+    const char* pointer;
+    nlohmann::json value;
+    const char* want;
+  };
+  for (const Case& c : {Case{"/size", 100000, "size must be in [64, 8192], got 100000"},
+                        Case{"/roi_sample/fg_iou", 1.5, "roi_sample.fg_iou must be in [0, 1], got 1.5"},
+                        Case{"/anchor_sizes", nlohmann::json::array(), "anchor_sizes must have 1 to 16 entries"},
+                        Case{"/input_std/0", 0, "input_std[0] must be in (0, 1000]"}}) {
+    test::write_model_with_edit(a + "/model.safetensors", bad, "detseg_config", c.pointer, c.value);
+    EXPECT_NE(sh(std::string(kBin) + " eval detseg --model " + bad + " --data synthetic:" + manifest_ +
+                     " --device cpu --out " + dir_.path("ev"),
+                 log),
+              0)
+        << c.pointer;
+    const std::string text = test::read_file(log);
+    EXPECT_NE(text.find(c.want), std::string::npos) << text;
+    EXPECT_NE(text.find(bad), std::string::npos) << "the error must name the file: " << text;
+  }
 }
 
 TEST_F(CliDetSeg, HelpAndBadOptions) {

@@ -15,6 +15,7 @@
 #include "io/csv_log.h"
 #include "io/image.h"
 #include "io/toy_data.h"
+#include "tests/io_test_util.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -147,6 +148,34 @@ TEST_F(CliMtl, EvalSplitChoosesTheImages) {
   EXPECT_NE(test::read_file(log).find("--split must be val (the held-out fold), train (the other folds) or all"),
             std::string::npos) << test::read_file(log);
   EXPECT_EQ(test::read_file(log).find(".cpp:"), std::string::npos) << test::read_file(log);
+}
+
+// Hostile classifier metadata: a class listed twice, an empty class list for
+// a head the model has, a std of 0: refused by name before any work.
+TEST_F(CliMtl, HostileModelMetadataIsRefusedByName) {
+  const std::string a = dir_.path("a"), bad = dir_.path("bad.safetensors"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 1), log), 0) << test::read_file(log);
+  const nlohmann::json cfg = nlohmann::json::parse(load_safetensors(a + "/model.safetensors").meta("mtl_config"));
+  const std::string first = cfg.at("lesion_classes").at(0).get<std::string>();
+  struct Case {
+    const char* pointer;
+    nlohmann::json value;
+    std::string want;
+  };
+  for (const Case& c : {Case{"/lesion_classes/1", first, "lesion_classes lists '" + first + "' twice"},
+                        Case{"/location_classes", nlohmann::json::array(), "location_classes must have 1 to 10000"},
+                        Case{"/input_std/2", 0, "input_std[2] must be in (0, 1000], got 0"},
+                        Case{"/input_mean/0", 1e9, "input_mean[0] must be in [-1000, 1000]"}}) {
+    test::write_model_with_edit(a + "/model.safetensors", bad, "mtl_config", c.pointer, c.value);
+    EXPECT_NE(sh(std::string(kBin) + " eval mtl --model " + bad + " --data " + manifest_ +
+                     " --folds 4 --device cpu --out " + dir_.path("ev"),
+                 log),
+              0)
+        << c.pointer;
+    const std::string text = test::read_file(log);
+    EXPECT_NE(text.find(c.want), std::string::npos) << text;
+    EXPECT_NE(text.find(bad), std::string::npos) << "the error must name the file: " << text;
+  }
 }
 
 TEST_F(CliMtl, MissingImageIsAClearErrorNamingTheFile) {

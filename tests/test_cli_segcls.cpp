@@ -179,6 +179,34 @@ TEST_F(CliSegCls, EvalWritesIsicFilesAndItsAucsMatchTheMetricsCommand) {
   EXPECT_NEAR(auc.at("seborrheic_keratosis"), auc_sk, 1e-12);
 }
 
+// A model file's metadata is input: an input size of 100000 (a 40 GB resize),
+// a std of 0 (division by zero), a zero decoder width are refused before any
+// work, naming the file and the value.
+TEST_F(CliSegCls, HostileModelMetadataIsRefusedByName) {
+  const std::string a = dir_.path("a"), bad = dir_.path("bad.safetensors"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(csv_, a, 1), log), 0) << test::read_file(log);
+  struct Case {
+    const char* pointer;
+    nlohmann::json value;
+    const char* want;
+  };
+  for (const Case& c : {Case{"/input_height", 100000, "input_height must be in [32, 8192], got 100000"},
+                        Case{"/input_std/1", 0, "input_std[1] must be in (0, 1000], got 0"},
+                        Case{"/input_scale", -1, "input_scale must be in (0, 1000]"},
+                        Case{"/decoder_widths/2", 0, "decoder_widths[2] must be in [1, 8192], got 0"},
+                        Case{"/bn_eps", 0, "bn_eps must be in"}}) {
+    test::write_model_with_edit(a + "/model.safetensors", bad, "segcls_config", c.pointer, c.value);
+    EXPECT_EQ(sh(std::string(kBin) + " eval segcls --model " + bad + " --data " + csv_ + " --device cpu --out " +
+                     dir_.path("ev"),
+                 log),
+              1)
+        << c.pointer << ": " << test::read_file(log);
+    const std::string text = test::read_file(log);
+    EXPECT_NE(text.find(c.want), std::string::npos) << text;
+    EXPECT_NE(text.find(bad), std::string::npos) << "the error must name the file: " << text;
+  }
+}
+
 TEST_F(CliSegCls, SegmentationOnlyVariantWritesMasksButNoClassScores) {
   const std::string a = dir_.path("a"), ev = dir_.path("ev"), log = dir_.path("log.txt");
   ASSERT_EQ(sh(train_cmd(csv_, a, 1, "seg"), log), 0) << test::read_file(log);

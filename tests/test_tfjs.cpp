@@ -160,6 +160,32 @@ TEST(Tfjs, MissingShardIsAnError) {
                     "group1-shard2of2.bin");
 }
 
+// A downloaded model must not make the loader read files outside its folder:
+// an absolute shard path or one that climbs out with '..' is refused, even
+// when the file exists and has the right size; a sub-folder is fine.
+TEST(Tfjs, ShardPathsStayInTheModelsFolder) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path("model"));
+  std::filesystem::create_directories(dir.path("model/sub"));
+  write_file(dir.path("outside.bin"), floats(21, 2));  // what group 2 needs, but outside
+  for (const std::string& bad : {std::string("../outside.bin"), dir.path("outside.bin"),
+                                 std::string("sub/../../outside.bin")}) {
+    const std::string path = write_model(dir, {{"\"group2-shard1of1.bin\"", "\"" + bad + "\""}});
+    // write_model wrote into dir itself; move the model one folder down so '..' points at dir.
+    std::filesystem::rename(path, dir.path("model/model.json"));
+    for (const char* f : {"group1-shard1of2.bin", "group1-shard2of2.bin", "group2-shard1of1.bin"})
+      std::filesystem::rename(dir.path(f), dir.path(std::string("model/") + f));
+    EXPECT_ERROR_WITH(load_tfjs_layers_model(dir.path("model/model.json")), "weightsManifest[1]", bad,
+                      "leaves the model's folder");
+  }
+  // A shard in a sub-folder of the model's folder loads.
+  const std::string path = write_model(dir, {{"\"group2-shard1of1.bin\"", "\"sub/g2.bin\""}});
+  std::filesystem::rename(dir.path("group2-shard1of1.bin"), dir.path("sub_g2.bin"));
+  std::filesystem::create_directories(dir.path("sub"));
+  std::filesystem::rename(dir.path("sub_g2.bin"), dir.path("sub/g2.bin"));
+  EXPECT_EQ(load_tfjs_layers_model(path).weights.at("d/bias").numel(), 2);
+}
+
 TEST(Tfjs, ShardSizesMustMatchTheManifest) {
   TempDir dir;
   const std::string path = write_model(dir);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/model_limits.h"
 #include "io/checkpoint.h"
 #include "io/resnet50_import.h"
 #include "nets/resnet50_weights.h"
@@ -127,6 +128,42 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
       s.normalize.std[k] = j.at("input_std").at(k).get<float>();
     }
     s.normalize.scale = j.at("input_scale").get<float>();
+    require_sane_normalize(s.normalize);
+    require_in_range("size", s.size, 64, kMaxModelInputSide);
+    require_in_range("bn_eps", c.backbone.bn_eps, 1e-12, 1);
+    require_in_range("channels", c.channels, 1, 4096);
+    require_all_in_range("anchor_sizes", c.rpn.anchor_sizes, 1, 1e5, 1, 16);
+    require_all_in_range("anchor_ratios", c.rpn.anchor_ratios, 1e-3, 1e3, 1, 16);
+    require_in_range("heads.pooled", c.heads.pooled, 1, 64);
+    require_in_range("heads.representation", c.heads.representation, 1, 65536);
+    require_in_range("heads.num_classes", c.heads.num_classes, 2, 1000);
+    require_in_range("heads.mask_pooled", c.heads.mask_pooled, 1, 256);
+    require_in_range("heads.mask_channels", c.heads.mask_channels, 1, 4096);
+    require_in_range("heads.mask_convs", c.heads.mask_convs, 0, 32);
+    require_in_range("heads.sampling_ratio", c.heads.sampling_ratio, 0, 64);
+    require_in_range("anchor_targets.pos_iou", c.anchor_targets.pos_iou, 0, 1);
+    require_in_range("anchor_targets.neg_iou", c.anchor_targets.neg_iou, 0, 1);
+    require_in_range("anchor_targets.batch_size", c.anchor_targets.batch_size, 1, 1e6);
+    require_in_range("anchor_targets.pos_fraction", c.anchor_targets.pos_fraction, 0, 1);
+    require_in_range("anchor_targets.allowed_border", c.anchor_targets.allowed_border, -1e5, 1e5);
+    for (const auto& [name, p] : {std::pair<std::string, const ProposalParams*>{"train_proposals", &c.train_proposals},
+                                  {"test_proposals", &c.test_proposals}}) {
+      require_in_range(name + ".pre_nms_top_n", p->pre_nms_top_n, 1, 1e6);
+      require_in_range(name + ".post_nms_top_n", p->post_nms_top_n, 1, 1e6);
+      require_in_range(name + ".nms_iou", p->nms_iou, 0, 1);
+      require_in_range(name + ".min_size", p->min_size, 0, 1e5);
+    }
+    require_in_range("roi_sample.fg_iou", c.roi_sample.fg_iou, 0, 1);
+    require_in_range("roi_sample.bg_hi", c.roi_sample.bg_hi, 0, 1);
+    require_in_range("roi_sample.bg_lo", c.roi_sample.bg_lo, 0, 1);
+    require_in_range("roi_sample.batch_size", c.roi_sample.batch_size, 1, 1e6);
+    require_in_range("roi_sample.pos_fraction", c.roi_sample.pos_fraction, 0, 1);
+    require_in_range("focal_alpha", c.focal_alpha, 0, 1);
+    require_in_range("focal_gamma", c.focal_gamma, 0, 100);
+    require_in_range("rpn_reg_weight", c.rpn_reg_weight, 0, 1e6);
+    require_in_range("smooth_l1_beta", c.smooth_l1_beta, 0, 1e3);
+    require_in_range("jaccard_smooth", c.jaccard_smooth, 0, 1e6);
+    require_in_range("score_thresh", c.score_thresh, 0, 1);
   } catch (const json::exception& e) {
     SKINMTL_FAIL(what << ": bad detseg_config metadata: " << e.what());
   } catch (const Error& e) {

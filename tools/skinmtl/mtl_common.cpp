@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "app/model_limits.h"
 #include "framework/autograd.h"
 #include "io/checkpoint.h"
 #include "io/loader.h"
@@ -106,6 +107,13 @@ MtlModelSpec spec_from_json(const std::string& text, const std::string& what) {
       s.normalize.std[c] = j.at("input_std").at(c).get<float>();
     }
     s.normalize.scale = j.at("input_scale").get<float>();
+    require_sane_normalize(s.normalize);
+    require_in_range("bn_eps", s.config.trunk.bn_eps, 1e-12, 1);
+    require_in_range("head_weight_lr_mult", s.config.head_weight_lr_mult, 0, 1e4);
+    require_in_range("head_bias_lr_mult", s.config.head_bias_lr_mult, 0, 1e4);
+    const bool lesion = s.config.tasks != MtlTasks::Location, location = s.config.tasks != MtlTasks::Lesion;
+    require_class_names("lesion_classes", s.lesion_classes, lesion ? 1 : 0);
+    require_class_names("location_classes", s.location_classes, location ? 1 : 0);
   } catch (const json::exception& e) {
     SKINMTL_FAIL(what << ": bad mtl_config metadata: " << e.what());
   } catch (const Error& e) {

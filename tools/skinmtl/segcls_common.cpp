@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "app/model_limits.h"
 #include "framework/autograd.h"
 #include "nets/metrics.h"
 #include "io/checkpoint.h"
@@ -61,7 +62,16 @@ SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string
     s.config.head_bias_lr_mult = j.value("head_bias_lr_mult", s.config.new_bias_lr_mult);
     s.input_h = j.at("input_height").get<int>();
     s.input_w = j.at("input_width").get<int>();
-    SKINMTL_CHECK(s.input_h >= 32 && s.input_w >= 32, "input size must be at least 32x32");
+    require_in_range("input_height", s.input_h, 32, kMaxModelInputSide);
+    require_in_range("input_width", s.input_w, 32, kMaxModelInputSide);
+    require_in_range("bn_eps", s.config.trunk.bn_eps, 1e-12, 1);
+    for (size_t i = 0; i < s.config.decoder_widths.size(); ++i)
+      require_in_range("decoder_widths[" + std::to_string(i) + "]", s.config.decoder_widths[i], 1, 8192);
+    SKINMTL_CHECK(!s.config.decoder_widths.empty() && s.config.decoder_widths.size() <= 8,
+                  "decoder_widths must have 1 to 8 entries, got " << s.config.decoder_widths.size());
+    for (const char* k : {"new_weight_lr_mult", "new_bias_lr_mult"}) require_in_range(k, j.at(k).get<double>(), 0, 1e4);
+    require_in_range("head_weight_lr_mult", s.config.head_weight_lr_mult, 0, 1e4);
+    require_in_range("head_bias_lr_mult", s.config.head_bias_lr_mult, 0, 1e4);
     s.input_channels = j.at("input_channels").get<std::string>();
     SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
     for (int c = 0; c < 3; ++c) {
@@ -69,6 +79,7 @@ SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string
       s.normalize.std[c] = j.at("input_std").at(c).get<float>();
     }
     s.normalize.scale = j.at("input_scale").get<float>();
+    require_sane_normalize(s.normalize);
   } catch (const json::exception& e) {
     SKINMTL_FAIL(what << ": bad segcls_config metadata: " << e.what());
   } catch (const Error& e) {
