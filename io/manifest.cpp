@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -253,6 +254,35 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
 void require_images(const Manifest& m, bool decode) {
   const ManifestCheck c = check_images(m, decode);
   SKINMTL_CHECK(c.ok(), m.source << ": image check failed: " << c.report());
+}
+
+std::vector<ImageProblem> drop_samples_with_problems(Manifest& m, const ManifestCheck& c) {
+  std::map<size_t, ImageProblem> bad;  // by sample index: row order, one per sample
+  for (const auto* list : {&c.missing, &c.undecodable})
+    for (const ImageProblem& p : *list) bad.emplace(p.index, p);
+  std::vector<ImageProblem> dropped;
+  std::vector<Sample> kept;
+  for (size_t i = 0; i < m.samples.size(); ++i) {
+    const auto it = bad.find(i);
+    if (it == bad.end()) kept.push_back(std::move(m.samples[i]));
+    else dropped.push_back(it->second);
+  }
+  m.samples = std::move(kept);
+  return dropped;
+}
+
+void write_skipped_rows(const std::string& path, const std::vector<ImageProblem>& skipped) {
+  std::ofstream f(path);
+  SKINMTL_CHECK(f, "cannot write " << path);
+  auto field = [](const std::string& v) {  // CSV-quoted
+    std::string q = "\"";
+    for (char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+  };
+  f << "where,path,reason\n";
+  for (const ImageProblem& p : skipped) f << field(p.where) << "," << field(p.path) << "," << field(p.reason) << "\n";
+  f.close();
+  SKINMTL_CHECK(f.good(), "cannot write " << path);
 }
 
 // ---- adapters ----------------------------------------------------------------------------

@@ -117,6 +117,13 @@ struct ManifestCheck {
 ManifestCheck check_images(const Manifest& manifest, bool decode = false);
 // The same, throwing skinmtl::Error with the report when anything is wrong.
 void require_images(const Manifest& manifest, bool decode = false);
+// --skip-bad-rows: removes from `manifest` every sample that `check` (its
+// check_images result) found a problem with and returns those problems, in
+// row order (one per sample, the first found when a sample has two). The
+// caller counts and logs them (write_skipped_rows).
+std::vector<ImageProblem> drop_samples_with_problems(Manifest& manifest, const ManifestCheck& check);
+// Writes skipped rows as CSV (where,path,reason), for the training log folder.
+void write_skipped_rows(const std::string& path, const std::vector<ImageProblem>& skipped);
 
 // ---- adapters for the real data sets -------------------------------------------
 

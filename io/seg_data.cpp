@@ -1,7 +1,9 @@
 #include "io/seg_data.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "io/csv.h"
@@ -162,10 +164,11 @@ Manifest seg_manifest(const SegData& data, const std::string& source) {
 
 void require_seg_files(const SegData& data, const std::string& source) {
   const ManifestCheck c = check_images(seg_manifest(data, source));
-  SKINMTL_USER_CHECK(c.ok(), source << ": image check failed: " << c.report());
+  SKINMTL_USER_CHECK(c.ok(), source << ": image check failed: " << c.report()
+                                    << "\n(to train without these rows: --skip-bad-rows)");
 }
 
-SegData load_seg_data(const std::string& spec, const std::string& data_dir) {
+SegData load_seg_data(const std::string& spec, const std::string& data_dir, std::vector<ImageProblem>* skipped) {
   auto after_colon = [&](const std::string& fallback) {
     const size_t c = spec.find(':');
     return c == std::string::npos ? fallback : spec.substr(c + 1);
@@ -188,7 +191,21 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir) {
                                            "isic2017[:labels.csv] or an existing CSV file");
     d = read_seg_csv(source);
   }
-  require_seg_files(d, source);
+  if (!skipped) {
+    require_seg_files(d, source);
+    return d;
+  }
+  // --skip-bad-rows: drop the samples whose files have a problem (ids are unique).
+  Manifest m = seg_manifest(d, source);
+  *skipped = drop_samples_with_problems(m, check_images(m));
+  if (!skipped->empty()) {
+    std::set<std::string> bad;
+    for (const ImageProblem& p : *skipped) bad.insert(d.all.at(p.index).id);
+    for (std::vector<SegSample>* part : {&d.all, &d.train, &d.val})
+      part->erase(std::remove_if(part->begin(), part->end(), [&](const SegSample& s) { return bad.count(s.id); }),
+                  part->end());
+    d.description += "; " + std::to_string(skipped->size()) + " bad rows skipped";
+  }
   return d;
 }
 

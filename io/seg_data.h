@@ -85,8 +85,12 @@ struct SegData {
 std::vector<SegSample> select_split(const SegData& data, const std::string& name);
 
 // Reads `spec` (above). data_dir holds isic2017/ (the callers' default is
-// ../shared/data, seen from the repository root).
-SegData load_seg_data(const std::string& spec, const std::string& data_dir);
+// ../shared/data, seen from the repository root). Every image and mask file is
+// then checked (io/manifest.h check_images): a problem is an error listing them
+// all, unless `skipped` is given (--skip-bad-rows): then the samples with a
+// problem are left out of all, train and val, and their problems returned there.
+SegData load_seg_data(const std::string& spec, const std::string& data_dir,
+                      std::vector<ImageProblem>* skipped = nullptr);
 
 // Reads a generic CSV (above) without checking the files.
 SegData read_seg_csv(const std::string& csv_path);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -51,6 +52,13 @@ inline std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   SKINMTL_CHECK(f, "test: cannot read " << path);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The skinmtl binary the end-to-end tests run: $SKINMTL_BIN when set (make
+// sanitize points it at its own build), else bin/skinmtl.
+inline const char* skinmtl_bin() {
+  const char* b = std::getenv("SKINMTL_BIN");
+  return b && *b ? b : "bin/skinmtl";
 }
 
 }  // namespace skinmtl::test

@@ -22,7 +22,7 @@
 namespace skinmtl {
 namespace {
 
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 // Runs a command line, returns its exit status; output goes to `log`.
 int sh(const std::string& cmd, const std::string& log) {

@@ -36,7 +36,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 // Runs a command line, returns its exit status; stdout goes to `log`, stderr
 // too unless `stderr_to` names another file.

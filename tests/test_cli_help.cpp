@@ -22,7 +22,7 @@ struct Result {
 
 Result run(const std::string& args) {
   const std::string base = "/tmp/skinmtl_help_" + std::to_string(::getpid());
-  const int rc = std::system(("bin/skinmtl " + args + " > " + base + ".out 2> " + base + ".err").c_str());
+  const int rc = std::system((std::string(test::skinmtl_bin()) + " " + args + " > " + base + ".out 2> " + base + ".err").c_str());
   auto slurp = [](const std::string& p) {
     std::ifstream f(p);
     std::stringstream ss;

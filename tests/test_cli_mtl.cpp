@@ -22,7 +22,7 @@
 namespace skinmtl {
 namespace {
 
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 // Runs a command line, returns its exit status; output goes to `log`.
 int sh(const std::string& cmd, const std::string& log) {
@@ -184,6 +184,15 @@ TEST_F(CliMtl, MissingImageIsAClearErrorNamingTheFile) {
   const int rc = sh(train_cmd(manifest_, dir_.path("x"), 1), log);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(test::read_file(log).find("no_such_image.png"), std::string::npos) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("--skip-bad-rows"), std::string::npos) << "the error names the way out";
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("x") + "/log.csv")) << "no training before the check";
+  // --skip-bad-rows trains without the row, counts it and lists it.
+  ASSERT_EQ(sh(train_cmd(manifest_, dir_.path("y"), 1) + " --skip-bad-rows", log), 0) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("1 row(s) left out"), std::string::npos) << test::read_file(log);
+  const std::string listed = test::read_file(dir_.path("y") + "/skipped_rows.csv");
+  EXPECT_EQ(listed.rfind("where,path,reason\n", 0), 0u) << listed;
+  EXPECT_NE(listed.find("no_such_image.png"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("missing"), std::string::npos) << listed;
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ namespace skinmtl {
 namespace {
 
 namespace fs = std::filesystem;
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 // Runs a command line; returns its exit status and puts stdout + stderr in *out.
 int sh(const std::string& cmd, std::string* out) {

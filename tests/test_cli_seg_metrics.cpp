@@ -19,7 +19,7 @@
 namespace skinmtl {
 namespace {
 
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 int sh(const std::string& cmd, const std::string& log) {
   const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());

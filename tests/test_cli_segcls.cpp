@@ -26,7 +26,7 @@
 namespace skinmtl {
 namespace {
 
-const char* kBin = "bin/skinmtl";
+const char* kBin = test::skinmtl_bin();
 
 // Runs a command line, returns its exit status; output goes to `log`.
 int sh(const std::string& cmd, const std::string& log) {
@@ -205,6 +205,36 @@ TEST_F(CliSegCls, HostileModelMetadataIsRefusedByName) {
     EXPECT_NE(text.find(c.want), std::string::npos) << text;
     EXPECT_NE(text.find(bad), std::string::npos) << "the error must name the file: " << text;
   }
+}
+
+// A truncated training image and a missing val mask: training refuses to
+// start, listing both with their rows; --skip-bad-rows trains without them,
+// counts them and lists them in skipped_rows.csv.
+TEST_F(CliSegCls, BadRowsStopTrainingUnlessSkipped) {
+  const std::string log = dir_.path("log.txt");
+  const CsvTable t = read_csv(csv_);
+  const std::string train_image = dir_.path(t.rows.back()[0]);  // the last row is a train row
+  std::string bytes = test::read_file(train_image);
+  bytes.resize(bytes.size() / 2);
+  test::write_file(train_image, bytes);
+  const std::string val_mask = dir_.path(t.rows.front()[1]);  // the first row is a val row
+  std::filesystem::remove(val_mask);
+  EXPECT_EQ(sh(train_cmd(csv_, dir_.path("x"), 1), log), 1);
+  const std::string text = test::read_file(log);
+  EXPECT_NE(text.find("1 missing file(s), 1 undecodable"), std::string::npos) << text;
+  EXPECT_NE(text.find(val_mask), std::string::npos) << text;
+  EXPECT_NE(text.find(train_image), std::string::npos) << text;
+  EXPECT_NE(text.find("--skip-bad-rows"), std::string::npos) << text;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("x") + "/log.csv")) << "no training before the check";
+
+  ASSERT_EQ(sh(train_cmd(csv_, dir_.path("y"), 2) + " --skip-bad-rows", log), 0) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("2 row(s) left out"), std::string::npos) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("2 bad rows skipped"), std::string::npos) << test::read_file(log);
+  const CsvTable listed = read_csv(dir_.path("y") + "/skipped_rows.csv");
+  ASSERT_EQ(listed.rows.size(), 2u);
+  EXPECT_EQ(listed.header, (std::vector<std::string>{"where", "path", "reason"}));
+  EXPECT_EQ(listed.rows[0][1], val_mask);  // row order: the val row comes first in the CSV
+  EXPECT_EQ(listed.rows[1][1], train_image);
 }
 
 TEST_F(CliSegCls, SegmentationOnlyVariantWritesMasksButNoClassScores) {

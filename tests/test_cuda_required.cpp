@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "framework/tensor.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -58,12 +59,13 @@ TEST(CudaRequired, TurnsEveryCudaTestsSkipIntoAFailure) {
 TEST(CudaRequired, MakesDeviceAutoAnErrorInsteadOfACpuFallBack) {
   if (cuda_available()) GTEST_SKIP() << "a GPU is visible: nothing to show";
   std::string out;
-  EXPECT_EQ(sh("env -u SKINMTL_REQUIRE_CUDA bin/skinmtl reproduce yang --dry-run", &out), 0) << out;
+  const std::string exe = test::skinmtl_bin();
+  EXPECT_EQ(sh("env -u SKINMTL_REQUIRE_CUDA " + exe + " reproduce yang --dry-run", &out), 0) << out;
   EXPECT_NE(out.find("on cpu"), std::string::npos) << out;
-  EXPECT_NE(sh("SKINMTL_REQUIRE_CUDA=1 bin/skinmtl reproduce yang --dry-run", &out), 0) << out;
+  EXPECT_NE(sh("SKINMTL_REQUIRE_CUDA=1 " + exe + " reproduce yang --dry-run", &out), 0) << out;
   EXPECT_NE(out.find("--device auto: SKINMTL_REQUIRE_CUDA is set but"), std::string::npos) << out;
   // The explicit CPU is still allowed.
-  EXPECT_EQ(sh("SKINMTL_REQUIRE_CUDA=1 bin/skinmtl reproduce yang --dry-run --device cpu", &out), 0) << out;
+  EXPECT_EQ(sh("SKINMTL_REQUIRE_CUDA=1 " + exe + " reproduce yang --dry-run --device cpu", &out), 0) << out;
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 # The CUDA toolkit (nvcc, cuBLAS, cuDNN) is not a Debian package here: when
 # nvcc is absent the build is CPU-only, which is a supported configuration.
 #
+# clang and libclang-rt-14-dev (clang's libFuzzer and sanitizer runtimes) build
+# the fuzz targets of `make fuzz` (tests/fuzz/), never skinmtl itself.
+#
 # python3-torch, python3-torchvision and python3-pil (Debian's PyTorch 1.13,
 # CPU, and Pillow) are for the tests and benchmarks only, never for the skinmtl
 # runtime: the independent references of tests/test_torch_reference.cpp and
@@ -18,6 +21,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 pkgs=(g++ make libopenblas-dev libstb-dev nlohmann-json3-dev libgtest-dev
+      clang libclang-rt-14-dev
       python3-torch python3-torchvision python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "kernels/common.h"
@@ -86,6 +87,16 @@ Device parse_device(const std::string& name) {
   SKINMTL_USER_CHECK(cuda_available() || !cuda_required(),
                      "--device auto: SKINMTL_REQUIRE_CUDA is set but " << cuda_unavailable_reason());
   return cuda_available() ? Device::CUDA : Device::CPU;
+}
+
+void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::string& out_dir) {
+  if (skipped.empty()) return;
+  const std::string path = out_dir + "/skipped_rows.csv";
+  write_skipped_rows(path, skipped);
+  std::fprintf(stderr, "--skip-bad-rows: %zu row(s) left out (all listed in %s):\n", skipped.size(), path.c_str());
+  for (size_t i = 0; i < skipped.size() && i < 5; ++i)
+    std::fprintf(stderr, "  %s: %s: %s\n", skipped[i].where.c_str(), skipped[i].path.c_str(), skipped[i].reason.c_str());
+  if (skipped.size() > 5) std::fprintf(stderr, "  ... and %zu more\n", skipped.size() - 5);
 }
 
 }  // namespace skinmtl

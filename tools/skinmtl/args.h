@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "framework/tensor.h"
+#include "io/manifest.h"
 
 namespace skinmtl {
 
@@ -45,5 +46,16 @@ std::string apply_precision(const Args& args, Device device);
   "  --precision P       fp32 | tf32: TF32 tensor cores for the GPU's convolutions and\n"     \
   "                      matrix products (compute capability 8.0 and up): faster, about 3\n" \
   "                      significant digits per product (default fp32, which matches the CPU)\n"
+
+// --skip-bad-rows of the training commands: rows whose image or mask file is
+// missing, unreadable or truncated are left out instead of stopping the run.
+#define SKINMTL_SKIP_BAD_ROWS_HELP                                                              \
+  "  --skip-bad-rows     train without the rows whose image or mask file is missing,\n"        \
+  "                      unreadable or truncated (counted, and listed in\n"                    \
+  "                      DIR/skipped_rows.csv); without it such rows stop the run before\n"    \
+  "                      its first step\n"
+// Says how many rows were skipped (and the first few) and writes them to
+// OUT_DIR/skipped_rows.csv; nothing when none were.
+void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::string& out_dir);
 
 }  // namespace skinmtl

@@ -87,6 +87,7 @@ const char* kHelp =
     "  --ckpt-every N      checkpoint every N iterations (default 500)\n"
     "  --out DIR           (default runs/detseg)\n"
     "  --resume            continue from DIR/checkpoint.safetensors\n"
+    SKINMTL_SKIP_BAD_ROWS_HELP
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
@@ -169,7 +170,7 @@ int train_detseg(int argc, char** argv) {
             {"data", "data-dir", "size", "augment", "weights", "bn", "channels", "rois", "phase1", "phase2",
              "phase3", "batch", "lr", "momentum", "wd", "clip-norm", "eval-every", "ckpt-every", "out", "threads",
              "device", "seed", "precision"},
-            {"resume"});
+            {"resume", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -198,9 +199,12 @@ int train_detseg(int argc, char** argv) {
   const double clip_norm = args.get_double("clip-norm", 5.0);
   SKINMTL_CHECK(clip_norm >= 0, "--clip-norm must be >= 0, got " << clip_norm);
 
-  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
+  std::vector<ImageProblem> skipped;
+  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"),
+                                     args.flag("skip-bad-rows") ? &skipped : nullptr);
   SKINMTL_CHECK(!data.train.empty(), "no training images in " << data.description);
   std::filesystem::create_directories(out);
+  report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
   std::printf("skinmtl train detseg: %s\n  %lld + %lld + %lld iterations of %d images at %dx%d on %s\n",

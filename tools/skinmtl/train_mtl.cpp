@@ -70,6 +70,7 @@ const char* kHelp =
     "  --ckpt-every N      checkpoint every N iterations (default 500)\n"
     "  --out DIR           (default runs/mtl)\n"
     "  --resume            continue from DIR/checkpoint.safetensors\n"
+    SKINMTL_SKIP_BAD_ROWS_HELP
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
@@ -94,7 +95,7 @@ int train_mtl(int argc, char** argv) {
                         "min-short", "max-short", "crop", "eval-every", "ckpt-every", "out", "threads",
                         "device", "seed", "precision"})
     opts.push_back(o);
-  Args args(argc, argv, opts, {"resume"});
+  Args args(argc, argv, opts, {"resume", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -118,9 +119,17 @@ int train_mtl(int argc, char** argv) {
   const MtlTasks tasks = parse_mtl_tasks(args.get("tasks", "both"));
 
   MtlData data = load_mtl_data(args);
-  require_images(data.train);
-  require_images(data.val);
+  std::vector<ImageProblem> skipped;
+  for (Manifest* part : {&data.train, &data.val}) {
+    const ManifestCheck c = check_images(*part);
+    if (c.ok()) continue;
+    SKINMTL_USER_CHECK(args.flag("skip-bad-rows"), part->source << ": image check failed: " << c.report()
+                                                               << "\n(to train without these rows: --skip-bad-rows)");
+    for (ImageProblem& p : drop_samples_with_problems(*part, c)) skipped.push_back(std::move(p));
+  }
+  SKINMTL_USER_CHECK(!data.train.samples.empty(), "no training images left in " << data.description);
   std::filesystem::create_directories(out);
+  report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
   std::printf("skinmtl train mtl: %s\n  tasks %s on %s, %d iterations of %d\n", data.description.c_str(),

@@ -102,6 +102,7 @@ const char* kHelp =
     "  --ckpt-every N      checkpoint every N iterations (default 250)\n"
     "  --out DIR           (default runs/segcls)\n"
     "  --resume            continue from DIR/checkpoint.safetensors\n"
+    SKINMTL_SKIP_BAD_ROWS_HELP
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
@@ -177,7 +178,7 @@ int train_segcls(int argc, char** argv) {
              "lr-schedule", "warmup", "final-lr-frac", "w-seg", "w-jaccard",
              "jaccard-smooth", "w-mel", "w-sk", "size", "iters", "batch", "lr", "momentum", "wd", "patience",
              "eval-every", "ckpt-every", "out", "threads", "device", "seed", "precision"},
-            {"resume", "no-flips"});
+            {"resume", "no-flips", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -212,9 +213,12 @@ int train_segcls(int argc, char** argv) {
   lw.melanoma = args.get_double("w-mel", 1);
   lw.sk = args.get_double("w-sk", 1);
 
-  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
+  std::vector<ImageProblem> skipped;
+  const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"),
+                                     args.flag("skip-bad-rows") ? &skipped : nullptr);
   SKINMTL_CHECK(!data.val.empty(), "the data has no val rows to evaluate on (" << data.description << ")");
   std::filesystem::create_directories(out);
+  report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
   std::printf("skinmtl train segcls: %s\n  tasks %s at %dx%d on %s, %d iterations of %d\n", data.description.c_str(),
