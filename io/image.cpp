@@ -34,14 +34,24 @@ std::string Image::str() const {
 // only up to kMaxFileBytes; the size is taken from the file system first.
 constexpr int64_t kMaxFileBytes = int64_t(1) << 30;
 
+// What stops `path` from being read as an image file, or "" when nothing:
+// it cannot be looked at, it is not a regular file (a folder, a pipe, a
+// device), or it is over kMaxFileBytes. Fills *st. The one check that both
+// load_image and image_file_problem make before opening a file.
+static std::string file_kind_problem(const std::string& path, struct stat* st) {
+  if (::stat(path.c_str(), st) != 0) return std::string("cannot open: ") + std::strerror(errno);
+  if (!S_ISREG(st->st_mode))
+    return std::string("not a regular file (") +
+           (S_ISDIR(st->st_mode) ? "a folder" : S_ISFIFO(st->st_mode) ? "a pipe" : "a device or socket") + ")";
+  if (st->st_size > kMaxFileBytes)
+    return std::to_string((long long)st->st_size) + " bytes, over the 1 GiB an image file may have";
+  return "";
+}
+
 static std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
-  SKINMTL_CHECK(::stat(path.c_str(), &st) == 0, "load_image: cannot open '" << path << "': " << std::strerror(errno));
-  SKINMTL_CHECK(S_ISREG(st.st_mode), "load_image: '" << path << "' is not a regular file ("
-                                                     << (S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a pipe" : "a device or socket")
-                                                     << "); give an image file");
-  SKINMTL_CHECK(st.st_size <= kMaxFileBytes, "load_image: '" << path << "' is " << st.st_size
-                                                             << " bytes, over the 1 GiB an image file may have");
+  const std::string problem = file_kind_problem(path, &st);
+  SKINMTL_CHECK(problem.empty(), "load_image: '" << path << "': " << problem);
   FILE* f = std::fopen(path.c_str(), "rb");
   SKINMTL_CHECK(f, "load_image: cannot open '" << path << "': " << std::strerror(errno));
   std::vector<uint8_t> bytes((size_t)st.st_size);
@@ -55,10 +65,9 @@ static std::vector<uint8_t> read_file(const std::string& path) {
 
 std::string image_file_problem(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return std::string("cannot open: ") + std::strerror(errno);
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  const std::string problem = file_kind_problem(path, &st);
+  if (!problem.empty()) return problem;
   if (st.st_size == 0) return "empty (0 bytes)";
-  if (st.st_size > kMaxFileBytes) return "over the 1 GiB an image file may have";
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return std::string("cannot open: ") + std::strerror(errno);
   int w = 0, h = 0, comp = 0;
