@@ -11,6 +11,12 @@ prints both side by side):
                 training mode (batch statistics), softmax cross-entropy on
                 random labels, backward, SGD update (lr 1e-3, momentum 0.9,
                 weight decay 1e-4: Liao & Luo's settings)
+  train_frozen_b20  the same step with frozen batch norm (running statistics,
+                gamma and beta trained): the step the three papers' models
+                fine-tune with, Liao & Luo's at 224 x 224, batch 20
+each in PyTorch's default layout and in channels_last ("<case>_cl").
+--only CASE runs one case alone (a warm-up and one step) so that the caller
+can read this process's peak resident memory.
 
 The network is the one skinmtl trains: the Keras/MSRA ResNet-50 ("v1" stride
 placement, conv biases, BatchNorm eps 1e-3), built from torchvision by
@@ -51,6 +57,19 @@ def timed(fn, warmup, reps):
     return out
 
 
+def frozen_bn(net):
+    """Fine-tuning with frozen batch norm, as the papers do: the running
+    statistics normalise (BN modules in eval mode) while gamma and beta still
+    train (requires_grad stays on), as in skinmtl's frozen mode."""
+    net.train()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+
+
+CASES = ("forward_b1", "forward_b20", "train_b20", "train_frozen_b20")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=os.cpu_count())
@@ -59,6 +78,9 @@ def main():
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--only", choices=CASES, help="run this case alone, once after a warm-up "
+                   "(for its peak resident memory, which the parent reads)")
+    p.add_argument("--channels-last", action="store_true", help="with --only: that layout")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -70,26 +92,54 @@ def main():
     labels = torch.randint(0, 1000, (args.batch,))
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
 
+    def in_layout(x, channels_last):
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
     def forward(x):
         net.eval()
         with torch.no_grad():
             net(x)
 
-    def train_step():
-        net.train()
+    def train_step(x, frozen):
+        if frozen:
+            frozen_bn(net)
+        else:
+            net.train()
         opt.zero_grad()
-        loss = F.cross_entropy(net(xb), labels)
+        loss = F.cross_entropy(net(x), labels)
         loss.backward()
         opt.step()
 
+    def case_fn(name, channels_last):
+        a, b = in_layout(x1, channels_last), in_layout(xb, channels_last)
+        return {"forward_b1": lambda: forward(a), "forward_b20": lambda: forward(b),
+                "train_b20": lambda: train_step(b, False),
+                "train_frozen_b20": lambda: train_step(b, True)}[name]
+
+    if args.only:
+        if args.channels_last:
+            net.to(memory_format=torch.channels_last)
+        case_fn(args.only, args.channels_last)()
+        case_fn(args.only, args.channels_last)()
+        # The peak resident memory of this process (its own high-water mark).
+        with open("/proc/self/status") as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        print("peak_rss_mb %.1f" % (hwm / 1024.0))
+        return
+
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
               "mkldnn": torch.backends.mkldnn.is_available()}
-    result["forward_b1"] = timed(lambda: forward(x1), args.warmup, args.reps)
-    result["forward_b20"] = timed(lambda: forward(xb), args.warmup, args.reps)
-    result["train_b20"] = timed(train_step, args.warmup, args.reps)
+    # Each case in PyTorch's default layout (NCHW, as skinmtl) and in channels_last
+    # (NHWC, what oneDNN prefers on a CPU): the table sets skinmtl against the better.
+    for channels_last in (False, True):
+        net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        for name in CASES:
+            key = name + ("_cl" if channels_last else "")
+            result[key] = timed(case_fn(name, channels_last), args.warmup, args.reps)
+    net.to(memory_format=torch.contiguous_format)
     if args.profile:
         with torch.autograd.profiler.profile() as prof:
-            train_step()
+            train_step(xb, True)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25),
               file=sys.stderr)
     print(json.dumps(result))

@@ -1,7 +1,7 @@
 // tools/bench_cpu/main.cpp: `make bench-cpu`, skinmtl's CPU speed against
 // PyTorch's on the same machine, in the same run.
 //
-// Three cases, each timed for skinmtl here and for Debian's python3-torch by
+// Four cases, each timed for skinmtl here and for Debian's python3-torch by
 // tools/bench_cpu/bench_torch.py (run as a child process afterwards, never at
 // the same time):
 //   forward, batch 1      ResNet-50, 224x224, eval mode, no autograd
@@ -10,6 +10,9 @@
 //                         statistics) + softmax cross-entropy on random labels
 //                         + backward + SGD update (lr 1e-3, momentum 0.9,
 //                         weight decay 1e-4)
+//   frozen-BN step, b20   the same with frozen batch norm (running statistics,
+//                         gamma and beta trained): the step all three papers'
+//                         models fine-tune with (Liao & Luo's: 224, batch 20)
 // on the network skinmtl trains: the Keras/MSRA ResNet-50 (stride "v1", conv
 // biases, BatchNorm eps 1e-3, 1000 classes), with random weights (speed does
 // not depend on the values).
@@ -19,8 +22,17 @@
 // is --rounds rounds; in each, every case runs --warmup untimed repetitions
 // and --reps timed ones, first for skinmtl, then for PyTorch. Alternating
 // spreads a disturbance (another job on a shared machine) over both sides.
+// PyTorch runs each case in its default layout (NCHW, as skinmtl) and in
+// channels_last (NHWC, oneDNN's preferred one); the table sets skinmtl against
+// the faster of the two ("PyTorch's best"). Both sides run with
+// OMP_WAIT_POLICY=PASSIVE (the program restarts itself with it when it is not
+// set): OpenMP threads that spin while they wait make a loaded 2-core machine
+// several times slower, which would flatter whichever side spins.
 // The table shows the median of all timed runs of each side, the ratio
-// skinmtl / PyTorch (the target: <= 1.5), and each side's range.
+// skinmtl / PyTorch's best (the target: <= 0.8), each side's range, and the
+// peak resident memory of a fresh process running that case alone (a warm-up
+// and one run; --only CASE is that process), with the load average before and
+// after the run.
 //
 // --breakdown adds where skinmtl's time goes in one forward (eval, batch 20)
 // and one training step: per op kind, forward ops timed by a forward that
@@ -30,7 +42,7 @@
 // table of one training step (printed to stderr).
 //
 // Options: --threads N, --rounds K (3), --reps R (3), --warmup W (1),
-// --size S (224), --batch B (20), --breakdown, --no-torch.
+// --size S (224), --batch B (20), --breakdown, --no-torch, --no-memory.
 //
 // Build (the Makefile rule `make bench-cpu` does this and runs it):
 //   g++ -I. -I/usr/include/stb -DSKINMTL_CUDA=0 -std=c++17 -O2 -fopenmp
@@ -39,6 +51,7 @@
 // Run it from the repository root (it finds bench_torch.py from there).
 #include <cblas.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,6 +59,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -229,12 +243,56 @@ nlohmann::json run_torch(int threads, int reps, int warmup, int size, int batch,
   }
 }
 
+// The 1-minute load average (/proc/loadavg), as text.
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string one, five, fifteen;
+  f >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// This process's peak resident memory so far, in MB (VmHWM of
+// /proc/self/status: the high-water mark of this program's own address space,
+// which, unlike getrusage's ru_maxrss, does not count the parent's pages that
+// a fork copied before exec).
+double own_peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;  // kB
+  return -1;
+}
+
+// Runs a command (a fresh process running one case alone) and returns the
+// peak resident memory it reports on its last line ("peak_rss_mb X"), or -1.
+double peak_rss_mb(const std::string& cmd) {
+  std::fflush(stdout);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  std::string out;
+  char buf[256];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (pclose(p) != 0) return -1;
+  const size_t at = out.rfind("peak_rss_mb ");
+  return at == std::string::npos ? -1 : std::atof(out.c_str() + at + 12);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Both sides with passive OpenMP waits (see the top of this file): libgomp
+  // reads the variable when the program starts, so restart with it set.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);
+    std::perror("bench_cpu: cannot restart itself with OMP_WAIT_POLICY=PASSIVE");
+    return 1;
+  }
   int threads = (int)std::max(1u, std::thread::hardware_concurrency());
   int reps = 3, rounds = 3, warmup = 1, size = 224, batch = 20;
-  bool breakdown = false, with_torch = true;
+  bool breakdown = false, with_torch = true, with_memory = true;
+  std::string only;  // --only CASE: run that case alone (the memory measurement's child)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> int {
@@ -252,10 +310,12 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batch = value();
     else if (a == "--breakdown") breakdown = true;
     else if (a == "--no-torch") with_torch = false;
+    else if (a == "--no-memory") with_memory = false;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       std::fprintf(stderr,
                    "usage: bench_cpu [--threads N] [--reps R] [--rounds K] [--warmup W] [--size S] "
-                   "[--batch B] [--breakdown] [--no-torch]\n");
+                   "[--batch B] [--breakdown] [--no-torch] [--no-memory]\n");
       return 2;
     }
   }
@@ -285,13 +345,32 @@ int main(int argc, char** argv) {
     NoGradGuard no_grad;
     net.forward(x);
   };
-  auto train_step = [&] {
+  auto train_step = [&](bool frozen_bn) {
     net.train();
+    net.set_bn_frozen(frozen_bn);
     sgd.zero_grad();
     Tensor loss = softmax_cross_entropy(net.forward(xb), labels);
     loss.backward();
     sgd.step();
+    net.set_bn_frozen(false);
   };
+  const std::map<std::string, std::function<void()>> case_fn = {
+      {"forward_b1", [&] { forward(x1); }},
+      {"forward_b20", [&] { forward(xb); }},
+      {"train_b20", [&] { train_step(false); }},
+      {"train_frozen_b20", [&] { train_step(true); }}};
+  if (!only.empty()) {  // the child of the memory measurement: a warm-up and one run
+    const auto it = case_fn.find(only);
+    if (it == case_fn.end()) {
+      std::fprintf(stderr, "bench_cpu: unknown case '%s'\n", only.c_str());
+      return 2;
+    }
+    it->second();
+    it->second();
+    std::printf("peak_rss_mb %.1f\n", own_peak_rss_mb());
+    return 0;
+  }
+  const std::string load_before = load_average();
 
   std::printf("bench_cpu: ResNet-50 (v1, conv biases, BN eps 1e-3), %dx%d, %d threads; "
               "%d rounds, each: %d warm-up + %d timed runs per case, skinmtl then PyTorch\n",
@@ -306,16 +385,14 @@ int main(int argc, char** argv) {
     auto append = [](std::vector<double>& to, const std::vector<double>& from) {
       to.insert(to.end(), from.begin(), from.end());
     };
-    append(ours["forward_b1"], time_reps([&] { forward(x1); }, warmup, reps));
-    append(ours["forward_b20"], time_reps([&] { forward(xb); }, warmup, reps));
-    append(ours["train_b20"], time_reps(train_step, warmup, reps));
+    for (const auto& [key, fn] : case_fn) append(ours[key], time_reps(fn, warmup, reps));
     if (why.empty()) {
       std::fflush(stdout);
       nlohmann::json t = run_torch(threads, reps, warmup, size, batch, breakdown && round == 0, why);
       if (t.is_object()) {
         torch_info = t;
-        for (const char* k : {"forward_b1", "forward_b20", "train_b20"})
-          append(theirs[k], t[k].get<std::vector<double>>());
+        for (const auto& [k, fn] : case_fn)
+          for (const std::string& key : {k, k + "_cl"}) append(theirs[key], t[key].get<std::vector<double>>());
       }
     }
     std::fprintf(stderr, "bench_cpu: round %d of %d done\n", round + 1, rounds);
@@ -335,8 +412,10 @@ int main(int argc, char** argv) {
       t.print(title.c_str(), seconds_since(t0));
     }
     {
+      // The frozen-BN step: the one the papers' models fine-tune with.
       Breakdown t;
       net.train();
+      net.set_bn_frozen(true);
       TimedResNet timed{net, t};
       const auto t0 = Clock::now();
       sgd.zero_grad();
@@ -352,15 +431,36 @@ int main(int argc, char** argv) {
       const auto ts = Clock::now();
       sgd.step();
       t.add("sgd step", seconds_since(ts));
-      std::printf("\n(training step: forward %.3f s, backward %.3f s)", fwd, bwd);
-      t.print("skinmtl training step, batch 20, by op", seconds_since(t0));
+      std::printf("\n(frozen-BN training step: forward %.3f s, backward %.3f s)", fwd, bwd);
+      t.print("skinmtl training step, frozen BN, batch 20, by op", seconds_since(t0));
+      net.set_bn_frozen(false);
+    }
+  }
+
+  // Peak resident memory: each case alone in a fresh process, each side.
+  std::map<std::string, double> rss_ours, rss_theirs;
+  const std::string load_after = load_average();
+  if (with_memory) {
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+    for (const auto& [key, fn] : case_fn) {
+      rss_ours[key] = peak_rss_mb(exe + " --threads " + std::to_string(threads) + " --size " + std::to_string(size) +
+                                  " --batch " + std::to_string(batch) + " --only " + key);
+      if (!theirs.empty()) {
+        // PyTorch in the layout that was faster for this case.
+        const bool cl = median(theirs[key + "_cl"]) < median(theirs[key]);
+        const std::string cmd = "/usr/bin/python3 tools/bench_cpu/bench_torch.py --threads " +
+                                std::to_string(threads) + " --size " + std::to_string(size) + " --batch " +
+                                std::to_string(batch) + " --only " + key + (cl ? " --channels-last" : "");
+        rss_theirs[key] = peak_rss_mb(cmd);
+      }
     }
   }
 
   const std::pair<std::string, std::string> cases[] = {
       {"forward_b1", "forward, batch 1, eval"},
       {"forward_b20", "forward, batch " + std::to_string(batch) + ", eval"},
-      {"train_b20", "SGD step, batch " + std::to_string(batch) + ", train"}};
+      {"train_b20", "SGD step, batch " + std::to_string(batch) + ", train BN"},
+      {"train_frozen_b20", "SGD step, b" + std::to_string(batch) + ", frozen BN"}};
   const bool have_torch = !theirs.empty() && theirs["train_b20"].size() == ours["train_b20"].size();
   auto range = [](const std::vector<double>& v) {
     char buf[64];
@@ -368,26 +468,39 @@ int main(int argc, char** argv) {
                   *std::max_element(v.begin(), v.end()));
     return std::string(buf);
   };
-  std::printf("\n%-27s %10s %10s %7s   %-13s %-13s\n", "median of all runs", "skinmtl", "PyTorch",
-              "ratio", "skinmtl range", "PyTorch range");
+  auto mb = [](const std::map<std::string, double>& m, const std::string& k) {
+    char buf[32];
+    const auto it = m.find(k);
+    if (it == m.end() || it->second < 0) return std::string("-");
+    std::snprintf(buf, sizeof buf, "%.0f MB", it->second);
+    return std::string(buf);
+  };
+  std::printf("\n%-26s %9s %9s %9s %6s   %-11s %-11s %8s %8s\n", "median of all runs", "skinmtl", "PT NCHW",
+              "PT NHWC", "ratio", "skinmtl rng", "PT best rng", "skinmtl", "PyTorch");
+  std::printf("%-26s %9s %9s %9s %6s   %-11s %-11s %8s %8s\n", "", "", "", "", "/best", "", "",
+              "peak RSS", "peak RSS");
   for (const auto& [key, label] : cases) {
     const double a = median(ours[key]);
     if (have_torch) {
-      const double b = median(theirs[key]);
-      std::printf("%-27s %8.3f s %8.3f s %6.2fx   %-13s %-13s\n", label.c_str(), a, b, a / b,
-                  range(ours[key]).c_str(), range(theirs[key]).c_str());
+      const double b = median(theirs[key]), c = median(theirs[key + "_cl"]);
+      const std::string& best = c < b ? key + "_cl" : key;
+      std::printf("%-26s %7.3f s %7.3f s %7.3f s %5.2fx   %-11s %-11s %8s %8s\n", label.c_str(), a, b, c,
+                  a / std::min(b, c), range(ours[key]).c_str(), range(theirs[best]).c_str(), mb(rss_ours, key).c_str(),
+                  mb(rss_theirs, key).c_str());
     } else {
-      std::printf("%-27s %8.3f s %10s %7s   %-13s\n", label.c_str(), a, "-", "-",
-                  range(ours[key]).c_str());
+      std::printf("%-26s %7.3f s %9s %9s %6s   %-11s %-11s %8s\n", label.c_str(), a, "-", "-", "-",
+                  range(ours[key]).c_str(), "", mb(rss_ours, key).c_str());
     }
   }
   if (have_torch)
-    std::printf("PyTorch %s (oneDNN %s), %d threads; %d rounds x %d runs each side. "
-                "Target: ratio <= 1.5.\n",
+    std::printf("PyTorch %s (oneDNN %s), %d threads, NCHW and channels_last (NHWC); %d rounds x %d runs each "
+                "side, OMP_WAIT_POLICY=%s. Target: ratio <= 0.8, peak RSS <= PyTorch's.\n",
                 torch_info["torch"].get<std::string>().c_str(),
                 torch_info["mkldnn"].get<bool>() ? "on" : "off", torch_info["threads"].get<int>(),
-                rounds, reps);
+                rounds, reps, std::getenv("OMP_WAIT_POLICY"));
   else
     std::printf("PyTorch: not run (%s)\n", why.empty() ? "no result" : why.c_str());
+  std::printf("load average (1, 5, 15 min): %s before, %s after the timed runs\n", load_before.c_str(),
+              load_after.c_str());
   return 0;
 }
