@@ -288,13 +288,15 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
   return r;
 }
 
-// --iters N: the recipe's training steps cut (or stretched) to N iterations.
+// --iters N: the recipe's training steps cut (or stretched) to N iterations,
+// listed among the departures unless N is the budget's own count.
 // A training step's iterations are the value of --iters, or for the detector
 // of --phase1/2/3, which share N in the recipe's proportions (each at least 1).
 void shorten(Recipe& r, int64_t n) {
   SKINMTL_CHECK(n >= 1, "--iters must be at least 1, got " << n);
   const std::vector<std::string> keys = {"--iters", "--phase1", "--phase2", "--phase3"};
   std::string was;
+  bool changed = false;
   for (Step& s : r.steps) {
     if (s.argv.at(0) != "train") continue;
     std::vector<size_t> at;  // positions of the values to change
@@ -306,6 +308,7 @@ void shorten(Recipe& r, int64_t n) {
       }
     SKINMTL_CHECK(!at.empty() && total > 0, "reproduce: training step '" << s.title << "' has no iteration count");
     was = std::to_string(total);
+    changed = changed || total != n;
     int64_t given = 0;
     for (size_t k = 0; k < at.size(); ++k) {
       // The last phase takes what rounding left, so the phases add up to n.
@@ -315,6 +318,7 @@ void shorten(Recipe& r, int64_t n) {
       given += v;
     }
   }
+  if (!changed) return;  // --iters equal to the budget's own count: no departure
   r.departures.push_back("Shortened with --iters " + std::to_string(n) + ": " + std::to_string(n) +
                          " training iterations per model instead of this budget's " + was +
                          " (a time limit).");
