@@ -26,7 +26,6 @@
 // the anchor / RoI samples of iteration i draw from an Rng seeded with (seed,
 // i). Continuing a run gives the same weights as never stopping it (on the CPU
 // bit for bit; tested).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +35,7 @@
 #include "framework/autograd.h"
 #include "framework/grad_clip.h"
 #include "framework/optimizer.h"
+#include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
@@ -233,12 +233,7 @@ int train_detseg(int argc, char** argv) {
   SGD sgd(net.parameters(), so);
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
-  // Wall time of the whole run: the checkpoint's, plus this process's since here.
-  double wall_before = 0;
-  const auto started = std::chrono::steady_clock::now();
-  auto wall_s = [&] {
-    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
+  RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -250,7 +245,7 @@ int train_detseg(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
-    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
+    if (meta.count("wall_s")) clock.resume_from(std::stod(meta.at("wall_s")));
     sgd.set_steps(iteration);
     std::printf("  resumed from %s at iteration %lld (phase %d, epoch %lld)\n", ckpt_path.c_str(),
                 (long long)iteration, phase_of(iteration, p1, p2), (long long)epoch);
@@ -289,7 +284,7 @@ int train_detseg(int argc, char** argv) {
     meta["lr"] = format_csv_number(sgd.lr());
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
-    meta["wall_s"] = format_csv_number(wall_s());
+    meta["wall_s"] = format_csv_number(clock.seconds());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   auto plot = [&] {
@@ -332,7 +327,7 @@ int train_detseg(int argc, char** argv) {
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"phase", (double)phase}, {"epoch", (double)epoch}, {"lr", sgd.lr()},
         {"loss", loss}, {"grad_norm", grad_norm}, {"positive_anchors", (double)l.positive_anchors},
-        {"foreground_rois", (double)l.foreground_rois}, {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
+        {"foreground_rois", (double)l.foreground_rois}, {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
     const Tensor* terms[] = {&l.rpn_cls, &l.rpn_reg, &l.cls, &l.reg, &l.mask};
     for (size_t k = 0; k < loss_terms.size(); ++k) row.push_back({loss_terms[k], terms[k]->to(Device::CPU).item()});
 

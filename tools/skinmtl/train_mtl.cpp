@@ -15,7 +15,6 @@
 // loader is deterministic in (seed, epoch, sample), so the run skips the
 // batches of the current epoch it had already used). Continuing a run gives the
 // same weights as never stopping it (on the CPU bit for bit; tested).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +23,7 @@
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
@@ -150,12 +150,7 @@ int train_mtl(int argc, char** argv) {
   ReduceOnPlateau plateau(so.lr, po);
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
-  // Wall time of the whole run: the checkpoint's, plus this process's since here.
-  double wall_before = 0;
-  const auto started = std::chrono::steady_clock::now();
-  auto wall_s = [&] {
-    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
+  RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -167,7 +162,7 @@ int train_mtl(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
-    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
+    if (meta.count("wall_s")) clock.resume_from(std::stod(meta.at("wall_s")));
     PlateauState ps;
     ps.lr = std::stod(meta.at("plateau_lr"));
     ps.best = std::stod(meta.at("plateau_best"));
@@ -214,7 +209,7 @@ int train_mtl(int argc, char** argv) {
     meta["plateau_cooldown"] = std::to_string(ps.cooldown_counter);
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
-    meta["wall_s"] = format_csv_number(wall_s());
+    meta["wall_s"] = format_csv_number(clock.seconds());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   auto plot = [&] {
@@ -248,7 +243,7 @@ int train_mtl(int argc, char** argv) {
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
+        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
     if (l.lesion.defined()) row.push_back({"lesion_loss", l.lesion.to(Device::CPU).item()});
     if (l.location.defined()) row.push_back({"location_loss", l.location.to(Device::CPU).item()});
 

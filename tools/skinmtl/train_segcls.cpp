@@ -26,7 +26,6 @@
 // mtl` does: model, momentum, learning rate, plateau state and the data order
 // (the loader is deterministic in (seed, epoch, sample)). On the CPU a resumed
 // run gives the same model, bit for bit, as one never stopped (tested).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +35,7 @@
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
@@ -245,12 +245,7 @@ int train_segcls(int argc, char** argv) {
   const WarmupCosineLR cosine(so.lr, warmup, iters, args.get_double("final-lr-frac", 0.01));
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
-  // Wall time of the whole run: the checkpoint's, plus this process's since here.
-  double wall_before = 0;
-  const auto started = std::chrono::steady_clock::now();
-  auto wall_s = [&] {
-    return wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
+  RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
     SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
@@ -262,7 +257,7 @@ int train_segcls(int argc, char** argv) {
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
-    if (meta.count("wall_s")) wall_before = std::stod(meta.at("wall_s"));
+    if (meta.count("wall_s")) clock.resume_from(std::stod(meta.at("wall_s")));
     PlateauState ps;
     ps.lr = std::stod(meta.at("plateau_lr"));
     ps.best = std::stod(meta.at("plateau_best"));
@@ -311,7 +306,7 @@ int train_segcls(int argc, char** argv) {
     meta["plateau_cooldown"] = std::to_string(ps.cooldown_counter);
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
-    meta["wall_s"] = format_csv_number(wall_s());
+    meta["wall_s"] = format_csv_number(clock.seconds());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   const std::string tasks_name = segcls_tasks_name(spec.config.tasks);
@@ -351,7 +346,7 @@ int train_segcls(int argc, char** argv) {
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}, {"wall_s", wall_s()}};
+        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
     if (l.seg.defined()) row.push_back({"seg_loss", l.seg.to(Device::CPU).item()});
     if (l.jaccard.defined()) row.push_back({"jaccard_loss", l.jaccard.to(Device::CPU).item()});
     if (l.melanoma.defined()) row.push_back({"melanoma_loss", l.melanoma.to(Device::CPU).item()});
