@@ -1,14 +1,18 @@
 #include "io/manifest.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "io/csv.h"
 #include "io/image.h"
+#include "io/progress.h"
 
 namespace fs = std::filesystem;
 
@@ -202,6 +206,9 @@ std::string ManifestCheck::report(size_t max_lines) const {
   return os.str();
 }
 
+// Checks of at least this many files show a progress bar.
+constexpr int64_t kCheckProgressMinFiles = 500;
+
 ManifestCheck check_images(const Manifest& m, bool decode) {
   ManifestCheck result;
   result.checked = m.size();
@@ -220,13 +227,12 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
   // slot per file.
   std::vector<std::string> reason(m.size()), mask_reason(m.size());
   const int64_t n = (int64_t)m.size();
-#pragma omp parallel for schedule(dynamic, 8)
-  for (int64_t i = 0; i < n; ++i) {
-    if (!present[i]) continue;
+  auto check_one = [&](int64_t i) {
+    if (!present[i]) return;
     const Sample& s = m.samples[i];
     reason[i] = image_file_problem(s.image);
     if (mask_present[i]) mask_reason[i] = image_file_problem(s.mask);
-    if (!decode) continue;
+    if (!decode) return;
     if (reason[i].empty()) {
       try {
         load_image(s.image, 0);
@@ -241,7 +247,23 @@ ManifestCheck check_images(const Manifest& m, bool decode) {
         mask_reason[i] = e.what();
       }
     }
+  };
+  // A progress bar for a real data set (a whole decode of thousands of files
+  // takes a while); whichever thread finds the bar free draws it.
+  std::unique_ptr<Progress> bar;
+  if (n >= kCheckProgressMinFiles) bar = std::make_unique<Progress>(n, decode ? "decode images" : "check images");
+  std::atomic<int64_t> done{0};
+  std::mutex bar_in_use;
+#pragma omp parallel for schedule(dynamic, 8)
+  for (int64_t i = 0; i < n; ++i) {
+    check_one(i);
+    const int64_t d = ++done;
+    if (bar && bar_in_use.try_lock()) {
+      bar->update(d);
+      bar_in_use.unlock();
+    }
   }
+  if (bar) bar->finish();
   for (size_t i = 0; i < m.size(); ++i) {
     if (!reason[i].empty())
       result.undecodable.push_back({i, m.samples[i].where, m.samples[i].image, reason[i]});

@@ -172,6 +172,41 @@ TEST(Manifest, BadRowsNameFileAndLine) {
   }
 }
 
+// A real data set's check (500 files or more) shows a progress bar, counts
+// every file once, and drop_samples_with_problems (--skip-bad-rows) removes
+// exactly the rows with a problem, keeping the order of the rest.
+TEST(Manifest, LargeCheckShowsProgressAndBadRowsCanBeDropped) {
+  TempDir dir;
+  Rng rng(1);
+  save_png(dir.path("ok.png"), test::random_image(2, 2, 3, rng));
+  write_file(dir.path("bad.png"), "not an image");
+  std::string csv = "image,lesions,location,id\n";
+  for (int i = 0; i < 600; ++i) csv += (i == 7 || i == 300 ? "bad.png" : i == 450 ? "gone.png" : "ok.png") +
+                                       std::string(",a,,s") + std::to_string(i) + "\n";
+  write_file(dir.path("m.csv"), csv);
+  Manifest m = read_manifest(dir.path("m.csv"));
+  testing::internal::CaptureStderr();
+  const ManifestCheck c = check_images(m);
+  const std::string progress = testing::internal::GetCapturedStderr();
+  EXPECT_MENTIONS(progress, "check images");
+  EXPECT_MENTIONS(progress, "600/600");
+  EXPECT_EQ(c.missing.size() + c.undecodable.size(), 3u);
+  const std::vector<ImageProblem> dropped = drop_samples_with_problems(m, c);
+  ASSERT_EQ(dropped.size(), 3u);
+  EXPECT_EQ(dropped[0].index, 7u);  // row order
+  EXPECT_EQ(dropped[1].index, 300u);
+  EXPECT_EQ(dropped[2].index, 450u);
+  EXPECT_EQ(dropped[2].reason, "missing");
+  EXPECT_EQ(m.size(), 597u);
+  EXPECT_TRUE(check_images(m).ok());
+  // A small check draws nothing.
+  Manifest small = m;
+  small.samples.resize(10);
+  testing::internal::CaptureStderr();
+  check_images(small);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
 TEST(Manifest, CheckReportsEveryMissingAndUndecodableImage) {
   TempDir dir;
   Rng rng(1);
