@@ -121,6 +121,13 @@ std::vector<std::string> parse_csv_line(const std::string& line, const std::stri
   return fields;
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 CsvTable read_csv(const std::string& path) {
   std::ifstream in(path);
   SKINMTL_USER_CHECK(in, "cannot open '" << path << "': " << std::strerror(errno));

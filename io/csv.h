@@ -35,6 +35,10 @@ struct CsvTable {
 // unterminated quote or text after a closing quote.
 std::vector<std::string> parse_csv_line(const std::string& line, const std::string& where);
 
+// One field written in this dialect, parse_csv_line's inverse: quoted, with
+// "" for a quote, when it holds a comma, a quote or a line break; else as is.
+std::string csv_field(const std::string& s);
+
 // Reads a whole file. Throws when it cannot be opened, has no header, or a
 // row's field count differs from the header's.
 CsvTable read_csv(const std::string& path);

@@ -293,16 +293,18 @@ std::vector<ImageProblem> drop_samples_with_problems(Manifest& m, const Manifest
   return dropped;
 }
 
+std::vector<ImageProblem> require_or_drop_bad_samples(Manifest& m, bool skip_bad_rows) {
+  const ManifestCheck c = check_images(m);
+  SKINMTL_USER_CHECK(c.ok() || skip_bad_rows, m.source << ": image check failed: " << c.report()
+                                                        << "\n(to train without these rows: --skip-bad-rows)");
+  return drop_samples_with_problems(m, c);  // none when c.ok()
+}
+
 void write_skipped_rows(const std::string& path, const std::vector<ImageProblem>& skipped) {
   std::ofstream f(path);
   SKINMTL_CHECK(f, "cannot write " << path);
-  auto field = [](const std::string& v) {  // CSV-quoted
-    std::string q = "\"";
-    for (char ch : v) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    return q + "\"";
-  };
   f << "where,path,reason\n";
-  for (const ImageProblem& p : skipped) f << field(p.where) << "," << field(p.path) << "," << field(p.reason) << "\n";
+  for (const ImageProblem& p : skipped) f << csv_field(p.where) << "," << csv_field(p.path) << "," << csv_field(p.reason) << "\n";
   f.close();
   SKINMTL_CHECK(f.good(), "cannot write " << path);
 }

@@ -122,6 +122,11 @@ void require_images(const Manifest& manifest, bool decode = false);
 // row order (one per sample, the first found when a sample has two). The
 // caller counts and logs them (write_skipped_rows).
 std::vector<ImageProblem> drop_samples_with_problems(Manifest& manifest, const ManifestCheck& check);
+// The check a training command makes before its first step: check_images,
+// then either an error listing every problem and naming --skip-bad-rows, or,
+// with skip_bad_rows, the samples with a problem dropped from `manifest` and
+// their problems returned (empty when there are none).
+std::vector<ImageProblem> require_or_drop_bad_samples(Manifest& manifest, bool skip_bad_rows);
 // Writes skipped rows as CSV (where,path,reason), for the training log folder.
 void write_skipped_rows(const std::string& path, const std::vector<ImageProblem>& skipped);
 

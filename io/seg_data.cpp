@@ -163,9 +163,8 @@ Manifest seg_manifest(const SegData& data, const std::string& source) {
 }
 
 void require_seg_files(const SegData& data, const std::string& source) {
-  const ManifestCheck c = check_images(seg_manifest(data, source));
-  SKINMTL_USER_CHECK(c.ok(), source << ": image check failed: " << c.report()
-                                    << "\n(to train without these rows: --skip-bad-rows)");
+  Manifest m = seg_manifest(data, source);
+  require_or_drop_bad_samples(m, false);
 }
 
 SegData load_seg_data(const std::string& spec, const std::string& data_dir, std::vector<ImageProblem>* skipped) {
@@ -191,21 +190,19 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir, std:
                                            "isic2017[:labels.csv] or an existing CSV file");
     d = read_seg_csv(source);
   }
-  if (!skipped) {
-    require_seg_files(d, source);
-    return d;
-  }
-  // --skip-bad-rows: drop the samples whose files have a problem (ids are unique).
+  // Every file checked; with --skip-bad-rows (skipped given) the samples with a
+  // problem are dropped from every split (ids are unique), else any is an error.
   Manifest m = seg_manifest(d, source);
-  *skipped = drop_samples_with_problems(m, check_images(m));
-  if (!skipped->empty()) {
-    std::set<std::string> bad;
-    for (const ImageProblem& p : *skipped) bad.insert(d.all.at(p.index).id);
+  const std::vector<ImageProblem> bad = require_or_drop_bad_samples(m, skipped != nullptr);
+  if (!bad.empty()) {
+    std::set<std::string> ids;
+    for (const ImageProblem& p : bad) ids.insert(d.all.at(p.index).id);
     for (std::vector<SegSample>* part : {&d.all, &d.train, &d.val})
-      part->erase(std::remove_if(part->begin(), part->end(), [&](const SegSample& s) { return bad.count(s.id); }),
+      part->erase(std::remove_if(part->begin(), part->end(), [&](const SegSample& s) { return ids.count(s.id); }),
                   part->end());
-    d.description += "; " + std::to_string(skipped->size()) + " bad rows skipped";
+    d.description += "; " + std::to_string(bad.size()) + " bad rows skipped";
   }
+  if (skipped) *skipped = bad;
   return d;
 }
 

@@ -49,6 +49,18 @@ TEST(Csv, QuotesAndFieldCounts) {
 // UTF-8 as RFC 3629 defines it: every multi-byte form accepted, every
 // malformed one (stray continuation, overlong, surrogate, > U+10FFFF,
 // truncated) found at its first byte.
+// csv_field writes what parse_csv_line reads back: plain fields as they are,
+// the others quoted.
+TEST(Csv, FieldsWrittenReadBackUnchanged) {
+  EXPECT_EQ(csv_field("plain id"), "plain id");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  const std::vector<std::string> fields = {"plain", "a,b", "say \"hi\"", "two\nlines", "", "\r"};
+  std::string line;
+  for (const std::string& f : fields) line += (line.empty() ? "" : ",") + csv_field(f);
+  // (parse_csv_line reads one line; the line break and CR live inside quotes.)
+  EXPECT_EQ(parse_csv_line(line, "test"), fields);
+}
+
 TEST(Csv, Utf8Validation) {
   for (const char* ok : {"", "plain", "caf\xC3\xA9", "\xE2\x82\xAC 5", "\xF0\x9F\x94\xAC",
                          "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF", "\xEF\xBB\xBF"})

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "framework/autograd.h"
+#include "io/csv.h"
 #include "io/csv_log.h"
 #include "io/overlay.h"
 #include "io/progress.h"
@@ -26,13 +27,6 @@ std::string detseg_file_name(const std::string& id) {
   }
   if (name.empty() || name == "." || name == "..") name = "_" + name;  // never a folder's name
   return name;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 std::string detseg_result_label(const DetSegResult& r) {

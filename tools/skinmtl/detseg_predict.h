@@ -89,10 +89,6 @@ std::string detseg_file_name(const std::string& id);
 // Image files and mask names (is_image_file_name, mask_file_key) are
 // io/seg_folder.h's.
 
-// A CSV field (io/csv.h dialect): quoted, with "" for a quote, when it holds
-// a comma, a quote or a line break; else as is.
-std::string csv_field(const std::string& s);
-
 // The label of an overlay: "malignant 0.62" or "benign 0.87" (the more
 // probable of the two; malignant when exactly 0.5).
 std::string detseg_result_label(const DetSegResult& r);

@@ -49,6 +49,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/csv.h"
 #include "io/csv_log.h"
 #include "io/seg_data.h"
 #include "tools/skinmtl/args.h"

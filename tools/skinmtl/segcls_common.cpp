@@ -65,11 +65,10 @@ SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string
     require_in_range("input_height", s.input_h, 32, kMaxModelInputSide);
     require_in_range("input_width", s.input_w, 32, kMaxModelInputSide);
     require_in_range("bn_eps", s.config.trunk.bn_eps, 1e-12, 1);
-    for (size_t i = 0; i < s.config.decoder_widths.size(); ++i)
-      require_in_range("decoder_widths[" + std::to_string(i) + "]", s.config.decoder_widths[i], 1, 8192);
-    SKINMTL_CHECK(!s.config.decoder_widths.empty() && s.config.decoder_widths.size() <= 8,
-                  "decoder_widths must have 1 to 8 entries, got " << s.config.decoder_widths.size());
-    for (const char* k : {"new_weight_lr_mult", "new_bias_lr_mult"}) require_in_range(k, j.at(k).get<double>(), 0, 1e4);
+    const std::vector<int>& widths = s.config.decoder_widths;
+    require_all_in_range("decoder_widths", std::vector<double>(widths.begin(), widths.end()), 1, 8192, 1, 8);
+    require_in_range("new_weight_lr_mult", s.config.new_weight_lr_mult, 0, 1e4);
+    require_in_range("new_bias_lr_mult", s.config.new_bias_lr_mult, 0, 1e4);
     require_in_range("head_weight_lr_mult", s.config.head_weight_lr_mult, 0, 1e4);
     require_in_range("head_bias_lr_mult", s.config.head_bias_lr_mult, 0, 1e4);
     s.input_channels = j.at("input_channels").get<std::string>();

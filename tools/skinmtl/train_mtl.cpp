@@ -120,13 +120,8 @@ int train_mtl(int argc, char** argv) {
 
   MtlData data = load_mtl_data(args);
   std::vector<ImageProblem> skipped;
-  for (Manifest* part : {&data.train, &data.val}) {
-    const ManifestCheck c = check_images(*part);
-    if (c.ok()) continue;
-    SKINMTL_USER_CHECK(args.flag("skip-bad-rows"), part->source << ": image check failed: " << c.report()
-                                                               << "\n(to train without these rows: --skip-bad-rows)");
-    for (ImageProblem& p : drop_samples_with_problems(*part, c)) skipped.push_back(std::move(p));
-  }
+  for (Manifest* part : {&data.train, &data.val})
+    for (ImageProblem& p : require_or_drop_bad_samples(*part, args.flag("skip-bad-rows"))) skipped.push_back(std::move(p));
   SKINMTL_USER_CHECK(!data.train.samples.empty(), "no training images left in " << data.description);
   std::filesystem::create_directories(out);
   report_skipped_rows(skipped, out);
