@@ -9,10 +9,12 @@
 #   make reproduce-yang|song|liao   one paper's model trained and evaluated on
 #                     the real data with its pinned recipe (results.md)
 #   make bench-cpu    ResNet-50 speed against PyTorch on this CPU
+#   make bench-dp     data-parallel scaling (mpirun -np 2) on this CPU
 #   make CUDA=0 ...   force the CPU-only build
 #   make ARCH=89 ...  one CUDA architecture only (default: sm_80 + sm_90 machine
 #                     code and compute_75 PTX, for every GPU CUDA 13 supports)
 #   make DEBUG=1 ...  -O0 -g
+#   make MPI=0 ...    without MPI (one process only; see framework/distributed.h)
 #
 # Source lists are wildcards; header dependencies come from -MMD -MP. CUDA and
 # CPU-only objects live in different build folders, so switching never mixes them.
@@ -62,6 +64,31 @@ LDLIBS := -lopenblas -fopenmp -lpthread
 ifeq ($(USE_CUDA),1)
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
+# MPI: data-parallel training across processes (framework/distributed.h).
+# Open MPI's flags come from its compiler wrapper when it is installed (make
+# deps installs it); without it skinmtl trains in one process only. MPI=0
+# forces that. NCCL (the GPU all-reduce) comes with the CUDA build when the
+# toolkit has nccl.h.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(MPI),0)
+  USE_MPI := 0
+else ifneq ($(MPICC),)
+  USE_MPI := 1
+else
+  USE_MPI := 0
+endif
+ifeq ($(USE_MPI),1)
+  CPPFLAGS += -DSKINMTL_MPI=1 $(shell $(MPICC) --showme:compile)
+  LDLIBS += $(shell $(MPICC) --showme:link)
+else
+  CPPFLAGS += -DSKINMTL_MPI=0
+endif
+USE_NCCL := $(if $(and $(filter 1,$(USE_CUDA)),$(wildcard $(CUDA_HOME)/include/nccl.h)),1,0)
+CPPFLAGS += -DSKINMTL_NCCL=$(USE_NCCL)
+ifeq ($(USE_NCCL),1)
+  LDLIBS += -lnccl
+endif
+
 # CUDNN_ROOT=DIR: cuDNN from DIR/include and DIR/lib when the CUDA toolkit has
 # none of its own (a pip wheel's nvidia/cudnn folder, say).
 ifdef CUDNN_ROOT
@@ -94,7 +121,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -240,6 +267,11 @@ bin/bench_cpu: $(BENCH_CPU_OBJ) $(LIB)
 
 bench-cpu: bin/bench_cpu
 	bin/bench_cpu $(BENCH_ARGS)
+
+# Data-parallel scaling: 1 process x 1 and 2 threads against mpirun -np 2
+# (tools/bench_dp/run.sh; ITERS, BATCH, CROP in the environment).
+bench-dp: bin/skinmtl
+	bash tools/bench_dp/run.sh
 
 clean:
 	rm -rf build bin

@@ -28,6 +28,11 @@ std::vector<std::pair<std::string, Tensor*>> Module::named_buffers() {
   return out;
 }
 
+void Module::apply(const std::function<void(Module&)>& f) {
+  f(*this);
+  for (auto& c : children_) c.second->apply(f);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& c : children_) c.second->train(on);
@@ -93,7 +98,19 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   p.eps = eps;
   p.momentum = momentum;
   p.training = is_training() && !frozen;
+  p.sync = sync;
   return batch_norm2d(x, gamma->value, beta->value, *running_mean, *running_var, p);
+}
+
+int set_sync_batch_norm(Module& m, Communicator* comm) {
+  int live = 0;
+  m.apply([comm, &live](Module& sub) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&sub)) {
+      bn->sync = comm;
+      live += bn->frozen ? 0 : 1;
+    }
+  });
+  return live;
 }
 
 // ---- Linear -------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 // device).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +38,9 @@ class Module {
   std::vector<Parameter*> parameters();
   // Every buffer of the subtree, with its dotted name.
   std::vector<std::pair<std::string, Tensor*>> named_buffers();
+
+  // f(m) for this module and every module below it, parents first.
+  void apply(const std::function<void(Module&)>& f);
 
   void train(bool on = true);
   void eval() { train(false); }
@@ -87,7 +91,13 @@ class BatchNorm2d : public Module {
   Tensor* running_var = nullptr;
   double eps, momentum;
   bool frozen = false;
+  Communicator* sync = nullptr;  // synchronised batch statistics (BatchNormParams::sync)
 };
+
+// Sets BatchNorm2d::sync on every batch norm of `m` (nullptr: each process's
+// own batch statistics again). Returns how many of them are not frozen, i.e.
+// will communicate in training.
+int set_sync_batch_norm(Module& m, Communicator* comm);
 
 // y = x W^T + b, W (out, in). Initialisation as PyTorch's nn.Linear:
 // U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.

@@ -49,10 +49,19 @@ void set_conv_backend(ConvBackend b);
 ConvBackend conv_backend();
 
 // ---- batch normalization (kernels/batch_norm.h) -------------------------------------
+class Communicator;  // framework/distributed.h
+
 struct BatchNormParams {
   double eps = 1e-5;       // per layer: the Keras/Caffe ResNet-50 uses 1e-3
   double momentum = 0.1;   // running = (1 - momentum) * running + momentum * batch
   bool training = true;    // false: frozen, normalise with the running statistics
+  // Synchronised batch norm (training only): the batch statistics, and the
+  // two sums of the backward pass, are taken over the batches of every rank
+  // of this communicator, as if one process held them all. Every rank must
+  // call it for the same layers in the same order, with equal batch shapes
+  // (the shards of data-parallel training are). nullptr: this process's
+  // batch alone.
+  Communicator* sync = nullptr;
 };
 // x (N, C, H, W), gamma/beta (C), running_mean/var (C).
 // training: normalise with the batch statistics (biased variance) and update

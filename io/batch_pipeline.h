@@ -17,6 +17,15 @@
 // numbers from an Rng seeded by loader_sample_seed(seed, epoch, sample index)
 // therefore makes the same batches whatever the thread count and timing.
 //
+// Shards (data-parallel training, framework/distributed.h). With
+// shard_count = N > 1, batch_size is the GLOBAL batch B, and the pipeline of
+// shard r builds only part r of each global batch: the B/N samples
+// order[b * B + r * B/N ...]. The N shards of batch b together are exactly
+// batch b of one unsharded pipeline, sample for sample and, since each
+// sample's randomness is its own, augmentation for augmentation. So N
+// processes see the images one process would. It needs drop_last (every
+// global batch full) and B divisible by N.
+//
 // Errors. An exception thrown by build() is caught, stored with the batch and
 // rethrown by next() when the consumer reaches that batch, as a
 // skinmtl::Error: a skinmtl::Error's message is kept as it is (the build
@@ -60,6 +69,8 @@ struct LoaderOptions {
   bool drop_last = false;  // drop a last batch smaller than batch_size
   uint64_t seed = 0;
   Normalize normalize;     // pixel * scale - mean, RGB (io/image.h); used by the build functions
+  int shard_index = 0;     // this process's part of every batch (see "Shards" above)
+  int shard_count = 1;     // parts per batch: the number of data-parallel processes
 };
 
 struct LoaderStats {
@@ -89,6 +100,12 @@ class BatchPipeline {
     SKINMTL_CHECK(!options_.drop_last || (int64_t)num_samples_ >= options_.batch_size,
                   "Loader: drop_last with " << num_samples_ << " samples and batch size "
                                             << options_.batch_size << " leaves no batch");
+    SKINMTL_CHECK(options_.shard_count > 0 && options_.shard_index >= 0 &&
+                      options_.shard_index < options_.shard_count,
+                  "Loader: shard " << options_.shard_index << " of " << options_.shard_count << " does not exist");
+    SKINMTL_CHECK(options_.shard_count == 1 || (options_.drop_last && options_.batch_size % options_.shard_count == 0),
+                  "Loader: a batch of " << options_.batch_size << " cannot be split into " << options_.shard_count
+                                        << " equal parts (the batch must be a multiple of the number of processes)");
     if (options_.prefetch <= 0) options_.prefetch = 2 * options_.threads;
     epoch_start_ = last_delivery_ = std::chrono::steady_clock::now();
     for (int t = 0; t < options_.threads; ++t) workers_.emplace_back([this] { worker_loop(); });
@@ -199,8 +216,9 @@ class BatchPipeline {
       const int64_t number = next_claim_++;
       const uint64_t generation = generation_;
       const int64_t epoch = epoch_;
-      const size_t first = (size_t)number * options_.batch_size;
-      const size_t last = std::min(first + options_.batch_size, order_.size());
+      const size_t part = (size_t)(options_.batch_size / options_.shard_count);  // all of it when unsharded
+      const size_t first = (size_t)number * options_.batch_size + (size_t)options_.shard_index * part;
+      const size_t last = std::min(first + part, order_.size());
       const std::vector<size_t> indices(order_.begin() + first, order_.begin() + last);
 
       lock.unlock();

@@ -1,11 +1,10 @@
 #include "io/checkpoint.h"
 
-#include <filesystem>
-
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -148,6 +147,7 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
     }
     optimizer->set_momentum_buffers(buffers);
   }
+  std::remove((path + ".tmp").c_str());  // a killed save's leftover (see the header)
   return f.metadata;
 }
 

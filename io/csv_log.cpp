@@ -62,7 +62,7 @@ std::string format_csv_number(double v) {
 
 // ---- CsvLog -----------------------------------------------------------------------------
 
-CsvLog::CsvLog(std::string path, std::vector<std::string> columns, Mode mode)
+CsvLog::CsvLog(std::string path, std::vector<std::string> columns, Mode mode, double resume_at)
     : path_(std::move(path)), columns_(std::move(columns)) {
   SKINMTL_CHECK(!columns_.empty(), "CsvLog " << path_ << ": no columns");
   for (size_t i = 0; i < columns_.size(); ++i) {
@@ -75,6 +75,10 @@ CsvLog::CsvLog(std::string path, std::vector<std::string> columns, Mode mode)
   }
   const std::string header = join(columns_);
   bool write_header = true, needs_newline = false;
+  if (mode == Mode::Resume) {
+    if (file_exists(path_)) cut_for_resume(resume_at);
+    mode = Mode::Append;  // the file now ends with a whole row and has this header
+  }
   if (mode == Mode::Append && file_exists(path_)) {
     bool ends_with_newline = true;
     const std::string existing = first_line(path_, &ends_with_newline);
@@ -94,6 +98,55 @@ CsvLog::CsvLog(std::string path, std::vector<std::string> columns, Mode mode)
   if (needs_newline) std::fputc('\n', file_);
   if (write_header) std::fprintf(file_, "%s\n", header.c_str());
   std::fflush(file_);
+}
+
+void CsvLog::cut_for_resume(double resume_at) {
+  std::ifstream in(path_, std::ios::binary);
+  SKINMTL_CHECK(in, "CsvLog: cannot read " << path_ << ": " << std::strerror(errno));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) return;
+  // Whole lines only: a last line without its line break is a row the killed
+  // run was writing, past the checkpoint.
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = text.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  dropped_rows_ = start < text.size() ? 1 : 0;
+  SKINMTL_CHECK(!lines.empty(), "CsvLog " << path_ << ": cannot resume, its header line is incomplete");
+  // The header: these columns, or a first part of them (a log of an older
+  // version, which had fewer).
+  const std::vector<std::string> old = parse_csv_line(lines[0], path_ + ":1");
+  bool prefix = old.size() <= columns_.size();
+  for (size_t i = 0; prefix && i < old.size(); ++i) prefix = old[i] == columns_[i];
+  SKINMTL_CHECK(prefix, "CsvLog " << path_ << ": cannot resume, the file's header '" << lines[0] << "' differs from '"
+                                  << join(columns_) << "'");
+  const std::string padding(columns_.size() - old.size(), ',');
+  std::string kept = join(columns_) + "\n";
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string first = lines[i].substr(0, lines[i].find(','));
+    char* end = nullptr;
+    const double it = std::strtod(first.c_str(), &end);
+    SKINMTL_CHECK(!first.empty() && end == first.c_str() + first.size(),
+                  path_ << ":" << i + 1 << ": cannot resume, the first cell '" << first << "' is not a number");
+    if (it > resume_at) {
+      ++dropped_rows_;
+      continue;
+    }
+    kept += lines[i] + padding + "\n";
+  }
+  if (dropped_rows_ == 0 && old.size() == columns_.size()) return;  // nothing to change
+  const std::string tmp = path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << kept;
+    out.flush();
+    SKINMTL_CHECK(out, "CsvLog: cannot write " << tmp << ": " << std::strerror(errno));
+  }
+  SKINMTL_CHECK(std::rename(tmp.c_str(), path_.c_str()) == 0,
+                "CsvLog: cannot rename " << tmp << " to " << path_ << ": " << std::strerror(errno));
 }
 
 CsvLog::~CsvLog() {

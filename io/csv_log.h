@@ -16,10 +16,18 @@
 // the very same double; NaN as "nan", infinities as "inf" / "-inf"; a column
 // not given in a row is left empty (read back as NaN).
 //
-// A resumed run opens the log with Mode::Append: the existing header must be
+// Mode::Append adds rows after the existing ones; the existing header must be
 // exactly the same columns (otherwise the error names the file and both
-// headers), and rows are added after the existing ones. A missing or empty
-// file is simply started with the header.
+// headers). A missing or empty file is simply started with the header.
+//
+// Mode::Resume is how a training run resumed from a checkpoint at iteration
+// `resume_at` reopens its log. The rows it logged after that checkpoint (it
+// was killed before the next one) will be logged again, so they are dropped:
+// every row whose first column is greater than resume_at, and a last row
+// killed in the middle. A log written before this version added columns at
+// the end of the header is extended: the kept rows get empty cells for them.
+// Any other header is refused, as for Append. The file is rewritten
+// atomically (a temporary file renamed over it), then appended to.
 //
 // read_csv_columns() reads such a file back, column by column, for plotting
 // (io/plot.h) or analysis.
@@ -34,10 +42,11 @@ namespace skinmtl {
 
 class CsvLog {
  public:
-  enum class Mode { Truncate, Append };
+  enum class Mode { Truncate, Append, Resume };
 
   // Column names: non-empty, distinct, without ',', '"' or line breaks.
-  CsvLog(std::string path, std::vector<std::string> columns, Mode mode = Mode::Truncate);
+  // resume_at: Mode::Resume's iteration (see above); ignored otherwise.
+  CsvLog(std::string path, std::vector<std::string> columns, Mode mode = Mode::Truncate, double resume_at = 0);
   ~CsvLog();
   CsvLog(const CsvLog&) = delete;
   CsvLog& operator=(const CsvLog&) = delete;
@@ -50,13 +59,18 @@ class CsvLog {
 
   const std::string& path() const { return path_; }
   const std::vector<std::string>& columns() const { return columns_; }
+  // Mode::Resume: the rows dropped from the end of the file.
+  int dropped_rows() const { return dropped_rows_; }
 
  private:
   void write_row(const std::vector<std::string>& cells);
+  // Mode::Resume's rewrite of an existing file (see above).
+  void cut_for_resume(double resume_at);
 
   std::string path_;
   std::vector<std::string> columns_;
   std::FILE* file_ = nullptr;
+  int dropped_rows_ = 0;
 };
 
 // "3", "0.5", "0.10000000000000001" is never needed: "0.1" reads back as the

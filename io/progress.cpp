@@ -96,13 +96,12 @@ void RateMeter::add(double t, int64_t done) {
 Progress::Progress(int64_t total, std::string label, std::FILE* out, int tty)
     : total_(total), label_(std::move(label)), out_(out), start_(Clock::now()) {
   SKINMTL_CHECK(total > 0, "Progress '" << label_ << "': total must be > 0, got " << total);
-  SKINMTL_CHECK(out != nullptr, "Progress '" << label_ << "': null output stream");
-  tty_ = tty < 0 ? isatty(fileno(out)) != 0 : tty != 0;
+  tty_ = out && (tty < 0 ? isatty(fileno(out)) != 0 : tty != 0);
   meter_.add(0.0, 0);
 }
 
 Progress::~Progress() {
-  if (!finished_ && tty_ && drawn_) {
+  if (!finished_ && tty_ && drawn_ && out_) {
     std::fputc('\n', out_);
     std::fflush(out_);
   }
@@ -147,6 +146,7 @@ void Progress::finish(const std::string& extra) {
 }
 
 void Progress::draw(bool finished) {
+  if (!out_) return;  // a silent bar (the other ranks of a data-parallel job)
   const double t = seconds_since_start();
   // Until the meter has a measurement, the plain average; at the end, the
   // average over the whole run, which is the more useful summary.

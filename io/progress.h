@@ -70,8 +70,9 @@ class RateMeter {
 
 class Progress {
  public:
-  // total > 0 iterations. `out` defaults to stderr; `tty` -1 asks the stream
-  // (isatty), 0 or 1 force plain-line or redraw mode.
+  // total > 0 iterations. `out` defaults to stderr; nullptr draws nothing
+  // (rate() still measures). `tty` -1 asks the stream (isatty), 0 or 1 force
+  // plain-line or redraw mode.
   Progress(int64_t total, std::string label, std::FILE* out = stderr, int tty = -1);
   ~Progress();
   Progress(const Progress&) = delete;

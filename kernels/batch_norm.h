@@ -152,6 +152,59 @@ void batch_norm_backward_cpu(T* dx,             // (N, C, HW) +=, or nullptr
                              const T* gamma,    // (C)
                              int64_t N, int64_t C, int64_t HW, bool training);
 
+// ---- synchronised batch norm, in pieces (CPU) ------------------------------------
+// Training statistics and backward sums taken over the batches of several
+// processes (framework/distributed.h, "synchronised batch norm"): each process
+// computes per-channel sums over its own part, the sums are added up across
+// processes (an all-reduce between two calls), and every process then finishes
+// with the totals. Mtot is the number of values per channel over ALL processes.
+//
+//   forward:  sum  = sum x                      batch_norm_sum            (local)
+//             mean = sum_all / Mtot                                       (after the all-reduce)
+//             sq   = sum (x - mean)^2           batch_norm_sum_sq_dev     (local, two-pass as above)
+//             invstd, running stats from sq_all batch_norm_stats_from_sq_dev
+//   backward: sums = [sum dy, sum dy * xhat]    batch_norm_backward_sums  (local; dgamma/dbeta)
+//             dx  += training formula with the
+//                    totals and Mtot            batch_norm_backward_dx
+// In a job of one process the pieces compute what batch_norm_train_stats and
+// batch_norm_backward compute (tested).
+template <typename T>
+void batch_norm_sum_cpu(T* sum,        // (C) sum over n, hw of x
+                        const T* x,    // (N, C, HW)
+                        int64_t N, int64_t C, int64_t HW);
+template <typename T>
+void batch_norm_sum_sq_dev_cpu(T* sq,          // (C) sum over n, hw of (x - mean)^2
+                               const T* x,     // (N, C, HW)
+                               const T* mean,  // (C)
+                               int64_t N, int64_t C, int64_t HW);
+// invstd = 1 / sqrt(sq / Mtot + eps); the running statistics as in training
+// (unbiased variance sq / (Mtot - 1)). Requires Mtot > 1.
+template <typename T>
+void batch_norm_stats_from_sq_dev_cpu(T* invstd,        // (C)
+                                      T* running_mean,  // (C) updated in place
+                                      T* running_var,   // (C) updated in place
+                                      const T* mean,    // (C)
+                                      const T* sq,      // (C) over all processes
+                                      int64_t C, int64_t Mtot, double eps, double momentum);
+// sums[c] = sum dy, sums[C + c] = sum dy * xhat (overwritten, not accumulated).
+template <typename T>
+void batch_norm_backward_sums_cpu(T* sums,          // (2, C)
+                                  const T* dy,      // (N, C, HW)
+                                  const T* x,       // (N, C, HW)
+                                  const T* mean,    // (C)
+                                  const T* invstd,  // (C)
+                                  int64_t N, int64_t C, int64_t HW);
+// dx += gamma * invstd * (dy - sums[c] / Mtot - xhat * sums[C + c] / Mtot).
+template <typename T>
+void batch_norm_backward_dx_cpu(T* dx,            // (N, C, HW) +=
+                                const T* sums,    // (2, C) over all processes
+                                const T* dy,      // (N, C, HW)
+                                const T* x,       // (N, C, HW)
+                                const T* mean,    // (C)
+                                const T* invstd,  // (C)
+                                const T* gamma,   // (C)
+                                int64_t N, int64_t C, int64_t HW, int64_t Mtot);
+
 // ---- CUDA (float32) -------------------------------------------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins above, on
 // device memory, queued on stream s.
@@ -173,5 +226,18 @@ void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta,
                               const float* dy, const float* x, const float* mean,
                               const float* invstd, const float* gamma, int64_t N, int64_t C,
                               int64_t HW, bool training, cuda_stream_t s);
+
+// The synchronised pieces (see the CPU section), same buffers and rules.
+void batch_norm_sum_cuda(float* sum, const float* x, int64_t N, int64_t C, int64_t HW, cuda_stream_t s);
+void batch_norm_sum_sq_dev_cuda(float* sq, const float* x, const float* mean, int64_t N, int64_t C,
+                                int64_t HW, cuda_stream_t s);
+void batch_norm_stats_from_sq_dev_cuda(float* invstd, float* running_mean, float* running_var,
+                                       const float* mean, const float* sq, int64_t C, int64_t Mtot,
+                                       double eps, double momentum, cuda_stream_t s);
+void batch_norm_backward_sums_cuda(float* sums, const float* dy, const float* x, const float* mean,
+                                   const float* invstd, int64_t N, int64_t C, int64_t HW, cuda_stream_t s);
+void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, const float* x,
+                                 const float* mean, const float* invstd, const float* gamma, int64_t N,
+                                 int64_t C, int64_t HW, int64_t Mtot, cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -70,6 +70,21 @@ TEST(Checkpoint, ExactResume) {
     EXPECT_EQ(ba[i].second->to_vector(), bc[i].second->to_vector()) << ba[i].first;
 }
 
+TEST(Checkpoint, LoadingRemovesTheLeftoverOfAKilledSave) {
+  test::TempDir dir;
+  const std::string path = dir.path("checkpoint.safetensors");
+  Rng r(5);
+  TinyMtlNet a(kToyLesionTypes, kToySites, r, 4);
+  SGD sa(a.parameters(), opts());
+  save_checkpoint(path, a, sa, {{"step", "0"}});
+  test::write_file(path + ".tmp", "half a checkpoint");  // a save killed before its rename
+  TinyMtlNet b(kToyLesionTypes, kToySites, r, 4);
+  SGD sb(b.parameters(), opts());
+  load_checkpoint(path, b, &sb);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 TEST(Checkpoint, ADivergedModelNeverReplacesTheLastGoodCheckpoint) {
   test::TempDir dir;
   const std::string path = dir.path("checkpoint.safetensors");

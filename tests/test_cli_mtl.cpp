@@ -79,8 +79,17 @@ TEST_F(CliMtl, ResumedRunEqualsUninterruptedRun) {
   const std::string a = dir_.path("a"), b = dir_.path("b"), log = dir_.path("log.txt");
   ASSERT_EQ(sh(train_cmd(manifest_, a, 5), log), 0) << test::read_file(log);
   ASSERT_EQ(sh(train_cmd(manifest_, b, 2), log), 0) << test::read_file(log);
+  // As if the run had gone on to log iteration 3 and half of 4 before it was
+  // killed, after its checkpoint at 2, and left a half-written checkpoint.
+  {
+    std::ofstream more(b + "/log.csv", std::ios::app);
+    more << "3,0,0.001,99,99,99,,,,,,1,1,0\n4,0,0.0";
+  }
+  test::write_file(b + "/checkpoint.safetensors.tmp", "half");
   ASSERT_EQ(sh(train_cmd(manifest_, b, 5) + " --resume", log), 0) << test::read_file(log);
   EXPECT_NE(test::read_file(log).find("resumed from"), std::string::npos);
+  EXPECT_NE(test::read_file(log).find("2 rows past the checkpoint dropped"), std::string::npos) << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(b + "/checkpoint.safetensors.tmp"));
   // Byte for byte: the same weights, and the same log rows.
   EXPECT_EQ(test::read_file(a + "/model.safetensors"), test::read_file(b + "/model.safetensors"));
   // The logged losses of every iteration (the timing column differs, and the

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -121,6 +122,49 @@ TEST(CsvLog, AppendChecksHeader) {
   // Truncate mode starts over.
   { CsvLog log(f.path(), {"iter", "acc"}); }
   EXPECT_EQ(read_all(f.path()), "iter,acc\n");
+}
+
+TEST(CsvLog, ResumeDropsTheRowsPastTheCheckpoint) {
+  // A run checkpointed at iteration 2, then killed while writing iteration 4:
+  // resuming at 2 drops rows 3 and the partial 4; they are logged again.
+  TempFile f("resume.csv");
+  {
+    std::ofstream out(f.path());
+    out << "iter,loss\n1,0.9\n2,0.8\n3,0.7\n4,0.";
+  }
+  {
+    CsvLog log(f.path(), {"iter", "loss"}, CsvLog::Mode::Resume, 2);
+    EXPECT_EQ(log.dropped_rows(), 2);
+    log.log(std::vector<double>{3, 0.75});
+  }
+  EXPECT_EQ(read_all(f.path()), "iter,loss\n1,0.9\n2,0.8\n3,0.75\n");
+  EXPECT_FALSE(std::filesystem::exists(f.path() + ".tmp"));
+  // Resumed at the last row: nothing to drop, the file is not rewritten.
+  {
+    CsvLog log(f.path(), {"iter", "loss"}, CsvLog::Mode::Resume, 3);
+    EXPECT_EQ(log.dropped_rows(), 0);
+  }
+  EXPECT_EQ(read_all(f.path()), "iter,loss\n1,0.9\n2,0.8\n3,0.75\n");
+  // A log of a version with fewer columns is extended; other headers and a
+  // first cell that is not a number are refused, the file left as it was.
+  {
+    CsvLog log(f.path(), {"iter", "loss", "allreduce_s"}, CsvLog::Mode::Resume, 3);
+    log.log(std::vector<double>{4, 0.7, 0.01});
+  }
+  EXPECT_EQ(read_all(f.path()), "iter,loss,allreduce_s\n1,0.9,\n2,0.8,\n3,0.75,\n4,0.7,0.01\n");
+  EXPECT_ERROR_MENTIONS(CsvLog(f.path(), {"iter", "acc", "allreduce_s"}, CsvLog::Mode::Resume, 3), "differs");
+  EXPECT_ERROR_MENTIONS(CsvLog(f.path(), {"iter"}, CsvLog::Mode::Resume, 3), "differs");
+  TempFile g("resume_bad.csv");
+  {
+    std::ofstream out(g.path());
+    out << "iter,loss\n1,0.9\nx,0.8\n";
+  }
+  EXPECT_ERROR_MENTIONS(CsvLog(g.path(), {"iter", "loss"}, CsvLog::Mode::Resume, 5), g.path() + ":3");
+  EXPECT_EQ(read_all(g.path()), "iter,loss\n1,0.9\nx,0.8\n");
+  // No file yet: started with the header, as Append does.
+  TempFile h("resume_new.csv");
+  { CsvLog log(h.path(), {"iter"}, CsvLog::Mode::Resume, 7); }
+  EXPECT_EQ(read_all(h.path()), "iter\n");
 }
 
 TEST(CsvLog, AppendAfterKilledRun) {

@@ -188,6 +188,48 @@ TEST(Loader, RestartAndShutdownMidEpoch) {
   SUCCEED();
 }
 
+TEST(Loader, ShardsOfABatchTogetherAreTheUnshardedBatch) {
+  // Data-parallel training: shard r of 2 holds samples 2r, 2r + 1 of each
+  // global batch of 4, with the augmentation one process would give them.
+  TempDir dir;
+  const Manifest m = read_manifest(make_dataset(dir, 23));
+  const Transform t = train_transform(9, 14, 8);
+  LoaderOptions o = small_options(2);
+  o.drop_last = true;
+  Loader whole(m, t, o);
+  o.shard_count = 2;
+  o.shard_index = 0;
+  Loader first(m, t, o);
+  o.shard_index = 1;
+  Loader second(m, t, o);
+  for (int64_t epoch : {0, 3}) {
+    const std::vector<Batch> w = run_epoch(whole, epoch), a = run_epoch(first, epoch), b = run_epoch(second, epoch);
+    ASSERT_EQ(w.size(), 5u);  // 23 samples: 5 full batches of 4
+    ASSERT_EQ(a.size(), w.size());
+    ASSERT_EQ(b.size(), w.size());
+    for (size_t k = 0; k < w.size(); ++k) {
+      ASSERT_EQ(a[k].size(), 2);
+      ASSERT_EQ(b[k].size(), 2);
+      std::vector<size_t> joined = a[k].indices;
+      joined.insert(joined.end(), b[k].indices.begin(), b[k].indices.end());
+      EXPECT_EQ(joined, w[k].indices) << "epoch " << epoch << " batch " << k;
+      std::vector<double> px = a[k].images.to_vector(), px2 = b[k].images.to_vector();
+      px.insert(px.end(), px2.begin(), px2.end());
+      EXPECT_EQ(px, w[k].images.to_vector()) << "epoch " << epoch << " batch " << k;
+    }
+  }
+  // A batch that does not split evenly, a shard that does not exist, and
+  // shards without drop_last are refused.
+  o.batch_size = 5;
+  EXPECT_ERROR_WITH(Loader(m, t, o), "multiple of the number of processes");
+  o.batch_size = 4;
+  o.shard_index = 2;
+  EXPECT_ERROR_WITH(Loader(m, t, o), "shard 2 of 2");
+  o.shard_index = 1;
+  o.drop_last = false;
+  EXPECT_THROW(Loader(m, t, o), Error);
+}
+
 TEST(Loader, BadOptionsAreErrors) {
   TempDir dir;
   const Manifest m = read_manifest(make_dataset(dir, 3));

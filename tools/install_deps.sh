@@ -4,6 +4,10 @@
 # The CUDA toolkit (nvcc, cuBLAS, cuDNN) is not a Debian package here: when
 # nvcc is absent the build is CPU-only, which is a supported configuration.
 #
+# openmpi-bin and libopenmpi-dev (Open MPI) launch and connect the processes
+# of data-parallel training (`mpirun -np N bin/skinmtl train ...`,
+# framework/distributed.h); without them skinmtl builds for one process.
+#
 # clang and libclang-rt-14-dev (clang's libFuzzer and sanitizer runtimes) build
 # the fuzz targets of `make fuzz` (tests/fuzz/), never skinmtl itself.
 #
@@ -21,6 +25,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 pkgs=(g++ make libopenblas-dev libstb-dev nlohmann-json3-dev libgtest-dev
+      openmpi-bin libopenmpi-dev
       clang libclang-rt-14-dev
       python3-torch python3-torchvision python3-pil)
 missing=()

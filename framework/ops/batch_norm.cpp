@@ -1,8 +1,10 @@
 // batch_norm2d: see kernels/batch_norm.h.
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
+#include "framework/distributed.h"
 #include "framework/ops.h"
 #include "kernels/batch_norm.h"
+#include "kernels/elementwise.h"
 
 namespace skinmtl {
 
@@ -15,6 +17,101 @@ void check_channel_vector(const char* what, const Tensor& v, const Tensor& x) {
   SKINMTL_CHECK(v.ndim() == 1 && v.size(0) == x.size(1),
                 "batch_norm2d: " << what << " must be (C) = (" << x.size(1) << ",) for input "
                                  << x.str() << ", got " << v.str());
+}
+
+// Synchronised batch norm in training mode (BatchNormParams::sync): the
+// statistics of all ranks' batches, in pieces with an all-reduce between them
+// (kernels/batch_norm.h, "synchronised batch norm, in pieces").
+Tensor sync_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, const BatchNormParams& p) {
+  Communicator* comm = p.sync;
+  const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  const int64_t Mtot = N * HW * comm->size();  // equal shapes on every rank
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor sum = Tensor::empty({C}, x.dtype(), x.device());  // sum x, then sum (x - mean)^2
+  const bool cpu = x.device() == Device::CPU;
+  if (!cpu) require_cuda_f32("batch_norm2d", {&x, &gamma, &beta, &running_mean, &running_var});
+  // Pass 1: the mean over all ranks.
+  if (cpu) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      batch_norm_sum_cpu<T>(sum.data<T>(), x.data<T>(), N, C, HW);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(batch_norm_sum_cuda(sum.data<float>(), x.data<float>(), N, C, HW, cuda::stream()));
+  }
+  comm->all_reduce_sum(sum);
+  mean.copy_from(scale(sum, 1.0 / (double)Mtot));
+  // Pass 2: the variance over all ranks, as the mean of squared deviations.
+  if (cpu) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      batch_norm_sum_sq_dev_cpu<T>(sum.data<T>(), x.data<T>(), mean.data<T>(), N, C, HW);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(batch_norm_sum_sq_dev_cuda(sum.data<float>(), x.data<float>(), mean.data<float>(), N, C, HW,
+                                                 cuda::stream()));
+  }
+  comm->all_reduce_sum(sum);
+  if (cpu) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      batch_norm_stats_from_sq_dev_cpu<T>(invstd.data<T>(), running_mean.data<T>(), running_var.data<T>(),
+                                          mean.data<T>(), sum.data<T>(), C, Mtot, p.eps, p.momentum);
+      batch_norm_normalize_cpu<T>(y.data<T>(), x.data<T>(), mean.data<T>(), invstd.data<T>(), gamma.data<T>(),
+                                  beta.data<T>(), N, C, HW);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY({
+      batch_norm_stats_from_sq_dev_cuda(invstd.data<float>(), running_mean.data<float>(), running_var.data<float>(),
+                                        mean.data<float>(), sum.data<float>(), C, Mtot, p.eps, p.momentum,
+                                        cuda::stream());
+      batch_norm_normalize_cuda(y.data<float>(), x.data<float>(), mean.data<float>(), invstd.data<float>(),
+                                gamma.data<float>(), beta.data<float>(), N, C, HW, cuda::stream());
+    });
+  }
+
+  // Backward: this rank's sums give dgamma and dbeta (their mean over ranks is
+  // taken with the other gradients, framework/distributed.h); the sums over
+  // all ranks give dx.
+  record(y, "batch_norm2d", {x, gamma, beta},
+         [x, gamma, mean, invstd, N, C, HW, Mtot, comm](const Tensor& dy, std::vector<Tensor>& d) {
+           if (!d[0].defined() && !d[1].defined() && !d[2].defined()) return;
+           Tensor sums = Tensor::empty({2, C}, x.dtype(), x.device());
+           if (x.device() == Device::CPU) {
+             dispatch_cpu(x.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               batch_norm_backward_sums_cpu<T>(sums.data<T>(), dy.data<T>(), x.data<T>(), mean.data<T>(),
+                                               invstd.data<T>(), N, C, HW);
+               if (d[1].defined()) axpy_cpu<T>(d[1].data<T>(), sums.data<T>() + C, T(1), C);
+               if (d[2].defined()) axpy_cpu<T>(d[2].data<T>(), sums.data<T>(), T(1), C);
+             });
+           } else {
+             SKINMTL_CUDA_ONLY({
+               batch_norm_backward_sums_cuda(sums.data<float>(), dy.data<float>(), x.data<float>(),
+                                             mean.data<float>(), invstd.data<float>(), N, C, HW, cuda::stream());
+               if (d[1].defined()) axpy_cuda(d[1].data<float>(), sums.data<float>() + C, 1.f, C, cuda::stream());
+               if (d[2].defined()) axpy_cuda(d[2].data<float>(), sums.data<float>(), 1.f, C, cuda::stream());
+             });
+           }
+           // Every rank takes part in the all-reduce, whether or not it wants dx.
+           comm->all_reduce_sum(sums);
+           if (!d[0].defined()) return;
+           if (x.device() == Device::CPU) {
+             dispatch_cpu(x.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               batch_norm_backward_dx_cpu<T>(d[0].data<T>(), sums.data<T>(), dy.data<T>(), x.data<T>(),
+                                             mean.data<T>(), invstd.data<T>(), gamma.data<T>(), N, C, HW, Mtot);
+             });
+           } else {
+             SKINMTL_CUDA_ONLY(batch_norm_backward_dx_cuda(d[0].data<float>(), sums.data<float>(), dy.data<float>(),
+                                                           x.data<float>(), mean.data<float>(), invstd.data<float>(),
+                                                           gamma.data<float>(), N, C, HW, Mtot, cuda::stream()));
+           }
+         });
+  return y;
 }
 
 }  // namespace
@@ -35,6 +132,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   // The unbiased running variance divides by M - 1 (PyTorch raises the same).
   SKINMTL_CHECK(!p.training || N * HW > 1,
                 "batch_norm2d: training needs more than one value per channel, got " << x.str());
+
+  if (p.training && p.sync) return sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   // The statistics the forward pass normalises with, saved for backward.

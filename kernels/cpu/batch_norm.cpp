@@ -165,6 +165,81 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
   }
 }
 
+// ---- synchronised batch norm, in pieces --------------------------------------------
+
+template <typename T>
+void batch_norm_sum_cpu(T* sum, const T* x, int64_t N, int64_t C, int64_t HW) {
+  for (int64_t c = 0; c < C; ++c) {
+    LaneKahanSum<T> s;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* xc = x + (n * C + c) * HW;
+      add_run(s, HW, [xc](int64_t j) { return xc[j]; });
+    }
+    sum[c] = s.result();
+  }
+}
+
+template <typename T>
+void batch_norm_sum_sq_dev_cpu(T* sq, const T* x, const T* mean, int64_t N, int64_t C, int64_t HW) {
+  for (int64_t c = 0; c < C; ++c) {
+    const T mu = mean[c];
+    LaneKahanSum<T> q;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* xc = x + (n * C + c) * HW;
+      add_run(q, HW, [xc, mu](int64_t j) {
+        const T d = xc[j] - mu;
+        return d * d;
+      });
+    }
+    sq[c] = q.result();
+  }
+}
+
+template <typename T>
+void batch_norm_stats_from_sq_dev_cpu(T* invstd, T* running_mean, T* running_var, const T* mean, const T* sq,
+                                      int64_t C, int64_t Mtot, double eps, double momentum) {
+  for (int64_t c = 0; c < C; ++c) {
+    const T var = sq[c] / T(Mtot);
+    invstd[c] = T(1) / std::sqrt(var + T(eps));
+    const T unbiased = var * (T(Mtot) / T(Mtot - 1));
+    running_mean[c] = bn_running_update_elem(running_mean[c], mean[c], T(momentum));
+    running_var[c] = bn_running_update_elem(running_var[c], unbiased, T(momentum));
+  }
+}
+
+template <typename T>
+void batch_norm_backward_sums_cpu(T* sums, const T* dy, const T* x, const T* mean, const T* invstd, int64_t N,
+                                  int64_t C, int64_t HW) {
+  for (int64_t c = 0; c < C; ++c) {
+    const T m = mean[c], is = invstd[c];
+    LaneKahanSum<T> s_dy, s_dy_xhat;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* dyc = dy + (n * C + c) * HW;
+      const T* xc = x + (n * C + c) * HW;
+      add_run2(
+          s_dy, s_dy_xhat, HW, [dyc](int64_t j) { return dyc[j]; },
+          [dyc, xc, m, is](int64_t j) { return dyc[j] * ((xc[j] - m) * is); });
+    }
+    sums[c] = s_dy.result();
+    sums[C + c] = s_dy_xhat.result();
+  }
+}
+
+template <typename T>
+void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, const T* mean, const T* invstd,
+                                const T* gamma, int64_t N, int64_t C, int64_t HW, int64_t Mtot) {
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t base = (n * C + c) * HW;
+      const T m = mean[c], is = invstd[c], g = gamma[c];
+      const T mean_dy = sums[c] / T(Mtot), mean_dy_xhat = sums[C + c] / T(Mtot);
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < HW; ++j)
+        dx[base + j] += bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat);
+    }
+  }
+}
+
 #define SKINMTL_INSTANTIATE_BN(T)                                                              \
   template void batch_norm_train_stats_cpu<T>(T*, T*, T*, T*, const T*, int64_t, int64_t,      \
                                               int64_t, double, double);                        \
@@ -172,7 +247,15 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
   template void batch_norm_normalize_cpu<T>(T*, const T*, const T*, const T*, const T*,        \
                                             const T*, int64_t, int64_t, int64_t);              \
   template void batch_norm_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
-                                           const T*, int64_t, int64_t, int64_t, bool);
+                                           const T*, int64_t, int64_t, int64_t, bool);             \
+  template void batch_norm_sum_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);                \
+  template void batch_norm_sum_sq_dev_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t); \
+  template void batch_norm_stats_from_sq_dev_cpu<T>(T*, T*, T*, const T*, const T*, int64_t,   \
+                                                    int64_t, double, double);                  \
+  template void batch_norm_backward_sums_cpu<T>(T*, const T*, const T*, const T*, const T*,    \
+                                                int64_t, int64_t, int64_t);                    \
+  template void batch_norm_backward_dx_cpu<T>(T*, const T*, const T*, const T*, const T*,      \
+                                              const T*, const T*, int64_t, int64_t, int64_t, int64_t);
 SKINMTL_INSTANTIATE_BN(float)
 SKINMTL_INSTANTIATE_BN(double)
 #undef SKINMTL_INSTANTIATE_BN

@@ -115,15 +115,48 @@ __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* su
 }
 
 // dx += the per-element gradient; sums is read only in training mode.
+// M: the values per channel the sums were taken over (N * HW, or all
+// processes' for synchronised batch norm).
 __global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float* dy, const float* x,
                                       const float* mean, const float* invstd, const float* gamma,
-                                      int64_t N, int64_t C, int64_t HW, bool training) {
-  const float M = (float)(N * HW);
+                                      int64_t N, int64_t C, int64_t HW, int64_t Mtot, bool training) {
+  const float M = (float)Mtot;
   CUDA_KERNEL_LOOP(i, N * C * HW) {
     const int64_t c = (i / HW) % C;
     dx[i] += training ? bn_backward_train_elem(dy[i], x[i], mean[c], invstd[c], gamma[c],
                                                sums[c] / M, sums[C + c] / M)
                       : bn_backward_frozen_elem(dy[i], invstd[c], gamma[c]);
+  }
+}
+
+// Synchronised pieces. One block per channel: sum x, or sum (x - mean)^2.
+__global__ void bn_sum_kernel(float* out, const float* x, const float* mean, int64_t N, int64_t C, int64_t HW) {
+  __shared__ float buf[cuda::kThreads];
+  const int64_t c = blockIdx.x;
+  const int64_t M = N * HW;
+  KahanSum<float> s;
+  if (mean) {
+    const float mu = mean[c];
+    for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
+      const float d = x[channel_elem(i, c, C, HW)] - mu;
+      s.add(d * d);
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s.add(x[channel_elem(i, c, C, HW)]);
+  }
+  const float total = block_sum(s.sum, buf);
+  if (threadIdx.x == 0) out[c] = total;
+}
+
+__global__ void bn_stats_from_sq_dev_kernel(float* invstd, float* running_mean, float* running_var,
+                                            const float* mean, const float* sq, int64_t C, int64_t Mtot,
+                                            float eps, float momentum) {
+  CUDA_KERNEL_LOOP(c, C) {
+    const float var = sq[c] / (float)Mtot;
+    invstd[c] = 1.f / sqrtf(var + eps);
+    const float unbiased = var * ((float)Mtot / (float)(Mtot - 1));
+    running_mean[c] = bn_running_update_elem(running_mean[c], mean[c], momentum);
+    running_var[c] = bn_running_update_elem(running_var[c], unbiased, momentum);
   }
 }
 
@@ -182,9 +215,49 @@ void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta, float* sum
   }
   if (dx) {
     bn_backward_dx_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-        dx, sums, dy, x, mean, invstd, gamma, N, C, HW, training);
+        dx, sums, dy, x, mean, invstd, gamma, N, C, HW, N * HW, training);
     SKINMTL_LAUNCH_CHECK();
   }
+}
+
+void batch_norm_sum_cuda(float* sum, const float* x, int64_t N, int64_t C, int64_t HW, cuda_stream_t s) {
+  if (C == 0) return;
+  bn_sum_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(sum, x, nullptr, N, C, HW);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_sum_sq_dev_cuda(float* sq, const float* x, const float* mean, int64_t N, int64_t C,
+                                int64_t HW, cuda_stream_t s) {
+  if (C == 0) return;
+  bn_sum_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(sq, x, mean, N, C, HW);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_stats_from_sq_dev_cuda(float* invstd, float* running_mean, float* running_var,
+                                       const float* mean, const float* sq, int64_t C, int64_t Mtot,
+                                       double eps, double momentum, cuda_stream_t s) {
+  if (C == 0) return;
+  bn_stats_from_sq_dev_kernel<<<cuda::blocks_for(C), cuda::kThreads, 0, s>>>(
+      invstd, running_mean, running_var, mean, sq, C, Mtot, (float)eps, (float)momentum);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_backward_sums_cuda(float* sums, const float* dy, const float* x, const float* mean,
+                                   const float* invstd, int64_t N, int64_t C, int64_t HW, cuda_stream_t s) {
+  if (C == 0) return;
+  bn_backward_reduce_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(nullptr, nullptr, sums, dy, x, mean,
+                                                                          invstd, N, C, HW);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, const float* x,
+                                 const float* mean, const float* invstd, const float* gamma, int64_t N,
+                                 int64_t C, int64_t HW, int64_t Mtot, cuda_stream_t s) {
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  bn_backward_dx_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(dx, sums, dy, x, mean, invstd, gamma,
+                                                                           N, C, HW, Mtot, true);
+  SKINMTL_LAUNCH_CHECK();
 }
 
 }  // namespace skinmtl

@@ -99,4 +99,12 @@ void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::st
   if (skipped.size() > 5) std::fprintf(stderr, "  ... and %zu more\n", skipped.size() - 5);
 }
 
+std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp) {
+  const std::string v = args.get("sync-bn", "on");
+  SKINMTL_USER_CHECK(v == "on" || v == "off", "--sync-bn must be on or off, got '" << v << "'");
+  if (v == "off" || dp.ranks() == 1) return "";
+  const int live = set_sync_batch_norm(net, &dp.comm());
+  return live == 0 ? "" : " (" + std::to_string(live) + " batch norms synchronised)";
+}
+
 }  // namespace skinmtl

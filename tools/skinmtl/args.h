@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "app/data_parallel.h"
+#include "framework/module.h"
 #include "framework/tensor.h"
 #include "io/manifest.h"
 
@@ -54,6 +56,17 @@ std::string apply_precision(const Args& args, Device device);
   "                      unreadable or truncated (counted, and listed in\n"                    \
   "                      DIR/skipped_rows.csv); without it such rows stop the run before\n"    \
   "                      its first step\n"
+// --sync-bn of the training commands, for data-parallel runs
+// (app/data_parallel.h).
+#define SKINMTL_SYNC_BN_HELP                                                                   \
+  "  --sync-bn on|off    with several processes (mpirun -np N ...): batch norms that use batch\n" \
+  "                      statistics take them over the whole batch of all processes, as one\n" \
+  "                      process would (on, the default), or over each process's part (off)\n"
+// Reads --sync-bn and, in a job of several processes, sets it on every batch
+// norm of `net` (frozen ones never communicate; call it after freezing).
+// Returns "" or " (N batch norms synchronised)" to print.
+std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp);
+
 // Says how many rows were skipped (and the first few) and writes them to
 // OUT_DIR/skipped_rows.csv; nothing when none were.
 void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::string& out_dir);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "framework/distributed.h"
 #include "framework/tensor.h"
 #include "tools/skinmtl/commands.h"
 
@@ -11,16 +12,16 @@ int cmd_info(int argc, char** argv) {
   for (int k = 1; k < argc; ++k) {
     const std::string a = argv[k];
     if (a == "--help" || a == "-h") {
-      std::fputs("usage: skinmtl info\n\nPrints the build configuration (CUDA compiled in or not) and whether a GPU is\n"
-                 "visible, and if not, why.\n", stdout);
+      std::fputs("usage: skinmtl info\n\nPrints the build configuration (CUDA and MPI compiled in or not) and whether a\n"
+                 "GPU is visible, and if not, why.\n", stdout);
       return 0;
     }
     std::fprintf(stderr, "skinmtl info: unknown option '%s' (it takes none; see 'skinmtl info --help')\n", a.c_str());
     return 2;
   }
-  std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n",
+  std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n  data-parallel training: %s\n",
               SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
-              cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str());
+              cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str(), data_parallel_support().c_str());
   return 0;
 }
 

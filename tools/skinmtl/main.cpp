@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "framework/distributed.h"
 #include "framework/tensor.h"
 #include "tools/skinmtl/commands.h"
 
@@ -52,8 +53,15 @@ int main(int argc, char** argv) {
       try {
         return c.run(argc - 1, argv + 1);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "skinmtl %s: error: %s\n", c.name, e.what());
-        return 1;
+        skinmtl::Communicator& world = skinmtl::Communicator::world();
+        if (!world.distributed()) {
+          std::fprintf(stderr, "skinmtl %s: error: %s\n", c.name, e.what());
+          return 1;
+        }
+        // One rank of several: say which, and end them all rather than leave
+        // the others waiting in a collective for this one.
+        std::fprintf(stderr, "skinmtl %s (rank %d of %d): error: %s\n", c.name, world.rank(), world.size(), e.what());
+        world.abort_job(1);
       }
     }
   }

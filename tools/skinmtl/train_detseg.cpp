@@ -29,12 +29,14 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "framework/autograd.h"
 #include "framework/grad_clip.h"
 #include "framework/optimizer.h"
+#include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
@@ -76,7 +78,7 @@ const char* kHelp =
     "  --phase1 N          iterations of phase 1: the RoI heads (default 40000)\n"
     "  --phase2 N          iterations of phase 2: FPN, RPN and heads (default 80000)\n"
     "  --phase3 N          iterations of phase 3: all layers at lr / 10 (default 40000)\n"
-    "  --batch N           images per iteration (default 2)\n"
+    "  --batch N           images per iteration, over all processes (default 2)\n"
     "  --lr X              base learning rate (default 0.001)\n"
     "  --momentum X        (default 0.9)\n"
     "  --wd X              weight decay (default 0.0001)\n"
@@ -91,6 +93,7 @@ const char* kHelp =
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
+    SKINMTL_SYNC_BN_HELP
     "  --seed N            initialisation, data order and sampling seed (default 1)\n";
 
 // The options that must not change when a run is resumed.
@@ -108,8 +111,11 @@ std::string fingerprint(const Args& a, const SegData& d, const std::string& bn) 
 int phase_of(int64_t it, int64_t p1, int64_t p2) { return it < p1 ? 1 : it < p1 + p2 ? 2 : 3; }
 
 // The Rng of iteration `it`'s anchor and RoI samples: its own stream, so a
-// resumed run draws the same samples as one that never stopped.
-Rng iteration_rng(uint64_t seed, int64_t it) { return Rng(loader_sample_seed(seed, -1 - it, 0x5eed)); }
+// resumed run draws the same samples as one that never stopped. Each rank of
+// a data-parallel job has its own (rank 0's is the one-process stream).
+Rng iteration_rng(uint64_t seed, int64_t it, int rank) {
+  return Rng(loader_sample_seed(seed, -1 - it, 0x5eed + (uint64_t)rank));
+}
 
 struct HeldOut {
   double loss = NAN, jaccard = NAN, auc = NAN;
@@ -169,7 +175,7 @@ int train_detseg(int argc, char** argv) {
   Args args(argc, argv,
             {"data", "data-dir", "size", "augment", "weights", "bn", "channels", "rois", "phase1", "phase2",
              "phase3", "batch", "lr", "momentum", "wd", "clip-norm", "eval-every", "ckpt-every", "out", "threads",
-             "device", "seed", "precision"},
+             "device", "seed", "precision", "sync-bn"},
             {"resume", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -195,6 +201,7 @@ int train_detseg(int argc, char** argv) {
                 "batch, ckpt-every and threads must be positive, eval-every >= 0, size >= 32");
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
+  DataParallel dp(batch, "train detseg");
   const double base_lr = args.get_double("lr", 1e-3);
   const double clip_norm = args.get_double("clip-norm", 5.0);
   SKINMTL_CHECK(clip_norm >= 0, "--clip-norm must be >= 0, got " << clip_norm);
@@ -204,10 +211,11 @@ int train_detseg(int argc, char** argv) {
                                      args.flag("skip-bad-rows") ? &skipped : nullptr);
   SKINMTL_CHECK(!data.train.empty(), "no training images in " << data.description);
   std::filesystem::create_directories(out);
-  report_skipped_rows(skipped, out);
+  if (dp.is_root()) report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
-  std::printf("skinmtl train detseg: %s\n  %lld + %lld + %lld iterations of %d images at %dx%d on %s\n",
+  if (dp.is_root())
+    std::printf("skinmtl train detseg: %s\n  %lld + %lld + %lld iterations of %d images at %dx%d on %s\n",
               data.description.c_str(), (long long)p1, (long long)p2, (long long)p3, batch, size, size,
               (device_name(device) + precision).c_str());
 
@@ -224,6 +232,7 @@ int train_detseg(int argc, char** argv) {
   SKINMTL_CHECK(detseg_spec_to_json(detseg_spec_from_json(spec_json, "the new model's spec")) == spec_json,
                 "internal: the model spec does not survive its JSON round trip: " << spec_json);
   net.backbone->set_bn_frozen(bn == "frozen");
+  dp.print_plan(batch, apply_sync_bn(args, net, dp));
   net.to(device);
   net.train();
   SGDOptions so;
@@ -247,9 +256,11 @@ int train_detseg(int argc, char** argv) {
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
     if (meta.count("wall_s")) clock.resume_from(std::stod(meta.at("wall_s")));
     sgd.set_steps(iteration);
-    std::printf("  resumed from %s at iteration %lld (phase %d, epoch %lld)\n", ckpt_path.c_str(),
-                (long long)iteration, phase_of(iteration, p1, p2), (long long)epoch);
+    if (dp.is_root())
+      std::printf("  resumed from %s at iteration %lld (phase %d, epoch %lld)\n", ckpt_path.c_str(),
+                  (long long)iteration, phase_of(iteration, p1, p2), (long long)epoch);
   }
+  dp.start(net, sgd.params());
 
   LoaderOptions lo;
   lo.batch_size = batch;
@@ -258,6 +269,7 @@ int train_detseg(int argc, char** argv) {
   lo.drop_last = true;
   lo.seed = seed;
   lo.normalize = model.spec.normalize;
+  dp.shard(lo);
   SegLoader loader(data.train, augment == "song" ? song_train_transform(size) : song_test_transform(size), lo);
   SKINMTL_CHECK(loader.batches_per_epoch() > 0,
                 "the training set (" << data.train.size() << " images) is smaller than one batch of " << batch);
@@ -271,9 +283,15 @@ int train_detseg(int argc, char** argv) {
   std::vector<std::string> columns = {"iter", "phase", "epoch", "lr", "loss"};
   columns.insert(columns.end(), loss_terms.begin(), loss_terms.end());
   for (const char* c : {"grad_norm", "positive_anchors", "foreground_rois", "heldout_loss", "heldout_jaccard", "heldout_auc",
-                        "images_per_s", "wall_s"})
+                        "images_per_s", "wall_s", "allreduce_s"})
     columns.push_back(c);
-  CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
+  std::optional<CsvLog> log;  // rank 0 writes the files
+  if (dp.is_root()) {
+    // A resumed run drops the rows logged after its checkpoint: it logs them again.
+    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
+    if (log->dropped_rows() > 0)
+      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
+  }
 
   auto save = [&](const std::string& why) {
     auto meta = detseg_model_metadata(model.spec);
@@ -293,7 +311,7 @@ int train_detseg(int argc, char** argv) {
   };
 
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
-  Progress bar(iters, "train detseg");
+  Progress bar(iters, "train detseg", dp.console());
   bar.update(iteration);
   double smooth = NAN;
   int phase = 0;
@@ -313,49 +331,67 @@ int train_detseg(int argc, char** argv) {
     }
     ++batch_in_epoch;
     sgd.zero_grad();
-    Rng rng = iteration_rng(seed, iteration);
+    Rng rng = iteration_rng(seed, iteration, dp.comm().rank());
     DetSegLosses l = net.loss(b.images.to(device), detseg_targets(b, device), rng);
     l.total.backward();
+    dp.average_gradients();  // clipping sees the whole batch's gradient
     const double grad_norm = clip_grad_norm(sgd.params(), clip_norm);
     sgd.step();
     ++iteration;
-    const double loss = l.total.to(Device::CPU).item();
+    const Tensor* terms[] = {&l.total, &l.rpn_cls, &l.rpn_reg, &l.cls, &l.reg, &l.mask};
+    std::vector<double> numbers;
+    for (const Tensor* t : terms) numbers.push_back(t->to(Device::CPU).item());
+    numbers.push_back((double)l.positive_anchors);
+    numbers.push_back((double)l.foreground_rois);
+    const StepNumbers step = dp.agree(numbers, stop.received() != 0);
+    const double loss = step.means[0];
     SKINMTL_CHECK(std::isfinite(loss) && std::isfinite(grad_norm),
                   "the loss became " << loss << " (gradient norm " << grad_norm << ") at iteration " << iteration
                                      << " (lower --lr?)");
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"phase", (double)phase}, {"epoch", (double)epoch}, {"lr", sgd.lr()},
-        {"loss", loss}, {"grad_norm", grad_norm}, {"positive_anchors", (double)l.positive_anchors},
-        {"foreground_rois", (double)l.foreground_rois}, {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
-    const Tensor* terms[] = {&l.rpn_cls, &l.rpn_reg, &l.cls, &l.reg, &l.mask};
-    for (size_t k = 0; k < loss_terms.size(); ++k) row.push_back({loss_terms[k], terms[k]->to(Device::CPU).item()});
+        {"loss", loss}, {"grad_norm", grad_norm},
+        // counts over the whole batch (the mean over ranks times the ranks)
+        {"positive_anchors", step.means[6] * dp.ranks()}, {"foreground_rois", step.means[7] * dp.ranks()},
+        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()},
+        {"allreduce_s", dp.allreduce_seconds()}};
+    for (size_t k = 0; k < loss_terms.size(); ++k) row.push_back({loss_terms[k], step.means[1 + k]});
 
     const bool last = iteration == iters;
     const bool phase_end = last || phase_of(iteration, p1, p2) != phase;
     const bool evaluate_now = eval_every > 0 && (iteration % eval_every == 0 || last);
+    if (!dp.is_root()) {  // rank 0 evaluates and writes the files
+      if (step.stop) {
+        dp.barrier();  // rank 0 saves the checkpoint first
+        return 130;
+      }
+      continue;
+    }
     if (evaluate_now) {
       const HeldOut h = evaluate(net, data.val, model.spec, device, batch, threads, seed);
       row.push_back({"heldout_loss", h.loss});
       row.push_back({"heldout_jaccard", h.jaccard});
       row.push_back({"heldout_auc", h.auc});
     }
-    log.log(row);
+    log->log(row);
     char extra[96];
     std::snprintf(extra, sizeof extra, "phase %d  loss %.4f  lr %.2g", phase, smooth, sgd.lr());
     bar.update(iteration, extra);
     if (evaluate_now || phase_end) plot();
     if (iteration % ckpt_every == 0 || evaluate_now || phase_end) save("schedule");
-    if (stop.received()) {
+    if (step.stop) {
       bar.finish();
       save("signal");
       plot();
-      std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   stop.received(), (long long)iteration, ckpt_path.c_str());
+      std::fprintf(stderr, "stopped by a signal at iteration %lld; checkpoint %s (continue with --resume)\n",
+                   (long long)iteration, ckpt_path.c_str());
+      dp.barrier();
       return 130;
     }
   }
   bar.finish();
+  if (!dp.is_root()) return 0;
   auto meta = detseg_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for

@@ -15,14 +15,20 @@
 // loader is deterministic in (seed, epoch, sample), so the run skips the
 // batches of the current epoch it had already used). Continuing a run gives the
 // same weights as never stopping it (on the CPU bit for bit; tested).
+//
+// Several processes (mpirun -np N ...): each trains on its 1/N of every batch
+// and the gradients are averaged (app/data_parallel.h); rank 0 evaluates and
+// writes the files. The result is the one-process run's, to float rounding.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
@@ -60,7 +66,7 @@ const char* kHelp =
     "                      pretrained weights, batch with --weights none, which has no statistics)\n"
     "training (paper defaults):\n"
     "  --iters N           iterations (default 20000)\n"
-    "  --batch N           images per iteration (default 20)\n"
+    "  --batch N           images per iteration, over all processes (default 20)\n"
     "  --lr X              base learning rate (default 0.001; heads x10 / x20)\n"
     "  --momentum X        (default 0.9)\n"
     "  --wd X              weight decay (default 0.0001)\n"
@@ -74,6 +80,7 @@ const char* kHelp =
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
+    SKINMTL_SYNC_BN_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
 
 // The options that must not change when a run is resumed.
@@ -93,7 +100,7 @@ int train_mtl(int argc, char** argv) {
   std::vector<std::string> opts = kMtlDataOptions;
   for (const char* o : {"tasks", "weights", "bn", "iters", "batch", "lr", "momentum", "wd", "patience",
                         "min-short", "max-short", "crop", "eval-every", "ckpt-every", "out", "threads",
-                        "device", "seed", "precision"})
+                        "device", "seed", "precision", "sync-bn"})
     opts.push_back(o);
   Args args(argc, argv, opts, {"resume", "skip-bad-rows"});
   if (args.help()) {
@@ -117,6 +124,7 @@ int train_mtl(int argc, char** argv) {
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
   const MtlTasks tasks = parse_mtl_tasks(args.get("tasks", "both"));
+  DataParallel dp(batch, "train mtl");
 
   MtlData data = load_mtl_data(args);
   std::vector<ImageProblem> skipped;
@@ -124,15 +132,17 @@ int train_mtl(int argc, char** argv) {
     for (ImageProblem& p : require_or_drop_bad_samples(*part, args.flag("skip-bad-rows"))) skipped.push_back(std::move(p));
   SKINMTL_USER_CHECK(!data.train.samples.empty(), "no training images left in " << data.description);
   std::filesystem::create_directories(out);
-  report_skipped_rows(skipped, out);
+  if (dp.is_root()) report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
-  std::printf("skinmtl train mtl: %s\n  tasks %s on %s, %d iterations of %d\n", data.description.c_str(),
-              mtl_tasks_name(tasks), (device_name(device) + precision).c_str(), iters, batch);
+  if (dp.is_root())
+    std::printf("skinmtl train mtl: %s\n  tasks %s on %s, %d iterations of %d\n", data.description.c_str(),
+                mtl_tasks_name(tasks), (device_name(device) + precision).c_str(), iters, batch);
 
   MtlModel model = new_mtl_model(data, tasks, weights, seed);
   MtlClassifier& net = *model.net;
   net.trunk->set_bn_frozen(bn == "frozen");
+  dp.print_plan(batch, apply_sync_bn(args, net, dp));
   net.to(device);
   net.train();
   SGDOptions so;
@@ -166,9 +176,11 @@ int train_mtl(int argc, char** argv) {
     plateau.load_state(ps);
     sgd.set_lr(std::stod(meta.at("lr")));
     sgd.set_steps(iteration);
-    std::printf("  resumed from %s at iteration %lld (epoch %lld, lr %g)\n", ckpt_path.c_str(),
-                (long long)iteration, (long long)epoch, sgd.lr());
+    if (dp.is_root())
+      std::printf("  resumed from %s at iteration %lld (epoch %lld, lr %g)\n", ckpt_path.c_str(),
+                  (long long)iteration, (long long)epoch, sgd.lr());
   }
+  dp.start(net, sgd.params());
 
   LoaderOptions lo;
   lo.batch_size = batch;
@@ -177,6 +189,7 @@ int train_mtl(int argc, char** argv) {
   lo.drop_last = true;
   lo.seed = seed;
   lo.normalize = model.spec.normalize;
+  dp.shard(lo);
   Loader loader(data.train, train_transform(min_short, max_short, crop), lo);
   SKINMTL_CHECK(loader.batches_per_epoch() > 0,
                 "the training set (" << data.train.size() << " images) is smaller than one batch of " << batch);
@@ -188,8 +201,14 @@ int train_mtl(int argc, char** argv) {
 
   const std::vector<std::string> columns = {"iter", "epoch", "lr", "loss", "lesion_loss", "location_loss",
                                             "heldout_loss", "heldout_map_class", "heldout_map_image",
-                                            "heldout_top1", "heldout_top3", "images_per_s", "wall_s"};
-  CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
+                                            "heldout_top1", "heldout_top3", "images_per_s", "wall_s", "allreduce_s"};
+  std::optional<CsvLog> log;  // rank 0 writes the files
+  if (dp.is_root()) {
+    // A resumed run drops the rows logged after its checkpoint: it logs them again.
+    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
+    if (log->dropped_rows() > 0)
+      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
+  }
 
   auto save = [&](const std::string& why) {
     auto meta = mtl_model_metadata(model.spec);
@@ -213,7 +232,7 @@ int train_mtl(int argc, char** argv) {
   };
 
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
-  Progress bar(iters, "train mtl");
+  Progress bar(iters, "train mtl", dp.console());
   bar.update(iteration);
   double smooth = NAN;
   const Transform eval_tf = test_transform(min_short, crop);
@@ -230,20 +249,24 @@ int train_mtl(int argc, char** argv) {
     auto o = net.forward(b.images.to(device));
     auto l = net.loss(o, b.lesions.to(device), b.locations.to(device));
     l.total.backward();
+    dp.average_gradients();
     sgd.step();
     ++iteration;
-    const double loss = l.total.to(Device::CPU).item();
+    const auto item = [](const Tensor& t) { return t.defined() ? t.to(Device::CPU).item() : NAN; };
+    const StepNumbers step = dp.agree({item(l.total), item(l.lesion), item(l.location)}, stop.received() != 0);
+    const double loss = step.means[0];
     SKINMTL_CHECK(std::isfinite(loss), "the loss became " << loss << " at iteration " << iteration
                                                          << " (lower --lr?)");
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
-    if (l.lesion.defined()) row.push_back({"lesion_loss", l.lesion.to(Device::CPU).item()});
-    if (l.location.defined()) row.push_back({"location_loss", l.location.to(Device::CPU).item()});
+        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()},
+        {"allreduce_s", dp.allreduce_seconds()}};
+    if (l.lesion.defined()) row.push_back({"lesion_loss", step.means[1]});
+    if (l.location.defined()) row.push_back({"location_loss", step.means[2]});
 
     const bool last = iteration == iters;
-    if (iteration % eval_every == 0 || last) {
+    if ((iteration % eval_every == 0 || last) && dp.is_root()) {
       MtlPredictions p = predict_mtl(net, data.val, eval_tf, model.spec.normalize, device, batch, threads,
                                      false, false);
       MtlMetrics m = mtl_metrics(p, data.val);
@@ -267,22 +290,32 @@ int train_mtl(int argc, char** argv) {
         sgd.set_lr(new_lr);
       }
     }
-    log.log(row);
+    if (iteration % eval_every == 0) sgd.set_lr(dp.from_root(sgd.lr()));  // rank 0's plateau decision
+    if (!dp.is_root()) {
+      if (step.stop) {
+        dp.barrier();  // rank 0 saves the checkpoint first
+        return 130;
+      }
+      continue;
+    }
+    log->log(row);
     char extra[96];
     std::snprintf(extra, sizeof extra, "loss %.4f  lr %.2g", smooth, sgd.lr());
     bar.update(iteration, extra);
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
-    if (stop.received()) {
+    if (step.stop) {
       bar.finish();
       save("signal");
       plot();
-      std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   stop.received(), (long long)iteration, ckpt_path.c_str());
+      std::fprintf(stderr, "stopped by a signal at iteration %lld; checkpoint %s (continue with --resume)\n",
+                   (long long)iteration, ckpt_path.c_str());
+      dp.barrier();
       return 130;
     }
   }
   bar.finish();
+  if (!dp.is_root()) return 0;
   auto meta = mtl_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for

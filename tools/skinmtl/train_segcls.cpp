@@ -29,12 +29,14 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
+#include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "io/checkpoint.h"
@@ -88,7 +90,7 @@ const char* kHelp =
     "  --size HxW          input size (default 192x256)\n"
     "  --no-flips          no random horizontal/vertical flips\n"
     "  --iters N           iterations (default 10000)\n"
-    "  --batch N           images per iteration (default 8)\n"
+    "  --batch N           images per iteration, over all processes (default 8)\n"
     "  --lr X              base learning rate (default 0.001)\n"
     "  --momentum X        (default 0.9)\n"
     "  --wd X              weight decay (default 0.0001)\n"
@@ -106,6 +108,7 @@ const char* kHelp =
     "  --threads N         loader threads (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     SKINMTL_PRECISION_HELP
+    SKINMTL_SYNC_BN_HELP
     "  --seed N            initialisation and data-order seed (default 1)\n";
 
 // The options that must not change when a run is resumed.
@@ -177,7 +180,7 @@ int train_segcls(int argc, char** argv) {
             {"data", "data-dir", "tasks", "weights", "bn", "decoder", "new-lr-mult", "head-lr-mult",
              "lr-schedule", "warmup", "final-lr-frac", "w-seg", "w-jaccard",
              "jaccard-smooth", "w-mel", "w-sk", "size", "iters", "batch", "lr", "momentum", "wd", "patience",
-             "eval-every", "ckpt-every", "out", "threads", "device", "seed", "precision"},
+             "eval-every", "ckpt-every", "out", "threads", "device", "seed", "precision", "sync-bn"},
             {"resume", "no-flips", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -197,6 +200,7 @@ int train_segcls(int argc, char** argv) {
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
+  DataParallel dp(batch, "train segcls");
 
   SegClsModelSpec spec;
   spec.config.tasks = parse_segcls_tasks(args.get("tasks", "both"));
@@ -218,15 +222,17 @@ int train_segcls(int argc, char** argv) {
                                      args.flag("skip-bad-rows") ? &skipped : nullptr);
   SKINMTL_CHECK(!data.val.empty(), "the data has no val rows to evaluate on (" << data.description << ")");
   std::filesystem::create_directories(out);
-  report_skipped_rows(skipped, out);
+  if (dp.is_root()) report_skipped_rows(skipped, out);
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   const bool resume = args.flag("resume");
-  std::printf("skinmtl train segcls: %s\n  tasks %s at %dx%d on %s, %d iterations of %d\n", data.description.c_str(),
+  if (dp.is_root())
+    std::printf("skinmtl train segcls: %s\n  tasks %s at %dx%d on %s, %d iterations of %d\n", data.description.c_str(),
               segcls_tasks_name(spec.config.tasks), spec.input_h, spec.input_w, (device_name(device) + precision).c_str(), iters, batch);
 
   SegClsModel model = new_segcls_model(spec, weights, seed);
   SegClsNet& net = *model.net;
   net.set_trunk_bn_frozen(bn == "frozen");
+  dp.print_plan(batch, apply_sync_bn(args, net, dp));
   net.to(device);
   net.train();
   SGDOptions so;
@@ -266,9 +272,11 @@ int train_segcls(int argc, char** argv) {
     plateau.load_state(ps);
     sgd.set_lr(std::stod(meta.at("lr")));
     sgd.set_steps(iteration);
-    std::printf("  resumed from %s at iteration %lld (epoch %lld, lr %g)\n", ckpt_path.c_str(),
-                (long long)iteration, (long long)epoch, sgd.lr());
+    if (dp.is_root())
+      std::printf("  resumed from %s at iteration %lld (epoch %lld, lr %g)\n", ckpt_path.c_str(),
+                  (long long)iteration, (long long)epoch, sgd.lr());
   }
+  dp.start(net, sgd.params());
 
   LoaderOptions lo;
   lo.batch_size = batch;
@@ -277,6 +285,7 @@ int train_segcls(int argc, char** argv) {
   lo.drop_last = true;
   lo.seed = seed;
   lo.normalize = model.spec.normalize;
+  dp.shard(lo);
   const bool flips = !args.flag("no-flips");
   SegLoader loader(data.train, yang_train_transform(spec.input_h, spec.input_w, flips, flips), lo);
   SKINMTL_CHECK(loader.batches_per_epoch() > 0,
@@ -290,8 +299,14 @@ int train_segcls(int argc, char** argv) {
   const std::vector<std::string> columns = {
       "iter",           "epoch",           "lr",           "loss",           "seg_loss",
       "jaccard_loss",   "melanoma_loss",   "sk_loss",      "heldout_loss",   "heldout_jaccard",
-      "heldout_auc_melanoma", "heldout_auc_sk", "heldout_auc_mean", "images_per_s", "wall_s"};
-  CsvLog log(out + "/log.csv", columns, resume ? CsvLog::Mode::Append : CsvLog::Mode::Truncate);
+      "heldout_auc_melanoma", "heldout_auc_sk", "heldout_auc_mean", "images_per_s", "wall_s", "allreduce_s"};
+  std::optional<CsvLog> log;  // rank 0 writes the files
+  if (dp.is_root()) {
+    // A resumed run drops the rows logged after its checkpoint: it logs them again.
+    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
+    if (log->dropped_rows() > 0)
+      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
+  }
 
   auto save = [&](const std::string& why) {
     auto meta = segcls_model_metadata(model.spec);
@@ -321,7 +336,7 @@ int train_segcls(int argc, char** argv) {
   };
 
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
-  Progress bar(iters, "train segcls");
+  Progress bar(iters, "train segcls", dp.console());
   bar.update(iteration);
   double smooth = NAN;
   while (iteration < iters) {
@@ -338,22 +353,27 @@ int train_segcls(int argc, char** argv) {
     auto o = net.forward(b.images.to(device));
     auto l = net.loss(o, b.masks.to(device), b.melanoma.to(device), b.seborrheic_keratosis.to(device), lw);
     l.total.backward();
+    dp.average_gradients();
     sgd.step();
     ++iteration;
-    const double loss = l.total.to(Device::CPU).item();
+    const auto item = [](const Tensor& t) { return t.defined() ? t.to(Device::CPU).item() : NAN; };
+    const StepNumbers step =
+        dp.agree({item(l.total), item(l.seg), item(l.jaccard), item(l.melanoma), item(l.sk)}, stop.received() != 0);
+    const double loss = step.means[0];
     SKINMTL_CHECK(std::isfinite(loss), "the loss became " << loss << " at iteration " << iteration
                                                          << " (lower --lr?)");
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)iteration}, {"epoch", (double)epoch}, {"lr", sgd.lr()}, {"loss", loss},
-        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()}};
-    if (l.seg.defined()) row.push_back({"seg_loss", l.seg.to(Device::CPU).item()});
-    if (l.jaccard.defined()) row.push_back({"jaccard_loss", l.jaccard.to(Device::CPU).item()});
-    if (l.melanoma.defined()) row.push_back({"melanoma_loss", l.melanoma.to(Device::CPU).item()});
-    if (l.sk.defined()) row.push_back({"sk_loss", l.sk.to(Device::CPU).item()});
+        {"images_per_s", bar.rate() * batch}, {"wall_s", clock.seconds()},
+        {"allreduce_s", dp.allreduce_seconds()}};
+    if (l.seg.defined()) row.push_back({"seg_loss", step.means[1]});
+    if (l.jaccard.defined()) row.push_back({"jaccard_loss", step.means[2]});
+    if (l.melanoma.defined()) row.push_back({"melanoma_loss", step.means[3]});
+    if (l.sk.defined()) row.push_back({"sk_loss", step.means[4]});
 
     const bool last = iteration == iters;
-    if (iteration % eval_every == 0 || last) {
+    if ((iteration % eval_every == 0 || last) && dp.is_root()) {
       const Heldout h = evaluate(net, data, model.spec, lw, device, batch, threads);
       row.push_back({"heldout_loss", h.p.total_loss});
       if (net.has_seg()) row.push_back({"heldout_jaccard", h.jaccard});
@@ -372,22 +392,32 @@ int train_segcls(int argc, char** argv) {
         sgd.set_lr(new_lr);
       }
     }
-    log.log(row);
+    if (iteration % eval_every == 0) sgd.set_lr(dp.from_root(sgd.lr()));  // rank 0's plateau decision
+    if (!dp.is_root()) {
+      if (step.stop) {
+        dp.barrier();  // rank 0 saves the checkpoint first
+        return 130;
+      }
+      continue;
+    }
+    log->log(row);
     char extra[96];
     std::snprintf(extra, sizeof extra, "loss %.4f  lr %.2g", smooth, sgd.lr());
     bar.update(iteration, extra);
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
-    if (stop.received()) {
+    if (step.stop) {
       bar.finish();
       save("signal");
       plot();
-      std::fprintf(stderr, "stopped by signal %d at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   stop.received(), (long long)iteration, ckpt_path.c_str());
+      std::fprintf(stderr, "stopped by a signal at iteration %lld; checkpoint %s (continue with --resume)\n",
+                   (long long)iteration, ckpt_path.c_str());
+      dp.barrier();
       return 130;
     }
   }
   bar.finish();
+  if (!dp.is_root()) return 0;
   auto meta = segcls_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for
