@@ -32,6 +32,12 @@ std::string format_pow10(int k) {
   return buf;
 }
 
+// c mixed with white: f = 1 is c itself, f = 0 white.
+Rgb tint(Rgb c, double f) {
+  auto mix = [f](uint8_t v) { return (uint8_t)std::lround(255.0 * (1 - f) + v * f); };
+  return Rgb{mix(c.r), mix(c.g), mix(c.b)};
+}
+
 // ---- axes -------------------------------------------------------------------------------------
 
 struct Axis {
@@ -144,6 +150,12 @@ void plot_lines(const std::string& path, const std::string& title,
   }
   widen_if_flat(&ax.lo, &ax.hi, 0.5);
   widen_if_flat(&ay.lo, &ay.hi, 0.5);
+  // Dots need room: a marker on the first or last x would be cut in half.
+  if (std::any_of(series.begin(), series.end(), [](const Series& s) { return s.markers; })) {
+    const double xpad = 0.015 * (ax.hi - ax.lo);
+    ax.lo -= xpad;
+    ax.hi += xpad;
+  }
   const double ypad = 0.05 * (ay.hi - ay.lo);  // room above and below the curves
   ay.lo -= ypad;
   ay.hi += ypad;
@@ -204,27 +216,35 @@ void plot_lines(const std::string& path, const std::string& title,
   for (double t : ax.ticks) cv.fill_rect(tick_col(t), area.y0, tick_col(t) + 1, area.y1, grid);
   for (double t : ay.ticks) cv.fill_rect(area.x0, tick_row(t), area.x1, tick_row(t) + 1, grid);
 
-  // The series, clipped to the inside of the frame.
+  // The series, clipped to the inside of the frame. Faint ones first, so the
+  // others are drawn over them. `ink` counts the series pixels, for placing
+  // the legend where it hides the least.
   const Rect inside{area.x0 + 1, area.y0 + 1, area.x1 - 1, area.y1 - 1};
   CoverageMask cov(width, height);
-  for (size_t i = 0; i < series.size(); ++i) {
-    cov.clear();
-    const size_t n = px[i].size();
-    for (size_t j = 0; j < n; ++j) {
-      if (std::isnan(px[i][j])) continue;
-      const bool next_ok = j + 1 < n && !std::isnan(px[i][j + 1]);
-      const bool prev_ok = j > 0 && !std::isnan(px[i][j - 1]);
-      if (next_ok) {
-        cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j + 1]),
-                           to_py(py[i][j + 1]), 2.2, inside);
-      } else if (!prev_ok) {  // an isolated point: a dot
-        cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j]), to_py(py[i][j]),
-                           4.0, inside);
+  std::vector<uint8_t> ink((size_t)width * height, 0);
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t i = 0; i < series.size(); ++i) {
+      if (series[i].faint != (pass == 0)) continue;
+      cov.clear();
+      const double line_w = series[i].faint ? 1.2 : 2.2;
+      const size_t n = px[i].size();
+      for (size_t j = 0; j < n; ++j) {
+        if (std::isnan(px[i][j])) continue;
+        const bool next_ok = j + 1 < n && !std::isnan(px[i][j + 1]);
+        const bool prev_ok = j > 0 && !std::isnan(px[i][j - 1]);
+        if (next_ok)
+          cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j + 1]), to_py(py[i][j + 1]), line_w,
+                             inside);
+        if (series[i].markers || (!next_ok && !prev_ok))  // a dot: a marker, or an isolated point
+          cov.stroke_segment(to_px(px[i][j]), to_py(py[i][j]), to_px(px[i][j]), to_py(py[i][j]), 6.0, inside);
       }
+      Rgb c = series[i].color ? *series[i].color : palette_color(i);
+      if (series[i].faint) c = tint(c, 0.35);
+      cov.paint(cv, c, inside);
+      for (int y = inside.y0; y < inside.y1; ++y)
+        for (int x = inside.x0; x < inside.x1; ++x)
+          if (cov.at(x, y) > 0.25f) ink[(size_t)y * width + x] = 1;
     }
-    const Rgb c = series[i].color ? *series[i].color : palette_color(i);
-    cov.paint(cv, c, inside);
-  }
 
   // Frame, tick marks (outside the frame) and tick labels.
   cv.rect_outline(area.x0, area.y0, area.x1, area.y1, frame);
@@ -254,14 +274,27 @@ void plot_lines(const std::string& path, const std::string& title,
   std::vector<size_t> named;
   int name_w = 0;
   for (size_t i = 0; i < series.size(); ++i)
-    if (!series[i].name.empty()) {
+    if (!series[i].name.empty() && !series[i].faint) {
       named.push_back(i);
       name_w = std::max(name_w, text_width(series[i].name, S));
     }
   if (!named.empty()) {
     const int sample = 28, pad = 10, row = text_h + 10;
     const int box_w = pad + sample + 8 + name_w + pad, box_h = pad + (int)named.size() * row - 10 + pad;
-    const int bx = area.x1 - 10 - box_w, by = area.y0 + 10;
+    // The corner whose box covers the fewest series pixels; ties keep the
+    // earlier: top right, top left, bottom right, bottom left.
+    const int corners[4][2] = {{area.x1 - 10 - box_w, area.y0 + 10},
+                               {area.x0 + 10, area.y0 + 10},
+                               {area.x1 - 10 - box_w, area.y1 - 10 - box_h},
+                               {area.x0 + 10, area.y1 - 10 - box_h}};
+    int bx = corners[0][0], by = corners[0][1];
+    long best = -1;
+    for (const auto& c : corners) {
+      long covered = 0;
+      for (int y = std::max(c[1], 0); y < std::min(c[1] + box_h, height); ++y)
+        for (int x = std::max(c[0], 0); x < std::min(c[0] + box_w, width); ++x) covered += ink[(size_t)y * width + x];
+      if (best < 0 || covered < best) best = covered, bx = c[0], by = c[1];
+    }
     cv.fill_rect(bx, by, bx + box_w, by + box_h, Rgb{255, 255, 255}, 0.9);
     const Rgb border{170, 170, 170};
     cv.rect_outline(bx, by, bx + box_w, by + box_h, border);
@@ -277,17 +310,16 @@ void plot_lines(const std::string& path, const std::string& title,
   cv.save_png(path);
 }
 
-void plot_csv(const std::string& csv_path, const std::string& png_path,
-              const std::string& x_column, const std::vector<std::string>& y_columns,
-              const std::string& title, bool log_y) {
-  SKINMTL_CHECK(!y_columns.empty(), "plot " << csv_path << ": no y column given");
-  const CsvColumns table = read_csv_columns(csv_path);
+std::vector<Series> csv_series(const CsvColumns& table, const std::string& x_column,
+                               const std::vector<std::string>& y_columns) {
   const std::vector<double>& xs = table.column(x_column);
   std::vector<Series> series;
-  for (const std::string& name : y_columns) {
+  for (size_t k = 0; k < y_columns.size(); ++k) {
+    const std::string& name = y_columns[k];
     const std::vector<double>& ys = table.column(name);
     Series s;
     s.name = name;
+    s.color = palette_color(k);  // the column's colour, for its raw and its smoothed line
     // Rows without this column (empty cells) are skipped, not gaps: a value
     // logged once per epoch still draws as a connected line.
     for (size_t r = 0; r < xs.size(); ++r)
@@ -295,9 +327,37 @@ void plot_csv(const std::string& csv_path, const std::string& png_path,
         s.xs.push_back(xs[r]);
         s.ys.push_back(ys[r]);
       }
+    if (s.xs.size() < kSmoothMinPoints) {
+      s.markers = true;
+      series.push_back(std::move(s));
+      continue;
+    }
+    // Many values: faint raw values, and their running mean over the last K.
+    const size_t K = std::clamp<size_t>(s.xs.size() / 40, 5, 200);
+    Series mean;
+    mean.name = name + " (mean of " + std::to_string(K) + ")";
+    mean.color = s.color;
+    mean.xs = s.xs;
+    double window = 0;
+    size_t in_window = 0;  // finite values in the window
+    for (size_t r = 0; r < s.ys.size(); ++r) {
+      if (std::isfinite(s.ys[r])) window += s.ys[r], ++in_window;
+      if (r >= K && std::isfinite(s.ys[r - K])) window -= s.ys[r - K], --in_window;
+      mean.ys.push_back(in_window > 0 ? window / (double)in_window : NAN);
+    }
+    s.faint = true;
     series.push_back(std::move(s));
+    series.push_back(std::move(mean));
   }
-  plot_lines(png_path, title.empty() ? csv_path : title, series, x_column,
+  return series;
+}
+
+void plot_csv(const std::string& csv_path, const std::string& png_path,
+              const std::string& x_column, const std::vector<std::string>& y_columns,
+              const std::string& title, bool log_y) {
+  SKINMTL_CHECK(!y_columns.empty(), "plot " << csv_path << ": no y column given");
+  const CsvColumns table = read_csv_columns(csv_path);
+  plot_lines(png_path, title.empty() ? csv_path : title, csv_series(table, x_column, y_columns), x_column,
              y_columns.size() == 1 ? y_columns[0] : "", log_y);
 }
 

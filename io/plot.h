@@ -9,7 +9,9 @@
 // 2 or 5 times a power of ten), the axis labels (the y label turned on its
 // side), each series as an anti-aliased line about 2 px wide, and a legend in
 // the top-right corner. A series without a colour takes the next one of a
-// fixed palette (Tableau 10, as matplotlib's default cycle).
+// fixed palette (Tableau 10, as matplotlib's default cycle). The legend goes
+// to whichever corner of the plot area (top right first) covers the least of
+// the curves.
 //
 // Points with a non-finite x or y (a NaN from an empty CSV cell, a diverged
 // loss), or y <= 0 on a log axis, are left out and break the line there.
@@ -34,6 +36,8 @@ struct Series {
   std::string name;             // shown in the legend
   std::vector<double> xs, ys;   // the points, same length, in drawing order
   std::optional<Rgb> color;     // unset: palette_color(index of the series)
+  bool faint = false;           // a thin line in a pale tint of the colour, not in the legend
+  bool markers = false;         // a dot at every point (sparse series: held-out values)
 };
 
 // Writes the chart to `path` (PNG). Errors (mismatched xs/ys, a file that
@@ -47,6 +51,16 @@ void plot_lines(const std::string& path, const std::string& title,
 // `x_column`, one series per column, named after it. An empty title uses the
 // CSV file's path. Rows where a column is empty are simply left out of that
 // series (e.g. a validation loss logged once per epoch).
+// A column of kSmoothMinPoints values or more (a per-iteration loss) is drawn
+// twice in its colour: every value as a faint line, and their running mean
+// over the last K values (K = n / 40, from 5 to 200) as the line the legend
+// names "loss (mean of K)". A shorter column (held-out values) is a line with
+// a dot at each value, so a single evaluation is visible too.
+constexpr size_t kSmoothMinPoints = 50;
+struct CsvColumns;  // io/csv_log.h
+// The series plot_csv draws for those columns of a table (see above).
+std::vector<Series> csv_series(const CsvColumns& table, const std::string& x_column,
+                               const std::vector<std::string>& y_columns);
 void plot_csv(const std::string& csv_path, const std::string& png_path,
               const std::string& x_column, const std::vector<std::string>& y_columns,
               const std::string& title = "", bool log_y = false);

@@ -52,6 +52,19 @@ class CliDetSeg : public ::testing::Test {
   std::string manifest_;
 };
 
+TEST_F(CliDetSeg, ItersSharesTheBudgetAmongThePhases) {
+  // --iters 4 with the paper's 1:2:1: phases 1, 2, 2, 3.
+  const std::string out = dir_.path("iters"), log = dir_.path("iters.txt");
+  ASSERT_EQ(sh(std::string(kBin) + " train detseg --data synthetic:" + manifest_ +
+                   " --weights none --size 64 --channels 16 --rois 16 --batch 2 --eval-every 0 --ckpt-every 10"
+                   " --threads 2 --device cpu --iters 4 --out " + out,
+               log),
+            0)
+      << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("1 + 2 + 1 iterations"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(read_csv_columns(out + "/log.csv").column("phase"), (std::vector<double>{1, 2, 2, 3}));
+}
+
 TEST_F(CliDetSeg, ResumedRunEqualsUninterruptedRun) {
   const std::string a = dir_.path("a"), b = dir_.path("b"), log = dir_.path("log.txt");
   ASSERT_EQ(sh(train_cmd(manifest_, a, 2), log), 0) << test::read_file(log);

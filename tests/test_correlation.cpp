@@ -138,5 +138,28 @@ TEST(Correlation, HeatmapPicture) {
   EXPECT_GT(count(kBlack), 300);
 }
 
+TEST(Correlation, TheColourScaleFitsTheData) {
+  // Every R at most 1/3: by default the scale runs to 0.4 (the largest R
+  // rounded up to a tenth), so the largest cells are not all dark.
+  const auto m = lesion_location_matrix({{0}, {0}, {0}, {1}, {1}, {1}}, {0, 1, 2, 0, 1, 2}, 2, 3);
+  const Image im = correlation_heatmap(m, {"a", "b"}, {"x", "y", "z"}, HeatmapOptions());
+  auto count = [&](Rgb c) {
+    int n = 0;
+    for (int y = 0; y < im.height; ++y)
+      for (int x = 0; x < im.width; ++x) n += im.at(y, x, 0) == c.r && im.at(y, x, 1) == c.g && im.at(y, x, 2) == c.b;
+    return n;
+  };
+  EXPECT_GT(count(viridis((1.0 / 3) / 0.4)), 6 * 39 * 39 / 2);
+  EXPECT_LT(count(viridis(1.0 / 3)), 6 * 39 * 39 / 2);  // not the fixed 0-1 scale
+  HeatmapOptions fixed;
+  fixed.vmax = 1;
+  const Image one = correlation_heatmap(m, {"a", "b"}, {"x", "y", "z"}, fixed);
+  int n = 0;
+  const Rgb third = viridis(1.0 / 3);
+  for (int y = 0; y < one.height; ++y)
+    for (int x = 0; x < one.width; ++x) n += one.at(y, x, 0) == third.r && one.at(y, x, 1) == third.g && one.at(y, x, 2) == third.b;
+  EXPECT_GT(n, 6 * 39 * 39 / 2);
+}
+
 }  // namespace
 }  // namespace skinmtl

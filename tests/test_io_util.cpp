@@ -333,6 +333,75 @@ TEST(Plot, FromCsv) {
   EXPECT_ERROR_MENTIONS(plot_csv(csv.path(), png.path(), "iter", {"acc"}), "no column 'acc'");
 }
 
+// Pixels of colour c (within tol) in the box [x0, x1) x [y0, y1).
+int count_near_in(const Image& im, int x0, int y0, int x1, int y1, Rgb c, int tol) {
+  int n = 0;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const uint8_t* p = im.at(x, y);
+      if (std::abs(p[0] - c.r) <= tol && std::abs(p[1] - c.g) <= tol && std::abs(p[2] - c.b) <= tol) ++n;
+    }
+  return n;
+}
+
+TEST(Plot, NoisyColumnsAreSmoothedAndSparseOnesGetDots) {
+  TempFile csv("noisy.csv"), png("noisy.png");
+  {
+    CsvLog log(csv.path(), {"iter", "loss", "heldout_loss"});
+    Rng rng(3);
+    for (int i = 1; i <= 400; ++i) log.log({{"iter", (double)i}, {"loss", 2.0 / (1 + i / 50.0) + rng.uniform() - 0.5}});
+    log.log({{"iter", 400.0}, {"heldout_loss", 0.9}});  // one held-out evaluation
+  }
+  const CsvColumns table = read_csv_columns(csv.path());
+  const std::vector<Series> s = csv_series(table, "iter", {"loss", "heldout_loss"});
+  ASSERT_EQ(s.size(), 3u);
+  // loss: every value faint, and the running mean of the last 10 (400 / 40) named.
+  // (The 401st row holds only the held-out value: its empty loss is left out.)
+  const std::vector<double>& column = table.column("loss");
+  const std::vector<double> raw(column.begin(), column.begin() + 400);
+  EXPECT_TRUE(s[0].faint);
+  EXPECT_EQ(s[0].ys, raw);
+  EXPECT_FALSE(s[1].faint);
+  EXPECT_EQ(s[1].name, "loss (mean of 10)");
+  ASSERT_EQ(s[1].ys.size(), 400u);
+  double want = 0;
+  for (int r = 390; r < 400; ++r) want += raw[r] / 10;
+  EXPECT_NEAR(s[1].ys[399], want, 1e-12);
+  EXPECT_NEAR(s[1].ys[0], raw[0], 1e-15);  // fewer than 10 so far: the mean of those
+  EXPECT_TRUE(s[0].color && s[1].color && *s[0].color == *s[1].color);
+  // heldout_loss: one value, with a dot.
+  EXPECT_TRUE(s[2].markers);
+  EXPECT_EQ(s[2].ys, (std::vector<double>{0.9}));
+  // In the picture the single held-out value is a visible dot (about 6 px
+  // across, not cut by the frame), plus the legend's sample line.
+  plot_csv(csv.path(), png.path(), "iter", {"loss", "heldout_loss"});
+  const Image im = load_png(png.path());
+  EXPECT_GE(count_near(im, 0, im.h, palette_color(1), 10), 25 + 12);
+  // Fewer rows than kSmoothMinPoints: one line with dots, nothing faint.
+  for (const Series& t : csv_series(table, "heldout_loss", {"heldout_loss"})) EXPECT_FALSE(t.faint);
+}
+
+TEST(Plot, TheLegendAvoidsTheCurves) {
+  // A rising line fills the top-right and bottom-left corners: the legend goes
+  // to the top left or bottom right, and leaves the line visible.
+  TempFile f("legend.png");
+  Series up{"rising", {}, {}, Rgb{255, 0, 0}};
+  for (int i = 0; i <= 100; ++i) {
+    up.xs.push_back(i);
+    up.ys.push_back(i);
+  }
+  plot_lines(f.path(), "", {up}, "x", "y", false, 640, 400);
+  Image im = load_png(f.path());
+  const Rgb red{255, 0, 0}, border{170, 170, 170};
+  // The line reaches into the top-right corner, uncovered.
+  EXPECT_GT(count_near_in(im, 520, 10, 630, 70, red, 60), 40);
+  // The legend box's grey border is in the top-left or bottom-right quarter.
+  const int tl = count_near_in(im, 0, 0, 320, 200, border, 3), br = count_near_in(im, 320, 200, 640, 400, border, 3);
+  const int tr = count_near_in(im, 320, 0, 640, 200, border, 3);
+  EXPECT_GT(tl + br, 100);
+  EXPECT_EQ(tr, 0);
+}
+
 TEST(Plot, NiceTicks) {
   EXPECT_EQ(nice_ticks(0, 1, 6), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
   EXPECT_EQ(nice_step(0, 12000, 6), 2000);

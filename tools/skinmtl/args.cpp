@@ -107,4 +107,10 @@ std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp) {
   return live == 0 ? "" : " (" + std::to_string(live) + " batch norms synchronised)";
 }
 
+std::string fixed4(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", v);
+  return b;
+}
+
 }  // namespace skinmtl

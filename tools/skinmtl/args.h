@@ -67,6 +67,9 @@ std::string apply_precision(const Args& args, Device device);
 // Returns "" or " (N batch norms synchronised)" to print.
 std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp);
 
+// "0.1235": a number as the end-of-run summaries print it.
+std::string fixed4(double v);
+
 // Says how many rows were skipped (and the first few) and writes them to
 // OUT_DIR/skipped_rows.csv; nothing when none were.
 void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::string& out_dir);

@@ -33,7 +33,7 @@ const char* kDemoHelp =
     "cross-entropy), then reports held-out accuracy for both beside chance.\n"
     "\n"
     "options:\n"
-    "  --steps N       SGD steps (default 600)\n"
+    "  --iters N       SGD steps (default 600)\n"
     "  --batch N       images per step (default 32)\n"
     "  --lr X          base learning rate (default 0.05; x0.1 at 2/3 of the steps)\n"
     "  --size N        image side in pixels (default 32)\n"
@@ -87,19 +87,19 @@ HeldOut evaluate(TinyMtlNet& net, const ToyBatch& data, Device device) {
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  Args args(argc, argv, {"steps", "batch", "lr", "size", "width", "device", "out", "seed"});
+  Args args(argc, argv, {"iters", "batch", "lr", "size", "width", "device", "out", "seed"});
   if (args.help()) {
     std::fputs(kDemoHelp, stdout);
     return 0;
   }
-  const int steps = (int)args.get_int("steps", 600);
+  const int steps = (int)args.get_int("iters", 600);
   const int batch = (int)args.get_int("batch", 32);
   const double lr = args.get_double("lr", 0.05);
   const int width = (int)args.get_int("width", 16);
   const std::string out_dir = args.get("out", "runs/demo");
   ToyDataSpec spec;
   spec.size = (int)args.get_int("size", 32);
-  SKINMTL_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "steps, batch, width and lr must be positive");
+  SKINMTL_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "iters, batch, width and lr must be positive");
   SKINMTL_CHECK(spec.size >= 8 && spec.size % 4 == 0, "--size must be a multiple of 4, at least 8");
   const Device device = parse_device(args.get("device", "auto"));
 

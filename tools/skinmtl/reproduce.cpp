@@ -36,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/iterations.h"
 #include "io/csv.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
@@ -291,7 +292,7 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
 // --iters N: the recipe's training steps cut (or stretched) to N iterations,
 // listed among the departures unless N is the budget's own count.
 // A training step's iterations are the value of --iters, or for the detector
-// of --phase1/2/3, which share N in the recipe's proportions (each at least 1).
+// of --phase1/2/3, which share N in the recipe's proportions (split_iterations).
 void shorten(Recipe& r, int64_t n) {
   SKINMTL_CHECK(n >= 1, "--iters must be at least 1, got " << n);
   const std::vector<std::string> keys = {"--iters", "--phase1", "--phase2", "--phase3"};
@@ -300,23 +301,19 @@ void shorten(Recipe& r, int64_t n) {
   for (Step& s : r.steps) {
     if (s.argv.at(0) != "train") continue;
     std::vector<size_t> at;  // positions of the values to change
+    std::vector<int64_t> counts;
     int64_t total = 0;
     for (size_t i = 0; i + 1 < s.argv.size(); ++i)
       if (std::find(keys.begin(), keys.end(), s.argv[i]) != keys.end()) {
         at.push_back(i + 1);
-        total += std::stoll(s.argv[i + 1]);
+        counts.push_back(std::stoll(s.argv[i + 1]));
+        total += counts.back();
       }
     SKINMTL_CHECK(!at.empty() && total > 0, "reproduce: training step '" << s.title << "' has no iteration count");
     was = std::to_string(total);
     changed = changed || total != n;
-    int64_t given = 0;
-    for (size_t k = 0; k < at.size(); ++k) {
-      // The last phase takes what rounding left, so the phases add up to n.
-      const int64_t v = k + 1 < at.size() ? std::max<int64_t>(1, std::llround((double)n * std::stoll(s.argv[at[k]]) / total))
-                                          : std::max<int64_t>(1, n - given);
-      s.argv[at[k]] = std::to_string(v);
-      given += v;
-    }
+    const std::vector<int64_t> shares = split_iterations(n, counts);  // app/iterations.h
+    for (size_t k = 0; k < at.size(); ++k) s.argv[at[k]] = std::to_string(shares[k]);
   }
   if (!changed) return;  // --iters equal to the budget's own count: no departure
   r.departures.push_back("Shortened with --iters " + std::to_string(n) + ": " + std::to_string(n) +

@@ -36,6 +36,7 @@
 #include "framework/autograd.h"
 #include "framework/grad_clip.h"
 #include "framework/optimizer.h"
+#include "app/iterations.h"
 #include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
@@ -78,6 +79,8 @@ const char* kHelp =
     "  --phase1 N          iterations of phase 1: the RoI heads (default 40000)\n"
     "  --phase2 N          iterations of phase 2: FPN, RPN and heads (default 80000)\n"
     "  --phase3 N          iterations of phase 3: all layers at lr / 10 (default 40000)\n"
+    "  --iters N           N iterations in all, shared by the phases in the proportions above\n"
+    "                      (the paper's 1:2:1 by default)\n"
     "  --batch N           images per iteration, over all processes (default 2)\n"
     "  --lr X              base learning rate (default 0.001)\n"
     "  --momentum X        (default 0.9)\n"
@@ -102,6 +105,8 @@ std::string fingerprint(const Args& a, const SegData& d, const std::string& bn) 
   for (const char* k : {"weights", "channels", "rois", "size", "augment", "batch", "lr", "momentum", "wd",
                         "clip-norm", "phase1", "phase2", "seed", "eval-every"})
     j[k] = a.get(k, "");
+  // Only when given, so that checkpoints written before --iters existed resume.
+  if (a.has("iters")) j["iters"] = a.get("iters", "");
   j["data"] = d.description;
   j["bn_mode"] = bn;
   return j.dump();
@@ -127,7 +132,7 @@ struct HeldOut {
 // ROC AUC of the malignancy probability for melanoma (nets/seg_metrics.h's
 // per-image JA, its conventions for empty masks).
 HeldOut evaluate(DetSegNet& net, const std::vector<SegSample>& val, const DetSegSpec& spec, Device device,
-                 int batch, int threads, uint64_t seed) {
+                 int batch, int threads, uint64_t seed, bool show_progress) {
   HeldOut h;
   if (val.empty()) return h;
   NoGradGuard no_grad;
@@ -145,8 +150,11 @@ HeldOut evaluate(DetSegNet& net, const std::vector<SegSample>& val, const DetSeg
   int64_t batches = 0, images = 0;
   std::vector<double> scores;
   std::vector<int> labels;
+  std::optional<Progress> bar;  // the final evaluation's own bar
+  if (show_progress) bar.emplace(loader.batches_per_epoch(), "held-out");
   SegBatch b;
   while (loader.next(b)) {
+    if (bar) bar->update(batches);
     const Tensor x = b.images.to(device);
     loss_sum += net.loss(x, detseg_targets(b, device), rng).total.to(Device::CPU).item();
     ++batches;
@@ -162,6 +170,7 @@ HeldOut evaluate(DetSegNet& net, const std::vector<SegSample>& val, const DetSeg
       ++images;
     }
   }
+  if (bar) bar->finish();
   net.train();
   h.loss = loss_sum / (double)batches;
   h.jaccard = jac_sum / (double)images;
@@ -174,15 +183,18 @@ HeldOut evaluate(DetSegNet& net, const std::vector<SegSample>& val, const DetSeg
 int train_detseg(int argc, char** argv) {
   Args args(argc, argv,
             {"data", "data-dir", "size", "augment", "weights", "bn", "channels", "rois", "phase1", "phase2",
-             "phase3", "batch", "lr", "momentum", "wd", "clip-norm", "eval-every", "ckpt-every", "out", "threads",
+             "phase3", "iters", "batch", "lr", "momentum", "wd", "clip-norm", "eval-every", "ckpt-every", "out", "threads",
              "device", "seed", "precision", "sync-bn"},
             {"resume", "skip-bad-rows"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  const int64_t p1 = args.get_int("phase1", 40000), p2 = args.get_int("phase2", 80000),
-                p3 = args.get_int("phase3", 40000);
+  int64_t p1 = args.get_int("phase1", 40000), p2 = args.get_int("phase2", 80000), p3 = args.get_int("phase3", 40000);
+  if (args.has("iters")) {  // the phases share N in their proportions
+    const std::vector<int64_t> shares = split_iterations(args.get_int("iters", 0), {p1, p2, p3});
+    p1 = shares[0], p2 = shares[1], p3 = shares[2];
+  }
   const int64_t iters = p1 + p2 + p3;
   const int batch = (int)args.get_int("batch", 2);
   const int size = (int)args.get_int("size", 1024);
@@ -313,8 +325,14 @@ int train_detseg(int argc, char** argv) {
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train detseg", dp.console());
   bar.update(iteration);
-  double smooth = NAN;
+  double smooth = NAN;  // the progress bar's average loss (log.csv has each step's)
   int phase = 0;
+  auto bar_text = [&] {
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "phase %d  avg loss %.4f  lr %.2g", phase, smooth, sgd.lr());
+    return std::string(extra);
+  };
+  std::string heldout_summary;
   while (iteration < iters) {
     const int want = phase_of(iteration, p1, p2);
     if (want != phase) {
@@ -369,15 +387,18 @@ int train_detseg(int argc, char** argv) {
       continue;
     }
     if (evaluate_now) {
-      const HeldOut h = evaluate(net, data.val, model.spec, device, batch, threads, seed);
+      if (last) bar.finish(bar_text());  // the final evaluation draws its own bar below
+      const HeldOut h = evaluate(net, data.val, model.spec, device, batch, threads, seed, last);
+      if (last)  // printed at the end, after the progress bar
+        heldout_summary = "held-out (" + std::to_string(data.val.size()) + " images) at iteration " +
+                          std::to_string(iteration) + ": loss " + fixed4(h.loss) + "  Jaccard " + fixed4(h.jaccard) +
+                          "  melanoma AUC " + fixed4(h.auc);
       row.push_back({"heldout_loss", h.loss});
       row.push_back({"heldout_jaccard", h.jaccard});
       row.push_back({"heldout_auc", h.auc});
     }
     log->log(row);
-    char extra[96];
-    std::snprintf(extra, sizeof extra, "phase %d  loss %.4f  lr %.2g", phase, smooth, sgd.lr());
-    bar.update(iteration, extra);
+    bar.update(iteration, bar_text());
     if (evaluate_now || phase_end) plot();
     if (iteration % ckpt_every == 0 || evaluate_now || phase_end) save("schedule");
     if (step.stop) {
@@ -392,6 +413,7 @@ int train_detseg(int argc, char** argv) {
   }
   bar.finish();
   if (!dp.is_root()) return 0;
+  if (!heldout_summary.empty()) std::printf("%s\n", heldout_summary.c_str());
   auto meta = detseg_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for

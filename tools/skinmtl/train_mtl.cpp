@@ -234,7 +234,13 @@ int train_mtl(int argc, char** argv) {
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train mtl", dp.console());
   bar.update(iteration);
-  double smooth = NAN;
+  double smooth = NAN;  // the progress bar's average loss (log.csv has each step's)
+  auto bar_text = [&] {
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "avg loss %.4f  lr %.2g", smooth, sgd.lr());
+    return std::string(extra);
+  };
+  std::string heldout_summary;
   const Transform eval_tf = test_transform(min_short, crop);
   while (iteration < iters) {
     Batch b;
@@ -267,12 +273,21 @@ int train_mtl(int argc, char** argv) {
 
     const bool last = iteration == iters;
     if ((iteration % eval_every == 0 || last) && dp.is_root()) {
+      if (last) bar.finish(bar_text());  // the final evaluation draws its own bar below
       MtlPredictions p = predict_mtl(net, data.val, eval_tf, model.spec.normalize, device, batch, threads,
-                                     false, false);
+                                     false, /*show_progress=*/last);
       MtlMetrics m = mtl_metrics(p, data.val);
       const double held = (std::isnan(p.lesion_loss) ? 0 : p.lesion_loss) +
                           (std::isnan(p.location_loss) ? 0 : p.location_loss);
       row.push_back({"heldout_loss", held});
+      if (last) {  // printed at the end, after the progress bar
+        heldout_summary = "held-out (" + std::to_string(data.val.size()) + " images) at iteration " +
+                          std::to_string(iteration) + ": loss " + fixed4(held);
+        if (m.has_lesion)
+          heldout_summary += "  mAP-class " + fixed4(m.map_class.map.value_or(NAN)) + "  mAP-image " +
+                             fixed4(m.map_image.map.value_or(NAN));
+        if (m.has_location) heldout_summary += "  top-1 " + fixed4(m.top1) + "  top-3 " + fixed4(m.top3);
+      }
       if (m.has_lesion) {
         row.push_back({"heldout_map_class", m.map_class.map.value_or(NAN)});
         row.push_back({"heldout_map_image", m.map_image.map.value_or(NAN)});
@@ -299,9 +314,7 @@ int train_mtl(int argc, char** argv) {
       continue;
     }
     log->log(row);
-    char extra[96];
-    std::snprintf(extra, sizeof extra, "loss %.4f  lr %.2g", smooth, sgd.lr());
-    bar.update(iteration, extra);
+    bar.update(iteration, bar_text());
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
     if (step.stop) {
@@ -316,6 +329,7 @@ int train_mtl(int argc, char** argv) {
   }
   bar.finish();
   if (!dp.is_root()) return 0;
+  if (!heldout_summary.empty()) std::printf("%s\n", heldout_summary.c_str());
   auto meta = mtl_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for

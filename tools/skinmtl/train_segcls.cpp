@@ -151,9 +151,9 @@ struct Heldout {
 };
 
 Heldout evaluate(SegClsNet& net, const SegData& data, const SegClsModelSpec& spec, const SegClsLossWeights& w,
-                 Device device, int batch, int threads) {
+                 Device device, int batch, int threads, bool show_progress) {
   Heldout h;
-  h.p = predict_segcls(net, data.val, spec, w, device, batch, threads, /*keep_truth=*/true, false);
+  h.p = predict_segcls(net, data.val, spec, w, device, batch, threads, /*keep_truth=*/true, show_progress);
   if (net.has_seg()) {
     std::vector<SegCounts> counts;
     for (size_t i = 0; i < h.p.masks.size(); ++i) counts.push_back(seg_counts(h.p.masks[i], h.p.truth[i]));
@@ -338,7 +338,13 @@ int train_segcls(int argc, char** argv) {
   StopSignal stop;  // Ctrl-C / SIGTERM: checkpoint and stop after this step
   Progress bar(iters, "train segcls", dp.console());
   bar.update(iteration);
-  double smooth = NAN;
+  double smooth = NAN;  // the progress bar's average loss (log.csv has each step's)
+  auto bar_text = [&] {
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "avg loss %.4f  lr %.2g", smooth, sgd.lr());
+    return std::string(extra);
+  };
+  std::string heldout_summary;
   while (iteration < iters) {
     SegBatch b;
     if (!loader.next(b)) {  // a new epoch
@@ -374,8 +380,17 @@ int train_segcls(int argc, char** argv) {
 
     const bool last = iteration == iters;
     if ((iteration % eval_every == 0 || last) && dp.is_root()) {
-      const Heldout h = evaluate(net, data, model.spec, lw, device, batch, threads);
+      if (last) bar.finish(bar_text());  // the final evaluation draws its own bar below
+      const Heldout h = evaluate(net, data, model.spec, lw, device, batch, threads, last);
       row.push_back({"heldout_loss", h.p.total_loss});
+      if (last) {  // printed at the end, after the progress bar
+        heldout_summary = "held-out (" + std::to_string(data.val.size()) + " images) at iteration " +
+                          std::to_string(iteration) + ": loss " + fixed4(h.p.total_loss);
+        if (net.has_seg()) heldout_summary += "  Jaccard " + fixed4(h.jaccard);
+        if (net.has_cls())
+          heldout_summary += "  AUC melanoma " + fixed4(h.auc_mel) + "  AUC SK " + fixed4(h.auc_sk) + "  mean " +
+                             fixed4(h.auc_mean);
+      }
       if (net.has_seg()) row.push_back({"heldout_jaccard", h.jaccard});
       if (net.has_cls()) {
         row.push_back({"heldout_auc_melanoma", h.auc_mel});
@@ -401,9 +416,7 @@ int train_segcls(int argc, char** argv) {
       continue;
     }
     log->log(row);
-    char extra[96];
-    std::snprintf(extra, sizeof extra, "loss %.4f  lr %.2g", smooth, sgd.lr());
-    bar.update(iteration, extra);
+    bar.update(iteration, bar_text());
     if (iteration % eval_every == 0 || last) plot();
     if (iteration % ckpt_every == 0 || iteration % eval_every == 0 || last) save("schedule");
     if (step.stop) {
@@ -418,6 +431,7 @@ int train_segcls(int argc, char** argv) {
   }
   bar.finish();
   if (!dp.is_root()) return 0;
+  if (!heldout_summary.empty()) std::printf("%s\n", heldout_summary.c_str());
   auto meta = segcls_model_metadata(model.spec);
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for
