@@ -7,6 +7,7 @@
 //                                         // `dir` goes out of scope
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -52,6 +53,13 @@ inline std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   SKINMTL_CHECK(f, "test: cannot read " << path);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// Runs a shell command line with stdout and stderr going to the file `log`;
+// returns its exit status (-1 when it did not exit normally: a signal).
+inline int sh(const std::string& cmd, const std::string& log) {
+  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 // The skinmtl binary the end-to-end tests run: $SKINMTL_BIN when set (make

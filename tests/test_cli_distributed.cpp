@@ -24,10 +24,7 @@ namespace {
 
 const char* kBin = test::skinmtl_bin();
 
-int sh(const std::string& cmd, const std::string& log) {
-  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using test::sh;
 
 // Open MPI as root (containers, CI) wants both variables; one OpenMP thread
 // per rank, and as many for the one-process runs they are compared with.
@@ -59,10 +56,11 @@ class CliDistributed : public ::testing::Test {
   // problem, on which float rounding stays float rounding. (With batch
   // statistics on a randomly initialised ResNet-50 at 32 px, even one
   // process with 1 and 2 OpenMP threads parts after two steps.)
-  std::string mtl_args(const std::string& out, int iters) const {
+  std::string mtl_args(const std::string& out, int iters, const std::string& device = "cpu") const {
     return " train mtl --data synthetic:" + path("data/manifest.csv") +
            " --weights none --bn frozen --min-short 36 --max-short 48 --crop 32 --batch 4 --lr 0.000001"
-           " --eval-every 3 --ckpt-every 2 --threads 1 --device cpu --iters " + std::to_string(iters) + " --out " + out;
+           " --eval-every 3 --ckpt-every 2 --threads 1 --device " + device + " --iters " + std::to_string(iters) +
+           " --out " + out;
   }
 
   static test::TempDir* dir_;
@@ -112,6 +110,21 @@ TEST_F(CliDistributed, TwoProcessesTrainAsOne) {
   // The weights: a wrong average (a sum, say, as a doubled learning rate) moves
   // them by about 2e-2 on this scale; float rounding by a few 1e-6.
   expect_same_weights(a + "/model.safetensors", b + "/model.safetensors", 1e-4);
+}
+
+TEST_F(CliDistributed, TwoProcessesTrainAsOneOnTheGpu) {
+  // The same on a GPU: NCCL with a GPU per rank, or through the host when
+  // both ranks share one GPU (NCCL refuses that). cuDNN's algorithms are not
+  // bit-reproducible across batch sizes, hence the looser tolerance.
+  REQUIRE_CUDA();
+  const std::string a = path("gpu_one"), b = path("gpu_two");
+  ASSERT_EQ(sh(one() + mtl_args(a, 3, "cuda"), path("gpu_one.log")), 0) << test::read_file(path("gpu_one.log"));
+  ASSERT_EQ(sh(mpirun2() + mtl_args(b, 3, "cuda"), path("gpu_two.log")), 0)
+      << test::read_file(path("gpu_two.log"));
+  const std::vector<double> la = losses(a + "/log.csv"), lb = losses(b + "/log.csv");
+  ASSERT_EQ(la.size(), lb.size());
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(lb[i], la[i], 1e-4 * std::abs(la[i])) << "iteration " << i + 1;
+  expect_same_weights(a + "/model.safetensors", b + "/model.safetensors", 1e-3);
 }
 
 TEST_F(CliDistributed, ACheckpointOfTwoProcessesResumesInOne) {

@@ -24,11 +24,7 @@ namespace {
 
 const char* kBin = test::skinmtl_bin();
 
-// Runs a command line, returns its exit status; output goes to `log`.
-int sh(const std::string& cmd, const std::string& log) {
-  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using test::sh;
 
 // 40 toy images as PNG files and a manifest (lesion types ';'-joined, "clear"
 // when none; the site as location).

@@ -21,10 +21,7 @@ namespace {
 
 const char* kBin = test::skinmtl_bin();
 
-int sh(const std::string& cmd, const std::string& log) {
-  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using test::sh;
 
 Image mask_of(const std::vector<std::string>& rows) {
   Image m((int)rows.size(), (int)rows[0].size(), 1);

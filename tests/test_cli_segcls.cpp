@@ -28,11 +28,7 @@ namespace {
 
 const char* kBin = test::skinmtl_bin();
 
-// Runs a command line, returns its exit status; output goes to `log`.
-int sh(const std::string& cmd, const std::string& log) {
-  const int rc = std::system((cmd + " > " + log + " 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using test::sh;
 
 // 24 synthetic lesions and a CSV (io/seg_data.h's generic format) whose val
 // split holds the first nevus, melanoma and seborrheic keratosis and three

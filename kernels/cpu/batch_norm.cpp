@@ -74,6 +74,47 @@ void add_run2(LaneKahanSum<T>& s, LaneKahanSum<T>& u, int64_t n, F f, G g) {
   }
 }
 
+// The per-channel reductions every function below is made of: channel c's
+// sum of x, its sum of squared deviations from mu, and backward's two sums.
+template <typename T>
+T channel_sum(const T* x, int64_t N, int64_t C, int64_t HW, int64_t c) {
+  LaneKahanSum<T> s;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xc = x + (n * C + c) * HW;
+    add_run(s, HW, [xc](int64_t j) { return xc[j]; });
+  }
+  return s.result();
+}
+
+template <typename T>
+T channel_sq_dev_sum(const T* x, T mu, int64_t N, int64_t C, int64_t HW, int64_t c) {
+  LaneKahanSum<T> q;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xc = x + (n * C + c) * HW;
+    add_run(q, HW, [xc, mu](int64_t j) {
+      const T d = xc[j] - mu;
+      return d * d;
+    });
+  }
+  return q.result();
+}
+
+// sum dy and sum dy * xhat over channel c.
+template <typename T>
+void channel_backward_sums(T* sum_dy, T* sum_dy_xhat, const T* dy, const T* x, T m, T is, int64_t N, int64_t C,
+                           int64_t HW, int64_t c) {
+  LaneKahanSum<T> s_dy, s_dy_xhat;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* dyc = dy + (n * C + c) * HW;
+    const T* xc = x + (n * C + c) * HW;
+    add_run2(
+        s_dy, s_dy_xhat, HW, [dyc](int64_t j) { return dyc[j]; },
+        [dyc, xc, m, is](int64_t j) { return dyc[j] * ((xc[j] - m) * is); });
+  }
+  *sum_dy = s_dy.result();
+  *sum_dy_xhat = s_dy_xhat.result();
+}
+
 }  // namespace
 
 template <typename T>
@@ -81,23 +122,9 @@ void batch_norm_train_stats_cpu(T* mean, T* invstd, T* running_mean, T* running_
                                 int64_t N, int64_t C, int64_t HW, double eps, double momentum) {
   const int64_t M = N * HW;
   for (int64_t c = 0; c < C; ++c) {
-    // Pass 1: the mean.
-    LaneKahanSum<T> s;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xc = x + (n * C + c) * HW;
-      add_run(s, HW, [xc](int64_t j) { return xc[j]; });
-    }
-    const T mu = s.result() / T(M);
-    // Pass 2: the biased variance, as the mean of squared deviations.
-    LaneKahanSum<T> q;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xc = x + (n * C + c) * HW;
-      add_run(q, HW, [xc, mu](int64_t j) {
-        const T d = xc[j] - mu;
-        return d * d;
-      });
-    }
-    const T var = q.result() / T(M);
+    // Pass 1: the mean. Pass 2: the biased variance, as the mean of squared deviations.
+    const T mu = channel_sum(x, N, C, HW, c) / T(M);
+    const T var = channel_sq_dev_sum(x, mu, N, C, HW, c) / T(M);
     mean[c] = mu;
     invstd[c] = T(1) / std::sqrt(var + T(eps));
     const T unbiased = var * (T(M) / T(M - 1));
@@ -136,15 +163,8 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
   for (int64_t c = 0; c < C; ++c) {
     // The two per-channel reductions.
     const T m = mean[c], is = invstd[c], g = gamma[c];
-    LaneKahanSum<T> s_dy, s_dy_xhat;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* dyc = dy + (n * C + c) * HW;
-      const T* xc = x + (n * C + c) * HW;
-      add_run2(
-          s_dy, s_dy_xhat, HW, [dyc](int64_t j) { return dyc[j]; },
-          [dyc, xc, m, is](int64_t j) { return dyc[j] * ((xc[j] - m) * is); });
-    }
-    const T sum_dy = s_dy.result(), sum_dy_xhat = s_dy_xhat.result();
+    T sum_dy, sum_dy_xhat;
+    channel_backward_sums(&sum_dy, &sum_dy_xhat, dy, x, m, is, N, C, HW, c);
     if (dgamma) dgamma[c] += sum_dy_xhat;
     if (dbeta) dbeta[c] += sum_dy;
     if (!dx) continue;
@@ -169,30 +189,12 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
 
 template <typename T>
 void batch_norm_sum_cpu(T* sum, const T* x, int64_t N, int64_t C, int64_t HW) {
-  for (int64_t c = 0; c < C; ++c) {
-    LaneKahanSum<T> s;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xc = x + (n * C + c) * HW;
-      add_run(s, HW, [xc](int64_t j) { return xc[j]; });
-    }
-    sum[c] = s.result();
-  }
+  for (int64_t c = 0; c < C; ++c) sum[c] = channel_sum(x, N, C, HW, c);
 }
 
 template <typename T>
 void batch_norm_sum_sq_dev_cpu(T* sq, const T* x, const T* mean, int64_t N, int64_t C, int64_t HW) {
-  for (int64_t c = 0; c < C; ++c) {
-    const T mu = mean[c];
-    LaneKahanSum<T> q;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xc = x + (n * C + c) * HW;
-      add_run(q, HW, [xc, mu](int64_t j) {
-        const T d = xc[j] - mu;
-        return d * d;
-      });
-    }
-    sq[c] = q.result();
-  }
+  for (int64_t c = 0; c < C; ++c) sq[c] = channel_sq_dev_sum(x, mean[c], N, C, HW, c);
 }
 
 template <typename T>
@@ -210,19 +212,8 @@ void batch_norm_stats_from_sq_dev_cpu(T* invstd, T* running_mean, T* running_var
 template <typename T>
 void batch_norm_backward_sums_cpu(T* sums, const T* dy, const T* x, const T* mean, const T* invstd, int64_t N,
                                   int64_t C, int64_t HW) {
-  for (int64_t c = 0; c < C; ++c) {
-    const T m = mean[c], is = invstd[c];
-    LaneKahanSum<T> s_dy, s_dy_xhat;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* dyc = dy + (n * C + c) * HW;
-      const T* xc = x + (n * C + c) * HW;
-      add_run2(
-          s_dy, s_dy_xhat, HW, [dyc](int64_t j) { return dyc[j]; },
-          [dyc, xc, m, is](int64_t j) { return dyc[j] * ((xc[j] - m) * is); });
-    }
-    sums[c] = s_dy.result();
-    sums[C + c] = s_dy_xhat.result();
-  }
+  for (int64_t c = 0; c < C; ++c)
+    channel_backward_sums(&sums[c], &sums[C + c], dy, x, mean[c], invstd[c], N, C, HW, c);
 }
 
 template <typename T>
