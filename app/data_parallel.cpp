@@ -8,9 +8,9 @@
 
 namespace skinmtl {
 
-DataParallel::DataParallel(int global_batch, const char* command) : comm_(Communicator::world()) {
-  SKINMTL_USER_CHECK(global_batch % comm_.size() == 0,
-                     command << ": --batch " << global_batch << " is the batch over all " << comm_.size()
+DataParallel::DataParallel(int global_batch) : comm_(Communicator::world()) {
+  SKINMTL_USAGE_CHECK(global_batch % comm_.size() == 0,
+                     "--batch " << global_batch << " is the batch over all " << comm_.size()
                              << " processes and must be a multiple of " << comm_.size());
 }
 

@@ -12,7 +12,7 @@
 // it prints, draws the progress bar, evaluates on the held-out images, and
 // writes log.csv, the figures and the checkpoints.
 //
-//   DataParallel dp(batch, "train mtl");
+//   DataParallel dp(batch);
 //   dp.shard(loader_options);                  // this rank's part of each batch
 //   ... build the model, load a checkpoint ...
 //   dp.start(net, sgd.params());               // rank 0's weights everywhere
@@ -44,9 +44,9 @@ struct StepNumbers {
 
 class DataParallel {
  public:
-  // Checks that `global_batch` images split evenly over the ranks; `command`
-  // names the trainer in the message.
-  DataParallel(int global_batch, const char* command);
+  // Checks that `global_batch` images split evenly over the ranks (a
+  // UsageError otherwise).
+  explicit DataParallel(int global_batch);
 
   Communicator& comm() const { return comm_; }
   bool is_root() const { return comm_.is_root(); }

@@ -9,7 +9,7 @@
 namespace skinmtl {
 
 std::vector<int64_t> split_iterations(int64_t n, const std::vector<int64_t>& proportions) {
-  SKINMTL_USER_CHECK(n >= 1, "--iters must be at least 1, got " << n);
+  SKINMTL_USAGE_CHECK(n >= 1, "--iters must be at least 1, got " << n);
   int64_t total = 0;
   for (int64_t p : proportions) {
     SKINMTL_USER_CHECK(p >= 0, "iteration counts must be >= 0, got " << p);

@@ -51,14 +51,14 @@ static std::string file_kind_problem(const std::string& path, struct stat* st) {
 static std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
   const std::string problem = file_kind_problem(path, &st);
-  SKINMTL_CHECK(problem.empty(), "load_image: '" << path << "': " << problem);
+  SKINMTL_USER_CHECK(problem.empty(), "load_image: '" << path << "': " << problem);
   FILE* f = std::fopen(path.c_str(), "rb");
-  SKINMTL_CHECK(f, "load_image: cannot open '" << path << "': " << std::strerror(errno));
+  SKINMTL_USER_CHECK(f, "load_image: cannot open '" << path << "': " << std::strerror(errno));
   std::vector<uint8_t> bytes((size_t)st.st_size);
   const size_t n = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
   const bool failed = std::ferror(f);
   std::fclose(f);
-  SKINMTL_CHECK(!failed, "load_image: error reading '" << path << "'");
+  SKINMTL_USER_CHECK(!failed, "load_image: error reading '" << path << "'");
   bytes.resize(n);  // a file that shrank while being read: decode reports what is missing
   return bytes;
 }
@@ -122,15 +122,15 @@ Image load_image(const std::string& path, int channels) {
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name, int channels) {
   SKINMTL_CHECK(channels == 0 || channels == 1 || channels == 3,
                 "load_image: channels must be 0 (as stored), 1 or 3, got " << channels);
-  SKINMTL_CHECK(size > 0, "load_image: '" << name << "' is empty (0 bytes)");
-  SKINMTL_CHECK(size < (size_t)1 << 31, "load_image: '" << name << "' is too large to decode");
+  SKINMTL_USER_CHECK(size > 0, "load_image: '" << name << "' is empty (0 bytes)");
+  SKINMTL_USER_CHECK(size < (size_t)1 << 31, "load_image: '" << name << "' is too large to decode");
   const int len = (int)size;
   {
     // A decompression bomb (a few bytes claiming 20000x20000) is refused from
     // its header, before any pixel memory is allocated.
     int w, h, comp;
     if (stbi_info_from_memory(bytes, len, &w, &h, &comp))
-      SKINMTL_CHECK((int64_t)w * h <= max_image_pixels(),
+      SKINMTL_USER_CHECK((int64_t)w * h <= max_image_pixels(),
                     "load_image: '" << name << "' claims " << w << "x" << h << " = " << (int64_t)w * h / 1000000
                                     << " megapixels, over the limit of " << max_image_pixels() / 1000000
                                     << " (set SKINMTL_MAX_PIXELS to allow more)");
@@ -195,7 +195,7 @@ void save_png(const std::string& path, const Image& image) {
                               << ")");
   const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels,
                                 image.data.data(), image.width * image.channels);
-  SKINMTL_CHECK(ok, "save_png: cannot write '" << path << "': " << std::strerror(errno));
+  SKINMTL_USER_CHECK(ok, "save_png: cannot write '" << path << "': " << std::strerror(errno));
 }
 
 void save_jpeg(const std::string& path, const Image& image, int quality) {
@@ -206,7 +206,7 @@ void save_jpeg(const std::string& path, const Image& image, int quality) {
                 "save_jpeg: '" << path << "': quality must be in [1, 100], got " << quality);
   const int ok = stbi_write_jpg(path.c_str(), image.width, image.height, image.channels,
                                 image.data.data(), quality);
-  SKINMTL_CHECK(ok, "save_jpeg: cannot write '" << path << "': " << std::strerror(errno));
+  SKINMTL_USER_CHECK(ok, "save_jpeg: cannot write '" << path << "': " << std::strerror(errno));
 }
 
 // ---- resampling ------------------------------------------------------------------

@@ -30,7 +30,7 @@ using json = nlohmann::json;
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 // Every error names the file: "safetensors file 'x.safetensors': <problem>".
-#define ST_CHECK(cond, msg) SKINMTL_CHECK(cond, "safetensors file '" << path << "': " << msg)
+#define ST_CHECK(cond, msg) SKINMTL_USER_CHECK(cond, "safetensors file '" << path << "': " << msg)
 
 // ---- dtypes ------------------------------------------------------------------------
 

@@ -33,6 +33,14 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A command called the wrong way: an unknown option, a value of the wrong
+// kind or out of range. bin/skinmtl prints it with where to find the options
+// and exits 2 (other errors exit 1).
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& what) : Error(what) {}
+};
+
 // Builds "file:line: message" and throws skinmtl::Error.
 [[noreturn]] inline void fail_at(const char* file, int line, const std::string& msg) {
   std::ostringstream os;
@@ -60,6 +68,18 @@ class Error : public std::runtime_error {
 // user's file and line where there is one, and carries no C++ file:line, which
 // would only send the reader into our sources.
 //   SKINMTL_USER_CHECK(fs::is_directory(dir), "--masks " << dir << ": not a folder");
+// SKINMTL_USAGE_CHECK(cond, msg-stream): a UsageError, for a mistake in the
+// command line itself; no C++ file:line either.
+//   SKINMTL_USAGE_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
+#define SKINMTL_USAGE_CHECK(cond, msg)                                  \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::ostringstream skinmtl_os_;                                   \
+      skinmtl_os_ << msg;                                               \
+      throw ::skinmtl::UsageError(skinmtl_os_.str());                   \
+    }                                                                   \
+  } while (0)
+
 #define SKINMTL_USER_CHECK(cond, msg)                                   \
   do {                                                                  \
     if (!(cond)) {                                                      \

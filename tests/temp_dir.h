@@ -62,6 +62,18 @@ inline int sh(const std::string& cmd, const std::string& log) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// The environment of a test's `mpirun` (a shell prefix):
+//  - as root (a container, CI) Open MPI wants both ALLOW variables;
+//  - one OpenMP thread per rank;
+//  - under make sanitize, Open MPI's own allocations kept until exit are
+//    suppressed by library name (tools/sanitize/lsan.supp), which needs full
+//    stacks through its libraries (fast_unwind_on_malloc=0, for these processes
+//    only: it is slow) and its plugins left loaded; both are ignored otherwise.
+inline std::string mpirun_env() {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+         "OMPI_MCA_mca_base_component_disable_dlclose=1 LSAN_OPTIONS=\"$LSAN_OPTIONS:fast_unwind_on_malloc=0\" ";
+}
+
 // The skinmtl binary the end-to-end tests run: $SKINMTL_BIN when set (make
 // sanitize points it at its own build), else bin/skinmtl.
 inline const char* skinmtl_bin() {

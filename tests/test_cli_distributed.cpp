@@ -26,9 +26,9 @@ const char* kBin = test::skinmtl_bin();
 
 using test::sh;
 
-// Open MPI as root (containers, CI) wants both variables; one OpenMP thread
-// per rank, and as many for the one-process runs they are compared with.
-const std::string kEnv = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ";
+// test::mpirun_env(): one OpenMP thread per rank, and as many for the
+// one-process runs they are compared with.
+const std::string kEnv = test::mpirun_env();
 std::string mpirun2() { return kEnv + "timeout 600 mpirun -np 2 --oversubscribe " + kBin; }
 std::string one() { return kEnv + "timeout 600 " + std::string(kBin); }
 

@@ -57,6 +57,29 @@ TEST(CliHelp, UsageErrorsGoToStderrWithStatusTwo) {
   }
 }
 
+// A mistake in the command line exits 2 and says where the options are; a
+// mistake in the user's data or files exits 1. Neither message sends the
+// reader into our sources with a C++ file:line.
+TEST(CliHelp, OptionMistakesExitTwoDataMistakesOneNeitherWithSourceLines) {
+  for (const char* c : {"train mtl --bn foo", "train mtl --iters abc", "train mtl --bogus 1", "train segcls --lr-schedule step",
+                        "train detseg --augment x", "train detseg --iters 0", "eval mtl", "synth", "classify",
+                        "metrics seg --bogus", "reproduce yang --budget tpu --dry-run"}) {
+    const Result r = run(c);
+    EXPECT_EQ(r.rc, 2) << "skinmtl " << c << "\n" << r.err;
+    EXPECT_NE(r.err.find("--help' lists the options"), std::string::npos) << "skinmtl " << c << "\n" << r.err;
+    EXPECT_EQ(r.err.find(".cpp:"), std::string::npos) << "skinmtl " << c << "\n" << r.err;
+  }
+  test::TempDir dir;
+  for (const std::string& c : {"train mtl --data " + dir.path("none.csv"), "eval mtl --model " + dir.path("none.safetensors"),
+                              "classify --image " + dir.path("none.jpg")}) {
+    const Result r = run(c);
+    EXPECT_EQ(r.rc, 1) << "skinmtl " << c << "\n" << r.err;
+    EXPECT_NE(r.err.find(": error: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(dir.path("none")), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(".cpp:"), std::string::npos) << "skinmtl " << c << "\n" << r.err;
+  }
+}
+
 // check-data lists every problem of a data set with its CSV line and exits 1;
 // a clean data set exits 0.
 TEST(CliCheckData, ListsEveryProblemWithItsLineAndExitsOne) {

@@ -138,10 +138,8 @@ TEST(Distributed, TwoRanksUnderMpirun) {
   self[n] = 0;
   test::TempDir dir;
   const std::string log = dir.path("mpirun.log");
-  // As root (a container, CI) Open MPI wants both variables; --oversubscribe
-  // allows two ranks on a one-core machine.
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
-                          "timeout 300 mpirun -np 2 --oversubscribe " + std::string(self) +
+  // --oversubscribe allows two ranks on a one-core machine.
+  const std::string cmd = test::mpirun_env() + "timeout 300 mpirun -np 2 --oversubscribe " + std::string(self) +
                           " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_TwoRanks.*' > " + log + " 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream in(log);

@@ -20,7 +20,7 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& options,
       help_ = true;
       continue;
     }
-    SKINMTL_USER_CHECK(a.rfind("--", 0) == 0, "unexpected argument '" << a << "' (options start with --)");
+    SKINMTL_USAGE_CHECK(a.rfind("--", 0) == 0, "unexpected argument '" << a << "' (options start with --)");
     std::string name = a.substr(2), value;
     auto eq = name.find('=');
     if (eq != std::string::npos) {
@@ -28,13 +28,13 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& options,
       name = name.substr(0, eq);
     }
     if (known(flags, name)) {
-      SKINMTL_USER_CHECK(eq == std::string::npos, "--" << name << " takes no value");
+      SKINMTL_USAGE_CHECK(eq == std::string::npos, "--" << name << " takes no value");
       values_[name] = "1";
       continue;
     }
-    SKINMTL_USER_CHECK(known(options, name), "unknown option --" << name << " (see --help)");
+    SKINMTL_USAGE_CHECK(known(options, name), "unknown option --" << name << "");
     if (eq == std::string::npos) {
-      SKINMTL_USER_CHECK(i + 1 < argc, "option --" << name << " needs a value");
+      SKINMTL_USAGE_CHECK(i + 1 < argc, "option --" << name << " needs a value");
       value = argv[++i];
     }
     values_[name] = value;
@@ -51,7 +51,7 @@ double Args::get_double(const std::string& name, double fallback) const {
   if (it == values_.end()) return fallback;
   char* end = nullptr;
   double v = std::strtod(it->second.c_str(), &end);
-  SKINMTL_USER_CHECK(end && *end == 0 && !it->second.empty(),
+  SKINMTL_USAGE_CHECK(end && *end == 0 && !it->second.empty(),
                 "--" << name << " expects a number, got '" << it->second << "'");
   return v;
 }
@@ -61,15 +61,15 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   if (it == values_.end()) return fallback;
   char* end = nullptr;
   long long v = std::strtoll(it->second.c_str(), &end, 10);
-  SKINMTL_USER_CHECK(end && *end == 0 && !it->second.empty(),
+  SKINMTL_USAGE_CHECK(end && *end == 0 && !it->second.empty(),
                 "--" << name << " expects an integer, got '" << it->second << "'");
   return v;
 }
 
 std::string apply_precision(const Args& args, Device device) {
   const std::string p = args.get("precision", "fp32");
-  SKINMTL_USER_CHECK(p == "fp32" || p == "tf32", "--precision must be fp32 or tf32, got '" << p << "'");
-  SKINMTL_USER_CHECK(p == "fp32" || device == Device::CUDA,
+  SKINMTL_USAGE_CHECK(p == "fp32" || p == "tf32", "--precision must be fp32 or tf32, got '" << p << "'");
+  SKINMTL_USAGE_CHECK(p == "fp32" || device == Device::CUDA,
                      "--precision tf32 is a GPU mode (the CPU always computes in FP32): use it "
                      "with --device cuda");
   if (device == Device::CUDA) set_cuda_tf32(p == "tf32");
@@ -82,7 +82,7 @@ Device parse_device(const std::string& name) {
     SKINMTL_USER_CHECK(cuda_available(), "--device cuda: " << cuda_unavailable_reason());
     return Device::CUDA;
   }
-  SKINMTL_USER_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
+  SKINMTL_USAGE_CHECK(name == "auto", "--device must be auto, cpu or cuda, got '" << name << "'");
   // A machine meant to have a GPU must not fall back to the CPU in silence.
   SKINMTL_USER_CHECK(cuda_available() || !cuda_required(),
                      "--device auto: SKINMTL_REQUIRE_CUDA is set but " << cuda_unavailable_reason());
@@ -101,7 +101,7 @@ void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::st
 
 std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp) {
   const std::string v = args.get("sync-bn", "on");
-  SKINMTL_USER_CHECK(v == "on" || v == "off", "--sync-bn must be on or off, got '" << v << "'");
+  SKINMTL_USAGE_CHECK(v == "on" || v == "off", "--sync-bn must be on or off, got '" << v << "'");
   if (v == "off" || dp.ranks() == 1) return "";
   const int live = set_sync_batch_norm(net, &dp.comm());
   return live == 0 ? "" : " (" + std::to_string(live) + " batch norms synchronised)";

@@ -61,10 +61,10 @@ int cmd_classify(int argc, char** argv) {
   const long long resize = args.get_int("resize", 256);
   const long long crop = args.get_int("crop", 224);
   const bool as_json = args.flag("json");
-  SKINMTL_CHECK(!image_path.empty(), "--image is required (see --help)");
-  SKINMTL_CHECK(topk >= 1, "--topk must be at least 1, got " << topk);
-  SKINMTL_CHECK(resize >= 1 && resize <= 16384, "--resize must be in 1..16384, got " << resize);
-  SKINMTL_CHECK(crop >= 1 && crop <= resize,
+  SKINMTL_USAGE_CHECK(!image_path.empty(), "--image is required");
+  SKINMTL_USAGE_CHECK(topk >= 1, "--topk must be at least 1, got " << topk);
+  SKINMTL_USAGE_CHECK(resize >= 1 && resize <= 16384, "--resize must be in 1..16384, got " << resize);
+  SKINMTL_USAGE_CHECK(crop >= 1 && crop <= resize,
                 "--crop must be in 1..--resize (" << resize << "), got " << crop);
   const Device device = parse_device(args.get("device", "auto"));
   SKINMTL_CHECK(std::filesystem::exists(weights),

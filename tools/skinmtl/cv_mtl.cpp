@@ -70,7 +70,7 @@ int cv_mtl(int argc, char** argv) {
     }
     if (has_value) ++i;
   }
-  SKINMTL_CHECK(folds >= 2, "--folds must be at least 2");
+  SKINMTL_USAGE_CHECK(folds >= 2, "--folds must be at least 2");
   nlohmann::json summary;
   std::map<std::string, std::vector<double>> values;
   for (int k = 0; k < folds; ++k) {

@@ -99,8 +99,8 @@ int cmd_demo(int argc, char** argv) {
   const std::string out_dir = args.get("out", "runs/demo");
   ToyDataSpec spec;
   spec.size = (int)args.get_int("size", 32);
-  SKINMTL_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "iters, batch, width and lr must be positive");
-  SKINMTL_CHECK(spec.size >= 8 && spec.size % 4 == 0, "--size must be a multiple of 4, at least 8");
+  SKINMTL_USAGE_CHECK(steps > 0 && batch > 0 && width > 0 && lr > 0, "iters, batch, width and lr must be positive");
+  SKINMTL_USAGE_CHECK(spec.size >= 8 && spec.size % 4 == 0, "--size must be a multiple of 4, at least 8");
   const Device device = parse_device(args.get("device", "auto"));
 
   std::filesystem::create_directories(out_dir);

@@ -90,7 +90,7 @@ void write_csv_row(std::ofstream& f, const DetSegResult& r) {
 std::vector<DetSegResult> run_detseg(DetSegModel& model, const std::vector<DetSegInput>& inputs,
                                      const DetSegRunOptions& opt) {
   SKINMTL_CHECK(!inputs.empty(), "predict: no images");
-  SKINMTL_CHECK(opt.batch > 0, "predict: the batch size must be positive, got " << opt.batch);
+  SKINMTL_USAGE_CHECK(opt.batch > 0, "predict: the batch size must be positive, got " << opt.batch);
   // File names first: a clash is found before any work is done.
   std::vector<std::string> names;
   {

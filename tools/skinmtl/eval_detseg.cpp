@@ -165,7 +165,7 @@ int eval_detseg(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const bool as_json = args.flag("json");
   const std::string model_path = args.get("model", "");
   // The data first: a wrong folder or CSV is reported before the model is read.

@@ -193,7 +193,7 @@ int eval_mtl(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const int crops = (int)args.get_int("crops", 10);
   SKINMTL_USER_CHECK(crops == 1 || crops == 10, "--crops must be 1 or 10, got " << crops);
   const int resize = (int)args.get_int("resize", 256), crop = (int)args.get_int("crop", 224);

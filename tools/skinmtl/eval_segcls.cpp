@@ -124,7 +124,7 @@ int eval_segcls(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const int batch = (int)args.get_int("batch", 8);
   const int threads = (int)args.get_int("threads", 2);
   const int overlays = (int)args.get_int("overlays", 16);

@@ -50,17 +50,28 @@ int main(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (std::string(argv[1]) == c.name) {
+      // "skinmtl train mtl": the command and, for train/eval/predict/cv/metrics, its model or mode.
+      std::string name = std::string("skinmtl ") + c.name;
+      if (argc > 2 && argv[2][0] != '-') name += std::string(" ") + argv[2];
       try {
         return c.run(argc - 1, argv + 1);
+      } catch (const skinmtl::UsageError& e) {
+        skinmtl::Communicator& world = skinmtl::Communicator::world();
+        const std::string who = world.distributed() ? name + " (rank " + std::to_string(world.rank()) + " of " +
+                                                          std::to_string(world.size()) + ")"
+                                                    : name;
+        std::fprintf(stderr, "%s: %s\n  ('%s --help' lists the options)\n", who.c_str(), e.what(), name.c_str());
+        if (world.distributed()) world.abort_job(2);
+        return 2;
       } catch (const std::exception& e) {
         skinmtl::Communicator& world = skinmtl::Communicator::world();
         if (!world.distributed()) {
-          std::fprintf(stderr, "skinmtl %s: error: %s\n", c.name, e.what());
+          std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
           return 1;
         }
         // One rank of several: say which, and end them all rather than leave
         // the others waiting in a collective for this one.
-        std::fprintf(stderr, "skinmtl %s (rank %d of %d): error: %s\n", c.name, world.rank(), world.size(), e.what());
+        std::fprintf(stderr, "%s (rank %d of %d): error: %s\n", name.c_str(), world.rank(), world.size(), e.what());
         world.abort_job(1);
       }
     }

@@ -130,10 +130,8 @@ struct Args {
   bool help = false;
 };
 
-// A bad command line: the message is printed with a hint, and the exit status is 2.
-struct UsageError {
-  std::string message;
-};
+// A bad command line throws skinmtl::UsageError (kernels/common.h): bin/skinmtl
+// prints it with a hint and exits 2.
 
 std::vector<int64_t> parse_k_list(const std::string& s) {
   std::vector<int64_t> ks;
@@ -144,7 +142,7 @@ std::vector<int64_t> parse_k_list(const std::string& s) {
     char* end = nullptr;
     const long long k = std::strtoll(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || k < 1)
-      throw UsageError{"--k: '" + item + "' is not a whole number >= 1 (in '" + s + "')"};
+      throw UsageError("--k: '" + item + "' is not a whole number >= 1 (in '" + s + "')");
     ks.push_back(k);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -159,7 +157,7 @@ Args parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string opt = argv[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError{opt + " needs a value"};
+      if (i + 1 >= argc) throw UsageError(opt + " needs a value");
       return argv[++i];
     };
     if (opt == "--help" || opt == "-h") {
@@ -189,51 +187,51 @@ Args parse_args(int argc, char** argv) {
     } else if (opt[0] != '-' && a.mode.empty()) {
       a.mode = opt;  // the first word that is not an option: which metrics
     } else {
-      throw UsageError{"unknown argument '" + opt + "'"};
+      throw UsageError("unknown argument '" + opt + "'");
     }
   }
   if (a.help) return a;
   const char* modes = "'multilabel', 'topk', 'seg' or 'binary'";
-  if (a.mode.empty()) throw UsageError{std::string("which metrics? ") + modes};
+  if (a.mode.empty()) throw UsageError(std::string("which metrics? ") + modes);
   if (a.mode != "multilabel" && a.mode != "topk" && a.mode != "seg" && a.mode != "binary")
-    throw UsageError{"unknown metrics '" + a.mode + "': " + modes};
-  if (k_given && a.mode != "topk") throw UsageError{"--k applies to 'metrics topk' only"};
+    throw UsageError("unknown metrics '" + a.mode + "': " + modes);
+  if (k_given && a.mode != "topk") throw UsageError("--k applies to 'metrics topk' only");
   const bool any_column = !a.column.empty() || !a.score_column.empty() || !a.label_column.empty();
   if (any_column && a.mode != "binary")
-    throw UsageError{"--column, --score-column and --label-column apply to 'metrics binary' only"};
+    throw UsageError("--column, --score-column and --label-column apply to 'metrics binary' only");
   if (!a.column.empty() && (!a.score_column.empty() || !a.label_column.empty()))
-    throw UsageError{"give --column NAME (the same column in both files) or --score-column and --label-column, "
-                     "not both"};
+    throw UsageError("give --column NAME (the same column in both files) or --score-column and --label-column, "
+                     "not both");
   // One name given: it names the column of both files.
   if (!a.column.empty()) a.score_column = a.label_column = a.column;
   if (a.score_column.empty()) a.score_column = a.label_column;
   if (a.label_column.empty()) a.label_column = a.score_column;
   if (a.threshold_given) {
     if (a.mode != "seg" && a.mode != "binary")
-      throw UsageError{"--threshold applies to 'metrics seg' and 'metrics binary' only"};
+      throw UsageError("--threshold applies to 'metrics seg' and 'metrics binary' only");
     char* end = nullptr;
     if (a.mode == "seg") {
       const long t = std::strtol(threshold.c_str(), &end, 10);
       if (threshold.empty() || *end != '\0' || t < 1 || t > 255)
-        throw UsageError{"--threshold: '" + threshold + "' is not a whole number in 1..255"};
+        throw UsageError("--threshold: '" + threshold + "' is not a whole number in 1..255");
       a.seg_threshold = (int)t;
     } else {
       const double t = std::strtod(threshold.c_str(), &end);
       if (threshold.empty() || *end != '\0' || !std::isfinite(t))
-        throw UsageError{"--threshold: '" + threshold + "' is not a number"};
+        throw UsageError("--threshold: '" + threshold + "' is not a number");
       a.bin_threshold = t;
     }
   }
   if (a.mode == "seg") {
     if (!a.scores.empty() || !a.labels.empty())
-      throw UsageError{"'metrics seg' reads masks: --pred DIR --truth DIR, not --scores/--labels"};
-    if (a.pred.empty()) throw UsageError{"--pred DIR is required"};
-    if (a.truth.empty()) throw UsageError{"--truth DIR is required"};
+      throw UsageError("'metrics seg' reads masks: --pred DIR --truth DIR, not --scores/--labels");
+    if (a.pred.empty()) throw UsageError("--pred DIR is required");
+    if (a.truth.empty()) throw UsageError("--truth DIR is required");
     return a;
   }
-  if (!a.pred.empty() || !a.truth.empty()) throw UsageError{"--pred and --truth apply to 'metrics seg' only"};
-  if (a.scores.empty()) throw UsageError{"--scores FILE is required"};
-  if (a.labels.empty()) throw UsageError{"--labels FILE is required"};
+  if (!a.pred.empty() || !a.truth.empty()) throw UsageError("--pred and --truth apply to 'metrics seg' only");
+  if (a.scores.empty()) throw UsageError("--scores FILE is required");
+  if (a.labels.empty()) throw UsageError("--labels FILE is required");
   return a;
 }
 
@@ -482,14 +480,7 @@ int run_binary(const Args& a) {
 }  // namespace
 
 int cmd_metrics(int argc, char** argv) {
-  Args a;
-  try {
-    a = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "skinmtl metrics: %s\nrun 'skinmtl metrics --help' for the options\n",
-                 e.message.c_str());
-    return 2;
-  }
+  const Args a = parse_args(argc, argv);  // a UsageError: bin/skinmtl says it and exits 2
   if (a.help) {
     std::fputs(kHelp, stdout);
     return 0;

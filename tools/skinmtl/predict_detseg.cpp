@@ -98,9 +98,9 @@ int predict_detseg(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  SKINMTL_USER_CHECK(args.has("model"), "--model is required (see --help)");
+  SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const int sources = (int)!image_files.empty() + (int)args.has("images") + (int)args.has("data");
-  SKINMTL_USER_CHECK(sources == 1, "give exactly one of --image, --images and --data (see --help)");
+  SKINMTL_USAGE_CHECK(sources == 1, "give exactly one of --image, --images and --data");
   SKINMTL_USER_CHECK(!args.has("split") || args.has("data"), "--split applies to --data only");
   SKINMTL_USER_CHECK(!args.has("truth") || !args.has("data"),
                      "--truth applies to --image and --images (--data has its masks)");

@@ -294,7 +294,7 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
 // A training step's iterations are the value of --iters, or for the detector
 // of --phase1/2/3, which share N in the recipe's proportions (split_iterations).
 void shorten(Recipe& r, int64_t n) {
-  SKINMTL_CHECK(n >= 1, "--iters must be at least 1, got " << n);
+  SKINMTL_USAGE_CHECK(n >= 1, "--iters must be at least 1, got " << n);
   const std::vector<std::string> keys = {"--iters", "--phase1", "--phase2", "--phase3"};
   std::string was;
   bool changed = false;
@@ -489,7 +489,7 @@ int cmd_reproduce(int argc, char** argv) {
   const Device device = parse_device(device_name_arg);
   const std::string device_arg = device == Device::CUDA ? "cuda" : "cpu";
   const std::string budget = args.get("budget", device == Device::CUDA ? "gpu" : "cpu");
-  SKINMTL_CHECK(budget == "cpu" || budget == "gpu", "--budget must be cpu or gpu, got '" << budget << "'");
+  SKINMTL_USAGE_CHECK(budget == "cpu" || budget == "gpu", "--budget must be cpu or gpu, got '" << budget << "'");
   const bool smoke = args.flag("smoke");
   const std::string out = args.get("out", "runs/reproduce/" + paper + (smoke ? "_smoke" : ""));
   const std::string data_dir = args.get("data-dir", "../shared/data");
@@ -499,8 +499,8 @@ int cmd_reproduce(int argc, char** argv) {
                                : liao_recipe(budget, smoke, out, data_dir, device_arg);
   if (args.has("iters")) shorten(r, args.get_int("iters", 0));
   const std::string precision = args.get("precision", "fp32");
-  SKINMTL_CHECK(precision == "fp32" || precision == "tf32", "--precision must be fp32 or tf32, got '" << precision << "'");
-  SKINMTL_CHECK(precision == "fp32" || device == Device::CUDA,
+  SKINMTL_USAGE_CHECK(precision == "fp32" || precision == "tf32", "--precision must be fp32 or tf32, got '" << precision << "'");
+  SKINMTL_USAGE_CHECK(precision == "fp32" || device == Device::CUDA,
                 "--precision tf32 needs --device cuda (TF32 is a GPU tensor-core mode)");
   if (precision != "fp32") {
     for (Step& s : r.steps)

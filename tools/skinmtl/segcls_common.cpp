@@ -232,7 +232,7 @@ void parse_size(const std::string& text, int* height, int* width) {
   } catch (const std::exception&) {
     SKINMTL_FAIL("a size is HEIGHTxWIDTH, e.g. 192x256; got '" << text << "'");
   }
-  SKINMTL_CHECK(h >= 32 && w >= 32, "the input size must be at least 32x32 (ResNet-50 downsamples 32 times), got "
+  SKINMTL_USAGE_CHECK(h >= 32 && w >= 32, "the input size must be at least 32x32 (ResNet-50 downsamples 32 times), got "
                                         << text);
   *height = h;
   *width = w;

@@ -39,15 +39,15 @@ int cmd_synth(int argc, char** argv) {
     std::fputs(kSynthHelp, stdout);
     return 0;
   }
-  SKINMTL_CHECK(args.has("out"), "--out DIR is required (see --help)");
+  SKINMTL_USAGE_CHECK(args.has("out"), "--out DIR is required");
   SynthWriteOptions o;
   o.n = args.get_int("n", 2000);
   o.synth.size = (int)args.get_int("size", 256);
   const long long seed = args.get_int("seed", 1);
-  SKINMTL_CHECK(seed >= 0, "--seed must be >= 0, got " << seed);
+  SKINMTL_USAGE_CHECK(seed >= 0, "--seed must be >= 0, got " << seed);
   o.seed = (uint64_t)seed;
   o.threads = (int)args.get_int("threads", 0);
-  SKINMTL_CHECK(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
+  SKINMTL_USAGE_CHECK(o.threads >= 0, "--threads must be >= 0, got " << o.threads);
   o.jpeg_quality = (int)args.get_int("quality", 95);
   const std::string out = args.get("out", "");
   const SynthWriteResult r = write_synth_dataset(out, o);

@@ -206,17 +206,17 @@ int train_detseg(int argc, char** argv) {
   const std::string weights = args.get("weights", "weights/resnet50_imagenet.safetensors");
   const std::string bn = args.get("bn", weights == "none" ? "batch" : "frozen");
   const std::string augment = args.get("augment", "song");
-  SKINMTL_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
-  SKINMTL_CHECK(augment == "song" || augment == "none", "--augment must be song or none, got '" << augment << "'");
-  SKINMTL_CHECK(p1 >= 0 && p2 >= 0 && p3 >= 0 && iters > 0, "--phase1/2/3 must be >= 0, and not all 0");
-  SKINMTL_CHECK(batch > 0 && size >= 32 && eval_every >= 0 && ckpt_every > 0 && threads > 0,
+  SKINMTL_USAGE_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
+  SKINMTL_USAGE_CHECK(augment == "song" || augment == "none", "--augment must be song or none, got '" << augment << "'");
+  SKINMTL_USAGE_CHECK(p1 >= 0 && p2 >= 0 && p3 >= 0 && iters > 0, "--phase1/2/3 must be >= 0, and not all 0");
+  SKINMTL_USAGE_CHECK(batch > 0 && size >= 32 && eval_every >= 0 && ckpt_every > 0 && threads > 0,
                 "batch, ckpt-every and threads must be positive, eval-every >= 0, size >= 32");
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
-  DataParallel dp(batch, "train detseg");
+  DataParallel dp(batch);
   const double base_lr = args.get_double("lr", 1e-3);
   const double clip_norm = args.get_double("clip-norm", 5.0);
-  SKINMTL_CHECK(clip_norm >= 0, "--clip-norm must be >= 0, got " << clip_norm);
+  SKINMTL_USAGE_CHECK(clip_norm >= 0, "--clip-norm must be >= 0, got " << clip_norm);
 
   std::vector<ImageProblem> skipped;
   const SegData data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"),
@@ -235,7 +235,7 @@ int train_detseg(int argc, char** argv) {
   base.size = size;
   base.config.channels = (int)args.get_int("channels", 256);
   base.config.roi_sample.batch_size = (int)args.get_int("rois", 128);
-  SKINMTL_CHECK(base.config.channels > 0 && base.config.roi_sample.batch_size > 0,
+  SKINMTL_USAGE_CHECK(base.config.channels > 0 && base.config.roi_sample.batch_size > 0,
                 "--channels and --rois must be positive");
   DetSegModel model = new_detseg_model(base, weights, seed);
   DetSegNet& net = *model.net;
@@ -257,9 +257,9 @@ int train_detseg(int argc, char** argv) {
   RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
-    SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
+    SKINMTL_USER_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
     auto meta = load_checkpoint(ckpt_path, net, &sgd);
-    SKINMTL_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
+    SKINMTL_USER_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
                   ckpt_path << " was written with other options or data; resume with the same ones.\n  "
                             << "checkpoint: " << (meta.count("train_fingerprint") ? meta.at("train_fingerprint") : "?")
                             << "\n  now:        " << fp);

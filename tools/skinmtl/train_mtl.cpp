@@ -118,13 +118,13 @@ int train_mtl(int argc, char** argv) {
   const std::string out = args.get("out", "runs/mtl");
   const std::string weights = args.get("weights", "weights/resnet50_imagenet.safetensors");
   const std::string bn = args.get("bn", weights == "none" ? "batch" : "frozen");
-  SKINMTL_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
-  SKINMTL_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
+  SKINMTL_USAGE_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
+  SKINMTL_USAGE_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
   const MtlTasks tasks = parse_mtl_tasks(args.get("tasks", "both"));
-  DataParallel dp(batch, "train mtl");
+  DataParallel dp(batch);
 
   MtlData data = load_mtl_data(args);
   std::vector<ImageProblem> skipped;
@@ -158,9 +158,9 @@ int train_mtl(int argc, char** argv) {
   RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data);
   if (resume) {
-    SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
+    SKINMTL_USER_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
     auto meta = load_checkpoint(ckpt_path, net, &sgd);
-    SKINMTL_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
+    SKINMTL_USER_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
                   ckpt_path << " was written with other options or data; resume with the same ones.\n  "
                             << "checkpoint: " << (meta.count("train_fingerprint") ? meta.at("train_fingerprint") : "?")
                             << "\n  now:        " << fp);

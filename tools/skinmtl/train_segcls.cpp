@@ -138,7 +138,7 @@ std::vector<int> parse_widths(const std::string& text) {
       SKINMTL_FAIL("--decoder takes four comma-separated widths, e.g. 256,128,64,32; got '" << text << "'");
     }
   }
-  SKINMTL_CHECK(w.size() == 4 && w[0] > 0 && w[1] > 0 && w[2] > 0 && w[3] > 0,
+  SKINMTL_USAGE_CHECK(w.size() == 4 && w[0] > 0 && w[1] > 0 && w[2] > 0 && w[3] > 0,
                 "--decoder takes four positive widths, e.g. 256,128,64,32; got '" << text << "'");
   return w;
 }
@@ -195,12 +195,12 @@ int train_segcls(int argc, char** argv) {
   const std::string out = args.get("out", "runs/segcls");
   const std::string weights = args.get("weights", "weights/resnet50_imagenet.safetensors");
   const std::string bn = args.get("bn", weights == "none" ? "batch" : "frozen");
-  SKINMTL_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
-  SKINMTL_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
+  SKINMTL_USAGE_CHECK(bn == "frozen" || bn == "batch", "--bn must be frozen or batch, got '" << bn << "'");
+  SKINMTL_USAGE_CHECK(iters > 0 && batch > 0 && eval_every > 0 && ckpt_every > 0 && threads > 0,
                 "iters, batch, eval-every, ckpt-every and threads must be positive");
   const Device device = parse_device(args.get("device", "auto"));
   const std::string precision = apply_precision(args, device);
-  DataParallel dp(batch, "train segcls");
+  DataParallel dp(batch);
 
   SegClsModelSpec spec;
   spec.config.tasks = parse_segcls_tasks(args.get("tasks", "both"));
@@ -244,19 +244,19 @@ int train_segcls(int argc, char** argv) {
   po.patience = (int)args.get_int("patience", 3);
   ReduceOnPlateau plateau(so.lr, po);
   const std::string schedule = args.get("lr-schedule", "plateau");
-  SKINMTL_CHECK(schedule == "plateau" || schedule == "cosine",
+  SKINMTL_USAGE_CHECK(schedule == "plateau" || schedule == "cosine",
                 "--lr-schedule must be plateau or cosine, got '" << schedule << "'");
   const int64_t warmup = schedule == "cosine" ? args.get_int("warmup", 100) : 0;
-  SKINMTL_CHECK(warmup >= 0 && warmup < iters, "--warmup must be in [0, --iters), got " << warmup);
+  SKINMTL_USAGE_CHECK(warmup >= 0 && warmup < iters, "--warmup must be in [0, --iters), got " << warmup);
   const WarmupCosineLR cosine(so.lr, warmup, iters, args.get_double("final-lr-frac", 0.01));
 
   int64_t iteration = 0, epoch = 0, batch_in_epoch = 0;
   RunClock clock;  // wall time of the whole run: the checkpoint's, plus this process's
   const std::string fp = fingerprint(args, data, bn);
   if (resume) {
-    SKINMTL_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
+    SKINMTL_USER_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
     auto meta = load_checkpoint(ckpt_path, net, &sgd);
-    SKINMTL_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
+    SKINMTL_USER_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
                   ckpt_path << " was written with other options or data; resume with the same ones.\n  "
                             << "checkpoint: " << (meta.count("train_fingerprint") ? meta.at("train_fingerprint") : "?")
                             << "\n  now:        " << fp);
