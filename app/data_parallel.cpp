@@ -20,6 +20,16 @@ void DataParallel::print_plan(int global_batch, const std::string& note) const {
               note.c_str(), comm_.describe().c_str());
 }
 
+std::unique_ptr<CsvLog> DataParallel::open_log(const std::string& path, const std::vector<std::string>& columns,
+                                               bool resume, int64_t iteration) const {
+  if (!is_root()) return nullptr;
+  auto log = std::make_unique<CsvLog>(path, columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate,
+                                      (double)iteration);
+  if (log->dropped_rows() > 0)
+    std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
+  return log;
+}
+
 void DataParallel::shard(LoaderOptions& options) const {
   options.shard_index = comm_.rank();
   options.shard_count = comm_.size();

@@ -32,6 +32,7 @@
 
 #include "framework/distributed.h"
 #include "io/batch_pipeline.h"
+#include "io/csv_log.h"
 
 namespace skinmtl {
 
@@ -58,6 +59,12 @@ class DataParallel {
   // Rank 0, in a job of several: "  data-parallel: 2 processes of 10 images
   // each<note>" (the launcher and the MPI library too).
   void print_plan(int global_batch, const std::string& note) const;
+  // Rank 0's log.csv at `path`; nullptr on the other ranks. A new run starts
+  // it afresh; a run resumed at `iteration` keeps the rows up to that
+  // checkpoint (CsvLog::Mode::Resume: the later ones are trained and logged
+  // again) and says how many it dropped.
+  std::unique_ptr<CsvLog> open_log(const std::string& path, const std::vector<std::string>& columns, bool resume,
+                                   int64_t iteration) const;
   // This rank's part of every batch.
   void shard(LoaderOptions& options) const;
   // Rank 0's parameters and buffers on every rank; the gradient averager over

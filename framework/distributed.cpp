@@ -1,7 +1,6 @@
 // Data-parallel collectives: see framework/distributed.h.
 #include "framework/distributed.h"
 
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +43,16 @@ bool launched_as_part_of_a_job() {
     }                                                                                       \
   } while (0)
 
+// "Open MPI v4.1.4": the first part of the library's own version string
+// (allowed before MPI_Init).
+std::string mpi_library() {
+  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(lib, &len);
+  const std::string l(lib, (size_t)len);
+  return l.substr(0, l.find_first_of(",\n"));
+}
+
 // MPI counts are ints: longer buffers go in pieces of at most 2^30 elements.
 template <typename F>
 void in_chunks(size_t n, size_t elem_bytes, char* base, F f) {
@@ -56,11 +65,7 @@ void in_chunks(size_t n, size_t elem_bytes, char* base, F f) {
 
 std::string data_parallel_support() {
 #if SKINMTL_MPI
-  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
-  int len = 0;
-  MPI_Get_library_version(lib, &len);  // allowed before MPI_Init
-  std::string l(lib, (size_t)len);
-  std::string s = "MPI (" + l.substr(0, l.find_first_of(",\n")) + ")";
+  std::string s = "MPI (" + mpi_library() + ")";
 #if SKINMTL_CUDA
   s += cuda::nccl_available() ? ", GPU all-reduce through NCCL" : ", GPU all-reduce through the host (no NCCL)";
 #endif
@@ -105,8 +110,7 @@ Communicator::Communicator() {
 #else
   const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (!n) n = std::getenv("PMI_SIZE");
-  if (n && std::atoi(n) > 1)
-    SKINMTL_USER_CHECK(false, "this process is one of " << n << " started by a launcher (mpirun or srun), but this "
+  SKINMTL_USER_CHECK(!n || std::atoi(n) <= 1, "this process is one of " << n << " started by a launcher (mpirun or srun), but this "
                               "skinmtl was built without MPI; install Open MPI (make deps) and rebuild");
 #endif
 }
@@ -131,12 +135,7 @@ std::string Communicator::describe() const {
   if (size_ == 1) return "one process";
   std::string s = "rank " + std::to_string(rank_) + " of " + std::to_string(size_);
 #if SKINMTL_MPI
-  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
-  int len = 0;
-  MPI_Get_library_version(lib, &len);
-  std::string l(lib, (size_t)len);
-  l = l.substr(0, l.find_first_of(",\n"));
-  s += " (" + l + ")";
+  s += " (" + mpi_library() + ")";
 #endif
   return s;
 }

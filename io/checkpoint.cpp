@@ -147,7 +147,7 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
     }
     optimizer->set_momentum_buffers(buffers);
   }
-  std::remove((path + ".tmp").c_str());  // a killed save's leftover (see the header)
+  std::remove(safetensors_temp_path(path).c_str());  // a killed save's leftover (see the header)
   return f.metadata;
 }
 

@@ -71,9 +71,9 @@ void save_checkpoint(const std::string& path, Module& module, const SGD& optimiz
 std::string previous_checkpoint_path(const std::string& path);
 
 // Restores what save_checkpoint wrote into `module` and (when not null)
-// `optimizer`, and returns the metadata. A `path`.tmp beside it is what a
-// write killed half-way left (save_safetensors writes there, then renames):
-// it is removed, after the checkpoint itself has loaded.
+// `optimizer`, and returns the metadata. A safetensors_temp_path(path) beside
+// it is what a save killed half-way left: it is removed, after the checkpoint
+// itself has loaded.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& module,
                                                    SGD* optimizer);
 

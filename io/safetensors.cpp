@@ -152,6 +152,8 @@ uint16_t float_to_bfloat16(float f) {
 
 // ---- save --------------------------------------------------------------------------------
 
+std::string safetensors_temp_path(const std::string& path) { return path + ".tmp"; }
+
 void save_safetensors(const std::string& path, const TensorFile& file, const SaveOptions& options) {
   // Order: element size descending, then name (the std::map is already sorted
   // by name, and stable_sort keeps that within each size).
@@ -196,7 +198,7 @@ void save_safetensors(const std::string& path, const TensorFile& file, const Sav
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // 8 + N is a multiple of 8
 
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = safetensors_temp_path(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ST_CHECK(fd >= 0, "cannot create '" << tmp << "': " << std::strerror(errno));
   try {

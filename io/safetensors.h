@@ -95,6 +95,9 @@ struct SaveOptions {
   bool bf16 = false;
 };
 void save_safetensors(const std::string& path, const TensorFile& file, const SaveOptions& options = {});
+// Where save_safetensors writes `path` before renaming it: what a save killed
+// half-way leaves behind.
+std::string safetensors_temp_path(const std::string& path);
 
 // float32 -> bfloat16 bit pattern, round to nearest even (as PyTorch's
 // .to(torch.bfloat16)); a NaN keeps a quiet NaN.

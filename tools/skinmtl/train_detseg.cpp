@@ -297,13 +297,7 @@ int train_detseg(int argc, char** argv) {
   for (const char* c : {"grad_norm", "positive_anchors", "foreground_rois", "heldout_loss", "heldout_jaccard", "heldout_auc",
                         "images_per_s", "wall_s", "allreduce_s"})
     columns.push_back(c);
-  std::optional<CsvLog> log;  // rank 0 writes the files
-  if (dp.is_root()) {
-    // A resumed run drops the rows logged after its checkpoint: it logs them again.
-    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
-    if (log->dropped_rows() > 0)
-      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
-  }
+  const std::unique_ptr<CsvLog> log = dp.open_log(out + "/log.csv", columns, resume, iteration);  // rank 0's
 
   auto save = [&](const std::string& why) {
     auto meta = detseg_model_metadata(model.spec);

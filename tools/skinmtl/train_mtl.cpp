@@ -22,7 +22,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -202,13 +201,7 @@ int train_mtl(int argc, char** argv) {
   const std::vector<std::string> columns = {"iter", "epoch", "lr", "loss", "lesion_loss", "location_loss",
                                             "heldout_loss", "heldout_map_class", "heldout_map_image",
                                             "heldout_top1", "heldout_top3", "images_per_s", "wall_s", "allreduce_s"};
-  std::optional<CsvLog> log;  // rank 0 writes the files
-  if (dp.is_root()) {
-    // A resumed run drops the rows logged after its checkpoint: it logs them again.
-    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
-    if (log->dropped_rows() > 0)
-      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
-  }
+  const std::unique_ptr<CsvLog> log = dp.open_log(out + "/log.csv", columns, resume, iteration);  // rank 0's
 
   auto save = [&](const std::string& why) {
     auto meta = mtl_model_metadata(model.spec);

@@ -29,7 +29,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -300,13 +299,7 @@ int train_segcls(int argc, char** argv) {
       "iter",           "epoch",           "lr",           "loss",           "seg_loss",
       "jaccard_loss",   "melanoma_loss",   "sk_loss",      "heldout_loss",   "heldout_jaccard",
       "heldout_auc_melanoma", "heldout_auc_sk", "heldout_auc_mean", "images_per_s", "wall_s", "allreduce_s"};
-  std::optional<CsvLog> log;  // rank 0 writes the files
-  if (dp.is_root()) {
-    // A resumed run drops the rows logged after its checkpoint: it logs them again.
-    log.emplace(out + "/log.csv", columns, resume ? CsvLog::Mode::Resume : CsvLog::Mode::Truncate, (double)iteration);
-    if (log->dropped_rows() > 0)
-      std::printf("  log.csv: %d rows past the checkpoint dropped (they are trained again)\n", log->dropped_rows());
-  }
+  const std::unique_ptr<CsvLog> log = dp.open_log(out + "/log.csv", columns, resume, iteration);  // rank 0's
 
   auto save = [&](const std::string& why) {
     auto meta = segcls_model_metadata(model.spec);
