@@ -71,6 +71,17 @@ struct LoaderOptions {
   Normalize normalize;     // pixel * scale - mean, RGB (io/image.h); used by the build functions
   int shard_index = 0;     // this process's part of every batch (see "Shards" above)
   int shard_count = 1;     // parts per batch: the number of data-parallel processes
+
+  // For evaluation and prediction: every sample once, in order, the last
+  // batch as it comes.
+  static LoaderOptions in_order(int batch_size, int threads, const Normalize& normalize) {
+    LoaderOptions o;
+    o.batch_size = batch_size;
+    o.threads = threads;
+    o.shuffle = false;
+    o.normalize = normalize;
+    return o;
+  }
 };
 
 struct LoaderStats {

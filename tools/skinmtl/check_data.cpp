@@ -17,7 +17,7 @@
 #include "io/manifest.h"
 #include "io/seg_data.h"
 #include "io/synthetic.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {

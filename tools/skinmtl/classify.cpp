@@ -19,7 +19,7 @@
 #include "io/image.h"
 #include "nets/classify.h"
 #include "nets/resnet50_weights.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {

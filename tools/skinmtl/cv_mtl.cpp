@@ -16,12 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/mtl_common.h"
+#include "app/mtl_model.h"
 
 namespace skinmtl {
 
-int train_mtl(int argc, char** argv);
-int eval_mtl(int argc, char** argv);
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "io/progress.h"
 #include "io/toy_data.h"
 #include "nets/tiny_net.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {

@@ -1,13 +1,13 @@
 // skinmtl eval detseg: the evaluation of Song et al. (2019) for a model of
 // `skinmtl train detseg`: on the val split of a data set by default, or
 // another split, every row, or two folders of images and masks
-// (tools/skinmtl/eval_data.h); beside the paper's numbers only on ISIC 2017's
+// (app/eval_data.h); beside the paper's numbers only on ISIC 2017's
 // val split.
 //
 //   segmentation (ISIC 2017 Part 1; Song eq. 7): per image JA, DI, AC, SE, SP
 //     of the predicted mask against the ORIGINAL ground-truth mask, at the
 //     source image's resolution (the prediction is mapped back from the
-//     letterbox, tools/skinmtl/detseg_predict.h), then the means over images
+//     letterbox, app/detseg_predict.h), then the means over images
 //     (nets/seg_metrics.h, with its conventions for empty masks); also the
 //     thresholded Jaccard of ISIC 2018.
 //   classification (ISIC 2017 Part 3, melanoma vs. the rest; Song's benign /
@@ -32,7 +32,7 @@
 //
 // Files in --out, so that every number can be recomputed from files:
 //   masks/, overlays/ (the first --overlays images), predictions.csv
-//       as `skinmtl predict detseg` (tools/skinmtl/detseg_predict.h);
+//       as `skinmtl predict detseg` (app/detseg_predict.h);
 //   scores.csv, labels.csv   image_id,melanoma: the malignant probability and
 //       the 0/1 truth (labels.csv only when the data has labels): `skinmtl
 //       metrics binary --scores --labels` gives the classification numbers;
@@ -52,10 +52,10 @@
 #include "io/csv.h"
 #include "io/csv_log.h"
 #include "io/seg_data.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/detseg_predict.h"
-#include "tools/skinmtl/eval_data.h"
+#include "app/detseg_predict.h"
+#include "app/eval_data.h"
 
 namespace skinmtl {
 

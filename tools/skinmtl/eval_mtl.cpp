@@ -29,8 +29,8 @@
 #include "nets/correlation.h"
 #include "nets/retrieval.h"
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/mtl_common.h"
-#include "tools/skinmtl/segcls_common.h"
+#include "app/mtl_model.h"
+#include "app/segcls_model.h"
 
 namespace skinmtl {
 
@@ -331,26 +331,6 @@ int eval_mtl(int argc, char** argv) {
   std::printf("(Liao & Luo report on their own DermQuest collection, 21,657 images and 25 lesion types, which is\n"
               " not among the data here: no paper numbers are printed beside these)\n");
   return 0;
-}
-
-int eval_detseg(int argc, char** argv);  // tools/skinmtl/eval_detseg.cpp
-
-int cmd_eval(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::fputs("usage: skinmtl eval <model> [options]\n\nmodels:\n"
-               "  detseg   the Song et al. detect + classify + segment network ('skinmtl eval detseg --help')\n"
-               "  mtl      the Liao & Luo classifier ('skinmtl eval mtl --help')\n"
-               "  segcls   the Yang et al. segmentation + two binary classifications model, ISIC 2017\n"
-               "           Parts 1 and 3 ('skinmtl eval segcls --help')\n",
-               argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string model = argv[1];
-  if (model == "detseg") return eval_detseg(argc - 1, argv + 1);
-  if (model == "mtl") return eval_mtl(argc - 1, argv + 1);
-  if (model == "segcls") return eval_segcls(argc - 1, argv + 1);
-  std::fprintf(stderr, "skinmtl eval: unknown model '%s' (models: detseg, mtl, segcls)\n", model.c_str());
-  return 2;
 }
 
 }  // namespace skinmtl

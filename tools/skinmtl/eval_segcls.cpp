@@ -1,7 +1,7 @@
 // skinmtl eval segcls: the ISIC 2017 evaluation of a model trained by `train
 // segcls` (Yang et al. 2017): on the held-out (val) split of its data by
 // default, or on another split, every row, or two folders of images and masks
-// (tools/skinmtl/eval_data.h, which also says when Yang et al.'s numbers are
+// (app/eval_data.h, which also says when Yang et al.'s numbers are
 // printed beside ours: ISIC 2017's val split only).
 //
 //   Part 1, segmentation: each predicted probability map is resized from the
@@ -40,10 +40,10 @@
 #include "io/image.h"
 #include "io/overlay.h"
 #include "nets/seg_metrics.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/eval_data.h"
-#include "tools/skinmtl/segcls_common.h"
+#include "app/eval_data.h"
+#include "app/segcls_model.h"
 
 namespace skinmtl {
 

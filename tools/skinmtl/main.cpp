@@ -10,6 +10,48 @@
 
 namespace {
 
+// `skinmtl train|eval|predict <model> ...`: the models each verb knows, and
+// the command that runs it (argv[0] is then the model's name).
+struct Model {
+  const char* name;
+  const char* help;
+  int (*run)(int argc, char** argv);
+};
+
+const Model kTrain[] = {
+    {"detseg", "the Song et al. detect + classify + segment network", skinmtl::train_detseg},
+    {"mtl", "the Liao & Luo lesion + body-location classifier", skinmtl::train_mtl},
+    {"segcls", "the Yang et al. lesion segmentation + melanoma / seborrheic keratosis model", skinmtl::train_segcls},
+};
+const Model kEval[] = {
+    {"detseg", "the Song et al. detect + classify + segment network", skinmtl::eval_detseg},
+    {"mtl", "the Liao & Luo classifier: mAP-class, mAP-image, top-k, CAMs, retrieval", skinmtl::eval_mtl},
+    {"segcls", "the Yang et al. model on ISIC 2017 Parts 1 and 3", skinmtl::eval_segcls},
+};
+const Model kPredict[] = {
+    {"detseg", "the Song et al. network on images: boxes, masks, overlays", skinmtl::predict_detseg},
+};
+
+// `--help` (or -h) lists the models on stdout with status 0; no model or an
+// unknown one is a usage mistake (stderr, 2).
+template <size_t N>
+int run_model(const char* verb, const Model (&models)[N], int argc, char** argv) {
+  const std::string first = argc >= 2 ? argv[1] : "";
+  for (const Model& m : models)
+    if (first == m.name) return m.run(argc - 1, argv + 1);
+  const bool help = first == "--help" || first == "-h";
+  std::FILE* out = help ? stdout : stderr;
+  if (!help && !first.empty()) std::fprintf(stderr, "skinmtl %s: unknown model '%s'\n\n", verb, first.c_str());
+  std::fprintf(out, "usage: skinmtl %s <model> [options]\n\nmodels:\n", verb);
+  for (const Model& m : models)
+    std::fprintf(out, "  %-8s %s ('skinmtl %s %s --help')\n", m.name, m.help, verb, m.name);
+  return help ? 0 : 2;
+}
+
+int cmd_train(int argc, char** argv) { return run_model("train", kTrain, argc, argv); }
+int cmd_eval(int argc, char** argv) { return run_model("eval", kEval, argc, argv); }
+int cmd_predict(int argc, char** argv) { return run_model("predict", kPredict, argc, argv); }
+
 struct Command {
   const char* name;
   const char* help;
@@ -21,14 +63,14 @@ const Command kCommands[] = {
     {"classify", "ImageNet top-k classes of a photograph with a ResNet-50 checkpoint", skinmtl::cmd_classify},
     {"cv", "k-fold cross-validation ('skinmtl cv mtl --help')", skinmtl::cmd_cv},
     {"demo", "train a small two-headed network on generated data", skinmtl::cmd_demo},
-    {"eval", "evaluate trained models ('skinmtl eval mtl|segcls|detseg --help')", skinmtl::cmd_eval},
+    {"eval", "evaluate trained models ('skinmtl eval mtl|segcls|detseg --help')", cmd_eval},
     {"info", "print the build configuration and the devices found", skinmtl::cmd_info},
     {"metrics", "mAP, top-k, binary (AUC/AP/SE/SP) or segmentation (JA/DI/...) metrics from files", skinmtl::cmd_metrics},
-    {"predict", "run a trained model on images ('skinmtl predict detseg --help')", skinmtl::cmd_predict},
+    {"predict", "run a trained model on images ('skinmtl predict detseg --help')", cmd_predict},
     {"reproduce", "train and evaluate one paper's model with its pinned recipe ('skinmtl reproduce --help')",
      skinmtl::cmd_reproduce},
     {"synth", "write the synthetic skin-lesion data set (images, masks, manifests)", skinmtl::cmd_synth},
-    {"train", "train a model ('skinmtl train mtl|segcls|detseg --help')", skinmtl::cmd_train},
+    {"train", "train a model ('skinmtl train mtl|segcls|detseg --help')", cmd_train},
 };
 
 // To stdout when asked for (--help), to stderr as part of a usage error.

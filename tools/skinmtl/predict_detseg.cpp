@@ -2,7 +2,7 @@
 // (Song et al. 2019; `skinmtl train detseg`) on images and write, per image,
 // the class probability, the box, the mask (PNG at the image's own size) and
 // an overlay picture like the paper's Fig. 4. The shared machinery and the
-// file formats are tools/skinmtl/detseg_predict.h.
+// file formats are app/detseg_predict.h.
 //
 // Images come from one of
 //   --image FILE [FILE ...]   files (the option may also be repeated); id = the file's stem
@@ -24,9 +24,9 @@
 #include "io/csv.h"
 #include "io/seg_data.h"
 #include "io/seg_folder.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
-#include "tools/skinmtl/detseg_predict.h"
+#include "app/detseg_predict.h"
 
 namespace skinmtl {
 
@@ -190,19 +190,6 @@ int predict_detseg(int argc, char** argv) {
   std::printf("masks: %s/masks/  overlays: %s/overlays/  table: %s/predictions.csv\n", opt.out.c_str(),
               opt.out.c_str(), opt.out.c_str());
   return 0;
-}
-
-int cmd_predict(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::fputs("usage: skinmtl predict <model> [options]\n\nmodels:\n"
-               "  detseg  the Song et al. detect + classify + segment network ('skinmtl predict detseg --help')\n",
-               argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string model = argv[1];
-  if (model == "detseg") return predict_detseg(argc - 1, argv + 1);
-  std::fprintf(stderr, "skinmtl predict: unknown model '%s' (models: detseg)\n", model.c_str());
-  return 2;
 }
 
 }  // namespace skinmtl

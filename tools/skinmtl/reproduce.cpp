@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +41,7 @@
 #include "io/csv.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
@@ -356,10 +357,14 @@ int run_step(const std::vector<std::string>& argv) {
   std::vector<char*> ptrs;
   for (std::string& a : owned) ptrs.push_back(a.data());
   ptrs.push_back(nullptr);
-  const std::string& cmd = argv.at(0);
-  if (cmd == "train") return cmd_train((int)owned.size(), ptrs.data());
-  if (cmd == "eval") return cmd_eval((int)owned.size(), ptrs.data());
-  SKINMTL_FAIL("reproduce: unknown step command '" << cmd << "'");
+  // argv: "train mtl ...": the model's command runs with argv[0] "mtl".
+  using Command = int (*)(int, char**);
+  const std::map<std::string, Command> commands = {
+      {"train mtl", train_mtl},   {"train segcls", train_segcls}, {"train detseg", train_detseg},
+      {"eval mtl", eval_mtl},     {"eval segcls", eval_segcls},   {"eval detseg", eval_detseg}};
+  const std::string step = argv.at(0) + " " + argv.at(1);
+  SKINMTL_CHECK(commands.count(step), "reproduce: unknown step command '" << step << "'");
+  return commands.at(step)((int)owned.size() - 1, ptrs.data() + 1);
 }
 
 void write_results(const Recipe& r, const json& state, const std::string& out, const std::string& device_text,

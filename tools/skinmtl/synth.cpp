@@ -4,7 +4,7 @@
 #include <string>
 
 #include "io/synthetic.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {

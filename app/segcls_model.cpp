@@ -1,4 +1,4 @@
-#include "tools/skinmtl/segcls_common.h"
+#include "app/segcls_model.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "app/model_file.h"
 #include "app/model_limits.h"
 #include "framework/autograd.h"
 #include "nets/metrics.h"
@@ -21,12 +22,8 @@ namespace skinmtl {
 using json = nlohmann::json;
 
 std::string segcls_spec_to_json(const SegClsModelSpec& s) {
-  json j;
-  j["arch"] = "segcls_resnet50";
+  json j = model_json("segcls_resnet50", s.config.trunk, s.normalize, s.input_channels);
   j["tasks"] = segcls_tasks_name(s.config.tasks);
-  j["stride_placement"] = resnet_stride_name(s.config.trunk.stride);
-  j["bn_eps"] = s.config.trunk.bn_eps;
-  j["conv_bias"] = s.config.trunk.conv_bias;
   j["decoder_widths"] = s.config.decoder_widths;
   j["new_weight_lr_mult"] = s.config.new_weight_lr_mult;
   j["new_bias_lr_mult"] = s.config.new_bias_lr_mult;
@@ -34,26 +31,15 @@ std::string segcls_spec_to_json(const SegClsModelSpec& s) {
   j["head_bias_lr_mult"] = s.config.head_bias_lr_mult;
   j["input_height"] = s.input_h;
   j["input_width"] = s.input_w;
-  j["input_channels"] = s.input_channels;
-  j["input_mean"] = {s.normalize.mean[0], s.normalize.mean[1], s.normalize.mean[2]};
-  j["input_std"] = {s.normalize.std[0], s.normalize.std[1], s.normalize.std[2]};
-  j["input_scale"] = s.normalize.scale;
   return j.dump();
 }
 
 SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string& what) {
   SegClsModelSpec s;
-  try {
-    const json j = json::parse(text);
-    SKINMTL_CHECK(j.value("arch", "") == "segcls_resnet50",
-                  "not a segmentation + classification model (arch '" << j.value("arch", "") << "')");
+  read_model_json(text, what, "segcls_config", "segcls_resnet50", "a segmentation + classification model",
+                  [&](const json& j) {
     s.config.tasks = parse_segcls_tasks(j.at("tasks").get<std::string>());
-    const std::string stride = j.at("stride_placement").get<std::string>();
-    SKINMTL_CHECK(stride == "v1" || stride == "v1.5", "stride_placement must be v1 or v1.5, got " << stride);
-    s.config.trunk.stride = stride == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
-    s.config.trunk.bn_eps = j.at("bn_eps").get<double>();
-    s.config.trunk.conv_bias = j.at("conv_bias").get<bool>();
-    s.config.trunk.classes = 0;
+    trunk_from_json(j, s.config.trunk);
     s.config.decoder_widths = j.at("decoder_widths").get<std::vector<int>>();
     s.config.new_weight_lr_mult = j.at("new_weight_lr_mult").get<float>();
     s.config.new_bias_lr_mult = j.at("new_bias_lr_mult").get<float>();
@@ -64,26 +50,14 @@ SegClsModelSpec segcls_spec_from_json(const std::string& text, const std::string
     s.input_w = j.at("input_width").get<int>();
     require_in_range("input_height", s.input_h, 32, kMaxModelInputSide);
     require_in_range("input_width", s.input_w, 32, kMaxModelInputSide);
-    require_in_range("bn_eps", s.config.trunk.bn_eps, 1e-12, 1);
     const std::vector<int>& widths = s.config.decoder_widths;
     require_all_in_range("decoder_widths", std::vector<double>(widths.begin(), widths.end()), 1, 8192, 1, 8);
     require_in_range("new_weight_lr_mult", s.config.new_weight_lr_mult, 0, 1e4);
     require_in_range("new_bias_lr_mult", s.config.new_bias_lr_mult, 0, 1e4);
     require_in_range("head_weight_lr_mult", s.config.head_weight_lr_mult, 0, 1e4);
     require_in_range("head_bias_lr_mult", s.config.head_bias_lr_mult, 0, 1e4);
-    s.input_channels = j.at("input_channels").get<std::string>();
-    SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
-    for (int c = 0; c < 3; ++c) {
-      s.normalize.mean[c] = j.at("input_mean").at(c).get<float>();
-      s.normalize.std[c] = j.at("input_std").at(c).get<float>();
-    }
-    s.normalize.scale = j.at("input_scale").get<float>();
-    require_sane_normalize(s.normalize);
-  } catch (const json::exception& e) {
-    SKINMTL_FAIL(what << ": bad segcls_config metadata: " << e.what());
-  } catch (const Error& e) {
-    SKINMTL_FAIL(what << ": bad segcls_config metadata: " << e.what());
-  }
+    input_from_json(j, s.normalize, s.input_channels);
+  });
   return s;
 }
 
@@ -108,19 +82,7 @@ SegClsModel new_segcls_model(SegClsModelSpec spec, const std::string& weights, u
 }
 
 SegClsModel load_segcls_model(const std::string& path) {
-  TensorFile f = load_safetensors(path);
-  const std::string cfg = f.meta("segcls_config");
-  SKINMTL_CHECK(!cfg.empty(),
-                path << ": no segcls_config in its metadata: not a model written by `skinmtl train segcls`");
-  SegClsModel m;
-  m.spec = segcls_spec_from_json(cfg, path);
-  Rng rng(0);
-  m.net = std::make_unique<SegClsNet>(m.spec.config, rng);
-  // A training checkpoint also holds the optimizer's momentum: not part of the model.
-  LoadStateOptions lo;
-  lo.ignore_prefixes = {kMomentumPrefix};
-  load_module_state(*m.net, f, path, lo);
-  return m;
+  return load_model<SegClsModel>(path, "segcls_config", "train segcls", segcls_spec_from_json);
 }
 
 // ---- prediction ------------------------------------------------------------------------------
@@ -152,12 +114,8 @@ SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& s
   NoGradGuard no_grad;
   const bool was_training = net.is_training();
   net.eval();
-  LoaderOptions lo;
-  lo.batch_size = batch;
-  lo.threads = threads;
-  lo.shuffle = false;
-  lo.normalize = spec.normalize;
-  SegLoader loader(samples, yang_test_transform(spec.input_h, spec.input_w), lo);
+  SegLoader loader(samples, yang_test_transform(spec.input_h, spec.input_w),
+                   LoaderOptions::in_order(batch, threads, spec.normalize));
   loader.start_epoch(0);
   const size_t N = samples.size();
   SegClsPredictions out;

@@ -1,4 +1,4 @@
-// tools/skinmtl/eval_data.h: which images `skinmtl eval segcls|detseg` score,
+// app/eval_data.h: which images `skinmtl eval segcls|detseg` score,
 // and whether the paper's numbers may stand beside ours.
 //
 // The images come from one of
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "io/seg_data.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 
 namespace skinmtl {
 

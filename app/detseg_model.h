@@ -1,4 +1,4 @@
-// tools/skinmtl/detseg_common.h: what `train detseg` and the commands that use
+// app/detseg_model.h: what `train detseg` and the commands that use
 // its models (predict, eval) share.
 //
 //  - The model file: a DetSegNet's state (nets/detseg.h) plus, in its

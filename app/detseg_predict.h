@@ -1,4 +1,4 @@
-// tools/skinmtl/detseg_predict.h: running a trained detect + classify +
+// app/detseg_predict.h: running a trained detect + classify +
 // segment model (Song et al. 2019, nets/detseg.h) on whole images and writing
 // what it finds, the part that `skinmtl predict detseg` and `skinmtl eval
 // detseg` share.
@@ -50,7 +50,7 @@
 #include "io/letterbox.h"
 #include "io/seg_folder.h"
 #include "nets/seg_metrics.h"
-#include "tools/skinmtl/detseg_common.h"
+#include "app/detseg_model.h"
 
 namespace skinmtl {
 

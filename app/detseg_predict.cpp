@@ -1,4 +1,4 @@
-#include "tools/skinmtl/detseg_predict.h"
+#include "app/detseg_predict.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 
 #include <algorithm>
 #include <cmath>
@@ -97,14 +97,6 @@ void report_skipped_rows(const std::vector<ImageProblem>& skipped, const std::st
   for (size_t i = 0; i < skipped.size() && i < 5; ++i)
     std::fprintf(stderr, "  %s: %s: %s\n", skipped[i].where.c_str(), skipped[i].path.c_str(), skipped[i].reason.c_str());
   if (skipped.size() > 5) std::fprintf(stderr, "  ... and %zu more\n", skipped.size() - 5);
-}
-
-std::string apply_sync_bn(const Args& args, Module& net, DataParallel& dp) {
-  const std::string v = args.get("sync-bn", "on");
-  SKINMTL_USAGE_CHECK(v == "on" || v == "off", "--sync-bn must be on or off, got '" << v << "'");
-  if (v == "off" || dp.ranks() == 1) return "";
-  const int live = set_sync_batch_norm(net, &dp.comm());
-  return live == 0 ? "" : " (" + std::to_string(live) + " batch norms synchronised)";
 }
 
 std::string fixed4(double v) {

@@ -1,4 +1,4 @@
-#include "tools/skinmtl/mtl_common.h"
+#include "app/mtl_model.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "app/model_file.h"
 #include "app/model_limits.h"
 #include "framework/autograd.h"
 #include "io/checkpoint.h"
@@ -67,58 +68,31 @@ MtlData load_mtl_data(const Args& args) {
 // ---- the model file --------------------------------------------------------------------------
 
 std::string spec_to_json(const MtlModelSpec& s) {
-  json j;
-  j["arch"] = "mtl_resnet50";
+  json j = model_json("mtl_resnet50", s.config.trunk, s.normalize, s.input_channels);
   j["tasks"] = mtl_tasks_name(s.config.tasks);
   j["lesion_classes"] = s.lesion_classes;
   j["location_classes"] = s.location_classes;
-  j["stride_placement"] = resnet_stride_name(s.config.trunk.stride);
-  j["bn_eps"] = s.config.trunk.bn_eps;
-  j["conv_bias"] = s.config.trunk.conv_bias;
   j["head_weight_lr_mult"] = s.config.head_weight_lr_mult;
   j["head_bias_lr_mult"] = s.config.head_bias_lr_mult;
-  j["input_channels"] = s.input_channels;
-  j["input_mean"] = {s.normalize.mean[0], s.normalize.mean[1], s.normalize.mean[2]};
-  j["input_std"] = {s.normalize.std[0], s.normalize.std[1], s.normalize.std[2]};
-  j["input_scale"] = s.normalize.scale;
   return j.dump();
 }
 
 MtlModelSpec spec_from_json(const std::string& text, const std::string& what) {
   MtlModelSpec s;
-  try {
-    const json j = json::parse(text);
-    SKINMTL_CHECK(j.value("arch", "") == "mtl_resnet50", "not a multi-task classifier (arch '"
-                                                            << j.value("arch", "") << "')");
+  read_model_json(text, what, "mtl_config", "mtl_resnet50", "a multi-task classifier", [&](const json& j) {
     s.config.tasks = parse_mtl_tasks(j.at("tasks").get<std::string>());
     s.lesion_classes = j.at("lesion_classes").get<std::vector<std::string>>();
     s.location_classes = j.at("location_classes").get<std::vector<std::string>>();
-    const std::string stride = j.at("stride_placement").get<std::string>();
-    SKINMTL_CHECK(stride == "v1" || stride == "v1.5", "stride_placement must be v1 or v1.5, got " << stride);
-    s.config.trunk.stride = stride == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
-    s.config.trunk.bn_eps = j.at("bn_eps").get<double>();
-    s.config.trunk.conv_bias = j.at("conv_bias").get<bool>();
+    trunk_from_json(j, s.config.trunk);
     s.config.head_weight_lr_mult = j.value("head_weight_lr_mult", 10.0f);
     s.config.head_bias_lr_mult = j.value("head_bias_lr_mult", 20.0f);
-    s.input_channels = j.at("input_channels").get<std::string>();
-    SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
-    for (int c = 0; c < 3; ++c) {
-      s.normalize.mean[c] = j.at("input_mean").at(c).get<float>();
-      s.normalize.std[c] = j.at("input_std").at(c).get<float>();
-    }
-    s.normalize.scale = j.at("input_scale").get<float>();
-    require_sane_normalize(s.normalize);
-    require_in_range("bn_eps", s.config.trunk.bn_eps, 1e-12, 1);
+    input_from_json(j, s.normalize, s.input_channels);
     require_in_range("head_weight_lr_mult", s.config.head_weight_lr_mult, 0, 1e4);
     require_in_range("head_bias_lr_mult", s.config.head_bias_lr_mult, 0, 1e4);
     const bool lesion = s.config.tasks != MtlTasks::Location, location = s.config.tasks != MtlTasks::Lesion;
     require_class_names("lesion_classes", s.lesion_classes, lesion ? 1 : 0);
     require_class_names("location_classes", s.location_classes, location ? 1 : 0);
-  } catch (const json::exception& e) {
-    SKINMTL_FAIL(what << ": bad mtl_config metadata: " << e.what());
-  } catch (const Error& e) {
-    SKINMTL_FAIL(what << ": bad mtl_config metadata: " << e.what());
-  }
+  });
   s.config.lesion_classes = (int)s.lesion_classes.size();
   s.config.location_classes = (int)s.location_classes.size();
   return s;
@@ -151,15 +125,7 @@ MtlModel new_mtl_model(const MtlData& data, MtlTasks tasks, const std::string& w
 }
 
 MtlModel load_mtl_model(const std::string& path) {
-  TensorFile f = load_safetensors(path);
-  const std::string cfg = f.meta("mtl_config");
-  SKINMTL_CHECK(!cfg.empty(), path << ": no mtl_config in its metadata: not a model written by `skinmtl train mtl`");
-  MtlModel m;
-  m.spec = spec_from_json(cfg, path);
-  Rng rng(0);
-  m.net = std::make_unique<MtlClassifier>(m.spec.config, rng);
-  load_module_state(*m.net, f, path);
-  return m;
+  return load_model<MtlModel>(path, "mtl_config", "train mtl", spec_from_json);
 }
 
 // ---- prediction ------------------------------------------------------------------------------
@@ -170,12 +136,7 @@ MtlPredictions predict_mtl(MtlClassifier& net, const Manifest& data, const Trans
   NoGradGuard no_grad;
   const bool was_training = net.is_training();
   net.eval();
-  LoaderOptions lo;
-  lo.batch_size = batch;
-  lo.threads = threads;
-  lo.shuffle = false;
-  lo.normalize = normalize;
-  Loader loader(data, transform, lo);
+  Loader loader(data, transform, LoaderOptions::in_order(batch, threads, normalize));
   loader.start_epoch(0);
   const int V = transform.views;
   const int P = net.has_lesion_head() ? net.config().lesion_classes : 0;

@@ -1,9 +1,10 @@
-#include "tools/skinmtl/detseg_common.h"
+#include "app/detseg_model.h"
 
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "app/model_file.h"
 #include "app/model_limits.h"
 #include "io/checkpoint.h"
 #include "io/resnet50_import.h"
@@ -35,11 +36,7 @@ ProposalParams proposals_from(const json& j) {
 
 std::string detseg_spec_to_json(const DetSegSpec& s) {
   const DetSegConfig& c = s.config;
-  json j;
-  j["arch"] = kArch;
-  j["stride_placement"] = resnet_stride_name(c.backbone.stride);
-  j["bn_eps"] = c.backbone.bn_eps;
-  j["conv_bias"] = c.backbone.conv_bias;
+  json j = model_json(kArch, c.backbone, s.normalize, s.input_channels);
   j["channels"] = c.channels;
   j["anchor_sizes"] = c.rpn.anchor_sizes;
   j["anchor_ratios"] = c.rpn.anchor_ratios;
@@ -70,25 +67,14 @@ std::string detseg_spec_to_json(const DetSegSpec& s) {
   j["score_thresh"] = c.score_thresh;
   j["classes"] = {"background", "benign", "malignant"};
   j["size"] = s.size;
-  j["input_channels"] = s.input_channels;
-  j["input_mean"] = {s.normalize.mean[0], s.normalize.mean[1], s.normalize.mean[2]};
-  j["input_std"] = {s.normalize.std[0], s.normalize.std[1], s.normalize.std[2]};
-  j["input_scale"] = s.normalize.scale;
   return j.dump();
 }
 
 DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& what) {
   DetSegSpec s;
   DetSegConfig& c = s.config;
-  try {
-    const json j = json::parse(text);
-    SKINMTL_CHECK(j.value("arch", "") == kArch, "not a detect + segment model (arch '" << j.value("arch", "") << "')");
-    const std::string stride = j.at("stride_placement").get<std::string>();
-    SKINMTL_CHECK(stride == "v1" || stride == "v1.5", "stride_placement must be v1 or v1.5, got " << stride);
-    c.backbone.stride = stride == "v1" ? ResNetStride::V1 : ResNetStride::V1_5;
-    c.backbone.bn_eps = j.at("bn_eps").get<double>();
-    c.backbone.conv_bias = j.at("conv_bias").get<bool>();
-    c.backbone.classes = 0;
+  read_model_json(text, what, "detseg_config", kArch, "a detect + segment model", [&](const json& j) {
+    trunk_from_json(j, c.backbone);
     c.channels = j.at("channels").get<int>();
     c.rpn.anchor_sizes = j.at("anchor_sizes").get<std::vector<double>>();
     c.rpn.anchor_ratios = j.at("anchor_ratios").get<std::vector<double>>();
@@ -121,16 +107,8 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     c.jaccard_smooth = j.at("jaccard_smooth").get<double>();
     c.score_thresh = j.at("score_thresh").get<double>();
     s.size = j.at("size").get<int>();
-    s.input_channels = j.at("input_channels").get<std::string>();
-    SKINMTL_CHECK(s.input_channels == "rgb", "only RGB input is supported, got " << s.input_channels);
-    for (int k = 0; k < 3; ++k) {
-      s.normalize.mean[k] = j.at("input_mean").at(k).get<float>();
-      s.normalize.std[k] = j.at("input_std").at(k).get<float>();
-    }
-    s.normalize.scale = j.at("input_scale").get<float>();
-    require_sane_normalize(s.normalize);
+    input_from_json(j, s.normalize, s.input_channels);
     require_in_range("size", s.size, 64, kMaxModelInputSide);
-    require_in_range("bn_eps", c.backbone.bn_eps, 1e-12, 1);
     require_in_range("channels", c.channels, 1, 4096);
     require_all_in_range("anchor_sizes", c.rpn.anchor_sizes, 1, 1e5, 1, 16);
     require_all_in_range("anchor_ratios", c.rpn.anchor_ratios, 1e-3, 1e3, 1, 16);
@@ -164,11 +142,7 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     require_in_range("smooth_l1_beta", c.smooth_l1_beta, 0, 1e3);
     require_in_range("jaccard_smooth", c.jaccard_smooth, 0, 1e6);
     require_in_range("score_thresh", c.score_thresh, 0, 1);
-  } catch (const json::exception& e) {
-    SKINMTL_FAIL(what << ": bad detseg_config metadata: " << e.what());
-  } catch (const Error& e) {
-    SKINMTL_FAIL(what << ": bad detseg_config metadata: " << e.what());
-  }
+  });
   return s;
 }
 
@@ -193,19 +167,7 @@ DetSegModel new_detseg_model(const DetSegSpec& spec, const std::string& weights,
 }
 
 DetSegModel load_detseg_model(const std::string& path) {
-  TensorFile f = load_safetensors(path);
-  const std::string cfg = f.meta("detseg_config");
-  SKINMTL_CHECK(!cfg.empty(),
-                path << ": no detseg_config in its metadata: not a model written by `skinmtl train detseg`");
-  DetSegModel m;
-  m.spec = detseg_spec_from_json(cfg, path);
-  Rng rng(0);
-  m.net = std::make_unique<DetSegNet>(m.spec.config, rng);
-  // A training checkpoint also holds the optimizer's momentum: not part of the model.
-  LoadStateOptions lo;
-  lo.ignore_prefixes = {kMomentumPrefix};
-  load_module_state(*m.net, f, path, lo);
-  return m;
+  return load_model<DetSegModel>(path, "detseg_config", "train detseg", detseg_spec_from_json);
 }
 
 DetSegTargets detseg_targets(const SegBatch& b, Device device) {

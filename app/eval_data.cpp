@@ -1,4 +1,4 @@
-#include "tools/skinmtl/eval_data.h"
+#include "app/eval_data.h"
 
 #include "io/seg_folder.h"
 #include "kernels/common.h"

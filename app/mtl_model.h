@@ -1,4 +1,4 @@
-// tools/skinmtl/mtl_common.h: what `train mtl` and `eval mtl` share.
+// app/mtl_model.h: what `train mtl` and `eval mtl` share.
 //
 //  - Data: --data names a source (synthetic | ham10000[:labels.csv] |
 //    isic2017[:labels.csv] | a manifest CSV), --folds/--fold/--split-seed pick
@@ -20,7 +20,7 @@
 #include "io/manifest.h"
 #include "nets/metrics.h"
 #include "nets/mtl_classifier.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 
 namespace skinmtl {
 

@@ -1,4 +1,4 @@
-// tools/skinmtl/segcls_common.h: what `train segcls` and `eval segcls` share.
+// app/segcls_model.h: what `train segcls` and `eval segcls` share.
 //
 //  - The model file: a SegClsNet's state plus, in its metadata, everything
 //    needed to rebuild and feed it ("segcls_config": tasks, trunk config,
@@ -61,11 +61,6 @@ struct SegClsPredictions {
 SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& samples, const SegClsModelSpec& spec,
                                  const SegClsLossWeights& weights, Device device, int batch, int threads,
                                  bool keep_truth, bool show_progress);
-
-// The commands (train_segcls.cpp, eval_segcls.cpp); `skinmtl train|eval segcls`
-// dispatch to them.
-int train_segcls(int argc, char** argv);
-int eval_segcls(int argc, char** argv);
 
 // "192x256" -> (192, 256): height x width, as the ISIC 2017 images here are
 // 192 high and 256 wide.

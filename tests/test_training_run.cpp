@@ -1,0 +1,247 @@
+// The shared training run (app/training_run.h) with a model small enough to
+// train in milliseconds: a linear regression y = w . x + b on 24 fixed
+// samples. What the three trainers rely on is checked here once, without
+// images: the loop trains, log.csv holds a row per iteration with the
+// held-out columns at each evaluation, a resumed run equals one that never
+// stopped (bit for bit), the plateau and cosine schedules set the lr, the
+// model's hooks reach the log, and bad runs stop with a clear error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "app/data_parallel.h"
+#include "app/training_run.h"
+#include "framework/lr_schedule.h"
+#include "framework/ops.h"
+#include "framework/random.h"
+#include "io/csv_log.h"
+#include "io/safetensors.h"
+#include "tests/temp_dir.h"
+
+namespace skinmtl {
+namespace {
+
+constexpr int kSamples = 24;
+
+class LinearRegression : public TrainingModel {
+ public:
+  // `heldout_loss` < 0: the held-out loss is the training loss on every
+  // sample; otherwise that constant (to drive the plateau schedule).
+  explicit LinearRegression(double heldout_loss = -1) : heldout_loss_(heldout_loss) {
+    Rng rng(7);
+    net_ = std::make_unique<Linear>(3, 1, true, rng);
+    for (int i = 0; i < kSamples; ++i) {
+      const double a = std::sin(i), b = std::cos(2.0 * i), c = (i % 5) / 5.0;
+      x_.insert(x_.end(), {a, b, c});
+      y_.push_back(0.5 * a - 1.5 * b + 2 * c + 0.25);
+    }
+  }
+
+  Module& net() override { return *net_; }
+  std::map<std::string, std::string> model_metadata() const override { return {{"arch", "linear"}}; }
+  std::string data_description() const override { return "24 points"; }
+  std::string describe() const override { return "linear regression"; }
+  std::map<std::string, std::string> fingerprint() const override { return {{"model", "linear"}}; }
+  std::vector<std::string> log_columns() const override {
+    return {"half_loss", "points", "hook", "heldout_loss", "heldout_error"};
+  }
+  std::vector<TrainingFigure> figures() const override { return {{"curves.png", {"loss", "heldout_loss"}, "loss"}}; }
+
+  int64_t open_training_data(LoaderOptions lo) override {
+    batch_ = lo.batch_size;
+    return kSamples / batch_;
+  }
+  // A fixed, epoch-dependent order, as a real loader's (seed, epoch) shuffle.
+  void start_epoch(int64_t epoch) override {
+    epoch_ = epoch;
+    next_ = 0;
+  }
+  bool next_batch() override {
+    if ((next_ + 1) * batch_ > kSamples) return false;
+    ++next_;
+    return true;
+  }
+  StepLosses step_losses(int64_t) override {
+    std::vector<double> x, y;
+    for (int k = 0; k < batch_; ++k) {
+      const int i = (int)(((next_ - 1) * batch_ + k) * 7 + epoch_ * 5) % kSamples;
+      x.insert(x.end(), {x_[3 * i], x_[3 * i + 1], x_[3 * i + 2]});
+      y.push_back(y_[i]);
+    }
+    const Tensor loss = mse(Tensor::from_vector(x, {batch_, 3}), Tensor::from_vector(y, {batch_, 1}));
+    return {loss, {{"half_loss", scale(loss, 0.5)}, {"absent", Tensor()}}, {{"points", (double)batch_}}};
+  }
+  std::vector<std::pair<std::string, double>> before_update(SGD&) override { return {{"hook", 42}}; }
+
+  int64_t heldout_size() const override { return kSamples; }
+  HeldoutResult evaluate(bool) override {
+    HeldoutResult h;
+    h.loss = heldout_loss_ >= 0 ? heldout_loss_
+                                : mse(Tensor::from_vector(x_, {kSamples, 3}), Tensor::from_vector(y_, {kSamples, 1})).item();
+    h.values = {{"heldout_error", std::sqrt(h.loss)}};
+    h.summary = "loss " + std::to_string(h.loss);
+    return h;
+  }
+
+  // A NaN in the next step's inputs, to make the loss non-finite.
+  void poison() { x_[0] = NAN; }
+
+ private:
+  Tensor mse(const Tensor& x, const Tensor& y) const {
+    const Tensor d = add(net_->forward(x), scale(y, -1));
+    return mean(mul(d, d));
+  }
+
+  double heldout_loss_;
+  std::unique_ptr<Linear> net_;
+  std::vector<double> x_, y_;
+  int batch_ = 4;
+  int64_t epoch_ = 0, next_ = 0;
+};
+
+TrainingOptions options(const std::string& out, int64_t iters) {
+  TrainingOptions o;
+  o.command = "train test";
+  o.iters = iters;
+  o.batch = 4;
+  o.eval_every = 4;
+  o.ckpt_every = 3;
+  o.out = out;
+  o.weights = "none";
+  o.bn = "batch";
+  o.sync_bn = "off";
+  o.lr = 0.05;
+  o.lr_schedule = "plateau";
+  return o;
+}
+
+int train(const TrainingOptions& o, LinearRegression& m) {
+  DataParallel dp(o.batch);
+  return run_training(o, m, dp);
+}
+
+std::vector<float> model_weights(const std::string& out) {
+  const TensorFile f = load_safetensors(out + "/model.safetensors");
+  std::vector<float> w;
+  for (const auto& [name, t] : f.tensors)
+    for (double v : t.to_vector()) w.push_back((float)v);
+  return w;
+}
+
+TEST(TrainingRun, TrainsLogsEvaluatesAndWritesItsFiles) {
+  test::TempDir dir;
+  LinearRegression m;
+  TrainingOptions o = options(dir.str(), 10);
+  o.momentum = 0;  // plain gradient descent: steadily down
+  o.lr = 0.2;
+  ASSERT_EQ(train(o, m), 0);
+  const CsvColumns log = read_csv_columns(dir.path("log.csv"));
+  ASSERT_EQ(log.rows(), 10u);
+  const auto& iter = log.column("iter");
+  const auto& loss = log.column("loss");
+  const auto& held = log.column("heldout_loss");
+  for (size_t r = 0; r < 10; ++r) {
+    EXPECT_EQ(iter[r], (double)(r + 1));
+    EXPECT_NEAR(log.column("half_loss")[r], loss[r] / 2, 1e-6 * loss[r]);  // a term, under its name
+    EXPECT_EQ(log.column("points")[r], 4);   // a count: summed over the ranks (one here)
+    EXPECT_EQ(log.column("hook")[r], 42);    // before_update's values
+    const bool evaluated = (r + 1) % 4 == 0 || r + 1 == 10;
+    EXPECT_EQ(std::isnan(held[r]), !evaluated) << "row " << r;
+    if (evaluated) {
+      EXPECT_NEAR(log.column("heldout_error")[r], std::sqrt(held[r]), 1e-9);
+    }
+  }
+  EXPECT_EQ(std::count(log.columns.begin(), log.columns.end(), "absent"), 0);  // undefined terms log nothing
+  EXPECT_LT(held[9], 0.5 * held[3]) << "the regression does not learn";
+  EXPECT_TRUE(std::filesystem::exists(dir.path("model.safetensors")));
+  EXPECT_TRUE(std::filesystem::exists(dir.path("curves.png")));
+  const TensorFile ckpt = load_safetensors(dir.path("checkpoint.safetensors"));
+  EXPECT_EQ(ckpt.metadata.at("iteration"), "10");
+  EXPECT_EQ(ckpt.metadata.at("arch"), "linear");  // the model's metadata rides along
+}
+
+TEST(TrainingRun, AResumedRunEqualsOneThatNeverStopped) {
+  test::TempDir straight, stopped;
+  LinearRegression a;
+  ASSERT_EQ(train(options(straight.str(), 13), a), 0);
+  LinearRegression b1;
+  ASSERT_EQ(train(options(stopped.str(), 7), b1), 0);  // 7: mid-epoch, after an unscheduled evaluation
+  LinearRegression b2;
+  TrainingOptions resumed = options(stopped.str(), 13);
+  resumed.resume = true;
+  ASSERT_EQ(train(resumed, b2), 0);
+  const std::vector<float> wa = model_weights(straight.str()), wb = model_weights(stopped.str());
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i], wb[i]) << "weight " << i;
+  const CsvColumns log = read_csv_columns(stopped.path("log.csv"));
+  ASSERT_EQ(log.rows(), 13u);
+  const CsvColumns straight_log = read_csv_columns(straight.path("log.csv"));
+  for (size_t r = 0; r < 13; ++r) {
+    EXPECT_EQ(log.column("iter")[r], (double)(r + 1));
+    EXPECT_EQ(log.column("loss")[r], straight_log.column("loss")[r]) << "row " << r;
+    EXPECT_EQ(log.column("lr")[r], straight_log.column("lr")[r]) << "row " << r;
+  }
+}
+
+TEST(TrainingRun, ResumingWithOtherOptionsIsRefused) {
+  test::TempDir dir;
+  LinearRegression a;
+  ASSERT_EQ(train(options(dir.str(), 4), a), 0);
+  LinearRegression b;
+  TrainingOptions o = options(dir.str(), 8);
+  o.resume = true;
+  o.momentum = 0.5;
+  try {
+    train(o, b);
+    FAIL() << "resumed with another momentum";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("other options"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainingRun, APlateauDropsTheLearningRate) {
+  test::TempDir dir;
+  LinearRegression m(/*heldout_loss=*/1.0);  // never improves
+  TrainingOptions o = options(dir.str(), 12);
+  o.eval_every = 2;
+  o.patience = 1;
+  ASSERT_EQ(train(o, m), 0);
+  // Evaluations at 2 (best), 4 (bad 1), 6 (bad 2 > patience: lr x0.1), 8, 10
+  // (bad 1, 2: x0.1 again at 10).
+  const CsvColumns log = read_csv_columns(dir.path("log.csv"));
+  const auto& lr = log.column("lr");
+  for (size_t r = 0; r < 12; ++r) {
+    const int it = (int)r + 1;
+    const double want = it <= 6 ? 0.05 : it <= 10 ? 0.005 : 0.0005;  // a row logs the lr its step used
+    EXPECT_NEAR(lr[r], want, 1e-12) << "iteration " << it;
+  }
+}
+
+TEST(TrainingRun, TheCosineScheduleSetsEachStepsLearningRate) {
+  test::TempDir dir;
+  LinearRegression m;
+  TrainingOptions o = options(dir.str(), 9);
+  o.lr_schedule = "cosine";
+  o.warmup = 3;
+  o.final_lr_frac = 0.1;
+  ASSERT_EQ(train(o, m), 0);
+  const WarmupCosineLR want(0.05, 3, 9, 0.1);
+  const CsvColumns log = read_csv_columns(dir.path("log.csv"));
+  for (size_t r = 0; r < 9; ++r) EXPECT_NEAR(log.column("lr")[r], want.lr((int64_t)r), 1e-12) << "row " << r;
+}
+
+TEST(TrainingRun, ANonFiniteLossStopsTheRunWithAHint) {
+  test::TempDir dir;
+  LinearRegression m;
+  m.poison();
+  try {
+    train(options(dir.str(), 30), m);
+    FAIL() << "trained on with a NaN loss";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lower --lr"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace skinmtl
