@@ -28,46 +28,15 @@
 #include "framework/random.h"
 #include "io/loader.h"
 #include "io/progress.h"
+#include "io/synthetic/labels.h"
+#include "io/synthetic/random_draws.h"
 
 namespace fs = std::filesystem;
 
 namespace skinmtl {
 
-const char* const kSynthLesionNames[kSynthLesionTypes] = {
-    "crust", "erosion", "erythema", "globules", "nodule", "pigment_network", "scale", "vascular"};
-const char* const kSynthSiteNames[kSynthSites] = {"arm",  "face", "foot",  "hand",
-                                                  "leg",  "nail", "scalp", "trunk"};
-const char* const kSynthDiagnosisNames[kSynthDiagnoses] = {"nevus", "melanoma",
-                                                           "seborrheic_keratosis"};
-
+namespace synthetic {
 namespace {
-
-enum LesionType { kCrust, kErosion, kErythema, kGlobules, kNodule, kNetwork, kScale, kVascular };
-enum Site { kArm, kFace, kFoot, kHand, kLeg, kNail, kScalp, kTrunk };
-
-// ---- tables --------------------------------------------------------------------------------------
-
-// p(site). Sums to 1.
-const double kSiteProb[kSynthSites] = {
-    /*arm*/ 0.14, /*face*/ 0.14, /*foot*/ 0.09, /*hand*/ 0.09,
-    /*leg*/ 0.15, /*nail*/ 0.09, /*scalp*/ 0.10, /*trunk*/ 0.20};
-
-// p(type present | site), before redrawing empty sets.
-const double kTypeProb[kSynthLesionTypes][kSynthSites] = {
-    //  arm   face  foot  hand  leg   nail  scalp trunk
-    {0.20, 0.45, 0.20, 0.15, 0.25, 0.10, 0.45, 0.15},  // crust
-    {0.15, 0.20, 0.45, 0.25, 0.40, 0.20, 0.15, 0.10},  // erosion
-    {0.25, 0.50, 0.30, 0.20, 0.45, 0.25, 0.30, 0.20},  // erythema
-    {0.40, 0.20, 0.25, 0.25, 0.35, 0.15, 0.20, 0.45},  // globules
-    {0.25, 0.45, 0.15, 0.15, 0.20, 0.10, 0.20, 0.35},  // nodule
-    {0.50, 0.20, 0.10, 0.10, 0.45, 0.10, 0.25, 0.55},  // pigment_network
-    {0.25, 0.40, 0.40, 0.35, 0.40, 0.15, 0.65, 0.20},  // scale
-    {0.20, 0.60, 0.10, 0.10, 0.20, 0.15, 0.20, 0.30},  // vascular
-};
-
-// p(melanoma | site) and p(seborrheic keratosis | site); nevus is the rest.
-const double kMelanomaProb[kSynthSites] = {0.20, 0.15, 0.25, 0.20, 0.25, 0.25, 0.15, 0.22};
-const double kKeratosisProb[kSynthSites] = {0.20, 0.30, 0.08, 0.10, 0.15, 0.06, 0.25, 0.28};
 
 constexpr double kPi = 3.14159265358979323846;
 
@@ -92,20 +61,6 @@ float smoothstep(double e0, double e1, double x) {
 // Coverage of a disc of radius r by the pixel whose centre is at distance d:
 // 1 inside, 0 outside, a one-pixel ramp at the edge (anti-aliasing).
 float disc_cover(double d, double r) { return clamp01(r + 0.5 - d); }
-
-// Helpers on Rng (io draws all randomness from skinmtl::Rng).
-double uni(Rng& rng, double lo, double hi) { return rng.uniform(lo, hi); }
-bool coin(Rng& rng, double p) { return rng.uniform() < p; }
-int int_in(Rng& rng, int lo, int hi_inclusive) { return (int)rng.randint(lo, hi_inclusive + 1); }
-// An index drawn with probabilities p[0..n-1] (summing to about 1).
-int categorical(Rng& rng, const double* p, int n) {
-  double u = rng.uniform(), acc = 0;
-  for (int i = 0; i < n - 1; ++i) {
-    acc += p[i];
-    if (u < acc) return i;
-  }
-  return n - 1;
-}
 
 // ---- canvas ------------------------------------------------------------------------------------
 
@@ -375,7 +330,6 @@ float upper_quantile(std::vector<float> v, double frac) {
 
 // ---- pigment colours -------------------------------------------------------------------------------
 
-enum Pigment { kLightBrown, kDarkBrown, kBlack, kBlueGrey };
 const Col kPigment[4] = {{0.62f, 0.41f, 0.25f},   // light brown
                          {0.43f, 0.26f, 0.14f},   // dark brown
                          {0.15f, 0.10f, 0.09f},   // black
@@ -386,26 +340,15 @@ const Col kPigment[4] = {{0.62f, 0.41f, 0.25f},   // light brown
 class Renderer {
  public:
   Renderer(uint64_t seed, int64_t index, int size)
-      : rng_(Loader::sample_seed(seed, 0, (uint64_t)index)),
+      : rng_(sample_rng(seed, index)),
         S_(size),
         u_(size / 256.0),
         cv_(size),
         lesion_(size),
         alpha_((size_t)size * size, 0.0f) {}
 
-  // The labels only: draw_labels and draw_features come first in render(),
-  // so they are the same as render()'s, whatever the size.
-  SynthSample labels() {
-    draw_labels();
-    draw_features();
-    SynthSample s;
-    fill_labels(s);
-    return s;
-  }
-
   SynthSample render() {
-    draw_labels();
-    draw_features();
+    labels_ = draw_sample_labels(rng_);  // first: the labels do not depend on the size
     place_lesion();
     paint_skin();
     paint_site();
@@ -421,72 +364,9 @@ class Renderer {
  private:
   // ---- labels -----------------------------------------------------------------------------------
 
-  bool has(int type) const { return (types_ >> type) & 1u; }
+  bool has(int type) const { return labels_.has(type); }
   // A length of v pixels at 256 x 256, scaled to this size, at least `floor` pixels.
   double px(double v256, double floor = 0) const { return std::max(v256 * u_, floor); }
-
-  void draw_labels() {
-    site_ = categorical(rng_, kSiteProb, kSynthSites);
-    // Each type independently; an empty set is drawn again (see the header).
-    while (types_ == 0)
-      for (int k = 0; k < kSynthLesionTypes; ++k)
-        if (coin(rng_, kTypeProb[k][site_])) types_ |= 1u << k;
-    const double p[3] = {1 - kMelanomaProb[site_] - kKeratosisProb[site_], kMelanomaProb[site_],
-                         kKeratosisProb[site_]};
-    diagnosis_ = categorical(rng_, p, 3);
-  }
-
-  // Border irregularity, pigment colours and milia, consistent with the
-  // diagnosis by the rules of the header (with a margin around b = 0.5).
-  void draw_features() {
-    auto regular = [&] { return uni(rng_, 0.0, 0.3); };
-    auto irregular = [&] { return uni(rng_, 0.6, 1.0); };
-    int ncol;
-    if (diagnosis_ == kSynthMelanoma) {
-      irregularity_ = irregular();
-      ncol = coin(rng_, 0.6) ? 3 : 4;
-    } else {
-      // Benign: a typical lesion, or a hard case with only one of the two
-      // melanoma features (3+ colours with a regular border, or an irregular
-      // border with at most 2 colours).
-      const double typical = diagnosis_ == kSynthNevus ? 0.6 : 0.7;
-      const double m = rng_.uniform();
-      if (m < typical) {
-        irregularity_ = regular();
-        ncol = int_in(rng_, 1, 2);
-      } else if (m < typical + (1 - typical) / 2) {
-        irregularity_ = regular();
-        ncol = 3;
-      } else {
-        irregularity_ = irregular();
-        ncol = int_in(rng_, 1, 2);
-      }
-    }
-    milia_ = diagnosis_ == kSynthSeborrheicKeratosis;
-    // Which colours: 1 or 2 are mostly browns (any colour sometimes); 3 are all
-    // four but one; 4 are all. The first is the lesion's base colour.
-    pigments_.clear();
-    if (ncol == 1) {
-      pigments_.push_back(coin(rng_, 0.8) ? int_in(rng_, kLightBrown, kDarkBrown)
-                                          : int_in(rng_, kLightBrown, kBlueGrey));
-    } else if (ncol == 2) {
-      if (coin(rng_, 0.7)) {
-        pigments_ = {kLightBrown, kDarkBrown};
-      } else {
-        const int a = int_in(rng_, 0, 3);
-        pigments_ = {a, (a + int_in(rng_, 1, 3)) % 4};
-      }
-    } else {
-      const int drop = ncol == 4 ? -1 : int_in(rng_, 0, 3);
-      for (int c = 0; c < 4; ++c)
-        if (c != drop) pigments_.push_back(c);
-    }
-    std::shuffle(pigments_.begin(), pigments_.end(), rng_.engine());
-    // Melanomas and other lesions with dark zones: the base is never black or
-    // blue-grey when browns are present, so the zones read as zones.
-    for (size_t i = 1; i < pigments_.size(); ++i)
-      if (pigments_[0] >= kBlack && pigments_[i] < kBlack) std::swap(pigments_[0], pigments_[i]);
-  }
 
   // ---- geometry -------------------------------------------------------------------------------------
 
@@ -495,7 +375,7 @@ class Renderer {
     const double cy = S_ * (0.5 + uni(rng_, -0.07, 0.07));
     const double r0 = S_ * uni(rng_, 0.17, 0.29);
     edge_ = uni(rng_, 1.0, 2.5);
-    shape_ = RadialShape::make(rng_, cx, cy, r0, irregularity_, uni(rng_, 0.0, 0.22));
+    shape_ = RadialShape::make(rng_, cx, cy, r0, labels_.irregularity, uni(rng_, 0.0, 0.22));
     // Keep the whole lesion 2 px (plus the soft edge) inside the image.
     const double room = std::min({cx, cy, S_ - cx, S_ - cy}) - 2 - edge_;
     if (shape_.extent() > room) shape_.set_radius(r0 * room / shape_.extent());
@@ -512,7 +392,7 @@ class Renderer {
     // One tone range for every site (fair to medium); sites shift it a little.
     const Col fair{0.96f, 0.82f, 0.74f}, medium{0.78f, 0.57f, 0.44f};
     skin_ = mix(fair, medium, (float)uni(rng_, 0, 1));
-    switch (site_) {
+    switch (labels_.site) {
       case kFace: skin_ = skin_ * Col{1.02f, 0.96f, 0.96f}; break;
       case kHand: skin_ = mix(skin_, Col{0.95f, 0.74f, 0.72f}, 0.25f) * 1.02f; break;
       case kFoot: skin_ = skin_ * Col{1.0f, 0.97f, 0.86f}; break;
@@ -531,7 +411,7 @@ class Renderer {
   // ---- site cues -------------------------------------------------------------------------------------
 
   void paint_site() {
-    switch (site_) {
+    switch (labels_.site) {
       case kArm: skin_lines(0.045); break;
       case kFace: face_pores(); break;
       case kFoot: sole_ridges(); break;
@@ -747,19 +627,19 @@ class Renderer {
       for (int x = bb.x0; x < bb.x1; ++x) {
         const double X = x + 0.5, Y = y + 0.5;
         alpha_[(size_t)y * S_ + x] = shape_.coverage(X, Y, edge_);
-        lesion_.set(x, y, kPigment[pigments_[0]] * (tone * (1 + 0.10f * mottle.at(X, Y))));
+        lesion_.set(x, y, kPigment[labels_.pigments[0]] * (tone * (1 + 0.10f * mottle.at(X, Y))));
       }
     // Colour zones: off-centre blobs of the other pigments.
-    for (size_t j = 1; j < pigments_.size(); ++j) {
+    for (size_t j = 1; j < labels_.pigments.size(); ++j) {
       const double a = uni(rng_, 0, 2 * kPi), d = shape_.r0 * uni(rng_, 0.15, 0.5);
       const RadialShape zone = RadialShape::make(
           rng_, shape_.cx + d * std::cos(a), shape_.cy + d * std::sin(a),
-          shape_.r0 * uni(rng_, 0.35, 0.6), std::max(irregularity_, 0.2), uni(rng_, 0.0, 0.3));
-      const double opacity = pigments_[j] == kBlueGrey ? 0.8 : 0.92, soft = px(3, 1.2);
+          shape_.r0 * uni(rng_, 0.35, 0.6), std::max(labels_.irregularity, 0.2), uni(rng_, 0.0, 0.3));
+      const double opacity = labels_.pigments[j] == kBlueGrey ? 0.8 : 0.92, soft = px(3, 1.2);
       for (int y = bb.y0; y < bb.y1; ++y)
         for (int x = bb.x0; x < bb.x1; ++x) {
           const double X = x + 0.5, Y = y + 0.5;
-          lesion_.blend(x, y, kPigment[pigments_[j]] * (1 + 0.08f * mottle.at(X, Y)),
+          lesion_.blend(x, y, kPigment[labels_.pigments[j]] * (1 + 0.08f * mottle.at(X, Y)),
                         opacity * zone.coverage(X, Y, soft));
         }
     }
@@ -769,7 +649,7 @@ class Renderer {
     if (has(kErosion)) erosion(bb);
     if (has(kCrust)) crust(bb);
     if (has(kScale)) scale(bb);
-    if (milia_) milia();
+    if (labels_.milia) milia();
     if (has(kNodule)) dome(bb);
   }
 
@@ -960,7 +840,7 @@ class Renderer {
     int n_min, n_max;
     double lmin, lmax, w, spread;
     Col colour;
-    switch (site_) {
+    switch (labels_.site) {
       case kScalp:
         n_min = 50, n_max = 100;
         lmin = 0.3, lmax = 0.8, w = px(2.2, 1.0), spread = 0.35;
@@ -990,7 +870,7 @@ class Renderer {
       const double bend = L * uni(rng_, -0.12, 0.12);
       const double x1 = (x0 + x2) / 2 - bend * std::sin(a), y1 = (y0 + y2) / 2 + bend * std::cos(a);
       stroke(hair, S_, x0, y0, x1, y1, x2, y2, w, 0.55 * w, uni(rng_, 0.7, 0.95));
-      if (site_ == kScalp) stroke(roots, S_, x0, y0, x0, y0, x0, y0, 1.8 * w, 1.8 * w, 0.8);
+      if (labels_.site == kScalp) stroke(roots, S_, x0, y0, x0, y0, x0, y0, 1.8 * w, 1.8 * w, 0.8);
     }
     roots.blend_onto(cv_, colour * 1.2f, 0.8);
     hair.blend_onto(cv_, colour, 1.0);
@@ -1018,19 +898,9 @@ class Renderer {
       }
   }
 
-  void fill_labels(SynthSample& s) const {
-    s.location = site_;
-    for (int k = 0; k < kSynthLesionTypes; ++k)
-      if (has(k)) s.lesions.push_back(k);
-    s.diagnosis = diagnosis_;
-    s.border_irregularity = irregularity_;
-    s.colours = (int)pigments_.size();
-    s.milia = milia_;
-  }
-
   SynthSample finish() {
     SynthSample s;
-    fill_labels(s);
+    fill_labels(labels_, s);
     s.image = Image(S_, S_, 3);
     s.mask = Image(S_, S_, 1);
     for (int y = 0; y < S_; ++y)
@@ -1063,12 +933,7 @@ class Renderer {
   FloatCanvas cv_, lesion_;
   std::vector<float> alpha_;  // the lesion body's coverage
 
-  int site_ = 0;
-  unsigned types_ = 0;  // bit k: lesion type k present
-  int diagnosis_ = kSynthNevus;
-  double irregularity_ = 0;
-  std::vector<int> pigments_;
-  bool milia_ = false;
+  SampleLabels labels_;
   RadialShape shape_;
   double edge_ = 1.5;     // soft edge width of the lesion body, pixels
   double light_ = 0;      // nodule light direction (radians)
@@ -1076,38 +941,15 @@ class Renderer {
 };
 
 }  // namespace
+}  // namespace synthetic
 
 // ---- public entry points ---------------------------------------------------------------------------
-
-double synth_site_probability(int site) {
-  SKINMTL_CHECK(site >= 0 && site < kSynthSites, "synth: site " << site << " out of range");
-  return kSiteProb[site];
-}
-
-double synth_lesion_probability(int type, int site) {
-  SKINMTL_CHECK(type >= 0 && type < kSynthLesionTypes && site >= 0 && site < kSynthSites,
-                "synth: lesion type " << type << " / site " << site << " out of range");
-  return kTypeProb[type][site];
-}
-
-double synth_diagnosis_probability(int diagnosis, int site) {
-  SKINMTL_CHECK(diagnosis >= 0 && diagnosis < kSynthDiagnoses && site >= 0 && site < kSynthSites,
-                "synth: diagnosis " << diagnosis << " / site " << site << " out of range");
-  if (diagnosis == kSynthMelanoma) return kMelanomaProb[site];
-  if (diagnosis == kSynthSeborrheicKeratosis) return kKeratosisProb[site];
-  return 1 - kMelanomaProb[site] - kKeratosisProb[site];
-}
 
 SynthSample synth_sample(uint64_t seed, int64_t index, const SynthOptions& options) {
   SKINMTL_CHECK(options.size >= 32 && options.size <= 4096,
                 "synth: image size must be in [32, 4096], got " << options.size);
   SKINMTL_CHECK(index >= 0, "synth: sample index must be >= 0, got " << index);
-  return Renderer(seed, index, options.size).render();
-}
-
-SynthSample synth_labels(uint64_t seed, int64_t index) {
-  SKINMTL_CHECK(index >= 0, "synth: sample index must be >= 0, got " << index);
-  return Renderer(seed, index, 32).labels();
+  return synthetic::Renderer(seed, index, options.size).render();
 }
 
 std::vector<SynthSample> synth_samples(uint64_t seed, int64_t first, int64_t count,
