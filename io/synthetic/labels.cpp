@@ -50,7 +50,8 @@ void draw_labels(Rng& rng, SampleLabels& labels) {
     for (int k = 0; k < kSynthLesionTypes; ++k)
       if (coin(rng, kTypeProb[k][labels.site])) labels.types |= 1u << k;
   const int q = labels.site;
-  const double p[3] = {1 - kMelanomaProb[q] - kKeratosisProb[q], kMelanomaProb[q], kKeratosisProb[q]};
+  const double p[3] = {1 - kMelanomaProb[q] - kKeratosisProb[q], kMelanomaProb[q],
+                       kKeratosisProb[q]};
   labels.diagnosis = categorical(rng, p, 3);
 }
 

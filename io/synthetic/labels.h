@@ -24,7 +24,9 @@ namespace skinmtl {
 namespace synthetic {
 
 // The index order of kSynthLesionNames and kSynthSiteNames (names sorted).
-enum LesionType { kCrust, kErosion, kErythema, kGlobules, kNodule, kNetwork, kScale, kVascular };
+enum LesionType {
+  kCrust, kErosion, kErythema, kGlobules, kNodule, kPigmentNetwork, kScale, kVascular
+};
 enum Site { kArm, kFace, kFoot, kHand, kLeg, kNail, kScalp, kTrunk };
 // The pigment colours of a lesion, whose number of distinct ones is the
 // header's "colours c". Their RGB values: kPigment in renderer_lesion.cpp.
