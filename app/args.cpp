@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "kernels/common.h"
 
@@ -39,6 +40,33 @@ Args::Args(int argc, char** argv, const std::vector<std::string>& options,
     }
     values_[name] = value;
   }
+}
+
+Args::Args(int argc, char** argv, const std::vector<std::string>& options,
+           const std::vector<std::string>& flags, int max_positional) {
+  auto known = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  // Set the positional words aside; the constructor above parses the rest.
+  std::vector<char*> rest{argv[0]};
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      rest.push_back(argv[i]);
+      const std::string name = a.substr(2);
+      // "--name VALUE": VALUE goes with it, whatever it looks like.
+      if (known(options, name) && !known(flags, name) && i + 1 < argc) rest.push_back(argv[++i]);
+    } else if (a.empty() || a[0] != '-') {
+      SKINMTL_USAGE_CHECK((int)positional.size() < max_positional,
+                          "unexpected argument '" << a << "' (options start with --)");
+      positional.push_back(a);
+    } else {
+      rest.push_back(argv[i]);  // -h, or a mistake the constructor above names
+    }
+  }
+  *this = Args((int)rest.size(), rest.data(), options, flags);
+  positional_ = std::move(positional);
 }
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {

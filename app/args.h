@@ -19,6 +19,15 @@ class Args {
   // that take no value. argv[0] is the command's name.
   Args(int argc, char** argv, const std::vector<std::string>& options,
        const std::vector<std::string>& flags = {});
+  // As above, and words that are not options (not starting with '-'), among
+  // the options anywhere, are the command's positional arguments: at most
+  // `max_positional` of them, more is a usage error. A word that follows an
+  // option taking a value is that value. `skinmtl metrics seg --pred DIR`:
+  // positional() is {"seg"}.
+  Args(int argc, char** argv, const std::vector<std::string>& options,
+       const std::vector<std::string>& flags, int max_positional);
+  // The positional arguments, in the order given (none with the first constructor).
+  const std::vector<std::string>& positional() const { return positional_; }
 
   bool help() const { return help_; }
   bool has(const std::string& name) const { return values_.count(name) > 0; }
@@ -30,6 +39,7 @@ class Args {
  private:
   std::map<std::string, std::string> values_;
   bool help_ = false;
+  std::vector<std::string> positional_;
 };
 
 // The value of a --device option: "auto" (CUDA when a GPU is visible, else the

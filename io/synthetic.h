@@ -133,6 +133,25 @@
 // mask: 1 channel, 255 where the lesion body's soft coverage is >= 0.5, else 0.
 // box:  the mask's bounding box, half-open: columns [x0, x1), rows [y0, y1),
 //       so x1 = the rightmost mask column + 1 (the usual detection convention).
+//
+// ---- where the code is ------------------------------------------------------------------------
+//
+// One concern a file, each to be read on its own:
+//
+//   io/synthetic.h                     this file: the interface, and what makes each label visible
+//   io/synthetic/labels.{h,cpp}        which labels a sample gets: the probability tables, the
+//                                      draw of the labels and of the diagnosis features
+//   io/synthetic/random_draws.h        the kinds of random draw (uniform, coin, categorical)
+//   io/synthetic/drawing_kit.{h,cpp}   the drawing tools: a float RGB canvas, value noise / fBm,
+//                                      radial shapes, strokes, Voronoi edges
+//   io/synthetic/renderer.h            the Renderer of one image and mask
+//   io/synthetic/renderer.cpp          the order it paints in, the lesion's place, the optics,
+//                                      the 8-bit image, mask and box; synth_sample()
+//   io/synthetic/renderer_skin.cpp     the skin, each site's cue, hair
+//   io/synthetic/renderer_lesion.cpp   the lesion: body, colour zones, each lesion type's cue,
+//                                      milia; erythema and a nodule's shadow around it
+//   io/synthetic/dataset_writer.cpp    the folder: images, masks, manifest CSVs, README; splits
+//   io/synthetic/contact_sheet.cpp     the contact sheet
 #pragma once
 
 #include <cstdint>

@@ -80,6 +80,31 @@ TEST(CliHelp, OptionMistakesExitTwoDataMistakesOneNeitherWithSourceLines) {
   }
 }
 
+// `skinmtl metrics` reads its command line with Args, as every command does:
+// the metrics' name is a word anywhere among the options, and a mistake exits
+// 2 with the hint every command gives.
+TEST(CliHelp, MetricsReadsItsOptionsLikeEveryCommand) {
+  Result r = run("metrics --bogus");
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_EQ(r.err, "skinmtl metrics: unknown option --bogus\n  ('skinmtl metrics --help' lists the options)\n");
+  EXPECT_EQ(r.out, "");
+  for (const char* c : {"metrics", "metrics frobnicate --scores s.csv --labels l.csv",
+                        "metrics multilabel topk --scores s.csv --labels l.csv", "metrics seg --pred",
+                        "metrics multilabel --json=1", "metrics topk --scores s.csv --labels l.csv --k 0",
+                        "metrics seg --pred p --truth t --threshold 0.5"}) {
+    r = run(c);
+    EXPECT_EQ(r.rc, 2) << "skinmtl " << c << "\n" << r.err;
+    EXPECT_NE(r.err.find("--help' lists the options"), std::string::npos) << "skinmtl " << c << "\n" << r.err;
+  }
+  // The name after the options, and --name=value, as for every command.
+  test::TempDir dir;
+  test::write_file(dir.path("s.csv"), "image_id,a,b\ni1,0.9,0.1\ni2,0.2,0.8\n");
+  test::write_file(dir.path("l.csv"), "image_id,a,b\ni1,1,0\ni2,0,1\n");
+  r = run("metrics --json --scores=" + dir.path("s.csv") + " --labels " + dir.path("l.csv") + " topk --k 1");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\"accuracy\": 1.0"), std::string::npos) << r.out;
+}
+
 // check-data lists every problem of a data set with its CSV line and exits 1;
 // a clean data set exits 0.
 TEST(CliCheckData, ListsEveryProblemWithItsLineAndExitsOne) {

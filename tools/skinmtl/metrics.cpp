@@ -38,6 +38,7 @@
 #include "io/seg_folder.h"
 #include "nets/metrics.h"
 #include "nets/seg_metrics.h"
+#include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
@@ -116,7 +117,8 @@ const char* kHelp =
     "  --json           print one JSON object instead of the table\n"
     "  --help           this text\n";
 
-struct Args {
+// The command line, checked.
+struct MetricsOptions {
   std::string mode;  // "multilabel", "topk", "seg" or "binary"
   std::string scores, labels;
   std::string pred, truth;   // seg
@@ -131,7 +133,9 @@ struct Args {
 };
 
 // A bad command line throws skinmtl::UsageError (kernels/common.h): bin/skinmtl
-// prints it with a hint and exits 2.
+// prints it with a hint and exits 2. The options are read by Args
+// (tools/skinmtl/args.h), as every command's are; the checks of which options
+// go with which metrics are here.
 
 std::vector<int64_t> parse_k_list(const std::string& s) {
   std::vector<int64_t> ks;
@@ -150,47 +154,28 @@ std::vector<int64_t> parse_k_list(const std::string& s) {
   return ks;
 }
 
-Args parse_args(int argc, char** argv) {
-  Args a;
-  bool k_given = false;
-  std::string threshold;
-  for (int i = 1; i < argc; ++i) {
-    const std::string opt = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(opt + " needs a value");
-      return argv[++i];
-    };
-    if (opt == "--help" || opt == "-h") {
-      a.help = true;
-    } else if (opt == "--json") {
-      a.json = true;
-    } else if (opt == "--scores") {
-      a.scores = value();
-    } else if (opt == "--labels") {
-      a.labels = value();
-    } else if (opt == "--pred") {
-      a.pred = value();
-    } else if (opt == "--truth") {
-      a.truth = value();
-    } else if (opt == "--column") {
-      a.column = value();
-    } else if (opt == "--score-column") {
-      a.score_column = value();
-    } else if (opt == "--label-column") {
-      a.label_column = value();
-    } else if (opt == "--threshold") {
-      threshold = value();
-      a.threshold_given = true;
-    } else if (opt == "--k") {
-      a.ks = parse_k_list(value());
-      k_given = true;
-    } else if (opt[0] != '-' && a.mode.empty()) {
-      a.mode = opt;  // the first word that is not an option: which metrics
-    } else {
-      throw UsageError("unknown argument '" + opt + "'");
-    }
-  }
+MetricsOptions parse_args(int argc, char** argv) {
+  // The first word that is not an option (anywhere) says which metrics.
+  const Args args(argc, argv,
+                  {"scores", "labels", "pred", "truth", "column", "score-column", "label-column",
+                   "threshold", "k"},
+                  {"json"}, 1);
+  MetricsOptions a;
+  a.help = args.help();
   if (a.help) return a;
+  if (!args.positional().empty()) a.mode = args.positional()[0];
+  a.json = args.flag("json");
+  a.scores = args.get("scores", "");
+  a.labels = args.get("labels", "");
+  a.pred = args.get("pred", "");
+  a.truth = args.get("truth", "");
+  a.column = args.get("column", "");
+  a.score_column = args.get("score-column", "");
+  a.label_column = args.get("label-column", "");
+  a.threshold_given = args.has("threshold");
+  const std::string threshold = args.get("threshold", "");
+  const bool k_given = args.has("k");
+  if (k_given) a.ks = parse_k_list(args.get("k", ""));
   const char* modes = "'multilabel', 'topk', 'seg' or 'binary'";
   if (a.mode.empty()) throw UsageError(std::string("which metrics? ") + modes);
   if (a.mode != "multilabel" && a.mode != "topk" && a.mode != "seg" && a.mode != "binary")
@@ -246,7 +231,7 @@ std::string fixed4(const std::optional<double>& v) {
   return buf;
 }
 
-int run_multilabel(const Args& a) {
+int run_multilabel(const MetricsOptions& a) {
   const ScoredLabels d = read_scores_and_labels(a.scores, a.labels);
   const MapResult by_class = map_class(d.scores, d.labels);
   const MapResult by_image = map_image(d.scores, d.labels);
@@ -294,7 +279,7 @@ int run_multilabel(const Args& a) {
   return 0;
 }
 
-int run_topk(const Args& a) {
+int run_topk(const MetricsOptions& a) {
   const ScoreTable labels = read_label_csv(a.labels);
   check_one_hot(labels);
   const ScoredLabels d = match_scores_labels(read_score_csv(a.scores), labels);
@@ -327,7 +312,7 @@ int run_topk(const Args& a) {
 
 // ---- seg -----------------------------------------------------------------------------------
 
-int run_seg(const Args& a) {
+int run_seg(const MetricsOptions& a) {
   const std::map<std::string, std::string> truth = list_image_files(a.truth, "--truth", true);
   const std::map<std::string, std::string> pred = list_image_files(a.pred, "--pred", true);
   SKINMTL_USER_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, .bmp, ...) in it");
@@ -409,7 +394,7 @@ int run_seg(const Args& a) {
 
 // ---- binary --------------------------------------------------------------------------------
 
-int run_binary(const Args& a) {
+int run_binary(const MetricsOptions& a) {
   // With a column named, only that column of each file is read (the others
   // may hold anything), and the scores' column is matched to the labels' under
   // the labels' name: "malignant" is compared as "melanoma".
@@ -480,7 +465,7 @@ int run_binary(const Args& a) {
 }  // namespace
 
 int cmd_metrics(int argc, char** argv) {
-  const Args a = parse_args(argc, argv);  // a UsageError: bin/skinmtl says it and exits 2
+  const MetricsOptions a = parse_args(argc, argv);  // a UsageError: bin/skinmtl says it and exits 2
   if (a.help) {
     std::fputs(kHelp, stdout);
     return 0;
