@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "framework/module.h"
+#include "io/progress.h"
 
 namespace skinmtl {
 
@@ -12,6 +13,7 @@ DataParallel::DataParallel(int global_batch) : comm_(Communicator::world()) {
   SKINMTL_USAGE_CHECK(global_batch % comm_.size() == 0,
                      "--batch " << global_batch << " is the batch over all " << comm_.size()
                              << " processes and must be a multiple of " << comm_.size());
+  if (!is_root()) silence_progress_bars();  // rank 0's bars say it all (data checks, training)
 }
 
 void DataParallel::print_plan(int global_batch, const std::string& note) const {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "kernels/common.h"
@@ -93,8 +94,14 @@ void RateMeter::add(double t, int64_t done) {
 
 // ---- Progress -------------------------------------------------------------------------
 
+namespace {
+std::atomic<bool> g_silenced{false};
+}  // namespace
+
+void silence_progress_bars() { g_silenced = true; }
+
 Progress::Progress(int64_t total, std::string label, std::FILE* out, int tty)
-    : total_(total), label_(std::move(label)), out_(out), start_(Clock::now()) {
+    : total_(total), label_(std::move(label)), out_(g_silenced && out == stderr ? nullptr : out), start_(Clock::now()) {
   SKINMTL_CHECK(total > 0, "Progress '" << label_ << "': total must be > 0, got " << total);
   tty_ = out && (tty < 0 ? isatty(fileno(out)) != 0 : tty != 0);
   meter_.add(0.0, 0);

@@ -68,9 +68,15 @@ class RateMeter {
   bool have_sample_ = false;
 };
 
+// For a process whose bars nobody should see, the ranks other than 0 of a
+// data-parallel job (app/data_parallel.h): from then on, every bar that would
+// draw on stderr draws nothing. Their errors still reach stderr.
+void silence_progress_bars();
+
 class Progress {
  public:
-  // total > 0 iterations. `out` defaults to stderr; nullptr draws nothing
+  // total > 0 iterations. `out` defaults to stderr (nothing after
+  // silence_progress_bars()); nullptr draws nothing
   // (rate() still measures). `tty` -1 asks the stream (isatty), 0 or 1 force
   // plain-line or redraw mode.
   Progress(int64_t total, std::string label, std::FILE* out = stderr, int tty = -1);

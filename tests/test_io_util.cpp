@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -530,6 +531,25 @@ TEST(Progress, RedrawsInPlaceOnATerminal) {
   EXPECT_NE(text.find("1000/1000"), std::string::npos);
   EXPECT_EQ(text.back(), '\n');
   EXPECT_THROW(Progress(0, "x"), Error);
+}
+
+// The ranks other than 0 of a data-parallel job silence their bars
+// (app/data_parallel.h): a bar meant for stderr draws nothing, one given its
+// own stream still draws, and errors still reach stderr. Process-wide, so it
+// runs in a child process of its own.
+TEST(Progress, SilencedBarsDrawNothingOnStderr) {
+  EXPECT_EXIT(
+      {
+        silence_progress_bars();
+        Progress quiet(4, "silenced-bar", stderr, 0);
+        for (int i = 1; i <= 4; ++i) quiet.update(i);
+        quiet.finish();
+        Progress own(2, "own-stream", stdout, 0);  // a stream chosen by the caller is kept
+        own.finish();
+        std::fputs("an error line\n", stderr);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "^an error line\n$");
 }
 
 }  // namespace

@@ -38,7 +38,7 @@
 #include "io/seg_folder.h"
 #include "nets/metrics.h"
 #include "nets/seg_metrics.h"
-#include "tools/skinmtl/args.h"
+#include "app/args.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
@@ -134,7 +134,7 @@ struct MetricsOptions {
 
 // A bad command line throws skinmtl::UsageError (kernels/common.h): bin/skinmtl
 // prints it with a hint and exits 2. The options are read by Args
-// (tools/skinmtl/args.h), as every command's are; the checks of which options
+// (app/args.h), as every command's are; the checks of which options
 // go with which metrics are here.
 
 std::vector<int64_t> parse_k_list(const std::string& s) {
