@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 
