@@ -129,7 +129,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims);
 // Backward: da += dy * b, db += dy * a (kernels/mul.h). Saved for backward: a and b.
 Tensor mul(const Tensor& a, const Tensor& b);
 
-// ---- detection and segmentation losses (kernels/detection_losses.h) ----
+// ---- detection and segmentation losses (kernels/smooth_l1_loss.h, sigmoid_focal_loss.h,
+//      soft_jaccard_distance.h) ----
 // Smooth L1 (Song eq. 3; Fast R-CNN), summed:  sum_i w_i * s(x_i - t_i),
 //   s(d) = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta  (beta = 1 is eq. 3).
 // pred, target, weights: same shape; gradient to pred only -> shape ()
