@@ -25,15 +25,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/lr_schedule.h"
-#include "framework/optimizer.h"
 #include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
+#include "figures/plot.h"
+#include "framework/lr_schedule.h"
+#include "framework/optimizer.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
 #include "io/loader.h"
-#include "io/plot.h"
 #include "io/progress.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/mtl_common.h"

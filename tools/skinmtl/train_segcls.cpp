@@ -33,18 +33,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/lr_schedule.h"
-#include "framework/optimizer.h"
 #include "app/data_parallel.h"
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
+#include "figures/plot.h"
+#include "framework/lr_schedule.h"
+#include "framework/optimizer.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
-#include "io/plot.h"
 #include "io/progress.h"
 #include "io/seg_loader.h"
-#include "nets/metrics.h"
-#include "nets/seg_metrics.h"
+#include "metrics/metrics.h"
+#include "metrics/seg_metrics.h"
 #include "tools/skinmtl/args.h"
 #include "tools/skinmtl/commands.h"
 #include "tools/skinmtl/segcls_common.h"
