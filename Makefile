@@ -110,7 +110,8 @@ ifdef DEPS_ROOT
   LDLIBS := $(foreach d,$(DEPS_LIBDIRS),-L$(d) -Wl,-rpath,$(d)) -Wl,--disable-new-dtags $(LDLIBS)
 endif
 
-LIB_SRC := $(wildcard framework/*.cpp framework/ops/*.cpp kernels/cpu/*.cpp nets/*.cpp io/*.cpp io/synthetic/*.cpp app/*.cpp)
+LIB_SRC := $(wildcard framework/*.cpp framework/ops/*.cpp kernels/cpu/*.cpp nets/*.cpp metrics/*.cpp \
+                     figures/*.cpp io/*.cpp io/synthetic/*.cpp app/*.cpp)
 CU_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu))
 TEST_SRC := $(wildcard tests/*.cpp)
 TOOL_SRC := $(wildcard tools/skinmtl/*.cpp)

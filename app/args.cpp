@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -8,10 +8,10 @@
 #include <map>
 #include <memory>
 
+#include "figures/overlay.h"
 #include "framework/autograd.h"
 #include "io/csv.h"
 #include "io/csv_log.h"
-#include "io/overlay.h"
 #include "io/progress.h"
 
 namespace skinmtl {

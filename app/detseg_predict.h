@@ -28,7 +28,7 @@
 // Files written into OUT (run_detseg below):
 //   masks/<name>.png     the predicted mask at the source size, 1 channel, 0/255
 //   overlays/<name>.png  the picture of Song et al.'s Fig. 4 at the source size
-//                        (io/overlay.h): the predicted contour (red), the
+//                        (figures/overlay.h): the predicted contour (red), the
 //                        ground-truth contour (black) when the truth mask is
 //                        known, the box (yellow) and the label "benign 0.87" /
 //                        "malignant 0.62" (the more probable class and its
@@ -49,8 +49,8 @@
 
 #include "io/letterbox.h"
 #include "io/seg_folder.h"
-#include "nets/seg_metrics.h"
 #include "app/detseg_model.h"
+#include "metrics/seg_metrics.h"
 
 namespace skinmtl {
 

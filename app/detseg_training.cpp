@@ -10,8 +10,8 @@
 #include "io/progress.h"
 #include "io/seg_augment.h"
 #include "io/seg_loader.h"
-#include "nets/metrics.h"
-#include "nets/seg_metrics.h"
+#include "metrics/metrics.h"
+#include "metrics/seg_metrics.h"
 
 namespace skinmtl {
 
@@ -113,7 +113,7 @@ class DetSegTraining : public TrainingModel {
   int64_t heldout_size() const override { return (int64_t)data_.val.size(); }
   // On the val list: the mean loss (eval mode, no tape, fixed samples), the
   // mean Jaccard index of the predicted masks against the letterboxed ground
-  // truth (nets/seg_metrics.h's per-image JA and its conventions for empty
+  // truth (metrics/seg_metrics.h's per-image JA and its conventions for empty
   // masks), and the ROC AUC of the malignancy probability for melanoma.
   HeldoutResult evaluate(bool show_progress) override {
     HeldoutResult h;

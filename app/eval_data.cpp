@@ -1,7 +1,7 @@
 #include "app/eval_data.h"
 
+#include "base/check.h"
 #include "io/seg_folder.h"
-#include "kernels/common.h"
 
 namespace skinmtl {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <set>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

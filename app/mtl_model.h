@@ -18,7 +18,7 @@
 #include "io/augment.h"
 #include "io/image.h"
 #include "io/manifest.h"
-#include "nets/metrics.h"
+#include "metrics/metrics.h"
 #include "nets/mtl_classifier.h"
 #include "app/args.h"
 

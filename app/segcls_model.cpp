@@ -9,12 +9,12 @@
 #include "app/model_file.h"
 #include "app/model_limits.h"
 #include "framework/autograd.h"
-#include "nets/metrics.h"
 #include "io/checkpoint.h"
 #include "io/progress.h"
-#include "io/seg_loader.h"
 #include "io/resnet50_import.h"
 #include "io/safetensors.h"
+#include "io/seg_loader.h"
+#include "metrics/metrics.h"
 #include "nets/resnet50_weights.h"
 
 namespace skinmtl {

@@ -5,8 +5,8 @@
 #include "io/csv_log.h"
 #include "io/seg_augment.h"
 #include "io/seg_loader.h"
-#include "nets/metrics.h"
-#include "nets/seg_metrics.h"
+#include "metrics/metrics.h"
+#include "metrics/seg_metrics.h"
 
 namespace skinmtl {
 

@@ -2,7 +2,7 @@
 
 #include <csignal>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -11,7 +11,7 @@
 #include "framework/lr_schedule.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
-#include "io/plot.h"
+#include "figures/plot.h"
 #include "io/progress.h"
 
 namespace skinmtl {

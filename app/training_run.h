@@ -124,7 +124,7 @@ struct HeldoutResult {
   std::string summary;  // "loss 0.4321  Jaccard 0.7012 ..."
 };
 
-// A figure redrawn from log.csv at each evaluation (io/plot.h's plot_csv).
+// A figure redrawn from log.csv at each evaluation (figures/plot.h's plot_csv).
 struct TrainingFigure {
   std::string file;  // "curves.png", in --out
   std::vector<std::string> columns;

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "kernels/common.h"
+#include "base/check.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
 #endif

@@ -13,8 +13,8 @@
 // error, so framework code needs no #if of its own.
 #pragma once
 
+#include "base/check.h"
 #include "framework/tensor.h"
-#include "kernels/common.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
 #endif
@@ -33,6 +33,12 @@ void dispatch_cpu(DType dtype, F&& f) {
 
 // Throws unless every tensor is float32 (CUDA kernels are float32 only).
 void require_cuda_f32(const char* op, std::initializer_list<const Tensor*> tensors);
+
+// The checks an elementwise loss makes (smooth_l1_loss, sigmoid_focal_loss):
+// x, its targets and weights are defined, of one shape, dtype and device; only
+// x may ask for a gradient; float32 on the GPU.
+void check_elementwise_loss(const char* op, const Tensor& x, const Tensor& targets,
+                            const Tensor& weights);
 
 }  // namespace skinmtl
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

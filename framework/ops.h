@@ -1,4 +1,5 @@
-// framework/ops.h: every differentiable op of skinmtl, as the models use them.
+// framework/ops.h: every differentiable op of skinmtl, as the models use them,
+// and the detector's box ops (the last section; constants, never on the tape).
 //
 // Each op checks its inputs' shapes and devices (a clear error, never a
 // crash), allocates its output on the inputs' device, runs the CPU or CUDA
@@ -128,7 +129,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims);
 // Backward: da += dy * b, db += dy * a (kernels/mul.h). Saved for backward: a and b.
 Tensor mul(const Tensor& a, const Tensor& b);
 
-// ---- detection and segmentation losses (kernels/detection_losses.h) ----
+// ---- detection and segmentation losses (kernels/smooth_l1_loss.h, sigmoid_focal_loss.h,
+//      soft_jaccard_distance.h) ----
 // Smooth L1 (Song eq. 3; Fast R-CNN), summed:  sum_i w_i * s(x_i - t_i),
 //   s(d) = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta  (beta = 1 is eq. 3).
 // pred, target, weights: same shape; gradient to pred only -> shape ()
@@ -174,5 +176,63 @@ Tensor roi_align_fpn(const std::vector<Tensor>& levels, const Tensor& rois, cons
 // [min_level, max_level]; rois on the CPU (R, 5). Returns the level per RoI.
 std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level = 2, int max_level = 5,
                                 double canonical_size = 224, int canonical_level = 4);
+
+// ---- boxes (kernels/boxes.h; framework/ops/boxes.cpp) ----
+// The box arithmetic of the two-stage detector (Faster R-CNN's RPN, FPN, Mask R-CNN):
+// boxes are (M, 4) rows (x1, y1, x2, y2) in continuous pixel coordinates, width x2 - x1
+// with no "+ 1". None of these ops is differentiable and none records on the tape: boxes,
+// proposals and targets are constants for the losses (inputs that require gradients are
+// read, never recorded). Each returns tensors on the device of its inputs (which must all be
+// on one device; CUDA tensors are float32, CPU ones float32 or float64), runs the kernels of
+// kernels/boxes.h there, and writes out every transfer between host and device. The
+// detector's matching, sampling and proposals that use them are in nets/boxes.h.
+
+// Anchors of one FPN level: for every feature cell (y, x) in row-major order and, inside it, every
+// ratio r (h/w = r, area = size^2), a box centred at ((x + 0.5) * stride, (y + 0.5) * stride).
+// -> (feat_h * feat_w * ratios.size(), 4) float32, order (y, x, ratio): it matches a head output
+// permuted from (N, A*k, H, W) to (N, H, W, A*k). The cell anchors are formed on the host and
+// copied to the device (A x 4 floats).
+Tensor make_anchors(int64_t feat_h, int64_t feat_w, double stride, double size,
+                    const std::vector<double>& ratios, Device device);
+
+// (M, 4), (K, 4) -> (M, K): IoU of every pair (0 for boxes that do not overlap).
+Tensor box_iou(const Tensor& a, const Tensor& b);
+
+// Box regression weights and the decode clamp (kernels/boxes.h). RPN: the
+// defaults. Second stage (Detectron): wx = wy = 10, ww = wh = 5.
+struct BoxCoder {
+  double wx = 1, wy = 1, ww = 1, wh = 1;
+  double clamp = 4.135166556742356; /* log(1000/16) */
+};
+Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder& c = {});  // (M,4),(M,4) -> deltas (M,4)
+Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder& c = {});   // -> boxes (M,4)
+// The regression targets of matched boxes: deltas (M, 4) = encode(ref[i], gt[match[i]]), and a
+// ZERO row where match[i] < 0 (a non-positive anchor, a background RoI: the losses ignore it).
+// ref (M, 4), gt (G, 4), match (M) with values in [-1, G), on the host; on the GPU the matches
+// are copied to the device first (M int64 values).
+Tensor encode_boxes_matched(const Tensor& ref, const Tensor& gt, const std::vector<int64_t>& match,
+                            const BoxCoder& c = {});
+// (M, 4) -> (M, 4): x to [0, width], y to [0, height].
+Tensor clip_boxes(const Tensor& boxes, double height, double width);
+
+// out (n, C) = x[index[i], :] for x (M, C) or (M), on x's device (index values in [0, M)). On
+// the GPU the indices are copied to the device first (n int64 values).
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index);
+
+// Greedy NMS: indices of kept boxes, by descending score (ties: lower index first), IoU > iou
+// suppresses. boxes (n, 4), scores (n), finite. Where the work runs: the scores are copied to the
+// host and sorted there (stable); the boxes are gathered in that order on the device and handed
+// to nms_sorted.
+std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou);
+// The same for boxes (n, 4) already SORTED by descending score: the kept positions, ascending.
+// On the CPU the greedy walk itself; on the GPU the suppression masks are computed on the device
+// and copied to the host (the copy waits for the project's stream: NMS's one synchronisation
+// with the GPU), where a short sequential pass over the mask rows keeps the boxes.
+std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou);
+
+// The checks every box op makes, for code that takes boxes itself (nets/boxes.cpp):
+// x is a defined (M, 4) tensor, float32 when on the GPU; a and b are on one device, of one dtype.
+void check_boxes(const char* op, const Tensor& x, const char* name);
+void check_same_kind(const char* op, const Tensor& a, const Tensor& b);
 
 }  // namespace skinmtl

@@ -72,6 +72,21 @@ void require_cuda_f32(const char* op, std::initializer_list<const Tensor*> tenso
                   op << ": CUDA kernels are float32 only, got " << t->str());
 }
 
+void check_elementwise_loss(const char* op, const Tensor& x, const Tensor& targets,
+                            const Tensor& weights) {
+  SKINMTL_CHECK(x.defined() && targets.defined() && weights.defined(),
+                op << ": the input, targets and weights must all be defined");
+  check_same_shape(op, x, targets);
+  check_same_shape(op, x, weights);
+  // The loss is differentiated with respect to its first input only: refuse
+  // targets or weights that ask for a gradient rather than hand them a
+  // silently wrong (zero) one.
+  SKINMTL_CHECK(!any_requires_grad({targets, weights}),
+                op << ": targets and weights must not require a gradient (the loss is not "
+                      "differentiated with respect to them; detach() them)");
+  if (x.device() == Device::CUDA) require_cuda_f32(op, {&x, &targets, &weights});
+}
+
 std::string shape_str(const Shape& s) {
   std::ostringstream os;
   os << "(";

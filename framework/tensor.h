@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -55,9 +55,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/check.h"
 #include "framework/random.h"
 #include "io/image.h"
-#include "kernels/common.h"
 
 namespace skinmtl {
 

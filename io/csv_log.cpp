@@ -9,7 +9,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -30,7 +30,7 @@
 // atomically (a temporary file renamed over it), then appended to.
 //
 // read_csv_columns() reads such a file back, column by column, for plotting
-// (io/plot.h) or analysis.
+// (figures/plot.h) or analysis.
 #pragma once
 
 #include <cstdio>

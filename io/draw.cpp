@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 // stb_easy_font is a set of static functions in a header; we do not use all
 // of them, and its C-style code is not ours to fix.

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <cmath>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/check.h"
 #include "io/csv.h"
-#include "kernels/common.h"
 
 namespace skinmtl {
 namespace {

@@ -6,10 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include "base/check.h"
 #include "io/csv.h"
 #include "io/manifest.h"
 #include "io/synthetic.h"
-#include "kernels/common.h"
 
 namespace fs = std::filesystem;
 

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "base/check.h"
 #include "io/csv.h"
-#include "kernels/common.h"
 
 namespace fs = std::filesystem;
 

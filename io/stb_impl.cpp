@@ -1,6 +1,6 @@
 // The one translation unit that compiles the stb single-header libraries
 // (public domain, Sean Barrett; Debian's libstb-dev puts them in
-// /usr/include/stb): stb_image_write for PNG output (io/plot.cpp) and
+// /usr/include/stb): stb_image_write for PNG output (figures/plot.cpp) and
 // stb_image for reading images back (tests, and the data loader later).
 // Every other file includes the headers WITHOUT these defines, which gives
 // declarations only.

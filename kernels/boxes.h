@@ -1,6 +1,7 @@
 // kernels/boxes.h: the box arithmetic of a two-stage detector (Faster R-CNN's
-// RPN, FPN, Mask R-CNN), on raw buffers. The Tensor-level API, the sorting and
-// the sampling that use these are in nets/boxes.h.
+// RPN, FPN, Mask R-CNN), on raw buffers. The Tensor-level ops that run these
+// are in framework/ops/boxes.cpp (declared in framework/ops.h); the detector's
+// matching and sampling that use them are in nets/boxes.h.
 //
 // Boxes. A box is four numbers (x1, y1, x2, y2) in input-image pixels, in
 // CONTINUOUS coordinates: the image spans [0, W] x [0, H], pixel (i, j) covers
@@ -48,7 +49,8 @@
 //   Given boxes already SORTED by descending score: walk them in order; a box is
 //   kept unless a box kept before it overlaps it with IoU > iou_threshold.
 //   Returns the kept positions (in the sorted order). The sorting and the
-//   mapping back to the caller's indices are done by nets/boxes.cpp.
+//   mapping back to the caller's indices are done by nms() in
+//   framework/ops/boxes.cpp.
 //   CPU (nms_cpu): that walk, directly (torchvision's nms_cpu_kernel).
 //   CUDA: torchvision's bitmask algorithm (ops/cuda/nms_kernel.cu). The boxes are
 //   cut into blocks of 64; GPU block (row block r, column block c), c >= r, has
@@ -63,7 +65,7 @@
 //   mask kernel's CPU twin: the tests run mask + reduce on the CPU too, so the
 //   host pass is tested on a machine without a GPU.
 //
-// ---- gather and matched encode (bookkeeping kernels for nets/boxes.cpp) ----
+// ---- gather and matched encode (bookkeeping kernels for the detector's targets) ----
 //   gather_rows:  out[i, :] = x[index[i], :]                     x (M, C), out (n, C)
 //   box_encode_matched: deltas[i] = encode(anchors[i], gt[match[i]]), or a zero
 //   row where match[i] < 0 (the regression target of a non-positive anchor or a

@@ -1,6 +1,7 @@
-// nets/boxes.cpp: see nets/boxes.h. The arithmetic is in kernels/boxes.h;
-// this file checks shapes, dispatches on the device and does the host-side
-// bookkeeping (sorting, matching, sampling), with every transfer explicit.
+// nets/boxes.cpp: see nets/boxes.h. The box arithmetic is done by the box ops
+// of framework/ops.h on the inputs' device; this file does the detector's
+// host-side bookkeeping (top-k, matching, sampling), with every transfer
+// explicit.
 #include "nets/boxes.h"
 
 #include <algorithm>
@@ -9,108 +10,13 @@
 #include <string>
 
 #include "framework/autograd.h"
-#include "framework/dispatch.h"
 #include "framework/ops.h"
-#include "kernels/boxes.h"
-#include "kernels/losses.h"  // sigmoid_elem
 
 namespace skinmtl {
 namespace {
 
-bool on_cuda(const Tensor& t) { return t.device() == Device::CUDA; }
-
-// x must be a defined (M, 4) box tensor; float32 when on the GPU.
-void check_boxes(const char* op, const Tensor& x, const char* name) {
-  SKINMTL_CHECK(x.defined(), op << ": " << name << " is undefined");
-  SKINMTL_CHECK(x.ndim() == 2 && x.size(1) == 4,
-                op << ": " << name << " must be boxes (M, 4), got " << x.str());
-  if (on_cuda(x)) require_cuda_f32(op, {&x});
-}
-
-// a and b on one device, of one dtype.
-void check_same_kind(const char* op, const Tensor& a, const Tensor& b) {
-  check_same_device(op, a, b);
-  SKINMTL_CHECK(a.dtype() == b.dtype(),
-                op << ": dtypes differ: " << a.str() << " and " << b.str());
-}
-
-// ---- int64 index arrays on the GPU -------------------------------------------------------
-//
-// Tensors hold float32/float64 only. An index array for a CUDA kernel (row
-// indices for gather_rows, gt matches for the matched encode) therefore lives
-// in the storage of a float32 tensor with two elements per index, used as raw
-// bytes: the tensor owns the memory (from the caching allocator) and frees it
-// when it goes. The upload is the explicit host-to-device copy below.
-static_assert(sizeof(int64_t) == 2 * sizeof(float), "an int64 index takes two float32 slots");
-
-#if SKINMTL_CUDA
-Tensor upload_index(const std::vector<int64_t>& index) {
-  Tensor buf = Tensor::empty({(int64_t)index.size() * 2}, DType::F32, Device::CUDA);
-  // Host-to-device copy of the indices (queued on the project's stream).
-  if (!index.empty()) cuda::memcpy_h2d(buf.raw_data(), index.data(), index.size() * sizeof(int64_t));
-  return buf;
-}
-const int64_t* index_ptr(const Tensor& buf) { return static_cast<const int64_t*>(buf.raw_data()); }
-#endif
-
-// deltas (M, 4) = encode(ref[i], gt[match[i]]), zero where match[i] < 0; on ref's device.
-Tensor encode_matched(const Tensor& ref, const Tensor& gt, const std::vector<int64_t>& match,
-                      const BoxCoder& c) {
-  const int64_t M = ref.size(0);
-  Tensor d = Tensor::empty({M, 4}, ref.dtype(), ref.device());
-  if (!on_cuda(ref)) {
-    dispatch_cpu(ref.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      box_encode_matched_cpu<T>(d.data<T>(), ref.data<T>(), gt.data<T>(), match.data(), M,
-                                (T)c.wx, (T)c.wy, (T)c.ww, (T)c.wh);
-    });
-  } else {
-#if SKINMTL_CUDA
-    const Tensor match_d = upload_index(match);
-    box_encode_matched_cuda(d.data<float>(), ref.data<float>(), gt.data<float>(),
-                            index_ptr(match_d), M, (float)c.wx, (float)c.wy, (float)c.ww,
-                            (float)c.wh, cuda::stream());
-#else
-    fail_no_cuda(__FILE__, __LINE__);
-#endif
-  }
-  return d;
-}
-
-// Greedy NMS over boxes (n, 4) already sorted by descending score: the kept
-// positions, ascending (kernels/boxes.h).
-std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou) {
-  const int64_t n = boxes.size(0);
-  std::vector<int64_t> keep((size_t)n);
-  int64_t kept = 0;
-  if (!on_cuda(boxes)) {
-    dispatch_cpu(boxes.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kept = nms_cpu<T>(keep.data(), boxes.data<T>(), n, (T)iou);
-    });
-  } else if (n > 0) {
-#if SKINMTL_CUDA
-    // The suppression masks (n, words) of 64-bit words, in a float32 tensor's
-    // storage used as raw bytes (as upload_index does).
-    const int64_t words = nms_mask_words(n);
-    Tensor mask = Tensor::empty({n * words * 2}, DType::F32, Device::CUDA);
-    uint64_t* mask_d = static_cast<uint64_t*>(mask.raw_data());
-    nms_mask_cuda(mask_d, boxes.data<float>(), n, (float)iou, cuda::stream());
-    // Device-to-host copy of the masks: cuda::memcpy_d2h waits for the stream
-    // (so for the mask kernel) before copying. This is NMS's one synchronisation.
-    std::vector<uint64_t> mask_h((size_t)(n * words));
-    cuda::memcpy_d2h(mask_h.data(), mask_d, mask_h.size() * sizeof(uint64_t));
-    // The short sequential pass over the mask rows, on the host.
-    kept = nms_reduce_mask(keep.data(), mask_h.data(), n);
-#else
-    fail_no_cuda(__FILE__, __LINE__);
-#endif
-  }
-  keep.resize((size_t)kept);
-  return keep;
-}
-
-// Positions 0..n-1 ordered by descending value; ties: the lower position first.
+// Positions 0..n-1 ordered by descending value; ties: the lower position first
+// (the order nms() sorts by, framework/ops/boxes.cpp).
 std::vector<int64_t> order_descending(const std::vector<double>& v) {
   std::vector<int64_t> order(v.size());
   std::iota(order.begin(), order.end(), int64_t(0));
@@ -144,167 +50,6 @@ void check_gt_boxes(const char* op, const Tensor& gt) {
 }
 
 }  // namespace
-
-// ---- anchors ------------------------------------------------------------------------------
-
-Tensor make_anchors(int64_t feat_h, int64_t feat_w, double stride, double size,
-                    const std::vector<double>& ratios, Device device) {
-  SKINMTL_CHECK(feat_h >= 0 && feat_w >= 0,
-                "make_anchors: feature size must be >= 0, got " << feat_h << " x " << feat_w);
-  SKINMTL_CHECK(stride > 0 && size > 0,
-                "make_anchors: stride and size must be > 0, got " << stride << ", " << size);
-  SKINMTL_CHECK(!ratios.empty(), "make_anchors: needs at least one aspect ratio");
-  const int64_t A = (int64_t)ratios.size();
-  // Cell anchors (A, 4), centred on 0, in double, then float32 (Detectron2's
-  // generate_cell_anchors): w = sqrt(size^2 / r), h = r w.
-  std::vector<double> cell;
-  for (double r : ratios) {
-    SKINMTL_CHECK(r > 0 && std::isfinite(r), "make_anchors: aspect ratio must be > 0, got " << r);
-    const double w = std::sqrt(size * size / r), h = r * w;
-    cell.insert(cell.end(), {-0.5 * w, -0.5 * h, 0.5 * w, 0.5 * h});
-  }
-  const Tensor cell_h = Tensor::from_vector(cell, {A, 4}, DType::F32);
-  Tensor out = Tensor::empty({feat_h * feat_w * A, 4}, DType::F32, device);
-  if (device == Device::CPU) {
-    make_anchors_cpu<float>(out.data<float>(), cell_h.data<float>(), feat_h, feat_w, A, stride);
-  } else {
-    const Tensor cell_d = cell_h.to(Device::CUDA);  // host-to-device copy of A x 4 floats
-    SKINMTL_CUDA_ONLY(make_anchors_cuda(out.data<float>(), cell_d.data<float>(), feat_h, feat_w, A,
-                                        stride, cuda::stream()));
-  }
-  return out;
-}
-
-// ---- IoU, encode, decode, clip, gather ----------------------------------------------------
-
-Tensor box_iou(const Tensor& a, const Tensor& b) {
-  check_boxes("box_iou", a, "a");
-  check_boxes("box_iou", b, "b");
-  check_same_kind("box_iou", a, b);
-  const int64_t M = a.size(0), K = b.size(0);
-  Tensor iou = Tensor::empty({M, K}, a.dtype(), a.device());
-  if (!on_cuda(a)) {
-    dispatch_cpu(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      box_iou_cpu<T>(iou.data<T>(), a.data<T>(), b.data<T>(), M, K);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(
-        box_iou_cuda(iou.data<float>(), a.data<float>(), b.data<float>(), M, K, cuda::stream()));
-  }
-  return iou;
-}
-
-Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder& c) {
-  check_boxes("encode_boxes", anchors, "anchors");
-  check_boxes("encode_boxes", targets, "targets");
-  check_same_kind("encode_boxes", anchors, targets);
-  SKINMTL_CHECK(anchors.size(0) == targets.size(0), "encode_boxes: " << anchors.size(0)
-                                                        << " anchors but " << targets.size(0)
-                                                        << " targets");
-  const int64_t M = anchors.size(0);
-  Tensor d = Tensor::empty({M, 4}, anchors.dtype(), anchors.device());
-  if (!on_cuda(anchors)) {
-    dispatch_cpu(anchors.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      box_encode_cpu<T>(d.data<T>(), anchors.data<T>(), targets.data<T>(), M, (T)c.wx, (T)c.wy,
-                        (T)c.ww, (T)c.wh);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(box_encode_cuda(d.data<float>(), anchors.data<float>(),
-                                      targets.data<float>(), M, (float)c.wx, (float)c.wy,
-                                      (float)c.ww, (float)c.wh, cuda::stream()));
-  }
-  return d;
-}
-
-Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder& c) {
-  check_boxes("decode_boxes", anchors, "anchors");
-  check_boxes("decode_boxes", deltas, "deltas");
-  check_same_kind("decode_boxes", anchors, deltas);
-  SKINMTL_CHECK(anchors.size(0) == deltas.size(0), "decode_boxes: " << anchors.size(0)
-                                                        << " anchors but " << deltas.size(0)
-                                                        << " deltas");
-  const int64_t M = anchors.size(0);
-  Tensor b = Tensor::empty({M, 4}, anchors.dtype(), anchors.device());
-  if (!on_cuda(anchors)) {
-    dispatch_cpu(anchors.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      box_decode_cpu<T>(b.data<T>(), anchors.data<T>(), deltas.data<T>(), M, (T)c.wx, (T)c.wy,
-                        (T)c.ww, (T)c.wh, (T)c.clamp);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(box_decode_cuda(b.data<float>(), anchors.data<float>(), deltas.data<float>(),
-                                      M, (float)c.wx, (float)c.wy, (float)c.ww, (float)c.wh,
-                                      (float)c.clamp, cuda::stream()));
-  }
-  return b;
-}
-
-Tensor clip_boxes(const Tensor& boxes, double height, double width) {
-  check_boxes("clip_boxes", boxes, "boxes");
-  SKINMTL_CHECK(height >= 0 && width >= 0,
-                "clip_boxes: image size must be >= 0, got " << height << " x " << width);
-  const int64_t M = boxes.size(0);
-  Tensor out = Tensor::empty({M, 4}, boxes.dtype(), boxes.device());
-  if (!on_cuda(boxes)) {
-    dispatch_cpu(boxes.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      box_clip_cpu<T>(out.data<T>(), boxes.data<T>(), M, (T)height, (T)width);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(box_clip_cuda(out.data<float>(), boxes.data<float>(), M, (float)height,
-                                    (float)width, cuda::stream()));
-  }
-  return out;
-}
-
-Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index) {
-  SKINMTL_CHECK(x.defined() && (x.ndim() == 1 || x.ndim() == 2),
-                "gather_rows: x must be (M) or (M, C), got " << (x.defined() ? x.str() : "undefined"));
-  if (on_cuda(x)) require_cuda_f32("gather_rows", {&x});
-  const int64_t M = x.size(0), C = x.ndim() == 2 ? x.size(1) : 1;
-  const int64_t n = (int64_t)index.size();
-  for (int64_t i : index)
-    SKINMTL_CHECK(i >= 0 && i < M, "gather_rows: index " << i << " out of range for " << x.str());
-  Shape shape = x.shape();
-  shape[0] = n;
-  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
-  if (!on_cuda(x)) {
-    dispatch_cpu(x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      gather_rows_cpu<T>(out.data<T>(), x.data<T>(), index.data(), n, C);
-    });
-  } else if (n > 0) {
-#if SKINMTL_CUDA
-    const Tensor index_d = upload_index(index);
-    gather_rows_cuda(out.data<float>(), x.data<float>(), index_ptr(index_d), n, C, cuda::stream());
-#else
-    fail_no_cuda(__FILE__, __LINE__);
-#endif
-  }
-  return out;
-}
-
-// ---- NMS ------------------------------------------------------------------------------------
-
-std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou) {
-  check_boxes("nms", boxes, "boxes");
-  SKINMTL_CHECK(scores.defined() && scores.ndim() == 1 && scores.size(0) == boxes.size(0),
-                "nms: scores must be (n) for " << boxes.str() << ", got "
-                                               << (scores.defined() ? scores.str() : "undefined"));
-  check_same_kind("nms", boxes, scores);
-  // Device-to-host copy of the scores (n values) for the sort.
-  const std::vector<double> s = scores.to(Device::CPU).to_vector();
-  for (size_t i = 0; i < s.size(); ++i)
-    SKINMTL_CHECK(std::isfinite(s[i]), "nms: score " << i << " is not finite (" << s[i] << ")");
-  const std::vector<int64_t> order = order_descending(s);
-  const std::vector<int64_t> kept = nms_sorted(gather_rows(boxes, order), iou);
-  std::vector<int64_t> out;
-  out.reserve(kept.size());
-  for (int64_t k : kept) out.push_back(order[(size_t)k]);
-  return out;
-}
 
 // ---- RPN proposals --------------------------------------------------------------------------
 
@@ -382,15 +127,19 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
     kept.resize((size_t)p.post_nms_top_n);
 
   std::vector<int64_t> final_index;
-  std::vector<double> score;
+  std::vector<double> kept_logit;
   for (int64_t k : kept) {
     final_index.push_back(sorted[(size_t)k]);
-    score.push_back(sigmoid_elem(cand_logit[(size_t)sorted[(size_t)k]]));
+    kept_logit.push_back(cand_logit[(size_t)sorted[(size_t)k]]);
   }
+  // The scores: the sigmoid op on the kept logits, in double on the host
+  // (the values were on the host already, and double keeps them exact).
+  const int64_t P = (int64_t)kept_logit.size();
+  const std::vector<double> score = sigmoid(Tensor::from_vector(kept_logit, {P}, DType::F64)).to_vector();
   Proposals out;
   out.boxes = gather_rows(cand, final_index);
   // Host-to-device copy of the scores (P values) when the inputs are on the GPU.
-  out.scores = Tensor::from_vector(score, {(int64_t)score.size()}, first.dtype()).to(first.device());
+  out.scores = Tensor::from_vector(score, {P}, first.dtype()).to(first.device());
   return out;
 }
 
@@ -473,7 +222,7 @@ AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxe
   AnchorTargets out;
   // Host-to-device copy of the labels (A values) when the anchors are on the GPU.
   out.labels = Tensor::from_vector(labels, {A}, anchors.dtype()).to(anchors.device());
-  out.deltas = encode_matched(anchors, gt_boxes, reg_match, c);
+  out.deltas = encode_boxes_matched(anchors, gt_boxes, reg_match, c);
   out.positives = (int64_t)pos.size();
   out.negatives = (int64_t)neg.size();
   return out;
@@ -543,7 +292,7 @@ RoiSamples sample_rois(const Tensor& proposals, const Tensor& gt_boxes,
   out.rois = gather_rows(cand, sel);
   // Host-to-device copy of the classes (S values) when the boxes are on the GPU.
   out.classes = Tensor::from_vector(classes, {S}, proposals.dtype()).to(proposals.device());
-  out.deltas = encode_matched(out.rois, gt_boxes, reg_match, c);
+  out.deltas = encode_boxes_matched(out.rois, gt_boxes, reg_match, c);
   out.foreground = (int64_t)fg.size();
   return out;
 }

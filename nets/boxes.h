@@ -1,8 +1,9 @@
 // nets/boxes.h: the non-differentiable box machinery of the two-stage detector
 // of Song et al. 2019 ("An end-to-end multi-task deep learning framework for
 // skin lesion analysis", IEEE JBHI; /work/shared/papers/song-2019-...txt):
-// FPN anchors, the RPN's training targets and proposals, and the second stage's
-// RoI sampling, on Tensors of either device.
+// the RPN's training targets and proposals, and the second stage's RoI
+// sampling, on Tensors of either device. The box ops they use (anchors, IoU,
+// the box coder, clip, NMS) are framework ops (framework/ops.h).
 //
 // What the paper fixes (sec. III-B.2): anchors of several sizes and aspect
 // ratios over the FPN levels (32..512 over P2..P6, ratios 0.5, 1, 2, as in FPN
@@ -12,7 +13,9 @@
 // with FPN; Ren et al. 2015 for the RPN, He et al. 2017 for the RoI sampling):
 //   - boxes in continuous pixel coordinates, width = x2 - x1, no "+ 1"
 //     (Detectron2 / torchvision; Detectron v1 used x2 - x1 + 1). See kernels/boxes.h
-//     for the formulas (anchors, IoU, encode/decode, clip, NMS);
+//     for the formulas (anchors, IoU, encode/decode, clip, NMS) and framework/ops.h
+//     for the ops (make_anchors, box_iou, encode_boxes, decode_boxes, clip_boxes,
+//     gather_rows, nms);
 //   - anchors centred at ((x + 0.5) stride, (y + 0.5) stride) (Detectron2 with offset 0.5);
 //   - RPN labels as Detectron2's Matcher(0.3, 0.7, allow_low_quality_matches) and
 //     the sampling of subsample_labels (at most int(batch_size * pos_fraction)
@@ -29,19 +32,17 @@
 //
 // Where the work runs. Every function returns tensors on the device of its
 // inputs (which must all be on one device; CUDA tensors are float32, CPU ones
-// float32 or float64). Pointwise box arithmetic runs on that device with the
-// kernels of kernels/boxes.h: anchors, IoU matrices, encode (including the
-// regression targets of assign_anchor_targets and sample_rois), decode, clip,
-// row gathers, and NMS's suppression masks. The sequential bookkeeping runs on
-// the HOST, with every transfer written out in nets/boxes.cpp (nothing copies
-// behind the reader's back):
-//   nms                   scores to the host, stable sort; the boxes are gathered in
-//                         that order on the device, the masks computed there, then
-//                         copied to the host for the greedy pass over the mask rows.
+// float32 or float64). The box arithmetic runs on that device through the box
+// ops of framework/ops.h (anchors, IoU, encode, decode, clip, row gathers, NMS;
+// their kernels are in kernels/boxes.h, the formulas in its header comment),
+// which this file uses rather than declares. The sequential bookkeeping runs
+// on the HOST, with every transfer written out in nets/boxes.cpp (nothing
+// copies behind the reader's back):
 //   generate_proposals    objectness logits to the host (top-k per level); the
 //                         selected anchors and deltas gathered, decoded and clipped on
 //                         the device; the decoded boxes to the host (size filter,
-//                         finiteness); NMS as above; scores (sigmoid) on the host.
+//                         finiteness); nms_sorted (framework/ops.h) on the survivors;
+//                         scores (sigmoid) on the host.
 //   assign_anchor_targets IoU (A, G) on the device, copied to the host for the
 //                         max/argmax, best-anchor rule and sampling; labels back to
 //                         the device; deltas encoded on the device.
@@ -61,38 +62,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "framework/ops.h"  // the box ops and BoxCoder
 #include "framework/random.h"
 #include "framework/tensor.h"
 
 namespace skinmtl {
-
-// Anchors of one FPN level: for every feature cell (y, x) in row-major order and, inside it, every
-// ratio r (h/w = r, area = size^2), a box centred at ((x + 0.5) * stride, (y + 0.5) * stride).
-// -> (feat_h * feat_w * ratios.size(), 4) float32, order (y, x, ratio): it matches a head output
-// permuted from (N, A*k, H, W) to (N, H, W, A*k).
-Tensor make_anchors(int64_t feat_h, int64_t feat_w, double stride, double size,
-                    const std::vector<double>& ratios, Device device);
-
-// (M, 4), (K, 4) -> (M, K): IoU of every pair (0 for boxes that do not overlap).
-Tensor box_iou(const Tensor& a, const Tensor& b);
-
-// Box regression weights and the decode clamp (kernels/boxes.h). RPN: the
-// defaults. Second stage (Detectron): wx = wy = 10, ww = wh = 5.
-struct BoxCoder {
-  double wx = 1, wy = 1, ww = 1, wh = 1;
-  double clamp = 4.135166556742356; /* log(1000/16) */
-};
-Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder& c = {});  // (M,4),(M,4) -> deltas (M,4)
-Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder& c = {});   // -> boxes (M,4)
-// (M, 4) -> (M, 4): x to [0, width], y to [0, height].
-Tensor clip_boxes(const Tensor& boxes, double height, double width);
-
-// out (n, C) = x[index[i], :] for x (M, C), on x's device (index values in [0, M)).
-Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index);
-
-// Greedy NMS: indices of kept boxes, by descending score (ties: lower index first), IoU > iou
-// suppresses. boxes (n, 4), scores (n), finite. Synchronises with the GPU (see above).
-std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou);
 
 // RPN proposals for ONE image (Detectron FPN): per level, the top pre_nms_top_n anchors by objectness
 // logit, decoded, clipped, boxes smaller than min_size dropped, then NMS over all levels together

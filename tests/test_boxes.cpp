@@ -1,5 +1,6 @@
-// nets/boxes.h and kernels/boxes.h: anchors, IoU, the box coder, clip, NMS,
-// RPN proposals, RPN targets and RoI sampling.
+// The box ops of framework/ops.h (kernels/boxes.h): anchors, IoU, the box
+// coder, clip, NMS; and nets/boxes.h: RPN proposals, RPN targets and RoI
+// sampling.
 //
 //   Hand-computed values on tiny cases for every function (the numbers are
 //   worked out in the comments); NMS against a brute-force reference on random
@@ -15,6 +16,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "framework/ops.h"
 #include "io/safetensors.h"
 #include "kernels/boxes.h"
 #include "nets/boxes.h"

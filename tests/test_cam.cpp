@@ -1,10 +1,11 @@
-// nets/cam: class activation maps against hand-computed weighted sums, the
+// nets/cam.h and figures/cam_overlay.h: class activation maps against hand-computed weighted sums, the
 // score identity s_c = mean(cam_c) + b_c, the peak location, normalisation,
 // bilinear upsampling by hand, the overlay picture and errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "figures/cam_overlay.h"
 #include "framework/ops.h"
 #include "io/draw.h"
 #include "nets/cam.h"

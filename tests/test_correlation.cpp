@@ -1,4 +1,5 @@
-// nets/correlation: R_ij of Liao & Luo eq. 1 on a hand-made label set, the
+// metrics/correlation.h and figures/correlation_heatmap.h: R_ij of Liao & Luo
+// eq. 1 on a hand-made label set, the
 // row behaviour the paper describes (no preference ~ 1/Q, one site ~ 1, rows
 // summing to 1), unknown locations, the Manifest overload, errors, and the
 // heatmap picture read back.
@@ -6,9 +7,10 @@
 
 #include <cmath>
 
+#include "figures/correlation_heatmap.h"
 #include "io/draw.h"
 #include "io/manifest.h"
-#include "nets/correlation.h"
+#include "metrics/correlation.h"
 #include "tests/temp_dir.h"
 
 namespace skinmtl {

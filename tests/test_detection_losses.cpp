@@ -1,7 +1,8 @@
 // smooth_l1_loss, sigmoid_focal_loss and soft_jaccard_distance (Song et al.
-// 2019, eqs. 3, 2 and 5): values worked out by hand or from the textbook
-// formula, extreme inputs, gradient checks in float64, CPU-vs-CUDA parity,
-// errors.
+// 2019, eqs. 3, 2 and 5; kernels/<op>.h, framework/ops/<op>.cpp): values
+// worked out by hand or from the textbook formula, extreme inputs, gradient
+// checks in float64, CPU-vs-CUDA parity, errors. One file for the three: the
+// last tests run them side by side.
 #include <cmath>
 
 #include "framework/autograd.h"

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "figures/plot.h"
 #include "io/csv_log.h"
-#include "io/plot.h"
 #include "io/progress.h"
 #include "stb_image.h"
 #include "tests/test_util.h"

@@ -1,4 +1,4 @@
-// nets/metrics: AP, mAP-class (eq. 9), mAP-image (eq. 10), top-k, AUC,
+// metrics/metrics: AP, mAP-class (eq. 9), mAP-image (eq. 10), top-k, AUC,
 // sensitivity/specificity and the ensemble max, against values worked out by
 // hand in the comments; the tie rule (a tied block is ranked together, each
 // relevant item in it gets the precision at the block's end); and invariance
@@ -12,8 +12,8 @@
 #include <random>
 #include <vector>
 
-#include "kernels/common.h"
-#include "nets/metrics.h"
+#include "base/check.h"
+#include "metrics/metrics.h"
 #include "tests/temp_dir.h"
 
 namespace skinmtl {

@@ -1,7 +1,7 @@
-// io/overlay: contours on the masks' boundary pixels (not inside, not
+// figures/overlay: contours on the masks' boundary pixels (not inside, not
 // outside), both colours, the box's edges, the label's tag, grey input, and
 // errors.
-#include "io/overlay.h"
+#include "figures/overlay.h"
 #include "tests/io_test_util.h"
 #include "tests/test_util.h"
 

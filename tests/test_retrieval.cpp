@@ -1,4 +1,4 @@
-// nets/retrieval: exact nearest neighbours on hand-made points (order,
+// nets/retrieval.h and figures/retrieval_sheet.h: exact nearest neighbours on hand-made points (order,
 // distances, ties by lower index, k = M), against a brute-force reference on
 // random data, errors, and the contact sheet's size and frame colours read
 // back from the PNG.
@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "figures/retrieval_sheet.h"
 #include "io/draw.h"
 #include "nets/retrieval.h"
 #include "tests/temp_dir.h"

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/check.h"
 #include "io/score_csv.h"
-#include "kernels/common.h"
 
 namespace skinmtl {
 namespace {

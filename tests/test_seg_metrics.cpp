@@ -1,7 +1,7 @@
-// nets/seg_metrics: eq. 7 on hand-counted masks, the empty-case conventions,
+// metrics/seg_metrics: eq. 7 on hand-counted masks, the empty-case conventions,
 // the means (SE/SP exclusions, the 0.65 cutoff at its boundary), binary
 // metrics on a hand-worked five-item example.
-#include "nets/seg_metrics.h"
+#include "metrics/seg_metrics.h"
 #include "tests/io_test_util.h"
 #include "tests/test_util.h"
 

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "app/stop_signal.h"
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 namespace {

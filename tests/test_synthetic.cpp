@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <map>
 
+#include "figures/plot.h"
 #include "io/csv.h"
 #include "io/manifest.h"
-#include "io/plot.h"
 #include "io/synthetic.h"
 #include "tests/io_test_util.h"
 #include "tests/test_util.h"

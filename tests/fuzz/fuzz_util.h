@@ -18,7 +18,7 @@
 #include <fstream>
 #include <string>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl::fuzz {
 

@@ -9,11 +9,11 @@
 #include <filesystem>
 #include <string>
 
+#include "figures/plot.h"
 #include "framework/autograd.h"
 #include "framework/lr_schedule.h"
 #include "framework/optimizer.h"
 #include "io/csv_log.h"
-#include "io/plot.h"
 #include "io/progress.h"
 #include "io/toy_data.h"
 #include "nets/tiny_net.h"

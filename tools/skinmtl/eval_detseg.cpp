@@ -8,11 +8,11 @@
 //     of the predicted mask against the ORIGINAL ground-truth mask, at the
 //     source image's resolution (the prediction is mapped back from the
 //     letterbox, app/detseg_predict.h), then the means over images
-//     (nets/seg_metrics.h, with its conventions for empty masks); also the
+//     (metrics/seg_metrics.h, with its conventions for empty masks); also the
 //     thresholded Jaccard of ISIC 2018.
 //   classification (ISIC 2017 Part 3, melanoma vs. the rest; Song's benign /
 //     malignant): the malignant probability p_mal / (p_ben + p_mal) against
-//     the melanoma flag: AC, SE, SP at 0.5, ROC AUC, AP (nets/seg_metrics.h
+//     the melanoma flag: AC, SE, SP at 0.5, ROC AUC, AP (metrics/seg_metrics.h
 //     binary_metrics), melanoma the positive class (ISIC's convention). Not
 //     scored for folders without --labels.
 //     Song et al. count BENIGN as positive (Sec. III-C), so their SE is our

@@ -23,10 +23,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "figures/cam_overlay.h"
+#include "figures/correlation_heatmap.h"
+#include "figures/retrieval_sheet.h"
 #include "framework/autograd.h"
 #include "io/csv_log.h"
+#include "metrics/correlation.h"
 #include "nets/cam.h"
-#include "nets/correlation.h"
 #include "nets/retrieval.h"
 #include "tools/skinmtl/commands.h"
 #include "app/mtl_model.h"

@@ -7,7 +7,7 @@
 //   Part 1, segmentation: each predicted probability map is resized from the
 //     model's input size to the source image's size (bilinear), thresholded at
 //     0.5, and compared with the true mask at that size; per image JA, DI, AC,
-//     SE, SP (nets/seg_metrics.h), then the means over images. ISIC 2017 ranked
+//     SE, SP (metrics/seg_metrics.h), then the means over images. ISIC 2017 ranked
 //     by the mean Jaccard index; the thresholded Jaccard (JA < 0.65 counts 0)
 //     is ISIC 2018's and is printed beside it.
 //   Part 3, classification: melanoma vs the rest and seborrheic keratosis vs
@@ -36,14 +36,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/csv_log.h"
-#include "io/image.h"
-#include "io/overlay.h"
-#include "nets/seg_metrics.h"
 #include "app/args.h"
-#include "tools/skinmtl/commands.h"
 #include "app/eval_data.h"
 #include "app/segcls_model.h"
+#include "figures/overlay.h"
+#include "io/csv_log.h"
+#include "io/image.h"
+#include "metrics/seg_metrics.h"
+#include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
 

@@ -17,7 +17,7 @@
 //       column of another name (`predict detseg`'s malignant against ISIC's
 //       melanoma).
 //
-// The metrics are nets/metrics.h and nets/seg_metrics.h; the CSV format and
+// The metrics are metrics/metrics.h and metrics/seg_metrics.h; the CSV format and
 // its checks are io/score_csv.h. Exit status: 0 on success, 2 on bad arguments, 1 on any
 // other error (thrown as skinmtl::Error and reported by main).
 #include <algorithm>
@@ -36,9 +36,9 @@
 #include "io/image.h"
 #include "io/score_csv.h"
 #include "io/seg_folder.h"
-#include "nets/metrics.h"
-#include "nets/seg_metrics.h"
 #include "app/args.h"
+#include "metrics/metrics.h"
+#include "metrics/seg_metrics.h"
 #include "tools/skinmtl/commands.h"
 
 namespace skinmtl {
@@ -132,7 +132,7 @@ struct MetricsOptions {
   bool help = false;
 };
 
-// A bad command line throws skinmtl::UsageError (kernels/common.h): bin/skinmtl
+// A bad command line throws skinmtl::UsageError (base/check.h): bin/skinmtl
 // prints it with a hint and exits 2. The options are read by Args
 // (app/args.h), as every command's are; the checks of which options
 // go with which metrics are here.

@@ -1,11 +1,11 @@
-// nets/metrics.cpp: see nets/metrics.h for the definitions and the tie rule.
-#include "nets/metrics.h"
+// metrics/metrics.cpp: see metrics/metrics.h for the definitions and the tie rule.
+#include "metrics/metrics.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 namespace {

@@ -1,5 +1,5 @@
-// nets/correlation.h: the lesion-by-location matrix R of Liao & Luo (2016),
-// eq. 1 and Figure 1, and its heatmap.
+// metrics/correlation.h: the lesion-by-location matrix R of Liao & Luo (2016),
+// eq. 1 and Figure 1. Its heatmap is drawn by figures/correlation_heatmap.h.
 //
 // The paper: "Let N_i denote the total number of images in our dataset that has
 // lesion i and M_j denote the total number of images that has body location j.
@@ -26,14 +26,13 @@
 //     M_j; otherwise their rows could not sum to 1. They are counted in
 //     `unknown_location`.
 //   - A lesion with no (located) image has no row to normalise: R is NaN there
-//     (drawn as a grey "n/a" row).
+//     (drawn as a grey "n/a" row in the heatmap).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "io/image.h"
 #include "io/manifest.h"
 
 namespace skinmtl {
@@ -58,30 +57,5 @@ LesionLocationMatrix lesion_location_matrix(const std::vector<std::vector<int>>&
                                             int num_locations);
 // The same over a data set's samples, with its class lists (io/manifest.h).
 LesionLocationMatrix lesion_location_matrix(const Manifest& manifest);
-
-// The heatmap (like the paper's Figure 1): one row per lesion, labelled on the
-// left with its name and image count "name (n=123)", one column per location,
-// labelled under the grid with its name written upwards; each cell coloured with
-// viridis over [0, vmax] and, when cells are large enough, its value printed in
-// it with 2 decimals; a colour bar over [0, vmax] on the right; a title on top;
-// a footnote with the number of images counted and left out.
-// vmax <= 0 (the default) means the largest R (rounded up to a tenth), so the
-// colours use the whole scale for the data at hand (on HAM10000 every R lies
-// under 0.34); vmax = 1 compares data sets on one scale.
-struct HeatmapOptions {
-  std::string title = "Lesion vs body location: R_ij = #(lesion i, site j) / #(lesion i)";
-  double vmax = 0;
-  int cell = 40;            // cell size in pixels (>= 8)
-  bool show_values = true;  // print R in the cells (only when cell >= 28)
-};
-
-Image correlation_heatmap(const LesionLocationMatrix& m,
-                          const std::vector<std::string>& lesion_names,
-                          const std::vector<std::string>& location_names,
-                          const HeatmapOptions& options = {});
-void save_correlation_heatmap(const std::string& path, const LesionLocationMatrix& m,
-                              const std::vector<std::string>& lesion_names,
-                              const std::vector<std::string>& location_names,
-                              const HeatmapOptions& options = {});
 
 }  // namespace skinmtl

@@ -1,10 +1,10 @@
-// nets/seg_metrics.cpp: see nets/seg_metrics.h for the definitions and the
+// metrics/seg_metrics.cpp: see metrics/seg_metrics.h for the definitions and the
 // conventions for empty cases.
-#include "nets/seg_metrics.h"
+#include "metrics/seg_metrics.h"
 
 #include <algorithm>
 
-#include "kernels/common.h"
+#include "base/check.h"
 
 namespace skinmtl {
 

@@ -1,19 +1,19 @@
-// Line charts as PNG: see io/plot.h.
+// Line charts as PNG: see figures/plot.h.
 //
 // The picture is drawn on an io/draw.h Canvas in three kinds of strokes:
 //  - rectangles (frame, grid, ticks, legend box), pixel-exact;
 //  - text at an integer scale (stb_easy_font), so letters stay sharp;
 //  - series: each is stroked into a CoverageMask (anti-aliased, joints not
 //    drawn twice) and blended onto the canvas once, with that coverage as alpha.
-#include "io/plot.h"
+#include "figures/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
+#include "base/check.h"
 #include "io/csv_log.h"
-#include "kernels/common.h"
 
 namespace skinmtl {
 

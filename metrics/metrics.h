@@ -1,4 +1,4 @@
-// nets/metrics.h: the evaluation metrics of the Liao & Luo (2016) skin-lesion
+// metrics/metrics.h: the evaluation metrics of the Liao & Luo (2016) skin-lesion
 // classifier, in plain C++ on std::vector (no tensors: scores come from files
 // or from a finished forward pass).
 //

@@ -1,4 +1,4 @@
-// io/overlay.h: a picture of one detection + segmentation result, as in Song
+// figures/overlay.h: a picture of one detection + segmentation result, as in Song
 // et al. (2019), Fig. 4: "For each output, it consists of a probability of a
 // certain class, a bounding box covering the skin lesion and the specific
 // segmentation area ... The red and black contours present the segmentation

@@ -1,4 +1,4 @@
-// io/plot.h: line charts of training curves, written as PNG files.
+// figures/plot.h: line charts of training curves, written as PNG files.
 //
 //   plot_lines("runs/a/loss.png", "ResNet-50 MTL, training loss",
 //              {{"train", iters, train_loss}, {"val", epochs_iters, val_loss}},

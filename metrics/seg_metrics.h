@@ -1,4 +1,4 @@
-// nets/seg_metrics.h: the segmentation metrics of ISIC 2017 Part 1 (Song et
+// metrics/seg_metrics.h: the segmentation metrics of ISIC 2017 Part 1 (Song et
 // al. 2019, eq. 7) and the binary classification metrics of Part 3 (Song's
 // Sec. IV-C; Yang et al. 2017), in plain C++.
 //
@@ -41,7 +41,7 @@
 //   AC  = (TP + TN) / N at threshold t (predicted positive when score >= t),
 //   SE  = TP / (TP + FN), SP = TN / (TN + FP) at t,
 //   AUC = ROC area, ties counted half; AP = non-interpolated average
-//         precision with the pessimistic tie rule (both from nets/metrics.h,
+//         precision with the pessimistic tie rule (both from metrics/metrics.h,
 //         which states them in full).
 // Caution: Song et al. Sec. IV-C call the BENIGN class "TP" in their
 // classification numbers (correctly classified benign = TP), so their SE is
@@ -53,7 +53,7 @@
 #include <vector>
 
 #include "io/image.h"
-#include "nets/metrics.h"
+#include "metrics/metrics.h"
 
 namespace skinmtl {
 
@@ -94,7 +94,7 @@ SegMetrics seg_metrics(const std::vector<SegCounts>& counts);
 struct BinaryMetrics {
   int64_t n = 0, positives = 0;
   double threshold = 0.5;
-  ThresholdStats at_threshold;        // TP, FP, TN, FN, SE, SP (nets/metrics.h)
+  ThresholdStats at_threshold;        // TP, FP, TN, FN, SE, SP (metrics/metrics.h)
   std::optional<double> accuracy;     // empty with no item
   std::optional<double> auc;          // empty without a positive or without a negative
   std::optional<double> ap;           // empty without a positive

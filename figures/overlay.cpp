@@ -1,4 +1,4 @@
-#include "io/overlay.h"
+#include "figures/overlay.h"
 
 #include <algorithm>
 #include <cmath>
