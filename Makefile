@@ -113,7 +113,8 @@ endif
 LIB_SRC := $(wildcard framework/*.cpp framework/ops/*.cpp kernels/cpu/*.cpp nets/*.cpp metrics/*.cpp \
                      figures/*.cpp io/*.cpp io/synthetic/*.cpp app/*.cpp)
 CU_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu))
-TEST_SRC := $(wildcard tests/*.cpp)
+TEST_SRC := $(wildcard tests/*.cpp tests/*/*.cpp tests/*/*/*.cpp)
+TEST_SRC := $(filter-out tests/fuzz/%,$(TEST_SRC))
 TOOL_SRC := $(wildcard tools/skinmtl/*.cpp)
 
 LIB_OBJ := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)

@@ -67,7 +67,7 @@ Rgb viridis(double t);
 // last, rounded to 8 bits; values from the CC0 data of
 // https://github.com/bids/colormap). The curve bends little between control
 // points, so the entries in between stay within a few 8-bit levels of
-// matplotlib's (tests/test_draw.cpp checks one of them).
+// matplotlib's (tests/io/test_draw.cpp checks one of them).
 const std::array<Rgb, 256>& viridis_table();
 
 // Relative luminance in [0, 1] of an sRGB colour, on its gamma-encoded values

@@ -33,7 +33,7 @@
 // As in PIL, the horizontal pass runs first and its result is rounded to 8 bits,
 // then the vertical pass; the weights are fixed-point numbers with 22 fractional
 // bits and each sum is rounded half up. resize() therefore gives PIL's pixels
-// exactly (tests/test_pil_reference.cpp compares photographs with python3-pil).
+// exactly (tests/io/test_pil_reference.cpp compares photographs with python3-pil).
 //
 // Every failure throws skinmtl::Error naming the file or the sizes involved.
 #pragma once

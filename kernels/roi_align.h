@@ -64,7 +64,7 @@
 // Shapes: x, dx (N, C, H, W); rois (R, 5), b an integer in [0, N) (the
 // framework op checks it); y, dy (R, C, out_h, out_w).
 // Reference: He et al., "Mask R-CNN", ICCV 2017; torchvision.ops.roi_align
-// (torchvision/csrc/ops/cpu/roi_align_kernel.cpp), which tests/test_torch_reference.cpp
+// (torchvision/csrc/ops/cpu/roi_align_kernel.cpp), which tests/nets/test_torch_reference.cpp
 // compares against in float64.
 #pragma once
 

@@ -8,7 +8,7 @@
 //   RetinaNet (and torchvision.ops.sigmoid_focal_loss) weight the positive term
 //   by alpha and the negative one by 1 - alpha instead; with this form a caller
 //   gets RetinaNet's weighting, for 0/1 targets, through w: alpha = 1 and
-//   w_i = alpha_t = alpha y_i + (1 - alpha)(1 - y_i) (tests/test_torch_reference.cpp
+//   w_i = alpha_t = alpha y_i + (1 - alpha)(1 - y_i) (tests/nets/test_torch_reference.cpp
 //   checks it against torchvision.ops.sigmoid_focal_loss).
 //   gamma = 0, alpha = 1 is the binary cross-entropy; gamma > 0 shrinks the
 //   loss of anchors that are already classified well (p near y), so the many

@@ -23,7 +23,7 @@
 // oy * H / out_h is exactly an integer and float32 rounds the scale down they
 // differ by one row: 26 -> 44, output row 22 reads row 22 * 26 / 44 = 13 here,
 // row floor(22 * 0.59090906f) = floor(12.999999) = 12 in PyTorch (1.13).
-// tests/test_upsample_permute.cpp pins the exact rule on that case; the
+// tests/framework/ops/test_upsample_permute.cpp pins the exact rule on that case; the
 // PyTorch reference test uses sizes where both agree.
 //
 // Which outputs read input row iy? Those oy with iy <= oy * H / out_h < iy + 1,

@@ -13,8 +13,8 @@
 #
 # python3-torch, python3-torchvision and python3-pil (Debian's PyTorch 1.13,
 # CPU, and Pillow) are for the tests and benchmarks only, never for the skinmtl
-# runtime: the independent references of tests/test_torch_reference.cpp and
-# tests/test_pil_reference.cpp (run by /usr/bin/python3) and the comparison of
+# runtime: the independent references of tests/nets/test_torch_reference.cpp and
+# tests/io/test_pil_reference.cpp (run by /usr/bin/python3) and the comparison of
 # `make bench-cpu`. They are large (about 270 packages, 250 MB
 # of archives, ~1 GB installed; about 2 minutes on a fresh Debian 12 machine);
 # without them those tests report themselves skipped.
@@ -41,7 +41,7 @@ else
 fi
 
 # ---- test photographs ----------------------------------------------------------
-# tests/test_classify.cpp runs the ImageNet ResNet-50 on well-known photographs
+# tests/nets/test_classify.cpp runs the ImageNet ResNet-50 on well-known photographs
 # from Debian's darknet package (its data/ folder: dog.jpg, eagle.jpg,
 # giraffe.jpg, kite.jpg). Installing that package would pull in OpenCV (about
 # 600 MB on a bare system), so only its .deb is downloaded (3.3 MB, no root

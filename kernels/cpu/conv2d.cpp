@@ -16,7 +16,7 @@
 // projection col2im 13.7 -> 0.5 ms (the elementwise col2im gathered over
 // windows with divisions; here it is a strided add).
 // The same mapping as the element functions, so the CPU-vs-CUDA parity tests
-// (and the naive-loop and gradient checks of tests/test_conv2d.cpp) hold the
+// (and the naive-loop and gradient checks of tests/framework/ops/test_conv2d.cpp) hold the
 // two implementations together.
 //
 // Threading (kernels/cpu/simd.h): the GEMMs are multi-threaded by OpenBLAS;

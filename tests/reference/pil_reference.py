@@ -2,7 +2,7 @@
 """tests/reference/pil_reference.py: PIL (python3-pil) and torchvision as the
 reference for skinmtl's image preprocessing.
 
-The C++ test tests/test_pil_reference.cpp writes images as PNG files (decoded
+The C++ test tests/io/test_pil_reference.cpp writes images as PNG files (decoded
 by skinmtl, so that both sides start from the very same pixels), runs this
 script with Debian's /usr/bin/python3, and compares what comes back with what
 skinmtl computes. Nothing here imports skinmtl.

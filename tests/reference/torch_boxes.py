@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/reference/torch_boxes.py: torchvision's box operations as an independent
-reference for nets/boxes.h (run by tests/test_boxes.cpp, BoxesTorchReference.*).
+reference for nets/boxes.h (run by tests/nets/test_boxes.cpp, BoxesTorchReference.*).
 
     torch_boxes.py --input IN --out OUT --iou T --weights WX,WY,WW,WH
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/reference/torch_reference.py: an independent PyTorch reference for skinmtl.
 
-The C++ test tests/test_torch_reference.cpp writes weights and inputs to
+The C++ test tests/nets/test_torch_reference.cpp writes weights and inputs to
 safetensors files, runs this script (with Debian's /usr/bin/python3 and its
 python3-torch / python3-torchvision), reads back what PyTorch computed from the
 same numbers, and compares. Nothing here imports or calls skinmtl: the networks

@@ -14,6 +14,15 @@ prints both side by side):
   train_frozen_b20  the same step with frozen batch norm (running statistics,
                 gamma and beta trained): the step the three papers' models
                 fine-tune with, Liao & Luo's at 224 x 224, batch 20
+  train_yang_b8  Yang et al.'s model (skinmtl's nets/segcls.h, built here
+                layer for layer: a U-Net decoder of four conv3x3-BN-ReLU x2
+                blocks on the trunk's stages, a 1x1 mask head, two linear
+                classifiers on pool5), 120x160, batch 8, trunk BN frozen;
+                per-pixel BCE + two BCEs
+  train_fpn_b2  ResNet-50 + torchvision's FeaturePyramidNetwork (P2-P5 and
+                P6 by a 1x1 stride-2 max pool, as skinmtl's nets/fpn.h) at
+                256 x 256, 2 images, frozen BN; loss the sum of the levels'
+                means: the part of Song et al.'s network with a twin here
 each in PyTorch's default layout and in channels_last ("<case>_cl").
 --only CASE runs one case alone (a warm-up and one step) so that the caller
 can read this process's peak resident memory.
@@ -67,7 +76,59 @@ def frozen_bn(net):
             m.eval()
 
 
-CASES = ("forward_b1", "forward_b20", "train_b20", "train_frozen_b20")
+CASES = ("forward_b1", "forward_b20", "train_b20", "train_frozen_b20", "train_yang_b8", "train_fpn_b2")
+
+
+def stages(t, x):
+    """The trunk's c1..c5, as skinmtl's ResNet50::stages()."""
+    c1 = t.relu(t.bn1(t.conv1(x)))
+    c2 = t.layer1(t.maxpool(c1))
+    c3 = t.layer2(c2)
+    c4 = t.layer3(c3)
+    return c1, c2, c3, c4, t.layer4(c4)
+
+
+class YangNet(torch.nn.Module):
+    """nets/segcls.h: decoder blocks up(nearest, to the skip's size), concat
+    the skip, conv3x3-BN-ReLU twice (256, 128, 64, 32 channels; no conv
+    bias); a 1x1 mask head then up to the input size; melanoma and SK
+    linear heads on pool5."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = build_resnet50(KERAS_META, 1000)
+        blocks, cin = [], 2048
+        for w, skip in zip((256, 128, 64, 32), (1024, 512, 256, 64)):
+            blocks.append(torch.nn.Sequential(
+                torch.nn.Conv2d(cin + skip, w, 3, padding=1, bias=False), torch.nn.BatchNorm2d(w),
+                torch.nn.ReLU(inplace=True), torch.nn.Conv2d(w, w, 3, padding=1, bias=False),
+                torch.nn.BatchNorm2d(w), torch.nn.ReLU(inplace=True)))
+            cin = w
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.mask = torch.nn.Conv2d(32, 1, 1)
+        self.melanoma = torch.nn.Linear(2048, 1)
+        self.sk = torch.nn.Linear(2048, 1)
+
+    def forward(self, x):
+        c1, c2, c3, c4, c5 = stages(self.trunk, x)
+        y = c5
+        for block, skip in zip(self.blocks, (c4, c3, c2, c1)):
+            y = block(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="nearest"), skip], 1))
+        mask = F.interpolate(self.mask(y), size=x.shape[-2:], mode="nearest")
+        pool5 = c5.mean((2, 3))
+        return mask, self.melanoma(pool5).squeeze(1), self.sk(pool5).squeeze(1)
+
+
+class TrunkFpn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+        self.trunk = build_resnet50(KERAS_META, 1000)
+        self.fpn = FeaturePyramidNetwork([256, 512, 1024, 2048], 256, extra_blocks=LastLevelMaxPool())
+
+    def forward(self, x):
+        _, c2, c3, c4, c5 = stages(self.trunk, x)
+        return list(self.fpn({"c2": c2, "c3": c3, "c4": c4, "c5": c5}).values())
 
 
 def main():
@@ -110,7 +171,42 @@ def main():
         loss.backward()
         opt.step()
 
+    # The other two papers' steps, built on first use (so that a memory child
+    # holds only its own network and the ResNet-50 above, as skinmtl's does).
+    others = {}
+
+    def other(name, channels_last):
+        if name not in others:
+            if name == "train_yang_b8":
+                m = YangNet()
+                data = (torch.randn(8, 3, 120, 160), (torch.rand(8, 1, 120, 160) < 0.3).float(),
+                        torch.tensor([0., 1.] * 4), torch.tensor([0., 0., 1., 1.] * 2))
+            else:
+                m = TrunkFpn()
+                data = (torch.randn(2, 3, 256, 256),)
+            others[name] = (m, torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4), data)
+        m, o, data = others[name]
+        m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        x = in_layout(data[0], channels_last)
+
+        def step():
+            m.train()
+            frozen_bn(m.trunk)
+            o.zero_grad()
+            if name == "train_yang_b8":
+                mask, mel, sk = m(x)
+                loss = (F.binary_cross_entropy_with_logits(mask, data[1]) +
+                        F.binary_cross_entropy_with_logits(mel, data[2]) +
+                        F.binary_cross_entropy_with_logits(sk, data[3]))
+            else:
+                loss = sum(level.mean() for level in m(x))
+            loss.backward()
+            o.step()
+        return step
+
     def case_fn(name, channels_last):
+        if name in ("train_yang_b8", "train_fpn_b2"):
+            return other(name, channels_last)
         a, b = in_layout(x1, channels_last), in_layout(xb, channels_last)
         return {"forward_b1": lambda: forward(a), "forward_b20": lambda: forward(b),
                 "train_b20": lambda: train_step(b, False),

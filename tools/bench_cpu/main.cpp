@@ -1,7 +1,7 @@
 // tools/bench_cpu/main.cpp: `make bench-cpu`, skinmtl's CPU speed against
 // PyTorch's on the same machine, in the same run.
 //
-// Four cases, each timed for skinmtl here and for Debian's python3-torch by
+// Seven cases, each timed for skinmtl here and (but the last) for Debian's python3-torch by
 // tools/bench_cpu/bench_torch.py (run as a child process afterwards, never at
 // the same time):
 //   forward, batch 1      ResNet-50, 224x224, eval mode, no autograd
@@ -13,6 +13,16 @@
 //   frozen-BN step, b20   the same with frozen batch norm (running statistics,
 //                         gamma and beta trained): the step all three papers'
 //                         models fine-tune with (Liao & Luo's: 224, batch 20)
+//   Yang step, b8         Yang et al.'s segmentation + two classifiers model
+//                         (nets/segcls.h), 120x160 (the CPU reproduce recipe's),
+//                         batch 8, trunk BN frozen: per-pixel BCE + two BCEs
+//   Song trunk+FPN, b2    the part of Song et al.'s network PyTorch has a twin
+//                         of (torchvision's FeaturePyramidNetwork): ResNet-50 +
+//                         FPN at letterbox 256, 2 images, frozen BN, loss the
+//                         sum of the five levels' means
+//   Song whole iteration  the detect + classify + segment network's training
+//                         iteration (phase 3, every layer; RPN, RoIAlign, the
+//                         three heads, gradient clipping): skinmtl alone
 // on the network skinmtl trains: the Keras/MSRA ResNet-50 (stride "v1", conv
 // biases, BatchNorm eps 1e-3, 1000 classes), with random weights (speed does
 // not depend on the values).
@@ -66,12 +76,19 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
 #include "framework/autograd.h"
+#include "framework/grad_clip.h"
+#include "framework/ops.h"
 #include "framework/optimizer.h"
+#include "framework/random.h"
+#include "nets/detseg.h"
+#include "nets/fpn.h"
 #include "nets/resnet50.h"
+#include "nets/segcls.h"
 
 using namespace skinmtl;
 
@@ -98,6 +115,110 @@ std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int r
   }
   return t;
 }
+
+// ---- the other two papers' training steps ------------------------------------------------
+// At the sizes of their CPU reproduce recipes (tools/skinmtl/reproduce.cpp),
+// the ResNet-50's batch norms frozen as there; random weights and data.
+
+// Yang et al.: the segmentation + two classifiers model (nets/segcls.h),
+// 120x160, batch 8; loss = per-pixel BCE + the two BCEs.
+struct YangStep {
+  static constexpr int kBatch = 8, kHeight = 120, kWidth = 160;
+  Rng rng{2};
+  SegClsNet net;
+  SGD sgd;
+  Tensor x, masks, melanoma, sk;
+  explicit YangStep(const ResNetConfig& trunk)
+      : net([&] {
+          SegClsConfig c;
+          c.trunk = trunk;
+          return c;
+        }(), rng),
+        sgd(net.parameters(), {1e-3, 0.9, 1e-4}) {
+    x = randn({kBatch, 3, kHeight, kWidth}, rng);
+    std::vector<double> m((size_t)kBatch * kHeight * kWidth), mel(kBatch), s(kBatch);
+    for (double& v : m) v = rng.uniform() < 0.3 ? 1 : 0;
+    for (int i = 0; i < kBatch; ++i) mel[i] = i % 2, s[i] = (i / 2) % 2;
+    masks = Tensor::from_vector(m, {kBatch, 1, kHeight, kWidth});
+    melanoma = Tensor::from_vector(mel, {kBatch});
+    sk = Tensor::from_vector(s, {kBatch});
+  }
+  void run() {
+    net.train();
+    net.set_trunk_bn_frozen(true);
+    sgd.zero_grad();
+    net.loss(net.forward(x), masks, melanoma, sk, SegClsLossWeights{}).total.backward();
+    sgd.step();
+  }
+};
+
+// Song et al., the part with a PyTorch twin (torchvision's
+// FeaturePyramidNetwork): ResNet-50 + FPN at letterbox 256, 2 images; loss
+// the sum of the five levels' means.
+struct SongTrunkFpnStep {
+  static constexpr int kBatch = 2, kSize = 256;
+  Rng rng{3};
+  ResNet50 trunk;
+  FPN fpn;
+  std::unique_ptr<SGD> sgd;
+  Tensor x;
+  explicit SongTrunkFpnStep(const ResNetConfig& c) : trunk(c, rng), fpn(FpnConfig{}, rng) {
+    std::vector<Parameter*> params = trunk.parameters();
+    for (Parameter* p : fpn.parameters()) params.push_back(p);
+    sgd = std::make_unique<SGD>(params, SGDOptions{1e-3, 0.9, 1e-4});
+    x = randn({kBatch, 3, kSize, kSize}, rng);
+  }
+  void run() {
+    trunk.train();
+    trunk.set_bn_frozen(true);
+    sgd->zero_grad();
+    Tensor loss;
+    for (const Tensor& level : fpn.forward(trunk.stages(x))) loss = loss.defined() ? add(loss, mean(level)) : mean(level);
+    loss.backward();
+    sgd->step();
+  }
+};
+
+// Song et al.'s whole training iteration (nets/detseg.h), phase 3 (every
+// layer trains): trunk, FPN, RPN with focal loss and 1:3 sampling, RoIAlign,
+// the classify / box / mask heads, gradient clipping to norm 5. One lesion
+// box (and its mask) per image.
+struct SongIteration {
+  static constexpr int kBatch = 2, kSize = 256;
+  Rng rng{4};
+  DetSegNet net;
+  std::unique_ptr<SGD> sgd;
+  Tensor x;
+  DetSegTargets targets;
+  int64_t iteration = 0;
+  explicit SongIteration(const ResNetConfig& trunk)
+      : net([&] {
+          DetSegConfig c;
+          c.backbone = trunk;
+          return c;
+        }(), rng) {
+    set_detseg_phase(net, 3);
+    net.backbone->set_bn_frozen(true);
+    sgd = std::make_unique<SGD>(net.parameters(), SGDOptions{1e-4, 0.9, 1e-4});
+    x = randn({kBatch, 3, kSize, kSize}, rng);
+    const std::vector<double> boxes = {40, 50, 180, 200, 60, 30, 220, 170};
+    targets.boxes = Tensor::from_vector(boxes, {kBatch, 4});
+    targets.malignant = Tensor::from_vector(std::vector<double>{1, 0}, {kBatch});
+    std::vector<double> m((size_t)kBatch * kSize * kSize, 0.0);
+    for (int i = 0; i < kBatch; ++i)
+      for (int y = (int)boxes[4 * i + 1]; y < (int)boxes[4 * i + 3]; ++y)
+        for (int x0 = (int)boxes[4 * i]; x0 < (int)boxes[4 * i + 2]; ++x0) m[((size_t)i * kSize + y) * kSize + x0] = 1;
+    targets.masks = Tensor::from_vector(m, {kBatch, 1, kSize, kSize});
+  }
+  void run() {
+    net.train();
+    sgd->zero_grad();
+    Rng sample_rng(iteration++);  // the anchor and RoI samples
+    net.loss(x, targets, sample_rng).total.backward();
+    clip_grad_norm(sgd->params(), 5.0);
+    sgd->step();
+  }
+};
 
 // ---- the optional per-op breakdown --------------------------------------------------------
 
@@ -354,11 +475,30 @@ int main(int argc, char** argv) {
     sgd.step();
     net.set_bn_frozen(false);
   };
+
+  // The other two papers' steps, each built on its first (warm-up) run, so
+  // that a memory child holds only its own network (and the ResNet-50 above,
+  // as PyTorch's side does).
+  std::unique_ptr<YangStep> yang;
+  std::unique_ptr<SongTrunkFpnStep> song_fpn;
+  std::unique_ptr<SongIteration> song;
+  auto lazily = [](auto& step, const ResNetConfig& c) {
+    using Step = typename std::remove_reference_t<decltype(step)>::element_type;
+    return [&step, c] {
+      if (!step) step = std::make_unique<Step>(c);
+      step->run();
+    };
+  };
+  ResNetConfig trunk_cfg = cfg;
+  trunk_cfg.classes = 0;
   const std::map<std::string, std::function<void()>> case_fn = {
       {"forward_b1", [&] { forward(x1); }},
       {"forward_b20", [&] { forward(xb); }},
       {"train_b20", [&] { train_step(false); }},
-      {"train_frozen_b20", [&] { train_step(true); }}};
+      {"train_frozen_b20", [&] { train_step(true); }},
+      {"train_yang_b8", lazily(yang, trunk_cfg)},
+      {"train_fpn_b2", lazily(song_fpn, trunk_cfg)},
+      {"iter_detseg_b2", lazily(song, trunk_cfg)}};
   if (!only.empty()) {  // the child of the memory measurement: a warm-up and one run
     const auto it = case_fn.find(only);
     if (it == case_fn.end()) {
@@ -392,7 +532,8 @@ int main(int argc, char** argv) {
       if (t.is_object()) {
         torch_info = t;
         for (const auto& [k, fn] : case_fn)
-          for (const std::string& key : {k, k + "_cl"}) append(theirs[key], t[key].get<std::vector<double>>());
+          for (const std::string& key : {k, k + "_cl"})
+            if (t.contains(key)) append(theirs[key], t[key].get<std::vector<double>>());  // none: ours alone
       }
     }
     std::fprintf(stderr, "bench_cpu: round %d of %d done\n", round + 1, rounds);
@@ -445,7 +586,7 @@ int main(int argc, char** argv) {
     for (const auto& [key, fn] : case_fn) {
       rss_ours[key] = peak_rss_mb(exe + " --threads " + std::to_string(threads) + " --size " + std::to_string(size) +
                                   " --batch " + std::to_string(batch) + " --only " + key);
-      if (!theirs.empty()) {
+      if (!theirs[key].empty()) {
         // PyTorch in the layout that was faster for this case.
         const bool cl = median(theirs[key + "_cl"]) < median(theirs[key]);
         const std::string cmd = "/usr/bin/python3 tools/bench_cpu/bench_torch.py --threads " +
@@ -460,7 +601,10 @@ int main(int argc, char** argv) {
       {"forward_b1", "forward, batch 1, eval"},
       {"forward_b20", "forward, batch " + std::to_string(batch) + ", eval"},
       {"train_b20", "SGD step, batch " + std::to_string(batch) + ", train BN"},
-      {"train_frozen_b20", "SGD step, b" + std::to_string(batch) + ", frozen BN"}};
+      {"train_frozen_b20", "SGD step, b" + std::to_string(batch) + ", frozen BN"},
+      {"train_yang_b8", "Yang step, 120x160 b8"},
+      {"train_fpn_b2", "Song trunk+FPN, 256 b2"},
+      {"iter_detseg_b2", "Song whole iteration, 256 b2"}};
   const bool have_torch = !theirs.empty() && theirs["train_b20"].size() == ours["train_b20"].size();
   auto range = [](const std::vector<double>& v) {
     char buf[64];
@@ -481,7 +625,7 @@ int main(int argc, char** argv) {
               "peak RSS", "peak RSS");
   for (const auto& [key, label] : cases) {
     const double a = median(ours[key]);
-    if (have_torch) {
+    if (have_torch && !theirs[key].empty()) {
       const double b = median(theirs[key]), c = median(theirs[key + "_cl"]);
       const std::string& best = c < b ? key + "_cl" : key;
       std::printf("%-26s %7.3f s %7.3f s %7.3f s %5.2fx   %-11s %-11s %8s %8s\n", label.c_str(), a, b, c,

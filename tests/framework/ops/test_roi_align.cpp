@@ -4,7 +4,7 @@
 // a backward by hand, float64 gradient checks on odd shapes, the FPN level
 // rule (Lin et al. eq. 1) and per-level pooling, errors, and CPU-vs-CUDA
 // parity (the CUDA backward gathers, the CPU scatters: different orders).
-// tests/test_torch_reference.cpp compares with torchvision.ops.roi_align.
+// tests/nets/test_torch_reference.cpp compares with torchvision.ops.roi_align.
 #include "kernels/roi_align.h"
 
 #include <algorithm>
