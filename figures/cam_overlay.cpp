@@ -7,26 +7,9 @@
 
 #include "base/check.h"
 #include "io/draw.h"
+#include "nets/cam.h"
 
 namespace skinmtl {
-namespace {
-
-// Element i of a float32 or float64 CPU tensor, as double.
-double value_at(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::F64 ? t.data<double>()[i] : (double)t.data<float>()[i];
-}
-
-// A 2-D float32 CPU map, checked.
-void check_map(const char* what, const Tensor& map) {
-  SKINMTL_CHECK(map.defined() && map.ndim() == 2 && map.numel() > 0,
-                what << ": need a non-empty (h, w) map, got "
-                     << (map.defined() ? map.str() : std::string("an undefined tensor")));
-  SKINMTL_CHECK(map.device() == Device::CPU,
-                what << ": the map must be on the CPU (move it with .to(Device::CPU)), got "
-                     << map.str());
-}
-
-}  // namespace
 
 Tensor upsample_bilinear(const Tensor& map, int out_h, int out_w) {
   check_map("upsample_bilinear", map);
@@ -52,7 +35,7 @@ Tensor upsample_bilinear(const Tensor& map, int out_h, int out_w) {
   const std::vector<Tap> ty = taps(in_h, out_h), tx = taps(in_w, out_w);
   Tensor out = Tensor::empty({out_h, out_w}, DType::F32, Device::CPU);
   float* o = out.data<float>();
-  auto at = [&](int y, int x) { return value_at(map, (int64_t)y * in_w + x); };
+  auto at = [&](int y, int x) { return map_value(map, (int64_t)y * in_w + x); };
   for (int y = 0; y < out_h; ++y)
     for (int x = 0; x < out_w; ++x) {
       const Tap a = ty[y], b = tx[x];

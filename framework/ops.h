@@ -219,6 +219,10 @@ Tensor clip_boxes(const Tensor& boxes, double height, double width);
 // the GPU the indices are copied to the device first (n int64 values).
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index);
 
+// The indices 0..n-1 ordered by descending value, ties by the lower index
+// (a stable sort on the host): the score order of NMS and of the proposals.
+std::vector<int64_t> order_descending(const std::vector<double>& values);
+
 // Greedy NMS: indices of kept boxes, by descending score (ties: lower index first), IoU > iou
 // suppresses. boxes (n, 4), scores (n), finite. Where the work runs: the scores are copied to the
 // host and sorted there (stable); the boxes are gathered in that order on the device and handed

@@ -17,14 +17,6 @@ namespace {
 
 // Positions 0..n-1 ordered by descending value; ties: the lower position first
 // (the order nms() sorts by, framework/ops/boxes.cpp).
-std::vector<int64_t> order_descending(const std::vector<double>& v) {
-  std::vector<int64_t> order(v.size());
-  std::iota(order.begin(), order.end(), int64_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return v[(size_t)a] > v[(size_t)b]; });
-  return order;
-}
-
 // k of the values of `pool`, uniformly without replacement (a partial
 // Fisher-Yates shuffle driven by rng), returned ascending. k >= pool.size()
 // takes them all and draws nothing from rng.

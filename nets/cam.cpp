@@ -8,14 +8,11 @@
 #include "base/check.h"
 
 namespace skinmtl {
-namespace {
 
-// Element i of a float32 or float64 CPU tensor, as double.
-double value_at(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::F64 ? t.data<double>()[i] : (double)t.data<float>()[i];
+double map_value(const Tensor& map, int64_t i) {
+  return map.dtype() == DType::F64 ? map.data<double>()[i] : (double)map.data<float>()[i];
 }
 
-// A 2-D float32 CPU map, checked.
 void check_map(const char* what, const Tensor& map) {
   SKINMTL_CHECK(map.defined() && map.ndim() == 2 && map.numel() > 0,
                 what << ": need a non-empty (h, w) map, got "
@@ -24,8 +21,6 @@ void check_map(const char* what, const Tensor& map) {
                 what << ": the map must be on the CPU (move it with .to(Device::CPU)), got "
                      << map.str());
 }
-
-}  // namespace
 
 Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, int64_t image,
                             int64_t cls, bool normalize) {
@@ -57,8 +52,8 @@ Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, 
   // cam(y, x) = sum_k w[c, k] * f[n, k, y, x], k outermost so both tensors are
   // read in memory order.
   for (int64_t k = 0; k < K; ++k) {
-    const double wk = value_at(wt, w_base + k);
-    for (int64_t p = 0; p < hw; ++p) acc[p] += wk * value_at(f, f_base + k * hw + p);
+    const double wk = map_value(wt, w_base + k);
+    for (int64_t p = 0; p < hw; ++p) acc[p] += wk * map_value(f, f_base + k * hw + p);
   }
   for (int64_t p = 0; p < hw; ++p) {
     SKINMTL_CHECK(std::isfinite(acc[p]), "class_activation_map: the map of image "
@@ -72,15 +67,15 @@ Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, 
 Tensor normalize_map(const Tensor& map) {
   check_map("normalize_map", map);
   const int64_t n = map.numel();
-  double lo = value_at(map, 0), hi = lo;
+  double lo = map_value(map, 0), hi = lo;
   for (int64_t i = 1; i < n; ++i) {
-    lo = std::min(lo, value_at(map, i));
-    hi = std::max(hi, value_at(map, i));
+    lo = std::min(lo, map_value(map, i));
+    hi = std::max(hi, map_value(map, i));
   }
   Tensor out = Tensor::empty(map.shape(), DType::F32, Device::CPU);
   float* o = out.data<float>();
   // A constant map has no structure to show: all zeros (documented).
-  for (int64_t i = 0; i < n; ++i) o[i] = hi > lo ? (float)((value_at(map, i) - lo) / (hi - lo)) : 0.f;
+  for (int64_t i = 0; i < n; ++i) o[i] = hi > lo ? (float)((map_value(map, i) - lo) / (hi - lo)) : 0.f;
   return out;
 }
 

@@ -53,4 +53,11 @@ Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, 
 // Min-max scaling of a map to [0, 1] (see the header comment), float32 CPU.
 Tensor normalize_map(const Tensor& map);
 
+// What the map functions here and the figures that draw maps
+// (figures/cam_overlay.h) check and read: `map` must be a non-empty (h, w)
+// CPU tensor (`what` names the caller in the error); map_value() is element i
+// of a float32 or float64 one, as double.
+void check_map(const char* what, const Tensor& map);
+double map_value(const Tensor& map, int64_t i);
+
 }  // namespace skinmtl

@@ -46,14 +46,6 @@ const int64_t* index_ptr(const Tensor& buf) { return static_cast<const int64_t*>
 #endif
 
 // Positions 0..n-1 ordered by descending value; ties: the lower position first.
-std::vector<int64_t> order_descending(const std::vector<double>& v) {
-  std::vector<int64_t> order(v.size());
-  std::iota(order.begin(), order.end(), int64_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return v[(size_t)a] > v[(size_t)b]; });
-  return order;
-}
-
 }  // namespace
 
 void check_boxes(const char* op, const Tensor& x, const char* name) {
@@ -242,6 +234,14 @@ Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index) {
 }
 
 // ---- NMS ------------------------------------------------------------------------------------
+
+std::vector<int64_t> order_descending(const std::vector<double>& v) {
+  std::vector<int64_t> order(v.size());
+  std::iota(order.begin(), order.end(), int64_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return v[(size_t)a] > v[(size_t)b]; });
+  return order;
+}
 
 std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou) {
   check_boxes("nms", boxes, "boxes");
