@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "framework/module.h"
 #include "framework/tensor.h"
 #include "io/manifest.h"
 

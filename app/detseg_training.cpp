@@ -15,11 +15,12 @@
 
 namespace skinmtl {
 
+namespace {
+
+// The phase (1, 2, 3) that iteration `it` (0-based) belongs to.
 int detseg_phase_of(int64_t it, int64_t phase1, int64_t phase2) {
   return it < phase1 ? 1 : it < phase1 + phase2 ? 2 : 3;
 }
-
-namespace {
 
 class DetSegTraining : public TrainingModel {
  public:

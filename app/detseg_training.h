@@ -38,9 +38,6 @@ struct DetSegTrainingOptions {
   double clip_norm = 5;  // 0: off
 };
 
-// The phase (1, 2, 3) that iteration `it` (0-based) belongs to.
-int detseg_phase_of(int64_t it, int64_t phase1, int64_t phase2);
-
 std::unique_ptr<TrainingModel> make_detseg_training(const TrainingOptions& options, const DetSegTrainingOptions& detseg,
                                                     DataParallel& dp);
 

@@ -5,6 +5,23 @@
 
 namespace skinmtl {
 
+namespace {
+
+void trunk_to_json(nlohmann::json& j, const ResNetConfig& trunk) {
+  j["stride_placement"] = resnet_stride_name(trunk.stride);
+  j["bn_eps"] = trunk.bn_eps;
+  j["conv_bias"] = trunk.conv_bias;
+}
+
+void input_to_json(nlohmann::json& j, const Normalize& n, const std::string& channels) {
+  j["input_channels"] = channels;
+  j["input_mean"] = {n.mean[0], n.mean[1], n.mean[2]};
+  j["input_std"] = {n.std[0], n.std[1], n.std[2]};
+  j["input_scale"] = n.scale;
+}
+
+}  // namespace
+
 nlohmann::json model_json(const std::string& arch, const ResNetConfig& trunk, const Normalize& normalize,
                           const std::string& channels) {
   nlohmann::json j;
@@ -12,12 +29,6 @@ nlohmann::json model_json(const std::string& arch, const ResNetConfig& trunk, co
   trunk_to_json(j, trunk);
   input_to_json(j, normalize, channels);
   return j;
-}
-
-void trunk_to_json(nlohmann::json& j, const ResNetConfig& trunk) {
-  j["stride_placement"] = resnet_stride_name(trunk.stride);
-  j["bn_eps"] = trunk.bn_eps;
-  j["conv_bias"] = trunk.conv_bias;
 }
 
 void trunk_from_json(const nlohmann::json& j, ResNetConfig& trunk) {
@@ -28,13 +39,6 @@ void trunk_from_json(const nlohmann::json& j, ResNetConfig& trunk) {
   trunk.conv_bias = j.at("conv_bias").get<bool>();
   trunk.classes = 0;
   require_in_range("bn_eps", trunk.bn_eps, 1e-12, 1);
-}
-
-void input_to_json(nlohmann::json& j, const Normalize& n, const std::string& channels) {
-  j["input_channels"] = channels;
-  j["input_mean"] = {n.mean[0], n.mean[1], n.mean[2]};
-  j["input_std"] = {n.std[0], n.std[1], n.std[2]};
-  j["input_scale"] = n.scale;
 }
 
 void input_from_json(const nlohmann::json& j, Normalize& n, std::string& channels) {

@@ -38,11 +38,9 @@ namespace skinmtl {
 // model adds its own.
 nlohmann::json model_json(const std::string& arch, const ResNetConfig& trunk, const Normalize& normalize,
                           const std::string& channels);
-void trunk_to_json(nlohmann::json& j, const ResNetConfig& trunk);
 // Reads and checks the three trunk fields into `trunk` (classes set to 0:
 // the models use the trunk without its ImageNet classifier).
 void trunk_from_json(const nlohmann::json& j, ResNetConfig& trunk);
-void input_to_json(nlohmann::json& j, const Normalize& normalize, const std::string& channels);
 void input_from_json(const nlohmann::json& j, Normalize& normalize, std::string& channels);
 
 // Parses the metadata JSON `text`, checks that its "arch" is `arch` ("not

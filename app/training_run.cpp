@@ -155,8 +155,6 @@ std::string fingerprint(const TrainingOptions& o, const TrainingModel& m) {
   return j.dump();
 }
 
-std::string meta_number(double v) { return format_csv_number(v); }
-
 }  // namespace
 
 int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& dp) {
@@ -243,15 +241,15 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     meta["iteration"] = std::to_string(iteration);
     meta["epoch"] = std::to_string(epoch);
     meta["batch_in_epoch"] = std::to_string(batch_in_epoch);
-    meta["lr"] = meta_number(sgd.lr());
+    meta["lr"] = format_csv_number(sgd.lr());
     const PlateauState& ps = plateau.state();
-    meta["plateau_lr"] = meta_number(ps.lr);
-    meta["plateau_best"] = meta_number(ps.best);
+    meta["plateau_lr"] = format_csv_number(ps.lr);
+    meta["plateau_best"] = format_csv_number(ps.best);
     meta["plateau_bad"] = std::to_string(ps.num_bad_epochs);
     meta["plateau_cooldown"] = std::to_string(ps.cooldown_counter);
     meta["train_fingerprint"] = fp;
     meta["saved_because"] = why;
-    meta["wall_s"] = meta_number(clock.seconds());
+    meta["wall_s"] = format_csv_number(clock.seconds());
     save_checkpoint(ckpt_path, net, sgd, meta);
   };
   const std::vector<TrainingFigure> figures = model.figures();

@@ -38,9 +38,7 @@ TEST(ModelFile, TrunkAndInputFieldsReadBackToWhatWasWritten) {
   n.mean[0] = 123.5f, n.mean[1] = 116.25f, n.mean[2] = 103.0f;
   n.std[0] = 58.5f, n.std[1] = 57.0f, n.std[2] = 57.25f;
   n.scale = 1.0f;
-  nlohmann::json j;
-  trunk_to_json(j, trunk);
-  input_to_json(j, n, "rgb");
+  const nlohmann::json j = model_json("test_arch", trunk, n, "rgb");
   ResNetConfig t2;
   Normalize n2;
   std::string channels;
