@@ -48,6 +48,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 enum class ConvBackend { Auto, CuDNN, Im2col };
 void set_conv_backend(ConvBackend b);
 ConvBackend conv_backend();
+// The CPU's images per GEMM (kernels/conv2d.h, Conv2dCpuGrouping): conv2d
+// puts the columns of consecutive images side by side in one GEMM where the
+// output has fewer than `small_output` pixels, up to `max_columns` columns.
+// The defaults are measured; this is for benchmarks comparing other choices.
+void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns);
+
+// OpenBLAS's name for the CPU GEMM kernels it uses ("Haswell": AVX2,
+// "SkylakeX" / "Cooperlake": AVX-512), chosen when the library loads, from the
+// CPU or from the environment variable OPENBLAS_CORETYPE.
+const char* blas_kernels_name();
 
 // ---- batch normalization (kernels/batch_norm.h) -------------------------------------
 class Communicator;  // framework/distributed.h

@@ -36,7 +36,9 @@
 // skipped and x_n / dx_n are used as col / dcol directly (conv2d_col_is_input).
 //
 // Implementations:
-//   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, float and double.
+//   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, or per group of
+//                                            images where the output is small (below),
+//                                            float and double.
 //   CUDA  (kernels/cuda/conv2d_im2col.cu):   the same with CUDA im2col/col2im and gemm_cuda.
 //   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math (no TF32) by default, so it
 //                                            matches the CPU to float tolerance; TF32
@@ -87,6 +89,47 @@ inline bool conv2d_col_is_input(const Conv2dShape& sh) {
 // time): C*R*S * P*Q, or 0 under the shortcut (the buffer may then be null).
 inline int64_t conv2d_col_elems(const Conv2dShape& sh) {
   return conv2d_col_is_input(sh) ? 0 : sh.col_rows() * sh.col_cols();
+}
+
+// ---- the CPU's batched GEMMs ------------------------------------------------------
+// One GEMM per image is thin where the output is small: at 120x160 input,
+// ResNet-50's last stage has 20 output pixels per image, so each forward
+// product is (K x C*R*S) times (C*R*S x 20), and dw's sums over an inner
+// dimension of 20 while it reads and writes all of dw once per image. OpenBLAS
+// then spends its time packing and synchronising its threads. Where P*Q is
+// below `small_output`, the CPU kernels therefore put the col matrices of G
+// consecutive images side by side, (C*R*S, G*P*Q), and run one GEMM per group:
+// as many images as fit in `max_columns` columns (which bounds the scratch),
+// balanced over the batch. Measured per layer (2 threads, OpenBLAS's AVX2
+// kernels), forward + backward: layer4's 3x3 at 120x160, batch 8 (P*Q = 20),
+// 34 -> 17 ms; at 224, batch 20 (P*Q = 49) 128 -> 91 ms; layer3's at 224
+// (P*Q = 196) gained nothing in backward, hence the threshold.
+// The two numbers are a setting (kernels/cpu/conv2d.cpp) so that the tests can
+// drive every shape through every path and bench_cpu can compare choices.
+struct Conv2dCpuGrouping {
+  int64_t small_output = 128;   // group images when P*Q is below this (0: never)
+  int64_t max_columns = 2048;   // columns of one group's GEMM at most
+};
+Conv2dCpuGrouping conv2d_cpu_grouping();
+void set_conv2d_cpu_grouping(const Conv2dCpuGrouping& g);
+
+inline int conv2d_cpu_images_per_gemm(const Conv2dShape& sh) {
+  const Conv2dCpuGrouping g = conv2d_cpu_grouping();
+  const int64_t PQ = sh.col_cols();
+  if (sh.N <= 1 || PQ >= g.small_output) return 1;
+  const int64_t most = g.max_columns / PQ > 1 ? g.max_columns / PQ : 1;  // images per group
+  const int64_t groups = (sh.N + most - 1) / most;
+  return (int)((sh.N + groups - 1) / groups);
+}
+
+// Elements of the CPU kernels' scratch: the col matrix of one group of images
+// and, when a group holds several, their output (forward) or dy (backward) as
+// a (K, G*P*Q) matrix after it. G = 1 under the 1x1 shortcut needs none (the
+// scratch may then be null).
+inline int64_t conv2d_cpu_scratch_elems(const Conv2dShape& sh) {
+  const int G = conv2d_cpu_images_per_gemm(sh);
+  if (G == 1) return conv2d_col_elems(sh);
+  return (sh.col_rows() + sh.K) * G * sh.col_cols();
 }
 
 // ---- im2col / col2im, one element at a time ------------------------------------
@@ -168,13 +211,13 @@ void col2im_cpu(T* dx_n,           // (C, H, W), one image, +=
                 const T* col,      // (C*R*S, P*Q)
                 const Conv2dShape& sh);
 
-// col: scratch of conv2d_col_elems(sh) elements (null when that is 0).
+// scratch: conv2d_cpu_scratch_elems(sh) elements (null when that is 0).
 template <typename T>
 void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
                         const T* x,      // (N, C, H, W)
                         const T* w,      // (K, C, R, S)
                         const T* bias,   // (K) or null
-                        T* col,          // scratch (C*R*S, P*Q) or null
+                        T* scratch,      // conv2d_cpu_scratch_elems(sh), or null
                         const Conv2dShape& sh);
 // Any of dx, dw, dbias may be null (that gradient is not wanted).
 template <typename T>
@@ -184,7 +227,7 @@ void conv2d_backward_cpu(T* dx,          // (N, C, H, W) +=, or null
                          const T* dy,    // (N, K, P, Q)
                          const T* x,     // (N, C, H, W)
                          const T* w,     // (K, C, R, S)
-                         T* col,         // scratch (C*R*S, P*Q) or null
+                         T* scratch,     // conv2d_cpu_scratch_elems(sh), or null
                          const Conv2dShape& sh);
 
 // ---- CUDA, im2col + cuBLAS (kernels/cuda/conv2d_im2col.cu) ------------------------

@@ -34,6 +34,10 @@ template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// OpenBLAS's name for the CPU kernels it chose when it was loaded ("Haswell",
+// "SkylakeX", ...), from the CPU or from OPENBLAS_CORETYPE.
+const char* gemm_cpu_kernels_name();
+
 // On the project's stream, through the cuBLAS handle bound to it.
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

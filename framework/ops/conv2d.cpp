@@ -131,6 +131,12 @@ Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias,
 
 void set_conv_backend(ConvBackend b) { backend_setting() = b; }
 ConvBackend conv_backend() { return backend_setting(); }
+void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns) {
+  SKINMTL_CHECK(small_output >= 0 && max_columns >= 1,
+                "set_conv_cpu_grouping: needs small_output >= 0 and max_columns >= 1, got "
+                    << small_output << " and " << max_columns);
+  set_conv2d_cpu_grouping({small_output, max_columns});
+}
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   const Conv2dShape sh = conv2d_shape(x, w, bias, p);
@@ -141,7 +147,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 
   if (sh.N > 0) {
     if (dev == Device::CPU) {
-      Tensor col = scratch(conv2d_col_elems(sh), x.dtype(), dev);
+      Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(), ptr<T>(bias), ptr<T>(col),
@@ -172,7 +178,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
            if (sh.N == 0 || (!dx.defined() && !dw.defined() && !db.defined())) return;
            const bool need_col = dx.defined() || dw.defined();
            if (x.device() == Device::CPU) {
-             Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, x.dtype(), Device::CPU);
+             Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
                conv2d_backward_cpu<T>(ptr<T>(dx), ptr<T>(dw), ptr<T>(db), dy.data<T>(),

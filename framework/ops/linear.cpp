@@ -2,9 +2,12 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 
 namespace skinmtl {
+
+const char* blas_kernels_name() { return gemm_cpu_kernels_name(); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SKINMTL_CHECK(x.defined() && w.defined(), "linear: x and w must be defined");

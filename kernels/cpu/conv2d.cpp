@@ -1,4 +1,5 @@
-// CPU reference for kernels/conv2d.h: im2col + one GEMM per image.
+// CPU reference for kernels/conv2d.h: im2col + one GEMM per image, or per
+// group of images where the output is small (conv2d_cpu_images_per_gemm).
 //
 // im2col / col2im here walk the col matrix row by row, as Caffe's
 // im2col_cpu / col2im_cpu do, rather than element by element through
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "kernels/cpu/simd.h"
 #include "kernels/gemm.h"
@@ -32,6 +34,10 @@
 namespace skinmtl {
 
 namespace {
+
+// The setting of kernels/conv2d.h; read once per convolution, set by tests and benchmarks.
+std::mutex grouping_mutex;
+Conv2dCpuGrouping grouping;
 
 // The columns q in [begin, end) of an output row whose input column
 // v = q * stride_w + off_w lies inside [0, W); the others read padding.
@@ -48,18 +54,19 @@ ColRange inside_columns(int off_w, const Conv2dShape& sh) {
   return {begin, end};
 }
 
-}  // namespace
-
+// im2col of one image into the columns [0, P*Q) of a col matrix whose rows
+// are `ld` elements apart (ld = P*Q for one image alone; count * P*Q when
+// `count` images sit side by side, see the batched GEMMs below).
 template <typename T>
-void im2col_cpu(T* col, const T* x_n, const Conv2dShape& sh) {
-  const int64_t PQ = sh.col_cols(), rows = sh.col_rows();
+void im2col_rows(T* col, int64_t ld, const T* x_n, const Conv2dShape& sh) {
+  const int64_t rows = sh.col_rows();
   for (int64_t row = 0; row < rows; ++row) {
     const int s = (int)(row % sh.S), r = (int)((row / sh.S) % sh.R), c = (int)(row / (sh.R * sh.S));
     const T* xc = x_n + (int64_t)c * sh.H * sh.W;
     const int off_w = s * sh.dilation_w - sh.pad_w;
     const ColRange in = inside_columns(off_w, sh);
     for (int p = 0; p < sh.P; ++p) {
-      T* out = col + row * PQ + (int64_t)p * sh.Q;  // col[row, p*Q .. p*Q + Q-1]
+      T* out = col + row * ld + (int64_t)p * sh.Q;  // col[row, p*Q .. p*Q + Q-1]
       const int h = p * sh.stride_h - sh.pad_h + r * sh.dilation_h;
       if (h < 0 || h >= sh.H) {
         std::fill(out, out + sh.Q, T(0));
@@ -78,9 +85,9 @@ void im2col_cpu(T* col, const T* x_n, const Conv2dShape& sh) {
   }
 }
 
+// col2im of the columns [0, P*Q) of a col matrix with row stride `ld` into one image.
 template <typename T>
-void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
-  const int64_t PQ = sh.col_cols();
+void col2im_rows(T* dx_n, const T* col, int64_t ld, const Conv2dShape& sh) {
   for (int c = 0; c < sh.C; ++c) {
     T* dxc = dx_n + (int64_t)c * sh.H * sh.W;
     for (int r = 0; r < sh.R; ++r)
@@ -91,7 +98,7 @@ void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
         for (int p = 0; p < sh.P; ++p) {
           const int h = p * sh.stride_h - sh.pad_h + r * sh.dilation_h;
           if (h < 0 || h >= sh.H) continue;  // those entries came from padding
-          const T* from = col + row * PQ + (int64_t)p * sh.Q;
+          const T* from = col + row * ld + (int64_t)p * sh.Q;
           // dx[c, h, v] for v = q * stride_w + off_w is dxc[base + q * stride_w].
           const int64_t base = (int64_t)h * sh.W + off_w;
           if (sh.stride_w == 1) {
@@ -107,59 +114,117 @@ void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
   }
 }
 
+// The col matrix of `count` consecutive images side by side, (C*R*S, count*P*Q):
+// image g fills columns [g*P*Q, (g+1)*P*Q). One image under the 1x1 shortcut
+// needs no copy: its col is x_n itself.
 template <typename T>
-void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* col,
+const T* group_col(T* col, const T* x0, int count, const Conv2dShape& sh) {
+  if (count == 1 && conv2d_col_is_input(sh)) return x0;
+  const int64_t PQ = sh.col_cols(), ld = count * PQ;
+  for (int g = 0; g < count; ++g) im2col_rows(col + g * PQ, ld, x0 + g * sh.x_image(), sh);
+  return col;
+}
+
+// Between the per-image layout (count, K, P*Q) of y and dy and the side-by-side
+// layout (K, count*P*Q) of the batched GEMM: one copy each way.
+template <typename T>
+void images_to_side_by_side(T* to, const T* from, int count, const Conv2dShape& sh) {
+  const int64_t PQ = sh.col_cols(), ld = count * PQ;
+  for (int g = 0; g < count; ++g)
+    for (int k = 0; k < sh.K; ++k)
+      std::memcpy(to + k * ld + g * PQ, from + g * sh.y_image() + k * PQ, sizeof(T) * (size_t)PQ);
+}
+template <typename T>
+void side_by_side_to_images(T* to, const T* from, int count, const Conv2dShape& sh) {
+  const int64_t PQ = sh.col_cols(), ld = count * PQ;
+  for (int g = 0; g < count; ++g)
+    for (int k = 0; k < sh.K; ++k)
+      std::memcpy(to + g * sh.y_image() + k * PQ, from + k * ld + g * PQ, sizeof(T) * (size_t)PQ);
+}
+
+}  // namespace
+
+Conv2dCpuGrouping conv2d_cpu_grouping() {
+  std::lock_guard<std::mutex> lock(grouping_mutex);
+  return grouping;
+}
+void set_conv2d_cpu_grouping(const Conv2dCpuGrouping& g) {
+  std::lock_guard<std::mutex> lock(grouping_mutex);
+  grouping = g;
+}
+
+template <typename T>
+void im2col_cpu(T* col, const T* x_n, const Conv2dShape& sh) {
+  im2col_rows(col, sh.col_cols(), x_n, sh);
+}
+
+template <typename T>
+void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
+  col2im_rows(dx_n, col, sh.col_cols(), sh);
+}
+
+// The batch goes through in groups of G = conv2d_cpu_images_per_gemm(sh)
+// images, one GEMM per group over the G images' columns side by side. With
+// G = 1 (large outputs) the GEMM writes y_n directly; with G > 1 it writes
+// the scratch after col, which is then copied out image by image.
+template <typename T>
+void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
                         const Conv2dShape& sh) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
-  const bool shortcut = conv2d_col_is_input(sh);
-  for (int n = 0; n < sh.N; ++n) {
-    const T* x_n = x + n * sh.x_image();
-    T* y_n = y + n * sh.y_image();
-    // col_n (C*R*S, P*Q): under the 1x1 shortcut, x_n itself.
-    const T* col_n = x_n;
-    if (!shortcut) {
-      im2col_cpu(col, x_n, sh);
-      col_n = col;
-    }
-    // y_n (K, P*Q) = w (K, C*R*S) * col_n (C*R*S, P*Q); beta = 0 overwrites.
-    gemm_cpu<T>(false, false, sh.K, PQ, CRS, T(1), w, CRS, col_n, PQ, T(0), y_n, PQ);
+  const int G = conv2d_cpu_images_per_gemm(sh);
+  T* product = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
+  for (int n0 = 0; n0 < sh.N; n0 += G) {
+    const int count = std::min(G, sh.N - n0);
+    const int64_t cols = count * PQ;
+    T* y0 = y + n0 * sh.y_image();
+    const T* col = group_col(scratch, x + n0 * sh.x_image(), count, sh);
+    // (K, cols) = w (K, C*R*S) * col (C*R*S, cols); beta = 0 overwrites.
+    T* out = count == 1 ? y0 : product;
+    gemm_cpu<T>(false, false, sh.K, cols, CRS, T(1), w, CRS, col, cols, T(0), out, cols);
+    if (count > 1) side_by_side_to_images(y0, product, count, sh);
     if (bias) {
-      for (int k = 0; k < sh.K; ++k) {
-        T* yk = y_n + k * PQ;
-        SKINMTL_SIMD
-        for (int64_t j = 0; j < PQ; ++j) yk[j] += bias[k];
-      }
+      for (int g = 0; g < count; ++g)
+        for (int k = 0; k < sh.K; ++k) {
+          T* yk = y0 + g * sh.y_image() + k * PQ;
+          SKINMTL_SIMD
+          for (int64_t j = 0; j < PQ; ++j) yk[j] += bias[k];
+        }
     }
   }
 }
 
 template <typename T>
-void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, T* col,
+void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, T* scratch,
                          const Conv2dShape& sh) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
-  for (int n = 0; n < sh.N; ++n) {
-    const T* dy_n = dy + n * sh.y_image();
+  const int G = conv2d_cpu_images_per_gemm(sh);
+  T* dy_side = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
+  for (int n0 = 0; n0 < sh.N && (dx || dw); n0 += G) {
+    const int count = std::min(G, sh.N - n0);
+    const int64_t cols = count * PQ;
+    const T* dy0 = dy + n0 * sh.y_image();
+    // dy of the group as a (K, cols) matrix.
+    const T* dyg = dy0;
+    if (count > 1) {
+      images_to_side_by_side(dy_side, dy0, count, sh);
+      dyg = dy_side;
+    }
     if (dw) {
-      // dw (K, C*R*S) += dy_n (K, P*Q) * col_n^T (P*Q, C*R*S); col_n recomputed from x_n.
-      const T* x_n = x + n * sh.x_image();
-      const T* col_n = x_n;
-      if (!shortcut) {
-        im2col_cpu(col, x_n, sh);
-        col_n = col;
-      }
-      gemm_cpu<T>(false, true, sh.K, CRS, PQ, T(1), dy_n, PQ, col_n, PQ, T(1), dw, CRS);
+      // dw (K, C*R*S) += dy (K, cols) * col^T (cols, C*R*S); col recomputed from x.
+      const T* col = group_col(scratch, x + n0 * sh.x_image(), count, sh);
+      gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, T(1), dw, CRS);
     }
     if (dx) {
-      // dcol (C*R*S, P*Q) = w^T (C*R*S, K) * dy_n (K, P*Q), then added back into dx_n.
-      // Under the shortcut dcol IS dx_n, so the GEMM accumulates into it (beta = 1).
-      T* dx_n = dx + n * sh.x_image();
-      if (shortcut) {
-        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dy_n, PQ, T(1), dx_n, PQ);
+      // dcol (C*R*S, cols) = w^T (C*R*S, K) * dy (K, cols), then added back into dx.
+      // One image under the shortcut: dcol IS dx_n, so the GEMM accumulates into it.
+      T* dx0 = dx + n0 * sh.x_image();
+      if (count == 1 && shortcut) {
+        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dyg, PQ, T(1), dx0, PQ);
       } else {
-        // col is free again (the dw GEMM above is done with it).
-        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dy_n, PQ, T(0), col, PQ);
-        col2im_cpu(dx_n, col, sh);
+        // The col scratch is free again (the dw GEMM above is done with it).
+        gemm_cpu<T>(true, false, CRS, cols, sh.K, T(1), w, CRS, dyg, cols, T(0), scratch, cols);
+        for (int g = 0; g < count; ++g) col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh);
       }
     }
   }

@@ -5,6 +5,8 @@
 
 namespace skinmtl {
 
+const char* gemm_cpu_kernels_name() { return openblas_get_corename(); }
+
 static CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
 template <>

@@ -69,6 +69,8 @@ const std::vector<Config>& configs() {
       {"1x1 p(0,1) (no shortcut)", {1, 3, 4, 3}, {2, 3, 1, 1}, params(1, 1, 0, 1), false},
       {"2x2 p3 (pad > kernel)", {1, 2, 3, 4}, {2, 2, 2, 2}, params(1, 1, 3, 3), true},
       {"whole-image 3x3", {2, 2, 3, 3}, {3, 2, 3, 3}, params(1, 1, 0, 0), true},
+      {"3x3 s1 p1, batch 5", {5, 3, 4, 5}, {4, 3, 3, 3}, params(1, 1, 1, 1), true},
+      {"1x1 s1 (shortcut), batch 5", {5, 4, 4, 5}, {3, 4, 1, 1}, params(1, 1, 0, 0), false},
   };
   return c;
 }
@@ -206,6 +208,81 @@ TEST(Conv2d, BackwardAccumulatesIntoLeafGradients) {
     for (size_t i = 0; i < in.size(); ++i) {
       if (!in[i].defined()) continue;
       EXPECT_TENSORS_CLOSE(scale(once[i], 2.0), in[i].grad(), 1e-12, 1e-12) << "input " << i;
+    }
+  }
+}
+
+// ---- the CPU's batched GEMMs -----------------------------------------------------
+// conv2d_cpu_images_per_gemm groups images where the output is small. Every
+// config goes through three settings: one image per GEMM, groups of two with a
+// last group of one for the batch-5 configs (P*Q = 20, at most 40 columns), and
+// the whole batch in one GEMM.
+
+class Grouping {  // the setting for one scope
+ public:
+  explicit Grouping(Conv2dCpuGrouping g) : old_(conv2d_cpu_grouping()) { set_conv2d_cpu_grouping(g); }
+  ~Grouping() { set_conv2d_cpu_grouping(old_); }
+
+ private:
+  Conv2dCpuGrouping old_;
+};
+
+const Conv2dCpuGrouping kGroupings[] = {{0, 1}, {1000, 40}, {1000, 1 << 30}};
+std::string grouping_str(const Conv2dCpuGrouping& g) {
+  return "grouping below " + std::to_string(g.small_output) + " px, at most " +
+         std::to_string(g.max_columns) + " columns";
+}
+
+TEST(Conv2d, ImagesPerGemm) {
+  auto shape = [](int N, int P, int Q) {
+    Conv2dShape sh;
+    sh.N = N, sh.C = 3, sh.K = 4, sh.R = sh.S = 3, sh.P = P, sh.Q = Q;
+    return sh;
+  };
+  {
+    Grouping g({128, 2048});
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(8, 4, 5)), 8);    // 20 px: the whole batch
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(20, 7, 7)), 20);  // 49 px: 980 columns
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(64, 7, 7)), 32);  // 41 fit: 2 groups of 32
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(20, 14, 14)), 1);  // 196 px: one image each
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(1, 4, 5)), 1);
+    // 8 images of 20 px: col (27, 8*20) and the product (4, 8*20).
+    EXPECT_EQ(conv2d_cpu_scratch_elems(shape(8, 4, 5)), (27 + 4) * 8 * 20);
+    EXPECT_EQ(conv2d_cpu_scratch_elems(shape(20, 14, 14)), 27 * 14 * 14);
+  }
+  {
+    Grouping g({1000, 40});
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(5, 4, 5)), 2);   // groups 2, 2, 1
+    EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(5, 9, 9)), 1);   // 81 px > 40 columns: one each
+  }
+  Grouping g({0, 1 << 30});
+  EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(8, 1, 1)), 1);
+}
+
+TEST(Conv2d, BatchedGemmsMatchNaiveLoop) {
+  for (const Conv2dCpuGrouping& setting : kGroupings) {
+    Grouping g(setting);
+    Rng rng(23);
+    for (const Config& c : configs()) {
+      SCOPED_TRACE(std::string(c.name) + ", " + grouping_str(setting));
+      std::vector<Tensor> in = make_inputs(c, rng);
+      EXPECT_TENSORS_CLOSE(naive_conv2d(in[0], in[1], in[2], c.p), conv2d(in[0], in[1], in[2], c.p),
+                           1e-12, 1e-12);
+    }
+  }
+}
+
+TEST(Conv2d, BatchedGemmsGradCheck) {
+  for (const Conv2dCpuGrouping& setting : kGroupings) {
+    Grouping g(setting);
+    Rng rng(35);
+    for (const Config& c : configs()) {
+      if (c.x[0] < 5) continue;  // the batch-5 configs; GradCheck covers the others
+      SCOPED_TRACE(std::string(c.name) + ", " + grouping_str(setting));
+      const Conv2dParams p = c.p;
+      EXPECT_GRADCHECK(
+          [p](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], p); },
+          make_inputs(c, rng));
     }
   }
 }
