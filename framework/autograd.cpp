@@ -23,7 +23,18 @@ void record(Tensor& output, const char* name, std::vector<Tensor> inputs, Backwa
   if (!any_requires_grad(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = std::move(inputs);
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined()) {
+      e.producer = t.impl()->grad_fn;
+      if (!e.producer) e.leaf = t.impl_ptr();
+      e.shape = t.shape();
+      e.dtype = t.dtype();
+      e.device = t.device();
+    }
+    node->inputs.push_back(std::move(e));
+  }
   node->backward = std::move(backward);
   output.impl()->grad_fn = std::move(node);
 }
@@ -38,8 +49,7 @@ static std::vector<Node*> topo_order(Node* root) {
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      const Tensor& in = node->inputs[next++];
-      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+      Node* child = node->inputs[next++].producer.get();
       if (child && seen.insert(child).second) stack.push_back({child, 0});
     } else {
       post.push_back(node);
@@ -58,9 +68,9 @@ void run_backward(const Tensor& output, const Tensor& grad_output) {
   NoGradGuard no_grad;  // backward functions must not record
 
   // A leaf: the gradient goes straight into its grad.
-  auto leaf_grad = [](const Tensor& t) -> Tensor {
-    TensorImpl* impl = t.impl();
-    if (!impl->grad) impl->grad = Tensor::zeros(t.shape(), t.dtype(), t.device()).impl_ptr();
+  auto leaf_grad = [](const Edge& e) -> Tensor {
+    TensorImpl* impl = e.leaf.get();
+    if (!impl->grad) impl->grad = Tensor::zeros(e.shape, e.dtype, e.device).impl_ptr();
     return Tensor(impl->grad);
   };
   Node* root = output.impl()->grad_fn.get();
@@ -77,15 +87,15 @@ void run_backward(const Tensor& output, const Tensor& grad_output) {
     Tensor dout = it->second;
     std::vector<Tensor> dinputs(node->inputs.size());
     for (size_t i = 0; i < node->inputs.size(); ++i) {
-      const Tensor& in = node->inputs[i];
-      if (!in.defined() || !in.requires_grad()) continue;
-      Node* producer = in.impl()->grad_fn.get();
+      const Edge& in = node->inputs[i];
+      if (!in.requires_grad()) continue;
+      Node* producer = in.producer.get();
       if (!producer) {
         dinputs[i] = leaf_grad(in);
       } else {
         auto g = grads.find(producer);
         if (g == grads.end())
-          g = grads.emplace(producer, Tensor::zeros(in.shape(), in.dtype(), in.device())).first;
+          g = grads.emplace(producer, Tensor::zeros(in.shape, in.dtype, in.device)).first;
         dinputs[i] = g->second;
       }
     }

@@ -8,9 +8,12 @@
 // Every kernel's *_backward_* function follows the same rule.
 //
 // How it works. An op that runs while gradients are enabled, on inputs of which
-// at least one requires a gradient, gives its output a Node: the op's inputs
-// (which keeps them alive), whatever it saved for backward (captured in the
-// backward function), and the backward function itself. The graph is thus
+// at least one requires a gradient, gives its output a Node: one Edge per input
+// (where that input's gradient goes), whatever it saved for backward (captured
+// in the backward function), and the backward function itself. An Edge does
+// not hold an intermediate input's data, so an activation that no backward
+// function saved is freed as soon as the forward pass is done with it (as in
+// PyTorch, whose graph holds only "saved tensors"). The graph is thus
 // recorded as the code runs, so data-dependent shapes and control flow just
 // work. A Node never holds its own output: that would be a shared-pointer cycle
 // and leak the whole graph. An op that needs its output in backward saves
@@ -38,9 +41,25 @@ namespace skinmtl {
 // no gradient. The function adds its contribution into each defined buffer.
 using BackwardFn = std::function<void(const Tensor& doutput, std::vector<Tensor>& dinputs)>;
 
+// One input of an op, as backward sees it: where its gradient goes (the Node
+// that produced the input, or the input itself when it is a leaf, whose grad
+// accumulates) and the shape that gradient has. Neither end of an undefined
+// input is set.
+struct Edge {
+  std::shared_ptr<Node> producer;    // the op that made the input; null for a leaf
+  std::shared_ptr<TensorImpl> leaf;  // the input itself when it is a leaf, else null
+  Shape shape;
+  DType dtype = DType::F32;
+  Device device = Device::CPU;
+  bool defined() const { return producer || leaf; }
+  // Whether backward hands this input a gradient buffer (a leaf: asked at
+  // backward time, as the user may switch requires_grad in between).
+  bool requires_grad() const { return producer || (leaf && leaf->requires_grad); }
+};
+
 struct Node {
-  std::string name;            // the op's name, for error messages and debugging
-  std::vector<Tensor> inputs;  // the op's inputs, in order
+  std::string name;          // the op's name, for error messages and debugging
+  std::vector<Edge> inputs;  // the op's inputs, in order
   BackwardFn backward;
 };
 

@@ -18,16 +18,19 @@ Tensor relu(const Tensor& x) {
     require_cuda_f32("relu", {&x});
     SKINMTL_CUDA_ONLY(relu_forward_cuda(y.data<float>(), x.data<float>(), n, cuda::stream()));
   }
-  // Saved for backward: x (the node holds it as its input).
-  record(y, "relu", {x}, [x, n](const Tensor& dy, std::vector<Tensor>& d) {
+  // Saved for backward: the output y, whose mask y > 0 is x > 0 (kernels/relu.h).
+  // Saving y rather than x frees x, a batch norm's output in a ResNet, as soon
+  // as the forward pass is done with it; y is saved anyway by the convolution
+  // it feeds. y.detach(): a Node never holds its own output (framework/autograd.h).
+  record(y, "relu", {x}, [y = y.detach(), n](const Tensor& dy, std::vector<Tensor>& d) {
     if (!d[0].defined()) return;
-    if (x.device() == Device::CPU) {
-      dispatch_cpu(x.dtype(), [&](auto tag) {
+    if (y.device() == Device::CPU) {
+      dispatch_cpu(y.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        relu_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), x.data<T>(), n);
+        relu_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), y.data<T>(), n);
       });
     } else {
-      SKINMTL_CUDA_ONLY(relu_backward_cuda(d[0].data<float>(), dy.data<float>(), x.data<float>(),
+      SKINMTL_CUDA_ONLY(relu_backward_cuda(d[0].data<float>(), dy.data<float>(), y.data<float>(),
                                            n, cuda::stream()));
     }
   });

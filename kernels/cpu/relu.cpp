@@ -14,9 +14,9 @@ void relu_forward_cpu(T* y, const T* x, int64_t n) {
 }
 
 template <typename T>
-void relu_backward_cpu(T* dx, const T* dy, const T* x, int64_t n) {
+void relu_backward_cpu(T* dx, const T* dy, const T* y, int64_t n) {
   SKINMTL_SIMD
-  for (int64_t i = 0; i < n; ++i) dx[i] += relu_backward_elem(dy[i], x[i]);
+  for (int64_t i = 0; i < n; ++i) dx[i] += relu_backward_elem(dy[i], y[i]);
 }
 
 template void relu_forward_cpu<float>(float*, const float*, int64_t);

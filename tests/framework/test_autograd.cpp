@@ -62,8 +62,8 @@ TEST(Autograd, DeepChainDoesNotOverflowTheStack) {
 }
 
 TEST(Autograd, GraphIsFreedWithItsOutput) {
-  // The node holds its inputs, never its output: dropping the output frees
-  // the graph and the intermediate tensors.
+  // The node never holds its output: dropping the output frees the graph and
+  // the intermediate tensors.
   std::weak_ptr<TensorImpl> inter;
   {
     Tensor a = Tensor::ones({8}).set_requires_grad();
@@ -73,6 +73,34 @@ TEST(Autograd, GraphIsFreedWithItsOutput) {
     (void)c;
   }
   EXPECT_TRUE(inter.expired());
+}
+
+TEST(Autograd, ActivationsNoBackwardSavedAreFreedDuringForward) {
+  // b = 2a is relu's input; relu saves its output, scale saves nothing, so
+  // while the graph lives on (c), b's data is gone: the tape keeps edges to
+  // its inputs, not the inputs. Gradients still flow through b's node.
+  Tensor a = Tensor::from_vector(std::vector<double>{1.0, -2.0, 0.5}, {3}).set_requires_grad();
+  std::weak_ptr<TensorImpl> inter;
+  Tensor c;
+  {
+    Tensor b = scale(a, 2.0);
+    inter = b.impl_ptr();
+    c = relu(b);
+  }
+  EXPECT_TRUE(inter.expired());
+  c.backward(Tensor::ones({3}));
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{2.0, 0.0, 2.0}));
+}
+
+TEST(Autograd, LeafRequiresGradIsReadAtBackward) {
+  // A leaf switched off between forward and backward receives nothing.
+  Tensor a = Tensor::ones({2}).set_requires_grad();
+  Tensor w = Tensor::ones({2}).set_requires_grad();
+  Tensor y = mul(a, w);
+  w.set_requires_grad(false);
+  y.backward(Tensor::ones({2}));
+  EXPECT_TRUE(a.grad().defined());
+  EXPECT_FALSE(w.grad().defined());
 }
 
 TEST(Autograd, BackwardChecksItsGradientShape) {

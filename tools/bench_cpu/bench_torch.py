@@ -141,6 +141,7 @@ def main():
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", choices=CASES, help="run this case alone, once after a warm-up "
                    "(for its peak resident memory, which the parent reads)")
+    p.add_argument("--cases", help="comma-separated cases to time (default: all)")
     p.add_argument("--channels-last", action="store_true", help="with --only: that layout")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -229,7 +230,7 @@ def main():
     # (NHWC, what oneDNN prefers on a CPU): the table sets skinmtl against the better.
     for channels_last in (False, True):
         net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        for name in CASES:
+        for name in (args.cases.split(",") if args.cases else CASES):
             key = name + ("_cl" if channels_last else "")
             result[key] = timed(case_fn(name, channels_last), args.warmup, args.reps)
     net.to(memory_format=torch.contiguous_format)

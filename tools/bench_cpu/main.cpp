@@ -52,7 +52,9 @@
 // table of one training step (printed to stderr).
 //
 // Options: --threads N, --rounds K (3), --reps R (3), --warmup W (1),
-// --size S (224), --batch B (20), --breakdown, --no-torch, --no-memory.
+// --size S (224), --batch B (20), --cases A,B (only these; default all),
+// --conv-grouping BELOW MAXCOLS (conv2d's images per GEMM, framework/ops.h),
+// --breakdown, --no-torch, --no-memory.
 //
 // Build (the Makefile rule `make bench-cpu` does this and runs it):
 //   g++ -I. -I/usr/include/stb -DSKINMTL_CUDA=0 -std=c++17 -O2 -fopenmp
@@ -74,6 +76,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -298,15 +301,15 @@ void instrument_backward(const Tensor& root, Breakdown& t) {
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
-    for (const Tensor& in : node->inputs) {
-      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+    for (const Edge& in : node->inputs) {
+      Node* child = in.producer.get();
       if (child && seen.insert(child).second) stack.push_back(child);
     }
     BackwardFn inner = node->backward;
     std::string name = node->name;
     const bool is_conv = name == "conv2d";
-    Shape w = is_conv ? node->inputs[1].shape() : Shape{};
-    int64_t in_h = is_conv ? node->inputs[0].size(2) : 0;
+    Shape w = is_conv ? node->inputs[1].shape : Shape{};
+    int64_t in_h = is_conv ? node->inputs[0].shape[2] : 0;
     node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, std::vector<Tensor>& d) {
       std::string key = "bwd " + name;
       if (is_conv)
@@ -327,7 +330,7 @@ void instrument_backward(const Tensor& root, Breakdown& t) {
 
 // Runs bench_torch.py; returns its JSON, or null with `why` set.
 nlohmann::json run_torch(int threads, int reps, int warmup, int size, int batch, bool profile,
-                         std::string& why) {
+                         const std::string& cases, std::string& why) {
   const char* script = "tools/bench_cpu/bench_torch.py";
   if (!std::filesystem::exists(script)) {
     why = std::string(script) + " not found: run from the repository root";
@@ -341,7 +344,7 @@ nlohmann::json run_torch(int threads, int reps, int warmup, int size, int batch,
                           std::to_string(threads) + " --reps " + std::to_string(reps) +
                           " --warmup " + std::to_string(warmup) + " --size " +
                           std::to_string(size) + " --batch " + std::to_string(batch) +
-                          (profile ? " --profile" : "");
+                          (profile ? " --profile" : "") + (cases.empty() ? "" : " --cases " + cases);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) {
     why = "cannot run " + cmd;
@@ -414,6 +417,7 @@ int main(int argc, char** argv) {
   int reps = 3, rounds = 3, warmup = 1, size = 224, batch = 20;
   bool breakdown = false, with_torch = true, with_memory = true;
   std::string only;  // --only CASE: run that case alone (the memory measurement's child)
+  std::string cases_arg;  // --cases A,B: these cases only (default: all)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> int {
@@ -433,10 +437,15 @@ int main(int argc, char** argv) {
     else if (a == "--no-torch") with_torch = false;
     else if (a == "--no-memory") with_memory = false;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--cases" && i + 1 < argc) cases_arg = argv[++i];
+    else if (a == "--conv-grouping" && i + 2 < argc) {
+      const int small_output = value(), max_columns = value();
+      set_conv_cpu_grouping(small_output, max_columns);
+    }
     else {
       std::fprintf(stderr,
                    "usage: bench_cpu [--threads N] [--reps R] [--rounds K] [--warmup W] [--size S] "
-                   "[--batch B] [--breakdown] [--no-torch] [--no-memory]\n");
+                   "[--batch B] [--cases A,B] [--conv-grouping BELOW MAXCOLS] [--breakdown] [--no-torch] [--no-memory]\n");
       return 2;
     }
   }
@@ -491,7 +500,7 @@ int main(int argc, char** argv) {
   };
   ResNetConfig trunk_cfg = cfg;
   trunk_cfg.classes = 0;
-  const std::map<std::string, std::function<void()>> case_fn = {
+  std::map<std::string, std::function<void()>> case_fn = {
       {"forward_b1", [&] { forward(x1); }},
       {"forward_b20", [&] { forward(xb); }},
       {"train_b20", [&] { train_step(false); }},
@@ -499,6 +508,19 @@ int main(int argc, char** argv) {
       {"train_yang_b8", lazily(yang, trunk_cfg)},
       {"train_fpn_b2", lazily(song_fpn, trunk_cfg)},
       {"iter_detseg_b2", lazily(song, trunk_cfg)}};
+  if (!cases_arg.empty()) {  // keep the cases named, in the table's order
+    std::map<std::string, std::function<void()>> chosen;
+    std::stringstream list(cases_arg);
+    for (std::string name; std::getline(list, name, ',');) {
+      const auto it = case_fn.find(name);
+      if (it == case_fn.end()) {
+        std::fprintf(stderr, "bench_cpu: unknown case '%s' in --cases\n", name.c_str());
+        return 2;
+      }
+      chosen.insert(*it);
+    }
+    case_fn = std::move(chosen);
+  }
   if (!only.empty()) {  // the child of the memory measurement: a warm-up and one run
     const auto it = case_fn.find(only);
     if (it == case_fn.end()) {
@@ -513,8 +535,10 @@ int main(int argc, char** argv) {
   const std::string load_before = load_average();
 
   std::printf("bench_cpu: ResNet-50 (v1, conv biases, BN eps 1e-3), %dx%d, %d threads; "
-              "%d rounds, each: %d warm-up + %d timed runs per case, skinmtl then PyTorch\n",
-              size, size, threads, rounds, warmup, reps);
+              "%d rounds, each: %d warm-up + %d timed runs per case, skinmtl then PyTorch\n"
+              "skinmtl: OpenBLAS with its %s kernels%s\n",
+              size, size, threads, rounds, warmup, reps, blas_kernels_name(),
+              std::getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE is set)" : "");
   std::fflush(stdout);
   // Rounds alternate skinmtl and PyTorch, so that a disturbance (another job
   // on a shared machine) is spread over both sides rather than landing on one.
@@ -528,7 +552,7 @@ int main(int argc, char** argv) {
     for (const auto& [key, fn] : case_fn) append(ours[key], time_reps(fn, warmup, reps));
     if (why.empty()) {
       std::fflush(stdout);
-      nlohmann::json t = run_torch(threads, reps, warmup, size, batch, breakdown && round == 0, why);
+      nlohmann::json t = run_torch(threads, reps, warmup, size, batch, breakdown && round == 0, cases_arg, why);
       if (t.is_object()) {
         torch_info = t;
         for (const auto& [k, fn] : case_fn)
@@ -605,7 +629,7 @@ int main(int argc, char** argv) {
       {"train_yang_b8", "Yang step, 120x160 b8"},
       {"train_fpn_b2", "Song trunk+FPN, 256 b2"},
       {"iter_detseg_b2", "Song whole iteration, 256 b2"}};
-  const bool have_torch = !theirs.empty() && theirs["train_b20"].size() == ours["train_b20"].size();
+  const bool have_torch = torch_info.is_object();
   auto range = [](const std::vector<double>& v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3f-%.3f", *std::min_element(v.begin(), v.end()),
@@ -624,6 +648,7 @@ int main(int argc, char** argv) {
   std::printf("%-26s %9s %9s %9s %6s   %-11s %-11s %8s %8s\n", "", "", "", "", "/best", "", "",
               "peak RSS", "peak RSS");
   for (const auto& [key, label] : cases) {
+    if (!case_fn.count(key)) continue;
     const double a = median(ours[key]);
     if (have_torch && !theirs[key].empty()) {
       const double b = median(theirs[key]), c = median(theirs[key + "_cl"]);
