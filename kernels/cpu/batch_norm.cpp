@@ -121,6 +121,7 @@ template <typename T>
 void batch_norm_train_stats_cpu(T* mean, T* invstd, T* running_mean, T* running_var, const T* x,
                                 int64_t N, int64_t C, int64_t HW, double eps, double momentum) {
   const int64_t M = N * HW;
+  SKINMTL_PARALLEL(N * C * HW)  // one channel per iteration
   for (int64_t c = 0; c < C; ++c) {
     // Pass 1: the mean. Pass 2: the biased variance, as the mean of squared deviations.
     const T mu = channel_sum(x, N, C, HW, c) / T(M);
@@ -145,13 +146,13 @@ void batch_norm_frozen_stats_cpu(T* mean, T* invstd, const T* running_mean, cons
 template <typename T>
 void batch_norm_normalize_cpu(T* y, const T* x, const T* mean, const T* invstd, const T* gamma,
                               const T* beta, int64_t N, int64_t C, int64_t HW) {
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t base = (n * C + c) * HW;
-      const T m = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-      SKINMTL_SIMD
-      for (int64_t j = 0; j < HW; ++j) y[base + j] = bn_normalize_elem(x[base + j], m, is, g, b);
-    }
+  // One (image, channel) plane per iteration.
+  SKINMTL_PARALLEL(N * C * HW)
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const int64_t c = nc % C, base = nc * HW;
+    const T m = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
+    SKINMTL_SIMD
+    for (int64_t j = 0; j < HW; ++j) y[base + j] = bn_normalize_elem(x[base + j], m, is, g, b);
   }
 }
 
@@ -160,6 +161,7 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
                              const T* invstd, const T* gamma, int64_t N, int64_t C, int64_t HW,
                              bool training) {
   const int64_t M = N * HW;
+  SKINMTL_PARALLEL(N * C * HW)  // one channel per iteration
   for (int64_t c = 0; c < C; ++c) {
     // The two per-channel reductions.
     const T m = mean[c], is = invstd[c], g = gamma[c];
@@ -189,11 +191,13 @@ void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x
 
 template <typename T>
 void batch_norm_sum_cpu(T* sum, const T* x, int64_t N, int64_t C, int64_t HW) {
+  SKINMTL_PARALLEL(N * C * HW)
   for (int64_t c = 0; c < C; ++c) sum[c] = channel_sum(x, N, C, HW, c);
 }
 
 template <typename T>
 void batch_norm_sum_sq_dev_cpu(T* sq, const T* x, const T* mean, int64_t N, int64_t C, int64_t HW) {
+  SKINMTL_PARALLEL(N * C * HW)
   for (int64_t c = 0; c < C; ++c) sq[c] = channel_sq_dev_sum(x, mean[c], N, C, HW, c);
 }
 
@@ -212,6 +216,7 @@ void batch_norm_stats_from_sq_dev_cpu(T* invstd, T* running_mean, T* running_var
 template <typename T>
 void batch_norm_backward_sums_cpu(T* sums, const T* dy, const T* x, const T* mean, const T* invstd, int64_t N,
                                   int64_t C, int64_t HW) {
+  SKINMTL_PARALLEL(N * C * HW)
   for (int64_t c = 0; c < C; ++c)
     channel_backward_sums(&sums[c], &sums[C + c], dy, x, mean[c], invstd[c], N, C, HW, c);
 }
@@ -219,15 +224,14 @@ void batch_norm_backward_sums_cpu(T* sums, const T* dy, const T* x, const T* mea
 template <typename T>
 void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, const T* mean, const T* invstd,
                                 const T* gamma, int64_t N, int64_t C, int64_t HW, int64_t Mtot) {
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t base = (n * C + c) * HW;
-      const T m = mean[c], is = invstd[c], g = gamma[c];
-      const T mean_dy = sums[c] / T(Mtot), mean_dy_xhat = sums[C + c] / T(Mtot);
-      SKINMTL_SIMD
-      for (int64_t j = 0; j < HW; ++j)
-        dx[base + j] += bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat);
-    }
+  SKINMTL_PARALLEL(N * C * HW)  // one (image, channel) plane per iteration
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const int64_t c = nc % C, base = nc * HW;
+    const T m = mean[c], is = invstd[c], g = gamma[c];
+    const T mean_dy = sums[c] / T(Mtot), mean_dy_xhat = sums[C + c] / T(Mtot);
+    SKINMTL_SIMD
+    for (int64_t j = 0; j < HW; ++j)
+      dx[base + j] += bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat);
   }
 }
 

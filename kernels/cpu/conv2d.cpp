@@ -60,6 +60,7 @@ ColRange inside_columns(int off_w, const Conv2dShape& sh) {
 template <typename T>
 void im2col_rows(T* col, int64_t ld, const T* x_n, const Conv2dShape& sh) {
   const int64_t rows = sh.col_rows();
+  SKINMTL_PARALLEL(rows * sh.P * sh.Q)  // one col row per iteration
   for (int64_t row = 0; row < rows; ++row) {
     const int s = (int)(row % sh.S), r = (int)((row / sh.S) % sh.R), c = (int)(row / (sh.R * sh.S));
     const T* xc = x_n + (int64_t)c * sh.H * sh.W;
@@ -88,6 +89,8 @@ void im2col_rows(T* col, int64_t ld, const T* x_n, const Conv2dShape& sh) {
 // col2im of the columns [0, P*Q) of a col matrix with row stride `ld` into one image.
 template <typename T>
 void col2im_rows(T* dx_n, const T* col, int64_t ld, const Conv2dShape& sh) {
+  // One input channel per iteration: channel c's rows of col go back to dx[c] only.
+  SKINMTL_PARALLEL(sh.col_rows() * sh.P * sh.Q)
   for (int c = 0; c < sh.C; ++c) {
     T* dxc = dx_n + (int64_t)c * sh.H * sh.W;
     for (int r = 0; r < sh.R; ++r)

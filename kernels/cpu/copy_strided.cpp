@@ -11,17 +11,17 @@ void copy_block_cpu(T* dst, int64_t dst_dim_len, int64_t dst_offset, const T* sr
                     int64_t inner, bool accumulate) {
   // For fixed (o, j) the inner elements are contiguous in both buffers: copy
   // them as one row.
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < len; ++j) {
-      T* d = dst + (o * dst_dim_len + dst_offset + j) * inner;
-      const T* s = src + (o * src_dim_len + src_offset + j) * inner;
-      if (accumulate) {
-        SKINMTL_SIMD
-        for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
-      } else {
-        SKINMTL_SIMD
-        for (int64_t i = 0; i < inner; ++i) d[i] = s[i];
-      }
+  SKINMTL_PARALLEL(outer * len * inner)  // one row per iteration
+  for (int64_t oj = 0; oj < outer * len; ++oj) {
+    const int64_t o = oj / len, j = oj % len;
+    T* d = dst + (o * dst_dim_len + dst_offset + j) * inner;
+    const T* s = src + (o * src_dim_len + src_offset + j) * inner;
+    if (accumulate) {
+      SKINMTL_SIMD
+      for (int64_t i = 0; i < inner; ++i) d[i] += s[i];
+    } else {
+      SKINMTL_SIMD
+      for (int64_t i = 0; i < inner; ++i) d[i] = s[i];
     }
   }
 }

@@ -9,19 +9,19 @@ namespace skinmtl {
 
 template <typename T>
 void add_forward_cpu(T* y, const T* a, const T* b, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) y[i] = add_elem(a[i], b[i]);
 }
 
 template <typename T>
 void scale_forward_cpu(T* y, const T* x, T alpha, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
 }
 
 template <typename T>
 void axpy_cpu(T* y, const T* x, T alpha, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) y[i] = axpy_elem(y[i], x[i], alpha);
 }
 

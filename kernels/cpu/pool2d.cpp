@@ -3,10 +3,13 @@
 // output's gradient into its window (CUDA gathers instead, see pool2d.cu).
 #include "kernels/pool2d.h"
 
+#include "kernels/cpu/simd.h"
+
 namespace skinmtl {
 
 template <typename T>
 void max_pool2d_forward_cpu(T* y, T* argmax, const T* x, const Pool2dGeom& g) {
+  SKINMTL_PARALLEL(g.N * g.C * g.H * g.W)  // one plane per iteration
   for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
     const T* plane = x + nc * g.H * g.W;
     for (int64_t oh = 0; oh < g.P; ++oh)

@@ -9,13 +9,13 @@ namespace skinmtl {
 
 template <typename T>
 void relu_forward_cpu(T* y, const T* x, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) y[i] = relu_forward_elem(x[i]);
 }
 
 template <typename T>
 void relu_backward_cpu(T* dx, const T* dy, const T* y, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) dx[i] += relu_backward_elem(dy[i], y[i]);
 }
 

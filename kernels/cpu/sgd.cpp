@@ -7,7 +7,7 @@ namespace skinmtl {
 
 template <typename T>
 void sgd_update_cpu(T* w, T* v, const T* g, T lr_eff, T momentum, T wd_eff, int64_t n) {
-  SKINMTL_SIMD
+  SKINMTL_PARALLEL_SIMD(n)
   for (int64_t i = 0; i < n; ++i) sgd_update_elem(w[i], v[i], g[i], lr_eff, momentum, wd_eff);
 }
 

@@ -1,5 +1,4 @@
-// kernels/cpu/simd.h: how the CPU kernels use SIMD, and why they use no
-// OpenMP threads.
+// kernels/cpu/simd.h: how the CPU kernels use SIMD and threads.
 //
 // SIMD. The build uses -O2 without -ffast-math. GCC's -O2 vectoriser does not
 // vectorise a loop through pointers that might alias (that would need a
@@ -15,18 +14,40 @@
 // (no iteration reads what another writes); sums keep their sequential order,
 // and none is written as an `omp simd reduction`.
 //
-// Threads. The GEMMs (gemm_cpu, in conv2d and linear) run on OpenBLAS's own
-// threads; everything else here is serial. OpenMP `parallel for` over
-// im2col/col2im rows, batch-norm channels and pointwise loops was tried and
-// measured (tools/bench_cpu, 2-core machine shared with other jobs): a training
-// step of batch 20 took 7.0 s serial, 32 s with OpenMP (9.3 s with
-// OMP_WAIT_POLICY=passive); an OpenMP region whose second thread has to wait
-// for a busy core costs milliseconds, and OpenBLAS's spinning threads and
-// OpenMP's compete for the same cores between regions. With the loops
-// vectorised and walked in memory order they are a small share of the time
-// (the GEMMs dominate), so threading them would gain little even on an idle
-// machine.
+// Threads. One pool: OpenMP's. The GEMMs split C over the OpenMP threads
+// with OpenBLAS single-threaded (kernels/cpu/gemm.cpp says why), and the
+// loops below that touch whole activations split their iterations over the
+// same threads with SKINMTL_PARALLEL / SKINMTL_PARALLEL_SIMD: pointwise ops,
+// batch norm per (image, channel) or per channel, im2col per col row, col2im
+// per input channel, pooling and upsampling per plane, copies per row. Each
+// iteration computes exactly what it computed serially and writes elements no
+// other iteration writes, so threads change no result; sums over a channel or
+// a tensor stay in one thread, in their sequential order. Below
+// kParallelMinElements elements a loop runs serially: a parallel region costs
+// a few microseconds (more when a thread has to be woken).
+// History: threading these loops while OpenBLAS kept its own threads made a
+// training step slower (7.0 s serial, 9.3 s with OMP_WAIT_POLICY=passive, 32 s
+// with spinning OpenMP threads, on a shared 2-core machine): the two pools
+// fought over the cores between regions. With one pool, measured with
+// bench_cpu (2 cores, OpenBLAS's Haswell kernels): ResNet-50 forward batch 1
+// 0.089 -> 0.067 s, frozen-BN step batch 20 4.5 -> 3.8 s, Yang et al.'s step
+// 1.59 -> 1.25 s.
 #pragma once
 
 #define SKINMTL_PRAGMA(x) _Pragma(#x)
 #define SKINMTL_SIMD SKINMTL_PRAGMA(omp simd)
+
+#include <cstdint>
+
+namespace skinmtl {
+// Elements a loop must touch before it is split over the threads.
+constexpr int64_t kParallelMinElements = 65536;
+}  // namespace skinmtl
+
+// Before a loop of independent iterations whose total work is `elements`
+// elements: split it over the OpenMP threads when that is large enough.
+#define SKINMTL_PARALLEL(elements) \
+  SKINMTL_PRAGMA(omp parallel for schedule(static) if ((elements) >= ::skinmtl::kParallelMinElements))
+// The same for a flat loop that is also vectorised (SKINMTL_SIMD).
+#define SKINMTL_PARALLEL_SIMD(elements) \
+  SKINMTL_PRAGMA(omp parallel for simd schedule(static) if ((elements) >= ::skinmtl::kParallelMinElements))

@@ -2,11 +2,14 @@
 // in order, with the index rule and the gather of the header.
 #include "kernels/upsample_nearest.h"
 
+#include "kernels/cpu/simd.h"
+
 namespace skinmtl {
 
 template <typename T>
 void upsample_nearest_forward_cpu(T* y, const T* x, int64_t NC, int64_t H, int64_t W,
                                   int64_t out_h, int64_t out_w) {
+  SKINMTL_PARALLEL(NC * out_h * out_w)  // one plane per iteration
   for (int64_t nc = 0; nc < NC; ++nc) {
     const T* xp = x + nc * H * W;
     T* yp = y + nc * out_h * out_w;

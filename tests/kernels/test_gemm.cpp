@@ -38,6 +38,35 @@ TEST(Gemm, CpuMatchesNaiveForAllTransposes) {
     }
 }
 
+// Products large enough to be split over the OpenMP threads (kernels/cpu/gemm.cpp):
+// by columns when C is wide, by rows when it is tall, with sizes that leave a
+// ragged last block, in both precisions, overwriting (beta 0) and accumulating.
+TEST(Gemm, CpuSplitOverThreadsMatchesNaive) {
+  struct Case { int M, N, K; };
+  const Case cases[] = {{37, 301, 29}, {301, 37, 29}, {70, 70, 70}};
+  Rng rng(12);
+  for (const Case& c : cases)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (const double beta : {0.0, 1.0}) {
+          SCOPED_TRACE(testing::Message() << c.M << "x" << c.N << "x" << c.K << " trans_a " << ta
+                                          << " trans_b " << tb << " beta " << beta);
+          Tensor A = test::uniform64({c.M * c.K}, rng), B = test::uniform64({c.K * c.N}, rng),
+                 C = test::uniform64({c.M * c.N}, rng);
+          const auto want =
+              naive(ta, tb, c.M, c.N, c.K, 0.7, A.to_vector(), B.to_vector(), beta, C.to_vector());
+          Tensor C32 = C.to(DType::F32);
+          gemm_cpu<double>(ta, tb, c.M, c.N, c.K, 0.7, A.data<double>(), ta ? c.M : c.K,
+                           B.data<double>(), tb ? c.K : c.N, beta, C.data<double>(), c.N);
+          EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {c.M * c.N}, DType::F64), C, 1e-12, 1e-12);
+          Tensor A32 = A.to(DType::F32), B32 = B.to(DType::F32);
+          gemm_cpu<float>(ta, tb, c.M, c.N, c.K, 0.7f, A32.data<float>(), ta ? c.M : c.K,
+                          B32.data<float>(), tb ? c.K : c.N, (float)beta, C32.data<float>(), c.N);
+          EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {c.M * c.N}, DType::F64), C32.to(DType::F64),
+                               1e-4, 1e-4);
+        }
+}
+
 // (cu)BLAS takes 32-bit ints: a size or leading dimension beyond INT_MAX must
 // be an error, not a silently truncated (wrong) product. The check comes
 // before any memory is touched, so null pointers are enough here.

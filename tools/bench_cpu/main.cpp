@@ -28,7 +28,8 @@
 // not depend on the values).
 //
 // Both sides use the same number of threads (--threads, default: every core):
-// skinmtl's OpenBLAS and OpenMP thread counts, torch.set_num_threads. The run
+// skinmtl's OpenMP thread count (its only pool: OpenBLAS runs one thread per
+// GEMM block, kernels/cpu/gemm.cpp), torch.set_num_threads. The run
 // is --rounds rounds; in each, every case runs --warmup untimed repetitions
 // and --reps timed ones, first for skinmtl, then for PyTorch. Alternating
 // spreads a disturbance (another job on a shared machine) over both sides.
@@ -453,8 +454,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cpu: bad option value\n");
     return 2;
   }
-  openblas_set_num_threads(threads);
-  omp_set_num_threads(threads);
+  omp_set_num_threads(threads);  // every CPU thread of skinmtl is OpenMP's (kernels/cpu/gemm.cpp)
 
   Rng rng(1);
   ResNetConfig cfg;  // the network skinmtl trains: Keras/MSRA ResNet-50
