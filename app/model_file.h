@@ -84,7 +84,10 @@ Model load_model(const std::string& path, const std::string& key, const std::str
   Model m;
   m.spec = spec_from_json(text, path);
   Rng rng(0);
-  m.net = std::make_unique<typename decltype(m.net)::element_type>(m.spec.config, rng);
+  {
+    SkipRandomInitGuard no_init;  // the load below overwrites every tensor (or refuses)
+    m.net = std::make_unique<typename decltype(m.net)::element_type>(m.spec.config, rng);
+  }
   load_model_state(*m.net, f, path);
   return m;
 }

@@ -59,7 +59,10 @@ LoadedResNet50 load_resnet50(const TensorFile& file, const std::string& what,
                                "only start a new model (--weights of train)");
   out.metadata = file.metadata;
   Rng rng(opt.seed);
-  out.model = std::make_shared<ResNet50>(resnet_config(out.info, opt.trunk), rng);
+  {
+    SkipRandomInitGuard no_init;  // the load below overwrites every tensor (or refuses)
+    out.model = std::make_shared<ResNet50>(resnet_config(out.info, opt.trunk), rng);
+  }
   load_resnet50_weights(*out.model, file, what);
   out.model->eval();
   return out;
