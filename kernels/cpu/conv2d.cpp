@@ -20,8 +20,9 @@
 // (and the naive-loop and gradient checks of tests/framework/ops/test_conv2d.cpp) hold the
 // two implementations together.
 //
-// Threading (kernels/cpu/simd.h): the GEMMs are multi-threaded by OpenBLAS;
-// everything else here is serial, vectorised where the loop allows.
+// Threading (kernels/cpu/simd.h): the GEMMs split over the OpenMP threads
+// (kernels/cpu/gemm.cpp); im2col splits its col rows and col2im its input
+// channels over the same threads; the bias loops and dbias sums are serial.
 #include "kernels/conv2d.h"
 
 #include <algorithm>
