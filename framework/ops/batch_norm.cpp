@@ -173,7 +173,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 
   // The running statistics are buffers, not inputs of the tape: no gradient
   // reaches them, and backward uses the saved mean/invstd instead.
-  // Saved for backward: x and gamma (held by the node as inputs), mean, invstd.
+  // Saved for backward: x, gamma, mean, invstd (captured by the lambda).
   record(y, "batch_norm2d", {x, gamma, beta},
          [x, gamma, mean, invstd, N, C, HW, training](const Tensor& dy, std::vector<Tensor>& d) {
            if (!d[0].defined() && !d[1].defined() && !d[2].defined()) return;

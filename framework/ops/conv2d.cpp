@@ -171,7 +171,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
     }
   }
 
-  // Saved for backward: x and w (the node also holds them as its inputs).
+  // Saved for backward: x and w (captured by the lambda).
   record(y, "conv2d", {x, w, bias},
          [x, w, sh, use_cudnn](const Tensor& dy, std::vector<Tensor>& d) {
            const Tensor &dx = d[0], &dw = d[1], &db = d[2];

@@ -39,8 +39,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                                           has_bias ? bias.data<float>() : nullptr, N, I, O,
                                           cuda::stream()));
   }
-  // Saved for backward: x and w (the node holds them as its inputs; the
-  // lambda's copies of the handles share their storage).
+  // Saved for backward: x and w (the lambda's copies of the handles share
+  // their storage).
   record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, std::vector<Tensor>& d) {
     if (x.device() == Device::CPU) {
       dispatch_cpu(x.dtype(), [&](auto tag) {

@@ -96,7 +96,7 @@ Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets) {
                                               logits.data<float>(), targets.data<float>(), N, K,
                                               cuda::stream()));
   }
-  // Saved for backward: the logits (also the node's one input) and the targets.
+  // Saved for backward: the logits and the targets.
   record(loss, "sigmoid_cross_entropy", {logits},
          [logits, targets, N, K](const Tensor& dloss, std::vector<Tensor>& d) {
            if (!d[0].defined()) return;

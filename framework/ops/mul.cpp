@@ -39,7 +39,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     SKINMTL_CUDA_ONLY(
         mul_forward_cuda(y.data<float>(), a.data<float>(), b.data<float>(), n, cuda::stream()));
   }
-  // Saved for backward: a and b (the node's inputs).
+  // Saved for backward: a and b.
   record(y, "mul", {a, b}, [a, b](const Tensor& dy, std::vector<Tensor>& d) {
     if (d[0].defined()) mul_backward(d[0], dy, b);
     if (d[1].defined()) mul_backward(d[1], dy, a);

@@ -25,7 +25,7 @@ static Tensor scaled_sum(const char* name, const Tensor& x, double scale) {
     SKINMTL_CUDA_ONLY(sum_forward_cuda(y.data<float>(), partials.data<float>(), x.data<float>(),
                                        n, (float)scale, cuda::stream()));
   }
-  // Saved for backward: nothing but n and scale (x stays alive as the node's input).
+  // Saved for backward: nothing but n and scale (x itself is not needed).
   record(y, name, {x}, [n, scale](const Tensor& dy, std::vector<Tensor>& d) {
     if (!d[0].defined()) return;
     if (dy.device() == Device::CPU) {

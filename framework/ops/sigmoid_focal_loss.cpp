@@ -24,7 +24,7 @@ Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Ten
         loss.data<float>(), scratch.data<float>(), logits.data<float>(), targets.data<float>(),
         weights.data<float>(), n, (float)alpha, (float)gamma, cuda::stream()));
   }
-  // Saved for backward: the logits (the node's input), targets and weights.
+  // Saved for backward: the logits, targets and weights.
   record(
       loss, "sigmoid_focal_loss", {logits},
       [logits, targets, weights, n, alpha, gamma](const Tensor& dloss, std::vector<Tensor>& d) {

@@ -26,7 +26,7 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
         loss.data<float>(), scratch.data<float>(), pred.data<float>(), target.data<float>(),
         weights.data<float>(), n, (float)beta, cuda::stream()));
   }
-  // Saved for backward: pred (the node's input), target and weights.
+  // Saved for backward: pred, target and weights.
   record(loss, "smooth_l1_loss", {pred},
          [pred, target, weights, n, beta](const Tensor& dloss, std::vector<Tensor>& d) {
            if (!d[0].defined()) return;
