@@ -51,7 +51,6 @@ struct Edge {
   Shape shape;
   DType dtype = DType::F32;
   Device device = Device::CPU;
-  bool defined() const { return producer || leaf; }
   // Whether backward hands this input a gradient buffer (a leaf: asked at
   // backward time, as the user may switch requires_grad in between).
   bool requires_grad() const { return producer || (leaf && leaf->requires_grad); }

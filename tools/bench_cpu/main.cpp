@@ -508,7 +508,7 @@ int main(int argc, char** argv) {
       {"train_yang_b8", lazily(yang, trunk_cfg)},
       {"train_fpn_b2", lazily(song_fpn, trunk_cfg)},
       {"iter_detseg_b2", lazily(song, trunk_cfg)}};
-  if (!cases_arg.empty()) {  // keep the cases named, in the table's order
+  if (!cases_arg.empty()) {  // keep the cases named (the table prints them in its own order)
     std::map<std::string, std::function<void()>> chosen;
     std::stringstream list(cases_arg);
     for (std::string name; std::getline(list, name, ',');) {
