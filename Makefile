@@ -123,7 +123,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu bench-dp clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -284,6 +284,17 @@ bin/bench_cpu: $(BENCH_CPU_OBJ) $(LIB)
 bench-cpu: bin/bench_cpu
 	bin/bench_cpu $(BENCH_ARGS)
 
+# `make bench-gemm`: skinmtl's AVX-512 SGEMM against OpenBLAS on the models'
+# GEMM shapes, one thread and all threads (tools/bench_gemm).
+BENCH_GEMM_OBJ := $(BUILD)/tools/bench_gemm/main.o
+
+bin/bench_gemm: $(BENCH_GEMM_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-gemm: bin/bench_gemm
+	bin/bench_gemm $(BENCH_ARGS)
+
 # Data-parallel scaling: 1 process x 1 and 2 threads against mpirun -np 2
 # (tools/bench_dp/run.sh; ITERS, BATCH, CROP in the environment).
 bench-dp: bin/skinmtl
@@ -292,4 +303,4 @@ bench-dp: bin/skinmtl
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d)

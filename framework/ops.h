@@ -54,9 +54,11 @@ ConvBackend conv_backend();
 // The defaults are measured; this is for benchmarks comparing other choices.
 void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns);
 
-// OpenBLAS's name for the CPU GEMM kernels it uses ("Haswell": AVX2,
-// "SkylakeX" / "Cooperlake": AVX-512), chosen when the library loads, from the
-// CPU or from the environment variable OPENBLAS_CORETYPE.
+// What runs the CPU GEMMs (kernels/gemm.h): skinmtl's AVX-512 kernel for
+// float32 where the CPU has AVX-512, and OpenBLAS, named with the kernels it
+// uses ("Haswell": AVX2, "SkylakeX" / "Cooperlake": AVX-512), chosen when the
+// library loads, from the CPU or from the environment variable
+// OPENBLAS_CORETYPE.
 const char* blas_kernels_name();
 
 // ---- batch normalization (kernels/batch_norm.h) -------------------------------------

@@ -7,7 +7,9 @@
 // matrices. beta = 1 accumulates, which is how backward passes add into their
 // gradients.
 //
-// CPU: CBLAS (OpenBLAS). CUDA: cuBLAS, which is column-major, so it computes
+// CPU: float32 through skinmtl's own AVX-512 kernel where the CPU has AVX-512
+// (kernels/cpu/sgemm_avx512.h), else through CBLAS (OpenBLAS); float64 always
+// through CBLAS. Either way split over the OpenMP threads. CUDA: cuBLAS, which is column-major, so it computes
 // C^T = op(B)^T op(A)^T with the operands swapped: the same bytes, no copies;
 // FP32 math, or TF32 tensor cores after cuda::set_tf32(true) (kernels/device.h).
 #pragma once
@@ -34,9 +36,18 @@ template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
-// OpenBLAS's name for the CPU kernels it chose when it was loaded ("Haswell",
-// "SkylakeX", ...), from the CPU or from OPENBLAS_CORETYPE.
+// What computes gemm_cpu: "skinmtl AVX-512 (float32), OpenBLAS Haswell
+// (float64)" or "OpenBLAS Haswell", with OpenBLAS's name for the kernels it
+// chose when it was loaded ("Haswell", "SkylakeX", ...; from the CPU or from
+// OPENBLAS_CORETYPE).
 const char* gemm_cpu_kernels_name();
+
+// Whether float32 gemm_cpu runs skinmtl's AVX-512 kernel. It does by default
+// where the CPU supports it; false sends it to OpenBLAS (tests compare the
+// two, benchmarks time them). Returns the setting now in force: true is
+// ignored where AVX-512 is missing.
+bool set_gemm_cpu_own_kernel(bool on);
+bool gemm_cpu_own_kernel();
 
 // On the project's stream, through the cuBLAS handle bound to it.
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -1,4 +1,6 @@
-// CPU GEMM through CBLAS (OpenBLAS), split over the OpenMP threads.
+// CPU GEMM, split over the OpenMP threads: float32 through skinmtl's AVX-512
+// kernel where the CPU has AVX-512 (kernels/cpu/sgemm_avx512.h), otherwise,
+// and for float64, through CBLAS (OpenBLAS).
 //
 // One pool of threads. The CPU kernels' loops run on OpenMP threads
 // (kernels/cpu/simd.h); if OpenBLAS ran its own pthreads as well, the two
@@ -19,10 +21,29 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "kernels/cpu/sgemm_avx512.h"
 
 namespace skinmtl {
 
-const char* gemm_cpu_kernels_name() { return openblas_get_corename(); }
+namespace {
+std::atomic<bool> g_own_kernel{sgemm_avx512_supported()};
+}  // namespace
+
+bool set_gemm_cpu_own_kernel(bool on) {
+  g_own_kernel = on && sgemm_avx512_supported();
+  return g_own_kernel;
+}
+
+bool gemm_cpu_own_kernel() { return g_own_kernel; }
+
+const char* gemm_cpu_kernels_name() {
+  static const std::string blas = std::string("OpenBLAS ") + openblas_get_corename();
+  static const std::string both = "skinmtl AVX-512 (float32), " + blas + " (float64)";
+  return g_own_kernel ? both.c_str() : blas.c_str();
+}
 
 namespace {
 
@@ -73,7 +94,12 @@ void gemm_cpu<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
   if (M == 0 || N == 0) return;
   gemm_check_int_range(M, N, K, lda, ldb, ldc);
   split_over_threads(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc,
-                     [&](int64_t m, int64_t n, const float* a, const float* b, float* c) {
+                     [&, own = g_own_kernel.load()](int64_t m, int64_t n, const float* a,
+                                                    const float* b, float* c) {
+                       if (own) {
+                         sgemm_avx512(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                         return;
+                       }
                        cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), (int)m, (int)n, (int)K,
                                    alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
                      });

@@ -1,5 +1,9 @@
 // The GEMM wrapper against a naive triple loop, every transpose combination.
+#include <algorithm>
+#include <cmath>
+
 #include "framework/dispatch.h"
+#include "kernels/cpu/sgemm_avx512.h"
 #include "kernels/gemm.h"
 #include "tests/test_util.h"
 
@@ -60,11 +64,77 @@ TEST(Gemm, CpuSplitOverThreadsMatchesNaive) {
                            B.data<double>(), tb ? c.K : c.N, beta, C.data<double>(), c.N);
           EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {c.M * c.N}, DType::F64), C, 1e-12, 1e-12);
           Tensor A32 = A.to(DType::F32), B32 = B.to(DType::F32);
-          gemm_cpu<float>(ta, tb, c.M, c.N, c.K, 0.7f, A32.data<float>(), ta ? c.M : c.K,
-                          B32.data<float>(), tb ? c.K : c.N, (float)beta, C32.data<float>(), c.N);
-          EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {c.M * c.N}, DType::F64), C32.to(DType::F64),
-                               1e-4, 1e-4);
+          // float: OpenBLAS, and skinmtl's AVX-512 kernel where the CPU has it.
+          for (const bool own : {false, true}) {
+            if (own && !set_gemm_cpu_own_kernel(true)) continue;
+            set_gemm_cpu_own_kernel(own);
+            Tensor C32k = C32.clone();
+            gemm_cpu<float>(ta, tb, c.M, c.N, c.K, 0.7f, A32.data<float>(), ta ? c.M : c.K,
+                            B32.data<float>(), tb ? c.K : c.N, (float)beta, C32k.data<float>(), c.N);
+            EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, {c.M * c.N}, DType::F64),
+                                 C32k.to(DType::F64), 1e-4, 1e-4)
+                << (own ? "skinmtl AVX-512" : "OpenBLAS");
+          }
+          set_gemm_cpu_own_kernel(true);  // back to the default
         }
+}
+
+// skinmtl's AVX-512 SGEMM (kernels/cpu/sgemm_avx512.h) alone, on one thread,
+// against the naive loop in float64. The shapes cross every blocking edge of
+// the kernel: the 12 x 32 micro-tile (M 13, N 33), the K block of 256
+// (K 257, 513), the M block of 144 (M 145) and the N block of 4096 (N 4100),
+// and sizes below one tile (1 x 1 x 1, N 5). Leading dimensions wider than the
+// matrices (a block of a larger buffer, as gemm_cpu's split and conv2d's
+// batched columns pass them). beta 0 with C full of NaN: C must not be read.
+TEST(Gemm, OwnAvx512KernelMatchesNaive) {
+  if (!sgemm_avx512_supported()) GTEST_SKIP() << "this CPU (or OS) has no AVX-512";
+  struct Case { int M, N, K; };
+  const Case cases[] = {{1, 1, 1}, {12, 32, 256}, {13, 33, 257}, {145, 5, 3},
+                        {7, 4100, 2}, {29, 70, 513}, {40, 17, 0}};
+  Rng rng(13);
+  for (const Case& c : cases)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (const double beta : {0.0, 1.0, -0.3})
+          for (const double alpha : {1.0, 0.7}) {
+            SCOPED_TRACE(testing::Message() << c.M << "x" << c.N << "x" << c.K << " trans_a " << ta
+                                            << " trans_b " << tb << " alpha " << alpha << " beta " << beta);
+            const int pad = 3;  // extra columns in every stored row
+            const int a_rows = ta ? c.K : c.M, a_cols = ta ? c.M : c.K;
+            const int b_rows = tb ? c.N : c.K, b_cols = tb ? c.K : c.N;
+            const int lda = a_cols + pad, ldb = b_cols + pad, ldc = c.N + pad;
+            std::vector<double> A = test::uniform64({(int64_t)a_rows * lda}, rng).to_vector();
+            std::vector<double> B = test::uniform64({(int64_t)b_rows * ldb}, rng).to_vector();
+            std::vector<double> C = test::uniform64({(int64_t)c.M * ldc}, rng).to_vector();
+            // Dense copies for the naive loop.
+            std::vector<double> Ad(a_rows * a_cols), Bd(b_rows * b_cols), Cd(c.M * c.N);
+            for (int r = 0; r < a_rows; ++r)
+              for (int q = 0; q < a_cols; ++q) Ad[r * a_cols + q] = A[r * lda + q];
+            for (int r = 0; r < b_rows; ++r)
+              for (int q = 0; q < b_cols; ++q) Bd[r * b_cols + q] = B[r * ldb + q];
+            for (int r = 0; r < c.M; ++r)
+              for (int q = 0; q < c.N; ++q) Cd[r * c.N + q] = C[r * ldc + q];
+            const auto want = naive(ta, tb, c.M, c.N, c.K, alpha, Ad, Bd, beta, Cd);
+
+            std::vector<float> A32(A.begin(), A.end()), B32(B.begin(), B.end()), C32(C.begin(), C.end());
+            if (beta == 0.0)
+              for (int r = 0; r < c.M; ++r)
+                for (int q = 0; q < c.N; ++q) C32[r * ldc + q] = std::nanf("");
+            sgemm_avx512(ta, tb, c.M, c.N, c.K, (float)alpha, A32.data(), lda, B32.data(), ldb,
+                         (float)beta, C32.data(), ldc);
+            double worst = 0;
+            for (int r = 0; r < c.M; ++r)
+              for (int q = 0; q < c.N; ++q) {
+                const double got = C32[r * ldc + q], w = want[r * c.N + q];
+                const double err = std::isnan(got) ? 1e30 : std::fabs(got - w) / (1e-4 + 1e-4 * std::fabs(w));
+                worst = std::max(worst, err);
+              }
+            EXPECT_LE(worst, 1.0) << "worst error in units of the tolerance 1e-4 + 1e-4 |want|";
+            // The padding columns of C are not C's: untouched.
+            for (int r = 0; r < c.M; ++r)
+              for (int q = c.N; q < ldc; ++q)
+                ASSERT_EQ(C32[r * ldc + q], (float)C[r * ldc + q]) << "row " << r << " pad column " << q;
+          }
 }
 
 // (cu)BLAS takes 32-bit ints: a size or leading dimension beyond INT_MAX must

@@ -536,7 +536,7 @@ int main(int argc, char** argv) {
 
   std::printf("bench_cpu: ResNet-50 (v1, conv biases, BN eps 1e-3), %dx%d, %d threads; "
               "%d rounds, each: %d warm-up + %d timed runs per case, skinmtl then PyTorch\n"
-              "skinmtl: OpenBLAS with its %s kernels%s\n",
+              "skinmtl GEMM: %s%s\n",
               size, size, threads, rounds, warmup, reps, blas_kernels_name(),
               std::getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE is set)" : "");
   std::fflush(stdout);

@@ -1,0 +1,42 @@
+// kernels/cpu/sgemm_avx512.h: skinmtl's own single-precision GEMM for CPUs
+// with AVX-512, in the layout of kernels/gemm.h (row-major, op(A) is (M, K),
+// op(B) is (K, N)):
+//
+//   C = alpha * op(A) * op(B) + beta * C      (beta == 0: C is not read)
+//
+// Why it exists: these machines pin OpenBLAS to its AVX2 ("Haswell") kernels
+// through OPENBLAS_CORETYPE, because older OpenBLAS builds miscompute on some
+// processors; on an AVX-512 core that halves the multiply-adds per cycle. This
+// kernel is chosen at run time, only when the CPU and the operating system
+// support AVX-512 (kernels/cpu/gemm.cpp); elsewhere OpenBLAS runs as before.
+//
+// How it works (the structure of BLIS and of Goto's GEMM):
+//   for each block of NC columns of C            (jc)
+//     for each block of KC steps of the sum      (pc)
+//       pack op(B)[pc:pc+KC, jc:jc+NC] into panels of NR columns, k-major
+//       for each block of MC rows of C           (ic)
+//         pack op(A)[ic:ic+MC, pc:pc+KC] into panels of MR rows, k-major
+//         for each NR-panel, for each MR-panel: the micro-kernel adds the
+//           MR x NR product of the two panels into C, from 24 registers.
+// Packing makes every operand contiguous in the order the micro-kernel reads
+// it, whatever the transposes, and pads the edges with zeros. Each element of
+// C is a sum over k in increasing order within a KC block, blocks in order,
+// so a given shape gives the same bits on every run.
+//
+// Single-threaded: gemm_cpu splits C over the OpenMP threads and calls this
+// per block.
+#pragma once
+
+#include <cstdint>
+
+namespace skinmtl {
+
+// True when the CPU has AVX-512F and the OS saves the ZMM registers.
+bool sgemm_avx512_supported();
+
+// Call only where sgemm_avx512_supported(). Sizes >= 0; K == 0 gives beta * C.
+void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc);
+
+}  // namespace skinmtl
