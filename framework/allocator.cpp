@@ -1,5 +1,7 @@
 #include "framework/allocator.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 
 #include "base/check.h"
@@ -35,12 +37,18 @@ void* CachingAllocator::allocate(size_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.requests++;
   void* ptr = nullptr;
-  auto it = free_lists_.find(size);
-  if (it != free_lists_.end() && !it->second.empty()) {
+  size_t block = size;
+  // Best fit: the smallest cached block of at least `size` bytes, if it is not
+  // too much larger (see the header).
+  auto it = free_lists_.lower_bound(size);
+  const size_t most = size >= kLargeBlock ? 2 * size : size + size / 2;
+  if (it != free_lists_.end() && it->first <= most) {
+    block = it->first;
     ptr = it->second.back();
     it->second.pop_back();
+    if (it->second.empty()) free_lists_.erase(it);
     stats_.cache_hits++;
-    stats_.bytes_cached -= size;
+    stats_.bytes_cached -= block;
   } else {
     ptr = raw_alloc_(size);
     if (!ptr) {  // out of memory: give the cache back and try once more
@@ -51,8 +59,8 @@ void* CachingAllocator::allocate(size_t bytes) {
                              << stats_.bytes_in_use << " bytes in use)");
     stats_.raw_allocs++;
   }
-  live_[ptr] = size;
-  stats_.bytes_in_use += size;
+  live_[ptr] = block;
+  stats_.bytes_in_use += block;
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
   return ptr;
 }
@@ -95,11 +103,33 @@ void CachingAllocator::reset_peak() {
   stats_.peak_bytes_in_use = stats_.bytes_in_use;
 }
 
+namespace {
+
+thread_local bool t_huge_pages = false;
+
+// Fresh CPU memory: 64-byte aligned (a cache line, an AVX-512 register).
+// Inside a HugePagesGuard, blocks of 2 MiB and more start on a 2 MiB boundary
+// and ask the kernel for transparent huge pages over their whole 2 MiB pages
+// (madvise; the kernel honours it where it is set to "madvise" or "always",
+// elsewhere the advice does nothing).
+void* cpu_raw_alloc(size_t n) {  // n is a multiple of 512 (round_size)
+  constexpr size_t kHugePage = size_t(2) << 20;
+  if (!t_huge_pages || n < kHugePage) return std::aligned_alloc(64, n);
+  void* p = nullptr;
+  if (posix_memalign(&p, kHugePage, n) != 0) return nullptr;
+  madvise(p, n / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: its failure is harmless
+  return p;
+}
+
+}  // namespace
+
+HugePagesGuard::HugePagesGuard() : prev_(t_huge_pages) { t_huge_pages = true; }
+HugePagesGuard::~HugePagesGuard() { t_huge_pages = prev_; }
+
 CachingAllocator& cpu_allocator() {
   // Leaked on purpose: tensors in static storage may outlive a static allocator.
-  static CachingAllocator* a = new CachingAllocator(
-      "CPU", [](size_t n) { return std::aligned_alloc(64, n); },  // n is a multiple of 512
-      [](void* p) { std::free(p); });
+  static CachingAllocator* a =
+      new CachingAllocator("CPU", cpu_raw_alloc, [](void* p) { std::free(p); });
   return *a;
 }
 

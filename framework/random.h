@@ -32,10 +32,12 @@ Tensor randn(const Shape& shape, Rng& rng, double stddev = 1.0, DType dtype = DT
 Tensor rand_uniform(const Shape& shape, Rng& rng, double lo, double hi, DType dtype = DType::F32);
 
 // In its scope (this thread), randn and rand_uniform draw nothing and return
-// zeros, leaving the Rng untouched. For building a network whose every tensor
-// a strict load (load_module_state) overwrites next: drawing ResNet-50's 25
+// uninitialised tensors (Tensor::empty: NaN under the tests' poisoning),
+// leaving the Rng untouched. For building a network whose every tensor a
+// strict load (load_module_state) overwrites next: drawing ResNet-50's 25
 // million initial weights was most of the time `skinmtl classify` took to
-// load its checkpoint.
+// load its checkpoint, and zero-filling them, 100 MB of fresh pages that the
+// load writes again, was the next largest part.
 class SkipRandomInitGuard {
  public:
   SkipRandomInitGuard();

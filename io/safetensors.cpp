@@ -14,6 +14,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "framework/allocator.h"
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "io/safetensors.cpp copies tensor bytes as they are: it needs a little-endian machine"
 #endif
@@ -258,6 +260,7 @@ struct Entry {
 }  // namespace
 
 TensorFile load_safetensors(const std::string& path, const SafetensorsLoadOptions& opt) {
+  HugePagesGuard huge_pages;  // every tensor below is written whole, straight away
   std::ifstream in(path, std::ios::binary);
   ST_CHECK(in, "cannot open: " << std::strerror(errno));
   in.seekg(0, std::ios::end);

@@ -67,6 +67,42 @@ TEST(Allocator, SteadyStateMakesNoRawAllocations) {
   EXPECT_EQ(be.frees, 5);
 }
 
+// Best fit: the smallest cached block that holds the request, up to 1.5 times
+// its rounded size (twice from CachingAllocator::kLargeBlock up); a smaller
+// request than that gets a fresh block.
+TEST(Allocator, ReusesTheSmallestLargerBlockWithinTheLimit) {
+  CountingBackend be;
+  CachingAllocator a = be.make();
+  void* big = a.allocate(8192);
+  void* mid = a.allocate(5120);
+  a.release(big);
+  a.release(mid);
+  EXPECT_EQ(be.allocs, 2);
+  void* p = a.allocate(4096);  // 5120 fits within 1.5x; 8192 would not
+  EXPECT_EQ(p, mid);
+  EXPECT_EQ(a.stats().bytes_in_use, 5120u) << "in use counts the block, not the request";
+  void* q = a.allocate(4096);  // only 8192 is left: more than 1.5x, so a new block
+  EXPECT_NE(q, big);
+  EXPECT_EQ(be.allocs, 3);
+  void* r = a.allocate(6000);  // class 6144: 8192 is within 1.5x
+  EXPECT_EQ(r, big);
+  for (void* x : {p, q, r}) a.release(x);
+
+  // Large blocks: up to twice.
+  const size_t L = CachingAllocator::kLargeBlock;
+  void* huge = a.allocate(L / 4 * 7);  // a size class of its own (1.75 L)
+  a.release(huge);
+  const int before = be.allocs;
+  void* s = a.allocate(L);  // 1.75x, from kLargeBlock up: taken
+  EXPECT_EQ(s, huge);
+  a.release(s);
+  void* t = a.allocate(L / 8 * 7);  // below kLargeBlock, and the block is 2x: a new block
+  EXPECT_NE(t, huge);
+  EXPECT_EQ(be.allocs, before + 1);
+  a.release(t);
+  EXPECT_EQ(a.stats().bytes_in_use, 0u);
+}
+
 TEST(Allocator, OutOfMemoryEmptiesTheCacheAndRetries) {
   CountingBackend be;
   be.limit = 4096;

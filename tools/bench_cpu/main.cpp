@@ -45,6 +45,11 @@
 // and one run; --only CASE is that process), with the load average before and
 // after the run.
 //
+// The last line times the checkpoint load: a fresh process (--time-load is
+// that process) runs load_resnet50 on --weights (default
+// weights/resnet50_imagenet.safetensors, from `make weights`), five times; the
+// target is under 0.5 s. Skipped with --cases.
+//
 // --breakdown adds where skinmtl's time goes in one forward (eval, batch 20)
 // and one training step: per op kind, forward ops timed by a forward that
 // mirrors nets/resnet50.cpp call for call, backward ops by wrapping each tape
@@ -55,7 +60,7 @@
 // Options: --threads N, --rounds K (3), --reps R (3), --warmup W (1),
 // --size S (224), --batch B (20), --cases A,B (only these; default all),
 // --conv-grouping BELOW MAXCOLS (conv2d's images per GEMM, framework/ops.h),
-// --breakdown, --no-torch, --no-memory.
+// --breakdown, --no-torch, --no-memory, --weights FILE.
 //
 // Build (the Makefile rule `make bench-cpu` does this and runs it):
 //   g++ -I. -I/usr/include/stb -DSKINMTL_CUDA=0 -std=c++17 -O2 -fopenmp
@@ -92,6 +97,7 @@
 #include "nets/detseg.h"
 #include "nets/fpn.h"
 #include "nets/resnet50.h"
+#include "nets/resnet50_weights.h"
 #include "nets/segcls.h"
 
 using namespace skinmtl;
@@ -388,9 +394,9 @@ double own_peak_rss_mb() {
   return -1;
 }
 
-// Runs a command (a fresh process running one case alone) and returns the
-// peak resident memory it reports on its last line ("peak_rss_mb X"), or -1.
-double peak_rss_mb(const std::string& cmd) {
+// Runs a command (a fresh process) and returns the number it reports after
+// `key` on its output ("peak_rss_mb X", "load_seconds X"), or -1.
+double child_value(const std::string& cmd, const std::string& key) {
   std::fflush(stdout);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return -1;
@@ -399,9 +405,11 @@ double peak_rss_mb(const std::string& cmd) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   if (pclose(p) != 0) return -1;
-  const size_t at = out.rfind("peak_rss_mb ");
-  return at == std::string::npos ? -1 : std::atof(out.c_str() + at + 12);
+  const size_t at = out.rfind(key + " ");
+  return at == std::string::npos ? -1 : std::atof(out.c_str() + at + key.size() + 1);
 }
+
+double peak_rss_mb(const std::string& cmd) { return child_value(cmd, "peak_rss_mb"); }
 
 }  // namespace
 
@@ -419,6 +427,8 @@ int main(int argc, char** argv) {
   bool breakdown = false, with_torch = true, with_memory = true;
   std::string only;  // --only CASE: run that case alone (the memory measurement's child)
   std::string cases_arg;  // --cases A,B: these cases only (default: all)
+  std::string weights = "weights/resnet50_imagenet.safetensors";  // --weights: the load row's file
+  bool time_load = false;  // --time-load: the load row's child (load the weights, print the time)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> int {
@@ -438,6 +448,8 @@ int main(int argc, char** argv) {
     else if (a == "--no-torch") with_torch = false;
     else if (a == "--no-memory") with_memory = false;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--weights" && i + 1 < argc) weights = argv[++i];
+    else if (a == "--time-load") time_load = true;
     else if (a == "--cases" && i + 1 < argc) cases_arg = argv[++i];
     else if (a == "--conv-grouping" && i + 2 < argc) {
       const int small_output = value(), max_columns = value();
@@ -446,7 +458,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_cpu [--threads N] [--reps R] [--rounds K] [--warmup W] [--size S] "
-                   "[--batch B] [--cases A,B] [--conv-grouping BELOW MAXCOLS] [--breakdown] [--no-torch] [--no-memory]\n");
+                   "[--batch B] [--cases A,B] [--conv-grouping BELOW MAXCOLS] [--breakdown] [--no-torch] [--no-memory] "
+                   "[--weights FILE]\n");
       return 2;
     }
   }
@@ -455,6 +468,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   omp_set_num_threads(threads);  // every CPU thread of skinmtl is OpenMP's (kernels/cpu/gemm.cpp)
+  if (time_load) {  // the load row's child: a fresh process, as `skinmtl classify` starts
+    const auto t0 = Clock::now();
+    const LoadedResNet50 loaded = load_resnet50(weights);
+    std::printf("load_seconds %.4f\n", seconds_since(t0));
+    return 0;
+  }
 
   Rng rng(1);
   ResNetConfig cfg;  // the network skinmtl trains: Keras/MSRA ResNet-50
@@ -577,7 +596,11 @@ int main(int argc, char** argv) {
       t.print(title.c_str(), seconds_since(t0));
     }
     {
-      // The frozen-BN step: the one the papers' models fine-tune with.
+      // The frozen-BN step: the one the papers' models fine-tune with. One
+      // untimed step first, so that the timed one finds its memory cached
+      // (a first step's page faults would be charged to whichever op first
+      // touches each buffer).
+      train_step(true);
       Breakdown t;
       net.train();
       net.set_bn_frozen(true);
@@ -618,6 +641,19 @@ int main(int argc, char** argv) {
                                 std::to_string(batch) + " --only " + key + (cl ? " --channels-last" : "");
         rss_theirs[key] = peak_rss_mb(cmd);
       }
+    }
+  }
+
+  // Checkpoint load: a fresh process loading the ImageNet ResNet-50 (the
+  // first thing `skinmtl classify` does), five times.
+  std::vector<double> load_times;
+  if (std::filesystem::exists(weights) && cases_arg.empty()) {
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+    for (int i = 0; i < 5; ++i) {
+      const double t = child_value(exe + " --threads " + std::to_string(threads) + " --time-load --weights '" +
+                                       weights + "'",
+                                   "load_seconds");
+      if (t >= 0) load_times.push_back(t);
     }
   }
 
@@ -669,6 +705,15 @@ int main(int argc, char** argv) {
                 rounds, reps, std::getenv("OMP_WAIT_POLICY"));
   else
     std::printf("PyTorch: not run (%s)\n", why.empty() ? "no result" : why.c_str());
+  if (!load_times.empty())
+    std::printf("checkpoint load (load_resnet50 of %s, %.0f MB, fresh process): median %.3f s, range "
+                "%.3f-%.3f s of %zu. Target: < 0.5 s.\n",
+                weights.c_str(), std::filesystem::file_size(weights) / 1e6, median(load_times),
+                *std::min_element(load_times.begin(), load_times.end()),
+                *std::max_element(load_times.begin(), load_times.end()), load_times.size());
+  else
+    std::printf("checkpoint load: not timed (%s)\n",
+                cases_arg.empty() ? (weights + " not found; make weights").c_str() : "--cases");
   std::printf("load average (1, 5, 15 min): %s before, %s after the timed runs\n", load_before.c_str(),
               load_after.c_str());
   return 0;
