@@ -1,9 +1,9 @@
 // kernels/cpu/sgemm_avx512.cpp: see sgemm_avx512.h for what and why.
 //
-// The functions below the `#pragma GCC target` line are compiled for AVX-512;
-// the rest of the program is not, and calls them only after
-// sgemm_avx512_supported() said yes. Nothing from a header is instantiated
-// inside the AVX-512 region, so no shared inline function can end up holding
+// The functions marked AVX512 are compiled for AVX-512 (a target attribute,
+// which GCC and Clang both take); the rest of the program is not, and calls
+// them only after sgemm_avx512_supported() said yes. They instantiate no
+// template from a header, so no shared inline function can end up holding
 // AVX-512 instructions that a machine without them would then run.
 #include "kernels/cpu/sgemm_avx512.h"
 
@@ -63,8 +63,8 @@ enum class Write { Set, Scale, Add };  // alpha*AB;  alpha*AB + beta*C;  C + alp
 
 }  // namespace
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
+#define AVX512 __attribute__((target("avx512f,fma")))
+
 // GCC 12's AVX-512 shuffle intrinsics start from _mm512_undefined_ps(), which
 // -Wuninitialized reports as uninitialised (a known false positive).
 #pragma GCC diagnostic push
@@ -72,12 +72,12 @@ enum class Write { Set, Scale, Add };  // alpha*AB;  alpha*AB + beta*C;  C + alp
 
 namespace {
 
-__mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+AVX512 __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
 // r[i] = row i of a 16 x 16 block -> r[j] = column j. Three rounds of
 // shuffles: 32-bit elements within 128-bit lanes (unpack), 64-bit pairs
 // (shuffle_ps), then 128-bit lanes (shuffle_f32x4, twice).
-void transpose16(__m512 r[16]) {
+AVX512 void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int p = 0; p < 8; ++p) {
     t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
@@ -103,7 +103,7 @@ void transpose16(__m512 r[16]) {
 // Rows src[0..rows) (row stride ld), columns [0, cols) -> out[c * out_ld + r]
 // for c < cols, r < 16 (rows past `rows` are zero; `store` masks the lanes
 // written). The transposing copy of both packs, 16 columns at a time.
-void transpose_rows(const float* src, int64_t ld, int rows, int64_t cols, float* out,
+AVX512 void transpose_rows(const float* src, int64_t ld, int rows, int64_t cols, float* out,
                     int64_t out_ld, __mmask16 store) {
   __m512 r[16];
   for (int64_t c0 = 0; c0 < cols; c0 += 16) {
@@ -118,7 +118,7 @@ void transpose_rows(const float* src, int64_t ld, int rows, int64_t cols, float*
 
 // op(A)[i0 : i0+mc, p0 : p0+kc] -> panels of MR rows; panel r holds, for each
 // k in turn, the MR values of its rows at k (rows past mc are zero).
-void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+AVX512 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
             int64_t kc, float* dst) {
   const __mmask16 mr_lanes = first_lanes(MR);
   for (int64_t ir = 0; ir < mc; ir += MR, dst += kc * MR) {
@@ -135,7 +135,7 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int
 
 // op(B)[p0 : p0+kc, j0 : j0+nc] -> panels of NR columns; panel j holds, for
 // each k in turn, the NR values of its columns at k (columns past nc are zero).
-void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+AVX512 void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
             int64_t nc, float* dst) {
   for (int64_t jr = 0; jr < nc; jr += NR, dst += kc * NR) {
     const int n = (int)lesser(NR, nc - jr);
@@ -158,7 +158,7 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int
 
 // C[0:m, 0:n] (row stride ldc) gets the product of an MR-panel of A and an
 // NR-panel of B over kc steps, written as `write` says.
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
+AVX512 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
                   int64_t ldc, int m, int n, float alpha, float beta, Write write) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
@@ -192,7 +192,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
   }
 }
 
-void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+AVX512 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                    int64_t ldc, float* a_pack, float* b_pack) {
   for (int64_t jc = 0; jc < N; jc += NC) {
@@ -216,7 +216,7 @@ void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
 }
 
 // C = beta * C (beta == 0: zeros, C not read), for K == 0 or alpha == 0.
-void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+AVX512 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
     float* row = C + i * ldc;
     for (int64_t j = 0; j < N; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
@@ -226,7 +226,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 }  // namespace
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+#undef AVX512
 
 void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
