@@ -73,7 +73,7 @@ class CachingAllocator {
   RawFree raw_free_;
   mutable std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_lists_;  // block size -> cached blocks (none empty)
-  std::unordered_map<void*, size_t> live_;                      // block -> rounded size
+  std::unordered_map<void*, size_t> live_;            // block -> its size
   AllocatorStats stats_;
 
   void empty_cache_locked();
