@@ -131,6 +131,34 @@ TEST(Allocator, CpuTensorsReuseMemory) {
   EXPECT_EQ(cpu_allocator().stats().raw_allocs, before);
 }
 
+// Inside HugePagesGuard, a fresh CPU block of 2 MiB or more starts on a 2 MiB
+// boundary (the huge-page advice itself is the kernel's business); the guard
+// restores the previous setting when it ends, nested or not.
+TEST(Allocator, HugePagesGuardAlignsFreshLargeCpuBlocks) {
+  const size_t kHuge = size_t(2) << 20;
+  cpu_allocator().empty_cache();  // so that the blocks below are fresh
+  {
+    HugePagesGuard huge_pages;
+    {
+      HugePagesGuard nested;
+    }
+    Tensor t = Tensor::empty({(int64_t)(5 * kHuge / 4) + 7});  // 5 MiB of floats and a bit
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw_data()) % kHuge, 0u);
+    Tensor small = Tensor::empty({1000});  // below 2 MiB: an ordinary block
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(small.raw_data()) % 64, 0u);
+  }
+  cpu_allocator().empty_cache();
+  // Outside the guard, fresh large blocks come from aligned_alloc(64): at
+  // least one of a few is off a 2 MiB boundary.
+  std::vector<Tensor> plain;
+  bool any_unaligned = false;
+  for (int i = 0; i < 4; ++i) {
+    plain.push_back(Tensor::empty({(int64_t)(5 * kHuge / 4) + 7}));
+    any_unaligned = any_unaligned || reinterpret_cast<uintptr_t>(plain.back().raw_data()) % kHuge != 0;
+  }
+  EXPECT_TRUE(any_unaligned);
+}
+
 TEST(AllocatorCuda, TrainingLikeLoopMakesNoCudaMallocInSteadyState) {
   REQUIRE_CUDA();
   Rng rng(1);
