@@ -46,6 +46,8 @@ struct PackBuffer {
   float* get(size_t floats) {
     if (floats > capacity) {
       std::free(data);
+      data = nullptr;
+      capacity = 0;
       const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
       data = static_cast<float*>(std::aligned_alloc(64, bytes));
       if (!data) throw std::bad_alloc();
@@ -72,12 +74,14 @@ enum class Write { Set, Scale, Add };  // alpha*AB;  alpha*AB + beta*C;  C + alp
 
 namespace {
 
-AVX512 __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
-
-// r[i] = row i of a 16 x 16 block -> r[j] = column j. Three rounds of
-// shuffles: 32-bit elements within 128-bit lanes (unpack), 64-bit pairs
-// (shuffle_ps), then 128-bit lanes (shuffle_f32x4, twice).
-AVX512 void transpose16(__m512 r[16]) {
+AVX512 __mmask16 first_lanes(int64_t n) {  // the lowest min(n, 16) lanes
+  return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+                             
+                             // r[i] = row i of a 16 x 16 block -> r[j] = column j. Three rounds of
+                             // shuffles: 32-bit elements within 128-bit lanes (unpack), 64-bit pairs
+                             // (shuffle_ps), then 128-bit lanes (shuffle_f32x4, twice).
+                             AVX512 void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int p = 0; p < 8; ++p) {
     t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
@@ -104,7 +108,7 @@ AVX512 void transpose16(__m512 r[16]) {
 // for c < cols, r < 16 (rows past `rows` are zero; `store` masks the lanes
 // written). The transposing copy of both packs, 16 columns at a time.
 AVX512 void transpose_rows(const float* src, int64_t ld, int rows, int64_t cols, float* out,
-                    int64_t out_ld, __mmask16 store) {
+                           int64_t out_ld, __mmask16 store) {
   __m512 r[16];
   for (int64_t c0 = 0; c0 < cols; c0 += 16) {
     const __mmask16 load = first_lanes(cols - c0);
@@ -119,7 +123,7 @@ AVX512 void transpose_rows(const float* src, int64_t ld, int rows, int64_t cols,
 // op(A)[i0 : i0+mc, p0 : p0+kc] -> panels of MR rows; panel r holds, for each
 // k in turn, the MR values of its rows at k (rows past mc are zero).
 AVX512 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
-            int64_t kc, float* dst) {
+                   int64_t kc, float* dst) {
   const __mmask16 mr_lanes = first_lanes(MR);
   for (int64_t ir = 0; ir < mc; ir += MR, dst += kc * MR) {
     const int m = (int)lesser(MR, mc - ir);
@@ -128,7 +132,8 @@ AVX512 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t 
     } else {  // op(A)[i][k] = A[k * lda + i]: each k is m contiguous floats
       const __mmask16 load = first_lanes(m);
       for (int64_t k = 0; k < kc; ++k)
-        _mm512_mask_storeu_ps(dst + k * MR, mr_lanes, _mm512_maskz_loadu_ps(load, A + (p0 + k) * lda + i0 + ir));
+        _mm512_mask_storeu_ps(dst + k * MR, mr_lanes,
+                              _mm512_maskz_loadu_ps(load, A + (p0 + k) * lda + i0 + ir));
     }
   }
 }
@@ -136,7 +141,7 @@ AVX512 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t 
 // op(B)[p0 : p0+kc, j0 : j0+nc] -> panels of NR columns; panel j holds, for
 // each k in turn, the NR values of its columns at k (columns past nc are zero).
 AVX512 void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-            int64_t nc, float* dst) {
+                   int64_t nc, float* dst) {
   for (int64_t jr = 0; jr < nc; jr += NR, dst += kc * NR) {
     const int n = (int)lesser(NR, nc - jr);
     if (!trans) {  // op(B)[k][j] = B[k * ldb + j]: each k is n contiguous floats
@@ -158,8 +163,9 @@ AVX512 void pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t 
 
 // C[0:m, 0:n] (row stride ldc) gets the product of an MR-panel of A and an
 // NR-panel of B over kc steps, written as `write` says.
-AVX512 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, int m, int n, float alpha, float beta, Write write) {
+AVX512 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b,
+                         float* c, int64_t ldc, int m, int n, float alpha, float beta,
+                         Write write) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -192,9 +198,9 @@ AVX512 void micro_kernel(int64_t kc, const float* __restrict a, const float* __r
   }
 }
 
-AVX512 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                   int64_t ldc, float* a_pack, float* b_pack) {
+AVX512 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                          float beta, float* C, int64_t ldc, float* a_pack, float* b_pack) {
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = lesser(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
