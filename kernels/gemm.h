@@ -47,7 +47,6 @@ const char* gemm_cpu_kernels_name();
 // two, benchmarks time them). Returns the setting now in force: true is
 // ignored where AVX-512 is missing.
 bool set_gemm_cpu_own_kernel(bool on);
-bool gemm_cpu_own_kernel();
 
 // On the project's stream, through the cuBLAS handle bound to it.
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -8,13 +8,14 @@
 // call sched_yield in a loop while an OpenMP loop wants the core. So OpenBLAS
 // is told to use one thread, and gemm_cpu splits C itself into one block per
 // OpenMP thread: column blocks when C is at least as wide as it is tall, row
-// blocks otherwise, each a multiple of 16 (whole vector registers), each a
-// single-threaded cblas call over the whole K. The blocks depend only on the
-// shape and the thread count, so a run repeats bit for bit. Measured (2 cores, bench_cpu, OpenBLAS Haswell kernels): with
-// OpenBLAS's threads, ResNet-50 forward batch 1 0.089 s, and threading the
-// pointwise loops then lost time (Yang step 1.59 -> 1.46 s, frozen-BN step
-// b20 4.5 s); with this split and those loops threaded, 0.067 s, 1.25 s and
-// 3.79 s.
+// blocks otherwise, each a multiple of 16 (whole vector registers), each one
+// single-threaded product over the whole K (sgemm_avx512 or cblas). The blocks
+// depend only on the shape and the thread count, so a run repeats bit for bit.
+// Measured (2 cores, bench_cpu, OpenBLAS Haswell kernels, before
+// sgemm_avx512): with OpenBLAS's threads, ResNet-50 forward batch 1 0.089 s,
+// and threading the pointwise loops then lost time (Yang step 1.59 -> 1.46 s,
+// frozen-BN step b20 4.5 s); with this split and those loops threaded,
+// 0.067 s, 1.25 s and 3.79 s.
 #include "kernels/gemm.h"
 
 #include <cblas.h>
@@ -36,8 +37,6 @@ bool set_gemm_cpu_own_kernel(bool on) {
   g_own_kernel = on && sgemm_avx512_supported();
   return g_own_kernel;
 }
-
-bool gemm_cpu_own_kernel() { return g_own_kernel; }
 
 const char* gemm_cpu_kernels_name() {
   static const std::string blas = std::string("OpenBLAS ") + openblas_get_corename();

@@ -707,13 +707,14 @@ int main(int argc, char** argv) {
     std::printf("PyTorch: not run (%s)\n", why.empty() ? "no result" : why.c_str());
   if (!load_times.empty())
     std::printf("checkpoint load (load_resnet50 of %s, %.0f MB, fresh process): median %.3f s, range "
-                "%.3f-%.3f s of %zu. Target: < 0.5 s.\n",
+                "%s s of %zu. Target: < 0.5 s.\n",
                 weights.c_str(), std::filesystem::file_size(weights) / 1e6, median(load_times),
-                *std::min_element(load_times.begin(), load_times.end()),
-                *std::max_element(load_times.begin(), load_times.end()), load_times.size());
+                range(load_times).c_str(), load_times.size());
   else
     std::printf("checkpoint load: not timed (%s)\n",
-                cases_arg.empty() ? (weights + " not found; make weights").c_str() : "--cases");
+                !cases_arg.empty()                    ? "--cases"
+                : !std::filesystem::exists(weights)   ? (weights + " not found; make weights").c_str()
+                                                      : "every load failed; run bench_cpu --time-load");
   std::printf("load average (1, 5, 15 min): %s before, %s after the timed runs\n", load_before.c_str(),
               load_after.c_str());
   return 0;
