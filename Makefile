@@ -9,6 +9,7 @@
 #   make reproduce-yang|song|liao   one paper's model trained and evaluated on
 #                     the real data with its pinned recipe (results.md)
 #   make bench-cpu    ResNet-50 speed against PyTorch on this CPU
+#   make bench-gpu    the papers' steps on the GPU against PyTorch on that GPU
 #   make bench-dp     data-parallel scaling (mpirun -np 2) on this CPU
 #   make CUDA=0 ...   force the CPU-only build
 #   make ARCH=89 ...  one CUDA architecture only (default: sm_80 + sm_90 machine
@@ -123,7 +124,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-dp clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -283,6 +284,18 @@ bin/bench_cpu: $(BENCH_CPU_OBJ) $(LIB)
 
 bench-cpu: bin/bench_cpu
 	bin/bench_cpu $(BENCH_ARGS)
+
+# `make bench-gpu`: the three papers' steps and ResNet-50 inference on the GPU
+# against PyTorch on the same GPU, in one run (tools/bench_gpu; PyTorch side
+# tools/gpu/bench_torch.py, run with $$PYTHON, default python3).
+BENCH_GPU_OBJ := $(BUILD)/tools/bench_gpu/main.o
+
+bin/bench_gpu: $(BENCH_GPU_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-gpu: bin/bench_gpu
+	bin/bench_gpu $(BENCH_ARGS)
 
 # `make bench-gemm`: skinmtl's AVX-512 SGEMM against OpenBLAS on the models'
 # GEMM shapes, one thread and all threads (tools/bench_gemm).

@@ -89,249 +89,17 @@
 #include <unordered_set>
 #include <vector>
 
-#include "framework/autograd.h"
-#include "framework/grad_clip.h"
-#include "framework/ops.h"
-#include "framework/optimizer.h"
-#include "framework/random.h"
-#include "nets/detseg.h"
-#include "nets/fpn.h"
-#include "nets/resnet50.h"
 #include "nets/resnet50_weights.h"
-#include "nets/segcls.h"
+#include "tools/bench_steps.h"
 
 using namespace skinmtl;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = Clock::now();
-    fn();
-    t.push_back(seconds_since(t0));
-  }
-  return t;
-}
-
-// ---- the other two papers' training steps ------------------------------------------------
-// At the sizes of their CPU reproduce recipes (tools/skinmtl/reproduce.cpp),
-// the ResNet-50's batch norms frozen as there; random weights and data.
-
-// Yang et al.: the segmentation + two classifiers model (nets/segcls.h),
-// 120x160, batch 8; loss = per-pixel BCE + the two BCEs.
-struct YangStep {
-  static constexpr int kBatch = 8, kHeight = 120, kWidth = 160;
-  Rng rng{2};
-  SegClsNet net;
-  SGD sgd;
-  Tensor x, masks, melanoma, sk;
-  explicit YangStep(const ResNetConfig& trunk)
-      : net([&] {
-          SegClsConfig c;
-          c.trunk = trunk;
-          return c;
-        }(), rng),
-        sgd(net.parameters(), {1e-3, 0.9, 1e-4}) {
-    x = randn({kBatch, 3, kHeight, kWidth}, rng);
-    std::vector<double> m((size_t)kBatch * kHeight * kWidth), mel(kBatch), s(kBatch);
-    for (double& v : m) v = rng.uniform() < 0.3 ? 1 : 0;
-    for (int i = 0; i < kBatch; ++i) mel[i] = i % 2, s[i] = (i / 2) % 2;
-    masks = Tensor::from_vector(m, {kBatch, 1, kHeight, kWidth});
-    melanoma = Tensor::from_vector(mel, {kBatch});
-    sk = Tensor::from_vector(s, {kBatch});
-  }
-  void run() {
-    net.train();
-    net.set_trunk_bn_frozen(true);
-    sgd.zero_grad();
-    net.loss(net.forward(x), masks, melanoma, sk, SegClsLossWeights{}).total.backward();
-    sgd.step();
-  }
-};
-
-// Song et al., the part with a PyTorch twin (torchvision's
-// FeaturePyramidNetwork): ResNet-50 + FPN at letterbox 256, 2 images; loss
-// the sum of the five levels' means.
-struct SongTrunkFpnStep {
-  static constexpr int kBatch = 2, kSize = 256;
-  Rng rng{3};
-  ResNet50 trunk;
-  FPN fpn;
-  std::unique_ptr<SGD> sgd;
-  Tensor x;
-  explicit SongTrunkFpnStep(const ResNetConfig& c) : trunk(c, rng), fpn(FpnConfig{}, rng) {
-    std::vector<Parameter*> params = trunk.parameters();
-    for (Parameter* p : fpn.parameters()) params.push_back(p);
-    sgd = std::make_unique<SGD>(params, SGDOptions{1e-3, 0.9, 1e-4});
-    x = randn({kBatch, 3, kSize, kSize}, rng);
-  }
-  void run() {
-    trunk.train();
-    trunk.set_bn_frozen(true);
-    sgd->zero_grad();
-    Tensor loss;
-    for (const Tensor& level : fpn.forward(trunk.stages(x))) loss = loss.defined() ? add(loss, mean(level)) : mean(level);
-    loss.backward();
-    sgd->step();
-  }
-};
-
-// Song et al.'s whole training iteration (nets/detseg.h), phase 3 (every
-// layer trains): trunk, FPN, RPN with focal loss and 1:3 sampling, RoIAlign,
-// the classify / box / mask heads, gradient clipping to norm 5. One lesion
-// box (and its mask) per image.
-struct SongIteration {
-  static constexpr int kBatch = 2, kSize = 256;
-  Rng rng{4};
-  DetSegNet net;
-  std::unique_ptr<SGD> sgd;
-  Tensor x;
-  DetSegTargets targets;
-  int64_t iteration = 0;
-  explicit SongIteration(const ResNetConfig& trunk)
-      : net([&] {
-          DetSegConfig c;
-          c.backbone = trunk;
-          return c;
-        }(), rng) {
-    set_detseg_phase(net, 3);
-    net.backbone->set_bn_frozen(true);
-    sgd = std::make_unique<SGD>(net.parameters(), SGDOptions{1e-4, 0.9, 1e-4});
-    x = randn({kBatch, 3, kSize, kSize}, rng);
-    const std::vector<double> boxes = {40, 50, 180, 200, 60, 30, 220, 170};
-    targets.boxes = Tensor::from_vector(boxes, {kBatch, 4});
-    targets.malignant = Tensor::from_vector(std::vector<double>{1, 0}, {kBatch});
-    std::vector<double> m((size_t)kBatch * kSize * kSize, 0.0);
-    for (int i = 0; i < kBatch; ++i)
-      for (int y = (int)boxes[4 * i + 1]; y < (int)boxes[4 * i + 3]; ++y)
-        for (int x0 = (int)boxes[4 * i]; x0 < (int)boxes[4 * i + 2]; ++x0) m[((size_t)i * kSize + y) * kSize + x0] = 1;
-    targets.masks = Tensor::from_vector(m, {kBatch, 1, kSize, kSize});
-  }
-  void run() {
-    net.train();
-    sgd->zero_grad();
-    Rng sample_rng(iteration++);  // the anchor and RoI samples
-    net.loss(x, targets, sample_rng).total.backward();
-    clip_grad_norm(sgd->params(), 5.0);
-    sgd->step();
-  }
-};
-
-// ---- the optional per-op breakdown --------------------------------------------------------
-
-struct Breakdown {
-  std::map<std::string, double> seconds;
-  std::map<std::string, int> calls;
-  std::map<std::string, double> flops;  // multiply-adds x 2, for the convolutions
-  void add(const std::string& key, double s, double f = 0) {
-    seconds[key] += s;
-    calls[key] += 1;
-    flops[key] += f;
-  }
-  template <typename F>
-  Tensor time(const std::string& key, F&& f) {
-    const auto t0 = Clock::now();
-    Tensor y = f();
-    add(key, seconds_since(t0));
-    return y;
-  }
-  void print(const char* title, double total) const {
-    std::vector<std::pair<double, std::string>> rows;
-    double sum = 0;
-    for (const auto& [k, s] : seconds) rows.push_back({s, k}), sum += s;
-    std::sort(rows.rbegin(), rows.rend());
-    std::printf("\n%s (total %.3f s)\n", title, total);
-    for (const auto& [s, k] : rows) {
-      std::printf("  %-34s %8.3f s  %5.1f%%  (%d calls)", k.c_str(), s, 100 * s / total, calls.at(k));
-      if (flops.at(k) > 0) std::printf("  %6.1f GFLOP/s", flops.at(k) / s * 1e-9);
-      std::printf("\n");
-    }
-    std::printf("  %-34s %8.3f s  %5.1f%%\n", "(everything else)", total - sum,
-                100 * (total - sum) / total);
-  }
-};
-
-std::string conv_key(const Conv2d& c, const Tensor& x) {
-  const Shape& w = c.weight->value.shape();
-  return "conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
-         (c.params.stride_h > 1 ? " stride 2" : "");
-}
-
-// ResNet50::forward, op by op with timers; mirrors nets/resnet50.cpp.
-struct TimedResNet {
-  ResNet50& net;
-  Breakdown& t;
-  Tensor conv(Conv2d& c, const Tensor& x) {
-    const auto t0 = Clock::now();
-    Tensor y = c.forward(x);
-    const Shape& w = c.weight->value.shape();
-    t.add(conv_key(c, x), seconds_since(t0), 2.0 * (double)y.numel() * (double)(w[1] * w[2] * w[3]));
-    return y;
-  }
-  Tensor bn(BatchNorm2d& b, const Tensor& x) { return t.time("batch_norm", [&] { return b.forward(x); }); }
-  Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
-  Tensor block(Bottleneck& b, const Tensor& x) {
-    Tensor h = relu_(bn(*b.bn1, conv(*b.conv1, x)));
-    h = relu_(bn(*b.bn2, conv(*b.conv2, h)));
-    h = bn(*b.bn3, conv(*b.conv3, h));
-    Tensor sc = b.downsample ? bn(*b.downsample->bn, conv(*b.downsample->conv, x)) : x;
-    return relu_(t.time("add", [&] { return add(h, sc); }));
-  }
-  Tensor forward(const Tensor& x) {
-    Tensor h = relu_(bn(*net.bn1, conv(*net.conv1, x)));
-    h = t.time("max_pool", [&] { return max_pool2d(h, Pool2dParams::make(3, 2, 1)); });
-    for (auto* layer : {net.layer1.get(), net.layer2.get(), net.layer3.get(), net.layer4.get()})
-      for (auto& b : layer->blocks) h = block(*b, h);
-    h = t.time("global_avg_pool", [&] { return global_avg_pool2d(h); });
-    return t.time("linear (fc)", [&] { return net.fc->forward(h); });
-  }
-};
-
-// Wraps the backward function of every tape node reachable from `root` in a
-// timer keyed by the op's name (and, for conv2d, its kernel and stride).
-void instrument_backward(const Tensor& root, Breakdown& t) {
-  std::vector<Node*> stack{root.grad_fn().get()};
-  std::unordered_set<Node*> seen{stack.back()};
-  while (!stack.empty()) {
-    Node* node = stack.back();
-    stack.pop_back();
-    for (const Edge& in : node->inputs) {
-      Node* child = in.producer.get();
-      if (child && seen.insert(child).second) stack.push_back(child);
-    }
-    BackwardFn inner = node->backward;
-    std::string name = node->name;
-    const bool is_conv = name == "conv2d";
-    Shape w = is_conv ? node->inputs[1].shape : Shape{};
-    int64_t in_h = is_conv ? node->inputs[0].shape[2] : 0;
-    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, std::vector<Tensor>& d) {
-      std::string key = "bwd " + name;
-      if (is_conv)
-        key = "bwd conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
-              (dy.size(2) * 2 <= in_h && w[2] < 7 ? " stride 2" : "");
-      // A convolution's backward: the dw GEMM and (when dx is wanted) the dx
-      // GEMM, each as many multiply-adds as the forward.
-      const double fwd_flops = is_conv ? 2.0 * (double)dy.numel() * (double)(w[1] * w[2] * w[3]) : 0;
-      const double f = fwd_flops * ((d[1].defined() ? 1 : 0) + (d[0].defined() ? 1 : 0));
-      const auto t0 = Clock::now();
-      inner(dy, d);
-      t.add(key, seconds_since(t0), f);
-    };
-  }
-}
+using bench::Clock;
+using bench::median;
+using bench::seconds_since;
+using bench::time_reps;
 
 // ---- the PyTorch side -----------------------------------------------------------------------
 
@@ -475,58 +243,32 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  Rng rng(1);
-  ResNetConfig cfg;  // the network skinmtl trains: Keras/MSRA ResNet-50
-  cfg.stride = ResNetStride::V1;
-  cfg.bn_eps = 1e-3;
-  cfg.conv_bias = true;
-  cfg.classes = 1000;
-  ResNet50 net(cfg, rng);
-  const Tensor x1 = randn({1, 3, size, size}, rng);
-  const Tensor xb = randn({batch, 3, size, size}, rng);
-  std::vector<double> lab(batch);
-  for (double& l : lab) l = (double)rng.randint(0, 1000);
-  const Tensor labels = Tensor::from_vector(lab, {batch});
-  SGD sgd(net.parameters(), {1e-3, 0.9, 1e-4});
-
-  auto forward = [&](const Tensor& x) {
-    net.eval();
-    NoGradGuard no_grad;
-    net.forward(x);
-  };
-  auto train_step = [&](bool frozen_bn) {
-    net.train();
-    net.set_bn_frozen(frozen_bn);
-    sgd.zero_grad();
-    Tensor loss = softmax_cross_entropy(net.forward(xb), labels);
-    loss.backward();
-    sgd.step();
-    net.set_bn_frozen(false);
-  };
+  bench::ResNetStep resnet(Device::CPU);
+  const Tensor x1 = resnet.batch(1, size).first;
+  const std::pair<Tensor, Tensor> batch_b = resnet.batch(batch, size);
+  const Tensor xb = batch_b.first, labels = batch_b.second;
 
   // The other two papers' steps, each built on its first (warm-up) run, so
   // that a memory child holds only its own network (and the ResNet-50 above,
-  // as PyTorch's side does).
-  std::unique_ptr<YangStep> yang;
-  std::unique_ptr<SongTrunkFpnStep> song_fpn;
-  std::unique_ptr<SongIteration> song;
-  auto lazily = [](auto& step, const ResNetConfig& c) {
+  // as PyTorch's side does). The sizes of the CPU reproduce recipes.
+  std::unique_ptr<bench::YangStep> yang;
+  std::unique_ptr<bench::SongTrunkFpnStep> song_fpn;
+  std::unique_ptr<bench::SongIteration> song;
+  auto lazily = [](auto& step, const bench::StepShape& shape) {
     using Step = typename std::remove_reference_t<decltype(step)>::element_type;
-    return [&step, c] {
-      if (!step) step = std::make_unique<Step>(c);
+    return [&step, shape] {
+      if (!step) step = std::make_unique<Step>(shape);
       step->run();
     };
   };
-  ResNetConfig trunk_cfg = cfg;
-  trunk_cfg.classes = 0;
   std::map<std::string, std::function<void()>> case_fn = {
-      {"forward_b1", [&] { forward(x1); }},
-      {"forward_b20", [&] { forward(xb); }},
-      {"train_b20", [&] { train_step(false); }},
-      {"train_frozen_b20", [&] { train_step(true); }},
-      {"train_yang_b8", lazily(yang, trunk_cfg)},
-      {"train_fpn_b2", lazily(song_fpn, trunk_cfg)},
-      {"iter_detseg_b2", lazily(song, trunk_cfg)}};
+      {"forward_b1", [&] { resnet.forward(x1); }},
+      {"forward_b20", [&] { resnet.forward(xb); }},
+      {"train_b20", [&] { resnet.train(xb, labels, false); }},
+      {"train_frozen_b20", [&] { resnet.train(xb, labels, true); }},
+      {"train_yang_b8", lazily(yang, {8, 120, 160, Device::CPU})},
+      {"train_fpn_b2", lazily(song_fpn, {2, 256, 256, Device::CPU})},
+      {"iter_detseg_b2", lazily(song, {2, 256, 256, Device::CPU})}};
   if (!cases_arg.empty()) {  // keep the cases named (the table prints them in its own order)
     std::map<std::string, std::function<void()>> chosen;
     std::stringstream list(cases_arg);
@@ -584,44 +326,18 @@ int main(int argc, char** argv) {
 
   if (breakdown) {
     for (const Tensor* x : {&x1, &xb}) {
-      Breakdown t;
-      net.eval();
-      NoGradGuard no_grad;
-      TimedResNet timed{net, t};
-      timed.forward(*x);  // warm-up
-      t = Breakdown();
-      const auto t0 = Clock::now();
-      timed.forward(*x);
+      bench::Breakdown t;
+      const double total = bench::breakdown_forward(resnet, *x, t);
       const std::string title = "skinmtl forward, eval, batch " + std::to_string(x->size(0)) + ", by op";
-      t.print(title.c_str(), seconds_since(t0));
+      t.print(title.c_str(), total);
     }
     {
-      // The frozen-BN step: the one the papers' models fine-tune with. One
-      // untimed step first, so that the timed one finds its memory cached
-      // (a first step's page faults would be charged to whichever op first
-      // touches each buffer).
-      train_step(true);
-      Breakdown t;
-      net.train();
-      net.set_bn_frozen(true);
-      TimedResNet timed{net, t};
-      const auto t0 = Clock::now();
-      sgd.zero_grad();
-      t.add("zero_grad", seconds_since(t0));
-      const auto tf = Clock::now();
-      const Tensor logits = timed.forward(xb);
-      Tensor loss = t.time("softmax_cross_entropy", [&] { return softmax_cross_entropy(logits, labels); });
-      const double fwd = seconds_since(tf);
-      instrument_backward(loss, t);
-      const auto tb = Clock::now();
-      loss.backward();
-      const double bwd = seconds_since(tb);
-      const auto ts = Clock::now();
-      sgd.step();
-      t.add("sgd step", seconds_since(ts));
+      // The frozen-BN step: the one the papers' models fine-tune with.
+      bench::Breakdown t;
+      double fwd = 0, bwd = 0;
+      const double total = bench::breakdown_train_step(resnet, xb, labels, t, &fwd, &bwd);
       std::printf("\n(frozen-BN training step: forward %.3f s, backward %.3f s)", fwd, bwd);
-      t.print("skinmtl training step, frozen BN, batch 20, by op", seconds_since(t0));
-      net.set_bn_frozen(false);
+      t.print("skinmtl training step, frozen BN, batch 20, by op", total);
     }
   }
 

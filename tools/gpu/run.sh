@@ -18,9 +18,10 @@
 #   4. a few training iterations of each model on the GPU and one on the CPU
 #      from the same seed: the first loss must agree (same weights, same
 #      batch); the GPU's images/s (median of iterations 4 on)
-#   5. compute-sanitizer memcheck over the op parity tests, racecheck over the
+#   5. make bench-gpu: the papers' steps and ResNet-50 inference against PyTorch
+#      on this GPU (tools/bench_gpu), with the per-op breakdown of the step
+#   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
-#   6. PyTorch's speed for the same ResNet-50 step, when python3 has it
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
 # tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
@@ -114,7 +115,7 @@ if [ ! -f "$cuda_home/include/cudnn.h" ]; then
 fi
 
 # ---- 2. build ----------------------------------------------------------------------------------
-step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl test-build \
+step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl bin/bench_gpu test-build \
   || { grep -E 'error|Error' "$report/build.log" | head -30; tail -20 "$report/build.log"; say ""; say "build failed: nothing else can run"; exit 1; }
 tests=build/cuda/skinmtl_tests
 
@@ -171,7 +172,14 @@ step mtl_tf32_cuda 60 bin/skinmtl train mtl "${common[@]}" --batch 20 --iters 16
 say "  mtl on cuda, TF32: $(speed "$report/mtl-tf32-cuda" 2>/dev/null || echo '?') images/s; first loss $(first_loss "$report/mtl-tf32-cuda" 2>/dev/null || echo '?')"
 compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
 
-# ---- 5. compute-sanitizer ------------------------------------------------------------------------
+# ---- 5. skinmtl against PyTorch on this GPU (make bench-gpu) --------------------------------------
+# PyTorch's half needs python3 with torch and CUDA; without it the table has skinmtl's column only.
+bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir")
+python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
+step bench_gpu 200 bin/bench_gpu "${bench_args[@]}"
+sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+
+# ---- 6. compute-sanitizer ------------------------------------------------------------------------
 ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:ConcatSliceCuda.*:ReshapeCuda.*'
 ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
 ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
@@ -183,13 +191,6 @@ if command -v compute-sanitizer >/dev/null; then
 else
   say "- compute-sanitizer: not found on this machine"
   status=1
-fi
-
-# ---- 6. PyTorch on the same GPU, same step (tools/gpu/bench_torch.py) ------------------------------
-if python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null; then
-  step torch_baseline 90 python3 tools/gpu/bench_torch.py && grep images/s "$report/torch_baseline.log" | sed 's/^/  PyTorch /' | tee -a "$summary"
-else
-  say "- torch_baseline: no PyTorch with CUDA here"
 fi
 
 say ""

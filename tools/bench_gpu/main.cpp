@@ -1,0 +1,463 @@
+// tools/bench_gpu/main.cpp: `make bench-gpu`, skinmtl's CUDA speed and memory
+// against PyTorch's on the same GPU, in the same run.
+//
+// Cases, each at every precision of --precision (default fp32,tf32), timed
+// for skinmtl here, then for PyTorch by tools/gpu/bench_torch.py (a child
+// process, run after skinmtl's timings, never at the same time):
+//   infer_b1    ResNet-50 forward, eval, no autograd, batch 1 at 224: latency
+//   infer_b64   the same at batch 64: throughput
+//   train_b20   the Liao & Luo step: ResNet-50, 224, batch 20, frozen BN
+//               (running statistics, gamma and beta trained), softmax
+//               cross-entropy, backward, SGD (momentum 0.9, weight decay 1e-4)
+//   train_bmax  the same step at the largest batch that fits (below): the
+//               throughput a user with a big GPU gets
+//   train_yang  Yang et al.'s model (nets/segcls.h) at the GPU recipe's
+//               192x256, batch 8, trunk BN frozen: per-pixel BCE + two BCEs
+//   train_fpn   ResNet-50 + FPN at 1024, 2 images, frozen BN, loss the sum of
+//               the five levels' means (PyTorch: torchvision's
+//               FeaturePyramidNetwork on the same trunk): Song et al.'s trunk
+//   iter_song   Song et al.'s whole training iteration (nets/detseg.h, phase
+//               3) at 1024, 2 images; PyTorch: torchvision's
+//               maskrcnn_resnet50_fpn training step at 1024, 2 images, trunk
+//               BN frozen, the nearest reference there is (its heads differ:
+//               no focal loss, 512 RoIs per image instead of 128, a 4-conv
+//               mask head)
+// Both sides build the same networks (the Keras/MSRA ResNet-50 skinmtl
+// trains: "v1" strides, conv biases, BN eps 1e-3) with random weights, and
+// time --warmup untimed then --reps timed runs, each ended by a wait for the
+// GPU. PyTorch runs eager, NCHW, with cudnn.benchmark on (it times the
+// candidate algorithms once per shape; skinmtl takes cuDNN's heuristic
+// choice), TF32 off for fp32 and on for tf32. Its bf16 row (autocast, channels_last,
+// float32 master weights) is the target for a bf16 skinmtl, which does not exist yet.
+//
+// The largest batch: skinmtl's peak memory at batch 2 and at batch 20 give
+// the step's memory per image and its fixed part (weights, gradients,
+// momentum); train_bmax takes the batch that fills 80% of the GPU's free
+// memory by that line, in multiples of 8, at most --max-batch (256), halving
+// it when it does not fit after all. PyTorch runs the same batch.
+//
+// Peak memory: the most bytes in use by tensors during the case (skinmtl's
+// allocator statistics; torch.cuda.max_memory_allocated), which leaves out
+// what either allocator keeps cached.
+//
+// The loader row (case "loader"): images per second of the segmentation loader
+// (io/seg_loader.h) on ISIC 2017 with every core, for Yang's training
+// transform at 192x256 and Song's at 1024, when --data-dir has isic2017.
+//
+// --breakdown adds where skinmtl's time goes in the frozen-BN step at batch
+// 20, per op kind, each op followed by a wait for the GPU (tools/bench_steps.h),
+// and asks the PyTorch side for torch.profiler's table of the same step.
+//
+// --device cpu and --smoke exist to check the tool itself on a machine
+// without a GPU: --smoke shrinks every case (batch 2, 64 x 64 images; 128 for
+// the detector) and runs it once, on either device.
+//
+// Options: --precision fp32,tf32 (tf32 needs CUDA), --reps R (10), --warmup
+// W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
+// --breakdown, --no-torch, --device cuda|cpu, --smoke.
+// Run it from the repository root (it finds tools/gpu/bench_torch.py from there);
+// $PYTHON names the Python with PyTorch (default: python3).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "framework/allocator.h"
+#include "io/seg_data.h"
+#include "io/seg_loader.h"
+#include "tools/bench_steps.h"
+
+using namespace skinmtl;
+using bench::median;
+
+namespace {
+
+struct Options {
+  std::vector<std::string> precisions = {"fp32", "tf32"};
+  std::vector<std::string> cases;  // empty: all
+  int reps = 10, warmup = 3, max_batch = 256;
+  std::string data_dir = "../shared/data";
+  bool breakdown = false, with_torch = true, smoke = false;
+  Device device = Device::CUDA;
+};
+
+const std::vector<std::string> kCases = {"infer_b1",   "infer_b64", "train_b20", "train_bmax",
+                                         "train_yang", "train_fpn", "iter_song", "loader"};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string x; std::getline(in, x, ',');)
+    if (!x.empty()) out.push_back(x);
+  return out;
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32] [--reps R] [--warmup W] [--cases A,B] "
+               "[--max-batch B] [--data-dir DIR] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
+               "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
+               why.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](int lo) {
+      const std::string v = value();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (*end || n < lo) usage(a + " wants a whole number >= " + std::to_string(lo) + ", got '" + v + "'");
+      return (int)n;
+    };
+    if (a == "--precision") o.precisions = split(value());
+    else if (a == "--cases") o.cases = split(value());
+    else if (a == "--reps") o.reps = number(1);
+    else if (a == "--warmup") o.warmup = number(0);
+    else if (a == "--max-batch") o.max_batch = number(8);
+    else if (a == "--data-dir") o.data_dir = value();
+    else if (a == "--breakdown") o.breakdown = true;
+    else if (a == "--no-torch") o.with_torch = false;
+    else if (a == "--smoke") o.smoke = true;
+    else if (a == "--device") {
+      const std::string d = value();
+      if (d != "cuda" && d != "cpu") usage("--device is cuda or cpu, got '" + d + "'");
+      o.device = d == "cuda" ? Device::CUDA : Device::CPU;
+    } else usage("unknown option " + a);
+  }
+  for (const std::string& p : o.precisions)
+    if (p != "fp32" && p != "tf32") usage("--precision takes fp32 and tf32 (bf16 is not implemented yet), got '" + p + "'");
+  if (o.precisions.empty()) usage("--precision names no precision");
+  if (o.device == Device::CPU && o.precisions != std::vector<std::string>{"fp32"})
+    usage("--device cpu needs --precision fp32 (TF32 is a GPU mode)");
+  for (const std::string& c : o.cases)
+    if (std::find(kCases.begin(), kCases.end(), c) == kCases.end()) usage("unknown case '" + c + "'");
+  if (o.cases.empty()) o.cases = kCases;
+  if (o.smoke) o.reps = 1, o.warmup = 0;
+  return o;
+}
+
+CachingAllocator& allocator_of(Device d) { return d == Device::CUDA ? cuda_allocator() : cpu_allocator(); }
+
+// What one case measured on one side.
+struct Result {
+  std::vector<double> seconds;
+  int batch = 0;            // images per run
+  double peak_mb = -1;      // the most memory in use by tensors; -1 unknown
+  std::string error;        // why it did not run
+};
+
+// Times `fn` (warm-up included in the peak memory).
+Result measure(const Options& o, Device d, int batch, const std::function<void()>& fn) {
+  Result r;
+  r.batch = batch;
+  CachingAllocator& a = allocator_of(d);
+  try {
+    a.reset_peak();
+    r.seconds = bench::time_reps(fn, o.warmup, o.reps);
+    r.peak_mb = a.stats().peak_bytes_in_use / 1e6;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+// The sizes of every case: the benchmark's, or --smoke's tiny ones.
+struct Sizes {
+  int image = 224, b64 = 64, b20 = 20, yang_b = 8, yang_h = 192, yang_w = 256, song = 1024, song_b = 2;
+  static Sizes of(bool smoke) {
+    Sizes s;
+    if (smoke) s.image = 64, s.b64 = 4, s.b20 = 2, s.yang_b = 2, s.yang_h = 64, s.yang_w = 64, s.song = 128;
+    return s;
+  }
+};
+
+// The largest batch of the ResNet-50 step that should fit: a straight line
+// through the peak memory at batch 2 and at batch 20, against 80% of what the
+// device has free (plus what our allocator holds cached, which it would hand
+// out again).
+int largest_batch(const Options& o, bench::ResNetStep& s, const Sizes& z) {
+  auto peak_at = [&](int b) {
+    const auto xb = s.batch(b, z.image);
+    CachingAllocator& a = allocator_of(o.device);
+    a.reset_peak();
+    s.train(xb.first, xb.second, true);
+    return (double)a.stats().peak_bytes_in_use;
+  };
+  const double p2 = peak_at(2), p20 = peak_at(20);
+  const double per_image = std::max(1.0, (p20 - p2) / 18), fixed = p2 - 2 * per_image;
+#if SKINMTL_CUDA
+  double room = 0;
+  if (o.device == Device::CUDA) {
+    room = (double)cuda::device_free_bytes() + (double)cuda_allocator().stats().bytes_cached;
+  } else {
+    room = 4e9;  // the CPU (a smoke test): a few GB
+  }
+#else
+  const double room = 4e9;
+#endif
+  const int fit = (int)((0.8 * room - fixed) / per_image);
+  const int b = std::min(o.max_batch, fit / 8 * 8);
+  std::printf("largest batch: %.0f MB fixed + %.1f MB per image, %.0f MB free: batch %d (at most %d)\n", fixed / 1e6,
+              per_image / 1e6, room / 1e6, b, o.max_batch);
+  return std::max(8, b);
+}
+
+// Runs tools/gpu/bench_torch.py; its JSON, or null with `why` set.
+nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
+  const char* script = "tools/gpu/bench_torch.py";
+  if (!std::filesystem::exists(script)) {
+    why = std::string(script) + " not found: run from the repository root";
+    return nullptr;
+  }
+  std::string cases;
+  for (const std::string& c : o.cases)
+    if (c != "loader") cases += (cases.empty() ? "" : ",") + c;
+  if (cases.empty()) {
+    why = "no case to compare";
+    return nullptr;
+  }
+  std::ostringstream cmd;
+  const char* python = std::getenv("PYTHON");
+  cmd << (python && *python ? python : "python3") << " " << script << " --device " << (o.device == Device::CUDA ? "cuda" : "cpu") << " --reps "
+      << o.reps << " --warmup " << o.warmup << " --cases " << cases << " --bmax " << bmax
+      << (o.smoke ? " --smoke" : "") << (o.breakdown ? " --profile" : "") << " --precision ";
+  for (size_t i = 0; i < o.precisions.size(); ++i) cmd << (i ? "," : "") << o.precisions[i];
+  if (o.device == Device::CUDA) cmd << ",bf16";
+  std::fflush(stdout);
+  FILE* p = popen(cmd.str().c_str(), "r");
+  if (!p) {
+    why = "cannot run " + cmd.str();
+    return nullptr;
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  if (rc != 0) {
+    why = "bench_torch.py failed (status " + std::to_string(rc) + "; is PyTorch with CUDA installed?)";
+    return nullptr;
+  }
+  try {
+    return nlohmann::json::parse(out.substr(out.find('{')));
+  } catch (const std::exception& e) {
+    why = std::string("bad output from bench_torch.py: ") + e.what();
+    return nullptr;
+  }
+}
+
+// One side's figure for a case: latency in ms for infer_b1, else images/s.
+std::string figure(const std::string& c, const Result& r) {
+  if (!r.error.empty() || r.seconds.empty()) return "-";
+  char buf[48];
+  const double s = median(r.seconds);
+  if (c == "infer_b1") std::snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f img/s", r.batch / s);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  if (o.device == Device::CUDA && !cuda_available()) {
+    std::fprintf(stderr, "bench_gpu: CUDA cannot start: %s (--device cpu --smoke checks the tool on a CPU)\n",
+                 cuda_unavailable_reason().c_str());
+    return 1;
+  }
+  const Sizes z = Sizes::of(o.smoke);
+  const Device d = o.device;
+  const std::string device_name = d == Device::CUDA ? cuda_device_description() : "the CPU";
+  std::printf("bench_gpu: skinmtl against PyTorch on %s; %d warm-up + %d timed runs per case%s\n",
+              device_name.c_str(), o.warmup, o.reps, o.smoke ? " (--smoke: tiny sizes)" : "");
+  std::fflush(stdout);
+
+  auto wanted = [&](const std::string& c) { return std::find(o.cases.begin(), o.cases.end(), c) != o.cases.end(); };
+  // results[precision][case]
+  std::map<std::string, std::map<std::string, Result>> ours;
+  int bmax = 0;
+  {
+    bench::ResNetStep resnet(d);
+    for (const std::string& p : o.precisions) {
+      if (d == Device::CUDA) set_cuda_tf32(p == "tf32");
+      auto& r = ours[p];
+      if (wanted("infer_b1")) {
+        const Tensor x = resnet.batch(1, z.image).first;
+        r["infer_b1"] = measure(o, d, 1, [&] { resnet.forward(x); });
+      }
+      if (wanted("infer_b64")) {
+        const Tensor x = resnet.batch(z.b64, z.image).first;
+        r["infer_b64"] = measure(o, d, z.b64, [&] { resnet.forward(x); });
+      }
+      if (wanted("train_b20")) {
+        const auto xb = resnet.batch(z.b20, z.image);
+        r["train_b20"] = measure(o, d, z.b20, [&] { resnet.train(xb.first, xb.second, true); });
+      }
+      if (wanted("train_bmax")) {
+        if (bmax == 0) bmax = o.smoke ? 8 : largest_batch(o, resnet, z);
+        for (int b = bmax; b >= 8; b /= 2) {
+          Result res;
+          {
+            const auto xb = resnet.batch(b, z.image);
+            res = measure(o, d, b, [&] { resnet.train(xb.first, xb.second, true); });
+          }
+          allocator_of(d).empty_cache();  // the next case starts from the memory it needs
+          if (res.error.empty() || b / 2 < 8) {
+            r["train_bmax"] = res;
+            bmax = b;
+            break;
+          }
+          std::printf("train_bmax: batch %d did not fit (%s); halving\n", b, res.error.c_str());
+        }
+      }
+      std::fprintf(stderr, "bench_gpu: %s ResNet-50 cases done\n", p.c_str());
+    }
+    if (o.breakdown) {
+      if (d == Device::CUDA) set_cuda_tf32(o.precisions.back() == "tf32");
+      const auto xb = resnet.batch(z.b20, z.image);
+      bench::Breakdown t(d);
+      double fwd = 0, bwd = 0;
+      const double total = bench::breakdown_train_step(resnet, xb.first, xb.second, t, &fwd, &bwd);
+      std::printf("\n(frozen-BN training step, %s: forward %.2f ms, backward %.2f ms)", o.precisions.back().c_str(),
+                  fwd * 1e3, bwd * 1e3);
+      t.print(("skinmtl training step, frozen BN, batch " + std::to_string(z.b20) + ", by op").c_str(), total);
+    }
+  }
+  allocator_of(d).empty_cache();
+  // The other papers' steps, one network at a time.
+  auto paper_case = [&](const std::string& c, auto make) {
+    if (!wanted(c)) return;
+    for (const std::string& p : o.precisions) {
+      if (d == Device::CUDA) set_cuda_tf32(p == "tf32");
+      Result res;
+      try {
+        auto step = make();
+        res = measure(o, d, step->batch, [&] { step->run(); });
+      } catch (const std::exception& e) {
+        res.error = e.what();
+      }
+      ours[p][c] = res;
+      allocator_of(d).empty_cache();
+    }
+    std::fprintf(stderr, "bench_gpu: %s done\n", c.c_str());
+  };
+  struct Yang : bench::YangStep {
+    int batch;
+    Yang(const bench::StepShape& s) : bench::YangStep(s), batch(s.batch) {}
+  };
+  struct Fpn : bench::SongTrunkFpnStep {
+    int batch;
+    Fpn(const bench::StepShape& s) : bench::SongTrunkFpnStep(s), batch(s.batch) {}
+  };
+  struct Song : bench::SongIteration {
+    int batch;
+    Song(const bench::StepShape& s) : bench::SongIteration(s), batch(s.batch) {}
+  };
+  paper_case("train_yang", [&] { return std::make_unique<Yang>(bench::StepShape{z.yang_b, z.yang_h, z.yang_w, d}); });
+  paper_case("train_fpn", [&] { return std::make_unique<Fpn>(bench::StepShape{z.song_b, z.song, z.song, d}); });
+  paper_case("iter_song", [&] { return std::make_unique<Song>(bench::StepShape{z.song_b, z.song, z.song, d}); });
+  if (d == Device::CUDA) set_cuda_tf32(false);
+
+  // The loader, on the CPU's cores.
+  std::vector<std::string> loader_rows;
+  if (!wanted("loader")) {
+  } else if (std::filesystem::exists(o.data_dir + "/isic2017/labels.csv")) {
+    try {
+      const SegData data = load_seg_data("isic2017", o.data_dir);
+      LoaderOptions lo;
+      lo.threads = (int)std::max(1u, std::thread::hardware_concurrency());
+      for (const auto& [name, t, b] : {std::tuple{"Yang train 192x256", yang_train_transform(192, 256), 8},
+                                        std::tuple{"Song train 1024", song_train_transform(1024), 2}}) {
+        lo.batch_size = b;
+        SegLoader loader(data.train, t, lo);
+        loader.start_epoch(0);
+        SegBatch batch;
+        for (int i = 0; i < (o.smoke ? 2 : 40) && loader.next(batch); ++i) {
+        }
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "loader, %s: %.0f images/s (%d threads)", name, loader.stats().images_per_second(),
+                      lo.threads);
+        loader_rows.push_back(buf);
+      }
+    } catch (const std::exception& e) {
+      loader_rows.push_back(std::string("loader: ") + e.what());
+    }
+  } else {
+    loader_rows.push_back("loader: not timed (no " + o.data_dir + "/isic2017/labels.csv; --data-dir)");
+  }
+
+  std::string why = o.with_torch ? "" : "--no-torch";
+  nlohmann::json theirs = why.empty() ? run_torch(o, bmax, why) : nlohmann::json(nullptr);
+  auto torch_result = [&](const std::string& p, const std::string& c) {
+    Result r;
+    if (!theirs.is_object() || !theirs.contains(p) || !theirs[p].contains(c)) return r;
+    const nlohmann::json& j = theirs[p][c];
+    if (j.contains("error")) r.error = j["error"].get<std::string>();
+    if (j.contains("seconds")) r.seconds = j["seconds"].get<std::vector<double>>();
+    r.batch = j.value("batch", 0);
+    r.peak_mb = j.value("peak_mb", -1.0);
+    return r;
+  };
+
+  const std::map<std::string, std::string> label = {
+      {"infer_b1", "ResNet-50 inference b1 latency"},
+      {"infer_b64", "ResNet-50 inference b" + std::to_string(z.b64)},
+      {"train_b20", "Liao & Luo step b" + std::to_string(z.b20)},
+      {"train_bmax", "Liao & Luo step b" + std::to_string(bmax) + " (largest)"},
+      {"train_yang", "Yang step " + std::to_string(z.yang_h) + "x" + std::to_string(z.yang_w) + " b" +
+                         std::to_string(z.yang_b)},
+      {"train_fpn", "Song trunk+FPN " + std::to_string(z.song) + " b" + std::to_string(z.song_b)},
+      {"iter_song", "Song iteration " + std::to_string(z.song) + " b" + std::to_string(z.song_b) + " (PT: Mask R-CNN)"}};
+  auto mb = [](double v) {
+    char buf[32];
+    if (v < 0) return std::string("-");
+    std::snprintf(buf, sizeof buf, "%.0f MB", v);
+    return std::string(buf);
+  };
+  std::printf("\n%-42s %-5s %13s %13s %7s %10s %10s %13s\n", "case", "prec", "skinmtl", "PyTorch", "speed", "skinmtl",
+              "PyTorch", "PyTorch bf16");
+  std::printf("%-42s %-5s %13s %13s %7s %10s %10s %13s\n", "", "", "", "", "ratio", "peak mem", "peak mem", "+ chan.last");
+  for (const std::string& c : kCases) {
+    if (!wanted(c) || c == "loader") continue;
+    for (const std::string& p : o.precisions) {
+      const Result a = ours[p][c], b = torch_result(p, c), bf = torch_result("bf16", c);
+      // > 1: skinmtl is faster (their time over ours at the same batch).
+      std::string ratio = "-";
+      if (!a.seconds.empty() && !b.seconds.empty() && a.batch == b.batch) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%.2fx", median(b.seconds) / median(a.seconds));
+        ratio = buf;
+      }
+      std::printf("%-42s %-5s %13s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(), figure(c, a).c_str(),
+                  figure(c, b).c_str(), ratio.c_str(), mb(a.peak_mb).c_str(), mb(b.peak_mb).c_str(),
+                  p == o.precisions.front() ? figure(c, bf).c_str() : "");
+      if (!a.error.empty()) std::printf("    skinmtl: %s\n", a.error.c_str());
+      if (!b.error.empty()) std::printf("    PyTorch: %s\n", b.error.c_str());
+    }
+  }
+  std::printf("speed ratio: PyTorch's time / skinmtl's at the same batch and precision (> 1: skinmtl is faster). "
+              "Targets: training steps >= 1.3x at TF32 (Song: >= 1.5x), peak memory <= PyTorch's.\n");
+  if (theirs.is_object())
+    std::printf("PyTorch %s, %s; eager, NCHW (bf16: autocast + channels_last), cudnn.benchmark on.\n",
+                theirs.value("torch", std::string("?")).c_str(), theirs.value("device", std::string("?")).c_str());
+  else
+    std::printf("PyTorch: not run (%s)\n", why.c_str());
+  for (const std::string& row : loader_rows) std::printf("%s\n", row.c_str());
+  return 0;
+}

@@ -1,0 +1,406 @@
+// tools/bench_steps.h: what the benchmarks time, shared by bench_cpu (the
+// CPU against PyTorch's oneDNN) and bench_gpu (CUDA against PyTorch on the
+// same GPU): the three papers' training steps, at a size and batch of the
+// caller's choosing, on either device, and the per-op breakdown.
+//
+// Each step owns its network, optimizer and a batch of random data (speed
+// does not depend on the values), built on `device`. run() is one complete
+// training step and returns when the device has finished it (on CUDA it
+// waits for the stream: the caller's clock must not stop at the last launch).
+//
+// A header of the tools only (each benchmark is one translation unit).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "framework/autograd.h"
+#include "framework/grad_clip.h"
+#include "framework/ops.h"
+#include "framework/optimizer.h"
+#include "framework/random.h"
+#include "nets/detseg.h"
+#include "nets/fpn.h"
+#include "nets/resnet50.h"
+#include "nets/segcls.h"
+
+#if SKINMTL_CUDA
+#include "kernels/device.h"
+#endif
+
+namespace skinmtl::bench {
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Waits until `device` has finished what was queued (nothing to do on the CPU).
+inline void wait_for(Device device) {
+#if SKINMTL_CUDA
+  if (device == Device::CUDA) cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
+// `warmup` untimed calls, then `reps` timed ones (seconds each). `fn` must
+// return only when its work is done (see wait_for).
+inline std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    t.push_back(seconds_since(t0));
+  }
+  return t;
+}
+
+// The network skinmtl trains: the Keras/MSRA ResNet-50 ("v1" strides, conv
+// biases, BatchNorm eps 1e-3), with `classes` outputs (0: a trunk).
+inline ResNetConfig keras_resnet50(int classes) {
+  ResNetConfig cfg;
+  cfg.stride = ResNetStride::V1;
+  cfg.bn_eps = 1e-3;
+  cfg.conv_bias = true;
+  cfg.classes = classes;
+  return cfg;
+}
+
+// Where a step's batch lives and how big it is.
+struct StepShape {
+  int batch = 8, height = 120, width = 160;
+  Device device = Device::CPU;
+};
+
+// Liao & Luo's step on the plain ResNet-50: zero_grad, forward in training
+// mode (batch statistics, or frozen: running statistics with gamma and beta
+// trained), softmax cross-entropy on random labels, backward, SGD (lr 1e-3,
+// momentum 0.9, weight decay 1e-4). forward() is the same network in eval
+// mode without the tape.
+struct ResNetStep {
+  Rng rng{1};
+  ResNet50 net;
+  SGD sgd;
+  Device device;
+  explicit ResNetStep(Device d) : net(keras_resnet50(1000), rng), sgd(net.parameters(), {1e-3, 0.9, 1e-4}), device(d) {
+    net.to(d);
+  }
+  // A batch of B random images of side S and B random labels, on the device.
+  std::pair<Tensor, Tensor> batch(int b, int size) {
+    std::vector<double> lab(b);
+    for (double& l : lab) l = (double)rng.randint(0, 1000);
+    return {randn({b, 3, size, size}, rng).to(device), Tensor::from_vector(lab, {b}).to(device)};
+  }
+  void forward(const Tensor& x) {
+    net.eval();
+    NoGradGuard no_grad;
+    net.forward(x);
+    wait_for(device);
+  }
+  void train(const Tensor& x, const Tensor& labels, bool frozen_bn) {
+    net.train();
+    net.set_bn_frozen(frozen_bn);
+    sgd.zero_grad();
+    softmax_cross_entropy(net.forward(x), labels).backward();
+    sgd.step();
+    net.set_bn_frozen(false);
+    wait_for(device);
+  }
+};
+
+// Yang et al.: the segmentation + two classifiers model (nets/segcls.h),
+// trunk BN frozen; loss = per-pixel BCE + the two BCEs.
+struct YangStep {
+  Rng rng{2};
+  SegClsNet net;
+  SGD sgd;
+  Device device;
+  Tensor x, masks, melanoma, sk;
+  explicit YangStep(const StepShape& s)
+      : net([] {
+          SegClsConfig c;
+          c.trunk = keras_resnet50(0);
+          return c;
+        }(), rng),
+        sgd(net.parameters(), {1e-3, 0.9, 1e-4}),
+        device(s.device) {
+    net.to(device);
+    const int b = s.batch;
+    x = randn({b, 3, s.height, s.width}, rng).to(device);
+    std::vector<double> m((size_t)b * s.height * s.width), mel(b), k(b);
+    for (double& v : m) v = rng.uniform() < 0.3 ? 1 : 0;
+    for (int i = 0; i < b; ++i) mel[i] = i % 2, k[i] = (i / 2) % 2;
+    masks = Tensor::from_vector(m, {b, 1, s.height, s.width}).to(device);
+    melanoma = Tensor::from_vector(mel, {b}).to(device);
+    sk = Tensor::from_vector(k, {b}).to(device);
+  }
+  void run() {
+    net.train();
+    net.set_trunk_bn_frozen(true);
+    sgd.zero_grad();
+    net.loss(net.forward(x), masks, melanoma, sk, SegClsLossWeights{}).total.backward();
+    sgd.step();
+    wait_for(device);
+  }
+};
+
+// Song et al., the part with a PyTorch twin (torchvision's
+// FeaturePyramidNetwork): ResNet-50 + FPN on square images of side
+// s.height, frozen BN; loss the sum of the five levels' means.
+struct SongTrunkFpnStep {
+  Rng rng{3};
+  ResNet50 trunk;
+  FPN fpn;
+  std::unique_ptr<SGD> sgd;
+  Device device;
+  Tensor x;
+  explicit SongTrunkFpnStep(const StepShape& s)
+      : trunk(keras_resnet50(0), rng), fpn(FpnConfig{}, rng), device(s.device) {
+    trunk.to(device);
+    fpn.to(device);
+    std::vector<Parameter*> params = trunk.parameters();
+    for (Parameter* p : fpn.parameters()) params.push_back(p);
+    sgd = std::make_unique<SGD>(params, SGDOptions{1e-3, 0.9, 1e-4});
+    x = randn({s.batch, 3, s.height, s.height}, rng).to(device);
+  }
+  void run() {
+    trunk.train();
+    trunk.set_bn_frozen(true);
+    sgd->zero_grad();
+    Tensor loss;
+    for (const Tensor& level : fpn.forward(trunk.stages(x)))
+      loss = loss.defined() ? add(loss, mean(level)) : mean(level);
+    loss.backward();
+    sgd->step();
+    wait_for(device);
+  }
+};
+
+// Song et al.'s whole training iteration (nets/detseg.h) on square images of
+// side s.height, phase 3 (every layer trains, trunk BN frozen): trunk, FPN,
+// RPN with focal loss and 1:3 sampling, RoIAlign, the classify / box / mask
+// heads, gradient clipping to norm 5. One lesion box (and its mask) per image.
+struct SongIteration {
+  Rng rng{4};
+  DetSegNet net;
+  std::unique_ptr<SGD> sgd;
+  Device device;
+  Tensor x;
+  DetSegTargets targets;
+  int64_t iteration = 0;
+  explicit SongIteration(const StepShape& s)
+      : net([] {
+          DetSegConfig c;
+          c.backbone = keras_resnet50(0);
+          return c;
+        }(), rng),
+        device(s.device) {
+    set_detseg_phase(net, 3);
+    net.backbone->set_bn_frozen(true);
+    net.to(device);
+    sgd = std::make_unique<SGD>(net.parameters(), SGDOptions{1e-4, 0.9, 1e-4});
+    const int b = s.batch, side = s.height;
+    x = randn({b, 3, side, side}, rng).to(device);
+    // One lesion per image: two boxes (of a 256 image, scaled to the side) taken in turn.
+    const double kBoxes[2][4] = {{40, 50, 180, 200}, {60, 30, 220, 170}};
+    std::vector<double> boxes;
+    for (int i = 0; i < b; ++i)
+      for (double v : kBoxes[i % 2]) boxes.push_back(v * side / 256.0);
+    targets.boxes = Tensor::from_vector(boxes, {b, 4});
+    std::vector<double> malignant(b);
+    for (int i = 0; i < b; ++i) malignant[i] = (i + 1) % 2;
+    targets.malignant = Tensor::from_vector(malignant, {b});
+    std::vector<double> m((size_t)b * side * side, 0.0);
+    for (int i = 0; i < b; ++i)
+      for (int y = (int)boxes[4 * i + 1]; y < (int)boxes[4 * i + 3]; ++y)
+        for (int x0 = (int)boxes[4 * i]; x0 < (int)boxes[4 * i + 2]; ++x0) m[((size_t)i * side + y) * side + x0] = 1;
+    targets.masks = Tensor::from_vector(m, {b, 1, side, side}).to(device);
+  }
+  void run() {
+    net.train();
+    sgd->zero_grad();
+    Rng sample_rng(iteration++);  // the anchor and RoI samples
+    net.loss(x, targets, sample_rng).total.backward();
+    clip_grad_norm(sgd->params(), 5.0);
+    sgd->step();
+    wait_for(device);
+  }
+};
+
+// ---- the per-op breakdown -------------------------------------------------------------------
+// Where one forward or one training step spends its time, per op kind. On
+// CUDA every timed op is followed by a wait for the device (`device`), so
+// the figures are each op's own time, launches included, without overlap.
+
+struct Breakdown {
+  explicit Breakdown(Device d = Device::CPU) : device(d) {}
+  Device device;
+  std::map<std::string, double> seconds;
+  std::map<std::string, int> calls;
+  std::map<std::string, double> flops;  // multiply-adds x 2, for the convolutions
+  void add(const std::string& key, double s, double f = 0) {
+    seconds[key] += s;
+    calls[key] += 1;
+    flops[key] += f;
+  }
+  // Starts a timing: waits for earlier work first.
+  Clock::time_point start() const {
+    wait_for(device);
+    return Clock::now();
+  }
+  // Ends one: waits for the op's work, then adds its time under `key`.
+  void stop(const std::string& key, Clock::time_point t0, double f = 0) {
+    wait_for(device);
+    add(key, seconds_since(t0), f);
+  }
+  template <typename F>
+  Tensor time(const std::string& key, F&& f) {
+    const auto t0 = start();
+    Tensor y = f();
+    stop(key, t0);
+    return y;
+  }
+  void print(const char* title, double total) const {
+    std::vector<std::pair<double, std::string>> rows;
+    double sum = 0;
+    for (const auto& [k, s] : seconds) rows.push_back({s, k}), sum += s;
+    std::sort(rows.rbegin(), rows.rend());
+    const bool ms = device == Device::CUDA;  // GPU times read better in milliseconds
+    const double unit = ms ? 1e3 : 1;
+    const char* u = ms ? "ms" : "s";
+    std::printf("\n%s (total %.3f %s)\n", title, total * unit, u);
+    for (const auto& [s, k] : rows) {
+      std::printf("  %-34s %8.3f %-2s %5.1f%%  (%d calls)", k.c_str(), s * unit, u, 100 * s / total, calls.at(k));
+      if (flops.at(k) > 0) std::printf("  %7.1f GFLOP/s", flops.at(k) / s * 1e-9);
+      std::printf("\n");
+    }
+    std::printf("  %-34s %8.3f %-2s %5.1f%%\n", "(everything else)", (total - sum) * unit, u,
+                100 * (total - sum) / total);
+  }
+};
+
+inline std::string conv_key(const Conv2d& c) {
+  const Shape& w = c.weight->value.shape();
+  return "conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) + (c.params.stride_h > 1 ? " stride 2" : "");
+}
+
+// ResNet50::forward, op by op with timers; mirrors nets/resnet50.cpp.
+struct TimedResNet {
+  ResNet50& net;
+  Breakdown& t;
+  Tensor conv(Conv2d& c, const Tensor& x) {
+    const auto t0 = t.start();
+    Tensor y = c.forward(x);
+    const Shape& w = c.weight->value.shape();
+    t.stop(conv_key(c), t0, 2.0 * (double)y.numel() * (double)(w[1] * w[2] * w[3]));
+    return y;
+  }
+  Tensor bn(BatchNorm2d& b, const Tensor& x) { return t.time("batch_norm", [&] { return b.forward(x); }); }
+  Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
+  Tensor block(Bottleneck& b, const Tensor& x) {
+    Tensor h = relu_(bn(*b.bn1, conv(*b.conv1, x)));
+    h = relu_(bn(*b.bn2, conv(*b.conv2, h)));
+    h = bn(*b.bn3, conv(*b.conv3, h));
+    Tensor sc = b.downsample ? bn(*b.downsample->bn, conv(*b.downsample->conv, x)) : x;
+    return relu_(t.time("add", [&] { return add(h, sc); }));
+  }
+  Tensor forward(const Tensor& x) {
+    Tensor h = relu_(bn(*net.bn1, conv(*net.conv1, x)));
+    h = t.time("max_pool", [&] { return max_pool2d(h, Pool2dParams::make(3, 2, 1)); });
+    for (auto* layer : {net.layer1.get(), net.layer2.get(), net.layer3.get(), net.layer4.get()})
+      for (auto& b : layer->blocks) h = block(*b, h);
+    h = t.time("global_avg_pool", [&] { return global_avg_pool2d(h); });
+    return t.time("linear (fc)", [&] { return net.fc->forward(h); });
+  }
+};
+
+// Wraps the backward function of every tape node reachable from `root` in a
+// timer keyed by the op's name (and, for conv2d, its kernel and stride).
+inline void instrument_backward(const Tensor& root, Breakdown& t) {
+  std::vector<Node*> stack{root.grad_fn().get()};
+  std::unordered_set<Node*> seen{stack.back()};
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const Edge& in : node->inputs) {
+      Node* child = in.producer.get();
+      if (child && seen.insert(child).second) stack.push_back(child);
+    }
+    BackwardFn inner = node->backward;
+    std::string name = node->name;
+    const bool is_conv = name == "conv2d";
+    Shape w = is_conv ? node->inputs[1].shape : Shape{};
+    int64_t in_h = is_conv ? node->inputs[0].shape[2] : 0;
+    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, std::vector<Tensor>& d) {
+      std::string key = "bwd " + name;
+      if (is_conv)
+        key = "bwd conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
+              (dy.size(2) * 2 <= in_h && w[2] < 7 ? " stride 2" : "");
+      // A convolution's backward: the dw GEMM and (when dx is wanted) the dx
+      // GEMM, each as many multiply-adds as the forward.
+      const double fwd_flops = is_conv ? 2.0 * (double)dy.numel() * (double)(w[1] * w[2] * w[3]) : 0;
+      const double f = fwd_flops * ((d[1].defined() ? 1 : 0) + (d[0].defined() ? 1 : 0));
+      const auto t0 = t.start();
+      inner(dy, d);
+      t.stop(key, t0, f);
+    };
+  }
+}
+
+// The frozen-BN training step of `s` (one untimed step first, so that the
+// timed one finds its memory cached), op by op: returns the step's seconds
+// and fills `t`; forward and backward seconds in *fwd, *bwd.
+inline double breakdown_train_step(ResNetStep& s, const Tensor& x, const Tensor& labels, Breakdown& t,
+                                   double* fwd, double* bwd) {
+  s.train(x, labels, true);
+  s.net.train();
+  s.net.set_bn_frozen(true);
+  TimedResNet timed{s.net, t};
+  const auto t0 = t.start();
+  s.sgd.zero_grad();
+  t.stop("zero_grad", t0);
+  const auto tf = t.start();
+  const Tensor logits = timed.forward(x);
+  Tensor loss = t.time("softmax_cross_entropy", [&] { return softmax_cross_entropy(logits, labels); });
+  *fwd = seconds_since(tf);
+  instrument_backward(loss, t);
+  const auto tb = t.start();
+  loss.backward();
+  wait_for(s.device);
+  *bwd = seconds_since(tb);
+  const auto ts = t.start();
+  s.sgd.step();
+  t.stop("sgd step", ts);
+  s.net.set_bn_frozen(false);
+  return seconds_since(t0);
+}
+
+// One eval forward of `s` op by op (after a warm-up one): returns its seconds.
+inline double breakdown_forward(ResNetStep& s, const Tensor& x, Breakdown& t) {
+  s.net.eval();
+  NoGradGuard no_grad;
+  TimedResNet timed{s.net, t};
+  timed.forward(x);  // warm-up
+  t = Breakdown(t.device);
+  const auto t0 = t.start();
+  timed.forward(x);
+  wait_for(s.device);
+  return seconds_since(t0);
+}
+
+}  // namespace skinmtl::bench
