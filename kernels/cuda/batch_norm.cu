@@ -8,23 +8,77 @@
 //    loads coalesce); then block_sum() combines the kThreads partial sums in a
 //    fixed tree in shared memory. The order of every addition is fixed by the
 //    launch shape alone, so results are bitwise reproducible; no atomics.
-//    One block per channel keeps the code simple; it leaves SMs idle when C is
-//    small next to the GPU's SM count (ResNet-50's 64-channel layers on an
-//    H100's 132 SMs), a known cost, not a correctness issue.
+//    Two things keep these loops near the memory bound: a ChannelCursor walks
+//    the element addresses with an add and a compare (no 64-bit division per
+//    element, which costs more than the load), and each thread issues
+//    kUnroll loads before it adds any of them (one load in flight per thread
+//    leaves an SM's memory pipe mostly empty). Neither changes the order of
+//    the additions. One block per channel keeps the code simple; it leaves
+//    SMs idle when C is small next to the GPU's SM count (ResNet-50's
+//    64-channel layers on an H100's 132 SMs), a known cost.
 //  - elementwise passes (normalize, dx): grid-stride loops over N*C*HW, the
-//    channel of flat index i being (i / HW) % C.
+//    channel of flat index i being (i / HW) % C, computed in 32-bit unsigned
+//    arithmetic whenever N*C*HW < 2^31 (a 64-bit division is a long software
+//    routine on a GPU; a 32-bit one a few instructions), in 64-bit otherwise.
+#include <cstdint>
+
 #include "kernels/batch_norm.h"
 #include "kernels/cuda/check.cuh"
 
 namespace skinmtl {
 namespace {
 
-// The flat index of the i-th element (0 <= i < N*HW) of channel c in an
-// (N, C, HW) buffer: i = n * HW + j  ->  (n * C + c) * HW + j.
-__device__ __forceinline__ int64_t channel_elem(int64_t i, int64_t c, int64_t C, int64_t HW) {
-  const int64_t n = i / HW, j = i - n * HW;
-  return (n * C + c) * HW + j;
+// Loads each thread of a reduction issues before adding them.
+constexpr int kUnroll = 8;
+
+// This thread's K Kahan sums over its elements of channel c (threadIdx.x,
+// + blockDim.x, ...) of (N, C, HW) buffers a and b (b may be null: then a
+// stands in for it), in element order: for each element, term(a[k], b[k], t)
+// sets the K terms t[0..K-1] to add. kUnroll elements are loaded before the
+// first of their terms is added.
+template <int K, typename Term>
+__device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float* a, const float* b, int64_t N,
+                                                    int64_t c, int64_t C, int64_t HW, Term term) {
+  if (!b) b = a;
+  const int64_t M = N * HW, step = blockDim.x;
+  ChannelCursor cur(c, C, HW, threadIdx.x, step);
+  KahanSum<float> s[K];
+  float t[K];
+  int64_t i = threadIdx.x;
+  for (; i + (kUnroll - 1) * step < M; i += kUnroll * step) {
+    float va[kUnroll], vb[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t k = cur.offset();
+      va[u] = a[k];
+      vb[u] = b[k];
+      cur.advance();
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      term(va[u], vb[u], t);
+#pragma unroll
+      for (int q = 0; q < K; ++q) s[q].add(t[q]);
+    }
+  }
+  for (; i < M; i += step) {
+    const int64_t k = cur.offset();
+    term(a[k], b[k], t);
+#pragma unroll
+    for (int q = 0; q < K; ++q) s[q].add(t[q]);
+    cur.advance();
+  }
+#pragma unroll
+  for (int q = 0; q < K; ++q) out[q] = s[q].sum;
 }
+
+// Grid-stride loop over [0, n) in the index type I (uint32_t when n < 2^31,
+// so that i + the grid's stride cannot wrap; else int64_t).
+#define BN_KERNEL_LOOP(I, i, n) \
+  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (I)blockDim.x * gridDim.x)
+
+// Whether the elementwise kernels may index N*C*HW elements in 32 bits.
+bool fits_32(int64_t total) { return total < ((int64_t)1 << 31); }
 
 // The sum of `v` over all threads of the block, returned to every thread.
 // buf holds blockDim.x floats of shared memory; blockDim.x must be a power of
@@ -52,16 +106,15 @@ __global__ void bn_train_stats_kernel(float* mean, float* invstd, float* running
   const int64_t c = blockIdx.x;
   const int64_t M = N * HW;
   // Pass 1: the mean.
-  KahanSum<float> s;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s.add(x[channel_elem(i, c, C, HW)]);
-  const float mu = block_sum(s.sum, buf) / (float)M;
+  float sum[1];
+  channel_thread_sums(sum, x, nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
+  const float mu = block_sum(sum[0], buf) / (float)M;
   // Pass 2: the mean of squared deviations (no E[x^2] - E[x]^2 cancellation).
-  KahanSum<float> q;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-    const float d = x[channel_elem(i, c, C, HW)] - mu;
-    q.add(d * d);
-  }
-  const float var = block_sum(q.sum, buf) / (float)M;
+  channel_thread_sums(sum, x, nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
+    const float d = v - mu;
+    t[0] = d * d;
+  });
+  const float var = block_sum(sum[0], buf) / (float)M;
   if (threadIdx.x == 0) {
     mean[c] = mu;
     invstd[c] = 1.f / sqrtf(var + eps);  // IEEE sqrtf and division, as the CPU loop
@@ -79,11 +132,12 @@ __global__ void bn_frozen_stats_kernel(float* mean, float* invstd, const float* 
   }
 }
 
+template <typename I>
 __global__ void bn_normalize_kernel(float* y, const float* x, const float* mean,
                                     const float* invstd, const float* gamma, const float* beta,
-                                    int64_t C, int64_t HW, int64_t total) {
-  CUDA_KERNEL_LOOP(i, total) {
-    const int64_t c = (i / HW) % C;
+                                    I C, I HW, I total) {
+  BN_KERNEL_LOOP(I, i, total) {
+    const I c = (i / HW) % C;
     y[i] = bn_normalize_elem(x[i], mean[c], invstd[c], gamma[c], beta[c]);
   }
 }
@@ -95,17 +149,14 @@ __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* su
                                           const float* invstd, int64_t N, int64_t C, int64_t HW) {
   __shared__ float buf[cuda::kThreads];
   const int64_t c = blockIdx.x;
-  const int64_t M = N * HW;
   const float mu = mean[c], is = invstd[c];
-  KahanSum<float> s_dy, s_dy_xhat;
-  for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-    const int64_t k = channel_elem(i, c, C, HW);
-    const float g = dy[k];
-    s_dy.add(g);
-    s_dy_xhat.add(g * ((x[k] - mu) * is));
-  }
-  const float sum_dy = block_sum(s_dy.sum, buf);
-  const float sum_dy_xhat = block_sum(s_dy_xhat.sum, buf);
+  float sum[2];  // sum dy, sum dy * xhat
+  channel_thread_sums(sum, dy, x, N, c, C, HW, [mu, is](float g, float v, float(&t)[2]) {
+    t[0] = g;
+    t[1] = g * ((v - mu) * is);
+  });
+  const float sum_dy = block_sum(sum[0], buf);
+  const float sum_dy_xhat = block_sum(sum[1], buf);
   if (threadIdx.x == 0) {
     sums[c] = sum_dy;
     sums[C + c] = sum_dy_xhat;
@@ -117,12 +168,13 @@ __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* su
 // dx += the per-element gradient; sums is read only in training mode.
 // M: the values per channel the sums were taken over (N * HW, or all
 // processes' for synchronised batch norm).
+template <typename I>
 __global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float* dy, const float* x,
                                       const float* mean, const float* invstd, const float* gamma,
-                                      int64_t N, int64_t C, int64_t HW, int64_t Mtot, bool training) {
+                                      I C, I HW, I total, int64_t Mtot, bool training) {
   const float M = (float)Mtot;
-  CUDA_KERNEL_LOOP(i, N * C * HW) {
-    const int64_t c = (i / HW) % C;
+  BN_KERNEL_LOOP(I, i, total) {
+    const I c = (i / HW) % C;
     dx[i] += training ? bn_backward_train_elem(dy[i], x[i], mean[c], invstd[c], gamma[c],
                                                sums[c] / M, sums[C + c] / M)
                       : bn_backward_frozen_elem(dy[i], invstd[c], gamma[c]);
@@ -133,18 +185,17 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float*
 __global__ void bn_sum_kernel(float* out, const float* x, const float* mean, int64_t N, int64_t C, int64_t HW) {
   __shared__ float buf[cuda::kThreads];
   const int64_t c = blockIdx.x;
-  const int64_t M = N * HW;
-  KahanSum<float> s;
+  float sum[1];
   if (mean) {
     const float mu = mean[c];
-    for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-      const float d = x[channel_elem(i, c, C, HW)] - mu;
-      s.add(d * d);
-    }
+    channel_thread_sums(sum, x, nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
+      const float d = v - mu;
+      t[0] = d * d;
+    });
   } else {
-    for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s.add(x[channel_elem(i, c, C, HW)]);
+    channel_thread_sums(sum, x, nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
   }
-  const float total = block_sum(s.sum, buf);
+  const float total = block_sum(sum[0], buf);
   if (threadIdx.x == 0) out[c] = total;
 }
 
@@ -169,6 +220,19 @@ unsigned channel_blocks(int64_t C) {
                                      << " channels exceed the grid limit of 2^31 - 1 blocks "
                                         "(one block per channel)");
   return (unsigned)C;
+}
+
+// dx += the per-element gradient over all N*C*HW elements (see bn_backward_dx_kernel).
+void launch_backward_dx(float* dx, const float* sums, const float* dy, const float* x, const float* mean,
+                        const float* invstd, const float* gamma, int64_t C, int64_t HW, int64_t total,
+                        int64_t Mtot, bool training, cuda_stream_t s) {
+  if (fits_32(total))
+    bn_backward_dx_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+        dx, sums, dy, x, mean, invstd, gamma, (uint32_t)C, (uint32_t)HW, (uint32_t)total, Mtot, training);
+  else
+    bn_backward_dx_kernel<int64_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+        dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, training);
+  SKINMTL_LAUNCH_CHECK();
 }
 
 }  // namespace
@@ -196,8 +260,12 @@ void batch_norm_normalize_cuda(float* y, const float* x, const float* mean, cons
                                int64_t HW, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  bn_normalize_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd,
-                                                                         gamma, beta, C, HW, total);
+  if (fits_32(total))
+    bn_normalize_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+        y, x, mean, invstd, gamma, beta, (uint32_t)C, (uint32_t)HW, (uint32_t)total);
+  else
+    bn_normalize_kernel<int64_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd, gamma,
+                                                                                    beta, C, HW, total);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -214,9 +282,7 @@ void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta, float* sum
     SKINMTL_LAUNCH_CHECK();
   }
   if (dx) {
-    bn_backward_dx_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-        dx, sums, dy, x, mean, invstd, gamma, N, C, HW, N * HW, training);
-    SKINMTL_LAUNCH_CHECK();
+    launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, N * HW, training, s);
   }
 }
 
@@ -255,9 +321,7 @@ void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, 
                                  int64_t C, int64_t HW, int64_t Mtot, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  bn_backward_dx_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(dx, sums, dy, x, mean, invstd, gamma,
-                                                                           N, C, HW, Mtot, true);
-  SKINMTL_LAUNCH_CHECK();
+  launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, true, s);
 }
 
 }  // namespace skinmtl

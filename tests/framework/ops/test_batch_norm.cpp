@@ -272,6 +272,31 @@ TEST(BatchNorm, Errors) {
   EXPECT_THROW(batch_norm2d(x, g, b, rm, rv, bad_eps), Error);
 }
 
+// The CUDA reductions address a channel's elements with ChannelCursor
+// instead of dividing per element. It must visit exactly the offsets the
+// division gives, in order: for plane sizes below, at and above the step
+// (HW 1 and 3 carry on every advance, 256 and 512 are multiples of it), each
+// thread's first element, and the last image.
+TEST(BatchNorm, ChannelCursorVisitsTheOffsetsOfTheDivision) {
+  for (int64_t HW : {1, 3, 49, 255, 256, 257, 512, 3136})
+    for (int64_t step : {1, 7, 256})
+      for (int64_t C : {1, 3})
+        for (int64_t N : {1, 2, 5}) {
+          const int64_t c = C - 1, M = N * HW;
+          for (int64_t first : {int64_t(0), step / 2, step - 1}) {
+            if (first >= M) continue;
+            ChannelCursor cur(c, C, HW, first, step);
+            int64_t visited = 0;
+            for (int64_t i = first; i < M; i += step, cur.advance(), ++visited) {
+              const int64_t want = (i / HW * C + c) * HW + i % HW;
+              ASSERT_EQ(cur.offset(), want) << "HW " << HW << " step " << step << " C " << C << " N " << N
+                                            << " first " << first << " element " << i;
+            }
+            EXPECT_EQ(visited, (M - first + step - 1) / step);
+          }
+        }
+}
+
 // ---- CUDA -----------------------------------------------------------------------
 
 TEST(BatchNormCuda, TrainingParityOddShapes) {
