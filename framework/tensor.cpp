@@ -55,6 +55,14 @@ void set_cuda_tf32(bool on) {
 #endif
 }
 
+void set_cuda_conv_benchmark(bool on) {
+#if SKINMTL_CUDA
+  cuda::set_conv_benchmark(on);
+#else
+  SKINMTL_CHECK(!on, "the cuDNN benchmark mode needs CUDA: " << cuda_unavailable_reason());
+#endif
+}
+
 bool cuda_required() {
   const char* v = std::getenv("SKINMTL_REQUIRE_CUDA");
   return v && *v && std::string(v) != "0";

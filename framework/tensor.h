@@ -52,6 +52,10 @@ std::string cuda_device_description();
 // kernels/device.h, set_tf32): about 3x faster, about 2^-11 relative error per
 // product. Off by default. Needs CUDA (an error in a CPU-only build).
 void set_cuda_tf32(bool on);
+// Measured cuDNN algorithm choice (kernels/device.h, set_conv_benchmark):
+// the first convolution of each shape times the candidates. Off unless set or
+// SKINMTL_CUDNN_BENCHMARK=1; a CPU-only build refuses to turn it on.
+void set_cuda_conv_benchmark(bool on);
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);

@@ -52,6 +52,17 @@ size_t device_free_bytes();       // cudaMemGetInfo's free figure
 // plan is cached per setting. Cheap to call; set it before the work it governs.
 void set_tf32(bool on);
 bool tf32();
+// Measured algorithm choice for cuDNN convolutions (what PyTorch calls
+// cudnn.benchmark): the first call of each shape runs cuDNN's candidate
+// algorithms on trial buffers of that shape (cudnnFind*AlgorithmEx) and
+// keeps the fastest that meets the same rules as the heuristic choice
+// (deterministic, no FFT or Winograd-nonfused, FMA or TF32 as set, at most
+// the workspace cap; kernels/cuda/conv2d_cudnn.cu). Off by default: the
+// heuristic choice runs nothing, needs no trial memory, and picks the same
+// algorithm in every run. SKINMTL_CUDNN_BENCHMARK=1 in the environment turns
+// it on from the start; plans are cached per setting.
+void set_conv_benchmark(bool on);
+bool conv_benchmark();
 // The current device's compute capability as 10 * major + minor (90 on an H100).
 int compute_capability();
 // The current device in words: "NVIDIA H200, compute capability 9.0, 140 GB".

@@ -30,10 +30,22 @@
 // accepted; the other rules stay. Plans are cached per setting.
 // If none qualifies we fall back to the general-purpose deterministic
 // algorithms IMPLICIT_GEMM / BWD_DATA_ALGO_1 / BWD_FILTER_ALGO_1 (an error is
-// raised if cuDNN does not support even those for the shape). Heuristics
-// rather than cudnnFind* (benchmarking): the choice is then the same in every
-// run on the same GPU and cuDNN version, and the search needs no trial
-// buffers. The price: the heuristic's pick is not always the fastest.
+// raised if cuDNN does not support even those for the shape).
+//
+// Ranked by heuristics or by measurement. By default the ranking is cuDNN's
+// heuristic one (cudnnGet*Algorithm_v7): nothing runs, no trial memory is
+// needed, and the choice is the same in every run on the same GPU and cuDNN
+// version; the price is that the heuristic's pick is not always the fastest.
+// With cuda::set_conv_benchmark(true) (SKINMTL_CUDNN_BENCHMARK=1; PyTorch's
+// cudnn.benchmark) the first call of a shape ranks by measured time instead:
+// cudnnFind*AlgorithmEx runs each candidate on trial buffers of the shape's
+// sizes (zeroed, allocated with cudaMalloc for the search and freed after it,
+// with a workspace of up to kMaxWorkspaceBytes), and the same rules pick the
+// fastest qualifying entry. Where the trial buffers cannot be allocated the
+// heuristic ranking is used for that shape. Batch sizes share a measured
+// ranking per power-of-two bucket (batch_bucket: the mask head's RoI count
+// changes every iteration); each size still gets its own plan, whose
+// workspace queries check every reused entry.
 //
 // Workspace: never allocated here. The framework asks for the byte count
 // (conv2d_cudnn_*_workspace_bytes, which builds the plan if needed), allocates
@@ -41,7 +53,9 @@
 //
 // Bias: the deterministic bias kernels of conv2d_im2col.cu, shared with the
 // im2col path.
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -122,11 +136,57 @@ Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, b
   return fallback;
 }
 
-std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh, bool tf32) {
-  cudnnHandle_t handle = cuda::cudnn_handle();
+// Device buffers for a measured search: x (or dx), w (or dw), y (or dy) of
+// the shape and a workspace, all zeroed. ok() is false when any allocation
+// failed (the caller then ranks by heuristics). Freed when it goes out of scope.
+struct TrialBuffers {
+  void* x = nullptr;
+  void* w = nullptr;
+  void* y = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+  explicit TrialBuffers(const Conv2dShape& sh) {
+    const auto bytes = [](std::initializer_list<int64_t> dims) {
+      size_t n = sizeof(float);
+      for (int64_t d : dims) n *= (size_t)d;
+      return n;
+    };
+    const size_t xb = bytes({sh.N, sh.C, sh.H, sh.W}), wb = bytes({sh.K, sh.C, sh.R, sh.S}),
+                 yb = bytes({sh.N, sh.K, sh.P, sh.Q});
+    x = cuda::malloc_raw(xb);
+    w = cuda::malloc_raw(wb);
+    y = cuda::malloc_raw(yb);
+    if (!ok()) return;
+    // The largest workspace up to the cap that fits in half of what is free.
+    workspace_bytes = std::min(kMaxWorkspaceBytes, cuda::device_free_bytes() / 2);
+    while (workspace_bytes >= (size_t(1) << 20) && !(workspace = cuda::malloc_raw(workspace_bytes)))
+      workspace_bytes /= 2;
+    if (!workspace) workspace_bytes = 0;
+    cuda::memset_async(x, 0, xb);
+    cuda::memset_async(w, 0, wb);
+    cuda::memset_async(y, 0, yb);
+  }
+  bool ok() const { return x && w && y; }
+  ~TrialBuffers() {
+    for (void* p : {x, w, y, workspace})
+      if (p) cuda::free_raw(p);
+  }
+  TrialBuffers(const TrialBuffers&) = delete;
+  TrialBuffers& operator=(const TrialBuffers&) = delete;
+};
+
+// cuDNN's ranking of the algorithms of each pass, best first, with each
+// entry's status, determinism, math type.
+struct Ranking {
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd;
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data;
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter;
+};
+
+// The descriptors of `sh`; no algorithm chosen yet.
+std::unique_ptr<CudnnConvPlan> make_descriptors(const Conv2dShape& sh, bool tf32) {
   auto plan = std::make_unique<CudnnConvPlan>();
   CudnnConvPlan& pl = *plan;
-
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&pl.x_desc));
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, sh.N,
                                          sh.C, sh.H, sh.W));
@@ -151,59 +211,106 @@ std::unique_ptr<CudnnConvPlan> build_plan(const Conv2dShape& sh, bool tf32) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&pl.y_desc));
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, sh.N,
                                          sh.K, sh.P, sh.Q));
-
-  int max_count = 0, returned = 0;
-
-  // Forward.
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count));
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd((size_t)max_count);
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, pl.x_desc, pl.w_desc, pl.conv_desc,
-                                                     pl.y_desc, max_count, &returned,
-                                                     fwd.data()));
-  pl.fwd_algo = choose_algo(
-      fwd, returned, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tf32,
-      [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
-        return cudnnGetConvolutionForwardWorkspaceSize(handle, pl.x_desc, pl.w_desc,
-                                                       pl.conv_desc, pl.y_desc, a, b);
-      },
-      &pl.fwd_bytes);
-
-  // Backward data: dx from dy and w.
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle, &max_count));
-  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data((size_t)max_count);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, pl.w_desc, pl.y_desc,
-                                                          pl.conv_desc, pl.x_desc, max_count,
-                                                          &returned, bwd_data.data()));
-  pl.bwd_data_algo = choose_algo(
-      bwd_data, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tf32,
-      [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, pl.w_desc, pl.y_desc,
-                                                            pl.conv_desc, pl.x_desc, a, b);
-      },
-      &pl.bwd_data_bytes);
-
-  // Backward filter: dw from x and dy.
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle, &max_count));
-  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter((size_t)max_count);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, pl.x_desc, pl.y_desc,
-                                                            pl.conv_desc, pl.w_desc, max_count,
-                                                            &returned, bwd_filter.data()));
-  pl.bwd_filter_algo = choose_algo(
-      bwd_filter, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tf32,
-      [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, pl.x_desc, pl.y_desc,
-                                                              pl.conv_desc, pl.w_desc, a, b);
-      },
-      &pl.bwd_filter_bytes);
   return plan;
 }
 
-using PlanKey = std::array<int, 16>;
+// cuDNN's heuristic ranking for the plan's descriptors (nothing runs).
+Ranking heuristic_ranking(const CudnnConvPlan& pl) {
+  cudnnHandle_t handle = cuda::cudnn_handle();
+  Ranking r;
+  int max_count = 0, returned = 0;
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count));
+  r.fwd.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, pl.x_desc, pl.w_desc, pl.conv_desc, pl.y_desc,
+                                                     max_count, &returned, r.fwd.data()));
+  r.fwd.resize((size_t)returned);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle, &max_count));
+  r.bwd_data.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, pl.w_desc, pl.y_desc, pl.conv_desc, pl.x_desc,
+                                                          max_count, &returned, r.bwd_data.data()));
+  r.bwd_data.resize((size_t)returned);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle, &max_count));
+  r.bwd_filter.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, pl.x_desc, pl.y_desc, pl.conv_desc, pl.w_desc,
+                                                            max_count, &returned, r.bwd_filter.data()));
+  r.bwd_filter.resize((size_t)returned);
+  return r;
+}
 
-PlanKey key_of(const Conv2dShape& sh, bool tf32) {
-  return {sh.N,        sh.C,        sh.H,     sh.W,     sh.K,
-          sh.R,        sh.S,        sh.P,     sh.Q,     sh.stride_h,
-          sh.stride_w, sh.pad_h,    sh.pad_w, sh.dilation_h, sh.dilation_w, tf32 ? 1 : 0};
+// The measured ranking (cudnnFind*AlgorithmEx on trial buffers, fastest
+// first) for the plan's descriptors; false when the trial buffers do not fit.
+bool measured_ranking(const CudnnConvPlan& pl, const Conv2dShape& sh, Ranking* r) {
+  TrialBuffers trial(sh);
+  if (!trial.ok()) return false;
+  cudnnHandle_t handle = cuda::cudnn_handle();
+  int max_count = 0, returned = 0;
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count));
+  r->fwd.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle, pl.x_desc, trial.x, pl.w_desc, trial.w, pl.conv_desc,
+                                                     pl.y_desc, trial.y, max_count, &returned, r->fwd.data(),
+                                                     trial.workspace, trial.workspace_bytes));
+  r->fwd.resize((size_t)returned);
+  // Backward data: dx (into the trial x) from dy and w.
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle, &max_count));
+  r->bwd_data.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(handle, pl.w_desc, trial.w, pl.y_desc, trial.y,
+                                                          pl.conv_desc, pl.x_desc, trial.x, max_count, &returned,
+                                                          r->bwd_data.data(), trial.workspace,
+                                                          trial.workspace_bytes));
+  r->bwd_data.resize((size_t)returned);
+  // Backward filter: dw (into the trial w) from x and dy.
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle, &max_count));
+  r->bwd_filter.resize((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(handle, pl.x_desc, trial.x, pl.y_desc, trial.y,
+                                                            pl.conv_desc, pl.w_desc, trial.w, max_count, &returned,
+                                                            r->bwd_filter.data(), trial.workspace,
+                                                            trial.workspace_bytes));
+  r->bwd_filter.resize((size_t)returned);
+  return true;
+}
+
+// Sets the plan's three algorithms (and their workspace sizes) from a ranking
+// by the rules at the top of this file.
+void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tf32) {
+  cudnnHandle_t handle = cuda::cudnn_handle();
+  pl.fwd_algo = choose_algo(
+      r.fwd, (int)r.fwd.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tf32,
+      [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
+        return cudnnGetConvolutionForwardWorkspaceSize(handle, pl.x_desc, pl.w_desc, pl.conv_desc, pl.y_desc, a, b);
+      },
+      &pl.fwd_bytes);
+  pl.bwd_data_algo = choose_algo(
+      r.bwd_data, (int)r.bwd_data.size(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tf32,
+      [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, pl.w_desc, pl.y_desc, pl.conv_desc, pl.x_desc,
+                                                            a, b);
+      },
+      &pl.bwd_data_bytes);
+  pl.bwd_filter_algo = choose_algo(
+      r.bwd_filter, (int)r.bwd_filter.size(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tf32,
+      [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, pl.x_desc, pl.y_desc, pl.conv_desc,
+                                                              pl.w_desc, a, b);
+      },
+      &pl.bwd_filter_bytes);
+}
+
+using PlanKey = std::array<int, 17>;
+
+PlanKey key_of(const Conv2dShape& sh, bool tf32, bool benchmark) {
+  return {sh.N,          sh.C,         sh.H,        sh.W,     sh.K,     sh.R,
+          sh.S,          sh.P,         sh.Q,        sh.stride_h, sh.stride_w, sh.pad_h,
+          sh.pad_w,      sh.dilation_h, sh.dilation_w, tf32 ? 1 : 0, benchmark ? 1 : 0};
+}
+
+// The batch sizes that share one measured ranking: N rounded up to a power of
+// two. A mask head sees a different number of RoIs every iteration; searching
+// each would cost more than it saves, so a search runs once per bucket and
+// its ranking is reused, checked against each N's own workspace queries.
+int batch_bucket(int n) {
+  int b = 1;
+  while (b < n && b < (1 << 30)) b <<= 1;
+  return b;
 }
 
 // The cached plan for `sh`, built on first use. The map is heap-allocated and
@@ -213,18 +320,31 @@ PlanKey key_of(const Conv2dShape& sh, bool tf32) {
 const CudnnConvPlan& plan_for(const Conv2dShape& sh) {
   static std::mutex mu;
   static auto* plans = new std::map<PlanKey, std::unique_ptr<CudnnConvPlan>>();
+  static auto* measured = new std::map<PlanKey, Ranking>();  // key with N -> its bucket
   std::lock_guard<std::mutex> lock(mu);
-  const bool tf32 = cuda::tf32();
-  auto& slot = (*plans)[key_of(sh, tf32)];
-  if (!slot) {
-    try {
-      slot = build_plan(sh, tf32);
-    } catch (...) {
-      plans->erase(key_of(sh, tf32));  // do not leave an empty entry behind
-      throw;
+  const bool tf32 = cuda::tf32(), benchmark = cuda::conv_benchmark();
+  const PlanKey key = key_of(sh, tf32, benchmark);
+  auto it = plans->find(key);
+  if (it != plans->end()) return *it->second;
+  std::unique_ptr<CudnnConvPlan> plan = make_descriptors(sh, tf32);
+  Ranking ranking;
+  bool have = false;
+  if (benchmark) {
+    Conv2dShape bucket = sh;
+    bucket.N = batch_bucket(sh.N);
+    const PlanKey bucket_key = key_of(bucket, tf32, true);
+    auto m = measured->find(bucket_key);
+    if (m != measured->end()) {
+      ranking = m->second;
+      have = true;
+    } else if (measured_ranking(*plan, sh, &ranking)) {
+      (*measured)[bucket_key] = ranking;
+      have = true;
     }
   }
-  return *slot;
+  if (!have) ranking = heuristic_ranking(*plan);
+  choose_algorithms(*plan, ranking, tf32);
+  return *plans->emplace(key, std::move(plan)).first->second;
 }
 
 void check_stream(cuda_stream_t stream) {

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace skinmtl::cuda {
@@ -105,6 +107,20 @@ std::atomic<bool> g_tf32{false};
 
 void set_tf32(bool on) { g_tf32 = on; }
 bool tf32() { return g_tf32; }
+
+namespace {
+std::atomic<int> g_conv_benchmark{-1};  // -1: not yet read from SKINMTL_CUDNN_BENCHMARK
+}  // namespace
+
+void set_conv_benchmark(bool on) { g_conv_benchmark = on ? 1 : 0; }
+bool conv_benchmark() {
+  if (g_conv_benchmark.load() < 0) {
+    const char* v = std::getenv("SKINMTL_CUDNN_BENCHMARK");
+    int expected = -1;  // a set_conv_benchmark() in between wins
+    g_conv_benchmark.compare_exchange_strong(expected, v && *v && std::strcmp(v, "0") != 0 ? 1 : 0);
+  }
+  return g_conv_benchmark.load() == 1;
+}
 
 int compute_capability() {
   int dev = 0, major = 0, minor = 0;

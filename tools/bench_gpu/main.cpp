@@ -1,7 +1,10 @@
 // tools/bench_gpu/main.cpp: `make bench-gpu`, skinmtl's CUDA speed and memory
 // against PyTorch's on the same GPU, in the same run.
 //
-// Cases, each at every precision of --precision (default fp32,tf32), timed
+// Cases, each in every configuration of --precision (default
+// fp32,tf32,tf32+benchmark: FP32, TF32 tensor cores, and TF32 with cuDNN's
+// algorithms chosen by measurement instead of heuristics, kernels/device.h
+// set_conv_benchmark), timed
 // for skinmtl here, then for PyTorch by tools/gpu/bench_torch.py (a child
 // process, run after skinmtl's timings, never at the same time):
 //   infer_b1    ResNet-50 forward, eval, no autograd, batch 1 at 224: latency
@@ -52,7 +55,8 @@
 // without a GPU: --smoke shrinks every case (batch 2, 64 x 64 images; 128 for
 // the detector) and runs it once, on either device.
 //
-// Options: --precision fp32,tf32 (tf32 needs CUDA), --reps R (10), --warmup
+// Options: --precision LIST (fp32, tf32, each with an optional +benchmark;
+// default fp32,tf32,tf32+benchmark; only fp32 on the CPU), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --breakdown, --no-torch, --device cuda|cpu, --smoke.
 // Run it from the repository root (it finds tools/gpu/bench_torch.py from there);
@@ -82,7 +86,9 @@ using bench::median;
 namespace {
 
 struct Options {
-  std::vector<std::string> precisions = {"fp32", "tf32"};
+  // Configurations: a precision, fp32 or tf32, with "+benchmark" for the
+  // measured cuDNN algorithm choice.
+  std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark"};
   std::vector<std::string> cases;  // empty: all
   int reps = 10, warmup = 3, max_batch = 256;
   std::string data_dir = "../shared/data";
@@ -103,7 +109,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32] [--reps R] [--warmup W] [--cases A,B] "
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
                why.c_str());
@@ -141,10 +147,12 @@ Options parse(int argc, char** argv) {
     } else usage("unknown option " + a);
   }
   for (const std::string& p : o.precisions)
-    if (p != "fp32" && p != "tf32") usage("--precision takes fp32 and tf32 (bf16 is not implemented yet), got '" + p + "'");
+    if (p != "fp32" && p != "tf32" && p != "fp32+benchmark" && p != "tf32+benchmark")
+      usage("--precision takes fp32 and tf32, each with an optional +benchmark (bf16 is not implemented yet), got '" +
+            p + "'");
   if (o.precisions.empty()) usage("--precision names no precision");
   if (o.device == Device::CPU && o.precisions != std::vector<std::string>{"fp32"})
-    usage("--device cpu needs --precision fp32 (TF32 is a GPU mode)");
+    usage("--device cpu needs --precision fp32 (TF32 and cuDNN are GPU modes)");
   for (const std::string& c : o.cases)
     if (std::find(kCases.begin(), kCases.end(), c) == kCases.end()) usage("unknown case '" + c + "'");
   if (o.cases.empty()) o.cases = kCases;
@@ -153,6 +161,16 @@ Options parse(int argc, char** argv) {
 }
 
 CachingAllocator& allocator_of(Device d) { return d == Device::CUDA ? cuda_allocator() : cpu_allocator(); }
+
+// "tf32+benchmark" -> "tf32": the precision PyTorch is compared at.
+std::string precision_of(const std::string& config) { return config.substr(0, config.find('+')); }
+
+// Puts the GPU in a configuration's modes (nothing to do on the CPU).
+void apply_config(Device d, const std::string& config) {
+  if (d != Device::CUDA) return;
+  set_cuda_tf32(precision_of(config) == "tf32");
+  set_cuda_conv_benchmark(config.find("+benchmark") != std::string::npos);
+}
 
 // What one case measured on one side.
 struct Result {
@@ -237,8 +255,12 @@ nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
   cmd << (python && *python ? python : "python3") << " " << script << " --device " << (o.device == Device::CUDA ? "cuda" : "cpu") << " --reps "
       << o.reps << " --warmup " << o.warmup << " --cases " << cases << " --bmax " << bmax
       << (o.smoke ? " --smoke" : "") << (o.breakdown ? " --profile" : "") << " --precision ";
-  for (size_t i = 0; i < o.precisions.size(); ++i) cmd << (i ? "," : "") << o.precisions[i];
-  if (o.device == Device::CUDA) cmd << ",bf16";
+  std::vector<std::string> precisions;  // each once, in order
+  for (const std::string& c : o.precisions)
+    if (std::find(precisions.begin(), precisions.end(), precision_of(c)) == precisions.end())
+      precisions.push_back(precision_of(c));
+  if (o.device == Device::CUDA) precisions.push_back("bf16");
+  for (size_t i = 0; i < precisions.size(); ++i) cmd << (i ? "," : "") << precisions[i];
   std::fflush(stdout);
   FILE* p = popen(cmd.str().c_str(), "r");
   if (!p) {
@@ -295,7 +317,7 @@ int main(int argc, char** argv) {
   {
     bench::ResNetStep resnet(d);
     for (const std::string& p : o.precisions) {
-      if (d == Device::CUDA) set_cuda_tf32(p == "tf32");
+      apply_config(d, p);
       auto& r = ours[p];
       if (wanted("infer_b1")) {
         const Tensor x = resnet.batch(1, z.image).first;
@@ -329,7 +351,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_gpu: %s ResNet-50 cases done\n", p.c_str());
     }
     if (o.breakdown) {
-      if (d == Device::CUDA) set_cuda_tf32(o.precisions.back() == "tf32");
+      apply_config(d, o.precisions.back());
       const auto xb = resnet.batch(z.b20, z.image);
       bench::Breakdown t(d);
       double fwd = 0, bwd = 0;
@@ -344,7 +366,7 @@ int main(int argc, char** argv) {
   auto paper_case = [&](const std::string& c, auto make) {
     if (!wanted(c)) return;
     for (const std::string& p : o.precisions) {
-      if (d == Device::CUDA) set_cuda_tf32(p == "tf32");
+      apply_config(d, p);
       Result res;
       try {
         auto step = make();
@@ -372,7 +394,7 @@ int main(int argc, char** argv) {
   paper_case("train_yang", [&] { return std::make_unique<Yang>(bench::StepShape{z.yang_b, z.yang_h, z.yang_w, d}); });
   paper_case("train_fpn", [&] { return std::make_unique<Fpn>(bench::StepShape{z.song_b, z.song, z.song, d}); });
   paper_case("iter_song", [&] { return std::make_unique<Song>(bench::StepShape{z.song_b, z.song, z.song, d}); });
-  if (d == Device::CUDA) set_cuda_tf32(false);
+  apply_config(d, "fp32");
 
   // The loader, on the CPU's cores.
   std::vector<std::string> loader_rows;
@@ -430,13 +452,13 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%.0f MB", v);
     return std::string(buf);
   };
-  std::printf("\n%-42s %-5s %13s %13s %7s %10s %10s %13s\n", "case", "prec", "skinmtl", "PyTorch", "speed", "skinmtl",
+  std::printf("\n%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "case", "precision", "skinmtl", "PyTorch", "speed", "skinmtl",
               "PyTorch", "PyTorch bf16");
-  std::printf("%-42s %-5s %13s %13s %7s %10s %10s %13s\n", "", "", "", "", "ratio", "peak mem", "peak mem", "+ chan.last");
+  std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "", "", "", "", "ratio", "peak mem", "peak mem", "+ chan.last");
   for (const std::string& c : kCases) {
     if (!wanted(c) || c == "loader") continue;
     for (const std::string& p : o.precisions) {
-      const Result a = ours[p][c], b = torch_result(p, c), bf = torch_result("bf16", c);
+      const Result a = ours[p][c], b = torch_result(precision_of(p), c), bf = torch_result("bf16", c);
       // > 1: skinmtl is faster (their time over ours at the same batch).
       std::string ratio = "-";
       if (!a.seconds.empty() && !b.seconds.empty() && a.batch == b.batch) {
@@ -444,7 +466,7 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.2fx", median(b.seconds) / median(a.seconds));
         ratio = buf;
       }
-      std::printf("%-42s %-5s %13s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(), figure(c, a).c_str(),
+      std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(), figure(c, a).c_str(),
                   figure(c, b).c_str(), ratio.c_str(), mb(a.peak_mb).c_str(), mb(b.peak_mb).c_str(),
                   p == o.precisions.front() ? figure(c, bf).c_str() : "");
       if (!a.error.empty()) std::printf("    skinmtl: %s\n", a.error.c_str());

@@ -466,6 +466,31 @@ TEST(Conv2dCuda, BackendsAgreeAndCachedPlanIsStable) {
   EXPECT_TENSORS_CLOSE(y1, conv2d(x, w, b, p), 1e-4, 1e-4);
 }
 
+// The measured algorithm choice (set_cuda_conv_benchmark, SKINMTL_CUDNN_BENCHMARK)
+// keeps the rules of the heuristic one, so the parity with the CPU holds, and
+// a measured ranking reused for another batch size of its bucket (5 and 7
+// share the bucket 8; 3 has its own) still gives plans cuDNN accepts.
+TEST(Conv2dCuda, MeasuredAlgorithmChoiceKeepsParity) {
+  REQUIRE_CUDA();
+  BackendGuard guard;
+  set_conv_backend(ConvBackend::CuDNN);
+  struct BenchmarkGuard {
+    ~BenchmarkGuard() { set_cuda_conv_benchmark(false); }
+  } benchmark_guard;
+  set_cuda_conv_benchmark(true);
+  Rng rng(52);
+  for (int64_t n : {5, 7, 3}) {
+    SCOPED_TRACE("batch " + std::to_string(n));
+    test::expect_cpu_cuda_parity(
+        [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1)); },
+        {randn({n, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng)}, 1e-4, 1e-4);
+  }
+  // A larger layer, where the candidates differ in speed.
+  test::expect_cpu_cuda_parity(
+      [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1)); },
+      {randn({4, 64, 28, 28}, rng), randn({96, 64, 3, 3}, rng), randn({96}, rng)}, 5e-4, 5e-4);
+}
+
 TEST(Conv2dCuda, DeviceMismatch) {
   REQUIRE_CUDA();
   Tensor x = Tensor::zeros({2, 3, 5, 5}), w = Tensor::zeros({4, 3, 3, 3});
