@@ -227,7 +227,7 @@ std::string Tensor::str() const {
 
 void* Tensor::raw_data() const {
   require_defined("data()");
-  return impl_->storage->data();
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset;
 }
 
 template <typename T>
@@ -292,12 +292,35 @@ Tensor Tensor::detach() const {
   require_defined("detach()");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
+  impl->offset = impl_->offset;
   impl->shape = impl_->shape;
   impl->dtype = impl_->dtype;
   return Tensor(impl);
 }
 
 void Tensor::zero_() { memset_bytes(raw_data(), 0, nbytes(), device()); }
+
+void Tensor::move_into(const Tensor& flat, int64_t offset) {
+  require_defined("move_into()");
+  SKINMTL_CHECK(flat.defined() && flat.dtype() == dtype() && flat.device() == device() && offset >= 0 &&
+                    offset + numel() <= flat.numel(),
+                "move_into: " << str() << " does not fit in " << flat.str() << " at element " << offset);
+  const size_t at = flat.impl_->offset + (size_t)offset * dtype_size(dtype());
+  char* dst = static_cast<char*>(flat.impl_->storage->data()) + at;
+  if (dst != raw_data()) {
+    Tensor view = flat.detach();  // a handle on the same bytes, to copy into
+    view.impl_->offset = at;
+    view.impl_->shape = shape();
+    view.copy_from(*this);
+  }
+  impl_->storage = flat.impl_->storage;
+  impl_->offset = at;
+}
+
+bool Tensor::is_view_of(const Tensor& flat, int64_t offset) const {
+  return defined() && flat.defined() && impl_->storage == flat.impl_->storage &&
+         impl_->offset == flat.impl_->offset + (size_t)offset * dtype_size(dtype());
+}
 
 void Tensor::fill_(double value) {
   if (value == 0.0) return zero_();

@@ -84,6 +84,7 @@ class Tensor;
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
+  size_t offset = 0;  // bytes from the storage's start to element 0 (a view inside a larger block)
   Shape shape;
   DType dtype = DType::F32;
   // Autograd (framework/autograd.h).
@@ -137,6 +138,15 @@ class Tensor {
   void copy_from(const Tensor& src);  // same shape & dtype, any devices; outside the tape
   void fill_(double value);           // outside the tape
   void zero_();                       // outside the tape
+  // Moves this tensor's data to `flat` (a contiguous buffer of its dtype and
+  // device), elements [offset, offset + numel()): the values are copied there
+  // and this tensor becomes a view of them. Every handle to this tensor sees
+  // the move (they share one TensorImpl); its gradient, requires_grad and
+  // grad_fn are untouched. How SGD packs parameters into one flat buffer.
+  void move_into(const Tensor& flat, int64_t offset);
+  // Whether this tensor is the view of `flat` at element `offset` that
+  // move_into(flat, offset) made.
+  bool is_view_of(const Tensor& flat, int64_t offset) const;
 
   // Host access (CPU tensors only; move with to(Device::CPU) first).
   std::vector<double> to_vector() const;

@@ -28,6 +28,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
                 "reshape: cannot view " << x.str() << " as " << shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = x.impl()->storage;
+  impl->offset = x.impl()->offset;
   impl->shape = s;
   impl->dtype = x.dtype();
   Tensor y(impl);

@@ -6,6 +6,7 @@
 
 #include "framework/autograd.h"
 #include "framework/optimizer.h"
+#include "kernels/sgd.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -201,6 +202,115 @@ TEST(SGD, MomentumBuffersResumeExactly) {
   EXPECT_FALSE(resumed.momentum_buffers()[0].defined());
 }
 
+// The packed path (framework/optimizer.h, "One flat buffer") against the
+// plain per-parameter loop of kernels/sgd.h, run here on copies: the same
+// arithmetic per element, so the same bits. Repacking must keep every
+// momentum: a parameter's first gradient, a replaced value (what Module::to
+// does), a changed multiplier.
+struct Reference {
+  std::vector<float> w, v;
+};
+void reference_step(Reference& r, const std::vector<float>& g, double lr, double momentum, double wd, float lr_mult,
+                    float decay_mult) {
+  if (r.v.empty()) r.v.assign(r.w.size(), 0.f);
+  sgd_update_cpu<float>(r.w.data(), r.v.data(), g.data(), (float)(lr * lr_mult), (float)momentum,
+                        (float)(wd * decay_mult), (int64_t)r.w.size());
+}
+std::vector<float> floats(const Tensor& t) {
+  const std::vector<double> d = t.to_vector();
+  return std::vector<float>(d.begin(), d.end());
+}
+
+TEST(SGD, PackedStepMatchesThePerParameterLoop) {
+  Rng rng(11);
+  // Sizes, multipliers; p4 gets no gradient until step 4.
+  const std::vector<int64_t> sizes = {5, 3, 4, 2, 6};
+  std::vector<float> lr_mult = {1, 2, 1, 10, 1}, decay_mult = {1, 0, 1, 1, 1};
+  std::vector<Parameter> params;
+  std::vector<Reference> ref(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    params.push_back(make_param("p" + std::to_string(i), randn({sizes[i]}, rng).to_vector(), DType::F32, lr_mult[i],
+                                decay_mult[i]));
+    ref[i].w = floats(params[i].value);
+  }
+  std::vector<Parameter*> ptrs;
+  for (Parameter& p : params) ptrs.push_back(&p);
+  const double lr = 0.05, momentum = 0.9, wd = 0.01;
+  SGD opt(ptrs, SGDOptions{lr, momentum, wd, Packing::Always});
+  auto step = [&](const std::vector<size_t>& with_grad) {
+    opt.zero_grad();
+    for (size_t i : with_grad) {
+      const std::vector<double> g = randn({sizes[i]}, rng).to_vector();
+      set_grad(params[i].value, g);
+      reference_step(ref[i], std::vector<float>(g.begin(), g.end()), lr, momentum, wd, params[i].lr_mult,
+                     params[i].decay_mult);
+    }
+    opt.step();
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      EXPECT_EQ(floats(params[i].value), ref[i].w) << "value of p" << i << " after step " << opt.steps();
+      if (!ref[i].v.empty()) {
+        EXPECT_EQ(floats(opt.momentum_buffers()[i]), ref[i].v) << "momentum of p" << i << " after step " << opt.steps();
+      }
+    }
+  };
+  for (int t = 0; t < 3; ++t) step({0, 1, 2, 3});
+  // Packed: four parameters, three runs of multipliers ((1, 1): p0 then p2,
+  // (2, 0): p1, (10, 1): p3), built once.
+  EXPECT_EQ(opt.packed_params(), 4);
+  EXPECT_EQ(opt.packed_groups(), 3);
+  EXPECT_EQ(opt.packings(), 1);
+  EXPECT_EQ(params[2].value.data<float>(), params[0].value.data<float>() + 5) << "p2 follows p0 in one buffer";
+  EXPECT_EQ(params[2].value.grad().data<float>(), params[0].value.grad().data<float>() + 5);
+  // zero_grad zeroes every packed gradient and keeps it.
+  opt.zero_grad();
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(floats(params[i].value.grad()), std::vector<float>(sizes[i], 0.f));
+  // p4's first gradient: repacked with it, the others' momenta kept.
+  step({0, 1, 2, 3, 4});
+  EXPECT_EQ(opt.packed_params(), 5);
+  EXPECT_EQ(opt.packings(), 2);
+  step({0, 1, 2, 3, 4});
+  EXPECT_EQ(opt.packings(), 2);
+  // A new value for p1 (as Module::to makes): it has no gradient until the
+  // next backward, so this step skips it; then it is packed again.
+  params[1].value = params[1].value.clone().set_requires_grad(true);
+  step({0, 2, 3, 4});
+  step({0, 1, 2, 3, 4});
+  EXPECT_EQ(opt.packings(), 4);
+  // A changed multiplier regroups.
+  params[3].lr_mult = 1;
+  step({0, 1, 2, 3, 4});
+  EXPECT_EQ(opt.packed_groups(), 2);
+  EXPECT_EQ(opt.packings(), 5);
+}
+
+// By default only GPU parameters are packed (the CPU pays for it in memory
+// and gains nothing measurable); Never keeps the GPU one by one too.
+TEST(SGD, PacksOnlyOnTheGpuByDefault) {
+  Parameter a = make_param("a", {1.0, 2.0}, DType::F32);
+  Parameter b = make_param("b", {3.0}, DType::F32);
+  SGD opt({&a, &b}, SGDOptions{0.1, 0.9, 0.5});
+  set_grad(a.value, {1.0, -1.0});
+  set_grad(b.value, {2.0});
+  opt.step();
+  EXPECT_EQ(opt.packed_params(), 0);
+  EXPECT_EQ(opt.packings(), 0);
+  EXPECT_NEAR(b.value.item(), 3.0 - 0.1 * (2.0 + 0.5 * 3.0), 1e-6);
+}
+
+// Parameters that share no dtype (or device) are not packed; each is updated
+// by itself, as before.
+TEST(SGD, MixedDtypesStayOneByOne) {
+  Parameter a = make_param("a", {1.0, 2.0}, DType::F32);
+  Parameter b = make_param("b", {3.0}, DType::F64);
+  SGD opt({&a, &b}, SGDOptions{0.1, 0.9, 0.5, Packing::Always});
+  set_grad(a.value, {1.0, -1.0});
+  set_grad(b.value, {2.0});
+  opt.step();
+  EXPECT_EQ(opt.packed_params(), 0);
+  EXPECT_NEAR(b.value.item(), 3.0 - 0.1 * (2.0 + 0.5 * 3.0), 1e-15);
+  EXPECT_NEAR(a.value.to_vector()[1], 2.0 - 0.1 * (-1.0 + 0.5 * 2.0), 1e-7);
+}
+
 TEST(SGD, Errors) {
   Parameter a = make_param("a", {1.0}, DType::F32);
   Tensor plain = Tensor::ones({2});  // requires_grad not set
@@ -249,6 +359,9 @@ TEST(SGDCuda, ParityOddSizes) {
     oc.step();
     og.step();
   }
+  EXPECT_EQ(og.packed_params(), 3);  // the GPU packs by default: three runs of multipliers
+  EXPECT_EQ(og.packed_groups(), 3);
+  EXPECT_EQ(oc.packed_params(), 0);
   for (size_t i = 0; i < shapes.size(); ++i) {
     ASSERT_EQ(gpu[i].value.device(), Device::CUDA);
     ASSERT_EQ(og.momentum_buffers()[i].device(), Device::CUDA);

@@ -67,12 +67,12 @@ int cmd_classify(int argc, char** argv) {
   SKINMTL_USAGE_CHECK(crop >= 1 && crop <= resize,
                 "--crop must be in 1..--resize (" << resize << "), got " << crop);
   const Device device = parse_device(args.get("device", "auto"));
-  SKINMTL_CHECK(std::filesystem::exists(weights),
-                "weights file '" << weights << "' not found (run `make weights` to download the "
-                "ImageNet ResNet-50 and convert it into " << kDefaultWeights << ")");
 
   // The image first: a bad file fails before the 100 MB checkpoint is read.
   const Image image = load_image(image_path, 3);
+  SKINMTL_USER_CHECK(std::filesystem::exists(weights),
+                     "weights file '" << weights << "' not found (run `make weights` to download the "
+                     "ImageNet ResNet-50 and convert it into " << kDefaultWeights << ")");
   const auto t0 = std::chrono::steady_clock::now();
   LoadedResNet50 net = load_resnet50(weights);
   net.model->to(device);
