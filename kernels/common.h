@@ -4,9 +4,39 @@
 //  - cuda_stream_t: the CUDA stream type, declared without the CUDA headers so
 //    plain C++ files can pass a stream along. It is the very type cudaStream_t
 //    names (typedef struct CUstream_st* cudaStream_t).
+//  - ChannelCursor: the addresses of one channel's elements in an (N, C, HW)
+//    buffer without a division per element.
 #pragma once
+
+#include <cstdint>
 
 #include "base/check.h"
 
 struct CUstream_st;
 using cuda_stream_t = CUstream_st*;
+
+namespace skinmtl {
+
+// Walks the elements i = first, first + step, first + 2 step, ... (i < N*HW)
+// of channel c of an (N, C, HW) buffer, where element i = n * HW + j lives at
+// offset (n * C + c) * HW + j. One division when it starts; then each
+// advance() is two adds and a compare (step = dn * HW + dj with dj < HW, so
+// at most one carry). The CUDA per-channel reductions (batch norm, conv bias)
+// use it: a 64-bit division per element costs a GPU more than the load it
+// addresses.
+struct ChannelCursor {
+  int64_t n, j;    // the current element i = n * HW + j
+  int64_t dn, dj;  // step = dn * HW + dj
+  int64_t HW, plane_step, channel_start;
+  SKINMTL_HD ChannelCursor(int64_t c, int64_t C, int64_t hw, int64_t first, int64_t step)
+      : n(first / hw), j(first % hw), dn(step / hw), dj(step % hw), HW(hw), plane_step(C * hw),
+        channel_start(c * hw) {}
+  SKINMTL_HD int64_t offset() const { return channel_start + n * plane_step + j; }
+  SKINMTL_HD void advance() {
+    j += dj;
+    n += dn;
+    if (j >= HW) j -= HW, ++n;
+  }
+};
+
+}  // namespace skinmtl

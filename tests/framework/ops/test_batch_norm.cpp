@@ -272,12 +272,13 @@ TEST(BatchNorm, Errors) {
   EXPECT_THROW(batch_norm2d(x, g, b, rm, rv, bad_eps), Error);
 }
 
-// The CUDA reductions address a channel's elements with ChannelCursor
-// instead of dividing per element. It must visit exactly the offsets the
+// The CUDA per-channel reductions (batch norm, conv bias) address a
+// channel's elements with ChannelCursor (kernels/common.h) instead of
+// dividing per element. It must visit exactly the offsets the
 // division gives, in order: for plane sizes below, at and above the step
 // (HW 1 and 3 carry on every advance, 256 and 512 are multiples of it), each
 // thread's first element, and the last image.
-TEST(BatchNorm, ChannelCursorVisitsTheOffsetsOfTheDivision) {
+TEST(ChannelCursor, VisitsTheOffsetsOfTheDivision) {
   for (int64_t HW : {1, 3, 49, 255, 256, 257, 512, 3136})
     for (int64_t step : {1, 7, 256})
       for (int64_t C : {1, 3})
