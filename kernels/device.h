@@ -6,7 +6,8 @@
 //
 // skinmtl runs all its GPU work on one stream, stream(). Copies to the host
 // wait for that stream (they must: the host is about to read the bytes);
-// nothing else synchronises behind the caller's back.
+// nothing else synchronises behind the caller's back (copies to the device
+// are staged through pinned buffers, so they need not wait).
 #pragma once
 
 #include <cstddef>
@@ -36,7 +37,11 @@ void free_raw(void* ptr);         // cudaFree
 cuda_stream_t stream();           // the project's stream (created on first use)
 void synchronize();               // wait for all work queued on stream()
 
-void memcpy_h2d(void* dst, const void* src, size_t bytes);  // queued on stream(), then waits
+// Host to device, queued on stream(). Returns once the source bytes are
+// copied (the caller may then reuse them): through a pinned staging buffer,
+// whose DMA runs while the host goes on (up to 64 MiB; larger copies wait for
+// the stream, as before).
+void memcpy_h2d(void* dst, const void* src, size_t bytes);
 void memcpy_d2h(void* dst, const void* src, size_t bytes);  // waits for stream(), then copies
 void memcpy_d2d(void* dst, const void* src, size_t bytes);  // queued on stream()
 void memset_async(void* dst, int byte, size_t bytes);       // queued on stream()

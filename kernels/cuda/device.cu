@@ -4,11 +4,14 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace skinmtl::cuda {
 
@@ -75,7 +78,86 @@ cuda_stream_t stream() {
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+namespace {
+
+// Pinned (page-locked) host buffers that host-to-device copies are staged
+// through. The caller's source is pageable memory it may free or overwrite
+// as soon as memcpy_h2d returns, so the bytes are first copied into a
+// staging buffer; the DMA from there runs on stream() while the host goes on,
+// and an event recorded after it tells when the buffer is free again. Without
+// staging the copy would have to wait for everything queued before it (a
+// whole training step) before returning. At most kMaxSlots buffers of up to
+// kMaxStagedBytes each; a larger copy, or a failed cudaHostAlloc, takes the
+// plain path (copy, then wait).
+class StagingRing {
+ public:
+  static constexpr int kMaxSlots = 8;
+  static constexpr size_t kMaxStagedBytes = size_t(64) << 20;
+
+  // Copies `bytes` from `src` to device `dst` on stream(); false when it
+  // cannot stage them (the caller then copies and waits).
+  bool copy(void* dst, const void* src, size_t bytes) {
+    if (bytes > kMaxStagedBytes) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    Slot* slot = free_slot(bytes);
+    if (!slot) return false;
+    std::memcpy(slot->host, src, bytes);
+    CUDA_CHECK(cudaMemcpyAsync(dst, slot->host, bytes, cudaMemcpyHostToDevice, stream()));
+    CUDA_CHECK(cudaEventRecord(slot->done, stream()));
+    slot->used = true;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    void* host = nullptr;
+    size_t bytes = 0;
+    cudaEvent_t done = nullptr;
+    bool used = false;  // `done` was recorded (it may still be pending)
+  };
+
+  // A slot of at least `bytes` whose last copy has finished: an idle one,
+  // else a new one, else the oldest-used large-enough one after waiting for it.
+  Slot* free_slot(size_t bytes) {
+    for (Slot& s : slots_)
+      if (s.bytes >= bytes && (!s.used || cudaEventQuery(s.done) == cudaSuccess)) return &s;
+    cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady is not an error
+    if ((int)slots_.size() < kMaxSlots) {
+      Slot s;
+      s.bytes = std::max(bytes, size_t(1) << 20);
+      if (cudaHostAlloc(&s.host, s.bytes, cudaHostAllocDefault) != cudaSuccess) {
+        cudaGetLastError();
+        return nullptr;
+      }
+      CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+      slots_.push_back(s);
+      return &slots_.back();
+    }
+    for (size_t k = 0; k < slots_.size(); ++k) {
+      Slot& s = slots_[(next_ + k) % slots_.size()];
+      if (s.bytes < bytes) continue;
+      next_ = (next_ + k + 1) % slots_.size();
+      CUDA_CHECK(cudaEventSynchronize(s.done));
+      return &s;
+    }
+    return nullptr;  // every slot is too small: copy without staging
+  }
+
+  std::mutex mu_;
+  std::vector<Slot> slots_;  // never shrinks; kept for the whole process
+  size_t next_ = 0;          // where the search for a slot to wait on starts
+};
+
+StagingRing& staging() {
+  static auto* ring = new StagingRing();  // never destroyed (see plan_for in conv2d_cudnn.cu)
+  return *ring;
+}
+
+}  // namespace
+
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (staging().copy(dst, src, bytes)) return;
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
   // The source is pageable host memory the caller may free as soon as we
   // return, so the copy must be finished.
