@@ -34,9 +34,9 @@ report=.gpu/report-logs
 rm -rf "$report"; mkdir -p "$report" "$out"
 summary="$report/report.md"
 start=$(date +%s)
-# The whole check ends within GPU_CHECK_BUDGET seconds (default 500): each step's
+# The whole check ends within GPU_CHECK_BUDGET seconds (default 570): each step's
 # limit is cut to what is left, and a step with under 15 s left is skipped.
-budget=${GPU_CHECK_BUDGET:-500}
+budget=${GPU_CHECK_BUDGET:-570}
 finish() {
   cp "$summary" "$out/report.md" 2>/dev/null
   # Without the runs' checkpoints, which would take the archive past what comes back.
@@ -176,7 +176,7 @@ compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --
 # PyTorch's half needs python3 with torch and CUDA; without it the table has skinmtl's column only.
 bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir")
 python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
-step bench_gpu 200 bin/bench_gpu "${bench_args[@]}"
+step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
 sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
 
 # ---- 6. compute-sanitizer ------------------------------------------------------------------------
