@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -68,6 +69,34 @@ inline std::vector<double> time_reps(const std::function<void()>& fn, int warmup
     t.push_back(seconds_since(t0));
   }
   return t;
+}
+
+// Runs `cmd` (a shell command line; a fresh process) and parses the JSON
+// object it prints on stdout (anything before the first '{' is skipped).
+// Null with `why` set when it cannot run, fails or prints no JSON; `what`
+// names the program in those messages.
+inline nlohmann::json run_json(const std::string& cmd, const std::string& what, std::string& why) {
+  std::fflush(stdout);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) {
+    why = "cannot run " + cmd;
+    return nullptr;
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  if (rc != 0) {
+    why = what + " failed (status " + std::to_string(rc) + ")";
+    return nullptr;
+  }
+  try {
+    return nlohmann::json::parse(out.substr(std::min(out.size(), out.find('{'))));
+  } catch (const std::exception& e) {
+    why = "bad output from " + what + ": " + e.what();
+    return nullptr;
+  }
 }
 
 // The network skinmtl trains: the Keras/MSRA ResNet-50 ("v1" strides, conv

@@ -120,26 +120,7 @@ nlohmann::json run_torch(int threads, int reps, int warmup, int size, int batch,
                           " --warmup " + std::to_string(warmup) + " --size " +
                           std::to_string(size) + " --batch " + std::to_string(batch) +
                           (profile ? " --profile" : "") + (cases.empty() ? "" : " --cases " + cases);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) {
-    why = "cannot run " + cmd;
-    return nullptr;
-  }
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int rc = pclose(p);
-  if (rc != 0) {
-    why = "bench_torch.py failed (status " + std::to_string(rc) + ")";
-    return nullptr;
-  }
-  try {
-    return nlohmann::json::parse(out);
-  } catch (const std::exception& e) {
-    why = std::string("bad output from bench_torch.py: ") + e.what();
-    return nullptr;
-  }
+  return bench::run_json(cmd, "bench_torch.py", why);
 }
 
 // The 1-minute load average (/proc/loadavg), as text.

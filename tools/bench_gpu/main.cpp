@@ -261,27 +261,9 @@ nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
       precisions.push_back(precision_of(c));
   if (o.device == Device::CUDA) precisions.push_back("bf16");
   for (size_t i = 0; i < precisions.size(); ++i) cmd << (i ? "," : "") << precisions[i];
-  std::fflush(stdout);
-  FILE* p = popen(cmd.str().c_str(), "r");
-  if (!p) {
-    why = "cannot run " + cmd.str();
-    return nullptr;
-  }
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int rc = pclose(p);
-  if (rc != 0) {
-    why = "bench_torch.py failed (status " + std::to_string(rc) + "; is PyTorch with CUDA installed?)";
-    return nullptr;
-  }
-  try {
-    return nlohmann::json::parse(out.substr(out.find('{')));
-  } catch (const std::exception& e) {
-    why = std::string("bad output from bench_torch.py: ") + e.what();
-    return nullptr;
-  }
+  nlohmann::json j = bench::run_json(cmd.str(), "bench_torch.py", why);
+  if (!j.is_object() && why.find("failed") != std::string::npos) why += "; is PyTorch with CUDA installed?";
+  return j;
 }
 
 // One side's figure for a case: latency in ms for infer_b1, else images/s.
