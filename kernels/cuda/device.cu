@@ -116,12 +116,17 @@ class StagingRing {
     bool used = false;  // `done` was recorded (it may still be pending)
   };
 
-  // A slot of at least `bytes` whose last copy has finished: an idle one,
-  // else a new one, else the oldest-used large-enough one after waiting for it.
+  // A slot of at least `bytes` whose last copy has finished: the smallest
+  // idle one (so that small copies leave the large buffers to large ones),
+  // else a new one, else a large-enough one after waiting for it.
   Slot* free_slot(size_t bytes) {
+    Slot* best = nullptr;
     for (Slot& s : slots_)
-      if (s.bytes >= bytes && (!s.used || cudaEventQuery(s.done) == cudaSuccess)) return &s;
+      if (s.bytes >= bytes && (!best || s.bytes < best->bytes) &&
+          (!s.used || cudaEventQuery(s.done) == cudaSuccess))
+        best = &s;
     cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady is not an error
+    if (best) return best;
     if ((int)slots_.size() < kMaxSlots) {
       Slot s;
       s.bytes = std::max(bytes, size_t(1) << 20);
