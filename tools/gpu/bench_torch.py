@@ -188,9 +188,14 @@ def main():
             with torch.profiler.profile(activities=acts) as prof:
                 step()
                 sync(dev)
-            key = "self_cuda_time_total" if dev == "cuda" else "self_cpu_time_total"
             print(f"PyTorch, train_b20, {prec}, by op:", file=sys.stderr)
-            print(prof.key_averages().table(sort_by=key, row_limit=25), file=sys.stderr)
+            # The GPU column is "device" time from PyTorch 2.4 on, "cuda" time before.
+            for key in (("self_device_time_total", "self_cuda_time_total") if dev == "cuda" else ("self_cpu_time_total",)):
+                try:
+                    print(prof.key_averages().table(sort_by=key, row_limit=25), file=sys.stderr)
+                    break
+                except (KeyError, AttributeError, RuntimeError):
+                    continue
         del net, opt
 
         def other(model, inputs, loss_fn):
