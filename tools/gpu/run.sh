@@ -177,7 +177,11 @@ compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --
 bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir")
 python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
 step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
-sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+if grep -q '^case ' "$report/bench_gpu.log"; then
+  sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+else
+  tail -3 "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+fi
 
 # ---- 6. compute-sanitizer ------------------------------------------------------------------------
 ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:ConcatSliceCuda.*:ReshapeCuda.*'
