@@ -24,37 +24,61 @@ void sgd_steps(TinyMtlNet& net, SGD& sgd, int from, int to) {
   }
 }
 
-SGDOptions opts() {
+SGDOptions opts(Packing packing = Packing::GpuOnly) {
   SGDOptions o;
   o.lr = 0.05;
   o.momentum = 0.9;
   o.weight_decay = 1e-3;
+  o.packing = packing;
   return o;
 }
 
 // Trains 3 steps, checkpoints, loads into a fresh net (other initialisation)
 // and optimizer, with or without the momentum, and trains 3 more.
-std::unique_ptr<TinyMtlNet> interrupted_run(const std::string& path, bool restore_momentum) {
+std::unique_ptr<TinyMtlNet> interrupted_run(const std::string& path, bool restore_momentum,
+                                            Packing packing = Packing::GpuOnly) {
   Rng r2(5);
   TinyMtlNet b(kToyLesionTypes, kToySites, r2, 4);
-  SGD sb(b.parameters(), opts());
+  SGD sb(b.parameters(), opts(packing));
   sgd_steps(b, sb, 0, 3);
   save_checkpoint(path, b, sb, {{"step", "3"}});
   Rng r3(77);
   auto c = std::make_unique<TinyMtlNet>(kToyLesionTypes, kToySites, r3, 4);
-  SGD sc(c->parameters(), opts());
+  SGD sc(c->parameters(), opts(packing));
   auto meta = load_checkpoint(path, *c, restore_momentum ? &sc : nullptr);
   EXPECT_EQ(meta.at("step"), "3");
   sgd_steps(*c, sc, 3, 6);
   return c;
 }
 
-std::unique_ptr<TinyMtlNet> uninterrupted_run() {
+std::unique_ptr<TinyMtlNet> uninterrupted_run(Packing packing = Packing::GpuOnly) {
   Rng r1(5);
   auto a = std::make_unique<TinyMtlNet>(kToyLesionTypes, kToySites, r1, 4);
-  SGD sa(a->parameters(), opts());
+  SGD sa(a->parameters(), opts(packing));
   sgd_steps(*a, sa, 0, 6);
   return a;
+}
+
+void expect_same_state(TinyMtlNet& a, TinyMtlNet& c) {
+  auto pa = a.named_parameters(), pc = c.named_parameters();
+  ASSERT_EQ(pa.size(), pc.size());
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_EQ(pa[i].second->value.to_vector(), pc[i].second->value.to_vector()) << pa[i].first;
+  auto ba = a.named_buffers(), bc = c.named_buffers();
+  for (size_t i = 0; i < ba.size(); ++i)
+    EXPECT_EQ(ba[i].second->to_vector(), bc[i].second->to_vector()) << ba[i].first;
+}
+
+// SGD's flat buffers (the GPU's default, forced here on the CPU): the
+// network's ops read every parameter as a view inside them, the run is the
+// unpacked run bit for bit, and a checkpoint of it resumes exactly.
+TEST(Checkpoint, ExactResumeWithPackedParameters) {
+  test::TempDir dir;
+  auto unpacked = uninterrupted_run(Packing::Never);
+  auto packed = uninterrupted_run(Packing::Always);
+  expect_same_state(*unpacked, *packed);
+  auto resumed = interrupted_run(dir.path("run.safetensors"), true, Packing::Always);
+  expect_same_state(*packed, *resumed);
 }
 
 TEST(Checkpoint, ExactResume) {
