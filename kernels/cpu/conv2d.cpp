@@ -22,7 +22,15 @@
 //
 // Threading (kernels/cpu/simd.h): the GEMMs split over the OpenMP threads
 // (kernels/cpu/gemm.cpp); im2col splits its col rows and col2im its input
-// channels over the same threads; the bias loops and dbias sums are serial.
+// channels over the same threads; the bias add splits its (image, channel)
+// planes and the bias gradient its channels.
+//
+// The bias gradient sums each channel of dy in kBiasLanes interleaved lanes
+// (value j of a run of P*Q values goes to lane j mod kBiasLanes, the tail's
+// to lanes 0, 1, ...), combined in lane order: deterministic, and the lanes
+// vectorise. One sequential float sum is a chain of dependent additions:
+// over the 225M dy values of a ResNet-50 step at batch 20 it took 0.142 s,
+// against 0.037 s in 16 lanes on 2 threads.
 #include "kernels/conv2d.h"
 
 #include <algorithm>
@@ -35,6 +43,9 @@
 namespace skinmtl {
 
 namespace {
+
+// Lanes of the bias gradient's sums (see the top of this file).
+constexpr int kBiasLanes = 16;
 
 // The setting of kernels/conv2d.h; read once per convolution, set by tests and benchmarks.
 std::mutex grouping_mutex;
@@ -187,12 +198,15 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
     gemm_cpu<T>(false, false, sh.K, cols, CRS, T(1), w, CRS, col, cols, T(0), out, cols);
     if (count > 1) side_by_side_to_images(y0, product, count, sh);
     if (bias) {
-      for (int g = 0; g < count; ++g)
-        for (int k = 0; k < sh.K; ++k) {
-          T* yk = y0 + g * sh.y_image() + k * PQ;
-          SKINMTL_SIMD
-          for (int64_t j = 0; j < PQ; ++j) yk[j] += bias[k];
-        }
+      // Plane gk = g * K + k of the group (y_image() = K * P*Q) gets bias[k].
+      const int64_t planes = (int64_t)count * sh.K;
+      SKINMTL_PARALLEL(planes * PQ)
+      for (int64_t gk = 0; gk < planes; ++gk) {
+        T* yk = y0 + gk * PQ;
+        const T b = bias[gk % sh.K];
+        SKINMTL_SIMD
+        for (int64_t j = 0; j < PQ; ++j) yk[j] += b;
+      }
     }
   }
 }
@@ -233,12 +247,21 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
     }
   }
   if (dbias) {
+    // Per channel, kBiasLanes interleaved sums (see the top of this file).
+    SKINMTL_PARALLEL((int64_t)sh.N * sh.K * PQ)
     for (int k = 0; k < sh.K; ++k) {
-      T sum = T(0);
+      T lane[kBiasLanes] = {};
       for (int n = 0; n < sh.N; ++n) {
         const T* dy_nk = dy + n * sh.y_image() + k * PQ;
-        for (int64_t j = 0; j < PQ; ++j) sum += dy_nk[j];
+        int64_t j = 0;
+        for (; j + kBiasLanes <= PQ; j += kBiasLanes) {
+          SKINMTL_SIMD
+          for (int l = 0; l < kBiasLanes; ++l) lane[l] += dy_nk[j + l];
+        }
+        for (int l = 0; j < PQ; ++j, ++l) lane[l] += dy_nk[j];
       }
+      T sum = T(0);
+      for (int l = 0; l < kBiasLanes; ++l) sum += lane[l];
       dbias[k] += sum;
     }
   }
