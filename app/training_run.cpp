@@ -8,7 +8,9 @@
 
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
+#include "framework/autograd.h"
 #include "framework/lr_schedule.h"
+#include "framework/ops.h"
 #include "io/checkpoint.h"
 #include "io/csv_log.h"
 #include "figures/plot.h"
@@ -130,6 +132,21 @@ TrainingOptions read_training_options(const Args& args, const TrainingDefaults& 
 // ---- the run -----------------------------------------------------------------------------------
 
 namespace {
+
+// The step's loss and its terms as numbers (NAN for an undefined term), read
+// back in one copy: on a GPU each read waits for the device, so the values
+// are gathered there first and cross once.
+std::vector<double> loss_values(const StepLosses& l) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> parts = {reshape(l.total, {1})};
+  for (const auto& [name, t] : l.terms)
+    if (t.defined()) parts.push_back(reshape(t, {1}).to(l.total.device()));
+  const std::vector<double> read = concat(parts, 0).to(Device::CPU).to_vector();
+  std::vector<double> values = {read[0]};
+  size_t k = 1;
+  for (const auto& [name, t] : l.terms) values.push_back(t.defined() ? read[k++] : NAN);
+  return values;
+}
 
 // The options that must not change when a run is resumed: the shared ones
 // that shape the result, the model's, and the data.
@@ -289,8 +306,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
 
     // This step's numbers, averaged over the ranks (one small all-reduce,
     // which also carries any rank's stop request).
-    std::vector<double> numbers = {l.total.to(Device::CPU).item()};
-    for (const auto& [name, t] : l.terms) numbers.push_back(t.defined() ? t.to(Device::CPU).item() : NAN);
+    std::vector<double> numbers = loss_values(l);
     for (const auto& [name, v] : l.counts) numbers.push_back(v);
     const StepNumbers step = dp.agree(numbers, stop.received() != 0);
     const double loss = step.means[0];
