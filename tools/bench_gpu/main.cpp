@@ -58,13 +58,16 @@
 // Options: --precision LIST (fp32, tf32, each with an optional +benchmark;
 // default fp32,tf32,tf32+benchmark; only fp32 on the CPU), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
-// --breakdown, --no-torch, --device cuda|cpu, --smoke.
+// --csv FILE (the table's numbers: case, configuration, batch, each side's
+// median seconds per run and peak MB, PyTorch's bf16 seconds), --breakdown,
+// --no-torch, --device cuda|cpu, --smoke.
 // Run it from the repository root (it finds tools/gpu/bench_torch.py from there);
 // $PYTHON names the Python with PyTorch (default: python3).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -93,6 +96,7 @@ struct Options {
   int reps = 10, warmup = 3, max_batch = 256;
   std::string data_dir = "../shared/data";
   bool breakdown = false, with_torch = true, smoke = false;
+  std::string csv;  // --csv FILE: the table's numbers, one row per case and configuration
   Device device = Device::CUDA;
 };
 
@@ -110,7 +114,7 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark] [--reps R] [--warmup W] [--cases A,B] "
-               "[--max-batch B] [--data-dir DIR] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
+               "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
                why.c_str());
   std::exit(2);
@@ -137,6 +141,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = number(0);
     else if (a == "--max-batch") o.max_batch = number(8);
     else if (a == "--data-dir") o.data_dir = value();
+    else if (a == "--csv") o.csv = value();
     else if (a == "--breakdown") o.breakdown = true;
     else if (a == "--no-torch") o.with_torch = false;
     else if (a == "--smoke") o.smoke = true;
@@ -284,6 +289,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_gpu: CUDA cannot start: %s (--device cpu --smoke checks the tool on a CPU)\n",
                  cuda_unavailable_reason().c_str());
     return 1;
+  }
+  // The CSV file is opened first: a path that cannot be written fails before any timing.
+  std::ofstream csv;
+  if (!o.csv.empty()) {
+    csv.open(o.csv);
+    if (!csv) {
+      std::fprintf(stderr, "bench_gpu: cannot write %s\n", o.csv.c_str());
+      return 1;
+    }
+    csv << "case,precision,batch,skinmtl_s,pytorch_s,speed_ratio,skinmtl_peak_mb,pytorch_peak_mb,pytorch_bf16_s\n";
   }
   const Sizes z = Sizes::of(o.smoke);
   const Device d = o.device;
@@ -434,6 +449,8 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%.0f MB", v);
     return std::string(buf);
   };
+  // A CSV cell: the median seconds, or empty when that side did not run.
+  auto cell = [](const Result& r) { return r.seconds.empty() ? std::string() : std::to_string(median(r.seconds)); };
   std::printf("\n%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "case", "precision", "skinmtl", "PyTorch", "speed", "skinmtl",
               "PyTorch", "PyTorch bf16");
   std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "", "", "", "", "ratio", "peak mem", "peak mem", "+ chan.last");
@@ -451,6 +468,11 @@ int main(int argc, char** argv) {
       std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(), figure(c, a).c_str(),
                   figure(c, b).c_str(), ratio.c_str(), mb(a.peak_mb).c_str(), mb(b.peak_mb).c_str(),
                   p == o.precisions.front() ? figure(c, bf).c_str() : "");
+      if (csv.is_open())
+        csv << c << "," << p << "," << a.batch << "," << cell(a) << "," << cell(b) << ","
+            << (ratio == "-" ? std::string() : ratio.substr(0, ratio.size() - 1)) << ","
+            << (a.peak_mb < 0 ? std::string() : std::to_string(a.peak_mb)) << ","
+            << (b.peak_mb < 0 ? std::string() : std::to_string(b.peak_mb)) << "," << cell(bf) << "\n";
       if (!a.error.empty()) std::printf("    skinmtl: %s\n", a.error.c_str());
       if (!b.error.empty()) std::printf("    PyTorch: %s\n", b.error.c_str());
     }

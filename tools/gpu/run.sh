@@ -174,7 +174,7 @@ compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --
 
 # ---- 5. skinmtl against PyTorch on this GPU (make bench-gpu) --------------------------------------
 # PyTorch's half needs python3 with torch and CUDA; without it the table has skinmtl's column only.
-bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir")
+bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir" --csv "$report/bench_gpu.csv")
 python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
 step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
 if grep -q '^case ' "$report/bench_gpu.log"; then
