@@ -77,11 +77,11 @@ namespace {
 AVX512 __mmask16 first_lanes(int64_t n) {  // the lowest min(n, 16) lanes
   return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
 }
-                             
-                             // r[i] = row i of a 16 x 16 block -> r[j] = column j. Three rounds of
-                             // shuffles: 32-bit elements within 128-bit lanes (unpack), 64-bit pairs
-                             // (shuffle_ps), then 128-bit lanes (shuffle_f32x4, twice).
-                             AVX512 void transpose16(__m512 r[16]) {
+
+// r[i] = row i of a 16 x 16 block -> r[j] = column j. Three rounds of
+// shuffles: 32-bit elements within 128-bit lanes (unpack), 64-bit pairs
+// (shuffle_ps), then 128-bit lanes (shuffle_f32x4, twice).
+AVX512 void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int p = 0; p < 8; ++p) {
     t[2 * p] = _mm512_unpacklo_ps(r[2 * p], r[2 * p + 1]);
