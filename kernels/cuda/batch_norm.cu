@@ -11,15 +11,13 @@
 //    Two things keep these loops near the memory bound: a ChannelCursor walks
 //    the element addresses with an add and a compare (no 64-bit division per
 //    element, which costs more than the load), and each thread issues
-//    kUnroll loads before it adds any of them (one load in flight per thread
-//    leaves an SM's memory pipe mostly empty). Neither changes the order of
-//    the additions. One block per channel keeps the code simple; it leaves
+//    cuda::kLoadsInFlight loads before it adds any of them (cuda/check.cuh).
+//    Neither changes the order of the additions. One block per channel keeps the code simple; it leaves
 //    SMs idle when C is small next to the GPU's SM count (ResNet-50's
 //    64-channel layers on an H100's 132 SMs), a known cost.
 //  - elementwise passes (normalize, dx): grid-stride loops over N*C*HW, the
-//    channel of flat index i being (i / HW) % C, computed in 32-bit unsigned
-//    arithmetic whenever N*C*HW < 2^31 (a 64-bit division is a long software
-//    routine on a GPU; a 32-bit one a few instructions), in 64-bit otherwise.
+//    channel of flat index i being (i / HW) % C, in 32-bit arithmetic where
+//    it fits (CUDA_KERNEL_LOOP_T and index_fits_32, cuda/check.cuh).
 #include <cstdint>
 
 #include "kernels/batch_norm.h"
@@ -28,14 +26,11 @@
 namespace skinmtl {
 namespace {
 
-// Loads each thread of a reduction issues before adding them.
-constexpr int kUnroll = 8;
-
 // This thread's K Kahan sums over its elements of channel c (threadIdx.x,
 // + blockDim.x, ...) of (N, C, HW) buffers a and b (b may be null: then a
 // stands in for it), in element order: for each element, term(a[k], b[k], t)
-// sets the K terms t[0..K-1] to add. kUnroll elements are loaded before the
-// first of their terms is added.
+// sets the K terms t[0..K-1] to add. cuda::kLoadsInFlight elements are
+// loaded before the first of their terms is added.
 template <int K, typename Term>
 __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float* a, const float* b, int64_t N,
                                                     int64_t c, int64_t C, int64_t HW, Term term) {
@@ -45,17 +40,17 @@ __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float
   KahanSum<float> s[K];
   float t[K];
   int64_t i = threadIdx.x;
-  for (; i + (kUnroll - 1) * step < M; i += kUnroll * step) {
-    float va[kUnroll], vb[kUnroll];
+  for (; i + (cuda::kLoadsInFlight - 1) * step < M; i += cuda::kLoadsInFlight * step) {
+    float va[cuda::kLoadsInFlight], vb[cuda::kLoadsInFlight];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < cuda::kLoadsInFlight; ++u) {
       const int64_t k = cur.offset();
       va[u] = a[k];
       vb[u] = b[k];
       cur.advance();
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < cuda::kLoadsInFlight; ++u) {
       term(va[u], vb[u], t);
 #pragma unroll
       for (int q = 0; q < K; ++q) s[q].add(t[q]);
@@ -71,14 +66,6 @@ __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float
 #pragma unroll
   for (int q = 0; q < K; ++q) out[q] = s[q].sum;
 }
-
-// Grid-stride loop over [0, n) in the index type I (uint32_t when n < 2^31,
-// so that i + the grid's stride cannot wrap; else int64_t).
-#define BN_KERNEL_LOOP(I, i, n) \
-  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (I)blockDim.x * gridDim.x)
-
-// Whether the elementwise kernels may index N*C*HW elements in 32 bits.
-bool fits_32(int64_t total) { return total < ((int64_t)1 << 31); }
 
 // The sum of `v` over all threads of the block, returned to every thread.
 // buf holds blockDim.x floats of shared memory; blockDim.x must be a power of
@@ -136,7 +123,7 @@ template <typename I>
 __global__ void bn_normalize_kernel(float* y, const float* x, const float* mean,
                                     const float* invstd, const float* gamma, const float* beta,
                                     I C, I HW, I total) {
-  BN_KERNEL_LOOP(I, i, total) {
+  CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
     y[i] = bn_normalize_elem(x[i], mean[c], invstd[c], gamma[c], beta[c]);
   }
@@ -173,7 +160,7 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float*
                                       const float* mean, const float* invstd, const float* gamma,
                                       I C, I HW, I total, int64_t Mtot, bool training) {
   const float M = (float)Mtot;
-  BN_KERNEL_LOOP(I, i, total) {
+  CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
     dx[i] += training ? bn_backward_train_elem(dy[i], x[i], mean[c], invstd[c], gamma[c],
                                                sums[c] / M, sums[C + c] / M)
@@ -226,7 +213,7 @@ unsigned channel_blocks(int64_t C) {
 void launch_backward_dx(float* dx, const float* sums, const float* dy, const float* x, const float* mean,
                         const float* invstd, const float* gamma, int64_t C, int64_t HW, int64_t total,
                         int64_t Mtot, bool training, cuda_stream_t s) {
-  if (fits_32(total))
+  if (cuda::index_fits_32(total))
     bn_backward_dx_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
         dx, sums, dy, x, mean, invstd, gamma, (uint32_t)C, (uint32_t)HW, (uint32_t)total, Mtot, training);
   else
@@ -260,7 +247,7 @@ void batch_norm_normalize_cuda(float* y, const float* x, const float* mean, cons
                                int64_t HW, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  if (fits_32(total))
+  if (cuda::index_fits_32(total))
     bn_normalize_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
         y, x, mean, invstd, gamma, beta, (uint32_t)C, (uint32_t)HW, (uint32_t)total);
   else

@@ -48,9 +48,23 @@
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (int64_t)(n); \
        i += (int64_t)blockDim.x * gridDim.x)
 
+// The same loop with the index in type I. Elementwise kernels that split a
+// flat index with divisions use I = uint32_t when index_fits_32(n) (a 32-bit
+// division is a few instructions, a 64-bit one a long software routine), so
+// that i plus one grid's stride (at most 2^24) cannot wrap; int64_t otherwise.
+#define CUDA_KERNEL_LOOP_T(I, i, n) \
+  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (I)blockDim.x * gridDim.x)
+
 namespace skinmtl::cuda {
 
 constexpr int kThreads = 256;
+
+// Whether a flat index over n elements fits CUDA_KERNEL_LOOP_T's 32-bit form.
+inline bool index_fits_32(int64_t n) { return n < ((int64_t)1 << 31); }
+
+// Loads each thread of a strided reduction issues before it adds them (one
+// load in flight per thread leaves an SM's memory pipe mostly empty).
+constexpr int kLoadsInFlight = 8;
 
 // Blocks for n elements at kThreads per block, capped: the grid-stride loop
 // covers the rest.

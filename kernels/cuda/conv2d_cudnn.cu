@@ -55,7 +55,6 @@
 // im2col path.
 #include <algorithm>
 #include <array>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -146,13 +145,9 @@ struct TrialBuffers {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   explicit TrialBuffers(const Conv2dShape& sh) {
-    const auto bytes = [](std::initializer_list<int64_t> dims) {
-      size_t n = sizeof(float);
-      for (int64_t d : dims) n *= (size_t)d;
-      return n;
-    };
-    const size_t xb = bytes({sh.N, sh.C, sh.H, sh.W}), wb = bytes({sh.K, sh.C, sh.R, sh.S}),
-                 yb = bytes({sh.N, sh.K, sh.P, sh.Q});
+    const size_t xb = sizeof(float) * (size_t)sh.N * (size_t)sh.x_image(),
+                 wb = sizeof(float) * (size_t)sh.K * (size_t)sh.col_rows(),
+                 yb = sizeof(float) * (size_t)sh.N * (size_t)sh.y_image();
     x = cuda::malloc_raw(xb);
     w = cuda::malloc_raw(wb);
     y = cuda::malloc_raw(yb);

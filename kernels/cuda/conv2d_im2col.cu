@@ -19,22 +19,17 @@ __global__ void col2im_kernel(float* dx_n, const float* col, Conv2dShape sh, int
 }
 
 // y[n, k, p, q] += bias[k]: element i of y has k = (i / (P*Q)) % K, in the
-// index type I: uint32_t when n < 2^31 (a 32-bit division is a few
-// instructions, a 64-bit one a long software routine), else int64_t.
+// index type I (uint32_t where it fits: CUDA_KERNEL_LOOP_T, cuda/check.cuh).
 template <typename I>
 __global__ void conv2d_bias_forward_kernel(float* y, const float* bias, I pq, I K, I n) {
-  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I)blockDim.x * gridDim.x)
-    y[i] += bias[(i / pq) % K];
+  CUDA_KERNEL_LOOP_T(I, i, n) { y[i] += bias[(i / pq) % K]; }
 }
-
-// Loads each thread of the bias reduction issues before adding them.
-constexpr int kBiasUnroll = 8;
 
 // dbias[k] += sum_{n, p, q} dy[n, k, p, q]. One block per channel k (a
 // grid-stride loop over k when K exceeds the grid): every thread sums a fixed
 // strided subset of the N*P*Q values serially (a ChannelCursor walks their
-// addresses without dividing; kBiasUnroll loads go out before their adds,
-// which keep their order), then the block adds the kThreads partial sums in a
+// addresses without dividing; cuda::kLoadsInFlight loads go out before
+// their adds, which keep their order), then the block adds the kThreads partial sums in a
 // fixed tree order. Same order every run: deterministic. blockDim.x must be
 // kThreads (a power of two).
 __global__ void conv2d_bias_backward_kernel(float* dbias, const float* dy, int N, int K,
@@ -46,15 +41,15 @@ __global__ void conv2d_bias_backward_kernel(float* dbias, const float* dy, int N
     ChannelCursor cur(k, K, pq, threadIdx.x, step);
     float sum = 0.f;
     int64_t j = threadIdx.x;
-    for (; j + (kBiasUnroll - 1) * step < count; j += kBiasUnroll * step) {
-      float v[kBiasUnroll];
+    for (; j + (cuda::kLoadsInFlight - 1) * step < count; j += cuda::kLoadsInFlight * step) {
+      float v[cuda::kLoadsInFlight];
 #pragma unroll
-      for (int u = 0; u < kBiasUnroll; ++u) {
+      for (int u = 0; u < cuda::kLoadsInFlight; ++u) {
         v[u] = dy[cur.offset()];
         cur.advance();
       }
 #pragma unroll
-      for (int u = 0; u < kBiasUnroll; ++u) sum += v[u];
+      for (int u = 0; u < cuda::kLoadsInFlight; ++u) sum += v[u];
     }
     for (; j < count; j += step) {
       sum += dy[cur.offset()];
@@ -89,7 +84,7 @@ void conv2d_bias_forward_cuda(float* y, const float* bias, const Conv2dShape& sh
                               cuda_stream_t stream) {
   const int64_t n = (int64_t)sh.N * sh.y_image();
   if (n == 0) return;
-  if (n < ((int64_t)1 << 31))
+  if (cuda::index_fits_32(n))
     conv2d_bias_forward_kernel<uint32_t><<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
         y, bias, (uint32_t)sh.col_cols(), (uint32_t)sh.K, (uint32_t)n);
   else

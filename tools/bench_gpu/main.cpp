@@ -200,6 +200,20 @@ Result measure(const Options& o, Device d, int batch, const std::function<void()
   return r;
 }
 
+// Builds a Step (tools/bench_steps.h) of `shape` and times its run(); a
+// failure (out of memory, say) is the result's error.
+template <typename Step>
+Result measure_step(const Options& o, const bench::StepShape& shape) {
+  try {
+    Step step(shape);
+    return measure(o, shape.device, shape.batch, [&] { step.run(); });
+  } catch (const std::exception& e) {
+    Result r;
+    r.error = e.what();
+    return r;
+  }
+}
+
 // The sizes of every case: the benchmark's, or --smoke's tiny ones.
 struct Sizes {
   int image = 224, b64 = 64, b20 = 20, yang_b = 8, yang_h = 192, yang_w = 256, song = 1024, song_b = 2;
@@ -224,15 +238,10 @@ int largest_batch(const Options& o, bench::ResNetStep& s, const Sizes& z) {
   };
   const double p2 = peak_at(2), p20 = peak_at(20);
   const double per_image = std::max(1.0, (p20 - p2) / 18), fixed = p2 - 2 * per_image;
+  double room = 4e9;  // the CPU (a smoke test): a few GB
 #if SKINMTL_CUDA
-  double room = 0;
-  if (o.device == Device::CUDA) {
+  if (o.device == Device::CUDA)
     room = (double)cuda::device_free_bytes() + (double)cuda_allocator().stats().bytes_cached;
-  } else {
-    room = 4e9;  // the CPU (a smoke test): a few GB
-  }
-#else
-  const double room = 4e9;
 #endif
   const int fit = (int)((0.8 * room - fixed) / per_image);
   const int b = std::min(o.max_batch, fit / 8 * 8);
@@ -360,37 +369,20 @@ int main(int argc, char** argv) {
   }
   allocator_of(d).empty_cache();
   // The other papers' steps, one network at a time.
-  auto paper_case = [&](const std::string& c, auto make) {
+  // `time_one` times one configuration (measure_step<Step>).
+  auto paper_case = [&](const std::string& c, auto time_one) {
     if (!wanted(c)) return;
     for (const std::string& p : o.precisions) {
       apply_config(d, p);
-      Result res;
-      try {
-        auto step = make();
-        res = measure(o, d, step->batch, [&] { step->run(); });
-      } catch (const std::exception& e) {
-        res.error = e.what();
-      }
-      ours[p][c] = res;
+      ours[p][c] = time_one();
       allocator_of(d).empty_cache();
     }
     std::fprintf(stderr, "bench_gpu: %s done\n", c.c_str());
   };
-  struct Yang : bench::YangStep {
-    int batch;
-    Yang(const bench::StepShape& s) : bench::YangStep(s), batch(s.batch) {}
-  };
-  struct Fpn : bench::SongTrunkFpnStep {
-    int batch;
-    Fpn(const bench::StepShape& s) : bench::SongTrunkFpnStep(s), batch(s.batch) {}
-  };
-  struct Song : bench::SongIteration {
-    int batch;
-    Song(const bench::StepShape& s) : bench::SongIteration(s), batch(s.batch) {}
-  };
-  paper_case("train_yang", [&] { return std::make_unique<Yang>(bench::StepShape{z.yang_b, z.yang_h, z.yang_w, d}); });
-  paper_case("train_fpn", [&] { return std::make_unique<Fpn>(bench::StepShape{z.song_b, z.song, z.song, d}); });
-  paper_case("iter_song", [&] { return std::make_unique<Song>(bench::StepShape{z.song_b, z.song, z.song, d}); });
+  const bench::StepShape yang{z.yang_b, z.yang_h, z.yang_w, d}, song{z.song_b, z.song, z.song, d};
+  paper_case("train_yang", [&] { return measure_step<bench::YangStep>(o, yang); });
+  paper_case("train_fpn", [&] { return measure_step<bench::SongTrunkFpnStep>(o, song); });
+  paper_case("iter_song", [&] { return measure_step<bench::SongIteration>(o, song); });
   apply_config(d, "fp32");
 
   // The loader, on the CPU's cores.
