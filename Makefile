@@ -215,7 +215,7 @@ reproduce-yang reproduce-song reproduce-liao: reproduce-%: bin/skinmtl
 # The targets need only the parsers: FUZZ_LIB_SRC, built with clang on their own.
 FUZZ_CXX ?= clang++
 FUZZ_TARGETS := safetensors csv manifest model_metadata image_header
-FUZZ_LIB_SRC := framework/allocator.cpp framework/autograd.cpp framework/tensor.cpp io/csv.cpp io/image.cpp io/progress.cpp \
+FUZZ_LIB_SRC := framework/allocator.cpp framework/autograd.cpp framework/tensor.cpp kernels/cpu/cast.cpp io/csv.cpp io/image.cpp io/progress.cpp \
                 io/manifest.cpp io/resnet50_import.cpp io/safetensors.cpp io/score_csv.cpp io/stb_impl.cpp
 FUZZ_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ := $(FUZZ_LIB_SRC:%.cpp=build/fuzz/%.o)

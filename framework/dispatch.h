@@ -7,25 +7,43 @@
 //
 //   SKINMTL_CUDA_ONLY(relu_forward_cuda(y.data<float>(), x.data<float>(), n, cuda::stream()));
 //
-// CPU kernels are templates over float and double. CUDA kernels are float32
-// only; require_cuda_f32 says so clearly when something else reaches them. In
+// CPU kernels are templates over float and double. CUDA kernels are float32,
+// and for a few ops also bfloat16 (dispatch_cuda_activations);
+// require_cuda_f32 says so clearly when something else reaches them. In
 // a CPU-only build SKINMTL_CUDA_ONLY(...) compiles to a "built without CUDA"
 // error, so framework code needs no #if of its own.
 #pragma once
 
 #include "base/check.h"
 #include "framework/tensor.h"
+#include "kernels/bf16.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
 #endif
 
 namespace skinmtl {
 
+[[noreturn]] void fail_no_bf16_kernel();
+
+// float32 and float64 only: the CPU computes bfloat16 through float32
+// (framework/precision.h), so a bfloat16 tensor here is a missing widening.
 template <typename F>
 void dispatch_cpu(DType dtype, F&& f) {
   switch (dtype) {
     case DType::F32: f(float{}); break;
     case DType::F64: f(double{}); break;
+    case DType::BF16: fail_no_bf16_kernel();
+  }
+}
+
+// The activations of the ops with bfloat16 CUDA kernels (framework/precision.h):
+// float32 or bfloat16 (kernels/bf16.h), f(float{}) or f(bf16{}).
+template <typename F>
+void dispatch_cuda_activations(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: f(float{}); break;
+    case DType::BF16: f(bf16{}); break;
+    case DType::F64: SKINMTL_FAIL("float64 tensors live on the CPU only");
   }
 }
 

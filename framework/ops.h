@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "framework/precision.h"
 #include "framework/tensor.h"
 
 namespace skinmtl {

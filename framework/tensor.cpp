@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <sstream>
+#include <type_traits>
 
 #include "framework/allocator.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
+#include "kernels/cast.h"
 #include "kernels/elementwise.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
@@ -16,8 +18,22 @@
 namespace skinmtl {
 
 const char* device_name(Device d) { return d == Device::CPU ? "CPU" : "CUDA"; }
-const char* dtype_name(DType t) { return t == DType::F32 ? "float32" : "float64"; }
-size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 8; }
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    case DType::BF16: return "bfloat16";
+  }
+  return "?";
+}
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F64: return 8;
+    case DType::BF16: return 2;
+  }
+  return 0;
+}
 
 bool cuda_available() {
 #if SKINMTL_CUDA
@@ -77,7 +93,12 @@ void fail_no_cuda(const char* file, int line) {
 void require_cuda_f32(const char* op, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     SKINMTL_CHECK(!t->defined() || t->dtype() == DType::F32,
-                  op << ": CUDA kernels are float32 only, got " << t->str());
+                  op << ": this op's CUDA kernels are float32 only, got " << t->str());
+}
+
+void fail_no_bf16_kernel() {
+  SKINMTL_FAIL("a bfloat16 tensor reached a float32/float64 kernel; an op that has no bfloat16 "
+               "kernel must widen its inputs first (as_f32, framework/precision.h)");
 }
 
 void check_elementwise_loss(const char* op, const Tensor& x, const Tensor& targets,
@@ -157,7 +178,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   impl->shape = shape;
   impl->dtype = dtype;
   impl->storage = std::make_shared<Storage>((size_t)shape_numel(shape) * dtype_size(dtype), device);
-  // All-ones bytes are a NaN in both float32 and float64.
+  // All-ones bytes are a NaN in float32, float64 and bfloat16.
   if (g_poison) memset_bytes(impl->storage->data(), 0xFF, impl->storage->bytes(), device);
   return Tensor(impl);
 }
@@ -177,6 +198,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
   SKINMTL_CHECK((int64_t)values.size() == shape_numel(shape),
                 "from_vector: " << values.size() << " values for shape " << shape_str(shape));
+  if (dtype == DType::BF16) return from_vector(values, shape, DType::F32).to(DType::BF16);
   Tensor t = empty(shape, dtype, Device::CPU);
   dispatch_cpu(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -232,12 +254,13 @@ void* Tensor::raw_data() const {
 
 template <typename T>
 T* Tensor::data() const {
-  constexpr DType want = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  constexpr DType want = std::is_same_v<T, bf16> ? DType::BF16 : sizeof(T) == 4 ? DType::F32 : DType::F64;
   SKINMTL_CHECK(dtype() == want, "data<" << dtype_name(want) << ">() on a " << str() << " tensor");
   return static_cast<T*>(raw_data());
 }
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
+template bf16* Tensor::data<bf16>() const;
 
 // ---- copies ------------------------------------------------------------------------
 
@@ -267,9 +290,24 @@ Tensor Tensor::to(Device device) const {
 
 Tensor Tensor::to(DType dt) const {
   if (dtype() == dt) return *this;
-  SKINMTL_CHECK(device() == Device::CPU, "dtype conversion is CPU only, got " << str());
-  Tensor out = empty(shape(), dt, Device::CPU);
   const int64_t n = numel();
+  if (dtype() == DType::BF16 || dt == DType::BF16) {
+    // float32 <-> bfloat16 on either device (kernels/cast.h); float64 goes
+    // through float32 (the CPU only).
+    if (dtype() == DType::F64 || dt == DType::F64) return to(DType::F32).to(dt);
+    Tensor out = empty(shape(), dt, device());
+    if (device() == Device::CPU) {
+      if (dt == DType::BF16) convert_cpu(out.data<bf16>(), data<float>(), n);
+      else convert_cpu(out.data<float>(), data<bf16>(), n);
+    } else if (dt == DType::BF16) {
+      SKINMTL_CUDA_ONLY(convert_cuda(out.data<bf16>(), data<float>(), n, cuda::stream()));
+    } else {
+      SKINMTL_CUDA_ONLY(convert_cuda(out.data<float>(), data<bf16>(), n, cuda::stream()));
+    }
+    return out;
+  }
+  SKINMTL_CHECK(device() == Device::CPU, "float64 conversion is CPU only, got " << str());
+  Tensor out = empty(shape(), dt, Device::CPU);
   dispatch_cpu(dtype(), [&](auto st) {
     using S = decltype(st);
     const S* s = data<S>();
@@ -324,6 +362,16 @@ bool Tensor::is_view_of(const Tensor& flat, int64_t offset) const {
 
 void Tensor::fill_(double value) {
   if (value == 0.0) return zero_();
+  if (dtype() == DType::BF16) {  // one float32 value, rounded once, then copied
+    const bf16 b = bf16_from_float((float)value);
+    if (device() == Device::CPU) {
+      bf16* p = data<bf16>();
+      for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = b;
+    } else {
+      copy_from(full(shape(), value, DType::BF16, Device::CPU));
+    }
+    return;
+  }
   if (device() == Device::CPU) {
     dispatch_cpu(dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -339,6 +387,7 @@ std::vector<double> Tensor::to_vector() const {
   SKINMTL_CHECK(device() == Device::CPU,
                 "to_vector() reads host memory; move the tensor with to(Device::CPU) first ("
                     << str() << ")");
+  if (dtype() == DType::BF16) return to(DType::F32).to_vector();
   std::vector<double> v((size_t)numel());
   dispatch_cpu(dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -7,7 +7,9 @@
 // layout (slice, concat) copies.
 //
 // dtype: float32 everywhere; float64 on the CPU as well, so gradient checks can
-// run in double precision through the very same ops.
+// run in double precision through the very same ops; bfloat16 (kernels/bf16.h)
+// for the activations of --precision bf16 (framework/precision.h), on either
+// device (the CPU computes it through float32, as a reference).
 //
 // Transfers are explicit: t.to(Device::CUDA) / t.to(Device::CPU). Reading
 // values on the host (to_vector, item) requires a CPU tensor, so no hidden copy
@@ -29,7 +31,7 @@
 namespace skinmtl {
 
 enum class Device { CPU, CUDA };
-enum class DType { F32, F64 };
+enum class DType { F32, F64, BF16 };
 
 const char* device_name(Device d);
 const char* dtype_name(DType t);
@@ -132,7 +134,8 @@ class Tensor {
 
   // ---- copies and transfers --------------------------------------------------
   Tensor to(Device device) const;  // a copy on `device` (the same tensor if already there)
-  Tensor to(DType dtype) const;    // a converted copy (CPU only)
+  Tensor to(DType dtype) const;    // a converted copy, outside the tape (float64 on the CPU only;
+                                   // to bfloat16 rounds to nearest even)
   Tensor clone() const;            // a copy on the same device, outside the tape
   Tensor detach() const;           // shares storage, no grad_fn, requires_grad false
   void copy_from(const Tensor& src);  // same shape & dtype, any devices; outside the tape

@@ -205,29 +205,34 @@ void batch_norm_backward_dx_cpu(T* dx,            // (N, C, HW) +=
                                 const T* gamma,   // (C)
                                 int64_t N, int64_t C, int64_t HW, int64_t Mtot);
 
-// ---- CUDA (float32) -------------------------------------------------------------
+// ---- CUDA (float32; bfloat16 activations where X) ----------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins above, on
 // device memory, queued on stream s.
 
 // As batch_norm_train_stats_cpu: one block per channel, two-pass, deterministic.
+// The activations (x, y, dy, dx) of the three kernels below are float32 or
+// bfloat16 (X, kernels/bf16.h); the per-channel vectors are float32.
+template <typename X>
 void batch_norm_train_stats_cuda(float* mean, float* invstd, float* running_mean,
-                                 float* running_var, const float* x, int64_t N, int64_t C,
+                                 float* running_var, const X* x, int64_t N, int64_t C,
                                  int64_t HW, double eps, double momentum, cuda_stream_t s);
 void batch_norm_frozen_stats_cuda(float* mean, float* invstd, const float* running_mean,
                                   const float* running_var, int64_t C, double eps,
                                   cuda_stream_t s);
-void batch_norm_normalize_cuda(float* y, const float* x, const float* mean, const float* invstd,
+template <typename X>
+void batch_norm_normalize_cuda(X* y, const X* x, const float* mean, const float* invstd,
                                const float* gamma, const float* beta, int64_t N, int64_t C,
                                int64_t HW, cuda_stream_t s);
 // As batch_norm_backward_cpu. `sums` is scratch GPU memory of 2*C floats
 // (the caller allocates it): sums[c] = sum_dy, sums[C + c] = sum_dy_xhat.
-void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta,
+template <typename X>
+void batch_norm_backward_cuda(X* dx, float* dgamma, float* dbeta,
                               float* sums,  // (2, C) workspace
-                              const float* dy, const float* x, const float* mean,
+                              const X* dy, const X* x, const float* mean,
                               const float* invstd, const float* gamma, int64_t N, int64_t C,
                               int64_t HW, bool training, cuda_stream_t s);
 
-// The synchronised pieces (see the CPU section), same buffers and rules.
+// The synchronised pieces (see the CPU section), same buffers and rules; float32.
 void batch_norm_sum_cuda(float* sum, const float* x, int64_t N, int64_t C, int64_t HW, cuda_stream_t s);
 void batch_norm_sum_sq_dev_cuda(float* sq, const float* x, const float* mean, int64_t N, int64_t C,
                                 int64_t HW, cuda_stream_t s);

@@ -239,14 +239,17 @@ void im2col_cuda(float* col,         // (C*R*S, P*Q), overwritten
 void col2im_cuda(float* dx_n,        // (C, H, W) +=
                  const float* col,   // (C*R*S, P*Q)
                  const Conv2dShape& sh, cuda_stream_t stream);
-// y[n, k, p, q] += bias[k]
-void conv2d_bias_forward_cuda(float* y,           // (N, K, P, Q) +=
+// y[n, k, p, q] += bias[k]. T: float or bf16 (the bias stays float32;
+// kernels/bf16.h).
+template <typename T>
+void conv2d_bias_forward_cuda(T* y,               // (N, K, P, Q) +=
                               const float* bias,  // (K)
                               const Conv2dShape& sh, cuda_stream_t stream);
 // dbias[k] += sum_{n, p, q} dy[n, k, p, q]; one block per channel, a fixed
-// reduction order: deterministic, no atomics.
+// reduction order: deterministic, no atomics. Sums in float32 for either T.
+template <typename T>
 void conv2d_bias_backward_cuda(float* dbias,       // (K) +=
-                               const float* dy,    // (N, K, P, Q)
+                               const T* dy,        // (N, K, P, Q)
                                const Conv2dShape& sh, cuda_stream_t stream);
 
 void conv2d_forward_im2col_cuda(float* y,            // (N, K, P, Q), overwritten
@@ -276,21 +279,31 @@ void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) +=, or null
 // Workspace: kernels/ allocates no memory. The caller asks how many bytes a
 // pass needs (building the plan if needed), allocates them (the framework
 // uses a Tensor from its caching allocator) and passes them in.
-size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh);
-size_t conv2d_cudnn_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw);
+//
+// Data: x, w, y (and dx, dw, dy) are float32, or all bfloat16 (T = bf16,
+// CudnnData::BF16; --precision bf16): then cuDNN multiplies bfloat16 on
+// tensor cores with float32 accumulators and rounds each output once. The
+// bias and its gradient stay float32 either way. Plans are cached per data
+// type as well.
+enum class CudnnData { F32, BF16 };
+size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data = CudnnData::F32);
+size_t conv2d_cudnn_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
+                                             CudnnData data = CudnnData::F32);
 
-void conv2d_forward_cudnn(float* y,             // (N, K, P, Q), overwritten
-                          const float* x,       // (N, C, H, W)
-                          const float* w,       // (K, C, R, S)
+template <typename T>
+void conv2d_forward_cudnn(T* y,                 // (N, K, P, Q), overwritten
+                          const T* x,           // (N, C, H, W)
+                          const T* w,           // (K, C, R, S)
                           const float* bias,    // (K) or null
                           void* workspace, size_t workspace_bytes,
                           const Conv2dShape& sh, cuda_stream_t stream);
-void conv2d_backward_cudnn(float* dx,           // (N, C, H, W) +=, or null
-                           float* dw,           // (K, C, R, S) +=, or null
+template <typename T>
+void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) +=, or null
+                           T* dw,               // (K, C, R, S) +=, or null
                            float* dbias,        // (K) +=, or null
-                           const float* dy,     // (N, K, P, Q)
-                           const float* x,      // (N, C, H, W)
-                           const float* w,      // (K, C, R, S)
+                           const T* dy,         // (N, K, P, Q)
+                           const T* x,          // (N, C, H, W)
+                           const T* w,          // (K, C, R, S)
                            void* workspace, size_t workspace_bytes,
                            const Conv2dShape& sh, cuda_stream_t stream);
 

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
@@ -51,9 +52,12 @@ void copy_block_cpu(T* dst,                 // (outer, dst_dim_len, inner)
                     int64_t src_dim_len, int64_t src_offset,
                     int64_t outer, int64_t len, int64_t inner, bool accumulate);
 
-void copy_block_cuda(float* dst,            // (outer, dst_dim_len, inner)
+// T: float or bf16 (a copy is exact; accumulate adds in float and rounds
+// once, kernels/bf16.h).
+template <typename T>
+void copy_block_cuda(T* dst,                // (outer, dst_dim_len, inner)
                      int64_t dst_dim_len, int64_t dst_offset,
-                     const float* src,      // (outer, src_dim_len, inner)
+                     const T* src,          // (outer, src_dim_len, inner)
                      int64_t src_dim_len, int64_t src_offset,
                      int64_t outer, int64_t len, int64_t inner, bool accumulate,
                      cuda_stream_t s);

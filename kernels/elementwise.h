@@ -30,7 +30,9 @@ void scale_forward_cpu(T* y, const T* x, T alpha, int64_t n);      // y (n), x (
 template <typename T>
 void axpy_cpu(T* y, const T* x, T alpha, int64_t n);               // y (n) +=, x (n)
 
-void add_forward_cuda(float* y, const float* a, const float* b, int64_t n, cuda_stream_t s);
+// add: T is float or bf16 (kernels/bf16.h; the sum in float, rounded when stored).
+template <typename T>
+void add_forward_cuda(T* y, const T* a, const T* b, int64_t n, cuda_stream_t s);
 void scale_forward_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
 void axpy_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s);
 void fill_cuda(float* y, float value, int64_t n, cuda_stream_t s);

@@ -47,6 +47,7 @@
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
@@ -113,17 +114,18 @@ SKINMTL_HD bool max_pool_takes(T v, T best) {
 }
 
 // Max pooling of output (oh, ow) of one plane (H, W): the maximum, and its
-// index h * W + w in the plane.
+// index h * W + w in the plane. T: float, double or bf16 (read through load,
+// kernels/bf16.h; the maximum comes back as float for bf16).
 template <typename T>
-SKINMTL_HD T max_pool_window(const T* plane, int64_t oh, int64_t ow, const Pool2dGeom& g,
-                             int64_t* argmax) {
+SKINMTL_HD auto max_pool_window(const T* plane, int64_t oh, int64_t ow, const Pool2dGeom& g,
+                                int64_t* argmax) {
   const PoolWindow wh = pool_window(oh, g.H, g.kernel_h, g.stride_h, g.pad_h);
   const PoolWindow ww = pool_window(ow, g.W, g.kernel_w, g.stride_w, g.pad_w);
   int64_t arg = wh.begin * g.W + ww.begin;  // windows are never empty (see above)
-  T best = plane[arg];
+  auto best = load(plane, arg);
   for (int64_t h = wh.begin; h < wh.end; ++h)
     for (int64_t w = ww.begin; w < ww.end; ++w) {
-      const T v = plane[h * g.W + w];
+      const auto v = load(plane, h * g.W + w);
       if (max_pool_takes(v, best)) {
         best = v;
         arg = h * g.W + w;
@@ -186,21 +188,25 @@ void global_avg_pool2d_backward_cpu(T* dx,        // (N, C, H, W) +=
                                     const T* dy,  // (N, C)
                                     int64_t NC, int64_t HW);
 
-// ---- CUDA (float32) -------------------------------------------------------------
+// ---- CUDA (float32; bfloat16 where T) ------------------------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins above, on
-// device memory, queued on stream s.
+// device memory, queued on stream s. T: float or bf16 (kernels/bf16.h: sums
+// and comparisons in float, one rounding per stored value); the argmax
+// indices are float32 either way.
 
-void max_pool2d_forward_cuda(float* y, float* argmax, const float* x, const Pool2dGeom& g,
+template <typename T>
+void max_pool2d_forward_cuda(T* y, float* argmax, const T* x, const Pool2dGeom& g,
                              cuda_stream_t s);
-void max_pool2d_backward_cuda(float* dx, const float* dy, const float* argmax,
+template <typename T>
+void max_pool2d_backward_cuda(T* dx, const T* dy, const float* argmax,
                               const Pool2dGeom& g, cuda_stream_t s);
 void avg_pool2d_forward_cuda(float* y, const float* x, const Pool2dGeom& g,
                              bool count_include_pad, cuda_stream_t s);
 void avg_pool2d_backward_cuda(float* dx, const float* dy, const Pool2dGeom& g,
                               bool count_include_pad, cuda_stream_t s);
-void global_avg_pool2d_forward_cuda(float* y, const float* x, int64_t NC, int64_t HW,
-                                    cuda_stream_t s);
-void global_avg_pool2d_backward_cuda(float* dx, const float* dy, int64_t NC, int64_t HW,
-                                     cuda_stream_t s);
+template <typename T>
+void global_avg_pool2d_forward_cuda(T* y, const T* x, int64_t NC, int64_t HW, cuda_stream_t s);
+template <typename T>
+void global_avg_pool2d_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t HW, cuda_stream_t s);
 
 }  // namespace skinmtl

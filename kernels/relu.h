@@ -28,7 +28,10 @@ void relu_forward_cpu(T* y, const T* x, int64_t n);               // y (n), x (n
 template <typename T>
 void relu_backward_cpu(T* dx, const T* dy, const T* y, int64_t n);  // dx (n) +=, dy (n), y (n)
 
-void relu_forward_cuda(float* y, const float* x, int64_t n, cuda_stream_t s);
-void relu_backward_cuda(float* dx, const float* dy, const float* y, int64_t n, cuda_stream_t s);
+// T: float or bf16 (kernels/bf16.h; computed in float, rounded when stored).
+template <typename T>
+void relu_forward_cuda(T* y, const T* x, int64_t n, cuda_stream_t s);
+template <typename T>
+void relu_backward_cuda(T* dx, const T* dy, const T* y, int64_t n, cuda_stream_t s);
 
 }  // namespace skinmtl

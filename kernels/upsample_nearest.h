@@ -39,6 +39,7 @@
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
@@ -57,13 +58,14 @@ SKINMTL_HD int64_t nearest_first_output(int64_t i, int64_t in_size, int64_t out_
 
 // The gradient of one input pixel: the sum of its outputs dy[oy, ox],
 // oy in [y0, y1), ox in [x0, x1), row by row, left to right. dy points at
-// the pixel's (out_h, out_w) plane.
+// the pixel's (out_h, out_w) plane. T: float, double or bf16 (read through
+// load, kernels/bf16.h: the sum is float for bf16).
 template <typename T>
-SKINMTL_HD T nearest_gather(const T* dy, int64_t out_w, int64_t y0, int64_t y1, int64_t x0,
-                            int64_t x1) {
-  T acc = T(0);
+SKINMTL_HD auto nearest_gather(const T* dy, int64_t out_w, int64_t y0, int64_t y1, int64_t x0,
+                               int64_t x1) {
+  decltype(load(dy, 0)) acc = 0;
   for (int64_t oy = y0; oy < y1; ++oy)
-    for (int64_t ox = x0; ox < x1; ++ox) acc += dy[oy * out_w + ox];
+    for (int64_t ox = x0; ox < x1; ++ox) acc += load(dy, oy * out_w + ox);
   return acc;
 }
 
@@ -79,12 +81,16 @@ void upsample_nearest_backward_cpu(T* dx,        // (NC, H, W) +=
                                    int64_t out_w);
 
 // One thread per OUTPUT element (forward), one per INPUT element (backward).
-void upsample_nearest_forward_cuda(float* y,        // (NC, out_h, out_w)
-                                   const float* x,  // (NC, H, W)
+// T: float or bf16 (the forward copies exactly; the backward sums in float
+// and rounds once).
+template <typename T>
+void upsample_nearest_forward_cuda(T* y,        // (NC, out_h, out_w)
+                                   const T* x,  // (NC, H, W)
                                    int64_t NC, int64_t H, int64_t W, int64_t out_h,
                                    int64_t out_w, cuda_stream_t s);
-void upsample_nearest_backward_cuda(float* dx,        // (NC, H, W) +=
-                                    const float* dy,  // (NC, out_h, out_w)
+template <typename T>
+void upsample_nearest_backward_cuda(T* dx,        // (NC, H, W) +=
+                                    const T* dy,  // (NC, out_h, out_w)
                                     int64_t NC, int64_t H, int64_t W, int64_t out_h,
                                     int64_t out_w, cuda_stream_t s);
 

@@ -22,6 +22,9 @@ void check_map(const char* what, const Tensor& map) {
                      << map.str());
 }
 
+// float32 for a bfloat16 tensor, else the tensor itself.
+static Tensor widened(const Tensor& t) { return t.dtype() == DType::BF16 ? t.to(DType::F32) : t; }
+
 Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, int64_t image,
                             int64_t cls, bool normalize) {
   SKINMTL_CHECK(feature_map.defined() && feature_map.ndim() == 4,
@@ -42,9 +45,10 @@ Tensor class_activation_map(const Tensor& feature_map, const Tensor& fc_weight, 
                                          << " is outside the head's " << C << " classes");
   SKINMTL_CHECK(h * w > 0, "class_activation_map: empty feature map " << feature_map.str());
 
-  // Explicit copies to the host (a no-op for CPU tensors). Only the one image
-  // and the one weight row are read below.
-  const Tensor f = feature_map.to(Device::CPU), wt = fc_weight.to(Device::CPU);
+  // Explicit copies to the host (a no-op for CPU tensors), bfloat16 features
+  // (--precision bf16) widened. Only the one image and the one weight row are
+  // read below.
+  const Tensor f = widened(feature_map.to(Device::CPU)), wt = widened(fc_weight.to(Device::CPU));
   Tensor cam = Tensor::empty({h, w}, DType::F32, Device::CPU);
   float* out = cam.data<float>();
   const int64_t hw = h * w, f_base = image * K * hw, w_base = cls * K;

@@ -84,8 +84,11 @@ std::vector<std::vector<Neighbour>> nearest_neighbours(const Tensor& database,
   SKINMTL_CHECK(k >= 1 && k <= M, "nearest_neighbours: k = " << k << " must be in [1, M = " << M
                                                              << "] (the database has " << M
                                                              << " items)");
-  // Explicit copies to the host; mixed precisions are compared in float64.
+  // Explicit copies to the host, bfloat16 (--precision bf16) widened to
+  // float32; mixed precisions are compared in float64.
   Tensor db = database.to(Device::CPU), q = queries.to(Device::CPU);
+  if (db.dtype() == DType::BF16) db = db.to(DType::F32);
+  if (q.dtype() == DType::BF16) q = q.to(DType::F32);
   if (db.dtype() != q.dtype()) {
     db = db.to(DType::F64);
     q = q.to(DType::F64);

@@ -3,6 +3,7 @@
 #include "framework/dispatch.h"
 #include "framework/distributed.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/batch_norm.h"
 #include "kernels/elementwise.h"
 
@@ -10,10 +11,16 @@ namespace skinmtl {
 
 namespace {
 
-// gamma, beta, running_mean, running_var: defined, (C), on x's device and dtype.
+// gamma, beta, running_mean, running_var: defined, (C), on x's device and of
+// x's dtype (float32 for a bfloat16 x: the parameters stay float32).
 void check_channel_vector(const char* what, const Tensor& v, const Tensor& x) {
   SKINMTL_CHECK(v.defined(), "batch_norm2d: " << what << " is undefined");
-  check_same_device("batch_norm2d", x, v);
+  if (x.dtype() == DType::BF16)
+    SKINMTL_CHECK(v.device() == x.device() && v.dtype() == DType::F32,
+                  "batch_norm2d: " << what << " must be float32 on x's device for a bfloat16 input "
+                                   << x.str() << ", got " << v.str());
+  else
+    check_same_device("batch_norm2d", x, v);
   SKINMTL_CHECK(v.ndim() == 1 && v.size(0) == x.size(1),
                 "batch_norm2d: " << what << " must be (C) = (" << x.size(1) << ",) for input "
                                  << x.str() << ", got " << v.str());
@@ -133,12 +140,16 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   SKINMTL_CHECK(!p.training || N * HW > 1,
                 "batch_norm2d: training needs more than one value per channel, got " << x.str());
 
+  // bfloat16: the GPU's kernels take it, except synchronised batch norm's.
+  if (through_f32(x, !(p.training && p.sync)))
+    return cast(batch_norm2d(as_f32(x), gamma, beta, running_mean, running_var, p), DType::BF16);
   if (p.training && p.sync) return sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  // The statistics the forward pass normalises with, saved for backward.
-  Tensor mean = Tensor::empty({C}, x.dtype(), x.device());
-  Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
+  // The statistics the forward pass normalises with, saved for backward
+  // (float32 for a bfloat16 x, as the parameters).
+  Tensor mean = Tensor::empty({C}, gamma.dtype(), x.device());
+  Tensor invstd = Tensor::empty({C}, gamma.dtype(), x.device());
   const bool training = p.training;
 
   if (x.device() == Device::CPU) {
@@ -155,20 +166,21 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                   gamma.data<T>(), beta.data<T>(), N, C, HW);
     });
   } else {
-    require_cuda_f32("batch_norm2d", {&x, &gamma, &beta, &running_mean, &running_var});
-    SKINMTL_CUDA_ONLY({
+    require_cuda_f32("batch_norm2d", {&gamma, &beta, &running_mean, &running_var});
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using X = decltype(tag);
       if (training)
         batch_norm_train_stats_cuda(mean.data<float>(), invstd.data<float>(),
                                     running_mean.data<float>(), running_var.data<float>(),
-                                    x.data<float>(), N, C, HW, p.eps, p.momentum, cuda::stream());
+                                    x.data<X>(), N, C, HW, p.eps, p.momentum, cuda::stream());
       else
         batch_norm_frozen_stats_cuda(mean.data<float>(), invstd.data<float>(),
                                      running_mean.data<float>(), running_var.data<float>(), C,
                                      p.eps, cuda::stream());
-      batch_norm_normalize_cuda(y.data<float>(), x.data<float>(), mean.data<float>(),
+      batch_norm_normalize_cuda(y.data<X>(), x.data<X>(), mean.data<float>(),
                                 invstd.data<float>(), gamma.data<float>(), beta.data<float>(), N,
                                 C, HW, cuda::stream());
-    });
+    }));
   }
 
   // The running statistics are buffers, not inputs of the tape: no gradient
@@ -186,14 +198,15 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                           gamma.data<T>(), N, C, HW, training);
              });
            } else {
-             SKINMTL_CUDA_ONLY({
+             SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+               using X = decltype(tag);
                auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
                Tensor sums = Tensor::empty({2, C}, DType::F32, Device::CUDA);  // workspace
-               batch_norm_backward_cuda(ptr(d[0]), ptr(d[1]), ptr(d[2]), sums.data<float>(),
-                                        dy.data<float>(), x.data<float>(), mean.data<float>(),
-                                        invstd.data<float>(), gamma.data<float>(), N, C, HW,
-                                        training, cuda::stream());
-             });
+               batch_norm_backward_cuda(d[0].defined() ? d[0].data<X>() : nullptr, ptr(d[1]),
+                                        ptr(d[2]), sums.data<float>(), dy.data<X>(), x.data<X>(),
+                                        mean.data<float>(), invstd.data<float>(),
+                                        gamma.data<float>(), N, C, HW, training, cuda::stream());
+             }));
            }
          });
   return y;

@@ -19,6 +19,7 @@
 
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/boxes.h"
 
 namespace skinmtl {
@@ -93,7 +94,10 @@ Tensor make_anchors(int64_t feat_h, int64_t feat_w, double stride, double size,
 
 // ---- IoU, encode, decode, clip, gather ----------------------------------------------------
 
-Tensor box_iou(const Tensor& a, const Tensor& b) {
+Tensor box_iou(const Tensor& a_in, const Tensor& b_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor a = as_f32(a_in);
+  const Tensor b = as_f32(b_in);
   check_boxes("box_iou", a, "a");
   check_boxes("box_iou", b, "b");
   check_same_kind("box_iou", a, b);
@@ -111,7 +115,10 @@ Tensor box_iou(const Tensor& a, const Tensor& b) {
   return iou;
 }
 
-Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder& c) {
+Tensor encode_boxes(const Tensor& anchors_in, const Tensor& targets_in, const BoxCoder& c) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor anchors = as_f32(anchors_in);
+  const Tensor targets = as_f32(targets_in);
   check_boxes("encode_boxes", anchors, "anchors");
   check_boxes("encode_boxes", targets, "targets");
   check_same_kind("encode_boxes", anchors, targets);
@@ -134,7 +141,10 @@ Tensor encode_boxes(const Tensor& anchors, const Tensor& targets, const BoxCoder
   return d;
 }
 
-Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder& c) {
+Tensor decode_boxes(const Tensor& anchors_in, const Tensor& deltas_in, const BoxCoder& c) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor anchors = as_f32(anchors_in);
+  const Tensor deltas = as_f32(deltas_in);
   check_boxes("decode_boxes", anchors, "anchors");
   check_boxes("decode_boxes", deltas, "deltas");
   check_same_kind("decode_boxes", anchors, deltas);
@@ -157,8 +167,11 @@ Tensor decode_boxes(const Tensor& anchors, const Tensor& deltas, const BoxCoder&
   return b;
 }
 
-Tensor encode_boxes_matched(const Tensor& ref, const Tensor& gt, const std::vector<int64_t>& match,
+Tensor encode_boxes_matched(const Tensor& ref_in, const Tensor& gt_in, const std::vector<int64_t>& match,
                             const BoxCoder& c) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor ref = as_f32(ref_in);
+  const Tensor gt = as_f32(gt_in);
   check_boxes("encode_boxes_matched", ref, "ref");
   check_boxes("encode_boxes_matched", gt, "gt");
   check_same_kind("encode_boxes_matched", ref, gt);
@@ -188,7 +201,9 @@ Tensor encode_boxes_matched(const Tensor& ref, const Tensor& gt, const std::vect
   return d;
 }
 
-Tensor clip_boxes(const Tensor& boxes, double height, double width) {
+Tensor clip_boxes(const Tensor& boxes_in, double height, double width) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor boxes = as_f32(boxes_in);
   check_boxes("clip_boxes", boxes, "boxes");
   SKINMTL_CHECK(height >= 0 && width >= 0,
                 "clip_boxes: image size must be >= 0, got " << height << " x " << width);
@@ -206,7 +221,9 @@ Tensor clip_boxes(const Tensor& boxes, double height, double width) {
   return out;
 }
 
-Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index) {
+Tensor gather_rows(const Tensor& x_in, const std::vector<int64_t>& index) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor x = as_f32(x_in);
   SKINMTL_CHECK(x.defined() && (x.ndim() == 1 || x.ndim() == 2),
                 "gather_rows: x must be (M) or (M, C), got " << (x.defined() ? x.str() : "undefined"));
   if (on_cuda(x)) require_cuda_f32("gather_rows", {&x});
@@ -243,7 +260,10 @@ std::vector<int64_t> order_descending(const std::vector<double>& v) {
   return order;
 }
 
-std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou) {
+std::vector<int64_t> nms(const Tensor& boxes_in, const Tensor& scores_in, double iou) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor boxes = as_f32(boxes_in);
+  const Tensor scores = as_f32(scores_in);
   check_boxes("nms", boxes, "boxes");
   SKINMTL_CHECK(scores.defined() && scores.ndim() == 1 && scores.size(0) == boxes.size(0),
                 "nms: scores must be (n) for " << boxes.str() << ", got "
@@ -261,7 +281,9 @@ std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou) 
   return out;
 }
 
-std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou) {
+std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor boxes = as_f32(boxes_in);
   check_boxes("nms_sorted", boxes, "boxes");
   const int64_t n = boxes.size(0);
   std::vector<int64_t> keep((size_t)n);

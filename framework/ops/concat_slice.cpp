@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/copy_strided.h"
 
 namespace skinmtl {
@@ -37,15 +38,32 @@ void copy_block(const Tensor& dst, int64_t dst_dim_len, int64_t dst_offset, cons
                         src_offset, outer, len, inner, accumulate);
     });
   } else {
-    SKINMTL_CUDA_ONLY(copy_block_cuda(dst.data<float>(), dst_dim_len, dst_offset,
-                                      src.data<float>(), src_dim_len, src_offset, outer, len,
-                                      inner, accumulate, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dst.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      copy_block_cuda(dst.data<T>(), dst_dim_len, dst_offset, src.data<T>(), src_dim_len, src_offset, outer,
+                      len, inner, accumulate, cuda::stream());
+    }));
   }
 }
 
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& xs, int dim) {
+  // bfloat16 inputs (framework/precision.h): all bfloat16 gives bfloat16 (the
+  // GPU's copy kernels take it; the CPU goes through float32), mixed with
+  // float32 gives float32.
+  bool any_bf16 = false, all_bf16 = !xs.empty();
+  for (const Tensor& t : xs) {
+    const bool b = t.defined() && t.dtype() == DType::BF16;
+    any_bf16 |= b;
+    all_bf16 &= b;
+  }
+  if (any_bf16 && !(all_bf16 && xs[0].device() == Device::CUDA)) {
+    std::vector<Tensor> wide;
+    for (const Tensor& t : xs) wide.push_back(as_f32(t));
+    const Tensor y = concat(wide, dim);
+    return all_bf16 ? cast(y, DType::BF16) : y;
+  }
   SKINMTL_CHECK(!xs.empty(), "concat: needs at least one tensor");
   for (size_t k = 0; k < xs.size(); ++k)
     SKINMTL_CHECK(xs[k].defined(), "concat: tensor " << k << " is undefined");
@@ -65,9 +83,6 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
                                              << " is " << shape_str(x.shape()));
     lens.push_back(x.size(d));
     ys[d] += x.size(d);
-  }
-  if (x0.device() == Device::CUDA) {
-    for (const Tensor& x : xs) require_cuda_f32("concat", {&x});
   }
   int64_t outer, inner;
   outer_inner(ys, d, &outer, &inner);
@@ -93,6 +108,9 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
 }
 
 Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
+  // bfloat16: the GPU's copy kernels take it; the CPU goes through float32
+  // (framework/precision.h).
+  if (through_f32(x)) return cast(slice(as_f32(x), dim, start, end), DType::BF16);
   SKINMTL_CHECK(x.defined(), "slice: undefined input");
   const int d = normalize_dim("slice", dim, x);
   const int64_t x_len = x.size(d);
@@ -100,7 +118,6 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
                 "slice: [" << start << ", " << end << ") is not a range within dim " << dim
                            << " of length " << x_len << " (need 0 <= start <= end <= " << x_len
                            << "), input " << x.str());
-  if (x.device() == Device::CUDA) require_cuda_f32("slice", {&x});
   Shape ys = x.shape();
   ys[d] = end - start;
   const int64_t len = end - start;

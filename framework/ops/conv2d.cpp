@@ -15,6 +15,11 @@
 // possibly before the GPU has finished with it; that is safe because all CUDA
 // work runs on one stream, so whoever gets the block next is queued after us
 // (framework/allocator.h, "Stream safety").
+//
+// bfloat16 (framework/precision.h): with autocast on, or for a bfloat16
+// input, x and w are cast to bfloat16 and the bias stays float32; cuDNN
+// computes it on the GPU, the CPU (and the GPU's im2col backend) through
+// float32.
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -22,6 +27,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/conv2d.h"
 
 namespace skinmtl {
@@ -56,6 +62,10 @@ template <typename T>
 T* ptr(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
+// cuDNN's data type for x's dtype (used only where SKINMTL_CUDA_ONLY keeps it).
+[[maybe_unused]] CudnnData cudnn_data(const Tensor& x) {
+  return x.dtype() == DType::BF16 ? CudnnData::BF16 : CudnnData::F32;
+}
 
 std::string params_str(const Conv2dParams& p) {
   std::ostringstream os;
@@ -80,7 +90,12 @@ Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias,
                   "conv2d: bias must be (K,) = (" << w.size(0) << ",) for weights "
                                                   << shape_str(w.shape()) << ", got "
                                                   << bias.str());
-    check_same_device("conv2d (x, bias)", x, bias);
+    if (x.dtype() == DType::BF16)  // the bias of a bfloat16 convolution stays float32
+      SKINMTL_CHECK(bias.device() == x.device() && bias.dtype() == DType::F32,
+                    "conv2d: a bfloat16 convolution takes a float32 bias on x's device, got "
+                        << bias.str());
+    else
+      check_same_device("conv2d (x, bias)", x, bias);
   }
   SKINMTL_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0 &&
                     p.dilation_h >= 1 && p.dilation_w >= 1,
@@ -138,12 +153,17 @@ void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns) {
   set_conv2d_cpu_grouping({small_output, max_columns});
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+namespace {
+
+// The convolution in x's dtype (float32, float64, or bfloat16 with float32 bias).
+Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   const Conv2dShape sh = conv2d_shape(x, w, bias, p);
   const Device dev = x.device();
-  Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
   // Only CUDA has a choice; fixed here so that backward uses the same one.
   const bool use_cudnn = dev == Device::CUDA && conv_backend() != ConvBackend::Im2col;
+  if (through_f32(x, use_cudnn))
+    return cast(conv2d_in_dtype(as_f32(x), as_f32(w), bias, p), DType::BF16);
+  Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
 
   if (sh.N > 0) {
     if (dev == Device::CPU) {
@@ -154,15 +174,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
                               sh);
       });
     } else {
-      require_cuda_f32("conv2d", {&x, &w, &bias});
       if (use_cudnn) {
-        SKINMTL_CUDA_ONLY({
-          const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh);
+        require_cuda_f32("conv2d", {&bias});
+        SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh, cudnn_data(x));
           Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-          conv2d_forward_cudnn(y.data<float>(), x.data<float>(), w.data<float>(),
-                               ptr<float>(bias), ptr<float>(ws), bytes, sh, cuda::stream());
-        });
+          conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), ptr<float>(bias),
+                               ptr<float>(ws), bytes, sh, cuda::stream());
+        }));
       } else {
+        require_cuda_f32("conv2d", {&x, &w, &bias});
         Tensor col = scratch(conv2d_col_elems(sh), DType::F32, dev);
         SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(),
                                                      w.data<float>(), ptr<float>(bias),
@@ -185,14 +207,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
                                       x.data<T>(), w.data<T>(), ptr<T>(col), sh);
              });
            } else if (use_cudnn) {
-             SKINMTL_CUDA_ONLY({
-               const size_t bytes =
-                   conv2d_cudnn_backward_workspace_bytes(sh, dx.defined(), dw.defined());
+             SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               const size_t bytes = conv2d_cudnn_backward_workspace_bytes(
+                   sh, dx.defined(), dw.defined(), cudnn_data(x));
                Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
-               conv2d_backward_cudnn(ptr<float>(dx), ptr<float>(dw), ptr<float>(db),
-                                     dy.data<float>(), x.data<float>(), w.data<float>(),
-                                     ptr<float>(ws), bytes, sh, cuda::stream());
-             });
+               conv2d_backward_cudnn(ptr<T>(dx), ptr<T>(dw), ptr<float>(db), dy.data<T>(),
+                                     x.data<T>(), w.data<T>(), ptr<float>(ws), bytes, sh,
+                                     cuda::stream());
+             }));
            } else {
              Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
              SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
@@ -201,6 +224,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
            }
          });
   return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+  SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
+  const bool bf16 = x.dtype() == DType::BF16 || (autocast_bf16() && x.dtype() == DType::F32);
+  if (bf16) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p);
+  return conv2d_in_dtype(x, w, bias, p);
 }
 
 }  // namespace skinmtl

@@ -3,15 +3,35 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
+#include "kernels/cast.h"
 #include "kernels/elementwise.h"
 
 namespace skinmtl {
 
 void accumulate(const Tensor& dst, const Tensor& src, double alpha) {
-  check_same_device("accumulate", dst, src);
+  SKINMTL_CHECK(dst.device() == src.device(),
+                "accumulate: " << dst.str() << " += " << src.str() << " (devices differ)");
   SKINMTL_CHECK(dst.numel() == src.numel(),
                 "accumulate: " << dst.str() << " += " << src.str() << " (element counts differ)");
   const int64_t n = dst.numel();
+  const bool bf16_involved = dst.dtype() == DType::BF16 || src.dtype() == DType::BF16;
+  if (bf16_involved) {
+    // float32 <-> bfloat16 (a cast's gradient) or bfloat16 += bfloat16: the
+    // sum in float32, rounded when dst is bfloat16 (kernels/cast.h).
+    SKINMTL_CHECK(dst.dtype() != DType::F64 && src.dtype() != DType::F64,
+                  "accumulate: " << dst.str() << " += " << src.str() << " (float64 and bfloat16)");
+    const float a = (float)alpha;
+    auto run = [&](auto* d, const auto* s) {
+      if (dst.device() == Device::CPU) convert_add_cpu(d, s, a, n);
+      else SKINMTL_CUDA_ONLY(convert_add_cuda(d, s, a, n, cuda::stream()));
+    };
+    if (dst.dtype() == DType::F32) run(dst.data<float>(), src.data<bf16>());
+    else if (src.dtype() == DType::F32) run(dst.data<bf16>(), src.data<float>());
+    else run(dst.data<bf16>(), src.data<bf16>());
+    return;
+  }
+  check_same_device("accumulate", dst, src);
   if (dst.device() == Device::CPU) {
     dispatch_cpu(dst.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -23,8 +43,12 @@ void accumulate(const Tensor& dst, const Tensor& src, double alpha) {
   }
 }
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  // float32 + bfloat16: the sum in float32 (PyTorch's type promotion).
+  const bool mixed = a_in.defined() && b_in.defined() && a_in.dtype() != b_in.dtype();
+  const Tensor a = mixed ? as_f32(a_in) : a_in, b = mixed ? as_f32(b_in) : b_in;
   check_same_shape("add", a, b);
+  if (through_f32(a)) return cast(add(as_f32(a), as_f32(b)), DType::BF16);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   const int64_t n = a.numel();
   if (a.device() == Device::CPU) {
@@ -33,9 +57,10 @@ Tensor add(const Tensor& a, const Tensor& b) {
       add_forward_cpu<T>(y.data<T>(), a.data<T>(), b.data<T>(), n);
     });
   } else {
-    require_cuda_f32("add", {&a, &b});
-    SKINMTL_CUDA_ONLY(add_forward_cuda(y.data<float>(), a.data<float>(), b.data<float>(), n,
-                                       cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      add_forward_cuda(y.data<T>(), a.data<T>(), b.data<T>(), n, cuda::stream());
+    }));
   }
   record(y, "add", {a, b}, [](const Tensor& dy, std::vector<Tensor>& d) {
     if (d[0].defined()) accumulate(d[0], dy);
@@ -44,7 +69,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor scale(const Tensor& x, double alpha) {
+Tensor scale(const Tensor& x_in, double alpha) {
+  const Tensor x = as_f32(x_in);  // no bfloat16 kernel (framework/precision.h)
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.numel();
   if (x.device() == Device::CPU) {

@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
 
@@ -9,7 +10,11 @@ namespace skinmtl {
 
 const char* blas_kernels_name() { return gemm_cpu_kernels_name(); }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor x = as_f32(x_in);
+  const Tensor w = as_f32(w_in);
+  const Tensor bias = as_f32(bias_in);
   SKINMTL_CHECK(x.defined() && w.defined(), "linear: x and w must be defined");
   SKINMTL_CHECK(x.ndim() == 2, "linear: x must be (N, I), got " << x.str());
   SKINMTL_CHECK(w.ndim() == 2, "linear: w must be (O, I), got " << w.str());

@@ -2,11 +2,14 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/losses.h"
 
 namespace skinmtl {
 
-Tensor sigmoid(const Tensor& x) {
+Tensor sigmoid(const Tensor& x_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor x = as_f32(x_in);
   SKINMTL_CHECK(x.defined(), "sigmoid: undefined input");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.numel();
@@ -36,7 +39,9 @@ Tensor sigmoid(const Tensor& x) {
   return y;
 }
 
-Tensor softmax(const Tensor& logits) {
+Tensor softmax(const Tensor& logits_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor logits = as_f32(logits_in);
   SKINMTL_CHECK(logits.defined() && logits.ndim() == 2 && logits.size(1) >= 1,
                 "softmax: logits must be (N, K) with K >= 1, got " << logits.str());
   const int64_t N = logits.size(0), K = logits.size(1);
@@ -68,7 +73,10 @@ Tensor softmax(const Tensor& logits) {
   return y;
 }
 
-Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets) {
+Tensor sigmoid_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor logits = as_f32(logits_in);
+  const Tensor targets = as_f32(targets_in);
   SKINMTL_CHECK(logits.defined() && targets.defined(),
                 "sigmoid_cross_entropy: logits and targets must be defined");
   SKINMTL_CHECK(logits.ndim() == 2 && logits.size(0) >= 1,
@@ -116,7 +124,9 @@ Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& targets) {
   return loss;
 }
 
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor logits = as_f32(logits_in);
   SKINMTL_CHECK(logits.defined() && labels.defined(),
                 "softmax_cross_entropy: logits and labels must be defined");
   SKINMTL_CHECK(logits.ndim() == 2 && logits.size(1) >= 1,

@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/mul.h"
 
 namespace skinmtl {
@@ -24,7 +25,10 @@ void mul_backward(const Tensor& dx, const Tensor& dy, const Tensor& other) {
 
 }  // namespace
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor a = as_f32(a_in);
+  const Tensor b = as_f32(b_in);
   SKINMTL_CHECK(a.defined() && b.defined(), "mul: undefined input");
   check_same_shape("mul", a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());

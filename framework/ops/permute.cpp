@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/permute.h"
 
 namespace skinmtl {
@@ -27,7 +28,9 @@ void permute_into(const Tensor& dst, const Tensor& src, const std::vector<int>& 
 
 }  // namespace
 
-Tensor permute(const Tensor& x, const std::vector<int>& dims) {
+Tensor permute(const Tensor& x_in, const std::vector<int>& dims) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor x = as_f32(x_in);
   SKINMTL_CHECK(x.defined(), "permute: undefined input");
   const int d = x.ndim();
   SKINMTL_CHECK((int)dims.size() == d, "permute: needs one entry per dim of "

@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/pool2d.h"
 
 namespace skinmtl {
@@ -48,21 +49,27 @@ Pool2dGeom pool_geometry(const char* op, const Tensor& x, const Pool2dParams& p)
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
+  // bfloat16: the GPU's kernels take it; the CPU goes through float32
+  // (framework/precision.h).
+  if (through_f32(x)) return cast(max_pool2d(as_f32(x), p), DType::BF16);
   const Pool2dGeom g = pool_geometry("max_pool2d", x, p);
   // argmax holds in-plane indices as floats: exact below 2^24.
   SKINMTL_CHECK(g.H * g.W <= (int64_t(1) << 24),
                 "max_pool2d: planes above 2^24 elements are not supported, got " << x.str());
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}, x.dtype(), x.device());
-  Tensor argmax = Tensor::empty({g.N, g.C, g.P, g.Q}, x.dtype(), x.device());
+  // float32 for bfloat16 input (whose 8 significant bits could not hold an index).
+  Tensor argmax = Tensor::empty({g.N, g.C, g.P, g.Q}, x.dtype() == DType::BF16 ? DType::F32 : x.dtype(),
+                                x.device());
   if (x.device() == Device::CPU) {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       max_pool2d_forward_cpu<T>(y.data<T>(), argmax.data<T>(), x.data<T>(), g);
     });
   } else {
-    require_cuda_f32("max_pool2d", {&x});
-    SKINMTL_CUDA_ONLY(max_pool2d_forward_cuda(y.data<float>(), argmax.data<float>(),
-                                              x.data<float>(), g, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      max_pool2d_forward_cuda(y.data<T>(), argmax.data<float>(), x.data<T>(), g, cuda::stream());
+    }));
   }
   // Saved for backward: argmax (x itself is not needed).
   record(y, "max_pool2d", {x}, [argmax, g](const Tensor& dy, std::vector<Tensor>& d) {
@@ -73,14 +80,18 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
         max_pool2d_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), argmax.data<T>(), g);
       });
     } else {
-      SKINMTL_CUDA_ONLY(max_pool2d_backward_cuda(d[0].data<float>(), dy.data<float>(),
-                                                 argmax.data<float>(), g, cuda::stream()));
+      SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        max_pool2d_backward_cuda(d[0].data<T>(), dy.data<T>(), argmax.data<float>(), g, cuda::stream());
+      }));
     }
   });
   return y;
 }
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
+  // bfloat16 in, bfloat16 out, computed through float32 (framework/precision.h).
+  if (through_f32(x, false)) return cast(avg_pool2d(as_f32(x), p), DType::BF16);
   const Pool2dGeom g = pool_geometry("avg_pool2d", x, p);
   const bool cip = p.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}, x.dtype(), x.device());
@@ -111,6 +122,8 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
 }
 
 Tensor global_avg_pool2d(const Tensor& x) {
+  // bfloat16: the GPU's kernels take it; the CPU goes through float32.
+  if (through_f32(x)) return cast(global_avg_pool2d(as_f32(x)), DType::BF16);
   check_nchw("global_avg_pool2d", x);
   const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   Tensor y = Tensor::empty({N, C}, x.dtype(), x.device());
@@ -120,9 +133,10 @@ Tensor global_avg_pool2d(const Tensor& x) {
       global_avg_pool2d_forward_cpu<T>(y.data<T>(), x.data<T>(), N * C, HW);
     });
   } else {
-    require_cuda_f32("global_avg_pool2d", {&x});
-    SKINMTL_CUDA_ONLY(
-        global_avg_pool2d_forward_cuda(y.data<float>(), x.data<float>(), N * C, HW, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      global_avg_pool2d_forward_cuda(y.data<T>(), x.data<T>(), N * C, HW, cuda::stream());
+    }));
   }
   record(y, "global_avg_pool2d", {x}, [N, C, HW](const Tensor& dy, std::vector<Tensor>& d) {
     if (!d[0].defined()) return;
@@ -132,8 +146,10 @@ Tensor global_avg_pool2d(const Tensor& x) {
         global_avg_pool2d_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), N * C, HW);
       });
     } else {
-      SKINMTL_CUDA_ONLY(global_avg_pool2d_backward_cuda(d[0].data<float>(), dy.data<float>(),
-                                                        N * C, HW, cuda::stream()));
+      SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        global_avg_pool2d_backward_cuda(d[0].data<T>(), dy.data<T>(), N * C, HW, cuda::stream());
+      }));
     }
   });
   return y;

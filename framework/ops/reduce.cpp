@@ -2,12 +2,15 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/reduce.h"
 
 namespace skinmtl {
 
 // y = scale * sum(x), shape (); backward dx += scale * dy.
-static Tensor scaled_sum(const char* name, const Tensor& x, double scale) {
+static Tensor scaled_sum(const char* name, const Tensor& x_in, double scale) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor x = as_f32(x_in);
   SKINMTL_CHECK(x.defined(), name << ": undefined input");
   Tensor y = Tensor::empty(Shape{}, x.dtype(), x.device());
   const int64_t n = x.numel();

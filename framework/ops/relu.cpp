@@ -2,11 +2,13 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/relu.h"
 
 namespace skinmtl {
 
 Tensor relu(const Tensor& x) {
+  if (through_f32(x)) return cast(relu(as_f32(x)), DType::BF16);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.numel();
   if (x.device() == Device::CPU) {
@@ -15,8 +17,10 @@ Tensor relu(const Tensor& x) {
       relu_forward_cpu<T>(y.data<T>(), x.data<T>(), n);
     });
   } else {
-    require_cuda_f32("relu", {&x});
-    SKINMTL_CUDA_ONLY(relu_forward_cuda(y.data<float>(), x.data<float>(), n, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      relu_forward_cuda(y.data<T>(), x.data<T>(), n, cuda::stream());
+    }));
   }
   // Saved for backward: the output y, whose mask y > 0 is x > 0 (kernels/relu.h).
   // Saving y rather than x frees x, a batch norm's output in a ResNet, as soon
@@ -30,8 +34,10 @@ Tensor relu(const Tensor& x) {
         relu_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), y.data<T>(), n);
       });
     } else {
-      SKINMTL_CUDA_ONLY(relu_backward_cuda(d[0].data<float>(), dy.data<float>(), y.data<float>(),
-                                           n, cuda::stream()));
+      SKINMTL_CUDA_ONLY(dispatch_cuda_activations(y.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        relu_backward_cuda(d[0].data<T>(), dy.data<T>(), y.data<T>(), n, cuda::stream());
+      }));
     }
   });
   return y;

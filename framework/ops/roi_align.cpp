@@ -12,6 +12,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/roi_align.h"
 
 namespace skinmtl {
@@ -115,7 +116,10 @@ void backward_rois(Tensor& dx, const Tensor& dy, const Tensor& rois, const int32
 
 }  // namespace
 
-Tensor roi_align(const Tensor& features, const Tensor& rois, const RoiAlignParams& p) {
+Tensor roi_align(const Tensor& features_in, const Tensor& rois_in, const RoiAlignParams& p) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor features = as_f32(features_in);
+  const Tensor rois = as_f32(rois_in);
   check_features("roi_align", features, "features");
   check_params("roi_align", p);
   SKINMTL_CHECK(std::isfinite(p.spatial_scale) && p.spatial_scale > 0,
@@ -161,8 +165,12 @@ std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level, int max_level
   return levels;
 }
 
-Tensor roi_align_fpn(const std::vector<Tensor>& levels, const Tensor& rois,
+Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in,
                      const RoiAlignParams& p, int min_level) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor rois = as_f32(rois_in);
+  std::vector<Tensor> levels;
+  for (const Tensor& t : levels_in) levels.push_back(as_f32(t));
   const char* op = "roi_align_fpn";
   SKINMTL_CHECK(!levels.empty(), op << ": no pyramid levels");
   const int L = (int)levels.size();

@@ -2,12 +2,17 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/sigmoid_focal_loss.h"
 
 namespace skinmtl {
 
-Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+Tensor sigmoid_focal_loss(const Tensor& logits_in, const Tensor& targets_in, const Tensor& weights_in,
                           double alpha, double gamma) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor logits = as_f32(logits_in);
+  const Tensor targets = as_f32(targets_in);
+  const Tensor weights = as_f32(weights_in);
   check_elementwise_loss("sigmoid_focal_loss", logits, targets, weights);
   SKINMTL_CHECK(gamma >= 0.0, "sigmoid_focal_loss: gamma must be >= 0, got " << gamma);
   const int64_t n = logits.numel();

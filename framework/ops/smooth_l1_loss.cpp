@@ -2,12 +2,17 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/smooth_l1_loss.h"
 
 namespace skinmtl {
 
-Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& weights,
+Tensor smooth_l1_loss(const Tensor& pred_in, const Tensor& target_in, const Tensor& weights_in,
                       double beta) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor pred = as_f32(pred_in);
+  const Tensor target = as_f32(target_in);
+  const Tensor weights = as_f32(weights_in);
   check_elementwise_loss("smooth_l1_loss", pred, target, weights);
   SKINMTL_CHECK(beta >= 0.0, "smooth_l1_loss: beta must be >= 0, got " << beta);
   const int64_t n = pred.numel();

@@ -2,11 +2,15 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/soft_jaccard_distance.h"
 
 namespace skinmtl {
 
-Tensor soft_jaccard_distance(const Tensor& probs, const Tensor& targets, double smooth) {
+Tensor soft_jaccard_distance(const Tensor& probs_in, const Tensor& targets_in, double smooth) {
+  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
+  const Tensor probs = as_f32(probs_in);
+  const Tensor targets = as_f32(targets_in);
   SKINMTL_CHECK(probs.defined() && targets.defined(),
                 "soft_jaccard_distance: probs and targets must be defined");
   SKINMTL_CHECK(probs.ndim() >= 1 && probs.size(0) >= 1,

@@ -2,11 +2,15 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/precision.h"
 #include "kernels/upsample_nearest.h"
 
 namespace skinmtl {
 
 Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
+  // bfloat16: the GPU's kernels take it; the CPU goes through float32
+  // (framework/precision.h).
+  if (through_f32(x)) return cast(upsample_nearest(as_f32(x), out_h, out_w), DType::BF16);
   SKINMTL_CHECK(x.defined() && x.ndim() == 4,
                 "upsample_nearest: x must be (N, C, H, W), got " << (x.defined() ? x.str() : "undefined"));
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
@@ -22,9 +26,10 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
       upsample_nearest_forward_cpu<T>(y.data<T>(), x.data<T>(), NC, H, W, out_h, out_w);
     });
   } else {
-    require_cuda_f32("upsample_nearest", {&x});
-    SKINMTL_CUDA_ONLY(upsample_nearest_forward_cuda(y.data<float>(), x.data<float>(), NC, H, W,
-                                                    out_h, out_w, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      upsample_nearest_forward_cuda(y.data<T>(), x.data<T>(), NC, H, W, out_h, out_w, cuda::stream());
+    }));
   }
   // Saved for backward: the sizes only.
   record(y, "upsample_nearest", {x},
@@ -37,9 +42,11 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
                                                 out_w);
              });
            } else {
-             SKINMTL_CUDA_ONLY(upsample_nearest_backward_cuda(d[0].data<float>(),
-                                                              dy.data<float>(), NC, H, W, out_h,
-                                                              out_w, cuda::stream()));
+             SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
+               using T = decltype(tag);
+               upsample_nearest_backward_cuda(d[0].data<T>(), dy.data<T>(), NC, H, W, out_h, out_w,
+                                              cuda::stream());
+             }));
            }
          });
   return y;

@@ -18,7 +18,13 @@
 //  - elementwise passes (normalize, dx): grid-stride loops over N*C*HW, the
 //    channel of flat index i being (i / HW) % C, in 32-bit arithmetic where
 //    it fits (CUDA_KERNEL_LOOP_T and index_fits_32, cuda/check.cuh).
+// The activations x, y, dy, dx are float32 or bfloat16 (X); every sum and
+// element function runs in float32 (load / store, kernels/bf16.h), and the
+// per-channel vectors (mean, invstd, gamma, beta, running statistics, the
+// sums) are float32 always.
 #include <cstdint>
+
+#include "kernels/bf16.h"
 
 #include "kernels/batch_norm.h"
 #include "kernels/cuda/check.cuh"
@@ -31,8 +37,8 @@ namespace {
 // stands in for it), in element order: for each element, term(a[k], b[k], t)
 // sets the K terms t[0..K-1] to add. cuda::kLoadsInFlight elements are
 // loaded before the first of their terms is added.
-template <int K, typename Term>
-__device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float* a, const float* b, int64_t N,
+template <int K, typename X, typename Term>
+__device__ __forceinline__ void channel_thread_sums(float (&out)[K], const X* a, const X* b, int64_t N,
                                                     int64_t c, int64_t C, int64_t HW, Term term) {
   if (!b) b = a;
   const int64_t M = N * HW, step = blockDim.x;
@@ -45,8 +51,8 @@ __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float
 #pragma unroll
     for (int u = 0; u < cuda::kLoadsInFlight; ++u) {
       const int64_t k = cur.offset();
-      va[u] = a[k];
-      vb[u] = b[k];
+      va[u] = load(a, k);
+      vb[u] = load(b, k);
       cur.advance();
     }
 #pragma unroll
@@ -58,7 +64,7 @@ __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const float
   }
   for (; i < M; i += step) {
     const int64_t k = cur.offset();
-    term(a[k], b[k], t);
+    term(load(a, k), load(b, k), t);
 #pragma unroll
     for (int q = 0; q < K; ++q) s[q].add(t[q]);
     cur.advance();
@@ -86,18 +92,19 @@ __device__ float block_sum(float v, float* buf) {
 
 // One block per channel (blockIdx.x = c): two-pass mean and biased variance,
 // then thread 0 writes mean/invstd and updates the running statistics.
+template <typename X>
 __global__ void bn_train_stats_kernel(float* mean, float* invstd, float* running_mean,
-                                      float* running_var, const float* x, int64_t N, int64_t C,
+                                      float* running_var, const X* x, int64_t N, int64_t C,
                                       int64_t HW, float eps, float momentum) {
   __shared__ float buf[cuda::kThreads];
   const int64_t c = blockIdx.x;
   const int64_t M = N * HW;
   // Pass 1: the mean.
   float sum[1];
-  channel_thread_sums(sum, x, nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
+  channel_thread_sums(sum, x, (const X*)nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
   const float mu = block_sum(sum[0], buf) / (float)M;
   // Pass 2: the mean of squared deviations (no E[x^2] - E[x]^2 cancellation).
-  channel_thread_sums(sum, x, nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
+  channel_thread_sums(sum, x, (const X*)nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
     const float d = v - mu;
     t[0] = d * d;
   });
@@ -119,20 +126,21 @@ __global__ void bn_frozen_stats_kernel(float* mean, float* invstd, const float* 
   }
 }
 
-template <typename I>
-__global__ void bn_normalize_kernel(float* y, const float* x, const float* mean,
+template <typename I, typename X>
+__global__ void bn_normalize_kernel(X* y, const X* x, const float* mean,
                                     const float* invstd, const float* gamma, const float* beta,
                                     I C, I HW, I total) {
   CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
-    y[i] = bn_normalize_elem(x[i], mean[c], invstd[c], gamma[c], beta[c]);
+    store(y, i, bn_normalize_elem(load(x, i), mean[c], invstd[c], gamma[c], beta[c]));
   }
 }
 
 // One block per channel: sum_dy and sum_dy_xhat into sums[c], sums[C + c];
 // thread 0 also accumulates dgamma/dbeta when they are wanted.
+template <typename X>
 __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* sums,
-                                          const float* dy, const float* x, const float* mean,
+                                          const X* dy, const X* x, const float* mean,
                                           const float* invstd, int64_t N, int64_t C, int64_t HW) {
   __shared__ float buf[cuda::kThreads];
   const int64_t c = blockIdx.x;
@@ -155,32 +163,34 @@ __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* su
 // dx += the per-element gradient; sums is read only in training mode.
 // M: the values per channel the sums were taken over (N * HW, or all
 // processes' for synchronised batch norm).
-template <typename I>
-__global__ void bn_backward_dx_kernel(float* dx, const float* sums, const float* dy, const float* x,
+template <typename I, typename X>
+__global__ void bn_backward_dx_kernel(X* dx, const float* sums, const X* dy, const X* x,
                                       const float* mean, const float* invstd, const float* gamma,
                                       I C, I HW, I total, int64_t Mtot, bool training) {
   const float M = (float)Mtot;
   CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
-    dx[i] += training ? bn_backward_train_elem(dy[i], x[i], mean[c], invstd[c], gamma[c],
-                                               sums[c] / M, sums[C + c] / M)
-                      : bn_backward_frozen_elem(dy[i], invstd[c], gamma[c]);
+    const float g = load(dy, i);
+    store(dx, i, load(dx, i) + (training ? bn_backward_train_elem(g, load(x, i), mean[c], invstd[c], gamma[c],
+                                                                  sums[c] / M, sums[C + c] / M)
+                                         : bn_backward_frozen_elem(g, invstd[c], gamma[c])));
   }
 }
 
 // Synchronised pieces. One block per channel: sum x, or sum (x - mean)^2.
-__global__ void bn_sum_kernel(float* out, const float* x, const float* mean, int64_t N, int64_t C, int64_t HW) {
+template <typename X>
+__global__ void bn_sum_kernel(float* out, const X* x, const float* mean, int64_t N, int64_t C, int64_t HW) {
   __shared__ float buf[cuda::kThreads];
   const int64_t c = blockIdx.x;
   float sum[1];
   if (mean) {
     const float mu = mean[c];
-    channel_thread_sums(sum, x, nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
+    channel_thread_sums(sum, x, (const X*)nullptr, N, c, C, HW, [mu](float v, float, float(&t)[1]) {
       const float d = v - mu;
       t[0] = d * d;
     });
   } else {
-    channel_thread_sums(sum, x, nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
+    channel_thread_sums(sum, x, (const X*)nullptr, N, c, C, HW, [](float v, float, float(&t)[1]) { t[0] = v; });
   }
   const float total = block_sum(sum[0], buf);
   if (threadIdx.x == 0) out[c] = total;
@@ -210,22 +220,24 @@ unsigned channel_blocks(int64_t C) {
 }
 
 // dx += the per-element gradient over all N*C*HW elements (see bn_backward_dx_kernel).
-void launch_backward_dx(float* dx, const float* sums, const float* dy, const float* x, const float* mean,
+template <typename X>
+void launch_backward_dx(X* dx, const float* sums, const X* dy, const X* x, const float* mean,
                         const float* invstd, const float* gamma, int64_t C, int64_t HW, int64_t total,
                         int64_t Mtot, bool training, cuda_stream_t s) {
   if (cuda::index_fits_32(total))
-    bn_backward_dx_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+    bn_backward_dx_kernel<uint32_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
         dx, sums, dy, x, mean, invstd, gamma, (uint32_t)C, (uint32_t)HW, (uint32_t)total, Mtot, training);
   else
-    bn_backward_dx_kernel<int64_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+    bn_backward_dx_kernel<int64_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
         dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, training);
   SKINMTL_LAUNCH_CHECK();
 }
 
 }  // namespace
 
+template <typename X>
 void batch_norm_train_stats_cuda(float* mean, float* invstd, float* running_mean,
-                                 float* running_var, const float* x, int64_t N, int64_t C,
+                                 float* running_var, const X* x, int64_t N, int64_t C,
                                  int64_t HW, double eps, double momentum, cuda_stream_t s) {
   if (C == 0) return;
   bn_train_stats_kernel<<<channel_blocks(C), cuda::kThreads, 0, s>>>(
@@ -242,22 +254,24 @@ void batch_norm_frozen_stats_cuda(float* mean, float* invstd, const float* runni
   SKINMTL_LAUNCH_CHECK();
 }
 
-void batch_norm_normalize_cuda(float* y, const float* x, const float* mean, const float* invstd,
+template <typename X>
+void batch_norm_normalize_cuda(X* y, const X* x, const float* mean, const float* invstd,
                                const float* gamma, const float* beta, int64_t N, int64_t C,
                                int64_t HW, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
   if (cuda::index_fits_32(total))
-    bn_normalize_kernel<uint32_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+    bn_normalize_kernel<uint32_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
         y, x, mean, invstd, gamma, beta, (uint32_t)C, (uint32_t)HW, (uint32_t)total);
   else
-    bn_normalize_kernel<int64_t><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd, gamma,
+    bn_normalize_kernel<int64_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd, gamma,
                                                                                     beta, C, HW, total);
   SKINMTL_LAUNCH_CHECK();
 }
 
-void batch_norm_backward_cuda(float* dx, float* dgamma, float* dbeta, float* sums, const float* dy,
-                              const float* x, const float* mean, const float* invstd,
+template <typename X>
+void batch_norm_backward_cuda(X* dx, float* dgamma, float* dbeta, float* sums, const X* dy,
+                              const X* x, const float* mean, const float* invstd,
                               const float* gamma, int64_t N, int64_t C, int64_t HW, bool training,
                               cuda_stream_t s) {
   const int64_t total = N * C * HW;
@@ -311,4 +325,18 @@ void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, 
   launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, true, s);
 }
 
+}  // namespace skinmtl
+
+namespace skinmtl {
+#define INSTANTIATE(X)                                                                                   \
+  template void batch_norm_train_stats_cuda<X>(float*, float*, float*, float*, const X*, int64_t, int64_t, \
+                                               int64_t, double, double, cuda_stream_t);                 \
+  template void batch_norm_normalize_cuda<X>(X*, const X*, const float*, const float*, const float*,      \
+                                             const float*, int64_t, int64_t, int64_t, cuda_stream_t);     \
+  template void batch_norm_backward_cuda<X>(X*, float*, float*, float*, const X*, const X*, const float*, \
+                                            const float*, const float*, int64_t, int64_t, int64_t, bool,  \
+                                            cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
 }  // namespace skinmtl

@@ -53,13 +53,20 @@
 //
 // Bias: the deterministic bias kernels of conv2d_im2col.cu, shared with the
 // im2col path.
+//
+// bfloat16 (CudnnData::BF16): the x, w and y descriptors say BFLOAT16, the
+// convolution accumulates in FLOAT, and the math type is TENSOR_OP (the
+// point of bfloat16); the same selection rules apply, with tensor-op entries
+// accepted. Plans are keyed by the data type as well.
 #include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/bf16.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/device.h"
@@ -144,10 +151,10 @@ struct TrialBuffers {
   void* y = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  explicit TrialBuffers(const Conv2dShape& sh) {
-    const size_t xb = sizeof(float) * (size_t)sh.N * (size_t)sh.x_image(),
-                 wb = sizeof(float) * (size_t)sh.K * (size_t)sh.col_rows(),
-                 yb = sizeof(float) * (size_t)sh.N * (size_t)sh.y_image();
+  TrialBuffers(const Conv2dShape& sh, size_t elem_bytes) {
+    const size_t xb = elem_bytes * (size_t)sh.N * (size_t)sh.x_image(),
+                 wb = elem_bytes * (size_t)sh.K * (size_t)sh.col_rows(),
+                 yb = elem_bytes * (size_t)sh.N * (size_t)sh.y_image();
     x = cuda::malloc_raw(xb);
     w = cuda::malloc_raw(wb);
     y = cuda::malloc_raw(yb);
@@ -178,23 +185,31 @@ struct Ranking {
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter;
 };
 
+cudnnDataType_t cudnn_type(CudnnData data) {
+  return data == CudnnData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+size_t elem_bytes(CudnnData data) { return data == CudnnData::BF16 ? sizeof(bf16) : sizeof(float); }
+// Whether tensor-op math is allowed: TF32 for float32 data when asked;
+// always for bfloat16.
+bool tensor_ops(bool tf32, CudnnData data) { return tf32 || data == CudnnData::BF16; }
+
 // The descriptors of `sh`; no algorithm chosen yet.
-std::unique_ptr<CudnnConvPlan> make_descriptors(const Conv2dShape& sh, bool tf32) {
+std::unique_ptr<CudnnConvPlan> make_descriptors(const Conv2dShape& sh, bool tf32, CudnnData data) {
   auto plan = std::make_unique<CudnnConvPlan>();
   CudnnConvPlan& pl = *plan;
+  const cudnnDataType_t type = cudnn_type(data);
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&pl.x_desc));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, sh.N,
-                                         sh.C, sh.H, sh.W));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.x_desc, CUDNN_TENSOR_NCHW, type, sh.N, sh.C, sh.H, sh.W));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&pl.w_desc));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(pl.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, sh.K,
-                                         sh.C, sh.R, sh.S));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(pl.w_desc, type, CUDNN_TENSOR_NCHW, sh.K, sh.C, sh.R, sh.S));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&pl.conv_desc));
   // Cross-correlation (no kernel flip), like PyTorch; float accumulation.
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(pl.conv_desc, sh.pad_h, sh.pad_w, sh.stride_h,
                                               sh.stride_w, sh.dilation_h, sh.dilation_w,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  // FMA only, or TF32 tensor cores when asked (see the top of this file).
-  CUDNN_CHECK(cudnnSetConvolutionMathType(pl.conv_desc, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  // FMA only, or tensor cores for TF32 when asked and for bfloat16 (see the top of this file).
+  CUDNN_CHECK(cudnnSetConvolutionMathType(pl.conv_desc,
+                                          tensor_ops(tf32, data) ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
   int n = 0, k = 0, p = 0, q = 0;
   CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(pl.conv_desc, pl.x_desc, pl.w_desc, &n, &k,
@@ -204,8 +219,7 @@ std::unique_ptr<CudnnConvPlan> make_descriptors(const Conv2dShape& sh, bool tf32
                     << q << "), skinmtl (" << sh.N << ", " << sh.K << ", " << sh.P << ", "
                     << sh.Q << ")");
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&pl.y_desc));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, sh.N,
-                                         sh.K, sh.P, sh.Q));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(pl.y_desc, CUDNN_TENSOR_NCHW, type, sh.N, sh.K, sh.P, sh.Q));
   return plan;
 }
 
@@ -234,8 +248,8 @@ Ranking heuristic_ranking(const CudnnConvPlan& pl) {
 
 // The measured ranking (cudnnFind*AlgorithmEx on trial buffers, fastest
 // first) for the plan's descriptors; false when the trial buffers do not fit.
-bool measured_ranking(const CudnnConvPlan& pl, const Conv2dShape& sh, Ranking* r) {
-  TrialBuffers trial(sh);
+bool measured_ranking(const CudnnConvPlan& pl, const Conv2dShape& sh, CudnnData data, Ranking* r) {
+  TrialBuffers trial(sh, elem_bytes(data));
   if (!trial.ok()) return false;
   cudnnHandle_t handle = cuda::cudnn_handle();
   int max_count = 0, returned = 0;
@@ -266,23 +280,23 @@ bool measured_ranking(const CudnnConvPlan& pl, const Conv2dShape& sh, Ranking* r
 
 // Sets the plan's three algorithms (and their workspace sizes) from a ranking
 // by the rules at the top of this file.
-void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tf32) {
+void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tensor_ops) {
   cudnnHandle_t handle = cuda::cudnn_handle();
   pl.fwd_algo = choose_algo(
-      r.fwd, (int)r.fwd.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tf32,
+      r.fwd, (int)r.fwd.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tensor_ops,
       [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
         return cudnnGetConvolutionForwardWorkspaceSize(handle, pl.x_desc, pl.w_desc, pl.conv_desc, pl.y_desc, a, b);
       },
       &pl.fwd_bytes);
   pl.bwd_data_algo = choose_algo(
-      r.bwd_data, (int)r.bwd_data.size(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tf32,
+      r.bwd_data, (int)r.bwd_data.size(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tensor_ops,
       [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, pl.w_desc, pl.y_desc, pl.conv_desc, pl.x_desc,
                                                             a, b);
       },
       &pl.bwd_data_bytes);
   pl.bwd_filter_algo = choose_algo(
-      r.bwd_filter, (int)r.bwd_filter.size(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tf32,
+      r.bwd_filter, (int)r.bwd_filter.size(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tensor_ops,
       [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, pl.x_desc, pl.y_desc, pl.conv_desc,
                                                               pl.w_desc, a, b);
@@ -290,12 +304,13 @@ void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tf32) {
       &pl.bwd_filter_bytes);
 }
 
-using PlanKey = std::array<int, 17>;
+using PlanKey = std::array<int, 18>;
 
-PlanKey key_of(const Conv2dShape& sh, bool tf32, bool benchmark) {
-  return {sh.N,          sh.C,         sh.H,        sh.W,     sh.K,     sh.R,
-          sh.S,          sh.P,         sh.Q,        sh.stride_h, sh.stride_w, sh.pad_h,
-          sh.pad_w,      sh.dilation_h, sh.dilation_w, tf32 ? 1 : 0, benchmark ? 1 : 0};
+PlanKey key_of(const Conv2dShape& sh, bool tf32, bool benchmark, CudnnData data) {
+  return {sh.N,      sh.C,          sh.H,          sh.W,         sh.K,
+          sh.R,      sh.S,          sh.P,          sh.Q,         sh.stride_h,
+          sh.stride_w, sh.pad_h,    sh.pad_w,      sh.dilation_h, sh.dilation_w,
+          tf32 ? 1 : 0, benchmark ? 1 : 0, (int)data};
 }
 
 // The batch sizes that share one measured ranking: N rounded up to a power of
@@ -312,33 +327,33 @@ int batch_bucket(int n) {
 // never destroyed, so no descriptor is freed during static destruction, after
 // the CUDA runtime may already be gone. A plan never moves once inserted
 // (unique_ptr), so the reference stays valid.
-const CudnnConvPlan& plan_for(const Conv2dShape& sh) {
+const CudnnConvPlan& plan_for(const Conv2dShape& sh, CudnnData data) {
   static std::mutex mu;
   static auto* plans = new std::map<PlanKey, std::unique_ptr<CudnnConvPlan>>();
   static auto* measured = new std::map<PlanKey, Ranking>();  // key with N -> its bucket
   std::lock_guard<std::mutex> lock(mu);
   const bool tf32 = cuda::tf32(), benchmark = cuda::conv_benchmark();
-  const PlanKey key = key_of(sh, tf32, benchmark);
+  const PlanKey key = key_of(sh, tf32, benchmark, data);
   auto it = plans->find(key);
   if (it != plans->end()) return *it->second;
-  std::unique_ptr<CudnnConvPlan> plan = make_descriptors(sh, tf32);
+  std::unique_ptr<CudnnConvPlan> plan = make_descriptors(sh, tf32, data);
   Ranking ranking;
   bool have = false;
   if (benchmark) {
     Conv2dShape bucket = sh;
     bucket.N = batch_bucket(sh.N);
-    const PlanKey bucket_key = key_of(bucket, tf32, true);
+    const PlanKey bucket_key = key_of(bucket, tf32, true, data);
     auto m = measured->find(bucket_key);
     if (m != measured->end()) {
       ranking = m->second;
       have = true;
-    } else if (measured_ranking(*plan, sh, &ranking)) {
+    } else if (measured_ranking(*plan, sh, data, &ranking)) {
       (*measured)[bucket_key] = ranking;
       have = true;
     }
   }
   if (!have) ranking = heuristic_ranking(*plan);
-  choose_algorithms(*plan, ranking, tf32);
+  choose_algorithms(*plan, ranking, tensor_ops(tf32, data));
   return *plans->emplace(key, std::move(plan)).first->second;
 }
 
@@ -347,31 +362,39 @@ void check_stream(cuda_stream_t stream) {
                 "conv2d (cuDNN): the cuDNN handle is bound to cuda::stream(); pass that stream");
 }
 
-}  // namespace
-
-size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh) {
-  if (sh.N == 0) return 0;  // nothing to compute (cuDNN rejects empty tensors)
-  return plan_for(sh).fwd_bytes;
+// The data type of T's buffers.
+template <typename T>
+constexpr CudnnData data_of() {
+  return std::is_same<T, bf16>::value ? CudnnData::BF16 : CudnnData::F32;
 }
 
-size_t conv2d_cudnn_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw) {
+}  // namespace
+
+size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data) {
+  if (sh.N == 0) return 0;  // nothing to compute (cuDNN rejects empty tensors)
+  return plan_for(sh, data).fwd_bytes;
+}
+
+size_t conv2d_cudnn_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
+                                             CudnnData data) {
   if (sh.N == 0) return 0;
-  const CudnnConvPlan& pl = plan_for(sh);
+  const CudnnConvPlan& pl = plan_for(sh, data);
   size_t bytes = 0;  // the two passes run one after the other and share the workspace
   if (need_dx && pl.bwd_data_bytes > bytes) bytes = pl.bwd_data_bytes;
   if (need_dw && pl.bwd_filter_bytes > bytes) bytes = pl.bwd_filter_bytes;
   return bytes;
 }
 
-void conv2d_forward_cudnn(float* y, const float* x, const float* w, const float* bias,
-                          void* workspace, size_t workspace_bytes, const Conv2dShape& sh,
-                          cuda_stream_t stream) {
+template <typename T>
+void conv2d_forward_cudnn(T* y, const T* x, const T* w, const float* bias, void* workspace,
+                          size_t workspace_bytes, const Conv2dShape& sh, cuda_stream_t stream) {
   if (sh.N == 0) return;
   check_stream(stream);
-  const CudnnConvPlan& pl = plan_for(sh);
+  const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
   SKINMTL_CHECK(workspace_bytes >= pl.fwd_bytes, "conv2d (cuDNN): forward needs "
                                                      << pl.fwd_bytes << " workspace bytes, got "
                                                      << workspace_bytes);
+  // alpha and beta are float for float32 and bfloat16 data alike.
   const float one = 1.f, zero = 0.f;
   // y = 1 * conv(x, w) + 0 * y: beta = 0, so cuDNN never reads y (it may hold garbage).
   CUDNN_CHECK(cudnnConvolutionForward(cuda::cudnn_handle(), &one, pl.x_desc, x, pl.w_desc, w,
@@ -380,12 +403,13 @@ void conv2d_forward_cudnn(float* y, const float* x, const float* w, const float*
   if (bias) conv2d_bias_forward_cuda(y, bias, sh, stream);
 }
 
-void conv2d_backward_cudnn(float* dx, float* dw, float* dbias, const float* dy, const float* x,
-                           const float* w, void* workspace, size_t workspace_bytes,
-                           const Conv2dShape& sh, cuda_stream_t stream) {
+template <typename T>
+void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
+                           void* workspace, size_t workspace_bytes, const Conv2dShape& sh,
+                           cuda_stream_t stream) {
   if (sh.N == 0) return;
   check_stream(stream);
-  const CudnnConvPlan& pl = plan_for(sh);
+  const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
   const float one = 1.f;  // alpha = 1 and beta = 1: ACCUMULATE into dx and dw
   if (dx) {
     SKINMTL_CHECK(workspace_bytes >= pl.bwd_data_bytes,
@@ -407,5 +431,14 @@ void conv2d_backward_cudnn(float* dx, float* dw, float* dbias, const float* dy, 
   }
   if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
 }
+
+#define INSTANTIATE(T)                                                                                    \
+  template void conv2d_forward_cudnn<T>(T*, const T*, const T*, const float*, void*, size_t,            \
+                                        const Conv2dShape&, cuda_stream_t);                            \
+  template void conv2d_backward_cudnn<T>(T*, T*, float*, const T*, const T*, const T*, void*, size_t, \
+                                         const Conv2dShape&, cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
 
 }  // namespace skinmtl

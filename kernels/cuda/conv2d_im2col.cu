@@ -1,6 +1,7 @@
 // CUDA im2col path of kernels/conv2d.h: im2col / col2im kernels + cuBLAS, one
 // GEMM per image, the CUDA twin of kernels/cpu/conv2d.cpp. Also the bias
 // kernels, which the cuDNN path (conv2d_cudnn.cu) uses as well.
+#include "kernels/bf16.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/gemm.h"
@@ -20,9 +21,9 @@ __global__ void col2im_kernel(float* dx_n, const float* col, Conv2dShape sh, int
 
 // y[n, k, p, q] += bias[k]: element i of y has k = (i / (P*Q)) % K, in the
 // index type I (uint32_t where it fits: CUDA_KERNEL_LOOP_T, cuda/check.cuh).
-template <typename I>
-__global__ void conv2d_bias_forward_kernel(float* y, const float* bias, I pq, I K, I n) {
-  CUDA_KERNEL_LOOP_T(I, i, n) { y[i] += bias[(i / pq) % K]; }
+template <typename I, typename T>
+__global__ void conv2d_bias_forward_kernel(T* y, const float* bias, I pq, I K, I n) {
+  CUDA_KERNEL_LOOP_T(I, i, n) { store(y, i, load(y, i) + bias[(i / pq) % K]); }
 }
 
 // dbias[k] += sum_{n, p, q} dy[n, k, p, q]. One block per channel k (a
@@ -32,7 +33,8 @@ __global__ void conv2d_bias_forward_kernel(float* y, const float* bias, I pq, I 
 // their adds, which keep their order), then the block adds the kThreads partial sums in a
 // fixed tree order. Same order every run: deterministic. blockDim.x must be
 // kThreads (a power of two).
-__global__ void conv2d_bias_backward_kernel(float* dbias, const float* dy, int N, int K,
+template <typename T>
+__global__ void conv2d_bias_backward_kernel(float* dbias, const T* dy, int N, int K,
                                             int64_t pq) {
   __shared__ float partial[cuda::kThreads];
   const int64_t count = (int64_t)N * pq;  // values per channel
@@ -45,14 +47,14 @@ __global__ void conv2d_bias_backward_kernel(float* dbias, const float* dy, int N
       float v[cuda::kLoadsInFlight];
 #pragma unroll
       for (int u = 0; u < cuda::kLoadsInFlight; ++u) {
-        v[u] = dy[cur.offset()];
+        v[u] = load(dy, cur.offset());
         cur.advance();
       }
 #pragma unroll
       for (int u = 0; u < cuda::kLoadsInFlight; ++u) sum += v[u];
     }
     for (; j < count; j += step) {
-      sum += dy[cur.offset()];
+      sum += load(dy, cur.offset());
       cur.advance();
     }
     partial[threadIdx.x] = sum;
@@ -80,21 +82,21 @@ void col2im_cuda(float* dx_n, const float* col, const Conv2dShape& sh, cuda_stre
   SKINMTL_LAUNCH_CHECK();
 }
 
-void conv2d_bias_forward_cuda(float* y, const float* bias, const Conv2dShape& sh,
-                              cuda_stream_t stream) {
+template <typename T>
+void conv2d_bias_forward_cuda(T* y, const float* bias, const Conv2dShape& sh, cuda_stream_t stream) {
   const int64_t n = (int64_t)sh.N * sh.y_image();
   if (n == 0) return;
   if (cuda::index_fits_32(n))
-    conv2d_bias_forward_kernel<uint32_t><<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
+    conv2d_bias_forward_kernel<uint32_t, T><<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
         y, bias, (uint32_t)sh.col_cols(), (uint32_t)sh.K, (uint32_t)n);
   else
-    conv2d_bias_forward_kernel<int64_t><<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
+    conv2d_bias_forward_kernel<int64_t, T><<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(
         y, bias, sh.col_cols(), sh.K, n);
   SKINMTL_LAUNCH_CHECK();
 }
 
-void conv2d_bias_backward_cuda(float* dbias, const float* dy, const Conv2dShape& sh,
-                               cuda_stream_t stream) {
+template <typename T>
+void conv2d_bias_backward_cuda(float* dbias, const T* dy, const Conv2dShape& sh, cuda_stream_t stream) {
   if (sh.K == 0) return;
   // With N*P*Q == 0 every block adds 0: still correct.
   const int blocks = sh.K < 65535 ? sh.K : 65535;
@@ -102,6 +104,13 @@ void conv2d_bias_backward_cuda(float* dbias, const float* dy, const Conv2dShape&
                                                                       sh.col_cols());
   SKINMTL_LAUNCH_CHECK();
 }
+
+#define INSTANTIATE(T)                                                                              \
+  template void conv2d_bias_forward_cuda<T>(T*, const float*, const Conv2dShape&, cuda_stream_t); \
+  template void conv2d_bias_backward_cuda<T>(float*, const T*, const Conv2dShape&, cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
 
 // The GEMMs below run through the cuBLAS handle, bound to the same stream as
 // the kernels (see kernels/device.h), so they are ordered with them.

@@ -8,21 +8,22 @@ namespace skinmtl {
 // Consecutive threads take consecutive e, hence consecutive i (the innermost
 // index): reads and writes are coalesced along rows of `inner` elements. Every
 // (dst_pos) is written by exactly one thread, so += needs no atomics.
-__global__ void copy_block_kernel(float* dst, int64_t dst_dim_len, int64_t dst_offset,
-                                  const float* src, int64_t src_dim_len, int64_t src_offset,
+template <typename T>
+__global__ void copy_block_kernel(T* dst, int64_t dst_dim_len, int64_t dst_offset, const T* src, int64_t src_dim_len, int64_t src_offset,
                                   int64_t len, int64_t inner, int64_t total, bool accumulate) {
   CUDA_KERNEL_LOOP(e, total) {
     int64_t d, s;
     copy_block_index(e, len, inner, dst_dim_len, dst_offset, src_dim_len, src_offset, &d, &s);
     if (accumulate) {
-      dst[d] += src[s];
+      store(dst, d, load(dst, d) + load(src, s));
     } else {
       dst[d] = src[s];
     }
   }
 }
 
-void copy_block_cuda(float* dst, int64_t dst_dim_len, int64_t dst_offset, const float* src,
+template <typename T>
+void copy_block_cuda(T* dst, int64_t dst_dim_len, int64_t dst_offset, const T* src,
                      int64_t src_dim_len, int64_t src_offset, int64_t outer, int64_t len,
                      int64_t inner, bool accumulate, cuda_stream_t s) {
   const int64_t total = outer * len * inner;
@@ -31,5 +32,10 @@ void copy_block_cuda(float* dst, int64_t dst_dim_len, int64_t dst_offset, const 
       dst, dst_dim_len, dst_offset, src, src_dim_len, src_offset, len, inner, total, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
+
+template void copy_block_cuda<float>(float*, int64_t, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                                     int64_t, bool, cuda_stream_t);
+template void copy_block_cuda<bf16>(bf16*, int64_t, int64_t, const bf16*, int64_t, int64_t, int64_t, int64_t,
+                                    int64_t, bool, cuda_stream_t);
 
 }  // namespace skinmtl

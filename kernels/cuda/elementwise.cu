@@ -1,12 +1,14 @@
 // CUDA kernels for kernels/elementwise.h: grid-stride loops over the shared
 // element functions.
+#include "kernels/bf16.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/elementwise.h"
 
 namespace skinmtl {
 
-__global__ void add_forward_kernel(float* y, const float* a, const float* b, int64_t n) {
-  CUDA_KERNEL_LOOP(i, n) { y[i] = add_elem(a[i], b[i]); }
+template <typename T>
+__global__ void add_forward_kernel(T* y, const T* a, const T* b, int64_t n) {
+  CUDA_KERNEL_LOOP(i, n) { store(y, i, add_elem(load(a, i), load(b, i))); }
 }
 
 __global__ void scale_forward_kernel(float* y, const float* x, float alpha, int64_t n) {
@@ -27,11 +29,14 @@ void fill_cuda(float* y, float value, int64_t n, cuda_stream_t s) {
   SKINMTL_LAUNCH_CHECK();
 }
 
-void add_forward_cuda(float* y, const float* a, const float* b, int64_t n, cuda_stream_t s) {
+template <typename T>
+void add_forward_cuda(T* y, const T* a, const T* b, int64_t n, cuda_stream_t s) {
   if (n == 0) return;
   add_forward_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, a, b, n);
   SKINMTL_LAUNCH_CHECK();
 }
+template void add_forward_cuda<float>(float*, const float*, const float*, int64_t, cuda_stream_t);
+template void add_forward_cuda<bf16>(bf16*, const bf16*, const bf16*, int64_t, cuda_stream_t);
 
 void scale_forward_cuda(float* y, const float* x, float alpha, int64_t n, cuda_stream_t s) {
   if (n == 0) return;

@@ -6,7 +6,8 @@ namespace skinmtl {
 
 // One thread per output element e of the flat (NC, out_h, out_w) array.
 // Consecutive threads write consecutive ox: the writes are coalesced.
-__global__ void upsample_nearest_forward_kernel(float* y, const float* x, int64_t H, int64_t W,
+template <typename T>
+__global__ void upsample_nearest_forward_kernel(T* y, const T* x, int64_t H, int64_t W,
                                                 int64_t out_h, int64_t out_w, int64_t total) {
   CUDA_KERNEL_LOOP(e, total) {
     const int64_t ox = e % out_w;
@@ -19,7 +20,8 @@ __global__ void upsample_nearest_forward_kernel(float* y, const float* x, int64_
 // One thread per INPUT element e of the flat (NC, H, W) array, gathering the
 // outputs that copied it: each dx element has exactly one writer, so += needs
 // no atomics and the order of the additions is fixed (the CPU's order).
-__global__ void upsample_nearest_backward_kernel(float* dx, const float* dy, int64_t H,
+template <typename T>
+__global__ void upsample_nearest_backward_kernel(T* dx, const T* dy, int64_t H,
                                                  int64_t W, int64_t out_h, int64_t out_w,
                                                  int64_t total) {
   CUDA_KERNEL_LOOP(e, total) {
@@ -30,12 +32,13 @@ __global__ void upsample_nearest_backward_kernel(float* dx, const float* dy, int
     const int64_t y1 = nearest_first_output(iy + 1, H, out_h);
     const int64_t x0 = nearest_first_output(ix, W, out_w);
     const int64_t x1 = nearest_first_output(ix + 1, W, out_w);
-    dx[e] += nearest_gather(dy + nc * out_h * out_w, out_w, y0, y1, x0, x1);
+    store(dx, e, load(dx, e) + nearest_gather(dy + nc * out_h * out_w, out_w, y0, y1, x0, x1));
   }
 }
 
-void upsample_nearest_forward_cuda(float* y, const float* x, int64_t NC, int64_t H, int64_t W,
-                                   int64_t out_h, int64_t out_w, cuda_stream_t s) {
+template <typename T>
+void upsample_nearest_forward_cuda(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t out_h,
+                                   int64_t out_w, cuda_stream_t s) {
   const int64_t total = NC * out_h * out_w;
   if (total == 0) return;
   upsample_nearest_forward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
@@ -43,13 +46,23 @@ void upsample_nearest_forward_cuda(float* y, const float* x, int64_t NC, int64_t
   SKINMTL_LAUNCH_CHECK();
 }
 
-void upsample_nearest_backward_cuda(float* dx, const float* dy, int64_t NC, int64_t H, int64_t W,
-                                    int64_t out_h, int64_t out_w, cuda_stream_t s) {
+template <typename T>
+void upsample_nearest_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t out_h,
+                                    int64_t out_w, cuda_stream_t s) {
   const int64_t total = NC * H * W;
   if (total == 0) return;
   upsample_nearest_backward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
       dx, dy, H, W, out_h, out_w, total);
   SKINMTL_LAUNCH_CHECK();
 }
+
+#define INSTANTIATE(T)                                                                                   \
+  template void upsample_nearest_forward_cuda<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                                                 cuda_stream_t);                                         \
+  template void upsample_nearest_backward_cuda<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t,       \
+                                                  int64_t, cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
 
 }  // namespace skinmtl

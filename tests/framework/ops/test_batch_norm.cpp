@@ -409,10 +409,10 @@ TEST(BatchNormCuda, RejectsChannelCountsBeyondTheGrid) {
 #if SKINMTL_CUDA
   const int64_t C = int64_t(1) << 32;  // (unsigned)C would be 0
   float never_read = 0.f;
-  EXPECT_THROW(batch_norm_train_stats_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 1, C, 2,
+  EXPECT_THROW(batch_norm_train_stats_cuda<float>(nullptr, nullptr, nullptr, nullptr, nullptr, 1, C, 2,
                                            1e-5, 0.1, cuda::stream()),
                Error);
-  EXPECT_THROW(batch_norm_backward_cuda(nullptr, &never_read, nullptr, nullptr, nullptr, nullptr,
+  EXPECT_THROW(batch_norm_backward_cuda<float>(nullptr, &never_read, nullptr, nullptr, nullptr, nullptr,
                                         nullptr, nullptr, nullptr, 1, C, 2, true, cuda::stream()),
                Error);
 #endif
