@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/check.h"
+#include "framework/precision.h"
 
 namespace skinmtl {
 
@@ -94,14 +95,36 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   return v;
 }
 
-std::string apply_precision(const Args& args, Device device) {
-  const std::string p = args.get("precision", "fp32");
-  SKINMTL_USAGE_CHECK(p == "fp32" || p == "tf32", "--precision must be fp32 or tf32, got '" << p << "'");
-  SKINMTL_USAGE_CHECK(p == "fp32" || device == Device::CUDA,
-                     "--precision tf32 is a GPU mode (the CPU always computes in FP32): use it "
-                     "with --device cuda");
-  if (device == Device::CUDA) set_cuda_tf32(p == "tf32");
-  return p == "tf32" ? " (TF32)" : "";
+std::string precision_choice(const Args& args, Device device, const char* gpu_default) {
+  const std::string p = args.get("precision", device == Device::CUDA ? gpu_default : "fp32");
+  SKINMTL_USAGE_CHECK(p == "fp32" || p == "tf32" || p == "bf16",
+                      "--precision must be fp32, tf32 or bf16, got '" << p << "'");
+  SKINMTL_USAGE_CHECK(p != "tf32" || device == Device::CUDA,
+                      "--precision tf32 is a GPU mode (the CPU always computes in FP32): use it "
+                      "with --device cuda");
+  return p;
+}
+
+std::string apply_precision(const Args& args, Device device, const char* gpu_default) {
+  const std::string p = precision_choice(args, device, gpu_default);
+  if (device == Device::CUDA) set_cuda_tf32(p != "fp32");
+  set_autocast_bf16(p == "bf16");
+  if (p == "bf16" && device == Device::CPU)
+    std::fprintf(stderr, "--precision bf16 on the CPU: bfloat16 is computed through float32 here, "
+                         "slower than fp32 (a check of the GPU's arithmetic, not a speed-up)\n");
+  return p == "tf32" ? " (TF32)" : p == "bf16" ? " (BF16)" : "";
+}
+
+std::string precision_help(const char* gpu_default) {
+  std::string h =
+      "  --precision P       fp32 | tf32 | bf16. tf32: TF32 tensor cores for the GPU's convolutions\n"
+      "                      and matrix products (compute capability 8.0 and up), about 3 significant\n"
+      "                      digits per product. bf16: bfloat16 activations and convolutions with\n"
+      "                      float32 weights, gradients and losses (on the CPU: computed through\n"
+      "                      float32, slower). fp32 matches the CPU. Default: ";
+  h += gpu_default;
+  h += " on the GPU, fp32 on the CPU\n";
+  return h;
 }
 
 Device parse_device(const std::string& name) {

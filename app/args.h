@@ -45,11 +45,22 @@ class Args {
 // CPU), "cpu" or "cuda" (an error when no GPU is available).
 Device parse_device(const std::string& name);
 
-// The value of a training command's --precision option: fp32 (default) or
-// tf32 (TF32 tensor cores for the GPU's convolutions and matrix products; an
-// error on the CPU, which always computes in FP32). Sets it for the process
-// and returns what to print after the device name: "" or " (TF32)".
-std::string apply_precision(const Args& args, Device device);
+// The value of a --precision option, checked:
+//   fp32  float32 everywhere (matches the CPU to float tolerance);
+//   tf32  TF32 tensor cores for the GPU's convolutions and matrix products
+//         (an error on the CPU);
+//   bf16  bfloat16 activations and convolutions, float32 weights, gradients
+//         and losses (framework/precision.h); on the GPU also TF32 for what
+//         stays float32; on the CPU it is computed through float32 (slower
+//         than fp32: a check, not a speed-up).
+// Without the option: `gpu_default` on the GPU (training: tf32, as PyTorch's
+// default for convolutions; evaluation: fp32), fp32 on the CPU.
+std::string precision_choice(const Args& args, Device device, const char* gpu_default);
+// precision_choice, then sets it for the process (TF32, autocast) and returns
+// what to print after the device name: "", " (TF32)" or " (BF16)".
+std::string apply_precision(const Args& args, Device device, const char* gpu_default);
+// The help lines of --precision, with the default named.
+std::string precision_help(const char* gpu_default);
 // "0.1235": a number as the end-of-run summaries print it.
 std::string fixed4(double v);
 

@@ -76,9 +76,7 @@ std::string training_run_help(const TrainingDefaults& d) {
        "                      its first step\n"
        "  --threads N         loader threads (default 2)\n"
        "  --device D          auto | cpu | cuda (default auto)\n"
-       "  --precision P       fp32 | tf32: TF32 tensor cores for the GPU's convolutions and\n"
-       "                      matrix products (compute capability 8.0 and up): faster, about 3\n"
-       "                      significant digits per product (default fp32, which matches the CPU)\n"
+       + precision_help("tf32") +
        "  --sync-bn on|off    with several processes (mpirun -np N ...): batch norms that use batch\n"
        "                      statistics take them over the whole batch of all processes, as one\n"
        "                      process would (on, the default), or over each process's part (off)\n"
@@ -107,7 +105,7 @@ TrainingOptions read_training_options(const Args& args, const TrainingDefaults& 
   SKINMTL_USAGE_CHECK(o.ckpt_every > 0, "--ckpt-every must be positive, got " << o.ckpt_every);
   SKINMTL_USAGE_CHECK(o.threads > 0, "--threads must be positive, got " << o.threads);
   o.device = parse_device(args.get("device", "auto"));
-  o.precision_note = apply_precision(args, o.device);
+  o.precision_note = apply_precision(args, o.device, "tf32");
   o.sync_bn = args.get("sync-bn", "on");
   SKINMTL_USAGE_CHECK(o.sync_bn == "on" || o.sync_bn == "off", "--sync-bn must be on or off, got '" << o.sync_bn << "'");
   o.lr = args.get_double("lr", 1e-3);

@@ -140,9 +140,9 @@ TEST(CliCheckData, ListsEveryProblemWithItsLineAndExitsOne) {
   EXPECT_NE(r.out.find("largest value is 2"), std::string::npos) << r.out;
 }
 
-// --precision: fp32 or tf32, and tf32 only on the GPU, refused before any data
-// is read.
-TEST(CliHelp, PrecisionIsFp32OrTf32AndTf32NeedsTheGpu) {
+// --precision: fp32, tf32 or bf16, and tf32 only on the GPU, refused before
+// any data is read.
+TEST(CliHelp, PrecisionIsFp32Tf32OrBf16AndTf32NeedsTheGpu) {
   for (const char* c : {"train mtl", "train segcls", "train detseg"}) {
     const std::string cmd = std::string(c) + " --data synthetic --data-dir /nonexistent --device cpu";
     Result r = run(cmd + " --precision tf32");
@@ -150,7 +150,7 @@ TEST(CliHelp, PrecisionIsFp32OrTf32AndTf32NeedsTheGpu) {
     EXPECT_NE(r.err.find("--precision tf32 is a GPU mode"), std::string::npos) << c << ": " << r.err;
     r = run(cmd + " --precision fp16");
     EXPECT_NE(r.rc, 0) << c;
-    EXPECT_NE(r.err.find("--precision must be fp32 or tf32, got 'fp16'"), std::string::npos) << c << ": " << r.err;
+    EXPECT_NE(r.err.find("--precision must be fp32, tf32 or bf16, got 'fp16'"), std::string::npos) << c << ": " << r.err;
     EXPECT_NE(run(std::string(c) + " --help").out.find("--precision P"), std::string::npos) << c;
   }
 }

@@ -108,9 +108,17 @@ TEST(CliReproduce, ItersShortensTheRecipeAndPrecisionNeedsAGpu) {
   EXPECT_NE(sh(std::string(kBin) + " reproduce yang --iters 0 --dry-run", &out), 0);
   EXPECT_NE(out.find("--iters must be at least 1"), std::string::npos) << out;
   EXPECT_NE(sh(std::string(kBin) + " reproduce yang --precision tf32 --device cpu --dry-run", &out), 0);
-  EXPECT_NE(out.find("tf32 needs --device cuda"), std::string::npos) << out;
+  EXPECT_NE(out.find("--precision tf32 is a GPU mode"), std::string::npos) << out;
   EXPECT_NE(sh(std::string(kBin) + " reproduce yang --precision fp16 --dry-run", &out), 0);
-  EXPECT_NE(out.find("--precision must be fp32 or tf32"), std::string::npos) << out;
+  EXPECT_NE(out.find("--precision must be fp32, tf32 or bf16"), std::string::npos) << out;
+  // bf16 reaches every training step and is listed among the departures.
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce liao --device cpu --precision bf16 --dry-run --out /nonexistent", &out),
+            0)
+      << out;
+  size_t with = 0;
+  for (size_t at = out.find("--precision bf16"); at != std::string::npos; at = out.find("--precision bf16", at + 1))
+    ++with;
+  EXPECT_EQ(with, 2u) << out;
 }
 
 TEST(CliReproduce, YangSmokeWritesResultsSkipsFinishedStepsAndResumes) {

@@ -45,12 +45,13 @@ const char* kClassifyHelp =
     "  --resize N      shorter side before cropping (default 256)\n"
     "  --crop N        side of the centre crop (default 224; at most --resize)\n"
     "  --device D      auto | cpu | cuda (default auto: cuda when a GPU is visible)\n"
+    "  --precision P   fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json          print one JSON object instead of the table\n";
 
 }  // namespace
 
 int cmd_classify(int argc, char** argv) {
-  Args args(argc, argv, {"weights", "image", "topk", "resize", "crop", "device"}, {"json"});
+  Args args(argc, argv, {"weights", "image", "topk", "resize", "crop", "device", "precision"}, {"json"});
   if (args.help()) {
     std::printf("%s", kClassifyHelp);
     return 0;
@@ -67,6 +68,7 @@ int cmd_classify(int argc, char** argv) {
   SKINMTL_USAGE_CHECK(crop >= 1 && crop <= resize,
                 "--crop must be in 1..--resize (" << resize << "), got " << crop);
   const Device device = parse_device(args.get("device", "auto"));
+  apply_precision(args, device, "fp32");
 
   // The image first: a bad file fails before the 100 MB checkpoint is read.
   const Image image = load_image(image_path, 3);

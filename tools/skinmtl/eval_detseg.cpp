@@ -92,6 +92,7 @@ const char* kHelp =
     "  --overlays N        overlay pictures of the first N images (default 16)\n"
     "  --batch N           images per network call (default 2)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json              print metrics.json instead of the tables\n";
 
 // Song et al.'s numbers. Segmentation: Table VIII, "Ours (ONLY ISIC2017)".
@@ -159,7 +160,7 @@ std::string fmt(const std::optional<double>& v) {
 
 int eval_detseg(int argc, char** argv) {
   std::vector<std::string> options = kEvalDataOptions;
-  for (const char* o : {"model", "size", "out", "overlays", "batch", "device"}) options.push_back(o);
+  for (const char* o : {"model", "size", "out", "overlays", "batch", "device", "precision"}) options.push_back(o);
   Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -182,6 +183,7 @@ int eval_detseg(int argc, char** argv) {
   SKINMTL_USER_CHECK(opt.overlays >= 0, "--overlays must be >= 0, got " << opt.overlays);
   opt.batch = (int)args.get_int("batch", 2);
   opt.device = parse_device(args.get("device", "auto"));
+  apply_precision(args, opt.device, "fp32");
   opt.progress = !as_json;
   if (!as_json)
     std::fprintf(stderr, "skinmtl eval detseg: %s on %s, letterboxed to %dx%d, on %s\n", model_path.c_str(),

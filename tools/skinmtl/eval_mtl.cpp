@@ -64,6 +64,7 @@ const char* kHelp =
     "                      it needs the features of the whole training split)\n"
     "  (always) DIR/correlation.png: the lesion-by-location matrix R_ij (eq. 1) of the data\n"
     "  --batch N --threads N --device D\n"
+    "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json              print one JSON object instead of tables\n";
 
 void write_scores(const std::string& path, const Manifest& data, const std::vector<std::string>& classes,
@@ -189,7 +190,7 @@ void write_pictures(MtlModel& model, const MtlData& data, const Manifest& val, c
 int eval_mtl(int argc, char** argv) {
   std::vector<std::string> opts = kMtlDataOptions;
   for (const char* o : {"model", "model2", "split", "crops", "resize", "crop", "out", "batch", "threads", "device",
-                        "cam", "retrieval"})
+                        "precision", "cam", "retrieval"})
     opts.push_back(o);
   Args args(argc, argv, opts, {"json"});
   if (args.help()) {
@@ -205,6 +206,7 @@ int eval_mtl(int argc, char** argv) {
   const std::string out = args.get("out", "runs/eval");
   const bool as_json = args.flag("json");
   const Device device = parse_device(args.get("device", "auto"));
+  apply_precision(args, device, "fp32");
   std::filesystem::create_directories(out);
 
   const MtlData data = load_mtl_data(args);

@@ -75,6 +75,7 @@ const char* kHelp =
     "                      (default runs/eval_segcls)\n"
     "  --overlays N        overlay pictures of the first N images (default 16; 0: none)\n"
     "  --batch N --threads N --device D\n"
+    "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json              print one JSON object instead of tables\n";
 
 // Yang et al. (2017) on ISIC 2017's 150 evaluation images: the abstract's numbers.
@@ -118,7 +119,7 @@ nlohmann::json binary_json(const BinaryMetrics& m) {
 
 int eval_segcls(int argc, char** argv) {
   std::vector<std::string> options = kEvalDataOptions;
-  for (const char* o : {"model", "out", "overlays", "batch", "threads", "device"}) options.push_back(o);
+  for (const char* o : {"model", "out", "overlays", "batch", "threads", "device", "precision"}) options.push_back(o);
   Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -132,6 +133,7 @@ int eval_segcls(int argc, char** argv) {
   const std::string out = args.get("out", "runs/eval_segcls");
   const bool as_json = args.flag("json");
   const Device device = parse_device(args.get("device", "auto"));
+  apply_precision(args, device, "fp32");
 
   const std::string model_path = args.get("model", "");
   // The data first: a wrong folder or CSV is reported before the model is read.

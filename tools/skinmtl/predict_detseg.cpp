@@ -65,7 +65,8 @@ const char* kHelp =
     "                                          x1,y1,x2,y2 (the box in the image's pixels)\n"
     "  --overlays N        overlays for the first N images only (default: all)\n"
     "  --batch N           images per network call (default 2)\n"
-    "  --device D          auto | cpu | cuda (default auto)\n";
+    "  --device D          auto | cpu | cuda (default auto)\n"
+    "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n";
 
 // Splits off the --image values (every argument after --image up to the next
 // option; --image=FILE also works); the rest goes to Args.
@@ -93,7 +94,8 @@ int predict_detseg(int argc, char** argv) {
   std::vector<char*> rest;
   const std::vector<std::string> image_files = take_image_args(argc, argv, rest);
   Args args((int)rest.size(), rest.data(),
-            {"model", "images", "data", "split", "data-dir", "truth", "size", "out", "overlays", "batch", "device"});
+            {"model", "images", "data", "split", "data-dir", "truth", "size", "out", "overlays", "batch", "device",
+             "precision"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -166,6 +168,7 @@ int predict_detseg(int argc, char** argv) {
   opt.overlays = args.get_int("overlays", -1);
   opt.batch = (int)args.get_int("batch", 2);
   opt.device = parse_device(args.get("device", "auto"));
+  apply_precision(args, opt.device, "fp32");
   std::printf("skinmtl predict detseg: %s on %s\n  %zu images, letterboxed to %dx%d, on %s\n",
               args.get("model", "").c_str(), what.c_str(), inputs.size(), model.spec.size, model.spec.size,
               device_name(opt.device));

@@ -73,7 +73,8 @@ const char* kHelp =
     "  --iters N      train for N iterations instead of the budget's (song: N in all, split\n"
     "                 over the three phases in the budget's proportions); listed among the\n"
     "                 departures. For a GPU lent for minutes, not hours\n"
-    "  --precision P  fp32 | tf32 for the training steps (default fp32; tf32 needs a GPU)\n"
+    "  --precision P  fp32 | tf32 | bf16 for the training steps (default tf32 on the GPU, fp32\n"
+    "                 on the CPU; tf32 needs a GPU; see train's --help)\n"
     "  --smoke        a few iterations at a small size: checks the whole pipeline in\n"
     "                 minutes; its numbers mean nothing\n"
     "  --dry-run      print the steps and exit\n"
@@ -503,16 +504,17 @@ int cmd_reproduce(int argc, char** argv) {
              : paper == "song" ? song_recipe(budget, smoke, out, data_dir, device_arg)
                                : liao_recipe(budget, smoke, out, data_dir, device_arg);
   if (args.has("iters")) shorten(r, args.get_int("iters", 0));
-  const std::string precision = args.get("precision", "fp32");
-  SKINMTL_USAGE_CHECK(precision == "fp32" || precision == "tf32", "--precision must be fp32 or tf32, got '" << precision << "'");
-  SKINMTL_USAGE_CHECK(precision == "fp32" || device == Device::CUDA,
-                "--precision tf32 needs --device cuda (TF32 is a GPU tensor-core mode)");
+  // The training steps' precision, written into each of them.
+  const std::string precision = precision_choice(args, device, "tf32");
   if (precision != "fp32") {
     for (Step& s : r.steps)
       if (s.argv.at(0) == "train") s.argv.insert(s.argv.end(), {"--precision", precision});
-    r.departures.push_back("--precision " + precision + ": the GPU's convolutions and matrix products round their "
-                           "inputs to TF32 (10 mantissa bits) and sum in FP32, as PyTorch does by default for "
-                           "convolutions.");
+    r.departures.push_back(
+        precision == "tf32"
+            ? "--precision tf32: the GPU's convolutions and matrix products round their inputs to TF32 (10 "
+              "mantissa bits) and sum in FP32, as PyTorch does by default for convolutions."
+            : "--precision bf16: activations and convolutions in bfloat16 (8 significant bits) with float32 "
+              "weights, gradients and losses, as PyTorch's autocast does.");
   }
   std::printf("skinmtl reproduce %s: %s budget on %s, %zu steps, into %s\n", paper.c_str(), budget.c_str(),
               device_arg.c_str(), r.steps.size(), out.c_str());
