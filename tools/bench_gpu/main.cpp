@@ -2,9 +2,10 @@
 // against PyTorch's on the same GPU, in the same run.
 //
 // Cases, each in every configuration of --precision (default
-// fp32,tf32,tf32+benchmark: FP32, TF32 tensor cores, and TF32 with cuDNN's
-// algorithms chosen by measurement instead of heuristics, kernels/device.h
-// set_conv_benchmark), timed
+// fp32,tf32,tf32+benchmark,bf16+benchmark: FP32, TF32 tensor cores, TF32
+// with cuDNN's algorithms chosen by measurement instead of heuristics
+// (kernels/device.h set_conv_benchmark), and bfloat16 mixed precision
+// (framework/precision.h) with measured algorithms), timed
 // for skinmtl here, then for PyTorch by tools/gpu/bench_torch.py (a child
 // process, run after skinmtl's timings, never at the same time):
 //   infer_b1    ResNet-50 forward, eval, no autograd, batch 1 at 224: latency
@@ -30,8 +31,9 @@
 // time --warmup untimed then --reps timed runs, each ended by a wait for the
 // GPU. PyTorch runs eager, NCHW, with cudnn.benchmark on (it times the
 // candidate algorithms once per shape; skinmtl takes cuDNN's heuristic
-// choice), TF32 off for fp32 and on for tf32. Its bf16 row (autocast, channels_last,
-// float32 master weights) is the target for a bf16 skinmtl, which does not exist yet.
+// choice), TF32 off for fp32 and on for tf32 and bf16. Its bf16 (autocast,
+// channels_last, float32 master weights) is what skinmtl's bf16 (autocast,
+// NCHW, float32 master weights) is compared with.
 //
 // The largest batch: skinmtl's peak memory at batch 2 and at batch 20 give
 // the step's memory per image and its fixed part (weights, gradients,
@@ -55,8 +57,9 @@
 // without a GPU: --smoke shrinks every case (batch 2, 64 x 64 images; 128 for
 // the detector) and runs it once, on either device.
 //
-// Options: --precision LIST (fp32, tf32, each with an optional +benchmark;
-// default fp32,tf32,tf32+benchmark; only fp32 on the CPU), --reps R (10), --warmup
+// Options: --precision LIST (fp32, tf32, bf16, each with an optional
+// +benchmark; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
+// on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
 // median seconds per run and peak MB, PyTorch's bf16 seconds), --breakdown,
@@ -89,9 +92,10 @@ using bench::median;
 namespace {
 
 struct Options {
-  // Configurations: a precision, fp32 or tf32, with "+benchmark" for the
-  // measured cuDNN algorithm choice.
-  std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark"};
+  // Configurations: a precision, fp32, tf32 or bf16, with "+benchmark" for
+  // the measured cuDNN algorithm choice.
+  std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark", "bf16+benchmark"};
+  bool precisions_given = false;
   std::vector<std::string> cases;  // empty: all
   int reps = 10, warmup = 3, max_batch = 256;
   std::string data_dir = "../shared/data";
@@ -113,7 +117,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark] [--reps R] [--warmup W] [--cases A,B] "
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
                why.c_str());
@@ -135,7 +139,7 @@ Options parse(int argc, char** argv) {
       if (*end || n < lo) usage(a + " wants a whole number >= " + std::to_string(lo) + ", got '" + v + "'");
       return (int)n;
     };
-    if (a == "--precision") o.precisions = split(value());
+    if (a == "--precision") o.precisions = split(value()), o.precisions_given = true;
     else if (a == "--cases") o.cases = split(value());
     else if (a == "--reps") o.reps = number(1);
     else if (a == "--warmup") o.warmup = number(0);
@@ -151,13 +155,16 @@ Options parse(int argc, char** argv) {
       o.device = d == "cuda" ? Device::CUDA : Device::CPU;
     } else usage("unknown option " + a);
   }
-  for (const std::string& p : o.precisions)
-    if (p != "fp32" && p != "tf32" && p != "fp32+benchmark" && p != "tf32+benchmark")
-      usage("--precision takes fp32 and tf32, each with an optional +benchmark (bf16 is not implemented yet), got '" +
-            p + "'");
+  for (const std::string& p : o.precisions) {
+    const std::string base = p.substr(0, p.find('+'));
+    if ((base != "fp32" && base != "tf32" && base != "bf16") || (base.size() != p.size() && p != base + "+benchmark"))
+      usage("--precision takes fp32, tf32 and bf16, each with an optional +benchmark, got '" + p + "'");
+  }
   if (o.precisions.empty()) usage("--precision names no precision");
-  if (o.device == Device::CPU && o.precisions != std::vector<std::string>{"fp32"})
-    usage("--device cpu needs --precision fp32 (TF32 and cuDNN are GPU modes)");
+  if (o.device == Device::CPU && !o.precisions_given) o.precisions = {"fp32"};
+  for (const std::string& p : o.precisions)
+    if (o.device == Device::CPU && p != "fp32" && p != "bf16")
+      usage("--device cpu takes --precision fp32 and bf16 (TF32 and cuDNN are GPU modes), got '" + p + "'");
   for (const std::string& c : o.cases)
     if (std::find(kCases.begin(), kCases.end(), c) == kCases.end()) usage("unknown case '" + c + "'");
   if (o.cases.empty()) o.cases = kCases;
@@ -170,10 +177,13 @@ CachingAllocator& allocator_of(Device d) { return d == Device::CUDA ? cuda_alloc
 // "tf32+benchmark" -> "tf32": the precision PyTorch is compared at.
 std::string precision_of(const std::string& config) { return config.substr(0, config.find('+')); }
 
-// Puts the GPU in a configuration's modes (nothing to do on the CPU).
+// Puts the process in a configuration's modes: autocast for bf16 (either
+// device); on the GPU, TF32 for tf32 and bf16 (what stays float32 in bf16, as
+// PyTorch's default for convolutions) and the cuDNN search.
 void apply_config(Device d, const std::string& config) {
+  set_autocast_bf16(precision_of(config) == "bf16");
   if (d != Device::CUDA) return;
-  set_cuda_tf32(precision_of(config) == "tf32");
+  set_cuda_tf32(precision_of(config) != "fp32");
   set_cuda_conv_benchmark(config.find("+benchmark") != std::string::npos);
 }
 
@@ -273,7 +283,9 @@ nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
   for (const std::string& c : o.precisions)
     if (std::find(precisions.begin(), precisions.end(), precision_of(c)) == precisions.end())
       precisions.push_back(precision_of(c));
-  if (o.device == Device::CUDA) precisions.push_back("bf16");
+  // PyTorch's bf16 is always run on the GPU (the table's last column).
+  if (o.device == Device::CUDA && std::find(precisions.begin(), precisions.end(), "bf16") == precisions.end())
+    precisions.push_back("bf16");
   for (size_t i = 0; i < precisions.size(); ++i) cmd << (i ? "," : "") << precisions[i];
   nlohmann::json j = bench::run_json(cmd.str(), "bench_torch.py", why);
   if (!j.is_object() && why.find("failed") != std::string::npos) why += "; is PyTorch with CUDA installed?";

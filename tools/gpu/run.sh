@@ -16,8 +16,10 @@
 #   3. every CUDA test with SKINMTL_REQUIRE_CUDA=1 (a CUDA that cannot start
 #      fails instead of skipping)
 #   4. a few training iterations of each model on the GPU and one on the CPU
-#      from the same seed: the first loss must agree (same weights, same
-#      batch); the GPU's images/s (median of iterations 4 on)
+#      from the same seed, both FP32: the first loss must agree (same weights,
+#      same batch); the GPU's images/s (median of iterations 4 on); then the
+#      MTL and Yang steps again in TF32 and BF16, whose first loss must stay
+#      near the CPU's
 #   5. make bench-gpu: the papers' steps and ResNet-50 inference against PyTorch
 #      on this GPU (tools/bench_gpu), with the per-op breakdown of the step
 #   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
@@ -165,16 +167,32 @@ compare() {
   say "  $name on cuda: $(speed "$report/$name-cuda" 2>/dev/null || echo '?') images/s (median, iterations 4..)"
 }
 common=(--data "$data" --data-dir "$data_dir" --weights "$weights" --seed 1 --threads "$jobs" --eval-every 1000 --ckpt-every 1000)
-compare segcls 1e-3 "--iters 16" "--iters 1" train segcls "${common[@]}" --size 192x256 --batch 8
-compare mtl 1e-3 "--iters 16" "--iters 1" train mtl "${common[@]}" --batch 20
-# The same MTL step with TF32 tensor cores (--precision tf32): speed, and a first loss near FP32's.
-step mtl_tf32_cuda 60 bin/skinmtl train mtl "${common[@]}" --batch 20 --iters 16 --precision tf32 --device cuda --out "$report/mtl-tf32-cuda"
-say "  mtl on cuda, TF32: $(speed "$report/mtl-tf32-cuda" 2>/dev/null || echo '?') images/s; first loss $(first_loss "$report/mtl-tf32-cuda" 2>/dev/null || echo '?')"
-compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
+# variant NAME PRECISION TOL ARGS...: NAME's GPU run again at PRECISION; its first loss against
+# the CPU's FP32 one (from compare NAME), within TOL relative.
+variant() {
+  local name=$1 prec=$2 tol=$3; shift 3
+  step "${name}_${prec}_cuda" 60 bin/skinmtl "$@" --precision "$prec" --device cuda --out "$report/$name-$prec-cuda"
+  local g c
+  g=$(first_loss "$report/$name-$prec-cuda" 2>/dev/null); c=$(first_loss "$report/$name-cpu" 2>/dev/null)
+  if [ -n "$g" ] && [ -n "$c" ] && awk -v g="$g" -v c="$c" -v t="$tol" 'BEGIN { d = g - c; if (d < 0) d = -d; exit !(d <= t * (c < 0 ? -c : c)) }'; then
+    say "  $name on cuda, $prec: $(speed "$report/$name-$prec-cuda" 2>/dev/null || echo '?') images/s; first loss $g (cpu fp32 $c, within $tol)"
+  else
+    say "  $name on cuda, $prec: first loss ${g:-?}, cpu fp32 ${c:-?}: DIFFER (more than $tol relative)"
+    status=1
+  fi
+}
+compare segcls 1e-3 "--iters 16 --precision fp32" "--iters 1" train segcls "${common[@]}" --size 192x256 --batch 8
+compare mtl 1e-3 "--iters 16 --precision fp32" "--iters 1" train mtl "${common[@]}" --batch 20
+# The same steps with TF32 tensor cores and in bfloat16: speed, and a first loss near FP32's.
+variant mtl tf32 1e-2 train mtl "${common[@]}" --batch 20 --iters 16
+variant mtl bf16 3e-2 train mtl "${common[@]}" --batch 20 --iters 16
+variant segcls bf16 3e-2 train segcls "${common[@]}" --size 192x256 --batch 8 --iters 16
+compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4 --precision fp32" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
 
 # ---- 5. skinmtl against PyTorch on this GPU (make bench-gpu) --------------------------------------
 # PyTorch's half needs python3 with torch and CUDA; without it the table has skinmtl's column only.
-bench_args=(--breakdown --reps 6 --warmup 2 --data-dir "$data_dir" --csv "$report/bench_gpu.csv")
+# Three configurations, to fit the step's time: FP32 (the reference), and the two fast ones.
+bench_args=(--breakdown --reps 6 --warmup 2 --precision fp32,tf32+benchmark,bf16+benchmark --data-dir "$data_dir" --csv "$report/bench_gpu.csv")
 python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
 step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
 if grep -q '^case ' "$report/bench_gpu.log"; then
@@ -188,7 +206,8 @@ ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:
 ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
 ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
 ops+=':Conv2dCuda.Parity3x3Stride2Pad1:Conv2dCuda.ParityDilation2:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
-shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
+ops+=':Bf16Cuda.*'
+shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks:Bf16Cuda.*'
 if command -v compute-sanitizer >/dev/null; then
   SKINMTL_REQUIRE_CUDA=1 step memcheck 120 compute-sanitizer --tool memcheck --error-exitcode 1 "$tests" --gtest_filter="$ops" --gtest_brief=1
   SKINMTL_REQUIRE_CUDA=1 step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$tests" --gtest_filter="$shared" --gtest_brief=1
