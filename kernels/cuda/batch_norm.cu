@@ -24,9 +24,8 @@
 // sums) are float32 always.
 #include <cstdint>
 
-#include "kernels/bf16.h"
-
 #include "kernels/batch_norm.h"
+#include "kernels/bf16.h"
 #include "kernels/cuda/check.cuh"
 
 namespace skinmtl {
