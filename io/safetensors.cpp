@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/allocator.h"
+#include "kernels/bf16.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "io/safetensors.cpp copies tensor bytes as they are: it needs a little-endian machine"
@@ -132,25 +133,11 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
-// bfloat16 is the top half of a float32: the same sign and exponent, the
-// mantissa cut to 7 bits. Widening is a shift.
-float bfloat16_to_float(uint16_t b) {
-  uint32_t bits = (uint32_t)b << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+// bfloat16: the conversions of kernels/bf16.h, the ones the tensors use
+// (widening is a shift; narrowing rounds to nearest even, NaN kept quiet).
+float bfloat16_to_float(uint16_t b) { return bf16_to_float(bf16{b}); }
 
-uint16_t float_to_bfloat16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu))  // NaN: keep it quiet
-    return (uint16_t)((bits >> 16) | 0x0040u);
-  // Add half of the dropped part's range, plus one when the kept part is odd:
-  // exact halves then round to the even neighbour.
-  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-  return (uint16_t)((bits + rounding) >> 16);
-}
+uint16_t float_to_bfloat16(float f) { return bf16_from_float(f).bits; }
 
 // ---- save --------------------------------------------------------------------------------
 
