@@ -151,6 +151,8 @@ first_loss() { awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "loss") c 
 # median of images_per_s over iterations 3.. of DIR/log.csv (the first two warm up cuDNN and the allocator)
 speed() { awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "images_per_s") c = i; next } NR > 3 && c { print $c }' "$1/log.csv" \
             | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# within G C TOL: both losses were read and |G - C| <= TOL |C|
+within() { [ -n "$1" ] && [ -n "$2" ] && awk -v g="$1" -v c="$2" -v t="$3" 'BEGIN { d = g - c; if (d < 0) d = -d; exit !(d <= t * (c < 0 ? -c : c)) }'; }
 # compare NAME TOL "CUDA-ONLY ARGS" "CPU-ONLY ARGS" ARGS...: the same training on cuda and cpu, same seed
 compare() {
   local name=$1 tol=$2 cuda_args=$3 cpu_args=$4; shift 4
@@ -158,7 +160,7 @@ compare() {
   step "${name}_cpu" 150 bin/skinmtl "$@" $cpu_args --device cpu --out "$report/$name-cpu"
   local g c
   g=$(first_loss "$report/$name-cuda" 2>/dev/null); c=$(first_loss "$report/$name-cpu" 2>/dev/null)
-  if [ -n "$g" ] && [ -n "$c" ] && awk -v g="$g" -v c="$c" -v t="$tol" 'BEGIN { d = g - c; if (d < 0) d = -d; exit !(d <= t * (c < 0 ? -c : c)) }'; then
+  if within "$g" "$c" "$tol"; then
     say "  $name first loss: cuda $g, cpu $c (within $tol relative)"
   else
     say "  $name first loss: cuda ${g:-?}, cpu ${c:-?}: DIFFER (more than $tol relative)"
@@ -174,7 +176,7 @@ variant() {
   step "${name}_${prec}_cuda" 45 bin/skinmtl "$@" --precision "$prec" --device cuda --out "$report/$name-$prec-cuda"
   local g c
   g=$(first_loss "$report/$name-$prec-cuda" 2>/dev/null); c=$(first_loss "$report/$name-cpu" 2>/dev/null)
-  if [ -n "$g" ] && [ -n "$c" ] && awk -v g="$g" -v c="$c" -v t="$tol" 'BEGIN { d = g - c; if (d < 0) d = -d; exit !(d <= t * (c < 0 ? -c : c)) }'; then
+  if within "$g" "$c" "$tol"; then
     say "  $name on cuda, $prec: $(speed "$report/$name-$prec-cuda" 2>/dev/null || echo '?') images/s; first loss $g (cpu fp32 $c, within $tol)"
   else
     say "  $name on cuda, $prec: first loss ${g:-?}, cpu fp32 ${c:-?}: DIFFER (more than $tol relative)"
