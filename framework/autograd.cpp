@@ -19,6 +19,22 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
+Tensor& GradBuffers::operator[](size_t i) {
+  Slot& s = slots_.at(i);
+  if (s.unwritten) {
+    s.buffer.zero_();
+    s.unwritten = false;
+  }
+  return s.buffer;
+}
+
+GradBuffers::Target GradBuffers::write(size_t i) {
+  Slot& s = slots_.at(i);
+  const bool accumulate = !s.unwritten;
+  s.unwritten = false;
+  return {s.buffer, accumulate};
+}
+
 void record(Tensor& output, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!any_requires_grad(inputs)) return;
   auto node = std::make_shared<Node>();
@@ -59,6 +75,13 @@ static std::vector<Node*> topo_order(Node* root) {
   return std::vector<Node*>(post.rbegin(), post.rend());
 }
 
+// Whether `producer`'s output is more than one input of `node`.
+static bool used_twice(const Node& node, const Node* producer) {
+  int uses = 0;
+  for (const Edge& e : node.inputs) uses += e.producer.get() == producer;
+  return uses > 1;
+}
+
 void run_backward(const Tensor& output, const Tensor& grad_output) {
   SKINMTL_CHECK(output.defined() && grad_output.defined(), "backward: undefined tensor");
   check_same_shape("backward (output vs its gradient)", output, grad_output);
@@ -85,21 +108,34 @@ void run_backward(const Tensor& output, const Tensor& grad_output) {
     auto it = grads.find(node);
     if (it == grads.end()) continue;  // nothing flowed into this node
     Tensor dout = it->second;
-    std::vector<Tensor> dinputs(node->inputs.size());
+    GradBuffers d;
+    d.slots_.resize(node->inputs.size());
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       const Edge& in = node->inputs[i];
       if (!in.requires_grad()) continue;
+      GradBuffers::Slot& slot = d.slots_[i];
       Node* producer = in.producer.get();
       if (!producer) {
-        dinputs[i] = leaf_grad(in);
+        slot.buffer = leaf_grad(in);
       } else {
         auto g = grads.find(producer);
-        if (g == grads.end())
-          g = grads.emplace(producer, Tensor::zeros(in.shape, in.dtype, in.device)).first;
-        dinputs[i] = g->second;
+        if (g == grads.end()) {
+          // The first contribution to this intermediate's gradient: a new
+          // buffer, zeroed only if the backward asks to add into it
+          // (GradBuffers). Zeroed now if the op takes the same tensor twice
+          // (add(a, a)): its two slots share the buffer, and whichever the
+          // backward writes first must not find the other "written" before it.
+          g = grads.emplace(producer, Tensor::empty(in.shape, in.dtype, in.device)).first;
+          if (used_twice(*node, producer)) g->second.zero_();
+          else slot.unwritten = true;
+        }
+        slot.buffer = g->second;
       }
     }
-    node->backward(dout, dinputs);
+    node->backward(dout, d);
+    // An input the backward left alone got no gradient from it: zero.
+    for (GradBuffers::Slot& slot : d.slots_)
+      if (slot.unwritten) slot.buffer.zero_();
     grads.erase(node);  // this node's output gradient is no longer needed
   }
 }

@@ -2,10 +2,20 @@
 //
 // THE RULE: backward functions ACCUMULATE (+=) into the gradients they are
 // given; they never overwrite them. Whoever owns a gradient zeroes it: the
-// engine below zeroes each intermediate gradient buffer when it creates it, and
-// leaf gradients (parameters) keep accumulating across backward() calls until
-// the optimizer or the caller zeroes them (Tensor::zero_grad, SGD::zero_grad).
+// engine below hands out each intermediate gradient buffer zeroed, and leaf
+// gradients (parameters) keep accumulating across backward() calls until the
+// optimizer or the caller zeroes them (Tensor::zero_grad, SGD::zero_grad).
 // Every kernel's *_backward_* function follows the same rule.
+//
+// The one exception, for speed: a backward whose kernel writes EVERY element
+// of an input's gradient may ask for the buffer with GradBuffers::write(). If
+// nothing has been written into that buffer yet (the op is the first consumer
+// of an intermediate to run backward), the buffer is handed out unzeroed and
+// the kernel overwrites it (dx = ..., cuDNN/GEMM beta = 0); otherwise it adds
+// as the rule says. Zeroing a buffer and then adding into it costs two extra
+// passes over every activation gradient of a network; this skips both. The
+// tests poison new buffers with NaN, so a kernel that claims to write every
+// element and skips one fails them (tests/framework/test_backward_accumulates.cpp).
 //
 // How it works. An op that runs while gradients are enabled, on inputs of which
 // at least one requires a gradient, gives its output a Node: one Edge per input
@@ -36,10 +46,39 @@
 
 namespace skinmtl {
 
-// dinputs[i] is the gradient buffer of inputs[i] (same shape, device, dtype),
-// already allocated and zeroed by its owner, or undefined when inputs[i] needs
-// no gradient. The function adds its contribution into each defined buffer.
-using BackwardFn = std::function<void(const Tensor& doutput, std::vector<Tensor>& dinputs)>;
+// The gradient buffers a backward function fills, one per input of its op:
+// d[i] has input i's shape, device and dtype, or is undefined when input i
+// needs no gradient.
+class GradBuffers {
+ public:
+  size_t size() const { return slots_.size(); }
+  // Whether input i needs a gradient (its buffer is defined). Touches nothing.
+  bool needs(size_t i) const { return slots_.at(i).buffer.defined(); }
+  // Input i's buffer, to ADD into (THE RULE). A buffer nothing has been
+  // written into yet is zeroed here, on first access.
+  Tensor& operator[](size_t i);
+  // For a backward whose kernel writes EVERY element of input i's gradient:
+  // the buffer, and whether the kernel must add into it (it already holds
+  // another consumer's contribution, or a leaf's running sum) or may overwrite
+  // it (it holds nothing yet: garbage). Either way it counts as written after.
+  struct Target {
+    Tensor tensor;    // undefined when input i needs no gradient
+    bool accumulate;  // true: +=; false: = (every element)
+  };
+  Target write(size_t i);
+
+ private:
+  friend void run_backward(const Tensor& output, const Tensor& grad_output);
+  struct Slot {
+    Tensor buffer;
+    bool unwritten = false;  // allocated for this call and not yet zeroed or written
+  };
+  std::vector<Slot> slots_;
+};
+
+// doutput is the gradient of the op's output (read only); the function adds
+// its contribution to each input's gradient into d (see GradBuffers).
+using BackwardFn = std::function<void(const Tensor& doutput, GradBuffers& d)>;
 
 // One input of an op, as backward sees it: where its gradient goes (the Node
 // that produced the input, or the input itself when it is a leaf, whose grad

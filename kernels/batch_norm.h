@@ -140,9 +140,11 @@ void batch_norm_normalize_cpu(T* y,             // (N, C, HW)
                               int64_t N, int64_t C, int64_t HW);
 
 // Backward. Each of dx, dgamma, dbeta may be nullptr (that gradient is not
-// wanted); the others are ACCUMULATED into.
+// wanted); the others are ACCUMULATED into, but dx is overwritten (every
+// element) when accumulate_dx is false (a gradient buffer that holds nothing
+// yet, framework/autograd.h).
 template <typename T>
-void batch_norm_backward_cpu(T* dx,             // (N, C, HW) +=, or nullptr
+void batch_norm_backward_cpu(T* dx,             // (N, C, HW) += (or =), or nullptr
                              T* dgamma,         // (C) +=, or nullptr
                              T* dbeta,          // (C) +=, or nullptr
                              const T* dy,       // (N, C, HW)
@@ -150,7 +152,7 @@ void batch_norm_backward_cpu(T* dx,             // (N, C, HW) +=, or nullptr
                              const T* mean,     // (C) saved by the forward pass
                              const T* invstd,   // (C) saved by the forward pass
                              const T* gamma,    // (C)
-                             int64_t N, int64_t C, int64_t HW, bool training);
+                             int64_t N, int64_t C, int64_t HW, bool training, bool accumulate_dx);
 
 // ---- synchronised batch norm, in pieces (CPU) ------------------------------------
 // Training statistics and backward sums taken over the batches of several
@@ -194,16 +196,17 @@ void batch_norm_backward_sums_cpu(T* sums,          // (2, C)
                                   const T* mean,    // (C)
                                   const T* invstd,  // (C)
                                   int64_t N, int64_t C, int64_t HW);
-// dx += gamma * invstd * (dy - sums[c] / Mtot - xhat * sums[C + c] / Mtot).
+// dx += gamma * invstd * (dy - sums[c] / Mtot - xhat * sums[C + c] / Mtot)
+// (= when accumulate is false).
 template <typename T>
-void batch_norm_backward_dx_cpu(T* dx,            // (N, C, HW) +=
+void batch_norm_backward_dx_cpu(T* dx,            // (N, C, HW) += (or =)
                                 const T* sums,    // (2, C) over all processes
                                 const T* dy,      // (N, C, HW)
                                 const T* x,       // (N, C, HW)
                                 const T* mean,    // (C)
                                 const T* invstd,  // (C)
                                 const T* gamma,   // (C)
-                                int64_t N, int64_t C, int64_t HW, int64_t Mtot);
+                                int64_t N, int64_t C, int64_t HW, int64_t Mtot, bool accumulate);
 
 // ---- CUDA (float32; bfloat16 activations where X) ----------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins above, on
@@ -230,7 +233,7 @@ void batch_norm_backward_cuda(X* dx, float* dgamma, float* dbeta,
                               float* sums,  // (2, C) workspace
                               const X* dy, const X* x, const float* mean,
                               const float* invstd, const float* gamma, int64_t N, int64_t C,
-                              int64_t HW, bool training, cuda_stream_t s);
+                              int64_t HW, bool training, bool accumulate_dx, cuda_stream_t s);
 
 // The synchronised pieces (see the CPU section), same buffers and rules; float32.
 void batch_norm_sum_cuda(float* sum, const float* x, int64_t N, int64_t C, int64_t HW, cuda_stream_t s);
@@ -243,6 +246,6 @@ void batch_norm_backward_sums_cuda(float* sums, const float* dy, const float* x,
                                    const float* invstd, int64_t N, int64_t C, int64_t HW, cuda_stream_t s);
 void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, const float* x,
                                  const float* mean, const float* invstd, const float* gamma, int64_t N,
-                                 int64_t C, int64_t HW, int64_t Mtot, cuda_stream_t s);
+                                 int64_t C, int64_t HW, int64_t Mtot, bool accumulate, cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -6,9 +6,13 @@
 //    names (typedef struct CUstream_st* cudaStream_t).
 //  - ChannelCursor: the addresses of one channel's elements in an (N, C, HW)
 //    buffer without a division per element.
+//  - with_accumulate / put_grad: a backward kernel that adds into its gradient
+//    buffer (dx += g, the rule) or, when the buffer holds nothing yet, writes
+//    it (dx = g, every element; framework/autograd.h, GradBuffers::write).
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "base/check.h"
 
@@ -38,5 +42,20 @@ struct ChannelCursor {
     if (j >= HW) j -= HW, ++n;
   }
 };
+
+// The choice between += and = as a compile-time constant, so that a CPU loop
+// is compiled twice without a branch and the "=" version never reads dx:
+//   with_accumulate(accumulate, [&](auto acc) { ... put_grad(dx[i], g, acc); ... });
+// (A CUDA kernel takes the bool itself: a branch every thread takes the same
+// way costs nothing there, and a skipped load is a skipped load.)
+template <typename F>
+void with_accumulate(bool accumulate, F&& f) {
+  if (accumulate) f(std::true_type{});
+  else f(std::false_type{});
+}
+template <typename T>
+inline void put_grad(T& dst, T value, std::true_type /*accumulate*/) { dst += value; }
+template <typename T>
+inline void put_grad(T& dst, T value, std::false_type /*accumulate*/) { dst = value; }
 
 }  // namespace skinmtl

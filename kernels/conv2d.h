@@ -219,16 +219,19 @@ void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
                         const T* bias,   // (K) or null
                         T* scratch,      // conv2d_cpu_scratch_elems(sh), or null
                         const Conv2dShape& sh);
-// Any of dx, dw, dbias may be null (that gradient is not wanted).
+// Any of dx, dw, dbias may be null (that gradient is not wanted). All three
+// accumulate, but dx is overwritten (every element) when accumulate_dx is
+// false: a gradient buffer that holds nothing yet (framework/autograd.h).
+// The same holds for the two CUDA versions below.
 template <typename T>
-void conv2d_backward_cpu(T* dx,          // (N, C, H, W) +=, or null
+void conv2d_backward_cpu(T* dx,          // (N, C, H, W) += (or =), or null
                          T* dw,          // (K, C, R, S) +=, or null
                          T* dbias,       // (K) +=, or null
                          const T* dy,    // (N, K, P, Q)
                          const T* x,     // (N, C, H, W)
                          const T* w,     // (K, C, R, S)
                          T* scratch,     // conv2d_cpu_scratch_elems(sh), or null
-                         const Conv2dShape& sh);
+                         const Conv2dShape& sh, bool accumulate_dx);
 
 // ---- CUDA, im2col + cuBLAS (kernels/cuda/conv2d_im2col.cu) ------------------------
 // All on `stream`, which must be the stream the cuBLAS/cuDNN handles are bound
@@ -236,9 +239,9 @@ void conv2d_backward_cpu(T* dx,          // (N, C, H, W) +=, or null
 void im2col_cuda(float* col,         // (C*R*S, P*Q), overwritten
                  const float* x_n,   // (C, H, W)
                  const Conv2dShape& sh, cuda_stream_t stream);
-void col2im_cuda(float* dx_n,        // (C, H, W) +=
+void col2im_cuda(float* dx_n,        // (C, H, W) += (or = when !accumulate)
                  const float* col,   // (C*R*S, P*Q)
-                 const Conv2dShape& sh, cuda_stream_t stream);
+                 const Conv2dShape& sh, bool accumulate, cuda_stream_t stream);
 // y[n, k, p, q] += bias[k]. T: float or bf16 (the bias stays float32;
 // kernels/bf16.h).
 template <typename T>
@@ -258,14 +261,14 @@ void conv2d_forward_im2col_cuda(float* y,            // (N, K, P, Q), overwritte
                                 const float* bias,   // (K) or null
                                 float* col,          // scratch (C*R*S, P*Q) or null
                                 const Conv2dShape& sh, cuda_stream_t stream);
-void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) +=, or null
+void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) += (or =), or null
                                  float* dw,          // (K, C, R, S) +=, or null
                                  float* dbias,       // (K) +=, or null
                                  const float* dy,    // (N, K, P, Q)
                                  const float* x,     // (N, C, H, W)
                                  const float* w,     // (K, C, R, S)
                                  float* col,         // scratch (C*R*S, P*Q) or null
-                                 const Conv2dShape& sh, cuda_stream_t stream);
+                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
 
 // ---- CUDA, cuDNN (kernels/cuda/conv2d_cudnn.cu) -----------------------------------
 // The first use of a shape builds a plan: the cuDNN descriptors and one
@@ -298,13 +301,13 @@ void conv2d_forward_cudnn(T* y,                 // (N, K, P, Q), overwritten
                           void* workspace, size_t workspace_bytes,
                           const Conv2dShape& sh, cuda_stream_t stream);
 template <typename T>
-void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) +=, or null
+void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) += (or =), or null
                            T* dw,               // (K, C, R, S) +=, or null
                            float* dbias,        // (K) +=, or null
                            const T* dy,         // (N, K, P, Q)
                            const T* x,          // (N, C, H, W)
                            const T* w,          // (K, C, R, S)
                            void* workspace, size_t workspace_bytes,
-                           const Conv2dShape& sh, cuda_stream_t stream);
+                           const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
 
 }  // namespace skinmtl

@@ -17,8 +17,9 @@
 //   slice forward:            dst = y,     dst_offset = 0, src = x, src_offset = start
 //   slice backward:           dst = dx,    dst_offset = start, src = dy, src_offset = 0 (+=)
 // (start_k is the sum of the lengths of x_0 .. x_{k-1}.) Backward passes use
-// accumulate = true, as every backward kernel must (kernels never overwrite a
-// gradient); forwards use false.
+// accumulate = true, as backward kernels add into gradients, except concat's
+// into a buffer that holds nothing yet (framework/autograd.h,
+// GradBuffers::write), which it covers whole; forwards use false.
 //
 // Nothing is saved for backward beyond the sizes. Reference: torch.cat,
 // Tensor.narrow / basic slicing.

@@ -11,7 +11,8 @@
 // Both are the same copy: "walk a contiguous destination in order and read
 // each element from where the permutation says it is in the source". The
 // backward is that copy from dy into dx with the inverse permutation and
-// accumulate = true (backward kernels add, never overwrite). Every destination
+// accumulate = true (backward kernels add), or false for a dx that holds
+// nothing yet (framework/autograd.h, GradBuffers::write). Every destination
 // element has exactly one source, so neither needs atomics.
 //
 // Shapes: x (x_shape[0], ..., x_shape[d-1]) of n elements, y the permuted

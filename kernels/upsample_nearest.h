@@ -75,10 +75,10 @@ void upsample_nearest_forward_cpu(T* y,        // (NC, out_h, out_w)
                                   int64_t NC, int64_t H, int64_t W, int64_t out_h,
                                   int64_t out_w);
 template <typename T>
-void upsample_nearest_backward_cpu(T* dx,        // (NC, H, W) +=
+void upsample_nearest_backward_cpu(T* dx,        // (NC, H, W) +=, or = (every element) when !accumulate
                                    const T* dy,  // (NC, out_h, out_w)
                                    int64_t NC, int64_t H, int64_t W, int64_t out_h,
-                                   int64_t out_w);
+                                   int64_t out_w, bool accumulate);
 
 // One thread per OUTPUT element (forward), one per INPUT element (backward).
 // T: float or bf16 (the forward copies exactly; the backward sums in float
@@ -89,9 +89,9 @@ void upsample_nearest_forward_cuda(T* y,        // (NC, out_h, out_w)
                                    int64_t NC, int64_t H, int64_t W, int64_t out_h,
                                    int64_t out_w, cuda_stream_t s);
 template <typename T>
-void upsample_nearest_backward_cuda(T* dx,        // (NC, H, W) +=
+void upsample_nearest_backward_cuda(T* dx,        // (NC, H, W) += (or =)
                                     const T* dy,  // (NC, out_h, out_w)
                                     int64_t NC, int64_t H, int64_t W, int64_t out_h,
-                                    int64_t out_w, cuda_stream_t s);
+                                    int64_t out_w, bool accumulate, cuda_stream_t s);
 
 }  // namespace skinmtl

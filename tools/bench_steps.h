@@ -375,7 +375,7 @@ inline void instrument_backward(const Tensor& root, Breakdown& t) {
     const bool is_conv = name == "conv2d";
     Shape w = is_conv ? node->inputs[1].shape : Shape{};
     int64_t in_h = is_conv ? node->inputs[0].shape[2] : 0;
-    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, std::vector<Tensor>& d) {
+    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, GradBuffers& d) {
       std::string key = "bwd " + name;
       if (is_conv)
         key = "bwd conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
@@ -383,7 +383,7 @@ inline void instrument_backward(const Tensor& root, Breakdown& t) {
       // A convolution's backward: the dw GEMM and (when dx is wanted) the dx
       // GEMM, each as many multiply-adds as the forward.
       const double fwd_flops = is_conv ? 2.0 * (double)dy.numel() * (double)(w[1] * w[2] * w[3]) : 0;
-      const double f = fwd_flops * ((d[1].defined() ? 1 : 0) + (d[0].defined() ? 1 : 0));
+      const double f = is_conv ? fwd_flops * ((d.needs(1) ? 1 : 0) + (d.needs(0) ? 1 : 0)) : 0;
       const auto t0 = t.start();
       inner(dy, d);
       t.stop(key, t0, f);

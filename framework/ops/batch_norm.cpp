@@ -84,8 +84,8 @@ Tensor sync_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& bet
   // taken with the other gradients, framework/distributed.h); the sums over
   // all ranks give dx.
   record(y, "batch_norm2d", {x, gamma, beta},
-         [x, gamma, mean, invstd, N, C, HW, Mtot, comm](const Tensor& dy, std::vector<Tensor>& d) {
-           if (!d[0].defined() && !d[1].defined() && !d[2].defined()) return;
+         [x, gamma, mean, invstd, N, C, HW, Mtot, comm](const Tensor& dy, GradBuffers& d) {
+           if (!d.needs(0) && !d.needs(1) && !d.needs(2)) return;
            Tensor sums = Tensor::empty({2, C}, x.dtype(), x.device());
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
@@ -105,17 +105,19 @@ Tensor sync_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& bet
            }
            // Every rank takes part in the all-reduce, whether or not it wants dx.
            comm->all_reduce_sum(sums);
-           if (!d[0].defined()) return;
+           const GradBuffers::Target dx = d.write(0);  // every element is written
+           if (!dx.tensor.defined()) return;
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               batch_norm_backward_dx_cpu<T>(d[0].data<T>(), sums.data<T>(), dy.data<T>(), x.data<T>(),
-                                             mean.data<T>(), invstd.data<T>(), gamma.data<T>(), N, C, HW, Mtot);
+               batch_norm_backward_dx_cpu<T>(dx.tensor.data<T>(), sums.data<T>(), dy.data<T>(), x.data<T>(),
+                                             mean.data<T>(), invstd.data<T>(), gamma.data<T>(), N, C, HW, Mtot,
+                                             dx.accumulate);
              });
            } else {
-             SKINMTL_CUDA_ONLY(batch_norm_backward_dx_cuda(d[0].data<float>(), sums.data<float>(), dy.data<float>(),
-                                                           x.data<float>(), mean.data<float>(), invstd.data<float>(),
-                                                           gamma.data<float>(), N, C, HW, Mtot, cuda::stream()));
+             SKINMTL_CUDA_ONLY(batch_norm_backward_dx_cuda(
+                 dx.tensor.data<float>(), sums.data<float>(), dy.data<float>(), x.data<float>(), mean.data<float>(),
+                 invstd.data<float>(), gamma.data<float>(), N, C, HW, Mtot, dx.accumulate, cuda::stream()));
            }
          });
   return y;
@@ -187,25 +189,27 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   // reaches them, and backward uses the saved mean/invstd instead.
   // Saved for backward: x, gamma, mean, invstd (captured by the lambda).
   record(y, "batch_norm2d", {x, gamma, beta},
-         [x, gamma, mean, invstd, N, C, HW, training](const Tensor& dy, std::vector<Tensor>& d) {
-           if (!d[0].defined() && !d[1].defined() && !d[2].defined()) return;
+         [x, gamma, mean, invstd, N, C, HW, training](const Tensor& dy, GradBuffers& d) {
+           if (!d.needs(0) && !d.needs(1) && !d.needs(2)) return;
+           const GradBuffers::Target dx = d.write(0);  // every element is written
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
                auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-               batch_norm_backward_cpu<T>(ptr(d[0]), ptr(d[1]), ptr(d[2]), dy.data<T>(),
+               batch_norm_backward_cpu<T>(ptr(dx.tensor), ptr(d[1]), ptr(d[2]), dy.data<T>(),
                                           x.data<T>(), mean.data<T>(), invstd.data<T>(),
-                                          gamma.data<T>(), N, C, HW, training);
+                                          gamma.data<T>(), N, C, HW, training, dx.accumulate);
              });
            } else {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
                using X = decltype(tag);
                auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
                Tensor sums = Tensor::empty({2, C}, DType::F32, Device::CUDA);  // workspace
-               batch_norm_backward_cuda(d[0].defined() ? d[0].data<X>() : nullptr, ptr(d[1]),
+               batch_norm_backward_cuda(dx.tensor.defined() ? dx.tensor.data<X>() : nullptr, ptr(d[1]),
                                         ptr(d[2]), sums.data<float>(), dy.data<X>(), x.data<X>(),
                                         mean.data<float>(), invstd.data<float>(),
-                                        gamma.data<float>(), N, C, HW, training, cuda::stream());
+                                        gamma.data<float>(), N, C, HW, training, dx.accumulate,
+                                        cuda::stream());
              }));
            }
          });

@@ -23,10 +23,8 @@ Tensor cast(const Tensor& x, DType dtype) {
                 "cast: float32 <-> bfloat16 only, got " << x.str() << " to " << dtype_name(dtype));
   Tensor y = x.detach().to(dtype);
   // d/dx of a conversion is the identity: the gradient, converted back to x's
-  // dtype, is added to x's (accumulate converts).
-  record(y, "cast", {x}, [](const Tensor& dy, std::vector<Tensor>& d) {
-    if (d[0].defined()) accumulate(d[0], dy);
-  });
+  // dtype, goes into x's (write_gradient converts).
+  record(y, "cast", {x}, [](const Tensor& dy, GradBuffers& d) { write_gradient(d.write(0), dy); });
   return y;
 }
 

@@ -96,11 +96,12 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
   }
   // Saved for backward: the lengths along d (the gradient of input k is the
   // slice [start_k, start_k + len_k) of dy).
-  record(y, "concat", xs, [lens, outer, inner, dy_len](const Tensor& dy, std::vector<Tensor>& dx) {
+  record(y, "concat", xs, [lens, outer, inner, dy_len](const Tensor& dy, GradBuffers& dx) {
     int64_t start = 0;
     for (size_t k = 0; k < lens.size(); ++k) {
-      if (dx[k].defined())
-        copy_block(dx[k], lens[k], 0, dy, dy_len, start, outer, lens[k], inner, true);
+      const GradBuffers::Target t = dx.write(k);  // the copy writes every element
+      if (t.tensor.defined())
+        copy_block(t.tensor, lens[k], 0, dy, dy_len, start, outer, lens[k], inner, t.accumulate);
       start += lens[k];
     }
   });
@@ -128,7 +129,7 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   copy_block(y, len, 0, x, x_len, start, outer, len, inner, false);
   // Saved for backward: the sizes (dy goes back into rows [start, end) of dx;
   // the rest of dx receives nothing).
-  record(y, "slice", {x}, [x_len, start, len, outer, inner](const Tensor& dy, std::vector<Tensor>& dx) {
+  record(y, "slice", {x}, [x_len, start, len, outer, inner](const Tensor& dy, GradBuffers& dx) {
     if (dx[0].defined()) copy_block(dx[0], x_len, start, dy, len, 0, outer, len, inner, true);
   });
   return y;

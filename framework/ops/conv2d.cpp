@@ -195,16 +195,19 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
 
   // Saved for backward: x and w (captured by the lambda).
   record(y, "conv2d", {x, w, bias},
-         [x, w, sh, use_cudnn](const Tensor& dy, std::vector<Tensor>& d) {
-           const Tensor &dx = d[0], &dw = d[1], &db = d[2];
-           if (sh.N == 0 || (!dx.defined() && !dw.defined() && !db.defined())) return;
+         [x, w, sh, use_cudnn](const Tensor& dy, GradBuffers& d) {
+           if (sh.N == 0 || (!d.needs(0) && !d.needs(1) && !d.needs(2))) return;
+           // dx is written whole (GradBuffers::write); dw and db accumulate.
+           const GradBuffers::Target dx_target = d.write(0);
+           const Tensor &dx = dx_target.tensor, &dw = d[1], &db = d[2];
+           const bool acc = dx_target.accumulate;
            const bool need_col = dx.defined() || dw.defined();
            if (x.device() == Device::CPU) {
              Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
                conv2d_backward_cpu<T>(ptr<T>(dx), ptr<T>(dw), ptr<T>(db), dy.data<T>(),
-                                      x.data<T>(), w.data<T>(), ptr<T>(col), sh);
+                                      x.data<T>(), w.data<T>(), ptr<T>(col), sh, acc);
              });
            } else if (use_cudnn) {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
@@ -213,14 +216,14 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
                    sh, dx.defined(), dw.defined(), cudnn_data(x));
                Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
                conv2d_backward_cudnn(ptr<T>(dx), ptr<T>(dw), ptr<float>(db), dy.data<T>(),
-                                     x.data<T>(), w.data<T>(), ptr<float>(ws), bytes, sh,
+                                     x.data<T>(), w.data<T>(), ptr<float>(ws), bytes, sh, acc,
                                      cuda::stream());
              }));
            } else {
              Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
              SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
                  ptr<float>(dx), ptr<float>(dw), ptr<float>(db), dy.data<float>(),
-                 x.data<float>(), w.data<float>(), ptr<float>(col), sh, cuda::stream()));
+                 x.data<float>(), w.data<float>(), ptr<float>(col), sh, acc, cuda::stream()));
            }
          });
   return y;

@@ -43,6 +43,42 @@ void accumulate(const Tensor& dst, const Tensor& src, double alpha) {
   }
 }
 
+void write_gradient(const GradBuffers::Target& target, const Tensor& src, double alpha) {
+  const Tensor& dst = target.tensor;
+  if (!dst.defined()) return;
+  if (target.accumulate) return accumulate(dst, src, alpha);
+  // dst holds nothing yet: dst = alpha * src.
+  SKINMTL_CHECK(dst.device() == src.device() && dst.numel() == src.numel(),
+                "write_gradient: " << dst.str() << " = " << src.str() << " (devices or element counts differ)");
+  const int64_t n = dst.numel();
+  const bool cpu = dst.device() == Device::CPU;
+  if (dst.dtype() == DType::BF16 || src.dtype() == DType::BF16) {  // a copy or a cast's gradient
+    SKINMTL_CHECK(alpha == 1.0 && dst.dtype() != DType::F64 && src.dtype() != DType::F64,
+                  "write_gradient: " << dst.str() << " = " << alpha << " * " << src.str()
+                                     << " (bfloat16 only copies or converts float32, unscaled)");
+    auto run = [&](auto* d, const auto* s) {
+      if (cpu) convert_cpu(d, s, n);
+      else SKINMTL_CUDA_ONLY(convert_cuda(d, s, n, cuda::stream()));
+    };
+    if (dst.dtype() == DType::F32) run(dst.data<float>(), src.data<bf16>());
+    else if (src.dtype() == DType::F32) run(dst.data<bf16>(), src.data<float>());
+    else run(dst.data<bf16>(), src.data<bf16>());
+    return;
+  }
+  check_same_device("write_gradient", dst, src);
+  if (cpu) {
+    // Also for alpha = 1 (exact): the loop runs on every thread, a memcpy on one.
+    dispatch_cpu(dst.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      scale_forward_cpu<T>(dst.data<T>(), src.data<T>(), (T)alpha, n);
+    });
+  } else {
+    require_cuda_f32("write_gradient", {&dst, &src});
+    if (alpha == 1.0) SKINMTL_CUDA_ONLY(cuda::memcpy_d2d(dst.raw_data(), src.raw_data(), dst.nbytes()));
+    else SKINMTL_CUDA_ONLY(scale_forward_cuda(dst.data<float>(), src.data<float>(), (float)alpha, n, cuda::stream()));
+  }
+}
+
 Tensor add(const Tensor& a_in, const Tensor& b_in) {
   // float32 + bfloat16: the sum in float32 (PyTorch's type promotion).
   const bool mixed = a_in.defined() && b_in.defined() && a_in.dtype() != b_in.dtype();
@@ -62,9 +98,11 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
       add_forward_cuda(y.data<T>(), a.data<T>(), b.data<T>(), n, cuda::stream());
     }));
   }
-  record(y, "add", {a, b}, [](const Tensor& dy, std::vector<Tensor>& d) {
-    if (d[0].defined()) accumulate(d[0], dy);
-    if (d[1].defined()) accumulate(d[1], dy);
+  // dy goes to both inputs unchanged: copied into a buffer that holds
+  // nothing yet, added to one that does (GradBuffers::write).
+  record(y, "add", {a, b}, [](const Tensor& dy, GradBuffers& d) {
+    write_gradient(d.write(0), dy);
+    write_gradient(d.write(1), dy);
   });
   return y;
 }
@@ -83,8 +121,8 @@ Tensor scale(const Tensor& x_in, double alpha) {
     SKINMTL_CUDA_ONLY(
         scale_forward_cuda(y.data<float>(), x.data<float>(), (float)alpha, n, cuda::stream()));
   }
-  record(y, "scale", {x}, [alpha](const Tensor& dy, std::vector<Tensor>& d) {
-    if (d[0].defined()) accumulate(d[0], dy, alpha);
+  record(y, "scale", {x}, [alpha](const Tensor& dy, GradBuffers& d) {
+    write_gradient(d.write(0), dy, alpha);
   });
   return y;
 }

@@ -46,7 +46,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
   }
   // Saved for backward: x and w (the lambda's copies of the handles share
   // their storage).
-  record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, GradBuffers& d) {
     if (x.device() == Device::CPU) {
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);

@@ -24,7 +24,7 @@ Tensor sigmoid(const Tensor& x_in) {
   }
   // Saved for backward: the output, detached (a node must not hold its own output).
   Tensor ys = y.detach();
-  record(y, "sigmoid", {x}, [ys, n](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "sigmoid", {x}, [ys, n](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (ys.device() == Device::CPU) {
       dispatch_cpu(ys.dtype(), [&](auto tag) {
@@ -58,7 +58,7 @@ Tensor softmax(const Tensor& logits_in) {
   }
   // Saved for backward: the output, detached.
   Tensor ys = y.detach();
-  record(y, "softmax", {logits}, [ys, N, K](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "softmax", {logits}, [ys, N, K](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (ys.device() == Device::CPU) {
       dispatch_cpu(ys.dtype(), [&](auto tag) {
@@ -106,7 +106,7 @@ Tensor sigmoid_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
   }
   // Saved for backward: the logits and the targets.
   record(loss, "sigmoid_cross_entropy", {logits},
-         [logits, targets, N, K](const Tensor& dloss, std::vector<Tensor>& d) {
+         [logits, targets, N, K](const Tensor& dloss, GradBuffers& d) {
            if (!d[0].defined()) return;
            if (logits.device() == Device::CPU) {
              dispatch_cpu(logits.dtype(), [&](auto tag) {
@@ -159,7 +159,7 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels) {
   // Saved for backward: logits, labels, lse (N) and M; on CUDA the last two
   // stay on the device and the backward kernel reads them there.
   record(loss, "softmax_cross_entropy", {logits},
-         [logits, labels, count, lse, N, K](const Tensor& dloss, std::vector<Tensor>& d) {
+         [logits, labels, count, lse, N, K](const Tensor& dloss, GradBuffers& d) {
            if (!d[0].defined()) return;
            if (logits.device() == Device::CPU) {
              dispatch_cpu(logits.dtype(), [&](auto tag) {

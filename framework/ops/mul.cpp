@@ -44,7 +44,7 @@ Tensor mul(const Tensor& a_in, const Tensor& b_in) {
         mul_forward_cuda(y.data<float>(), a.data<float>(), b.data<float>(), n, cuda::stream()));
   }
   // Saved for backward: a and b.
-  record(y, "mul", {a, b}, [a, b](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "mul", {a, b}, [a, b](const Tensor& dy, GradBuffers& d) {
     if (d[0].defined()) mul_backward(d[0], dy, b);
     if (d[1].defined()) mul_backward(d[1], dy, a);
   });

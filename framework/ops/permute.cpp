@@ -55,8 +55,9 @@ Tensor permute(const Tensor& x_in, const std::vector<int>& dims) {
   permute_into(y, x, perm, false);
   // Saved for backward: the inverse permutation (dy has y's shape; permuting
   // it by inv gives x's shape and order).
-  record(y, "permute", {x}, [inv](const Tensor& dy, std::vector<Tensor>& dx) {
-    if (dx[0].defined()) permute_into(dx[0], dy, inv, true);
+  record(y, "permute", {x}, [inv](const Tensor& dy, GradBuffers& dx) {
+    const GradBuffers::Target t = dx.write(0);  // the permutation writes every element
+    if (t.tensor.defined()) permute_into(t.tensor, dy, inv, t.accumulate);
   });
   return y;
 }

@@ -72,7 +72,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
     }));
   }
   // Saved for backward: argmax (x itself is not needed).
-  record(y, "max_pool2d", {x}, [argmax, g](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "max_pool2d", {x}, [argmax, g](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {
@@ -106,7 +106,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
         avg_pool2d_forward_cuda(y.data<float>(), x.data<float>(), g, cip, cuda::stream()));
   }
   // Nothing saved: the gradient depends on the geometry only.
-  record(y, "avg_pool2d", {x}, [g, cip](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "avg_pool2d", {x}, [g, cip](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {
@@ -138,7 +138,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
       global_avg_pool2d_forward_cuda(y.data<T>(), x.data<T>(), N * C, HW, cuda::stream());
     }));
   }
-  record(y, "global_avg_pool2d", {x}, [N, C, HW](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "global_avg_pool2d", {x}, [N, C, HW](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {

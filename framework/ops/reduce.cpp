@@ -29,7 +29,7 @@ static Tensor scaled_sum(const char* name, const Tensor& x_in, double scale) {
                                        n, (float)scale, cuda::stream()));
   }
   // Saved for backward: nothing but n and scale (x itself is not needed).
-  record(y, name, {x}, [n, scale](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, name, {x}, [n, scale](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {

@@ -26,17 +26,18 @@ Tensor relu(const Tensor& x) {
   // Saving y rather than x frees x, a batch norm's output in a ResNet, as soon
   // as the forward pass is done with it; y is saved anyway by the convolution
   // it feeds. y.detach(): a Node never holds its own output (framework/autograd.h).
-  record(y, "relu", {x}, [y = y.detach(), n](const Tensor& dy, std::vector<Tensor>& d) {
-    if (!d[0].defined()) return;
+  record(y, "relu", {x}, [y = y.detach(), n](const Tensor& dy, GradBuffers& d) {
+    const GradBuffers::Target dx = d.write(0);  // every element is written
+    if (!dx.tensor.defined()) return;
     if (y.device() == Device::CPU) {
       dispatch_cpu(y.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        relu_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), y.data<T>(), n);
+        relu_backward_cpu<T>(dx.tensor.data<T>(), dy.data<T>(), y.data<T>(), n, dx.accumulate);
       });
     } else {
       SKINMTL_CUDA_ONLY(dispatch_cuda_activations(y.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        relu_backward_cuda(d[0].data<T>(), dy.data<T>(), y.data<T>(), n, cuda::stream());
+        relu_backward_cuda(dx.tensor.data<T>(), dy.data<T>(), y.data<T>(), n, dx.accumulate, cuda::stream());
       }));
     }
   });

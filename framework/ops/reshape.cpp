@@ -32,9 +32,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   impl->shape = s;
   impl->dtype = x.dtype();
   Tensor y(impl);
-  record(y, "reshape", {x}, [](const Tensor& dy, std::vector<Tensor>& d) {
-    if (d[0].defined()) accumulate(d[0], dy);
-  });
+  record(y, "reshape", {x}, [](const Tensor& dy, GradBuffers& d) { write_gradient(d.write(0), dy); });
   return y;
 }
 

@@ -132,7 +132,7 @@ Tensor roi_align(const Tensor& features_in, const Tensor& rois_in, const RoiAlig
   // Saved for backward: the rois (detached: they are constants here, and their
   // own graph, if any, must not be kept alive by this node).
   record(y, "roi_align", {features},
-         [rois = rois.detach(), g, R](const Tensor& dy, std::vector<Tensor>& d) {
+         [rois = rois.detach(), g, R](const Tensor& dy, GradBuffers& d) {
            if (d[0].defined()) backward_rois(d[0], dy, rois, nullptr, R, g);
          });
   return y;
@@ -227,7 +227,7 @@ Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in
   }
   record(y, op, levels,
          [rois = rois.detach(), index, device_index, begin, geoms, slice_of](
-             const Tensor& dy, std::vector<Tensor>& d) {
+             const Tensor& dy, GradBuffers& d) {
            for (size_t k = 0; k < d.size(); ++k) {
              if (!d[k].defined()) continue;
              backward_rois(d[k], dy, rois, slice_of(index, device_index, begin[k]),

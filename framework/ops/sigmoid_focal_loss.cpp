@@ -32,7 +32,7 @@ Tensor sigmoid_focal_loss(const Tensor& logits_in, const Tensor& targets_in, con
   // Saved for backward: the logits, targets and weights.
   record(
       loss, "sigmoid_focal_loss", {logits},
-      [logits, targets, weights, n, alpha, gamma](const Tensor& dloss, std::vector<Tensor>& d) {
+      [logits, targets, weights, n, alpha, gamma](const Tensor& dloss, GradBuffers& d) {
         if (!d[0].defined()) return;
         if (logits.device() == Device::CPU) {
           dispatch_cpu(logits.dtype(), [&](auto tag) {

@@ -33,7 +33,7 @@ Tensor smooth_l1_loss(const Tensor& pred_in, const Tensor& target_in, const Tens
   }
   // Saved for backward: pred, target and weights.
   record(loss, "smooth_l1_loss", {pred},
-         [pred, target, weights, n, beta](const Tensor& dloss, std::vector<Tensor>& d) {
+         [pred, target, weights, n, beta](const Tensor& dloss, GradBuffers& d) {
            if (!d[0].defined()) return;
            if (pred.device() == Device::CPU) {
              dispatch_cpu(pred.dtype(), [&](auto tag) {

@@ -45,7 +45,7 @@ Tensor soft_jaccard_distance(const Tensor& probs_in, const Tensor& targets_in, d
   // Saved for backward: the row sums I, S (on CUDA they stay on the device)
   // and the targets; the gradient does not need probs themselves.
   record(loss, "soft_jaccard_distance", {probs},
-         [sums, targets, R, M, smooth](const Tensor& dloss, std::vector<Tensor>& d) {
+         [sums, targets, R, M, smooth](const Tensor& dloss, GradBuffers& d) {
            if (!d[0].defined()) return;
            if (targets.device() == Device::CPU) {
              dispatch_cpu(targets.dtype(), [&](auto tag) {

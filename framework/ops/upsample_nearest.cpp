@@ -33,19 +33,20 @@ Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
   }
   // Saved for backward: the sizes only.
   record(y, "upsample_nearest", {x},
-         [NC, H, W, out_h, out_w](const Tensor& dy, std::vector<Tensor>& d) {
-           if (!d[0].defined()) return;
+         [NC, H, W, out_h, out_w](const Tensor& dy, GradBuffers& d) {
+           const GradBuffers::Target dx = d.write(0);  // the gather writes every element
+           if (!dx.tensor.defined()) return;
            if (dy.device() == Device::CPU) {
              dispatch_cpu(dy.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               upsample_nearest_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), NC, H, W, out_h,
-                                                out_w);
+               upsample_nearest_backward_cpu<T>(dx.tensor.data<T>(), dy.data<T>(), NC, H, W, out_h,
+                                                out_w, dx.accumulate);
              });
            } else {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               upsample_nearest_backward_cuda(d[0].data<T>(), dy.data<T>(), NC, H, W, out_h, out_w,
-                                              cuda::stream());
+               upsample_nearest_backward_cuda(dx.tensor.data<T>(), dy.data<T>(), NC, H, W, out_h, out_w,
+                                              dx.accumulate, cuda::stream());
              }));
            }
          });

@@ -159,32 +159,34 @@ void batch_norm_normalize_cpu(T* y, const T* x, const T* mean, const T* invstd, 
 template <typename T>
 void batch_norm_backward_cpu(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
                              const T* invstd, const T* gamma, int64_t N, int64_t C, int64_t HW,
-                             bool training) {
+                             bool training, bool accumulate_dx) {
   const int64_t M = N * HW;
-  SKINMTL_PARALLEL(N * C * HW)  // one channel per iteration
-  for (int64_t c = 0; c < C; ++c) {
-    // The two per-channel reductions.
-    const T m = mean[c], is = invstd[c], g = gamma[c];
-    T sum_dy, sum_dy_xhat;
-    channel_backward_sums(&sum_dy, &sum_dy_xhat, dy, x, m, is, N, C, HW, c);
-    if (dgamma) dgamma[c] += sum_dy_xhat;
-    if (dbeta) dbeta[c] += sum_dy;
-    if (!dx) continue;
-    // The elementwise pass.
-    const T mean_dy = sum_dy / T(M), mean_dy_xhat = sum_dy_xhat / T(M);
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t base = (n * C + c) * HW;
-      if (training) {
-        SKINMTL_SIMD
-        for (int64_t j = 0; j < HW; ++j)
-          dx[base + j] +=
-              bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat);
-      } else {
-        SKINMTL_SIMD
-        for (int64_t j = 0; j < HW; ++j) dx[base + j] += bn_backward_frozen_elem(dy[base + j], is, g);
+  with_accumulate(accumulate_dx, [&](auto acc) {
+    SKINMTL_PARALLEL(N * C * HW)  // one channel per iteration
+    for (int64_t c = 0; c < C; ++c) {
+      // The two per-channel reductions.
+      const T m = mean[c], is = invstd[c], g = gamma[c];
+      T sum_dy, sum_dy_xhat;
+      channel_backward_sums(&sum_dy, &sum_dy_xhat, dy, x, m, is, N, C, HW, c);
+      if (dgamma) dgamma[c] += sum_dy_xhat;
+      if (dbeta) dbeta[c] += sum_dy;
+      if (!dx) continue;
+      // The elementwise pass.
+      const T mean_dy = sum_dy / T(M), mean_dy_xhat = sum_dy_xhat / T(M);
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t base = (n * C + c) * HW;
+        if (training) {
+          SKINMTL_SIMD
+          for (int64_t j = 0; j < HW; ++j)
+            put_grad(dx[base + j], bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat),
+                     acc);
+        } else {
+          SKINMTL_SIMD
+          for (int64_t j = 0; j < HW; ++j) put_grad(dx[base + j], bn_backward_frozen_elem(dy[base + j], is, g), acc);
+        }
       }
     }
-  }
+  });
 }
 
 // ---- synchronised batch norm, in pieces --------------------------------------------
@@ -223,16 +225,19 @@ void batch_norm_backward_sums_cpu(T* sums, const T* dy, const T* x, const T* mea
 
 template <typename T>
 void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, const T* mean, const T* invstd,
-                                const T* gamma, int64_t N, int64_t C, int64_t HW, int64_t Mtot) {
-  SKINMTL_PARALLEL(N * C * HW)  // one (image, channel) plane per iteration
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    const int64_t c = nc % C, base = nc * HW;
-    const T m = mean[c], is = invstd[c], g = gamma[c];
-    const T mean_dy = sums[c] / T(Mtot), mean_dy_xhat = sums[C + c] / T(Mtot);
-    SKINMTL_SIMD
-    for (int64_t j = 0; j < HW; ++j)
-      dx[base + j] += bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat);
-  }
+                                const T* gamma, int64_t N, int64_t C, int64_t HW, int64_t Mtot, bool accumulate) {
+  with_accumulate(accumulate, [&](auto acc) {
+    SKINMTL_PARALLEL(N * C * HW)  // one (image, channel) plane per iteration
+    for (int64_t nc = 0; nc < N * C; ++nc) {
+      const int64_t c = nc % C, base = nc * HW;
+      const T m = mean[c], is = invstd[c], g = gamma[c];
+      const T mean_dy = sums[c] / T(Mtot), mean_dy_xhat = sums[C + c] / T(Mtot);
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < HW; ++j)
+        put_grad(dx[base + j], bn_backward_train_elem(dy[base + j], x[base + j], m, is, g, mean_dy, mean_dy_xhat),
+                 acc);
+    }
+  });
 }
 
 #define SKINMTL_INSTANTIATE_BN(T)                                                              \
@@ -242,7 +247,7 @@ void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, c
   template void batch_norm_normalize_cpu<T>(T*, const T*, const T*, const T*, const T*,        \
                                             const T*, int64_t, int64_t, int64_t);              \
   template void batch_norm_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
-                                           const T*, int64_t, int64_t, int64_t, bool);             \
+                                           const T*, int64_t, int64_t, int64_t, bool, bool);       \
   template void batch_norm_sum_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);                \
   template void batch_norm_sum_sq_dev_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t); \
   template void batch_norm_stats_from_sq_dev_cpu<T>(T*, T*, T*, const T*, const T*, int64_t,   \
@@ -250,7 +255,7 @@ void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, c
   template void batch_norm_backward_sums_cpu<T>(T*, const T*, const T*, const T*, const T*,    \
                                                 int64_t, int64_t, int64_t);                    \
   template void batch_norm_backward_dx_cpu<T>(T*, const T*, const T*, const T*, const T*,      \
-                                              const T*, const T*, int64_t, int64_t, int64_t, int64_t);
+                                              const T*, const T*, int64_t, int64_t, int64_t, int64_t, bool);
 SKINMTL_INSTANTIATE_BN(float)
 SKINMTL_INSTANTIATE_BN(double)
 #undef SKINMTL_INSTANTIATE_BN

@@ -98,13 +98,17 @@ void im2col_rows(T* col, int64_t ld, const T* x_n, const Conv2dShape& sh) {
   }
 }
 
-// col2im of the columns [0, P*Q) of a col matrix with row stride `ld` into one image.
+// col2im of the columns [0, P*Q) of a col matrix with row stride `ld` into one
+// image: dx_n += col2im(col), or dx_n = col2im(col) when accumulate is false
+// (each channel zeroed just before its adds, while it is in cache, rather than
+// the whole gradient in a pass of its own).
 template <typename T>
-void col2im_rows(T* dx_n, const T* col, int64_t ld, const Conv2dShape& sh) {
+void col2im_rows(T* dx_n, const T* col, int64_t ld, const Conv2dShape& sh, bool accumulate = true) {
   // One input channel per iteration: channel c's rows of col go back to dx[c] only.
   SKINMTL_PARALLEL(sh.col_rows() * sh.P * sh.Q)
   for (int c = 0; c < sh.C; ++c) {
     T* dxc = dx_n + (int64_t)c * sh.H * sh.W;
+    if (!accumulate) std::fill(dxc, dxc + (int64_t)sh.H * sh.W, T(0));
     for (int r = 0; r < sh.R; ++r)
       for (int s = 0; s < sh.S; ++s) {
         const int64_t row = ((int64_t)c * sh.R + r) * sh.S + s;
@@ -213,7 +217,7 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
 
 template <typename T>
 void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, T* scratch,
-                         const Conv2dShape& sh) {
+                         const Conv2dShape& sh, bool accumulate_dx) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
   const int G = conv2d_cpu_images_per_gemm(sh);
@@ -235,14 +239,16 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
     }
     if (dx) {
       // dcol (C*R*S, cols) = w^T (C*R*S, K) * dy (K, cols), then added back into dx.
-      // One image under the shortcut: dcol IS dx_n, so the GEMM accumulates into it.
+      // One image under the shortcut: dcol IS dx_n, so the GEMM accumulates
+      // into it (beta = 1), or overwrites it (beta = 0).
       T* dx0 = dx + n0 * sh.x_image();
       if (count == 1 && shortcut) {
-        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dyg, PQ, T(1), dx0, PQ);
+        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dyg, PQ, T(accumulate_dx ? 1 : 0), dx0, PQ);
       } else {
         // The col scratch is free again (the dw GEMM above is done with it).
         gemm_cpu<T>(true, false, CRS, cols, sh.K, T(1), w, CRS, dyg, cols, T(0), scratch, cols);
-        for (int g = 0; g < count; ++g) col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh);
+        for (int g = 0; g < count; ++g)
+          col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh, accumulate_dx);
       }
     }
   }
@@ -273,7 +279,7 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
   template void conv2d_forward_cpu<T>(T*, const T*, const T*, const T*, T*,                \
                                       const Conv2dShape&);                                 \
   template void conv2d_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, T*,       \
-                                       const Conv2dShape&);
+                                       const Conv2dShape&, bool);
 SKINMTL_INSTANTIATE_CONV2D(float)
 SKINMTL_INSTANTIATE_CONV2D(double)
 #undef SKINMTL_INSTANTIATE_CONV2D

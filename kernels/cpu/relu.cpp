@@ -14,14 +14,16 @@ void relu_forward_cpu(T* y, const T* x, int64_t n) {
 }
 
 template <typename T>
-void relu_backward_cpu(T* dx, const T* dy, const T* y, int64_t n) {
-  SKINMTL_PARALLEL_SIMD(n)
-  for (int64_t i = 0; i < n; ++i) dx[i] += relu_backward_elem(dy[i], y[i]);
+void relu_backward_cpu(T* dx, const T* dy, const T* y, int64_t n, bool accumulate) {
+  with_accumulate(accumulate, [&](auto acc) {
+    SKINMTL_PARALLEL_SIMD(n)
+    for (int64_t i = 0; i < n; ++i) put_grad(dx[i], relu_backward_elem(dy[i], y[i]), acc);
+  });
 }
 
 template void relu_forward_cpu<float>(float*, const float*, int64_t);
 template void relu_forward_cpu<double>(double*, const double*, int64_t);
-template void relu_backward_cpu<float>(float*, const float*, const float*, int64_t);
-template void relu_backward_cpu<double>(double*, const double*, const double*, int64_t);
+template void relu_backward_cpu<float>(float*, const float*, const float*, int64_t, bool);
+template void relu_backward_cpu<double>(double*, const double*, const double*, int64_t, bool);
 
 }  // namespace skinmtl

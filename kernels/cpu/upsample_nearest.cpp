@@ -23,27 +23,29 @@ void upsample_nearest_forward_cpu(T* y, const T* x, int64_t NC, int64_t H, int64
 
 template <typename T>
 void upsample_nearest_backward_cpu(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W,
-                                   int64_t out_h, int64_t out_w) {
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    const T* dyp = dy + nc * out_h * out_w;
-    T* dxp = dx + nc * H * W;
-    for (int64_t iy = 0; iy < H; ++iy) {
-      const int64_t y0 = nearest_first_output(iy, H, out_h);
-      const int64_t y1 = nearest_first_output(iy + 1, H, out_h);
-      for (int64_t ix = 0; ix < W; ++ix) {
-        const int64_t x0 = nearest_first_output(ix, W, out_w);
-        const int64_t x1 = nearest_first_output(ix + 1, W, out_w);
-        dxp[iy * W + ix] += nearest_gather(dyp, out_w, y0, y1, x0, x1);
+                                   int64_t out_h, int64_t out_w, bool accumulate) {
+  with_accumulate(accumulate, [&](auto acc) {
+    for (int64_t nc = 0; nc < NC; ++nc) {
+      const T* dyp = dy + nc * out_h * out_w;
+      T* dxp = dx + nc * H * W;
+      for (int64_t iy = 0; iy < H; ++iy) {
+        const int64_t y0 = nearest_first_output(iy, H, out_h);
+        const int64_t y1 = nearest_first_output(iy + 1, H, out_h);
+        for (int64_t ix = 0; ix < W; ++ix) {
+          const int64_t x0 = nearest_first_output(ix, W, out_w);
+          const int64_t x1 = nearest_first_output(ix + 1, W, out_w);
+          put_grad(dxp[iy * W + ix], nearest_gather(dyp, out_w, y0, y1, x0, x1), acc);
+        }
       }
     }
-  }
+  });
 }
 
 #define INSTANTIATE(T)                                                                        \
   template void upsample_nearest_forward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t,      \
                                                 int64_t, int64_t);                            \
   template void upsample_nearest_backward_cpu<T>(T*, const T*, int64_t, int64_t, int64_t,     \
-                                                 int64_t, int64_t);
+                                                 int64_t, int64_t, bool);
 INSTANTIATE(float)
 INSTANTIATE(double)
 #undef INSTANTIATE

@@ -159,20 +159,22 @@ __global__ void bn_backward_reduce_kernel(float* dgamma, float* dbeta, float* su
   }
 }
 
-// dx += the per-element gradient; sums is read only in training mode.
+// dx += the per-element gradient (dx = when accumulate is false); sums is
+// read only in training mode.
 // M: the values per channel the sums were taken over (N * HW, or all
 // processes' for synchronised batch norm).
 template <typename I, typename X>
 __global__ void bn_backward_dx_kernel(X* dx, const float* sums, const X* dy, const X* x,
                                       const float* mean, const float* invstd, const float* gamma,
-                                      I C, I HW, I total, int64_t Mtot, bool training) {
+                                      I C, I HW, I total, int64_t Mtot, bool training, bool accumulate) {
   const float M = (float)Mtot;
   CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
     const float g = load(dy, i);
-    store(dx, i, load(dx, i) + (training ? bn_backward_train_elem(g, load(x, i), mean[c], invstd[c], gamma[c],
-                                                                  sums[c] / M, sums[C + c] / M)
-                                         : bn_backward_frozen_elem(g, invstd[c], gamma[c])));
+    const float grad = training ? bn_backward_train_elem(g, load(x, i), mean[c], invstd[c], gamma[c], sums[c] / M,
+                                                         sums[C + c] / M)
+                                : bn_backward_frozen_elem(g, invstd[c], gamma[c]);
+    store(dx, i, accumulate ? load(dx, i) + grad : grad);
   }
 }
 
@@ -218,17 +220,18 @@ unsigned channel_blocks(int64_t C) {
   return (unsigned)C;
 }
 
-// dx += the per-element gradient over all N*C*HW elements (see bn_backward_dx_kernel).
+// dx += (or =) the per-element gradient over all N*C*HW elements (see bn_backward_dx_kernel).
 template <typename X>
 void launch_backward_dx(X* dx, const float* sums, const X* dy, const X* x, const float* mean,
                         const float* invstd, const float* gamma, int64_t C, int64_t HW, int64_t total,
-                        int64_t Mtot, bool training, cuda_stream_t s) {
+                        int64_t Mtot, bool training, bool accumulate, cuda_stream_t s) {
   if (cuda::index_fits_32(total))
     bn_backward_dx_kernel<uint32_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-        dx, sums, dy, x, mean, invstd, gamma, (uint32_t)C, (uint32_t)HW, (uint32_t)total, Mtot, training);
+        dx, sums, dy, x, mean, invstd, gamma, (uint32_t)C, (uint32_t)HW, (uint32_t)total, Mtot, training,
+        accumulate);
   else
     bn_backward_dx_kernel<int64_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-        dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, training);
+        dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, training, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -272,7 +275,7 @@ template <typename X>
 void batch_norm_backward_cuda(X* dx, float* dgamma, float* dbeta, float* sums, const X* dy,
                               const X* x, const float* mean, const float* invstd,
                               const float* gamma, int64_t N, int64_t C, int64_t HW, bool training,
-                              cuda_stream_t s) {
+                              bool accumulate_dx, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
   // The sums are needed for dgamma, dbeta, and for dx in training mode only.
@@ -282,7 +285,7 @@ void batch_norm_backward_cuda(X* dx, float* dgamma, float* dbeta, float* sums, c
     SKINMTL_LAUNCH_CHECK();
   }
   if (dx) {
-    launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, N * HW, training, s);
+    launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, N * HW, training, accumulate_dx, s);
   }
 }
 
@@ -318,10 +321,10 @@ void batch_norm_backward_sums_cuda(float* sums, const float* dy, const float* x,
 
 void batch_norm_backward_dx_cuda(float* dx, const float* sums, const float* dy, const float* x,
                                  const float* mean, const float* invstd, const float* gamma, int64_t N,
-                                 int64_t C, int64_t HW, int64_t Mtot, cuda_stream_t s) {
+                                 int64_t C, int64_t HW, int64_t Mtot, bool accumulate, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, true, s);
+  launch_backward_dx(dx, sums, dy, x, mean, invstd, gamma, C, HW, total, Mtot, true, accumulate, s);
 }
 
 }  // namespace skinmtl
@@ -334,7 +337,7 @@ namespace skinmtl {
                                              const float*, int64_t, int64_t, int64_t, cuda_stream_t);     \
   template void batch_norm_backward_cuda<X>(X*, float*, float*, float*, const X*, const X*, const float*, \
                                             const float*, const float*, int64_t, int64_t, int64_t, bool,  \
-                                            cuda_stream_t);
+                                            bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

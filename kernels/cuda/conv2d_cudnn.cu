@@ -406,11 +406,14 @@ void conv2d_forward_cudnn(T* y, const T* x, const T* w, const float* bias, void*
 template <typename T>
 void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                            void* workspace, size_t workspace_bytes, const Conv2dShape& sh,
-                           cuda_stream_t stream) {
+                           bool accumulate_dx, cuda_stream_t stream) {
   if (sh.N == 0) return;
   check_stream(stream);
   const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
-  const float one = 1.f;  // alpha = 1 and beta = 1: ACCUMULATE into dx and dw
+  // alpha = 1 and beta = 1: ACCUMULATE into dx and dw; beta = 0 for a dx that
+  // holds nothing yet (cuDNN then never reads it).
+  const float one = 1.f, zero = 0.f;
+  const float* dx_beta = accumulate_dx ? &one : &zero;
   if (dx) {
     SKINMTL_CHECK(workspace_bytes >= pl.bwd_data_bytes,
                   "conv2d (cuDNN): backward data needs " << pl.bwd_data_bytes
@@ -418,7 +421,7 @@ void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, 
                                                          << workspace_bytes);
     CUDNN_CHECK(cudnnConvolutionBackwardData(cuda::cudnn_handle(), &one, pl.w_desc, w,
                                              pl.y_desc, dy, pl.conv_desc, pl.bwd_data_algo,
-                                             workspace, workspace_bytes, &one, pl.x_desc, dx));
+                                             workspace, workspace_bytes, dx_beta, pl.x_desc, dx));
   }
   if (dw) {
     SKINMTL_CHECK(workspace_bytes >= pl.bwd_filter_bytes,
@@ -436,7 +439,7 @@ void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, 
   template void conv2d_forward_cudnn<T>(T*, const T*, const T*, const float*, void*, size_t,            \
                                         const Conv2dShape&, cuda_stream_t);                            \
   template void conv2d_backward_cudnn<T>(T*, T*, float*, const T*, const T*, const T*, void*, size_t, \
-                                         const Conv2dShape&, cuda_stream_t);
+                                         const Conv2dShape&, bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

@@ -15,8 +15,11 @@ __global__ void im2col_kernel(float* col, const float* x_n, Conv2dShape sh, int6
 
 // One thread per input element (c, h, v) of one image, gathering its col
 // entries: each dx element has exactly one writer, so no atomics.
-__global__ void col2im_kernel(float* dx_n, const float* col, Conv2dShape sh, int64_t n) {
-  CUDA_KERNEL_LOOP(i, n) { dx_n[i] += col2im_elem(col, sh, i); }
+__global__ void col2im_kernel(float* dx_n, const float* col, Conv2dShape sh, int64_t n, bool accumulate) {
+  CUDA_KERNEL_LOOP(i, n) {
+    const float g = col2im_elem(col, sh, i);
+    dx_n[i] = accumulate ? dx_n[i] + g : g;
+  }
 }
 
 // y[n, k, p, q] += bias[k]: element i of y has k = (i / (P*Q)) % K, in the
@@ -75,10 +78,10 @@ void im2col_cuda(float* col, const float* x_n, const Conv2dShape& sh, cuda_strea
   SKINMTL_LAUNCH_CHECK();
 }
 
-void col2im_cuda(float* dx_n, const float* col, const Conv2dShape& sh, cuda_stream_t stream) {
+void col2im_cuda(float* dx_n, const float* col, const Conv2dShape& sh, bool accumulate, cuda_stream_t stream) {
   const int64_t n = sh.x_image();
   if (n == 0) return;
-  col2im_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(dx_n, col, sh, n);
+  col2im_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, stream>>>(dx_n, col, sh, n, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -134,7 +137,7 @@ void conv2d_forward_im2col_cuda(float* y, const float* x, const float* w, const 
 
 void conv2d_backward_im2col_cuda(float* dx, float* dw, float* dbias, const float* dy,
                                  const float* x, const float* w, float* col,
-                                 const Conv2dShape& sh, cuda_stream_t stream) {
+                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
   for (int n = 0; n < sh.N; ++n) {
@@ -150,16 +153,17 @@ void conv2d_backward_im2col_cuda(float* dx, float* dw, float* dbias, const float
       gemm_cuda(false, true, sh.K, CRS, PQ, 1.f, dy_n, PQ, col_n, PQ, 1.f, dw, CRS);
     }
     if (dx) {
-      // dcol (C*R*S, P*Q) = w^T * dy_n, added back into dx_n by col2im; under
-      // the shortcut dcol is dx_n itself and the GEMM accumulates (beta = 1).
+      // dcol (C*R*S, P*Q) = w^T * dy_n, added back into dx_n by col2im (or
+      // written, when !accumulate_dx); under the shortcut dcol is dx_n itself
+      // and the GEMM accumulates (beta = 1) or overwrites (beta = 0).
       // Reusing col is safe: the dw GEMM that reads it was queued earlier on
       // the same stream, so it finishes before this GEMM overwrites col.
       float* dx_n = dx + n * sh.x_image();
       if (shortcut) {
-        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, 1.f, dx_n, PQ);
+        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, accumulate_dx ? 1.f : 0.f, dx_n, PQ);
       } else {
         gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, 0.f, col, PQ);
-        col2im_cuda(dx_n, col, sh, stream);
+        col2im_cuda(dx_n, col, sh, accumulate_dx, stream);
       }
     }
   }

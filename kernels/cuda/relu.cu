@@ -11,8 +11,11 @@ __global__ void relu_forward_kernel(T* y, const T* x, int64_t n) {
 }
 
 template <typename T>
-__global__ void relu_backward_kernel(T* dx, const T* dy, const T* y, int64_t n) {
-  CUDA_KERNEL_LOOP(i, n) { store(dx, i, load(dx, i) + relu_backward_elem(load(dy, i), load(y, i))); }
+__global__ void relu_backward_kernel(T* dx, const T* dy, const T* y, int64_t n, bool accumulate) {
+  CUDA_KERNEL_LOOP(i, n) {
+    const float g = relu_backward_elem(load(dy, i), load(y, i));
+    store(dx, i, accumulate ? load(dx, i) + g : g);
+  }
 }
 
 template <typename T>
@@ -23,15 +26,15 @@ void relu_forward_cuda(T* y, const T* x, int64_t n, cuda_stream_t s) {
 }
 
 template <typename T>
-void relu_backward_cuda(T* dx, const T* dy, const T* y, int64_t n, cuda_stream_t s) {
+void relu_backward_cuda(T* dx, const T* dy, const T* y, int64_t n, bool accumulate, cuda_stream_t s) {
   if (n == 0) return;
-  relu_backward_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(dx, dy, y, n);
+  relu_backward_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(dx, dy, y, n, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
 #define INSTANTIATE(T)                                                        \
   template void relu_forward_cuda<T>(T*, const T*, int64_t, cuda_stream_t); \
-  template void relu_backward_cuda<T>(T*, const T*, const T*, int64_t, cuda_stream_t);
+  template void relu_backward_cuda<T>(T*, const T*, const T*, int64_t, bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

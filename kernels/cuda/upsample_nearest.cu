@@ -23,7 +23,7 @@ __global__ void upsample_nearest_forward_kernel(T* y, const T* x, int64_t H, int
 template <typename T>
 __global__ void upsample_nearest_backward_kernel(T* dx, const T* dy, int64_t H,
                                                  int64_t W, int64_t out_h, int64_t out_w,
-                                                 int64_t total) {
+                                                 int64_t total, bool accumulate) {
   CUDA_KERNEL_LOOP(e, total) {
     const int64_t ix = e % W;
     const int64_t iy = (e / W) % H;
@@ -32,7 +32,8 @@ __global__ void upsample_nearest_backward_kernel(T* dx, const T* dy, int64_t H,
     const int64_t y1 = nearest_first_output(iy + 1, H, out_h);
     const int64_t x0 = nearest_first_output(ix, W, out_w);
     const int64_t x1 = nearest_first_output(ix + 1, W, out_w);
-    store(dx, e, load(dx, e) + nearest_gather(dy + nc * out_h * out_w, out_w, y0, y1, x0, x1));
+    const float g = nearest_gather(dy + nc * out_h * out_w, out_w, y0, y1, x0, x1);
+    store(dx, e, accumulate ? load(dx, e) + g : g);
   }
 }
 
@@ -48,11 +49,11 @@ void upsample_nearest_forward_cuda(T* y, const T* x, int64_t NC, int64_t H, int6
 
 template <typename T>
 void upsample_nearest_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t out_h,
-                                    int64_t out_w, cuda_stream_t s) {
+                                    int64_t out_w, bool accumulate, cuda_stream_t s) {
   const int64_t total = NC * H * W;
   if (total == 0) return;
   upsample_nearest_backward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-      dx, dy, H, W, out_h, out_w, total);
+      dx, dy, H, W, out_h, out_w, total, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -60,7 +61,7 @@ void upsample_nearest_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t H, i
   template void upsample_nearest_forward_cuda<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
                                                  cuda_stream_t);                                         \
   template void upsample_nearest_backward_cuda<T>(T*, const T*, int64_t, int64_t, int64_t, int64_t,       \
-                                                  int64_t, cuda_stream_t);
+                                                  int64_t, bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

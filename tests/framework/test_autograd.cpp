@@ -1,5 +1,10 @@
 // The tape: ordering, accumulation, shared inputs, no-grad, errors.
 #include "framework/autograd.h"
+
+#include <cmath>
+#include <functional>
+
+#include "framework/accumulate.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -108,6 +113,72 @@ TEST(Autograd, BackwardChecksItsGradientShape) {
   Tensor y = scale(a, 1.0);
   EXPECT_THROW(y.backward(Tensor::ones({4})), Error);
   EXPECT_THROW(y.backward(), Error);  // not a one-element tensor
+}
+
+// An identity op whose backward is given by the test (it receives dy and the
+// gradient buffers), to reach the engine's handling of new buffers.
+Tensor identity_with_backward(const Tensor& x, std::function<void(const Tensor&, GradBuffers&)> backward) {
+  Tensor y = x.detach().clone();
+  record(y, "identity_test", {x}, std::move(backward));
+  return y;
+}
+
+TEST(Autograd, AnInputTheBackwardLeavesAloneGetsZeroNotGarbage) {
+  // u's gradient buffer is new when the test op's backward runs; the op never
+  // touches it, so the engine must zero it (new buffers are NaN in the tests).
+  ASSERT_TRUE(poison_new_tensors());
+  Tensor a = Tensor::ones({5}).set_requires_grad();
+  Tensor u = scale(a, 3.0);
+  identity_with_backward(u, [](const Tensor&, GradBuffers&) {}).backward(Tensor::ones({5}));
+  EXPECT_EQ(a.grad().to_vector(), std::vector<double>(5, 0.0));
+}
+
+TEST(Autograd, WriteHandsANewBufferToOverwriteAndAUsedOneToAddTo) {
+  // y = id(u) + id(u), u = 2a: the first backward of id to run is told to
+  // overwrite u's new buffer, the second to add to it; each obeys.
+  Tensor a = Tensor::ones({4}).set_requires_grad();
+  Tensor u = scale(a, 2.0);
+  std::vector<bool> told;  // accumulate, per call
+  auto backward = [&told](const Tensor& dy, GradBuffers& d) {
+    const GradBuffers::Target t = d.write(0);
+    told.push_back(t.accumulate);
+    write_gradient(t, dy);
+  };
+  add(identity_with_backward(u, backward), identity_with_backward(u, backward)).backward(Tensor::ones({4}));
+  EXPECT_EQ(told, (std::vector<bool>{false, true}));
+  EXPECT_EQ(a.grad().to_vector(), std::vector<double>(4, 4.0));  // 2 * (1 + 1)
+  // A leaf's buffer is always added to: it holds the running sum.
+  told.clear();
+  identity_with_backward(a, backward).backward(Tensor::ones({4}));
+  EXPECT_EQ(told, std::vector<bool>{true});
+  EXPECT_EQ(a.grad().to_vector(), std::vector<double>(4, 5.0));
+}
+
+TEST(Autograd, AnOverwritingBackwardThatSkipsElementsIsCaughtByThePoison) {
+  // The check the op tests rely on (test_backward_accumulates.cpp): a backward
+  // that claims a new buffer and writes only part of it leaves NaN behind.
+  ASSERT_TRUE(poison_new_tensors());
+  Tensor a = Tensor::ones({6}).set_requires_grad();
+  Tensor u = scale(a, 1.0);
+  auto half_written = [](const Tensor& dy, GradBuffers& d) {
+    const GradBuffers::Target t = d.write(0);
+    ASSERT_FALSE(t.accumulate);
+    float* g = t.tensor.data<float>();
+    for (int i = 0; i < 3; ++i) g[i] = 1.f;  // elements 3..5 left as they were
+  };
+  identity_with_backward(u, half_written).backward(Tensor::ones({6}));
+  const std::vector<double> g = a.grad().to_vector();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(g[i], 1.0);
+  for (int i = 3; i < 6; ++i) EXPECT_TRUE(std::isnan(g[i])) << i;
+}
+
+TEST(Autograd, AnOpTakingOneIntermediateTwiceAddsBothContributions) {
+  // add(u, u): both slots share u's buffer; whichever the backward writes
+  // first must not overwrite the other's contribution.
+  Tensor a = Tensor::ones({3}).set_requires_grad();
+  Tensor u = scale(a, 1.0);
+  concat({u, u}, 0).backward(Tensor::from_vector(std::vector<double>{1, 2, 3, 10, 20, 30}, {6}));
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{11.0, 22.0, 33.0}));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Every backward ACCUMULATES into the gradient buffers it is handed and never
-// overwrites them (framework/autograd.h, "THE RULE").
+// overwrites them (framework/autograd.h, "THE RULE"), except where it may:
+// a buffer that holds nothing yet, asked for with GradBuffers::write().
 //
 // The gradient checks and the CPU-vs-CUDA parity tests start from zeroed leaf
 // gradients, where "dx = ..." and "dx += ..." give the same numbers, so they
@@ -10,9 +11,17 @@
 // every gradient must come out doubled. An overwriting kernel leaves it
 // undoubled (or, for a partial overwrite, some elements undoubled).
 //
+// The second test feeds each op intermediates instead of leaves, and uses
+// every intermediate twice: y = f(u) + f(u), u = 1 * x. Backward reaches one
+// f first, which is handed u's gradient buffer new and unzeroed (poisoned
+// with NaN in the tests, tests/main.cpp): an op that overwrites it must write
+// every element, or NaN comes through. The second f is handed the same buffer,
+// now holding the first's gradient, and must add to it: x's gradient comes out
+// twice the one of the first test, or the op overwrote where it had to add.
+//
 // The same cases run on the CPU (here and now) and on CUDA (skipped without a
-// GPU), there under both convolution backends (cuDNN's beta = 1; im2col's
-// col2im += and GEMM beta = 1).
+// GPU), there under both convolution backends (cuDNN's beta = 1 or 0;
+// im2col's col2im and GEMM beta).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -139,7 +148,8 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
-void expect_backward_accumulates(const Case& c, Device device) {
+// The case's inputs on `device`, those that get a gradient marked so.
+std::vector<Tensor> inputs_on(const Case& c, Device device) {
   std::vector<Tensor> in;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     Tensor t = c.inputs[i].clone().to(device);
@@ -147,39 +157,80 @@ void expect_backward_accumulates(const Case& c, Device device) {
     if (grad) t.set_requires_grad(true);
     in.push_back(t);
   }
-  Tensor y = c.f(in);
-  ASSERT_EQ(y.device(), device);
+  return in;
+}
+
+// The upstream gradient the tests send back through an output like y.
+Tensor seed_like(const Tensor& y) {
   Rng rng(7);
-  Tensor r = rand_uniform(y.shape(), rng, -1.0, 1.0, y.dtype()).to(device);
+  return rand_uniform(y.shape(), rng, -1.0, 1.0, y.dtype()).to(y.device());
+}
+
+// expected[i] * factor, against in[i]'s gradient.
+void expect_gradients(const std::vector<Tensor>& expected, double factor, const std::vector<Tensor>& in,
+                      const char* what) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!expected[i].defined()) continue;
+    ASSERT_TRUE(in[i].grad().defined()) << "input " << i << " received no gradient";
+    std::vector<double> want = expected[i].to_vector();
+    for (double& v : want) v *= factor;
+    // Not bit-exact: a GEMM with beta = 1 may add its partial products into C
+    // block by block, so 2g is reached with different roundings.
+    EXPECT_TENSORS_CLOSE(Tensor::from_vector(want, expected[i].shape(), expected[i].dtype()),
+                         in[i].grad().to(Device::CPU), 1e-5, 1e-5)
+        << "input " << i << ": " << what;
+  }
+}
+
+// The gradients of the case's inputs after one backward from leaves (CPU
+// copies; undefined for inputs without one). Checks that the graph is
+// reused correctly by a second backward: every gradient doubles.
+std::vector<Tensor> expect_backward_accumulates(const Case& c, Device device) {
+  std::vector<Tensor> in = inputs_on(c, device);
+  Tensor y = c.f(in);
+  EXPECT_EQ(y.device(), device);
+  const Tensor r = seed_like(y);
 
   y.backward(r);
   std::vector<Tensor> once(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     if (!in[i].requires_grad()) continue;
-    ASSERT_TRUE(in[i].grad().defined()) << "input " << i << " received no gradient";
+    EXPECT_TRUE(in[i].grad().defined()) << "input " << i << " received no gradient";
+    if (!in[i].grad().defined()) return {};
     once[i] = in[i].grad().to(Device::CPU).clone();  // a copy: the buffer keeps accumulating
     // A zero gradient would double to zero: the test must be able to fail.
-    ASSERT_GT(max_abs(once[i]), 1e-3) << "input " << i << ": the first gradient is ~0";
+    EXPECT_GT(max_abs(once[i]), 1e-3) << "input " << i << ": the first gradient is ~0";
   }
 
   y.backward(r);  // the same graph again: the leaf gradients now hold the first run
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (!once[i].defined()) continue;
-    std::vector<double> twice = once[i].to_vector();
-    for (double& v : twice) v *= 2;
-    // Not bit-exact: a GEMM with beta = 1 may add its partial products into C
-    // block by block, so 2g is reached with different roundings.
-    EXPECT_TENSORS_CLOSE(Tensor::from_vector(twice, once[i].shape(), once[i].dtype()),
-                         in[i].grad().to(Device::CPU), 1e-5, 1e-5)
-        << "input " << i << ": the second backward did not add to the gradient "
-        << "(a kernel overwrote its gradient buffer?)";
-  }
+  expect_gradients(once, 2.0, in,
+                   "the second backward did not add to the gradient (a kernel overwrote its gradient buffer?)");
+  return once;
+}
+
+// y = f(u) + f(u) with u = 1 * x for every input x that gets a gradient (see
+// the top of the file): x's gradient must be twice `once`.
+void expect_new_buffers_written_then_added(const Case& c, Device device, const std::vector<Tensor>& once) {
+  std::vector<Tensor> in = inputs_on(c, device), u = in;
+  for (Tensor& t : u)
+    if (t.requires_grad()) t = scale(t, 1.0);  // an intermediate: its gradient buffer is new in backward
+  const Tensor y = add(c.f(u), c.f(u));
+  y.backward(seed_like(y));
+  expect_gradients(once, 2.0, in,
+                   "the first of two uses of an intermediate left elements of its new gradient buffer "
+                   "unwritten (NaN), or the second overwrote the first's gradient");
+}
+
+void expect_both(const Case& c, Device device) {
+  const std::vector<Tensor> once = expect_backward_accumulates(c, device);
+  if (once.empty()) return;
+  expect_new_buffers_written_then_added(c, device, once);
 }
 
 TEST(BackwardAccumulates, EveryOpOnCpu) {
   for (const Case& c : cases()) {
     SCOPED_TRACE(c.name);
-    expect_backward_accumulates(c, Device::CPU);
+    expect_both(c, Device::CPU);
   }
 }
 
@@ -201,7 +252,7 @@ TEST(BackwardAccumulatesCuda, EveryOpBothConvBackends) {
     SCOPED_TRACE(b == ConvBackend::CuDNN ? "cuDNN" : "im2col");
     for (const Case& c : cases()) {
       SCOPED_TRACE(c.name);
-      expect_backward_accumulates(c, Device::CUDA);
+      expect_both(c, Device::CUDA);
     }
   }
 }

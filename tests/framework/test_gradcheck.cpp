@@ -13,7 +13,7 @@ Tensor square_with_backward(const Tensor& x, std::function<double(double xi, dou
   std::vector<double> v = x.to_vector();
   for (double& e : v) e = e * e;
   Tensor y = Tensor::from_vector(v, x.shape(), x.dtype());
-  record(y, "square_test", {x}, [x, grad](const Tensor& dy, std::vector<Tensor>& d) {
+  record(y, "square_test", {x}, [x, grad](const Tensor& dy, GradBuffers& d) {
     if (!d[0].defined()) return;
     std::vector<double> xv = x.to_vector(), dyv = dy.to_vector(), g(xv.size());
     for (size_t i = 0; i < g.size(); ++i) g[i] = grad(xv[i], dyv[i]);

@@ -413,7 +413,7 @@ TEST(BatchNormCuda, RejectsChannelCountsBeyondTheGrid) {
                                            1e-5, 0.1, cuda::stream()),
                Error);
   EXPECT_THROW(batch_norm_backward_cuda<float>(nullptr, &never_read, nullptr, nullptr, nullptr, nullptr,
-                                        nullptr, nullptr, nullptr, 1, C, 2, true, cuda::stream()),
+                                        nullptr, nullptr, nullptr, 1, C, 2, true, true, cuda::stream()),
                Error);
 #endif
 }
