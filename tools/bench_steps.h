@@ -49,8 +49,16 @@ inline double median(std::vector<double> v) {
   return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// When the latest wait_for began: the host's part of a timed run (issuing its
+// work, and any wait inside it) ends at its final wait (time_reps).
+inline Clock::time_point& last_wait_began() {
+  static Clock::time_point t;
+  return t;
+}
+
 // Waits until `device` has finished what was queued (nothing to do on the CPU).
 inline void wait_for(Device device) {
+  last_wait_began() = Clock::now();
 #if SKINMTL_CUDA
   if (device == Device::CUDA) cuda::synchronize();
 #else
@@ -59,14 +67,21 @@ inline void wait_for(Device device) {
 }
 
 // `warmup` untimed calls, then `reps` timed ones (seconds each). `fn` must
-// return only when its work is done (see wait_for).
-inline std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int reps) {
+// return only when its work is done, by a final wait_for. With `host`, also
+// each run's seconds until that final wait began: the time the CPU took to
+// issue the run's work (waits inside the run included). On a GPU, a host time
+// close to the whole means the GPU waited for the host (launch and framework
+// overhead is the bound); well below it, the kernels are.
+inline std::vector<double> time_reps(const std::function<void()>& fn, int warmup, int reps,
+                                     std::vector<double>* host = nullptr) {
   for (int i = 0; i < warmup; ++i) fn();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
     const auto t0 = Clock::now();
     fn();
     t.push_back(seconds_since(t0));
+    if (host) host->push_back(last_wait_began() > t0 ? std::chrono::duration<double>(last_wait_began() - t0).count()
+                                                     : t.back());
   }
   return t;
 }

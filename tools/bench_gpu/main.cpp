@@ -45,6 +45,12 @@
 // allocator statistics; torch.cuda.max_memory_allocated), which leaves out
 // what either allocator keeps cached.
 //
+// Host share: the part of skinmtl's run before its final wait for the GPU,
+// i.e. the CPU's time to issue the work (bench::time_reps). It says which of
+// the remaining speed-ups comes first: near 100% the GPU idles while the host
+// launches kernels and runs the tape, so CUDA graphs and fewer, fused launches
+// pay; well below 100% the kernels themselves are the bound.
+//
 // The loader row (case "loader"): images per second of the segmentation loader
 // (io/seg_loader.h) on ISIC 2017 with every core, for Yang's training
 // transform at 192x256 and Song's at 1024, when --data-dir has isic2017.
@@ -62,7 +68,8 @@
 // on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
-// median seconds per run and peak MB, PyTorch's bf16 seconds), --breakdown,
+// median seconds per run and peak MB, PyTorch's bf16 seconds, skinmtl's host
+// seconds), --breakdown,
 // --no-torch, --device cuda|cpu, --smoke.
 // Run it from the repository root (it finds tools/gpu/bench_torch.py from there);
 // $PYTHON names the Python with PyTorch (default: python3).
@@ -190,6 +197,7 @@ void apply_config(Device d, const std::string& config) {
 // What one case measured on one side.
 struct Result {
   std::vector<double> seconds;
+  std::vector<double> host_seconds;  // skinmtl: until the run's final wait (bench::time_reps)
   int batch = 0;            // images per run
   double peak_mb = -1;      // the most memory in use by tensors; -1 unknown
   std::string error;        // why it did not run
@@ -202,7 +210,7 @@ Result measure(const Options& o, Device d, int batch, const std::function<void()
   CachingAllocator& a = allocator_of(d);
   try {
     a.reset_peak();
-    r.seconds = bench::time_reps(fn, o.warmup, o.reps);
+    r.seconds = bench::time_reps(fn, o.warmup, o.reps, &r.host_seconds);
     r.peak_mb = a.stats().peak_bytes_in_use / 1e6;
   } catch (const std::exception& e) {
     r.error = e.what();
@@ -319,7 +327,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_gpu: cannot write %s\n", o.csv.c_str());
       return 1;
     }
-    csv << "case,precision,batch,skinmtl_s,pytorch_s,speed_ratio,skinmtl_peak_mb,pytorch_peak_mb,pytorch_bf16_s\n";
+    csv << "case,precision,batch,skinmtl_s,pytorch_s,speed_ratio,skinmtl_peak_mb,pytorch_peak_mb,pytorch_bf16_s,"
+           "skinmtl_host_s\n";
   }
   const Sizes z = Sizes::of(o.smoke);
   const Device d = o.device;
@@ -455,9 +464,17 @@ int main(int argc, char** argv) {
   };
   // A CSV cell: the median seconds, or empty when that side did not run.
   auto cell = [](const Result& r) { return r.seconds.empty() ? std::string() : std::to_string(median(r.seconds)); };
-  std::printf("\n%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "case", "precision", "skinmtl", "PyTorch", "speed", "skinmtl",
-              "PyTorch", "PyTorch bf16");
-  std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", "", "", "", "", "ratio", "peak mem", "peak mem", "+ chan.last");
+  // The share of skinmtl's run the host spent issuing it.
+  auto host_share = [](const Result& r) {
+    if (r.seconds.empty() || r.host_seconds.empty()) return std::string("-");
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.0f%%", 100 * median(r.host_seconds) / median(r.seconds));
+    return std::string(buf);
+  };
+  std::printf("\n%-42s %-14s %13s %6s %13s %7s %10s %10s %13s\n", "case", "precision", "skinmtl", "host", "PyTorch",
+              "speed", "skinmtl", "PyTorch", "PyTorch bf16");
+  std::printf("%-42s %-14s %13s %6s %13s %7s %10s %10s %13s\n", "", "", "", "share", "", "ratio", "peak mem", "peak mem",
+              "+ chan.last");
   for (const std::string& c : kCases) {
     if (!wanted(c) || c == "loader") continue;
     for (const std::string& p : o.precisions) {
@@ -469,20 +486,24 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.2fx", median(b.seconds) / median(a.seconds));
         ratio = buf;
       }
-      std::printf("%-42s %-14s %13s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(), figure(c, a).c_str(),
-                  figure(c, b).c_str(), ratio.c_str(), mb(a.peak_mb).c_str(), mb(b.peak_mb).c_str(),
-                  p == o.precisions.front() ? figure(c, bf).c_str() : "");
+      std::printf("%-42s %-14s %13s %6s %13s %7s %10s %10s %13s\n", label.at(c).c_str(), p.c_str(),
+                  figure(c, a).c_str(), host_share(a).c_str(), figure(c, b).c_str(), ratio.c_str(),
+                  mb(a.peak_mb).c_str(), mb(b.peak_mb).c_str(), p == o.precisions.front() ? figure(c, bf).c_str() : "");
       if (csv.is_open())
         csv << c << "," << p << "," << a.batch << "," << cell(a) << "," << cell(b) << ","
             << (ratio == "-" ? std::string() : ratio.substr(0, ratio.size() - 1)) << ","
             << (a.peak_mb < 0 ? std::string() : std::to_string(a.peak_mb)) << ","
-            << (b.peak_mb < 0 ? std::string() : std::to_string(b.peak_mb)) << "," << cell(bf) << "\n";
+            << (b.peak_mb < 0 ? std::string() : std::to_string(b.peak_mb)) << "," << cell(bf) << ","
+            << (a.host_seconds.empty() ? std::string() : std::to_string(median(a.host_seconds))) << "\n";
       if (!a.error.empty()) std::printf("    skinmtl: %s\n", a.error.c_str());
       if (!b.error.empty()) std::printf("    PyTorch: %s\n", b.error.c_str());
     }
   }
   std::printf("speed ratio: PyTorch's time / skinmtl's at the same batch and precision (> 1: skinmtl is faster). "
               "Targets: training steps >= 1.3x at TF32 (Song: >= 1.5x), peak memory <= PyTorch's.\n");
+  std::printf("host share: of skinmtl's run, the time until its final wait for the device, i.e. the CPU issuing "
+              "the work (waits inside included: Song's box reads, gradient clipping). Near 100%%: the GPU waits "
+              "for the host, so fewer launches and CUDA graphs pay; well below: the kernels are the bound.\n");
   if (theirs.is_object())
     std::printf("PyTorch %s, %s; eager, NCHW (bf16: autocast + channels_last), cudnn.benchmark on.\n",
                 theirs.value("torch", std::string("?")).c_str(), theirs.value("device", std::string("?")).c_str());
