@@ -128,6 +128,8 @@ say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$report/cuda_te
 grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped$' | sort | uniq -c | head -10 \
   | sed 's/^ */    skipped: /' | tee -a "$summary"
 grep -E '^\[  FAILED  \]|Failure|error' "$report/cuda_tests.log" | head -40 | sed 's/^/    /' | tee -a "$summary"
+# The whole-network checks (NetworkGradientsCuda.*): how far the GPU's loss, gradients and SGD updates are from the CPU's.
+grep -E "the CPU's" "$report/cuda_tests.log" | sed 's/^ */    network: /' | tee -a "$summary"
 
 if [ -n "${GPU_CHECK_QUICK:-}" ]; then
   say ""; say "GPU_CHECK_QUICK: build and CUDA tests only; total $(( $(date +%s) - start ))s"
