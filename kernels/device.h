@@ -68,6 +68,23 @@ bool tf32();
 // it on from the start; plans are cached per setting.
 void set_conv_benchmark(bool on);
 bool conv_benchmark();
+// ---- CUDA graphs: an experiment (bench_gpu's "+graph" configurations) ----
+// Between capture_begin() and capture_end(), the work queued on stream() is
+// recorded instead of run; graph_launch() then runs the recording again, on
+// the same device addresses, for one launch's host cost. Relaxed capture: the
+// allocator may still call cudaMalloc (not a stream operation). Anything that
+// waits for the stream inside a capture (a copy to the host, synchronize())
+// breaks it: the wait throws, or capture_end() does, naming CUDA's error.
+// capture_abort() ends a capture that an exception interrupted (never throws).
+// set_cublas_workspace gives cuBLAS a workspace of the caller's, so that it
+// allocates none while a capture runs (the caller keeps it alive).
+void capture_begin();
+cuda_graph_exec_t capture_end();
+void capture_abort() noexcept;
+void graph_launch(cuda_graph_exec_t graph);  // queued on stream()
+void graph_destroy(cuda_graph_exec_t graph);
+void set_cublas_workspace(void* workspace, size_t bytes);
+
 // The current device's compute capability as 10 * major + minor (90 on an H100).
 int compute_capability();
 // The current device in words: "NVIDIA H200, compute capability 9.0, 140 GB".

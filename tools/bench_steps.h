@@ -150,20 +150,21 @@ struct ResNetStep {
     for (double& l : lab) l = (double)rng.randint(0, 1000);
     return {randn({b, 3, size, size}, rng).to(device), Tensor::from_vector(lab, {b}).to(device)};
   }
-  void forward(const Tensor& x) {
+  // wait = false queues the work and returns (a CUDA graph capture records it).
+  void forward(const Tensor& x, bool wait = true) {
     net.eval();
     NoGradGuard no_grad;
     net.forward(x);
-    wait_for(device);
+    if (wait) wait_for(device);
   }
-  void train(const Tensor& x, const Tensor& labels, bool frozen_bn) {
+  void train(const Tensor& x, const Tensor& labels, bool frozen_bn, bool wait = true) {
     net.train();
     net.set_bn_frozen(frozen_bn);
     sgd.zero_grad();
     softmax_cross_entropy(net.forward(x), labels).backward();
     sgd.step();
     net.set_bn_frozen(false);
-    wait_for(device);
+    if (wait) wait_for(device);
   }
 };
 
@@ -193,13 +194,13 @@ struct YangStep {
     melanoma = Tensor::from_vector(mel, {b}).to(device);
     sk = Tensor::from_vector(k, {b}).to(device);
   }
-  void run() {
+  void run(bool wait = true) {
     net.train();
     net.set_trunk_bn_frozen(true);
     sgd.zero_grad();
     net.loss(net.forward(x), masks, melanoma, sk, SegClsLossWeights{}).total.backward();
     sgd.step();
-    wait_for(device);
+    if (wait) wait_for(device);
   }
 };
 
@@ -222,7 +223,7 @@ struct SongTrunkFpnStep {
     sgd = std::make_unique<SGD>(params, SGDOptions{1e-3, 0.9, 1e-4});
     x = randn({s.batch, 3, s.height, s.height}, rng).to(device);
   }
-  void run() {
+  void run(bool wait = true) {
     trunk.train();
     trunk.set_bn_frozen(true);
     sgd->zero_grad();
@@ -231,7 +232,7 @@ struct SongTrunkFpnStep {
       loss = loss.defined() ? add(loss, mean(level)) : mean(level);
     loss.backward();
     sgd->step();
-    wait_for(device);
+    if (wait) wait_for(device);
   }
 };
 
@@ -275,14 +276,14 @@ struct SongIteration {
         for (int x0 = (int)boxes[4 * i]; x0 < (int)boxes[4 * i + 2]; ++x0) m[((size_t)i * side + y) * side + x0] = 1;
     targets.masks = Tensor::from_vector(m, {b, 1, side, side}).to(device);
   }
-  void run() {
+  void run(bool wait = true) {
     net.train();
     sgd->zero_grad();
     Rng sample_rng(iteration++);  // the anchor and RoI samples
     net.loss(x, targets, sample_rng).total.backward();
     clip_grad_norm(sgd->params(), 5.0);
     sgd->step();
-    wait_for(device);
+    if (wait) wait_for(device);
   }
 };
 

@@ -78,6 +78,37 @@ cuda_stream_t stream() {
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+void capture_begin() { CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeRelaxed)); }
+
+cuda_graph_exec_t capture_end() {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);  // the executable graph is a copy
+  CUDA_CHECK(e);
+  return exec;
+}
+
+void capture_abort() noexcept {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream(), &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t graph = nullptr;
+    if (cudaStreamEndCapture(stream(), &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  }
+  cudaGetLastError();  // the interrupted capture's error is the exception's
+}
+
+void graph_launch(cuda_graph_exec_t graph) { CUDA_CHECK(cudaGraphLaunch(graph, stream())); }
+
+void graph_destroy(cuda_graph_exec_t graph) {
+  if (graph) CUDA_CHECK(cudaGraphExecDestroy(graph));
+}
+
+void set_cublas_workspace(void* workspace, size_t bytes) {
+  CUBLAS_CHECK(cublasSetWorkspace(cublas_handle(), workspace, bytes));
+}
+
 namespace {
 
 // Pinned (page-locked) host buffers that host-to-device copies are staged

@@ -45,6 +45,11 @@
 // allocator statistics; torch.cuda.max_memory_allocated), which leaves out
 // what either allocator keeps cached.
 //
+// "+graph" (e.g. tf32+benchmark+graph), an experiment: the fixed-shape cases
+// (infer_b1, infer_b64, train_b20, train_yang, train_fpn) are captured once as
+// a CUDA graph and replayed (measure_graph), against PyTorch eager at the same
+// precision; the others report that they have no graph run.
+//
 // Host share: the part of skinmtl's run before its final wait for the GPU,
 // i.e. the CPU's time to issue the work (bench::time_reps). It says which of
 // the remaining speed-ups comes first: near 100% the GPU idles while the host
@@ -64,7 +69,7 @@
 // the detector) and runs it once, on either device.
 //
 // Options: --precision LIST (fp32, tf32, bf16, each with an optional
-// +benchmark; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
+// +benchmark and/or +graph; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
 // on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
@@ -100,7 +105,8 @@ namespace {
 
 struct Options {
   // Configurations: a precision, fp32, tf32 or bf16, with "+benchmark" for
-  // the measured cuDNN algorithm choice.
+  // the measured cuDNN algorithm choice and/or "+graph" for the fixed-shape
+  // cases replayed as a CUDA graph.
   std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark", "bf16+benchmark"};
   bool precisions_given = false;
   std::vector<std::string> cases;  // empty: all
@@ -124,7 +130,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark] [--reps R] [--warmup W] [--cases A,B] "
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,...] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
                why.c_str());
@@ -164,14 +170,16 @@ Options parse(int argc, char** argv) {
   }
   for (const std::string& p : o.precisions) {
     const std::string base = p.substr(0, p.find('+'));
-    if ((base != "fp32" && base != "tf32" && base != "bf16") || (base.size() != p.size() && p != base + "+benchmark"))
-      usage("--precision takes fp32, tf32 and bf16, each with an optional +benchmark, got '" + p + "'");
+    const std::string rest = p.substr(base.size());
+    if ((base != "fp32" && base != "tf32" && base != "bf16") ||
+        (rest != "" && rest != "+benchmark" && rest != "+graph" && rest != "+benchmark+graph"))
+      usage("--precision takes fp32, tf32 and bf16, each with an optional +benchmark and/or +graph, got '" + p + "'");
   }
   if (o.precisions.empty()) usage("--precision names no precision");
   if (o.device == Device::CPU && !o.precisions_given) o.precisions = {"fp32"};
   for (const std::string& p : o.precisions)
     if (o.device == Device::CPU && p != "fp32" && p != "bf16")
-      usage("--device cpu takes --precision fp32 and bf16 (TF32 and cuDNN are GPU modes), got '" + p + "'");
+      usage("--device cpu takes --precision fp32 and bf16 (TF32, cuDNN and CUDA graphs are GPU modes), got '" + p + "'");
   for (const std::string& c : o.cases)
     if (std::find(kCases.begin(), kCases.end(), c) == kCases.end()) usage("unknown case '" + c + "'");
   if (o.cases.empty()) o.cases = kCases;
@@ -193,6 +201,9 @@ void apply_config(Device d, const std::string& config) {
   set_cuda_tf32(precision_of(config) != "fp32");
   set_cuda_conv_benchmark(config.find("+benchmark") != std::string::npos);
 }
+
+// Whether a configuration replays the fixed-shape cases as CUDA graphs.
+bool graphed(const std::string& config) { return config.find("+graph") != std::string::npos; }
 
 // What one case measured on one side.
 struct Result {
@@ -218,12 +229,82 @@ Result measure(const Options& o, Device d, int batch, const std::function<void()
   return r;
 }
 
+// A CUDA graph experiment ("+graph" configurations): `enqueue` queues one run
+// of a fixed-shape case without waiting. After --warmup ordinary runs (which
+// fill the allocator's cache and build the cuDNN plans) one run is captured,
+// and the timed runs replay it: one launch of the host's instead of hundreds.
+// A speed probe only: the replays reuse the captured run's addresses, which
+// holds here because nothing else allocates between them, not in a training
+// loop in general. A capture that fails (something in the run waited for the
+// GPU, or allocated what the capture cannot record) is the result's error.
+Result measure_graph(const Options& o, Device d, int batch, const std::function<void()>& enqueue) {
+  Result r;
+  r.batch = batch;
+  if (d != Device::CUDA) {
+    r.error = "CUDA graphs need the GPU";
+    return r;
+  }
+#if SKINMTL_CUDA
+  CachingAllocator& a = allocator_of(d);
+  static void* cublas_workspace = nullptr;  // cuBLAS must not allocate while a capture runs
+  const size_t workspace_bytes = size_t(32) << 20;
+  cuda_graph_exec_t graph = nullptr;
+  try {
+    if (!cublas_workspace) {
+      cublas_workspace = cuda::malloc_raw(workspace_bytes);
+      SKINMTL_CHECK(cublas_workspace, "no memory for cuBLAS's workspace");
+      cuda::set_cublas_workspace(cublas_workspace, workspace_bytes);
+    }
+    a.reset_peak();
+    for (int i = 0; i < std::max(1, o.warmup); ++i) {
+      enqueue();
+      bench::wait_for(d);
+    }
+    cuda::capture_begin();
+    try {
+      enqueue();
+      graph = cuda::capture_end();
+    } catch (...) {
+      cuda::capture_abort();
+      throw;
+    }
+    r.seconds = bench::time_reps(
+        [&] {
+          cuda::graph_launch(graph);
+          bench::wait_for(d);
+        },
+        1, o.reps, &r.host_seconds);
+    r.peak_mb = a.stats().peak_bytes_in_use / 1e6;
+  } catch (const std::exception& e) {
+    r.error = std::string("CUDA graph: ") + e.what();
+  }
+  try {
+    if (graph) cuda::graph_destroy(graph);
+  } catch (const std::exception& e) {
+    if (r.error.empty()) r.error = std::string("CUDA graph: ") + e.what();
+  }
+#else
+  (void)o;
+  (void)enqueue;
+#endif
+  return r;
+}
+
+// The result of a case that has no "+graph" run: its shapes change from one
+// run to the next, or it is not one of the probed steps.
+Result not_graphed(const std::string& why) {
+  Result r;
+  r.error = "no CUDA graph run: " + why;
+  return r;
+}
+
 // Builds a Step (tools/bench_steps.h) of `shape` and times its run(); a
 // failure (out of memory, say) is the result's error.
 template <typename Step>
-Result measure_step(const Options& o, const bench::StepShape& shape) {
+Result measure_step(const Options& o, const bench::StepShape& shape, bool graph = false) {
   try {
     Step step(shape);
+    if (graph) return measure_graph(o, shape.device, shape.batch, [&] { step.run(/*wait=*/false); });
     return measure(o, shape.device, shape.batch, [&] { step.run(); });
   } catch (const std::exception& e) {
     Result r;
@@ -346,19 +427,26 @@ int main(int argc, char** argv) {
     for (const std::string& p : o.precisions) {
       apply_config(d, p);
       auto& r = ours[p];
+      const bool graph = graphed(p);
       if (wanted("infer_b1")) {
         const Tensor x = resnet.batch(1, z.image).first;
-        r["infer_b1"] = measure(o, d, 1, [&] { resnet.forward(x); });
+        r["infer_b1"] = graph ? measure_graph(o, d, 1, [&] { resnet.forward(x, false); })
+                              : measure(o, d, 1, [&] { resnet.forward(x); });
       }
       if (wanted("infer_b64")) {
         const Tensor x = resnet.batch(z.b64, z.image).first;
-        r["infer_b64"] = measure(o, d, z.b64, [&] { resnet.forward(x); });
+        r["infer_b64"] = graph ? measure_graph(o, d, z.b64, [&] { resnet.forward(x, false); })
+                               : measure(o, d, z.b64, [&] { resnet.forward(x); });
       }
       if (wanted("train_b20")) {
         const auto xb = resnet.batch(z.b20, z.image);
-        r["train_b20"] = measure(o, d, z.b20, [&] { resnet.train(xb.first, xb.second, true); });
+        r["train_b20"] = graph ? measure_graph(o, d, z.b20, [&] { resnet.train(xb.first, xb.second, true, false); })
+                               : measure(o, d, z.b20, [&] { resnet.train(xb.first, xb.second, true); });
+        allocator_of(d).empty_cache();  // a graph's blocks go back before the next case
       }
-      if (wanted("train_bmax")) {
+      if (wanted("train_bmax") && graph) {
+        r["train_bmax"] = not_graphed("probed at batch 20 only");
+      } else if (wanted("train_bmax")) {
         if (bmax == 0) bmax = o.smoke ? 8 : largest_batch(o, resnet, z);
         for (int b = bmax; b >= 8; b /= 2) {
           Result res;
@@ -390,20 +478,22 @@ int main(int argc, char** argv) {
   }
   allocator_of(d).empty_cache();
   // The other papers' steps, one network at a time.
-  // `time_one` times one configuration (measure_step<Step>).
+  // `time_one(graph)` times one configuration (measure_step<Step>).
   auto paper_case = [&](const std::string& c, auto time_one) {
     if (!wanted(c)) return;
     for (const std::string& p : o.precisions) {
       apply_config(d, p);
-      ours[p][c] = time_one();
+      ours[p][c] = time_one(graphed(p));
       allocator_of(d).empty_cache();
     }
     std::fprintf(stderr, "bench_gpu: %s done\n", c.c_str());
   };
   const bench::StepShape yang{z.yang_b, z.yang_h, z.yang_w, d}, song{z.song_b, z.song, z.song, d};
-  paper_case("train_yang", [&] { return measure_step<bench::YangStep>(o, yang); });
-  paper_case("train_fpn", [&] { return measure_step<bench::SongTrunkFpnStep>(o, song); });
-  paper_case("iter_song", [&] { return measure_step<bench::SongIteration>(o, song); });
+  paper_case("train_yang", [&](bool graph) { return measure_step<bench::YangStep>(o, yang, graph); });
+  paper_case("train_fpn", [&](bool graph) { return measure_step<bench::SongTrunkFpnStep>(o, song, graph); });
+  paper_case("iter_song", [&](bool graph) {
+    return graph ? not_graphed("its RoI counts change every iteration") : measure_step<bench::SongIteration>(o, song);
+  });
   apply_config(d, "fp32");
 
   // The loader, on the CPU's cores.

@@ -24,6 +24,9 @@
 #      on this GPU (tools/bench_gpu), with the per-op breakdown of the step
 #   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
+#   7. with what is left of the budget, an experiment: the Liao & Luo and Yang
+#      steps replayed as CUDA graphs against the same steps launched op by op
+#      (bench_gpu's "+graph" configurations)
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
 # tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
@@ -219,6 +222,22 @@ if command -v compute-sanitizer >/dev/null; then
 else
   say "- compute-sanitizer: not found on this machine"
   status=1
+fi
+
+# ---- 7. an experiment: CUDA graphs ----------------------------------------------------------------
+# The fixed-shape steps replayed as one captured CUDA graph, against the same steps launched op by op
+# (TF32, measured algorithms; no PyTorch): whether removing the host's launch and framework work pays.
+# Only with the budget's remainder: not running it is no failure.
+if [ $(( start + budget - $(date +%s) )) -ge 60 ]; then
+  step bench_graph 60 bin/bench_gpu --no-torch --reps 6 --warmup 2 --cases train_b20,train_yang \
+    --precision tf32+benchmark,tf32+benchmark+graph
+  if grep -q '^case ' "$report/bench_graph.log"; then
+    sed -n '/^case /,/^speed ratio/p' "$report/bench_graph.log" | grep -v '^speed ratio' | sed 's/^/    /' | tee -a "$summary"
+  else
+    tail -3 "$report/bench_graph.log" | sed 's/^/    /' | tee -a "$summary"
+  fi
+else
+  say "- bench_graph (an experiment): not run, under 60 s of the budget left"
 fi
 
 say ""
