@@ -3,9 +3,9 @@
 // THE RULE: backward functions ACCUMULATE (+=) into the gradients they are
 // given; they never overwrite them. Whoever owns a gradient zeroes it: the
 // engine below zeroes each new intermediate gradient buffer before anything
-// adds into it (GradBuffers::operator[]), and leaf
-// gradients (parameters) keep accumulating across backward() calls until the
-// optimizer or the caller zeroes them (Tensor::zero_grad, SGD::zero_grad).
+// adds into it (GradBuffers::operator[]), and leaf gradients (parameters) keep
+// accumulating across backward() calls until the optimizer or the caller
+// zeroes them (Tensor::zero_grad, SGD::zero_grad).
 // Every kernel's *_backward_* function follows the same rule.
 //
 // The one exception, for speed: a backward whose kernel writes EVERY element

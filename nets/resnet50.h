@@ -44,6 +44,17 @@ struct ResNetConfig {
 
 const char* resnet_stride_name(ResNetStride s);  // "v1" / "v1.5"
 
+// The network the papers' models train: the Keras/MSRA ResNet-50 ("v1"
+// strides, conv biases, BatchNorm eps 1e-3), with `classes` outputs (0: a trunk).
+inline ResNetConfig keras_resnet50(int classes) {
+  ResNetConfig cfg;
+  cfg.stride = ResNetStride::V1;
+  cfg.bn_eps = 1e-3;
+  cfg.conv_bias = true;
+  cfg.classes = classes;
+  return cfg;
+}
+
 // A projection shortcut, named as torchvision's "downsample" Sequential: the
 // 1x1 conv is child "0", its batch norm child "1".
 class Shortcut : public Module {

@@ -114,17 +114,6 @@ inline nlohmann::json run_json(const std::string& cmd, const std::string& what, 
   }
 }
 
-// The network skinmtl trains: the Keras/MSRA ResNet-50 ("v1" strides, conv
-// biases, BatchNorm eps 1e-3), with `classes` outputs (0: a trunk).
-inline ResNetConfig keras_resnet50(int classes) {
-  ResNetConfig cfg;
-  cfg.stride = ResNetStride::V1;
-  cfg.bn_eps = 1e-3;
-  cfg.conv_bias = true;
-  cfg.classes = classes;
-  return cfg;
-}
-
 // Where a step's batch lives and how big it is.
 struct StepShape {
   int batch = 8, height = 120, width = 160;

@@ -9,55 +9,30 @@
 
 namespace skinmtl {
 
-void accumulate(const Tensor& dst, const Tensor& src, double alpha) {
-  SKINMTL_CHECK(dst.device() == src.device(),
-                "accumulate: " << dst.str() << " += " << src.str() << " (devices differ)");
-  SKINMTL_CHECK(dst.numel() == src.numel(),
-                "accumulate: " << dst.str() << " += " << src.str() << " (element counts differ)");
-  const int64_t n = dst.numel();
-  const bool bf16_involved = dst.dtype() == DType::BF16 || src.dtype() == DType::BF16;
-  if (bf16_involved) {
-    // float32 <-> bfloat16 (a cast's gradient) or bfloat16 += bfloat16: the
-    // sum in float32, rounded when dst is bfloat16 (kernels/cast.h).
-    SKINMTL_CHECK(dst.dtype() != DType::F64 && src.dtype() != DType::F64,
-                  "accumulate: " << dst.str() << " += " << src.str() << " (float64 and bfloat16)");
-    const float a = (float)alpha;
-    auto run = [&](auto* d, const auto* s) {
-      if (dst.device() == Device::CPU) convert_add_cpu(d, s, a, n);
-      else SKINMTL_CUDA_ONLY(convert_add_cuda(d, s, a, n, cuda::stream()));
-    };
-    if (dst.dtype() == DType::F32) run(dst.data<float>(), src.data<bf16>());
-    else if (src.dtype() == DType::F32) run(dst.data<bf16>(), src.data<float>());
-    else run(dst.data<bf16>(), src.data<bf16>());
-    return;
-  }
-  check_same_device("accumulate", dst, src);
-  if (dst.device() == Device::CPU) {
-    dispatch_cpu(dst.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      axpy_cpu<T>(dst.data<T>(), src.data<T>(), (T)alpha, n);
-    });
-  } else {
-    require_cuda_f32("accumulate", {&dst, &src});
-    SKINMTL_CUDA_ONLY(axpy_cuda(dst.data<float>(), src.data<float>(), (float)alpha, n, cuda::stream()));
-  }
-}
+namespace {
 
-void write_gradient(const GradBuffers::Target& target, const Tensor& src, double alpha) {
-  const Tensor& dst = target.tensor;
-  if (!dst.defined()) return;
-  if (target.accumulate) return accumulate(dst, src, alpha);
-  // dst holds nothing yet: dst = alpha * src.
-  SKINMTL_CHECK(dst.device() == src.device() && dst.numel() == src.numel(),
-                "write_gradient: " << dst.str() << " = " << src.str() << " (devices or element counts differ)");
+// dst += alpha * src (add), or dst = alpha * src: accumulate() and
+// write_gradient() both.
+void add_or_assign(const Tensor& dst, const Tensor& src, double alpha, bool add) {
+  const char* name = add ? "accumulate" : "write_gradient";
+  const char* op = add ? " += " : " = ";
+  SKINMTL_CHECK(dst.device() == src.device(), name << ": " << dst.str() << op << src.str() << " (devices differ)");
+  SKINMTL_CHECK(dst.numel() == src.numel(), name << ": " << dst.str() << op << src.str() << " (element counts differ)");
   const int64_t n = dst.numel();
   const bool cpu = dst.device() == Device::CPU;
-  if (dst.dtype() == DType::BF16 || src.dtype() == DType::BF16) {  // a copy or a cast's gradient
-    SKINMTL_CHECK(alpha == 1.0 && dst.dtype() != DType::F64 && src.dtype() != DType::F64,
-                  "write_gradient: " << dst.str() << " = " << alpha << " * " << src.str()
-                                     << " (bfloat16 only copies or converts float32, unscaled)");
+  const bool bf16_involved = dst.dtype() == DType::BF16 || src.dtype() == DType::BF16;
+  if (bf16_involved) {
+    // float32 <-> bfloat16 (a cast's gradient) or bfloat16 to bfloat16: the
+    // sum in float32, rounded when dst is bfloat16 (kernels/cast.h).
+    SKINMTL_CHECK(dst.dtype() != DType::F64 && src.dtype() != DType::F64,
+                  name << ": " << dst.str() << op << src.str() << " (float64 and bfloat16)");
+    SKINMTL_CHECK(add || alpha == 1.0, name << ": " << dst.str() << op << alpha << " * " << src.str()
+                                            << " (a bfloat16 gradient is written unscaled)");
+    const float a = (float)alpha;
     auto run = [&](auto* d, const auto* s) {
-      if (cpu) convert_cpu(d, s, n);
+      if (add && cpu) convert_add_cpu(d, s, a, n);
+      else if (add) SKINMTL_CUDA_ONLY(convert_add_cuda(d, s, a, n, cuda::stream()));
+      else if (cpu) convert_cpu(d, s, n);
       else SKINMTL_CUDA_ONLY(convert_cuda(d, s, n, cuda::stream()));
     };
     if (dst.dtype() == DType::F32) run(dst.data<float>(), src.data<bf16>());
@@ -65,18 +40,28 @@ void write_gradient(const GradBuffers::Target& target, const Tensor& src, double
     else run(dst.data<bf16>(), src.data<bf16>());
     return;
   }
-  check_same_device("write_gradient", dst, src);
+  check_same_device(name, dst, src);
   if (cpu) {
-    // Also for alpha = 1 (exact): the loop runs on every thread, a memcpy on one.
+    // The assignment also for alpha = 1 (exact): the loop runs on every thread, a memcpy on one.
     dispatch_cpu(dst.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      scale_forward_cpu<T>(dst.data<T>(), src.data<T>(), (T)alpha, n);
+      if (add) axpy_cpu<T>(dst.data<T>(), src.data<T>(), (T)alpha, n);
+      else scale_forward_cpu<T>(dst.data<T>(), src.data<T>(), (T)alpha, n);
     });
   } else {
-    require_cuda_f32("write_gradient", {&dst, &src});
-    if (alpha == 1.0) SKINMTL_CUDA_ONLY(cuda::memcpy_d2d(dst.raw_data(), src.raw_data(), dst.nbytes()));
+    require_cuda_f32(name, {&dst, &src});
+    if (add) SKINMTL_CUDA_ONLY(axpy_cuda(dst.data<float>(), src.data<float>(), (float)alpha, n, cuda::stream()));
+    else if (alpha == 1.0) SKINMTL_CUDA_ONLY(cuda::memcpy_d2d(dst.raw_data(), src.raw_data(), dst.nbytes()));
     else SKINMTL_CUDA_ONLY(scale_forward_cuda(dst.data<float>(), src.data<float>(), (float)alpha, n, cuda::stream()));
   }
+}
+
+}  // namespace
+
+void accumulate(const Tensor& dst, const Tensor& src, double alpha) { add_or_assign(dst, src, alpha, true); }
+
+void write_gradient(const GradBuffers::Target& target, const Tensor& src, double alpha) {
+  if (target.tensor.defined()) add_or_assign(target.tensor, src, alpha, target.accumulate);
 }
 
 Tensor add(const Tensor& a_in, const Tensor& b_in) {

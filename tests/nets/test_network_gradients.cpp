@@ -38,17 +38,6 @@
 namespace skinmtl {
 namespace {
 
-// The Keras/MSRA ResNet-50 the papers' models train (stride v1, conv biases,
-// BN eps 1e-3), without the ImageNet classifier.
-ResNetConfig keras_trunk() {
-  ResNetConfig c;
-  c.stride = ResNetStride::V1;
-  c.bn_eps = 1e-3;
-  c.conv_bias = true;
-  c.classes = 0;
-  return c;
-}
-
 // Freezes every batch norm of `net` (running statistics, gamma and beta trained).
 void freeze_bn(Module& net) {
   net.apply([](Module& m) {
@@ -155,6 +144,8 @@ void expect_steps_match(const StepResult& want, const StepResult& got, double to
 // GPU's sums can; a gradient that is lost, doubled or of the wrong sign is
 // off by 100% or more.
 constexpr double kBf16Tolerance = 0.5;
+// float32: see the top of the file.
+constexpr double kFp32Tolerance = 1e-3;
 
 // ---- Liao & Luo: ResNet-50 + lesion (multi-label) and location heads --------------------------
 
@@ -171,7 +162,7 @@ struct MtlCase {
     MtlConfig c;
     c.lesion_classes = kLesions;
     c.location_classes = kSites;
-    c.trunk = keras_trunk();
+    c.trunk = keras_resnet50(0);
     Rng rng(5);
     return std::make_unique<MtlClassifier>(c, rng);
   }
@@ -182,23 +173,34 @@ struct MtlCase {
   }
 };
 
-// Two identical networks in training mode, batch norm frozen: the first on
-// the CPU, the second on `device`.
-template <typename Case, typename NetPtr>
-std::pair<NetPtr, NetPtr> twin_nets(Device device) {
-  NetPtr a = Case::make_net(), b = Case::make_net();
+// Two identical networks of a case in training mode, batch norm frozen: the
+// first on the CPU, the second on `device`.
+template <typename Case>
+auto twin_nets(Device device) {
+  auto a = Case::make_net(), b = Case::make_net();
   copy_state(*a, *b);
   for (Module* net : {(Module*)a.get(), (Module*)b.get()}) {
     net->train();
     freeze_bn(*net);
   }
   b->to(device);
-  return {std::move(a), std::move(b)};
+  return std::make_pair(std::move(a), std::move(b));
+}
+
+// One step of a case's network on the GPU against the same step on the CPU,
+// in bfloat16 (autocast on both) or float32.
+template <typename Case>
+void expect_gpu_step_matches_cpu(bool bf16, const std::string& what) {
+  const Case c;
+  auto [cpu, gpu] = twin_nets<Case>(Device::CUDA);
+  AutocastGuard autocast(bf16);
+  auto loss = [&](auto& net) { return c.loss(net); };
+  expect_steps_match(one_step(*cpu, loss), one_step(*gpu, loss), bf16 ? kBf16Tolerance : kFp32Tolerance, what);
 }
 
 TEST(NetworkGradients, MtlStepIsBitIdenticalTwiceOnCpu) {
   const MtlCase c;
-  auto [a, b] = twin_nets<MtlCase, std::unique_ptr<MtlClassifier>>(Device::CPU);
+  auto [a, b] = twin_nets<MtlCase>(Device::CPU);
   auto loss = [&](MtlClassifier& net) { return c.loss(net); };
   const StepResult ra = one_step(*a, loss), rb = one_step(*b, loss);
   ASSERT_EQ(ra.names, rb.names);
@@ -226,19 +228,12 @@ TEST(NetworkGradients, MtlStepIsBitIdenticalTwiceOnCpu) {
 
 TEST(NetworkGradientsCuda, MtlStepMatchesTheCpu) {
   REQUIRE_CUDA();
-  const MtlCase c;
-  auto [cpu, gpu] = twin_nets<MtlCase, std::unique_ptr<MtlClassifier>>(Device::CUDA);
-  auto loss = [&](MtlClassifier& net) { return c.loss(net); };
-  expect_steps_match(one_step(*cpu, loss), one_step(*gpu, loss), 1e-3, "Liao & Luo, fp32");
+  expect_gpu_step_matches_cpu<MtlCase>(false, "Liao & Luo, fp32");
 }
 
 TEST(NetworkGradientsCuda, MtlBf16StepMatchesTheCpuBf16) {
   REQUIRE_CUDA();
-  const MtlCase c;
-  auto [cpu, gpu] = twin_nets<MtlCase, std::unique_ptr<MtlClassifier>>(Device::CUDA);
-  AutocastGuard bf16(true);
-  auto loss = [&](MtlClassifier& net) { return c.loss(net); };
-  expect_steps_match(one_step(*cpu, loss), one_step(*gpu, loss), kBf16Tolerance, "Liao & Luo, bf16");
+  expect_gpu_step_matches_cpu<MtlCase>(true, "Liao & Luo, bf16");
 }
 
 // ---- Yang et al.: ResNet-50 encoder, U-Net decoder, two classifiers ---------------------------
@@ -256,7 +251,7 @@ struct SegClsCase {
   }
   static std::unique_ptr<SegClsNet> make_net() {
     SegClsConfig c;
-    c.trunk = keras_trunk();
+    c.trunk = keras_resnet50(0);
     Rng rng(6);
     return std::make_unique<SegClsNet>(c, rng);
   }
@@ -268,19 +263,12 @@ struct SegClsCase {
 
 TEST(NetworkGradientsCuda, SegClsStepMatchesTheCpu) {
   REQUIRE_CUDA();
-  const SegClsCase c;
-  auto [cpu, gpu] = twin_nets<SegClsCase, std::unique_ptr<SegClsNet>>(Device::CUDA);
-  auto loss = [&](SegClsNet& net) { return c.loss(net); };
-  expect_steps_match(one_step(*cpu, loss), one_step(*gpu, loss), 1e-3, "Yang et al., fp32");
+  expect_gpu_step_matches_cpu<SegClsCase>(false, "Yang et al., fp32");
 }
 
 TEST(NetworkGradientsCuda, SegClsBf16StepMatchesTheCpuBf16) {
   REQUIRE_CUDA();
-  const SegClsCase c;
-  auto [cpu, gpu] = twin_nets<SegClsCase, std::unique_ptr<SegClsNet>>(Device::CUDA);
-  AutocastGuard bf16(true);
-  auto loss = [&](SegClsNet& net) { return c.loss(net); };
-  expect_steps_match(one_step(*cpu, loss), one_step(*gpu, loss), kBf16Tolerance, "Yang et al., bf16");
+  expect_gpu_step_matches_cpu<SegClsCase>(true, "Yang et al., bf16");
 }
 
 }  // namespace

@@ -58,12 +58,7 @@ ResNet50& torchvision_net() {
 ResNet50& keras_like_net() {
   static ResNet50* net = [] {
     Rng rng(2);
-    ResNetConfig c;
-    c.stride = ResNetStride::V1;
-    c.conv_bias = true;
-    c.bn_eps = 1e-3;
-    c.classes = 10;
-    auto* n = new ResNet50(c, rng);
+    auto* n = new ResNet50(keras_resnet50(10), rng);
     for (auto& [name, p] : n->named_parameters()) {
       const Shape& s = p->value.shape();
       if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0)

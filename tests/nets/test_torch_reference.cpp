@@ -277,22 +277,14 @@ TEST(TorchReference, Resnet50RandomTorchvisionLayout) {
 
 TEST(TorchReference, Resnet50RandomKerasLayout) {
   REQUIRE_TORCH();
-  ResNetConfig cfg;
-  cfg.stride = ResNetStride::V1;
-  cfg.bn_eps = 1e-3;
-  cfg.conv_bias = true;
-  random_resnet50_case(cfg, DType::F32, 1e-4, "resnet50 random v1+bias");
+  random_resnet50_case(keras_resnet50(1000), DType::F32, 1e-4, "resnet50 random v1+bias");
 }
 
 // The same in float64 on both sides: agreement to rounding shows that the
 // float32 differences above are float32 rounding, not a formula difference.
 TEST(TorchReference, Resnet50RandomKerasLayoutFloat64) {
   REQUIRE_TORCH();
-  ResNetConfig cfg;
-  cfg.stride = ResNetStride::V1;
-  cfg.bn_eps = 1e-3;
-  cfg.conv_bias = true;
-  random_resnet50_case(cfg, DType::F64, 1e-10, "resnet50 random v1+bias f64");
+  random_resnet50_case(keras_resnet50(1000), DType::F64, 1e-10, "resnet50 random v1+bias f64");
 }
 
 TEST(TorchReference, Resnet50ImagenetWeights) {
