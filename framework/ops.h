@@ -45,8 +45,10 @@ struct Conv2dParams {
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined -> (N, K, P, Q)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
 
-// Which CUDA implementation conv2d uses. Auto: cuDNN. Im2col: im2col + cuBLAS.
-enum class ConvBackend { Auto, CuDNN, Im2col };
+// Which CUDA implementation conv2d uses. Auto: cuDNN (legacy API). CuDNN:
+// cuDNN's legacy API. CuDNNGraph: cuDNN 9's graph API, the same choices
+// through the interface cuDNN keeps (kernels/conv2d.h). Im2col: im2col + cuBLAS.
+enum class ConvBackend { Auto, CuDNN, CuDNNGraph, Im2col };
 void set_conv_backend(ConvBackend b);
 ConvBackend conv_backend();
 // The CPU's images per GEMM (kernels/conv2d.h, Conv2dCpuGrouping): conv2d

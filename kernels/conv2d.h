@@ -43,12 +43,15 @@
 //   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math (no TF32) by default, so it
 //                                            matches the CPU to float tolerance; TF32
 //                                            tensor cores after cuda::set_tf32(true).
+//   CUDA  (kernels/cuda/conv2d_cudnn_graph.cu): the same through cuDNN 9's graph API.
 // Reference: PyTorch torch.nn.Conv2d (definition and output size); Caffe's
 // im2col.cpp / im2col.cu (the im2col and the gather-style col2im below).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
 
 #include "kernels/common.h"
 
@@ -309,5 +312,43 @@ void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) += (or =), or nu
                            const T* w,          // (K, C, R, S)
                            void* workspace, size_t workspace_bytes,
                            const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+
+// ---- CUDA, cuDNN's graph API (kernels/cuda/conv2d_cudnn_graph.cu) ------------------
+// The same three passes, the same contract (shapes, what is overwritten and
+// what accumulates, workspace from the caller, float32 or bfloat16 data) and
+// the same rules for choosing how (deterministic, no FFT or Winograd, FMA
+// math unless TF32 is set or the data are bfloat16, at most 512 MiB of
+// workspace, ranked by cuDNN's heuristics or, with
+// cuda::set_conv_benchmark(true), by measured time), through the descriptors
+// of cuDNN 9's graph API (cudnn_graph.h) instead of the legacy calls that
+// cuDNN 9 deprecates. Each pass is a one-node operation graph; cuDNN offers
+// engines for it, and the chosen engine's finalized execution plan is cached
+// per shape, pass, beta (dx overwritten or added to), data type, math setting
+// and pointer alignment. ConvBackend::CuDNNGraph (SKINMTL_CONV_BACKEND=
+// cudnn-graph) selects it.
+//
+// Alignment: cuDNN is told how the x, w and y (dx, dw, dy) addresses are
+// aligned, because its fastest engines load 16 bytes at a time. A tensor may
+// be a view (the optimiser packs parameters into one flat buffer), so the
+// framework passes cudnn_alignment() of the pointers it will use, and the
+// kernels check it.
+int cudnn_alignment(std::initializer_list<const void*> pointers);  // 16, 8, 4, 2 or 1: divides every non-null one
+size_t conv2d_cudnn_graph_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data, int alignment);
+size_t conv2d_cudnn_graph_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
+                                                   bool accumulate_dx, CudnnData data, int alignment);
+template <typename T>
+void conv2d_forward_cudnn_graph(T* y, const T* x, const T* w, const float* bias, void* workspace,
+                                size_t workspace_bytes, int alignment, const Conv2dShape& sh,
+                                cuda_stream_t stream);
+template <typename T>
+void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
+                                 void* workspace, size_t workspace_bytes, int alignment,
+                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+// Builds and finalizes the operation descriptors of the three passes for `sh`
+// (tensors, convolution, forward / backward data / backward filter), which
+// needs no GPU: cuDNN checks there that the sizes agree. Returns "" or what
+// cuDNN refused. The test suite runs it on every convolution shape the
+// models use, on machines without a GPU too.
+std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData data);
 
 }  // namespace skinmtl

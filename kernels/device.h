@@ -85,6 +85,9 @@ void graph_launch(cuda_graph_exec_t graph);  // queued on stream()
 void graph_destroy(cuda_graph_exec_t graph);
 void set_cublas_workspace(void* workspace, size_t bytes);
 
+// cuDNN's version: the library loaded and the header built against,
+// "9.19.0 (built against 9.19.0)". Needs no GPU.
+std::string cudnn_version();
 // The current device's compute capability as 10 * major + minor (90 on an H100).
 int compute_capability();
 // The current device in words: "NVIDIA H200, compute capability 9.0, 140 GB".

@@ -1,9 +1,12 @@
 // conv2d: see kernels/conv2d.h.
 //
-// CUDA backend. ConvBackend::Auto and ConvBackend::CuDNN run cuDNN;
+// CUDA backend. ConvBackend::Auto and ConvBackend::CuDNN run cuDNN through its
+// legacy API; ConvBackend::CuDNNGraph runs cuDNN through its graph API (the
+// same rules for choosing engines; kernels/cuda/conv2d_cudnn_graph.cu);
 // ConvBackend::Im2col runs the im2col + cuBLAS kernels (slower, but short
 // enough to read, and a cross-check for cuDNN). The initial choice comes from
-// the environment variable SKINMTL_CONV_BACKEND (auto | cudnn | im2col), read
+// the environment variable SKINMTL_CONV_BACKEND (auto | cudnn | cudnn-graph |
+// im2col), read
 // once, on the first conv2d / conv_backend() call; without it the choice is
 // Auto. set_conv_backend() overrides it for the rest of the process. A
 // convolution's backward runs on the backend its forward ran on, even if the
@@ -38,8 +41,9 @@ ConvBackend backend_from_env() {
   const char* v = std::getenv("SKINMTL_CONV_BACKEND");
   if (v == nullptr || *v == '\0' || std::strcmp(v, "auto") == 0) return ConvBackend::Auto;
   if (std::strcmp(v, "cudnn") == 0) return ConvBackend::CuDNN;
+  if (std::strcmp(v, "cudnn-graph") == 0) return ConvBackend::CuDNNGraph;
   if (std::strcmp(v, "im2col") == 0) return ConvBackend::Im2col;
-  SKINMTL_FAIL("SKINMTL_CONV_BACKEND must be auto, cudnn or im2col, got '" << v << "'");
+  SKINMTL_FAIL("SKINMTL_CONV_BACKEND must be auto, cudnn, cudnn-graph or im2col, got '" << v << "'");
 }
 
 // The process-wide setting; its initialiser reads the environment once.
@@ -161,6 +165,7 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
   const Device dev = x.device();
   // Only CUDA has a choice; fixed here so that backward uses the same one.
   const bool use_cudnn = dev == Device::CUDA && conv_backend() != ConvBackend::Im2col;
+  const bool graph_api = use_cudnn && conv_backend() == ConvBackend::CuDNNGraph;
   if (through_f32(x, use_cudnn))
     return cast(conv2d_in_dtype(as_f32(x), as_f32(w), bias, p), DType::BF16);
   Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
@@ -178,6 +183,14 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
         require_cuda_f32("conv2d", {&bias});
         SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
           using T = decltype(tag);
+          if (graph_api) {
+            const int align = cudnn_alignment({y.data<T>(), x.data<T>(), w.data<T>()});
+            const size_t bytes = conv2d_cudnn_graph_forward_workspace_bytes(sh, cudnn_data(x), align);
+            Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
+            conv2d_forward_cudnn_graph(y.data<T>(), x.data<T>(), w.data<T>(), ptr<float>(bias),
+                                       ptr<float>(ws), bytes, align, sh, cuda::stream());
+            return;
+          }
           const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh, cudnn_data(x));
           Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
           conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), ptr<float>(bias),
@@ -195,7 +208,7 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
 
   // Saved for backward: x and w (captured by the lambda).
   record(y, "conv2d", {x, w, bias},
-         [x, w, sh, use_cudnn](const Tensor& dy, GradBuffers& d) {
+         [x, w, sh, use_cudnn, graph_api](const Tensor& dy, GradBuffers& d) {
            if (sh.N == 0 || (!d.needs(0) && !d.needs(1) && !d.needs(2))) return;
            // dx is written whole (GradBuffers::write); dw and db accumulate.
            const GradBuffers::Target dx_target = d.write(0);
@@ -212,6 +225,15 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
            } else if (use_cudnn) {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
+               if (graph_api) {
+                 const int align = cudnn_alignment({ptr<T>(dx), ptr<T>(dw), dy.data<T>(), x.data<T>(), w.data<T>()});
+                 const size_t bytes = conv2d_cudnn_graph_backward_workspace_bytes(
+                     sh, dx.defined(), dw.defined(), acc, cudnn_data(x), align);
+                 Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
+                 conv2d_backward_cudnn_graph(ptr<T>(dx), ptr<T>(dw), ptr<float>(db), dy.data<T>(), x.data<T>(),
+                                             w.data<T>(), ptr<float>(ws), bytes, align, sh, acc, cuda::stream());
+                 return;
+               }
                const size_t bytes = conv2d_cudnn_backward_workspace_bytes(
                    sh, dx.defined(), dw.defined(), cudnn_data(x));
                Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);

@@ -69,12 +69,13 @@
 #include "kernels/bf16.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/conv2d_cudnn_common.cuh"
 #include "kernels/device.h"
 
 namespace skinmtl {
 namespace {
 
-constexpr size_t kMaxWorkspaceBytes = size_t(512) << 20;  // 512 MiB
+using namespace cudnn_conv;
 
 struct CudnnConvPlan {
   cudnnTensorDescriptor_t x_desc = nullptr;  // (N, C, H, W)
@@ -142,41 +143,6 @@ Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, b
   return fallback;
 }
 
-// Device buffers for a measured search: x (or dx), w (or dw), y (or dy) of
-// the shape and a workspace, all zeroed. ok() is false when any allocation
-// failed (the caller then ranks by heuristics). Freed when it goes out of scope.
-struct TrialBuffers {
-  void* x = nullptr;
-  void* w = nullptr;
-  void* y = nullptr;
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-  TrialBuffers(const Conv2dShape& sh, size_t elem_bytes) {
-    const size_t xb = elem_bytes * (size_t)sh.N * (size_t)sh.x_image(),
-                 wb = elem_bytes * (size_t)sh.K * (size_t)sh.col_rows(),
-                 yb = elem_bytes * (size_t)sh.N * (size_t)sh.y_image();
-    x = cuda::malloc_raw(xb);
-    w = cuda::malloc_raw(wb);
-    y = cuda::malloc_raw(yb);
-    if (!ok()) return;
-    // The largest workspace up to the cap that fits in half of what is free.
-    workspace_bytes = std::min(kMaxWorkspaceBytes, cuda::device_free_bytes() / 2);
-    while (workspace_bytes >= (size_t(1) << 20) && !(workspace = cuda::malloc_raw(workspace_bytes)))
-      workspace_bytes /= 2;
-    if (!workspace) workspace_bytes = 0;
-    cuda::memset_async(x, 0, xb);
-    cuda::memset_async(w, 0, wb);
-    cuda::memset_async(y, 0, yb);
-  }
-  bool ok() const { return x && w && y; }
-  ~TrialBuffers() {
-    for (void* p : {x, w, y, workspace})
-      if (p) cuda::free_raw(p);
-  }
-  TrialBuffers(const TrialBuffers&) = delete;
-  TrialBuffers& operator=(const TrialBuffers&) = delete;
-};
-
 // cuDNN's ranking of the algorithms of each pass, best first, with each
 // entry's status, determinism, math type.
 struct Ranking {
@@ -184,14 +150,6 @@ struct Ranking {
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data;
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter;
 };
-
-cudnnDataType_t cudnn_type(CudnnData data) {
-  return data == CudnnData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
-}
-size_t elem_bytes(CudnnData data) { return data == CudnnData::BF16 ? sizeof(bf16) : sizeof(float); }
-// Whether tensor-op math is allowed: TF32 for float32 data when asked;
-// always for bfloat16.
-bool tensor_ops(bool tf32, CudnnData data) { return tf32 || data == CudnnData::BF16; }
 
 // The descriptors of `sh`; no algorithm chosen yet.
 std::unique_ptr<CudnnConvPlan> make_descriptors(const Conv2dShape& sh, bool tf32, CudnnData data) {
@@ -313,16 +271,6 @@ PlanKey key_of(const Conv2dShape& sh, bool tf32, bool benchmark, CudnnData data)
           tf32 ? 1 : 0, benchmark ? 1 : 0, (int)data};
 }
 
-// The batch sizes that share one measured ranking: N rounded up to a power of
-// two. A mask head sees a different number of RoIs every iteration; searching
-// each would cost more than it saves, so a search runs once per bucket and
-// its ranking is reused, checked against each N's own workspace queries.
-int batch_bucket(int n) {
-  int b = 1;
-  while (b < n && b < (1 << 30)) b <<= 1;
-  return b;
-}
-
 // The cached plan for `sh`, built on first use. The map is heap-allocated and
 // never destroyed, so no descriptor is freed during static destruction, after
 // the CUDA runtime may already be gone. A plan never moves once inserted
@@ -357,17 +305,6 @@ const CudnnConvPlan& plan_for(const Conv2dShape& sh, CudnnData data) {
   return *plans->emplace(key, std::move(plan)).first->second;
 }
 
-void check_stream(cuda_stream_t stream) {
-  SKINMTL_CHECK(stream == cuda::stream(),
-                "conv2d (cuDNN): the cuDNN handle is bound to cuda::stream(); pass that stream");
-}
-
-// The data type of T's buffers.
-template <typename T>
-constexpr CudnnData data_of() {
-  return std::is_same<T, bf16>::value ? CudnnData::BF16 : CudnnData::F32;
-}
-
 }  // namespace
 
 size_t conv2d_cudnn_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data) {
@@ -389,7 +326,7 @@ template <typename T>
 void conv2d_forward_cudnn(T* y, const T* x, const T* w, const float* bias, void* workspace,
                           size_t workspace_bytes, const Conv2dShape& sh, cuda_stream_t stream) {
   if (sh.N == 0) return;
-  check_stream(stream);
+  check_stream(stream, "cuDNN");
   const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
   SKINMTL_CHECK(workspace_bytes >= pl.fwd_bytes, "conv2d (cuDNN): forward needs "
                                                      << pl.fwd_bytes << " workspace bytes, got "
@@ -408,7 +345,7 @@ void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, 
                            void* workspace, size_t workspace_bytes, const Conv2dShape& sh,
                            bool accumulate_dx, cuda_stream_t stream) {
   if (sh.N == 0) return;
-  check_stream(stream);
+  check_stream(stream, "cuDNN");
   const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
   // alpha = 1 and beta = 1: ACCUMULATE into dx and dw; beta = 0 for a dx that
   // holds nothing yet (cuDNN then never reads it).

@@ -240,6 +240,14 @@ bool conv_benchmark() {
   return g_conv_benchmark.load() == 1;
 }
 
+std::string cudnn_version() {
+  // cuDNN 9 numbers its versions major * 10000 + minor * 100 + patch.
+  auto text = [](size_t v) {
+    return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+  };
+  return text(cudnnGetVersion()) + " (built against " + text(CUDNN_VERSION) + ")";
+}
+
 int compute_capability() {
   int dev = 0, major = 0, minor = 0;
   CUDA_CHECK(cudaGetDevice(&dev));

@@ -244,12 +244,12 @@ class BackendGuard {
   ConvBackend prev_;
 };
 
-TEST(BackwardAccumulatesCuda, EveryOpBothConvBackends) {
+TEST(BackwardAccumulatesCuda, EveryOpEveryConvBackend) {
   REQUIRE_CUDA();
   BackendGuard guard;
-  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col}) {
     set_conv_backend(b);
-    SCOPED_TRACE(b == ConvBackend::CuDNN ? "cuDNN" : "im2col");
+    SCOPED_TRACE(b == ConvBackend::CuDNN ? "cuDNN" : b == ConvBackend::CuDNNGraph ? "cuDNN graph API" : "im2col");
     for (const Case& c : cases()) {
       SCOPED_TRACE(c.name);
       expect_both(c, Device::CUDA);

@@ -50,6 +50,11 @@
 // a CUDA graph and replayed (measure_graph), against PyTorch eager at the same
 // precision; the others report that they have no graph run.
 //
+// "+cudnn-graph" (e.g. tf32+benchmark+cudnn-graph): the convolutions through
+// cuDNN's graph API (ConvBackend::CuDNNGraph) instead of its legacy API, the
+// same engine rules through the interface cuDNN keeps; the rows say whether it
+// costs anything.
+//
 // Host share: the part of skinmtl's run before its final wait for the GPU,
 // i.e. the CPU's time to issue the work (bench::time_reps). It says which of
 // the remaining speed-ups comes first: near 100% the GPU idles while the host
@@ -68,8 +73,8 @@
 // without a GPU: --smoke shrinks every case (batch 2, 64 x 64 images; 128 for
 // the detector) and runs it once, on either device.
 //
-// Options: --precision LIST (fp32, tf32, bf16, each with an optional
-// +benchmark and/or +graph; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
+// Options: --precision LIST (fp32, tf32, bf16, each with any of +benchmark,
+// +graph and +cudnn-graph; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
 // on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
@@ -104,9 +109,10 @@ using bench::median;
 namespace {
 
 struct Options {
-  // Configurations: a precision, fp32, tf32 or bf16, with "+benchmark" for
-  // the measured cuDNN algorithm choice and/or "+graph" for the fixed-shape
-  // cases replayed as a CUDA graph.
+  // Configurations: a precision, fp32, tf32 or bf16, with any of
+  // "+benchmark" (the measured cuDNN algorithm choice), "+graph" (the
+  // fixed-shape cases replayed as a CUDA graph) and "+cudnn-graph" (the
+  // convolutions through cuDNN's graph API).
   std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark", "bf16+benchmark"};
   bool precisions_given = false;
   std::vector<std::string> cases;  // empty: all
@@ -128,9 +134,23 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
+// A configuration's modifiers: "tf32+benchmark+graph" -> {"benchmark", "graph"}.
+std::vector<std::string> modifiers(const std::string& config) {
+  std::vector<std::string> out;
+  std::stringstream in(config);
+  std::string x;
+  std::getline(in, x, '+');  // the precision
+  while (std::getline(in, x, '+')) out.push_back(x);
+  return out;
+}
+bool has_modifier(const std::string& config, const std::string& m) {
+  const std::vector<std::string> mods = modifiers(config);
+  return std::find(mods.begin(), mods.end(), m) != mods.end();
+}
+
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,...] [--reps R] [--warmup W] [--cases A,B] "
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,tf32+cudnn-graph,...] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
                why.c_str());
@@ -170,10 +190,14 @@ Options parse(int argc, char** argv) {
   }
   for (const std::string& p : o.precisions) {
     const std::string base = p.substr(0, p.find('+'));
-    const std::string rest = p.substr(base.size());
-    if ((base != "fp32" && base != "tf32" && base != "bf16") ||
-        (rest != "" && rest != "+benchmark" && rest != "+graph" && rest != "+benchmark+graph"))
-      usage("--precision takes fp32, tf32 and bf16, each with an optional +benchmark and/or +graph, got '" + p + "'");
+    bool ok = base == "fp32" || base == "tf32" || base == "bf16";
+    const std::vector<std::string> mods = modifiers(p);
+    for (size_t i = 0; i < mods.size(); ++i)
+      ok = ok && (mods[i] == "benchmark" || mods[i] == "graph" || mods[i] == "cudnn-graph") &&
+           std::find(mods.begin(), mods.begin() + i, mods[i]) == mods.begin() + i;
+    if (!ok)
+      usage("--precision takes fp32, tf32 and bf16, each with any of +benchmark, +graph and +cudnn-graph, got '" + p +
+            "'");
   }
   if (o.precisions.empty()) usage("--precision names no precision");
   if (o.device == Device::CPU && !o.precisions_given) o.precisions = {"fp32"};
@@ -199,11 +223,13 @@ void apply_config(Device d, const std::string& config) {
   set_autocast_bf16(precision_of(config) == "bf16");
   if (d != Device::CUDA) return;
   set_cuda_tf32(precision_of(config) != "fp32");
-  set_cuda_conv_benchmark(config.find("+benchmark") != std::string::npos);
+  set_cuda_conv_benchmark(has_modifier(config, "benchmark"));
+  static const ConvBackend initial = conv_backend();  // SKINMTL_CONV_BACKEND's, or auto
+  set_conv_backend(has_modifier(config, "cudnn-graph") ? ConvBackend::CuDNNGraph : initial);
 }
 
 // Whether a configuration replays the fixed-shape cases as CUDA graphs.
-bool graphed(const std::string& config) { return config.find("+graph") != std::string::npos; }
+bool graphed(const std::string& config) { return has_modifier(config, "graph"); }
 
 // What one case measured on one side.
 struct Result {

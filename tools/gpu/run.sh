@@ -24,9 +24,10 @@
 #      on this GPU (tools/bench_gpu), with the per-op breakdown of the step
 #   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
-#   7. with what is left of the budget, an experiment: the Liao & Luo and Yang
-#      steps replayed as CUDA graphs against the same steps launched op by op
-#      (bench_gpu's "+graph" configurations)
+#   7. with what is left of the budget, two experiments: the Liao & Luo and
+#      Yang steps replayed as CUDA graphs against the same steps launched op
+#      by op (bench_gpu's "+graph" configurations), and with the convolutions
+#      through cuDNN's graph API ("+cudnn-graph")
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
 # tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
@@ -123,6 +124,7 @@ fi
 step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl bin/bench_gpu test-build \
   || { grep -E 'error|Error' "$report/build.log" | head -30; tail -20 "$report/build.log"; say ""; say "build failed: nothing else can run"; exit 1; }
 tests=build/cuda/skinmtl_tests
+bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
 SKINMTL_REQUIRE_CUDA=1 step cuda_tests 150 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
@@ -214,6 +216,7 @@ ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:
 ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
 ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
 ops+=':Conv2dCuda.Parity3x3Stride2Pad1:Conv2dCuda.ParityDilation2:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
+ops+=':Conv2dCuda.GraphApiTakesBuffersAlignedToFourBytes'
 ops+=':Bf16Cuda.*'
 shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks:Bf16Cuda.*'
 if command -v compute-sanitizer >/dev/null; then
@@ -224,20 +227,22 @@ else
   status=1
 fi
 
-# ---- 7. an experiment: CUDA graphs ----------------------------------------------------------------
+# ---- 7. experiments: CUDA graphs, cuDNN's graph API ---------------------------------------------------
 # The fixed-shape steps replayed as one captured CUDA graph, against the same steps launched op by op
 # (TF32, measured algorithms; no PyTorch): whether removing the host's launch and framework work pays.
-# Only with the budget's remainder: not running it is no failure.
-if [ $(( start + budget - $(date +%s) )) -ge 60 ]; then
-  step bench_graph 60 bin/bench_gpu --no-torch --reps 6 --warmup 2 --cases train_b20,train_yang \
-    --precision tf32+benchmark,tf32+benchmark+graph
+# And the same steps with the convolutions through cuDNN's graph API instead of its legacy API
+# (+cudnn-graph): whether the interface cuDNN keeps costs anything (the CUDA tests of step 3 check
+# that it computes the same). Only with the budget's remainder: not running it is no failure.
+if [ $(( start + budget - $(date +%s) )) -ge 90 ]; then
+  step bench_graph 90 bin/bench_gpu --no-torch --reps 6 --warmup 2 --cases train_b20,train_yang \
+    --precision tf32+benchmark,tf32+benchmark+graph,tf32+benchmark+cudnn-graph
   if grep -q '^case ' "$report/bench_graph.log"; then
     sed -n '/^case /,/^speed ratio/p' "$report/bench_graph.log" | grep -v '^speed ratio' | sed 's/^/    /' | tee -a "$summary"
   else
     tail -3 "$report/bench_graph.log" | sed 's/^/    /' | tee -a "$summary"
   fi
 else
-  say "- bench_graph (an experiment): not run, under 60 s of the budget left"
+  say "- bench_graph (the experiments): not run, under 90 s of the budget left"
 fi
 
 say ""

@@ -329,7 +329,7 @@ TEST(Conv2d, Errors) {
 
 TEST(Conv2d, BackendSettingRoundTrips) {
   const ConvBackend prev = conv_backend();
-  for (ConvBackend b : {ConvBackend::Im2col, ConvBackend::CuDNN, ConvBackend::Auto}) {
+  for (ConvBackend b : {ConvBackend::Im2col, ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Auto}) {
     set_conv_backend(b);
     EXPECT_EQ(conv_backend(), b);
   }
@@ -349,15 +349,22 @@ class BackendGuard {
 };
 
 const char* backend_name(ConvBackend b) {
-  return b == ConvBackend::CuDNN ? "cuDNN" : b == ConvBackend::Im2col ? "im2col" : "auto";
+  return b == ConvBackend::CuDNN        ? "cuDNN"
+         : b == ConvBackend::CuDNNGraph ? "cuDNN graph API"
+         : b == ConvBackend::Im2col     ? "im2col"
+                                        : "auto";
 }
+
+// Every CUDA implementation: cuDNN through its legacy and its graph API, and
+// im2col + cuBLAS.
+const ConvBackend kCudaBackends[] = {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col};
 
 // CPU (float32) vs CUDA, forward and all gradients, on each CUDA backend.
 // The two sum in different orders; with randn inputs a sum of n products has
 // float rounding of order 1e-7 * n, so 1e-4 suits the small layers.
-void expect_parity_both_backends(const Shape& xs, const Shape& ws, const Conv2dParams& p,
+void expect_parity_every_backend(const Shape& xs, const Shape& ws, const Conv2dParams& p,
                                  bool bias, uint64_t seed, double tol = 1e-4) {
-  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+  for (ConvBackend b : kCudaBackends) {
     SCOPED_TRACE(backend_name(b));
     BackendGuard guard;
     set_conv_backend(b);
@@ -371,41 +378,41 @@ void expect_parity_both_backends(const Shape& xs, const Shape& ws, const Conv2dP
 
 TEST(Conv2dCuda, Parity3x3Stride2Pad1) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(2, 1), true, 41);
+  expect_parity_every_backend({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(2, 1), true, 41);
 }
 
 TEST(Conv2dCuda, Parity7x7Stride2Pad3) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 3, 23, 19}, {8, 3, 7, 7}, Conv2dParams::make(2, 3), true, 42);
+  expect_parity_every_backend({3, 3, 23, 19}, {8, 3, 7, 7}, Conv2dParams::make(2, 3), true, 42);
 }
 
 TEST(Conv2dCuda, Parity1x1Stride2NoBias) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams::make(2, 0), false, 43);
+  expect_parity_every_backend({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams::make(2, 0), false, 43);
 }
 
 TEST(Conv2dCuda, Parity1x1Stride1Shortcut) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams{}, true, 44);
+  expect_parity_every_backend({3, 6, 11, 9}, {5, 6, 1, 1}, Conv2dParams{}, true, 44);
 }
 
 TEST(Conv2dCuda, ParityDilation2) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(1, 2, 2), false,
+  expect_parity_every_backend({3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(1, 2, 2), false,
                               45);
 }
 
 TEST(Conv2dCuda, ParityNonSquareKernelsAndStrides) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({3, 5, 11, 13}, {4, 5, 1, 7}, params(1, 2, 0, 3), true, 46);
-  expect_parity_both_backends({3, 5, 11, 13}, {4, 5, 3, 1}, params(2, 1, 1, 0, 2, 1), false, 47);
+  expect_parity_every_backend({3, 5, 11, 13}, {4, 5, 1, 7}, params(1, 2, 0, 3), true, 46);
+  expect_parity_every_backend({3, 5, 11, 13}, {4, 5, 3, 1}, params(2, 1, 1, 0, 2, 1), false, 47);
 }
 
 // A ResNet-like layer, with more output channels than threads in a block.
 // Sums of up to 2700 products (dx: K*R*S) need a looser tolerance.
 TEST(Conv2dCuda, ParityLargerLayer) {
   REQUIRE_CUDA();
-  expect_parity_both_backends({2, 64, 28, 28}, {300, 64, 3, 3}, Conv2dParams::make(1, 1), true,
+  expect_parity_every_backend({2, 64, 28, 28}, {300, 64, 3, 3}, Conv2dParams::make(1, 1), true,
                               48, 5e-4);
 }
 
@@ -415,7 +422,7 @@ TEST(Conv2dCuda, ParityLargerLayer) {
 // sum over the 70001 channels (dx) needs a loose tolerance.
 TEST(Conv2dCuda, BiasGradientWithMoreChannelsThanBlocks) {
   REQUIRE_CUDA();
-  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+  for (ConvBackend b : kCudaBackends) {
     SCOPED_TRACE(backend_name(b));
     BackendGuard guard;
     set_conv_backend(b);
@@ -431,7 +438,7 @@ TEST(Conv2dCuda, BiasGradientWithMoreChannelsThanBlocks) {
 // col2im +=, the shortcut GEMM with beta = 1).
 TEST(Conv2dCuda, ParitySharedInputsAccumulate) {
   REQUIRE_CUDA();
-  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::Im2col}) {
+  for (ConvBackend b : kCudaBackends) {
     SCOPED_TRACE(backend_name(b));
     BackendGuard guard;
     set_conv_backend(b);
@@ -464,6 +471,10 @@ TEST(Conv2dCuda, BackendsAgreeAndCachedPlanIsStable) {
   EXPECT_TENSORS_CLOSE(y1, y2, 0.0, 0.0);
   set_conv_backend(ConvBackend::Im2col);
   EXPECT_TENSORS_CLOSE(y1, conv2d(x, w, b, p), 1e-4, 1e-4);
+  set_conv_backend(ConvBackend::CuDNNGraph);
+  Tensor y3 = conv2d(x, w, b, p);
+  EXPECT_TENSORS_CLOSE(y1, y3, 1e-4, 1e-4);
+  EXPECT_TENSORS_CLOSE(y3, conv2d(x, w, b, p), 0.0, 0.0);
 }
 
 // The measured algorithm choice (set_cuda_conv_benchmark, SKINMTL_CUDNN_BENCHMARK)
@@ -473,23 +484,123 @@ TEST(Conv2dCuda, BackendsAgreeAndCachedPlanIsStable) {
 TEST(Conv2dCuda, MeasuredAlgorithmChoiceKeepsParity) {
   REQUIRE_CUDA();
   BackendGuard guard;
-  set_conv_backend(ConvBackend::CuDNN);
   struct BenchmarkGuard {
     ~BenchmarkGuard() { set_cuda_conv_benchmark(false); }
   } benchmark_guard;
   set_cuda_conv_benchmark(true);
-  Rng rng(52);
-  for (int64_t n : {5, 7, 3}) {
-    SCOPED_TRACE("batch " + std::to_string(n));
+  for (ConvBackend b : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph}) {
+    SCOPED_TRACE(backend_name(b));
+    set_conv_backend(b);
+    Rng rng(52);
+    for (int64_t n : {5, 7, 3}) {
+      SCOPED_TRACE("batch " + std::to_string(n));
+      test::expect_cpu_cuda_parity(
+          [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1)); },
+          {randn({n, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng)}, 1e-4, 1e-4);
+    }
+    // A larger layer, where the candidates differ in speed.
     test::expect_cpu_cuda_parity(
-        [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1)); },
-        {randn({n, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng)}, 1e-4, 1e-4);
+        [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1)); },
+        {randn({4, 64, 28, 28}, rng), randn({96, 64, 3, 3}, rng), randn({96}, rng)}, 5e-4, 5e-4);
   }
-  // A larger layer, where the candidates differ in speed.
-  test::expect_cpu_cuda_parity(
-      [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1)); },
-      {randn({4, 64, 28, 28}, rng), randn({96, 64, 3, 3}, rng), randn({96}, rng)}, 5e-4, 5e-4);
 }
+
+#if SKINMTL_CUDA
+// The optimiser packs parameters into one flat buffer (framework/optimizer.h),
+// so a weight can start at any float: here one float into its buffer, 4-byte
+// aligned. The graph API path must tell cuDNN so (a plan for 16-byte aligned
+// addresses may load 16 bytes at a time), and still match the CPU, forward
+// and backward (dx and dw, each added into, as THE RULE has them).
+TEST(Conv2dCuda, GraphApiTakesBuffersAlignedToFourBytes) {
+  REQUIRE_CUDA();
+  BackendGuard guard;
+  set_conv_backend(ConvBackend::CuDNNGraph);
+  Rng rng(53);
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  Tensor x = randn({2, 5, 11, 9}, rng), w = randn({8, 5, 3, 3}, rng), g = randn({2, 8, 11, 9}, rng);
+  Tensor xc = x.clone(), wc = w.clone();
+  xc.set_requires_grad(true);
+  wc.set_requires_grad(true);
+  conv2d(xc, wc, Tensor(), p).backward(g);
+
+  Tensor xg = x.to(Device::CUDA), wg = w.to(Device::CUDA);
+  Tensor flat = Tensor::zeros({1 + w.numel()}, DType::F32, Device::CUDA);
+  wg.move_into(flat, 1);
+  ASSERT_EQ(cudnn_alignment({wg.data<float>()}), 4);
+  xg.set_requires_grad(true);
+  wg.set_requires_grad(true);
+  Tensor y = conv2d(xg, wg, Tensor(), p);
+  EXPECT_TENSORS_CLOSE(y.to(Device::CPU), conv2d(x, w, Tensor(), p), 1e-4, 1e-4);
+  y.backward(g.to(Device::CUDA));
+  EXPECT_TENSORS_CLOSE(xg.grad().to(Device::CPU), xc.grad(), 1e-4, 1e-4);
+  EXPECT_TENSORS_CLOSE(wg.grad().to(Device::CPU), wc.grad(), 1e-4, 1e-4);
+}
+
+// ---- cuDNN graph API: the operation descriptors, checked without a GPU -----------------
+
+Conv2dShape shape_of(int N, int C, int H, int W, int K, int R, int S, int stride_h, int stride_w, int pad_h,
+                     int pad_w, int dil_h = 1, int dil_w = 1) {
+  Conv2dShape sh;
+  sh.N = N, sh.C = C, sh.H = H, sh.W = W, sh.K = K, sh.R = R, sh.S = S;
+  sh.stride_h = stride_h, sh.stride_w = stride_w, sh.pad_h = pad_h, sh.pad_w = pad_w;
+  sh.dilation_h = dil_h, sh.dilation_w = dil_w;
+  sh.P = conv2d_out_size(H, R, stride_h, pad_h, dil_h);
+  sh.Q = conv2d_out_size(W, S, stride_w, pad_w, dil_w);
+  return sh;
+}
+
+// cuDNN finalizes the forward, backward-data and backward-filter operations
+// the graph API path builds (tensors, strides, padding, stride, dilation),
+// for the convolutions of the three models and the odd shapes of the parity
+// tests, float32 and bfloat16. This needs no GPU, so it runs in CI too: what
+// it cannot check (engines, plans, execution) the Conv2dCuda tests do.
+TEST(CudnnGraphOperations, EveryModelShapeIsAccepted) {
+  const std::vector<std::pair<const char*, Conv2dShape>> shapes = {
+      {"ResNet-50 stem 7x7/2 at 224", shape_of(20, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3)},
+      {"ResNet-50 1x1 reduce", shape_of(20, 256, 56, 56, 64, 1, 1, 1, 1, 0, 0)},
+      {"ResNet-50 1x1/2 first of a stage (Keras)", shape_of(20, 512, 28, 28, 256, 1, 1, 2, 2, 0, 0)},
+      {"ResNet-50 3x3", shape_of(20, 128, 28, 28, 128, 3, 3, 1, 1, 1, 1)},
+      {"ResNet-50 1x1/2 shortcut at 7x7", shape_of(20, 1024, 14, 14, 2048, 1, 1, 2, 2, 0, 0)},
+      {"Yang 192x256 stem", shape_of(8, 3, 192, 256, 64, 7, 7, 2, 2, 3, 3)},
+      {"FPN 3x3 output at 1024", shape_of(2, 256, 256, 256, 256, 3, 3, 1, 1, 1, 1)},
+      {"FPN lateral 1x1 at 1024", shape_of(2, 2048, 32, 32, 256, 1, 1, 1, 1, 0, 0)},
+      {"mask head 3x3 on 37 RoIs", shape_of(37, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1)},
+      {"parity: 3x3/2 odd", shape_of(3, 5, 11, 9, 7, 3, 3, 2, 2, 1, 1)},
+      {"parity: dilation 2", shape_of(3, 5, 11, 9, 7, 3, 3, 1, 1, 2, 2, 2, 2)},
+      {"parity: 1x7 kernel, stride (1, 2), padding (0, 3)", shape_of(3, 5, 11, 13, 4, 1, 7, 1, 2, 0, 3)},
+      {"parity: 3x1 kernel, dilation (2, 1)", shape_of(3, 5, 11, 13, 4, 3, 1, 2, 1, 1, 0, 2, 1)},
+  };
+  for (const auto& [name, sh] : shapes) {
+    for (CudnnData data : {CudnnData::F32, CudnnData::BF16}) {
+      SCOPED_TRACE(std::string(name) + (data == CudnnData::BF16 ? ", bfloat16" : ", float32"));
+      EXPECT_EQ(conv2d_cudnn_graph_check_operations(sh, data), "");
+    }
+  }
+}
+
+// The check has teeth: an output size that does not follow from the input,
+// kernel, stride and padding is refused, by the forward pass first.
+TEST(CudnnGraphOperations, AnOutputOfTheWrongSizeIsRefused) {
+  Conv2dShape sh = shape_of(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
+  ASSERT_EQ(conv2d_cudnn_graph_check_operations(sh, CudnnData::F32), "");
+  sh.P = 9;  // 8 + 2 - 3 + 1 = 8
+  const std::string error = conv2d_cudnn_graph_check_operations(sh, CudnnData::F32);
+  EXPECT_NE(error.find("forward operation"), std::string::npos) << error;
+  EXPECT_NE(error.find("(2, 3, 8, 8) * (4, 3, 3, 3)"), std::string::npos) << error;
+}
+
+// The alignment the graph API path declares: the largest of 16, 8, 4, 2, 1
+// that divides every address given (null ones do not count).
+TEST(CudnnGraphOperations, AlignmentIsTheLargestThatDividesEveryAddress) {
+  alignas(16) static unsigned char buf[64];
+  EXPECT_EQ(cudnn_alignment({buf}), 16);
+  EXPECT_EQ(cudnn_alignment({buf, nullptr, buf + 32}), 16);
+  EXPECT_EQ(cudnn_alignment({buf, buf + 8}), 8);
+  EXPECT_EQ(cudnn_alignment({buf + 4, buf + 16}), 4);
+  EXPECT_EQ(cudnn_alignment({buf + 2}), 2);
+  EXPECT_EQ(cudnn_alignment({buf + 6, buf + 1}), 1);
+}
+#endif  // SKINMTL_CUDA
 
 TEST(Conv2dCuda, DeviceMismatch) {
   REQUIRE_CUDA();

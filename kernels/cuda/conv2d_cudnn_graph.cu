@@ -1,0 +1,579 @@
+// cuDNN path of kernels/conv2d.h through cuDNN 9's graph API (cudnn_graph.h).
+//
+// The graph API describes work as a graph of operations on tensors, built from
+// "backend descriptors": opaque objects that are created, given attributes one
+// at a time, and finalized (cuDNN checks them then). One pass of a convolution
+// is the smallest graph there is, a single operation:
+//
+//   tensor descriptors      x, w, y: data type, sizes, strides, a unique id
+//                           (the variant pack names buffers by it) and how
+//                           the address is aligned
+//   convolution descriptor  padding, stride, dilation, cross-correlation,
+//                           float accumulation
+//   operation               forward (x, w -> y), backward data (w, dy -> dx)
+//                           or backward filter (x, dy -> dw), each computing
+//                           out = alpha * result + beta * out
+//   operation graph         the one operation, and the cuDNN handle
+//   engine heuristics       cuDNN's ranked list of engine configurations that
+//                           can run the graph (mode A, then the fallback list)
+//   execution plan          one configuration made ready for the handle's
+//                           GPU; it says how much workspace it needs
+//   variant pack            per call: each tensor's device address (by unique
+//                           id) and the workspace's
+//   cudnnBackendExecute     queues the plan on the handle's stream
+//
+// Choosing an engine: the rules of the legacy path (conv2d_cudnn.cu), read
+// from each engine's numerical notes instead of from an algorithm's name. An
+// engine qualifies unless its notes say
+//   - NONDETERMINISTIC (the same inputs must give the same bits),
+//   - FFT or WINOGRAD (of any tile size): their rounding error grows with the
+//     largest values of the layer rather than with each output's own sum
+//     (the legacy path still accepts fused 3x3 Winograd; this one does not),
+//   - DOWN_CONVERT_INPUTS or REDUCED_PRECISION_REDUCTION (float32 data rounded
+//     to half precision, or sums kept in it),
+//   - TENSOR_CORE, unless tensor-core math is allowed: TF32 after
+//     cuda::set_tf32(true), and always for bfloat16 data;
+// and its plan must build here and need at most 512 MiB of workspace.
+//
+// Ranked by heuristics or by measurement. By default the first qualifying
+// engine of cuDNN's heuristic ranking is used: nothing runs, and the choice is
+// the same in every run. With cuda::set_conv_benchmark(true) the first call
+// of a shape builds plans for up to kMeasuredCandidates qualifying engines,
+// runs each on trial buffers of the shape (a warm-up, then the median of three
+// timed runs) and keeps the fastest. As in the legacy path, batch sizes share
+// a measured ranking per power-of-two bucket (batch_bucket): a later N of the
+// same bucket orders its own qualifying engines by the bucket's measured
+// order, by engine index, without running them.
+//
+// Plans are cached per shape, pass, beta (0 for a dx that holds nothing yet,
+// 1 to add to it; dw always adds), data type, math setting, ranking mode and
+// address alignment, for the life of the process, like the legacy plans.
+//
+// Handle: the operation graph and the execution plan are given the cuDNN
+// handle (bound to cuda::stream()). cuDNN 9.19's header marks those two
+// attributes deprecated in favour of device-property descriptors (cuDNN 9.8
+// and up, for building plans on a machine without the GPU), which this
+// project does not need; the handle attributes work in every cuDNN 9.
+//
+// Bias: the deterministic bias kernels of conv2d_im2col.cu, as in the legacy
+// path.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/conv2d_cudnn_common.cuh"
+#include "kernels/device.h"
+
+namespace skinmtl {
+namespace {
+
+using namespace cudnn_conv;
+
+constexpr int kMeasuredCandidates = 8;
+
+// ---- descriptors -------------------------------------------------------------------
+
+// A backend descriptor, destroyed by its owner. Move-only.
+class Descriptor {
+ public:
+  Descriptor() = default;
+  explicit Descriptor(cudnnBackendDescriptorType_t type) { CUDNN_CHECK(cudnnBackendCreateDescriptor(type, &d_)); }
+  ~Descriptor() {
+    if (d_) cudnnBackendDestroyDescriptor(d_);  // status ignored: a destructor must not throw
+  }
+  Descriptor(Descriptor&& o) noexcept : d_(o.d_) { o.d_ = nullptr; }
+  Descriptor& operator=(Descriptor&& o) noexcept {
+    std::swap(d_, o.d_);
+    return *this;
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+
+  cudnnBackendDescriptor_t get() const { return d_; }
+  // cuDNN's verdict; the callers decide whether a refusal is an error.
+  cudnnStatus_t try_finalize() { return cudnnBackendFinalize(d_); }
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+// Sets one attribute; a refusal names the attribute (SET passes its name).
+void set_attribute(const Descriptor& d, cudnnBackendAttributeName_t name, const char* name_text,
+                   cudnnBackendAttributeType_t type, int64_t count, const void* values) {
+  const cudnnStatus_t s = cudnnBackendSetAttribute(d.get(), name, type, count, values);
+  SKINMTL_CHECK(s == CUDNN_STATUS_SUCCESS,
+                "cuDNN graph API: setting " << name_text << ": " << cudnnGetErrorString(s));
+}
+#define SET(desc, name, type, count, values) set_attribute(desc, name, #name, type, count, values)
+
+// An attribute whose value is another (finalized) descriptor.
+void set_descriptor(const Descriptor& d, cudnnBackendAttributeName_t name, const char* name_text,
+                    const Descriptor& value) {
+  cudnnBackendDescriptor_t v = value.get();
+  set_attribute(d, name, name_text, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &v);
+}
+#define SET_DESC(desc, name, value) set_descriptor(desc, name, #name, value)
+
+void finalize(Descriptor& d, const std::string& what) {
+  const cudnnStatus_t s = d.try_finalize();
+  SKINMTL_CHECK(s == CUDNN_STATUS_SUCCESS,
+                "cuDNN graph API: finalizing " << what << ": " << cudnnGetErrorString(s));
+}
+
+// "(2, 64, 56, 56) * (64, 64, 3, 3), stride (1, 1), padding (1, 1), dilation (1, 1)"
+std::string describe(const Conv2dShape& sh) {
+  std::ostringstream s;
+  s << "(" << sh.N << ", " << sh.C << ", " << sh.H << ", " << sh.W << ") * (" << sh.K << ", " << sh.C << ", "
+    << sh.R << ", " << sh.S << "), stride (" << sh.stride_h << ", " << sh.stride_w << "), padding ("
+    << sh.pad_h << ", " << sh.pad_w << "), dilation (" << sh.dilation_h << ", " << sh.dilation_w << ")";
+  return s.str();
+}
+
+// The unique ids of a pass's three tensors: every pass names x (or dx), w (or
+// dw) and y (or dy) the same way, so one variant-pack layout serves all three.
+constexpr int64_t kX = 'x', kW = 'w', kY = 'y';
+
+// A dense NCHW tensor (the last dimension moves fastest).
+Descriptor tensor(int64_t uid, cudnnDataType_t type, const std::array<int64_t, 4>& dims, int64_t alignment) {
+  const std::array<int64_t, 4> strides = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  Descriptor t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  SET(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type);
+  SET(t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data());
+  SET(t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides.data());
+  SET(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
+  SET(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment);
+  finalize(t, std::string("tensor '") + char(uid) + "'");
+  return t;
+}
+
+// Cross-correlation (no kernel flip, like PyTorch) with float accumulation;
+// the same padding before and after, as kernels/conv2d.h defines it.
+Descriptor convolution(const Conv2dShape& sh) {
+  const int64_t spatial = 2;
+  const cudnnDataType_t accumulate = CUDNN_DATA_FLOAT;
+  const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+  const int64_t pad[2] = {sh.pad_h, sh.pad_w}, stride[2] = {sh.stride_h, sh.stride_w},
+                dilation[2] = {sh.dilation_h, sh.dilation_w};
+  Descriptor c(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  SET(c, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial);
+  SET(c, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &accumulate);
+  SET(c, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+  SET(c, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+  SET(c, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+  SET(c, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, stride);
+  SET(c, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dilation);
+  finalize(c, "the convolution descriptor");
+  return c;
+}
+
+enum class Pass { Forward, BackwardData, BackwardFilter };
+
+const char* pass_name(Pass p) {
+  return p == Pass::Forward ? "forward" : p == Pass::BackwardData ? "backward-data" : "backward-filter";
+}
+
+// One pass as an operation, with the descriptors it was built from (kept as
+// long as the plan that runs it).
+struct Operation {
+  Descriptor x, w, y, conv, op;
+};
+
+Operation operation(Pass pass, const Conv2dShape& sh, CudnnData data, float beta, int64_t alignment) {
+  Operation o;
+  const cudnnDataType_t type = cudnn_type(data);
+  o.x = tensor(kX, type, {sh.N, sh.C, sh.H, sh.W}, alignment);
+  o.w = tensor(kW, type, {sh.K, sh.C, sh.R, sh.S}, alignment);
+  o.y = tensor(kY, type, {sh.N, sh.K, sh.P, sh.Q}, alignment);
+  o.conv = convolution(sh);
+  const float alpha = 1.f;  // float for float32 and bfloat16 data alike
+  switch (pass) {
+    case Pass::Forward:  // y = conv(x, w) + beta y
+      o.op = Descriptor(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, o.x);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, o.w);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, o.y);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, o.conv);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+    case Pass::BackwardData:  // dx = conv^T(dy, w) + beta dx
+      o.op = Descriptor(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, o.x);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, o.w);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, o.y);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, o.conv);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+    case Pass::BackwardFilter:  // dw = sum over images of dy (x) x + beta dw
+      o.op = Descriptor(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, o.x);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, o.w);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, o.y);
+      SET_DESC(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, o.conv);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      SET(o.op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+  }
+  finalize(o.op, std::string("the ") + pass_name(pass) + " operation of " + describe(sh));
+  return o;
+}
+
+Descriptor operation_graph(const Operation& o, const std::string& what) {
+  Descriptor g(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  SET_DESC(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, o.op);
+  cudnnHandle_t handle = cuda::cudnn_handle();
+  SET(g, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+  finalize(g, "the operation graph of " + what);
+  return g;
+}
+
+// ---- engines ----------------------------------------------------------------------------
+
+// cuDNN's engine configurations for `graph` in one heuristic mode, best
+// first; none when the mode has nothing for it.
+std::vector<Descriptor> engine_configs(const Descriptor& graph, cudnnBackendHeurMode_t mode) {
+  Descriptor heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+  SET_DESC(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph);
+  SET(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
+  if (heur.try_finalize() != CUDNN_STATUS_SUCCESS) return {};
+  int64_t count = 0;
+  CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                       CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
+  // cuDNN fills descriptors we create.
+  std::vector<Descriptor> configs;
+  std::vector<cudnnBackendDescriptor_t> raw;
+  for (int64_t i = 0; i < count; ++i) {
+    configs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    raw.push_back(configs.back().get());
+  }
+  int64_t got = 0;
+  if (count > 0)
+    CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                         CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, raw.data()));
+  configs.resize((size_t)std::min(got, count));
+  return configs;
+}
+
+// What an engine configuration's engine says about itself.
+struct EngineFacts {
+  int64_t index = -1;  // cuDNN's global engine index
+  std::vector<cudnnBackendNumericalNote_t> notes;
+};
+
+EngineFacts engine_facts(const Descriptor& config) {
+  Descriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t e = engine.get();
+  int64_t n = 0;
+  CUDNN_CHECK(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                       1, &n, &e));
+  EngineFacts f;
+  CUDNN_CHECK(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &f.index));
+  f.notes.resize(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+  CUDNN_CHECK(cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                       CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, f.notes.data()));
+  f.notes.resize((size_t)std::max<int64_t>(0, std::min<int64_t>(n, CUDNN_NUMERICAL_NOTE_TYPE_COUNT)));
+  return f;
+}
+
+// Whether the notes meet the rules at the top of this file.
+bool qualifies(const std::vector<cudnnBackendNumericalNote_t>& notes, bool tensor_cores) {
+  for (cudnnBackendNumericalNote_t n : notes) {
+    switch (n) {
+      case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC:
+      case CUDNN_NUMERICAL_NOTE_FFT:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6:
+      case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13:
+      case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS:
+      case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION:
+        return false;
+      case CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
+        if (!tensor_cores) return false;
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+// A qualifying engine with its finalized execution plan.
+struct Candidate {
+  Descriptor config, plan;
+  int64_t engine = -1, workspace_bytes = 0;
+};
+
+// The plan of `config` for the handle's GPU; false when cuDNN cannot build it
+// here (an engine the GPU or this shape does not support).
+bool make_plan(const Descriptor& config, Candidate* c) {
+  Descriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+  cudnnHandle_t handle = cuda::cudnn_handle();
+  SET(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+  SET_DESC(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config);
+  if (plan.try_finalize() != CUDNN_STATUS_SUCCESS) return false;
+  int64_t n = 0;
+  CUDNN_CHECK(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                       &n, &c->workspace_bytes));
+  c->plan = std::move(plan);
+  return true;
+}
+
+// Up to `wanted` qualifying engines with their plans, in cuDNN's order: heuristic
+// mode A's list, then the fallback list's engines not seen yet.
+std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, int wanted) {
+  std::vector<Candidate> out;
+  std::vector<int64_t> seen;
+  for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    for (Descriptor& config : engine_configs(graph, mode)) {
+      if ((int)out.size() >= wanted) return out;
+      const EngineFacts facts = engine_facts(config);
+      if (std::find(seen.begin(), seen.end(), facts.index) != seen.end()) continue;
+      seen.push_back(facts.index);
+      if (!qualifies(facts.notes, tensor_cores)) continue;
+      Candidate c;
+      if (!make_plan(config, &c)) continue;
+      if (c.workspace_bytes < 0 || (size_t)c.workspace_bytes > kMaxWorkspaceBytes) continue;
+      c.engine = facts.index;
+      c.config = std::move(config);
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+// Queues `plan` on the handle's stream with x, w, y (or dx, dw, dy) at these
+// addresses.
+void execute(const Descriptor& plan, const void* x, const void* w, const void* y, void* workspace) {
+  const int64_t uids[3] = {kX, kW, kY};
+  void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
+  Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers);
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+  finalize(pack, "the variant pack");
+  CUDNN_CHECK(cudnnBackendExecute(cuda::cudnn_handle(), plan.get(), pack.get()));
+}
+
+// Milliseconds per run of `plan` on the trial buffers: the median of three
+// timed runs after a warm-up run.
+float time_plan(const Candidate& c, const TrialBuffers& t) {
+  cudaStream_t s = cuda::stream();
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> ms;
+  try {
+    execute(c.plan, t.x, t.w, t.y, t.workspace);
+    for (int rep = 0; rep < 3; ++rep) {
+      CUDA_CHECK(cudaEventRecord(start, s));
+      execute(c.plan, t.x, t.w, t.y, t.workspace);
+      CUDA_CHECK(cudaEventRecord(stop, s));
+      CUDA_CHECK(cudaEventSynchronize(stop));
+      float m = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&m, start, stop));
+      ms.push_back(m);
+    }
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(ms.begin(), ms.end());
+  return ms[1];
+}
+
+// ---- plans --------------------------------------------------------------------------------
+
+struct GraphPlan {
+  Operation operation;
+  Descriptor graph;
+  Candidate chosen;
+};
+
+using PlanKey = std::array<int, 21>;
+
+PlanKey key_of(const Conv2dShape& sh, Pass pass, bool accumulate, CudnnData data, bool tf32, bool benchmark,
+               int alignment) {
+  return {sh.N,          sh.C,          sh.H,         sh.W,          sh.K,           sh.R,
+          sh.S,          sh.P,          sh.Q,         sh.stride_h,   sh.stride_w,    sh.pad_h,
+          sh.pad_w,      sh.dilation_h, sh.dilation_w, (int)pass,    accumulate ? 1 : 0, (int)data,
+          tf32 ? 1 : 0,  benchmark ? 1 : 0, alignment};
+}
+
+// Orders `c` fastest first by `ranking` (engine indices, fastest first);
+// engines the ranking does not know keep cuDNN's order after those it does.
+void order_by(std::vector<Candidate>& c, const std::vector<int64_t>& ranking) {
+  auto rank = [&](const Candidate& x) {
+    const auto it = std::find(ranking.begin(), ranking.end(), x.engine);
+    return it == ranking.end() ? ranking.size() : (size_t)(it - ranking.begin());
+  };
+  std::stable_sort(c.begin(), c.end(), [&](const Candidate& a, const Candidate& b) { return rank(a) < rank(b); });
+}
+
+// The measured ranking of `c` (engine indices, fastest first) on trial
+// buffers of `sh`; empty when the buffers do not fit. Candidates needing more
+// workspace than the trial buffer has are left out.
+std::vector<int64_t> measure(const std::vector<Candidate>& c, const Conv2dShape& sh, CudnnData data) {
+  TrialBuffers trial(sh, elem_bytes(data));
+  if (!trial.ok()) return {};
+  std::vector<std::pair<float, int64_t>> timed;
+  for (const Candidate& k : c)
+    if ((size_t)k.workspace_bytes <= trial.workspace_bytes) timed.push_back({time_plan(k, trial), k.engine});
+  std::stable_sort(timed.begin(), timed.end());
+  std::vector<int64_t> ranking;
+  for (const auto& t : timed) ranking.push_back(t.second);
+  return ranking;
+}
+
+// The cached plan of one pass, built on first use. The maps are
+// heap-allocated and never destroyed (no descriptor is freed during static
+// destruction, after the CUDA runtime may be gone); a plan never moves once
+// inserted, so the reference stays valid.
+const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, CudnnData data, int alignment) {
+  static std::mutex mu;
+  static auto* plans = new std::map<PlanKey, std::unique_ptr<GraphPlan>>();
+  static auto* measured = new std::map<PlanKey, std::vector<int64_t>>();  // key with N -> its bucket
+  std::lock_guard<std::mutex> lock(mu);
+  const bool tf32 = cuda::tf32(), benchmark = cuda::conv_benchmark();
+  const PlanKey key = key_of(sh, pass, accumulate, data, tf32, benchmark, alignment);
+  const auto it = plans->find(key);
+  if (it != plans->end()) return *it->second;
+
+  const std::string what = std::string("the ") + pass_name(pass) + " pass of " + describe(sh);
+  auto pl = std::make_unique<GraphPlan>();
+  pl->operation = operation(pass, sh, data, accumulate ? 1.f : 0.f, alignment);
+  pl->graph = operation_graph(pl->operation, what);
+  std::vector<Candidate> c =
+      candidates(pl->graph, tensor_ops(tf32, data), benchmark ? kMeasuredCandidates : 1);
+  SKINMTL_CHECK(!c.empty(), "conv2d (cuDNN graph API): no engine qualifies for "
+                                << what << (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)")
+                                << ": each is non-deterministic, FFT or Winograd, rounds to half precision, "
+                                   "uses tensor cores where they are not allowed, needs more than 512 MiB of "
+                                   "workspace, or cannot run on this GPU. SKINMTL_CONV_BACKEND=cudnn runs cuDNN's "
+                                   "legacy API instead.");
+  if (benchmark && c.size() > 1) {
+    Conv2dShape bucket = sh;
+    bucket.N = batch_bucket(sh.N);
+    const PlanKey bucket_key = key_of(bucket, pass, accumulate, data, tf32, true, alignment);
+    auto m = measured->find(bucket_key);
+    if (m != measured->end()) {
+      order_by(c, m->second);
+    } else {
+      std::vector<int64_t> ranking = measure(c, sh, data);
+      order_by(c, ranking);
+      if (!ranking.empty()) measured->emplace(bucket_key, std::move(ranking));  // else: heuristic order this time
+    }
+  }
+  pl->chosen = std::move(c.front());
+  return *plans->emplace(key, std::move(pl)).first->second;
+}
+
+// The pointers must be aligned as the plan was told (the framework passes
+// cudnn_alignment() of these same pointers).
+void check_alignment(std::initializer_list<const void*> pointers, int alignment) {
+  SKINMTL_CHECK(cudnn_alignment(pointers) >= alignment,
+                "conv2d (cuDNN graph API): the buffers are aligned to "
+                    << cudnn_alignment(pointers) << " bytes, but the plan was asked for " << alignment);
+}
+
+void check_workspace(const GraphPlan& pl, size_t workspace_bytes, Pass pass) {
+  SKINMTL_CHECK(workspace_bytes >= (size_t)pl.chosen.workspace_bytes,
+                "conv2d (cuDNN graph API): the " << pass_name(pass) << " pass needs " << pl.chosen.workspace_bytes
+                                                 << " workspace bytes, got " << workspace_bytes);
+}
+
+}  // namespace
+
+int cudnn_alignment(std::initializer_list<const void*> pointers) {
+  int a = 16;
+  for (const void* p : pointers)
+    if (p)
+      while (a > 1 && reinterpret_cast<uintptr_t>(p) % (uintptr_t)a != 0) a /= 2;
+  return a;
+}
+
+size_t conv2d_cudnn_graph_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data, int alignment) {
+  if (sh.N == 0) return 0;  // nothing to compute (cuDNN rejects empty tensors)
+  return (size_t)plan_for(Pass::Forward, sh, false, data, alignment).chosen.workspace_bytes;
+}
+
+size_t conv2d_cudnn_graph_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
+                                                   bool accumulate_dx, CudnnData data, int alignment) {
+  if (sh.N == 0) return 0;
+  size_t bytes = 0;  // the two passes run one after the other and share the workspace
+  if (need_dx)
+    bytes = std::max(bytes, (size_t)plan_for(Pass::BackwardData, sh, accumulate_dx, data, alignment)
+                                .chosen.workspace_bytes);
+  if (need_dw)
+    bytes = std::max(
+        bytes, (size_t)plan_for(Pass::BackwardFilter, sh, true, data, alignment).chosen.workspace_bytes);
+  return bytes;
+}
+
+template <typename T>
+void conv2d_forward_cudnn_graph(T* y, const T* x, const T* w, const float* bias, void* workspace,
+                                size_t workspace_bytes, int alignment, const Conv2dShape& sh,
+                                cuda_stream_t stream) {
+  if (sh.N == 0) return;
+  check_stream(stream, "cuDNN graph API");
+  check_alignment({y, x, w}, alignment);
+  // beta = 0: y is overwritten, never read (it may hold garbage).
+  const GraphPlan& pl = plan_for(Pass::Forward, sh, false, data_of<T>(), alignment);
+  check_workspace(pl, workspace_bytes, Pass::Forward);
+  execute(pl.chosen.plan, x, w, y, workspace);
+  if (bias) conv2d_bias_forward_cuda(y, bias, sh, stream);
+}
+
+template <typename T>
+void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
+                                 void* workspace, size_t workspace_bytes, int alignment,
+                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream) {
+  if (sh.N == 0) return;
+  check_stream(stream, "cuDNN graph API");
+  check_alignment({dx, dw, dy, x, w}, alignment);
+  if (dx) {  // beta 1 adds into dx, beta 0 overwrites a dx that holds nothing yet
+    const GraphPlan& pl = plan_for(Pass::BackwardData, sh, accumulate_dx, data_of<T>(), alignment);
+    check_workspace(pl, workspace_bytes, Pass::BackwardData);
+    execute(pl.chosen.plan, dx, w, dy, workspace);
+  }
+  if (dw) {  // beta 1: dw accumulates
+    const GraphPlan& pl = plan_for(Pass::BackwardFilter, sh, true, data_of<T>(), alignment);
+    check_workspace(pl, workspace_bytes, Pass::BackwardFilter);
+    execute(pl.chosen.plan, x, dw, dy, workspace);
+  }
+  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
+}
+
+std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData data) {
+  try {
+    for (Pass p : {Pass::Forward, Pass::BackwardData, Pass::BackwardFilter})
+      operation(p, sh, data, p == Pass::BackwardFilter ? 1.f : 0.f, 16);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+#define INSTANTIATE(T)                                                                                     \
+  template void conv2d_forward_cudnn_graph<T>(T*, const T*, const T*, const float*, void*, size_t, int,   \
+                                              const Conv2dShape&, cuda_stream_t);                         \
+  template void conv2d_backward_cudnn_graph<T>(T*, T*, float*, const T*, const T*, const T*, void*, size_t, \
+                                               int, const Conv2dShape&, bool, cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
+
+}  // namespace skinmtl
