@@ -1,8 +1,11 @@
 #include "framework/module.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "framework/autograd.h"
+#include "framework/precision.h"
 
 namespace skinmtl {
 
@@ -100,6 +103,39 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   p.training = is_training() && !frozen;
   p.sync = sync;
   return batch_norm2d(x, gamma->value, beta->value, *running_mean, *running_var, p);
+}
+
+namespace {
+
+bool& fold_setting() {
+  static bool on = [] {
+    const char* v = std::getenv("SKINMTL_FOLD_BN");
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return true;
+    SKINMTL_CHECK(std::strcmp(v, "0") == 0, "SKINMTL_FOLD_BN must be 0 or 1, got '" << v << "'");
+    return false;
+  }();
+  return on;
+}
+
+}  // namespace
+
+void set_fold_batch_norm(bool on) { fold_setting() = on; }
+bool fold_batch_norm() { return fold_setting(); }
+
+bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x) {
+  const bool fixed_statistics = !bn.is_training() || bn.frozen;
+  const bool float_data = (x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU)) &&
+                          !autocast_bf16();
+  return fold_batch_norm() && !grad_enabled() && fixed_statistics && float_data;
+}
+
+Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
+  if (conv_bn_folds(bn, x) && (!residual.defined() || residual.dtype() == x.dtype()))
+    return conv2d_bn(x, conv.weight->value, conv.bias ? conv.bias->value : Tensor(), conv.params, bn.gamma->value,
+                     bn.beta->value, *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
+  Tensor y = bn.forward(conv.forward(x));
+  if (residual.defined()) y = add(y, residual);
+  return relu ? skinmtl::relu(y) : y;
 }
 
 int set_sync_batch_norm(Module& m, Communicator* comm) {

@@ -94,6 +94,22 @@ class BatchNorm2d : public Module {
   Communicator* sync = nullptr;  // synchronised batch statistics (BatchNormParams::sync)
 };
 
+// conv -> bn (-> + residual) (-> ReLU when `relu`): the unit every ResNet-50
+// block repeats (with the residual: the block's last one, whose ReLU follows
+// the shortcut's add). Where nothing is recorded (inside a NoGradGuard:
+// evaluation, prediction), the batch norm normalises with its running
+// statistics (eval() or frozen), the data are float32 (or float64) and
+// folding is on, this runs conv2d_bn: the batch norm folded into the
+// convolution, the residual and the ReLU into its bias pass
+// (kernels/fold_batch_norm.h). Otherwise the ops one by one, as in training.
+Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
+// Whether conv_bn(conv, bn, x, ...) folds, as said above.
+bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x);
+// Folding on (the default) or off, for the process: SKINMTL_FOLD_BN=0 in the
+// environment turns it off from the start (to compare, or to rule it out).
+void set_fold_batch_norm(bool on);
+bool fold_batch_norm();
+
 // Sets BatchNorm2d::sync on every batch norm of `m` (nullptr: each process's
 // own batch statistics again). Returns how many of them are not frozen, i.e.
 // will communicate in training.

@@ -45,6 +45,19 @@ struct Conv2dParams {
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined -> (N, K, P, Q)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
 
+// Inference only: conv2d, then a batch norm with fixed statistics (running
+// mean and variance, eps), then + residual when it is defined, then a ReLU
+// when `relu`, computed as ONE convolution with the batch norm folded into its
+// weights and bias, and one pass over the output for the bias, the residual
+// and the ReLU (kernels/fold_batch_norm.h). The same function up to float
+// rounding. Nothing is recorded: it refuses to run where a gradient would be
+// wanted (use the ops one by one to train), and under bfloat16 autocast.
+// w (K, C, R, S), bias (K) or undefined, gamma, beta, running_mean,
+// running_var (K), residual (N, K, P, Q) or undefined.
+Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& gamma,
+                 const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double eps, bool relu,
+                 const Tensor& residual = Tensor());
+
 // Which CUDA implementation conv2d uses. Auto: cuDNN (legacy API). CuDNN:
 // cuDNN's legacy API. CuDNNGraph: cuDNN 9's graph API, the same choices
 // through the interface cuDNN keeps (kernels/conv2d.h). Im2col: im2col + cuBLAS.

@@ -215,13 +215,22 @@ void col2im_cpu(T* dx_n,           // (C, H, W), one image, +=
                 const Conv2dShape& sh);
 
 // scratch: conv2d_cpu_scratch_elems(sh) elements (null when that is 0).
+// The epilogue (inference only, framework/ops.h conv2d_bn): after each group's
+// GEMM, while its output is still in cache, y = act(y + bias[k] + residual)
+// with act ReLU when `relu` (kernels/fold_batch_norm.h's bias_act_elem); the
+// default is the plain bias add.
+template <typename T>
+struct Conv2dEpilogue {
+  const T* residual = nullptr;  // (N, K, P, Q) or null
+  bool relu = false;
+};
 template <typename T>
 void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
                         const T* x,      // (N, C, H, W)
                         const T* w,      // (K, C, R, S)
                         const T* bias,   // (K) or null
                         T* scratch,      // conv2d_cpu_scratch_elems(sh), or null
-                        const Conv2dShape& sh);
+                        const Conv2dShape& sh, Conv2dEpilogue<T> epilogue = {});
 // Any of dx, dw, dbias may be null (that gradient is not wanted). All three
 // accumulate, but dx is overwritten (every element) when accumulate_dx is
 // false: a gradient buffer that holds nothing yet (framework/autograd.h).

@@ -26,12 +26,13 @@ Bottleneck::Bottleneck(int in_channels, int mid, int stride, bool project, const
   }
 }
 
+// conv_bn (framework/module.h): conv -> bn (-> + shortcut) (-> ReLU), folded
+// into one convolution and one pass over its output in inference.
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor h = relu(bn1->forward(conv1->forward(x)));
-  h = relu(bn2->forward(conv2->forward(h)));
-  h = bn3->forward(conv3->forward(h));
-  Tensor shortcut = downsample ? downsample->forward(x) : x;
-  return relu(add(h, shortcut));
+  Tensor h = conv_bn(*conv1, *bn1, x, /*relu=*/true);
+  h = conv_bn(*conv2, *bn2, h, /*relu=*/true);
+  const Tensor shortcut = downsample ? downsample->forward(x) : x;
+  return conv_bn(*conv3, *bn3, h, /*relu=*/true, /*residual=*/shortcut);  // relu(bn3(conv3(h)) + shortcut)
 }
 
 BottleneckLayer::BottleneckLayer(int in_channels, int mid, int n, int stride, const ResNetConfig& cfg,
@@ -63,7 +64,7 @@ ResNet50::ResNet50(const ResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
 ResNet50::Stages ResNet50::stages(const Tensor& x) {
   SKINMTL_CHECK(x.ndim() == 4 && x.size(1) == 3, "ResNet50: input must be (N, 3, H, W), got " << x.str());
   Stages s;
-  s.c1 = relu(bn1->forward(conv1->forward(x)));
+  s.c1 = conv_bn(*conv1, *bn1, x, /*relu=*/true);
   s.c2 = layer1->forward(max_pool2d(s.c1, Pool2dParams::make(3, 2, 1)));
   s.c3 = layer2->forward(s.c2);
   s.c4 = layer3->forward(s.c3);

@@ -61,7 +61,7 @@ class Shortcut : public Module {
  public:
   Shortcut(std::shared_ptr<Conv2d> conv_, std::shared_ptr<BatchNorm2d> bn_)
       : conv(register_module("0", std::move(conv_))), bn(register_module("1", std::move(bn_))) {}
-  Tensor forward(const Tensor& x) { return bn->forward(conv->forward(x)); }
+  Tensor forward(const Tensor& x) { return conv_bn(*conv, *bn, x, /*relu=*/false); }
   std::shared_ptr<Conv2d> conv;
   std::shared_ptr<BatchNorm2d> bn;
 };

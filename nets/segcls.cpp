@@ -35,8 +35,8 @@ Tensor DecoderBlock::forward(const Tensor& coarse, const Tensor& skip) {
                                                                                         << skip.str());
   const Tensor up = upsample_nearest(coarse, skip.size(2), skip.size(3));
   Tensor y = concat({up, skip}, 1);
-  y = relu(bn1->forward(conv1->forward(y)));
-  return relu(bn2->forward(conv2->forward(y)));
+  y = conv_bn(*conv1, *bn1, y, /*relu=*/true);  // folded in inference (framework/module.h)
+  return conv_bn(*conv2, *bn2, y, /*relu=*/true);
 }
 
 UNetDecoder::UNetDecoder(const std::vector<int>& w, Rng& rng) {

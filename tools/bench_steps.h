@@ -346,15 +346,27 @@ struct TimedResNet {
   }
   Tensor bn(BatchNorm2d& b, const Tensor& x) { return t.time("batch_norm", [&] { return b.forward(x); }); }
   Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
+  // conv_bn (framework/module.h): one timer for the folded form, three for the ops.
+  Tensor conv_bn_(Conv2d& c, BatchNorm2d& b, const Tensor& x, bool with_relu, const Tensor& residual = Tensor()) {
+    if (!conv_bn_folds(b, x)) {
+      Tensor y = bn(b, conv(c, x));
+      if (residual.defined()) y = t.time("add", [&] { return add(y, residual); });
+      return with_relu ? relu_(y) : y;
+    }
+    const auto t0 = t.start();
+    Tensor y = conv_bn(c, b, x, with_relu, residual);
+    const Shape& w = c.weight->value.shape();
+    t.stop(conv_key(c) + " + bn folded", t0, 2.0 * (double)y.numel() * (double)(w[1] * w[2] * w[3]));
+    return y;
+  }
   Tensor block(Bottleneck& b, const Tensor& x) {
-    Tensor h = relu_(bn(*b.bn1, conv(*b.conv1, x)));
-    h = relu_(bn(*b.bn2, conv(*b.conv2, h)));
-    h = bn(*b.bn3, conv(*b.conv3, h));
-    Tensor sc = b.downsample ? bn(*b.downsample->bn, conv(*b.downsample->conv, x)) : x;
-    return relu_(t.time("add", [&] { return add(h, sc); }));
+    Tensor h = conv_bn_(*b.conv1, *b.bn1, x, true);
+    h = conv_bn_(*b.conv2, *b.bn2, h, true);
+    const Tensor sc = b.downsample ? conv_bn_(*b.downsample->conv, *b.downsample->bn, x, false) : x;
+    return conv_bn_(*b.conv3, *b.bn3, h, true, sc);
   }
   Tensor forward(const Tensor& x) {
-    Tensor h = relu_(bn(*net.bn1, conv(*net.conv1, x)));
+    Tensor h = conv_bn_(*net.conv1, *net.bn1, x, true);
     h = t.time("max_pool", [&] { return max_pool2d(h, Pool2dParams::make(3, 2, 1)); });
     for (auto* layer : {net.layer1.get(), net.layer2.get(), net.layer3.get(), net.layer4.get()})
       for (auto& b : layer->blocks) h = block(*b, h);

@@ -32,6 +32,7 @@
 #include "framework/ops.h"
 #include "framework/precision.h"
 #include "kernels/conv2d.h"
+#include "kernels/fold_batch_norm.h"
 
 namespace skinmtl {
 
@@ -252,6 +253,73 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
 }
 
 }  // namespace
+
+// ---- conv2d_bn: the batch norm folded in (kernels/fold_batch_norm.h) ---------------------
+//
+// The folded weights and bias are computed at every call (K * C*R*S
+// multiplies, a small fraction of the convolution's K * C*R*S * N*P*Q), so
+// they can never be stale: an evaluation in the middle of training sees the
+// weights of that moment. On the CPU the bias, the residual and the ReLU are
+// the convolution's epilogue (Conv2dEpilogue), applied to each group's output
+// while it is in cache; on the GPU one bias_act pass follows the convolution.
+Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& gamma,
+                 const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double eps, bool relu,
+                 const Tensor& residual) {
+  SKINMTL_CHECK(x.defined() && w.defined() && gamma.defined() && beta.defined() && running_mean.defined() &&
+                    running_var.defined(),
+                "conv2d_bn: x, w, gamma, beta and the running statistics must be defined");
+  bool wants_grad = false;
+  for (const Tensor* t : {&x, &w, &bias, &gamma, &beta, &residual})
+    wants_grad = wants_grad || (t->defined() && t->requires_grad());
+  SKINMTL_CHECK(!grad_enabled() || !wants_grad,
+                "conv2d_bn folds the batch norm into the convolution, which has no backward: it is for inference "
+                "(inside a NoGradGuard); use conv2d, batch_norm2d and relu to train");
+  SKINMTL_CHECK(!autocast_bf16(), "conv2d_bn: not under bfloat16 autocast (it runs the three ops instead)");
+  SKINMTL_CHECK(x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU),
+                "conv2d_bn: float32 (or float64 on the CPU) only, got " << dtype_name(x.dtype()));
+  const Conv2dShape sh = conv2d_shape(x, w, bias, p);
+  const int64_t K = sh.K;
+  for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var})
+    SKINMTL_CHECK(t->shape() == Shape{K} && t->dtype() == w.dtype() && t->device() == w.device(),
+                  "conv2d_bn: the batch norm's vectors must be (" << K << ") like w's output channels, of its "
+                                                                     "dtype and device; got "
+                                                                  << t->str());
+  const Device dev = x.device();
+  SKINMTL_CHECK(!residual.defined() || (residual.shape() == Shape{sh.N, sh.K, sh.P, sh.Q} &&
+                                        residual.dtype() == x.dtype() && residual.device() == dev),
+                "conv2d_bn: the residual must be the output's shape (" << sh.N << ", " << sh.K << ", " << sh.P
+                                                                       << ", " << sh.Q
+                                                                       << "), dtype and device; got "
+                                                                       << residual.str());
+  const int64_t CRS = sh.col_rows();
+  Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
+  Tensor bf = Tensor::empty({K}, w.dtype(), dev);
+  Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
+  if (dev == Device::CPU) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(bias), gamma.data<T>(),
+                             beta.data<T>(), running_mean.data<T>(), running_var.data<T>(), eps, K, CRS);
+      if (sh.N == 0) return;
+      Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
+      Conv2dEpilogue<T> epilogue;
+      epilogue.residual = ptr<T>(residual);
+      epilogue.relu = relu;
+      conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), wf.data<T>(), bf.data<T>(), ptr<T>(col), sh, epilogue);
+    });
+    return y;
+  }
+  require_cuda_f32("conv2d_bn", {&x, &w, &bias, &gamma, &beta, &running_mean, &running_var, &residual});
+  SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(bias),
+                                         gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
+                                         running_var.data<float>(), eps, K, CRS, cuda::stream()));
+  // The convolution on the selected backend, without a bias: bias_act adds
+  // the folded one (and the residual) and applies the ReLU in one pass.
+  y = conv2d_in_dtype(x, wf, Tensor(), p);
+  SKINMTL_CUDA_ONLY(bias_act_cuda(y.data<float>(), bf.data<float>(), ptr<float>(residual), sh.N, K,
+                                  (int64_t)sh.P * sh.Q, relu, cuda::stream()));
+  return y;
+}
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");

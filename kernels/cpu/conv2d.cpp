@@ -38,6 +38,7 @@
 #include <mutex>
 
 #include "kernels/cpu/simd.h"
+#include "kernels/fold_batch_norm.h"
 #include "kernels/gemm.h"
 
 namespace skinmtl {
@@ -188,7 +189,8 @@ void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
 // the scratch after col, which is then copied out image by image.
 template <typename T>
 void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
-                        const Conv2dShape& sh) {
+                        const Conv2dShape& sh, Conv2dEpilogue<T> epilogue) {
+  const bool fused = epilogue.residual || epilogue.relu;
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const int G = conv2d_cpu_images_per_gemm(sh);
   T* product = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
@@ -201,7 +203,24 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
     T* out = count == 1 ? y0 : product;
     gemm_cpu<T>(false, false, sh.K, cols, CRS, T(1), w, CRS, col, cols, T(0), out, cols);
     if (count > 1) side_by_side_to_images(y0, product, count, sh);
-    if (bias) {
+    if (fused) {
+      // Plane gk as below, then + residual and the ReLU (bias_act_elem).
+      const int64_t planes = (int64_t)count * sh.K;
+      const T* r0 = epilogue.residual ? epilogue.residual + n0 * sh.y_image() : nullptr;
+      SKINMTL_PARALLEL(planes * PQ)
+      for (int64_t gk = 0; gk < planes; ++gk) {
+        T* yk = y0 + gk * PQ;
+        const T b = bias ? bias[gk % sh.K] : T(0);
+        const T* rk = r0 ? r0 + gk * PQ : nullptr;
+        if (rk) {
+          SKINMTL_SIMD
+          for (int64_t j = 0; j < PQ; ++j) yk[j] = bias_act_elem(yk[j], b, rk[j], epilogue.relu);
+        } else {
+          SKINMTL_SIMD
+          for (int64_t j = 0; j < PQ; ++j) yk[j] = bias_act_elem(yk[j], b, T(0), epilogue.relu);
+        }
+      }
+    } else if (bias) {
       // Plane gk = g * K + k of the group (y_image() = K * P*Q) gets bias[k].
       const int64_t planes = (int64_t)count * sh.K;
       SKINMTL_PARALLEL(planes * PQ)
@@ -277,7 +296,7 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
   template void im2col_cpu<T>(T*, const T*, const Conv2dShape&);                           \
   template void col2im_cpu<T>(T*, const T*, const Conv2dShape&);                           \
   template void conv2d_forward_cpu<T>(T*, const T*, const T*, const T*, T*,                \
-                                      const Conv2dShape&);                                 \
+                                      const Conv2dShape&, Conv2dEpilogue<T>);              \
   template void conv2d_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, T*,       \
                                        const Conv2dShape&, bool);
 SKINMTL_INSTANTIATE_CONV2D(float)

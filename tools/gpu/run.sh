@@ -216,7 +216,7 @@ ops='ElementwiseCuda.*:ReluCuda.*:MulCuda.*:PermuteCuda.*:UpsampleNearestCuda.*:
 ops+=':ReduceCuda.*:LinearCuda.*:GemmCuda.*:Pool2dCuda.*:BatchNormCuda.*:LossesCuda.*:SGDCuda.*'
 ops+=':SmoothL1LossCuda.*:SigmoidFocalLossCuda.*:SoftJaccardDistanceCuda.*:RoiAlignCuda.*:BoxesCuda.*'
 ops+=':Conv2dCuda.Parity3x3Stride2Pad1:Conv2dCuda.ParityDilation2:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks'
-ops+=':Conv2dCuda.GraphApiTakesBuffersAlignedToFourBytes'
+ops+=':Conv2dCuda.GraphApiTakesBuffersAlignedToFourBytes:ConvBnCuda.*'
 ops+=':Bf16Cuda.*'
 shared='ReduceCuda.*:BatchNormCuda.*:LossesCuda.*:BoxesCuda.*:Conv2dCuda.BiasGradientWithMoreChannelsThanBlocks:Bf16Cuda.*'
 if command -v compute-sanitizer >/dev/null; then

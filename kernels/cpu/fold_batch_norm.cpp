@@ -1,0 +1,48 @@
+// CPU reference loops for kernels/fold_batch_norm.h.
+#include "kernels/fold_batch_norm.h"
+
+#include "kernels/cpu/simd.h"
+
+namespace skinmtl {
+
+template <typename T>
+void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
+                         const T* mean, const T* var, double eps, int64_t K, int64_t CRS) {
+  SKINMTL_PARALLEL(K * CRS)
+  for (int64_t k = 0; k < K; ++k) {
+    const T s = fold_scale(gamma[k], var[k], T(eps));
+    b_folded[k] = ((b ? b[k] : T(0)) - mean[k]) * s + beta[k];
+    const T* wk = w + k * CRS;
+    T* ok = w_folded + k * CRS;
+    SKINMTL_SIMD
+    for (int64_t i = 0; i < CRS; ++i) ok[i] = wk[i] * s;
+  }
+}
+
+// One (image, channel) plane of HW values per iteration.
+template <typename T>
+void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu) {
+  SKINMTL_PARALLEL(N * K * HW)
+  for (int64_t nk = 0; nk < N * K; ++nk) {
+    T* plane = y + nk * HW;
+    const T bk = b[nk % K];
+    if (residual) {
+      const T* r = residual + nk * HW;
+      SKINMTL_SIMD
+      for (int64_t i = 0; i < HW; ++i) plane[i] = bias_act_elem(plane[i], bk, r[i], relu);
+    } else {
+      SKINMTL_SIMD
+      for (int64_t i = 0; i < HW; ++i) plane[i] = bias_act_elem(plane[i], bk, T(0), relu);
+    }
+  }
+}
+
+#define INSTANTIATE(T)                                                                                     \
+  template void fold_batch_norm_cpu<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, \
+                                       double, int64_t, int64_t);                                         \
+  template void bias_act_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool);
+INSTANTIATE(float)
+INSTANTIATE(double)
+#undef INSTANTIATE
+
+}  // namespace skinmtl

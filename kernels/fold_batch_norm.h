@@ -1,0 +1,70 @@
+// kernels/fold_batch_norm.h: a convolution followed by a batch norm with fixed
+// statistics is one convolution; its ReLU rides on the bias pass.
+//
+// A batch norm that normalises with its running statistics (inference, or
+// frozen) is an affine map per channel k:
+//   BN(v)[k] = gamma[k] * (v[k] - mean[k]) * invstd[k] + beta[k],
+//   invstd[k] = 1 / sqrt(var[k] + eps)
+// and a convolution is linear in its weights, each output channel k using
+// only the row w[k, :]. So, with s[k] = gamma[k] * invstd[k],
+//   BN(conv(x, w) + b) = conv(x, w_folded) + b_folded, where
+//   w_folded[k, c, r, s] = w[k, c, r, s] * s[k]
+//   b_folded[k]          = (b[k] - mean[k]) * s[k] + beta[k]   (b = 0: no conv bias)
+// One convolution and one pass over its output (bias, and the ReLU that
+// follows, fused: bias_act) instead of three passes (bias, batch norm, ReLU).
+// A residual block's last unit, relu(BN(conv(x)) + shortcut), takes the
+// shortcut in the same pass: four passes (bias, batch norm, add, ReLU) become
+// one.
+// This is what inference engines do ("batch norm folding"; e.g. Jacob et al.
+// 2018, section 3.2). It changes the rounding, not the function: the outputs
+// agree with the three ops to float precision (tests/framework/ops/test_conv_bn.cpp).
+// Not for training: there the statistics come from the batch (not fixed), or
+// the gradients of gamma and beta are wanted, which the folded form does not
+// give.
+//
+//   fold_batch_norm:  w_folded (K, CRS), b_folded (K) from w (K, CRS), b (K)
+//                     or null, gamma, beta, mean, var (K) and eps; CRS is
+//                     C*R*S, one row of w. Overwrites both outputs.
+//   bias_act:         y (N, K, HW) in place: y = act(y + b[k] + r), with r
+//                     the residual (N, K, HW) or 0 when null, act = ReLU
+//                     (relu = true) or the identity.
+// Saved for backward: nothing. There is no backward: the framework op that
+// uses these (conv2d_bn, framework/ops.h) runs only when nothing is recorded.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace skinmtl {
+
+// s[k] = gamma[k] * invstd[k], the per-channel factor of a batch norm with
+// fixed statistics; invstd rounded as the batch norm kernels round it.
+template <typename T>
+SKINMTL_HD T fold_scale(T gamma, T var, T eps) {
+  using std::sqrt;  // std::sqrt(float) on the host, CUDA's sqrt(float) on the device
+  return gamma * (T(1) / sqrt(var + eps));
+}
+
+// One element of bias_act (r = 0 without a residual).
+template <typename T>
+SKINMTL_HD T bias_act_elem(T y, T b, T r, bool relu) {
+  const T v = (y + b) + r;
+  return relu && !(v > T(0)) ? T(0) : v;  // ReLU: max(v, 0), as kernels/relu.h
+}
+
+template <typename T>
+void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
+                         const T* mean, const T* var, double eps, int64_t K, int64_t CRS);
+template <typename T>
+void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu);
+
+// float only on the GPU.
+void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
+                          const float* beta, const float* mean, const float* var, double eps, int64_t K,
+                          int64_t CRS, cuda_stream_t s);
+void bias_act_cuda(float* y, const float* b, const float* residual, int64_t N, int64_t K, int64_t HW, bool relu,
+                   cuda_stream_t s);
+
+}  // namespace skinmtl

@@ -1,0 +1,310 @@
+// conv2d_bn and conv_bn (batch norm folded into the convolution, for
+// inference): the kernels against their formulas, the folded op against the
+// three ops it replaces (float64 and float32, odd shapes, with and without a
+// conv bias and a ReLU), the cases where conv_bn must not fold, whole networks
+// with folding on and off, and CPU-vs-CUDA parity.
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "framework/autograd.h"
+#include "framework/module.h"
+#include "framework/precision.h"
+#include "kernels/fold_batch_norm.h"
+#include "nets/resnet50.h"
+#include "tests/test_util.h"
+
+namespace skinmtl {
+namespace {
+
+// A batch norm with statistics and an affine part far from the identity, so
+// that folding them wrongly cannot go unnoticed.
+struct BnValues {
+  Tensor gamma, beta, mean, var;
+};
+
+BnValues bn_values(int64_t K, Rng& rng, DType dtype) {
+  return {rand_uniform({K}, rng, 0.5, 2.0, dtype), randn({K}, rng, 1.0, dtype), randn({K}, rng, 0.5, dtype),
+          rand_uniform({K}, rng, 0.2, 3.0, dtype)};
+}
+
+// What conv2d_bn replaces: conv2d, batch norm with the running statistics,
+// + residual, ReLU.
+Tensor three_ops(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, BnValues v, double eps,
+                 bool relu, const Tensor& residual = Tensor()) {
+  BatchNormParams bp;
+  bp.eps = eps;
+  bp.training = false;
+  Tensor y = batch_norm2d(conv2d(x, w, b, p), v.gamma, v.beta, v.mean, v.var, bp);
+  if (residual.defined()) y = add(y, residual);
+  return relu ? skinmtl::relu(y) : y;
+}
+
+// Restores the folding setting when a test ends, however it ends.
+struct FoldGuard {
+  bool prev = fold_batch_norm();
+  ~FoldGuard() { set_fold_batch_norm(prev); }
+};
+
+// ---- the kernels ----------------------------------------------------------------------------
+
+TEST(FoldBatchNorm, KernelFollowsTheFormula) {
+  Rng rng(1);
+  const int64_t K = 5, CRS = 7;
+  const Tensor w = randn({K, CRS}, rng, 1.0, DType::F64), b = randn({K}, rng, 1.0, DType::F64);
+  const BnValues v = bn_values(K, rng, DType::F64);
+  const double eps = 1e-3;
+  for (bool with_bias : {true, false}) {
+    SCOPED_TRACE(with_bias ? "with a conv bias" : "without");
+    Tensor wf = Tensor::full({K, CRS}, std::nan(""), DType::F64), bf = Tensor::full({K}, std::nan(""), DType::F64);
+    fold_batch_norm_cpu<double>(wf.data<double>(), bf.data<double>(), w.data<double>(),
+                                with_bias ? b.data<double>() : nullptr, v.gamma.data<double>(),
+                                v.beta.data<double>(), v.mean.data<double>(), v.var.data<double>(), eps, K, CRS);
+    const auto W = w.to_vector(), B = b.to_vector(), G = v.gamma.to_vector(), Be = v.beta.to_vector(),
+               M = v.mean.to_vector(), V = v.var.to_vector(), WF = wf.to_vector(), BF = bf.to_vector();
+    for (int64_t k = 0; k < K; ++k) {
+      const double s = G[k] / std::sqrt(V[k] + eps);
+      EXPECT_NEAR(BF[k], ((with_bias ? B[k] : 0.0) - M[k]) * s + Be[k], 1e-12) << "channel " << k;
+      for (int64_t i = 0; i < CRS; ++i) EXPECT_NEAR(WF[k * CRS + i], W[k * CRS + i] * s, 1e-12);
+    }
+  }
+}
+
+TEST(FoldBatchNorm, BiasActAddsPerChannelAndTheResidualThenClamps) {
+  const int64_t N = 2, K = 3, HW = 4;
+  const std::vector<double> b = {0.5, -1.0, 2.0};
+  std::vector<double> r(N * K * HW);
+  for (size_t i = 0; i < r.size(); ++i) r[i] = (double)(i % 5) - 2.0;
+  for (bool residual : {false, true})
+    for (bool relu : {false, true}) {
+      SCOPED_TRACE(std::string(relu ? "ReLU" : "identity") + (residual ? ", residual" : ""));
+      std::vector<double> y(N * K * HW);
+      for (size_t i = 0; i < y.size(); ++i) y[i] = (double)i * 0.25 - 3.0;
+      const std::vector<double> before = y;
+      bias_act_cpu<double>(y.data(), b.data(), residual ? r.data() : nullptr, N, K, HW, relu);
+      for (size_t i = 0; i < y.size(); ++i) {
+        const double v = before[i] + b[(i / HW) % K] + (residual ? r[i] : 0.0);
+        EXPECT_EQ(y[i], relu ? std::max(v, 0.0) : v) << "element " << i;
+      }
+    }
+  // ReLU of NaN is 0 here, as kernels/relu.h's max(x, 0) select gives.
+  double nan_y = std::numeric_limits<double>::quiet_NaN(), zero = 0;
+  bias_act_cpu<double>(&nan_y, &zero, nullptr, 1, 1, 1, true);
+  EXPECT_EQ(nan_y, 0.0);
+}
+
+// ---- the op against the three ops --------------------------------------------------------------
+
+struct FoldCase {
+  const char* name;
+  Shape x, w;
+  Conv2dParams p;
+};
+
+const FoldCase kCases[] = {
+    {"3x3/2, odd sizes", {3, 5, 11, 9}, {7, 5, 3, 3}, Conv2dParams::make(2, 1)},
+    {"1x1", {2, 6, 7, 5}, {4, 6, 1, 1}, Conv2dParams{}},
+    {"7x7/2 stem-like", {2, 3, 19, 17}, {8, 3, 7, 7}, Conv2dParams::make(2, 3)},
+    {"dilation 2", {2, 4, 9, 11}, {3, 4, 3, 3}, Conv2dParams::make(1, 2, 2)},
+};
+
+TEST(ConvBn, FoldedEqualsTheThreeOpsInFloat64) {
+  NoGradGuard no_grad;
+  Rng rng(2);
+  for (const FoldCase& c : kCases)
+    for (bool bias : {true, false})
+      for (bool relu : {true, false}) {
+        SCOPED_TRACE(std::string(c.name) + (bias ? ", conv bias" : "") + (relu ? ", ReLU" : ""));
+        const Tensor x = randn(c.x, rng, 1.0, DType::F64), w = randn(c.w, rng, 0.3, DType::F64);
+        const Tensor b = bias ? randn({c.w[0]}, rng, 1.0, DType::F64) : Tensor();
+        const BnValues v = bn_values(c.w[0], rng, DType::F64);
+        const Tensor folded = conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, relu);
+        EXPECT_TENSORS_CLOSE(three_ops(x, w, b, c.p, v, 1e-3, relu), folded, 1e-12, 1e-12);
+      }
+}
+
+TEST(ConvBn, FoldedTakesTheResidualBeforeTheReLU) {
+  NoGradGuard no_grad;
+  Rng rng(10);
+  for (const FoldCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const Tensor x = randn(c.x, rng, 1.0, DType::F64), w = randn(c.w, rng, 0.3, DType::F64);
+    const BnValues v = bn_values(c.w[0], rng, DType::F64);
+    const Tensor shape_of_y = conv2d(x, w, Tensor(), c.p);
+    const Tensor r = randn(shape_of_y.shape(), rng, 1.0, DType::F64);
+    const Tensor folded = conv2d_bn(x, w, Tensor(), c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, true, r);
+    EXPECT_TENSORS_CLOSE(three_ops(x, w, Tensor(), c.p, v, 1e-3, true, r), folded, 1e-12, 1e-12);
+  }
+  // A residual of another shape is refused, by name.
+  const Tensor x = randn({1, 2, 5, 5}, rng), w = randn({3, 2, 3, 3}, rng);
+  const BnValues v = bn_values(3, rng, DType::F32);
+  try {
+    conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true,
+              Tensor::zeros({1, 3, 4, 5}));
+    FAIL() << "a (1, 3, 4, 5) residual for a (1, 3, 5, 5) output was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("residual"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConvBn, FoldedMatchesTheThreeOpsInFloat32) {
+  NoGradGuard no_grad;
+  Rng rng(3);
+  for (const FoldCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+    const BnValues v = bn_values(c.w[0], rng, DType::F32);
+    const Tensor folded = conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-5, true);
+    EXPECT_TENSORS_CLOSE(three_ops(x, w, b, c.p, v, 1e-5, true), folded, 1e-5, 1e-5);
+  }
+}
+
+TEST(ConvBn, RefusesWhereAGradientIsWanted) {
+  Rng rng(4);
+  Tensor x = randn({1, 2, 5, 5}, rng), w = randn({3, 2, 3, 3}, rng);
+  const BnValues v = bn_values(3, rng, DType::F32);
+  w.set_requires_grad(true);
+  try {
+    conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true);
+    FAIL() << "conv2d_bn recorded nothing for a weight that wants a gradient";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("inference"), std::string::npos) << e.what();
+  }
+  NoGradGuard no_grad;  // inside one, the same call is fine
+  EXPECT_EQ(conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true).shape(),
+            (Shape{1, 3, 5, 5}));
+}
+
+// ---- conv_bn: when it folds and when it must not --------------------------------------------------
+
+// A conv and batch norm with non-trivial statistics, as modules.
+struct Unit {
+  Rng rng{5};
+  Conv2d conv{4, 6, 3, Conv2dParams::make(1, 1), /*bias=*/true, rng};
+  BatchNorm2d bn{6, 1e-3};
+  Unit() {
+    const BnValues v = bn_values(6, rng, DType::F32);
+    bn.gamma->value.copy_from(v.gamma);
+    bn.beta->value.copy_from(v.beta);
+    bn.running_mean->copy_from(v.mean);
+    bn.running_var->copy_from(v.var);
+  }
+};
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) { return a.to_vector() == b.to_vector(); }
+
+TEST(ConvBn, FoldsOnlyWithoutATapeAndWithFixedStatistics) {
+  FoldGuard guard;
+  Unit u;
+  Rng rng(6);
+  const Tensor x = randn({2, 4, 9, 7}, rng);
+  u.bn.eval();
+  set_fold_batch_norm(false);
+  Tensor unfolded;
+  {
+    NoGradGuard no_grad;
+    unfolded = conv_bn(u.conv, u.bn, x, true);
+  }
+  EXPECT_TRUE(bitwise_equal(unfolded, relu(u.bn.forward(u.conv.forward(x)))));  // off: the three ops exactly
+  set_fold_batch_norm(true);
+  Tensor folded;
+  {
+    NoGradGuard no_grad;
+    folded = conv_bn(u.conv, u.bn, x, true);
+  }
+  // Folded: the same function, rounded differently (which shows the fold ran).
+  EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-5, 1e-5);
+  EXPECT_FALSE(bitwise_equal(unfolded, folded));
+
+  // With the tape on (training with frozen statistics), the three ops run:
+  // the gradients of the weights are wanted.
+  Tensor taped = conv_bn(u.conv, u.bn, x, true);
+  EXPECT_TRUE(bitwise_equal(taped, unfolded));
+  ASSERT_TRUE(taped.requires_grad());
+
+  // Batch statistics (training mode, not frozen): no fold, even without a
+  // tape; the running statistics are updated as the batch norm does.
+  u.bn.train();
+  const Tensor mean_before = u.bn.running_mean->clone();
+  {
+    NoGradGuard no_grad;
+    conv_bn(u.conv, u.bn, x, true);
+  }
+  EXPECT_FALSE(bitwise_equal(mean_before, *u.bn.running_mean));
+  // Frozen statistics in training mode fold again.
+  u.bn.frozen = true;
+  {
+    NoGradGuard no_grad;
+    const Tensor frozen = conv_bn(u.conv, u.bn, x, true);
+    EXPECT_TENSORS_CLOSE(relu(u.bn.forward(u.conv.forward(x))), frozen, 1e-5, 1e-5);
+  }
+}
+
+TEST(ConvBn, BFloat16AutocastRunsTheThreeOps) {
+  FoldGuard guard;
+  Unit u;
+  u.bn.eval();
+  Rng rng(7);
+  const Tensor x = randn({2, 4, 9, 7}, rng);
+  struct AutocastGuard {
+    ~AutocastGuard() { set_autocast_bf16(false); }
+  } autocast_guard;
+  set_autocast_bf16(true);
+  NoGradGuard no_grad;
+  const Tensor y = conv_bn(u.conv, u.bn, x, true);
+  EXPECT_TRUE(bitwise_equal(y, relu(u.bn.forward(u.conv.forward(x)))));
+}
+
+// Whole networks: the Keras ResNet-50 trunk (conv biases, eps 1e-3) and the
+// Yang et al. decoder, evaluated with folding on and off.
+TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
+  FoldGuard guard;
+  Rng rng(8);
+  ResNet50 net(keras_resnet50(5), rng);
+  // Batch norms as a trained network has them, not the initial 1, 0, 0, 1.
+  net.apply([&rng](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+      const Shape k = bn->gamma->value.shape();
+      bn->gamma->value.copy_from(rand_uniform(k, rng, 0.5, 1.5));
+      bn->beta->value.copy_from(randn(k, rng, 0.1));
+      bn->running_mean->copy_from(randn(k, rng, 0.1));
+      bn->running_var->copy_from(rand_uniform(k, rng, 0.5, 2.0));
+    }
+  });
+  net.eval();
+  const Tensor x = randn({2, 3, 64, 64}, rng);
+  NoGradGuard no_grad;
+  set_fold_batch_norm(false);
+  const Tensor unfolded = net.forward(x);
+  set_fold_batch_norm(true);
+  const Tensor folded = net.forward(x);
+  EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-4, 1e-4);
+  EXPECT_FALSE(bitwise_equal(unfolded, folded));
+}
+
+// ---- CUDA ---------------------------------------------------------------------------------------
+
+TEST(ConvBnCuda, MatchesTheCpu) {
+  REQUIRE_CUDA();
+  NoGradGuard no_grad;
+  Rng rng(9);
+  for (const FoldCase& c : kCases)
+    for (bool relu : {true, false}) {
+      SCOPED_TRACE(std::string(c.name) + (relu ? ", ReLU" : ""));
+      const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+      const BnValues v = bn_values(c.w[0], rng, DType::F32);
+      const Tensor r = randn(conv2d(x, w, Tensor(), c.p).shape(), rng);
+      const Device d = Device::CUDA;
+      for (bool residual : {false, true}) {
+        SCOPED_TRACE(residual ? "residual" : "no residual");
+        const Tensor cpu =
+            conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, relu, residual ? r : Tensor());
+        const Tensor gpu = conv2d_bn(x.to(d), w.to(d), b.to(d), c.p, v.gamma.to(d), v.beta.to(d), v.mean.to(d),
+                                     v.var.to(d), 1e-3, relu, residual ? r.to(d) : Tensor());
+        EXPECT_TENSORS_CLOSE(cpu, gpu.to(Device::CPU), 1e-4, 1e-4);
+      }
+    }
+}
+
+}  // namespace
+}  // namespace skinmtl
