@@ -353,11 +353,28 @@ template <typename T>
 void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                                  void* workspace, size_t workspace_bytes, int alignment,
                                  const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+// conv2d_bn's GPU form (framework/ops.h; kernels/fold_batch_norm.h) as ONE
+// cuDNN graph: conv -> + bias (-> + residual) (-> ReLU), the intermediate
+// results virtual, float32, w and bias already folded. Where cuDNN has an
+// engine for the graph that meets the rules above (chosen by heuristics),
+// supported() is true and gives its workspace; otherwise it says why, and the
+// framework runs the convolution and one bias_act pass instead. Cached per
+// shape, residual, ReLU, math and alignment.
+bool conv2d_bias_act_cudnn_graph_supported(const Conv2dShape& sh, bool residual, bool relu, int alignment,
+                                           size_t* workspace_bytes, std::string* why = nullptr);
+void conv2d_bias_act_cudnn_graph(float* y,               // (N, K, P, Q), overwritten
+                                 const float* x,         // (N, C, H, W)
+                                 const float* w,         // (K, C, R, S), folded
+                                 const float* bias,      // (K), folded
+                                 const float* residual,  // (N, K, P, Q) or null
+                                 bool relu, void* workspace, size_t workspace_bytes, int alignment,
+                                 const Conv2dShape& sh, cuda_stream_t stream);
 // Builds and finalizes the operation descriptors of the three passes for `sh`
-// (tensors, convolution, forward / backward data / backward filter), which
-// needs no GPU: cuDNN checks there that the sizes agree. Returns "" or what
-// cuDNN refused. The test suite runs it on every convolution shape the
-// models use, on machines without a GPU too.
+// (tensors, convolution, forward / backward data / backward filter), and for
+// float32 those of the fused graphs above, which needs no GPU: cuDNN checks
+// there that the sizes agree. Returns "" or what cuDNN refused. The test
+// suite runs it on every convolution shape the models use, on machines
+// without a GPU too.
 std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData data);
 
 }  // namespace skinmtl

@@ -261,7 +261,9 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
 // they can never be stale: an evaluation in the middle of training sees the
 // weights of that moment. On the CPU the bias, the residual and the ReLU are
 // the convolution's epilogue (Conv2dEpilogue), applied to each group's output
-// while it is in cache; on the GPU one bias_act pass follows the convolution.
+// while it is in cache. On the GPU, with ConvBackend::CuDNNGraph, the unit is
+// one cuDNN graph where cuDNN has an engine for it; otherwise one bias_act
+// pass follows the convolution.
 Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& gamma,
                  const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double eps, bool relu,
                  const Tensor& residual) {
@@ -313,8 +315,24 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(bias),
                                          gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
                                          running_var.data<float>(), eps, K, CRS, cuda::stream()));
-  // The convolution on the selected backend, without a bias: bias_act adds
-  // the folded one (and the residual) and applies the ReLU in one pass.
+  // With the graph API backend, the whole unit as one cuDNN graph where cuDNN
+  // has an engine for it (kernels/conv2d.h).
+  bool fused = false;
+  if (conv_backend() == ConvBackend::CuDNNGraph && sh.N > 0)
+    SKINMTL_CUDA_ONLY(fused = [&] {
+      const int align = cudnn_alignment(
+          {y.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(), ptr<float>(residual)});
+      size_t bytes = 0;
+      if (!conv2d_bias_act_cudnn_graph_supported(sh, residual.defined(), relu, align, &bytes)) return false;
+      Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
+      conv2d_bias_act_cudnn_graph(y.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(),
+                                  ptr<float>(residual), relu, ptr<float>(ws), bytes, align, sh, cuda::stream());
+      return true;
+    }());
+  if (fused) return y;
+  // Otherwise the convolution on the selected backend, without a bias:
+  // bias_act adds the folded one (and the residual) and applies the ReLU in
+  // one pass.
   y = conv2d_in_dtype(x, wf, Tensor(), p);
   SKINMTL_CUDA_ONLY(bias_act_cuda(y.data<float>(), bf.data<float>(), ptr<float>(residual), sh.N, K,
                                   (int64_t)sh.P * sh.Q, relu, cuda::stream()));

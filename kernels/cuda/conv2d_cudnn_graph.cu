@@ -142,8 +142,10 @@ std::string describe(const Conv2dShape& sh) {
 // dw) and y (or dy) the same way, so one variant-pack layout serves all three.
 constexpr int64_t kX = 'x', kW = 'w', kY = 'y';
 
-// A dense NCHW tensor (the last dimension moves fastest).
-Descriptor tensor(int64_t uid, cudnnDataType_t type, const std::array<int64_t, 4>& dims, int64_t alignment) {
+// A dense NCHW tensor (the last dimension moves fastest). A virtual one
+// lives only inside a fused graph: cuDNN never writes it to memory.
+Descriptor tensor(int64_t uid, cudnnDataType_t type, const std::array<int64_t, 4>& dims, int64_t alignment,
+                  bool is_virtual = false) {
   const std::array<int64_t, 4> strides = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
   Descriptor t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   SET(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type);
@@ -151,6 +153,7 @@ Descriptor tensor(int64_t uid, cudnnDataType_t type, const std::array<int64_t, 4
   SET(t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides.data());
   SET(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
   SET(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment);
+  if (is_virtual) SET(t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual);
   finalize(t, std::string("tensor '") + char(uid) + "'");
   return t;
 }
@@ -228,13 +231,93 @@ Operation operation(Pass pass, const Conv2dShape& sh, CudnnData data, float beta
   return o;
 }
 
-Descriptor operation_graph(const Operation& o, const std::string& what) {
+// The graph of `ops`, not yet finalized (the caller decides whether a
+// refusal is an error).
+Descriptor unfinalized_graph(const std::vector<cudnnBackendDescriptor_t>& ops) {
   Descriptor g(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-  SET_DESC(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, o.op);
+  SET(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, (int64_t)ops.size(), ops.data());
   cudnnHandle_t handle = cuda::cudnn_handle();
   SET(g, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+  return g;
+}
+
+Descriptor operation_graph(const Operation& o, const std::string& what) {
+  Descriptor g = unfinalized_graph({o.op.get()});
   finalize(g, "the operation graph of " + what);
   return g;
+}
+
+// ---- the fused inference graph: conv -> + bias (-> + residual) (-> ReLU) -----------------------
+// conv2d_bn's GPU form (kernels/fold_batch_norm.h): the batch norm already
+// folded into w and bias. The intermediate results are virtual tensors.
+
+constexpr int64_t kB = 'b', kR = 'r', kConv = 'c', kBiased = 'd', kSummed = 'e';
+
+Descriptor pointwise_mode(cudnnPointwiseMode_t mode) {
+  const cudnnDataType_t precision = CUDNN_DATA_FLOAT;
+  Descriptor d(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+  SET(d, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
+  SET(d, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
+  finalize(d, mode == CUDNN_POINTWISE_ADD ? "the add descriptor" : "the ReLU descriptor");
+  return d;
+}
+
+// out = mode(in) or mode(in, second).
+Descriptor pointwise(const Descriptor& mode, const Descriptor& in, const Descriptor* second, const Descriptor& out,
+                     const char* what) {
+  Descriptor op(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
+  SET_DESC(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, mode);
+  SET_DESC(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, in);
+  if (second) SET_DESC(op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *second);
+  SET_DESC(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, out);
+  finalize(op, what);
+  return op;
+}
+
+struct FusedOperations {
+  Descriptor x, w, b, r, y, conv_out, biased, summed;  // tensors (the last three virtual)
+  Descriptor conv, add, relu;                          // descriptors the operations use
+  std::vector<Descriptor> ops;                         // in graph order
+};
+
+FusedOperations fused_operations(const Conv2dShape& sh, bool residual, bool relu, int64_t alignment) {
+  FusedOperations f;
+  const cudnnDataType_t type = CUDNN_DATA_FLOAT;
+  const std::array<int64_t, 4> y_dims = {sh.N, sh.K, sh.P, sh.Q};
+  f.x = tensor(kX, type, {sh.N, sh.C, sh.H, sh.W}, alignment);
+  f.w = tensor(kW, type, {sh.K, sh.C, sh.R, sh.S}, alignment);
+  f.b = tensor(kB, type, {1, sh.K, 1, 1}, alignment);  // broadcast over n, p, q
+  f.y = tensor(kY, type, y_dims, alignment);
+  f.conv_out = tensor(kConv, type, y_dims, alignment, /*is_virtual=*/true);
+  f.conv = convolution(sh);
+  f.add = pointwise_mode(CUDNN_POINTWISE_ADD);
+  // Each step writes the next virtual tensor, the last one y.
+  const bool more_after_bias = residual || relu;
+  if (more_after_bias) f.biased = tensor(kBiased, type, y_dims, alignment, true);
+  if (residual && relu) f.summed = tensor(kSummed, type, y_dims, alignment, true);
+
+  const float alpha = 1.f, beta = 0.f;
+  Descriptor conv_op(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+  SET_DESC(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, f.x);
+  SET_DESC(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, f.w);
+  SET_DESC(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, f.conv_out);
+  SET_DESC(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, f.conv);
+  SET(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+  SET(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+  finalize(conv_op, "the fused graph's convolution of " + describe(sh));
+  f.ops.push_back(std::move(conv_op));
+  const Descriptor& after_bias = more_after_bias ? f.biased : f.y;
+  f.ops.push_back(pointwise(f.add, f.conv_out, &f.b, after_bias, "the fused graph's bias add"));
+  if (residual) {
+    f.r = tensor(kR, type, y_dims, alignment);
+    const Descriptor& after_residual = relu ? f.summed : f.y;
+    f.ops.push_back(pointwise(f.add, f.biased, &f.r, after_residual, "the fused graph's residual add"));
+  }
+  if (relu) {
+    f.relu = pointwise_mode(CUDNN_POINTWISE_RELU_FWD);
+    f.ops.push_back(pointwise(f.relu, residual ? f.summed : f.biased, nullptr, f.y, "the fused graph's ReLU"));
+  }
+  return f;
 }
 
 // ---- engines ----------------------------------------------------------------------------
@@ -495,7 +578,83 @@ void check_workspace(const GraphPlan& pl, size_t workspace_bytes, Pass pass) {
                                                  << " workspace bytes, got " << workspace_bytes);
 }
 
+// The fused graph's plan for one shape, or why there is none (cuDNN has no
+// qualifying engine for it here: the caller then runs the convolution and a
+// bias_act pass). Heuristic choice only, also under set_conv_benchmark.
+struct FusedPlan {
+  FusedOperations operations;
+  Descriptor graph;
+  Candidate chosen;
+  bool supported = false;
+  std::string why;
+};
+
+const FusedPlan& fused_plan_for(const Conv2dShape& sh, bool residual, bool relu, int alignment) {
+  static std::mutex mu;
+  static auto* plans = new std::map<PlanKey, std::unique_ptr<FusedPlan>>();
+  std::lock_guard<std::mutex> lock(mu);
+  const bool tf32 = cuda::tf32();
+  // The pass slot of the key holds 3 + (residual, relu) bits: no clash with Pass.
+  const PlanKey key = key_of(sh, (Pass)(3 + (residual ? 2 : 0) + (relu ? 1 : 0)), false, CudnnData::F32, tf32,
+                             false, alignment);
+  const auto it = plans->find(key);
+  if (it != plans->end()) return *it->second;
+  auto pl = std::make_unique<FusedPlan>();
+  pl->operations = fused_operations(sh, residual, relu, alignment);
+  std::vector<cudnnBackendDescriptor_t> ops;
+  for (const Descriptor& op : pl->operations.ops) ops.push_back(op.get());
+  pl->graph = unfinalized_graph(ops);
+  const cudnnStatus_t s = pl->graph.try_finalize();
+  if (s != CUDNN_STATUS_SUCCESS) {
+    pl->why = std::string("cuDNN refused the graph: ") + cudnnGetErrorString(s);
+  } else {
+    std::vector<Candidate> c = candidates(pl->graph, tensor_ops(tf32, CudnnData::F32), 1);
+    if (c.empty()) {
+      pl->why = "no engine for it meets the rules";
+    } else {
+      pl->chosen = std::move(c.front());
+      pl->supported = true;
+    }
+  }
+  return *plans->emplace(key, std::move(pl)).first->second;
+}
+
 }  // namespace
+
+bool conv2d_bias_act_cudnn_graph_supported(const Conv2dShape& sh, bool residual, bool relu, int alignment,
+                                           size_t* workspace_bytes, std::string* why) {
+  if (sh.N == 0) return false;
+  const FusedPlan& pl = fused_plan_for(sh, residual, relu, alignment);
+  if (why) *why = pl.why;
+  if (pl.supported && workspace_bytes) *workspace_bytes = (size_t)pl.chosen.workspace_bytes;
+  return pl.supported;
+}
+
+void conv2d_bias_act_cudnn_graph(float* y, const float* x, const float* w, const float* bias,
+                                 const float* residual, bool relu, void* workspace, size_t workspace_bytes,
+                                 int alignment, const Conv2dShape& sh, cuda_stream_t stream) {
+  if (sh.N == 0) return;
+  check_stream(stream, "cuDNN graph API");
+  check_alignment({y, x, w, bias, residual}, alignment);
+  const FusedPlan& pl = fused_plan_for(sh, residual != nullptr, relu, alignment);
+  SKINMTL_CHECK(pl.supported, "conv2d (cuDNN graph API): the fused graph of " << describe(sh)
+                                                                              << " has no plan: " << pl.why);
+  SKINMTL_CHECK(workspace_bytes >= (size_t)pl.chosen.workspace_bytes,
+                "conv2d (cuDNN graph API): the fused graph needs " << pl.chosen.workspace_bytes
+                                                                   << " workspace bytes, got " << workspace_bytes);
+  std::vector<int64_t> uids = {kX, kW, kB, kY};
+  std::vector<void*> pointers = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(bias), y};
+  if (residual) {
+    uids.push_back(kR);
+    pointers.push_back(const_cast<float*>(residual));
+  }
+  Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, (int64_t)uids.size(), uids.data());
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, (int64_t)pointers.size(), pointers.data());
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+  finalize(pack, "the fused graph's variant pack");
+  CUDNN_CHECK(cudnnBackendExecute(cuda::cudnn_handle(), pl.chosen.plan.get(), pack.get()));
+}
 
 int cudnn_alignment(std::initializer_list<const void*> pointers) {
   int a = 16;
@@ -561,6 +720,19 @@ std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData
   try {
     for (Pass p : {Pass::Forward, Pass::BackwardData, Pass::BackwardFilter})
       operation(p, sh, data, p == Pass::BackwardFilter ? 1.f : 0.f, 16);
+    if (data == CudnnData::F32)  // conv2d_bn's fused graph, float32 only
+      for (bool residual : {false, true})
+        for (bool relu : {false, true}) {
+          const FusedOperations f = fused_operations(sh, residual, relu, 16);
+          // The graph too (without a handle, which needs a GPU): cuDNN checks
+          // there that the operations fit together.
+          std::vector<cudnnBackendDescriptor_t> ops;
+          for (const Descriptor& op : f.ops) ops.push_back(op.get());
+          Descriptor g(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+          SET(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, (int64_t)ops.size(), ops.data());
+          finalize(g, std::string("the fused graph (") + (residual ? "residual" : "no residual") +
+                          (relu ? ", ReLU" : "") + ") of " + describe(sh));
+        }
   } catch (const std::exception& e) {
     return e.what();
   }

@@ -135,6 +135,8 @@ grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped
 grep -E '^\[  FAILED  \]|Failure|error' "$report/cuda_tests.log" | head -40 | sed 's/^/    /' | tee -a "$summary"
 # The whole-network checks (NetworkGradientsCuda.*): how far the GPU's loss, gradients and SGD updates are from the CPU's.
 grep -E "the CPU's" "$report/cuda_tests.log" | sed 's/^ */    network: /' | tee -a "$summary"
+# Whether cuDNN offered an engine for conv2d_bn's fused graph (ConvBnCuda.MatchesTheCpu, graph API backend).
+grep -E "cuDNN fused conv" "$report/cuda_tests.log" | sort | uniq -c | head -16 | sed 's/^ */    /' | tee -a "$summary"
 
 if [ -n "${GPU_CHECK_QUICK:-}" ]; then
   say ""; say "GPU_CHECK_QUICK: build and CUDA tests only; total $(( $(date +%s) - start ))s"

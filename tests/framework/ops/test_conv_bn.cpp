@@ -4,12 +4,14 @@
 // conv bias and a ReLU), the cases where conv_bn must not fold, whole networks
 // with folding on and off, and CPU-vs-CUDA parity.
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
 #include "framework/autograd.h"
 #include "framework/module.h"
 #include "framework/precision.h"
+#include "kernels/conv2d.h"
 #include "kernels/fold_batch_norm.h"
 #include "nets/resnet50.h"
 #include "tests/test_util.h"
@@ -284,26 +286,61 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
 
 // ---- CUDA ---------------------------------------------------------------------------------------
 
+// Restores the convolution backend when a test ends, however it ends.
+struct ConvBackendGuard {
+  ConvBackend prev = conv_backend();
+  ~ConvBackendGuard() { set_conv_backend(prev); }
+};
+
+#if SKINMTL_CUDA
+// Whether conv2d_bn ran as cuDNN's fused graph for this case (graph API
+// backend), printed with cuDNN's reason when it did not.
+void report_fused(const FoldCase& c, bool residual, bool relu) {
+  const Tensor probe = conv2d(Tensor::zeros(c.x), Tensor::zeros(c.w), Tensor(), c.p);
+  Conv2dShape sh;
+  sh.N = (int)c.x[0], sh.C = (int)c.x[1], sh.H = (int)c.x[2], sh.W = (int)c.x[3];
+  sh.K = (int)c.w[0], sh.R = (int)c.w[2], sh.S = (int)c.w[3];
+  sh.P = (int)probe.size(2), sh.Q = (int)probe.size(3);
+  sh.stride_h = c.p.stride_h, sh.stride_w = c.p.stride_w, sh.pad_h = c.p.pad_h, sh.pad_w = c.p.pad_w;
+  sh.dilation_h = c.p.dilation_h, sh.dilation_w = c.p.dilation_w;
+  std::string why;
+  size_t bytes = 0;
+  const bool fused = conv2d_bias_act_cudnn_graph_supported(sh, residual, relu, 16, &bytes, &why);
+  std::printf("  cuDNN fused conv+bias%s%s graph, %s: %s\n", residual ? "+residual" : "", relu ? "+ReLU" : "",
+              c.name, fused ? "used" : ("not available: " + why).c_str());
+}
+#endif
+
+// On every backend; with the graph API one, also through cuDNN's fused
+// conv -> bias -> residual -> ReLU graph where cuDNN offers an engine for it
+// (the test prints, per case, whether it did, and cuDNN's reason if not).
 TEST(ConvBnCuda, MatchesTheCpu) {
   REQUIRE_CUDA();
+  ConvBackendGuard guard;
   NoGradGuard no_grad;
-  Rng rng(9);
-  for (const FoldCase& c : kCases)
-    for (bool relu : {true, false}) {
-      SCOPED_TRACE(std::string(c.name) + (relu ? ", ReLU" : ""));
-      const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
-      const BnValues v = bn_values(c.w[0], rng, DType::F32);
-      const Tensor r = randn(conv2d(x, w, Tensor(), c.p).shape(), rng);
-      const Device d = Device::CUDA;
-      for (bool residual : {false, true}) {
-        SCOPED_TRACE(residual ? "residual" : "no residual");
-        const Tensor cpu =
-            conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, relu, residual ? r : Tensor());
-        const Tensor gpu = conv2d_bn(x.to(d), w.to(d), b.to(d), c.p, v.gamma.to(d), v.beta.to(d), v.mean.to(d),
-                                     v.var.to(d), 1e-3, relu, residual ? r.to(d) : Tensor());
-        EXPECT_TENSORS_CLOSE(cpu, gpu.to(Device::CPU), 1e-4, 1e-4);
-      }
-    }
+  const Device d = Device::CUDA;
+  for (ConvBackend backend : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col}) {
+    set_conv_backend(backend);
+    SCOPED_TRACE(backend == ConvBackend::CuDNN        ? "cuDNN"
+                 : backend == ConvBackend::CuDNNGraph ? "cuDNN graph API"
+                                                      : "im2col");
+    Rng rng(9);
+    for (const FoldCase& c : kCases)
+      for (bool relu : {true, false})
+        for (bool residual : {false, true}) {
+          SCOPED_TRACE(std::string(c.name) + (relu ? ", ReLU" : "") + (residual ? ", residual" : ""));
+          const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+          const BnValues v = bn_values(c.w[0], rng, DType::F32);
+          const Tensor r = residual ? randn(conv2d(x, w, Tensor(), c.p).shape(), rng) : Tensor();
+          const Tensor cpu = conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, relu, r);
+          const Tensor gpu = conv2d_bn(x.to(d), w.to(d), b.to(d), c.p, v.gamma.to(d), v.beta.to(d), v.mean.to(d),
+                                       v.var.to(d), 1e-3, relu, residual ? r.to(d) : Tensor());
+          EXPECT_TENSORS_CLOSE(cpu, gpu.to(Device::CPU), 1e-4, 1e-4);
+#if SKINMTL_CUDA
+          if (backend == ConvBackend::CuDNNGraph) report_fused(c, residual, relu);
+#endif
+        }
+  }
 }
 
 }  // namespace
