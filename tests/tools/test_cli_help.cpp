@@ -20,9 +20,11 @@ struct Result {
   std::string out, err;
 };
 
-Result run(const std::string& args) {
+// bin/skinmtl ARGS, with `env` ("NAME=VALUE ...") set for it.
+Result run(const std::string& args, const std::string& env = "") {
   const std::string base = "/tmp/skinmtl_help_" + std::to_string(::getpid());
-  const int rc = std::system((std::string(test::skinmtl_bin()) + " " + args + " > " + base + ".out 2> " + base + ".err").c_str());
+  const int rc = std::system(
+      (env + " " + test::skinmtl_bin() + " " + args + " > " + base + ".out 2> " + base + ".err").c_str());
   auto slurp = [](const std::string& p) {
     std::ifstream f(p);
     std::stringstream ss;
@@ -46,6 +48,30 @@ TEST(CliHelp, EveryCommandPrintsItsUsageOnStdoutAndExitsZero) {
     EXPECT_NE(r.out.find("usage"), std::string::npos) << "skinmtl " << c << " --help printed:\n" << r.out;
     EXPECT_EQ(r.err, "") << "skinmtl " << c << " --help wrote to stderr";
   }
+}
+
+// skinmtl info says whether inference folds batch norm and (with CUDA) how
+// the GPU convolves, as the environment sets them; a bad value is an error
+// that names the variable.
+TEST(CliInfo, ReportsTheSettingsTheEnvironmentChoosesAndRefusesBadOnes) {
+  const Result plain = run("info");
+  EXPECT_EQ(plain.rc, 0) << plain.err;
+  EXPECT_NE(plain.out.find("folds batch norm into the convolution: yes"), std::string::npos) << plain.out;
+  const Result off = run("info", "SKINMTL_FOLD_BN=0");
+  EXPECT_NE(off.out.find("folds batch norm into the convolution: no"), std::string::npos) << off.out;
+  const Result bad = run("info", "SKINMTL_FOLD_BN=yes");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("SKINMTL_FOLD_BN must be 0 or 1, got 'yes'"), std::string::npos) << bad.err;
+#if SKINMTL_CUDA
+  EXPECT_NE(plain.out.find("GPU convolutions: cuDNN legacy API"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("cuDNN: 9."), std::string::npos) << plain.out;
+  const Result graph = run("info", "SKINMTL_CONV_BACKEND=cudnn-graph");
+  EXPECT_NE(graph.out.find("GPU convolutions: cuDNN graph API"), std::string::npos) << graph.out;
+  const Result wrong = run("info", "SKINMTL_CONV_BACKEND=cudnn_graph");
+  EXPECT_EQ(wrong.rc, 1);
+  EXPECT_NE(wrong.err.find("SKINMTL_CONV_BACKEND must be auto, cudnn, cudnn-graph or im2col"), std::string::npos)
+      << wrong.err;
+#endif
 }
 
 TEST(CliHelp, UsageErrorsGoToStderrWithStatusTwo) {

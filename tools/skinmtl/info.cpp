@@ -3,6 +3,7 @@
 #include <string>
 
 #include "framework/distributed.h"
+#include "framework/module.h"
 #include "framework/ops.h"
 #include "framework/tensor.h"
 #include "tools/skinmtl/commands.h"
@@ -17,7 +18,8 @@ int cmd_info(int argc, char** argv) {
     const std::string a = argv[k];
     if (a == "--help" || a == "-h") {
       std::fputs("usage: skinmtl info\n\nPrints the build configuration (CUDA and MPI compiled in or not), whether a\n"
-                 "GPU is visible, and if not, why, and (with CUDA) cuDNN's version and how the GPU convolves.\n",
+                 "GPU is visible, and if not, why, whether inference folds batch norm into the\n"
+                 "convolutions, and (with CUDA) cuDNN's version and how the GPU convolves.\n",
                  stdout);
       return 0;
     }
@@ -27,6 +29,8 @@ int cmd_info(int argc, char** argv) {
   std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n  data-parallel training: %s\n",
               SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
               cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str(), data_parallel_support().c_str());
+  std::printf("  inference folds batch norm into the convolution: %s\n",
+              fold_batch_norm() ? "yes (SKINMTL_FOLD_BN=0 turns it off)" : "no (SKINMTL_FOLD_BN=0)");
 #if SKINMTL_CUDA
   const ConvBackend b = conv_backend();  // SKINMTL_CONV_BACKEND's choice
   std::printf("  cuDNN: %s\n  GPU convolutions: %s\n", cuda::cudnn_version().c_str(),
