@@ -127,7 +127,7 @@ tests=build/cuda/skinmtl_tests
 bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
-SKINMTL_REQUIRE_CUDA=1 step cuda_tests 150 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
+SKINMTL_REQUIRE_CUDA=1 step cuda_tests 200 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
 say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$report/cuda_tests.log" | tr '\n' ' ')"
 # Each skipped test with its reason (the line after gtest's "Skipped").
 grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped$' | sort | uniq -c | head -10 \
