@@ -25,9 +25,11 @@
 //   fold_batch_norm:  w_folded (K, CRS), b_folded (K) from w (K, CRS), b (K)
 //                     or null, gamma, beta, mean, var (K) and eps; CRS is
 //                     C*R*S, one row of w. Overwrites both outputs.
-//   bias_act:         y (N, K, HW) in place: y = act(y + b[k] + r), with r
-//                     the residual (N, K, HW) or 0 when null, act = ReLU
-//                     (relu = true) or the identity.
+//   bias_act:         y (N, K, HW) in place: y = act(y + b[k] + r), with b
+//                     (K) or 0 when null, r the residual (N, K, HW) or 0 when
+//                     null, act = ReLU (relu = true) or the identity. The CPU
+//                     convolution's epilogue (kernels/conv2d.h) runs it on
+//                     each group of images right after its GEMM.
 // Saved for backward: nothing. There is no backward: the framework op that
 // uses these (conv2d_bn, framework/ops.h) runs only when nothing is recorded.
 #pragma once

@@ -42,6 +42,17 @@ namespace skinmtl::test {
          << ", atol " << atol << ", shape " << shape_str(expected.shape()) << ")";
 }
 
+Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  Conv2dShape sh;
+  sh.N = (int)x[0], sh.C = (int)x[1], sh.H = (int)x[2], sh.W = (int)x[3];
+  sh.K = (int)w[0], sh.R = (int)w[2], sh.S = (int)w[3];
+  sh.stride_h = p.stride_h, sh.stride_w = p.stride_w, sh.pad_h = p.pad_h, sh.pad_w = p.pad_w;
+  sh.dilation_h = p.dilation_h, sh.dilation_w = p.dilation_w;
+  sh.P = conv2d_out_size(sh.H, sh.R, sh.stride_h, sh.pad_h, sh.dilation_h);
+  sh.Q = conv2d_out_size(sh.W, sh.S, sh.stride_w, sh.pad_w, sh.dilation_w);
+  return sh;
+}
+
 Tensor uniform64(const Shape& shape, Rng& rng, double lo, double hi) {
   return rand_uniform(shape, rng, lo, hi, DType::F64);
 }

@@ -16,6 +16,7 @@
 #include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
+#include "kernels/conv2d.h"
 
 // Skips a CUDA test where there is no GPU, by name in the summary; with
 // SKINMTL_REQUIRE_CUDA=1 (a machine meant to have one) it fails instead, so a
@@ -85,6 +86,11 @@ Tensor uniform64(const Shape& shape, Rng& rng, double lo = -1.0, double hi = 1.0
 // lo, lo + step, lo + 2 step, ...: distinct, well separated values, so max
 // pooling has no ties and ReLU no input near zero when lo/step avoid it.
 Tensor distinct64(const Shape& shape, Rng& rng, double lo, double step);
+
+// The sizes conv2d computes for an input of shape x, weights of shape w and
+// p (kernels/conv2d.h), for tests that call kernels or cuDNN's descriptors
+// directly.
+Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams& p);
 
 // The same op run on the CPU and on CUDA from the same float32 inputs: forward
 // outputs and the gradients of every input that requires one must agree.

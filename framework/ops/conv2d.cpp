@@ -296,8 +296,9 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   const int64_t CRS = sh.col_rows();
   Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
   Tensor bf = Tensor::empty({K}, w.dtype(), dev);
-  Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
+  auto output = [&] { return Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev); };
   if (dev == Device::CPU) {
+    Tensor y = output();
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(bias), gamma.data<T>(),
@@ -317,19 +318,20 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
                                          running_var.data<float>(), eps, K, CRS, cuda::stream()));
   // With the graph API backend, the whole unit as one cuDNN graph where cuDNN
   // has an engine for it (kernels/conv2d.h).
-  bool fused = false;
+  Tensor y;
   if (conv_backend() == ConvBackend::CuDNNGraph && sh.N > 0)
-    SKINMTL_CUDA_ONLY(fused = [&] {
+    SKINMTL_CUDA_ONLY(y = [&] {
+      Tensor out = output();
       const int align = cudnn_alignment(
-          {y.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(), ptr<float>(residual)});
+          {out.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(), ptr<float>(residual)});
       size_t bytes = 0;
-      if (!conv2d_bias_act_cudnn_graph_supported(sh, residual.defined(), relu, align, &bytes)) return false;
+      if (!conv2d_bias_act_cudnn_graph_supported(sh, residual.defined(), relu, align, &bytes)) return Tensor();
       Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-      conv2d_bias_act_cudnn_graph(y.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(),
+      conv2d_bias_act_cudnn_graph(out.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(),
                                   ptr<float>(residual), relu, ptr<float>(ws), bytes, align, sh, cuda::stream());
-      return true;
+      return out;
     }());
-  if (fused) return y;
+  if (y.defined()) return y;
   // Otherwise the convolution on the selected backend, without a bias:
   // bias_act adds the folded one (and the residual) and applies the ReLU in
   // one pass.

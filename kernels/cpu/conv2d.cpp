@@ -204,22 +204,9 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
     gemm_cpu<T>(false, false, sh.K, cols, CRS, T(1), w, CRS, col, cols, T(0), out, cols);
     if (count > 1) side_by_side_to_images(y0, product, count, sh);
     if (fused) {
-      // Plane gk as below, then + residual and the ReLU (bias_act_elem).
-      const int64_t planes = (int64_t)count * sh.K;
-      const T* r0 = epilogue.residual ? epilogue.residual + n0 * sh.y_image() : nullptr;
-      SKINMTL_PARALLEL(planes * PQ)
-      for (int64_t gk = 0; gk < planes; ++gk) {
-        T* yk = y0 + gk * PQ;
-        const T b = bias ? bias[gk % sh.K] : T(0);
-        const T* rk = r0 ? r0 + gk * PQ : nullptr;
-        if (rk) {
-          SKINMTL_SIMD
-          for (int64_t j = 0; j < PQ; ++j) yk[j] = bias_act_elem(yk[j], b, rk[j], epilogue.relu);
-        } else {
-          SKINMTL_SIMD
-          for (int64_t j = 0; j < PQ; ++j) yk[j] = bias_act_elem(yk[j], b, T(0), epilogue.relu);
-        }
-      }
+      // The group's count images, as one (count, K, P*Q) block.
+      bias_act_cpu<T>(y0, bias, epilogue.residual ? epilogue.residual + n0 * sh.y_image() : nullptr, count,
+                      sh.K, PQ, epilogue.relu);
     } else if (bias) {
       // Plane gk = g * K + k of the group (y_image() = K * P*Q) gets bias[k].
       const int64_t planes = (int64_t)count * sh.K;

@@ -25,7 +25,7 @@ void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int
   SKINMTL_PARALLEL(N * K * HW)
   for (int64_t nk = 0; nk < N * K; ++nk) {
     T* plane = y + nk * HW;
-    const T bk = b[nk % K];
+    const T bk = b ? b[nk % K] : T(0);
     if (residual) {
       const T* r = residual + nk * HW;
       SKINMTL_SIMD

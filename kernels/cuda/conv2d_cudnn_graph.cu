@@ -435,17 +435,28 @@ std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, in
   return out;
 }
 
-// Queues `plan` on the handle's stream with x, w, y (or dx, dw, dy) at these
-// addresses.
-void execute(const Descriptor& plan, const void* x, const void* w, const void* y, void* workspace) {
-  const int64_t uids[3] = {kX, kW, kY};
-  void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
+// Queues `plan` on the handle's stream with each tensor (by unique id) at its
+// address: the variant pack.
+void execute(const Descriptor& plan, const std::vector<std::pair<int64_t, const void*>>& tensors,
+             void* workspace) {
+  std::vector<int64_t> uids;
+  std::vector<void*> pointers;
+  for (const auto& [uid, p] : tensors) {
+    uids.push_back(uid);
+    pointers.push_back(const_cast<void*>(p));
+  }
   Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
-  SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers);
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, (int64_t)uids.size(), uids.data());
+  SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, (int64_t)pointers.size(),
+      pointers.data());
   SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
   finalize(pack, "the variant pack");
   CUDNN_CHECK(cudnnBackendExecute(cuda::cudnn_handle(), plan.get(), pack.get()));
+}
+
+// One convolution pass: x, w, y (or dx, dw, dy) at these addresses.
+void execute(const Descriptor& plan, const void* x, const void* w, const void* y, void* workspace) {
+  execute(plan, {{kX, x}, {kW, w}, {kY, y}}, workspace);
 }
 
 // Milliseconds per run of `plan` on the trial buffers: the median of three
@@ -642,18 +653,9 @@ void conv2d_bias_act_cudnn_graph(float* y, const float* x, const float* w, const
   SKINMTL_CHECK(workspace_bytes >= (size_t)pl.chosen.workspace_bytes,
                 "conv2d (cuDNN graph API): the fused graph needs " << pl.chosen.workspace_bytes
                                                                    << " workspace bytes, got " << workspace_bytes);
-  std::vector<int64_t> uids = {kX, kW, kB, kY};
-  std::vector<void*> pointers = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(bias), y};
-  if (residual) {
-    uids.push_back(kR);
-    pointers.push_back(const_cast<float*>(residual));
-  }
-  Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, (int64_t)uids.size(), uids.data());
-  SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, (int64_t)pointers.size(), pointers.data());
-  SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
-  finalize(pack, "the fused graph's variant pack");
-  CUDNN_CHECK(cudnnBackendExecute(cuda::cudnn_handle(), pl.chosen.plan.get(), pack.get()));
+  std::vector<std::pair<int64_t, const void*>> tensors = {{kX, x}, {kW, w}, {kB, bias}, {kY, y}};
+  if (residual) tensors.push_back({kR, residual});
+  execute(pl.chosen.plan, tensors, workspace);
 }
 
 int cudnn_alignment(std::initializer_list<const void*> pointers) {

@@ -19,7 +19,9 @@ __global__ void fold_batch_norm_kernel(float* w_folded, float* b_folded, const f
 
 __global__ void bias_act_kernel(float* y, const float* b, const float* residual, int64_t n, int64_t K, int64_t HW,
                                 bool relu) {
-  CUDA_KERNEL_LOOP(i, n) { y[i] = bias_act_elem(y[i], b[(i / HW) % K], residual ? residual[i] : 0.f, relu); }
+  CUDA_KERNEL_LOOP(i, n) {
+    y[i] = bias_act_elem(y[i], b ? b[(i / HW) % K] : 0.f, residual ? residual[i] : 0.f, relu);
+  }
 }
 
 void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,

@@ -540,13 +540,8 @@ TEST(Conv2dCuda, GraphApiTakesBuffersAlignedToFourBytes) {
 
 Conv2dShape shape_of(int N, int C, int H, int W, int K, int R, int S, int stride_h, int stride_w, int pad_h,
                      int pad_w, int dil_h = 1, int dil_w = 1) {
-  Conv2dShape sh;
-  sh.N = N, sh.C = C, sh.H = H, sh.W = W, sh.K = K, sh.R = R, sh.S = S;
-  sh.stride_h = stride_h, sh.stride_w = stride_w, sh.pad_h = pad_h, sh.pad_w = pad_w;
-  sh.dilation_h = dil_h, sh.dilation_w = dil_w;
-  sh.P = conv2d_out_size(H, R, stride_h, pad_h, dil_h);
-  sh.Q = conv2d_out_size(W, S, stride_w, pad_w, dil_w);
-  return sh;
+  return test::conv2d_shape_for({N, C, H, W}, {K, C, R, S},
+                                Conv2dParams{stride_h, stride_w, pad_h, pad_w, dil_h, dil_w});
 }
 
 // cuDNN finalizes the forward, backward-data and backward-filter operations

@@ -77,18 +77,21 @@ TEST(FoldBatchNorm, BiasActAddsPerChannelAndTheResidualThenClamps) {
   const std::vector<double> b = {0.5, -1.0, 2.0};
   std::vector<double> r(N * K * HW);
   for (size_t i = 0; i < r.size(); ++i) r[i] = (double)(i % 5) - 2.0;
-  for (bool residual : {false, true})
-    for (bool relu : {false, true}) {
-      SCOPED_TRACE(std::string(relu ? "ReLU" : "identity") + (residual ? ", residual" : ""));
-      std::vector<double> y(N * K * HW);
-      for (size_t i = 0; i < y.size(); ++i) y[i] = (double)i * 0.25 - 3.0;
-      const std::vector<double> before = y;
-      bias_act_cpu<double>(y.data(), b.data(), residual ? r.data() : nullptr, N, K, HW, relu);
-      for (size_t i = 0; i < y.size(); ++i) {
-        const double v = before[i] + b[(i / HW) % K] + (residual ? r[i] : 0.0);
-        EXPECT_EQ(y[i], relu ? std::max(v, 0.0) : v) << "element " << i;
+  for (bool with_bias : {true, false})
+    for (bool residual : {false, true})
+      for (bool relu : {false, true}) {
+        SCOPED_TRACE(std::string(relu ? "ReLU" : "identity") + (residual ? ", residual" : "") +
+                     (with_bias ? "" : ", no bias"));
+        std::vector<double> y(N * K * HW);
+        for (size_t i = 0; i < y.size(); ++i) y[i] = (double)i * 0.25 - 3.0;
+        const std::vector<double> before = y;
+        bias_act_cpu<double>(y.data(), with_bias ? b.data() : nullptr, residual ? r.data() : nullptr, N, K, HW,
+                             relu);
+        for (size_t i = 0; i < y.size(); ++i) {
+          const double v = before[i] + (with_bias ? b[(i / HW) % K] : 0.0) + (residual ? r[i] : 0.0);
+          EXPECT_EQ(y[i], relu ? std::max(v, 0.0) : v) << "element " << i;
+        }
       }
-    }
   // ReLU of NaN is 0 here, as kernels/relu.h's max(x, 0) select gives.
   double nan_y = std::numeric_limits<double>::quiet_NaN(), zero = 0;
   bias_act_cpu<double>(&nan_y, &zero, nullptr, 1, 1, 1, true);
@@ -296,16 +299,10 @@ struct ConvBackendGuard {
 // Whether conv2d_bn ran as cuDNN's fused graph for this case (graph API
 // backend), printed with cuDNN's reason when it did not.
 void report_fused(const FoldCase& c, bool residual, bool relu) {
-  const Tensor probe = conv2d(Tensor::zeros(c.x), Tensor::zeros(c.w), Tensor(), c.p);
-  Conv2dShape sh;
-  sh.N = (int)c.x[0], sh.C = (int)c.x[1], sh.H = (int)c.x[2], sh.W = (int)c.x[3];
-  sh.K = (int)c.w[0], sh.R = (int)c.w[2], sh.S = (int)c.w[3];
-  sh.P = (int)probe.size(2), sh.Q = (int)probe.size(3);
-  sh.stride_h = c.p.stride_h, sh.stride_w = c.p.stride_w, sh.pad_h = c.p.pad_h, sh.pad_w = c.p.pad_w;
-  sh.dilation_h = c.p.dilation_h, sh.dilation_w = c.p.dilation_w;
   std::string why;
   size_t bytes = 0;
-  const bool fused = conv2d_bias_act_cudnn_graph_supported(sh, residual, relu, 16, &bytes, &why);
+  const bool fused = conv2d_bias_act_cudnn_graph_supported(test::conv2d_shape_for(c.x, c.w, c.p), residual, relu,
+                                                           16, &bytes, &why);
   std::printf("  cuDNN fused conv+bias%s%s graph, %s: %s\n", residual ? "+residual" : "", relu ? "+ReLU" : "",
               c.name, fused ? "used" : ("not available: " + why).c_str());
 }
