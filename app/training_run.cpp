@@ -3,12 +3,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "framework/autograd.h"
+#include "framework/host_read.h"
 #include "framework/lr_schedule.h"
 #include "framework/ops.h"
 #include "io/checkpoint.h"
@@ -131,18 +133,37 @@ TrainingOptions read_training_options(const Args& args, const TrainingDefaults& 
 
 namespace {
 
-// The step's loss and its terms as numbers (NAN for an undefined term), read
-// back in one copy: on a GPU each read waits for the device, so the values
-// are gathered there first and cross once.
-std::vector<double> loss_values(const StepLosses& l) {
+// What a step leaves for its row of log.csv: its losses on their way to the
+// host, the model's counts and hook values, and the moment it ran.
+struct StepRecord {
+  int64_t iteration = 0, epoch = 0;
+  double lr = 0, wall_s = 0, allreduce_s = 0;
+  bool milestone = false;  // the model's (a phase ends), as it said right after the step
+  HostRead* losses = nullptr;  // the total, then each defined term (start_loss_read)
+  std::vector<std::pair<std::string, bool>> terms;  // each term's name and whether it is defined
+  std::vector<std::pair<std::string, double>> counts, extra;
+};
+
+// Starts reading the step's loss and its defined terms to the host, gathered
+// on the device first so that they cross in one copy.
+void start_loss_read(const StepLosses& l, HostRead& read, StepRecord& s) {
   NoGradGuard no_grad;
   std::vector<Tensor> parts = {reshape(l.total, {1})};
-  for (const auto& [name, t] : l.terms)
+  for (const auto& [name, t] : l.terms) {
+    s.terms.push_back({name, t.defined()});
     if (t.defined()) parts.push_back(reshape(t, {1}).to(l.total.device()));
-  const std::vector<double> read = concat(parts, 0).to(Device::CPU).to_vector();
+  }
+  read.start(concat(parts, 0));
+  s.losses = &read;
+}
+
+// The record's loss, then each term (NAN for an undefined one); waits for the
+// read if it is still on its way.
+std::vector<double> loss_values(StepRecord& s) {
+  const std::vector<double> read = s.losses->values();
   std::vector<double> values = {read[0]};
   size_t k = 1;
-  for (const auto& [name, t] : l.terms) values.push_back(t.defined() ? read[k++] : NAN);
+  for (const auto& [name, defined] : s.terms) values.push_back(defined ? read[k++] : NAN);
   return values;
 }
 
@@ -284,53 +305,42 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     return model.bar_note() + extra;
   };
   std::string heldout_summary;
-  while (iteration < o.iters) {
-    model.before_step(iteration, sgd);
-    if (!model.next_batch()) {  // a new epoch
-      ++epoch;
-      batch_in_epoch = 0;
-      model.start_epoch(epoch);
-      continue;
-    }
-    ++batch_in_epoch;
-    if (o.lr_schedule == "cosine") sgd.set_lr(cosine.lr(iteration));
-    sgd.zero_grad();
-    const StepLosses l = model.step_losses(iteration);
-    l.total.backward();
-    dp.average_gradients();
-    const std::vector<std::pair<std::string, double>> extra = model.before_update(sgd);
-    sgd.step();
-    ++iteration;
 
-    // This step's numbers, averaged over the ranks (one small all-reduce,
-    // which also carries any rank's stop request).
-    std::vector<double> numbers = loss_values(l);
-    for (const auto& [name, v] : l.counts) numbers.push_back(v);
-    const StepNumbers step = dp.agree(numbers, stop.received() != 0);
+  // A step's row: its numbers averaged over the ranks (one small all-reduce,
+  // which also carries any rank's stop request), the finite check, the
+  // held-out evaluation and plateau decision where due, the row of log.csv,
+  // the bar, the figures and the checkpoint. Returns whether the run stops
+  // (a signal on any rank, or `stop_now`). With `stop_here` false (a step
+  // whose successor has already run) it only reports the stop: the caller
+  // finishes the next step, which saves the checkpoint.
+  auto finish = [&](StepRecord& s, bool stop_now, bool stop_here) -> bool {
+    std::vector<double> numbers = loss_values(s);
+    for (const auto& [name, v] : s.counts) numbers.push_back(v);
+    const StepNumbers step = dp.agree(numbers, stop.received() != 0 || stop_now);
     const double loss = step.means[0];
     bool finite = std::isfinite(loss);
     std::string extra_text;
-    for (const auto& [name, v] : extra) {
+    for (const auto& [name, v] : s.extra) {
       finite = finite && std::isfinite(v);
       extra_text += ", " + name + " " + std::to_string(v);
     }
     SKINMTL_USER_CHECK(finite, "the loss became " << loss << extra_text << " at iteration "
-                                         << iteration << " (lower --lr?)");
+                                         << s.iteration << " (lower --lr?)");
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
-        {"iter", (double)iteration},         {"epoch", (double)epoch},       {"lr", sgd.lr()},
-        {"loss", loss},                      {"images_per_s", bar.rate() * o.batch},
-        {"wall_s", clock.seconds()},         {"allreduce_s", dp.allreduce_seconds()}};
+        {"iter", (double)s.iteration},  {"epoch", (double)s.epoch},       {"lr", s.lr},
+        {"loss", loss},                 {"images_per_s", bar.rate() * o.batch},
+        {"wall_s", s.wall_s},           {"allreduce_s", s.allreduce_s}};
     size_t k = 1;
-    for (const auto& [name, t] : l.terms) {
-      if (t.defined()) row.push_back({name, step.means[k]});
+    for (const auto& [name, defined] : s.terms) {
+      if (defined) row.push_back({name, step.means[k]});
       ++k;
     }
-    for (const auto& [name, v] : l.counts) row.push_back({name, step.means[k++] * dp.ranks()});  // the batch's sum
-    for (const auto& e : extra) row.push_back(e);
+    for (const auto& [name, v] : s.counts) row.push_back({name, step.means[k++] * dp.ranks()});  // the batch's sum
+    for (const auto& e : s.extra) row.push_back(e);
 
-    const bool last = iteration == o.iters;
-    const bool scheduled_eval = o.eval_every > 0 && iteration % o.eval_every == 0;
+    const bool last = s.iteration == o.iters;
+    const bool scheduled_eval = o.eval_every > 0 && s.iteration % o.eval_every == 0;
     const bool evaluate_now = o.eval_every > 0 && (scheduled_eval || last);
     if (evaluate_now && dp.is_root()) {
       if (last) bar.finish(bar_text());  // the final evaluation draws its own bar below
@@ -339,7 +349,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
       for (const auto& v : h.values) row.push_back(v);
       if (last)  // printed at the end, after the progress bar
         heldout_summary = "held-out (" + std::to_string(model.heldout_size()) + " images) at iteration " +
-                          std::to_string(iteration) + ": " + h.summary;
+                          std::to_string(s.iteration) + ": " + h.summary;
       // Only scheduled evaluations drive the plateau schedule: the extra one
       // at the end of a run must not, or a run stopped at --iters N and
       // resumed would diverge from one that never stopped.
@@ -350,27 +360,77 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
       }
     }
     if (o.lr_schedule == "plateau" && scheduled_eval) sgd.set_lr(dp.from_root(sgd.lr()));  // rank 0's decision
-    if (!dp.is_root()) {  // rank 0 alone writes the files
-      if (step.stop) {
-        dp.barrier();  // rank 0 saves the checkpoint first
-        return 130;
-      }
-      continue;
+    if (dp.is_root()) {  // rank 0 alone writes the files
+      log->log(row);
+      bar.update(s.iteration, bar_text());
+      const bool milestone = last || s.milestone;
+      if (evaluate_now || milestone) plot();
+      if (s.iteration % o.ckpt_every == 0 || evaluate_now || milestone) save("schedule");
     }
-    log->log(row);
-    bar.update(iteration, bar_text());
-    const bool milestone = last || model.milestone(iteration);
-    if (evaluate_now || milestone) plot();
-    if (iteration % o.ckpt_every == 0 || evaluate_now || milestone) save("schedule");
-    if (step.stop) {
+    if (!step.stop || !stop_here) return step.stop;
+    if (dp.is_root()) {
       bar.finish();
       save("signal");
       plot();
       std::fprintf(stderr, "stopped by a signal at iteration %lld; checkpoint %s (continue with --resume)\n",
-                   (long long)iteration, ckpt_path.c_str());
-      dp.barrier();
-      return 130;
+                   (long long)s.iteration, ckpt_path.c_str());
     }
+    dp.barrier();  // the other ranks exit after rank 0 has saved
+    return true;
+  };
+
+  // A step whose row need not be written before the next step starts waits
+  // for it: its losses are read after the next step is queued, so on a GPU
+  // the host never waits for the queue to drain (HostRead). The steps that
+  // evaluate, save or end the run are finished at once, before the model
+  // changes again. Two reads alternate: one in flight, one being collected.
+  HostRead reads[2];
+  int next_read = 0;
+  std::optional<StepRecord> behind;
+  while (iteration < o.iters) {
+    model.before_step(iteration, sgd);
+    if (!model.next_batch()) {  // a new epoch
+      ++epoch;
+      batch_in_epoch = 0;
+      model.start_epoch(epoch);
+      continue;
+    }
+    ++batch_in_epoch;
+    if (o.lr_schedule == "cosine") sgd.set_lr(cosine.lr(iteration));
+    StepRecord s;
+    s.lr = sgd.lr();
+    sgd.zero_grad();
+    {
+      const StepLosses l = model.step_losses(iteration);
+      l.total.backward();
+      dp.average_gradients();
+      s.extra = model.before_update(sgd);
+      sgd.step();
+      start_loss_read(l, reads[next_read], s);
+      next_read ^= 1;
+      s.counts = l.counts;
+    }
+    s.iteration = ++iteration;
+    s.epoch = epoch;
+    s.wall_s = clock.seconds();
+    s.allreduce_s = dp.allreduce_seconds();
+    s.milestone = model.milestone(s.iteration);
+
+    if (behind) {
+      const bool stop_requested = finish(*behind, false, /*stop_here=*/false);
+      behind.reset();
+      if (stop_requested) {  // every rank saw it: stop after this step instead
+        finish(s, true, true);
+        return 130;
+      }
+    }
+    const bool quiet = s.iteration != o.iters && !(o.eval_every > 0 && s.iteration % o.eval_every == 0) &&
+                       s.iteration % o.ckpt_every != 0 && !s.milestone;
+    if (quiet) {
+      behind = std::move(s);
+      continue;
+    }
+    if (finish(s, false, true)) return 130;
   }
   bar.finish();
   if (!dp.is_root()) return 0;

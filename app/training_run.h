@@ -16,6 +16,12 @@
 //     held-out set and the plateau decision; a checkpoint every --ckpt-every;
 //     the figures redrawn at each evaluation.
 //
+// A step that neither evaluates, saves, ends a phase nor ends the run writes
+// its row after the next step has been queued: its losses are read then
+// (framework/host_read.h), so on a GPU the host never waits for the queue to
+// drain between steps. The row, the finite check and a stop request of such a
+// step come one step late; a stop then saves after the next step.
+//
 // What the run owns, so that no model writes it again:
 //  - the options every trainer takes (TrainingOptions; the same names, help
 //    lines and checks in every `train` command);

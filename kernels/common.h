@@ -4,7 +4,7 @@
 //  - cuda_stream_t: the CUDA stream type, declared without the CUDA headers so
 //    plain C++ files can pass a stream along. It is the very type cudaStream_t
 //    names (typedef struct CUstream_st* cudaStream_t). cuda_graph_exec_t is
-//    cudaGraphExec_t the same way.
+//    cudaGraphExec_t and cuda_event_t is cudaEvent_t the same way.
 //  - ChannelCursor: the addresses of one channel's elements in an (N, C, HW)
 //    buffer without a division per element.
 //  - with_accumulate / put_grad: a backward kernel that adds into its gradient
@@ -21,6 +21,8 @@ struct CUstream_st;
 using cuda_stream_t = CUstream_st*;
 struct CUgraphExec_st;
 using cuda_graph_exec_t = CUgraphExec_st*;  // cudaGraphExec_t, likewise
+struct CUevent_st;
+using cuda_event_t = CUevent_st*;  // cudaEvent_t, likewise
 
 namespace skinmtl {
 

@@ -5,9 +5,10 @@
 // compiled at all and framework/ reports "built without CUDA" instead.
 //
 // skinmtl runs all its GPU work on one stream, stream(). Copies to the host
-// wait for that stream (they must: the host is about to read the bytes);
-// nothing else synchronises behind the caller's back (copies to the device
-// are staged through pinned buffers, so they need not wait).
+// wait for that stream (they must: the host is about to read the bytes),
+// except memcpy_d2h_async, whose caller waits for an event later; nothing
+// else synchronises behind the caller's back (copies to the device are staged
+// through pinned buffers, so they need not wait).
 #pragma once
 
 #include <cstddef>
@@ -45,6 +46,21 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes);
 void memcpy_d2h(void* dst, const void* src, size_t bytes);  // waits for stream(), then copies
 void memcpy_d2d(void* dst, const void* src, size_t bytes);  // queued on stream()
 void memset_async(void* dst, int byte, size_t bytes);       // queued on stream()
+
+// ---- Reading a small result without draining the queue ----
+// memcpy_d2h waits for everything queued before it. A training step's losses
+// need not be read that soon: queue their copy into page-locked memory, record
+// an event behind it, queue the next step, and only then wait for the event.
+// The GPU then never idles while the host prepares the next step
+// (framework/host_read.h). The event's wait covers the copy and what was
+// queued before it, nothing after.
+void* host_alloc_pinned(size_t bytes);  // cudaHostAlloc; nullptr when it fails
+void host_free_pinned(void* ptr);       // cudaFreeHost (which waits for the device)
+void memcpy_d2h_async(void* dst_pinned, const void* src, size_t bytes);  // queued on stream()
+cuda_event_t event_create();            // without timing
+void event_destroy(cuda_event_t event);
+void event_record(cuda_event_t event);  // on stream(), behind what is queued now
+void event_wait(cuda_event_t event);    // the host waits for it
 
 size_t device_free_bytes();       // cudaMemGetInfo's free figure
 

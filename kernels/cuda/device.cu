@@ -205,6 +205,37 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes) {
   synchronize();
 }
 
+void* host_alloc_pinned(size_t bytes) {
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+
+void host_free_pinned(void* ptr) {
+  if (ptr) CUDA_CHECK(cudaFreeHost(ptr));
+}
+
+void memcpy_d2h_async(void* dst_pinned, const void* src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst_pinned, src, bytes, cudaMemcpyDeviceToHost, stream()));
+}
+
+cuda_event_t event_create() {
+  cudaEvent_t e = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+
+void event_destroy(cuda_event_t event) {
+  if (event) CUDA_CHECK(cudaEventDestroy(event));
+}
+
+void event_record(cuda_event_t event) { CUDA_CHECK(cudaEventRecord(event, stream())); }
+
+void event_wait(cuda_event_t event) { CUDA_CHECK(cudaEventSynchronize(event)); }
+
 void memcpy_d2d(void* dst, const void* src, size_t bytes) {
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
 }

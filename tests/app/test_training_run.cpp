@@ -7,7 +7,9 @@
 // model's hooks reach the log, and bad runs stop with a clear error.
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "app/data_parallel.h"
@@ -62,13 +64,15 @@ class LinearRegression : public TrainingModel {
     ++next_;
     return true;
   }
-  StepLosses step_losses(int64_t) override {
+  StepLosses step_losses(int64_t iteration) override {
+    if (iteration == signal_at_) std::raise(SIGTERM);  // as if Ctrl-C came during this step
     std::vector<double> x, y;
     for (int k = 0; k < batch_; ++k) {
       const int i = (int)(((next_ - 1) * batch_ + k) * 7 + epoch_ * 5) % kSamples;
       x.insert(x.end(), {x_[3 * i], x_[3 * i + 1], x_[3 * i + 2]});
       y.push_back(y_[i]);
     }
+    if (iteration >= nan_from_) x[0] = NAN;
     const Tensor loss = mse(Tensor::from_vector(x, {batch_, 3}), Tensor::from_vector(y, {batch_, 1}));
     return {loss, {{"half_loss", scale(loss, 0.5)}, {"absent", Tensor()}}, {{"points", (double)batch_}}};
   }
@@ -86,6 +90,10 @@ class LinearRegression : public TrainingModel {
 
   // A NaN in the next step's inputs, to make the loss non-finite.
   void poison() { x_[0] = NAN; }
+  // A NaN in the inputs of step `iteration` (counted from 0) and later.
+  void poison_from(int64_t iteration) { nan_from_ = iteration; }
+  // SIGTERM raised during step `iteration` (counted from 0).
+  void signal_at(int64_t iteration) { signal_at_ = iteration; }
 
  private:
   Tensor mse(const Tensor& x, const Tensor& y) const {
@@ -98,6 +106,7 @@ class LinearRegression : public TrainingModel {
   std::vector<double> x_, y_;
   int batch_ = 4;
   int64_t epoch_ = 0, next_ = 0;
+  int64_t nan_from_ = INT64_MAX, signal_at_ = -1;
 };
 
 TrainingOptions options(const std::string& out, int64_t iters) {
@@ -240,6 +249,52 @@ TEST(TrainingRun, ANonFiniteLossStopsTheRunWithAHint) {
     FAIL() << "trained on with a NaN loss";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lower --lr"), std::string::npos) << e.what();
+  }
+}
+
+// The row of a step that neither evaluates nor saves is written after the
+// next step has run (its losses are read late, so that a GPU never waits for
+// the host; framework/host_read.h). A NaN found late must still name its own
+// step and leave no checkpoint of a later one.
+TEST(TrainingRun, ALateReadNonFiniteLossNamesItsStepAndSavesNothingAfterIt) {
+  test::TempDir dir;
+  LinearRegression m;
+  m.poison_from(4);  // the 5th step: neither evaluates (every 4) nor saves (every 3)
+  try {
+    train(options(dir.str(), 30), m);
+    FAIL() << "trained on with a NaN loss";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at iteration 5 "), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(load_safetensors(dir.path("checkpoint.safetensors")).metadata.at("iteration"), "4");
+  EXPECT_EQ(read_csv_columns(dir.path("log.csv")).rows(), 4u);
+}
+
+// A signal during a step whose row is written late: the run finishes the step
+// after it, saves there and exits 130; resumed, it equals a run never stopped.
+TEST(TrainingRun, ASignalStopsTheRunAtACheckpointFromWhichItResumesExactly) {
+  test::TempDir straight, stopped;
+  LinearRegression a;
+  ASSERT_EQ(train(options(straight.str(), 11), a), 0);
+  LinearRegression b1;
+  b1.signal_at(4);  // during the 5th step, a quiet one
+  ASSERT_EQ(train(options(stopped.str(), 11), b1), 130);
+  const TensorFile ckpt = load_safetensors(stopped.path("checkpoint.safetensors"));
+  EXPECT_EQ(ckpt.metadata.at("iteration"), "6");
+  EXPECT_EQ(ckpt.metadata.at("saved_because"), "signal");
+  EXPECT_EQ(read_csv_columns(stopped.path("log.csv")).rows(), 6u);
+  LinearRegression b2;
+  TrainingOptions resumed = options(stopped.str(), 11);
+  resumed.resume = true;
+  ASSERT_EQ(train(resumed, b2), 0);
+  const std::vector<float> wa = model_weights(straight.str()), wb = model_weights(stopped.str());
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i], wb[i]) << "weight " << i;
+  const CsvColumns log = read_csv_columns(stopped.path("log.csv")), want = read_csv_columns(straight.path("log.csv"));
+  ASSERT_EQ(log.rows(), 11u);
+  for (size_t r = 0; r < 11; ++r) {
+    EXPECT_EQ(log.column("iter")[r], (double)(r + 1));
+    EXPECT_EQ(log.column("loss")[r], want.column("loss")[r]) << "row " << r;
   }
 }
 
