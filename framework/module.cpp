@@ -124,13 +124,14 @@ bool fold_batch_norm() { return fold_setting(); }
 
 bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x) {
   const bool fixed_statistics = !bn.is_training() || bn.frozen;
-  const bool float_data = (x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU)) &&
-                          !autocast_bf16();
+  const bool float_data =
+      x.dtype() == DType::F32 || x.dtype() == DType::BF16 || (x.dtype() == DType::F64 && x.device() == Device::CPU);
   return fold_batch_norm() && !grad_enabled() && fixed_statistics && float_data;
 }
 
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
-  if (conv_bn_folds(bn, x) && (!residual.defined() || residual.dtype() == x.dtype()))
+  const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
+  if (conv_bn_folds(bn, x) && (!residual.defined() || residual.dtype() == out))
     return conv2d_bn(x, conv.weight->value, conv.bias ? conv.bias->value : Tensor(), conv.params, bn.gamma->value,
                      bn.beta->value, *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
   Tensor y = bn.forward(conv.forward(x));

@@ -98,8 +98,8 @@ class BatchNorm2d : public Module {
 // block repeats (with the residual: the block's last one, whose ReLU follows
 // the shortcut's add). Where nothing is recorded (inside a NoGradGuard:
 // evaluation, prediction), the batch norm normalises with its running
-// statistics (eval() or frozen), the data are float32 (or float64) and
-// folding is on, this runs conv2d_bn: the batch norm folded into the
+// statistics (eval() or frozen), the data are float32, bfloat16 (autocast)
+// or float64, and folding is on, this runs conv2d_bn: the batch norm folded into the
 // convolution, the residual and the ReLU into its bias pass
 // (kernels/fold_batch_norm.h). Otherwise the ops one by one, as in training.
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());

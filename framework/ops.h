@@ -51,7 +51,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 // weights and bias, and one pass over the output for the bias, the residual
 // and the ReLU (kernels/fold_batch_norm.h). The same function up to float
 // rounding. Nothing is recorded: it refuses to run where a gradient would be
-// wanted (use the ops one by one to train), and under bfloat16 autocast.
+// wanted (use the ops one by one to train). In bfloat16 (x bfloat16, or
+// autocast on; w and the batch norm float32) it computes as conv2d does and
+// returns bfloat16, and the residual must be bfloat16 too.
 // w (K, C, R, S), bias (K) or undefined, gamma, beta, running_mean,
 // running_var (K), residual (N, K, P, Q) or undefined.
 Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& gamma,

@@ -66,6 +66,10 @@ Tensor cast(const Tensor& x, DType dtype);
 // op without bfloat16 kernels.
 Tensor as_f32(const Tensor& x);
 
+// Whether a convolution of x computes in bfloat16: x is bfloat16, or float32
+// with autocast on (conv2d and conv2d_bn then return bfloat16).
+bool convolves_in_bf16(const Tensor& x);
+
 // Whether an op with bfloat16 kernels on this device must instead widen x
 // and round its result: a bfloat16 x on the CPU, or on the GPU where the op
 // has no bfloat16 kernel (gpu_has_kernel false).

@@ -62,11 +62,15 @@ void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const
 template <typename T>
 void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu);
 
-// float only on the GPU.
+// On the GPU the fold is float32. bias_act takes float32 or bfloat16
+// activations (y and the residual; T = float or bf16), with a float32 bias:
+// the sum is formed in float32 and rounded once when stored (kernels/bf16.h),
+// so a bfloat16 network folds too (framework/precision.h).
 void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
                           const float* beta, const float* mean, const float* var, double eps, int64_t K,
                           int64_t CRS, cuda_stream_t s);
-void bias_act_cuda(float* y, const float* b, const float* residual, int64_t N, int64_t K, int64_t HW, bool relu,
+template <typename T>
+void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu,
                    cuda_stream_t s);
 
 }  // namespace skinmtl

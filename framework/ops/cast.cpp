@@ -32,6 +32,10 @@ Tensor as_f32(const Tensor& x) {
   return x.defined() && x.dtype() == DType::BF16 ? cast(x, DType::F32) : x;
 }
 
+bool convolves_in_bf16(const Tensor& x) {
+  return x.defined() && (x.dtype() == DType::BF16 || (autocast_bf16() && x.dtype() == DType::F32));
+}
+
 bool through_f32(const Tensor& x, bool gpu_has_kernel) {
   return x.defined() && x.dtype() == DType::BF16 && (x.device() == Device::CPU || !gpu_has_kernel);
 }

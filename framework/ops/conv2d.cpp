@@ -79,9 +79,11 @@ std::string params_str(const Conv2dParams& p) {
   return os.str();
 }
 
-// Checks everything and returns the sizes of the convolution.
+// Checks everything and returns the sizes of the convolution. x and w must
+// have one dtype, except for conv2d_bn in bfloat16 (`same_dtype` false: x
+// bfloat16 or float32, w float32, which it folds and then rounds).
 Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias,
-                         const Conv2dParams& p) {
+                         const Conv2dParams& p, bool same_dtype = true) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
   SKINMTL_CHECK(x.ndim() == 4, "conv2d: input x must be (N, C, H, W), got " << x.str());
   SKINMTL_CHECK(w.ndim() == 4, "conv2d: weights w must be (K, C, R, S), got " << w.str());
@@ -89,7 +91,11 @@ Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias,
                                             << shape_str(x.shape()) << " has C = " << x.size(1)
                                             << ", weights w " << shape_str(w.shape())
                                             << " expect C = " << w.size(1));
-  check_same_device("conv2d (x, w)", x, w);
+  if (same_dtype)
+    check_same_device("conv2d (x, w)", x, w);
+  else
+    SKINMTL_CHECK(x.device() == w.device(),
+                  "conv2d: x and w are on different devices: " << x.str() << " and " << w.str());
   if (bias.defined()) {
     SKINMTL_CHECK(bias.ndim() == 1 && bias.size(0) == w.size(0),
                   "conv2d: bias must be (K,) = (" << w.size(0) << ",) for weights "
@@ -263,7 +269,9 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
 // the convolution's epilogue (Conv2dEpilogue), applied to each group's output
 // while it is in cache. On the GPU, with ConvBackend::CuDNNGraph, the unit is
 // one cuDNN graph where cuDNN has an engine for it; otherwise one bias_act
-// pass follows the convolution.
+// pass follows the convolution. In bfloat16 the folded weights are rounded to
+// bfloat16, the convolution returns bfloat16 and one bias_act pass (float32
+// sums, rounded once) follows, on either device.
 Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& gamma,
                  const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double eps, bool relu,
                  const Tensor& residual) {
@@ -276,10 +284,14 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   SKINMTL_CHECK(!grad_enabled() || !wants_grad,
                 "conv2d_bn folds the batch norm into the convolution, which has no backward: it is for inference "
                 "(inside a NoGradGuard); use conv2d, batch_norm2d and relu to train");
-  SKINMTL_CHECK(!autocast_bf16(), "conv2d_bn: not under bfloat16 autocast (it runs the three ops instead)");
-  SKINMTL_CHECK(x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU),
-                "conv2d_bn: float32 (or float64 on the CPU) only, got " << dtype_name(x.dtype()));
-  const Conv2dShape sh = conv2d_shape(x, w, bias, p);
+  // In bfloat16 (x bfloat16, or autocast on) as conv2d computes: the folded
+  // weights rounded to bfloat16, the bias pass in float32 rounded once.
+  const bool in_bf16 = convolves_in_bf16(x);
+  SKINMTL_CHECK(in_bf16 || x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU),
+                "conv2d_bn: float32, bfloat16 (or float64 on the CPU) only, got " << dtype_name(x.dtype()));
+  SKINMTL_CHECK(!in_bf16 || w.dtype() == DType::F32,
+                "conv2d_bn: a bfloat16 convolution takes float32 weights (they are folded in float32), got " << w.str());
+  const Conv2dShape sh = conv2d_shape(x, w, bias, p, /*same_dtype=*/!in_bf16);
   const int64_t K = sh.K;
   for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var})
     SKINMTL_CHECK(t->shape() == Shape{K} && t->dtype() == w.dtype() && t->device() == w.device(),
@@ -287,23 +299,50 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
                                                                      "dtype and device; got "
                                                                   << t->str());
   const Device dev = x.device();
+  const DType out_dtype = in_bf16 ? DType::BF16 : x.dtype();
   SKINMTL_CHECK(!residual.defined() || (residual.shape() == Shape{sh.N, sh.K, sh.P, sh.Q} &&
-                                        residual.dtype() == x.dtype() && residual.device() == dev),
+                                        residual.dtype() == out_dtype && residual.device() == dev),
                 "conv2d_bn: the residual must be the output's shape (" << sh.N << ", " << sh.K << ", " << sh.P
-                                                                       << ", " << sh.Q
-                                                                       << "), dtype and device; got "
-                                                                       << residual.str());
+                                                                       << ", " << sh.Q << "), dtype ("
+                                                                       << dtype_name(out_dtype)
+                                                                       << ") and device; got " << residual.str());
+
+  // The fold, in w's dtype.
   const int64_t CRS = sh.col_rows();
   Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
   Tensor bf = Tensor::empty({K}, w.dtype(), dev);
-  auto output = [&] { return Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev); };
   if (dev == Device::CPU) {
-    Tensor y = output();
-    dispatch_cpu(x.dtype(), [&](auto tag) {
+    dispatch_cpu(w.dtype(), [&](auto tag) {
       using T = decltype(tag);
       fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(bias), gamma.data<T>(),
                              beta.data<T>(), running_mean.data<T>(), running_var.data<T>(), eps, K, CRS);
-      if (sh.N == 0) return;
+    });
+  } else {
+    require_cuda_f32("conv2d_bn", {&w, &bias, &gamma, &beta, &running_mean, &running_var});
+    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(bias),
+                                           gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
+                                           running_var.data<float>(), eps, K, CRS, cuda::stream()));
+  }
+
+  if (in_bf16) {
+    Tensor y = conv2d_in_dtype(cast(x, DType::BF16), cast(wf, DType::BF16), Tensor(), p);
+    if (dev == Device::CPU) {  // no bfloat16 arithmetic on the CPU: widen, add, round (through_f32)
+      Tensor yf = y.to(DType::F32);
+      const Tensor rf = residual.defined() ? residual.to(DType::F32) : Tensor();
+      bias_act_cpu<float>(yf.data<float>(), bf.data<float>(), ptr<float>(rf), sh.N, K, (int64_t)sh.P * sh.Q, relu);
+      return yf.to(DType::BF16);
+    }
+    SKINMTL_CUDA_ONLY(bias_act_cuda<bf16>(y.data<bf16>(), bf.data<float>(), ptr<bf16>(residual), sh.N, K,
+                                          (int64_t)sh.P * sh.Q, relu, cuda::stream()));
+    return y;
+  }
+
+  auto output = [&] { return Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev); };
+  if (dev == Device::CPU) {
+    Tensor y = output();
+    if (sh.N == 0) return y;
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
       Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
       Conv2dEpilogue<T> epilogue;
       epilogue.residual = ptr<T>(residual);
@@ -312,10 +351,7 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
     });
     return y;
   }
-  require_cuda_f32("conv2d_bn", {&x, &w, &bias, &gamma, &beta, &running_mean, &running_var, &residual});
-  SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(bias),
-                                         gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
-                                         running_var.data<float>(), eps, K, CRS, cuda::stream()));
+  require_cuda_f32("conv2d_bn", {&x, &residual});
   // With the graph API backend, the whole unit as one cuDNN graph where cuDNN
   // has an engine for it (kernels/conv2d.h).
   Tensor y;
@@ -336,15 +372,14 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   // bias_act adds the folded one (and the residual) and applies the ReLU in
   // one pass.
   y = conv2d_in_dtype(x, wf, Tensor(), p);
-  SKINMTL_CUDA_ONLY(bias_act_cuda(y.data<float>(), bf.data<float>(), ptr<float>(residual), sh.N, K,
-                                  (int64_t)sh.P * sh.Q, relu, cuda::stream()));
+  SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), bf.data<float>(), ptr<float>(residual), sh.N, K,
+                                         (int64_t)sh.P * sh.Q, relu, cuda::stream()));
   return y;
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
-  const bool bf16 = x.dtype() == DType::BF16 || (autocast_bf16() && x.dtype() == DType::F32);
-  if (bf16) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p);
+  if (convolves_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p);
   return conv2d_in_dtype(x, w, bias, p);
 }
 

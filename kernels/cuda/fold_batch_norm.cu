@@ -1,4 +1,6 @@
-// CUDA kernels for kernels/fold_batch_norm.h (float32).
+// CUDA kernels for kernels/fold_batch_norm.h: the fold in float32, bias_act
+// for float32 and bfloat16 activations.
+#include "kernels/bf16.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/fold_batch_norm.h"
 
@@ -17,10 +19,11 @@ __global__ void fold_batch_norm_kernel(float* w_folded, float* b_folded, const f
   }
 }
 
-__global__ void bias_act_kernel(float* y, const float* b, const float* residual, int64_t n, int64_t K, int64_t HW,
+template <typename T>
+__global__ void bias_act_kernel(T* y, const float* b, const T* residual, int64_t n, int64_t K, int64_t HW,
                                 bool relu) {
   CUDA_KERNEL_LOOP(i, n) {
-    y[i] = bias_act_elem(y[i], b ? b[(i / HW) % K] : 0.f, residual ? residual[i] : 0.f, relu);
+    store(y, i, bias_act_elem(load(y, i), b ? b[(i / HW) % K] : 0.f, residual ? load(residual, i) : 0.f, relu));
   }
 }
 
@@ -33,12 +36,18 @@ void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, cons
   SKINMTL_LAUNCH_CHECK();
 }
 
-void bias_act_cuda(float* y, const float* b, const float* residual, int64_t N, int64_t K, int64_t HW, bool relu,
+template <typename T>
+void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu,
                    cuda_stream_t s) {
   const int64_t n = N * K * HW;
   if (n == 0) return;
   bias_act_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, b, residual, n, K, HW, relu);
   SKINMTL_LAUNCH_CHECK();
 }
+
+template void bias_act_cuda<float>(float*, const float*, const float*, int64_t, int64_t, int64_t, bool,
+                                   cuda_stream_t);
+template void bias_act_cuda<bf16>(bf16*, const float*, const bf16*, int64_t, int64_t, int64_t, bool,
+                                  cuda_stream_t);
 
 }  // namespace skinmtl

@@ -3,6 +3,7 @@
 // three ops it replaces (float64 and float32, odd shapes, with and without a
 // conv bias and a ReLU), the cases where conv_bn must not fold, whole networks
 // with folding on and off, and CPU-vs-CUDA parity.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -245,19 +246,82 @@ TEST(ConvBn, FoldsOnlyWithoutATapeAndWithFixedStatistics) {
   }
 }
 
-TEST(ConvBn, BFloat16AutocastRunsTheThreeOps) {
+// Turns bfloat16 autocast on for a scope.
+struct Bf16Scope {
+  Bf16Scope() { set_autocast_bf16(true); }
+  ~Bf16Scope() { set_autocast_bf16(false); }
+};
+
+// The largest |a - b| over the largest |b|: bfloat16 keeps 8 significant
+// bits, so a few times 2^-8 (0.4%) is one rounding's worth.
+double relative_gap(const Tensor& a, const Tensor& b) {
+  const std::vector<double> va = a.to(Device::CPU).to_vector(), vb = b.to(Device::CPU).to_vector();
+  double gap = 0, scale = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    gap = std::max(gap, std::fabs(va[i] - vb[i]));
+    scale = std::max(scale, std::fabs(vb[i]));
+  }
+  return gap / scale;
+}
+
+// Under bfloat16 autocast conv_bn folds too: the convolution in bfloat16 with
+// the folded weights rounded, one bias pass rounded once. The three ops round
+// after the convolution, the batch norm and the add; so the two agree to a
+// few bfloat16 roundings, and both to the float32 result.
+TEST(ConvBn, FoldsUnderBfloat16Autocast) {
+  FoldGuard guard;
+  set_fold_batch_norm(true);
+  NoGradGuard no_grad;
+  Rng rng(7);
+  for (const FoldCase& c : kCases)
+    for (bool residual : {false, true}) {
+      SCOPED_TRACE(std::string(c.name) + (residual ? ", residual" : ""));
+      const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+      const BnValues v = bn_values(c.w[0], rng, DType::F32);
+      const Tensor r = residual ? randn(conv2d(x, w, Tensor(), c.p).shape(), rng) : Tensor();
+      const Tensor want = three_ops(x, w, b, c.p, v, 1e-3, true, r);  // float32
+      Tensor folded, unfolded;
+      {
+        Bf16Scope bf16;
+        const Tensor rb = residual ? r.to(DType::BF16) : Tensor();
+        folded = conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, true, rb);
+        unfolded = three_ops(x, w, b, c.p, v, 1e-3, true, rb);
+      }
+      EXPECT_EQ(folded.dtype(), DType::BF16);
+      EXPECT_EQ(folded.shape(), want.shape());
+      EXPECT_LT(relative_gap(folded, want), 0.015);
+      EXPECT_LT(relative_gap(unfolded, want), 0.015);
+      EXPECT_LT(relative_gap(folded, unfolded), 0.015);
+    }
+}
+
+TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   FoldGuard guard;
   Unit u;
   u.bn.eval();
-  Rng rng(7);
-  const Tensor x = randn({2, 4, 9, 7}, rng);
-  struct AutocastGuard {
-    ~AutocastGuard() { set_autocast_bf16(false); }
-  } autocast_guard;
-  set_autocast_bf16(true);
+  Rng rng(11);
+  const Tensor x = randn({2, 4, 9, 7}, rng), r = randn({2, 6, 9, 7}, rng);
+  Bf16Scope bf16;
   NoGradGuard no_grad;
-  const Tensor y = conv_bn(u.conv, u.bn, x, true);
-  EXPECT_TRUE(bitwise_equal(y, relu(u.bn.forward(u.conv.forward(x)))));
+  set_fold_batch_norm(false);
+  const Tensor three = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
+  EXPECT_TRUE(bitwise_equal(three, relu(add(u.bn.forward(u.conv.forward(x)), r.to(DType::BF16)))));
+  set_fold_batch_norm(true);
+  EXPECT_TRUE(conv_bn_folds(u.bn, x));
+  const Tensor folded = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
+  EXPECT_EQ(folded.dtype(), DType::BF16);
+  EXPECT_FALSE(bitwise_equal(folded, three));  // the fold ran
+  EXPECT_LT(relative_gap(folded, three), 0.015);
+  // A float32 shortcut beside a bfloat16 convolution: conv_bn runs the three
+  // ops (the add widens to float32, as without folding); conv2d_bn refuses it.
+  EXPECT_EQ(conv_bn(u.conv, u.bn, x, true, r).dtype(), DType::F32);
+  try {
+    conv2d_bn(x, u.conv.weight->value, u.conv.bias->value, u.conv.params, u.bn.gamma->value, u.bn.beta->value,
+              *u.bn.running_mean, *u.bn.running_var, u.bn.eps, true, r);
+    FAIL() << "a float32 residual was taken by a bfloat16 conv2d_bn";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
+  }
 }
 
 // Whole networks: the Keras ResNet-50 trunk (conv biases, eps 1e-3) and the
@@ -285,6 +349,18 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
   const Tensor folded = net.forward(x);
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-4, 1e-4);
   EXPECT_FALSE(bitwise_equal(unfolded, folded));
+  // In bfloat16 (every block's units fold, the residual ones too): 53 layers
+  // of bfloat16 rounding either way, so a looser bound.
+  Bf16Scope bf16;
+  set_fold_batch_norm(false);
+  const Tensor unfolded16 = net.forward(x);
+  set_fold_batch_norm(true);
+  const Tensor folded16 = net.forward(x);
+  EXPECT_FALSE(bitwise_equal(unfolded16, folded16));
+  EXPECT_LT(relative_gap(folded16, unfolded), 0.03);
+  EXPECT_LT(relative_gap(unfolded16, unfolded), 0.03);
+  std::printf("  ResNet-50 logits, largest gap over largest value, to float32: bfloat16 %.4f, folded %.4f\n",
+              relative_gap(unfolded16, unfolded), relative_gap(folded16, unfolded));
 }
 
 // ---- CUDA ---------------------------------------------------------------------------------------
@@ -338,6 +414,29 @@ TEST(ConvBnCuda, MatchesTheCpu) {
 #endif
         }
   }
+}
+
+// bfloat16 on the GPU (cuDNN bfloat16 convolution, bias_act's bfloat16
+// kernel) against the CPU's bfloat16 path (float32 kernels, rounded where the
+// GPU rounds): the same roundings, the sums in another order.
+TEST(ConvBnCuda, MatchesTheCpuInBfloat16) {
+  REQUIRE_CUDA();
+  NoGradGuard no_grad;
+  const Device d = Device::CUDA;
+  Rng rng(12);
+  Bf16Scope bf16;
+  for (const FoldCase& c : kCases)
+    for (bool residual : {false, true}) {
+      SCOPED_TRACE(std::string(c.name) + (residual ? ", residual" : ""));
+      const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+      const BnValues v = bn_values(c.w[0], rng, DType::F32);
+      const Tensor r = residual ? randn(conv2d(x, w, Tensor(), c.p).shape(), rng).to(DType::BF16) : Tensor();
+      const Tensor cpu = conv2d_bn(x, w, b, c.p, v.gamma, v.beta, v.mean, v.var, 1e-3, true, r);
+      const Tensor gpu = conv2d_bn(x.to(d), w.to(d), b.to(d), c.p, v.gamma.to(d), v.beta.to(d), v.mean.to(d),
+                                   v.var.to(d), 1e-3, true, residual ? r.to(d) : Tensor());
+      ASSERT_EQ(gpu.dtype(), DType::BF16);
+      EXPECT_LT(relative_gap(gpu, cpu), 0.02);
+    }
 }
 
 }  // namespace
