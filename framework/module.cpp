@@ -119,22 +119,32 @@ bool& fold_setting() {
 
 }  // namespace
 
-void set_fold_batch_norm(bool on) { fold_setting() = on; }
-bool fold_batch_norm() { return fold_setting(); }
+void set_batch_norm_folding(bool on) { fold_setting() = on; }
+bool batch_norm_folding() { return fold_setting(); }
 
 bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x) {
   const bool fixed_statistics = !bn.is_training() || bn.frozen;
   const bool float_data =
       x.dtype() == DType::F32 || x.dtype() == DType::BF16 || (x.dtype() == DType::F64 && x.device() == Device::CPU);
-  return fold_batch_norm() && !grad_enabled() && fixed_statistics && float_data;
+  return batch_norm_folding() && fixed_statistics && float_data;
 }
 
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
-  const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
-  if (conv_bn_folds(bn, x) && (!residual.defined() || residual.dtype() == out))
-    return conv2d_bn(x, conv.weight->value, conv.bias ? conv.bias->value : Tensor(), conv.params, bn.gamma->value,
-                     bn.beta->value, *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
-  Tensor y = bn.forward(conv.forward(x));
+  const Tensor bias = conv.bias ? conv.bias->value : Tensor();
+  Tensor y;
+  if (!conv_bn_folds(bn, x)) {
+    y = bn.forward(conv.forward(x));
+  } else if (!grad_enabled()) {  // inference: one convolution and one pass
+    const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
+    if (!residual.defined() || residual.dtype() == out)
+      return conv2d_bn(x, conv.weight->value, bias, conv.params, bn.gamma->value, bn.beta->value,
+                       *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
+    y = bn.forward(conv.forward(x));
+  } else {  // training with fixed statistics: the fold on the tape
+    const FoldedBatchNorm f = fold_batch_norm(conv.weight->value, bias, bn.gamma->value, bn.beta->value,
+                                                       *bn.running_mean, *bn.running_var, bn.eps);
+    y = conv2d(x, f.w, f.b, conv.params);
+  }
   if (residual.defined()) y = add(y, residual);
   return relu ? skinmtl::relu(y) : y;
 }

@@ -96,19 +96,24 @@ class BatchNorm2d : public Module {
 
 // conv -> bn (-> + residual) (-> ReLU when `relu`): the unit every ResNet-50
 // block repeats (with the residual: the block's last one, whose ReLU follows
-// the shortcut's add). Where nothing is recorded (inside a NoGradGuard:
-// evaluation, prediction), the batch norm normalises with its running
-// statistics (eval() or frozen), the data are float32, bfloat16 (autocast)
-// or float64, and folding is on, this runs conv2d_bn: the batch norm folded into the
-// convolution, the residual and the ReLU into its bias pass
-// (kernels/fold_batch_norm.h). Otherwise the ops one by one, as in training.
+// the shortcut's add). Where the batch norm normalises with its running
+// statistics (eval() or frozen), the data are float32, bfloat16 (autocast) or
+// float64, and folding is on, the batch norm is folded into the convolution
+// (kernels/fold_batch_norm.h):
+//  - where nothing is recorded (evaluation, prediction), conv2d_bn: one
+//    convolution, with the residual and the ReLU in its bias pass;
+//  - in training (a frozen batch norm), conv2d(x, f.w, f.b) with
+//    f = fold_batch_norm(...) on the tape, then the add and the ReLU: the
+//    gradients of w, b, gamma and beta are those of the unfolded unit, without
+//    the batch norm's passes over the activations.
+// Otherwise (batch statistics, or folding off) the ops one by one.
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
 // Whether conv_bn(conv, bn, x, ...) folds, as said above.
 bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x);
 // Folding on (the default) or off, for the process: SKINMTL_FOLD_BN=0 in the
 // environment turns it off from the start (to compare, or to rule it out).
-void set_fold_batch_norm(bool on);
-bool fold_batch_norm();
+void set_batch_norm_folding(bool on);
+bool batch_norm_folding();
 
 // Sets BatchNorm2d::sync on every batch norm of `m` (nullptr: each process's
 // own batch statistics again). Returns how many of them are not frozen, i.e.

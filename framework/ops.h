@@ -45,6 +45,21 @@ struct Conv2dParams {
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined -> (N, K, P, Q)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
 
+// A batch norm with fixed statistics (running mean and variance, eps) folded
+// into the convolution before it (kernels/fold_batch_norm.h): conv2d(x, f.w,
+// f.b) equals conv2d(x, w, b) followed by that batch norm, up to rounding.
+// Recorded on the tape, with gradients for w, b, gamma and beta (not the
+// statistics): training with a frozen batch norm runs it (conv_bn,
+// framework/module.h), which saves the batch norm's pass over the activations
+// and its backward, and the memory of one activation per unit.
+// w (K, ...), b (K) or undefined, gamma, beta, mean, var (K), all of w's
+// dtype and device -> f.w of w's shape, f.b (K).
+struct FoldedBatchNorm {
+  Tensor w, b;
+};
+FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& mean, const Tensor& var, double eps);
+
 // Inference only: conv2d, then a batch norm with fixed statistics (running
 // mean and variance, eps), then + residual when it is defined, then a ReLU
 // when `relu`, computed as ONE convolution with the batch norm folded into its

@@ -30,8 +30,24 @@
 //                     null, act = ReLU (relu = true) or the identity. The CPU
 //                     convolution's epilogue (kernels/conv2d.h) runs it on
 //                     each group of images right after its GEMM.
-// Saved for backward: nothing. There is no backward: the framework op that
-// uses these (conv2d_bn, framework/ops.h) runs only when nothing is recorded.
+//
+// Training with fixed statistics (a frozen batch norm) folds too, as
+// conv2d(x, w_folded, b_folded) on the tape (framework/ops.h,
+// fold_batch_norm): the convolution's own backward gives dwf and dbf, the
+// gradients of its weights and bias, and these two kernels carry them back to
+// w, b, gamma and beta (the chain rule through the fold; ds[k]/dgamma[k] =
+// invstd[k]):
+//   fold_weight_backward: dw[k, i] += s[k] * dwf[k, i]
+//                         dgamma[k] += invstd[k] * sum_i w[k, i] * dwf[k, i]
+//   fold_bias_backward:   db[k]     += s[k] * dbf[k]
+//                         dgamma[k] += invstd[k] * (b[k] - mean[k]) * dbf[k]
+//                         dbeta[k]  += dbf[k]
+// Together the two dgamma terms are the batch norm's sum(dy * xhat): the sum
+// over positions of dy * conv(x, w) is sum_i w[k, i] * dwf[k, i], a dot
+// product of two K x CRS arrays instead of a pass over the activations, and
+// no division by gamma. Each output may be null (not wanted); all accumulate
+// (+=). b null reads as 0.
+// Saved for backward (by the framework op): w, b, gamma, mean, var.
 #pragma once
 
 #include <cmath>
@@ -41,12 +57,17 @@
 
 namespace skinmtl {
 
-// s[k] = gamma[k] * invstd[k], the per-channel factor of a batch norm with
-// fixed statistics; invstd rounded as the batch norm kernels round it.
+// invstd[k] = 1 / sqrt(var[k] + eps), rounded as the batch norm kernels round
+// it, and s[k] = gamma[k] * invstd[k], the per-channel factor of a batch norm
+// with fixed statistics.
+template <typename T>
+SKINMTL_HD T fold_invstd(T var, T eps) {
+  using std::sqrt;  // std::sqrt(float) on the host, CUDA's sqrt(float) on the device
+  return T(1) / sqrt(var + eps);
+}
 template <typename T>
 SKINMTL_HD T fold_scale(T gamma, T var, T eps) {
-  using std::sqrt;  // std::sqrt(float) on the host, CUDA's sqrt(float) on the device
-  return gamma * (T(1) / sqrt(var + eps));
+  return gamma * fold_invstd(var, eps);
 }
 
 // One element of bias_act (r = 0 without a residual).
@@ -62,6 +83,13 @@ void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const
 template <typename T>
 void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu);
 
+template <typename T>
+void fold_weight_backward_cpu(T* dw, T* dgamma, const T* dwf, const T* w, const T* gamma, const T* var, double eps,
+                              int64_t K, int64_t CRS);
+template <typename T>
+void fold_bias_backward_cpu(T* db, T* dgamma, T* dbeta, const T* dbf, const T* b, const T* gamma, const T* mean,
+                            const T* var, double eps, int64_t K);
+
 // On the GPU the fold is float32. bias_act takes float32 or bfloat16
 // activations (y and the residual; T = float or bf16), with a float32 bias:
 // the sum is formed in float32 and rounded once when stored (kernels/bf16.h),
@@ -69,6 +97,11 @@ void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int
 void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
                           const float* beta, const float* mean, const float* var, double eps, int64_t K,
                           int64_t CRS, cuda_stream_t s);
+void fold_weight_backward_cuda(float* dw, float* dgamma, const float* dwf, const float* w, const float* gamma,
+                               const float* var, double eps, int64_t K, int64_t CRS, cuda_stream_t s);
+void fold_bias_backward_cuda(float* db, float* dgamma, float* dbeta, const float* dbf, const float* b,
+                             const float* gamma, const float* mean, const float* var, double eps, int64_t K,
+                             cuda_stream_t s);
 template <typename T>
 void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu,
                    cuda_stream_t s);

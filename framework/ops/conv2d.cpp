@@ -282,8 +282,8 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   for (const Tensor* t : {&x, &w, &bias, &gamma, &beta, &residual})
     wants_grad = wants_grad || (t->defined() && t->requires_grad());
   SKINMTL_CHECK(!grad_enabled() || !wants_grad,
-                "conv2d_bn folds the batch norm into the convolution, which has no backward: it is for inference "
-                "(inside a NoGradGuard); use conv2d, batch_norm2d and relu to train");
+                "conv2d_bn has no backward: it is for inference (inside a NoGradGuard). To train, "
+                "conv2d(x, f.w, f.b) with f = fold_batch_norm(...) folds on the tape (conv_bn does)");
   // In bfloat16 (x bfloat16, or autocast on) as conv2d computes: the folded
   // weights rounded to bfloat16, the bias pass in float32 rounded once.
   const bool in_bf16 = convolves_in_bf16(x);
@@ -293,11 +293,6 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
                 "conv2d_bn: a bfloat16 convolution takes float32 weights (they are folded in float32), got " << w.str());
   const Conv2dShape sh = conv2d_shape(x, w, bias, p, /*same_dtype=*/!in_bf16);
   const int64_t K = sh.K;
-  for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var})
-    SKINMTL_CHECK(t->shape() == Shape{K} && t->dtype() == w.dtype() && t->device() == w.device(),
-                  "conv2d_bn: the batch norm's vectors must be (" << K << ") like w's output channels, of its "
-                                                                     "dtype and device; got "
-                                                                  << t->str());
   const Device dev = x.device();
   const DType out_dtype = in_bf16 ? DType::BF16 : x.dtype();
   SKINMTL_CHECK(!residual.defined() || (residual.shape() == Shape{sh.N, sh.K, sh.P, sh.Q} &&
@@ -306,23 +301,9 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
                                                                        << ", " << sh.Q << "), dtype ("
                                                                        << dtype_name(out_dtype)
                                                                        << ") and device; got " << residual.str());
-
-  // The fold, in w's dtype.
-  const int64_t CRS = sh.col_rows();
-  Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
-  Tensor bf = Tensor::empty({K}, w.dtype(), dev);
-  if (dev == Device::CPU) {
-    dispatch_cpu(w.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(bias), gamma.data<T>(),
-                             beta.data<T>(), running_mean.data<T>(), running_var.data<T>(), eps, K, CRS);
-    });
-  } else {
-    require_cuda_f32("conv2d_bn", {&w, &bias, &gamma, &beta, &running_mean, &running_var});
-    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(bias),
-                                           gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
-                                           running_var.data<float>(), eps, K, CRS, cuda::stream()));
-  }
+  // The fold, in w's dtype (nothing is recorded here).
+  const FoldedBatchNorm folded = fold_batch_norm(w, bias, gamma, beta, running_mean, running_var, eps);
+  const Tensor &wf = folded.w, &bf = folded.b;
 
   if (in_bf16) {
     Tensor y = conv2d_in_dtype(cast(x, DType::BF16), cast(wf, DType::BF16), Tensor(), p);

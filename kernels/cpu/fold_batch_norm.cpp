@@ -19,6 +19,40 @@ void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const
   }
 }
 
+// One row k per iteration: its dw elements and its dgamma dot product.
+template <typename T>
+void fold_weight_backward_cpu(T* dw, T* dgamma, const T* dwf, const T* w, const T* gamma, const T* var, double eps,
+                              int64_t K, int64_t CRS) {
+  SKINMTL_PARALLEL(K * CRS)
+  for (int64_t k = 0; k < K; ++k) {
+    const T invstd = fold_invstd(var[k], T(eps));
+    const T s = gamma[k] * invstd;
+    const T* g = dwf + k * CRS;
+    if (dw) {
+      T* d = dw + k * CRS;
+      SKINMTL_SIMD
+      for (int64_t i = 0; i < CRS; ++i) d[i] += s * g[i];
+    }
+    if (dgamma) {
+      const T* wk = w + k * CRS;
+      T dot = 0;
+      for (int64_t i = 0; i < CRS; ++i) dot += wk[i] * g[i];
+      dgamma[k] += invstd * dot;
+    }
+  }
+}
+
+template <typename T>
+void fold_bias_backward_cpu(T* db, T* dgamma, T* dbeta, const T* dbf, const T* b, const T* gamma, const T* mean,
+                            const T* var, double eps, int64_t K) {
+  for (int64_t k = 0; k < K; ++k) {
+    const T invstd = fold_invstd(var[k], T(eps));
+    if (db) db[k] += gamma[k] * invstd * dbf[k];
+    if (dgamma) dgamma[k] += invstd * ((b ? b[k] : T(0)) - mean[k]) * dbf[k];
+    if (dbeta) dbeta[k] += dbf[k];
+  }
+}
+
 // One (image, channel) plane of HW values per iteration.
 template <typename T>
 void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu) {
@@ -40,7 +74,11 @@ void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int
 #define INSTANTIATE(T)                                                                                     \
   template void fold_batch_norm_cpu<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, \
                                        double, int64_t, int64_t);                                         \
-  template void bias_act_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool);
+  template void bias_act_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool);                 \
+  template void fold_weight_backward_cpu<T>(T*, T*, const T*, const T*, const T*, const T*, double, int64_t, \
+                                            int64_t);                                                      \
+  template void fold_bias_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, double, \
+                                          int64_t);
 INSTANTIATE(float)
 INSTANTIATE(double)
 #undef INSTANTIATE

@@ -26,6 +26,7 @@
 
 #include "kernels/batch_norm.h"
 #include "kernels/bf16.h"
+#include "kernels/cuda/block_sum.cuh"
 #include "kernels/cuda/check.cuh"
 
 namespace skinmtl {
@@ -70,23 +71,6 @@ __device__ __forceinline__ void channel_thread_sums(float (&out)[K], const X* a,
   }
 #pragma unroll
   for (int q = 0; q < K; ++q) out[q] = s[q].sum;
-}
-
-// The sum of `v` over all threads of the block, returned to every thread.
-// buf holds blockDim.x floats of shared memory; blockDim.x must be a power of
-// two (the launchers use cuda::kThreads = 256). A fixed binary tree: at each
-// step thread t < stride adds buf[t + stride] into buf[t].
-__device__ float block_sum(float v, float* buf) {
-  const int t = threadIdx.x;
-  buf[t] = v;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-    if (t < stride) buf[t] += buf[t + stride];
-    __syncthreads();
-  }
-  const float total = buf[0];
-  __syncthreads();  // all threads have read buf[0] before buf is reused
-  return total;
 }
 
 // One block per channel (blockIdx.x = c): two-pass mean and biased variance,

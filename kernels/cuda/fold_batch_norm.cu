@@ -1,6 +1,7 @@
-// CUDA kernels for kernels/fold_batch_norm.h: the fold in float32, bias_act
-// for float32 and bfloat16 activations.
+// CUDA kernels for kernels/fold_batch_norm.h: the fold and its backward in
+// float32, bias_act for float32 and bfloat16 activations.
 #include "kernels/bf16.h"
+#include "kernels/cuda/block_sum.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/fold_batch_norm.h"
 
@@ -19,6 +20,36 @@ __global__ void fold_batch_norm_kernel(float* w_folded, float* b_folded, const f
   }
 }
 
+// One block per row k: the threads stride over its CRS elements, writing dw
+// and summing w * dwf, which block_sum combines in a fixed order.
+__global__ void fold_weight_backward_kernel(float* dw, float* dgamma, const float* dwf, const float* w,
+                                            const float* gamma, const float* var, float eps, int64_t CRS) {
+  __shared__ float buf[cuda::kThreads];
+  const int64_t k = blockIdx.x;
+  const float invstd = fold_invstd(var[k], eps);
+  const float s = gamma[k] * invstd;
+  const float* g = dwf + k * CRS;
+  float dot = 0.f;
+  for (int64_t i = threadIdx.x; i < CRS; i += blockDim.x) {
+    if (dw) dw[k * CRS + i] += s * g[i];
+    if (dgamma) dot += w[k * CRS + i] * g[i];
+  }
+  if (!dgamma) return;  // the same for every thread of the block: no one waits in block_sum
+  const float total = block_sum(dot, buf);
+  if (threadIdx.x == 0) dgamma[k] += invstd * total;
+}
+
+__global__ void fold_bias_backward_kernel(float* db, float* dgamma, float* dbeta, const float* dbf, const float* b,
+                                          const float* gamma, const float* mean, const float* var, float eps,
+                                          int64_t K) {
+  CUDA_KERNEL_LOOP(k, K) {
+    const float invstd = fold_invstd(var[k], eps);
+    if (db) db[k] += gamma[k] * invstd * dbf[k];
+    if (dgamma) dgamma[k] += invstd * ((b ? b[k] : 0.f) - mean[k]) * dbf[k];
+    if (dbeta) dbeta[k] += dbf[k];
+  }
+}
+
 template <typename T>
 __global__ void bias_act_kernel(T* y, const float* b, const T* residual, int64_t n, int64_t K, int64_t HW,
                                 bool relu) {
@@ -33,6 +64,22 @@ void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, cons
   if (K * CRS == 0) return;
   fold_batch_norm_kernel<<<cuda::blocks_for(K * CRS), cuda::kThreads, 0, s>>>(w_folded, b_folded, w, b, gamma,
                                                                               beta, mean, var, (float)eps, K, CRS);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void fold_weight_backward_cuda(float* dw, float* dgamma, const float* dwf, const float* w, const float* gamma,
+                               const float* var, double eps, int64_t K, int64_t CRS, cuda_stream_t s) {
+  if (K * CRS == 0 || (!dw && !dgamma)) return;
+  fold_weight_backward_kernel<<<(unsigned)K, cuda::kThreads, 0, s>>>(dw, dgamma, dwf, w, gamma, var, (float)eps, CRS);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void fold_bias_backward_cuda(float* db, float* dgamma, float* dbeta, const float* dbf, const float* b,
+                             const float* gamma, const float* mean, const float* var, double eps, int64_t K,
+                             cuda_stream_t s) {
+  if (K == 0 || (!db && !dgamma && !dbeta)) return;
+  fold_bias_backward_kernel<<<cuda::blocks_for(K), cuda::kThreads, 0, s>>>(db, dgamma, dbeta, dbf, b, gamma, mean,
+                                                                          var, (float)eps, K);
   SKINMTL_LAUNCH_CHECK();
 }
 

@@ -75,6 +75,16 @@ std::vector<Case> cases() {
                {1}});
   c.push_back({"linear", [](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); },
                {randn({7, 13}, rng), randn({5, 13}, rng), randn({5}, rng)}, {}});
+  // x, w, b, gamma, beta, mean, var: a convolution with a frozen batch norm
+  // folded in on the tape (the statistics get no gradient).
+  c.push_back({"conv2d of fold_batch_norm",
+               [](const std::vector<Tensor>& v) {
+                 const FoldedBatchNorm f = fold_batch_norm(v[1], v[2], v[3], v[4], v[5], v[6], 1e-3);
+                 return conv2d(v[0], f.w, f.b, Conv2dParams::make(1, 1));
+               },
+               {randn({2, 3, 7, 6}, rng), randn({4, 3, 3, 3}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 1.5),
+                randn({4}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 2.0)},
+               {5, 6}});
   c.push_back({"conv2d 3x3 s2 p1",
                [](const std::vector<Tensor>& v) {
                  return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1));

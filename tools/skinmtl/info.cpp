@@ -30,7 +30,7 @@ int cmd_info(int argc, char** argv) {
               SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
               cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str(), data_parallel_support().c_str());
   std::printf("  inference folds batch norm into the convolution: %s\n",
-              fold_batch_norm() ? "yes (SKINMTL_FOLD_BN=0 turns it off)" : "no (SKINMTL_FOLD_BN=0)");
+              batch_norm_folding() ? "yes (SKINMTL_FOLD_BN=0 turns it off)" : "no (SKINMTL_FOLD_BN=0)");
 #if SKINMTL_CUDA
   const ConvBackend b = conv_backend();  // SKINMTL_CONV_BACKEND's choice
   std::printf("  cuDNN: %s\n  GPU convolutions: %s\n", cuda::cudnn_version().c_str(),

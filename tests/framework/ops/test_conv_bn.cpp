@@ -45,8 +45,8 @@ Tensor three_ops(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2d
 
 // Restores the folding setting when a test ends, however it ends.
 struct FoldGuard {
-  bool prev = fold_batch_norm();
-  ~FoldGuard() { set_fold_batch_norm(prev); }
+  bool prev = batch_norm_folding();
+  ~FoldGuard() { set_batch_norm_folding(prev); }
 };
 
 // ---- the kernels ----------------------------------------------------------------------------
@@ -97,6 +97,76 @@ TEST(FoldBatchNorm, BiasActAddsPerChannelAndTheResidualThenClamps) {
   double nan_y = std::numeric_limits<double>::quiet_NaN(), zero = 0;
   bias_act_cpu<double>(&nan_y, &zero, nullptr, 1, 1, 1, true);
   EXPECT_EQ(nan_y, 0.0);
+}
+
+// The backward kernels against the chain rule written out, accumulating into
+// buffers that already hold values, each output optional.
+TEST(FoldBatchNorm, BackwardKernelsFollowTheChainRuleAndAccumulate) {
+  Rng rng(13);
+  const int64_t K = 4, CRS = 6;
+  const double eps = 1e-3;
+  const Tensor w = randn({K, CRS}, rng, 1.0, DType::F64), b = randn({K}, rng, 1.0, DType::F64);
+  const Tensor dwf = randn({K, CRS}, rng, 1.0, DType::F64), dbf = randn({K}, rng, 1.0, DType::F64);
+  const BnValues v = bn_values(K, rng, DType::F64);
+  const auto W = w.to_vector(), B = b.to_vector(), G = v.gamma.to_vector(), M = v.mean.to_vector(),
+             V = v.var.to_vector(), DWF = dwf.to_vector(), DBF = dbf.to_vector();
+  for (bool with_bias : {true, false}) {
+    SCOPED_TRACE(with_bias ? "with a conv bias" : "without");
+    std::vector<double> dw(K * CRS, 0.5), db(K, -0.25), dgamma(K, 1.0), dbeta(K, 2.0);
+    fold_weight_backward_cpu<double>(dw.data(), dgamma.data(), dwf.data<double>(), w.data<double>(),
+                                     v.gamma.data<double>(), v.var.data<double>(), eps, K, CRS);
+    fold_bias_backward_cpu<double>(db.data(), dgamma.data(), dbeta.data(), dbf.data<double>(),
+                                   with_bias ? b.data<double>() : nullptr, v.gamma.data<double>(),
+                                   v.mean.data<double>(), v.var.data<double>(), eps, K);
+    for (int64_t k = 0; k < K; ++k) {
+      const double invstd = 1 / std::sqrt(V[k] + eps), s = G[k] * invstd, bk = with_bias ? B[k] : 0.0;
+      double dot = 0;
+      for (int64_t i = 0; i < CRS; ++i) {
+        EXPECT_NEAR(dw[k * CRS + i], 0.5 + s * DWF[k * CRS + i], 1e-12);
+        dot += W[k * CRS + i] * DWF[k * CRS + i];
+      }
+      EXPECT_NEAR(dgamma[k], 1.0 + invstd * dot + invstd * (bk - M[k]) * DBF[k], 1e-12) << "channel " << k;
+      EXPECT_NEAR(db[k], -0.25 + s * DBF[k], 1e-12);
+      EXPECT_NEAR(dbeta[k], 2.0 + DBF[k], 1e-12);
+    }
+  }
+  // Outputs not wanted are null and untouched; the others still come out.
+  std::vector<double> dgamma(K, 0.0);
+  fold_weight_backward_cpu<double>(nullptr, dgamma.data(), dwf.data<double>(), w.data<double>(),
+                                   v.gamma.data<double>(), v.var.data<double>(), eps, K, CRS);
+  fold_bias_backward_cpu<double>(nullptr, nullptr, nullptr, dbf.data<double>(), b.data<double>(),
+                                 v.gamma.data<double>(), v.mean.data<double>(), v.var.data<double>(), eps, K);
+  EXPECT_NE(dgamma[0], 0.0);
+}
+
+// The op on the tape, in float64: the folded weights and bias, and a whole
+// training unit relu(conv2d(x, f.w, f.b) + r), against finite differences.
+TEST(FoldBatchNorm, GradCheck) {
+  Rng rng(14);
+  const double eps = 1e-3;
+  // Inputs: x, w, b, gamma, beta, mean, var, r (mean and var not checked).
+  auto inputs = [&](bool with_bias) {
+    return std::vector<Tensor>{test::uniform64({2, 3, 6, 5}, rng), test::uniform64({4, 3, 3, 3}, rng),
+                               with_bias ? test::uniform64({4}, rng) : Tensor(),
+                               test::uniform64({4}, rng, 0.5, 1.5), test::uniform64({4}, rng),
+                               test::uniform64({4}, rng), test::uniform64({4}, rng, 0.5, 2.0),
+                               test::uniform64({2, 4, 6, 5}, rng)};
+  };
+  auto fold = [eps](const std::vector<Tensor>& in) {
+    return fold_batch_norm(in[1], in[2], in[3], in[4], in[5], in[6], eps);
+  };
+  const std::vector<int> stats = {5, 6};
+  for (bool with_bias : {true, false}) {
+    SCOPED_TRACE(with_bias ? "with a conv bias" : "without");
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return fold(in).w; }, inputs(with_bias), {}, stats);
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return fold(in).b; }, inputs(with_bias), {}, stats);
+    EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+          const FoldedBatchNorm f = fold(in);
+          return relu(add(conv2d(in[0], f.w, f.b, Conv2dParams::make(1, 1)), in[7]));
+        },
+        inputs(with_bias), {}, stats);
+  }
 }
 
 // ---- the op against the three ops --------------------------------------------------------------
@@ -199,20 +269,20 @@ struct Unit {
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) { return a.to_vector() == b.to_vector(); }
 
-TEST(ConvBn, FoldsOnlyWithoutATapeAndWithFixedStatistics) {
+TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
   FoldGuard guard;
   Unit u;
   Rng rng(6);
   const Tensor x = randn({2, 4, 9, 7}, rng);
   u.bn.eval();
-  set_fold_batch_norm(false);
+  set_batch_norm_folding(false);
   Tensor unfolded;
   {
     NoGradGuard no_grad;
     unfolded = conv_bn(u.conv, u.bn, x, true);
   }
   EXPECT_TRUE(bitwise_equal(unfolded, relu(u.bn.forward(u.conv.forward(x)))));  // off: the three ops exactly
-  set_fold_batch_norm(true);
+  set_batch_norm_folding(true);
   Tensor folded;
   {
     NoGradGuard no_grad;
@@ -222,10 +292,11 @@ TEST(ConvBn, FoldsOnlyWithoutATapeAndWithFixedStatistics) {
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-5, 1e-5);
   EXPECT_FALSE(bitwise_equal(unfolded, folded));
 
-  // With the tape on (training with frozen statistics), the three ops run:
-  // the gradients of the weights are wanted.
+  // With the tape on, the fold is recorded (fold_batch_norm, then conv2d and
+  // the ReLU): the same function again, rounded as the training path rounds.
   Tensor taped = conv_bn(u.conv, u.bn, x, true);
-  EXPECT_TRUE(bitwise_equal(taped, unfolded));
+  EXPECT_TENSORS_CLOSE(unfolded, taped, 1e-5, 1e-5);
+  EXPECT_FALSE(bitwise_equal(taped, unfolded));
   ASSERT_TRUE(taped.requires_grad());
 
   // Batch statistics (training mode, not frozen): no fold, even without a
@@ -270,7 +341,7 @@ double relative_gap(const Tensor& a, const Tensor& b) {
 // few bfloat16 roundings, and both to the float32 result.
 TEST(ConvBn, FoldsUnderBfloat16Autocast) {
   FoldGuard guard;
-  set_fold_batch_norm(true);
+  set_batch_norm_folding(true);
   NoGradGuard no_grad;
   Rng rng(7);
   for (const FoldCase& c : kCases)
@@ -303,10 +374,10 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   const Tensor x = randn({2, 4, 9, 7}, rng), r = randn({2, 6, 9, 7}, rng);
   Bf16Scope bf16;
   NoGradGuard no_grad;
-  set_fold_batch_norm(false);
+  set_batch_norm_folding(false);
   const Tensor three = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
   EXPECT_TRUE(bitwise_equal(three, relu(add(u.bn.forward(u.conv.forward(x)), r.to(DType::BF16)))));
-  set_fold_batch_norm(true);
+  set_batch_norm_folding(true);
   EXPECT_TRUE(conv_bn_folds(u.bn, x));
   const Tensor folded = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
   EXPECT_EQ(folded.dtype(), DType::BF16);
@@ -321,6 +392,47 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
     FAIL() << "a float32 residual was taken by a bfloat16 conv2d_bn";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
+  }
+}
+
+// Training with a frozen batch norm folds on the tape: the output and the
+// gradients of x, the residual, w, b, gamma and beta are those of the three
+// ops, and the batch norm's statistics stay as they were.
+TEST(ConvBn, TrainingWithFrozenStatisticsFoldsWithTheUnfoldedGradients) {
+  FoldGuard guard;
+  Rng rng(15);
+  const Tensor x0 = randn({2, 4, 9, 7}, rng), r0 = randn({2, 6, 9, 7}, rng), seed = randn({2, 6, 9, 7}, rng);
+  struct Run {
+    Tensor y, dx, dr;
+    std::vector<Tensor> dparams;
+  };
+  auto run = [&](bool fold) {
+    set_batch_norm_folding(fold);
+    Unit u;  // the same weights and statistics every time (Rng 5)
+    u.bn.train();
+    u.bn.frozen = true;
+    EXPECT_EQ(conv_bn_folds(u.bn, x0), fold);
+    Tensor x = x0.clone(), r = r0.clone();
+    x.set_requires_grad(true);
+    r.set_requires_grad(true);
+    const Tensor mean_before = u.bn.running_mean->clone();
+    const Tensor y = conv_bn(u.conv, u.bn, x, true, r);
+    sum(mul(y, seed)).backward();
+    EXPECT_TRUE(bitwise_equal(mean_before, *u.bn.running_mean));
+    Run out{y.detach(), x.grad(), r.grad(), {}};
+    for (Parameter* p : {u.conv.weight, u.conv.bias, u.bn.gamma, u.bn.beta}) out.dparams.push_back(p->value.grad());
+    return out;
+  };
+  const Run three = run(false), folded = run(true);
+  EXPECT_FALSE(bitwise_equal(three.y, folded.y));  // the fold ran
+  EXPECT_TENSORS_CLOSE(three.y, folded.y, 1e-5, 1e-5);
+  EXPECT_TENSORS_CLOSE(three.dx, folded.dx, 1e-4, 1e-5);
+  EXPECT_TENSORS_CLOSE(three.dr, folded.dr, 1e-5, 1e-5);
+  const char* names[] = {"conv weight", "conv bias", "gamma", "beta"};
+  for (size_t i = 0; i < three.dparams.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    ASSERT_TRUE(folded.dparams[i].defined());
+    EXPECT_TENSORS_CLOSE(three.dparams[i], folded.dparams[i], 1e-4, 1e-4);
   }
 }
 
@@ -343,24 +455,73 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
   net.eval();
   const Tensor x = randn({2, 3, 64, 64}, rng);
   NoGradGuard no_grad;
-  set_fold_batch_norm(false);
+  set_batch_norm_folding(false);
   const Tensor unfolded = net.forward(x);
-  set_fold_batch_norm(true);
+  set_batch_norm_folding(true);
   const Tensor folded = net.forward(x);
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-4, 1e-4);
   EXPECT_FALSE(bitwise_equal(unfolded, folded));
   // In bfloat16 (every block's units fold, the residual ones too): 53 layers
   // of bfloat16 rounding either way, so a looser bound.
   Bf16Scope bf16;
-  set_fold_batch_norm(false);
+  set_batch_norm_folding(false);
   const Tensor unfolded16 = net.forward(x);
-  set_fold_batch_norm(true);
+  set_batch_norm_folding(true);
   const Tensor folded16 = net.forward(x);
   EXPECT_FALSE(bitwise_equal(unfolded16, folded16));
   EXPECT_LT(relative_gap(folded16, unfolded), 0.03);
   EXPECT_LT(relative_gap(unfolded16, unfolded), 0.03);
   std::printf("  ResNet-50 logits, largest gap over largest value, to float32: bfloat16 %.4f, folded %.4f\n",
               relative_gap(unfolded16, unfolded), relative_gap(folded16, unfolded));
+}
+
+// Training a ResNet-50 with frozen batch norms (Liao & Luo's setting): every
+// unit folds on the tape, and the loss and every parameter's gradient are
+// those of the unfolded network.
+TEST(ConvBn, ResNet50TrainsTheSameFoldedWithFrozenBatchNorms) {
+  FoldGuard guard;
+  struct Grads {
+    double loss;
+    std::vector<std::vector<double>> g;
+  };
+  auto run = [](bool fold) {
+    set_batch_norm_folding(fold);
+    Rng rng(16);
+    ResNet50 net(keras_resnet50(5), rng);
+    net.apply([&rng](Module& m) {
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+        const Shape k = bn->gamma->value.shape();
+        bn->gamma->value.copy_from(rand_uniform(k, rng, 0.5, 1.5));
+        bn->beta->value.copy_from(randn(k, rng, 0.1));
+        bn->running_mean->copy_from(randn(k, rng, 0.1));
+        bn->running_var->copy_from(rand_uniform(k, rng, 0.5, 2.0));
+        bn->frozen = true;
+      }
+    });
+    net.train();
+    const Tensor x = randn({2, 3, 48, 48}, rng);
+    const Tensor loss = softmax_cross_entropy(net.forward(x), Tensor::from_vector(std::vector<double>{1, 3}, {2}));
+    loss.backward();
+    Grads out{loss.item(), {}};
+    for (Parameter* p : net.parameters()) out.g.push_back(p->value.grad().to_vector());
+    return out;
+  };
+  const Grads three = run(false), folded = run(true);
+  EXPECT_NEAR(three.loss, folded.loss, 1e-5 * std::fabs(three.loss));
+  ASSERT_EQ(three.g.size(), folded.g.size());
+  double worst = 0;
+  for (size_t i = 0; i < three.g.size(); ++i) {
+    double gap = 0, scale = 1e-12;
+    for (size_t j = 0; j < three.g[i].size(); ++j) {
+      gap = std::max(gap, std::fabs(three.g[i][j] - folded.g[i][j]));
+      scale = std::max(scale, std::fabs(three.g[i][j]));
+    }
+    worst = std::max(worst, gap / scale);
+  }
+  EXPECT_LT(worst, 1e-3) << "largest gap over largest gradient, parameter by parameter";
+  EXPECT_GT(worst, 0.0) << "bit for bit equal: the fold did not run";
+  std::printf("  ResNet-50, frozen batch norms: loss %.6f (folded %.6f), largest relative gradient gap %.2g\n",
+              three.loss, folded.loss, worst);
 }
 
 // ---- CUDA ---------------------------------------------------------------------------------------
@@ -437,6 +598,44 @@ TEST(ConvBnCuda, MatchesTheCpuInBfloat16) {
       ASSERT_EQ(gpu.dtype(), DType::BF16);
       EXPECT_LT(relative_gap(gpu, cpu), 0.02);
     }
+}
+
+// The fold on the tape on the GPU (fold kernel, the convolution's backward on
+// each backend, the two fold backward kernels) against the CPU: the training
+// unit's output and every gradient.
+TEST(ConvBnCuda, TrainingWithAFrozenBatchNormMatchesTheCpu) {
+  REQUIRE_CUDA();
+  ConvBackendGuard guard;
+  const Device d = Device::CUDA;
+  for (ConvBackend backend : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col}) {
+    set_conv_backend(backend);
+    SCOPED_TRACE(backend == ConvBackend::CuDNN        ? "cuDNN"
+                 : backend == ConvBackend::CuDNNGraph ? "cuDNN graph API"
+                                                      : "im2col");
+    Rng rng(17);
+    for (const FoldCase& c : kCases) {
+      SCOPED_TRACE(c.name);
+      const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
+      const BnValues v = bn_values(c.w[0], rng, DType::F32);
+      const Tensor r = randn(conv2d(x, w, Tensor(), c.p).shape(), rng), seed = randn(r.shape(), rng);
+      auto grads = [&](Device dev) {
+        std::vector<Tensor> in = {x.to(dev), w.to(dev), b.to(dev), v.gamma.to(dev), v.beta.to(dev), r.to(dev)};
+        for (Tensor& t : in) t.set_requires_grad(true);
+        const FoldedBatchNorm f = fold_batch_norm(in[1], in[2], in[3], in[4], v.mean.to(dev), v.var.to(dev), 1e-3);
+        const Tensor y = relu(add(conv2d(in[0], f.w, f.b, c.p), in[5]));
+        sum(mul(y, seed.to(dev))).backward();
+        std::vector<Tensor> out = {y.detach().to(Device::CPU)};
+        for (const Tensor& t : in) out.push_back(t.grad().to(Device::CPU));
+        return out;
+      };
+      const std::vector<Tensor> cpu = grads(Device::CPU), gpu = grads(d);
+      const char* names[] = {"y", "dx", "dw", "db", "dgamma", "dbeta", "dresidual"};
+      for (size_t i = 0; i < cpu.size(); ++i) {
+        SCOPED_TRACE(names[i]);
+        EXPECT_TENSORS_CLOSE(cpu[i], gpu[i], 1e-3, 1e-4);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,75 @@
+// fold_batch_norm: see kernels/fold_batch_norm.h.
+#include "framework/autograd.h"
+#include "framework/dispatch.h"
+#include "framework/ops.h"
+#include "kernels/fold_batch_norm.h"
+
+namespace skinmtl {
+
+namespace {
+template <typename T>
+T* ptr(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+}  // namespace
+
+FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& mean, const Tensor& var, double eps) {
+  SKINMTL_CHECK(w.defined() && gamma.defined() && beta.defined() && mean.defined() && var.defined(),
+                "fold_batch_norm: w, gamma, beta, mean and var must be defined");
+  SKINMTL_CHECK(w.ndim() >= 1 && w.size(0) >= 1, "fold_batch_norm: w must have output channels first, got " << w.str());
+  const int64_t K = w.size(0), CRS = w.numel() / K;
+  for (const Tensor* t : {&b, &gamma, &beta, &mean, &var})
+    SKINMTL_CHECK(!t->defined() || (t->shape() == Shape{K} && t->dtype() == w.dtype() && t->device() == w.device()),
+                  "fold_batch_norm: the bias and the batch norm's vectors must be (" << K
+                      << ") like w's output channels, of its dtype and device; got " << t->str() << " for w "
+                      << w.str());
+  const Device dev = w.device();
+  Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
+  Tensor bf = Tensor::empty({K}, w.dtype(), dev);
+  if (dev == Device::CPU) {
+    dispatch_cpu(w.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(b), gamma.data<T>(), beta.data<T>(),
+                             mean.data<T>(), var.data<T>(), eps, K, CRS);
+    });
+  } else {
+    require_cuda_f32("fold_batch_norm", {&w, &b, &gamma, &beta, &mean, &var});
+    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(b),
+                                           gamma.data<float>(), beta.data<float>(), mean.data<float>(),
+                                           var.data<float>(), eps, K, CRS, cuda::stream()));
+  }
+  // Saved for backward: w, b, gamma and the statistics (the lambdas' handles
+  // share their storage; the statistics are fixed while the tape lives).
+  record(wf, "fold_bn_weight", {w, gamma}, [w, gamma, var, eps, K, CRS](const Tensor& dwf, GradBuffers& d) {
+    if (!d.needs(0) && !d.needs(1)) return;
+    if (w.device() == Device::CPU) {
+      dispatch_cpu(w.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        fold_weight_backward_cpu<T>(ptr<T>(d[0]), ptr<T>(d[1]), dwf.data<T>(), w.data<T>(), gamma.data<T>(),
+                                    var.data<T>(), eps, K, CRS);
+      });
+    } else {
+      SKINMTL_CUDA_ONLY(fold_weight_backward_cuda(ptr<float>(d[0]), ptr<float>(d[1]), dwf.data<float>(),
+                                                  w.data<float>(), gamma.data<float>(), var.data<float>(), eps, K,
+                                                  CRS, cuda::stream()));
+    }
+  });
+  record(bf, "fold_bn_bias", {b, gamma, beta}, [b, gamma, mean, var, eps, K](const Tensor& dbf, GradBuffers& d) {
+    if (!d.needs(0) && !d.needs(1) && !d.needs(2)) return;
+    if (gamma.device() == Device::CPU) {
+      dispatch_cpu(gamma.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        fold_bias_backward_cpu<T>(ptr<T>(d[0]), ptr<T>(d[1]), ptr<T>(d[2]), dbf.data<T>(), ptr<T>(b),
+                                  gamma.data<T>(), mean.data<T>(), var.data<T>(), eps, K);
+      });
+    } else {
+      SKINMTL_CUDA_ONLY(fold_bias_backward_cuda(ptr<float>(d[0]), ptr<float>(d[1]), ptr<float>(d[2]),
+                                                dbf.data<float>(), ptr<float>(b), gamma.data<float>(),
+                                                mean.data<float>(), var.data<float>(), eps, K, cuda::stream()));
+    }
+  });
+  return {wf, bf};
+}
+
+}  // namespace skinmtl
