@@ -436,6 +436,37 @@ TEST(ConvBn, TrainingWithFrozenStatisticsFoldsWithTheUnfoldedGradients) {
   }
 }
 
+// The training fold under bfloat16 autocast: conv2d casts x and the folded
+// weights to bfloat16 (recorded casts), so the gradients reach the float32
+// w, gamma and beta through them; all within bfloat16's rounding of the
+// float32 unfolded unit's.
+TEST(ConvBn, TrainingFoldUnderBfloat16AutocastKeepsTheGradients) {
+  FoldGuard guard;
+  Rng rng(18);
+  const Tensor x0 = randn({2, 4, 9, 7}, rng), seed = randn({2, 6, 9, 7}, rng);
+  auto run = [&](bool fold, bool bf16) {
+    set_batch_norm_folding(fold);
+    set_autocast_bf16(bf16);
+    Unit u;
+    u.bn.train();
+    u.bn.frozen = true;
+    const Tensor y = conv_bn(u.conv, u.bn, x0, true);
+    EXPECT_EQ(y.dtype(), bf16 ? DType::BF16 : DType::F32);
+    sum(mul(as_f32(y), seed)).backward();
+    set_autocast_bf16(false);
+    std::vector<Tensor> g = {as_f32(y).detach()};
+    for (Parameter* p : {u.conv.weight, u.conv.bias, u.bn.gamma, u.bn.beta}) g.push_back(p->value.grad());
+    return g;
+  };
+  const std::vector<Tensor> want = run(false, false), got = run(true, true);
+  const char* names[] = {"y", "conv weight", "conv bias", "gamma", "beta"};
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    ASSERT_TRUE(got[i].defined());
+    EXPECT_LT(relative_gap(got[i], want[i]), 0.03);
+  }
+}
+
 // Whole networks: the Keras ResNet-50 trunk (conv biases, eps 1e-3) and the
 // Yang et al. decoder, evaluated with folding on and off.
 TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
