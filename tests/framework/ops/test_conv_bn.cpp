@@ -15,6 +15,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/fold_batch_norm.h"
 #include "nets/resnet50.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -214,13 +215,10 @@ TEST(ConvBn, FoldedTakesTheResidualBeforeTheReLU) {
   // A residual of another shape is refused, by name.
   const Tensor x = randn({1, 2, 5, 5}, rng), w = randn({3, 2, 3, 3}, rng);
   const BnValues v = bn_values(3, rng, DType::F32);
-  try {
-    conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true,
-              Tensor::zeros({1, 3, 4, 5}));
-    FAIL() << "a (1, 3, 4, 5) residual for a (1, 3, 5, 5) output was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("residual"), std::string::npos) << e.what();
-  }
+  // (A (1, 3, 4, 5) residual for a (1, 3, 5, 5) output.)
+  EXPECT_ERROR_WITH(conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true,
+                              Tensor::zeros({1, 3, 4, 5})),
+                    "residual");
 }
 
 TEST(ConvBn, FoldedMatchesTheThreeOpsInFloat32) {
@@ -240,12 +238,8 @@ TEST(ConvBn, RefusesWhereAGradientIsWanted) {
   Tensor x = randn({1, 2, 5, 5}, rng), w = randn({3, 2, 3, 3}, rng);
   const BnValues v = bn_values(3, rng, DType::F32);
   w.set_requires_grad(true);
-  try {
-    conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true);
-    FAIL() << "conv2d_bn recorded nothing for a weight that wants a gradient";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("inference"), std::string::npos) << e.what();
-  }
+  EXPECT_ERROR_WITH(conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true),
+                    "inference", "fold_batch_norm");
   NoGradGuard no_grad;  // inside one, the same call is fine
   EXPECT_EQ(conv2d_bn(x, w, Tensor(), Conv2dParams::make(1, 1), v.gamma, v.beta, v.mean, v.var, 1e-5, true).shape(),
             (Shape{1, 3, 5, 5}));
@@ -386,13 +380,9 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   // A float32 shortcut beside a bfloat16 convolution: conv_bn runs the three
   // ops (the add widens to float32, as without folding); conv2d_bn refuses it.
   EXPECT_EQ(conv_bn(u.conv, u.bn, x, true, r).dtype(), DType::F32);
-  try {
-    conv2d_bn(x, u.conv.weight->value, u.conv.bias->value, u.conv.params, u.bn.gamma->value, u.bn.beta->value,
-              *u.bn.running_mean, *u.bn.running_var, u.bn.eps, true, r);
-    FAIL() << "a float32 residual was taken by a bfloat16 conv2d_bn";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bfloat16"), std::string::npos) << e.what();
-  }
+  EXPECT_ERROR_WITH(conv2d_bn(x, u.conv.weight->value, u.conv.bias->value, u.conv.params, u.bn.gamma->value,
+                              u.bn.beta->value, *u.bn.running_mean, *u.bn.running_var, u.bn.eps, true, r),
+                    "residual", "bfloat16");
 }
 
 // Training with a frozen batch norm folds on the tape: the output and the
@@ -467,22 +457,28 @@ TEST(ConvBn, TrainingFoldUnderBfloat16AutocastKeepsTheGradients) {
   }
 }
 
-// Whole networks: the Keras ResNet-50 trunk (conv biases, eps 1e-3) and the
-// Yang et al. decoder, evaluated with folding on and off.
-TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
-  FoldGuard guard;
-  Rng rng(8);
-  ResNet50 net(keras_resnet50(5), rng);
-  // Batch norms as a trained network has them, not the initial 1, 0, 0, 1.
-  net.apply([&rng](Module& m) {
+// Batch norms as a trained network has them, not the initial 1, 0, 0, 1
+// (frozen: normalising with them in training too).
+void give_trained_batch_norms(ResNet50& net, Rng& rng, bool frozen = false) {
+  net.apply([&rng, frozen](Module& m) {
     if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
       const Shape k = bn->gamma->value.shape();
       bn->gamma->value.copy_from(rand_uniform(k, rng, 0.5, 1.5));
       bn->beta->value.copy_from(randn(k, rng, 0.1));
       bn->running_mean->copy_from(randn(k, rng, 0.1));
       bn->running_var->copy_from(rand_uniform(k, rng, 0.5, 2.0));
+      bn->frozen = frozen;
     }
   });
+}
+
+// Whole networks: the Keras ResNet-50 trunk (conv biases, eps 1e-3) and the
+// Yang et al. decoder, evaluated with folding on and off.
+TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
+  FoldGuard guard;
+  Rng rng(8);
+  ResNet50 net(keras_resnet50(5), rng);
+  give_trained_batch_norms(net, rng);
   net.eval();
   const Tensor x = randn({2, 3, 64, 64}, rng);
   NoGradGuard no_grad;
@@ -519,16 +515,7 @@ TEST(ConvBn, ResNet50TrainsTheSameFoldedWithFrozenBatchNorms) {
     set_batch_norm_folding(fold);
     Rng rng(16);
     ResNet50 net(keras_resnet50(5), rng);
-    net.apply([&rng](Module& m) {
-      if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
-        const Shape k = bn->gamma->value.shape();
-        bn->gamma->value.copy_from(rand_uniform(k, rng, 0.5, 1.5));
-        bn->beta->value.copy_from(randn(k, rng, 0.1));
-        bn->running_mean->copy_from(randn(k, rng, 0.1));
-        bn->running_var->copy_from(rand_uniform(k, rng, 0.5, 2.0));
-        bn->frozen = true;
-      }
-    });
+    give_trained_batch_norms(net, rng, /*frozen=*/true);
     net.train();
     const Tensor x = randn({2, 3, 48, 48}, rng);
     const Tensor loss = softmax_cross_entropy(net.forward(x), Tensor::from_vector(std::vector<double>{1, 3}, {2}));
@@ -563,6 +550,12 @@ struct ConvBackendGuard {
   ~ConvBackendGuard() { set_conv_backend(prev); }
 };
 
+// The GPU convolution backends every CUDA test here runs on.
+const ConvBackend kGpuBackends[] = {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col};
+const char* backend_name(ConvBackend b) {
+  return b == ConvBackend::CuDNN ? "cuDNN" : b == ConvBackend::CuDNNGraph ? "cuDNN graph API" : "im2col";
+}
+
 #if SKINMTL_CUDA
 // Whether conv2d_bn ran as cuDNN's fused graph for this case (graph API
 // backend), printed with cuDNN's reason when it did not.
@@ -584,11 +577,9 @@ TEST(ConvBnCuda, MatchesTheCpu) {
   ConvBackendGuard guard;
   NoGradGuard no_grad;
   const Device d = Device::CUDA;
-  for (ConvBackend backend : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col}) {
+  for (ConvBackend backend : kGpuBackends) {
     set_conv_backend(backend);
-    SCOPED_TRACE(backend == ConvBackend::CuDNN        ? "cuDNN"
-                 : backend == ConvBackend::CuDNNGraph ? "cuDNN graph API"
-                                                      : "im2col");
+    SCOPED_TRACE(backend_name(backend));
     Rng rng(9);
     for (const FoldCase& c : kCases)
       for (bool relu : {true, false})
@@ -638,11 +629,9 @@ TEST(ConvBnCuda, TrainingWithAFrozenBatchNormMatchesTheCpu) {
   REQUIRE_CUDA();
   ConvBackendGuard guard;
   const Device d = Device::CUDA;
-  for (ConvBackend backend : {ConvBackend::CuDNN, ConvBackend::CuDNNGraph, ConvBackend::Im2col}) {
+  for (ConvBackend backend : kGpuBackends) {
     set_conv_backend(backend);
-    SCOPED_TRACE(backend == ConvBackend::CuDNN        ? "cuDNN"
-                 : backend == ConvBackend::CuDNNGraph ? "cuDNN graph API"
-                                                      : "im2col");
+    SCOPED_TRACE(backend_name(backend));
     Rng rng(17);
     for (const FoldCase& c : kCases) {
       SCOPED_TRACE(c.name);
