@@ -50,15 +50,15 @@ TEST(CliHelp, EveryCommandPrintsItsUsageOnStdoutAndExitsZero) {
   }
 }
 
-// skinmtl info says whether inference folds batch norm and (with CUDA) how
+// skinmtl info says whether batch norms with fixed statistics are folded and (with CUDA) how
 // the GPU convolves, as the environment sets them; a bad value is an error
 // that names the variable.
 TEST(CliInfo, ReportsTheSettingsTheEnvironmentChoosesAndRefusesBadOnes) {
   const Result plain = run("info");
   EXPECT_EQ(plain.rc, 0) << plain.err;
-  EXPECT_NE(plain.out.find("folds batch norm into the convolution: yes"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("batch norms: folded into the convolution"), std::string::npos) << plain.out;
   const Result off = run("info", "SKINMTL_FOLD_BN=0");
-  EXPECT_NE(off.out.find("folds batch norm into the convolution: no"), std::string::npos) << off.out;
+  EXPECT_NE(off.out.find("batch norms: run as their own op"), std::string::npos) << off.out;
   const Result bad = run("info", "SKINMTL_FOLD_BN=yes");
   EXPECT_EQ(bad.rc, 1);
   EXPECT_NE(bad.err.find("SKINMTL_FOLD_BN must be 0 or 1, got 'yes'"), std::string::npos) << bad.err;

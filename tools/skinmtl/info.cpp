@@ -29,8 +29,9 @@ int cmd_info(int argc, char** argv) {
   std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n  data-parallel training: %s\n",
               SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
               cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str(), data_parallel_support().c_str());
-  std::printf("  inference folds batch norm into the convolution: %s\n",
-              batch_norm_folding() ? "yes (SKINMTL_FOLD_BN=0 turns it off)" : "no (SKINMTL_FOLD_BN=0)");
+  std::printf("  frozen and inference batch norms: %s\n",
+              batch_norm_folding() ? "folded into the convolution (SKINMTL_FOLD_BN=0 turns it off)"
+                                   : "run as their own op (SKINMTL_FOLD_BN=0)");
 #if SKINMTL_CUDA
   const ConvBackend b = conv_backend();  // SKINMTL_CONV_BACKEND's choice
   std::printf("  cuDNN: %s\n  GPU convolutions: %s\n", cuda::cudnn_version().c_str(),
