@@ -146,14 +146,17 @@ struct ResNetStep {
     net.forward(x);
     if (wait) wait_for(device);
   }
-  void train(const Tensor& x, const Tensor& labels, bool frozen_bn, bool wait = true) {
+  // Returns the step's loss (on the device, off the tape).
+  Tensor train(const Tensor& x, const Tensor& labels, bool frozen_bn, bool wait = true) {
     net.train();
     net.set_bn_frozen(frozen_bn);
     sgd.zero_grad();
-    softmax_cross_entropy(net.forward(x), labels).backward();
+    const Tensor loss = softmax_cross_entropy(net.forward(x), labels);
+    loss.backward();
     sgd.step();
     net.set_bn_frozen(false);
     if (wait) wait_for(device);
+    return loss.detach();
   }
 };
 

@@ -61,6 +61,13 @@
 // launches kernels and runs the tape, so CUDA graphs and fewer, fused launches
 // pay; well below 100% the kernels themselves are the bound.
 //
+// The loss-read row (case "loop"): 8 Liao & Luo steps at batch 20 back to
+// back, each step's loss read to the host either right after the step, a
+// blocking copy (the queue drains before the next step is queued), or one
+// step late through framework/host_read.h as bin/skinmtl's training loop reads
+// it; ms per step of each, alternating, the mean of 2 after a warm-up (first
+// configuration of --precision).
+//
 // The loader row (case "loader"): images per second of the segmentation loader
 // (io/seg_loader.h) on ISIC 2017 with every core, for Yang's training
 // transform at 192x256 and Song's at 1024, when --data-dir has isic2017.
@@ -84,6 +91,7 @@
 // Run it from the repository root (it finds tools/gpu/bench_torch.py from there);
 // $PYTHON names the Python with PyTorch (default: python3).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -99,6 +107,7 @@
 #include <vector>
 
 #include "framework/allocator.h"
+#include "framework/host_read.h"
 #include "io/seg_data.h"
 #include "io/seg_loader.h"
 #include "tools/bench_steps.h"
@@ -124,7 +133,7 @@ struct Options {
 };
 
 const std::vector<std::string> kCases = {"infer_b1",   "infer_b64", "train_b20", "train_bmax",
-                                         "train_yang", "train_fpn", "iter_song", "loader"};
+                                         "train_yang", "train_fpn", "iter_song", "loop",     "loader"};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -152,7 +161,7 @@ bool has_modifier(const std::string& config, const std::string& m) {
   std::fprintf(stderr,
                "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,tf32+cudnn-graph,...] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
-               "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loader\n",
+               "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loop loader\n",
                why.c_str());
   std::exit(2);
 }
@@ -375,6 +384,44 @@ int largest_batch(const Options& o, bench::ResNetStep& s, const Sizes& z) {
   return std::max(8, b);
 }
 
+// The "loop" row: ms per step of back-to-back frozen-BN steps at batch 20
+// whose losses are read right after each step (a blocking copy) or one step
+// late (HostRead, as app/training_run.cpp reads them).
+std::string time_loss_reads(const Options& o, bench::ResNetStep& s, const Sizes& z) {
+  apply_config(o.device, o.precisions.front());
+  const auto xb = s.batch(z.b20, z.image);
+  const int steps = o.smoke ? 2 : 8;
+  HostRead reads[2];
+  double sink = 0;  // the losses, so that nothing is optimised away
+  auto run = [&](bool late) {
+    const auto t0 = bench::Clock::now();
+    int next = 0;
+    for (int k = 0; k < steps; ++k) {
+      const Tensor loss = s.train(xb.first, xb.second, true, /*wait=*/false);
+      if (!late) {
+        sink += loss.to(Device::CPU).item();
+        continue;
+      }
+      reads[next].start(loss);
+      if (k > 0) sink += reads[next ^ 1].values()[0];
+      next ^= 1;
+    }
+    if (late) sink += reads[next ^ 1].values()[0];
+    bench::wait_for(o.device);
+    return bench::seconds_since(t0) / steps;
+  };
+  std::vector<double> blocking, late;
+  run(false), run(true);  // warm-up: plans, cached memory
+  for (int r = 0; r < 2; ++r) blocking.push_back(run(false)), late.push_back(run(true));
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "loss read, Liao & Luo step b%d (%s), %d steps back to back: right after each step %.2f ms/step, "
+                "one step late %.2f ms/step (%+.1f%%)%s",
+                z.b20, o.precisions.front().c_str(), steps, 1e3 * median(blocking), 1e3 * median(late),
+                100 * (median(late) / median(blocking) - 1), std::isfinite(sink) ? "" : " (a loss was not finite)");
+  return buf;
+}
+
 // Runs tools/gpu/bench_torch.py; its JSON, or null with `why` set.
 nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
   const char* script = "tools/gpu/bench_torch.py";
@@ -384,7 +431,7 @@ nlohmann::json run_torch(const Options& o, int bmax, std::string& why) {
   }
   std::string cases;
   for (const std::string& c : o.cases)
-    if (c != "loader") cases += (cases.empty() ? "" : ",") + c;
+    if (c != "loader" && c != "loop") cases += (cases.empty() ? "" : ",") + c;
   if (cases.empty()) {
     why = "no case to compare";
     return nullptr;
@@ -448,6 +495,7 @@ int main(int argc, char** argv) {
   // results[precision][case]
   std::map<std::string, std::map<std::string, Result>> ours;
   int bmax = 0;
+  std::string loop_row;
   {
     bench::ResNetStep resnet(d);
     for (const std::string& p : o.precisions) {
@@ -491,6 +539,7 @@ int main(int argc, char** argv) {
       }
       std::fprintf(stderr, "bench_gpu: %s ResNet-50 cases done\n", p.c_str());
     }
+    if (wanted("loop")) loop_row = time_loss_reads(o, resnet, z);
     if (o.breakdown) {
       apply_config(d, o.precisions.back());
       const auto xb = resnet.batch(z.b20, z.image);
@@ -592,7 +641,7 @@ int main(int argc, char** argv) {
   std::printf("%-42s %-14s %13s %6s %13s %7s %10s %10s %13s\n", "", "", "", "share", "", "ratio", "peak mem", "peak mem",
               "+ chan.last");
   for (const std::string& c : kCases) {
-    if (!wanted(c) || c == "loader") continue;
+    if (!wanted(c) || c == "loader" || c == "loop") continue;
     for (const std::string& p : o.precisions) {
       const Result a = ours[p][c], b = torch_result(precision_of(p), c), bf = torch_result("bf16", c);
       // > 1: skinmtl is faster (their time over ours at the same batch).
@@ -625,6 +674,7 @@ int main(int argc, char** argv) {
                 theirs.value("torch", std::string("?")).c_str(), theirs.value("device", std::string("?")).c_str());
   else
     std::printf("PyTorch: not run (%s)\n", why.c_str());
+  if (!loop_row.empty()) std::printf("%s\n", loop_row.c_str());
   for (const std::string& row : loader_rows) std::printf("%s\n", row.c_str());
   return 0;
 }
