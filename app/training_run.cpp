@@ -305,6 +305,12 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     return model.bar_note() + extra;
   };
   std::string heldout_summary;
+  // Whether the step evaluates, saves a checkpoint, ends a phase or ends the
+  // run: it must be finished before the model changes again.
+  auto acts_on_the_model = [&](const StepRecord& s) {
+    return s.iteration == o.iters || (o.eval_every > 0 && s.iteration % o.eval_every == 0) ||
+           s.iteration % o.ckpt_every == 0 || s.milestone;
+  };
 
   // A step's row: its numbers averaged over the ranks (one small all-reduce,
   // which also carries any rank's stop request), the finite check, the
@@ -363,9 +369,8 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     if (dp.is_root()) {  // rank 0 alone writes the files
       log->log(row);
       bar.update(s.iteration, bar_text());
-      const bool milestone = last || s.milestone;
-      if (evaluate_now || milestone) plot();
-      if (s.iteration % o.ckpt_every == 0 || evaluate_now || milestone) save("schedule");
+      if (evaluate_now || last || s.milestone) plot();
+      if (acts_on_the_model(s)) save("schedule");
     }
     if (!step.stop || !stop_here) return step.stop;
     if (dp.is_root()) {
@@ -424,9 +429,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
         return 130;
       }
     }
-    const bool quiet = s.iteration != o.iters && !(o.eval_every > 0 && s.iteration % o.eval_every == 0) &&
-                       s.iteration % o.ckpt_every != 0 && !s.milestone;
-    if (quiet) {
+    if (!acts_on_the_model(s)) {
       behind = std::move(s);
       continue;
     }

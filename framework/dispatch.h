@@ -25,6 +25,13 @@ namespace skinmtl {
 
 [[noreturn]] void fail_no_bf16_kernel();
 
+// t's data for a kernel's pointer argument, or nullptr when t is undefined (an
+// absent bias or residual, a gradient nobody wants).
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 // float32 and float64 only: the CPU computes bfloat16 through float32
 // (framework/precision.h), so a bfloat16 tensor here is a missing widening.
 template <typename F>

@@ -131,19 +131,18 @@ bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x) {
 
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
   const Tensor bias = conv.bias ? conv.bias->value : Tensor();
+  const bool folds = conv_bn_folds(bn, x);
+  const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
+  if (folds && !grad_enabled() && (!residual.defined() || residual.dtype() == out))
+    return conv2d_bn(x, conv.weight->value, bias, conv.params, bn.gamma->value, bn.beta->value,  // inference
+                     *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
   Tensor y;
-  if (!conv_bn_folds(bn, x)) {
-    y = bn.forward(conv.forward(x));
-  } else if (!grad_enabled()) {  // inference: one convolution and one pass
-    const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
-    if (!residual.defined() || residual.dtype() == out)
-      return conv2d_bn(x, conv.weight->value, bias, conv.params, bn.gamma->value, bn.beta->value,
-                       *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
-    y = bn.forward(conv.forward(x));
-  } else {  // training with fixed statistics: the fold on the tape
+  if (folds && grad_enabled()) {  // training with fixed statistics: the fold on the tape
     const FoldedBatchNorm f = fold_batch_norm(conv.weight->value, bias, bn.gamma->value, bn.beta->value,
-                                                       *bn.running_mean, *bn.running_var, bn.eps);
+                                              *bn.running_mean, *bn.running_var, bn.eps);
     y = conv2d(x, f.w, f.b, conv.params);
+  } else {
+    y = bn.forward(conv.forward(x));
   }
   if (residual.defined()) y = add(y, residual);
   return relu ? skinmtl::relu(y) : y;

@@ -195,18 +195,16 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-               batch_norm_backward_cpu<T>(ptr(dx.tensor), ptr(d[1]), ptr(d[2]), dy.data<T>(),
-                                          x.data<T>(), mean.data<T>(), invstd.data<T>(),
+               batch_norm_backward_cpu<T>(data_or_null<T>(dx.tensor), data_or_null<T>(d[1]), data_or_null<T>(d[2]),
+                                          dy.data<T>(), x.data<T>(), mean.data<T>(), invstd.data<T>(),
                                           gamma.data<T>(), N, C, HW, training, dx.accumulate);
              });
            } else {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
                using X = decltype(tag);
-               auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
                Tensor sums = Tensor::empty({2, C}, DType::F32, Device::CUDA);  // workspace
-               batch_norm_backward_cuda(dx.tensor.defined() ? dx.tensor.data<X>() : nullptr, ptr(d[1]),
-                                        ptr(d[2]), sums.data<float>(), dy.data<X>(), x.data<X>(),
+               batch_norm_backward_cuda(data_or_null<X>(dx.tensor), data_or_null<float>(d[1]),
+                                        data_or_null<float>(d[2]), sums.data<float>(), dy.data<X>(), x.data<X>(),
                                         mean.data<float>(), invstd.data<float>(),
                                         gamma.data<float>(), N, C, HW, training, dx.accumulate,
                                         cuda::stream());

@@ -63,10 +63,6 @@ Tensor scratch(int64_t elems, DType dtype, Device device) {
 [[maybe_unused]] int64_t floats_for(size_t bytes) {
   return (int64_t)((bytes + sizeof(float) - 1) / sizeof(float));
 }
-template <typename T>
-T* ptr(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 // cuDNN's data type for x's dtype (used only where SKINMTL_CUDA_ONLY keeps it).
 [[maybe_unused]] CudnnData cudnn_data(const Tensor& x) {
   return x.dtype() == DType::BF16 ? CudnnData::BF16 : CudnnData::F32;
@@ -182,7 +178,7 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
       Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(), ptr<T>(bias), ptr<T>(col),
+        conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<T>(bias), data_or_null<T>(col),
                               sh);
       });
     } else {
@@ -194,21 +190,21 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
             const int align = cudnn_alignment({y.data<T>(), x.data<T>(), w.data<T>()});
             const size_t bytes = conv2d_cudnn_graph_forward_workspace_bytes(sh, cudnn_data(x), align);
             Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-            conv2d_forward_cudnn_graph(y.data<T>(), x.data<T>(), w.data<T>(), ptr<float>(bias),
-                                       ptr<float>(ws), bytes, align, sh, cuda::stream());
+            conv2d_forward_cudnn_graph(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(bias),
+                                       data_or_null<float>(ws), bytes, align, sh, cuda::stream());
             return;
           }
           const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh, cudnn_data(x));
           Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-          conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), ptr<float>(bias),
-                               ptr<float>(ws), bytes, sh, cuda::stream());
+          conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(bias),
+                               data_or_null<float>(ws), bytes, sh, cuda::stream());
         }));
       } else {
         require_cuda_f32("conv2d", {&x, &w, &bias});
         Tensor col = scratch(conv2d_col_elems(sh), DType::F32, dev);
         SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(),
-                                                     w.data<float>(), ptr<float>(bias),
-                                                     ptr<float>(col), sh, cuda::stream()));
+                                                     w.data<float>(), data_or_null<float>(bias),
+                                                     data_or_null<float>(col), sh, cuda::stream()));
       }
     }
   }
@@ -226,33 +222,33 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
              Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
-               conv2d_backward_cpu<T>(ptr<T>(dx), ptr<T>(dw), ptr<T>(db), dy.data<T>(),
-                                      x.data<T>(), w.data<T>(), ptr<T>(col), sh, acc);
+               conv2d_backward_cpu<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
+                                      x.data<T>(), w.data<T>(), data_or_null<T>(col), sh, acc);
              });
            } else if (use_cudnn) {
              SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
                using T = decltype(tag);
                if (graph_api) {
-                 const int align = cudnn_alignment({ptr<T>(dx), ptr<T>(dw), dy.data<T>(), x.data<T>(), w.data<T>()});
+                 const int align = cudnn_alignment({data_or_null<T>(dx), data_or_null<T>(dw), dy.data<T>(), x.data<T>(), w.data<T>()});
                  const size_t bytes = conv2d_cudnn_graph_backward_workspace_bytes(
                      sh, dx.defined(), dw.defined(), acc, cudnn_data(x), align);
                  Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
-                 conv2d_backward_cudnn_graph(ptr<T>(dx), ptr<T>(dw), ptr<float>(db), dy.data<T>(), x.data<T>(),
-                                             w.data<T>(), ptr<float>(ws), bytes, align, sh, acc, cuda::stream());
+                 conv2d_backward_cudnn_graph(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(), x.data<T>(),
+                                             w.data<T>(), data_or_null<float>(ws), bytes, align, sh, acc, cuda::stream());
                  return;
                }
                const size_t bytes = conv2d_cudnn_backward_workspace_bytes(
                    sh, dx.defined(), dw.defined(), cudnn_data(x));
                Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
-               conv2d_backward_cudnn(ptr<T>(dx), ptr<T>(dw), ptr<float>(db), dy.data<T>(),
-                                     x.data<T>(), w.data<T>(), ptr<float>(ws), bytes, sh, acc,
+               conv2d_backward_cudnn(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(),
+                                     x.data<T>(), w.data<T>(), data_or_null<float>(ws), bytes, sh, acc,
                                      cuda::stream());
              }));
            } else {
              Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
              SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
-                 ptr<float>(dx), ptr<float>(dw), ptr<float>(db), dy.data<float>(),
-                 x.data<float>(), w.data<float>(), ptr<float>(col), sh, acc, cuda::stream()));
+                 data_or_null<float>(dx), data_or_null<float>(dw), data_or_null<float>(db), dy.data<float>(),
+                 x.data<float>(), w.data<float>(), data_or_null<float>(col), sh, acc, cuda::stream()));
            }
          });
   return y;
@@ -310,10 +306,10 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
     if (dev == Device::CPU) {  // no bfloat16 arithmetic on the CPU: widen, add, round (through_f32)
       Tensor yf = y.to(DType::F32);
       const Tensor rf = residual.defined() ? residual.to(DType::F32) : Tensor();
-      bias_act_cpu<float>(yf.data<float>(), bf.data<float>(), ptr<float>(rf), sh.N, K, (int64_t)sh.P * sh.Q, relu);
+      bias_act_cpu<float>(yf.data<float>(), bf.data<float>(), data_or_null<float>(rf), sh.N, K, (int64_t)sh.P * sh.Q, relu);
       return yf.to(DType::BF16);
     }
-    SKINMTL_CUDA_ONLY(bias_act_cuda<bf16>(y.data<bf16>(), bf.data<float>(), ptr<bf16>(residual), sh.N, K,
+    SKINMTL_CUDA_ONLY(bias_act_cuda<bf16>(y.data<bf16>(), bf.data<float>(), data_or_null<bf16>(residual), sh.N, K,
                                           (int64_t)sh.P * sh.Q, relu, cuda::stream()));
     return y;
   }
@@ -326,9 +322,9 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
       using T = decltype(tag);
       Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
       Conv2dEpilogue<T> epilogue;
-      epilogue.residual = ptr<T>(residual);
+      epilogue.residual = data_or_null<T>(residual);
       epilogue.relu = relu;
-      conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), wf.data<T>(), bf.data<T>(), ptr<T>(col), sh, epilogue);
+      conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), wf.data<T>(), bf.data<T>(), data_or_null<T>(col), sh, epilogue);
     });
     return y;
   }
@@ -340,12 +336,12 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
     SKINMTL_CUDA_ONLY(y = [&] {
       Tensor out = output();
       const int align = cudnn_alignment(
-          {out.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(), ptr<float>(residual)});
+          {out.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(), data_or_null<float>(residual)});
       size_t bytes = 0;
       if (!conv2d_bias_act_cudnn_graph_supported(sh, residual.defined(), relu, align, &bytes)) return Tensor();
       Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
       conv2d_bias_act_cudnn_graph(out.data<float>(), x.data<float>(), wf.data<float>(), bf.data<float>(),
-                                  ptr<float>(residual), relu, ptr<float>(ws), bytes, align, sh, cuda::stream());
+                                  data_or_null<float>(residual), relu, data_or_null<float>(ws), bytes, align, sh, cuda::stream());
       return out;
     }());
   if (y.defined()) return y;
@@ -353,7 +349,7 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   // bias_act adds the folded one (and the residual) and applies the ReLU in
   // one pass.
   y = conv2d_in_dtype(x, wf, Tensor(), p);
-  SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), bf.data<float>(), ptr<float>(residual), sh.N, K,
+  SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), bf.data<float>(), data_or_null<float>(residual), sh.N, K,
                                          (int64_t)sh.P * sh.Q, relu, cuda::stream()));
   return y;
 }

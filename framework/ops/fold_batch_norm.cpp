@@ -6,13 +6,6 @@
 
 namespace skinmtl {
 
-namespace {
-template <typename T>
-T* ptr(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-}  // namespace
-
 FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
                                 const Tensor& mean, const Tensor& var, double eps) {
   SKINMTL_CHECK(w.defined() && gamma.defined() && beta.defined() && mean.defined() && var.defined(),
@@ -30,12 +23,12 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
   if (dev == Device::CPU) {
     dispatch_cpu(w.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), ptr<T>(b), gamma.data<T>(), beta.data<T>(),
+      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), data_or_null<T>(b), gamma.data<T>(), beta.data<T>(),
                              mean.data<T>(), var.data<T>(), eps, K, CRS);
     });
   } else {
     require_cuda_f32("fold_batch_norm", {&w, &b, &gamma, &beta, &mean, &var});
-    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), ptr<float>(b),
+    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), data_or_null<float>(b),
                                            gamma.data<float>(), beta.data<float>(), mean.data<float>(),
                                            var.data<float>(), eps, K, CRS, cuda::stream()));
   }
@@ -46,11 +39,11 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
     if (w.device() == Device::CPU) {
       dispatch_cpu(w.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        fold_weight_backward_cpu<T>(ptr<T>(d[0]), ptr<T>(d[1]), dwf.data<T>(), w.data<T>(), gamma.data<T>(),
+        fold_weight_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), dwf.data<T>(), w.data<T>(), gamma.data<T>(),
                                     var.data<T>(), eps, K, CRS);
       });
     } else {
-      SKINMTL_CUDA_ONLY(fold_weight_backward_cuda(ptr<float>(d[0]), ptr<float>(d[1]), dwf.data<float>(),
+      SKINMTL_CUDA_ONLY(fold_weight_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]), dwf.data<float>(),
                                                   w.data<float>(), gamma.data<float>(), var.data<float>(), eps, K,
                                                   CRS, cuda::stream()));
     }
@@ -60,12 +53,12 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
     if (gamma.device() == Device::CPU) {
       dispatch_cpu(gamma.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        fold_bias_backward_cpu<T>(ptr<T>(d[0]), ptr<T>(d[1]), ptr<T>(d[2]), dbf.data<T>(), ptr<T>(b),
+        fold_bias_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), data_or_null<T>(d[2]), dbf.data<T>(), data_or_null<T>(b),
                                   gamma.data<T>(), mean.data<T>(), var.data<T>(), eps, K);
       });
     } else {
-      SKINMTL_CUDA_ONLY(fold_bias_backward_cuda(ptr<float>(d[0]), ptr<float>(d[1]), ptr<float>(d[2]),
-                                                dbf.data<float>(), ptr<float>(b), gamma.data<float>(),
+      SKINMTL_CUDA_ONLY(fold_bias_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]), data_or_null<float>(d[2]),
+                                                dbf.data<float>(), data_or_null<float>(b), gamma.data<float>(),
                                                 mean.data<float>(), var.data<float>(), eps, K, cuda::stream()));
     }
   });
