@@ -345,6 +345,8 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     for (const auto& [name, v] : s.counts) row.push_back({name, step.means[k++] * dp.ranks()});  // the batch's sum
     for (const auto& e : s.extra) row.push_back(e);
 
+    // The bar shows this step before an evaluation draws its own bar.
+    bar.update(s.iteration, bar_text());
     const bool last = s.iteration == o.iters;
     const bool scheduled_eval = o.eval_every > 0 && s.iteration % o.eval_every == 0;
     const bool evaluate_now = o.eval_every > 0 && (scheduled_eval || last);
@@ -368,7 +370,6 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     if (o.lr_schedule == "plateau" && scheduled_eval) sgd.set_lr(dp.from_root(sgd.lr()));  // rank 0's decision
     if (dp.is_root()) {  // rank 0 alone writes the files
       log->log(row);
-      bar.update(s.iteration, bar_text());
       if (evaluate_now || last || s.milestone) plot();
       if (acts_on_the_model(s)) save("schedule");
     }

@@ -170,6 +170,27 @@ TEST(TrainingRun, TrainsLogsEvaluatesAndWritesItsFiles) {
   EXPECT_EQ(ckpt.metadata.at("arch"), "linear");  // the model's metadata rides along
 }
 
+// The bar's last line (the one with "took") counts every iteration, whether
+// the run ends with an evaluation (which draws its own bar) or not.
+TEST(TrainingRun, TheProgressBarEndsAtTheLastIteration) {
+  for (const int64_t eval_every : {4, 0}) {
+    test::TempDir dir;
+    LinearRegression m;
+    TrainingOptions o = options(dir.str(), 10);
+    o.eval_every = eval_every;
+    testing::internal::CaptureStderr();
+    const int rc = train(o, m);
+    const std::string err = testing::internal::GetCapturedStderr();
+    ASSERT_EQ(rc, 0);
+    const size_t took = err.rfind("took");
+    ASSERT_NE(took, std::string::npos) << err;
+    const size_t line_start = err.rfind('\n', took);
+    const std::string line = err.substr(line_start == std::string::npos ? 0 : line_start + 1, took - line_start);
+    EXPECT_NE(line.find("train test"), std::string::npos) << err;
+    EXPECT_NE(line.find(" 10/10 "), std::string::npos) << "eval_every " << eval_every << ": " << err;
+  }
+}
+
 // Resumes the run in `stopped` to `iters` and expects it to equal the run in
 // `straight`, never stopped: the same weights bit for bit, a row per
 // iteration, the same losses and learning rates.
