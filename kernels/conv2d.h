@@ -231,19 +231,27 @@ void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
                         const T* bias,   // (K) or null
                         T* scratch,      // conv2d_cpu_scratch_elems(sh), or null
                         const Conv2dShape& sh, Conv2dEpilogue<T> epilogue = {});
-// Any of dx, dw, dbias may be null (that gradient is not wanted). All three
-// accumulate, but dx is overwritten (every element) when accumulate_dx is
-// false: a gradient buffer that holds nothing yet (framework/autograd.h).
-// The same holds for the two CUDA versions below.
+// What a backward does with each gradient buffer it is given: add into it
+// (true), or overwrite every element (false: a buffer that holds nothing yet,
+// not even zeros; framework/autograd.h's GradBuffers::write). dw and dbias
+// hold nothing yet when the weights are an intermediate result, as the
+// folded weights of a frozen batch norm are (kernels/fold_batch_norm.h).
+struct Conv2dAccumulate {
+  bool dx = true, dw = true, dbias = true;
+};
+
+// Any of dx, dw, dbias may be null (that gradient is not wanted). Each one
+// accumulates or is overwritten as `acc` says (with N = 0, an overwritten dw or
+// dbias is set to 0). The same holds for the CUDA versions below.
 template <typename T>
 void conv2d_backward_cpu(T* dx,          // (N, C, H, W) += (or =), or null
-                         T* dw,          // (K, C, R, S) +=, or null
-                         T* dbias,       // (K) +=, or null
+                         T* dw,          // (K, C, R, S) += (or =), or null
+                         T* dbias,       // (K) += (or =), or null
                          const T* dy,    // (N, K, P, Q)
                          const T* x,     // (N, C, H, W)
                          const T* w,     // (K, C, R, S)
                          T* scratch,     // conv2d_cpu_scratch_elems(sh), or null
-                         const Conv2dShape& sh, bool accumulate_dx);
+                         const Conv2dShape& sh, Conv2dAccumulate acc);
 
 // ---- CUDA, im2col + cuBLAS (kernels/cuda/conv2d_im2col.cu) ------------------------
 // All on `stream`, which must be the stream the cuBLAS/cuDNN handles are bound
@@ -260,12 +268,13 @@ template <typename T>
 void conv2d_bias_forward_cuda(T* y,               // (N, K, P, Q) +=
                               const float* bias,  // (K)
                               const Conv2dShape& sh, cuda_stream_t stream);
-// dbias[k] += sum_{n, p, q} dy[n, k, p, q]; one block per channel, a fixed
-// reduction order: deterministic, no atomics. Sums in float32 for either T.
+// dbias[k] += sum_{n, p, q} dy[n, k, p, q] (= when !accumulate); one block
+// per channel, a fixed reduction order: deterministic, no atomics. Sums in
+// float32 for either T.
 template <typename T>
-void conv2d_bias_backward_cuda(float* dbias,       // (K) +=
+void conv2d_bias_backward_cuda(float* dbias,       // (K) += (or =)
                                const T* dy,        // (N, K, P, Q)
-                               const Conv2dShape& sh, cuda_stream_t stream);
+                               const Conv2dShape& sh, bool accumulate, cuda_stream_t stream);
 
 void conv2d_forward_im2col_cuda(float* y,            // (N, K, P, Q), overwritten
                                 const float* x,      // (N, C, H, W)
@@ -274,13 +283,13 @@ void conv2d_forward_im2col_cuda(float* y,            // (N, K, P, Q), overwritte
                                 float* col,          // scratch (C*R*S, P*Q) or null
                                 const Conv2dShape& sh, cuda_stream_t stream);
 void conv2d_backward_im2col_cuda(float* dx,          // (N, C, H, W) += (or =), or null
-                                 float* dw,          // (K, C, R, S) +=, or null
-                                 float* dbias,       // (K) +=, or null
+                                 float* dw,          // (K, C, R, S) += (or =), or null
+                                 float* dbias,       // (K) += (or =), or null
                                  const float* dy,    // (N, K, P, Q)
                                  const float* x,     // (N, C, H, W)
                                  const float* w,     // (K, C, R, S)
                                  float* col,         // scratch (C*R*S, P*Q) or null
-                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+                                 const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream);
 
 // ---- CUDA, cuDNN (kernels/cuda/conv2d_cudnn.cu) -----------------------------------
 // The first use of a shape builds a plan: the cuDNN descriptors and one
@@ -314,13 +323,13 @@ void conv2d_forward_cudnn(T* y,                 // (N, K, P, Q), overwritten
                           const Conv2dShape& sh, cuda_stream_t stream);
 template <typename T>
 void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) += (or =), or null
-                           T* dw,               // (K, C, R, S) +=, or null
-                           float* dbias,        // (K) +=, or null
+                           T* dw,               // (K, C, R, S) += (or =), or null
+                           float* dbias,        // (K) += (or =), or null
                            const T* dy,         // (N, K, P, Q)
                            const T* x,          // (N, C, H, W)
                            const T* w,          // (K, C, R, S)
                            void* workspace, size_t workspace_bytes,
-                           const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+                           const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream);
 
 // ---- CUDA, cuDNN's graph API (kernels/cuda/conv2d_cudnn_graph.cu) ------------------
 // The same three passes, the same contract (shapes, what is overwritten and
@@ -332,7 +341,7 @@ void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) += (or =), or nu
 // of cuDNN 9's graph API (cudnn_graph.h) instead of the legacy calls that
 // cuDNN 9 deprecates. Each pass is a one-node operation graph; cuDNN offers
 // engines for it, and the chosen engine's finalized execution plan is cached
-// per shape, pass, beta (dx overwritten or added to), data type, math setting
+// per shape, pass, beta (dx or dw overwritten or added to), data type, math setting
 // and pointer alignment. ConvBackend::CuDNNGraph (SKINMTL_CONV_BACKEND=
 // cudnn-graph) selects it.
 //
@@ -344,7 +353,7 @@ void conv2d_backward_cudnn(T* dx,               // (N, C, H, W) += (or =), or nu
 int cudnn_alignment(std::initializer_list<const void*> pointers);  // 16, 8, 4, 2 or 1: divides every non-null one
 size_t conv2d_cudnn_graph_forward_workspace_bytes(const Conv2dShape& sh, CudnnData data, int alignment);
 size_t conv2d_cudnn_graph_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
-                                                   bool accumulate_dx, CudnnData data, int alignment);
+                                                   Conv2dAccumulate acc, CudnnData data, int alignment);
 template <typename T>
 void conv2d_forward_cudnn_graph(T* y, const T* x, const T* w, const float* bias, void* workspace,
                                 size_t workspace_bytes, int alignment, const Conv2dShape& sh,
@@ -352,7 +361,7 @@ void conv2d_forward_cudnn_graph(T* y, const T* x, const T* w, const float* bias,
 template <typename T>
 void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                                  void* workspace, size_t workspace_bytes, int alignment,
-                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream);
+                                 const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream);
 // conv2d_bn's GPU form (framework/ops.h; kernels/fold_batch_norm.h) as ONE
 // cuDNN graph: conv -> + bias (-> + residual) (-> ReLU), the intermediate
 // results virtual, float32, w and bias already folded. Where cuDNN has an
@@ -370,8 +379,9 @@ void conv2d_bias_act_cudnn_graph(float* y,               // (N, K, P, Q), overwr
                                  bool relu, void* workspace, size_t workspace_bytes, int alignment,
                                  const Conv2dShape& sh, cuda_stream_t stream);
 // Builds and finalizes the operation descriptors of the three passes for `sh`
-// (tensors, convolution, forward / backward data / backward filter), and for
-// float32 those of the fused graphs above, which needs no GPU: cuDNN checks
+// (tensors, convolution, forward / backward data / backward filter, the
+// backward passes with beta 0 and 1), and for float32 those of the fused
+// graphs above, which needs no GPU: cuDNN checks
 // there that the sizes agree. Returns "" or what cuDNN refused. The test
 // suite runs it on every convolution shape the models use, on machines
 // without a GPU too.

@@ -213,10 +213,12 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
   record(y, "conv2d", {x, w, bias},
          [x, w, sh, use_cudnn, graph_api](const Tensor& dy, GradBuffers& d) {
            if (sh.N == 0 || (!d.needs(0) && !d.needs(1) && !d.needs(2))) return;
-           // dx is written whole (GradBuffers::write); dw and db accumulate.
-           const GradBuffers::Target dx_target = d.write(0);
-           const Tensor &dx = dx_target.tensor, &dw = d[1], &db = d[2];
-           const bool acc = dx_target.accumulate;
+           // Each gradient is written whole (GradBuffers::write): added into
+           // where its buffer holds a sum already (a leaf's weights), written
+           // where it holds nothing yet (an input, or folded weights).
+           const GradBuffers::Target tx = d.write(0), tw = d.write(1), tb = d.write(2);
+           const Tensor &dx = tx.tensor, &dw = tw.tensor, &db = tb.tensor;
+           const Conv2dAccumulate acc{tx.accumulate, tw.accumulate, tb.accumulate};
            const bool need_col = dx.defined() || dw.defined();
            if (x.device() == Device::CPU) {
              Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);

@@ -223,7 +223,7 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
 
 template <typename T>
 void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const T* w, T* scratch,
-                         const Conv2dShape& sh, bool accumulate_dx) {
+                         const Conv2dShape& sh, Conv2dAccumulate acc) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
   const int G = conv2d_cpu_images_per_gemm(sh);
@@ -240,8 +240,10 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
     }
     if (dw) {
       // dw (K, C*R*S) += dy (K, cols) * col^T (cols, C*R*S); col recomputed from x.
+      // The first group overwrites a dw that holds nothing yet (beta = 0).
       const T* col = group_col(scratch, x + n0 * sh.x_image(), count, sh);
-      gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, T(1), dw, CRS);
+      const T beta = n0 == 0 && !acc.dw ? T(0) : T(1);
+      gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, beta, dw, CRS);
     }
     if (dx) {
       // dcol (C*R*S, cols) = w^T (C*R*S, K) * dy (K, cols), then added back into dx.
@@ -249,12 +251,12 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
       // into it (beta = 1), or overwrites it (beta = 0).
       T* dx0 = dx + n0 * sh.x_image();
       if (count == 1 && shortcut) {
-        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dyg, PQ, T(accumulate_dx ? 1 : 0), dx0, PQ);
+        gemm_cpu<T>(true, false, CRS, PQ, sh.K, T(1), w, CRS, dyg, PQ, T(acc.dx ? 1 : 0), dx0, PQ);
       } else {
         // The col scratch is free again (the dw GEMM above is done with it).
         gemm_cpu<T>(true, false, CRS, cols, sh.K, T(1), w, CRS, dyg, cols, T(0), scratch, cols);
         for (int g = 0; g < count; ++g)
-          col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh, accumulate_dx);
+          col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh, acc.dx);
       }
     }
   }
@@ -274,9 +276,10 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
       }
       T sum = T(0);
       for (int l = 0; l < kBiasLanes; ++l) sum += lane[l];
-      dbias[k] += sum;
+      dbias[k] = acc.dbias ? dbias[k] + sum : sum;
     }
   }
+  if (dw && !acc.dw && sh.N == 0) std::fill(dw, dw + sh.K * CRS, T(0));  // an empty sum
 }
 
 #define SKINMTL_INSTANTIATE_CONV2D(T)                                                      \
@@ -285,7 +288,7 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
   template void conv2d_forward_cpu<T>(T*, const T*, const T*, const T*, T*,                \
                                       const Conv2dShape&, Conv2dEpilogue<T>);              \
   template void conv2d_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, T*,       \
-                                       const Conv2dShape&, bool);
+                                       const Conv2dShape&, Conv2dAccumulate);
 SKINMTL_INSTANTIATE_CONV2D(float)
 SKINMTL_INSTANTIATE_CONV2D(double)
 #undef SKINMTL_INSTANTIATE_CONV2D

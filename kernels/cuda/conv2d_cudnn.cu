@@ -343,14 +343,19 @@ void conv2d_forward_cudnn(T* y, const T* x, const T* w, const float* bias, void*
 template <typename T>
 void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                            void* workspace, size_t workspace_bytes, const Conv2dShape& sh,
-                           bool accumulate_dx, cuda_stream_t stream) {
-  if (sh.N == 0) return;
+                           Conv2dAccumulate acc, cuda_stream_t stream) {
+  if (sh.N == 0) {  // empty sums: an overwritten dw or dbias is 0
+    if (dw && !acc.dw) CUDA_CHECK(cudaMemsetAsync(dw, 0, sh.K * sh.col_rows() * sizeof(T), stream));
+    if (dbias && !acc.dbias) CUDA_CHECK(cudaMemsetAsync(dbias, 0, sh.K * sizeof(float), stream));
+    return;
+  }
   check_stream(stream, "cuDNN");
   const CudnnConvPlan& pl = plan_for(sh, data_of<T>());
-  // alpha = 1 and beta = 1: ACCUMULATE into dx and dw; beta = 0 for a dx that
-  // holds nothing yet (cuDNN then never reads it).
+  // alpha = 1 and beta = 1: ACCUMULATE into dx and dw; beta = 0 for a buffer
+  // that holds nothing yet (cuDNN then never reads it).
   const float one = 1.f, zero = 0.f;
-  const float* dx_beta = accumulate_dx ? &one : &zero;
+  const float* dx_beta = acc.dx ? &one : &zero;
+  const float* dw_beta = acc.dw ? &one : &zero;
   if (dx) {
     SKINMTL_CHECK(workspace_bytes >= pl.bwd_data_bytes,
                   "conv2d (cuDNN): backward data needs " << pl.bwd_data_bytes
@@ -367,16 +372,16 @@ void conv2d_backward_cudnn(T* dx, T* dw, float* dbias, const T* dy, const T* x, 
                                                            << workspace_bytes);
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(cuda::cudnn_handle(), &one, pl.x_desc, x,
                                                pl.y_desc, dy, pl.conv_desc, pl.bwd_filter_algo,
-                                               workspace, workspace_bytes, &one, pl.w_desc, dw));
+                                               workspace, workspace_bytes, dw_beta, pl.w_desc, dw));
   }
-  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
+  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, acc.dbias, stream);
 }
 
 #define INSTANTIATE(T)                                                                                    \
   template void conv2d_forward_cudnn<T>(T*, const T*, const T*, const float*, void*, size_t,            \
                                         const Conv2dShape&, cuda_stream_t);                            \
   template void conv2d_backward_cudnn<T>(T*, T*, float*, const T*, const T*, const T*, void*, size_t, \
-                                         const Conv2dShape&, bool, cuda_stream_t);
+                                         const Conv2dShape&, Conv2dAccumulate, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

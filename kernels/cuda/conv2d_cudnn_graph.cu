@@ -45,8 +45,8 @@
 // same bucket orders its own qualifying engines by the bucket's measured
 // order, by engine index, without running them.
 //
-// Plans are cached per shape, pass, beta (0 for a dx that holds nothing yet,
-// 1 to add to it; dw always adds), data type, math setting, ranking mode and
+// Plans are cached per shape, pass, beta (0 for a dx or dw that holds nothing
+// yet, 1 to add to it), data type, math setting, ranking mode and
 // address alignment, for the life of the process, like the legacy plans.
 //
 // Handle: the operation graph and the execution plan are given the cuDNN
@@ -672,15 +672,15 @@ size_t conv2d_cudnn_graph_forward_workspace_bytes(const Conv2dShape& sh, CudnnDa
 }
 
 size_t conv2d_cudnn_graph_backward_workspace_bytes(const Conv2dShape& sh, bool need_dx, bool need_dw,
-                                                   bool accumulate_dx, CudnnData data, int alignment) {
+                                                   Conv2dAccumulate acc, CudnnData data, int alignment) {
   if (sh.N == 0) return 0;
   size_t bytes = 0;  // the two passes run one after the other and share the workspace
   if (need_dx)
-    bytes = std::max(bytes, (size_t)plan_for(Pass::BackwardData, sh, accumulate_dx, data, alignment)
+    bytes = std::max(bytes, (size_t)plan_for(Pass::BackwardData, sh, acc.dx, data, alignment)
                                 .chosen.workspace_bytes);
   if (need_dw)
     bytes = std::max(
-        bytes, (size_t)plan_for(Pass::BackwardFilter, sh, true, data, alignment).chosen.workspace_bytes);
+        bytes, (size_t)plan_for(Pass::BackwardFilter, sh, acc.dw, data, alignment).chosen.workspace_bytes);
   return bytes;
 }
 
@@ -701,27 +701,33 @@ void conv2d_forward_cudnn_graph(T* y, const T* x, const T* w, const float* bias,
 template <typename T>
 void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                                  void* workspace, size_t workspace_bytes, int alignment,
-                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream) {
-  if (sh.N == 0) return;
+                                 const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream) {
+  if (sh.N == 0) {  // empty sums: an overwritten dw or dbias is 0
+    if (dw && !acc.dw) CUDA_CHECK(cudaMemsetAsync(dw, 0, sh.K * sh.col_rows() * sizeof(T), stream));
+    if (dbias && !acc.dbias) CUDA_CHECK(cudaMemsetAsync(dbias, 0, sh.K * sizeof(float), stream));
+    return;
+  }
   check_stream(stream, "cuDNN graph API");
   check_alignment({dx, dw, dy, x, w}, alignment);
-  if (dx) {  // beta 1 adds into dx, beta 0 overwrites a dx that holds nothing yet
-    const GraphPlan& pl = plan_for(Pass::BackwardData, sh, accumulate_dx, data_of<T>(), alignment);
+  // beta 1 adds into a gradient, beta 0 overwrites one that holds nothing yet.
+  if (dx) {
+    const GraphPlan& pl = plan_for(Pass::BackwardData, sh, acc.dx, data_of<T>(), alignment);
     check_workspace(pl, workspace_bytes, Pass::BackwardData);
     execute(pl.chosen.plan, dx, w, dy, workspace);
   }
-  if (dw) {  // beta 1: dw accumulates
-    const GraphPlan& pl = plan_for(Pass::BackwardFilter, sh, true, data_of<T>(), alignment);
+  if (dw) {
+    const GraphPlan& pl = plan_for(Pass::BackwardFilter, sh, acc.dw, data_of<T>(), alignment);
     check_workspace(pl, workspace_bytes, Pass::BackwardFilter);
     execute(pl.chosen.plan, x, dw, dy, workspace);
   }
-  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
+  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, acc.dbias, stream);
 }
 
 std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData data) {
   try {
-    for (Pass p : {Pass::Forward, Pass::BackwardData, Pass::BackwardFilter})
-      operation(p, sh, data, p == Pass::BackwardFilter ? 1.f : 0.f, 16);
+    operation(Pass::Forward, sh, data, 0.f, 16);
+    for (Pass p : {Pass::BackwardData, Pass::BackwardFilter})
+      for (float beta : {0.f, 1.f}) operation(p, sh, data, beta, 16);  // overwrite, accumulate
     if (data == CudnnData::F32)  // conv2d_bn's fused graph, float32 only
       for (bool residual : {false, true})
         for (bool relu : {false, true}) {
@@ -745,7 +751,7 @@ std::string conv2d_cudnn_graph_check_operations(const Conv2dShape& sh, CudnnData
   template void conv2d_forward_cudnn_graph<T>(T*, const T*, const T*, const float*, void*, size_t, int,   \
                                               const Conv2dShape&, cuda_stream_t);                         \
   template void conv2d_backward_cudnn_graph<T>(T*, T*, float*, const T*, const T*, const T*, void*, size_t, \
-                                               int, const Conv2dShape&, bool, cuda_stream_t);
+                                               int, const Conv2dShape&, Conv2dAccumulate, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

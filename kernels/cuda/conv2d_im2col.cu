@@ -38,7 +38,7 @@ __global__ void conv2d_bias_forward_kernel(T* y, const float* bias, I pq, I K, I
 // kThreads (a power of two).
 template <typename T>
 __global__ void conv2d_bias_backward_kernel(float* dbias, const T* dy, int N, int K,
-                                            int64_t pq) {
+                                            int64_t pq, bool accumulate) {
   __shared__ float partial[cuda::kThreads];
   const int64_t count = (int64_t)N * pq;  // values per channel
   const int64_t step = blockDim.x;
@@ -66,7 +66,7 @@ __global__ void conv2d_bias_backward_kernel(float* dbias, const T* dy, int N, in
       if ((int)threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
       __syncthreads();
     }
-    if (threadIdx.x == 0) dbias[k] += partial[0];
+    if (threadIdx.x == 0) dbias[k] = accumulate ? dbias[k] + partial[0] : partial[0];
     __syncthreads();  // partial[0] is read before the next k overwrites partial
   }
 }
@@ -99,18 +99,19 @@ void conv2d_bias_forward_cuda(T* y, const float* bias, const Conv2dShape& sh, cu
 }
 
 template <typename T>
-void conv2d_bias_backward_cuda(float* dbias, const T* dy, const Conv2dShape& sh, cuda_stream_t stream) {
+void conv2d_bias_backward_cuda(float* dbias, const T* dy, const Conv2dShape& sh, bool accumulate,
+                               cuda_stream_t stream) {
   if (sh.K == 0) return;
-  // With N*P*Q == 0 every block adds 0: still correct.
+  // With N*P*Q == 0 every block adds (or writes) 0: still correct.
   const int blocks = sh.K < 65535 ? sh.K : 65535;
   conv2d_bias_backward_kernel<<<blocks, cuda::kThreads, 0, stream>>>(dbias, dy, sh.N, sh.K,
-                                                                      sh.col_cols());
+                                                                      sh.col_cols(), accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
 #define INSTANTIATE(T)                                                                              \
   template void conv2d_bias_forward_cuda<T>(T*, const float*, const Conv2dShape&, cuda_stream_t); \
-  template void conv2d_bias_backward_cuda<T>(float*, const T*, const Conv2dShape&, cuda_stream_t);
+  template void conv2d_bias_backward_cuda<T>(float*, const T*, const Conv2dShape&, bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE
@@ -137,37 +138,39 @@ void conv2d_forward_im2col_cuda(float* y, const float* x, const float* w, const 
 
 void conv2d_backward_im2col_cuda(float* dx, float* dw, float* dbias, const float* dy,
                                  const float* x, const float* w, float* col,
-                                 const Conv2dShape& sh, bool accumulate_dx, cuda_stream_t stream) {
+                                 const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
   for (int n = 0; n < sh.N; ++n) {
     const float* dy_n = dy + n * sh.y_image();
     if (dw) {
       // dw (K, C*R*S) += dy_n (K, P*Q) * col_n^T; col_n recomputed from x_n.
+      // The first image overwrites a dw that holds nothing yet (beta = 0).
       const float* x_n = x + n * sh.x_image();
       const float* col_n = x_n;
       if (!shortcut) {
         im2col_cuda(col, x_n, sh, stream);
         col_n = col;
       }
-      gemm_cuda(false, true, sh.K, CRS, PQ, 1.f, dy_n, PQ, col_n, PQ, 1.f, dw, CRS);
+      gemm_cuda(false, true, sh.K, CRS, PQ, 1.f, dy_n, PQ, col_n, PQ, n == 0 && !acc.dw ? 0.f : 1.f, dw, CRS);
     }
     if (dx) {
       // dcol (C*R*S, P*Q) = w^T * dy_n, added back into dx_n by col2im (or
-      // written, when !accumulate_dx); under the shortcut dcol is dx_n itself
+      // written, when !acc.dx); under the shortcut dcol is dx_n itself
       // and the GEMM accumulates (beta = 1) or overwrites (beta = 0).
       // Reusing col is safe: the dw GEMM that reads it was queued earlier on
       // the same stream, so it finishes before this GEMM overwrites col.
       float* dx_n = dx + n * sh.x_image();
       if (shortcut) {
-        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, accumulate_dx ? 1.f : 0.f, dx_n, PQ);
+        gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, acc.dx ? 1.f : 0.f, dx_n, PQ);
       } else {
         gemm_cuda(true, false, CRS, PQ, sh.K, 1.f, w, CRS, dy_n, PQ, 0.f, col, PQ);
-        col2im_cuda(dx_n, col, sh, accumulate_dx, stream);
+        col2im_cuda(dx_n, col, sh, acc.dx, stream);
       }
     }
   }
-  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, stream);
+  if (dw && !acc.dw && sh.N == 0) CUDA_CHECK(cudaMemsetAsync(dw, 0, sh.K * CRS * sizeof(float), stream));  // an empty sum
+  if (dbias) conv2d_bias_backward_cuda(dbias, dy, sh, acc.dbias, stream);
 }
 
 }  // namespace skinmtl

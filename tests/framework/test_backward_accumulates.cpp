@@ -90,6 +90,14 @@ std::vector<Case> cases() {
                  return conv2d(v[0], v[1], v[2], Conv2dParams::make(2, 1));
                },
                {randn({3, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng)}, {}});
+  // 12 x 12 = 144 output pixels per image: one GEMM per image on the CPU
+  // (kernels/conv2d.h), so a new dw is written by the first and added to by
+  // the second.
+  c.push_back({"conv2d 3x3 p1, a GEMM per image",
+               [](const std::vector<Tensor>& v) {
+                 return conv2d(v[0], v[1], v[2], Conv2dParams::make(1, 1));
+               },
+               {randn({2, 3, 12, 12}, rng), randn({4, 3, 3, 3}, rng), randn({4}, rng)}, {}});
   c.push_back({"conv2d 3x3 dilation 2",
                [](const std::vector<Tensor>& v) {
                  return conv2d(v[0], v[1], Tensor(), Conv2dParams::make(1, 2, 2));
