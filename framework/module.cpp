@@ -6,6 +6,7 @@
 
 #include "framework/autograd.h"
 #include "framework/precision.h"
+#include "kernels/conv2d.h"
 
 namespace skinmtl {
 
@@ -107,31 +108,42 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 
 namespace {
 
-bool& fold_setting() {
-  static bool on = [] {
+BatchNormFolding& fold_setting() {
+  static BatchNormFolding f = [] {
     const char* v = std::getenv("SKINMTL_FOLD_BN");
-    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return true;
-    SKINMTL_CHECK(std::strcmp(v, "0") == 0, "SKINMTL_FOLD_BN must be 0 or 1, got '" << v << "'");
-    return false;
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return BatchNormFolding::WherePays;
+    if (std::strcmp(v, "all") == 0) return BatchNormFolding::Always;
+    SKINMTL_CHECK(std::strcmp(v, "0") == 0, "SKINMTL_FOLD_BN must be 0, 1 or all, got '" << v << "'");
+    return BatchNormFolding::Off;
   }();
-  return on;
+  return f;
 }
 
 }  // namespace
 
-void set_batch_norm_folding(bool on) { fold_setting() = on; }
-bool batch_norm_folding() { return fold_setting(); }
+void set_batch_norm_folding(BatchNormFolding f) { fold_setting() = f; }
+BatchNormFolding batch_norm_folding() { return fold_setting(); }
 
-bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x) {
+bool training_fold_pays(const Conv2d& conv, const Tensor& x) {
+  const Shape& w = conv.weight->value.shape();  // (K, C, R, S)
+  const Conv2dParams& p = conv.params;
+  const int64_t P = conv2d_out_size((int)x.size(2), (int)w[2], p.stride_h, p.pad_h, p.dilation_h);
+  const int64_t Q = conv2d_out_size((int)x.size(3), (int)w[3], p.stride_w, p.pad_w, p.dilation_w);
+  return x.size(0) * P * Q >= w[1] * w[2] * w[3];
+}
+
+bool conv_bn_folds(const Conv2d& conv, const BatchNorm2d& bn, const Tensor& x) {
+  const BatchNormFolding f = batch_norm_folding();
   const bool fixed_statistics = !bn.is_training() || bn.frozen;
   const bool float_data =
       x.dtype() == DType::F32 || x.dtype() == DType::BF16 || (x.dtype() == DType::F64 && x.device() == Device::CPU);
-  return batch_norm_folding() && fixed_statistics && float_data;
+  if (f == BatchNormFolding::Off || !fixed_statistics || !float_data) return false;
+  return !grad_enabled() || f == BatchNormFolding::Always || training_fold_pays(conv, x);
 }
 
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
   const Tensor bias = conv.bias ? conv.bias->value : Tensor();
-  const bool folds = conv_bn_folds(bn, x);
+  const bool folds = conv_bn_folds(conv, bn, x);
   const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
   if (folds && !grad_enabled() && (!residual.defined() || residual.dtype() == out))
     return conv2d_bn(x, conv.weight->value, bias, conv.params, bn.gamma->value, bn.beta->value,  // inference

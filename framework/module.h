@@ -102,18 +102,42 @@ class BatchNorm2d : public Module {
 // (kernels/fold_batch_norm.h):
 //  - where nothing is recorded (evaluation, prediction), conv2d_bn: one
 //    convolution, with the residual and the ReLU in its bias pass;
-//  - in training (a frozen batch norm), conv2d(x, f.w, f.b) with
+//  - in training (a frozen batch norm), where the fold costs less than the
+//    batch norm (training_fold_pays), conv2d(x, f.w, f.b) with
 //    f = fold_batch_norm(...) on the tape, then the add and the ReLU: the
 //    gradients of w, b, gamma and beta are those of the unfolded unit, without
 //    the batch norm's passes over the activations.
-// Otherwise (batch statistics, or folding off) the ops one by one.
+// Otherwise (batch statistics, small activations, or folding off) the ops one
+// by one.
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
-// Whether conv_bn(conv, bn, x, ...) folds, as said above.
-bool conv_bn_folds(const BatchNorm2d& bn, const Tensor& x);
-// Folding on (the default) or off, for the process: SKINMTL_FOLD_BN=0 in the
-// environment turns it off from the start (to compare, or to rule it out).
-void set_batch_norm_folding(bool on);
-bool batch_norm_folding();
+// Whether conv_bn(conv, bn, x, ...) folds, as said above (in training or not,
+// as grad_enabled() says).
+bool conv_bn_folds(const Conv2d& conv, const BatchNorm2d& bn, const Tensor& x);
+
+// What folding a frozen batch norm saves and costs in training, per output
+// channel. It saves the batch norm's passes over the N*P*Q outputs of the
+// convolution (the pass forward; reading x and dy and writing dx backward,
+// with the reductions for gamma and beta; about five) and its input, kept for
+// backward. It costs passes over the channel's C*R*S weights (folding them,
+// writing the folded gradient, the two backward kernels that read it, w and
+// dw; about six), and two weight-sized buffers (the folded weights, kept for
+// backward, and their gradient). So it pays, in memory traffic and in memory,
+// where N*P*Q >= C*R*S: in ResNet-50 at 224 and batch 20 every unit but seven
+// of layer4's ten (its three 1x1 expansions fold); at Yang et al.'s 120x160
+// and batch 8, none of layer4's and 8 of layer3's 19. Against folding every
+// unit, this lowers the peak memory of those two steps by 1.5% and 5%, and of
+// Song et al.'s trunk + FPN at 256 by 7% (bench_cpu, 2026-12-05).
+bool training_fold_pays(const Conv2d& conv, const Tensor& x);
+
+// Folding, for the process. SKINMTL_FOLD_BN in the environment sets it at
+// the start: 0 Off, 1 WherePays (the default), all Always.
+//  - Off: the ops one by one (to compare, or to rule the fold out);
+//  - WherePays: always in inference, in training where training_fold_pays;
+//  - Always: in training too wherever the statistics are fixed (the fold's
+//    own tests, and to compare).
+enum class BatchNormFolding { Off, WherePays, Always };
+void set_batch_norm_folding(BatchNormFolding f);
+BatchNormFolding batch_norm_folding();
 
 // Sets BatchNorm2d::sync on every batch norm of `m` (nullptr: each process's
 // own batch statistics again). Returns how many of them are not frozen, i.e.

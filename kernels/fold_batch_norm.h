@@ -18,9 +18,9 @@
 // This is what inference engines do ("batch norm folding"; e.g. Jacob et al.
 // 2018, section 3.2). It changes the rounding, not the function: the outputs
 // agree with the three ops to float precision (tests/framework/ops/test_conv_bn.cpp).
-// Not for training: there the statistics come from the batch (not fixed), or
-// the gradients of gamma and beta are wanted, which the folded form does not
-// give.
+// Not for a batch norm that normalises with the batch's own statistics
+// (training with --bn batch): those are not fixed. A frozen one folds in
+// training too, below.
 //
 //   fold_batch_norm:  w_folded (K, CRS), b_folded (K) from w (K, CRS), b (K)
 //                     or null, gamma, beta, mean, var (K) and eps; CRS is

@@ -351,7 +351,7 @@ struct TimedResNet {
   Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
   // conv_bn (framework/module.h): one timer for the folded form, three for the ops.
   Tensor conv_bn_(Conv2d& c, BatchNorm2d& b, const Tensor& x, bool with_relu, const Tensor& residual = Tensor()) {
-    if (!conv_bn_folds(b, x)) {
+    if (!conv_bn_folds(c, b, x)) {
       Tensor y = bn(b, conv(c, x));
       if (residual.defined()) y = t.time("add", [&] { return add(y, residual); });
       return with_relu ? relu_(y) : y;

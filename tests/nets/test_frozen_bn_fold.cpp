@@ -27,8 +27,8 @@ const char* kPhotos = "data/darknet";
 // Every parameter's gradient of a cross-entropy on two photographs, with the
 // batch norms frozen, in float32 (fold on or off) or float64 (off).
 std::vector<std::vector<double>> gradients(bool fold, DType dtype, double& loss_value) {
-  const bool prev = batch_norm_folding();
-  set_batch_norm_folding(fold);
+  const BatchNormFolding prev = batch_norm_folding();
+  set_batch_norm_folding(fold ? BatchNormFolding::Always : BatchNormFolding::Off);
   LoadedResNet50 net = load_resnet50(kWeights);
   ResNet50& m = *net.model;
   if (dtype == DType::F64) {

@@ -56,12 +56,18 @@ TEST(CliHelp, EveryCommandPrintsItsUsageOnStdoutAndExitsZero) {
 TEST(CliInfo, ReportsTheSettingsTheEnvironmentChoosesAndRefusesBadOnes) {
   const Result plain = run("info");
   EXPECT_EQ(plain.rc, 0) << plain.err;
-  EXPECT_NE(plain.out.find("batch norms: folded into the convolution"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("batch norms: folded into the convolution (in training where that costs less"),
+            std::string::npos)
+      << plain.out;
+  const Result all = run("info", "SKINMTL_FOLD_BN=all");
+  EXPECT_NE(all.out.find("batch norms: folded into the convolution wherever the statistics are fixed"),
+            std::string::npos)
+      << all.out;
   const Result off = run("info", "SKINMTL_FOLD_BN=0");
   EXPECT_NE(off.out.find("batch norms: run as their own op"), std::string::npos) << off.out;
   const Result bad = run("info", "SKINMTL_FOLD_BN=yes");
   EXPECT_EQ(bad.rc, 1);
-  EXPECT_NE(bad.err.find("SKINMTL_FOLD_BN must be 0 or 1, got 'yes'"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("SKINMTL_FOLD_BN must be 0, 1 or all, got 'yes'"), std::string::npos) << bad.err;
 #if SKINMTL_CUDA
   EXPECT_NE(plain.out.find("GPU convolutions: cuDNN legacy API"), std::string::npos) << plain.out;
   EXPECT_NE(plain.out.find("cuDNN: 9."), std::string::npos) << plain.out;

@@ -29,9 +29,14 @@ int cmd_info(int argc, char** argv) {
   std::printf("skinmtl\n  CUDA support compiled in: %s\n  GPU visible: %s\n  data-parallel training: %s\n",
               SKINMTL_CUDA ? "yes" : "no (CPU-only build)",
               cuda_available() ? "yes" : ("no: " + cuda_unavailable_reason()).c_str(), data_parallel_support().c_str());
+  const BatchNormFolding fold = batch_norm_folding();
   std::printf("  frozen and inference batch norms: %s\n",
-              batch_norm_folding() ? "folded into the convolution (SKINMTL_FOLD_BN=0 turns it off)"
-                                   : "run as their own op (SKINMTL_FOLD_BN=0)");
+              fold == BatchNormFolding::WherePays
+                  ? "folded into the convolution (in training where that costs less than the batch norm; "
+                    "SKINMTL_FOLD_BN=all: wherever the statistics are fixed, 0: never)"
+              : fold == BatchNormFolding::Always
+                  ? "folded into the convolution wherever the statistics are fixed (SKINMTL_FOLD_BN=all)"
+                  : "run as their own op (SKINMTL_FOLD_BN=0)");
 #if SKINMTL_CUDA
   const ConvBackend b = conv_backend();  // SKINMTL_CONV_BACKEND's choice
   std::printf("  cuDNN: %s\n  GPU convolutions: %s\n", cuda::cudnn_version().c_str(),

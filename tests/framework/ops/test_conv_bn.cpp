@@ -46,7 +46,7 @@ Tensor three_ops(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2d
 
 // Restores the folding setting when a test ends, however it ends.
 struct FoldGuard {
-  bool prev = batch_norm_folding();
+  BatchNormFolding prev = batch_norm_folding();
   ~FoldGuard() { set_batch_norm_folding(prev); }
 };
 
@@ -269,14 +269,14 @@ TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
   Rng rng(6);
   const Tensor x = randn({2, 4, 9, 7}, rng);
   u.bn.eval();
-  set_batch_norm_folding(false);
+  set_batch_norm_folding(BatchNormFolding::Off);
   Tensor unfolded;
   {
     NoGradGuard no_grad;
     unfolded = conv_bn(u.conv, u.bn, x, true);
   }
   EXPECT_TRUE(bitwise_equal(unfolded, relu(u.bn.forward(u.conv.forward(x)))));  // off: the three ops exactly
-  set_batch_norm_folding(true);
+  set_batch_norm_folding(BatchNormFolding::Always);
   Tensor folded;
   {
     NoGradGuard no_grad;
@@ -335,7 +335,7 @@ double relative_gap(const Tensor& a, const Tensor& b) {
 // few bfloat16 roundings, and both to the float32 result.
 TEST(ConvBn, FoldsUnderBfloat16Autocast) {
   FoldGuard guard;
-  set_batch_norm_folding(true);
+  set_batch_norm_folding(BatchNormFolding::Always);
   NoGradGuard no_grad;
   Rng rng(7);
   for (const FoldCase& c : kCases)
@@ -368,11 +368,11 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   const Tensor x = randn({2, 4, 9, 7}, rng), r = randn({2, 6, 9, 7}, rng);
   Bf16Scope bf16;
   NoGradGuard no_grad;
-  set_batch_norm_folding(false);
+  set_batch_norm_folding(BatchNormFolding::Off);
   const Tensor three = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
   EXPECT_TRUE(bitwise_equal(three, relu(add(u.bn.forward(u.conv.forward(x)), r.to(DType::BF16)))));
-  set_batch_norm_folding(true);
-  EXPECT_TRUE(conv_bn_folds(u.bn, x));
+  set_batch_norm_folding(BatchNormFolding::Always);
+  EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, x));
   const Tensor folded = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
   EXPECT_EQ(folded.dtype(), DType::BF16);
   EXPECT_FALSE(bitwise_equal(folded, three));  // the fold ran
@@ -383,6 +383,52 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   EXPECT_ERROR_WITH(conv2d_bn(x, u.conv.weight->value, u.conv.bias->value, u.conv.params, u.bn.gamma->value,
                               u.bn.beta->value, *u.bn.running_mean, *u.bn.running_var, u.bn.eps, true, r),
                     "residual", "bfloat16");
+}
+
+// In training the fold runs where it costs less than the batch norm: where
+// the convolution's outputs per channel (N*P*Q) are at least its weights per
+// channel (C*R*S). The unit's 3x3 convolution of 4 channels has 36 weights
+// per channel: a 6x6 image (36 outputs) folds, a 5x7 one (35) does not.
+// Inference always folds; Always and Off do what they say.
+TEST(ConvBn, TrainingFoldsWhereTheOutputsOutnumberTheWeights) {
+  FoldGuard guard;
+  Unit u;
+  u.bn.train();
+  u.bn.frozen = true;
+  Rng rng(16);
+  const Tensor pays = randn({1, 4, 6, 6}, rng), costs = randn({1, 4, 5, 7}, rng);
+  EXPECT_TRUE(training_fold_pays(u.conv, pays));
+  EXPECT_FALSE(training_fold_pays(u.conv, costs));
+  set_batch_norm_folding(BatchNormFolding::WherePays);
+  EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, pays));
+  EXPECT_FALSE(conv_bn_folds(u.conv, u.bn, costs));
+  // Not folded: the three ops exactly; folded: rounded otherwise.
+  EXPECT_TRUE(bitwise_equal(conv_bn(u.conv, u.bn, costs, true), relu(u.bn.forward(u.conv.forward(costs)))));
+  EXPECT_FALSE(bitwise_equal(conv_bn(u.conv, u.bn, pays, true), relu(u.bn.forward(u.conv.forward(pays)))));
+  {
+    NoGradGuard no_grad;
+    EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, costs));
+  }
+  set_batch_norm_folding(BatchNormFolding::Always);
+  EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, costs));
+  set_batch_norm_folding(BatchNormFolding::Off);
+  EXPECT_FALSE(conv_bn_folds(u.conv, u.bn, pays));
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE(conv_bn_folds(u.conv, u.bn, pays));
+  }
+
+  // ResNet-50's layer3 and layer4 at 224 and batch 20 (framework/module.h):
+  // layer4's 3x3 (4608 weights per channel over 20 x 7 x 7 = 980 outputs) and
+  // its reduction from 2048 channels do not fold, its expansion to 2048 (512
+  // weights) and layer3's 3x3 (2304 over 3920) do.
+  Rng wr(17);
+  const Conv2d l4_3x3(512, 512, 3, Conv2dParams::make(1, 1), false, wr), l4_reduce(2048, 512, 1, {}, false, wr),
+      l4_expand(512, 2048, 1, {}, false, wr), l3_3x3(256, 256, 3, Conv2dParams::make(1, 1), false, wr);
+  EXPECT_FALSE(training_fold_pays(l4_3x3, Tensor::zeros({20, 512, 7, 7})));
+  EXPECT_FALSE(training_fold_pays(l4_reduce, Tensor::zeros({20, 2048, 7, 7})));
+  EXPECT_TRUE(training_fold_pays(l4_expand, Tensor::zeros({20, 512, 7, 7})));
+  EXPECT_TRUE(training_fold_pays(l3_3x3, Tensor::zeros({20, 256, 14, 14})));
 }
 
 // Training with a frozen batch norm folds on the tape: the output and the
@@ -397,11 +443,11 @@ TEST(ConvBn, TrainingWithFrozenStatisticsFoldsWithTheUnfoldedGradients) {
     std::vector<Tensor> dparams;
   };
   auto run = [&](bool fold) {
-    set_batch_norm_folding(fold);
+    set_batch_norm_folding(fold ? BatchNormFolding::Always : BatchNormFolding::Off);
     Unit u;  // the same weights and statistics every time (Rng 5)
     u.bn.train();
     u.bn.frozen = true;
-    EXPECT_EQ(conv_bn_folds(u.bn, x0), fold);
+    EXPECT_EQ(conv_bn_folds(u.conv, u.bn, x0), fold);
     Tensor x = x0.clone(), r = r0.clone();
     x.set_requires_grad(true);
     r.set_requires_grad(true);
@@ -435,7 +481,7 @@ TEST(ConvBn, TrainingFoldUnderBfloat16AutocastKeepsTheGradients) {
   Rng rng(18);
   const Tensor x0 = randn({2, 4, 9, 7}, rng), seed = randn({2, 6, 9, 7}, rng);
   auto run = [&](bool fold, bool bf16) {
-    set_batch_norm_folding(fold);
+    set_batch_norm_folding(fold ? BatchNormFolding::Always : BatchNormFolding::Off);
     set_autocast_bf16(bf16);
     Unit u;
     u.bn.train();
@@ -482,18 +528,18 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
   net.eval();
   const Tensor x = randn({2, 3, 64, 64}, rng);
   NoGradGuard no_grad;
-  set_batch_norm_folding(false);
+  set_batch_norm_folding(BatchNormFolding::Off);
   const Tensor unfolded = net.forward(x);
-  set_batch_norm_folding(true);
+  set_batch_norm_folding(BatchNormFolding::Always);
   const Tensor folded = net.forward(x);
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-4, 1e-4);
   EXPECT_FALSE(bitwise_equal(unfolded, folded));
   // In bfloat16 (every block's units fold, the residual ones too): 53 layers
   // of bfloat16 rounding either way, so a looser bound.
   Bf16Scope bf16;
-  set_batch_norm_folding(false);
+  set_batch_norm_folding(BatchNormFolding::Off);
   const Tensor unfolded16 = net.forward(x);
-  set_batch_norm_folding(true);
+  set_batch_norm_folding(BatchNormFolding::Always);
   const Tensor folded16 = net.forward(x);
   EXPECT_FALSE(bitwise_equal(unfolded16, folded16));
   EXPECT_LT(relative_gap(folded16, unfolded), 0.03);
@@ -512,7 +558,7 @@ TEST(ConvBn, ResNet50TrainsTheSameFoldedWithFrozenBatchNorms) {
     std::vector<std::vector<double>> g;
   };
   auto run = [](bool fold) {
-    set_batch_norm_folding(fold);
+    set_batch_norm_folding(fold ? BatchNormFolding::Always : BatchNormFolding::Off);
     Rng rng(16);
     ResNet50 net(keras_resnet50(5), rng);
     give_trained_batch_norms(net, rng, /*frozen=*/true);
