@@ -29,19 +29,17 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
                   "linear: bias must be (" << O << ",) for w " << shape_str(w.shape()) << ", got "
                                            << bias.str());
   }
-  const bool has_bias = bias.defined();
-
   Tensor y = Tensor::empty({N, O}, x.dtype(), x.device());
   if (x.device() == Device::CPU) {
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       linear_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(),
-                            has_bias ? bias.data<T>() : nullptr, N, I, O);
+                            data_or_null<T>(bias), N, I, O);
     });
   } else {
     require_cuda_f32("linear", {&x, &w, &bias});
     SKINMTL_CUDA_ONLY(linear_forward_cuda(y.data<float>(), x.data<float>(), w.data<float>(),
-                                          has_bias ? bias.data<float>() : nullptr, N, I, O,
+                                          data_or_null<float>(bias), N, I, O,
                                           cuda::stream()));
   }
   // Saved for backward: x and w (the lambda's copies of the handles share
@@ -50,17 +48,13 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
     if (x.device() == Device::CPU) {
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        linear_backward_cpu<T>(d[0].defined() ? d[0].data<T>() : nullptr,
-                               d[1].defined() ? d[1].data<T>() : nullptr,
-                               d[2].defined() ? d[2].data<T>() : nullptr, dy.data<T>(),
+        linear_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), data_or_null<T>(d[2]), dy.data<T>(),
                                x.data<T>(), w.data<T>(), N, I, O);
       });
     } else {
-      SKINMTL_CUDA_ONLY(linear_backward_cuda(
-          d[0].defined() ? d[0].data<float>() : nullptr,
-          d[1].defined() ? d[1].data<float>() : nullptr,
-          d[2].defined() ? d[2].data<float>() : nullptr, dy.data<float>(), x.data<float>(),
-          w.data<float>(), N, I, O, cuda::stream()));
+      SKINMTL_CUDA_ONLY(linear_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]),
+                                             data_or_null<float>(d[2]), dy.data<float>(), x.data<float>(),
+                                             w.data<float>(), N, I, O, cuda::stream()));
     }
   });
   return y;

@@ -6,7 +6,8 @@
 //   - the data type of a pass (float32, or bfloat16 with float32 accumulation)
 //     and whether tensor-core math is allowed for it;
 //   - the trial buffers a measured algorithm choice runs its candidates on;
-//   - the batch-size buckets that share one measured ranking.
+//   - the batch-size buckets that share one measured ranking;
+//   - what a backward pass over an empty batch writes.
 #pragma once
 
 #include <algorithm>
@@ -33,6 +34,15 @@ inline bool tensor_ops(bool tf32, CudnnData data) { return tf32 || data == Cudnn
 template <typename T>
 constexpr CudnnData data_of() {
   return std::is_same<T, bf16>::value ? CudnnData::BF16 : CudnnData::F32;
+}
+
+// A backward pass over an empty batch (N = 0): cuDNN rejects empty tensors,
+// so nothing runs, but a dw or dbias that is to be overwritten must still be
+// given the empty sum, 0 (kernels/conv2d.h, Conv2dAccumulate).
+template <typename T>
+void zero_empty_sums(T* dw, float* dbias, const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream) {
+  if (dw && !acc.dw) CUDA_CHECK(cudaMemsetAsync(dw, 0, sh.K * sh.col_rows() * sizeof(T), stream));
+  if (dbias && !acc.dbias) CUDA_CHECK(cudaMemsetAsync(dbias, 0, sh.K * sizeof(float), stream));
 }
 
 // The cuDNN handle is bound to cuda::stream(): work for any other stream

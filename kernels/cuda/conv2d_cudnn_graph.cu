@@ -702,11 +702,7 @@ template <typename T>
 void conv2d_backward_cudnn_graph(T* dx, T* dw, float* dbias, const T* dy, const T* x, const T* w,
                                  void* workspace, size_t workspace_bytes, int alignment,
                                  const Conv2dShape& sh, Conv2dAccumulate acc, cuda_stream_t stream) {
-  if (sh.N == 0) {  // empty sums: an overwritten dw or dbias is 0
-    if (dw && !acc.dw) CUDA_CHECK(cudaMemsetAsync(dw, 0, sh.K * sh.col_rows() * sizeof(T), stream));
-    if (dbias && !acc.dbias) CUDA_CHECK(cudaMemsetAsync(dbias, 0, sh.K * sizeof(float), stream));
-    return;
-  }
+  if (sh.N == 0) return zero_empty_sums(dw, dbias, sh, acc, stream);
   check_stream(stream, "cuDNN graph API");
   check_alignment({dx, dw, dy, x, w}, alignment);
   // beta 1 adds into a gradient, beta 0 overwrites one that holds nothing yet.
