@@ -138,6 +138,7 @@ namespace {
 struct StepRecord {
   int64_t iteration = 0, epoch = 0;
   double lr = 0, wall_s = 0, allreduce_s = 0;
+  double step_s = 0;  // since the previous step ended, less the evaluations, figures and saves between
   bool milestone = false;  // the model's (a phase ends), as it said right after the step
   HostRead* losses = nullptr;  // the total, then each defined term (start_loss_read)
   std::vector<std::pair<std::string, bool>> terms;  // each term's name and whether it is defined
@@ -299,6 +300,11 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   Progress bar(o.iters, o.command, dp.console());
   bar.update(iteration);
   double smooth = NAN;  // the progress bar's average loss (log.csv has each step's)
+  // log.csv's images_per_s is the batch over a step's seconds: from the end of
+  // the step before to the end of this one (the host waits for the GPU's
+  // queue in between, at the loss read), less what finish() spent there on
+  // evaluations, figures and checkpoints, counted in bookkeeping_s.
+  double bookkeeping_s = 0;
   auto bar_text = [&] {
     char extra[96];
     std::snprintf(extra, sizeof extra, "avg loss %.4f  lr %.2g", smooth, sgd.lr());
@@ -335,7 +341,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     smooth = std::isnan(smooth) ? loss : 0.95 * smooth + 0.05 * loss;
     std::vector<std::pair<std::string, double>> row = {
         {"iter", (double)s.iteration},  {"epoch", (double)s.epoch},       {"lr", s.lr},
-        {"loss", loss},                 {"images_per_s", bar.rate() * o.batch},
+        {"loss", loss},                 {"images_per_s", s.step_s > 0 ? o.batch / s.step_s : 0.0},
         {"wall_s", s.wall_s},           {"allreduce_s", s.allreduce_s}};
     size_t k = 1;
     for (const auto& [name, defined] : s.terms) {
@@ -347,6 +353,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
 
     // The bar shows this step before an evaluation draws its own bar.
     bar.update(s.iteration, bar_text());
+    const double bookkeeping_start = clock.seconds();
     const bool last = s.iteration == o.iters;
     const bool scheduled_eval = o.eval_every > 0 && s.iteration % o.eval_every == 0;
     const bool evaluate_now = o.eval_every > 0 && (scheduled_eval || last);
@@ -373,6 +380,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
       if (evaluate_now || last || s.milestone) plot();
       if (acts_on_the_model(s)) save("schedule");
     }
+    bookkeeping_s += clock.seconds() - bookkeeping_start;
     if (!step.stop || !stop_here) return step.stop;
     if (dp.is_root()) {
       bar.finish();
@@ -393,6 +401,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   HostRead reads[2];
   int next_read = 0;
   std::optional<StepRecord> behind;
+  double last_end_s = clock.seconds(), bookkeeping_at_last_end = 0;
   while (iteration < o.iters) {
     model.before_step(iteration, sgd);
     if (!model.next_batch()) {  // a new epoch
@@ -419,6 +428,9 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     s.iteration = ++iteration;
     s.epoch = epoch;
     s.wall_s = clock.seconds();
+    s.step_s = s.wall_s - last_end_s - (bookkeeping_s - bookkeeping_at_last_end);
+    last_end_s = s.wall_s;
+    bookkeeping_at_last_end = bookkeeping_s;
     s.allreduce_s = dp.allreduce_seconds();
     s.milestone = model.milestone(s.iteration);
 

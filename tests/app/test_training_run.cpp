@@ -11,6 +11,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "app/data_parallel.h"
 #include "app/training_run.h"
@@ -80,6 +81,7 @@ class LinearRegression : public TrainingModel {
 
   int64_t heldout_size() const override { return kSamples; }
   HeldoutResult evaluate(bool) override {
+    if (evaluation_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(evaluation_s_));
     HeldoutResult h;
     h.loss = heldout_loss_ >= 0 ? heldout_loss_
                                 : mse(Tensor::from_vector(x_, {kSamples, 3}), Tensor::from_vector(y_, {kSamples, 1})).item();
@@ -94,6 +96,8 @@ class LinearRegression : public TrainingModel {
   void poison_from(int64_t iteration) { nan_from_ = iteration; }
   // SIGTERM raised during step `iteration` (counted from 0).
   void signal_at(int64_t iteration) { signal_at_ = iteration; }
+  // Each evaluation takes at least `seconds`.
+  void slow_evaluation(double seconds) { evaluation_s_ = seconds; }
 
  private:
   Tensor mse(const Tensor& x, const Tensor& y) const {
@@ -107,6 +111,7 @@ class LinearRegression : public TrainingModel {
   int batch_ = 4;
   int64_t epoch_ = 0, next_ = 0;
   int64_t nan_from_ = INT64_MAX, signal_at_ = -1;
+  double evaluation_s_ = 0;
 };
 
 TrainingOptions options(const std::string& out, int64_t iters) {
@@ -188,6 +193,35 @@ TEST(TrainingRun, TheProgressBarEndsAtTheLastIteration) {
     const std::string line = err.substr(line_start == std::string::npos ? 0 : line_start + 1, took - line_start);
     EXPECT_NE(line.find("train test"), std::string::npos) << err;
     EXPECT_NE(line.find(" 10/10 "), std::string::npos) << "eval_every " << eval_every << ": " << err;
+  }
+}
+
+// log.csv's images_per_s is each step's own rate: the batch over the seconds
+// since the step before ended, without the evaluations between them (here
+// 0.3 s each, at iterations 4 and 8), so it can be read row by row.
+TEST(TrainingRun, ImagesPerSecondTimesTheStepsAndNotTheEvaluations) {
+  test::TempDir dir;
+  LinearRegression m;
+  m.slow_evaluation(0.3);
+  TrainingOptions o = options(dir.str(), 10);
+  o.ckpt_every = 1000;
+  testing::internal::CaptureStderr();
+  ASSERT_EQ(train(o, m), 0);
+  testing::internal::GetCapturedStderr();
+  const CsvColumns log = read_csv_columns(dir.path("log.csv"));
+  ASSERT_EQ(log.rows(), 10u);
+  const std::vector<double>& rate = log.column("images_per_s");
+  const std::vector<double>& wall = log.column("wall_s");
+  for (size_t r = 0; r < 10; ++r) {
+    ASSERT_TRUE(std::isfinite(rate[r]) && rate[r] > 0) << "row " << r << ": " << rate[r];
+    const double step_s = o.batch / rate[r];
+    EXPECT_LT(step_s, 0.15) << "row " << r << ": a step of this model takes milliseconds";
+    if (r == 0) continue;
+    const double between = wall[r] - wall[r - 1];
+    if (r == 4 || r == 8)  // the rows after the evaluations at iterations 4 and 8
+      EXPECT_GE(between, 0.3) << "row " << r;
+    else  // no evaluation in between: the step is all of it (wall_s is written to 1 us or finer)
+      EXPECT_NEAR(step_s, between, 1e-4) << "row " << r;
   }
 }
 
