@@ -57,9 +57,14 @@
 //
 // Bias: the deterministic bias kernels of conv2d_im2col.cu, as in the legacy
 // path.
+//
+// SKINMTL_CUDNN_LOG=1 prints each plan as it is made (to stderr): the pass,
+// the shape, the engine, its numerical notes and its workspace.
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -395,7 +400,36 @@ bool qualifies(const std::vector<cudnnBackendNumericalNote_t>& notes, bool tenso
 struct Candidate {
   Descriptor config, plan;
   int64_t engine = -1, workspace_bytes = 0;
+  std::vector<cudnnBackendNumericalNote_t> notes;
 };
+
+const char* note_name(cudnnBackendNumericalNote_t n) {
+  switch (n) {
+    case CUDNN_NUMERICAL_NOTE_TENSOR_CORE: return "tensor-core";
+    case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS: return "down-convert-inputs";
+    case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION: return "reduced-precision-reduction";
+    case CUDNN_NUMERICAL_NOTE_FFT: return "fft";
+    case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC: return "nondeterministic";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD: return "winograd";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4: return "winograd-4x4";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6: return "winograd-6x6";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: return "winograd-13x13";
+    default: return "other";
+  }
+}
+
+// With SKINMTL_CUDNN_LOG=1: "cuDNN graph API: WHAT: engine E [notes], W workspace bytes".
+void log_plan(const std::string& what, const Candidate& c) {
+  static const bool on = [] {
+    const char* v = std::getenv("SKINMTL_CUDNN_LOG");
+    return v && std::string(v) == "1";
+  }();
+  if (!on) return;
+  std::string notes;
+  for (cudnnBackendNumericalNote_t n : c.notes) notes += std::string(notes.empty() ? "" : ", ") + note_name(n);
+  std::fprintf(stderr, "cuDNN graph API: %s: engine %lld [%s], %lld workspace bytes\n", what.c_str(),
+               (long long)c.engine, notes.c_str(), (long long)c.workspace_bytes);
+}
 
 // The plan of `config` for the handle's GPU; false when cuDNN cannot build it
 // here (an engine the GPU or this shape does not support).
@@ -428,6 +462,7 @@ std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, in
       if (!make_plan(config, &c)) continue;
       if (c.workspace_bytes < 0 || (size_t)c.workspace_bytes > kMaxWorkspaceBytes) continue;
       c.engine = facts.index;
+      c.notes = facts.notes;
       c.config = std::move(config);
       out.push_back(std::move(c));
     }
@@ -572,6 +607,9 @@ const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, Cud
     }
   }
   pl->chosen = std::move(c.front());
+  log_plan(what + (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)") +
+               (benchmark ? ", measured" : ""),
+           pl->chosen);
   return *plans->emplace(key, std::move(pl)).first->second;
 }
 
@@ -625,6 +663,9 @@ const FusedPlan& fused_plan_for(const Conv2dShape& sh, bool residual, bool relu,
     } else {
       pl->chosen = std::move(c.front());
       pl->supported = true;
+      log_plan(std::string("fused conv+bias") + (residual ? "+residual" : "") + (relu ? "+ReLU" : "") + " of " +
+                   describe(sh) + (tf32 ? " (TF32)" : " (FP32)"),
+               pl->chosen);
     }
   }
   return *plans->emplace(key, std::move(pl)).first->second;

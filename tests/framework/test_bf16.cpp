@@ -9,8 +9,10 @@
 // fail these bounds. The CUDA tests compare the GPU's bfloat16 kernels with
 // the CPU's (which computes through float32).
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "framework/precision.h"
 #include "kernels/bf16.h"
@@ -300,25 +302,57 @@ TEST(Bf16Cuda, ConversionMatchesTheCpuBitForBit) {
 }
 
 // conv (cuDNN, bias) -> batch norm (batch statistics) -> relu -> add -> 1x1
-// conv, in bfloat16 on both devices, with every gradient. The two differ by
-// the order of float32 sums, which can move a rounding by one bfloat16 step.
-TEST(Bf16Cuda, ConvBatchNormReluAddMatchTheCpu) {
+// conv, in bfloat16 on both devices, with every gradient. Element by element
+// the two need not agree: where their float32 sums differ in the last bits,
+// one rounds an activation to the next bfloat16 (a 0.4% step), and a gradient
+// that sums a few hundred such products moves by several percent in a single
+// element (on an H100, 0.67 against 0.72 in one of 36). What must hold is
+// that the GPU's bfloat16 is as accurate as the CPU's: each output and
+// gradient is compared, as a whole, with the float32 result of the same inputs
+// (relative L2 error), and the GPU's error may be at most twice the CPU's
+// (plus 0.1%). A wrong kernel misses that by far: its error is of order 1.
+TEST(Bf16Cuda, ConvBatchNormReluAddAsAccurateAsTheCpu) {
   REQUIRE_CUDA();
   Rng rng(21);
-  auto f = [](const std::vector<Tensor>& in) {
-    AutocastGuard on;
-    Conv2dParams p;
-    p.pad_h = p.pad_w = 1;
-    Tensor mean = Tensor::zeros({6}, DType::F32, in[0].device()), var = Tensor::ones({6}, DType::F32, in[0].device());
-    BatchNormParams bn;
-    bn.training = true;
-    const Tensor h = relu(batch_norm2d(conv2d(in[0], in[1], in[2], p), in[3], in[4], mean, var, bn));
-    return as_f32(add(h, conv2d(h, in[5], Tensor(), Conv2dParams{})));
+  const std::vector<Tensor> inputs = {randn({3, 5, 11, 9}, rng), scale(randn({6, 5, 3, 3}, rng), 0.3),
+                                      randn({6}, rng),           Tensor::ones({6}),
+                                      Tensor::zeros({6}),        scale(randn({6, 6, 1, 1}, rng), 0.3)};
+  const Tensor upstream = rand_uniform({3, 6, 11, 9}, rng, -1.0, 1.0);
+  // The output and each input's gradient, on `device`, with autocast on or off.
+  auto run = [&](Device device, bool bf16) {
+    std::vector<Tensor> in;
+    for (const Tensor& t : inputs) in.push_back(t.to(device).set_requires_grad());
+    Tensor y;
+    {
+      AutocastGuard autocast(bf16);
+      Conv2dParams p;
+      p.pad_h = p.pad_w = 1;
+      Tensor mean = Tensor::zeros({6}, DType::F32, device), var = Tensor::ones({6}, DType::F32, device);
+      BatchNormParams bn;
+      bn.training = true;
+      const Tensor h = relu(batch_norm2d(conv2d(in[0], in[1], in[2], p), in[3], in[4], mean, var, bn));
+      y = as_f32(add(h, conv2d(h, in[5], Tensor(), Conv2dParams{})));
+    }
+    y.backward(upstream.to(device));
+    std::vector<std::vector<double>> out = {y.to(Device::CPU).to_vector()};
+    for (const Tensor& t : in) out.push_back(as_f32(t.grad()).to(Device::CPU).to_vector());
+    return out;
   };
-  test::expect_cpu_cuda_parity(f,
-                               {randn({3, 5, 11, 9}, rng), scale(randn({6, 5, 3, 3}, rng), 0.3), randn({6}, rng),
-                                Tensor::ones({6}), Tensor::zeros({6}), scale(randn({6, 6, 1, 1}, rng), 0.3)},
-                               2e-2, 2e-2);
+  const auto exact = run(Device::CPU, false), cpu = run(Device::CPU, true), gpu = run(Device::CUDA, true);
+  auto relative_error = [&](const std::vector<double>& got, const std::vector<double>& want) {
+    double d = 0, n = 0;
+    for (size_t i = 0; i < want.size(); ++i) d += (got[i] - want[i]) * (got[i] - want[i]), n += want[i] * want[i];
+    return std::sqrt(d / n);
+  };
+  for (size_t k = 0; k < exact.size(); ++k) {
+    const std::string what = k == 0 ? "the output" : "the gradient of input " + std::to_string(k - 1);
+    ASSERT_EQ(cpu[k].size(), exact[k].size()) << what;
+    ASSERT_EQ(gpu[k].size(), exact[k].size()) << what;
+    const double e_cpu = relative_error(cpu[k], exact[k]), e_gpu = relative_error(gpu[k], exact[k]);
+    std::printf("  %s: bfloat16 against float32, relative L2: CPU %.4f, GPU %.4f\n", what.c_str(), e_cpu, e_gpu);
+    EXPECT_LT(e_cpu, 0.05) << what << ": the CPU's bfloat16 path itself";
+    EXPECT_LE(e_gpu, 2 * e_cpu + 1e-3) << what;
+  }
 }
 
 // max pool -> nearest upsampling -> concat -> slice -> global average pool in

@@ -2,10 +2,11 @@
 // against PyTorch's on the same GPU, in the same run.
 //
 // Cases, each in every configuration of --precision (default
-// fp32,tf32,tf32+benchmark,bf16+benchmark: FP32, TF32 tensor cores, TF32
-// with cuDNN's algorithms chosen by measurement instead of heuristics
-// (kernels/device.h set_conv_benchmark), and bfloat16 mixed precision
-// (framework/precision.h) with measured algorithms), timed
+// fp32+benchmark,tf32,tf32+benchmark,bf16+benchmark: FP32 and TF32 tensor
+// cores with cuDNN's algorithms chosen by measurement, as PyTorch's are
+// (kernels/device.h set_conv_benchmark), TF32 with cuDNN's heuristic choice,
+// and bfloat16 mixed precision (framework/precision.h) with measured
+// algorithms), timed
 // for skinmtl here, then for PyTorch by tools/gpu/bench_torch.py (a child
 // process, run after skinmtl's timings, never at the same time):
 //   infer_b1    ResNet-50 forward, eval, no autograd, batch 1 at 224: latency
@@ -30,8 +31,11 @@
 // trains: "v1" strides, conv biases, BN eps 1e-3) with random weights, and
 // time --warmup untimed then --reps timed runs, each ended by a wait for the
 // GPU. PyTorch runs eager, NCHW, with cudnn.benchmark on (it times the
-// candidate algorithms once per shape; skinmtl takes cuDNN's heuristic
-// choice), TF32 off for fp32 and on for tf32 and bf16. Its bf16 (autocast,
+// candidate algorithms once per shape; skinmtl does under +benchmark, else it
+// takes cuDNN's heuristic choice), TF32 off for fp32 and on for tf32 and
+// bf16. PyTorch's candidates include the non-deterministic, FFT and Winograd
+// algorithms, which skinmtl refuses (kernels/cuda/conv2d_cudnn.cu) so that a
+// run repeats bit for bit and float32 sums keep their accuracy. Its bf16 (autocast,
 // channels_last, float32 master weights) is what skinmtl's bf16 (autocast,
 // NCHW, float32 master weights) is compared with.
 //
@@ -81,7 +85,7 @@
 // the detector) and runs it once, on either device.
 //
 // Options: --precision LIST (fp32, tf32, bf16, each with any of +benchmark,
-// +graph and +cudnn-graph; default fp32,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
+// +graph and +cudnn-graph; default fp32+benchmark,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
 // on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
@@ -122,7 +126,7 @@ struct Options {
   // "+benchmark" (the measured cuDNN algorithm choice), "+graph" (the
   // fixed-shape cases replayed as a CUDA graph) and "+cudnn-graph" (the
   // convolutions through cuDNN's graph API).
-  std::vector<std::string> precisions = {"fp32", "tf32", "tf32+benchmark", "bf16+benchmark"};
+  std::vector<std::string> precisions = {"fp32+benchmark", "tf32", "tf32+benchmark", "bf16+benchmark"};
   bool precisions_given = false;
   std::vector<std::string> cases;  // empty: all
   int reps = 10, warmup = 3, max_batch = 256;

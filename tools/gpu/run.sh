@@ -127,7 +127,8 @@ tests=build/cuda/skinmtl_tests
 bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
-SKINMTL_REQUIRE_CUDA=1 step cuda_tests 200 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
+# SKINMTL_CUDNN_LOG=1: the log names each cuDNN graph API plan's engine and numerical notes.
+SKINMTL_CUDNN_LOG=1 SKINMTL_REQUIRE_CUDA=1 step cuda_tests 200 "$tests" --gtest_filter='*Cuda*:CudaRequired.*'
 say "  $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$report/cuda_tests.log" | tr '\n' ' ')"
 # Each skipped test with its reason (the line after gtest's "Skipped").
 grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped$' | sort | uniq -c | head -10 \
@@ -135,6 +136,9 @@ grep -A1 ': Skipped$' "$report/cuda_tests.log" | grep -v -e '^--$' -e ': Skipped
 grep -E '^\[  FAILED  \]|Failure|error' "$report/cuda_tests.log" | head -40 | sed 's/^/    /' | tee -a "$summary"
 # The whole-network checks (NetworkGradientsCuda.*): how far the GPU's loss, gradients and SGD updates are from the CPU's.
 grep -E "the CPU's" "$report/cuda_tests.log" | sed 's/^ */    network: /' | tee -a "$summary"
+# How far each backend's larger-layer results are from the float64 truth (LargerLayerWithinTheFloat32Bound),
+# and the GPU's bfloat16 error beside the CPU's (Bf16Cuda.ConvBatchNormReluAddAsAccurateAsTheCpu).
+grep -E "sqrt\(n\) u sum|relative L2" "$report/cuda_tests.log" | head -30 | sed 's/^ */    /' | tee -a "$summary"
 # Whether cuDNN offered an engine for conv2d_bn's fused graph (ConvBnCuda.MatchesTheCpu, graph API backend).
 grep -E "cuDNN fused conv" "$report/cuda_tests.log" | sort | uniq -c | head -16 | sed 's/^ */    /' | tee -a "$summary"
 
@@ -204,7 +208,7 @@ compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4 --precision fp32" "--phase
 # ---- 5. skinmtl against PyTorch on this GPU (make bench-gpu) --------------------------------------
 # PyTorch's half needs python3 with torch and CUDA; without it the table has skinmtl's column only.
 # Three configurations, to fit the step's time: FP32 (the reference), and the two fast ones.
-bench_args=(--breakdown --reps 6 --warmup 2 --precision fp32,tf32+benchmark,bf16+benchmark --data-dir "$data_dir" --csv "$report/bench_gpu.csv")
+bench_args=(--breakdown --reps 6 --warmup 2 --precision fp32+benchmark,tf32+benchmark,bf16+benchmark --data-dir "$data_dir" --csv "$report/bench_gpu.csv")
 python3 -c 'import torch, torchvision; assert torch.cuda.is_available()' 2>/dev/null || bench_args+=(--no-torch)
 step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
 if grep -q '^case ' "$report/bench_gpu.log"; then
