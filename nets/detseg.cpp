@@ -133,8 +133,12 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   }
   const Tensor logits = concat(flat_logits, 1);  // (B, A)
   const Tensor deltas = concat(flat_deltas, 1);  // (B, A, 4)
-  const Tensor all_anchors = concat(anchors, 0);  // (A, 4)
-  const int64_t A = all_anchors.size(0);
+  // The RPN's targets depend on the anchors and the ground truth alone, not on
+  // the network: they are computed on the host (IoU included), so that on a GPU
+  // the host works them out while the device runs the backbone, with no wait
+  // for it (on the device, each image's IoU and labels had to come back).
+  const Tensor anchors_host = dev == Device::CPU ? concat(anchors, 0) : concat(rpn->anchors(P, Device::CPU), 0);
+  const int64_t A = anchors_host.size(0);
 
   DetSegLosses out;
   // ---- RPN loss (eqs. 1-3) ----
@@ -142,8 +146,9 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     std::vector<float> target(B * A), weight(B * A), box_weight(B * A * 4);
     std::vector<Tensor> target_deltas;
     for (int64_t b = 0; b < B; ++b) {
-      AnchorTargets at = assign_anchor_targets(all_anchors, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
-      const std::vector<double> lab = at.labels.to(Device::CPU).to_vector();
+      const Tensor gt_host = dev == Device::CPU ? truth[b].boxes : image_truth(gt_box, gt_mal, b, Device::CPU).boxes;
+      AnchorTargets at = assign_anchor_targets(anchors_host, gt_host, H, W, cfg_.anchor_targets, rng);
+      const std::vector<double> lab = at.labels.to_vector();
       for (int64_t i = 0; i < A; ++i) {
         const bool pos = lab[i] > 0.5, sampled = lab[i] > -0.5;
         target[b * A + i] = pos ? 1.0f : 0.0f;
