@@ -211,7 +211,9 @@ reproduce-yang reproduce-song reproduce-liao: reproduce-%: bin/skinmtl
 # (the inputs it finds that reach new code collect in build/fuzz/corpus/). A
 # finding stops it with the input saved as build/fuzz/<target>-crash-*
 # (or -leak-, -timeout-, -oom-); replay one with `bin/fuzz_<target> FILE`.
-# CI runs 2000 inputs per target; `make fuzz FUZZ_RUNS=-1` runs until stopped.
+# CI runs 2000 inputs per target from a fixed seed (FUZZ_SEED=1: the same
+# inputs for the same code); `make fuzz FUZZ_RUNS=-1` runs until stopped, from
+# a new seed each time.
 # The targets need only the parsers: FUZZ_LIB_SRC, built with clang on their own.
 FUZZ_CXX ?= clang++
 FUZZ_TARGETS := safetensors csv manifest model_metadata image_header
@@ -248,7 +250,7 @@ bin/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 
 .PHONY: fuzz sanitize
 fuzz: $(FUZZ_TARGETS:%=bin/fuzz_%)
-	bash tools/run_fuzz.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) bash tools/run_fuzz.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 # Keep the objects (make would delete them as intermediates of bin/fuzz_%).
 .SECONDARY: $(FUZZ_OBJ) $(FUZZ_TARGETS:%=build/fuzz/tests/fuzz/fuzz_%.o)
