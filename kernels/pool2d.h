@@ -163,20 +163,22 @@ void max_pool2d_forward_cpu(T* y,            // (N, C, P, Q)
                             T* argmax,       // (N, C, P, Q) index in the plane, as T
                             const T* x,      // (N, C, H, W)
                             const Pool2dGeom& g);
+// The three backwards add into dx (accumulate) or write every element of it,
+// = (!accumulate: its old contents, garbage included, are not read).
 template <typename T>
-void max_pool2d_backward_cpu(T* dx,            // (N, C, H, W) +=
+void max_pool2d_backward_cpu(T* dx,            // (N, C, H, W) +=, or =
                              const T* dy,      // (N, C, P, Q)
                              const T* argmax,  // (N, C, P, Q) saved by the forward pass
-                             const Pool2dGeom& g);
+                             const Pool2dGeom& g, bool accumulate);
 
 template <typename T>
 void avg_pool2d_forward_cpu(T* y,        // (N, C, P, Q)
                             const T* x,  // (N, C, H, W)
                             const Pool2dGeom& g, bool count_include_pad);
 template <typename T>
-void avg_pool2d_backward_cpu(T* dx,        // (N, C, H, W) +=
+void avg_pool2d_backward_cpu(T* dx,        // (N, C, H, W) +=, or =
                              const T* dy,  // (N, C, P, Q)
-                             const Pool2dGeom& g, bool count_include_pad);
+                             const Pool2dGeom& g, bool count_include_pad, bool accumulate);
 
 // NC = N * C planes of HW = H * W elements each.
 template <typename T>
@@ -184,9 +186,9 @@ void global_avg_pool2d_forward_cpu(T* y,        // (N, C)
                                    const T* x,  // (N, C, H, W)
                                    int64_t NC, int64_t HW);
 template <typename T>
-void global_avg_pool2d_backward_cpu(T* dx,        // (N, C, H, W) +=
+void global_avg_pool2d_backward_cpu(T* dx,        // (N, C, H, W) +=, or =
                                     const T* dy,  // (N, C)
-                                    int64_t NC, int64_t HW);
+                                    int64_t NC, int64_t HW, bool accumulate);
 
 // ---- CUDA (float32; bfloat16 where T) ------------------------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins above, on
@@ -199,14 +201,15 @@ void max_pool2d_forward_cuda(T* y, float* argmax, const T* x, const Pool2dGeom& 
                              cuda_stream_t s);
 template <typename T>
 void max_pool2d_backward_cuda(T* dx, const T* dy, const float* argmax,
-                              const Pool2dGeom& g, cuda_stream_t s);
+                              const Pool2dGeom& g, bool accumulate, cuda_stream_t s);
 void avg_pool2d_forward_cuda(float* y, const float* x, const Pool2dGeom& g,
                              bool count_include_pad, cuda_stream_t s);
 void avg_pool2d_backward_cuda(float* dx, const float* dy, const Pool2dGeom& g,
-                              bool count_include_pad, cuda_stream_t s);
+                              bool count_include_pad, bool accumulate, cuda_stream_t s);
 template <typename T>
 void global_avg_pool2d_forward_cuda(T* y, const T* x, int64_t NC, int64_t HW, cuda_stream_t s);
 template <typename T>
-void global_avg_pool2d_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t HW, cuda_stream_t s);
+void global_avg_pool2d_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t HW, bool accumulate,
+                                     cuda_stream_t s);
 
 }  // namespace skinmtl

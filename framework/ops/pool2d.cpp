@@ -73,16 +73,18 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
   }
   // Saved for backward: argmax (x itself is not needed).
   record(y, "max_pool2d", {x}, [argmax, g](const Tensor& dy, GradBuffers& d) {
-    if (!d[0].defined()) return;
+    const GradBuffers::Target dx = d.write(0);  // every element is written (0 where no window chose it)
+    if (!dx.tensor.defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        max_pool2d_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), argmax.data<T>(), g);
+        max_pool2d_backward_cpu<T>(dx.tensor.data<T>(), dy.data<T>(), argmax.data<T>(), g, dx.accumulate);
       });
     } else {
       SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        max_pool2d_backward_cuda(d[0].data<T>(), dy.data<T>(), argmax.data<float>(), g, cuda::stream());
+        max_pool2d_backward_cuda(dx.tensor.data<T>(), dy.data<T>(), argmax.data<float>(), g, dx.accumulate,
+                                 cuda::stream());
       }));
     }
   });
@@ -107,15 +109,16 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
   }
   // Nothing saved: the gradient depends on the geometry only.
   record(y, "avg_pool2d", {x}, [g, cip](const Tensor& dy, GradBuffers& d) {
-    if (!d[0].defined()) return;
+    const GradBuffers::Target dx = d.write(0);  // every element is written (0 outside every window)
+    if (!dx.tensor.defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        avg_pool2d_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), g, cip);
+        avg_pool2d_backward_cpu<T>(dx.tensor.data<T>(), dy.data<T>(), g, cip, dx.accumulate);
       });
     } else {
-      SKINMTL_CUDA_ONLY(
-          avg_pool2d_backward_cuda(d[0].data<float>(), dy.data<float>(), g, cip, cuda::stream()));
+      SKINMTL_CUDA_ONLY(avg_pool2d_backward_cuda(dx.tensor.data<float>(), dy.data<float>(), g, cip, dx.accumulate,
+                                                 cuda::stream()));
     }
   });
   return y;
@@ -139,16 +142,18 @@ Tensor global_avg_pool2d(const Tensor& x) {
     }));
   }
   record(y, "global_avg_pool2d", {x}, [N, C, HW](const Tensor& dy, GradBuffers& d) {
-    if (!d[0].defined()) return;
+    const GradBuffers::Target dx = d.write(0);  // every element is written
+    if (!dx.tensor.defined()) return;
     if (dy.device() == Device::CPU) {
       dispatch_cpu(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        global_avg_pool2d_backward_cpu<T>(d[0].data<T>(), dy.data<T>(), N * C, HW);
+        global_avg_pool2d_backward_cpu<T>(dx.tensor.data<T>(), dy.data<T>(), N * C, HW, dx.accumulate);
       });
     } else {
       SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        global_avg_pool2d_backward_cuda(d[0].data<T>(), dy.data<T>(), N * C, HW, cuda::stream());
+        global_avg_pool2d_backward_cuda(dx.tensor.data<T>(), dy.data<T>(), N * C, HW, dx.accumulate,
+                                        cuda::stream());
       }));
     }
   });

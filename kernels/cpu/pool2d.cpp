@@ -1,7 +1,10 @@
 // CPU reference loops for kernels/pool2d.h. The forward passes call the
 // shared window functions of the header; the backward passes scatter each
-// output's gradient into its window (CUDA gathers instead, see pool2d.cu).
+// output's gradient into its window (CUDA gathers instead, see pool2d.cu);
+// when asked to write dx rather than add to it, they zero each plane first.
 #include "kernels/pool2d.h"
+
+#include <algorithm>
 
 #include "kernels/cpu/simd.h"
 
@@ -23,9 +26,10 @@ void max_pool2d_forward_cpu(T* y, T* argmax, const T* x, const Pool2dGeom& g) {
 }
 
 template <typename T>
-void max_pool2d_backward_cpu(T* dx, const T* dy, const T* argmax, const Pool2dGeom& g) {
+void max_pool2d_backward_cpu(T* dx, const T* dy, const T* argmax, const Pool2dGeom& g, bool accumulate) {
   for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
     T* dplane = dx + nc * g.H * g.W;
+    if (!accumulate) std::fill(dplane, dplane + g.H * g.W, T(0));  // the scatter below adds
     for (int64_t k = 0; k < g.P * g.Q; ++k) {
       const int64_t o = nc * g.P * g.Q + k;
       dplane[(int64_t)argmax[o]] += dy[o];
@@ -44,9 +48,10 @@ void avg_pool2d_forward_cpu(T* y, const T* x, const Pool2dGeom& g, bool count_in
 }
 
 template <typename T>
-void avg_pool2d_backward_cpu(T* dx, const T* dy, const Pool2dGeom& g, bool count_include_pad) {
+void avg_pool2d_backward_cpu(T* dx, const T* dy, const Pool2dGeom& g, bool count_include_pad, bool accumulate) {
   for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
     T* dplane = dx + nc * g.H * g.W;
+    if (!accumulate) std::fill(dplane, dplane + g.H * g.W, T(0));  // the scatter below adds
     for (int64_t oh = 0; oh < g.P; ++oh)
       for (int64_t ow = 0; ow < g.Q; ++ow) {
         const T share =
@@ -69,17 +74,17 @@ void global_avg_pool2d_forward_cpu(T* y, const T* x, int64_t NC, int64_t HW) {
 }
 
 template <typename T>
-void global_avg_pool2d_backward_cpu(T* dx, const T* dy, int64_t NC, int64_t HW) {
-  for (int64_t i = 0; i < NC * HW; ++i) dx[i] += dy[i / HW] / T(HW);
+void global_avg_pool2d_backward_cpu(T* dx, const T* dy, int64_t NC, int64_t HW, bool accumulate) {
+  for (int64_t i = 0; i < NC * HW; ++i) dx[i] = (accumulate ? dx[i] : T(0)) + dy[i / HW] / T(HW);
 }
 
 #define SKINMTL_INSTANTIATE_POOL(T)                                                          \
   template void max_pool2d_forward_cpu<T>(T*, T*, const T*, const Pool2dGeom&);              \
-  template void max_pool2d_backward_cpu<T>(T*, const T*, const T*, const Pool2dGeom&);       \
+  template void max_pool2d_backward_cpu<T>(T*, const T*, const T*, const Pool2dGeom&, bool); \
   template void avg_pool2d_forward_cpu<T>(T*, const T*, const Pool2dGeom&, bool);            \
-  template void avg_pool2d_backward_cpu<T>(T*, const T*, const Pool2dGeom&, bool);           \
+  template void avg_pool2d_backward_cpu<T>(T*, const T*, const Pool2dGeom&, bool, bool);     \
   template void global_avg_pool2d_forward_cpu<T>(T*, const T*, int64_t, int64_t);            \
-  template void global_avg_pool2d_backward_cpu<T>(T*, const T*, int64_t, int64_t);
+  template void global_avg_pool2d_backward_cpu<T>(T*, const T*, int64_t, int64_t, bool);
 SKINMTL_INSTANTIATE_POOL(float)
 SKINMTL_INSTANTIATE_POOL(double)
 #undef SKINMTL_INSTANTIATE_POOL

@@ -25,7 +25,7 @@ __global__ void max_pool2d_forward_kernel(T* y, float* argmax, const T* x, const
 
 template <typename T>
 __global__ void max_pool2d_backward_kernel(T* dx, const T* dy, const float* argmax,
-                                           const Pool2dGeom g, int64_t total) {
+                                           const Pool2dGeom g, bool accumulate, int64_t total) {
   CUDA_KERNEL_LOOP(i, total) {  // i indexes (N, C, H, W)
     const int64_t w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.H * g.W);
     const int64_t here = h * g.W + w;  // this element's index in its plane
@@ -37,7 +37,7 @@ __global__ void max_pool2d_backward_kernel(T* dx, const T* dy, const float* argm
     for (int64_t oh = rh.begin; oh < rh.end; ++oh)
       for (int64_t ow = rw.begin; ow < rw.end; ++ow)
         if ((int64_t)ap[oh * g.Q + ow] == here) grad += load(dyp, oh * g.Q + ow);
-    store(dx, i, load(dx, i) + grad);
+    store(dx, i, accumulate ? load(dx, i) + grad : grad);
   }
 }
 
@@ -50,7 +50,7 @@ __global__ void avg_pool2d_forward_kernel(float* y, const float* x, const Pool2d
 }
 
 __global__ void avg_pool2d_backward_kernel(float* dx, const float* dy, const Pool2dGeom g,
-                                           bool count_include_pad, int64_t total) {
+                                           bool count_include_pad, bool accumulate, int64_t total) {
   CUDA_KERNEL_LOOP(i, total) {  // i indexes (N, C, H, W)
     const int64_t w = i % g.W, h = (i / g.W) % g.H, nc = i / (g.H * g.W);
     const PoolOutputs rh = pool_outputs_containing(h, g.P, g.kernel_h, g.stride_h, g.pad_h);
@@ -60,7 +60,7 @@ __global__ void avg_pool2d_backward_kernel(float* dx, const float* dy, const Poo
     for (int64_t oh = rh.begin; oh < rh.end; ++oh)
       for (int64_t ow = rw.begin; ow < rw.end; ++ow)
         grad += dyp[oh * g.Q + ow] / (float)avg_pool_divisor(oh, ow, g, count_include_pad);
-    dx[i] += grad;
+    dx[i] = accumulate ? dx[i] + grad : grad;
   }
 }
 
@@ -78,8 +78,11 @@ __global__ void global_avg_pool2d_forward_kernel(T* y, const T* x, int64_t NC, i
 }
 
 template <typename T>
-__global__ void global_avg_pool2d_backward_kernel(T* dx, const T* dy, int64_t NC, int64_t HW) {
-  CUDA_KERNEL_LOOP(i, NC * HW) { store(dx, i, load(dx, i) + load(dy, i / HW) / (float)HW); }
+__global__ void global_avg_pool2d_backward_kernel(T* dx, const T* dy, int64_t NC, int64_t HW, bool accumulate) {
+  CUDA_KERNEL_LOOP(i, NC * HW) {
+    const float share = load(dy, i / HW) / (float)HW;
+    store(dx, i, accumulate ? load(dx, i) + share : share);
+  }
 }
 
 }  // namespace
@@ -95,11 +98,11 @@ void max_pool2d_forward_cuda(T* y, float* argmax, const T* x, const Pool2dGeom& 
 
 template <typename T>
 void max_pool2d_backward_cuda(T* dx, const T* dy, const float* argmax, const Pool2dGeom& g,
-                              cuda_stream_t s) {
+                              bool accumulate, cuda_stream_t s) {
   const int64_t total = g.N * g.C * g.H * g.W;
   if (total == 0) return;
   max_pool2d_backward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(dx, dy, argmax,
-                                                                                g, total);
+                                                                                g, accumulate, total);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -113,11 +116,11 @@ void avg_pool2d_forward_cuda(float* y, const float* x, const Pool2dGeom& g,
 }
 
 void avg_pool2d_backward_cuda(float* dx, const float* dy, const Pool2dGeom& g,
-                              bool count_include_pad, cuda_stream_t s) {
+                              bool count_include_pad, bool accumulate, cuda_stream_t s) {
   const int64_t total = g.N * g.C * g.H * g.W;
   if (total == 0) return;
   avg_pool2d_backward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-      dx, dy, g, count_include_pad, total);
+      dx, dy, g, count_include_pad, accumulate, total);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -129,20 +132,21 @@ void global_avg_pool2d_forward_cuda(T* y, const T* x, int64_t NC, int64_t HW, cu
 }
 
 template <typename T>
-void global_avg_pool2d_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t HW, cuda_stream_t s) {
+void global_avg_pool2d_backward_cuda(T* dx, const T* dy, int64_t NC, int64_t HW, bool accumulate,
+                                     cuda_stream_t s) {
   const int64_t total = NC * HW;
   if (total == 0) return;
   global_avg_pool2d_backward_kernel<<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(dx, dy, NC,
-                                                                                       HW);
+                                                                                       HW, accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
 #define INSTANTIATE(T)                                                                              \
   template void max_pool2d_forward_cuda<T>(T*, float*, const T*, const Pool2dGeom&, cuda_stream_t);  \
-  template void max_pool2d_backward_cuda<T>(T*, const T*, const float*, const Pool2dGeom&,          \
+  template void max_pool2d_backward_cuda<T>(T*, const T*, const float*, const Pool2dGeom&, bool,    \
                                             cuda_stream_t);                                          \
   template void global_avg_pool2d_forward_cuda<T>(T*, const T*, int64_t, int64_t, cuda_stream_t);   \
-  template void global_avg_pool2d_backward_cuda<T>(T*, const T*, int64_t, int64_t, cuda_stream_t);
+  template void global_avg_pool2d_backward_cuda<T>(T*, const T*, int64_t, int64_t, bool, cuda_stream_t);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE
