@@ -150,8 +150,9 @@ Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, 
                      *bn.running_mean, *bn.running_var, bn.eps, relu, residual);
   Tensor y;
   if (folds && grad_enabled()) {  // training with fixed statistics: the fold on the tape
+    // In bfloat16 the fold writes the weights as the convolution takes them (no cast between).
     const FoldedBatchNorm f = fold_batch_norm(conv.weight->value, bias, bn.gamma->value, bn.beta->value,
-                                              *bn.running_mean, *bn.running_var, bn.eps);
+                                              *bn.running_mean, *bn.running_var, bn.eps, out);
     y = conv2d(x, f.w, f.b, conv.params);
   } else {
     y = bn.forward(conv.forward(x));

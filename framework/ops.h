@@ -53,10 +53,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 // framework/module.h), which saves the batch norm's pass over the activations
 // and its backward, and the memory of one activation per unit.
 // w (K, ...), b (K) or undefined, gamma, beta, mean, var (K), all of w's
-// dtype and device -> f.w of w's shape, f.b (K).
+// dtype and device -> f.w of w's shape, f.b (K). weight_dtype: f.w's dtype,
+// w's by default; bfloat16 for float32 w gives the folded weights as a
+// bfloat16 convolution takes them (the float32 fold rounded once, the same
+// bits as casting it), in one kernel instead of a fold and a cast, and reads
+// their gradient in bfloat16 on the way back (f.b stays float32).
 struct FoldedBatchNorm {
   Tensor w, b;
 };
+FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& mean, const Tensor& var, double eps, DType weight_dtype);
 FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
                                 const Tensor& mean, const Tensor& var, double eps);
 

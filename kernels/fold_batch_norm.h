@@ -48,6 +48,14 @@
 // no division by gamma. Each output may be null (not wanted); all accumulate
 // (+=). b null reads as 0.
 // Saved for backward (by the framework op): w, b, gamma, mean, var.
+//
+// In bfloat16 training (framework/precision.h) the convolution takes its
+// weights in bfloat16: the fold then writes w_folded in bfloat16 itself
+// (TW = bf16, each value the float32 product rounded once, the same bits as a
+// float32 fold followed by a cast), and its backward reads the convolution's
+// bfloat16 dwf (TG = bf16, widened exactly). Everything else stays float32.
+// One kernel each way instead of two, and no float32 copy of the folded
+// weights or of their gradient.
 #pragma once
 
 #include <cmath>
@@ -77,27 +85,31 @@ SKINMTL_HD T bias_act_elem(T y, T b, T r, bool relu) {
   return relu && !(v > T(0)) ? T(0) : v;  // ReLU: max(v, 0), as kernels/relu.h
 }
 
-template <typename T>
-void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
+// TW, TG: T, or bf16 for T = float.
+template <typename T, typename TW = T>
+void fold_batch_norm_cpu(TW* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
                          const T* mean, const T* var, double eps, int64_t K, int64_t CRS);
 template <typename T>
 void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu);
 
-template <typename T>
-void fold_weight_backward_cpu(T* dw, T* dgamma, const T* dwf, const T* w, const T* gamma, const T* var, double eps,
+template <typename T, typename TG = T>
+void fold_weight_backward_cpu(T* dw, T* dgamma, const TG* dwf, const T* w, const T* gamma, const T* var, double eps,
                               int64_t K, int64_t CRS);
 template <typename T>
 void fold_bias_backward_cpu(T* db, T* dgamma, T* dbeta, const T* dbf, const T* b, const T* gamma, const T* mean,
                             const T* var, double eps, int64_t K);
 
-// On the GPU the fold is float32. bias_act takes float32 or bfloat16
+// On the GPU the fold is float32 (w_folded and dwf float32 or bfloat16:
+// TW, TG = float or bf16). bias_act takes float32 or bfloat16
 // activations (y and the residual; T = float or bf16), with a float32 bias:
 // the sum is formed in float32 and rounded once when stored (kernels/bf16.h),
 // so a bfloat16 network folds too (framework/precision.h).
-void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
+template <typename TW>
+void fold_batch_norm_cuda(TW* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
                           const float* beta, const float* mean, const float* var, double eps, int64_t K,
                           int64_t CRS, cuda_stream_t s);
-void fold_weight_backward_cuda(float* dw, float* dgamma, const float* dwf, const float* w, const float* gamma,
+template <typename TG>
+void fold_weight_backward_cuda(float* dw, float* dgamma, const TG* dwf, const float* w, const float* gamma,
                                const float* var, double eps, int64_t K, int64_t CRS, cuda_stream_t s);
 void fold_bias_backward_cuda(float* db, float* dgamma, float* dbeta, const float* dbf, const float* b,
                              const float* gamma, const float* mean, const float* var, double eps, int64_t K,

@@ -2,12 +2,13 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "kernels/bf16.h"
 #include "kernels/fold_batch_norm.h"
 
 namespace skinmtl {
 
 FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
-                                const Tensor& mean, const Tensor& var, double eps) {
+                                const Tensor& mean, const Tensor& var, double eps, DType weight_dtype) {
   SKINMTL_CHECK(w.defined() && gamma.defined() && beta.defined() && mean.defined() && var.defined(),
                 "fold_batch_norm: w, gamma, beta, mean and var must be defined");
   SKINMTL_CHECK(w.ndim() >= 1 && w.size(0) >= 1, "fold_batch_norm: w must have output channels first, got " << w.str());
@@ -17,35 +18,57 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
                   "fold_batch_norm: the bias and the batch norm's vectors must be (" << K
                       << ") like w's output channels, of its dtype and device; got " << t->str() << " for w "
                       << w.str());
+  const bool to_bf16 = weight_dtype != w.dtype();
+  SKINMTL_CHECK(!to_bf16 || (w.dtype() == DType::F32 && weight_dtype == DType::BF16),
+                "fold_batch_norm: the folded weights are of w's dtype, or bfloat16 for float32 w; asked for "
+                    << dtype_name(weight_dtype) << " from " << w.str());
   const Device dev = w.device();
-  Tensor wf = Tensor::empty(w.shape(), w.dtype(), dev);
+  Tensor wf = Tensor::empty(w.shape(), weight_dtype, dev);
   Tensor bf = Tensor::empty({K}, w.dtype(), dev);
   if (dev == Device::CPU) {
-    dispatch_cpu(w.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), data_or_null<T>(b), gamma.data<T>(), beta.data<T>(),
-                             mean.data<T>(), var.data<T>(), eps, K, CRS);
-    });
+    if (to_bf16) {
+      fold_batch_norm_cpu<float, bf16>(wf.data<bf16>(), bf.data<float>(), w.data<float>(), data_or_null<float>(b),
+                                       gamma.data<float>(), beta.data<float>(), mean.data<float>(), var.data<float>(),
+                                       eps, K, CRS);
+    } else {
+      dispatch_cpu(w.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        fold_batch_norm_cpu<T>(wf.data<T>(), bf.data<T>(), w.data<T>(), data_or_null<T>(b), gamma.data<T>(),
+                               beta.data<T>(), mean.data<T>(), var.data<T>(), eps, K, CRS);
+      });
+    }
   } else {
     require_cuda_f32("fold_batch_norm", {&w, &b, &gamma, &beta, &mean, &var});
-    SKINMTL_CUDA_ONLY(fold_batch_norm_cuda(wf.data<float>(), bf.data<float>(), w.data<float>(), data_or_null<float>(b),
-                                           gamma.data<float>(), beta.data<float>(), mean.data<float>(),
-                                           var.data<float>(), eps, K, CRS, cuda::stream()));
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(weight_dtype, [&](auto tag) {
+      using TW = decltype(tag);
+      fold_batch_norm_cuda(wf.data<TW>(), bf.data<float>(), w.data<float>(), data_or_null<float>(b),
+                           gamma.data<float>(), beta.data<float>(), mean.data<float>(), var.data<float>(), eps, K,
+                           CRS, cuda::stream());
+    }));
   }
   // Saved for backward: w, b, gamma and the statistics (the lambdas' handles
-  // share their storage; the statistics are fixed while the tape lives).
+  // share their storage; the statistics are fixed while the tape lives). dwf
+  // comes in wf's dtype.
   record(wf, "fold_bn_weight", {w, gamma}, [w, gamma, var, eps, K, CRS](const Tensor& dwf, GradBuffers& d) {
     if (!d.needs(0) && !d.needs(1)) return;
     if (w.device() == Device::CPU) {
+      if (dwf.dtype() == DType::BF16) {
+        fold_weight_backward_cpu<float, bf16>(data_or_null<float>(d[0]), data_or_null<float>(d[1]), dwf.data<bf16>(),
+                                              w.data<float>(), gamma.data<float>(), var.data<float>(), eps, K, CRS);
+        return;
+      }
       dispatch_cpu(w.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        fold_weight_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), dwf.data<T>(), w.data<T>(), gamma.data<T>(),
-                                    var.data<T>(), eps, K, CRS);
+        fold_weight_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), dwf.data<T>(), w.data<T>(),
+                                    gamma.data<T>(), var.data<T>(), eps, K, CRS);
       });
     } else {
-      SKINMTL_CUDA_ONLY(fold_weight_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]), dwf.data<float>(),
-                                                  w.data<float>(), gamma.data<float>(), var.data<float>(), eps, K,
-                                                  CRS, cuda::stream()));
+      SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dwf.dtype(), [&](auto tag) {
+        using TG = decltype(tag);
+        fold_weight_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]), dwf.data<TG>(),
+                                  w.data<float>(), gamma.data<float>(), var.data<float>(), eps, K, CRS,
+                                  cuda::stream());
+      }));
     }
   });
   record(bf, "fold_bn_bias", {b, gamma, beta}, [b, gamma, mean, var, eps, K](const Tensor& dbf, GradBuffers& d) {
@@ -63,6 +86,11 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
     }
   });
   return {wf, bf};
+}
+
+FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& mean, const Tensor& var, double eps) {
+  return fold_batch_norm(w, b, gamma, beta, mean, var, eps, w.defined() ? w.dtype() : DType::F32);
 }
 
 }  // namespace skinmtl

@@ -1,42 +1,43 @@
 // CPU reference loops for kernels/fold_batch_norm.h.
 #include "kernels/fold_batch_norm.h"
 
+#include "kernels/bf16.h"
 #include "kernels/cpu/simd.h"
 
 namespace skinmtl {
 
-template <typename T>
-void fold_batch_norm_cpu(T* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
+template <typename T, typename TW>
+void fold_batch_norm_cpu(TW* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
                          const T* mean, const T* var, double eps, int64_t K, int64_t CRS) {
   SKINMTL_PARALLEL(K * CRS)
   for (int64_t k = 0; k < K; ++k) {
     const T s = fold_scale(gamma[k], var[k], T(eps));
     b_folded[k] = ((b ? b[k] : T(0)) - mean[k]) * s + beta[k];
     const T* wk = w + k * CRS;
-    T* ok = w_folded + k * CRS;
+    TW* ok = w_folded + k * CRS;
     SKINMTL_SIMD
-    for (int64_t i = 0; i < CRS; ++i) ok[i] = wk[i] * s;
+    for (int64_t i = 0; i < CRS; ++i) store(ok, i, wk[i] * s);  // rounded once for bf16
   }
 }
 
 // One row k per iteration: its dw elements and its dgamma dot product.
-template <typename T>
-void fold_weight_backward_cpu(T* dw, T* dgamma, const T* dwf, const T* w, const T* gamma, const T* var, double eps,
+template <typename T, typename TG>
+void fold_weight_backward_cpu(T* dw, T* dgamma, const TG* dwf, const T* w, const T* gamma, const T* var, double eps,
                               int64_t K, int64_t CRS) {
   SKINMTL_PARALLEL(K * CRS)
   for (int64_t k = 0; k < K; ++k) {
     const T invstd = fold_invstd(var[k], T(eps));
     const T s = gamma[k] * invstd;
-    const T* g = dwf + k * CRS;
+    const TG* g = dwf + k * CRS;
     if (dw) {
       T* d = dw + k * CRS;
       SKINMTL_SIMD
-      for (int64_t i = 0; i < CRS; ++i) d[i] += s * g[i];
+      for (int64_t i = 0; i < CRS; ++i) d[i] += s * load(g, i);
     }
     if (dgamma) {
       const T* wk = w + k * CRS;
       T dot = 0;
-      for (int64_t i = 0; i < CRS; ++i) dot += wk[i] * g[i];
+      for (int64_t i = 0; i < CRS; ++i) dot += wk[i] * load(g, i);
       dgamma[k] += invstd * dot;
     }
   }
@@ -82,5 +83,10 @@ void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int
 INSTANTIATE(float)
 INSTANTIATE(double)
 #undef INSTANTIATE
+// bfloat16 training: folded weights written, and their gradient read, in bfloat16.
+template void fold_batch_norm_cpu<float, bf16>(bf16*, float*, const float*, const float*, const float*, const float*,
+                                               const float*, const float*, double, int64_t, int64_t);
+template void fold_weight_backward_cpu<float, bf16>(float*, float*, const bf16*, const float*, const float*,
+                                                    const float*, double, int64_t, int64_t);
 
 }  // namespace skinmtl

@@ -1,5 +1,6 @@
 // CUDA kernels for kernels/fold_batch_norm.h: the fold and its backward in
-// float32, bias_act for float32 and bfloat16 activations.
+// float32 (the folded weights and their gradient float32 or bfloat16),
+// bias_act for float32 and bfloat16 activations.
 #include "kernels/bf16.h"
 #include "kernels/cuda/block_sum.cuh"
 #include "kernels/cuda/check.cuh"
@@ -9,30 +10,33 @@ namespace skinmtl {
 
 // One thread per weight; each recomputes its row's factor (K*CRS elements,
 // a few multiply-adds each: cheaper than a second launch).
-__global__ void fold_batch_norm_kernel(float* w_folded, float* b_folded, const float* w, const float* b,
+template <typename TW>
+__global__ void fold_batch_norm_kernel(TW* w_folded, float* b_folded, const float* w, const float* b,
                                        const float* gamma, const float* beta, const float* mean,
                                        const float* var, float eps, int64_t K, int64_t CRS) {
   CUDA_KERNEL_LOOP(i, K * CRS) {
     const int64_t k = i / CRS;
     const float s = fold_scale(gamma[k], var[k], eps);
-    w_folded[i] = w[i] * s;
+    store(w_folded, i, w[i] * s);  // rounded once for bf16
     if (i % CRS == 0) b_folded[k] = ((b ? b[k] : 0.f) - mean[k]) * s + beta[k];
   }
 }
 
 // One block per row k: the threads stride over its CRS elements, writing dw
 // and summing w * dwf, which block_sum combines in a fixed order.
-__global__ void fold_weight_backward_kernel(float* dw, float* dgamma, const float* dwf, const float* w,
+template <typename TG>
+__global__ void fold_weight_backward_kernel(float* dw, float* dgamma, const TG* dwf, const float* w,
                                             const float* gamma, const float* var, float eps, int64_t CRS) {
   __shared__ float buf[cuda::kThreads];
   const int64_t k = blockIdx.x;
   const float invstd = fold_invstd(var[k], eps);
   const float s = gamma[k] * invstd;
-  const float* g = dwf + k * CRS;
+  const TG* g = dwf + k * CRS;
   float dot = 0.f;
   for (int64_t i = threadIdx.x; i < CRS; i += blockDim.x) {
-    if (dw) dw[k * CRS + i] += s * g[i];
-    if (dgamma) dot += w[k * CRS + i] * g[i];
+    const float gi = load(g, i);
+    if (dw) dw[k * CRS + i] += s * gi;
+    if (dgamma) dot += w[k * CRS + i] * gi;
   }
   if (!dgamma) return;  // the same for every thread of the block: no one waits in block_sum
   const float total = block_sum(dot, buf);
@@ -58,7 +62,8 @@ __global__ void bias_act_kernel(T* y, const float* b, const T* residual, int64_t
   }
 }
 
-void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
+template <typename TW>
+void fold_batch_norm_cuda(TW* w_folded, float* b_folded, const float* w, const float* b, const float* gamma,
                           const float* beta, const float* mean, const float* var, double eps, int64_t K,
                           int64_t CRS, cuda_stream_t s) {
   if (K * CRS == 0) return;
@@ -67,7 +72,8 @@ void fold_batch_norm_cuda(float* w_folded, float* b_folded, const float* w, cons
   SKINMTL_LAUNCH_CHECK();
 }
 
-void fold_weight_backward_cuda(float* dw, float* dgamma, const float* dwf, const float* w, const float* gamma,
+template <typename TG>
+void fold_weight_backward_cuda(float* dw, float* dgamma, const TG* dwf, const float* w, const float* gamma,
                                const float* var, double eps, int64_t K, int64_t CRS, cuda_stream_t s) {
   if (K * CRS == 0 || (!dw && !dgamma)) return;
   fold_weight_backward_kernel<<<(unsigned)K, cuda::kThreads, 0, s>>>(dw, dgamma, dwf, w, gamma, var, (float)eps, CRS);
@@ -92,6 +98,14 @@ void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K
   SKINMTL_LAUNCH_CHECK();
 }
 
+#define INSTANTIATE(T)                                                                                      \
+  template void fold_batch_norm_cuda<T>(T*, float*, const float*, const float*, const float*, const float*,      \
+                                        const float*, const float*, double, int64_t, int64_t, cuda_stream_t);    \
+  template void fold_weight_backward_cuda<T>(float*, float*, const T*, const float*, const float*, const float*, \
+                                             double, int64_t, int64_t, cuda_stream_t);
+INSTANTIATE(float)
+INSTANTIATE(bf16)
+#undef INSTANTIATE
 template void bias_act_cuda<float>(float*, const float*, const float*, int64_t, int64_t, int64_t, bool,
                                    cuda_stream_t);
 template void bias_act_cuda<bf16>(bf16*, const float*, const bf16*, int64_t, int64_t, int64_t, bool,

@@ -503,6 +503,43 @@ TEST(ConvBn, TrainingFoldUnderBfloat16AutocastKeepsTheGradients) {
   }
 }
 
+// In bfloat16 training the fold writes the weights in bfloat16 itself
+// (fold_batch_norm's weight_dtype) instead of folding in float32 and casting:
+// the same bits forward, and the same gradients for x, w, b, gamma and beta
+// (the convolution's bfloat16 dwf widened in the fold's backward instead of
+// by the cast's). Bit for bit, on the CPU.
+TEST(ConvBn, Bfloat16FoldWritesWhatAFloat32FoldAndACastWould) {
+  Rng rng(31);
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  const Tensor x0 = randn({2, 5, 9, 7}, rng), w0 = randn({6, 5, 3, 3}, rng, 0.3), b0 = randn({6}, rng);
+  const BnValues v = bn_values(6, rng, DType::F32);
+  const Tensor seed = randn({2, 6, 9, 7}, rng);
+  auto run = [&](bool fold_to_bf16) {
+    Bf16Scope bf16;
+    std::vector<Tensor> in = {x0.clone(), w0.clone(), b0.clone(), v.gamma.clone(), v.beta.clone()};
+    for (Tensor& t : in) t.set_requires_grad(true);
+    const FoldedBatchNorm f =
+        fold_to_bf16 ? fold_batch_norm(in[1], in[2], in[3], in[4], v.mean, v.var, 1e-3, DType::BF16)
+                     : fold_batch_norm(in[1], in[2], in[3], in[4], v.mean, v.var, 1e-3);
+    EXPECT_EQ(f.w.dtype(), fold_to_bf16 ? DType::BF16 : DType::F32);
+    EXPECT_EQ(f.b.dtype(), DType::F32);
+    const Tensor y = conv2d(in[0], f.w, f.b, p);  // casts a float32 f.w itself
+    EXPECT_EQ(y.dtype(), DType::BF16);
+    sum(mul(as_f32(y), seed)).backward();
+    std::vector<std::vector<double>> out = {cast(f.w.detach(), DType::BF16).to_vector(), as_f32(y).to_vector()};
+    for (const Tensor& t : in) out.push_back(t.grad().to_vector());
+    return out;
+  };
+  const auto want = run(false), got = run(true);
+  const char* names[] = {"folded weights", "y", "dx", "dw", "db", "dgamma", "dbeta"};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << names[i];
+  // Only float32 weights fold into bfloat16.
+  const Tensor w64 = w0.to(DType::F64);
+  EXPECT_ERROR_WITH(fold_batch_norm(w64, Tensor(), v.gamma.to(DType::F64), v.beta.to(DType::F64),
+                                    v.mean.to(DType::F64), v.var.to(DType::F64), 1e-3, DType::BF16),
+                    "fold_batch_norm", "bfloat16 for float32 w");
+}
+
 // Batch norms as a trained network has them, not the initial 1, 0, 0, 1
 // (frozen: normalising with them in training too).
 void give_trained_batch_norms(ResNet50& net, Rng& rng, bool frozen = false) {
@@ -671,6 +708,32 @@ TEST(ConvBnCuda, MatchesTheCpuInBfloat16) {
 // The fold on the tape on the GPU (fold kernel, the convolution's backward on
 // each backend, the two fold backward kernels) against the CPU: the training
 // unit's output and every gradient.
+// The bfloat16 fold on the GPU: the same folded weights as the CPU's, bit for
+// bit (a float32 product rounded once), and from the same bfloat16 dwf the
+// same gradients for w, b, gamma and beta up to the order of the sums.
+TEST(ConvBnCuda, Bfloat16FoldMatchesTheCpu) {
+  REQUIRE_CUDA();
+  Rng rng(32);
+  const Tensor w0 = randn({7, 5, 3, 3}, rng, 0.3), b0 = randn({7}, rng), seed = randn({7, 5, 3, 3}, rng);
+  const Tensor seed_b = randn({7}, rng);
+  const BnValues v = bn_values(7, rng, DType::F32);
+  auto run = [&](Device dev) {
+    std::vector<Tensor> in = {w0.to(dev), b0.to(dev), v.gamma.to(dev), v.beta.to(dev)};
+    for (Tensor& t : in) t.set_requires_grad(true);
+    const FoldedBatchNorm f =
+        fold_batch_norm(in[0], in[1], in[2], in[3], v.mean.to(dev), v.var.to(dev), 1e-3, DType::BF16);
+    // dwf arrives in bfloat16 (as_f32's backward rounds the seed), as a bfloat16 convolution's dw does.
+    sum(add(sum(mul(as_f32(f.w), seed.to(dev))), sum(mul(f.b, seed_b.to(dev))))).backward();
+    std::vector<Tensor> out = {as_f32(f.w.detach()).to(Device::CPU)};
+    for (const Tensor& t : in) out.push_back(t.grad().to(Device::CPU));
+    return out;
+  };
+  const std::vector<Tensor> cpu = run(Device::CPU), gpu = run(Device::CUDA);
+  EXPECT_EQ(cpu[0].to_vector(), gpu[0].to_vector()) << "folded weights";
+  const char* names[] = {"folded weights", "dw", "db", "dgamma", "dbeta"};
+  for (size_t i = 1; i < cpu.size(); ++i) EXPECT_TENSORS_CLOSE(cpu[i], gpu[i], 1e-5, 1e-5) << names[i];
+}
+
 TEST(ConvBnCuda, TrainingWithAFrozenBatchNormMatchesTheCpu) {
   REQUIRE_CUDA();
   ConvBackendGuard guard;
