@@ -1,5 +1,7 @@
 #include "app/stop_signal.h"
 
+#include <unistd.h>
+
 #include <csignal>
 
 #include "base/check.h"
@@ -12,7 +14,23 @@ volatile std::sig_atomic_t g_received = 0;
 bool g_active = false;
 struct sigaction g_old_int, g_old_term;
 
-extern "C" void on_stop_signal(int sig) { g_received = sig; }
+// The first signal asks for a stop at the next safe point, which may be a
+// while away (a held-out evaluation, a long step on the CPU), and says so; a
+// second one, to a process already asked, ends it at once with the signal's
+// default action (as if no handler had been installed). Only
+// async-signal-safe calls here: write, signal, raise.
+extern "C" void on_stop_signal(int sig) {
+  if (g_received != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_received = sig;
+  static const char message[] =
+      "\nstop requested: stopping after the current step, with a checkpoint (signal again to end now)\n";
+  const ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
+  (void)ignored;
+}
 
 }  // namespace
 

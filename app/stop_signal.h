@@ -13,6 +13,11 @@
 //     if (stop.received()) { save_checkpoint(); return 130; }
 //   }
 //
+// The first signal says on stderr that the run will stop; a second signal
+// while the first is still pending (the loop had no safe point yet: a long
+// held-out evaluation, say) ends the process at once, with that signal's
+// default action, as Ctrl-C would without a StopSignal.
+//
 // One at a time: a second StopSignal while one lives is an error.
 #pragma once
 

@@ -1,8 +1,11 @@
 // app/stop_signal.h: while a StopSignal lives, SIGINT and SIGTERM set a flag
-// (the training loop checkpoints and stops); afterwards the handlers that
-// were there before are back, so a Ctrl-C during the next thing the process
-// does (reproduce's evaluation step) is not swallowed.
+// (the training loop checkpoints and stops), and a second one ends the
+// process; afterwards the handlers that were there before are back, so a
+// Ctrl-C during the next thing the process does (reproduce's evaluation step)
+// is not swallowed.
 #include <csignal>
+#include <cstdlib>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -33,14 +36,33 @@ struct PreviousHandlers {
 };
 
 TEST(StopSignal, ASignalSetsTheFlagInsteadOfEndingTheProcess) {
-  PreviousHandlers prev;
-  StopSignal stop;
-  EXPECT_EQ(stop.received(), 0);
-  std::raise(SIGTERM);
-  EXPECT_EQ(stop.received(), SIGTERM);
-  std::raise(SIGINT);
-  EXPECT_EQ(stop.received(), SIGINT);
-  EXPECT_EQ(g_previous_handler_calls, 0) << "the earlier handler must not run while a StopSignal lives";
+  for (const int sig : {SIGTERM, SIGINT}) {
+    PreviousHandlers prev;
+    StopSignal stop;
+    EXPECT_EQ(stop.received(), 0);
+    testing::internal::CaptureStderr();
+    std::raise(sig);
+    const std::string said = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(stop.received(), sig);
+    EXPECT_NE(said.find("stopping after the current step"), std::string::npos) << said;
+    EXPECT_EQ(g_previous_handler_calls, 0) << "the earlier handler must not run while a StopSignal lives";
+  }
+}
+
+// A second signal while the first is pending: the user means now. The
+// process ends by that signal (a death test: it runs in a child process).
+TEST(StopSignal, ASecondSignalEndsTheProcessAtOnce) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    EXPECT_EXIT(
+        {
+          StopSignal stop;
+          std::raise(sig);
+          if (stop.received() != sig) std::_Exit(3);  // the first must only set the flag
+          std::raise(sig);
+          std::_Exit(0);  // not reached
+        },
+        testing::KilledBySignal(sig), "signal again to end now");
+  }
 }
 
 TEST(StopSignal, TheEarlierHandlersComeBackAfterwards) {
