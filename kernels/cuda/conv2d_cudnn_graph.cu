@@ -414,8 +414,18 @@ const char* note_name(cudnnBackendNumericalNote_t n) {
     case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4: return "winograd-4x4";
     case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6: return "winograd-6x6";
     case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13: return "winograd-13x13";
-    default: return "other";
+    default: return nullptr;  // one this file does not name: shown by number
   }
+}
+
+// "engine E [notes]".
+std::string engine_text(int64_t engine, const std::vector<cudnnBackendNumericalNote_t>& notes) {
+  std::string t = "engine " + std::to_string(engine) + " [";
+  for (size_t i = 0; i < notes.size(); ++i) {
+    const char* name = note_name(notes[i]);
+    t += std::string(i ? ", " : "") + (name ? name : "note " + std::to_string((int)notes[i]));
+  }
+  return t + "]";
 }
 
 // With SKINMTL_CUDNN_LOG=1: "cuDNN graph API: WHAT: engine E [notes], W workspace bytes".
@@ -425,10 +435,8 @@ void log_plan(const std::string& what, const Candidate& c) {
     return v && std::string(v) == "1";
   }();
   if (!on) return;
-  std::string notes;
-  for (cudnnBackendNumericalNote_t n : c.notes) notes += std::string(notes.empty() ? "" : ", ") + note_name(n);
-  std::fprintf(stderr, "cuDNN graph API: %s: engine %lld [%s], %lld workspace bytes\n", what.c_str(),
-               (long long)c.engine, notes.c_str(), (long long)c.workspace_bytes);
+  std::fprintf(stderr, "cuDNN graph API: %s: %s, %lld workspace bytes\n", what.c_str(),
+               engine_text(c.engine, c.notes).c_str(), (long long)c.workspace_bytes);
 }
 
 // The plan of `config` for the handle's GPU; false when cuDNN cannot build it
@@ -447,20 +455,35 @@ bool make_plan(const Descriptor& config, Candidate* c) {
 }
 
 // Up to `wanted` qualifying engines with their plans, in cuDNN's order: heuristic
-// mode A's list, then the fallback list's engines not seen yet.
-std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, int wanted) {
+// mode A's list, then the fallback list's engines not seen yet. `rejected`, when
+// given, gets each engine that was turned down and why ("engine 3 [tensor-core]:
+// its notes; ..."), for the message of a graph no engine qualifies for.
+std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, int wanted,
+                                  std::string* rejected = nullptr) {
   std::vector<Candidate> out;
   std::vector<int64_t> seen;
+  auto reject = [&](const EngineFacts& f, const char* why) {
+    if (rejected) *rejected += (rejected->empty() ? "" : "; ") + engine_text(f.index, f.notes) + ": " + why;
+  };
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     for (Descriptor& config : engine_configs(graph, mode)) {
       if ((int)out.size() >= wanted) return out;
       const EngineFacts facts = engine_facts(config);
       if (std::find(seen.begin(), seen.end(), facts.index) != seen.end()) continue;
       seen.push_back(facts.index);
-      if (!qualifies(facts.notes, tensor_cores)) continue;
+      if (!qualifies(facts.notes, tensor_cores)) {
+        reject(facts, "its notes");
+        continue;
+      }
       Candidate c;
-      if (!make_plan(config, &c)) continue;
-      if (c.workspace_bytes < 0 || (size_t)c.workspace_bytes > kMaxWorkspaceBytes) continue;
+      if (!make_plan(config, &c)) {
+        reject(facts, "no plan on this GPU");
+        continue;
+      }
+      if (c.workspace_bytes < 0 || (size_t)c.workspace_bytes > kMaxWorkspaceBytes) {
+        reject(facts, "workspace over 512 MiB");
+        continue;
+      }
       c.engine = facts.index;
       c.notes = facts.notes;
       c.config = std::move(config);
@@ -585,14 +608,16 @@ const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, Cud
   auto pl = std::make_unique<GraphPlan>();
   pl->operation = operation(pass, sh, data, accumulate ? 1.f : 0.f, alignment);
   pl->graph = operation_graph(pl->operation, what);
+  std::string rejected;
   std::vector<Candidate> c =
-      candidates(pl->graph, tensor_ops(tf32, data), benchmark ? kMeasuredCandidates : 1);
+      candidates(pl->graph, tensor_ops(tf32, data), benchmark ? kMeasuredCandidates : 1, &rejected);
   SKINMTL_CHECK(!c.empty(), "conv2d (cuDNN graph API): no engine qualifies for "
                                 << what << (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)")
                                 << ": each is non-deterministic, FFT or Winograd, rounds to half precision, "
                                    "uses tensor cores where they are not allowed, needs more than 512 MiB of "
-                                   "workspace, or cannot run on this GPU. SKINMTL_CONV_BACKEND=cudnn runs cuDNN's "
-                                   "legacy API instead.");
+                                   "workspace, or cannot run on this GPU ("
+                                << (rejected.empty() ? "cuDNN offered none" : rejected)
+                                << "). SKINMTL_CONV_BACKEND=cudnn runs cuDNN's legacy API instead.");
   if (benchmark && c.size() > 1) {
     Conv2dShape bucket = sh;
     bucket.N = batch_bucket(sh.N);
@@ -657,9 +682,11 @@ const FusedPlan& fused_plan_for(const Conv2dShape& sh, bool residual, bool relu,
   if (s != CUDNN_STATUS_SUCCESS) {
     pl->why = std::string("cuDNN refused the graph: ") + cudnnGetErrorString(s);
   } else {
-    std::vector<Candidate> c = candidates(pl->graph, tensor_ops(tf32, CudnnData::F32), 1);
+    std::string rejected;
+    std::vector<Candidate> c = candidates(pl->graph, tensor_ops(tf32, CudnnData::F32), 1, &rejected);
     if (c.empty()) {
-      pl->why = "no engine for it meets the rules";
+      pl->why = "no engine for it meets the rules (" + (rejected.empty() ? std::string("cuDNN offered none") : rejected) +
+                ")";
     } else {
       pl->chosen = std::move(c.front());
       pl->supported = true;
