@@ -1,5 +1,8 @@
 #include "app/model_file.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include "app/model_limits.h"
 #include "io/checkpoint.h"
 
@@ -50,6 +53,14 @@ void input_from_json(const nlohmann::json& j, Normalize& n, std::string& channel
   }
   n.scale = j.at("input_scale").get<float>();
   require_sane_normalize(n);
+}
+
+void require_model_file(const std::string& path) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path, ec);
+  SKINMTL_USER_CHECK(exists, path << ": no such model file");
+  SKINMTL_USER_CHECK(std::filesystem::is_regular_file(path, ec), path << ": not a model file (not a regular file)");
+  SKINMTL_USER_CHECK(std::ifstream(path, std::ios::binary).good(), path << ": the model file cannot be read");
 }
 
 TensorFile read_model_file(const std::string& path, const std::string& key, const std::string& command,

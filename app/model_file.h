@@ -63,6 +63,11 @@ void read_model_json(const std::string& text, const std::string& what, const std
   }
 }
 
+// Before any long work (reading, checking or generating a data set): the
+// model file at `path` is a regular file this process can open, or a user
+// error naming it. The full read (read_model_file) checks the rest later.
+void require_model_file(const std::string& path);
+
 // The model file at `path` and its `key` JSON; an error when it has none
 // ("... not a model written by `skinmtl <command>`").
 TensorFile read_model_file(const std::string& path, const std::string& key, const std::string& command,

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -109,6 +110,23 @@ TEST(CliHelp, OptionMistakesExitTwoDataMistakesOneNeitherWithSourceLines) {
     EXPECT_NE(r.err.find(": error: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(dir.path("none")), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find(".cpp:"), std::string::npos) << "skinmtl " << c << "\n" << r.err;
+  }
+}
+
+// A model file that is not there is reported before the data is read: run
+// from a folder without data/synthetic, the default data set, none of these
+// commands generates it first (that took eval segcls half a minute).
+TEST(CliHelp, AMissingModelFileIsReportedBeforeTheData) {
+  test::TempDir dir;
+  const std::string bin = std::filesystem::absolute(test::skinmtl_bin()).string();
+  const std::string model = dir.path("no_model.safetensors");
+  for (const std::string c : {"eval mtl", "eval segcls", "eval detseg", "predict detseg --data synthetic"}) {
+    const std::string err = dir.path("err.txt");
+    const int rc = std::system(("cd " + dir.str() + " && " + bin + " " + c + " --model " + model + " > /dev/null 2> " + err).c_str());
+    const std::string text = test::read_file(err);
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << "skinmtl " << c << "\n" << text;
+    EXPECT_NE(text.find(model + ": no such model file"), std::string::npos) << "skinmtl " << c << "\n" << text;
+    EXPECT_FALSE(std::filesystem::exists(dir.path("data"))) << "skinmtl " << c << " read or generated the data first";
   }
 }
 

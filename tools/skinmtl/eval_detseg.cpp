@@ -56,6 +56,7 @@
 #include "tools/skinmtl/commands.h"
 #include "app/detseg_predict.h"
 #include "app/eval_data.h"
+#include "app/model_file.h"
 
 namespace skinmtl {
 
@@ -169,7 +170,8 @@ int eval_detseg(int argc, char** argv) {
   SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const bool as_json = args.flag("json");
   const std::string model_path = args.get("model", "");
-  // The data first: a wrong folder or CSV is reported before the model is read.
+  require_model_file(model_path);  // a missing file before the data, which may take a while
+  // Then the data: a wrong folder or CSV is reported before the model is read.
   const EvalSet set = load_eval_set(args);
   const SegData& data = set.data;
   const std::vector<SegSample>& val = set.samples;

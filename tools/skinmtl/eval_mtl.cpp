@@ -32,6 +32,7 @@
 #include "nets/cam.h"
 #include "nets/retrieval.h"
 #include "tools/skinmtl/commands.h"
+#include "app/model_file.h"
 #include "app/mtl_model.h"
 #include "app/segcls_model.h"
 
@@ -207,6 +208,8 @@ int eval_mtl(int argc, char** argv) {
   const bool as_json = args.flag("json");
   const Device device = parse_device(args.get("device", "auto"));
   apply_precision(args, device, "fp32");
+  for (const char* key : {"model", "model2"})  // before the data, which may take a while to read or generate
+    if (args.has(key)) require_model_file(args.get(key, ""));
   std::filesystem::create_directories(out);
 
   const MtlData data = load_mtl_data(args);

@@ -38,6 +38,7 @@
 
 #include "app/args.h"
 #include "app/eval_data.h"
+#include "app/model_file.h"
 #include "app/segcls_model.h"
 #include "figures/overlay.h"
 #include "io/csv_log.h"
@@ -136,7 +137,8 @@ int eval_segcls(int argc, char** argv) {
   apply_precision(args, device, "fp32");
 
   const std::string model_path = args.get("model", "");
-  // The data first: a wrong folder or CSV is reported before the model is read.
+  require_model_file(model_path);  // a missing file before the data, which may take a while
+  // Then the data: a wrong folder or CSV is reported before the model is read.
   const EvalSet set = load_eval_set(args);
   const SegData& data = set.data;
   const std::vector<SegSample>& val = set.samples;

@@ -27,6 +27,7 @@
 #include "app/args.h"
 #include "tools/skinmtl/commands.h"
 #include "app/detseg_predict.h"
+#include "app/model_file.h"
 
 namespace skinmtl {
 
@@ -106,6 +107,8 @@ int predict_detseg(int argc, char** argv) {
   SKINMTL_USER_CHECK(!args.has("split") || args.has("data"), "--split applies to --data only");
   SKINMTL_USER_CHECK(!args.has("truth") || !args.has("data"),
                      "--truth applies to --image and --images (--data has its masks)");
+
+  require_model_file(args.get("model", ""));  // a missing file before the inputs, which may take a while
 
   // The inputs.
   std::vector<DetSegInput> inputs;
