@@ -58,9 +58,9 @@ void input_from_json(const nlohmann::json& j, Normalize& n, std::string& channel
 void require_model_file(const std::string& path) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(path, ec);
-  SKINMTL_USER_CHECK(exists, path << ": no such model file");
-  SKINMTL_USER_CHECK(std::filesystem::is_regular_file(path, ec), path << ": not a model file (not a regular file)");
-  SKINMTL_USER_CHECK(std::ifstream(path, std::ios::binary).good(), path << ": the model file cannot be read");
+  SKINMTL_USER_CHECK(exists, path << ": cannot open the model file: no such file");
+  SKINMTL_USER_CHECK(std::filesystem::is_regular_file(path, ec), path << ": cannot open the model file: not a regular file");
+  SKINMTL_USER_CHECK(std::ifstream(path, std::ios::binary).good(), path << ": cannot open the model file: not readable");
 }
 
 TensorFile read_model_file(const std::string& path, const std::string& key, const std::string& command,

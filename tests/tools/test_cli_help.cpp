@@ -125,7 +125,8 @@ TEST(CliHelp, AMissingModelFileIsReportedBeforeTheData) {
     const int rc = std::system(("cd " + dir.str() + " && " + bin + " " + c + " --model " + model + " > /dev/null 2> " + err).c_str());
     const std::string text = test::read_file(err);
     EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << "skinmtl " << c << "\n" << text;
-    EXPECT_NE(text.find(model + ": no such model file"), std::string::npos) << "skinmtl " << c << "\n" << text;
+    EXPECT_NE(text.find(model + ": cannot open the model file: no such file"), std::string::npos)
+        << "skinmtl " << c << "\n" << text;
     EXPECT_FALSE(std::filesystem::exists(dir.path("data"))) << "skinmtl " << c << " read or generated the data first";
   }
 }
