@@ -303,7 +303,8 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   // log.csv's images_per_s is the batch over a step's seconds: from the end of
   // the step before to the end of this one (the host waits for the GPU's
   // queue in between, at the loss read), less what finish() spent there on
-  // evaluations, figures and checkpoints, counted in bookkeeping_s.
+  // evaluations, figures and checkpoints, counted in bookkeeping_s (back to
+  // 0 at each step's end).
   double bookkeeping_s = 0;
   auto bar_text = [&] {
     char extra[96];
@@ -401,7 +402,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   HostRead reads[2];
   int next_read = 0;
   std::optional<StepRecord> behind;
-  double last_end_s = clock.seconds(), bookkeeping_at_last_end = 0;
+  double last_end_s = clock.seconds();
   while (iteration < o.iters) {
     model.before_step(iteration, sgd);
     if (!model.next_batch()) {  // a new epoch
@@ -428,9 +429,9 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     s.iteration = ++iteration;
     s.epoch = epoch;
     s.wall_s = clock.seconds();
-    s.step_s = s.wall_s - last_end_s - (bookkeeping_s - bookkeeping_at_last_end);
+    s.step_s = s.wall_s - last_end_s - bookkeeping_s;
     last_end_s = s.wall_s;
-    bookkeeping_at_last_end = bookkeeping_s;
+    bookkeeping_s = 0;
     s.allreduce_s = dp.allreduce_seconds();
     s.milestone = model.milestone(s.iteration);
 

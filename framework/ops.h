@@ -21,6 +21,10 @@ namespace skinmtl {
 // ---- pointwise (kernels/elementwise.h, kernels/relu.h) -------------------------
 Tensor add(const Tensor& a, const Tensor& b);  // a + b, same shapes
 Tensor scale(const Tensor& x, double alpha);   // alpha * x
+// 1 where x >= threshold, 0 elsewhere (x's shape, dtype and device). Not differentiable:
+// the result is a constant and never on the tape (a hard target made from a soft one, e.g.
+// a mask target from a RoI-aligned mask, where it lies: on the GPU, no copy to the host).
+Tensor binarize(const Tensor& x, double threshold);
 Tensor relu(const Tensor& x);                  // max(x, 0)
 
 // ---- shape (kernels/copy_strided.h) -----------------------------------------------
@@ -217,7 +221,9 @@ struct RoiAlignParams {
 // features (N, C, H, W); rois (R, 5) float rows [batch_index, x1, y1, x2, y2] in input-image pixels
 // (continuous coordinates) -> (R, C, out_h, out_w). Each bin is the mean of its bilinear samples; samples
 // outside [-1, H] x [-1, W] are 0, others clamped as in torchvision. Gradient to features only (rois are
-// constants). R may be 0 (returns (0, C, out_h, out_w)).
+// constants). R may be 0 (returns (0, C, out_h, out_w)). The rois are checked on the host: give
+// them there (they are copied up, R x 5 floats) rather than on the GPU, whose copy back waits
+// for everything queued before it.
 Tensor roi_align(const Tensor& features, const Tensor& rois, const RoiAlignParams& p);
 // FPN: levels[k] is P_{min_level + k} with stride 2^(min_level + k); RoI r is pooled from the level
 // fpn_roi_levels gives it (spatial_scale of p is ignored; each level's own is used). Output in RoI order.
@@ -231,9 +237,9 @@ std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level = 2, int max_l
 // ---- boxes (kernels/boxes.h; framework/ops/boxes.cpp) ----
 // The box arithmetic of the two-stage detector (Faster R-CNN's RPN, FPN, Mask R-CNN):
 // boxes are (M, 4) rows (x1, y1, x2, y2) in continuous pixel coordinates, width x2 - x1
-// with no "+ 1". None of these ops is differentiable and none records on the tape: boxes,
-// proposals and targets are constants for the losses (inputs that require gradients are
-// read, never recorded). Each returns tensors on the device of its inputs (which must all be
+// with no "+ 1". None of these ops but take_rows is differentiable, and no other records on
+// the tape: boxes, proposals and targets are constants for the losses (inputs that require
+// gradients are read, never recorded). Each returns tensors on the device of its inputs (which must all be
 // on one device; CUDA tensors are float32, CPU ones float32 or float64), runs the kernels of
 // kernels/boxes.h there, and writes out every transfer between host and device. The
 // detector's matching, sampling and proposals that use them are in nets/boxes.h.
@@ -269,6 +275,13 @@ Tensor clip_boxes(const Tensor& boxes, double height, double width);
 // out (n, C) = x[index[i], :] for x (M, C) or (M), on x's device (index values in [0, M)). On
 // the GPU the indices are copied to the device first (n int64 values).
 Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& index);
+// The differentiable gather: out (n, ...) = x[index[i], ...] for x (M, ...) of any rank, the
+// rows in the order of index, which must be DISTINCT (checked). Backward: dx[index[i]] += dy[i]
+// (zero elsewhere), a plain scatter since no two rows land on one: no atomics, the same bits on
+// every run. For a loss over a few sampled rows of a large output (the RPN's 256 sampled
+// anchors of about 260,000 per 1024 x 1024 image). On the GPU the indices are copied to the
+// device first (n int64 values).
+Tensor take_rows(const Tensor& x, const std::vector<int64_t>& index);
 
 // The indices 0..n-1 ordered by descending value, ties by the lower index
 // (a stable sort on the host): the score order of NMS and of the proposals.

@@ -71,9 +71,14 @@
 //   row where match[i] < 0 (the regression target of a non-positive anchor or a
 //   background RoI, which the losses ignore).
 //
-// None of these ops is differentiable: boxes, proposals and targets are
-// constants for the losses (as in Faster R-CNN's approximate joint training and
-// Detectron), so nothing here has a backward.
+//   scatter_add_rows: x[index[i], :] += y[i, :]                 y (n, C), x (M, C)
+//   (the backward of take_rows, framework/ops.h: the rows of a tensor picked
+//   by distinct indices. Distinct, so no two threads add into one row: no
+//   atomics, and the same bits on every run.)
+//
+// Apart from take_rows none of these ops is differentiable: boxes, proposals
+// and targets are constants for the losses (as in Faster R-CNN's approximate
+// joint training and Detectron), so nothing else here has a backward.
 //
 // CPU functions are templates over float and double (explicitly instantiated
 // in kernels/cpu/boxes.cpp); CUDA functions are float32 and run on the stream
@@ -208,6 +213,10 @@ void box_clip_cpu(T* out, const T* boxes, int64_t M, T height, T width);
 template <typename T>
 void gather_rows_cpu(T* out, const T* x, const int64_t* index, int64_t n, int64_t C);
 
+// x (M, C) += at rows index[i] y[i, :]; y (n, C), index (n) distinct, in [0, M).
+template <typename T>
+void scatter_add_rows_cpu(T* x, const T* y, const int64_t* index, int64_t n, int64_t C);
+
 // Greedy NMS over boxes (n, 4) sorted by descending score. Writes the kept
 // positions, ascending, to keep (n) and returns how many there are.
 template <typename T>
@@ -244,6 +253,8 @@ void box_clip_cuda(float* out, const float* boxes, int64_t M, float height, floa
                    cuda_stream_t s);
 void gather_rows_cuda(float* out, const float* x, const int64_t* index, int64_t n, int64_t C,
                       cuda_stream_t s);
+void scatter_add_rows_cuda(float* x, const float* y, const int64_t* index, int64_t n, int64_t C,
+                           cuda_stream_t s);
 // mask (n, nms_mask_words(n)) from boxes (n, 4) sorted by descending score; only
 // the words c >= i / 64 of row i are written. Asynchronous: the caller copies the
 // mask to the host (which waits for the stream) and runs nms_reduce_mask.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "framework/autograd.h"
+#include "framework/dispatch.h"
 #include "framework/ops.h"
 
 namespace skinmtl {
@@ -47,7 +48,7 @@ void check_gt_boxes(const char* op, const Tensor& gt) {
 
 Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vector<Tensor>& logits,
                              const std::vector<Tensor>& deltas, double img_h, double img_w,
-                             const ProposalParams& p) {
+                             const ProposalParams& p, Device nms_device) {
   const char* op = "generate_proposals";
   SKINMTL_CHECK(!anchors.empty() && anchors.size() == logits.size() &&
                     anchors.size() == deltas.size(),
@@ -114,7 +115,12 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
   const std::vector<int64_t> order = order_descending(alive_logit);
   std::vector<int64_t> sorted;  // candidate indices by descending score
   for (int64_t i : order) sorted.push_back(alive[(size_t)i]);
-  std::vector<int64_t> kept = nms_sorted(gather_rows(cand, sorted), p.nms_iou);
+  // Host-to-device copy of the sorted candidates when the inputs are on the
+  // host and the NMS is asked for on the GPU.
+  const Tensor sorted_boxes = gather_rows(cand, sorted);
+  std::vector<int64_t> kept = nms_sorted(
+      sorted_boxes.device() == Device::CPU && nms_device != Device::CPU ? sorted_boxes.to(nms_device) : sorted_boxes,
+      p.nms_iou);
   if (p.post_nms_top_n > 0 && (int64_t)kept.size() > p.post_nms_top_n)
     kept.resize((size_t)p.post_nms_top_n);
 
@@ -137,10 +143,65 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
 
 // ---- RPN targets ----------------------------------------------------------------------------
 
-AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxes, double img_h,
-                                    double img_w, const AnchorTargetParams& p, Rng& rng,
-                                    const BoxCoder& c) {
-  const char* op = "assign_anchor_targets";
+namespace {
+
+// The labelling and sampling of sample_anchors over host arrays: anchors
+// (A, 4), iou (A, G) (nullptr when G = 0). One pass over the anchors for the
+// border rule, the thresholds and the argmax; one per gt for its best anchors.
+template <typename T>
+SampledAnchors label_and_sample(const T* anchors, const T* iou, int64_t A, int64_t G, double img_h,
+                                double img_w, const AnchorTargetParams& p, Rng& rng) {
+  std::vector<signed char> label((size_t)A, -1);  // 1 positive, 0 negative, -1 ignored
+  std::vector<int64_t> match((size_t)A, -1);       // each inside anchor's argmax gt
+  std::vector<char> inside((size_t)A, 1);
+  const double t = p.allowed_border;
+  for (int64_t a = 0; a < A; ++a) {
+    const T* q = anchors + 4 * a;
+    if (p.allowed_border >= 0)
+      inside[a] = q[0] >= -t && q[1] >= -t && q[2] <= img_w + t && q[3] <= img_h + t;
+    if (!inside[a]) continue;
+    if (G == 0) {
+      label[a] = 0;
+      continue;
+    }
+    // Threshold labels and the argmax gt (Detectron2's Matcher).
+    const T* row = iou + a * G;
+    int64_t best = 0;
+    for (int64_t g = 1; g < G; ++g)
+      if (row[g] > row[best]) best = g;  // ties keep the lower gt index
+    match[a] = best;
+    if (row[best] < p.neg_iou) label[a] = 0;
+    else if (row[best] >= p.pos_iou) label[a] = 1;
+  }
+  // The best-anchor rule: each gt's best inside anchor(s), ties included.
+  for (int64_t g = 0; g < G; ++g) {
+    T best = 0;
+    for (int64_t a = 0; a < A; ++a)
+      if (inside[a]) best = std::max(best, iou[a * G + g]);
+    if (best <= 0) continue;  // overlaps no inside anchor: no "best" anchor
+    for (int64_t a = 0; a < A; ++a)
+      if (inside[a] && iou[a * G + g] == best) label[a] = 1;
+  }
+
+  // Sampling: at most int(batch_size * pos_fraction) positives, negatives fill the batch.
+  std::vector<int64_t> pos, neg;
+  for (int64_t a = 0; a < A; ++a) {
+    if (label[a] == 1) pos.push_back(a);
+    else if (label[a] == 0) neg.push_back(a);
+  }
+  const int64_t max_pos = (int64_t)(p.batch_size * p.pos_fraction);
+  SampledAnchors out;
+  out.positives = sample_subset(std::move(pos), max_pos, rng);
+  out.negatives = sample_subset(std::move(neg), (int64_t)p.batch_size - (int64_t)out.positives.size(), rng);
+  for (int64_t a : out.positives) out.matched.push_back(match[a]);
+  return out;
+}
+
+}  // namespace
+
+SampledAnchors sample_anchors(const Tensor& anchors, const Tensor& gt_boxes, double img_h, double img_w,
+                              const AnchorTargetParams& p, Rng& rng) {
+  const char* op = "sample_anchors";
   check_boxes(op, anchors, "anchors");
   check_boxes(op, gt_boxes, "gt_boxes");
   check_same_kind(op, anchors, gt_boxes);
@@ -151,72 +212,37 @@ AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxe
   const int64_t A = anchors.size(0), G = gt_boxes.size(0);
   check_gt_boxes(op, gt_boxes);
 
-  // The border rule needs the anchors on the host: device-to-host copy of A x 4 values.
-  const std::vector<double> an = anchors.to(Device::CPU).to_vector();
-  std::vector<char> inside((size_t)A, 1);
-  if (p.allowed_border >= 0) {
-    const double t = p.allowed_border;
-    for (int64_t a = 0; a < A; ++a) {
-      const double* q = &an[4 * a];
-      inside[a] = q[0] >= -t && q[1] >= -t && q[2] <= img_w + t && q[3] <= img_h + t;
-    }
-  }
+  // All of it on the host: device-to-host copies of the anchors (A x 4 values)
+  // and gt boxes when they are on the GPU; IoU (A, G) by the CPU kernel.
+  const Tensor an = anchors.to(Device::CPU), gt = gt_boxes.to(Device::CPU);
+  const Tensor iou = G > 0 ? box_iou(an, gt) : Tensor();
+  SampledAnchors out;
+  dispatch_cpu(an.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    out = label_and_sample<T>(an.data<T>(), G > 0 ? iou.data<T>() : nullptr, A, G, img_h, img_w, p, rng);
+  });
+  return out;
+}
 
-  // IoU (A, G) on the device, then a device-to-host copy for the matching.
-  std::vector<double> iou;
-  if (G > 0) iou = box_iou(anchors, gt_boxes).to(Device::CPU).to_vector();
-
-  // Threshold labels and each anchor's argmax gt (Detectron2's Matcher).
-  std::vector<int> label((size_t)A, -1);
-  std::vector<int64_t> match((size_t)A, -1);
-  for (int64_t a = 0; a < A; ++a) {
-    if (!inside[a]) continue;
-    if (G == 0) {
-      label[a] = 0;
-      continue;
-    }
-    const double* row = &iou[(size_t)(a * G)];
-    int64_t best = 0;
-    for (int64_t g = 1; g < G; ++g)
-      if (row[g] > row[best]) best = g;  // ties keep the lower gt index
-    match[a] = best;
-    if (row[best] < p.neg_iou) label[a] = 0;
-    else if (row[best] >= p.pos_iou) label[a] = 1;
-  }
-  // The best-anchor rule: each gt's best inside anchor(s), ties included.
-  for (int64_t g = 0; g < G; ++g) {
-    double best = 0;
-    for (int64_t a = 0; a < A; ++a)
-      if (inside[a]) best = std::max(best, iou[(size_t)(a * G + g)]);
-    if (best <= 0) continue;  // overlaps no inside anchor: no "best" anchor
-    for (int64_t a = 0; a < A; ++a)
-      if (inside[a] && iou[(size_t)(a * G + g)] == best) label[a] = 1;
-  }
-
-  // Sampling: at most int(batch_size * pos_fraction) positives, negatives fill the batch.
-  std::vector<int64_t> pos, neg;
-  for (int64_t a = 0; a < A; ++a) {
-    if (label[a] == 1) pos.push_back(a);
-    else if (label[a] == 0) neg.push_back(a);
-  }
-  const int64_t max_pos = (int64_t)(p.batch_size * p.pos_fraction);
-  pos = sample_subset(std::move(pos), max_pos, rng);
-  neg = sample_subset(std::move(neg), (int64_t)p.batch_size - (int64_t)pos.size(), rng);
-
+AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxes, double img_h,
+                                    double img_w, const AnchorTargetParams& p, Rng& rng,
+                                    const BoxCoder& c) {
+  const SampledAnchors s = sample_anchors(anchors, gt_boxes, img_h, img_w, p, rng);
+  const int64_t A = anchors.size(0);
   std::vector<double> labels((size_t)A, -1.0);
   std::vector<int64_t> reg_match((size_t)A, -1);  // the gt to regress to, sampled positives only
-  for (int64_t a : pos) {
-    labels[a] = 1.0;
-    reg_match[a] = match[a];
+  for (size_t k = 0; k < s.positives.size(); ++k) {
+    labels[s.positives[k]] = 1.0;
+    reg_match[s.positives[k]] = s.matched[k];
   }
-  for (int64_t a : neg) labels[a] = 0.0;
+  for (int64_t a : s.negatives) labels[a] = 0.0;
 
   AnchorTargets out;
   // Host-to-device copy of the labels (A values) when the anchors are on the GPU.
   out.labels = Tensor::from_vector(labels, {A}, anchors.dtype()).to(anchors.device());
   out.deltas = encode_boxes_matched(anchors, gt_boxes, reg_match, c);
-  out.positives = (int64_t)pos.size();
-  out.negatives = (int64_t)neg.size();
+  out.positives = (int64_t)s.positives.size();
+  out.negatives = (int64_t)s.negatives.size();
   return out;
 }
 

@@ -41,11 +41,14 @@
 //   generate_proposals    objectness logits to the host (top-k per level); the
 //                         selected anchors and deltas gathered, decoded and clipped on
 //                         the device; the decoded boxes to the host (size filter,
-//                         finiteness); nms_sorted (framework/ops.h) on the survivors;
-//                         scores (sigmoid) on the host.
-//   assign_anchor_targets IoU (A, G) on the device, copied to the host for the
-//                         max/argmax, best-anchor rule and sampling; labels back to
-//                         the device; deltas encoded on the device.
+//                         finiteness); nms_sorted (framework/ops.h) on the survivors,
+//                         on the GPU where asked (nms_device); scores (sigmoid) on the
+//                         host. DetSegNet passes host inputs, read from the GPU at once.
+//   sample_anchors        all on the host (anchors and gt boxes copied there when they
+//                         are on the GPU): IoU (A, G), max/argmax, best-anchor rule,
+//                         sampling.
+//   assign_anchor_targets sample_anchors, then the labels to the device and the deltas
+//                         encoded on the device.
 //   sample_rois           the same: IoU on the device, matching and sampling on the
 //                         host, RoIs gathered and deltas encoded on the device.
 // The copies to the host wait for the project's stream (kernels/device.h): each
@@ -86,9 +89,13 @@ struct Proposals {
   Tensor boxes;   // (P, 4)
   Tensor scores;  // (P) objectness probability
 };
+// nms_device: where the NMS runs when the inputs are on the host. Device::CUDA runs the GPU's
+// bitmask NMS on them (the candidate boxes up, the suppression mask back): the greedy walk on
+// the CPU takes about 0.2 s for the 5 x 2000 candidates of a 1024 x 1024 image before the RPN
+// has learnt anything, the GPU a few milliseconds. Inputs on the GPU: it runs there.
 Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vector<Tensor>& logits,
                              const std::vector<Tensor>& deltas, double img_h, double img_w,
-                             const ProposalParams& p);
+                             const ProposalParams& p, Device nms_device = Device::CPU);
 
 // RPN targets for ONE image: labels (A) 1 positive / 0 negative / -1 ignored: IoU >= pos_iou positive,
 // < neg_iou negative, and each gt's best anchor(s) positive (Faster R-CNN rule; ties included);
@@ -126,6 +133,18 @@ struct AnchorTargets {
 };
 AnchorTargets assign_anchor_targets(const Tensor& anchors, const Tensor& gt_boxes, double img_h, double img_w,
                                     const AnchorTargetParams& p, Rng& rng, const BoxCoder& c = {});
+
+// The same labelling and sampling (the same draws from rng), as index lists: what a loss over the
+// sampled anchors alone needs (DetSegNet's: take_rows of the 256 sampled of about 260,000 anchors
+// of a 1024 x 1024 image, instead of dense (A) labels and (A, 4) targets uploaded and weighted).
+// assign_anchor_targets is built on it.
+struct SampledAnchors {
+  std::vector<int64_t> positives;  // anchor indices, ascending
+  std::vector<int64_t> negatives;  // anchor indices, ascending
+  std::vector<int64_t> matched;    // per positive: the gt box it regresses to
+};
+SampledAnchors sample_anchors(const Tensor& anchors, const Tensor& gt_boxes, double img_h, double img_w,
+                              const AnchorTargetParams& p, Rng& rng);
 
 // Second-stage RoI sampling for ONE image (Mask R-CNN): gt boxes are appended to the proposals; IoU >=
 // fg_iou with the best gt is foreground (class = that gt's class, 1..K), in [bg_lo, bg_hi) background

@@ -15,23 +15,21 @@ Tensor host_tensor(const std::vector<float>& v, const Shape& shape, Device devic
 }
 
 // The ground-truth boxes (G, 4) and classes (G) of image b, G = 0 or 1: one
-// lesion per image, none when its box row is -1s (an empty mask).
+// lesion per image, none when its box row is -1s (an empty mask). On the
+// host: the matching and sampling run there.
 struct ImageTruth {
-  Tensor boxes;    // (G, 4) on the model's device
+  Tensor boxes;              // (G, 4), CPU
   std::vector<int> classes;  // (G) 1 benign, 2 malignant
-  bool has_box = false;
 };
 
-ImageTruth image_truth(const std::vector<double>& boxes, const std::vector<double>& malignant, int64_t b,
-                       Device device) {
+ImageTruth image_truth(const std::vector<double>& boxes, const std::vector<double>& malignant, int64_t b) {
   const double x1 = boxes[4 * b], y1 = boxes[4 * b + 1], x2 = boxes[4 * b + 2], y2 = boxes[4 * b + 3];
   ImageTruth t;
-  t.has_box = x1 >= 0 && y1 >= 0 && x2 > x1 && y2 > y1;
-  if (t.has_box) {
-    t.boxes = host_tensor({(float)x1, (float)y1, (float)x2, (float)y2}, {1, 4}, device);
+  if (x1 >= 0 && y1 >= 0 && x2 > x1 && y2 > y1) {
+    t.boxes = Tensor::from_vector(std::vector<float>{(float)x1, (float)y1, (float)x2, (float)y2}, {1, 4});
     t.classes = {malignant[b] > 0.5 ? 2 : 1};
   } else {
-    t.boxes = Tensor::zeros({0, 4}, DType::F32, device);
+    t.boxes = Tensor::zeros({0, 4});
   }
   return t;
 }
@@ -44,15 +42,36 @@ void append_rois(std::vector<float>& rois, const std::vector<double>& boxes, int
   }
 }
 
-// The per-level RPN outputs of image b, detached, in anchor order: logits
-// (A_l) and deltas (A_l, 4) for every level.
-void image_rpn_outputs(const std::vector<Tensor>& flat_logits, const std::vector<Tensor>& flat_deltas, int64_t b,
-                       std::vector<Tensor>& logits, std::vector<Tensor>& deltas) {
+// The RPN's outputs read to the host at once: logits (B, A) and deltas (B, A,
+// 4), levels concatenated. On the GPU this is the one wait for the device
+// before the heads (the proposals need the objectness of every anchor); the
+// second copy starts when the first has drained the queue, so it waits for
+// nothing but itself.
+struct HostRpnOutputs {
+  Tensor logits, deltas;
+  std::vector<int64_t> level_sizes;  // A_l per level
+};
+
+HostRpnOutputs read_rpn_outputs(const Tensor& logits, const Tensor& deltas, const std::vector<Tensor>& anchors) {
+  HostRpnOutputs h;
+  // Device-to-host copies of B x A and B x A x 4 values when on the GPU.
+  h.logits = logits.detach().to(Device::CPU);
+  h.deltas = deltas.detach().to(Device::CPU);
+  for (const Tensor& a : anchors) h.level_sizes.push_back(a.size(0));
+  return h;
+}
+
+// Image b's outputs per level, in anchor order: logits (A_l) and deltas (A_l,
+// 4), views of the host copies.
+void image_rpn_outputs(const HostRpnOutputs& h, int64_t b, std::vector<Tensor>& logits, std::vector<Tensor>& deltas) {
   logits.clear();
   deltas.clear();
-  for (size_t l = 0; l < flat_logits.size(); ++l) {
-    logits.push_back(reshape(slice(flat_logits[l], 0, b, b + 1), {-1}).detach());
-    deltas.push_back(reshape(slice(flat_deltas[l], 0, b, b + 1), {-1, 4}).detach());
+  const Tensor lg = reshape(slice(h.logits, 0, b, b + 1), {-1}), dl = reshape(slice(h.deltas, 0, b, b + 1), {-1, 4});
+  int64_t first = 0;
+  for (int64_t n : h.level_sizes) {
+    logits.push_back(slice(lg, 0, first, first + n));
+    deltas.push_back(slice(dl, 0, first, first + n));
+    first += n;
   }
 }
 
@@ -120,12 +139,18 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
                                                    << (t.masks.defined() ? t.masks.str() : "undefined"));
   const std::vector<double> gt_box = t.boxes.to_vector(), gt_mal = t.malignant.to_vector();
   std::vector<ImageTruth> truth;
-  for (int64_t b = 0; b < B; ++b) truth.push_back(image_truth(gt_box, gt_mal, b, dev));
+  for (int64_t b = 0; b < B; ++b) truth.push_back(image_truth(gt_box, gt_mal, b));
+
+  // On a GPU the iteration waits for the device once before the heads: to
+  // read the RPN's outputs for the proposals. Everything else the host
+  // decides (the RPN's targets, the proposals but their NMS, the RoI
+  // samples) is worked out on the host, and only what the losses need goes
+  // up: the indices and targets of 256 sampled anchors per image rather than
+  // dense arrays over all of them.
 
   // ---- backbone, FPN, RPN ----
   const std::vector<Tensor> P = features(images);
   const RPNHead::Output r = rpn->forward(P);
-  const std::vector<Tensor> anchors = rpn->anchors(P, dev);
   std::vector<Tensor> flat_logits, flat_deltas;  // per level (B, A_l), (B, A_l, 4)
   for (size_t l = 0; l < P.size(); ++l) {
     flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
@@ -133,54 +158,56 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   }
   const Tensor logits = concat(flat_logits, 1);  // (B, A)
   const Tensor deltas = concat(flat_deltas, 1);  // (B, A, 4)
-  // The RPN's targets depend on the anchors and the ground truth alone, not on
-  // the network: they are computed on the host (IoU included), so that on a GPU
-  // the host works them out while the device runs the backbone, with no wait
-  // for it (on the device, each image's IoU and labels had to come back).
-  const Tensor anchors_host = dev == Device::CPU ? concat(anchors, 0) : concat(rpn->anchors(P, Device::CPU), 0);
-  const int64_t A = anchors_host.size(0);
+  // The anchors on the host, where the targets and proposals are made; the
+  // host does this while the device runs the backbone.
+  const std::vector<Tensor> anchors = rpn->anchors(P, Device::CPU);
+  const Tensor anchors_all = concat(anchors, 0);
+  const int64_t A = anchors_all.size(0);
 
   DetSegLosses out;
-  // ---- RPN loss (eqs. 1-3) ----
+  // ---- RPN loss (eqs. 1-3) over the sampled anchors ----
   {
-    std::vector<float> target(B * A), weight(B * A), box_weight(B * A * 4);
-    std::vector<Tensor> target_deltas;
+    std::vector<int64_t> sampled, positive;  // rows of the (B * A) flattened outputs
+    std::vector<float> label, box_target;     // per sampled row; (positives, 4)
     for (int64_t b = 0; b < B; ++b) {
-      const Tensor gt_host = dev == Device::CPU ? truth[b].boxes : image_truth(gt_box, gt_mal, b, Device::CPU).boxes;
-      AnchorTargets at = assign_anchor_targets(anchors_host, gt_host, H, W, cfg_.anchor_targets, rng);
-      const std::vector<double> lab = at.labels.to_vector();
-      for (int64_t i = 0; i < A; ++i) {
-        const bool pos = lab[i] > 0.5, sampled = lab[i] > -0.5;
-        target[b * A + i] = pos ? 1.0f : 0.0f;
-        weight[b * A + i] = sampled ? 1.0f : 0.0f;
-        for (int k = 0; k < 4; ++k) box_weight[(b * A + i) * 4 + k] = pos ? 1.0f : 0.0f;
-        out.sampled_anchors += sampled;
-        out.positive_anchors += pos;
+      const SampledAnchors s = sample_anchors(anchors_all, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
+      for (int64_t i : s.positives) sampled.push_back(b * A + i), label.push_back(1.0f), positive.push_back(b * A + i);
+      for (int64_t i : s.negatives) sampled.push_back(b * A + i), label.push_back(0.0f);
+      if (!s.positives.empty()) {
+        // encode(anchor, matched gt) for the positives (the RPN's unit coder).
+        const std::vector<double> d =
+            encode_boxes(gather_rows(anchors_all, s.positives), gather_rows(truth[b].boxes, s.matched)).to_vector();
+        box_target.insert(box_target.end(), d.begin(), d.end());
       }
-      target_deltas.push_back(reshape(at.deltas.to(dev), {1, A, 4}));
     }
-    const double n = (double)std::max<int64_t>(out.sampled_anchors, 1);
-    out.rpn_cls = scale(sigmoid_focal_loss(logits, host_tensor(target, {B, A}, dev), host_tensor(weight, {B, A}, dev),
-                                           cfg_.focal_alpha, cfg_.focal_gamma),
+    const int64_t S = (int64_t)sampled.size(), Pos = (int64_t)positive.size();
+    out.sampled_anchors = S;
+    out.positive_anchors = Pos;
+    const double n = (double)std::max<int64_t>(S, 1);
+    out.rpn_cls = scale(sigmoid_focal_loss(take_rows(reshape(logits, {B * A}), sampled), host_tensor(label, {S}, dev),
+                                           Tensor::ones({S}, DType::F32, dev), cfg_.focal_alpha, cfg_.focal_gamma),
                         1.0 / n);
-    out.rpn_reg = scale(smooth_l1_loss(deltas, concat(target_deltas, 0), host_tensor(box_weight, {B, A, 4}, dev),
+    out.rpn_reg = scale(smooth_l1_loss(take_rows(reshape(deltas, {B * A, 4}), positive),
+                                       host_tensor(box_target, {Pos, 4}, dev), Tensor::ones({Pos, 4}, DType::F32, dev),
                                        cfg_.smooth_l1_beta),
                         cfg_.rpn_reg_weight / n);
   }
 
-  // ---- proposals and sampled RoIs (constants for the heads) ----
-  std::vector<float> rois_host, classes_host, fg_rois_host;
-  std::vector<Tensor> roi_deltas;
+  // ---- proposals and sampled RoIs (constants for the heads), on the host ----
+  std::vector<float> rois_host, classes_host, roi_deltas_host, fg_rois_host;
   {
     NoGradGuard no_grad;
+    const HostRpnOutputs rpn_out = read_rpn_outputs(logits, deltas, anchors);
     std::vector<Tensor> lg, dl;
     for (int64_t b = 0; b < B; ++b) {
-      image_rpn_outputs(flat_logits, flat_deltas, b, lg, dl);
-      Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.train_proposals);
-      RoiSamples s = sample_rois(prop.boxes, truth[b].boxes, truth[b].classes, cfg_.roi_sample, rng, roi_box_coder());
-      const std::vector<double> boxes = s.rois.to(Device::CPU).to_vector();
-      const std::vector<double> cls = s.classes.to(Device::CPU).to_vector();
+      image_rpn_outputs(rpn_out, b, lg, dl);
+      // The NMS on the model's device (on a GPU, its bitmask kernel).
+      const Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.train_proposals, dev);
+      const RoiSamples s =
+          sample_rois(prop.boxes, truth[b].boxes, truth[b].classes, cfg_.roi_sample, rng, roi_box_coder());
+      const std::vector<double> boxes = s.rois.to_vector(), cls = s.classes.to_vector(), d = s.deltas.to_vector();
       append_rois(rois_host, boxes, b);
+      roi_deltas_host.insert(roi_deltas_host.end(), d.begin(), d.end());
       for (size_t i = 0; i < cls.size(); ++i) {
         classes_host.push_back((float)cls[i]);
         if (cls[i] > 0.5) {
@@ -188,7 +215,6 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
           for (int k = 0; k < 4; ++k) fg_rois_host.push_back((float)boxes[4 * i + k]);
         }
       }
-      roi_deltas.push_back(s.deltas.to(dev));
     }
   }
   const int64_t R = (int64_t)classes_host.size(), F = (int64_t)fg_rois_host.size() / 5;
@@ -197,33 +223,33 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   SKINMTL_CHECK(R > 0, "DetSegNet::loss: no RoI was sampled (no proposal and no ground truth)");
 
   // ---- Classify and Detect subnets ----
-  const Tensor rois = host_tensor(rois_host, {R, 5}, dev);
+  // The RoIs are given on the host: RoIAlign checks them there (and copies
+  // them up) instead of reading them back from the GPU, which would wait.
+  const Tensor rois = Tensor::from_vector(rois_host, {R, 5});
   const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
   out.cls = softmax_cross_entropy(box.class_logits, host_tensor(classes_host, {R}, dev));
   std::vector<float> fg_weight(R * 4);
   for (int64_t i = 0; i < R; ++i)
     for (int k = 0; k < 4; ++k) fg_weight[i * 4 + k] = classes_host[i] > 0.5f ? 1.0f : 0.0f;
-  out.reg = scale(smooth_l1_loss(box.deltas, concat(roi_deltas, 0), host_tensor(fg_weight, {R, 4}, dev),
+  out.reg = scale(smooth_l1_loss(box.deltas, host_tensor(roi_deltas_host, {R, 4}, dev), host_tensor(fg_weight, {R, 4}, dev),
                                  cfg_.smooth_l1_beta),
                   1.0 / (double)R);
 
   // ---- Segment subnet (eq. 5) ----
   if (F > 0) {
-    const Tensor fg_rois = host_tensor(fg_rois_host, {F, 5}, dev);
+    const Tensor fg_rois = Tensor::from_vector(fg_rois_host, {F, 5});  // on the host, as rois
     const int m = cfg_.heads.mask_size();
     const Tensor mask_logits = reshape(roi_heads->mask_forward(P, fg_rois), {F, (int64_t)m * m});
     Tensor target;
     {
+      // Made where the mask lies: on a GPU, no trip to the host.
       NoGradGuard no_grad;
       RoiAlignParams p;
       p.out_h = p.out_w = m;
       p.spatial_scale = 1.0;
       p.sampling_ratio = 0;  // adaptive: about one sample per mask pixel
       p.aligned = true;
-      std::vector<double> soft = roi_align(t.masks, fg_rois, p).to(Device::CPU).to_vector();
-      std::vector<float> hard(soft.size());
-      for (size_t i = 0; i < soft.size(); ++i) hard[i] = soft[i] >= 0.5 ? 1.0f : 0.0f;
-      target = host_tensor(hard, {F, (int64_t)m * m}, dev);
+      target = reshape(binarize(roi_align(t.masks, fg_rois, p), 0.5), {F, (int64_t)m * m});
     }
     // Mean per-pixel BCE: sigmoid_cross_entropy sums over the m^2 pixels and
     // averages over the RoIs.
@@ -250,27 +276,30 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
   const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
   const std::vector<Tensor> P = features(images);
   const RPNHead::Output r = rpn->forward(P);
-  const std::vector<Tensor> anchors = rpn->anchors(P, dev);
+  const std::vector<Tensor> anchors = rpn->anchors(P, Device::CPU);
   std::vector<Tensor> flat_logits, flat_deltas;
   for (size_t l = 0; l < P.size(); ++l) {
     flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
     flat_deltas.push_back(rpn_flatten_deltas(r.deltas[l]));
   }
-  // Proposals of every image, as RoIs.
+  // Proposals of every image, as RoIs: on the host from one read of the
+  // RPN's outputs, the NMS on the model's device (as in loss()).
+  const HostRpnOutputs rpn_out = read_rpn_outputs(concat(flat_logits, 1), concat(flat_deltas, 1), anchors);
   std::vector<float> rois_host;
   std::vector<int64_t> first(B + 1, 0);
   std::vector<Tensor> lg, dl;
   for (int64_t b = 0; b < B; ++b) {
-    image_rpn_outputs(flat_logits, flat_deltas, b, lg, dl);
-    Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.test_proposals);
-    std::vector<double> boxes = prop.boxes.to(Device::CPU).to_vector();
+    image_rpn_outputs(rpn_out, b, lg, dl);
+    Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.test_proposals, dev);
+    std::vector<double> boxes = prop.boxes.to_vector();
     if (boxes.empty()) boxes = {0.0, 0.0, (double)W, (double)H};  // no proposal: the whole image
     append_rois(rois_host, boxes, b);
     first[b + 1] = first[b] + (int64_t)boxes.size() / 4;
   }
   const int64_t R = first[B];
-  const Tensor rois = host_tensor(rois_host, {R, 5}, dev);
-  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
+  // RoIAlign takes the RoIs on the host (no read back); the decode below, on the device.
+  const Tensor rois_on_host = Tensor::from_vector(rois_host, {R, 5}), rois = rois_on_host.to(dev);
+  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois_on_host);
   const std::vector<double> probs = softmax(box.class_logits).to(Device::CPU).to_vector();  // (R, 3)
   const Tensor refined = clip_boxes(decode_boxes(slice(rois, 1, 1, 5), box.deltas, roi_box_coder()), H, W);
   const std::vector<double> refined_host = refined.to(Device::CPU).to_vector();
@@ -305,7 +334,7 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
   if (D > 0) {
     const int m = cfg_.heads.mask_size();
     const std::vector<double> mp =
-        sigmoid(roi_heads->mask_forward(P, host_tensor(det_rois, {D, 5}, dev))).to(Device::CPU).to_vector();
+        sigmoid(roi_heads->mask_forward(P, Tensor::from_vector(det_rois, {D, 5}))).to(Device::CPU).to_vector();
     for (int64_t d = 0; d < D; ++d) {
       DetSegOutput& o = out[det_image[d]];
       std::vector<float> mask(mp.begin() + d * m * m, mp.begin() + (d + 1) * m * m);

@@ -89,6 +89,20 @@
 // counts FPN and RPN among its "heads"; here phase 1 is the subnets alone, as
 // the paper's words say.)
 //
+// ---- where the work runs ------------------------------------------------------------------
+//
+// On a GPU the network and its losses run there, and the host decides what the
+// losses compare against, with one wait for the device per iteration before
+// the heads (to read the RPN's outputs: B x A logits and B x A x 4 deltas):
+//   - the RPN's targets: anchors, IoU, labels and sampling on the host (while the
+//     device runs the backbone); the losses read the sampled anchors alone
+//     (take_rows), so 256 indices and targets per image go up, not A of each;
+//   - the proposals: top-k, decoding, clipping on the host, the NMS's mask on the
+//     device (generate_proposals' nms_device; one more short wait per image);
+//   - the RoI samples: matching and sampling on the host, uploaded once;
+//   - the mask targets: RoI-aligned and thresholded on the device (binarize).
+// On the CPU the same code runs, and every copy is a no-op.
+//
 // Batch normalisation in the backbone is a choice of the caller
 // (backbone->set_bn_frozen): frozen (running statistics, Detectron's and
 // Matterport's choice with 2 images per batch) for pretrained weights.

@@ -10,13 +10,15 @@
 //   nms_sorted      on the GPU the suppression masks are computed there, then
 //                   copied to the host for the greedy pass over the mask rows.
 //   gather_rows,    on the GPU the int64 indices (matches) are copied to the
-//   encode_boxes_matched  device first.
+//   take_rows,      device first (take_rows, the one op here with a backward,
+//   encode_boxes_matched  reuses its copy there).
 //   make_anchors    the cell anchors (A x 4) formed on the host, copied over.
 // The copies to the host wait for the project's stream (kernels/device.h).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
 #include "framework/precision.h"
@@ -247,6 +249,51 @@ Tensor gather_rows(const Tensor& x_in, const std::vector<int64_t>& index) {
     fail_no_cuda(__FILE__, __LINE__);
 #endif
   }
+  return out;
+}
+
+Tensor take_rows(const Tensor& x_in, const std::vector<int64_t>& index) {
+  const Tensor x = as_f32(x_in);  // no bfloat16 kernel (framework/precision.h)
+  SKINMTL_CHECK(x.defined() && x.ndim() >= 1,
+                "take_rows: x must have at least one dimension, got " << (x.defined() ? x.str() : "undefined"));
+  if (on_cuda(x)) require_cuda_f32("take_rows", {&x});
+  const int64_t M = x.size(0), C = M > 0 ? x.numel() / M : 0, n = (int64_t)index.size();
+  std::vector<char> taken((size_t)M, 0);
+  for (int64_t i : index) {
+    SKINMTL_CHECK(i >= 0 && i < M, "take_rows: index " << i << " out of range for " << x.str());
+    SKINMTL_CHECK(!taken[(size_t)i], "take_rows: row " << i << " is taken twice (the indices must be distinct)");
+    taken[(size_t)i] = 1;
+  }
+  Shape shape = x.shape();
+  shape[0] = n;
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+#if SKINMTL_CUDA
+  // One upload, shared by the forward and the backward (kept alive by the lambda).
+  const Tensor index_d = on_cuda(x) && n > 0 ? upload_index(index) : Tensor();
+#else
+  const Tensor index_d;
+#endif
+  if (!on_cuda(x)) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      gather_rows_cpu<T>(out.data<T>(), x.data<T>(), index.data(), n, C);
+    });
+  } else if (n > 0) {
+    SKINMTL_CUDA_ONLY(gather_rows_cuda(out.data<float>(), x.data<float>(), index_ptr(index_d), n, C, cuda::stream()));
+  }
+  record(out, "take_rows", {x}, [index, index_d, n, C](const Tensor& dy, GradBuffers& d) {
+    if (!d.needs(0) || n == 0) return;
+    Tensor& dx = d[0];  // zeroed on first use: rows nobody took get 0
+    if (dx.device() == Device::CPU) {
+      dispatch_cpu(dx.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        scatter_add_rows_cpu<T>(dx.data<T>(), dy.data<T>(), index.data(), n, C);
+      });
+    } else {
+      SKINMTL_CUDA_ONLY(
+          scatter_add_rows_cuda(dx.data<float>(), dy.data<float>(), index_ptr(index_d), n, C, cuda::stream()));
+    }
+  });
   return out;
 }
 

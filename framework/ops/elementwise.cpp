@@ -1,4 +1,6 @@
-// add and scale: see kernels/elementwise.h.
+// add, scale and binarize: see kernels/elementwise.h.
+#include <cmath>
+
 #include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
@@ -109,6 +111,24 @@ Tensor scale(const Tensor& x_in, double alpha) {
   record(y, "scale", {x}, [alpha](const Tensor& dy, GradBuffers& d) {
     write_gradient(d.write(0), dy, alpha);
   });
+  return y;
+}
+
+// Not recorded: the result is a constant (its gradient would be 0 almost everywhere).
+Tensor binarize(const Tensor& x, double threshold) {
+  SKINMTL_CHECK(x.defined(), "binarize: x is undefined");
+  SKINMTL_CHECK(std::isfinite(threshold), "binarize: the threshold must be finite, got " << threshold);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const int64_t n = x.numel();
+  if (x.device() == Device::CPU) {
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      binarize_cpu<T>(y.data<T>(), x.data<T>(), (T)threshold, n);
+    });
+  } else {
+    require_cuda_f32("binarize", {&x});
+    SKINMTL_CUDA_ONLY(binarize_cuda(y.data<float>(), x.data<float>(), (float)threshold, n, cuda::stream()));
+  }
   return y;
 }
 

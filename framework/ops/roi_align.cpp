@@ -3,9 +3,11 @@
 // The RoIs are read on the host before pooling: their batch indices must be
 // integers in [0, N) and their coordinates finite (a bad row would otherwise
 // read another image's features, or outside memory), and roi_align_fpn picks
-// every RoI's pyramid level there. For CUDA rois that is a copy of R x 5 floats
-// to the host, which waits for the stream: a few microseconds per call, paid
-// for a clear error instead of a silent wrong read.
+// every RoI's pyramid level there. RoIs given on the host (the detector makes
+// them there) are checked there and copied up (R x 5 floats, no wait). CUDA
+// rois are copied to the host first, which waits for the stream: everything
+// queued before must finish, paid for a clear error instead of a silent wrong
+// read.
 #include <cmath>
 #include <limits>
 
@@ -35,20 +37,27 @@ void check_params(const char* op, const RoiAlignParams& p) {
                 op << ": sampling_ratio must be >= 0 (0: adaptive), got " << p.sampling_ratio);
 }
 
-// Checks rois against the features (shape, device, dtype) and returns them on
-// the host after checking every row (see the file comment).
-Tensor checked_rois(const char* op, const Tensor& rois, const Tensor& features) {
+// The RoIs twice: on the host, checked, and on the features' device, for the
+// kernels (the same tensor on the CPU).
+struct CheckedRois {
+  Tensor host, on_device;
+};
+
+// Checks rois against the features (shape, device, dtype): on the features'
+// device or on the host.
+CheckedRois checked_rois(const char* op, const Tensor& rois, const Tensor& features) {
   SKINMTL_CHECK(rois.defined() && rois.ndim() == 2 && rois.size(1) == 5,
                 op << ": rois must be (R, 5) rows [batch_index, x1, y1, x2, y2], got "
                    << describe(rois));
-  SKINMTL_CHECK(rois.device() == features.device(),
-                op << ": rois must be on the features' device, got rois " << rois.str()
+  SKINMTL_CHECK(rois.device() == features.device() || rois.device() == Device::CPU,
+                op << ": rois must be on the features' device or on the host, got rois " << rois.str()
                    << " and features " << features.str());
   SKINMTL_CHECK(rois.dtype() == features.dtype(),
                 op << ": rois must have the features' dtype, got rois " << rois.str()
                    << " and features " << features.str());
   SKINMTL_CHECK(rois.size(0) <= std::numeric_limits<int32_t>::max(),
                 op << ": too many RoIs: " << rois.str());
+  // Device-to-host copy (which waits for the stream) of CUDA rois.
   const Tensor host = rois.to(Device::CPU);
   const std::vector<double> v = host.to_vector();
   const int64_t N = features.size(0);
@@ -61,7 +70,8 @@ Tensor checked_rois(const char* op, const Tensor& rois, const Tensor& features) 
       SKINMTL_CHECK(std::isfinite(row[k]),
                     op << ": RoI " << r << " has a non-finite coordinate " << row[k]);
   }
-  return host;
+  // Host-to-device copy of host rois for CUDA features.
+  return {host, rois.to(features.device())};
 }
 
 RoiAlignGeom geometry(const Tensor& x, const RoiAlignParams& p, double spatial_scale) {
@@ -124,15 +134,15 @@ Tensor roi_align(const Tensor& features_in, const Tensor& rois_in, const RoiAlig
   check_params("roi_align", p);
   SKINMTL_CHECK(std::isfinite(p.spatial_scale) && p.spatial_scale > 0,
                 "roi_align: spatial_scale must be positive, got " << p.spatial_scale);
-  checked_rois("roi_align", rois, features);
+  const Tensor rois_dev = checked_rois("roi_align", rois, features).on_device;
   const RoiAlignGeom g = geometry(features, p, p.spatial_scale);
   const int64_t R = rois.size(0);
   Tensor y = Tensor::empty({R, g.C, p.out_h, p.out_w}, features.dtype(), features.device());
-  forward_rois(y, features, rois, nullptr, R, g);
+  forward_rois(y, features, rois_dev, nullptr, R, g);
   // Saved for backward: the rois (detached: they are constants here, and their
   // own graph, if any, must not be kept alive by this node).
   record(y, "roi_align", {features},
-         [rois = rois.detach(), g, R](const Tensor& dy, GradBuffers& d) {
+         [rois = rois_dev.detach(), g, R](const Tensor& dy, GradBuffers& d) {
            if (d[0].defined()) backward_rois(d[0], dy, rois, nullptr, R, g);
          });
   return y;
@@ -187,7 +197,8 @@ Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in
                      << " is " << levels[0].str() << ", " << what << " " << levels[k].str());
   }
   check_params(op, p);
-  const Tensor host_rois = checked_rois(op, rois, levels[0]);
+  const CheckedRois checked = checked_rois(op, rois, levels[0]);
+  const Tensor& host_rois = checked.host;
   const int64_t R = rois.size(0);
 
   // The RoIs of each level, as one list grouped by level: level k's are
@@ -223,10 +234,10 @@ Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in
   };
   for (int k = 0; k < L; ++k) {
     const int64_t n = begin[k + 1] - begin[k];
-    if (n > 0) forward_rois(y, levels[k], rois, slice_of(index, device_index, begin[k]), n, geoms[k]);
+    if (n > 0) forward_rois(y, levels[k], checked.on_device, slice_of(index, device_index, begin[k]), n, geoms[k]);
   }
   record(y, op, levels,
-         [rois = rois.detach(), index, device_index, begin, geoms, slice_of](
+         [rois = checked.on_device.detach(), index, device_index, begin, geoms, slice_of](
              const Tensor& dy, GradBuffers& d) {
            for (size_t k = 0; k < d.size(); ++k) {
              if (!d[k].defined()) continue;

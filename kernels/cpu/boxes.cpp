@@ -60,6 +60,12 @@ void gather_rows_cpu(T* out, const T* x, const int64_t* index, int64_t n, int64_
     for (int64_t c = 0; c < C; ++c) out[i * C + c] = x[index[i] * C + c];
 }
 
+template <typename T>
+void scatter_add_rows_cpu(T* x, const T* y, const int64_t* index, int64_t n, int64_t C) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < C; ++c) x[index[i] * C + c] += y[i * C + c];
+}
+
 // The greedy walk itself: each kept box removes the later boxes it overlaps.
 template <typename T>
 int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold) {
@@ -119,6 +125,7 @@ int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n) {
   template void box_decode_cpu<T>(T*, const T*, const T*, int64_t, T, T, T, T, T);             \
   template void box_clip_cpu<T>(T*, const T*, int64_t, T, T);                                  \
   template void gather_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);            \
+  template void scatter_add_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);       \
   template int64_t nms_cpu<T>(int64_t*, const T*, int64_t, T);                                 \
   template void nms_mask_cpu<T>(uint64_t*, const T*, int64_t, T);
 

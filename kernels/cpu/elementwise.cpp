@@ -25,10 +25,17 @@ void axpy_cpu(T* y, const T* x, T alpha, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = axpy_elem(y[i], x[i], alpha);
 }
 
+template <typename T>
+void binarize_cpu(T* y, const T* x, T t, int64_t n) {
+  SKINMTL_PARALLEL_SIMD(n)
+  for (int64_t i = 0; i < n; ++i) y[i] = binarize_elem(x[i], t);
+}
+
 #define INSTANTIATE(T)                                               \
   template void add_forward_cpu<T>(T*, const T*, const T*, int64_t); \
   template void scale_forward_cpu<T>(T*, const T*, T, int64_t);      \
-  template void axpy_cpu<T>(T*, const T*, T, int64_t);
+  template void axpy_cpu<T>(T*, const T*, T, int64_t);              \
+  template void binarize_cpu<T>(T*, const T*, T, int64_t);
 INSTANTIATE(float)
 INSTANTIATE(double)
 #undef INSTANTIATE

@@ -72,6 +72,16 @@ __global__ void gather_rows_kernel(float* out, const float* x, const int64_t* in
   }
 }
 
+// One thread per element of y: the indices are distinct, so each element of
+// x is written by one thread at most.
+__global__ void scatter_add_rows_kernel(float* x, const float* y, const int64_t* index, int64_t n,
+                                        int64_t C) {
+  CUDA_KERNEL_LOOP(i, n * C) {
+    const int64_t row = i / C, c = i % C;
+    x[index[row] * C + c] += y[i];
+  }
+}
+
 void make_anchors_cuda(float* anchors, const float* cell, int64_t H, int64_t W, int64_t A,
                        double stride, cuda_stream_t s) {
   const int64_t n = H * W * A;
@@ -125,6 +135,13 @@ void gather_rows_cuda(float* out, const float* x, const int64_t* index, int64_t 
                       cuda_stream_t s) {
   if (n * C == 0) return;
   gather_rows_kernel<<<cuda::blocks_for(n * C), cuda::kThreads, 0, s>>>(out, x, index, n, C);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+void scatter_add_rows_cuda(float* x, const float* y, const int64_t* index, int64_t n, int64_t C,
+                           cuda_stream_t s) {
+  if (n * C == 0) return;
+  scatter_add_rows_kernel<<<cuda::blocks_for(n * C), cuda::kThreads, 0, s>>>(x, y, index, n, C);
   SKINMTL_LAUNCH_CHECK();
 }
 

@@ -604,7 +604,8 @@ const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, Cud
   const auto it = plans->find(key);
   if (it != plans->end()) return *it->second;
 
-  const std::string what = std::string("the ") + pass_name(pass) + " pass of " + describe(sh);
+  const std::string what = std::string("the ") + pass_name(pass) + " pass of " + describe(sh) +
+                           (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)");
   auto pl = std::make_unique<GraphPlan>();
   pl->operation = operation(pass, sh, data, accumulate ? 1.f : 0.f, alignment);
   pl->graph = operation_graph(pl->operation, what);
@@ -612,8 +613,7 @@ const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, Cud
   std::vector<Candidate> c =
       candidates(pl->graph, tensor_ops(tf32, data), benchmark ? kMeasuredCandidates : 1, &rejected);
   SKINMTL_CHECK(!c.empty(), "conv2d (cuDNN graph API): no engine qualifies for "
-                                << what << (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)")
-                                << ": each is non-deterministic, FFT or Winograd, rounds to half precision, "
+                                << what << ": each is non-deterministic, FFT or Winograd, rounds to half precision, "
                                    "uses tensor cores where they are not allowed, needs more than 512 MiB of "
                                    "workspace, or cannot run on this GPU ("
                                 << (rejected.empty() ? "cuDNN offered none" : rejected)
@@ -632,9 +632,7 @@ const GraphPlan& plan_for(Pass pass, const Conv2dShape& sh, bool accumulate, Cud
     }
   }
   pl->chosen = std::move(c.front());
-  log_plan(what + (data == CudnnData::BF16 ? " (bfloat16)" : tf32 ? " (TF32)" : " (FP32)") +
-               (benchmark ? ", measured" : ""),
-           pl->chosen);
+  log_plan(what + (benchmark ? ", measured" : ""), pl->chosen);
   return *plans->emplace(key, std::move(pl)).first->second;
 }
 

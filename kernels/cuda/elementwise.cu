@@ -23,6 +23,16 @@ __global__ void fill_kernel(float* y, float value, int64_t n) {
   CUDA_KERNEL_LOOP(i, n) { y[i] = value; }
 }
 
+__global__ void binarize_kernel(float* y, const float* x, float t, int64_t n) {
+  CUDA_KERNEL_LOOP(i, n) { y[i] = binarize_elem(x[i], t); }
+}
+
+void binarize_cuda(float* y, const float* x, float t, int64_t n, cuda_stream_t s) {
+  if (n == 0) return;
+  binarize_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, x, t, n);
+  SKINMTL_LAUNCH_CHECK();
+}
+
 void fill_cuda(float* y, float value, int64_t n, cuda_stream_t s) {
   if (n == 0) return;
   fill_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, value, n);

@@ -61,6 +61,8 @@ std::vector<Case> cases() {
                {randn({3, 2, 5}, rng), randn({3, 4, 5}, rng)}, {}});
   c.push_back({"slice", [](const std::vector<Tensor>& v) { return slice(v[0], 1, 2, 5); },
                {randn({3, 7, 5}, rng)}, {}});
+  c.push_back({"take_rows", [](const std::vector<Tensor>& v) { return take_rows(v[0], {4, 0, 2}); },
+               {randn({6, 3, 2}, rng)}, {}});
   c.push_back({"sum", one(sum), {randn({3, 5, 7}, rng)}, {}});
   c.push_back({"mean", one(mean), {randn({3, 5, 7}, rng)}, {}});
   c.push_back({"sigmoid", one(sigmoid), {randn({3, 5, 7}, rng, 3.0)}, {}});

@@ -423,6 +423,39 @@ TEST(AnchorTargets, SameSeedSameSamples) {
   EXPECT_NE(l1.to_vector(), l3.to_vector());
 }
 
+TEST(AnchorTargets, SampleAnchorsListsWhatAssignLabelsWithTheSameDraws) {
+  // Two gt boxes, so that `matched` has a choice to get wrong.
+  std::vector<double> v;
+  for (int i = 0; i < 6; ++i) v.insert(v.end(), {10.0 + i, 10, 30.0 + i, 30});    // near gt 0
+  for (int i = 0; i < 6; ++i) v.insert(v.end(), {150.0 + i, 150, 180.0 + i, 180});  // near gt 1
+  for (int i = 0; i < 40; ++i) v.insert(v.end(), {60.0 + 2 * i, 220, 80.0 + 2 * i, 240});
+  const Tensor anchors = boxes_of(v), gt = boxes_of({10, 10, 30, 30, 150, 150, 180, 180});
+  AnchorTargetParams p;
+  p.batch_size = 16;
+  Rng r1(9), r2(9);
+  const SampledAnchors s = sample_anchors(anchors, gt, 300, 300, p, r1);
+  const AnchorTargets t = assign_anchor_targets(anchors, gt, 300, 300, p, r2);
+  const std::vector<double> l = t.labels.to_vector(), d = t.deltas.to_vector();
+  std::vector<int64_t> pos, neg;
+  for (size_t a = 0; a < l.size(); ++a) {
+    if (l[a] == 1) pos.push_back((int64_t)a);
+    if (l[a] == 0) neg.push_back((int64_t)a);
+  }
+  EXPECT_EQ(s.positives, pos);
+  EXPECT_EQ(s.negatives, neg);
+  ASSERT_EQ(s.matched.size(), s.positives.size());
+  EXPECT_EQ(s.positives.size(), 4u);  // int(16 * 0.25) of the 12 near a gt
+  for (size_t k = 0; k < s.positives.size(); ++k) {
+    EXPECT_EQ(s.matched[k], s.positives[k] < 6 ? 0 : 1) << "anchor " << s.positives[k];
+    // Its dense regression target is encode(anchor, its matched gt).
+    const Tensor want = encode_boxes(gather_rows(anchors, {s.positives[k]}), gather_rows(gt, {s.matched[k]}));
+    const std::vector<double> w = want.to_vector();
+    for (int c = 0; c < 4; ++c) EXPECT_EQ(d[4 * s.positives[k] + c], w[c]);
+  }
+  // Both drew the same numbers from their Rngs.
+  EXPECT_EQ(r1.randint(0, 1000000), r2.randint(0, 1000000));
+}
+
 TEST(AnchorTargets, EmptyGt) {
   // No lesion box: every inside anchor is negative; the border rule still applies.
   Tensor anchors = boxes_of({0, 0, 20, 20, 10, 0, 30, 20, 50, 50, 70, 70, 90, 90, 110, 110});

@@ -222,6 +222,82 @@ TEST(DetSeg, LossesAreFiniteAndPositiveOnALesion) {
   }
 }
 
+// The RPN's loss reads the sampled anchors alone (take_rows). It must equal
+// eqs. 1-3 written densely over every anchor, with the labels and targets of
+// assign_anchor_targets and 0 weights for the anchors not sampled, in value
+// and in the gradient it sends to the RPN's outputs.
+TEST(DetSeg, RpnLossOverTheSampledAnchorsEqualsTheDenseForm) {
+  DetSegNet& net = fresh_net();
+  const SynthBatch b = synth_batch(2, 2, 64);
+  const DetSegConfig& cfg = net.config();
+  Rng sample_rng(11);
+  const DetSegLosses l = net.loss(b.images, b.targets, sample_rng);
+
+  // The dense form, from the same network outputs and the same draws (the
+  // anchor samples come first from the Rng, one image after the other).
+  const std::vector<Tensor> P = net.features(b.images);
+  const RPNHead::Output r = net.rpn->forward(P);
+  std::vector<Tensor> fl, fd;
+  for (size_t k = 0; k < P.size(); ++k) {
+    fl.push_back(rpn_flatten_logits(r.logits[k]));
+    fd.push_back(rpn_flatten_deltas(r.deltas[k]));
+  }
+  const Tensor logits = concat(fl, 1), deltas = concat(fd, 1);  // (2, A), (2, A, 4)
+  const Tensor anchors = concat(net.rpn->anchors(P, Device::CPU), 0);
+  const int64_t A = anchors.size(0);
+  Rng dense_rng(11);
+  std::vector<double> target, weight, box_weight, box_target;
+  int64_t sampled = 0;
+  for (int64_t i = 0; i < 2; ++i) {
+    const std::vector<double> box = slice(b.targets.boxes, 0, i, i + 1).to_vector();
+    const Tensor gt = Tensor::from_vector(std::vector<float>(box.begin(), box.end()), {1, 4});
+    const AnchorTargets at = assign_anchor_targets(anchors, gt, 64, 64, cfg.anchor_targets, dense_rng);
+    const std::vector<double> lab = at.labels.to_vector(), d = at.deltas.to_vector();
+    for (int64_t a = 0; a < A; ++a) {
+      target.push_back(lab[a] > 0.5 ? 1 : 0);
+      weight.push_back(lab[a] > -0.5 ? 1 : 0);
+      sampled += lab[a] > -0.5;
+      for (int k = 0; k < 4; ++k) box_weight.push_back(lab[a] > 0.5 ? 1 : 0);
+    }
+    box_target.insert(box_target.end(), d.begin(), d.end());
+  }
+  ASSERT_EQ(sampled, l.sampled_anchors);
+  const double n = (double)sampled;
+  const Tensor dense_cls = scale(sigmoid_focal_loss(logits, Tensor::from_vector(target, {2, A}, DType::F32),
+                                                    Tensor::from_vector(weight, {2, A}, DType::F32), cfg.focal_alpha,
+                                                    cfg.focal_gamma),
+                                 1.0 / n);
+  const Tensor dense_reg =
+      scale(smooth_l1_loss(deltas, Tensor::from_vector(box_target, {2, A, 4}, DType::F32),
+                           Tensor::from_vector(box_weight, {2, A, 4}, DType::F32), cfg.smooth_l1_beta),
+            cfg.rpn_reg_weight / n);
+  EXPECT_NEAR(l.rpn_cls.item(), dense_cls.item(), 1e-6 * dense_cls.item());
+  EXPECT_NEAR(l.rpn_reg.item(), dense_reg.item(), 1e-6 * dense_reg.item());
+  EXPECT_GT(dense_reg.item(), 0.0);
+
+  // The gradients of the RPN head's parameters, from each form.
+  auto rpn_grads = [&](const Tensor& loss) {
+    for (Parameter* p : net.parameters()) p->value.impl()->grad.reset();
+    loss.backward();
+    std::vector<double> g;
+    for (Parameter* p : net.rpn->parameters()) {
+      const std::vector<double> v = p->value.grad().to_vector();
+      g.insert(g.end(), v.begin(), v.end());
+    }
+    return g;
+  };
+  const std::vector<double> sparse = rpn_grads(add(l.rpn_cls, l.rpn_reg));
+  const std::vector<double> dense = rpn_grads(add(dense_cls, dense_reg));
+  ASSERT_EQ(sparse.size(), dense.size());
+  double worst = 0, scale_ = 0;
+  for (size_t k = 0; k < dense.size(); ++k) {
+    worst = std::max(worst, std::abs(sparse[k] - dense[k]));
+    scale_ = std::max(scale_, std::abs(dense[k]));
+  }
+  EXPECT_GT(scale_, 0.0);
+  EXPECT_LE(worst, 1e-5 * scale_);
+}
+
 TEST(DetSeg, AnEmptyMaskTrainsWithoutNaN) {
   DetSegNet& net = fresh_net();
   const SynthBatch b = synth_batch(0, 2, 64, /*empty=*/true);

@@ -1,5 +1,5 @@
-// concat and slice: values, how their gradients are split and scattered,
-// gradient checks in float64, CPU-vs-CUDA parity, errors.
+// concat, slice and take_rows: values, how their gradients are split and
+// scattered, gradient checks in float64, CPU-vs-CUDA parity, errors.
 #include <numeric>
 
 #include "tests/test_util.h"
@@ -119,6 +119,63 @@ TEST(Slice, Errors) {
   EXPECT_THROW(slice(x, 2, 0, 1), Error);   // dim out of range
   EXPECT_THROW(slice(x, -3, 0, 1), Error);
   EXPECT_THROW(slice(Tensor(), 0, 0, 1), Error);
+}
+
+TEST(TakeRows, ForwardValuesInIndexOrder) {
+  const Tensor x = iota({4, 2, 3});
+  const Tensor y = take_rows(x, {3, 0});
+  EXPECT_EQ(y.shape(), (Shape{2, 2, 3}));
+  std::vector<double> want;
+  for (int r : {3, 0})
+    for (int k = 0; k < 6; ++k) want.push_back(6 * r + k);
+  EXPECT_EQ(y.to_vector(), want);
+  EXPECT_EQ(take_rows(x, {}).shape(), (Shape{0, 2, 3}));
+  EXPECT_EQ(take_rows(iota({5}), {4, 1}).to_vector(), (std::vector<double>{4, 1}));
+}
+
+TEST(TakeRows, BackwardScattersIntoTheTakenRowsOnly) {
+  Tensor x = iota({4, 2}).set_requires_grad();
+  take_rows(x, {2, 0}).backward(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, DType::F64));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3, 4, 0, 0, 1, 2, 0, 0}));
+  // No row taken: a zero gradient.
+  Tensor z = iota({3}).set_requires_grad();
+  sum(add(take_rows(z, {}), Tensor::zeros({0}, DType::F64))).backward();
+  EXPECT_EQ(z.grad().to_vector(), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(TakeRows, GradCheck) {
+  Rng rng(55);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& v) { return take_rows(v[0], {5, 1, 2}); },
+                   {uniform64({7, 3, 2}, rng)});
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& v) { return take_rows(v[0], {0, 6, 3}); }, {uniform64({7}, rng)});
+}
+
+TEST(TakeRows, Errors) {
+  const Tensor x = Tensor::ones({3, 4});
+  EXPECT_THROW(take_rows(x, {3}), Error);      // out of range
+  EXPECT_THROW(take_rows(x, {-1}), Error);
+  EXPECT_THROW(take_rows(x, {1, 2, 1}), Error);  // a row taken twice
+  EXPECT_THROW(take_rows(Tensor(), {0}), Error);
+  try {
+    take_rows(x, {0, 2, 0});
+    ADD_FAILURE() << "a repeated row was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 0 is taken twice"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TakeRowsCuda, ParityOddShapes) {
+  REQUIRE_CUDA();
+  Rng rng(56);
+  test::expect_cpu_cuda_parity([](const std::vector<Tensor>& v) { return take_rows(v[0], {36, 0, 17, 5, 2}); },
+                               {randn({37, 5, 3}, rng)}, 0, 0);
+  test::expect_cpu_cuda_parity([](const std::vector<Tensor>& v) { return take_rows(v[0], {}); },
+                               {randn({11, 7}, rng)}, 0, 0);
+  // More rows than one capped grid covers.
+  std::vector<int64_t> every_other;
+  for (int64_t i = 0; i < 65535 * 2 + 5; i += 2) every_other.push_back(i);
+  test::expect_cpu_cuda_parity([&](const std::vector<Tensor>& v) { return take_rows(v[0], every_other); },
+                               {randn({65535 * 2 + 5, 129}, rng)}, 0, 0);
 }
 
 TEST(ConcatSliceCuda, ParityOddShapes) {

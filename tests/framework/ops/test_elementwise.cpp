@@ -1,4 +1,5 @@
-// add, scale and relu: gradient checks in float64 and CPU-vs-CUDA parity.
+// add, scale and relu: gradient checks in float64 and CPU-vs-CUDA parity;
+// binarize (not differentiable): values, the tape, parity.
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -25,6 +26,22 @@ TEST(Scale, GradCheck) {
   Rng rng(2);
   EXPECT_GRADCHECK([](const std::vector<Tensor>& x) { return scale(x[0], -1.75); },
                    {uniform64({7, 3}, rng)});
+}
+
+TEST(Binarize, OneFromTheThresholdUpAndNothingOnTheTape) {
+  const std::vector<double> v = {-1.0, 0.0, 0.4999999, 0.5, 0.75, 2.0};
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = Tensor::from_vector(v, {2, 3}, dt).set_requires_grad();
+    const Tensor y = binarize(x, 0.5);
+    EXPECT_EQ(y.shape(), x.shape());
+    EXPECT_EQ(y.dtype(), dt);
+    EXPECT_EQ(y.to_vector(), (std::vector<double>{0, 0, 0, 1, 1, 1}));
+    EXPECT_FALSE(y.requires_grad());  // a constant: the tape does not record it
+    EXPECT_EQ(y.grad_fn(), nullptr);
+  }
+  EXPECT_EQ(binarize(Tensor::from_vector(v, {6}), -1.0).to_vector(), (std::vector<double>(6, 1.0)));
+  EXPECT_THROW(binarize(Tensor(), 0.5), Error);
+  EXPECT_THROW(binarize(Tensor::ones({3}), std::nan("")), Error);
 }
 
 TEST(Relu, ForwardValues) {
@@ -78,6 +95,17 @@ TEST(ElementwiseCuda, ParityOddShapes) {
                                {a, b}, 1e-6, 1e-6);
   test::expect_cpu_cuda_parity([](const std::vector<Tensor>& x) { return scale(x[0], 0.3); },
                                {a}, 1e-6, 1e-6);
+}
+
+TEST(BinarizeCuda, MatchesTheCpuBitForBit) {
+  REQUIRE_CUDA();
+  Rng rng(8);
+  std::vector<double> v = randn({3, 7, 11, 13}, rng).to_vector();
+  for (size_t i = 0; i < v.size(); i += 7) v[i] = 0.25;  // exactly at the threshold: 1
+  const Tensor x = Tensor::from_vector(v, {3, 7, 11, 13});
+  const Tensor y = binarize(x.to(Device::CUDA), 0.25);
+  EXPECT_EQ(y.device(), Device::CUDA);
+  EXPECT_EQ(y.to(Device::CPU).to_vector(), binarize(x, 0.25).to_vector());
 }
 
 TEST(ReluCuda, ParityOddShapes) {
