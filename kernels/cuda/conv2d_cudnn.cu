@@ -40,8 +40,10 @@
 // cudnn.benchmark) the first call of a shape ranks by measured time instead:
 // cudnnFind*AlgorithmEx runs each candidate on trial buffers of the shape's
 // sizes (zeroed, allocated with cudaMalloc for the search and freed after it,
-// with a workspace of up to kMaxWorkspaceBytes), and the same rules pick the
-// fastest qualifying entry. Where the trial buffers cannot be allocated the
+// with a workspace of up to kMaxWorkspaceBytes), and of the entries the same
+// rules qualify, the one with the least workspace within 3% of the fastest
+// time is taken (kernels/conv2d_choice.h: a workspace counts in the peak
+// memory like an activation). Where the trial buffers cannot be allocated the
 // heuristic ranking is used for that shape. Batch sizes share a measured
 // ranking per power-of-two bucket (batch_bucket: the mask head's RoI count
 // changes every iteration); each size still gets its own plan, whose
@@ -68,6 +70,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_choice.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/conv2d_cudnn_common.cuh"
 #include "kernels/device.h"
@@ -117,12 +120,17 @@ bool precise(cudnnConvolutionBwdFilterAlgo_t a) {
          a != CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// The first usable entry of a heuristic ranking (see the top of this file),
-// or `fallback`. `workspace_of(algo, &bytes)` returns cuDNN's status for the
-// workspace query of `algo`; *bytes receives the chosen algorithm's workspace.
+// The entry of a ranking to use (see the top of this file), or `fallback`:
+// of a heuristic ranking the first usable entry; of a measured one the
+// usable entry pick_measured takes (kernels/conv2d_choice.h: the least
+// workspace within 3% of the fastest). `workspace_of(algo, &bytes)` returns
+// cuDNN's status for the workspace query of `algo`; *bytes receives the
+// chosen algorithm's workspace.
 template <typename Perf, typename Algo, typename WorkspaceFn>
-Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, bool tensor_ops,
+Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, bool tensor_ops, bool measured,
                  WorkspaceFn workspace_of, size_t* bytes) {
+  std::vector<Algo> usable;
+  std::vector<TimedAlgo> timed;
   for (int i = 0; i < returned; ++i) {
     const Perf& perf = ranked[i];
     if (perf.status != CUDNN_STATUS_SUCCESS) continue;
@@ -136,8 +144,17 @@ Algo choose_algo(const std::vector<Perf>& ranked, int returned, Algo fallback, b
     size_t b = 0;
     if (workspace_of(perf.algo, &b) != CUDNN_STATUS_SUCCESS) continue;  // unsupported with FMA
     if (b > kMaxWorkspaceBytes) continue;
-    *bytes = b;
-    return perf.algo;
+    if (!measured) {
+      *bytes = b;
+      return perf.algo;
+    }
+    usable.push_back(perf.algo);
+    timed.push_back({(double)perf.time, b});
+  }
+  if (!usable.empty()) {
+    const size_t k = pick_measured(timed);
+    *bytes = timed[k].workspace_bytes;
+    return usable[k];
   }
   CUDNN_CHECK(workspace_of(fallback, bytes));
   return fallback;
@@ -238,23 +255,23 @@ bool measured_ranking(const CudnnConvPlan& pl, const Conv2dShape& sh, CudnnData 
 
 // Sets the plan's three algorithms (and their workspace sizes) from a ranking
 // by the rules at the top of this file.
-void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tensor_ops) {
+void choose_algorithms(CudnnConvPlan& pl, const Ranking& r, bool tensor_ops, bool measured) {
   cudnnHandle_t handle = cuda::cudnn_handle();
   pl.fwd_algo = choose_algo(
-      r.fwd, (int)r.fwd.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tensor_ops,
+      r.fwd, (int)r.fwd.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, tensor_ops, measured,
       [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
         return cudnnGetConvolutionForwardWorkspaceSize(handle, pl.x_desc, pl.w_desc, pl.conv_desc, pl.y_desc, a, b);
       },
       &pl.fwd_bytes);
   pl.bwd_data_algo = choose_algo(
-      r.bwd_data, (int)r.bwd_data.size(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tensor_ops,
+      r.bwd_data, (int)r.bwd_data.size(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, tensor_ops, measured,
       [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, pl.w_desc, pl.y_desc, pl.conv_desc, pl.x_desc,
                                                             a, b);
       },
       &pl.bwd_data_bytes);
   pl.bwd_filter_algo = choose_algo(
-      r.bwd_filter, (int)r.bwd_filter.size(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tensor_ops,
+      r.bwd_filter, (int)r.bwd_filter.size(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, tensor_ops, measured,
       [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, pl.x_desc, pl.y_desc, pl.conv_desc,
                                                               pl.w_desc, a, b);
@@ -301,7 +318,7 @@ const CudnnConvPlan& plan_for(const Conv2dShape& sh, CudnnData data) {
     }
   }
   if (!have) ranking = heuristic_ranking(*plan);
-  choose_algorithms(*plan, ranking, tensor_ops(tf32, data));
+  choose_algorithms(*plan, ranking, tensor_ops(tf32, data), /*measured=*/have);
   return *plans->emplace(key, std::move(plan)).first->second;
 }
 

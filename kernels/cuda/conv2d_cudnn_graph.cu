@@ -40,7 +40,8 @@
 // the same in every run. With cuda::set_conv_benchmark(true) the first call
 // of a shape builds plans for up to kMeasuredCandidates qualifying engines,
 // runs each on trial buffers of the shape (a warm-up, then the median of three
-// timed runs) and keeps the fastest. As in the legacy path, batch sizes share
+// timed runs) and keeps the one with the least workspace within 3% of the
+// fastest (kernels/conv2d_choice.h, as the legacy path). As in the legacy path, batch sizes share
 // a measured ranking per power-of-two bucket (batch_bucket): a later N of the
 // same bucket orders its own qualifying engines by the bucket's measured
 // order, by engine index, without running them.
@@ -74,6 +75,7 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_choice.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/conv2d_cudnn_common.cuh"
 #include "kernels/device.h"
@@ -575,18 +577,30 @@ void order_by(std::vector<Candidate>& c, const std::vector<int64_t>& ranking) {
   std::stable_sort(c.begin(), c.end(), [&](const Candidate& a, const Candidate& b) { return rank(a) < rank(b); });
 }
 
-// The measured ranking of `c` (engine indices, fastest first) on trial
-// buffers of `sh`; empty when the buffers do not fit. Candidates needing more
-// workspace than the trial buffer has are left out.
+// The measured ranking of `c` (engine indices) on trial buffers of `sh`:
+// fastest first, except that the entry pick_measured takes (the least
+// workspace within 3% of the fastest, kernels/conv2d_choice.h) comes first;
+// empty when the buffers do not fit. Candidates needing more workspace than
+// the trial buffer has are left out.
 std::vector<int64_t> measure(const std::vector<Candidate>& c, const Conv2dShape& sh, CudnnData data) {
   TrialBuffers trial(sh, elem_bytes(data));
   if (!trial.ok()) return {};
-  std::vector<std::pair<float, int64_t>> timed;
+  struct Timed {
+    float ms;
+    int64_t engine, workspace;
+  };
+  std::vector<Timed> timed;
   for (const Candidate& k : c)
-    if ((size_t)k.workspace_bytes <= trial.workspace_bytes) timed.push_back({time_plan(k, trial), k.engine});
-  std::stable_sort(timed.begin(), timed.end());
+    if ((size_t)k.workspace_bytes <= trial.workspace_bytes)
+      timed.push_back({time_plan(k, trial), k.engine, k.workspace_bytes});
+  std::stable_sort(timed.begin(), timed.end(), [](const Timed& a, const Timed& b) { return a.ms < b.ms; });
+  if (timed.empty()) return {};
+  std::vector<TimedAlgo> choice;
+  for (const Timed& t : timed) choice.push_back({(double)t.ms, (size_t)t.workspace});
+  const auto pick = timed.begin() + (std::ptrdiff_t)pick_measured(choice);
+  std::rotate(timed.begin(), pick, pick + 1);  // the pick first, the others in their order
   std::vector<int64_t> ranking;
-  for (const auto& t : timed) ranking.push_back(t.second);
+  for (const Timed& t : timed) ranking.push_back(t.engine);
   return ranking;
 }
 
