@@ -100,8 +100,9 @@ class DetSegTraining : public TrainingModel {
             {{"positive_anchors", (double)l.positive_anchors}, {"foreground_rois", (double)l.foreground_rois}}};
   }
   // Clipping sees the whole batch's gradient (after the all-reduce).
-  std::vector<std::pair<std::string, double>> before_update(SGD& sgd) override {
-    return {{"phase", (double)phase_}, {"grad_norm", clip_grad_norm(sgd.params(), d_.clip_norm)}};
+  std::vector<std::pair<std::string, Tensor>> before_update(SGD& sgd) override {
+    return {{"phase", Tensor::full({}, (double)phase_)},
+            {"grad_norm", clip_grad_norm_tensor(sgd.params(), d_.clip_norm)}};
   }
   bool milestone(int64_t iteration) const override {
     return detseg_phase_of(iteration, d_.phase1, d_.phase2) != phase_;

@@ -140,31 +140,42 @@ struct StepRecord {
   double lr = 0, wall_s = 0, allreduce_s = 0;
   double step_s = 0;  // since the previous step ended, less the evaluations, figures and saves between
   bool milestone = false;  // the model's (a phase ends), as it said right after the step
-  HostRead* losses = nullptr;  // the total, then each defined term (start_loss_read)
+  HostRead* losses = nullptr;  // the total, each defined term, each hook value (start_loss_read)
   std::vector<std::pair<std::string, bool>> terms;  // each term's name and whether it is defined
-  std::vector<std::pair<std::string, double>> counts, extra;
+  std::vector<std::pair<std::string, Tensor>> hooks;  // the model's before_update values, on their way
+  std::vector<std::pair<std::string, double>> counts, extra;  // extra: the hooks' values, once read
 };
 
-// Starts reading the step's loss and its defined terms to the host, gathered
-// on the device first so that they cross in one copy.
+// Starts reading the step's loss, its defined terms and the model's hook
+// values to the host, gathered on the device first so that they cross in one
+// copy (float32: a float64 hook value from the CPU is rounded to it).
 void start_loss_read(const StepLosses& l, HostRead& read, StepRecord& s) {
   NoGradGuard no_grad;
+  const Device dev = l.total.device();
+  const DType dt = l.total.dtype();
   std::vector<Tensor> parts = {reshape(l.total, {1})};
   for (const auto& [name, t] : l.terms) {
     s.terms.push_back({name, t.defined()});
-    if (t.defined()) parts.push_back(reshape(t, {1}).to(l.total.device()));
+    if (t.defined()) parts.push_back(reshape(t, {1}).to(dev));
+  }
+  for (const auto& [name, t] : s.hooks) {
+    SKINMTL_CHECK(t.defined() && t.numel() == 1, "before_update's '" << name << "' must be one value");
+    parts.push_back(reshape(t.to(dev), {1}).to(dt));
   }
   read.start(concat(parts, 0));
   s.losses = &read;
 }
 
-// The record's loss, then each term (NAN for an undefined one); waits for the
-// read if it is still on its way.
+// The record's loss, then each term (NAN for an undefined one); the hook
+// values go to s.extra. Waits for the read if it is still on its way.
 std::vector<double> loss_values(StepRecord& s) {
   const std::vector<double> read = s.losses->values();
   std::vector<double> values = {read[0]};
   size_t k = 1;
   for (const auto& [name, defined] : s.terms) values.push_back(defined ? read[k++] : NAN);
+  s.extra.clear();
+  for (const auto& [name, t] : s.hooks) s.extra.push_back({name, read[k++]});
+  s.hooks.clear();
   return values;
 }
 
@@ -420,7 +431,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
       const StepLosses l = model.step_losses(iteration);
       l.total.backward();
       dp.average_gradients();
-      s.extra = model.before_update(sgd);
+      s.hooks = model.before_update(sgd);
       sgd.step();
       start_loss_read(l, reads[next_read], s);
       next_read ^= 1;

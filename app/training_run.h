@@ -177,8 +177,10 @@ class TrainingModel {
   // from 0).
   virtual StepLosses step_losses(int64_t iteration) = 0;
   // After the gradients are averaged, before the update (clip them, say).
-  // Returns values to log; each must be finite.
-  virtual std::vector<std::pair<std::string, double>> before_update(SGD& sgd) { return {}; }
+  // Returns values to log, each a one-element tensor on any device, each
+  // required finite: they are read to the host with the step's losses (on a
+  // GPU a value computed there is not waited for).
+  virtual std::vector<std::pair<std::string, Tensor>> before_update(SGD& sgd) { return {}; }
   // Iterations where a stage ends (`iteration` updates done): the run saves a
   // checkpoint and redraws the figures there.
   virtual bool milestone(int64_t iteration) const { return false; }

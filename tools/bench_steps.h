@@ -273,7 +273,7 @@ struct SongIteration {
     sgd->zero_grad();
     Rng sample_rng(iteration++);  // the anchor and RoI samples
     net.loss(x, targets, sample_rng).total.backward();
-    clip_grad_norm(sgd->params(), 5.0);
+    clip_grad_norm_tensor(sgd->params(), 5.0);  // as train detseg: no wait for the norm
     sgd->step();
     if (wait) wait_for(device);
   }

@@ -77,7 +77,9 @@ class LinearRegression : public TrainingModel {
     const Tensor loss = mse(Tensor::from_vector(x, {batch_, 3}), Tensor::from_vector(y, {batch_, 1}));
     return {loss, {{"half_loss", scale(loss, 0.5)}, {"absent", Tensor()}}, {{"points", (double)batch_}}};
   }
-  std::vector<std::pair<std::string, double>> before_update(SGD&) override { return {{"hook", 42}}; }
+  std::vector<std::pair<std::string, Tensor>> before_update(SGD&) override {
+    return {{"hook", Tensor::full({}, 42.0)}};
+  }
 
   int64_t heldout_size() const override { return kSamples; }
   HeldoutResult evaluate(bool) override {

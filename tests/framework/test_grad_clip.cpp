@@ -1,5 +1,6 @@
 // framework/grad_clip.h: the global norm over every gradient, the scaling to
 // max_norm, parameters without a gradient, and the same on CUDA.
+#include <algorithm>
 #include <cmath>
 
 #include "framework/grad_clip.h"
@@ -66,9 +67,60 @@ void expect_clipping(Device device) {
 
 TEST(ClipGradNorm, ScalesTheWholeGradientToMaxNorm) { expect_clipping(Device::CPU); }
 
+TEST(ClipGradNorm, TheTensorFormClipsAlikeAndKeepsTheNormWhereItWasComputed) {
+  Params p({{3, 4}, {}, {0, 12}}, Device::CPU);
+  const Tensor n = clip_grad_norm_tensor(p.ptrs, 6.5);
+  EXPECT_EQ(n.shape(), Shape{});
+  EXPECT_EQ(n.device(), Device::CPU);
+  EXPECT_EQ(n.dtype(), DType::F64);
+  EXPECT_EQ(n.item(), 13.0);
+  EXPECT_EQ(p.grad(0), (std::vector<double>{1.5, 2}));
+}
+
+// Random gradients of sizes around the GPU's chunk (kernels/grad_clip.h:
+// 65536 elements), so that tensors span several chunks, exactly one, and one
+// plus a single element.
+std::vector<std::vector<float>> chunky_gradients(Rng& rng) {
+  std::vector<std::vector<float>> g;
+  for (int64_t n : {200003, 65536, 65537, 1, 999}) {
+    const std::vector<double> v = randn({n}, rng).to_vector();
+    g.emplace_back(v.begin(), v.end());
+  }
+  return g;
+}
+
 TEST(ClipGradNormCuda, ScalesTheWholeGradientToMaxNorm) {
   REQUIRE_CUDA();
   expect_clipping(Device::CUDA);
+}
+
+TEST(ClipGradNormCuda, ChunkedClipMatchesTheHostLoopAndRepeatsItsBits) {
+  REQUIRE_CUDA();
+  Rng rng(3);
+  const std::vector<std::vector<float>> g = chunky_gradients(rng);
+  Params cpu(g, Device::CPU), gpu(g, Device::CUDA), again(g, Device::CUDA);
+  const double want = clip_grad_norm(cpu.ptrs, 100.0);  // norm about sqrt(332076), so clipped
+  const Tensor n = clip_grad_norm_tensor(gpu.ptrs, 100.0);
+  EXPECT_EQ(n.device(), Device::CUDA);
+  const double got = n.to(Device::CPU).item();
+  EXPECT_NEAR(got, want, 1e-6 * want);
+  EXPECT_GT(want, 100.0);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const std::vector<double> a = cpu.grad(i), b = gpu.grad(i);
+    ASSERT_EQ(a.size(), b.size());
+    double worst = 0;
+    for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k]));
+    EXPECT_LE(worst, 1e-6) << "gradient " << i;
+  }
+  // The same gradients: the same bits.
+  EXPECT_EQ(clip_grad_norm_tensor(again.ptrs, 100.0).to(Device::CPU).item(), got);
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(again.grad(i), gpu.grad(i)) << "gradient " << i;
+  // A non-finite gradient: the norm says so and nothing is scaled.
+  std::vector<std::vector<float>> bad = g;
+  bad[0][70000] = INFINITY;
+  Params inf(bad, Device::CUDA);
+  EXPECT_TRUE(std::isinf(clip_grad_norm(inf.ptrs, 1.0)));
+  EXPECT_EQ(inf.grad(4)[0], (double)bad[4][0]);
 }
 
 }  // namespace
