@@ -117,6 +117,17 @@ void DetSegNet::set_score_thresh(double t) {
   cfg_.score_thresh = t;
 }
 
+const DetSegNet::HostAnchors& DetSegNet::host_anchors(const std::vector<Tensor>& P) {
+  std::vector<int64_t> sizes;
+  for (const Tensor& p : P) sizes.insert(sizes.end(), {p.size(2), p.size(3)});
+  if (sizes != anchors_.sizes || !anchors_.all.defined()) {
+    anchors_.sizes = sizes;
+    anchors_.levels = rpn->anchors(P, Device::CPU);
+    anchors_.all = concat(anchors_.levels, 0);
+  }
+  return anchors_;
+}
+
 std::vector<Tensor> DetSegNet::features(const Tensor& images) {
   SKINMTL_CHECK(images.ndim() == 4 && images.size(1) == 3,
                 "DetSegNet: images must be (N, 3, S, S), got " << images.str());
@@ -158,10 +169,12 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   }
   const Tensor logits = concat(flat_logits, 1);  // (B, A)
   const Tensor deltas = concat(flat_deltas, 1);  // (B, A, 4)
-  // The anchors on the host, where the targets and proposals are made; the
-  // host does this while the device runs the backbone.
-  const std::vector<Tensor> anchors = rpn->anchors(P, Device::CPU);
-  const Tensor anchors_all = concat(anchors, 0);
+  // The anchors on the host, where the targets and proposals are made (once
+  // per pyramid size). From here to the read of the RPN's outputs the host
+  // works while the device runs the backbone.
+  const HostAnchors& host = host_anchors(P);
+  const std::vector<Tensor>& anchors = host.levels;
+  const Tensor& anchors_all = host.all;
   const int64_t A = anchors_all.size(0);
 
   DetSegLosses out;
@@ -276,7 +289,7 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
   const int64_t B = images.size(0), H = images.size(2), W = images.size(3);
   const std::vector<Tensor> P = features(images);
   const RPNHead::Output r = rpn->forward(P);
-  const std::vector<Tensor> anchors = rpn->anchors(P, Device::CPU);
+  const std::vector<Tensor>& anchors = host_anchors(P).levels;
   std::vector<Tensor> flat_logits, flat_deltas;
   for (size_t l = 0; l < P.size(); ++l) {
     flat_logits.push_back(rpn_flatten_logits(r.logits[l]));

@@ -197,6 +197,16 @@ class DetSegNet : public Module {
 
  private:
   DetSegConfig cfg_;
+  // The anchors on the host, per level and all levels together, for the
+  // pyramid sizes in `sizes`: the same at every iteration of a run, so made
+  // once (about 260,000 at 1024 x 1024) and kept until the sizes change.
+  struct HostAnchors {
+    std::vector<int64_t> sizes;  // h, w of each level
+    std::vector<Tensor> levels;  // (A_l, 4) each, CPU
+    Tensor all;                  // (A, 4), CPU
+  };
+  HostAnchors anchors_;
+  const HostAnchors& host_anchors(const std::vector<Tensor>& P);
 };
 
 // The parameter groups the three phases train (see the header comment).

@@ -298,6 +298,23 @@ TEST(DetSeg, RpnLossOverTheSampledAnchorsEqualsTheDenseForm) {
   EXPECT_LE(worst, 1e-5 * scale_);
 }
 
+// The host anchors are made once per pyramid size and kept: a batch of
+// another size must get its own, and coming back must give the same loss.
+TEST(DetSeg, TheKeptAnchorsFollowTheImageSize) {
+  DetSegNet& net = fresh_net();
+  const SynthBatch small = synth_batch(0, 2, 64), large = synth_batch(0, 2, 96);
+  auto rpn_loss = [&](const SynthBatch& b) {
+    Rng rng(21);
+    const DetSegLosses l = net.loss(b.images, b.targets, rng);
+    EXPECT_GT(l.positive_anchors, 0);
+    return std::vector<double>{l.rpn_cls.item(), l.rpn_reg.item(), l.total.item()};
+  };
+  const std::vector<double> first = rpn_loss(small);
+  const std::vector<double> other = rpn_loss(large);
+  EXPECT_NE(other, first);
+  EXPECT_EQ(rpn_loss(small), first);
+}
+
 TEST(DetSeg, AnEmptyMaskTrainsWithoutNaN) {
   DetSegNet& net = fresh_net();
   const SynthBatch b = synth_batch(0, 2, 64, /*empty=*/true);
