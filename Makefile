@@ -124,7 +124,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-dp clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-detseg-host bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -316,6 +316,18 @@ bin/bench_gemm: $(BENCH_GEMM_OBJ) $(LIB)
 bench-gemm: bin/bench_gemm
 	bin/bench_gemm $(BENCH_ARGS)
 
+# `make bench-detseg-host`: the host's part of Song et al.'s iteration (RPN
+# targets, anchors) at 1024 x 1024, which a GPU run cannot hide
+# (tools/bench_detseg_host).
+BENCH_DETSEG_HOST_OBJ := $(BUILD)/tools/bench_detseg_host/main.o
+
+bin/bench_detseg_host: $(BENCH_DETSEG_HOST_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-detseg-host: bin/bench_detseg_host
+	bin/bench_detseg_host $(BENCH_ARGS)
+
 # Data-parallel scaling: 1 process x 1 and 2 threads against mpirun -np 2
 # (tools/bench_dp/run.sh; ITERS, BATCH, CROP in the environment).
 bench-dp: bin/skinmtl
@@ -324,4 +336,4 @@ bench-dp: bin/skinmtl
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d) $(BENCH_DETSEG_HOST_OBJ:.o=.d)
