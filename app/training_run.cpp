@@ -160,7 +160,9 @@ void start_loss_read(const StepLosses& l, HostRead& read, StepRecord& s) {
   }
   for (const auto& [name, t] : s.hooks) {
     SKINMTL_CHECK(t.defined() && t.numel() == 1, "before_update's '" << name << "' must be one value");
-    parts.push_back(reshape(t.to(dev), {1}).to(dt));
+    // A value from another device crosses as float32 (float64 lives on the CPU only).
+    const Tensor v = t.device() == dev ? t : t.to(DType::F32).to(dev);
+    parts.push_back(reshape(v, {1}).to(dt));
   }
   read.start(concat(parts, 0));
   s.losses = &read;
