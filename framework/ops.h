@@ -293,9 +293,9 @@ std::vector<int64_t> order_descending(const std::vector<double>& values);
 // to nms_sorted.
 std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou);
 // The same for boxes (n, 4) already SORTED by descending score: the kept positions, ascending.
-// On the CPU the greedy walk itself; on the GPU the suppression masks are computed on the device
-// and copied to the host (the copy waits for the project's stream: NMS's one synchronisation
-// with the GPU), where a short sequential pass over the mask rows keeps the boxes.
+// On the CPU the greedy walk itself; on the GPU the suppression masks and the sequential pass
+// over their rows run on the device, and the kept positions are copied to the host (the copy
+// waits for the project's stream: NMS's one synchronisation with the GPU).
 std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou);
 
 // The checks every box op makes, for code that takes boxes itself (nets/boxes.cpp):

@@ -59,11 +59,15 @@
 //   IoU > threshold. So mask (n, words), words = ceil(n / 64), row i, word c
 //   holds "which boxes of block c box i would suppress". Only the words with
 //   c >= i / 64 are written (and read). Then nms_reduce_mask, a short
-//   sequential pass on the HOST over the copied masks, keeps box i unless a
-//   kept box's mask has bit i set, OR-ing each kept box's row into a
-//   "removed" bit set. It gives exactly the walk of nms_cpu. nms_mask_cpu is the
-//   mask kernel's CPU twin: the tests run mask + reduce on the CPU too, so the
-//   host pass is tested on a machine without a GPU.
+//   sequential pass over the masks, keeps box i unless a kept box's mask has
+//   bit i set, OR-ing each kept box's row into a "removed" bit set. It gives
+//   exactly the walk of nms_cpu. It runs on the DEVICE (nms_reduce_mask_cuda,
+//   one block, the bit set in shared memory; torchvision's
+//   gather_keep_from_mask), so that only the kept positions come back to the
+//   host, not the n x words mask (12.5 MB for the 10,000 candidates of a 1024
+//   x 1024 image). nms_reduce_mask on the host is its CPU twin, and
+//   nms_mask_cpu the mask kernel's: the tests run mask + reduce on the CPU
+//   too, so the pass is tested on a machine without a GPU.
 //
 // ---- gather and matched encode (bookkeeping kernels for the detector's targets) ----
 //   gather_rows:  out[i, :] = x[index[i], :]                     x (M, C), out (n, C)
@@ -258,6 +262,12 @@ void scatter_add_rows_cuda(float* x, const float* y, const int64_t* index, int64
 // mask (n, nms_mask_words(n)) from boxes (n, 4) sorted by descending score; only
 // the words c >= i / 64 of row i are written. Asynchronous: the caller copies the
 // mask to the host (which waits for the stream) and runs nms_reduce_mask.
+// out (1 + n): out[0] = the number kept, out[1 ..] the kept positions,
+// ascending, from mask (n, nms_mask_words(n)) on the device: nms_reduce_mask's
+// pass in one block, its "removed" bit set in shared memory, which holds it
+// while nms_reduce_fits_device(n) (n up to 393,216 boxes).
+bool nms_reduce_fits_device(int64_t n);
+void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, cuda_stream_t s);
 void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshold,
                    cuda_stream_t s);
 

@@ -90,7 +90,7 @@ struct Proposals {
   Tensor scores;  // (P) objectness probability
 };
 // nms_device: where the NMS runs when the inputs are on the host. Device::CUDA runs the GPU's
-// bitmask NMS on them (the candidate boxes up, the suppression mask back): the greedy walk on
+// bitmask NMS on them (the candidate boxes up, the kept positions back): the greedy walk on
 // the CPU takes about 0.2 s for the 5 x 2000 candidates of a 1024 x 1024 image before the RPN
 // has learnt anything, the GPU a few milliseconds. Inputs on the GPU: it runs there.
 Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vector<Tensor>& logits,

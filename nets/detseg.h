@@ -97,7 +97,7 @@
 //   - the RPN's targets: anchors, IoU, labels and sampling on the host (while the
 //     device runs the backbone); the losses read the sampled anchors alone
 //     (take_rows), so 256 indices and targets per image go up, not A of each;
-//   - the proposals: top-k, decoding, clipping on the host, the NMS's mask on the
+//   - the proposals: top-k, decoding, clipping on the host, the NMS on the
 //     device (generate_proposals' nms_device; one more short wait per image);
 //   - the RoI samples: matching and sampling on the host, uploaded once;
 //   - the mask targets: RoI-aligned and thresholded on the device (binarize).

@@ -7,8 +7,8 @@
 // its copies on top of these):
 //   nms             scores to the host, stable sort; the boxes are gathered in
 //                   that order on the device and passed to nms_sorted.
-//   nms_sorted      on the GPU the suppression masks are computed there, then
-//                   copied to the host for the greedy pass over the mask rows.
+//   nms_sorted      on the GPU the suppression masks and the greedy pass over
+//                   them run there; the kept positions come back to the host.
 //   gather_rows,    on the GPU the int64 indices (matches) are copied to the
 //   take_rows,      device first (take_rows, the one op here with a backward,
 //   encode_boxes_matched  reuses its copy there).
@@ -348,12 +348,24 @@ std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou) {
     Tensor mask = Tensor::empty({n * words * 2}, DType::F32, Device::CUDA);
     uint64_t* mask_d = static_cast<uint64_t*>(mask.raw_data());
     nms_mask_cuda(mask_d, boxes.data<float>(), n, (float)iou, cuda::stream());
-    // Device-to-host copy of the masks: cuda::memcpy_d2h waits for the stream
-    // (so for the mask kernel) before copying. This is NMS's one synchronisation.
-    std::vector<uint64_t> mask_h((size_t)(n * words));
-    cuda::memcpy_d2h(mask_h.data(), mask_d, mask_h.size() * sizeof(uint64_t));
-    // The short sequential pass over the mask rows, on the host.
-    kept = nms_reduce_mask(keep.data(), mask_h.data(), n);
+    if (nms_reduce_fits_device(n)) {
+      // The pass over the mask rows on the device too; then a device-to-host
+      // copy of [count, kept positions] (n + 1 values; cuda::memcpy_d2h waits
+      // for the stream first). This is NMS's one synchronisation.
+      Tensor out = Tensor::empty({(n + 1) * 2}, DType::F32, Device::CUDA);  // int64 in float32 storage
+      int64_t* out_d = static_cast<int64_t*>(out.raw_data());
+      nms_reduce_mask_cuda(out_d, mask_d, n, cuda::stream());
+      std::vector<int64_t> out_h((size_t)(n + 1));
+      cuda::memcpy_d2h(out_h.data(), out_d, out_h.size() * sizeof(int64_t));
+      kept = out_h[0];
+      std::copy(out_h.begin() + 1, out_h.begin() + 1 + kept, keep.begin());
+    } else {
+      // Device-to-host copy of the masks (waits for the stream), then the
+      // short sequential pass over the mask rows on the host.
+      std::vector<uint64_t> mask_h((size_t)(n * words));
+      cuda::memcpy_d2h(mask_h.data(), mask_d, mask_h.size() * sizeof(uint64_t));
+      kept = nms_reduce_mask(keep.data(), mask_h.data(), n);
+    }
 #else
     fail_no_cuda(__FILE__, __LINE__);
 #endif

@@ -188,4 +188,39 @@ void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshol
   SKINMTL_LAUNCH_CHECK();
 }
 
+// The reduce of nms_reduce_mask on the device, in one block: the walk over
+// the boxes is sequential, but each kept box's row is OR-ed into the
+// "removed" bit set (shared memory) by all threads at once. Every thread reads
+// the same removed word for box i after a barrier, so the branch is the same
+// in all of them. Writes [count, keep_0, keep_1, ...] so that one copy of
+// count + 1 values brings the result to the host (not the n x words mask).
+__global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64_t n, int64_t words) {
+  extern __shared__ uint64_t removed[];
+  for (int64_t c = threadIdx.x; c < words; c += blockDim.x) removed[c] = 0;
+  __syncthreads();
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t block = i / kNmsBlock;
+    const bool keep = !(removed[block] & (uint64_t(1) << (i % kNmsBlock)));
+    __syncthreads();  // all have read removed[block] before any thread ORs into it
+    if (keep) {
+      if (threadIdx.x == 0) out[1 + kept] = i;
+      ++kept;
+      const uint64_t* row = mask + i * words;
+      for (int64_t c = block + threadIdx.x; c < words; c += blockDim.x) removed[c] |= row[c];
+      __syncthreads();
+    }
+  }
+  if (threadIdx.x == 0) out[0] = kept;
+}
+
+bool nms_reduce_fits_device(int64_t n) { return nms_mask_words(n) * (int64_t)sizeof(uint64_t) <= 48 * 1024; }
+
+void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, cuda_stream_t s) {
+  SKINMTL_CHECK(nms_reduce_fits_device(n), "nms_reduce_mask_cuda: " << n << " boxes need more shared memory than 48 KiB");
+  const int64_t words = nms_mask_words(n);
+  nms_reduce_mask_kernel<<<1, 128, (size_t)words * sizeof(uint64_t), s>>>(out, mask, n, words);
+  SKINMTL_LAUNCH_CHECK();
+}
+
 }  // namespace skinmtl
