@@ -184,8 +184,15 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     std::vector<float> label, box_target;     // per sampled row; (positives, 4)
     for (int64_t b = 0; b < B; ++b) {
       const SampledAnchors s = sample_anchors(anchors_all, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
-      for (int64_t i : s.positives) sampled.push_back(b * A + i), label.push_back(1.0f), positive.push_back(b * A + i);
-      for (int64_t i : s.negatives) sampled.push_back(b * A + i), label.push_back(0.0f);
+      for (int64_t i : s.positives) {
+        sampled.push_back(b * A + i);
+        label.push_back(1.0f);
+        positive.push_back(b * A + i);
+      }
+      for (int64_t i : s.negatives) {
+        sampled.push_back(b * A + i);
+        label.push_back(0.0f);
+      }
       if (!s.positives.empty()) {
         // encode(anchor, matched gt) for the positives (the RPN's unit coder).
         const std::vector<double> d =
