@@ -296,7 +296,9 @@ std::vector<int64_t> nms(const Tensor& boxes, const Tensor& scores, double iou);
 // On the CPU the greedy walk itself; on the GPU the suppression masks and the sequential pass
 // over their rows run on the device, and the kept positions are copied to the host (the copy
 // waits for the project's stream: NMS's one synchronisation with the GPU).
-std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou);
+// max_keep > 0: at most that many, the first of the whole walk (it stops there: proposals keep
+// their top 2000 of about 10,000 candidates).
+std::vector<int64_t> nms_sorted(const Tensor& boxes, double iou, int64_t max_keep = 0);
 
 // The checks every box op makes, for code that takes boxes itself (nets/boxes.cpp):
 // x is a defined (M, 4) tensor, float32 when on the GPU; a and b are on one device, of one dtype.

@@ -224,7 +224,9 @@ void scatter_add_rows_cpu(T* x, const T* y, const int64_t* index, int64_t n, int
 // Greedy NMS over boxes (n, 4) sorted by descending score. Writes the kept
 // positions, ascending, to keep (n) and returns how many there are.
 template <typename T>
-int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold);
+// max_keep > 0 stops the walk once that many are kept: the first max_keep of
+// the whole walk, since a box is decided by the boxes before it alone.
+int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold, int64_t max_keep = 0);
 
 // The CPU twin of nms_mask_cuda: mask (n, nms_mask_words(n)), words c < i / 64
 // of row i set to 0 (the CUDA kernel leaves them unwritten; nobody reads them).
@@ -233,7 +235,8 @@ void nms_mask_cpu(uint64_t* mask, const T* boxes, int64_t n, T threshold);
 
 // The host pass of the bitmask NMS: from mask (n, nms_mask_words(n)) (a host
 // copy), writes the kept positions, ascending, to keep (n); returns the count.
-int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n);
+// max_keep as nms_cpu's.
+int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n, int64_t max_keep = 0);
 
 // ---- CUDA (float32, on stream s; every pointer is device memory) -----------------------
 // Shapes as the CPU twins above. The results agree with the CPU's to rounding,
@@ -267,7 +270,7 @@ void scatter_add_rows_cuda(float* x, const float* y, const int64_t* index, int64
 // pass in one block, its "removed" bit set in shared memory, which holds it
 // while nms_reduce_fits_device(n) (n up to 393,216 boxes).
 bool nms_reduce_fits_device(int64_t n);
-void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, cuda_stream_t s);
+void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, int64_t max_keep, cuda_stream_t s);
 void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshold,
                    cuda_stream_t s);
 

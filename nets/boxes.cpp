@@ -118,11 +118,10 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
   // Host-to-device copy of the sorted candidates when the inputs are on the
   // host and the NMS is asked for on the GPU.
   const Tensor sorted_boxes = gather_rows(cand, sorted);
-  std::vector<int64_t> kept = nms_sorted(
+  // The walk stops at post_nms_top_n kept: the first of the whole walk.
+  const std::vector<int64_t> kept = nms_sorted(
       sorted_boxes.device() == Device::CPU && nms_device != Device::CPU ? sorted_boxes.to(nms_device) : sorted_boxes,
-      p.nms_iou);
-  if (p.post_nms_top_n > 0 && (int64_t)kept.size() > p.post_nms_top_n)
-    kept.resize((size_t)p.post_nms_top_n);
+      p.nms_iou, std::max(0, p.post_nms_top_n));
 
   std::vector<int64_t> final_index;
   std::vector<double> kept_logit;

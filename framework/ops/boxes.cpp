@@ -328,17 +328,18 @@ std::vector<int64_t> nms(const Tensor& boxes_in, const Tensor& scores_in, double
   return out;
 }
 
-std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou) {
+std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou, int64_t max_keep) {
   // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
   const Tensor boxes = as_f32(boxes_in);
   check_boxes("nms_sorted", boxes, "boxes");
+  SKINMTL_CHECK(max_keep >= 0, "nms_sorted: max_keep must be >= 0 (0: no limit), got " << max_keep);
   const int64_t n = boxes.size(0);
   std::vector<int64_t> keep((size_t)n);
   int64_t kept = 0;
   if (!on_cuda(boxes)) {
     dispatch_cpu(boxes.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      kept = nms_cpu<T>(keep.data(), boxes.data<T>(), n, (T)iou);
+      kept = nms_cpu<T>(keep.data(), boxes.data<T>(), n, (T)iou, max_keep);
     });
   } else if (n > 0) {
 #if SKINMTL_CUDA
@@ -354,7 +355,7 @@ std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou) {
       // for the stream first). This is NMS's one synchronisation.
       Tensor out = Tensor::empty({(n + 1) * 2}, DType::F32, Device::CUDA);  // int64 in float32 storage
       int64_t* out_d = static_cast<int64_t*>(out.raw_data());
-      nms_reduce_mask_cuda(out_d, mask_d, n, cuda::stream());
+      nms_reduce_mask_cuda(out_d, mask_d, n, max_keep, cuda::stream());
       std::vector<int64_t> out_h((size_t)(n + 1));
       cuda::memcpy_d2h(out_h.data(), out_d, out_h.size() * sizeof(int64_t));
       kept = out_h[0];
@@ -364,7 +365,7 @@ std::vector<int64_t> nms_sorted(const Tensor& boxes_in, double iou) {
       // short sequential pass over the mask rows on the host.
       std::vector<uint64_t> mask_h((size_t)(n * words));
       cuda::memcpy_d2h(mask_h.data(), mask_d, mask_h.size() * sizeof(uint64_t));
-      kept = nms_reduce_mask(keep.data(), mask_h.data(), n);
+      kept = nms_reduce_mask(keep.data(), mask_h.data(), n, max_keep);
     }
 #else
     fail_no_cuda(__FILE__, __LINE__);

@@ -68,12 +68,13 @@ void scatter_add_rows_cpu(T* x, const T* y, const int64_t* index, int64_t n, int
 
 // The greedy walk itself: each kept box removes the later boxes it overlaps.
 template <typename T>
-int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold) {
+int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold, int64_t max_keep) {
   std::vector<char> removed((size_t)n, 0);
   int64_t kept = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (removed[i]) continue;
     keep[kept++] = i;
+    if (kept == max_keep) break;  // the rest cannot change the first max_keep
     for (int64_t j = i + 1; j < n; ++j)
       if (!removed[j] && box_iou_elem(boxes + 4 * i, boxes + 4 * j) > threshold) removed[j] = 1;
   }
@@ -100,7 +101,7 @@ void nms_mask_cpu(uint64_t* mask, const T* boxes, int64_t n, T threshold) {
   }
 }
 
-int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n) {
+int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n, int64_t max_keep) {
   const int64_t words = nms_mask_words(n);
   std::vector<uint64_t> removed((size_t)words, 0);  // bit i: box i is suppressed
   int64_t kept = 0;
@@ -108,6 +109,7 @@ int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n) {
     const int64_t block = i / kNmsBlock, bit = i % kNmsBlock;
     if (removed[block] & (uint64_t(1) << bit)) continue;
     keep[kept++] = i;
+    if (kept == max_keep) break;
     // Box i is kept: everything it overlaps is removed. Its words before its
     // own block are not needed (those boxes come earlier and are decided).
     const uint64_t* row = mask + i * words;
@@ -126,7 +128,7 @@ int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n) {
   template void box_clip_cpu<T>(T*, const T*, int64_t, T, T);                                  \
   template void gather_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);            \
   template void scatter_add_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);       \
-  template int64_t nms_cpu<T>(int64_t*, const T*, int64_t, T);                                 \
+  template int64_t nms_cpu<T>(int64_t*, const T*, int64_t, T, int64_t);                                 \
   template void nms_mask_cpu<T>(uint64_t*, const T*, int64_t, T);
 
 SKINMTL_BOXES_INSTANTIATE(float)

@@ -194,7 +194,8 @@ void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshol
 // the same removed word for box i after a barrier, so the branch is the same
 // in all of them. Writes [count, keep_0, keep_1, ...] so that one copy of
 // count + 1 values brings the result to the host (not the n x words mask).
-__global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64_t n, int64_t words) {
+__global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64_t n, int64_t words,
+                                       int64_t max_keep) {
   extern __shared__ uint64_t removed[];
   for (int64_t c = threadIdx.x; c < words; c += blockDim.x) removed[c] = 0;
   __syncthreads();
@@ -206,6 +207,7 @@ __global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64
     if (keep) {
       if (threadIdx.x == 0) out[1 + kept] = i;
       ++kept;
+      if (kept == max_keep) break;  // the same in every thread: no barrier is left waiting
       const uint64_t* row = mask + i * words;
       for (int64_t c = block + threadIdx.x; c < words; c += blockDim.x) removed[c] |= row[c];
       __syncthreads();
@@ -216,10 +218,10 @@ __global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64
 
 bool nms_reduce_fits_device(int64_t n) { return nms_mask_words(n) * (int64_t)sizeof(uint64_t) <= 48 * 1024; }
 
-void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, cuda_stream_t s) {
+void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, int64_t max_keep, cuda_stream_t s) {
   SKINMTL_CHECK(nms_reduce_fits_device(n), "nms_reduce_mask_cuda: " << n << " boxes need more shared memory than 48 KiB");
   const int64_t words = nms_mask_words(n);
-  nms_reduce_mask_kernel<<<1, 128, (size_t)words * sizeof(uint64_t), s>>>(out, mask, n, words);
+  nms_reduce_mask_kernel<<<1, 128, (size_t)words * sizeof(uint64_t), s>>>(out, mask, n, words, max_keep);
   SKINMTL_LAUNCH_CHECK();
 }
 

@@ -291,6 +291,29 @@ TEST(Nms, BitmaskAlgorithmMatchesGreedyWalk) {
   }
 }
 
+// A walk stopped at max_keep kept boxes gives the first max_keep of the whole
+// walk, through the greedy walk, the bitmask pass and nms_sorted.
+TEST(Nms, MaxKeepGivesTheFirstOfTheWholeWalk) {
+  Rng rng(13);
+  const int64_t n = 300;
+  const Tensor b = random_boxes(n, rng, 150, 5, 50);  // taken as already sorted by score
+  const float* p = b.data<float>();
+  const std::vector<int64_t> all = nms_sorted(b, 0.5);
+  ASSERT_GT(all.size(), 20u);
+  std::vector<uint64_t> mask((size_t)(n * nms_mask_words(n)));
+  nms_mask_cpu<float>(mask.data(), p, n, 0.5f);
+  for (int64_t k : {int64_t(1), int64_t(7), (int64_t)all.size(), (int64_t)all.size() + 5}) {
+    const std::vector<int64_t> want(all.begin(), all.begin() + std::min<int64_t>(k, (int64_t)all.size()));
+    EXPECT_EQ(nms_sorted(b, 0.5, k), want) << "max_keep " << k;
+    std::vector<int64_t> walk((size_t)n), bitmask((size_t)n);
+    walk.resize((size_t)nms_cpu<float>(walk.data(), p, n, 0.5f, k));
+    bitmask.resize((size_t)nms_reduce_mask(bitmask.data(), mask.data(), n, k));
+    EXPECT_EQ(walk, want) << "max_keep " << k;
+    EXPECT_EQ(bitmask, want) << "max_keep " << k;
+  }
+  EXPECT_THROW(nms_sorted(b, 0.5, -1), Error);
+}
+
 // ---- RPN targets ------------------------------------------------------------------------------
 
 AnchorTargetParams all_in_batch() {
@@ -759,6 +782,11 @@ TEST(BoxesCuda, NmsSameKeep) {
     const std::vector<int64_t> cpu = nms(b, s, 0.7);
     const std::vector<int64_t> gpu = nms(b.to(Device::CUDA), s.to(Device::CUDA), 0.7);
     EXPECT_EQ(cpu, gpu) << "n = " << n;
+    // Stopped at 100 kept: the first 100 (the device pass breaks out of its walk).
+    const std::vector<int64_t> order = order_descending(s.to_vector());
+    const Tensor sorted = gather_rows(b, order).to(Device::CUDA);
+    const std::vector<int64_t> all = nms_sorted(sorted, 0.7), first = nms_sorted(sorted, 0.7, 100);
+    EXPECT_EQ(first, std::vector<int64_t>(all.begin(), all.begin() + std::min<size_t>(100, all.size())));
     if (n >= 1000) {
       EXPECT_EQ(gpu, nms_brute_force(b, s, 0.7));
     }
