@@ -223,9 +223,9 @@ void scatter_add_rows_cpu(T* x, const T* y, const int64_t* index, int64_t n, int
 
 // Greedy NMS over boxes (n, 4) sorted by descending score. Writes the kept
 // positions, ascending, to keep (n) and returns how many there are.
-template <typename T>
 // max_keep > 0 stops the walk once that many are kept: the first max_keep of
 // the whole walk, since a box is decided by the boxes before it alone.
+template <typename T>
 int64_t nms_cpu(int64_t* keep, const T* boxes, int64_t n, T threshold, int64_t max_keep = 0);
 
 // The CPU twin of nms_mask_cuda: mask (n, nms_mask_words(n)), words c < i / 64
@@ -263,15 +263,16 @@ void gather_rows_cuda(float* out, const float* x, const int64_t* index, int64_t 
 void scatter_add_rows_cuda(float* x, const float* y, const int64_t* index, int64_t n, int64_t C,
                            cuda_stream_t s);
 // mask (n, nms_mask_words(n)) from boxes (n, 4) sorted by descending score; only
-// the words c >= i / 64 of row i are written. Asynchronous: the caller copies the
-// mask to the host (which waits for the stream) and runs nms_reduce_mask.
-// out (1 + n): out[0] = the number kept, out[1 ..] the kept positions,
-// ascending, from mask (n, nms_mask_words(n)) on the device: nms_reduce_mask's
-// pass in one block, its "removed" bit set in shared memory, which holds it
-// while nms_reduce_fits_device(n) (n up to 393,216 boxes).
-bool nms_reduce_fits_device(int64_t n);
-void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, int64_t max_keep, cuda_stream_t s);
+// the words c >= i / 64 of row i are written. Asynchronous: the caller runs
+// nms_reduce_mask_cuda on it (or, past nms_reduce_fits_device, copies it to
+// the host and runs nms_reduce_mask).
 void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshold,
                    cuda_stream_t s);
+// out (1 + n): out[0] = the number kept, out[1 ..] the kept positions,
+// ascending, from mask (n, nms_mask_words(n)) on the device: nms_reduce_mask's
+// pass (max_keep as its) in one block, its "removed" bit set in shared memory,
+// which holds it while nms_reduce_fits_device(n) (n up to 393,216 boxes).
+bool nms_reduce_fits_device(int64_t n);
+void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, int64_t max_keep, cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -258,12 +258,15 @@ Tensor take_rows(const Tensor& x_in, const std::vector<int64_t>& index) {
                 "take_rows: x must have at least one dimension, got " << (x.defined() ? x.str() : "undefined"));
   if (on_cuda(x)) require_cuda_f32("take_rows", {&x});
   const int64_t M = x.size(0), C = M > 0 ? x.numel() / M : 0, n = (int64_t)index.size();
-  std::vector<char> taken((size_t)M, 0);
-  for (int64_t i : index) {
+  for (int64_t i : index)
     SKINMTL_CHECK(i >= 0 && i < M, "take_rows: index " << i << " out of range for " << x.str());
-    SKINMTL_CHECK(!taken[(size_t)i], "take_rows: row " << i << " is taken twice (the indices must be distinct)");
-    taken[(size_t)i] = 1;
-  }
+  // Distinct: checked on a sorted copy, O(n log n) in the n indices rather
+  // than a flag per row of x (512 of about 520,000 for the RPN's loss).
+  std::vector<int64_t> sorted(index);
+  std::sort(sorted.begin(), sorted.end());
+  const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+  SKINMTL_CHECK(twice == sorted.end(), "take_rows: row " << (twice == sorted.end() ? 0 : *twice)
+                                                        << " is taken twice (the indices must be distinct)");
   Shape shape = x.shape();
   shape[0] = n;
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());

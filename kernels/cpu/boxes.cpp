@@ -128,7 +128,7 @@ int64_t nms_reduce_mask(int64_t* keep, const uint64_t* mask, int64_t n, int64_t 
   template void box_clip_cpu<T>(T*, const T*, int64_t, T, T);                                  \
   template void gather_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);            \
   template void scatter_add_rows_cpu<T>(T*, const T*, const int64_t*, int64_t, int64_t);       \
-  template int64_t nms_cpu<T>(int64_t*, const T*, int64_t, T, int64_t);                                 \
+  template int64_t nms_cpu<T>(int64_t*, const T*, int64_t, T, int64_t);                        \
   template void nms_mask_cpu<T>(uint64_t*, const T*, int64_t, T);
 
 SKINMTL_BOXES_INSTANTIATE(float)
