@@ -87,6 +87,10 @@ Tensor Conv2d::forward(const Tensor& x) const {
   return conv2d(x, weight->value, bias ? bias->value : Tensor(), params);
 }
 
+Tensor Conv2d::forward(const Tensor& x, bool relu, const Tensor& residual) const {
+  return conv2d_bias_act(x, weight->value, bias ? bias->value : Tensor(), params, relu, residual);
+}
+
 // ---- BatchNorm2d -----------------------------------------------------------------
 
 BatchNorm2d::BatchNorm2d(int channels, double eps_, double momentum_)
@@ -153,6 +157,10 @@ Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, 
     // In bfloat16 the fold writes the weights as the convolution takes them (no cast between).
     const FoldedBatchNorm f = fold_batch_norm(conv.weight->value, bias, bn.gamma->value, bn.beta->value,
                                               *bn.running_mean, *bn.running_var, bn.eps, out);
+    // The bias, the residual and the ReLU in the convolution's op (fewer
+    // passes); a residual of another dtype goes through add's promotion.
+    if (!residual.defined() || residual.dtype() == out)
+      return conv2d_bias_act(x, f.w, f.b, conv.params, relu, residual);
     y = conv2d(x, f.w, f.b, conv.params);
   } else {
     y = bn.forward(conv.forward(x));

@@ -73,6 +73,9 @@ class Conv2d : public Module {
  public:
   Conv2d(int in_channels, int out_channels, int kernel, const Conv2dParams& p, bool bias, Rng& rng);
   Tensor forward(const Tensor& x) const;
+  // act(conv(x) + bias + residual) as one op (conv2d_bias_act, framework/ops.h):
+  // relu(forward(x)), or add(forward(x), residual), in fewer passes.
+  Tensor forward(const Tensor& x, bool relu, const Tensor& residual = Tensor()) const;
   Parameter* weight = nullptr;
   Parameter* bias = nullptr;  // null without bias
   Conv2dParams params;
@@ -103,10 +106,11 @@ class BatchNorm2d : public Module {
 //  - where nothing is recorded (evaluation, prediction), conv2d_bn: one
 //    convolution, with the residual and the ReLU in its bias pass;
 //  - in training (a frozen batch norm), where the fold costs less than the
-//    batch norm (training_fold_pays), conv2d(x, f.w, f.b) with
-//    f = fold_batch_norm(...) on the tape, then the add and the ReLU: the
-//    gradients of w, b, gamma and beta are those of the unfolded unit, without
-//    the batch norm's passes over the activations.
+//    batch norm (training_fold_pays), conv2d_bias_act(x, f.w, f.b, ...,
+//    relu, residual) with f = fold_batch_norm(...) on the tape: the gradients
+//    of w, b, gamma and beta are those of the unfolded unit, without the
+//    batch norm's passes over the activations, and the add and the ReLU ride
+//    on the convolution's bias pass (framework/ops.h).
 // Otherwise (batch statistics, small activations, or folding off) the ops one
 // by one.
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());

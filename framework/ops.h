@@ -49,6 +49,21 @@ struct Conv2dParams {
 // x (N, C, H, W), w (K, C, R, S), bias (K) or undefined -> (N, K, P, Q)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
 
+// A ResNet unit's end as one op on the tape: y = act(conv2d(x, w, bias) +
+// residual), act = ReLU when `relu`, the residual (N, K, P, Q) added when it
+// is defined. The same function and gradients as conv2d, add and relu one by
+// one, in fewer passes over the activations (kernels/fold_batch_norm.h,
+// bias_act and bias_act_backward): forward, the CPU applies the bias, the
+// residual and the ReLU to each group's output while it is in cache, the GPU
+// in one pass after the convolution (three reads and writes instead of
+// seven); backward, one pass gives the convolution's dy and the residual's
+// gradient (instead of a ReLU pass and a copy of its result per input of the
+// add). Saved for backward: x, w and y. In bfloat16 (as conv2d) the residual
+// must be bfloat16 too. conv_bn (framework/module.h) runs it when training
+// with a folded, frozen batch norm.
+Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
+                       const Tensor& residual = Tensor());
+
 // A batch norm with fixed statistics (running mean and variance, eps) folded
 // into the convolution before it (kernels/fold_batch_norm.h): conv2d(x, f.w,
 // f.b) equals conv2d(x, w, b) followed by that batch norm, up to rounding.

@@ -30,6 +30,16 @@
 //                     null, act = ReLU (relu = true) or the identity. The CPU
 //                     convolution's epilogue (kernels/conv2d.h) runs it on
 //                     each group of images right after its GEMM.
+//   bias_act_backward: the backward of y = act(v), v = conv + b + r, for the
+//                     training op conv2d_bias_act (framework/ops.h), from y
+//                     (bias_act's output) and dy, both (n):
+//                       g  = dy * [y > 0] (relu; kernels/relu.h) or dy
+//                       dr += g           (or = g when !dr_accumulate)
+//                     g is dv: the gradient the convolution's backward takes
+//                     as its dy (it sums g per channel for db too); dr is the
+//                     residual's gradient. Either may be null (not wanted);
+//                     g is overwritten. One pass instead of the separate
+//                     ReLU backward and add backward (a copy of g per input).
 //
 // Training with fixed statistics (a frozen batch norm) folds too, as
 // conv2d(x, w_folded, b_folded) on the tape (framework/ops.h,
@@ -85,12 +95,20 @@ SKINMTL_HD T bias_act_elem(T y, T b, T r, bool relu) {
   return relu && !(v > T(0)) ? T(0) : v;  // ReLU: max(v, 0), as kernels/relu.h
 }
 
+// One element of bias_act_backward's g.
+template <typename T>
+SKINMTL_HD T bias_act_backward_elem(T dy, T y, bool relu) {
+  return relu && !(y > T(0)) ? T(0) : dy;  // relu_backward_elem (kernels/relu.h)
+}
+
 // TW, TG: T, or bf16 for T = float.
 template <typename T, typename TW = T>
 void fold_batch_norm_cpu(TW* w_folded, T* b_folded, const T* w, const T* b, const T* gamma, const T* beta,
                          const T* mean, const T* var, double eps, int64_t K, int64_t CRS);
 template <typename T>
 void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu);
+template <typename T>
+void bias_act_backward_cpu(T* g, T* dr, const T* dy, const T* y, int64_t n, bool relu, bool dr_accumulate);
 
 template <typename T, typename TG = T>
 void fold_weight_backward_cpu(T* dw, T* dgamma, const TG* dwf, const T* w, const T* gamma, const T* var, double eps,
@@ -117,5 +135,8 @@ void fold_bias_backward_cuda(float* db, float* dgamma, float* dbeta, const float
 template <typename T>
 void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K, int64_t HW, bool relu,
                    cuda_stream_t s);
+template <typename T>
+void bias_act_backward_cuda(T* g, T* dr, const T* dy, const T* y, int64_t n, bool relu, bool dr_accumulate,
+                            cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -57,12 +57,14 @@ std::vector<Tensor> FPN::forward(const ResNet50::Stages& s) {
     SKINMTL_CHECK(c[i]->defined() && c[i]->ndim() == 4 && c[i]->size(1) == cfg_.in_channels[i],
                   "FPN: stage c" << i + 2 << " must be (N, " << cfg_.in_channels[i] << ", h, w), got "
                                  << (c[i]->defined() ? c[i]->str() : std::string("undefined")));
-  // Top-down: m5 = l5; m_i = l_i + up(m_{i+1}) at l_i's size.
+  // Top-down: m5 = l5; m_i = l_i + up(m_{i+1}) at l_i's size (c_i's: the
+  // lateral convolutions are 1x1, stride 1), the add in the lateral
+  // convolution's bias pass (conv2d_bias_act, framework/ops.h).
   Tensor merged[4];
   merged[3] = lateral[3]->forward(*c[3]);
   for (int i = 2; i >= 0; --i) {
-    Tensor l = lateral[i]->forward(*c[i]);
-    merged[i] = add(l, upsample_nearest(merged[i + 1], l.size(2), l.size(3)));
+    const Tensor up = upsample_nearest(merged[i + 1], c[i]->size(2), c[i]->size(3));
+    merged[i] = lateral[i]->forward(*c[i], /*relu=*/false, up);
   }
   std::vector<Tensor> p(5);
   for (int i = 0; i < 4; ++i) p[i] = output[i]->forward(merged[i]);

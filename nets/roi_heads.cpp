@@ -52,9 +52,9 @@ RoiHeads::BoxOutput RoiHeads::box_forward(const std::vector<Tensor>& levels, con
 
 Tensor RoiHeads::mask_forward(const std::vector<Tensor>& levels, const Tensor& rois) {
   Tensor x = pool(levels, rois, cfg_.mask_pooled);  // (R, C, 14, 14)
-  for (auto& conv : mask_convs) x = relu(conv->forward(x));
+  for (auto& conv : mask_convs) x = conv->forward(x, /*relu=*/true);
   x = upsample_nearest(x, 2 * x.size(2), 2 * x.size(3));  // (R, M, 28, 28)
-  x = relu(mask_up->forward(x));
+  x = mask_up->forward(x, /*relu=*/true);
   return mask_logits->forward(x);  // (R, 1, 28, 28)
 }
 

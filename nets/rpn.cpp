@@ -20,7 +20,7 @@ RPNHead::Output RPNHead::forward(const std::vector<Tensor>& levels) {
                 "RPNHead: " << levels.size() << " levels for " << cfg_.anchor_sizes.size() << " anchor sizes");
   Output out;
   for (const Tensor& x : levels) {
-    Tensor t = relu(conv->forward(x));
+    Tensor t = conv->forward(x, /*relu=*/true);  // the ReLU in the bias pass
     out.logits.push_back(cls_logits->forward(t));
     out.deltas.push_back(bbox_pred->forward(t));
   }

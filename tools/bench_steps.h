@@ -392,14 +392,15 @@ inline void instrument_backward(const Tensor& root, Breakdown& t) {
     }
     BackwardFn inner = node->backward;
     std::string name = node->name;
-    const bool is_conv = name == "conv2d";
+    const bool fused = name == "conv2d_bias_act";  // + bias, residual, ReLU (framework/ops.h)
+    const bool is_conv = name == "conv2d" || fused;
     Shape w = is_conv ? node->inputs[1].shape : Shape{};
     int64_t in_h = is_conv ? node->inputs[0].shape[2] : 0;
-    node->backward = [inner, name, is_conv, w, in_h, &t](const Tensor& dy, GradBuffers& d) {
+    node->backward = [inner, name, is_conv, fused, w, in_h, &t](const Tensor& dy, GradBuffers& d) {
       std::string key = "bwd " + name;
       if (is_conv)
         key = "bwd conv " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
-              (dy.size(2) * 2 <= in_h && w[2] < 7 ? " stride 2" : "");
+              (dy.size(2) * 2 <= in_h && w[2] < 7 ? " stride 2" : "") + (fused ? " + bias_act" : "");
       // A convolution's backward: the dw GEMM and (when dx is wanted) the dx
       // GEMM, each as many multiply-adds as the forward.
       const double fwd_flops = is_conv ? 2.0 * (double)dy.numel() * (double)(w[1] * w[2] * w[3]) : 0;

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 
+#include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
@@ -162,26 +163,114 @@ void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns) {
 
 namespace {
 
-// The convolution in x's dtype (float32, float64, or bfloat16 with float32 bias).
-Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+// What conv2d_bias_act adds to the convolution in the same op: + residual
+// when it is defined, then a ReLU when `relu`. Neither: a plain conv2d.
+struct Epilogue {
+  Tensor residual;
+  bool relu = false;
+  bool any() const { return relu || residual.defined(); }
+};
+
+// bias_act_backward (kernels/fold_batch_norm.h) on dy's device: g (dy's
+// shape, or undefined: not wanted) = dy * [y > 0], and dr += or = g.
+void bias_act_backward(const Tensor& g, const GradBuffers::Target& dr, const Tensor& dy, const Tensor& y) {
+  const int64_t n = dy.numel();
+  if (dy.device() == Device::CPU) {
+    dispatch_cpu(dy.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_backward_cpu<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
+                               /*relu=*/true, dr.accumulate);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_backward_cuda<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
+                                /*relu=*/true, dr.accumulate, cuda::stream());
+    }));
+  }
+}
+
+// The convolution's backward from its output gradient dy into d's inputs 0
+// (x), 1 (w) and 2 (bias), on the backend the forward ran on.
+void conv2d_backward(const Tensor& dy, GradBuffers& d, const Tensor& x, const Tensor& w, const Conv2dShape& sh,
+                     bool use_cudnn, bool graph_api) {
+  // Each gradient is written whole (GradBuffers::write): added into where its
+  // buffer holds a sum already (a leaf's weights), written where it holds
+  // nothing yet (an input, or folded weights).
+  const GradBuffers::Target tx = d.write(0), tw = d.write(1), tb = d.write(2);
+  const Tensor &dx = tx.tensor, &dw = tw.tensor, &db = tb.tensor;
+  const Conv2dAccumulate acc{tx.accumulate, tw.accumulate, tb.accumulate};
+  const bool need_col = dx.defined() || dw.defined();
+  if (x.device() == Device::CPU) {
+    Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
+    dispatch_cpu(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      conv2d_backward_cpu<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
+                             x.data<T>(), w.data<T>(), data_or_null<T>(col), sh, acc);
+    });
+  } else if (use_cudnn) {
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (graph_api) {
+        const int align = cudnn_alignment({data_or_null<T>(dx), data_or_null<T>(dw), dy.data<T>(), x.data<T>(), w.data<T>()});
+        const size_t bytes = conv2d_cudnn_graph_backward_workspace_bytes(
+            sh, dx.defined(), dw.defined(), acc, cudnn_data(x), align);
+        Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
+        conv2d_backward_cudnn_graph(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(), x.data<T>(),
+                                    w.data<T>(), data_or_null<float>(ws), bytes, align, sh, acc, cuda::stream());
+        return;
+      }
+      const size_t bytes = conv2d_cudnn_backward_workspace_bytes(
+          sh, dx.defined(), dw.defined(), cudnn_data(x));
+      Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
+      conv2d_backward_cudnn(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(),
+                            x.data<T>(), w.data<T>(), data_or_null<float>(ws), bytes, sh, acc,
+                            cuda::stream());
+    }));
+  } else {
+    Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
+    SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
+        data_or_null<float>(dx), data_or_null<float>(dw), data_or_null<float>(db), dy.data<float>(),
+        x.data<float>(), w.data<float>(), data_or_null<float>(col), sh, acc, cuda::stream()));
+  }
+}
+
+// The convolution in x's dtype (float32, float64, or bfloat16 with float32
+// bias), followed by the epilogue e.
+Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                       const Epilogue& e = {}) {
   const Conv2dShape sh = conv2d_shape(x, w, bias, p);
   const Device dev = x.device();
   // Only CUDA has a choice; fixed here so that backward uses the same one.
   const bool use_cudnn = dev == Device::CUDA && conv_backend() != ConvBackend::Im2col;
   const bool graph_api = use_cudnn && conv_backend() == ConvBackend::CuDNNGraph;
   if (through_f32(x, use_cudnn))
-    return cast(conv2d_in_dtype(as_f32(x), as_f32(w), bias, p), DType::BF16);
+    return cast(conv2d_in_dtype(as_f32(x), as_f32(w), bias, p, {as_f32(e.residual), e.relu}), DType::BF16);
+  const Tensor& r = e.residual;
+  SKINMTL_CHECK(!r.defined() || (r.shape() == Shape{sh.N, sh.K, sh.P, sh.Q} && r.dtype() == x.dtype() &&
+                                 r.device() == dev),
+                "conv2d_bias_act: the residual must be the output's shape (" << sh.N << ", " << sh.K << ", "
+                                                                             << sh.P << ", " << sh.Q
+                                                                             << "), dtype (" << dtype_name(x.dtype())
+                                                                             << ") and device; got " << r.str());
   Tensor y = Tensor::empty({sh.N, sh.K, sh.P, sh.Q}, x.dtype(), dev);
 
   if (sh.N > 0) {
     if (dev == Device::CPU) {
+      // The bias (and the epilogue) are applied to each group's output while it is in cache.
       Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
+        Conv2dEpilogue<T> epilogue;
+        epilogue.residual = data_or_null<T>(r);
+        epilogue.relu = e.relu;
         conv2d_forward_cpu<T>(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<T>(bias), data_or_null<T>(col),
-                              sh);
+                              sh, epilogue);
       });
     } else {
+      // On the GPU an epilogue is one bias_act pass after a convolution
+      // without bias: the bias, the residual and the ReLU together.
+      const Tensor conv_bias = e.any() ? Tensor() : bias;
       if (use_cudnn) {
         require_cuda_f32("conv2d", {&bias});
         SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
@@ -190,68 +279,50 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
             const int align = cudnn_alignment({y.data<T>(), x.data<T>(), w.data<T>()});
             const size_t bytes = conv2d_cudnn_graph_forward_workspace_bytes(sh, cudnn_data(x), align);
             Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-            conv2d_forward_cudnn_graph(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(bias),
+            conv2d_forward_cudnn_graph(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(conv_bias),
                                        data_or_null<float>(ws), bytes, align, sh, cuda::stream());
-            return;
+          } else {
+            const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh, cudnn_data(x));
+            Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
+            conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(conv_bias),
+                                 data_or_null<float>(ws), bytes, sh, cuda::stream());
           }
-          const size_t bytes = conv2d_cudnn_forward_workspace_bytes(sh, cudnn_data(x));
-          Tensor ws = scratch(floats_for(bytes), DType::F32, dev);
-          conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(bias),
-                               data_or_null<float>(ws), bytes, sh, cuda::stream());
+          if (e.any())
+            bias_act_cuda<T>(y.data<T>(), data_or_null<float>(bias), data_or_null<T>(r), sh.N, sh.K,
+                             (int64_t)sh.P * sh.Q, e.relu, cuda::stream());
         }));
       } else {
         require_cuda_f32("conv2d", {&x, &w, &bias});
         Tensor col = scratch(conv2d_col_elems(sh), DType::F32, dev);
-        SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(),
-                                                     w.data<float>(), data_or_null<float>(bias),
-                                                     data_or_null<float>(col), sh, cuda::stream()));
+        SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(), w.data<float>(),
+                                                     data_or_null<float>(conv_bias), data_or_null<float>(col), sh,
+                                                     cuda::stream()));
+        if (e.any())
+          SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), data_or_null<float>(bias),
+                                                 data_or_null<float>(r), sh.N, sh.K, (int64_t)sh.P * sh.Q, e.relu,
+                                                 cuda::stream()));
       }
     }
   }
 
-  // Saved for backward: x and w (captured by the lambda).
-  record(y, "conv2d", {x, w, bias},
-         [x, w, sh, use_cudnn, graph_api](const Tensor& dy, GradBuffers& d) {
-           if (sh.N == 0 || (!d.needs(0) && !d.needs(1) && !d.needs(2))) return;
-           // Each gradient is written whole (GradBuffers::write): added into
-           // where its buffer holds a sum already (a leaf's weights), written
-           // where it holds nothing yet (an input, or folded weights).
-           const GradBuffers::Target tx = d.write(0), tw = d.write(1), tb = d.write(2);
-           const Tensor &dx = tx.tensor, &dw = tw.tensor, &db = tb.tensor;
-           const Conv2dAccumulate acc{tx.accumulate, tw.accumulate, tb.accumulate};
-           const bool need_col = dx.defined() || dw.defined();
-           if (x.device() == Device::CPU) {
-             Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
-             dispatch_cpu(x.dtype(), [&](auto tag) {
-               using T = decltype(tag);
-               conv2d_backward_cpu<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
-                                      x.data<T>(), w.data<T>(), data_or_null<T>(col), sh, acc);
-             });
-           } else if (use_cudnn) {
-             SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
-               using T = decltype(tag);
-               if (graph_api) {
-                 const int align = cudnn_alignment({data_or_null<T>(dx), data_or_null<T>(dw), dy.data<T>(), x.data<T>(), w.data<T>()});
-                 const size_t bytes = conv2d_cudnn_graph_backward_workspace_bytes(
-                     sh, dx.defined(), dw.defined(), acc, cudnn_data(x), align);
-                 Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
-                 conv2d_backward_cudnn_graph(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(), x.data<T>(),
-                                             w.data<T>(), data_or_null<float>(ws), bytes, align, sh, acc, cuda::stream());
-                 return;
-               }
-               const size_t bytes = conv2d_cudnn_backward_workspace_bytes(
-                   sh, dx.defined(), dw.defined(), cudnn_data(x));
-               Tensor ws = scratch(floats_for(bytes), DType::F32, Device::CUDA);
-               conv2d_backward_cudnn(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<float>(db), dy.data<T>(),
-                                     x.data<T>(), w.data<T>(), data_or_null<float>(ws), bytes, sh, acc,
-                                     cuda::stream());
-             }));
-           } else {
-             Tensor col = scratch(need_col ? conv2d_col_elems(sh) : 0, DType::F32, Device::CUDA);
-             SKINMTL_CUDA_ONLY(conv2d_backward_im2col_cuda(
-                 data_or_null<float>(dx), data_or_null<float>(dw), data_or_null<float>(db), dy.data<float>(),
-                 x.data<float>(), w.data<float>(), data_or_null<float>(col), sh, acc, cuda::stream()));
+  // Saved for backward: x and w (captured by the lambda), and y when a ReLU
+  // ends the op (its mask; y.detach(): a Node never holds its own output).
+  const bool relu = e.relu, has_residual = r.defined();
+  const Tensor y_saved = relu ? y.detach() : Tensor();
+  record(y, e.any() ? "conv2d_bias_act" : "conv2d", {x, w, bias, r},
+         [x, w, sh, use_cudnn, graph_api, relu, has_residual, y_saved](const Tensor& dy, GradBuffers& d) {
+           const bool conv_wants = d.needs(0) || d.needs(1) || d.needs(2);
+           // dv, the gradient of conv + bias + residual: dy through the ReLU.
+           Tensor dv = dy;
+           if (relu) {
+             const GradBuffers::Target dr = d.write(3);
+             dv = conv_wants && sh.N > 0 ? Tensor::empty(dy.shape(), dy.dtype(), dy.device()) : Tensor();
+             bias_act_backward(dv, dr, dy, y_saved);
+           } else if (has_residual) {
+             write_gradient(d.write(3), dy);
            }
+           if (sh.N == 0 || !conv_wants) return;
+           conv2d_backward(dv, d, x, w, sh, use_cudnn, graph_api);
          });
   return y;
 }
@@ -360,6 +431,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
   if (convolves_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p);
   return conv2d_in_dtype(x, w, bias, p);
+}
+
+Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
+                       const Tensor& residual) {
+  SKINMTL_CHECK(x.defined() && w.defined(), "conv2d_bias_act: input x and weights w must be defined");
+  if (convolves_in_bf16(x)) {
+    SKINMTL_CHECK(!residual.defined() || residual.dtype() == DType::BF16,
+                  "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());
+    return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p, {residual, relu});
+  }
+  return conv2d_in_dtype(x, w, bias, p, {residual, relu});
 }
 
 }  // namespace skinmtl

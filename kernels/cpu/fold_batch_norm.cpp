@@ -72,7 +72,28 @@ void bias_act_cpu(T* y, const T* b, const T* residual, int64_t N, int64_t K, int
   }
 }
 
+template <typename T>
+void bias_act_backward_cpu(T* g, T* dr, const T* dy, const T* y, int64_t n, bool relu, bool dr_accumulate) {
+  with_accumulate(dr_accumulate, [&](auto acc) {
+    if (g && dr) {
+      SKINMTL_PARALLEL_SIMD(n)
+      for (int64_t i = 0; i < n; ++i) {
+        const T gi = bias_act_backward_elem(dy[i], y[i], relu);
+        g[i] = gi;
+        put_grad(dr[i], gi, acc);
+      }
+    } else if (g) {
+      SKINMTL_PARALLEL_SIMD(n)
+      for (int64_t i = 0; i < n; ++i) g[i] = bias_act_backward_elem(dy[i], y[i], relu);
+    } else if (dr) {
+      SKINMTL_PARALLEL_SIMD(n)
+      for (int64_t i = 0; i < n; ++i) put_grad(dr[i], bias_act_backward_elem(dy[i], y[i], relu), acc);
+    }
+  });
+}
+
 #define INSTANTIATE(T)                                                                                     \
+  template void bias_act_backward_cpu<T>(T*, T*, const T*, const T*, int64_t, bool, bool);                \
   template void fold_batch_norm_cpu<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, const T*, \
                                        double, int64_t, int64_t);                                         \
   template void bias_act_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t, bool);                 \

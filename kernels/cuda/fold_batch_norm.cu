@@ -1,6 +1,6 @@
 // CUDA kernels for kernels/fold_batch_norm.h: the fold and its backward in
 // float32 (the folded weights and their gradient float32 or bfloat16),
-// bias_act for float32 and bfloat16 activations.
+// bias_act and its backward for float32 and bfloat16 activations.
 #include "kernels/bf16.h"
 #include "kernels/cuda/block_sum.cuh"
 #include "kernels/cuda/check.cuh"
@@ -54,11 +54,22 @@ __global__ void fold_bias_backward_kernel(float* db, float* dgamma, float* dbeta
   }
 }
 
-template <typename T>
-__global__ void bias_act_kernel(T* y, const float* b, const T* residual, int64_t n, int64_t K, int64_t HW,
-                                bool relu) {
-  CUDA_KERNEL_LOOP(i, n) {
+// Element i of y has channel (i / HW) % K, in the index type I (uint32_t
+// where it fits, so no 64-bit division per element: CUDA_KERNEL_LOOP_T).
+template <typename I, typename T>
+__global__ void bias_act_kernel(T* y, const float* b, const T* residual, I n, I K, I HW, bool relu) {
+  CUDA_KERNEL_LOOP_T(I, i, n) {
     store(y, i, bias_act_elem(load(y, i), b ? b[(i / HW) % K] : 0.f, residual ? load(residual, i) : 0.f, relu));
+  }
+}
+
+template <typename T>
+__global__ void bias_act_backward_kernel(T* g, T* dr, const T* dy, const T* y, int64_t n, bool relu,
+                                         bool dr_accumulate) {
+  CUDA_KERNEL_LOOP(i, n) {
+    const float gi = bias_act_backward_elem(load(dy, i), load(y, i), relu);
+    if (g) store(g, i, gi);
+    if (dr) store(dr, i, dr_accumulate ? load(dr, i) + gi : gi);
   }
 }
 
@@ -94,7 +105,19 @@ void bias_act_cuda(T* y, const float* b, const T* residual, int64_t N, int64_t K
                    cuda_stream_t s) {
   const int64_t n = N * K * HW;
   if (n == 0) return;
-  bias_act_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, b, residual, n, K, HW, relu);
+  if (cuda::index_fits_32(n))
+    bias_act_kernel<uint32_t, T><<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, b, residual, (uint32_t)n,
+                                                                               (uint32_t)K, (uint32_t)HW, relu);
+  else
+    bias_act_kernel<int64_t, T><<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(y, b, residual, n, K, HW, relu);
+  SKINMTL_LAUNCH_CHECK();
+}
+
+template <typename T>
+void bias_act_backward_cuda(T* g, T* dr, const T* dy, const T* y, int64_t n, bool relu, bool dr_accumulate,
+                            cuda_stream_t s) {
+  if (n == 0 || (!g && !dr)) return;
+  bias_act_backward_kernel<<<cuda::blocks_for(n), cuda::kThreads, 0, s>>>(g, dr, dy, y, n, relu, dr_accumulate);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -110,5 +133,9 @@ template void bias_act_cuda<float>(float*, const float*, const float*, int64_t, 
                                    cuda_stream_t);
 template void bias_act_cuda<bf16>(bf16*, const float*, const bf16*, int64_t, int64_t, int64_t, bool,
                                   cuda_stream_t);
+template void bias_act_backward_cuda<float>(float*, float*, const float*, const float*, int64_t, bool, bool,
+                                            cuda_stream_t);
+template void bias_act_backward_cuda<bf16>(bf16*, bf16*, const bf16*, const bf16*, int64_t, bool, bool,
+                                           cuda_stream_t);
 
 }  // namespace skinmtl

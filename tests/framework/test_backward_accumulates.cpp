@@ -110,6 +110,24 @@ std::vector<Case> cases() {
                  return conv2d(v[0], v[1], v[2], Conv2dParams{});
                },
                {randn({3, 6, 5, 7}, rng), randn({4, 6, 1, 1}, rng), randn({4}, rng)}, {}});
+  // The fused unit end: the residual's gradient and the convolution's dy
+  // come out of one pass (kernels/fold_batch_norm.h, bias_act_backward).
+  for (bool relu : {true, false}) {
+    c.push_back({relu ? "conv2d_bias_act, residual, ReLU" : "conv2d_bias_act, residual, no ReLU",
+                 [relu](const std::vector<Tensor>& v) {
+                   return conv2d_bias_act(v[0], v[1], v[2], Conv2dParams::make(2, 1), relu, v[3]);
+                 },
+                 {randn({3, 5, 11, 9}, rng), randn({7, 5, 3, 3}, rng), randn({7}, rng), randn({3, 7, 6, 5}, rng)},
+                 {}});
+  }
+  c.push_back({"conv2d_bias_act of fold_batch_norm, ReLU",
+               [](const std::vector<Tensor>& v) {
+                 const FoldedBatchNorm f = fold_batch_norm(v[1], v[2], v[3], v[4], v[5], v[6], 1e-3);
+                 return conv2d_bias_act(v[0], f.w, f.b, Conv2dParams{}, /*relu=*/true);
+               },
+               {randn({2, 3, 7, 6}, rng), randn({4, 3, 1, 1}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 1.5),
+                randn({4}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 2.0)},
+               {5, 6}});
   for (bool training : {true, false}) {
     BatchNormParams p;
     p.training = training;
