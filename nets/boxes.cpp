@@ -79,14 +79,8 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
                                             << " is not finite (" << v[i] << ")");
     const int64_t A = (int64_t)v.size();
     const int64_t k = p.pre_nms_top_n <= 0 ? A : std::min<int64_t>(p.pre_nms_top_n, A);
-    std::vector<int64_t> top(A);
-    std::iota(top.begin(), top.end(), int64_t(0));
-    // Descending logit, ties by the lower anchor index: a strict total order,
-    // so partial_sort's result does not depend on the implementation.
-    std::partial_sort(top.begin(), top.begin() + k, top.end(), [&](int64_t x, int64_t y) {
-      return v[(size_t)x] > v[(size_t)y] || (v[(size_t)x] == v[(size_t)y] && x < y);
-    });
-    top.resize((size_t)k);
+    // Descending logit, ties by the lower anchor index.
+    const std::vector<int64_t> top = top_k_descending(v, k);
     for (int64_t i : top) cand_logit.push_back(v[(size_t)i]);
     level_boxes.push_back(
         clip_boxes(decode_boxes(gather_rows(a, top), gather_rows(d, top)), img_h, img_w));

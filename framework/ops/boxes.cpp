@@ -310,6 +310,40 @@ std::vector<int64_t> order_descending(const std::vector<double>& v) {
   return order;
 }
 
+std::vector<int64_t> top_k_descending(const std::vector<double>& v, int64_t k) {
+  const int64_t n = (int64_t)v.size();
+  SKINMTL_CHECK(k >= 0, "top_k_descending: k must be >= 0, got " << k);
+  double lo = 0, hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = v[(size_t)i];
+    SKINMTL_CHECK(std::isfinite(x), "top_k_descending: value " << i << " is not finite (" << x << ")");
+    lo = i == 0 ? x : std::min(lo, x);
+    hi = i == 0 ? x : std::max(hi, x);
+  }
+  if (k >= n) return order_descending(v);
+  std::vector<int64_t> top;
+  if (k == 0) return top;
+  // Bucket the values evenly over [lo, hi]. bucket() never decreases as the
+  // value grows, so a value in a higher bucket is larger: the top k are every
+  // value above the bucket b that holds the k-th largest, and the largest of
+  // b's. So only the values of buckets >= b are sorted.
+  const int kBuckets = 4096;
+  const double scale = hi > lo ? kBuckets / (hi - lo) : 0.0;
+  auto bucket = [&](double x) { return std::min(kBuckets - 1, (int)((x - lo) * scale)); };
+  std::vector<int64_t> count(kBuckets, 0);
+  for (double x : v) ++count[(size_t)bucket(x)];
+  int b = kBuckets - 1;
+  for (int64_t above = 0; above + count[(size_t)b] < k; --b) above += count[(size_t)b];
+  for (int64_t i = 0; i < n; ++i)
+    if (bucket(v[(size_t)i]) >= b) top.push_back(i);
+  // Descending value, ties by the lower index: a strict total order.
+  std::sort(top.begin(), top.end(), [&](int64_t x, int64_t y) {
+    return v[(size_t)x] > v[(size_t)y] || (v[(size_t)x] == v[(size_t)y] && x < y);
+  });
+  top.resize((size_t)k);
+  return top;
+}
+
 std::vector<int64_t> nms(const Tensor& boxes_in, const Tensor& scores_in, double iou) {
   // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
   const Tensor boxes = as_f32(boxes_in);

@@ -314,6 +314,34 @@ TEST(Nms, MaxKeepGivesTheFirstOfTheWholeWalk) {
   EXPECT_THROW(nms_sorted(b, 0.5, -1), Error);
 }
 
+// The proposals' top-k: the first k of the stable descending order, for every
+// k, with many ties (values on a coarse grid, so the k-th value is usually
+// shared and the lowest indices holding it must be the ones kept).
+TEST(TopK, IsThePrefixOfTheStableDescendingOrder) {
+  Rng rng(17);
+  for (int64_t n : {1, 2, 9, 1000}) {
+    std::vector<double> v = rand_uniform({n}, rng, -4.0, 4.0, DType::F64).to_vector();
+    for (double& x : v) x = std::round(x * 2) / 2;  // 17 distinct values at most
+    const std::vector<int64_t> order = order_descending(v);
+    for (int64_t k : {int64_t(0), int64_t(1), n / 3, n - 1, n, n + 4}) {
+      if (k < 0) continue;
+      const std::vector<int64_t> want(order.begin(), order.begin() + std::min(k, n));
+      EXPECT_EQ(top_k_descending(v, k), want) << "n " << n << ", k " << k;
+    }
+  }
+  // Values bunched in one bucket, and one far away: the whole bucket is sorted.
+  std::vector<double> bunched(500);
+  for (size_t i = 0; i < bunched.size(); ++i) bunched[i] = 1e-9 * (double)((i * 37) % 101);
+  bunched.push_back(1e6);
+  const std::vector<int64_t> order = order_descending(bunched);
+  EXPECT_EQ(top_k_descending(bunched, 50), std::vector<int64_t>(order.begin(), order.begin() + 50));
+  EXPECT_EQ(top_k_descending(std::vector<double>(7, 2.5), 3), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_TRUE(top_k_descending({}, 3).empty());
+  EXPECT_EQ(top_k_descending({1, 3, 3, 2, 3}, 2), (std::vector<int64_t>{1, 2}));
+  EXPECT_THROW(top_k_descending({1.0}, -1), Error);
+  EXPECT_ERROR_WITH(top_k_descending({1.0, std::nan(""), 2.0}, 1), "value 1 is not finite");
+}
+
 // ---- RPN targets ------------------------------------------------------------------------------
 
 AnchorTargetParams all_in_batch() {

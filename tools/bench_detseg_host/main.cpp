@@ -11,8 +11,11 @@
 //
 //   bin/bench_detseg_host [--size S] [--batch B] [--reps R]
 //
-// The proposals are not timed here: their NMS runs on the GPU in a GPU run
-// (generate_proposals' nms_device), and on the CPU it dominates them.
+// The proposals are timed without their NMS, which runs on the GPU in a GPU
+// run (generate_proposals' nms_device) and dominates them on the CPU: with
+// post_nms_top_n = 1 the walk stops at the first box, and what remains is the
+// host's part (per level the top 2000 logits, decoding, clipping, the size
+// filter, the score order of the ~10,000 candidates), on random RPN outputs.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -116,11 +119,23 @@ int main(int argc, char** argv) {
       const Tensor t = Tensor::from_vector(target, {batch, A}), w = Tensor::from_vector(weight, {batch, A}),
                    bw = Tensor::from_vector(box_weight, {batch, A, 4}), d = concat(deltas, 0);
     });
+    // Random RPN outputs for the proposals: logits N(0, 1), deltas N(0, 0.1).
+    std::vector<Tensor> logits, deltas;
+    for (const Tensor& a : levels) {
+      logits.push_back(randn({a.size(0)}, rng));
+      deltas.push_back(randn({a.size(0), 4}, rng, 0.1));
+    }
+    ProposalParams host_part = cfg.train_proposals;
+    host_part.post_nms_top_n = 1;
+    const double t_proposals = median_ms(reps, [&] {
+      for (int b = 0; b < batch; ++b) generate_proposals(levels, logits, deltas, size, size, host_part);
+    });
     std::printf("Song et al.'s iteration, the host's part: %d x %d, batch %d, %lld anchors per image (median of %d)\n",
                 size, size, batch, (long long)A, reps);
     std::printf("  %-58s %8.2f ms  (kept by DetSegNet: made once per size)\n", "anchors, all levels", t_anchors);
     std::printf("  %-58s %8.2f ms\n", "RPN targets, the sampled anchors (sample_anchors)", t_sampled);
     std::printf("  %-58s %8.2f ms\n", "RPN targets, dense B x A arrays (before, for comparison)", t_dense);
+    std::printf("  %-58s %8.2f ms\n", "proposals without the NMS (GPU's in a GPU run), all images", t_proposals);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_detseg_host: %s\n", e.what());
     return 1;
