@@ -215,10 +215,11 @@ void col2im_cpu(T* dx_n,           // (C, H, W), one image, +=
                 const Conv2dShape& sh);
 
 // scratch: conv2d_cpu_scratch_elems(sh) elements (null when that is 0).
-// The epilogue (inference only, framework/ops.h conv2d_bn): after each group's
-// GEMM, while its output is still in cache, y = act(y + bias[k] + residual)
-// with act ReLU when `relu` (kernels/fold_batch_norm.h's bias_act_elem); the
-// default is the plain bias add.
+// The epilogue (framework/ops.h: conv2d_bn in inference, conv2d_bias_act in
+// training): after each group's GEMM, while its output is still in cache,
+// y = act(y + bias[k] + residual) with act ReLU when `relu`
+// (kernels/fold_batch_norm.h's bias_act_elem); the default is the plain bias
+// add.
 template <typename T>
 struct Conv2dEpilogue {
   const T* residual = nullptr;  // (N, K, P, Q) or null
