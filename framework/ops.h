@@ -63,6 +63,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 // with a folded, frozen batch norm.
 Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
                        const Tensor& residual = Tensor());
+// Whether conv2d_bias_act fuses (the default) or records conv2d, add and relu one by one: the same
+// function either way, so that a benchmark can measure what the fusion gives on one machine in
+// one run (bench_gpu's "+unfused"). The initial setting comes from SKINMTL_FUSE_CONV_EPILOGUE
+// (1, the default, or 0), read once.
+void set_conv_epilogue_fusion(bool on);
+bool conv_epilogue_fusion();
 
 // A batch norm with fixed statistics (running mean and variance, eps) folded
 // into the convolution before it (kernels/fold_batch_norm.h): conv2d(x, f.w,

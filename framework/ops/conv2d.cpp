@@ -433,9 +433,31 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
   return conv2d_in_dtype(x, w, bias, p);
 }
 
+namespace {
+
+bool& epilogue_fusion_setting() {
+  static bool on = [] {
+    const char* v = std::getenv("SKINMTL_FUSE_CONV_EPILOGUE");
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0) return true;
+    SKINMTL_CHECK(std::strcmp(v, "0") == 0, "SKINMTL_FUSE_CONV_EPILOGUE must be 0 or 1, got '" << v << "'");
+    return false;
+  }();
+  return on;
+}
+
+}  // namespace
+
+void set_conv_epilogue_fusion(bool on) { epilogue_fusion_setting() = on; }
+bool conv_epilogue_fusion() { return epilogue_fusion_setting(); }
+
 Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
                        const Tensor& residual) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d_bias_act: input x and weights w must be defined");
+  if (!conv_epilogue_fusion()) {  // the three ops it stands for
+    Tensor y = conv2d(x, w, bias, p);
+    if (residual.defined()) y = add(y, residual);
+    return relu ? skinmtl::relu(y) : y;
+  }
   if (convolves_in_bf16(x)) {
     SKINMTL_CHECK(!residual.defined() || residual.dtype() == DType::BF16,
                   "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());

@@ -59,6 +59,11 @@
 // same engine rules through the interface cuDNN keeps; the rows say whether it
 // costs anything.
 //
+// "+unfused" (e.g. tf32+benchmark+unfused): conv2d_bias_act recorded as the
+// conv2d, add and relu it stands for (set_conv_epilogue_fusion(false),
+// framework/ops.h): set against the same configuration without it, what the
+// fused unit end gives on this GPU.
+//
 // Host share: the part of skinmtl's run before its final wait for the GPU,
 // i.e. the CPU's time to issue the work (bench::time_reps). It says which of
 // the remaining speed-ups comes first: near 100% the GPU idles while the host
@@ -85,7 +90,7 @@
 // the detector) and runs it once, on either device.
 //
 // Options: --precision LIST (fp32, tf32, bf16, each with any of +benchmark,
-// +graph and +cudnn-graph; default fp32+benchmark,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
+// +graph, +cudnn-graph and +unfused; default fp32+benchmark,tf32,tf32+benchmark,bf16+benchmark; fp32 and bf16
 // on the CPU, default fp32), --reps R (10), --warmup
 // W (3), --cases A,B, --max-batch B (256), --data-dir DIR (../shared/data),
 // --csv FILE (the table's numbers: case, configuration, batch, each side's
@@ -163,7 +168,7 @@ bool has_modifier(const std::string& config, const std::string& m) {
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,tf32+cudnn-graph,...] [--reps R] [--warmup W] [--cases A,B] "
+               "bench_gpu: %s\nusage: bench_gpu [--precision fp32,tf32,tf32+benchmark,bf16+benchmark,tf32+graph,tf32+cudnn-graph,tf32+unfused,...] [--reps R] [--warmup W] [--cases A,B] "
                "[--max-batch B] [--data-dir DIR] [--csv FILE] [--breakdown] [--no-torch] [--device cuda|cpu] [--smoke]\n"
                "cases: infer_b1 infer_b64 train_b20 train_bmax train_yang train_fpn iter_song loop loader\n",
                why.c_str());
@@ -206,17 +211,22 @@ Options parse(int argc, char** argv) {
     bool ok = base == "fp32" || base == "tf32" || base == "bf16";
     const std::vector<std::string> mods = modifiers(p);
     for (size_t i = 0; i < mods.size(); ++i)
-      ok = ok && (mods[i] == "benchmark" || mods[i] == "graph" || mods[i] == "cudnn-graph") &&
+      ok = ok && (mods[i] == "benchmark" || mods[i] == "graph" || mods[i] == "cudnn-graph" || mods[i] == "unfused") &&
            std::find(mods.begin(), mods.begin() + i, mods[i]) == mods.begin() + i;
     if (!ok)
-      usage("--precision takes fp32, tf32 and bf16, each with any of +benchmark, +graph and +cudnn-graph, got '" + p +
-            "'");
+      usage("--precision takes fp32, tf32 and bf16, each with any of +benchmark, +graph, +cudnn-graph and +unfused, got '" +
+            p + "'");
   }
   if (o.precisions.empty()) usage("--precision names no precision");
   if (o.device == Device::CPU && !o.precisions_given) o.precisions = {"fp32"};
-  for (const std::string& p : o.precisions)
-    if (o.device == Device::CPU && p != "fp32" && p != "bf16")
-      usage("--device cpu takes --precision fp32 and bf16 (TF32, cuDNN and CUDA graphs are GPU modes), got '" + p + "'");
+  for (const std::string& p : o.precisions) {
+    const std::string base = p.substr(0, p.find('+'));
+    const std::vector<std::string> mods = modifiers(p);
+    const bool cpu_ok = (base == "fp32" || base == "bf16") && (mods.empty() || mods == std::vector<std::string>{"unfused"});
+    if (o.device == Device::CPU && !cpu_ok)
+      usage("--device cpu takes --precision fp32 and bf16, with +unfused or nothing (TF32, cuDNN and CUDA graphs are "
+            "GPU modes), got '" + p + "'");
+  }
   for (const std::string& c : o.cases)
     if (std::find(kCases.begin(), kCases.end(), c) == kCases.end()) usage("unknown case '" + c + "'");
   if (o.cases.empty()) o.cases = kCases;
@@ -234,6 +244,7 @@ std::string precision_of(const std::string& config) { return config.substr(0, co
 // PyTorch's default for convolutions) and the cuDNN search.
 void apply_config(Device d, const std::string& config) {
   set_autocast_bf16(precision_of(config) == "bf16");
+  set_conv_epilogue_fusion(!has_modifier(config, "unfused"));
   if (d != Device::CUDA) return;
   set_cuda_tf32(precision_of(config) != "fp32");
   set_cuda_conv_benchmark(has_modifier(config, "benchmark"));

@@ -226,6 +226,27 @@ TEST(ConvBiasAct, ConvBnTrainsAFoldedUnitThroughIt) {
   EXPECT_EQ(mixed.grad_fn()->name, "relu");
 }
 
+// With the fusion switched off (bench_gpu's "+unfused"), conv2d_bias_act
+// records the three ops it stands for: the same values, another tape.
+TEST(ConvBiasAct, SwitchedOffItRecordsTheThreeOps) {
+  struct Restore {
+    bool prev = conv_epilogue_fusion();
+    ~Restore() { set_conv_epilogue_fusion(prev); }
+  } restore;
+  Rng rng(19);
+  const Tensor x = randn({2, 3, 6, 5}, rng), b = randn({4}, rng), r = randn({2, 4, 6, 5}, rng);
+  Tensor w = randn({4, 3, 3, 3}, rng);
+  w.set_requires_grad(true);
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  set_conv_epilogue_fusion(true);
+  const Tensor fused = conv2d_bias_act(x, w, b, p, true, r);
+  set_conv_epilogue_fusion(false);
+  const Tensor three = conv2d_bias_act(x, w, b, p, true, r);
+  EXPECT_EQ(fused.grad_fn()->name, "conv2d_bias_act");
+  EXPECT_EQ(three.grad_fn()->name, "relu");
+  EXPECT_TRUE(bitwise_equal(fused, three));
+}
+
 // ---- CUDA --------------------------------------------------------------------------------------
 
 struct ConvBackendGuard {
