@@ -171,6 +171,25 @@ struct Epilogue {
   bool any() const { return relu || residual.defined(); }
 };
 
+// bias_act (kernels/fold_batch_norm.h) on y's device, in place:
+// y = act(y + b[k] + r). y (N, K, P, Q); b (K) or undefined, float32 on the
+// GPU (y float32 or bfloat16) and y's dtype on the CPU; r y's shape and
+// dtype, or undefined.
+void bias_act_in_place(const Tensor& y, const Tensor& b, const Tensor& r, bool relu) {
+  const int64_t N = y.size(0), K = y.size(1), HW = y.size(2) * y.size(3);
+  if (y.device() == Device::CPU) {
+    dispatch_cpu(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_cpu<T>(y.data<T>(), data_or_null<T>(b), data_or_null<T>(r), N, K, HW, relu);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_cuda<T>(y.data<T>(), data_or_null<float>(b), data_or_null<T>(r), N, K, HW, relu, cuda::stream());
+    }));
+  }
+}
+
 // bias_act_backward (kernels/fold_batch_norm.h) on dy's device: g (dy's
 // shape, or undefined: not wanted) = dy * [y > 0], and dr += or = g.
 void bias_act_backward(const Tensor& g, const GradBuffers::Target& dr, const Tensor& dy, const Tensor& y) {
@@ -287,9 +306,6 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
             conv2d_forward_cudnn(y.data<T>(), x.data<T>(), w.data<T>(), data_or_null<float>(conv_bias),
                                  data_or_null<float>(ws), bytes, sh, cuda::stream());
           }
-          if (e.any())
-            bias_act_cuda<T>(y.data<T>(), data_or_null<float>(bias), data_or_null<T>(r), sh.N, sh.K,
-                             (int64_t)sh.P * sh.Q, e.relu, cuda::stream());
         }));
       } else {
         require_cuda_f32("conv2d", {&x, &w, &bias});
@@ -297,11 +313,8 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
         SKINMTL_CUDA_ONLY(conv2d_forward_im2col_cuda(y.data<float>(), x.data<float>(), w.data<float>(),
                                                      data_or_null<float>(conv_bias), data_or_null<float>(col), sh,
                                                      cuda::stream()));
-        if (e.any())
-          SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), data_or_null<float>(bias),
-                                                 data_or_null<float>(r), sh.N, sh.K, (int64_t)sh.P * sh.Q, e.relu,
-                                                 cuda::stream()));
       }
+      if (e.any()) bias_act_in_place(y, bias, r, e.relu);
     }
   }
 
@@ -361,7 +374,6 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   SKINMTL_CHECK(!in_bf16 || w.dtype() == DType::F32,
                 "conv2d_bn: a bfloat16 convolution takes float32 weights (they are folded in float32), got " << w.str());
   const Conv2dShape sh = conv2d_shape(x, w, bias, p, /*same_dtype=*/!in_bf16);
-  const int64_t K = sh.K;
   const Device dev = x.device();
   const DType out_dtype = in_bf16 ? DType::BF16 : x.dtype();
   SKINMTL_CHECK(!residual.defined() || (residual.shape() == Shape{sh.N, sh.K, sh.P, sh.Q} &&
@@ -378,12 +390,10 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
     Tensor y = conv2d_in_dtype(cast(x, DType::BF16), cast(wf, DType::BF16), Tensor(), p);
     if (dev == Device::CPU) {  // no bfloat16 arithmetic on the CPU: widen, add, round (through_f32)
       Tensor yf = y.to(DType::F32);
-      const Tensor rf = residual.defined() ? residual.to(DType::F32) : Tensor();
-      bias_act_cpu<float>(yf.data<float>(), bf.data<float>(), data_or_null<float>(rf), sh.N, K, (int64_t)sh.P * sh.Q, relu);
+      bias_act_in_place(yf, bf, residual.defined() ? residual.to(DType::F32) : Tensor(), relu);
       return yf.to(DType::BF16);
     }
-    SKINMTL_CUDA_ONLY(bias_act_cuda<bf16>(y.data<bf16>(), bf.data<float>(), data_or_null<bf16>(residual), sh.N, K,
-                                          (int64_t)sh.P * sh.Q, relu, cuda::stream()));
+    bias_act_in_place(y, bf, residual, relu);
     return y;
   }
 
@@ -422,15 +432,24 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
   // bias_act adds the folded one (and the residual) and applies the ReLU in
   // one pass.
   y = conv2d_in_dtype(x, wf, Tensor(), p);
-  SKINMTL_CUDA_ONLY(bias_act_cuda<float>(y.data<float>(), bf.data<float>(), data_or_null<float>(residual), sh.N, K,
-                                         (int64_t)sh.P * sh.Q, relu, cuda::stream()));
+  bias_act_in_place(y, bf, residual, relu);
   return y;
 }
 
+namespace {
+
+// conv2d's dtype rule, then the convolution and the epilogue e: in bfloat16
+// (x bfloat16, or autocast on) x and w are cast and the bias stays float32.
+Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Epilogue& e) {
+  if (convolves_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p, e);
+  return conv2d_in_dtype(x, w, bias, p, e);
+}
+
+}  // namespace
+
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d: input x and weights w must be defined");
-  if (convolves_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p);
-  return conv2d_in_dtype(x, w, bias, p);
+  return convolve(x, w, bias, p, {});
 }
 
 namespace {
@@ -458,12 +477,9 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, con
     if (residual.defined()) y = add(y, residual);
     return relu ? skinmtl::relu(y) : y;
   }
-  if (convolves_in_bf16(x)) {
-    SKINMTL_CHECK(!residual.defined() || residual.dtype() == DType::BF16,
-                  "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());
-    return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p, {residual, relu});
-  }
-  return conv2d_in_dtype(x, w, bias, p, {residual, relu});
+  SKINMTL_CHECK(!convolves_in_bf16(x) || !residual.defined() || residual.dtype() == DType::BF16,
+                "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());
+  return convolve(x, w, bias, p, {residual, relu});
 }
 
 }  // namespace skinmtl
