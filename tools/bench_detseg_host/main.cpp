@@ -16,7 +16,6 @@
 // post_nms_top_n = 1 the walk stops at the first box, and what remains is the
 // host's part (per level the top 2000 logits, decoding, clipping, the size
 // filter, the score order of the ~10,000 candidates), on random RPN outputs.
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -26,25 +25,15 @@
 #include "nets/boxes.h"
 #include "nets/detseg.h"
 #include "nets/rpn.h"
+#include "tools/bench_steps.h"
 
 using namespace skinmtl;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // The median of `reps` timings of f, in milliseconds, after one untimed run.
-template <typename F>
-double median_ms(int reps, F&& f) {
-  f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+double median_ms(int reps, const std::function<void()>& f) {
+  return 1e3 * bench::median(bench::time_reps(f, /*warmup=*/1, reps));
 }
 
 [[noreturn]] void usage(const std::string& why) {
