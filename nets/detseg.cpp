@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "framework/autograd.h"
+#include "framework/trace.h"
 
 namespace skinmtl {
 
@@ -160,15 +161,24 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   // dense arrays over all of them.
 
   // ---- backbone, FPN, RPN ----
-  const std::vector<Tensor> P = features(images);
-  const RPNHead::Output r = rpn->forward(P);
-  std::vector<Tensor> flat_logits, flat_deltas;  // per level (B, A_l), (B, A_l, 4)
-  for (size_t l = 0; l < P.size(); ++l) {
-    flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
-    flat_deltas.push_back(rpn_flatten_deltas(r.deltas[l]));
+  // (TraceRange and TracePhase name the iteration's phases for profilers: framework/trace.h.)
+  std::vector<Tensor> P;
+  {
+    TraceRange phase("backbone + FPN");
+    P = features(images);
   }
-  const Tensor logits = concat(flat_logits, 1);  // (B, A)
-  const Tensor deltas = concat(flat_deltas, 1);  // (B, A, 4)
+  Tensor logits, deltas;
+  {
+    TraceRange phase("RPN head");
+    const RPNHead::Output r = rpn->forward(P);
+    std::vector<Tensor> flat_logits, flat_deltas;  // per level (B, A_l), (B, A_l, 4)
+    for (size_t l = 0; l < P.size(); ++l) {
+      flat_logits.push_back(rpn_flatten_logits(r.logits[l]));
+      flat_deltas.push_back(rpn_flatten_deltas(r.deltas[l]));
+    }
+    logits = concat(flat_logits, 1);  // (B, A)
+    deltas = concat(flat_deltas, 1);  // (B, A, 4)
+  }
   // The anchors on the host, where the targets and proposals are made (once
   // per pyramid size). From here to the read of the RPN's outputs the host
   // works while the device runs the backbone.
@@ -182,24 +192,28 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   {
     std::vector<int64_t> sampled, positive;  // rows of the (B * A) flattened outputs
     std::vector<float> label, box_target;     // per sampled row; (positives, 4)
-    for (int64_t b = 0; b < B; ++b) {
-      const SampledAnchors s = sample_anchors(anchors_all, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
-      for (int64_t i : s.positives) {
-        sampled.push_back(b * A + i);
-        label.push_back(1.0f);
-        positive.push_back(b * A + i);
-      }
-      for (int64_t i : s.negatives) {
-        sampled.push_back(b * A + i);
-        label.push_back(0.0f);
-      }
-      if (!s.positives.empty()) {
-        // encode(anchor, matched gt) for the positives (the RPN's unit coder).
-        const std::vector<double> d =
-            encode_boxes(gather_rows(anchors_all, s.positives), gather_rows(truth[b].boxes, s.matched)).to_vector();
-        box_target.insert(box_target.end(), d.begin(), d.end());
+    {
+      TraceRange phase("RPN targets (host)");
+      for (int64_t b = 0; b < B; ++b) {
+        const SampledAnchors s = sample_anchors(anchors_all, truth[b].boxes, H, W, cfg_.anchor_targets, rng);
+        for (int64_t i : s.positives) {
+          sampled.push_back(b * A + i);
+          label.push_back(1.0f);
+          positive.push_back(b * A + i);
+        }
+        for (int64_t i : s.negatives) {
+          sampled.push_back(b * A + i);
+          label.push_back(0.0f);
+        }
+        if (!s.positives.empty()) {
+          // encode(anchor, matched gt) for the positives (the RPN's unit coder).
+          const std::vector<double> d =
+              encode_boxes(gather_rows(anchors_all, s.positives), gather_rows(truth[b].boxes, s.matched)).to_vector();
+          box_target.insert(box_target.end(), d.begin(), d.end());
+        }
       }
     }
+    TraceRange phase("RPN losses");
     const int64_t S = (int64_t)sampled.size(), Pos = (int64_t)positive.size();
     out.sampled_anchors = S;
     out.positive_anchors = Pos;
@@ -217,12 +231,15 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   std::vector<float> rois_host, classes_host, roi_deltas_host, fg_rois_host;
   {
     NoGradGuard no_grad;
+    TracePhase phase("RPN outputs to the host");
     const HostRpnOutputs rpn_out = read_rpn_outputs(logits, deltas, anchors);
     std::vector<Tensor> lg, dl;
     for (int64_t b = 0; b < B; ++b) {
       image_rpn_outputs(rpn_out, b, lg, dl);
+      phase.next("proposals");
       // The NMS on the model's device (on a GPU, its bitmask kernel).
       const Proposals prop = generate_proposals(anchors, lg, dl, H, W, cfg_.train_proposals, dev);
+      phase.next("RoI samples (host)");
       const RoiSamples s =
           sample_rois(prop.boxes, truth[b].boxes, truth[b].classes, cfg_.roi_sample, rng, roi_box_coder());
       const std::vector<double> boxes = s.rois.to_vector(), cls = s.classes.to_vector(), d = s.deltas.to_vector();
@@ -246,7 +263,9 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   // The RoIs are given on the host: RoIAlign checks them there (and copies
   // them up) instead of reading them back from the GPU, which would wait.
   const Tensor rois = Tensor::from_vector(rois_host, {R, 5});
+  TracePhase phase("box head");
   const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
+  phase.next("box losses");
   out.cls = softmax_cross_entropy(box.class_logits, host_tensor(classes_host, {R}, dev));
   std::vector<float> fg_weight(R * 4);
   for (int64_t i = 0; i < R; ++i)
@@ -259,7 +278,9 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   if (F > 0) {
     const Tensor fg_rois = Tensor::from_vector(fg_rois_host, {F, 5});  // on the host, as rois
     const int m = cfg_.heads.mask_size();
+    phase.next("mask head");
     const Tensor mask_logits = reshape(roi_heads->mask_forward(P, fg_rois), {F, (int64_t)m * m});
+    phase.next("mask targets");
     Tensor target;
     {
       // Made where the mask lies: on a GPU, no trip to the host.
@@ -273,6 +294,7 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     }
     // Mean per-pixel BCE: sigmoid_cross_entropy sums over the m^2 pixels and
     // averages over the RoIs.
+    phase.next("mask losses");
     const Tensor bce = scale(sigmoid_cross_entropy(mask_logits, target), 1.0 / (double)(m * m));
     out.mask = add(bce, soft_jaccard_distance(sigmoid(mask_logits), target, cfg_.jaccard_smooth));
   } else {
@@ -282,6 +304,7 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     // at every iteration. SGD then treats the mask head the same whether or
     // not a batch had a lesion, and a resumed run the same as one that never
     // stopped (framework/optimizer.h skips parameters without a gradient).
+    phase.next("mask head");
     out.mask = scale(sum(roi_heads->mask_forward(P, slice(rois, 0, 0, 1))), 0.0);
   }
   out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(out.cls, out.reg)), out.mask);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "framework/ops.h"
 #include "framework/optimizer.h"
 #include "framework/random.h"
+#include "framework/trace.h"
 #include "nets/detseg.h"
 #include "nets/fpn.h"
 #include "nets/resnet50.h"
@@ -283,10 +285,13 @@ struct SongIteration {
 // Where one forward or one training step spends its time, per op kind. On
 // CUDA every timed op is followed by a wait for the device (`device`), so
 // the figures are each op's own time, launches included, without overlap.
+// With `waits` off, nothing waits: the figures are the host's time to queue
+// each op (on the CPU, where the work is done as it is queued, the same).
 
 struct Breakdown {
-  explicit Breakdown(Device d = Device::CPU) : device(d) {}
+  explicit Breakdown(Device d = Device::CPU, bool w = true) : device(d), waits(w) {}
   Device device;
+  bool waits;
   std::map<std::string, double> seconds;
   std::map<std::string, int> calls;
   std::map<std::string, double> flops;  // multiply-adds x 2, for the convolutions
@@ -297,20 +302,26 @@ struct Breakdown {
   }
   // Starts a timing: waits for earlier work first.
   Clock::time_point start() const {
-    wait_for(device);
+    if (waits) wait_for(device);
     return Clock::now();
   }
   // Ends one: waits for the op's work, then adds its time under `key`.
   void stop(const std::string& key, Clock::time_point t0, double f = 0) {
-    wait_for(device);
+    if (waits) wait_for(device);
     add(key, seconds_since(t0), f);
   }
+  // Times f() under `key`; returns what f returns.
   template <typename F>
-  Tensor time(const std::string& key, F&& f) {
+  auto time(const std::string& key, F&& f) {
     const auto t0 = start();
-    Tensor y = f();
-    stop(key, t0);
-    return y;
+    if constexpr (std::is_void_v<decltype(f())>) {
+      f();
+      stop(key, t0);
+    } else {
+      auto y = f();
+      stop(key, t0);
+      return y;
+    }
   }
   void print(const char* title, double total) const {
     std::vector<std::pair<double, std::string>> rows;
@@ -451,6 +462,71 @@ inline double breakdown_forward(ResNetStep& s, const Tensor& x, Breakdown& t) {
   timed.forward(x);
   wait_for(s.device);
   return seconds_since(t0);
+}
+
+// A TraceSink (framework/trace.h) that times the ranges a network marks into
+// a Breakdown, each range's time without the ranges nested in it.
+struct PhaseTimer : TraceSink {
+  explicit PhaseTimer(Breakdown& b) : t(b) {}
+  Breakdown& t;
+  std::vector<std::pair<std::string, Clock::time_point>> open;  // the ranges begun and not ended
+  void begin(const char* name) override {
+    if (!open.empty()) t.stop(open.back().first, open.back().second);  // the enclosing range pauses
+    open.push_back({name, t.start()});
+  }
+  void end(const char*) override {
+    t.stop(open.back().first, open.back().second);
+    open.pop_back();
+    if (!open.empty()) open.back().second = t.start();
+  }
+};
+
+// One iteration of `s` (after an untimed one) in parts: the phases that
+// DetSegNet::loss marks, its backward op by op, the clipping and the SGD
+// step. Returns the iteration's seconds, to the end of its work; with
+// t.waits off, *queued gets the host's seconds to queue it all.
+inline double breakdown_song_iteration(SongIteration& s, Breakdown& t, double* queued = nullptr) {
+  s.run();
+  PhaseTimer phases(t);
+  const auto t0 = t.start();
+  s.net.train();
+  t.time("zero_grad", [&] { s.sgd->zero_grad(); });
+  Rng sample_rng(s.iteration++);
+  TraceSink* before = set_trace_sink(&phases);
+  const Tensor total = s.net.loss(s.x, s.targets, sample_rng).total;
+  set_trace_sink(before);
+  instrument_backward(total, t);
+  total.backward();
+  t.time("clip_grad_norm", [&] { clip_grad_norm_tensor(s.sgd->params(), 5.0); });
+  t.time("sgd step", [&] { s.sgd->step(); });
+  if (queued) *queued = seconds_since(t0);
+  wait_for(s.device);
+  return seconds_since(t0);
+}
+
+// Two breakdowns of the same work side by side: `own` (each part waited for)
+// and `host` (nothing waited for: the host's time to queue each part).
+inline void print_own_and_host(const char* title, const Breakdown& own, double own_total, const Breakdown& host,
+                               double host_queued, double host_total) {
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [k, s] : own.seconds) rows.push_back({s, k});
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("\n%s\n", title);
+  std::printf("  %-34s %10s %10s %6s\n", "part", "own ms", "host ms", "calls");
+  double own_sum = 0, host_sum = 0;
+  for (const auto& [s, k] : rows) {
+    const auto h = host.seconds.find(k);
+    const double hs = h == host.seconds.end() ? 0 : h->second;
+    own_sum += s;
+    host_sum += hs;
+    std::printf("  %-34s %10.3f %10.3f %6d\n", k.c_str(), s * 1e3, hs * 1e3, own.calls.at(k));
+  }
+  std::printf("  %-34s %10.3f %10.3f\n", "(everything else)", (own_total - own_sum) * 1e3,
+              (host_queued - host_sum) * 1e3);
+  std::printf("  own: every part waited for, %.3f ms in all. host: nothing waited for, %.3f ms to queue the\n"
+              "  iteration (waits inside it included) and %.3f ms to its end. A part whose host ms is near its\n"
+              "  own ms keeps the GPU waiting for the host.\n",
+              own_total * 1e3, host_queued * 1e3, host_total * 1e3);
 }
 
 }  // namespace skinmtl::bench

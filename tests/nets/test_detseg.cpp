@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "framework/autograd.h"
 #include "framework/grad_clip.h"
 #include "framework/optimizer.h"
+#include "framework/trace.h"
 #include "io/image.h"
 #include "io/synthetic.h"
 #include "nets/detseg.h"
@@ -313,6 +316,34 @@ TEST(DetSeg, TheKeptAnchorsFollowTheImageSize) {
   const std::vector<double> other = rpn_loss(large);
   EXPECT_NE(other, first);
   EXPECT_EQ(rpn_loss(small), first);
+}
+
+// The iteration names its phases for profilers (framework/trace.h): each
+// once per image where the loop is per image, in the order they run, none
+// left open; and the same loss as without a sink.
+TEST(DetSeg, LossMarksItsPhasesInOrder) {
+  struct Phases : TraceSink {
+    std::vector<std::string> begun;
+    int open = 0;
+    void begin(const char* name) override {
+      begun.push_back(name);
+      ++open;
+    }
+    void end(const char*) override { --open; }
+  } sink;
+  DetSegNet& net = fresh_net();
+  const SynthBatch b = synth_batch(0, 2, 64);
+  Rng rng(8), same_rng(8);
+  TraceSink* before = set_trace_sink(&sink);
+  const double traced = net.loss(b.images, b.targets, rng).total.item();
+  set_trace_sink(before);
+  EXPECT_EQ(sink.open, 0);
+  EXPECT_EQ(sink.begun,
+            (std::vector<std::string>{"backbone + FPN", "RPN head", "RPN targets (host)", "RPN losses",
+                                      "RPN outputs to the host", "proposals", "RoI samples (host)", "proposals",
+                                      "RoI samples (host)", "box head", "box losses", "mask head", "mask targets",
+                                      "mask losses"}));
+  EXPECT_EQ(net.loss(b.images, b.targets, same_rng).total.item(), traced);
 }
 
 TEST(DetSeg, AnEmptyMaskTrainsWithoutNaN) {

@@ -83,7 +83,10 @@
 //
 // --breakdown adds where skinmtl's time goes in the frozen-BN step at batch
 // 20, per op kind, each op followed by a wait for the GPU (tools/bench_steps.h),
-// and asks the PyTorch side for torch.profiler's table of the same step.
+// and asks the PyTorch side for torch.profiler's table of the same step; and
+// Song et al.'s iteration by phase (the ranges DetSegNet::loss marks,
+// framework/trace.h) and backward op, each part's own time (waited for) beside
+// the host's time to queue it (nothing waited for).
 //
 // --device cpu and --smoke exist to check the tool itself on a machine
 // without a GPU: --smoke shrinks every case (batch 2, 64 x 64 images; 128 for
@@ -584,6 +587,22 @@ int main(int argc, char** argv) {
   paper_case("iter_song", [&](bool graph) {
     return graph ? not_graphed("its RoI counts change every iteration") : measure_step<bench::SongIteration>(o, song);
   });
+  if (o.breakdown && wanted("iter_song")) {
+    // Song et al.'s iteration in parts, twice: each part waited for (its own
+    // time), then nothing waited for (the host's time to queue each part).
+    apply_config(d, o.precisions.back());
+    bench::SongIteration it(song);
+    bench::Breakdown own(d), host(d, /*waits=*/false);
+    const double own_total = bench::breakdown_song_iteration(it, own);
+    double queued = 0;
+    const double host_total = bench::breakdown_song_iteration(it, host, &queued);
+    bench::print_own_and_host(("skinmtl Song et al. iteration, " + o.precisions.back() + ", " +
+                               std::to_string(z.song) + " x " + std::to_string(z.song) + ", batch " +
+                               std::to_string(z.song_b) + ", by phase and backward op")
+                                  .c_str(),
+                              own, own_total, host, queued, host_total);
+    allocator_of(d).empty_cache();
+  }
   apply_config(d, "fp32");
 
   // The loader, on the CPU's cores.

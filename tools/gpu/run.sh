@@ -21,7 +21,8 @@
 #      MTL and Yang steps again in TF32 and BF16, whose first loss must stay
 #      near the CPU's
 #   5. make bench-gpu: the papers' steps and ResNet-50 inference against PyTorch
-#      on this GPU (tools/bench_gpu), with the per-op breakdown of the step
+#      on this GPU (tools/bench_gpu), with the per-op breakdown of the step,
+#      and Song et al.'s iteration by phase, its own time beside the host's
 #   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
 #   7. with what is left of the budget, two experiments, in TF32 and then in
@@ -217,6 +218,10 @@ if grep -q '^case ' "$report/bench_gpu.log"; then
   sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
 else
   tail -3 "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+fi
+# Song et al.'s iteration by phase and backward op, its own time beside the host's (the slow case).
+if grep -q '^skinmtl Song et al. iteration' "$report/bench_gpu.log"; then
+  sed -n '/^skinmtl Song et al. iteration/,/keeps the GPU waiting/p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
 fi
 
 # ---- 6. compute-sanitizer ------------------------------------------------------------------------
