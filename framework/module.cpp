@@ -101,13 +101,16 @@ BatchNorm2d::BatchNorm2d(int channels, double eps_, double momentum_)
   running_var = &register_buffer("running_var", Tensor::ones({channels}));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return forward(x, false); }
+
+Tensor BatchNorm2d::forward(const Tensor& x, bool relu, const Tensor& residual) {
   BatchNormParams p;
   p.eps = eps;
   p.momentum = momentum;
   p.training = is_training() && !frozen;
   p.sync = sync;
-  return batch_norm2d(x, gamma->value, beta->value, *running_mean, *running_var, p);
+  if (!relu && !residual.defined()) return batch_norm2d(x, gamma->value, beta->value, *running_mean, *running_var, p);
+  return batch_norm2d_act(x, gamma->value, beta->value, *running_mean, *running_var, p, relu, residual);
 }
 
 namespace {
@@ -163,7 +166,11 @@ Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, 
       return conv2d_bias_act(x, f.w, f.b, conv.params, relu, residual);
     y = conv2d(x, f.w, f.b, conv.params);
   } else {
-    y = bn.forward(conv.forward(x));
+    const Tensor z = conv.forward(x);
+    // The residual and the ReLU in the batch norm's pass; a residual of
+    // another dtype goes through add's promotion.
+    if (!residual.defined() || residual.dtype() == z.dtype()) return bn.forward(z, relu, residual);
+    y = bn.forward(z);
   }
   if (residual.defined()) y = add(y, residual);
   return relu ? skinmtl::relu(y) : y;

@@ -88,6 +88,9 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x);
+  // act(bn(x) + residual) as one op (batch_norm2d_act, framework/ops.h):
+  // relu(forward(x)), or add(forward(x), residual), in fewer passes.
+  Tensor forward(const Tensor& x, bool relu, const Tensor& residual = Tensor());
   Parameter* gamma = nullptr;
   Parameter* beta = nullptr;
   Tensor* running_mean = nullptr;
@@ -111,8 +114,9 @@ class BatchNorm2d : public Module {
 //    of w, b, gamma and beta are those of the unfolded unit, without the
 //    batch norm's passes over the activations, and the add and the ReLU ride
 //    on the convolution's bias pass (framework/ops.h).
-// Otherwise (batch statistics, small activations, or folding off) the ops one
-// by one.
+// Otherwise (batch statistics, small activations, or folding off) the
+// convolution, then the batch norm with the residual and the ReLU in its
+// normalising pass (batch_norm2d_act, framework/ops.h).
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual = Tensor());
 // Whether conv_bn(conv, bn, x, ...) folds, as said above (in training or not,
 // as grad_enabled() says).

@@ -63,10 +63,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 // with a folded, frozen batch norm.
 Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
                        const Tensor& residual = Tensor());
-// Whether conv2d_bias_act fuses (the default) or records conv2d, add and relu one by one: the same
-// function either way, so that a benchmark can measure what the fusion gives on one machine in
-// one run (bench_gpu's "+unfused"). The initial setting comes from SKINMTL_FUSE_CONV_EPILOGUE
-// (1, the default, or 0), read once.
+// Whether conv2d_bias_act and batch_norm2d_act (below) fuse (the default) or record the conv2d
+// or batch_norm2d, add and relu they stand for one by one: the same function either way, so
+// that a benchmark can measure what the fusion gives on one machine in one run (bench_gpu's
+// "+unfused"). The initial setting comes from SKINMTL_FUSE_CONV_EPILOGUE (1, the default, or
+// 0), read once.
 void set_conv_epilogue_fusion(bool on);
 bool conv_epilogue_fusion();
 
@@ -146,6 +147,20 @@ struct BatchNormParams {
 // frozen: normalise with the running statistics; gradients flow to x, gamma, beta.
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     Tensor& running_mean, Tensor& running_var, const BatchNormParams& p);
+// A unit's end after a batch norm as one op on the tape: y = act(batch_norm2d(x, ...) +
+// residual), act = ReLU when `relu`, the residual (x's shape, dtype and device) added when it
+// is defined. The same function and gradients as batch_norm2d, add and relu one by one, in
+// fewer passes over the activations (kernels/batch_norm.h): forward, the normalisation, the
+// shortcut and the ReLU in one pass (three reads and writes instead of the normalisation's
+// two, the add's three and the ReLU's two); backward, one bias_act_backward pass takes dy
+// through the ReLU and gives the shortcut's gradient (instead of a ReLU pass and a copy per
+// input of the add), then batch norm's backward. Saved for backward: x, the statistics, and y
+// when relu. In bfloat16 on the GPU the whole is formed in float32 and rounded once (the three
+// ops round after each). conv_bn (framework/module.h) runs it where the batch norm does not
+// fold: batch statistics (Yang et al.'s training), or a frozen one where folding costs more.
+// set_conv_epilogue_fusion(false) makes it record the three ops, as conv2d_bias_act.
+Tensor batch_norm2d_act(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                        Tensor& running_var, const BatchNormParams& p, bool relu, const Tensor& residual = Tensor());
 
 // ---- pooling (kernels/pool2d.h) -----------------------------------------------------
 struct Pool2dParams {

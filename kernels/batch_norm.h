@@ -59,6 +59,7 @@
 #include <cstdint>
 
 #include "kernels/common.h"
+#include "kernels/relu.h"
 
 namespace skinmtl {
 
@@ -129,15 +130,23 @@ void batch_norm_frozen_stats_cpu(T* mean,                 // (C)
                                  const T* running_var,    // (C)
                                  int64_t C, double eps);
 
-// y = gamma * (x - mean) * invstd + beta.
+// y = gamma * (x - mean) * invstd + beta, and at a residual unit's end (the
+// op batch_norm2d_act, framework/ops.h) in the same pass:
+//   y = act(gamma * (x - mean) * invstd + beta + r)
+// with r the shortcut when residual is not null and act = ReLU when relu
+// (relu_forward_elem, kernels/relu.h): the batch norm, add and ReLU ops'
+// arithmetic, in one pass instead of three. Its backward needs no kernel of
+// its own: bias_act_backward (kernels/fold_batch_norm.h) takes dy through the
+// ReLU and gives the shortcut's gradient, the batch norm's backward the rest.
 template <typename T>
-void batch_norm_normalize_cpu(T* y,             // (N, C, HW)
-                              const T* x,       // (N, C, HW)
-                              const T* mean,    // (C)
-                              const T* invstd,  // (C)
-                              const T* gamma,   // (C)
-                              const T* beta,    // (C)
-                              int64_t N, int64_t C, int64_t HW);
+void batch_norm_normalize_cpu(T* y,               // (N, C, HW)
+                              const T* x,         // (N, C, HW)
+                              const T* residual,  // (N, C, HW), or nullptr: none
+                              const T* mean,      // (C)
+                              const T* invstd,    // (C)
+                              const T* gamma,     // (C)
+                              const T* beta,      // (C)
+                              int64_t N, int64_t C, int64_t HW, bool relu);
 
 // Backward. Each of dx, dgamma, dbeta may be nullptr (that gradient is not
 // wanted); the others are ACCUMULATED into, but dx is overwritten (every
@@ -222,10 +231,11 @@ void batch_norm_train_stats_cuda(float* mean, float* invstd, float* running_mean
 void batch_norm_frozen_stats_cuda(float* mean, float* invstd, const float* running_mean,
                                   const float* running_var, int64_t C, double eps,
                                   cuda_stream_t s);
+// In bfloat16 the whole of act(bn(x) + r) is formed in float32 and rounded once.
 template <typename X>
-void batch_norm_normalize_cuda(X* y, const X* x, const float* mean, const float* invstd,
+void batch_norm_normalize_cuda(X* y, const X* x, const X* residual, const float* mean, const float* invstd,
                                const float* gamma, const float* beta, int64_t N, int64_t C,
-                               int64_t HW, cuda_stream_t s);
+                               int64_t HW, bool relu, cuda_stream_t s);
 // As batch_norm_backward_cpu. `sums` is scratch GPU memory of 2*C floats
 // (the caller allocates it): sums[c] = sum_dy, sums[C + c] = sum_dy_xhat.
 template <typename X>

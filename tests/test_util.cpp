@@ -53,6 +53,23 @@ Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams&
   return sh;
 }
 
+double l2_relative_gap(const Tensor& a, const Tensor& b) {
+  const std::vector<double> va = a.to(Device::CPU).to_vector(), vb = b.to(Device::CPU).to_vector();
+  double gap = 0, scale = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    gap += (va[i] - vb[i]) * (va[i] - vb[i]);
+    scale += vb[i] * vb[i];
+  }
+  return std::sqrt(gap / scale);
+}
+
+Tensor far_from_zero(const Shape& shape, Rng& rng) {
+  std::vector<double> v = randn(shape, rng, 0.5).to_vector();
+  const std::vector<double> coin = rand_uniform(shape, rng, 0.0, 1.0).to_vector();
+  for (size_t i = 0; i < v.size(); ++i) v[i] += coin[i] < 0.5 ? -10.0 : 10.0;
+  return Tensor::from_vector(v, shape);
+}
+
 Tensor uniform64(const Shape& shape, Rng& rng, double lo, double hi) {
   return rand_uniform(shape, rng, lo, hi, DType::F64);
 }

@@ -92,6 +92,20 @@ Tensor distinct64(const Shape& shape, Rng& rng, double lo, double step);
 // directly.
 Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams& p);
 
+// ||a - b|| / ||b|| (L2 norms, any devices and dtypes), the bfloat16 tests'
+// measure. A gradient past a ReLU can differ by a whole element where
+// rounding moves an output across 0, which a largest-element measure would
+// report as a large gap; the norm weighs it by how rare it is.
+double l2_relative_gap(const Tensor& a, const Tensor& b);
+
+// A float32 CPU tensor of +-10 at random plus N(0, 0.5) noise: a residual
+// that keeps a unit's pre-ReLU sum (of a standard deviation of a few units)
+// far from 0, so that rounding to bfloat16 cannot move an output across the
+// ReLU's kink. One such crossing stops or passes one element's whole gradient
+// (and, through a convolution, changes dozens of dx elements): a legitimate
+// difference that a rounding-sized tolerance cannot hold.
+Tensor far_from_zero(const Shape& shape, Rng& rng);
+
 // The same op run on the CPU and on CUDA from the same float32 inputs: forward
 // outputs and the gradients of every input that requires one must agree.
 // `inputs` are CPU float32 tensors; the function copies them to the GPU.

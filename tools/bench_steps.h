@@ -362,10 +362,16 @@ struct TimedResNet {
   Tensor relu_(const Tensor& x) { return t.time("relu", [&] { return relu(x); }); }
   // conv_bn (framework/module.h): one timer for the folded form, three for the ops.
   Tensor conv_bn_(Conv2d& c, BatchNorm2d& b, const Tensor& x, bool with_relu, const Tensor& residual = Tensor()) {
-    if (!conv_bn_folds(c, b, x)) {
-      Tensor y = bn(b, conv(c, x));
-      if (residual.defined()) y = t.time("add", [&] { return add(y, residual); });
-      return with_relu ? relu_(y) : y;
+    if (!conv_bn_folds(c, b, x)) {  // the convolution, then batch_norm2d_act (or batch_norm2d alone)
+      const Tensor z = conv(c, x);
+      if (residual.defined() && residual.dtype() != z.dtype()) {
+        const Tensor n = bn(b, z);
+        const Tensor y = t.time("add", [&] { return add(n, residual); });
+        return with_relu ? relu_(y) : y;
+      }
+      if (!with_relu && !residual.defined()) return bn(b, z);
+      return t.time("batch_norm" + std::string(residual.defined() ? " + add" : "") + (with_relu ? " + relu" : ""),
+                    [&] { return b.forward(z, with_relu, residual); });
     }
     const auto t0 = t.start();
     Tensor y = conv_bn(c, b, x, with_relu, residual);

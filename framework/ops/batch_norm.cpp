@@ -1,8 +1,10 @@
 // batch_norm2d: see kernels/batch_norm.h.
+#include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/distributed.h"
 #include "framework/ops.h"
+#include "framework/ops/bias_act.h"
 #include "framework/precision.h"
 #include "kernels/batch_norm.h"
 #include "kernels/elementwise.h"
@@ -13,17 +15,17 @@ namespace {
 
 // gamma, beta, running_mean, running_var: defined, (C), on x's device and of
 // x's dtype (float32 for a bfloat16 x: the parameters stay float32).
-void check_channel_vector(const char* what, const Tensor& v, const Tensor& x) {
-  SKINMTL_CHECK(v.defined(), "batch_norm2d: " << what << " is undefined");
+void check_channel_vector(const char* op, const char* what, const Tensor& v, const Tensor& x) {
+  SKINMTL_CHECK(v.defined(), op << ": " << what << " is undefined");
   if (x.dtype() == DType::BF16)
     SKINMTL_CHECK(v.device() == x.device() && v.dtype() == DType::F32,
-                  "batch_norm2d: " << what << " must be float32 on x's device for a bfloat16 input "
-                                   << x.str() << ", got " << v.str());
+                  op << ": " << what << " must be float32 on x's device for a bfloat16 input " << x.str()
+                     << ", got " << v.str());
   else
-    check_same_device("batch_norm2d", x, v);
+    check_same_device(op, x, v);
   SKINMTL_CHECK(v.ndim() == 1 && v.size(0) == x.size(1),
-                "batch_norm2d: " << what << " must be (C) = (" << x.size(1) << ",) for input "
-                                 << x.str() << ", got " << v.str());
+                op << ": " << what << " must be (C) = (" << x.size(1) << ",) for input " << x.str() << ", got "
+                   << v.str());
 }
 
 // Synchronised batch norm in training mode (BatchNormParams::sync): the
@@ -67,16 +69,17 @@ Tensor sync_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& bet
       using T = decltype(tag);
       batch_norm_stats_from_sq_dev_cpu<T>(invstd.data<T>(), running_mean.data<T>(), running_var.data<T>(),
                                           mean.data<T>(), sum.data<T>(), C, Mtot, p.eps, p.momentum);
-      batch_norm_normalize_cpu<T>(y.data<T>(), x.data<T>(), mean.data<T>(), invstd.data<T>(), gamma.data<T>(),
-                                  beta.data<T>(), N, C, HW);
+      batch_norm_normalize_cpu<T>(y.data<T>(), x.data<T>(), nullptr, mean.data<T>(), invstd.data<T>(),
+                                  gamma.data<T>(), beta.data<T>(), N, C, HW, /*relu=*/false);
     });
   } else {
     SKINMTL_CUDA_ONLY({
       batch_norm_stats_from_sq_dev_cuda(invstd.data<float>(), running_mean.data<float>(), running_var.data<float>(),
                                         mean.data<float>(), sum.data<float>(), C, Mtot, p.eps, p.momentum,
                                         cuda::stream());
-      batch_norm_normalize_cuda(y.data<float>(), x.data<float>(), mean.data<float>(), invstd.data<float>(),
-                                gamma.data<float>(), beta.data<float>(), N, C, HW, cuda::stream());
+      batch_norm_normalize_cuda<float>(y.data<float>(), x.data<float>(), nullptr, mean.data<float>(),
+                                       invstd.data<float>(), gamma.data<float>(), beta.data<float>(), N, C, HW,
+                                       /*relu=*/false, cuda::stream());
     });
   }
 
@@ -123,29 +126,39 @@ Tensor sync_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& bet
   return y;
 }
 
-}  // namespace
-
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                    Tensor& running_mean, Tensor& running_var, const BatchNormParams& p) {
+// The batch norm, and at a unit's end the shortcut and the ReLU, as one op
+// (kernels/batch_norm.h): batch_norm2d is the case with neither.
+Tensor normalize_act(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                     Tensor& running_var, const BatchNormParams& p, bool relu, const Tensor& residual) {
   SKINMTL_CHECK(x.defined() && x.ndim() == 4,
-                "batch_norm2d: input must be (N, C, H, W), got "
-                    << (x.defined() ? x.str() : std::string("undefined")));
-  check_channel_vector("gamma", gamma, x);
-  check_channel_vector("beta", beta, x);
-  check_channel_vector("running_mean", running_mean, x);
-  check_channel_vector("running_var", running_var, x);
-  SKINMTL_CHECK(p.eps > 0, "batch_norm2d: eps must be positive, got " << p.eps);
-  SKINMTL_CHECK(p.momentum >= 0 && p.momentum <= 1,
-                "batch_norm2d: momentum must be in [0, 1], got " << p.momentum);
+                op << ": input must be (N, C, H, W), got " << (x.defined() ? x.str() : std::string("undefined")));
+  check_channel_vector(op, "gamma", gamma, x);
+  check_channel_vector(op, "beta", beta, x);
+  check_channel_vector(op, "running_mean", running_mean, x);
+  check_channel_vector(op, "running_var", running_var, x);
+  SKINMTL_CHECK(!residual.defined() || (residual.shape() == x.shape() && residual.dtype() == x.dtype() &&
+                                        residual.device() == x.device()),
+                op << ": the residual must have the input's shape, dtype and device, " << x.str() << ", got "
+                   << residual.str());
+  SKINMTL_CHECK(p.eps > 0, op << ": eps must be positive, got " << p.eps);
+  SKINMTL_CHECK(p.momentum >= 0 && p.momentum <= 1, op << ": momentum must be in [0, 1], got " << p.momentum);
   const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   // The unbiased running variance divides by M - 1 (PyTorch raises the same).
   SKINMTL_CHECK(!p.training || N * HW > 1,
-                "batch_norm2d: training needs more than one value per channel, got " << x.str());
+                op << ": training needs more than one value per channel, got " << x.str());
+  const bool fused = relu || residual.defined();
 
   // bfloat16: the GPU's kernels take it, except synchronised batch norm's.
+  // Elsewhere: in float32, rounded once at the end (framework/precision.h).
   if (through_f32(x, !(p.training && p.sync)))
-    return cast(batch_norm2d(as_f32(x), gamma, beta, running_mean, running_var, p), DType::BF16);
-  if (p.training && p.sync) return sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p);
+    return cast(normalize_act(op, as_f32(x), gamma, beta, running_mean, running_var, p, relu,
+                              residual.defined() ? as_f32(residual) : Tensor()),
+                DType::BF16);
+  if (p.training && p.sync) {  // the shortcut and the ReLU as ops of their own
+    Tensor y = sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p);
+    if (residual.defined()) y = add(y, residual);
+    return relu ? skinmtl::relu(y) : y;
+  }
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   // The statistics the forward pass normalises with, saved for backward
@@ -164,11 +177,11 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
       else
         batch_norm_frozen_stats_cpu<T>(mean.data<T>(), invstd.data<T>(), running_mean.data<T>(),
                                        running_var.data<T>(), C, p.eps);
-      batch_norm_normalize_cpu<T>(y.data<T>(), x.data<T>(), mean.data<T>(), invstd.data<T>(),
-                                  gamma.data<T>(), beta.data<T>(), N, C, HW);
+      batch_norm_normalize_cpu<T>(y.data<T>(), x.data<T>(), data_or_null<T>(residual), mean.data<T>(),
+                                  invstd.data<T>(), gamma.data<T>(), beta.data<T>(), N, C, HW, relu);
     });
   } else {
-    require_cuda_f32("batch_norm2d", {&gamma, &beta, &running_mean, &running_var});
+    require_cuda_f32(op, {&gamma, &beta, &running_mean, &running_var});
     SKINMTL_CUDA_ONLY(dispatch_cuda_activations(x.dtype(), [&](auto tag) {
       using X = decltype(tag);
       if (training)
@@ -179,18 +192,34 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         batch_norm_frozen_stats_cuda(mean.data<float>(), invstd.data<float>(),
                                      running_mean.data<float>(), running_var.data<float>(), C,
                                      p.eps, cuda::stream());
-      batch_norm_normalize_cuda(y.data<X>(), x.data<X>(), mean.data<float>(),
+      batch_norm_normalize_cuda(y.data<X>(), x.data<X>(), data_or_null<X>(residual), mean.data<float>(),
                                 invstd.data<float>(), gamma.data<float>(), beta.data<float>(), N,
-                                C, HW, cuda::stream());
+                                C, HW, relu, cuda::stream());
     }));
   }
 
   // The running statistics are buffers, not inputs of the tape: no gradient
   // reaches them, and backward uses the saved mean/invstd instead.
-  // Saved for backward: x, gamma, mean, invstd (captured by the lambda).
-  record(y, "batch_norm2d", {x, gamma, beta},
-         [x, gamma, mean, invstd, N, C, HW, training](const Tensor& dy, GradBuffers& d) {
-           if (!d.needs(0) && !d.needs(1) && !d.needs(2)) return;
+  // Saved for backward: x, gamma, mean, invstd (captured by the lambda), and
+  // y when a ReLU ends the op (its mask; y.detach(): a Node never holds its
+  // own output).
+  const Tensor y_saved = relu ? y.detach() : Tensor();
+  const bool has_residual = residual.defined();
+  record(y, fused ? "batch_norm2d_act" : "batch_norm2d", {x, gamma, beta, residual},
+         [x, gamma, mean, invstd, N, C, HW, training, relu, has_residual, y_saved](const Tensor& dy_out,
+                                                                                    GradBuffers& d) {
+           const bool bn_wants = d.needs(0) || d.needs(1) || d.needs(2);
+           // dy, the gradient of the batch norm's output: dy_out through the
+           // ReLU (one bias_act_backward pass, which gives the shortcut's
+           // gradient too); the shortcut's gradient is dy itself.
+           Tensor dy = dy_out;
+           if (relu) {
+             dy = bn_wants ? Tensor::empty(dy_out.shape(), dy_out.dtype(), dy_out.device()) : Tensor();
+             bias_act_backward(dy, has_residual ? d.write(3) : GradBuffers::Target{}, dy_out, y_saved);
+           } else if (has_residual) {
+             write_gradient(d.write(3), dy_out);
+           }
+           if (!bn_wants) return;
            const GradBuffers::Target dx = d.write(0);  // every element is written
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
@@ -212,6 +241,23 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
            }
          });
   return y;
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    Tensor& running_mean, Tensor& running_var, const BatchNormParams& p) {
+  return normalize_act("batch_norm2d", x, gamma, beta, running_mean, running_var, p, false, Tensor());
+}
+
+Tensor batch_norm2d_act(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                        Tensor& running_var, const BatchNormParams& p, bool relu, const Tensor& residual) {
+  if (!conv_epilogue_fusion()) {  // the three ops it stands for
+    Tensor y = batch_norm2d(x, gamma, beta, running_mean, running_var, p);
+    if (residual.defined()) y = add(y, residual);
+    return relu ? skinmtl::relu(y) : y;
+  }
+  return normalize_act("batch_norm2d_act", x, gamma, beta, running_mean, running_var, p, relu, residual);
 }
 
 }  // namespace skinmtl

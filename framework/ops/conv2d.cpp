@@ -28,6 +28,7 @@
 #include <limits>
 
 #include "framework/accumulate.h"
+#include "framework/ops/bias_act.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
@@ -170,44 +171,6 @@ struct Epilogue {
   bool relu = false;
   bool any() const { return relu || residual.defined(); }
 };
-
-// bias_act (kernels/fold_batch_norm.h) on y's device, in place:
-// y = act(y + b[k] + r). y (N, K, P, Q); b (K) or undefined, float32 on the
-// GPU (y float32 or bfloat16) and y's dtype on the CPU; r y's shape and
-// dtype, or undefined.
-void bias_act_in_place(const Tensor& y, const Tensor& b, const Tensor& r, bool relu) {
-  const int64_t N = y.size(0), K = y.size(1), HW = y.size(2) * y.size(3);
-  if (y.device() == Device::CPU) {
-    dispatch_cpu(y.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      bias_act_cpu<T>(y.data<T>(), data_or_null<T>(b), data_or_null<T>(r), N, K, HW, relu);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(y.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      bias_act_cuda<T>(y.data<T>(), data_or_null<float>(b), data_or_null<T>(r), N, K, HW, relu, cuda::stream());
-    }));
-  }
-}
-
-// bias_act_backward (kernels/fold_batch_norm.h) on dy's device: g (dy's
-// shape, or undefined: not wanted) = dy * [y > 0], and dr += or = g.
-void bias_act_backward(const Tensor& g, const GradBuffers::Target& dr, const Tensor& dy, const Tensor& y) {
-  const int64_t n = dy.numel();
-  if (dy.device() == Device::CPU) {
-    dispatch_cpu(dy.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      bias_act_backward_cpu<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
-                               /*relu=*/true, dr.accumulate);
-    });
-  } else {
-    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      bias_act_backward_cuda<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
-                                /*relu=*/true, dr.accumulate, cuda::stream());
-    }));
-  }
-}
 
 // The convolution's backward from its output gradient dy into d's inputs 0
 // (x), 1 (w) and 2 (bias), on the backend the forward ran on.

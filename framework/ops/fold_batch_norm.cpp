@@ -2,6 +2,7 @@
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/ops/bias_act.h"
 #include "kernels/bf16.h"
 #include "kernels/fold_batch_norm.h"
 
@@ -91,6 +92,40 @@ FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& 
 FoldedBatchNorm fold_batch_norm(const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
                                 const Tensor& mean, const Tensor& var, double eps) {
   return fold_batch_norm(w, b, gamma, beta, mean, var, eps, w.defined() ? w.dtype() : DType::F32);
+}
+
+// ---- bias_act (framework/ops/bias_act.h) ------------------------------------------------------
+
+void bias_act_in_place(const Tensor& y, const Tensor& b, const Tensor& r, bool relu) {
+  const int64_t N = y.size(0), K = y.size(1), HW = y.size(2) * y.size(3);
+  if (y.device() == Device::CPU) {
+    dispatch_cpu(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_cpu<T>(y.data<T>(), data_or_null<T>(b), data_or_null<T>(r), N, K, HW, relu);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_cuda<T>(y.data<T>(), data_or_null<float>(b), data_or_null<T>(r), N, K, HW, relu, cuda::stream());
+    }));
+  }
+}
+
+void bias_act_backward(const Tensor& g, const GradBuffers::Target& dr, const Tensor& dy, const Tensor& y) {
+  const int64_t n = dy.numel();
+  if (dy.device() == Device::CPU) {
+    dispatch_cpu(dy.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_backward_cpu<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
+                               /*relu=*/true, dr.accumulate);
+    });
+  } else {
+    SKINMTL_CUDA_ONLY(dispatch_cuda_activations(dy.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      bias_act_backward_cuda<T>(data_or_null<T>(g), data_or_null<T>(dr.tensor), dy.data<T>(), y.data<T>(), n,
+                                /*relu=*/true, dr.accumulate, cuda::stream());
+    }));
+  }
 }
 
 }  // namespace skinmtl

@@ -144,15 +144,28 @@ void batch_norm_frozen_stats_cpu(T* mean, T* invstd, const T* running_mean, cons
 }
 
 template <typename T>
-void batch_norm_normalize_cpu(T* y, const T* x, const T* mean, const T* invstd, const T* gamma,
-                              const T* beta, int64_t N, int64_t C, int64_t HW) {
-  // One (image, channel) plane per iteration.
+void batch_norm_normalize_cpu(T* y, const T* x, const T* residual, const T* mean, const T* invstd,
+                              const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, bool relu) {
+  // One (image, channel) plane per iteration. Three loops, so that each
+  // vectorises and does exactly the arithmetic of the ops it stands for
+  // (batch norm; + shortcut; ReLU).
   SKINMTL_PARALLEL(N * C * HW)
   for (int64_t nc = 0; nc < N * C; ++nc) {
     const int64_t c = nc % C, base = nc * HW;
     const T m = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-    SKINMTL_SIMD
-    for (int64_t j = 0; j < HW; ++j) y[base + j] = bn_normalize_elem(x[base + j], m, is, g, b);
+    if (residual) {
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < HW; ++j) {
+        const T v = bn_normalize_elem(x[base + j], m, is, g, b) + residual[base + j];
+        y[base + j] = relu ? relu_forward_elem(v) : v;
+      }
+    } else if (relu) {
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < HW; ++j) y[base + j] = relu_forward_elem(bn_normalize_elem(x[base + j], m, is, g, b));
+    } else {
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < HW; ++j) y[base + j] = bn_normalize_elem(x[base + j], m, is, g, b);
+    }
   }
 }
 
@@ -245,7 +258,7 @@ void batch_norm_backward_dx_cpu(T* dx, const T* sums, const T* dy, const T* x, c
                                               int64_t, double, double);                        \
   template void batch_norm_frozen_stats_cpu<T>(T*, T*, const T*, const T*, int64_t, double);   \
   template void batch_norm_normalize_cpu<T>(T*, const T*, const T*, const T*, const T*,        \
-                                            const T*, int64_t, int64_t, int64_t);              \
+                                            const T*, const T*, int64_t, int64_t, int64_t, bool); \
   template void batch_norm_backward_cpu<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \
                                            const T*, int64_t, int64_t, int64_t, bool, bool);       \
   template void batch_norm_sum_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);                \

@@ -109,13 +109,16 @@ __global__ void bn_frozen_stats_kernel(float* mean, float* invstd, const float* 
   }
 }
 
+// y = act(bn(x) (+ r)), formed in float32 and stored once (kernels/batch_norm.h).
 template <typename I, typename X>
-__global__ void bn_normalize_kernel(X* y, const X* x, const float* mean,
+__global__ void bn_normalize_kernel(X* y, const X* x, const X* residual, const float* mean,
                                     const float* invstd, const float* gamma, const float* beta,
-                                    I C, I HW, I total) {
+                                    I C, I HW, I total, bool relu) {
   CUDA_KERNEL_LOOP_T(I, i, total) {
     const I c = (i / HW) % C;
-    store(y, i, bn_normalize_elem(load(x, i), mean[c], invstd[c], gamma[c], beta[c]));
+    float v = bn_normalize_elem(load(x, i), mean[c], invstd[c], gamma[c], beta[c]);
+    if (residual) v = v + load(residual, i);
+    store(y, i, relu ? relu_forward_elem(v) : v);
   }
 }
 
@@ -241,17 +244,17 @@ void batch_norm_frozen_stats_cuda(float* mean, float* invstd, const float* runni
 }
 
 template <typename X>
-void batch_norm_normalize_cuda(X* y, const X* x, const float* mean, const float* invstd,
+void batch_norm_normalize_cuda(X* y, const X* x, const X* residual, const float* mean, const float* invstd,
                                const float* gamma, const float* beta, int64_t N, int64_t C,
-                               int64_t HW, cuda_stream_t s) {
+                               int64_t HW, bool relu, cuda_stream_t s) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
   if (cuda::index_fits_32(total))
     bn_normalize_kernel<uint32_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
-        y, x, mean, invstd, gamma, beta, (uint32_t)C, (uint32_t)HW, (uint32_t)total);
+        y, x, residual, mean, invstd, gamma, beta, (uint32_t)C, (uint32_t)HW, (uint32_t)total, relu);
   else
-    bn_normalize_kernel<int64_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(y, x, mean, invstd, gamma,
-                                                                                    beta, C, HW, total);
+    bn_normalize_kernel<int64_t, X><<<cuda::blocks_for(total), cuda::kThreads, 0, s>>>(
+        y, x, residual, mean, invstd, gamma, beta, C, HW, total, relu);
   SKINMTL_LAUNCH_CHECK();
 }
 
@@ -317,8 +320,9 @@ namespace skinmtl {
 #define INSTANTIATE(X)                                                                                   \
   template void batch_norm_train_stats_cuda<X>(float*, float*, float*, float*, const X*, int64_t, int64_t, \
                                                int64_t, double, double, cuda_stream_t);                 \
-  template void batch_norm_normalize_cuda<X>(X*, const X*, const float*, const float*, const float*,      \
-                                             const float*, int64_t, int64_t, int64_t, cuda_stream_t);     \
+  template void batch_norm_normalize_cuda<X>(X*, const X*, const X*, const float*, const float*,          \
+                                             const float*, const float*, int64_t, int64_t, int64_t, bool, \
+                                             cuda_stream_t);                                              \
   template void batch_norm_backward_cuda<X>(X*, float*, float*, float*, const X*, const X*, const float*, \
                                             const float*, const float*, int64_t, int64_t, int64_t, bool,  \
                                             bool, cuda_stream_t);

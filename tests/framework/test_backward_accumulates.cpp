@@ -140,6 +140,28 @@ std::vector<Case> cases() {
                   randn({4}, rng), randn({4}, rng), rand_uniform({4}, rng, 0.5, 2.0)},
                  {3, 4}});
   }
+  // The batch norm's unit end: the shortcut's gradient and the batch norm's
+  // dy come out of one bias_act_backward pass.
+  for (bool training : {true, false}) {
+    BatchNormParams p;
+    p.training = training;
+    c.push_back({training ? "batch_norm2d_act (training), residual, ReLU" : "batch_norm2d_act (frozen), residual, ReLU",
+                 [p](const std::vector<Tensor>& v) {
+                   Tensor rm = v[3], rv = v[4];
+                   return batch_norm2d_act(v[0], v[1], v[2], rm, rv, p, /*relu=*/true, v[5]);
+                 },
+                 {randn({3, 4, 5, 3}, rng, 2.0), rand_uniform({4}, rng, 0.5, 1.5), randn({4}, rng), randn({4}, rng),
+                  rand_uniform({4}, rng, 0.5, 2.0), randn({3, 4, 5, 3}, rng)},
+                 {3, 4}});
+  }
+  c.push_back({"batch_norm2d_act (training), residual, no ReLU",
+               [](const std::vector<Tensor>& v) {
+                 Tensor rm = v[3], rv = v[4];
+                 return batch_norm2d_act(v[0], v[1], v[2], rm, rv, BatchNormParams{}, /*relu=*/false, v[5]);
+               },
+               {randn({2, 3, 4, 5}, rng), rand_uniform({3}, rng, 0.5, 1.5), randn({3}, rng), randn({3}, rng),
+                rand_uniform({3}, rng, 0.5, 2.0), randn({2, 3, 4, 5}, rng)},
+               {3, 4}});
   c.push_back({"max_pool2d",
                [](const std::vector<Tensor>& v) {
                  return max_pool2d(v[0], Pool2dParams::make(3, 2, 1));

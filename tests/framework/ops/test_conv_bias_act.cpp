@@ -144,32 +144,6 @@ TEST(ConvBiasAct, RefusesAResidualOfAnotherShapeOrDtype) {
                     "a bfloat16 convolution takes a bfloat16 residual");
 }
 
-// ||a - b|| / ||b|| (L2): a gradient past a ReLU can differ by a whole
-// element where rounding moves an output across 0, which a largest-element
-// measure would report as a large gap; the norm weighs it by how rare it is.
-double relative_gap(const Tensor& a, const Tensor& b) {
-  const std::vector<double> va = a.to(Device::CPU).to_vector(), vb = b.to(Device::CPU).to_vector();
-  double gap = 0, scale = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    gap += (va[i] - vb[i]) * (va[i] - vb[i]);
-    scale += vb[i] * vb[i];
-  }
-  return std::sqrt(gap / scale);
-}
-
-// A residual of +-10 (plus a little noise) at random: conv + b + r then stays
-// far from 0 (conv + b has a standard deviation of about 2.2 here), so
-// rounding to bfloat16 cannot move an output across the ReLU's kink. One
-// such crossing stops or passes one element's whole gradient, and (through
-// the 3x3 kernel) changes dozens of dx elements: a legitimate difference that
-// a rounding-sized tolerance cannot hold.
-Tensor far_from_zero(const Shape& shape, Rng& rng) {
-  std::vector<double> v = randn(shape, rng, 0.5).to_vector();
-  const std::vector<double> coin = rand_uniform(shape, rng, 0.0, 1.0).to_vector();
-  for (size_t i = 0; i < v.size(); ++i) v[i] += coin[i] < 0.5 ? -10.0 : 10.0;
-  return Tensor::from_vector(v, shape);
-}
-
 // Under bfloat16 autocast: a bfloat16 output and residual gradient, float32
 // weight gradients, all within a few bfloat16 roundings of float32's (in
 // the L2 norm: 2^-8 = 0.4% is one rounding).
@@ -178,7 +152,7 @@ TEST(ConvBiasAct, Bfloat16StaysWithinItsRounding) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
-    const Tensor r = far_from_zero(output_shape(c), rng), seed = randn(output_shape(c), rng);
+    const Tensor r = test::far_from_zero(output_shape(c), rng), seed = randn(output_shape(c), rng);
     auto run = [&](const Tensor& residual) {
       return value_and_grads(
           [&](const Tensor& x_, const Tensor& w_, const Tensor& b_, const Tensor& r_) {
@@ -195,7 +169,7 @@ TEST(ConvBiasAct, Bfloat16StaysWithinItsRounding) {
     EXPECT_EQ(bf[0].dtype(), DType::BF16);
     EXPECT_EQ(bf[4].dtype(), DType::BF16);
     EXPECT_EQ(bf[2].dtype(), DType::F32);
-    for (size_t i = 0; i < f32.size(); ++i) EXPECT_LT(relative_gap(bf[i], f32[i]), 0.02) << kNames[i];
+    for (size_t i = 0; i < f32.size(); ++i) EXPECT_LT(test::l2_relative_gap(bf[i], f32[i]), 0.02) << kNames[i];
   }
 }
 
@@ -290,7 +264,7 @@ TEST(ConvBiasActCuda, Bfloat16AsAccurateAsTheCpu) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     const Tensor x = randn(c.x, rng), w = randn(c.w, rng, 0.3), b = randn({c.w[0]}, rng);
-    const Tensor r = far_from_zero(output_shape(c), rng), seed = randn(output_shape(c), rng);
+    const Tensor r = test::far_from_zero(output_shape(c), rng), seed = randn(output_shape(c), rng);
     auto run = [&](Device dev, bool in_bf16) {
       AutocastGuard autocast(in_bf16);
       return value_and_grads(
@@ -304,7 +278,7 @@ TEST(ConvBiasActCuda, Bfloat16AsAccurateAsTheCpu) {
     for (size_t i = 0; i < f32.size(); ++i) {
       SCOPED_TRACE(kNames[i]);
       EXPECT_EQ(gpu[i].dtype(), cpu[i].dtype());
-      EXPECT_LE(relative_gap(gpu[i], f32[i]), 2 * relative_gap(cpu[i], f32[i]) + 1e-3);
+      EXPECT_LE(test::l2_relative_gap(gpu[i], f32[i]), 2 * test::l2_relative_gap(cpu[i], f32[i]) + 1e-3);
     }
   }
 }

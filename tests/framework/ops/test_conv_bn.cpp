@@ -369,8 +369,10 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   Bf16Scope bf16;
   NoGradGuard no_grad;
   set_batch_norm_folding(BatchNormFolding::Off);
+  // Unfolded: the convolution, then batch_norm2d_act, which rounds once
+  // where the batch norm, add and ReLU ops round after each.
   const Tensor three = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
-  EXPECT_TRUE(bitwise_equal(three, relu(add(u.bn.forward(u.conv.forward(x)), r.to(DType::BF16)))));
+  EXPECT_LT(relative_gap(three, relu(add(u.bn.forward(u.conv.forward(x)), r.to(DType::BF16)))), 0.01);
   set_batch_norm_folding(BatchNormFolding::Always);
   EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, x));
   const Tensor folded = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
