@@ -151,7 +151,10 @@ void batch_norm_normalize_cpu(T* y,               // (N, C, HW)
 // Backward. Each of dx, dgamma, dbeta may be nullptr (that gradient is not
 // wanted); the others are ACCUMULATED into, but dx is overwritten (every
 // element) when accumulate_dx is false (a gradient buffer that holds nothing
-// yet, framework/autograd.h).
+// yet, framework/autograd.h). Then dx may also be dy itself (in place, as
+// batch_norm2d_act's backward runs it to spare a buffer): a channel's sums
+// are taken before any of its dx is written, and each element of dx is
+// written from the same element of dy, read just before (on the GPU too).
 template <typename T>
 void batch_norm_backward_cpu(T* dx,             // (N, C, HW) += (or =), or nullptr
                              T* dgamma,         // (C) +=, or nullptr

@@ -431,9 +431,10 @@ inline void instrument_backward(const Tensor& root, Breakdown& t) {
 
 // The frozen-BN training step of `s` (one untimed step first, so that the
 // timed one finds its memory cached), op by op: returns the step's seconds
-// and fills `t`; forward and backward seconds in *fwd, *bwd.
+// and fills `t`; forward and backward seconds in *fwd, *bwd; with t.waits
+// off, *queued gets the host's seconds to queue it all.
 inline double breakdown_train_step(ResNetStep& s, const Tensor& x, const Tensor& labels, Breakdown& t,
-                                   double* fwd, double* bwd) {
+                                   double* fwd, double* bwd, double* queued = nullptr) {
   s.train(x, labels, true);
   s.net.train();
   s.net.set_bn_frozen(true);
@@ -448,11 +449,13 @@ inline double breakdown_train_step(ResNetStep& s, const Tensor& x, const Tensor&
   instrument_backward(loss, t);
   const auto tb = t.start();
   loss.backward();
-  wait_for(s.device);
+  if (t.waits) wait_for(s.device);
   *bwd = seconds_since(tb);
   const auto ts = t.start();
   s.sgd.step();
   t.stop("sgd step", ts);
+  if (queued) *queued = seconds_since(t0);
+  wait_for(s.device);
   s.net.set_bn_frozen(false);
   return seconds_since(t0);
 }
@@ -510,27 +513,32 @@ inline double breakdown_song_iteration(SongIteration& s, Breakdown& t, double* q
   return seconds_since(t0);
 }
 
-// Two breakdowns of the same work side by side: `own` (each part waited for)
-// and `host` (nothing waited for: the host's time to queue each part).
+// Two breakdowns of the same work side by side: `own` (each part waited for:
+// its time, share and GFLOP/s) and `host` (nothing waited for: the host's
+// time to queue each part). host_queued: the host's time to queue the whole
+// run; host_total: to the end of its work.
 inline void print_own_and_host(const char* title, const Breakdown& own, double own_total, const Breakdown& host,
                                double host_queued, double host_total) {
   std::vector<std::pair<double, std::string>> rows;
   for (const auto& [k, s] : own.seconds) rows.push_back({s, k});
   std::sort(rows.rbegin(), rows.rend());
   std::printf("\n%s\n", title);
-  std::printf("  %-34s %10s %10s %6s\n", "part", "own ms", "host ms", "calls");
+  std::printf("  %-34s %10s %6s %10s %6s %12s\n", "part", "own ms", "share", "host ms", "calls", "GFLOP/s");
   double own_sum = 0, host_sum = 0;
   for (const auto& [s, k] : rows) {
     const auto h = host.seconds.find(k);
     const double hs = h == host.seconds.end() ? 0 : h->second;
     own_sum += s;
     host_sum += hs;
-    std::printf("  %-34s %10.3f %10.3f %6d\n", k.c_str(), s * 1e3, hs * 1e3, own.calls.at(k));
+    std::printf("  %-34s %10.3f %5.1f%% %10.3f %6d", k.c_str(), s * 1e3, 100 * s / own_total, hs * 1e3,
+                own.calls.at(k));
+    if (own.flops.at(k) > 0) std::printf(" %12.1f", own.flops.at(k) / s * 1e-9);
+    std::printf("\n");
   }
-  std::printf("  %-34s %10.3f %10.3f\n", "(everything else)", (own_total - own_sum) * 1e3,
-              (host_queued - host_sum) * 1e3);
+  std::printf("  %-34s %10.3f %5.1f%% %10.3f\n", "(everything else)", (own_total - own_sum) * 1e3,
+              100 * (own_total - own_sum) / own_total, (host_queued - host_sum) * 1e3);
   std::printf("  own: every part waited for, %.3f ms in all. host: nothing waited for, %.3f ms to queue the\n"
-              "  iteration (waits inside it included) and %.3f ms to its end. A part whose host ms is near its\n"
+              "  run (waits inside it included) and %.3f ms to its end. A part whose host ms is near its\n"
               "  own ms keeps the GPU waiting for the host.\n",
               own_total * 1e3, host_queued * 1e3, host_total * 1e3);
 }

@@ -209,18 +209,33 @@ Tensor normalize_act(const char* op, const Tensor& x, const Tensor& gamma, const
          [x, gamma, mean, invstd, N, C, HW, training, relu, has_residual, y_saved](const Tensor& dy_out,
                                                                                     GradBuffers& d) {
            const bool bn_wants = d.needs(0) || d.needs(1) || d.needs(2);
+           const GradBuffers::Target dr = has_residual ? d.write(3) : GradBuffers::Target{};
+           const GradBuffers::Target dx = d.write(0);  // every element is written
            // dy, the gradient of the batch norm's output: dy_out through the
-           // ReLU (one bias_act_backward pass, which gives the shortcut's
-           // gradient too); the shortcut's gradient is dy itself.
+           // ReLU, in one bias_act_backward pass that gives the shortcut's
+           // gradient too (dy itself). It goes where a buffer that holds
+           // nothing yet can take it, so that no buffer is added to the
+           // three ops' (the ReLU's and the add's outputs' gradients are
+           // freed before the batch norm's backward runs): the shortcut's
+           // gradient, or dx (the batch norm's backward then runs in place,
+           // kernels/batch_norm.h); a buffer of its own otherwise.
            Tensor dy = dy_out;
            if (relu) {
-             dy = bn_wants ? Tensor::empty(dy_out.shape(), dy_out.dtype(), dy_out.device()) : Tensor();
-             bias_act_backward(dy, has_residual ? d.write(3) : GradBuffers::Target{}, dy_out, y_saved);
+             if (dr.tensor.defined() && !dr.accumulate) {
+               bias_act_backward(Tensor(), dr, dy_out, y_saved);
+               dy = dr.tensor;
+             } else if (bn_wants) {
+               dy = dx.tensor.defined() && !dx.accumulate
+                        ? dx.tensor
+                        : Tensor::empty(dy_out.shape(), dy_out.dtype(), dy_out.device());
+               bias_act_backward(dy, dr, dy_out, y_saved);
+             } else {
+               bias_act_backward(Tensor(), dr, dy_out, y_saved);
+             }
            } else if (has_residual) {
-             write_gradient(d.write(3), dy_out);
+             write_gradient(dr, dy_out);
            }
            if (!bn_wants) return;
-           const GradBuffers::Target dx = d.write(0);  // every element is written
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
                using T = decltype(tag);

@@ -264,7 +264,8 @@ experiment() {
   fi
 }
 # TF32 first (its target, 1.3x PyTorch, is the one not met), with +unfused: what conv2d_bias_act
-# gives (the same steps with conv2d, add and relu one by one); then BF16 (the step whose host share
+# (Liao & Luo's folded units) and batch_norm2d_act (Yang's batch statistics) give, the same steps
+# with conv2d or batch_norm2d, add and relu one by one; then BF16 (the step whose host share
 # was 91% in the fourth run, where CUDA graphs and cheaper convolution calls should show most).
 experiment bench_graph 80 tf32+benchmark,tf32+benchmark+unfused,tf32+benchmark+graph,tf32+benchmark+cudnn-graph
 experiment bench_graph_bf16 60 bf16+benchmark,bf16+benchmark+graph,bf16+benchmark+cudnn-graph

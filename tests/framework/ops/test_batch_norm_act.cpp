@@ -106,6 +106,31 @@ TEST(BatchNormAct, IsTheThreeOpsBitForBitOnTheCpu) {
           }
 }
 
+// The shortcut may be the batch norm's own input (or share its producer):
+// both gradients then land in one buffer, which the backward must add to,
+// not overwrite. Against the three ops, on a leaf and on an intermediate.
+TEST(BatchNormAct, TheResidualMayBeTheInputItself) {
+  Rng rng(4);
+  const Shape shape = {2, 3, 5, 4};
+  const BnState bn(3, rng, DType::F64);
+  const Tensor x0 = randn(shape, rng, 2.0, DType::F64), seed = randn(shape, rng, 1.0, DType::F64);
+  for (bool intermediate : {false, true}) {
+    SCOPED_TRACE(intermediate ? "an intermediate" : "a leaf");
+    auto grad_of_x = [&](bool fused) {
+      Tensor x = x0.clone();
+      x.set_requires_grad(true);
+      const Tensor h = intermediate ? scale(x, 1.5) : x;
+      BnState s = bn.copy();
+      const BatchNormParams p = params(true);
+      const Tensor y = fused ? batch_norm2d_act(h, s.gamma, s.beta, s.running_mean, s.running_var, p, true, h)
+                             : three_ops(h, s.gamma, s.beta, s.running_mean, s.running_var, p, true, h);
+      sum(mul(y, seed)).backward();
+      return x.grad();
+    };
+    EXPECT_TENSORS_CLOSE(grad_of_x(false), grad_of_x(true), 1e-12, 1e-12);
+  }
+}
+
 TEST(BatchNormAct, GradCheck) {
   Rng rng(5);
   const Shape shape = {3, 4, 5, 3};
