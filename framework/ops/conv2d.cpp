@@ -288,12 +288,20 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
   record(y, e.any() ? "conv2d_bias_act" : "conv2d", {x, w, bias, r},
          [x, w, sh, use_cudnn, graph_api, relu, has_residual, y_saved](const Tensor& dy, GradBuffers& d) {
            const bool conv_wants = d.needs(0) || d.needs(1) || d.needs(2);
-           // dv, the gradient of conv + bias + residual: dy through the ReLU.
+           // dv, the gradient of conv + bias + residual: dy through the ReLU,
+           // the residual's gradient too. It goes into the residual's
+           // gradient where that holds nothing yet (a buffer of its own
+           // otherwise), and the convolution's backward reads it from there.
            Tensor dv = dy;
            if (relu) {
              const GradBuffers::Target dr = d.write(3);
-             dv = conv_wants && sh.N > 0 ? Tensor::empty(dy.shape(), dy.dtype(), dy.device()) : Tensor();
-             bias_act_backward(dv, dr, dy, y_saved);
+             if (dr.tensor.defined() && !dr.accumulate) {
+               bias_act_backward(Tensor(), dr, dy, y_saved);
+               dv = dr.tensor;
+             } else {
+               dv = conv_wants && sh.N > 0 ? Tensor::empty(dy.shape(), dy.dtype(), dy.device()) : Tensor();
+               bias_act_backward(dv, dr, dy, y_saved);
+             }
            } else if (has_residual) {
              write_gradient(d.write(3), dy);
            }
