@@ -106,6 +106,12 @@ double l2_relative_gap(const Tensor& a, const Tensor& b);
 // difference that a rounding-sized tolerance cannot hold.
 Tensor far_from_zero(const Shape& shape, Rng& rng);
 
+// Restores set_conv_epilogue_fusion's setting when a test ends, however it ends.
+struct EpilogueFusionGuard {
+  bool prev = conv_epilogue_fusion();
+  ~EpilogueFusionGuard() { set_conv_epilogue_fusion(prev); }
+};
+
 // The same op run on the CPU and on CUDA from the same float32 inputs: forward
 // outputs and the gradients of every input that requires one must agree.
 // `inputs` are CPU float32 tensors; the function copies them to the GPU.

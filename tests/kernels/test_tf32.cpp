@@ -24,17 +24,6 @@ struct Tf32Guard {
   }
 };
 
-// ||a - b|| / ||b|| over all elements.
-double relative_error(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to(Device::CPU).to_vector(), y = b.to(Device::CPU).to_vector();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    num += (x[i] - y[i]) * (x[i] - y[i]);
-    den += y[i] * y[i];
-  }
-  return std::sqrt(num / den);
-}
-
 TEST(Tf32Cuda, ConvolutionWithinTf32AccuracyAndFp32Restored) {
   REQUIRE_CUDA();
   Tf32Guard guard;
@@ -49,7 +38,7 @@ TEST(Tf32Cuda, ConvolutionWithinTf32AccuracyAndFp32Restored) {
   const Tensor tf32 = conv2d(x, w, b, p);
   // TF32 rounds each operand to 11 significant bits: about 2^-11 per product,
   // averaging down over the 576-term sums.
-  const double err = relative_error(tf32, fp32);
+  const double err = test::l2_relative_gap(tf32, fp32);
   EXPECT_LT(err, 2e-3);
   set_cuda_tf32(false);
   EXPECT_TENSORS_CLOSE(conv2d(x, w, b, p), fp32, 0.0, 0.0);
@@ -72,7 +61,7 @@ TEST(Tf32Cuda, GemmWithinTf32AccuracyEngagesAndFp32Restored) {
   const Tensor fp32 = product();
   set_cuda_tf32(true);
   const Tensor tf32 = product();
-  const double err = relative_error(tf32, fp32);
+  const double err = test::l2_relative_gap(tf32, fp32);
   EXPECT_LT(err, 2e-3);
   // On compute capability 8.0 and up cuBLAS uses the tensor cores: the
   // rounding shows. (Older GPUs have no TF32 and compute in FP32.)

@@ -245,10 +245,7 @@ TEST(BatchNormAct, ConvBnTrainsABatchStatisticsUnitThroughIt) {
 // With the fusion switched off (bench_gpu's "+unfused"), batch_norm2d_act
 // records the three ops it stands for: the same values, another tape.
 TEST(BatchNormAct, SwitchedOffItRecordsTheThreeOps) {
-  struct Restore {
-    bool prev = conv_epilogue_fusion();
-    ~Restore() { set_conv_epilogue_fusion(prev); }
-  } restore;
+  test::EpilogueFusionGuard restore;
   Rng rng(19);
   BnState bn(4, rng);
   bn.gamma.set_requires_grad(true);

@@ -225,10 +225,7 @@ TEST(ConvBiasAct, ConvBnTrainsAFoldedUnitThroughIt) {
 // With the fusion switched off (bench_gpu's "+unfused"), conv2d_bias_act
 // records the three ops it stands for: the same values, another tape.
 TEST(ConvBiasAct, SwitchedOffItRecordsTheThreeOps) {
-  struct Restore {
-    bool prev = conv_epilogue_fusion();
-    ~Restore() { set_conv_epilogue_fusion(prev); }
-  } restore;
+  test::EpilogueFusionGuard restore;
   Rng rng(19);
   const Tensor x = randn({2, 3, 6, 5}, rng), b = randn({4}, rng), r = randn({2, 4, 6, 5}, rng);
   Tensor w = randn({4, 3, 3, 3}, rng);
