@@ -51,18 +51,31 @@ Tensor three_ops(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tenso
   return relu ? skinmtl::relu(y) : y;
 }
 
+// Which of x and the residual reach the op as intermediates (through
+// scale(., 1), which changes no bit) rather than as leaves. The backward
+// treats their gradients differently: a leaf's is always added to, an
+// intermediate's fresh buffer may be written, and the fused backward then
+// stores dy there (the residual's) or runs the batch norm's backward in
+// place (x's).
+struct Through {
+  bool x_intermediate = false, r_intermediate = false;
+};
+
 // The output and the gradients of x, gamma, beta and the residual (those
 // defined) of f(x, gamma, beta, r) under the loss sum(y * seed), then the
 // running statistics after the call.
 template <typename F>
-std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& seed, const BnState& stats) {
+std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& seed, const BnState& stats,
+                                    Through through = {}) {
   for (Tensor& t : in)
     if (t.defined()) {
       t = t.clone();  // a leaf of this run alone: its gradient starts from nothing
       t.set_requires_grad(true);
     }
   Tensor rm = stats.running_mean.clone(), rv = stats.running_var.clone();
-  const Tensor y = f(in[0], in[1], in[2], in[3], rm, rv);
+  const Tensor x = through.x_intermediate ? scale(in[0], 1.0) : in[0];
+  const Tensor r = through.r_intermediate && in[3].defined() ? scale(in[3], 1.0) : in[3];
+  const Tensor y = f(x, in[1], in[2], r, rm, rv);
   sum(mul(y, seed.to(y.device()).to(y.dtype()))).backward();
   std::vector<Tensor> out = {y.detach().to(Device::CPU)};
   for (const Tensor& t : in)
@@ -76,16 +89,23 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.to_vector() == b.to_vector();
 }
 
+// On the CPU the fused op does the three ops' arithmetic in their order,
+// and its backward hands the batch norm's backward the same dy: the same
+// bits, float32 and float64, with and without each part, x and the residual
+// leaves or intermediates (the backward's three ways to hold dy).
 TEST(BatchNormAct, IsTheThreeOpsBitForBitOnTheCpu) {
   Rng rng(3);
   for (DType dtype : {DType::F32, DType::F64})
     for (const Shape& shape : kShapes)
       for (bool training : {true, false})
         for (bool relu : {true, false})
-          for (bool residual : {true, false}) {
+          for (bool residual : {true, false})
+            for (Through through : {Through{false, false}, Through{true, false}, Through{false, true},
+                                    Through{true, true}}) {
             SCOPED_TRACE(shape_str(shape) + (dtype == DType::F32 ? ", float32" : ", float64") +
                          (training ? ", training" : ", frozen") + (relu ? ", ReLU" : "") +
-                         (residual ? ", residual" : ""));
+                         (residual ? ", residual" : "") + (through.x_intermediate ? ", x intermediate" : "") +
+                         (through.r_intermediate ? ", residual intermediate" : ""));
             const BnState bn(shape[1], rng, dtype);
             const std::vector<Tensor> in = {randn(shape, rng, 2.0, dtype), bn.gamma, bn.beta,
                                             residual ? randn(shape, rng, 1.0, dtype) : Tensor()};
@@ -95,12 +115,12 @@ TEST(BatchNormAct, IsTheThreeOpsBitForBitOnTheCpu) {
                 [&](const Tensor& x, const Tensor& g, const Tensor& b, const Tensor& r, Tensor& rm, Tensor& rv) {
                   return batch_norm2d_act(x, g, b, rm, rv, p, relu, r);
                 },
-                in, seed, bn);
+                in, seed, bn, through);
             const std::vector<Tensor> three = value_and_grads(
                 [&](const Tensor& x, const Tensor& g, const Tensor& b, const Tensor& r, Tensor& rm, Tensor& rv) {
                   return three_ops(x, g, b, rm, rv, p, relu, r);
                 },
-                in, seed, bn);
+                in, seed, bn, through);
             ASSERT_EQ(fused.size(), three.size());
             for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(bitwise_equal(three[i], fused[i])) << "output " << i;
           }

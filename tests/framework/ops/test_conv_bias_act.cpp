@@ -47,15 +47,18 @@ Tensor three_ops(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2d
 }
 
 // The output and the gradients of x, w, b and the residual (those defined)
-// of f(x, w, b, r) under the loss sum(y * seed).
+// of f(x, w, b, r) under the loss sum(y * seed). With r_intermediate the
+// residual reaches the op through scale(., 1), which changes no bit: as an
+// intermediate, whose fresh gradient buffer the fused backward writes dy
+// into (a leaf's gradient is always added to).
 template <typename F>
-std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& seed) {
+std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& seed, bool r_intermediate = false) {
   for (Tensor& t : in)
     if (t.defined()) {
       t = t.clone();  // a leaf of this run alone: its gradient starts from nothing
       t.set_requires_grad(true);
     }
-  const Tensor y = f(in[0], in[1], in[2], in[3]);
+  const Tensor y = f(in[0], in[1], in[2], r_intermediate && in[3].defined() ? scale(in[3], 1.0) : in[3]);
   sum(mul(y, seed.to(y.device()).to(y.dtype()))).backward();
   std::vector<Tensor> out = {y.detach().to(Device::CPU)};
   for (const Tensor& t : in)
@@ -72,16 +75,19 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 // On the CPU the fused op adds the bias, the residual and applies the ReLU in
 // the order the three ops do ((conv + b) + r, then max(., 0)), and its
 // backward hands the convolution the same dy: the same bits, float32 and
-// float64, with and without each part.
+// float64, with and without each part, the residual a leaf or an
+// intermediate (whose gradient buffer then holds the convolution's dy).
 TEST(ConvBiasAct, IsTheThreeOpsBitForBitOnTheCpu) {
   Rng rng(3);
   for (DType dtype : {DType::F32, DType::F64})
     for (const Case& c : kCases)
       for (bool relu : {true, false})
         for (bool residual : {true, false})
-          for (bool bias : {true, false}) {
+          for (bool bias : {true, false})
+            for (bool r_intermediate : {false, true}) {
             SCOPED_TRACE(std::string(c.name) + (dtype == DType::F32 ? ", float32" : ", float64") +
-                         (relu ? ", ReLU" : "") + (residual ? ", residual" : "") + (bias ? ", bias" : ""));
+                         (relu ? ", ReLU" : "") + (residual ? ", residual" : "") + (bias ? ", bias" : "") +
+                         (r_intermediate ? ", residual intermediate" : ""));
             const std::vector<Tensor> in = {randn(c.x, rng, 1.0, dtype), randn(c.w, rng, 0.3, dtype),
                                             bias ? randn({c.w[0]}, rng, 1.0, dtype) : Tensor(),
                                             residual ? randn(output_shape(c), rng, 1.0, dtype) : Tensor()};
@@ -90,12 +96,12 @@ TEST(ConvBiasAct, IsTheThreeOpsBitForBitOnTheCpu) {
                 [&](const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r) {
                   return conv2d_bias_act(x, w, b, c.p, relu, r);
                 },
-                in, seed);
+                in, seed, r_intermediate);
             const std::vector<Tensor> three = value_and_grads(
                 [&](const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& r) {
                   return three_ops(x, w, b, c.p, relu, r);
                 },
-                in, seed);
+                in, seed, r_intermediate);
             ASSERT_EQ(fused.size(), three.size());
             for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(bitwise_equal(three[i], fused[i])) << "output " << i;
           }
