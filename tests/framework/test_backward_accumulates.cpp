@@ -154,6 +154,14 @@ std::vector<Case> cases() {
                   rand_uniform({4}, rng, 0.5, 2.0), randn({3, 4, 5, 3}, rng)},
                  {3, 4}});
   }
+  c.push_back({"batch_norm2d_act (training), ReLU, no residual",  // its backward runs in place in dx
+               [](const std::vector<Tensor>& v) {
+                 Tensor rm = v[3], rv = v[4];
+                 return batch_norm2d_act(v[0], v[1], v[2], rm, rv, BatchNormParams{}, /*relu=*/true);
+               },
+               {randn({2, 3, 4, 5}, rng), rand_uniform({3}, rng, 0.5, 1.5), randn({3}, rng), randn({3}, rng),
+                rand_uniform({3}, rng, 0.5, 2.0)},
+               {3, 4}});
   c.push_back({"batch_norm2d_act (training), residual, no ReLU",
                [](const std::vector<Tensor>& v) {
                  Tensor rm = v[3], rv = v[4];
