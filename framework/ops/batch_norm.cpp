@@ -1,4 +1,4 @@
-// batch_norm2d: see kernels/batch_norm.h.
+// batch_norm2d and batch_norm2d_act (the batch norm, + shortcut, ReLU): see kernels/batch_norm.h.
 #include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"

@@ -28,10 +28,10 @@
 #include <limits>
 
 #include "framework/accumulate.h"
-#include "framework/ops/bias_act.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
+#include "framework/ops/bias_act.h"
 #include "framework/precision.h"
 #include "kernels/conv2d.h"
 #include "kernels/fold_batch_norm.h"
