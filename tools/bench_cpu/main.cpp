@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
       double fwd = 0, bwd = 0;
       const double total = bench::breakdown_train_step(resnet, xb, labels, t, &fwd, &bwd);
       std::printf("\n(frozen-BN training step: forward %.3f s, backward %.3f s)", fwd, bwd);
-      t.print("skinmtl training step, frozen BN, batch 20, by op", total);
+      t.print(("skinmtl training step, frozen BN, batch " + std::to_string(xb.size(0)) + ", by op").c_str(), total);
     }
   }
 
