@@ -310,16 +310,47 @@ std::vector<int64_t> order_descending(const std::vector<double>& v) {
   return order;
 }
 
+namespace {
+
+// The smallest and largest of v[0..n), and whether all are finite (lo = hi =
+// 0 when n = 0): top_k_descending's first pass, a vectorised reduction with
+// nothing else in the loop. Written inside top_k_descending, with the check
+// of each value in the loop, it kept lo in memory and took two thirds of
+// the whole selection's time.
+struct ValueRange {
+  double lo = 0, hi = 0;
+  bool finite = true;
+};
+ValueRange value_range(const double* v, int64_t n) {
+  ValueRange r;
+  if (n == 0) return r;
+  double lo = v[0], hi = v[0];
+  int finite = 1;
+#pragma omp simd reduction(min : lo) reduction(max : hi) reduction(& : finite)
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = v[i];
+    finite &= std::isfinite(x) ? 1 : 0;
+    lo = x < lo ? x : lo;
+    hi = x > hi ? x : hi;
+  }
+  r.lo = lo;
+  r.hi = hi;
+  r.finite = finite != 0;
+  return r;
+}
+
+}  // namespace
+
 std::vector<int64_t> top_k_descending(const std::vector<double>& v, int64_t k) {
   const int64_t n = (int64_t)v.size();
   SKINMTL_CHECK(k >= 0, "top_k_descending: k must be >= 0, got " << k);
-  double lo = 0, hi = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = v[(size_t)i];
-    SKINMTL_CHECK(std::isfinite(x), "top_k_descending: value " << i << " is not finite (" << x << ")");
-    lo = i == 0 ? x : std::min(lo, x);
-    hi = i == 0 ? x : std::max(hi, x);
-  }
+  // Pass 1: the range, and whether every value is finite (value_range); the
+  // first value that is not is named after it.
+  const ValueRange range = value_range(v.data(), n);
+  const double lo = range.lo, hi = range.hi;
+  for (int64_t i = 0; !range.finite && i < n; ++i)
+    SKINMTL_CHECK(std::isfinite(v[(size_t)i]),
+                  "top_k_descending: value " << i << " is not finite (" << v[(size_t)i] << ")");
   if (k >= n) return order_descending(v);
   std::vector<int64_t> top;
   if (k == 0) return top;
@@ -329,7 +360,7 @@ std::vector<int64_t> top_k_descending(const std::vector<double>& v, int64_t k) {
   // b's. So only the values of buckets >= b are sorted.
   const int kBuckets = 4096;
   const double scale = hi > lo ? kBuckets / (hi - lo) : 0.0;
-  auto bucket = [&](double x) { return std::min(kBuckets - 1, (int)((x - lo) * scale)); };
+  auto bucket = [lo, scale](double x) { return std::min(kBuckets - 1, (int)((x - lo) * scale)); };
   std::vector<int64_t> count(kBuckets, 0);
   for (double x : v) ++count[(size_t)bucket(x)];
   int b = kBuckets - 1;
