@@ -688,6 +688,73 @@ TEST(GenerateProposals, HandCase) {
   EXPECT_EQ(rn.boxes.size(0), 6);
 }
 
+// The proposals against the algorithm written out plainly: each level's top
+// k by order_descending, decoded and clipped, the size filter, one stable sort
+// of all the survivors by logit, the NMS. The logits lie on a grid of 0.5, so
+// that many tie within and across levels (the rule: the lower candidate index
+// first), and the levels include an empty one and one with fewer anchors than
+// k. generate_proposals merges the levels' sorted runs instead of sorting:
+// the same boxes, in the same order, bit for bit.
+TEST(GenerateProposals, EqualsThePlainAlgorithmWithTies) {
+  Rng rng(31);
+  const int64_t level_sizes[] = {300, 120, 0, 40, 7};
+  std::vector<Tensor> anchors, logits, deltas;
+  for (int64_t A : level_sizes) {
+    std::vector<float> a;
+    const std::vector<double> u = rand_uniform({A, 4}, rng, 0.0, 1.0).to_vector();
+    for (int64_t i = 0; i < A; ++i) {
+      const float x = (float)(150 * u[4 * i]), y = (float)(150 * u[4 * i + 1]);
+      a.insert(a.end(), {x, y, x + 5 + (float)(55 * u[4 * i + 2]), y + 5 + (float)(55 * u[4 * i + 3])});
+    }
+    anchors.push_back(A > 0 ? Tensor::from_vector(a, {A, 4}) : Tensor::zeros({0, 4}));
+    std::vector<double> lg = randn({A}, rng, 2.0).to_vector();
+    for (double& v : lg) v = std::round(2 * v) / 2;
+    logits.push_back(A > 0 ? Tensor::from_vector(lg, {A}) : Tensor::zeros({0}));
+    deltas.push_back(randn({A, 4}, rng, 0.2));
+  }
+  ProposalParams p;
+  p.pre_nms_top_n = 50;
+  p.post_nms_top_n = 60;
+  p.nms_iou = 0.7;
+  p.min_size = 8;
+  const double H = 180, W = 200;
+  const Proposals got = generate_proposals(anchors, logits, deltas, H, W, p);
+
+  std::vector<double> cand_logit;
+  std::vector<Tensor> level_boxes;
+  for (size_t l = 0; l < anchors.size(); ++l) {
+    const std::vector<double> v = logits[l].to_vector();
+    std::vector<int64_t> top = order_descending(v);
+    top.resize(std::min<size_t>(top.size(), (size_t)p.pre_nms_top_n));
+    for (int64_t i : top) cand_logit.push_back(v[(size_t)i]);
+    if (!top.empty())
+      level_boxes.push_back(
+          clip_boxes(decode_boxes(gather_rows(anchors[l], top), gather_rows(deltas[l], top)), H, W));
+  }
+  const Tensor cand = concat(level_boxes, 0);
+  const std::vector<double> b = cand.to_vector();
+  std::vector<int64_t> alive;
+  std::vector<double> alive_logit;
+  for (size_t i = 0; i < cand_logit.size(); ++i) {
+    const double w = b[4 * i + 2] - b[4 * i], h = b[4 * i + 3] - b[4 * i + 1];
+    if (w > 0 && h > 0 && w >= p.min_size && h >= p.min_size) {
+      alive.push_back((int64_t)i);
+      alive_logit.push_back(cand_logit[i]);
+    }
+  }
+  std::vector<int64_t> sorted;
+  for (int64_t i : order_descending(alive_logit)) sorted.push_back(alive[(size_t)i]);
+  std::vector<int64_t> final_index;
+  std::vector<double> score;
+  for (int64_t k : nms_sorted(gather_rows(cand, sorted), p.nms_iou, p.post_nms_top_n)) {
+    final_index.push_back(sorted[(size_t)k]);
+    score.push_back(1 / (1 + std::exp(-cand_logit[(size_t)sorted[(size_t)k]])));
+  }
+  ASSERT_GT(final_index.size(), 20u);  // enough kept to say something about the order
+  EXPECT_EQ(got.boxes.to_vector(), gather_rows(cand, final_index).to_vector());
+  EXPECT_TENSORS_CLOSE(Tensor::from_vector(score, {(int64_t)score.size()}, DType::F64), got.scores, 0, 1e-7);
+}
+
 TEST(GenerateProposals, Errors) {
   ProposalCase k;
   ProposalParams p;
