@@ -53,6 +53,10 @@ Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams&
   return sh;
 }
 
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to(Device::CPU).to_vector() == b.to(Device::CPU).to_vector();
+}
+
 double l2_relative_gap(const Tensor& a, const Tensor& b) {
   const std::vector<double> va = a.to(Device::CPU).to_vector(), vb = b.to(Device::CPU).to_vector();
   double gap = 0, scale = 0;

@@ -92,6 +92,9 @@ Tensor distinct64(const Shape& shape, Rng& rng, double lo, double step);
 // directly.
 Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams& p);
 
+// Same shape and the same values, bit for bit (compared on the host).
+bool bitwise_equal(const Tensor& a, const Tensor& b);
+
 // ||a - b|| / ||b|| (L2 norms, any devices and dtypes), the bfloat16 tests'
 // measure. A gradient past a ReLU can differ by a whole element where
 // rounding moves an output across 0, which a largest-element measure would

@@ -1,5 +1,4 @@
 // batch_norm2d and batch_norm2d_act (the batch norm, + shortcut, ReLU): see kernels/batch_norm.h.
-#include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/distributed.h"
@@ -154,11 +153,8 @@ Tensor normalize_act(const char* op, const Tensor& x, const Tensor& gamma, const
     return cast(normalize_act(op, as_f32(x), gamma, beta, running_mean, running_var, p, relu,
                               residual.defined() ? as_f32(residual) : Tensor()),
                 DType::BF16);
-  if (p.training && p.sync) {  // the shortcut and the ReLU as ops of their own
-    Tensor y = sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p);
-    if (residual.defined()) y = add(y, residual);
-    return relu ? skinmtl::relu(y) : y;
-  }
+  if (p.training && p.sync)  // the shortcut and the ReLU as ops of their own
+    return unit_end_ops(sync_batch_norm2d(x, gamma, beta, running_mean, running_var, p), residual, relu);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   // The statistics the forward pass normalises with, saved for backward
@@ -211,30 +207,13 @@ Tensor normalize_act(const char* op, const Tensor& x, const Tensor& gamma, const
            const bool bn_wants = d.needs(0) || d.needs(1) || d.needs(2);
            const GradBuffers::Target dr = has_residual ? d.write(3) : GradBuffers::Target{};
            const GradBuffers::Target dx = d.write(0);  // every element is written
-           // dy, the gradient of the batch norm's output: dy_out through the
-           // ReLU, in one bias_act_backward pass that gives the shortcut's
-           // gradient too (dy itself). It goes where a buffer that holds
-           // nothing yet can take it, so that no buffer is added to the
-           // three ops' (the ReLU's and the add's outputs' gradients are
-           // freed before the batch norm's backward runs): the shortcut's
-           // gradient, or dx (the batch norm's backward then runs in place,
-           // kernels/batch_norm.h); a buffer of its own otherwise.
-           Tensor dy = dy_out;
-           if (relu) {
-             if (dr.tensor.defined() && !dr.accumulate) {
-               bias_act_backward(Tensor(), dr, dy_out, y_saved);
-               dy = dr.tensor;
-             } else if (bn_wants) {
-               dy = dx.tensor.defined() && !dx.accumulate
-                        ? dx.tensor
-                        : Tensor::empty(dy_out.shape(), dy_out.dtype(), dy_out.device());
-               bias_act_backward(dy, dr, dy_out, y_saved);
-             } else {
-               bias_act_backward(Tensor(), dr, dy_out, y_saved);
-             }
-           } else if (has_residual) {
-             write_gradient(dr, dy_out);
-           }
+           // dy, the gradient of the batch norm's output (and the shortcut's):
+           // framework/ops/bias_act.h. With dx as the spare buffer, no buffer
+           // is added to the three ops' (the ReLU's and the add's outputs'
+           // gradients are freed before the batch norm's backward runs): dy
+           // goes into the shortcut's gradient, or into dx, where the batch
+           // norm's backward then runs in place (kernels/batch_norm.h).
+           const Tensor dy = unit_end_backward(dy_out, y_saved, relu, dr, bn_wants, dx);
            if (!bn_wants) return;
            if (x.device() == Device::CPU) {
              dispatch_cpu(x.dtype(), [&](auto tag) {
@@ -267,11 +246,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 
 Tensor batch_norm2d_act(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                         Tensor& running_var, const BatchNormParams& p, bool relu, const Tensor& residual) {
-  if (!conv_epilogue_fusion()) {  // the three ops it stands for
-    Tensor y = batch_norm2d(x, gamma, beta, running_mean, running_var, p);
-    if (residual.defined()) y = add(y, residual);
-    return relu ? skinmtl::relu(y) : y;
-  }
+  if (!conv_epilogue_fusion())  // the three ops it stands for
+    return unit_end_ops(batch_norm2d(x, gamma, beta, running_mean, running_var, p), residual, relu);
   return normalize_act("batch_norm2d_act", x, gamma, beta, running_mean, running_var, p, relu, residual);
 }
 

@@ -27,7 +27,6 @@
 #include <cstring>
 #include <limits>
 
-#include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
@@ -288,23 +287,10 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
   record(y, e.any() ? "conv2d_bias_act" : "conv2d", {x, w, bias, r},
          [x, w, sh, use_cudnn, graph_api, relu, has_residual, y_saved](const Tensor& dy, GradBuffers& d) {
            const bool conv_wants = d.needs(0) || d.needs(1) || d.needs(2);
-           // dv, the gradient of conv + bias + residual: dy through the ReLU,
-           // the residual's gradient too. It goes into the residual's
-           // gradient where that holds nothing yet (a buffer of its own
-           // otherwise), and the convolution's backward reads it from there.
-           Tensor dv = dy;
-           if (relu) {
-             const GradBuffers::Target dr = d.write(3);
-             if (dr.tensor.defined() && !dr.accumulate) {
-               bias_act_backward(Tensor(), dr, dy, y_saved);
-               dv = dr.tensor;
-             } else {
-               dv = conv_wants && sh.N > 0 ? Tensor::empty(dy.shape(), dy.dtype(), dy.device()) : Tensor();
-               bias_act_backward(dv, dr, dy, y_saved);
-             }
-           } else if (has_residual) {
-             write_gradient(d.write(3), dy);
-           }
+           // dv, the gradient of conv + bias + residual (and the residual's
+           // gradient): framework/ops/bias_act.h.
+           const Tensor dv = unit_end_backward(dy, y_saved, relu, has_residual ? d.write(3) : GradBuffers::Target{},
+                                               conv_wants && sh.N > 0);
            if (sh.N == 0 || !conv_wants) return;
            conv2d_backward(dv, d, x, w, sh, use_cudnn, graph_api);
          });
@@ -443,11 +429,7 @@ bool conv_epilogue_fusion() { return epilogue_fusion_setting(); }
 Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, bool relu,
                        const Tensor& residual) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d_bias_act: input x and weights w must be defined");
-  if (!conv_epilogue_fusion()) {  // the three ops it stands for
-    Tensor y = conv2d(x, w, bias, p);
-    if (residual.defined()) y = add(y, residual);
-    return relu ? skinmtl::relu(y) : y;
-  }
+  if (!conv_epilogue_fusion()) return unit_end_ops(conv2d(x, w, bias, p), residual, relu);  // the three ops
   SKINMTL_CHECK(!convolves_in_bf16(x) || !residual.defined() || residual.dtype() == DType::BF16,
                 "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());
   return convolve(x, w, bias, p, {residual, relu});

@@ -1,4 +1,5 @@
 // fold_batch_norm: see kernels/fold_batch_norm.h.
+#include "framework/accumulate.h"
 #include "framework/autograd.h"
 #include "framework/dispatch.h"
 #include "framework/ops.h"
@@ -126,6 +127,28 @@ void bias_act_backward(const Tensor& g, const GradBuffers::Target& dr, const Ten
                                 /*relu=*/true, dr.accumulate, cuda::stream());
     }));
   }
+}
+
+Tensor unit_end_ops(const Tensor& v, const Tensor& r, bool relu) {
+  const Tensor y = r.defined() ? add(v, r) : v;
+  return relu ? skinmtl::relu(y) : y;
+}
+
+Tensor unit_end_backward(const Tensor& dy, const Tensor& y, bool relu, const GradBuffers::Target& dr, bool wanted,
+                         const GradBuffers::Target& spare) {
+  if (!relu) {
+    write_gradient(dr, dy);
+    return dy;
+  }
+  if (dr.tensor.defined() && !dr.accumulate) {
+    bias_act_backward(Tensor(), dr, dy, y);
+    return dr.tensor;
+  }
+  Tensor dv;
+  if (wanted)
+    dv = spare.tensor.defined() && !spare.accumulate ? spare.tensor : Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+  bias_act_backward(dv, dr, dy, y);
+  return dv;
 }
 
 }  // namespace skinmtl

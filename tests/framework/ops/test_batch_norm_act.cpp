@@ -85,10 +85,6 @@ std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& s
   return out;
 }
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.to_vector() == b.to_vector();
-}
-
 // On the CPU the fused op does the three ops' arithmetic in their order,
 // and its backward hands the batch norm's backward the same dy: the same
 // bits, float32 and float64, with and without each part, x and the residual
@@ -122,7 +118,7 @@ TEST(BatchNormAct, IsTheThreeOpsBitForBitOnTheCpu) {
                 },
                 in, seed, bn, through);
             ASSERT_EQ(fused.size(), three.size());
-            for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(bitwise_equal(three[i], fused[i])) << "output " << i;
+            for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(test::bitwise_equal(three[i], fused[i])) << "output " << i;
           }
 }
 
@@ -277,7 +273,7 @@ TEST(BatchNormAct, SwitchedOffItRecordsTheThreeOps) {
   const Tensor three = batch_norm2d_act(x, bn.gamma, bn.beta, bn.running_mean, bn.running_var, p, true, r);
   EXPECT_EQ(fused.grad_fn()->name, "batch_norm2d_act");
   EXPECT_EQ(three.grad_fn()->name, "relu");
-  EXPECT_TRUE(bitwise_equal(fused, three));
+  EXPECT_TRUE(test::bitwise_equal(fused, three));
 }
 
 // ---- CUDA --------------------------------------------------------------------------------------

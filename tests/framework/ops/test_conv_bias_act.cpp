@@ -68,10 +68,6 @@ std::vector<Tensor> value_and_grads(F f, std::vector<Tensor> in, const Tensor& s
 
 const char* kNames[] = {"y", "dx", "dw", "db", "dresidual"};
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.to_vector() == b.to_vector();
-}
-
 // On the CPU the fused op adds the bias, the residual and applies the ReLU in
 // the order the three ops do ((conv + b) + r, then max(., 0)), and its
 // backward hands the convolution the same dy: the same bits, float32 and
@@ -103,7 +99,7 @@ TEST(ConvBiasAct, IsTheThreeOpsBitForBitOnTheCpu) {
                 },
                 in, seed, r_intermediate);
             ASSERT_EQ(fused.size(), three.size());
-            for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(bitwise_equal(three[i], fused[i])) << "output " << i;
+            for (size_t i = 0; i < fused.size(); ++i) EXPECT_TRUE(test::bitwise_equal(three[i], fused[i])) << "output " << i;
           }
 }
 
@@ -243,7 +239,7 @@ TEST(ConvBiasAct, SwitchedOffItRecordsTheThreeOps) {
   const Tensor three = conv2d_bias_act(x, w, b, p, true, r);
   EXPECT_EQ(fused.grad_fn()->name, "conv2d_bias_act");
   EXPECT_EQ(three.grad_fn()->name, "relu");
-  EXPECT_TRUE(bitwise_equal(fused, three));
+  EXPECT_TRUE(test::bitwise_equal(fused, three));
 }
 
 // ---- CUDA --------------------------------------------------------------------------------------

@@ -261,8 +261,6 @@ struct Unit {
   }
 };
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) { return a.to_vector() == b.to_vector(); }
-
 TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
   FoldGuard guard;
   Unit u;
@@ -275,7 +273,7 @@ TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
     NoGradGuard no_grad;
     unfolded = conv_bn(u.conv, u.bn, x, true);
   }
-  EXPECT_TRUE(bitwise_equal(unfolded, relu(u.bn.forward(u.conv.forward(x)))));  // off: the three ops exactly
+  EXPECT_TRUE(test::bitwise_equal(unfolded, relu(u.bn.forward(u.conv.forward(x)))));  // off: the three ops exactly
   set_batch_norm_folding(BatchNormFolding::Always);
   Tensor folded;
   {
@@ -284,13 +282,13 @@ TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
   }
   // Folded: the same function, rounded differently (which shows the fold ran).
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-5, 1e-5);
-  EXPECT_FALSE(bitwise_equal(unfolded, folded));
+  EXPECT_FALSE(test::bitwise_equal(unfolded, folded));
 
   // With the tape on, the fold is recorded (fold_batch_norm, then conv2d and
   // the ReLU): the same function again, rounded as the training path rounds.
   Tensor taped = conv_bn(u.conv, u.bn, x, true);
   EXPECT_TENSORS_CLOSE(unfolded, taped, 1e-5, 1e-5);
-  EXPECT_FALSE(bitwise_equal(taped, unfolded));
+  EXPECT_FALSE(test::bitwise_equal(taped, unfolded));
   ASSERT_TRUE(taped.requires_grad());
 
   // Batch statistics (training mode, not frozen): no fold, even without a
@@ -301,7 +299,7 @@ TEST(ConvBn, FoldsOnlyWithFixedStatistics) {
     NoGradGuard no_grad;
     conv_bn(u.conv, u.bn, x, true);
   }
-  EXPECT_FALSE(bitwise_equal(mean_before, *u.bn.running_mean));
+  EXPECT_FALSE(test::bitwise_equal(mean_before, *u.bn.running_mean));
   // Frozen statistics in training mode fold again.
   u.bn.frozen = true;
   {
@@ -377,7 +375,7 @@ TEST(ConvBn, UnderBfloat16AutocastTheModuleFoldsAndAFloat32ResidualIsRefused) {
   EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, x));
   const Tensor folded = conv_bn(u.conv, u.bn, x, true, r.to(DType::BF16));
   EXPECT_EQ(folded.dtype(), DType::BF16);
-  EXPECT_FALSE(bitwise_equal(folded, three));  // the fold ran
+  EXPECT_FALSE(test::bitwise_equal(folded, three));  // the fold ran
   EXPECT_LT(relative_gap(folded, three), 0.015);
   // A float32 shortcut beside a bfloat16 convolution: conv_bn runs the three
   // ops (the add widens to float32, as without folding); conv2d_bn refuses it.
@@ -405,8 +403,8 @@ TEST(ConvBn, TrainingFoldsWhereTheOutputsOutnumberTheWeights) {
   EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, pays));
   EXPECT_FALSE(conv_bn_folds(u.conv, u.bn, costs));
   // Not folded: the three ops exactly; folded: rounded otherwise.
-  EXPECT_TRUE(bitwise_equal(conv_bn(u.conv, u.bn, costs, true), relu(u.bn.forward(u.conv.forward(costs)))));
-  EXPECT_FALSE(bitwise_equal(conv_bn(u.conv, u.bn, pays, true), relu(u.bn.forward(u.conv.forward(pays)))));
+  EXPECT_TRUE(test::bitwise_equal(conv_bn(u.conv, u.bn, costs, true), relu(u.bn.forward(u.conv.forward(costs)))));
+  EXPECT_FALSE(test::bitwise_equal(conv_bn(u.conv, u.bn, pays, true), relu(u.bn.forward(u.conv.forward(pays)))));
   {
     NoGradGuard no_grad;
     EXPECT_TRUE(conv_bn_folds(u.conv, u.bn, costs));
@@ -456,13 +454,13 @@ TEST(ConvBn, TrainingWithFrozenStatisticsFoldsWithTheUnfoldedGradients) {
     const Tensor mean_before = u.bn.running_mean->clone();
     const Tensor y = conv_bn(u.conv, u.bn, x, true, r);
     sum(mul(y, seed)).backward();
-    EXPECT_TRUE(bitwise_equal(mean_before, *u.bn.running_mean));
+    EXPECT_TRUE(test::bitwise_equal(mean_before, *u.bn.running_mean));
     Run out{y.detach(), x.grad(), r.grad(), {}};
     for (Parameter* p : {u.conv.weight, u.conv.bias, u.bn.gamma, u.bn.beta}) out.dparams.push_back(p->value.grad());
     return out;
   };
   const Run three = run(false), folded = run(true);
-  EXPECT_FALSE(bitwise_equal(three.y, folded.y));  // the fold ran
+  EXPECT_FALSE(test::bitwise_equal(three.y, folded.y));  // the fold ran
   EXPECT_TENSORS_CLOSE(three.y, folded.y, 1e-5, 1e-5);
   EXPECT_TENSORS_CLOSE(three.dx, folded.dx, 1e-4, 1e-5);
   EXPECT_TENSORS_CLOSE(three.dr, folded.dr, 1e-5, 1e-5);
@@ -572,7 +570,7 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
   set_batch_norm_folding(BatchNormFolding::Always);
   const Tensor folded = net.forward(x);
   EXPECT_TENSORS_CLOSE(unfolded, folded, 1e-4, 1e-4);
-  EXPECT_FALSE(bitwise_equal(unfolded, folded));
+  EXPECT_FALSE(test::bitwise_equal(unfolded, folded));
   // In bfloat16 (every block's units fold, the residual ones too): 53 layers
   // of bfloat16 rounding either way, so a looser bound.
   Bf16Scope bf16;
@@ -580,7 +578,7 @@ TEST(ConvBn, ResNet50EvaluatesTheSameFolded) {
   const Tensor unfolded16 = net.forward(x);
   set_batch_norm_folding(BatchNormFolding::Always);
   const Tensor folded16 = net.forward(x);
-  EXPECT_FALSE(bitwise_equal(unfolded16, folded16));
+  EXPECT_FALSE(test::bitwise_equal(unfolded16, folded16));
   EXPECT_LT(relative_gap(folded16, unfolded), 0.03);
   EXPECT_LT(relative_gap(unfolded16, unfolded), 0.03);
   std::printf("  ResNet-50 logits, largest gap over largest value, to float32: bfloat16 %.4f, folded %.4f\n",
