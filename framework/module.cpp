@@ -151,7 +151,7 @@ bool conv_bn_folds(const Conv2d& conv, const BatchNorm2d& bn, const Tensor& x) {
 Tensor conv_bn(const Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu, const Tensor& residual) {
   const Tensor bias = conv.bias ? conv.bias->value : Tensor();
   const bool folds = conv_bn_folds(conv, bn, x);
-  const DType out = convolves_in_bf16(x) ? DType::BF16 : x.dtype();
+  const DType out = computes_in_bf16(x) ? DType::BF16 : x.dtype();
   if (folds && !grad_enabled() && (!residual.defined() || residual.dtype() == out))
     return conv2d_bn(x, conv.weight->value, bias, conv.params, bn.gamma->value, bn.beta->value,  // inference
                      *bn.running_mean, *bn.running_var, bn.eps, relu, residual);

@@ -4,27 +4,28 @@
 //   - The parameters stay float32 ("master weights"), and so do their
 //     gradients and the optimizer's state: SGD's small updates are not lost
 //     to bfloat16's 8-bit significand.
-//   - With autocast on, conv2d casts its input and weights to bfloat16
-//     (recorded casts: the weights' gradients flow back through them into
-//     the float32 .grad), keeps its bias float32 and returns bfloat16. The
-//     first convolution thus turns the float32 images into bfloat16
-//     activations.
+//   - With autocast on, conv2d and linear cast their input and weights to
+//     bfloat16 (recorded casts: the weights' gradients flow back through them
+//     into the float32 .grad), keep their bias float32 and return bfloat16.
+//     The first convolution thus turns the float32 images into bfloat16
+//     activations, and a head's linear layer returns bfloat16 logits, which
+//     the loss widens (PyTorch's autocast does both the same way).
 //   - The ops that keep bfloat16 return bfloat16 for bfloat16 inputs: batch
 //     norm (its scale, shift and running statistics stay float32), ReLU, add,
 //     the poolings, upsampling, concat, slice, reshape. Activations and their
 //     gradients are then half the bytes.
-//   - Every other op (linear, the losses, sigmoid, softmax, RoIAlign, the box
-//     ops, sum, mean, mul, scale, permute) widens bfloat16 inputs to float32
-//     and returns float32 (as_f32): the heads' matrix products, the losses and
-//     their sums are never formed in bfloat16. Mixed float32 and bfloat16
-//     inputs (add, concat) give float32.
+//   - Every other op (the losses, sigmoid, softmax, RoIAlign, the box ops,
+//     sum, mean, mul, scale, permute) widens bfloat16 inputs to float32 and
+//     returns float32 (as_f32): the losses and their sums are never formed in
+//     bfloat16. Mixed float32 and bfloat16 inputs (add, concat) give
+//     float32.
 //   - Every kernel computes in float32 and rounds once when it stores
-//     (kernels/bf16.h): cuDNN with float accumulators, batch norm's
-//     statistics in float.
-// On the GPU, conv2d (cuDNN, tensor cores), batch norm, ReLU, add, max
-// pooling, global average pooling, upsampling, concat, slice and the casts
-// have bfloat16 kernels; average pooling (used by no model) goes through
-// float32 there too. The CPU has no bfloat16 arithmetic at all: each
+//     (kernels/bf16.h): cuDNN and cuBLAS with float accumulators, batch
+//     norm's statistics in float.
+// On the GPU, conv2d (cuDNN, tensor cores), linear (cuBLAS, tensor cores),
+// batch norm, ReLU, add, max pooling, global average pooling, upsampling,
+// concat, slice and the casts have bfloat16 kernels; average pooling (used by
+// no model) goes through float32 there too. The CPU has no bfloat16 arithmetic at all: each
 // op widens its inputs, runs its float32 kernel and rounds the result
 // (through_f32), the same arithmetic up to the order of the sums. That makes
 // the CPU a reference for the GPU's bfloat16 kernels, and lets a machine
@@ -39,7 +40,7 @@
 
 namespace skinmtl {
 
-// Autocast: conv2d computes in bfloat16. Process-wide, off by default; on
+// Autocast: conv2d and linear compute in bfloat16. Process-wide, off by default; on
 // for a whole training or evaluation run with --precision bf16.
 void set_autocast_bf16(bool on);
 bool autocast_bf16();
@@ -66,9 +67,10 @@ Tensor cast(const Tensor& x, DType dtype);
 // op without bfloat16 kernels.
 Tensor as_f32(const Tensor& x);
 
-// Whether a convolution of x computes in bfloat16: x is bfloat16, or float32
-// with autocast on (conv2d and conv2d_bn then return bfloat16).
-bool convolves_in_bf16(const Tensor& x);
+// Whether a convolution or linear layer of x computes in bfloat16: x is
+// bfloat16, or float32 with autocast on (conv2d, conv2d_bn and linear then
+// return bfloat16).
+bool computes_in_bf16(const Tensor& x);
 
 // Whether an op with bfloat16 kernels on this device must instead widen x
 // and round its result: a bfloat16 x on the CPU, or on the GPU where the op

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
@@ -52,5 +53,15 @@ bool set_gemm_cpu_own_kernel(bool on);
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                int64_t ldc);
+
+// The same product with bfloat16 A and B (--precision bf16): cuBLAS multiplies
+// on the tensor cores and sums in float32; alpha * op(A) op(B) + beta * C is
+// formed in float32 and rounded once where C is bfloat16.
+void gemm_bf16_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const bf16* A, int64_t lda, const bf16* B, int64_t ldb, float beta, float* C,
+                    int64_t ldc);
+void gemm_bf16_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const bf16* A, int64_t lda, const bf16* B, int64_t ldb, float beta, bf16* C,
+                    int64_t ldc);
 
 }  // namespace skinmtl

@@ -22,12 +22,22 @@
 //
 // Any of dx, dw, db may be nullptr: that gradient is then not computed.
 //
+// bfloat16 (--precision bf16, framework/precision.h), CUDA only: x, w, y and
+// their gradients bfloat16, b and db float32. The products run on the tensor
+// cores with float32 sums (gemm_bf16_cuda). The forward forms x w^T in a
+// float32 scratch `acc` (N, O), then adds b and rounds once: y = bf16(acc + b).
+// The backward's dx and dw are formed as dx + dy w and dw + dy^T x in float32
+// and rounded once; db sums the bfloat16 dy in float32. On the CPU, which has
+// no bfloat16 arithmetic, the op widens and rounds around the float32 kernel
+// instead: the same arithmetic up to the order of the sums.
+//
 // CUDA: `s` must be the project's stream, cuda::stream(): the GEMMs go through
 // the cuBLAS handle bound to it, and the bias kernels must run in order with them.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/bf16.h"
 #include "kernels/common.h"
 
 namespace skinmtl {
@@ -59,5 +69,19 @@ void linear_backward_cuda(float* dx,        // (N, I) += or nullptr
                           const float* x,   // (N, I)
                           const float* w,   // (O, I)
                           int64_t N, int64_t I, int64_t O, cuda_stream_t s);
+
+void linear_forward_bf16_cuda(bf16* y,         // (N, O)
+                              float* acc,      // (N, O) scratch, overwritten
+                              const bf16* x,   // (N, I)
+                              const bf16* w,   // (O, I)
+                              const float* b,  // (O) or nullptr
+                              int64_t N, int64_t I, int64_t O, cuda_stream_t s);
+void linear_backward_bf16_cuda(bf16* dx,        // (N, I) += or nullptr
+                               bf16* dw,        // (O, I) += or nullptr
+                               float* db,       // (O) += or nullptr
+                               const bf16* dy,  // (N, O)
+                               const bf16* x,   // (N, I)
+                               const bf16* w,   // (O, I)
+                               int64_t N, int64_t I, int64_t O, cuda_stream_t s);
 
 }  // namespace skinmtl

@@ -32,7 +32,7 @@ Tensor as_f32(const Tensor& x) {
   return x.defined() && x.dtype() == DType::BF16 ? cast(x, DType::F32) : x;
 }
 
-bool convolves_in_bf16(const Tensor& x) {
+bool computes_in_bf16(const Tensor& x) {
   return x.defined() && (x.dtype() == DType::BF16 || (autocast_bf16() && x.dtype() == DType::F32));
 }
 

@@ -325,7 +325,7 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
                 "conv2d(x, f.w, f.b) with f = fold_batch_norm(...) folds on the tape (conv_bn does)");
   // In bfloat16 (x bfloat16, or autocast on) as conv2d computes: the folded
   // weights rounded to bfloat16, the bias pass in float32 rounded once.
-  const bool in_bf16 = convolves_in_bf16(x);
+  const bool in_bf16 = computes_in_bf16(x);
   SKINMTL_CHECK(in_bf16 || x.dtype() == DType::F32 || (x.dtype() == DType::F64 && x.device() == Device::CPU),
                 "conv2d_bn: float32, bfloat16 (or float64 on the CPU) only, got " << dtype_name(x.dtype()));
   SKINMTL_CHECK(!in_bf16 || w.dtype() == DType::F32,
@@ -398,7 +398,7 @@ namespace {
 // conv2d's dtype rule, then the convolution and the epilogue e: in bfloat16
 // (x bfloat16, or autocast on) x and w are cast and the bias stays float32.
 Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Epilogue& e) {
-  if (convolves_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p, e);
+  if (computes_in_bf16(x)) return conv2d_in_dtype(cast(x, DType::BF16), cast(w, DType::BF16), as_f32(bias), p, e);
   return conv2d_in_dtype(x, w, bias, p, e);
 }
 
@@ -430,7 +430,7 @@ Tensor conv2d_bias_act(const Tensor& x, const Tensor& w, const Tensor& bias, con
                        const Tensor& residual) {
   SKINMTL_CHECK(x.defined() && w.defined(), "conv2d_bias_act: input x and weights w must be defined");
   if (!conv_epilogue_fusion()) return unit_end_ops(conv2d(x, w, bias, p), residual, relu);  // the three ops
-  SKINMTL_CHECK(!convolves_in_bf16(x) || !residual.defined() || residual.dtype() == DType::BF16,
+  SKINMTL_CHECK(!computes_in_bf16(x) || !residual.defined() || residual.dtype() == DType::BF16,
                 "conv2d_bias_act: a bfloat16 convolution takes a bfloat16 residual, got " << residual.str());
   return convolve(x, w, bias, p, {residual, relu});
 }

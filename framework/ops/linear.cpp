@@ -10,11 +10,14 @@ namespace skinmtl {
 
 const char* blas_kernels_name() { return gemm_cpu_kernels_name(); }
 
-Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
-  // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
-  const Tensor x = as_f32(x_in);
-  const Tensor w = as_f32(w_in);
-  const Tensor bias = as_f32(bias_in);
+namespace {
+
+struct LinearShape {
+  int64_t N, I, O;
+};
+
+// x (N, I), w (O, I), bias (O) or undefined, all on one device.
+LinearShape linear_shape(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SKINMTL_CHECK(x.defined() && w.defined(), "linear: x and w must be defined");
   SKINMTL_CHECK(x.ndim() == 2, "linear: x must be (N, I), got " << x.str());
   SKINMTL_CHECK(w.ndim() == 2, "linear: w must be (O, I), got " << w.str());
@@ -29,6 +32,12 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
                   "linear: bias must be (" << O << ",) for w " << shape_str(w.shape()) << ", got "
                                            << bias.str());
   }
+  return {N, I, O};
+}
+
+// x, w and bias of one dtype (float32, or float64 on the CPU).
+Tensor linear_same_dtype(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const auto [N, I, O] = linear_shape(x, w, bias);
   Tensor y = Tensor::empty({N, O}, x.dtype(), x.device());
   if (x.device() == Device::CPU) {
     dispatch_cpu(x.dtype(), [&](auto tag) {
@@ -58,6 +67,36 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
     }
   });
   return y;
+}
+
+// In bfloat16 (framework/precision.h): x and w rounded to bfloat16 by
+// recorded casts (so w's gradient reaches the float32 parameter through its
+// cast), the bias float32, y bfloat16.
+Tensor linear_bf16(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
+  const Tensor x = cast(x_in, DType::BF16), w = cast(w_in, DType::BF16), bias = as_f32(bias_in);
+  // No bfloat16 arithmetic on the CPU: widen, multiply in float32, round once
+  // (through_f32), the reference for the GPU's kernel.
+  if (x.device() == Device::CPU) return cast(linear_same_dtype(as_f32(x), as_f32(w), bias), DType::BF16);
+  const auto [N, I, O] = linear_shape(x, w, bias);
+  Tensor y = Tensor::empty({N, O}, DType::BF16, x.device());
+  const Tensor acc = Tensor::empty({N, O}, DType::F32, x.device());  // x w^T before the bias and the rounding
+  SKINMTL_CUDA_ONLY(linear_forward_bf16_cuda(y.data<bf16>(), acc.data<float>(), x.data<bf16>(), w.data<bf16>(),
+                                             data_or_null<float>(bias), N, I, O, cuda::stream()));
+  record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, GradBuffers& d) {
+    SKINMTL_CUDA_ONLY(linear_backward_bf16_cuda(data_or_null<bf16>(d[0]), data_or_null<bf16>(d[1]),
+                                                data_or_null<float>(d[2]), dy.data<bf16>(), x.data<bf16>(),
+                                                w.data<bf16>(), N, I, O, cuda::stream()));
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  if (computes_in_bf16(x)) return linear_bf16(x, w, bias);
+  // Otherwise bfloat16 inputs (a bfloat16 w or bias beside a float32 x) are
+  // widened.
+  return linear_same_dtype(as_f32(x), as_f32(w), as_f32(bias));
 }
 
 }  // namespace skinmtl

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <string>
 
+#include "framework/precision.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -76,6 +77,14 @@ std::vector<Case> cases() {
                {randn({6, 5}, rng, 3.0), labels_of({2, -1, 0, 4, 4, 1})},
                {1}});
   c.push_back({"linear", [](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); },
+               {randn({7, 13}, rng), randn({5, 13}, rng), randn({5}, rng)}, {}});
+  // In bfloat16, x's and w's gradients reach them through their casts' buffers
+  // (on the GPU, cuBLAS's beta = 1 into bfloat16).
+  c.push_back({"linear, bfloat16 (autocast)",
+               [](const std::vector<Tensor>& v) {
+                 AutocastGuard on;
+                 return as_f32(linear(v[0], v[1], v[2]));
+               },
                {randn({7, 13}, rng), randn({5, 13}, rng), randn({5}, rng)}, {}});
   // x, w, b, gamma, beta, mean, var: a convolution with a frozen batch norm
   // folded in on the tape (the statistics get no gradient).

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "framework/precision.h"
 #include "kernels/bf16.h"
@@ -178,6 +180,43 @@ TEST(Autocast, ConvolutionRoundsItsInputsAndOutputOnce) {
   EXPECT_TENSORS_CLOSE(b64.grad().to(DType::F32), bg.grad(), 1e-5, 1e-5);
 }
 
+// linear under autocast, the same way: x and w rounded once, y once, the bias
+// float32; dx and dw rounded once on their way to the float32 leaves.
+TEST(Autocast, LinearRoundsItsInputsAndOutputOnce) {
+  Rng rng(4);
+  const Tensor x = randn({7, 37}, rng), w = randn({19, 37}, rng), b = randn({19}, rng);
+  Tensor xg = x.clone().set_requires_grad(), wg = w.clone().set_requires_grad(), bg = b.clone().set_requires_grad();
+  Tensor y;
+  {
+    AutocastGuard on;
+    y = linear(xg, wg, bg);
+  }
+  EXPECT_EQ(y.dtype(), DType::BF16);
+  Tensor x64 = rounded64(x).set_requires_grad(), w64 = rounded64(w).set_requires_grad(),
+         b64 = b.to(DType::F64).set_requires_grad();
+  const Tensor y64 = linear(x64, w64, b64);
+  EXPECT_TRUE(within_one_rounding(y, y64));
+
+  const Tensor r = rounded64(randn(y.shape(), rng));
+  sum(mul(y, r.to(DType::BF16))).backward();
+  sum(mul(y64, r)).backward();
+  for (const auto& [g, g64, name] : {std::tuple{xg.grad(), x64.grad(), "dx"}, std::tuple{wg.grad(), w64.grad(), "dw"}}) {
+    ASSERT_TRUE(g.defined()) << name;
+    EXPECT_EQ(g.dtype(), DType::F32) << name;
+    EXPECT_TRUE(within_one_rounding(g, g64)) << name;
+  }
+  EXPECT_TENSORS_CLOSE(b64.grad().to(DType::F32), bg.grad(), 1e-5, 1e-5);
+
+  // No input features: y is the bias, rounded once.
+  AutocastGuard on;
+  const Tensor y0 = linear(Tensor::zeros({2, 0}), Tensor::zeros({19, 0}), b);
+  EXPECT_EQ(y0.dtype(), DType::BF16);
+  const std::vector<double> b16 = b.to(DType::BF16).to_vector();
+  std::vector<double> want = b16;
+  want.insert(want.end(), b16.begin(), b16.end());
+  EXPECT_EQ(y0.to_vector(), want);
+}
+
 // A small conv net through every op with a bfloat16 kernel, then a loss.
 struct TinyConvNet {
   Tensor w1, b1, gamma, beta, mean, var, w2, fc_w, fc_b;
@@ -236,8 +275,8 @@ TEST(Autocast, ActivationsAreBfloat16ParametersGradientsAndLossFloat32) {
     l16 = net.loss(x, targets, &d16);
   }
   EXPECT_EQ(d32, std::vector<DType>(6, DType::F32));
-  // conv, bn + relu, add, pools: bfloat16; linear and the loss: float32.
-  EXPECT_EQ(d16, (std::vector<DType>{DType::BF16, DType::BF16, DType::BF16, DType::BF16, DType::F32, DType::F32}));
+  // conv, bn + relu, add, pools, linear: bfloat16; the loss: float32.
+  EXPECT_EQ(d16, (std::vector<DType>{DType::BF16, DType::BF16, DType::BF16, DType::BF16, DType::BF16, DType::F32}));
   EXPECT_NEAR(l16.item(), loss32, 2e-2 * std::fabs(loss32));
   EXPECT_NE(l16.item(), loss32) << "the same to the last bit: bfloat16 did not happen";
   l16.backward();
@@ -301,43 +340,20 @@ TEST(Bf16Cuda, ConversionMatchesTheCpuBitForBit) {
   EXPECT_EQ(gpu.to(Device::CUDA).to(DType::F32).to(Device::CPU).to_vector(), cpu.to_vector());
 }
 
-// conv (cuDNN, bias) -> batch norm (batch statistics) -> relu -> add -> 1x1
-// conv, in bfloat16 on both devices, with every gradient. Element by element
-// the two need not agree: where their float32 sums differ in the last bits,
-// one rounds an activation to the next bfloat16 (a 0.4% step), and a gradient
-// that sums a few hundred such products moves by several percent in a single
-// element (on an H100, 0.67 against 0.72 in one of 36). What must hold is
-// that the GPU's bfloat16 is as accurate as the CPU's: each output and
-// gradient is compared, as a whole, with the float32 result of the same inputs
-// (relative L2 error), and the GPU's error may be at most twice the CPU's
-// (plus 0.1%). A wrong kernel misses that by far: its error is of order 1.
-TEST(Bf16Cuda, ConvBatchNormReluAddAsAccurateAsTheCpu) {
-  REQUIRE_CUDA();
-  Rng rng(21);
-  const std::vector<Tensor> inputs = {randn({3, 5, 11, 9}, rng), scale(randn({6, 5, 3, 3}, rng), 0.3),
-                                      randn({6}, rng),           Tensor::ones({6}),
-                                      Tensor::zeros({6}),        scale(randn({6, 6, 1, 1}, rng), 0.3)};
-  const Tensor upstream = rand_uniform({3, 6, 11, 9}, rng, -1.0, 1.0);
-  // The output and each input's gradient, on `device`, with autocast on or off.
-  auto run = [&](Device device, bool bf16) {
-    std::vector<Tensor> in;
-    for (const Tensor& t : inputs) in.push_back(t.to(device).set_requires_grad());
-    Tensor y;
-    {
-      AutocastGuard autocast(bf16);
-      Conv2dParams p;
-      p.pad_h = p.pad_w = 1;
-      Tensor mean = Tensor::zeros({6}, DType::F32, device), var = Tensor::ones({6}, DType::F32, device);
-      BatchNormParams bn;
-      bn.training = true;
-      const Tensor h = relu(batch_norm2d(conv2d(in[0], in[1], in[2], p), in[3], in[4], mean, var, bn));
-      y = as_f32(add(h, conv2d(h, in[5], Tensor(), Conv2dParams{})));
-    }
-    y.backward(upstream.to(device));
-    std::vector<std::vector<double>> out = {y.to(Device::CPU).to_vector()};
-    for (const Tensor& t : in) out.push_back(as_f32(t.grad()).to(Device::CPU).to_vector());
-    return out;
-  };
+// A computation's output and every input's gradient, as CPU values: run(device,
+// bf16) computes it on `device`, with autocast on or off.
+using Bf16Run = std::function<std::vector<std::vector<double>>(Device, bool)>;
+
+// Element by element a bfloat16 computation on the GPU and on the CPU need not
+// agree: where their float32 sums differ in the last bits, one rounds an
+// activation to the next bfloat16 (a 0.4% step), and a gradient that sums a
+// few hundred such products moves by several percent in a single element (on
+// an H100, 0.67 against 0.72 in one of 36). What must hold is that the GPU's
+// bfloat16 is as accurate as the CPU's: each output and gradient is compared,
+// as a whole, with the float32 result of the same inputs (relative L2 error),
+// and the GPU's error may be at most twice the CPU's (plus 0.1%). A wrong
+// kernel misses that by far: its error is of order 1.
+void expect_gpu_bf16_as_accurate_as_the_cpu(const Bf16Run& run) {
   const auto exact = run(Device::CPU, false), cpu = run(Device::CPU, true), gpu = run(Device::CUDA, true);
   auto relative_error = [&](const std::vector<double>& got, const std::vector<double>& want) {
     double d = 0, n = 0;
@@ -353,6 +369,72 @@ TEST(Bf16Cuda, ConvBatchNormReluAddAsAccurateAsTheCpu) {
     EXPECT_LT(e_cpu, 0.05) << what << ": the CPU's bfloat16 path itself";
     EXPECT_LE(e_gpu, 2 * e_cpu + 1e-3) << what;
   }
+}
+
+// The output of f(inputs) and the inputs' gradients for `upstream`, on
+// `device`, with autocast on or off (the Bf16Run of f). Inputs that are
+// undefined (an absent bias) stay so and give no gradient.
+Bf16Run bf16_run(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
+                 const Tensor& upstream) {
+  return [=](Device device, bool bf16) {
+    std::vector<Tensor> in;
+    for (const Tensor& t : inputs) in.push_back(t.defined() ? t.to(device).set_requires_grad() : Tensor());
+    Tensor y;
+    {
+      AutocastGuard autocast(bf16);
+      y = as_f32(f(in));
+    }
+    y.backward(upstream.to(device));
+    std::vector<std::vector<double>> out = {y.to(Device::CPU).to_vector()};
+    for (const Tensor& t : in)
+      if (t.defined()) out.push_back(as_f32(t.grad()).to(Device::CPU).to_vector());
+    return out;
+  };
+}
+
+// conv (cuDNN, bias) -> batch norm (batch statistics) -> relu -> add -> 1x1
+// conv, in bfloat16 on both devices, with every gradient.
+TEST(Bf16Cuda, ConvBatchNormReluAddAsAccurateAsTheCpu) {
+  REQUIRE_CUDA();
+  Rng rng(21);
+  const std::vector<Tensor> inputs = {randn({3, 5, 11, 9}, rng), scale(randn({6, 5, 3, 3}, rng), 0.3),
+                                      randn({6}, rng),           Tensor::ones({6}),
+                                      Tensor::zeros({6}),        scale(randn({6, 6, 1, 1}, rng), 0.3)};
+  auto f = [](const std::vector<Tensor>& in) {
+    const Device device = in[0].device();
+    Conv2dParams p;
+    p.pad_h = p.pad_w = 1;
+    Tensor mean = Tensor::zeros({6}, DType::F32, device), var = Tensor::ones({6}, DType::F32, device);
+    BatchNormParams bn;
+    bn.training = true;
+    const Tensor h = relu(batch_norm2d(conv2d(in[0], in[1], in[2], p), in[3], in[4], mean, var, bn));
+    return add(h, conv2d(h, in[5], Tensor(), Conv2dParams{}));
+  };
+  expect_gpu_bf16_as_accurate_as_the_cpu(bf16_run(f, inputs, rand_uniform({3, 6, 11, 9}, rng, -1.0, 1.0)));
+}
+
+// linear (cuBLAS on the tensor cores, the bias and the rounding in one pass)
+// on odd shapes: more outputs than one block of the bias kernels covers, no
+// bias, one row, and a head's shape (2048 features).
+TEST(Bf16Cuda, LinearAsAccurateAsTheCpu) {
+  REQUIRE_CUDA();
+  Rng rng(25);
+  auto f = [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); };
+  for (const auto& [N, I, O, with_bias] : {std::tuple{7, 37, 19, true}, std::tuple{33, 5, 1031, true},
+                                           std::tuple{1, 13, 3, false}, std::tuple{20, 2048, 7, true}}) {
+    SCOPED_TRACE("N " + std::to_string(N) + ", I " + std::to_string(I) + ", O " + std::to_string(O));
+    const std::vector<Tensor> inputs = {randn({N, I}, rng), scale(randn({O, I}, rng), 1.0 / std::sqrt(I)),
+                                        with_bias ? randn({O}, rng) : Tensor()};
+    expect_gpu_bf16_as_accurate_as_the_cpu(bf16_run(f, inputs, rand_uniform({N, O}, rng, -1.0, 1.0)));
+  }
+  // No input features: y is the bias rounded, the same bits on both devices.
+  const Tensor b = randn({5}, rng);
+  AutocastGuard on;
+  const Tensor cpu = linear(Tensor::zeros({3, 0}), Tensor::zeros({5, 0}), b);
+  const Tensor gpu = linear(Tensor::zeros({3, 0}, DType::F32, Device::CUDA), Tensor::zeros({5, 0}, DType::F32, Device::CUDA),
+                            b.to(Device::CUDA));
+  ASSERT_EQ(gpu.dtype(), DType::BF16);
+  EXPECT_EQ(gpu.to(Device::CPU).to_vector(), cpu.to_vector());
 }
 
 // max pool -> nearest upsampling -> concat -> slice -> global average pool in
