@@ -124,7 +124,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-detseg-host bench-dp clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-conv-layout bench-detseg-host bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -305,6 +305,18 @@ bin/bench_gpu: $(BENCH_GPU_OBJ) $(LIB)
 bench-gpu: bin/bench_gpu
 	bin/bench_gpu $(BENCH_ARGS)
 
+# `make bench-conv-layout` (CUDA builds): cuDNN's convolutions of ResNet-50 in
+# NCHW against NHWC (channels-last), TF32 and BF16, batch 20 and 256: whether
+# channels-last would pay (tools/bench_conv_layout).
+BENCH_CONV_LAYOUT_OBJ := $(BUILD)/tools/bench_conv_layout/main.o
+
+bin/bench_conv_layout: $(BENCH_CONV_LAYOUT_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-conv-layout: bin/bench_conv_layout
+	bin/bench_conv_layout $(BENCH_ARGS)
+
 # `make bench-gemm`: skinmtl's AVX-512 SGEMM against OpenBLAS on the models'
 # GEMM shapes, one thread and all threads (tools/bench_gemm).
 BENCH_GEMM_OBJ := $(BUILD)/tools/bench_gemm/main.o
@@ -336,4 +348,4 @@ bench-dp: bin/skinmtl
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d) $(BENCH_DETSEG_HOST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d) $(BENCH_DETSEG_HOST_OBJ:.o=.d) $(BENCH_CONV_LAYOUT_OBJ:.o=.d)

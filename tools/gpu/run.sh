@@ -25,10 +25,12 @@
 #      and Song et al.'s iteration by phase, its own time beside the host's
 #   6. compute-sanitizer memcheck over the op parity tests, racecheck over the
 #      kernels that use shared memory
-#   7. with what is left of the budget, two experiments, in TF32 and then in
-#      BF16: the Liao & Luo and Yang steps replayed as CUDA graphs against the
+#   7. with what is left of the budget, three experiments: in TF32 and then in
+#      BF16, the Liao & Luo and Yang steps replayed as CUDA graphs against the
 #      same steps launched op by op (bench_gpu's "+graph" configurations), and
-#      with the convolutions through cuDNN's graph API ("+cudnn-graph")
+#      with the convolutions through cuDNN's graph API ("+cudnn-graph"); then
+#      ResNet-50's convolutions in NCHW against NHWC (tools/bench_conv_layout:
+#      whether channels-last would pay)
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
 # tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
@@ -122,7 +124,7 @@ if [ ! -f "$cuda_home/include/cudnn.h" ]; then
 fi
 
 # ---- 2. build ----------------------------------------------------------------------------------
-step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl bin/bench_gpu test-build \
+step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/skinmtl bin/bench_gpu bin/bench_conv_layout test-build \
   || { grep -E 'error|Error' "$report/build.log" | head -30; tail -20 "$report/build.log"; say ""; say "build failed: nothing else can run"; exit 1; }
 tests=build/cuda/skinmtl_tests
 bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
@@ -269,6 +271,14 @@ experiment() {
 # was 91% in the fourth run, where CUDA graphs and cheaper convolution calls should show most).
 experiment bench_graph 80 tf32+benchmark,tf32+benchmark+unfused,tf32+benchmark+graph,tf32+benchmark+cudnn-graph
 experiment bench_graph_bf16 60 bf16+benchmark,bf16+benchmark+graph,bf16+benchmark+cudnn-graph
+# Channels-last: ResNet-50's convolutions in NCHW against NHWC through cuDNN (tools/bench_conv_layout),
+# BF16 first (where cuDNN's tensor-core kernels want NHWC most), then TF32; its totals into the report.
+if [ $(( start + budget - $(date +%s) )) -ge 45 ]; then
+  step bench_conv_layout 90 bin/bench_conv_layout --batch 20,256 --precision bf16,tf32 --reps 5
+  grep -E '^(tf32|bf16), batch|^  (training|inference) ' "$report/bench_conv_layout.log" | sed 's/^/    /' | tee -a "$summary"
+else
+  say "- bench_conv_layout (an experiment): not run, under 45 s of the budget left"
+fi
 
 say ""
 say "total $(( $(date +%s) - start ))s; $( [ $status -eq 0 ] && echo 'all steps ok' || echo 'SOME STEPS FAILED')"
