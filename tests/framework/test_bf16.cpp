@@ -146,28 +146,29 @@ TEST(Cast, RoundsForwardAndConvertsTheGradientBack) {
 
 Tensor rounded64(const Tensor& t) { return t.to(DType::BF16).to(DType::F64); }
 
-TEST(Autocast, ConvolutionRoundsItsInputsAndOutputOnce) {
-  Rng rng(3);
-  const Tensor x = randn({2, 3, 9, 7}, rng), w = randn({4, 3, 3, 3}, rng), b = randn({4}, rng);
+using LayerOp = std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& b)>;
+
+// op(x, w, b) under autocast against op in float64 on the bfloat16-rounded x
+// and w. The bias stays float32: the reference adds it unrounded. y, and on
+// the way back dx and dw, are rounded once to bfloat16 (the gradients of the
+// cast copies) before reaching the float32 leaves: within one rounding; db is
+// summed in float32 from the bfloat16 dy: float error only.
+void expect_rounds_inputs_and_output_once(const LayerOp& op, const Tensor& x, const Tensor& w, const Tensor& b,
+                                          Rng& rng) {
   Tensor xg = x.clone().set_requires_grad(), wg = w.clone().set_requires_grad(), bg = b.clone().set_requires_grad();
-  Conv2dParams p;
-  p.stride_h = p.stride_w = 2;
-  p.pad_h = p.pad_w = 1;
   Tensor y;
   {
     AutocastGuard on;
-    y = conv2d(xg, wg, bg, p);
+    y = op(xg, wg, bg);
   }
   EXPECT_EQ(y.dtype(), DType::BF16);
   EXPECT_FALSE(autocast_bf16()) << "the guard restores the setting";
-  // The bias stays float32: the reference adds it unrounded.
   Tensor x64 = rounded64(x).set_requires_grad(), w64 = rounded64(w).set_requires_grad(),
          b64 = b.to(DType::F64).set_requires_grad();
-  const Tensor y64 = conv2d(x64, w64, b64, p);
+  const Tensor y64 = op(x64, w64, b64);
   EXPECT_TRUE(within_one_rounding(y, y64));
 
-  // Backward from a bfloat16-exact direction r: dw and dx are rounded once to
-  // bfloat16 (the gradients of the cast copies) before reaching float32.
+  // Backward from a bfloat16-exact direction r.
   const Tensor r = rounded64(randn(y.shape(), rng));
   sum(mul(y, r.to(DType::BF16))).backward();
   sum(mul(y64, r)).backward();
@@ -176,36 +177,24 @@ TEST(Autocast, ConvolutionRoundsItsInputsAndOutputOnce) {
     EXPECT_EQ(g.dtype(), DType::F32) << name << ": the leaves' gradients stay float32";
     EXPECT_TRUE(within_one_rounding(g, g64)) << name;
   }
-  // The bias gradient is summed in float32 from the bfloat16 dy: float error only.
   EXPECT_TENSORS_CLOSE(b64.grad().to(DType::F32), bg.grad(), 1e-5, 1e-5);
 }
 
-// linear under autocast, the same way: x and w rounded once, y once, the bias
-// float32; dx and dw rounded once on their way to the float32 leaves.
+TEST(Autocast, ConvolutionRoundsItsInputsAndOutputOnce) {
+  Rng rng(3);
+  const Tensor x = randn({2, 3, 9, 7}, rng), w = randn({4, 3, 3, 3}, rng), b = randn({4}, rng);
+  Conv2dParams p;
+  p.stride_h = p.stride_w = 2;
+  p.pad_h = p.pad_w = 1;
+  expect_rounds_inputs_and_output_once(
+      [&](const Tensor& x, const Tensor& w, const Tensor& b) { return conv2d(x, w, b, p); }, x, w, b, rng);
+}
+
+// linear under autocast, the same way.
 TEST(Autocast, LinearRoundsItsInputsAndOutputOnce) {
   Rng rng(4);
   const Tensor x = randn({7, 37}, rng), w = randn({19, 37}, rng), b = randn({19}, rng);
-  Tensor xg = x.clone().set_requires_grad(), wg = w.clone().set_requires_grad(), bg = b.clone().set_requires_grad();
-  Tensor y;
-  {
-    AutocastGuard on;
-    y = linear(xg, wg, bg);
-  }
-  EXPECT_EQ(y.dtype(), DType::BF16);
-  Tensor x64 = rounded64(x).set_requires_grad(), w64 = rounded64(w).set_requires_grad(),
-         b64 = b.to(DType::F64).set_requires_grad();
-  const Tensor y64 = linear(x64, w64, b64);
-  EXPECT_TRUE(within_one_rounding(y, y64));
-
-  const Tensor r = rounded64(randn(y.shape(), rng));
-  sum(mul(y, r.to(DType::BF16))).backward();
-  sum(mul(y64, r)).backward();
-  for (const auto& [g, g64, name] : {std::tuple{xg.grad(), x64.grad(), "dx"}, std::tuple{wg.grad(), w64.grad(), "dw"}}) {
-    ASSERT_TRUE(g.defined()) << name;
-    EXPECT_EQ(g.dtype(), DType::F32) << name;
-    EXPECT_TRUE(within_one_rounding(g, g64)) << name;
-  }
-  EXPECT_TENSORS_CLOSE(b64.grad().to(DType::F32), bg.grad(), 1e-5, 1e-5);
+  expect_rounds_inputs_and_output_once(linear, x, w, b, rng);
 
   // No input features: y is the bias, rounded once.
   AutocastGuard on;

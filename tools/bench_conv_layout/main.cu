@@ -79,8 +79,6 @@ const Layer kLayers[] = {
     {"layer4 1x1 2048->512", 2048, 512, 1, 1, 7, 2},
 };
 
-enum class Pass { Forward, BackwardData, BackwardFilter };
-
 // Algorithms whose rounding is a plain sum of products (skinmtl's rule).
 bool precise(cudnnConvolutionFwdAlgo_t a) {
   return a != CUDNN_CONVOLUTION_FWD_ALGO_FFT && a != CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING &&
@@ -197,44 +195,34 @@ PassTimes time_layer(cudnnHandle_t h, cudaStream_t stream, const Layer& L, int N
   const float one = 1.0f, zero = 0.0f;
   PassTimes t;
   int max_count = 0, got = 0;
-  {
-    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> r((size_t)max_count);
-    CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd, b.x, wd, b.w, cd, yd, b.y, max_count, &got, r.data(),
-                                                       b.ws, b.ws_bytes));
-    r.resize((size_t)got);
-    const int i = first_accepted(r);
-    if (i >= 0)
-      t.fwd = time_ms(stream, reps, [&] {
-        CUDNN_CHECK(cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, r[i].algo, b.ws, b.ws_bytes, &zero, yd, b.y));
-      });
-  }
-  {
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
-    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> r((size_t)max_count);
-    CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd, b.w, yd, b.y, cd, xd, b.x, max_count, &got,
-                                                            r.data(), b.ws, b.ws_bytes));
-    r.resize((size_t)got);
-    const int i = first_accepted(r);
-    if (i >= 0)
-      t.bwd_data = time_ms(stream, reps, [&] {
-        CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd, r[i].algo, b.ws, b.ws_bytes, &zero,
-                                                 xd, b.x));
-      });
-  }
-  {
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
-    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> r((size_t)max_count);
-    CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd, b.x, yd, b.y, cd, wd, b.w, max_count, &got,
-                                                              r.data(), b.ws, b.ws_bytes));
-    r.resize((size_t)got);
-    const int i = first_accepted(r);
-    if (i >= 0)
-      t.bwd_filter = time_ms(stream, reps, [&] {
-        CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, xd, b.x, yd, b.y, cd, r[i].algo, b.ws, b.ws_bytes,
-                                                   &zero, wd, b.w));
-      });
-  }
+  // The fastest accepted entry of a measured ranking, timed with run(algo);
+  // -1 when none qualifies.
+  auto time_fastest = [&](auto& ranking, auto run) {
+    ranking.resize((size_t)got);
+    const int i = first_accepted(ranking);
+    return i < 0 ? -1.0 : time_ms(stream, reps, [&] { run(ranking[(size_t)i].algo); });
+  };
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd, b.x, wd, b.w, cd, yd, b.y, max_count, &got, fwd.data(),
+                                                     b.ws, b.ws_bytes));
+  t.fwd = time_fastest(fwd, [&](cudnnConvolutionFwdAlgo_t a) {
+    CUDNN_CHECK(cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, a, b.ws, b.ws_bytes, &zero, yd, b.y));
+  });
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd, b.w, yd, b.y, cd, xd, b.x, max_count, &got,
+                                                          bwd_data.data(), b.ws, b.ws_bytes));
+  t.bwd_data = time_fastest(bwd_data, [&](cudnnConvolutionBwdDataAlgo_t a) {
+    CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, xd, b.x));
+  });
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter((size_t)max_count);
+  CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd, b.x, yd, b.y, cd, wd, b.w, max_count, &got,
+                                                            bwd_filter.data(), b.ws, b.ws_bytes));
+  t.bwd_filter = time_fastest(bwd_filter, [&](cudnnConvolutionBwdFilterAlgo_t a) {
+    CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, xd, b.x, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, wd, b.w));
+  });
   cudnnDestroyConvolutionDescriptor(cd);
   cudnnDestroyFilterDescriptor(wd);
   cudnnDestroyTensorDescriptor(yd);
