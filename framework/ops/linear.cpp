@@ -16,7 +16,8 @@ struct LinearShape {
   int64_t N, I, O;
 };
 
-// x (N, I), w (O, I), bias (O) or undefined, all on one device.
+// x (N, I), w (O, I), bias (O) or undefined, all on one device, of one
+// dtype but for a bfloat16 layer's bias, which is float32.
 LinearShape linear_shape(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SKINMTL_CHECK(x.defined() && w.defined(), "linear: x and w must be defined");
   SKINMTL_CHECK(x.ndim() == 2, "linear: x must be (N, I), got " << x.str());
@@ -27,7 +28,10 @@ LinearShape linear_shape(const Tensor& x, const Tensor& w, const Tensor& bias) {
                                               << " features but w " << shape_str(w.shape())
                                               << " expects " << w.size(1));
   if (bias.defined()) {
-    check_same_device("linear (x, bias)", x, bias);
+    SKINMTL_CHECK(bias.device() == x.device() &&
+                      (bias.dtype() == x.dtype() || (x.dtype() == DType::BF16 && bias.dtype() == DType::F32)),
+                  "linear: the bias must be on x's device and of its dtype (float32 for a bfloat16 x), got x "
+                      << x.str() << " and bias " << bias.str());
     SKINMTL_CHECK(bias.ndim() == 1 && bias.size(0) == O,
                   "linear: bias must be (" << O << ",) for w " << shape_str(w.shape()) << ", got "
                                            << bias.str());
@@ -74,10 +78,10 @@ Tensor linear_same_dtype(const Tensor& x, const Tensor& w, const Tensor& bias) {
 // cast), the bias float32, y bfloat16.
 Tensor linear_bf16(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in) {
   const Tensor x = cast(x_in, DType::BF16), w = cast(w_in, DType::BF16), bias = as_f32(bias_in);
+  const auto [N, I, O] = linear_shape(x, w, bias);  // the GPU's checks, on the CPU too
   // No bfloat16 arithmetic on the CPU: widen, multiply in float32, round once
   // (through_f32), the reference for the GPU's kernel.
   if (x.device() == Device::CPU) return cast(linear_same_dtype(as_f32(x), as_f32(w), bias), DType::BF16);
-  const auto [N, I, O] = linear_shape(x, w, bias);
   Tensor y = Tensor::empty({N, O}, DType::BF16, x.device());
   const Tensor acc = Tensor::empty({N, O}, DType::F32, x.device());  // x w^T before the bias and the rounding
   SKINMTL_CUDA_ONLY(linear_forward_bf16_cuda(y.data<bf16>(), acc.data<float>(), x.data<bf16>(), w.data<bf16>(),
