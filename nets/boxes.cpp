@@ -72,17 +72,24 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
     SKINMTL_CHECK(lg.ndim() == 1 && lg.size(0) == a.size(0) && d.size(0) == a.size(0),
                   op << ": level " << l << ": anchors " << a.str() << ", logits " << lg.str()
                      << ", deltas " << d.str() << " must be (A, 4), (A), (A, 4)");
-    // Device-to-host copy of the level's logits (A_l values) for the top-k.
-    const std::vector<double> v = lg.to(Device::CPU).to_vector();
-    for (size_t i = 0; i < v.size(); ++i)
-      SKINMTL_CHECK(std::isfinite(v[i]), op << ": level " << l << ": objectness logit " << i
-                                            << " is not finite (" << v[i] << ")");
-    const int64_t A = (int64_t)v.size();
+    // The level's logits on the host (a device-to-host copy of A_l values when
+    // on the GPU), read for the top-k in their own type.
+    Tensor lh = lg.to(Device::CPU);
+    if (lh.dtype() == DType::BF16) lh = lh.to(DType::F32);
+    const int64_t A = lh.numel();
     const int64_t k = p.pre_nms_top_n <= 0 ? A : std::min<int64_t>(p.pre_nms_top_n, A);
-    // Descending logit, ties by the lower anchor index.
-    const std::vector<int64_t> top = top_k_descending(v, k);
     level_first.push_back((int64_t)cand_logit.size());
-    for (int64_t i : top) cand_logit.push_back(v[(size_t)i]);
+    std::vector<int64_t> top;
+    dispatch_cpu(lh.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* v = lh.data<T>();
+      const int64_t bad = first_non_finite(v, A);
+      SKINMTL_CHECK(bad < 0, op << ": level " << l << ": objectness logit " << bad << " is not finite ("
+                                << (bad < 0 ? 0.0 : (double)v[bad]) << ")");
+      // Descending logit, ties by the lower anchor index.
+      top = top_k_descending(v, A, k);
+      for (int64_t i : top) cand_logit.push_back((double)v[i]);
+    });
     level_boxes.push_back(
         clip_boxes(decode_boxes(gather_rows(a, top), gather_rows(d, top)), img_h, img_w));
   }

@@ -302,33 +302,36 @@ Tensor take_rows(const Tensor& x_in, const std::vector<int64_t>& index) {
 
 // ---- NMS ------------------------------------------------------------------------------------
 
-std::vector<int64_t> order_descending(const std::vector<double>& v) {
-  std::vector<int64_t> order(v.size());
+namespace {
+
+// The indices 0..n-1 by descending v, ties by the lower index.
+template <typename T>
+std::vector<int64_t> order_descending_of(const T* v, int64_t n) {
+  std::vector<int64_t> order((size_t)n);
   std::iota(order.begin(), order.end(), int64_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return v[(size_t)a] > v[(size_t)b]; });
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return v[a] > v[b]; });
   return order;
 }
-
-namespace {
 
 // The smallest and largest of v[0..n), and whether all are finite (lo = hi =
 // 0 when n = 0): top_k_descending's first pass, a vectorised reduction with
 // nothing else in the loop. Written inside top_k_descending, with the check
 // of each value in the loop, it kept lo in memory and took two thirds of
 // the whole selection's time.
+template <typename T>
 struct ValueRange {
-  double lo = 0, hi = 0;
+  T lo = 0, hi = 0;
   bool finite = true;
 };
-ValueRange value_range(const double* v, int64_t n) {
-  ValueRange r;
+template <typename T>
+ValueRange<T> value_range(const T* v, int64_t n) {
+  ValueRange<T> r;
   if (n == 0) return r;
-  double lo = v[0], hi = v[0];
+  T lo = v[0], hi = v[0];
   int finite = 1;
 #pragma omp simd reduction(min : lo) reduction(max : hi) reduction(& : finite)
   for (int64_t i = 0; i < n; ++i) {
-    const double x = v[i];
+    const T x = v[i];
     finite &= std::isfinite(x) ? 1 : 0;
     lo = x < lo ? x : lo;
     hi = x > hi ? x : hi;
@@ -339,41 +342,77 @@ ValueRange value_range(const double* v, int64_t n) {
   return r;
 }
 
-}  // namespace
-
-std::vector<int64_t> top_k_descending(const std::vector<double>& v, int64_t k) {
-  const int64_t n = (int64_t)v.size();
+template <typename T>
+std::vector<int64_t> top_k_of(const T* v, int64_t n, int64_t k) {
   SKINMTL_CHECK(k >= 0, "top_k_descending: k must be >= 0, got " << k);
   // Pass 1: the range, and whether every value is finite (value_range); the
   // first value that is not is named after it.
-  const ValueRange range = value_range(v.data(), n);
-  const double lo = range.lo, hi = range.hi;
+  const ValueRange<T> range = value_range(v, n);
   for (int64_t i = 0; !range.finite && i < n; ++i)
-    SKINMTL_CHECK(std::isfinite(v[(size_t)i]),
-                  "top_k_descending: value " << i << " is not finite (" << v[(size_t)i] << ")");
-  if (k >= n) return order_descending(v);
+    SKINMTL_CHECK(std::isfinite(v[i]), "top_k_descending: value " << i << " is not finite (" << v[i] << ")");
+  if (k >= n) return order_descending_of(v, n);
   std::vector<int64_t> top;
   if (k == 0) return top;
-  // Bucket the values evenly over [lo, hi]. bucket() never decreases as the
-  // value grows, so a value in a higher bucket is larger: the top k are every
-  // value above the bucket b that holds the k-th largest, and the largest of
-  // b's. So only the values of buckets >= b are sorted.
-  const int kBuckets = 4096;
-  const double scale = hi > lo ? kBuckets / (hi - lo) : 0.0;
-  auto bucket = [lo, scale](double x) { return std::min(kBuckets - 1, (int)((x - lo) * scale)); };
-  std::vector<int64_t> count(kBuckets, 0);
-  for (double x : v) ++count[(size_t)bucket(x)];
+  // Pass 2: bucket the values evenly over [lo, hi] and count each bucket's.
+  // bucket() never decreases as the value grows, so a value in a higher
+  // bucket is larger: the top k are every value above the bucket b that
+  // holds the k-th largest, and the largest of b's. Each value's bucket is
+  // kept (two bytes a value, in a buffer this thread reuses), so that pass 3
+  // reads it instead of computing it again.
+  constexpr int kBuckets = 4096;
+  const double lo = range.lo, scale = range.hi > range.lo ? kBuckets / ((double)range.hi - lo) : 0.0;
+  thread_local std::vector<uint16_t> bucket_of;
+  bucket_of.resize((size_t)n);
+  int64_t count[kBuckets] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    const int b = std::min(kBuckets - 1, (int)(((double)v[i] - lo) * scale));
+    bucket_of[(size_t)i] = (uint16_t)b;
+    ++count[b];
+  }
   int b = kBuckets - 1;
-  for (int64_t above = 0; above + count[(size_t)b] < k; --b) above += count[(size_t)b];
+  for (int64_t above = 0; above + count[b] < k; --b) above += count[b];
+  // Pass 3: the values of buckets b and above with their indices, sorted by
+  // descending value, ties by the lower index (a strict total order). Sorting
+  // the pairs themselves reads each value once per comparison from where it
+  // is compared, not through its index.
+  struct Entry {
+    T value;
+    int64_t index;
+  };
+  std::vector<Entry> entries;
+  entries.reserve((size_t)k);
   for (int64_t i = 0; i < n; ++i)
-    if (bucket(v[(size_t)i]) >= b) top.push_back(i);
-  // Descending value, ties by the lower index: a strict total order.
-  std::sort(top.begin(), top.end(), [&](int64_t x, int64_t y) {
-    return v[(size_t)x] > v[(size_t)y] || (v[(size_t)x] == v[(size_t)y] && x < y);
+    if (bucket_of[(size_t)i] >= b) entries.push_back({v[i], i});
+  std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+    return x.value > y.value || (x.value == y.value && x.index < y.index);
   });
   top.resize((size_t)k);
+  for (int64_t i = 0; i < k; ++i) top[(size_t)i] = entries[(size_t)i].index;
   return top;
 }
+
+}  // namespace
+
+std::vector<int64_t> order_descending(const std::vector<double>& v) {
+  return order_descending_of(v.data(), (int64_t)v.size());
+}
+
+std::vector<int64_t> top_k_descending(const double* values, int64_t n, int64_t k) {
+  return top_k_of(values, n, k);
+}
+std::vector<int64_t> top_k_descending(const float* values, int64_t n, int64_t k) {
+  return top_k_of(values, n, k);
+}
+
+template <typename T>
+int64_t first_non_finite(const T* v, int64_t n) {
+  if (value_range(v, n).finite) return -1;  // the vectorised pass; the loop below only on an error
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+template int64_t first_non_finite<float>(const float*, int64_t);
+template int64_t first_non_finite<double>(const double*, int64_t);
 
 std::vector<int64_t> nms(const Tensor& boxes_in, const Tensor& scores_in, double iou) {
   // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).

@@ -342,6 +342,23 @@ TEST(TopK, IsThePrefixOfTheStableDescendingOrder) {
   EXPECT_ERROR_WITH(top_k_descending({1.0, std::nan(""), 2.0}, 1), "value 1 is not finite");
 }
 
+// The float overload (a model's logits where they lie) selects what the
+// double one selects from the same values, ties included.
+TEST(TopK, FloatValuesSelectAsTheirDoubles) {
+  Rng rng(18);
+  for (int64_t n : {1, 37, 5000}) {
+    std::vector<float> f((size_t)n);
+    for (float& x : f) x = (float)(std::round(rng.normal() * 8) / 8);  // ties on a grid of 1/8
+    const std::vector<double> d(f.begin(), f.end());
+    for (int64_t k : {int64_t(0), int64_t(1), n / 2, n, n + 1})
+      EXPECT_EQ(top_k_descending(f.data(), n, k), top_k_descending(d, k)) << "n " << n << ", k " << k;
+  }
+  const float with_inf[] = {1.0f, 2.0f, INFINITY};
+  EXPECT_ERROR_WITH(top_k_descending(with_inf, 3, 1), "value 2 is not finite");
+  EXPECT_EQ(first_non_finite(with_inf, 3), 2);
+  EXPECT_EQ(first_non_finite(with_inf, 2), -1);
+}
+
 // ---- RPN targets ------------------------------------------------------------------------------
 
 AnchorTargetParams all_in_batch() {
@@ -760,7 +777,7 @@ TEST(GenerateProposals, Errors) {
   ProposalParams p;
   std::vector<Tensor> bad = k.logits;
   bad[1] = vec_of({4, NAN, 1});
-  EXPECT_THROW(generate_proposals(k.anchors, bad, k.deltas, 100, 95, p), Error);
+  EXPECT_ERROR_WITH(generate_proposals(k.anchors, bad, k.deltas, 100, 95, p), "level 1: objectness logit 1 is not finite");
   bad[1] = vec_of({4, 1});
   EXPECT_THROW(generate_proposals(k.anchors, bad, k.deltas, 100, 95, p), Error);
   EXPECT_THROW(generate_proposals(k.anchors, {k.logits[0]}, k.deltas, 100, 95, p), Error);
