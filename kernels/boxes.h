@@ -270,8 +270,9 @@ void nms_mask_cuda(uint64_t* mask, const float* boxes, int64_t n, float threshol
                    cuda_stream_t s);
 // out (1 + n): out[0] = the number kept, out[1 ..] the kept positions,
 // ascending, from mask (n, nms_mask_words(n)) on the device: nms_reduce_mask's
-// pass (max_keep as its) in one block, its "removed" bit set in shared memory,
-// which holds it while nms_reduce_fits_device(n) (n up to 393,216 boxes).
+// pass (max_keep as its) in one block, one 64-box word at a time, its
+// "removed" bit set in shared memory, which holds it while
+// nms_reduce_fits_device(n) (n up to 385,024 boxes).
 bool nms_reduce_fits_device(int64_t n);
 void nms_reduce_mask_cuda(int64_t* out, const uint64_t* mask, int64_t n, int64_t max_keep, cuda_stream_t s);
 

@@ -906,6 +906,37 @@ TEST(BoxesCuda, NmsSameKeep) {
   EXPECT_TRUE(nms(boxes_of({}).to(Device::CUDA), vec_of({}).to(Device::CUDA), 0.5).empty());
 }
 
+// The device pass walks one 64-box word at a time: suppression inside a word
+// (its diagonal), across words (the rows OR-ed into later words), and a
+// stop at max_keep anywhere in a word. Clusters of 1 to 9 near-identical
+// boxes in score order make runs of suppressed boxes inside words and across
+// their boundaries; every max_keep from 1 to 200 stops at a different place.
+// The host's walk (nms_sorted on the CPU) is the reference.
+TEST(BoxesCuda, NmsWordByWordEqualsTheWalk) {
+  REQUIRE_CUDA();
+  Rng rng(33);
+  std::vector<double> v;
+  while (v.size() < 4 * 3000) {
+    const double x = rng.uniform(0, 2000), y = rng.uniform(0, 2000), w = rng.uniform(10, 60), h = rng.uniform(10, 60);
+    const int copies = (int)rng.randint(1, 10);
+    for (int k = 0; k < copies && v.size() < 4 * 3000; ++k) {
+      const double dx = rng.uniform(-1, 1), dy = rng.uniform(-1, 1);  // IoU well above 0.7 with each other
+      v.insert(v.end(), {x + dx, y + dy, x + dx + w, y + dy + h});
+    }
+  }
+  const Tensor sorted = boxes_of(v);  // taken as already in score order
+  const std::vector<int64_t> walk = nms_sorted(sorted, 0.7);
+  ASSERT_GT(walk.size(), 300u);
+  ASSERT_LT(walk.size(), 2000u) << "the clusters must suppress";
+  const Tensor on_gpu = sorted.to(Device::CUDA);
+  EXPECT_EQ(nms_sorted(on_gpu, 0.7), walk);
+  for (int64_t k = 1; k <= 200; ++k)
+    EXPECT_EQ(nms_sorted(on_gpu, 0.7, k), std::vector<int64_t>(walk.begin(), walk.begin() + k)) << "max_keep " << k;
+  // A stop past the end of the walk keeps everything the walk keeps.
+  EXPECT_EQ(nms_sorted(on_gpu, 0.7, (int64_t)walk.size() + 1), walk);
+  EXPECT_EQ(nms_sorted(on_gpu, 0.7, (int64_t)walk.size()), walk);
+}
+
 TEST(BoxesCuda, ProposalsParity) {
   REQUIRE_CUDA();
   ProposalCase k;
