@@ -482,7 +482,11 @@ std::vector<Candidate> candidates(const Descriptor& graph, bool tensor_cores, in
         reject(facts, "no plan on this GPU");
         continue;
       }
-      if (c.workspace_bytes < 0 || (size_t)c.workspace_bytes > kMaxWorkspaceBytes) {
+      if (c.workspace_bytes < 0) {
+        reject(facts, "a negative workspace size");
+        continue;
+      }
+      if ((size_t)c.workspace_bytes > kMaxWorkspaceBytes) {
         reject(facts, "workspace over 512 MiB");
         continue;
       }
