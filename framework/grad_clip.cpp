@@ -2,28 +2,55 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "framework/autograd.h"
 #include "framework/ops.h"
+#include "kernels/grad_clip.h"
 #if SKINMTL_CUDA
 #include "kernels/device.h"
-#include "kernels/grad_clip.h"
 #endif
 
 namespace skinmtl {
 
 namespace {
 
-// The reference: on the host, one parameter at a time. Each gradient's sum of
-// squares is added up where the gradients live: on the CPU in double; on a
-// GPU into a 0-d tensor that stays there, so the host waits once, for the
-// total, instead of once per parameter.
+// The gradients on the CPU of one dtype, cut into kernels/grad_clip.h's chunks.
+template <typename T>
+struct HostChunks {
+  std::vector<T*> at;
+  std::vector<int64_t> size;
+  void add(const Tensor& g) {
+    T* base = g.data<T>();
+    for (int64_t i = 0; i < g.numel(); i += kGradClipChunk) {
+      at.push_back(base + i);
+      size.push_back(std::min<int64_t>(kGradClipChunk, g.numel() - i));
+    }
+  }
+  double sum_squares() const { return grad_sum_squares_cpu<T>(at.data(), size.data(), (int64_t)at.size()); }
+  void scale(double factor) { grad_scale_cpu<T>(at.data(), size.data(), (int64_t)at.size(), (T)factor); }
+};
+
+// The reference, on the host. The CPU's float32 and float64 gradients go
+// through kernels/grad_clip.h's CPU loops (chunked sums of squares in double,
+// in place scaling); any other gradient (bfloat16, or on a GPU beside CPU
+// ones) through the ops, its sum of squares added up where it lives: on a GPU
+// into a 0-d tensor that stays there, so the host waits once, for the total,
+// instead of once per parameter.
 double clip_on_host(const std::vector<Parameter*>& params, double max_norm) {
-  double squares = 0;
-  Tensor on_device;  // the GPU's running total (float)
+  HostChunks<float> f32;
+  HostChunks<double> f64;
+  std::vector<Tensor> others;
   for (const Parameter* p : params) {
     const Tensor g = p->value.grad();
     if (!g.defined()) continue;
+    if (g.device() == Device::CPU && g.dtype() == DType::F32) f32.add(g);
+    else if (g.device() == Device::CPU && g.dtype() == DType::F64) f64.add(g);
+    else others.push_back(g);
+  }
+  double squares = f32.sum_squares() + f64.sum_squares();
+  Tensor on_device;  // the GPU's running total (float)
+  for (const Tensor& g : others) {
     const Tensor s = sum(mul(g, g));
     if (g.device() == Device::CPU) squares += s.item();
     else on_device = on_device.defined() ? add(on_device, s) : s;
@@ -32,10 +59,9 @@ double clip_on_host(const std::vector<Parameter*>& params, double max_norm) {
   const double norm = std::sqrt(squares);
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
     const double factor = max_norm / norm;
-    for (const Parameter* p : params) {
-      Tensor g = p->value.grad();
-      if (g.defined()) g.copy_from(scale(g, factor));
-    }
+    f32.scale(factor);
+    f64.scale(factor);
+    for (Tensor g : others) g.copy_from(scale(g, factor));
   }
   return norm;
 }

@@ -22,6 +22,14 @@
 //
 // chunks (C) and sizes (C) are device arrays: each chunk's address and
 // element count. float32 only.
+//
+// CPU (float32 and float64): the same chunks, as host arrays. Each chunk's
+// sum of squares is formed in double over 8 lanes (lane k adds elements k,
+// k + 8, k + 16, ... in order; then the lanes are added in order: 8
+// independent chains instead of one, which kept a single add's latency per
+// element), the chunks are split over the OpenMP threads, and their partials
+// are added in chunk order: the same bits whatever the number of threads.
+// grad_scale_cpu multiplies in place by the factor (in T).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +39,11 @@
 namespace skinmtl {
 
 constexpr int64_t kGradClipChunk = 65536;
+
+template <typename T>
+double grad_sum_squares_cpu(const T* const* chunks, const int64_t* sizes, int64_t C);
+template <typename T>
+void grad_scale_cpu(T* const* chunks, const int64_t* sizes, int64_t C, T factor);
 
 void grad_sum_squares_cuda(float* partial, const float* const* chunks, const int64_t* sizes, int64_t C,
                            cuda_stream_t s);

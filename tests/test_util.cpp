@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -213,5 +215,8 @@ void expect_cpu_cuda_parity(const GradFn& f, const std::vector<Tensor>& inputs, 
     EXPECT_TENSORS_CLOSE(cpu[i].grad(), gpu[i].grad(), rtol, atol) << "gradient of input " << i;
   }
 }
+
+ThreadCountGuard::ThreadCountGuard(int threads) : prev_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+ThreadCountGuard::~ThreadCountGuard() { omp_set_num_threads(prev_); }
 
 }  // namespace skinmtl::test

@@ -115,6 +115,20 @@ struct EpilogueFusionGuard {
   ~EpilogueFusionGuard() { set_conv_epilogue_fusion(prev); }
 };
 
+// Runs the OpenMP loops of its scope on `threads` threads and restores the
+// count when the scope ends: for tests that a kernel's result does not depend
+// on how many threads split it.
+class ThreadCountGuard {
+ public:
+  explicit ThreadCountGuard(int threads);
+  ~ThreadCountGuard();
+  ThreadCountGuard(const ThreadCountGuard&) = delete;
+  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
+
+ private:
+  int prev_;
+};
+
 // The same op run on the CPU and on CUDA from the same float32 inputs: forward
 // outputs and the gradients of every input that requires one must agree.
 // `inputs` are CPU float32 tensors; the function copies them to the GPU.

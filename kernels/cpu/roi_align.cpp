@@ -1,8 +1,14 @@
 // CPU reference loops for kernels/roi_align.h. The forward pass calls the
 // shared bin function of the header; the backward pass scatters each bin's
 // gradient sample by sample into the four pixels around it, as torchvision's
-// CPU kernel does (CUDA gathers instead, see roi_align.cu).
+// CPU kernel does (CUDA gathers instead, see roi_align.cu). Both split over the
+// OpenMP threads where each thread writes what no other does: the forward by
+// RoI, the backward by channel.
 #include "kernels/roi_align.h"
+
+#include <vector>
+
+#include "kernels/cpu/simd.h"
 
 namespace skinmtl {
 
@@ -10,6 +16,8 @@ template <typename T>
 void roi_align_forward_cpu(T* y, const T* x, const T* rois, const int32_t* roi_index, int64_t n,
                            const RoiAlignGeom& g) {
   const int64_t bins = (int64_t)g.out_h * g.out_w;
+  // RoIs split over the threads: each writes its own outputs.
+  SKINMTL_PARALLEL(n * g.C * bins)
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = roi_index ? roi_index[i] : i;
     const RoiBox<T> b = roi_box(rois + r * 5, g);
@@ -27,11 +35,18 @@ template <typename T>
 void roi_align_backward_cpu(T* dx, const T* dy, const T* rois, const int32_t* roi_index, int64_t n,
                             const RoiAlignGeom& g) {
   const int64_t bins = (int64_t)g.out_h * g.out_w;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = roi_index ? roi_index[i] : i;
-    const RoiBox<T> b = roi_box(rois + r * 5, g);
-    const T count = roi_bin_count(b);
-    for (int64_t c = 0; c < g.C; ++c) {
+  std::vector<RoiBox<T>> box((size_t)n);
+  for (int64_t i = 0; i < n; ++i) box[(size_t)i] = roi_box(rois + (roi_index ? roi_index[i] : i) * 5, g);
+  // Channels split over the threads: RoIs of any image scatter into the
+  // planes of channel c alone, so no two threads add into one element, and
+  // each element receives its sums in the serial loop's order (RoI by RoI):
+  // the same bits whatever the number of threads.
+  SKINMTL_PARALLEL(n * g.C * bins)
+  for (int64_t c = 0; c < g.C; ++c) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t r = roi_index ? roi_index[i] : i;
+      const RoiBox<T>& b = box[(size_t)i];
+      const T count = roi_bin_count(b);
       T* dplane = dx + (b.batch * g.C + c) * g.H * g.W;
       const T* dout = dy + (r * g.C + c) * bins;
       for (int ph = 0; ph < g.out_h; ++ph)

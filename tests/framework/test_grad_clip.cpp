@@ -2,8 +2,10 @@
 // max_norm, parameters without a gradient, and the same on CUDA.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "framework/grad_clip.h"
+#include "kernels/grad_clip.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -66,6 +68,53 @@ void expect_clipping(Device device) {
 }
 
 TEST(ClipGradNorm, ScalesTheWholeGradientToMaxNorm) { expect_clipping(Device::CPU); }
+
+// Gradients of several chunks with odd tails, float32 and float64 (the CPU's
+// chunked loops, kernels/grad_clip.h): the norm is the plain sum of squares
+// to double rounding, the scaling is the scale op's, and 1 or 2 threads give
+// the same bits.
+TEST(ClipGradNorm, ChunkedCpuLoopsAreThePlainSumAndRepeatOnAnyThreadCount) {
+  Rng rng(6);
+  const std::vector<int64_t> sizes = {3 * kGradClipChunk + 17, 5, kGradClipChunk, 2 * kGradClipChunk - 1};
+  auto run = [&](int threads, DType dtype) {
+    test::ThreadCountGuard guard(threads);
+    std::vector<Parameter> ps(sizes.size());
+    std::vector<Parameter*> ptrs;
+    Rng r(7);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      ps[i].value = Tensor::zeros({sizes[i]}, dtype).set_requires_grad(true);
+      sum(mul(randn({sizes[i]}, r, 1.0, dtype), ps[i].value)).backward();
+      ptrs.push_back(&ps[i]);
+    }
+    std::vector<double> before;
+    for (const Parameter& p : ps)
+      for (double v : p.value.grad().to_vector()) before.push_back(v);
+    const double norm = clip_grad_norm(ptrs, 10.0);
+    std::vector<Tensor> after;
+    for (const Parameter& p : ps) after.push_back(p.value.grad().clone());
+    return std::make_tuple(norm, before, after);
+  };
+  for (DType dtype : {DType::F32, DType::F64}) {
+    const auto [norm1, before, after1] = run(1, dtype);
+    const auto [norm2, before2, after2] = run(2, dtype);
+    double plain = 0;
+    for (double v : before) plain += v * v;
+    plain = std::sqrt(plain);
+    EXPECT_NEAR(norm1, plain, 1e-12 * plain);
+    EXPECT_EQ(norm1, norm2) << "the thread count changed the norm's bits";
+    ASSERT_GT(norm1, 10.0);
+    const double factor = 10.0 / norm1;
+    size_t at = 0;
+    for (size_t i = 0; i < after1.size(); ++i) {
+      EXPECT_TRUE(test::bitwise_equal(after1[i], after2[i])) << "gradient " << i;
+      const Tensor want = scale(Tensor::from_vector(std::vector<double>(before.begin() + at, before.begin() + at + sizes[i]),
+                                                    {sizes[i]}, dtype),
+                                factor);
+      EXPECT_TRUE(test::bitwise_equal(after1[i], want)) << "gradient " << i << ": not the scale op's values";
+      at += (size_t)sizes[i];
+    }
+  }
+}
 
 TEST(ClipGradNorm, TheTensorFormClipsAlikeAndKeepsTheNormWhereItWasComputed) {
   Params p({{3, 4}, {}, {0, 12}}, Device::CPU);

@@ -219,6 +219,33 @@ TEST(RoiAlign, BackwardAccumulates) {
   EXPECT_TENSORS_CLOSE(Tensor::from_vector(once, x.shape(), DType::F64), x.grad(), 1e-14, 1e-14);
 }
 
+// The CPU loops split over the threads (the forward by RoI, the backward by
+// channel) and give the serial loops' bits: 40 overlapping RoIs on two images,
+// 64 channels, 7 x 7 bins (enough elements to split), on 1 and on 2 threads.
+TEST(RoiAlign, ThreadsChangeNoBit) {
+  Rng rng(4);
+  const Tensor x = randn({2, 64, 23, 19}, rng);
+  std::vector<std::vector<double>> rows;
+  for (int i = 0; i < 40; ++i) {
+    const double x1 = rng.uniform(-2, 14), y1 = rng.uniform(-2, 16);
+    rows.push_back({(double)(i % 2), x1, y1, x1 + rng.uniform(1, 9), y1 + rng.uniform(1, 9)});
+  }
+  const Tensor rois = boxes(rows, DType::F32);
+  const Tensor r = randn({40, 64, 7, 7}, rng);
+  auto run = [&](int threads) {
+    test::ThreadCountGuard guard(threads);
+    Tensor xg = x.clone().set_requires_grad(true);
+    const Tensor y = roi_align(xg, rois, params(7, 7, 2, true));
+    y.backward(r);
+    return std::make_pair(y, xg.grad());
+  };
+  const auto [y1, dx1] = run(1);
+  const auto [y2, dx2] = run(2);
+  EXPECT_TRUE(test::bitwise_equal(y1, y2));
+  EXPECT_TRUE(test::bitwise_equal(dx1, dx2));
+  EXPECT_GT(test::l2_relative_gap(Tensor::zeros(dx1.shape()), dx1), 0.5) << "the gradient must not be empty";
+}
+
 TEST(RoiAlign, NoRois) {
   Rng rng(4);
   Tensor x = uniform64({2, 3, 5, 4}, rng).set_requires_grad(true);
