@@ -32,7 +32,8 @@
 #      ResNet-50's convolutions in NCHW against NHWC (tools/bench_conv_layout:
 #      whether channels-last would pay)
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
-# tools/gpu/reproduce.sh). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
+# tools/gpu/reproduce.sh); GPU_CHECK_EXPERIMENTS=1 runs the build and then step 7
+# alone, with the whole budget (a second call, when device time is left). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
 # (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -128,6 +129,12 @@ step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_ho
   || { grep -E 'error|Error' "$report/build.log" | head -30; tail -20 "$report/build.log"; say ""; say "build failed: nothing else can run"; exit 1; }
 tests=build/cuda/skinmtl_tests
 bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
+
+# GPU_CHECK_EXPERIMENTS=1: after the build, step 7 alone (a second call on a machine still warm
+# from a whole check, to spend what is left of the device time on the experiments).
+if [ -n "${GPU_CHECK_EXPERIMENTS:-}" ]; then
+  say "GPU_CHECK_EXPERIMENTS: the build, then step 7's experiments alone"
+else
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
 # SKINMTL_CUDNN_LOG=1: the log names each cuDNN graph API plan's engine and numerical notes.
@@ -242,6 +249,7 @@ else
   say "- compute-sanitizer: not found on this machine"
   status=1
 fi
+fi  # GPU_CHECK_EXPERIMENTS
 
 # ---- 7. experiments: CUDA graphs, cuDNN's graph API ---------------------------------------------------
 # The fixed-shape steps replayed as one captured CUDA graph, against the same steps launched op by op
