@@ -359,13 +359,19 @@ std::vector<int64_t> top_k_of(const T* v, int64_t n, int64_t k) {
   // holds the k-th largest, and the largest of b's. Each value's bucket is
   // kept (two bytes a value, in a buffer this thread reuses), so that pass 3
   // reads it instead of computing it again.
+  // A range wider than a double holds (past 1.8e308) or so narrow that its
+  // reciprocal overflows puts every value in bucket 0 (scale 0): all are
+  // sorted. The bucket of a value is clamped before the conversion to int, so
+  // that a NaN product (an infinite difference times 0) gives bucket 0 too.
   constexpr int kBuckets = 4096;
-  const double lo = range.lo, scale = range.hi > range.lo ? kBuckets / ((double)range.hi - lo) : 0.0;
+  const double lo = range.lo, width = (double)range.hi - lo;
+  const double scale = width > 0 && std::isfinite(width) && std::isfinite(kBuckets / width) ? kBuckets / width : 0.0;
   thread_local std::vector<uint16_t> bucket_of;
   bucket_of.resize((size_t)n);
   int64_t count[kBuckets] = {};
   for (int64_t i = 0; i < n; ++i) {
-    const int b = std::min(kBuckets - 1, (int)(((double)v[i] - lo) * scale));
+    const double t = ((double)v[i] - lo) * scale;
+    const int b = t >= kBuckets - 1 ? kBuckets - 1 : t > 0 ? (int)t : 0;
     bucket_of[(size_t)i] = (uint16_t)b;
     ++count[b];
   }

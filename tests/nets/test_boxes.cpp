@@ -340,6 +340,14 @@ TEST(TopK, IsThePrefixOfTheStableDescendingOrder) {
   EXPECT_EQ(top_k_descending({1, 3, 3, 2, 3}, 2), (std::vector<int64_t>{1, 2}));
   EXPECT_THROW(top_k_descending({1.0}, -1), Error);
   EXPECT_ERROR_WITH(top_k_descending({1.0, std::nan(""), 2.0}, 1), "value 1 is not finite");
+  // Ranges a bucket width cannot be formed for: wider than a double holds
+  // (hi - lo overflows) and narrower than its reciprocal can be (subnormal).
+  for (const std::vector<double>& extreme : {std::vector<double>{-1.5e308, 3.0, 1.7e308, -2.0, 1.7e308, 0.0},
+                                              std::vector<double>{0.0, 1e-310, 5e-311, 1e-310, 0.0, 2e-310}}) {
+    const std::vector<int64_t> order = order_descending(extreme);
+    for (int64_t k = 1; k <= 4; ++k)
+      EXPECT_EQ(top_k_descending(extreme, k), std::vector<int64_t>(order.begin(), order.begin() + k)) << "k " << k;
+  }
 }
 
 // The float overload (a model's logits where they lie) selects what the
@@ -920,7 +928,7 @@ TEST(BoxesCuda, NmsWordByWordEqualsTheWalk) {
     const double x = rng.uniform(0, 2000), y = rng.uniform(0, 2000), w = rng.uniform(10, 60), h = rng.uniform(10, 60);
     const int copies = (int)rng.randint(1, 10);
     for (int k = 0; k < copies && v.size() < 4 * 3000; ++k) {
-      const double dx = rng.uniform(-1, 1), dy = rng.uniform(-1, 1);  // IoU well above 0.7 with each other
+      const double dx = rng.uniform(-1, 1), dy = rng.uniform(-1, 1);  // most copies overlap above 0.7
       v.insert(v.end(), {x + dx, y + dy, x + dx + w, y + dy + h});
     }
   }

@@ -94,13 +94,15 @@ bool precise(cudnnConvolutionBwdFilterAlgo_t a) {
 }
 
 // The first entry of a measured ranking (fastest first) that skinmtl would
-// accept, or -1.
+// accept (no conversion to half precision either), or -1. skinmtl itself takes
+// the entry with the least workspace within 3% of the fastest; this tool the
+// fastest.
 template <typename Perf>
 int first_accepted(const std::vector<Perf>& ranking) {
   for (size_t i = 0; i < ranking.size(); ++i) {
     const Perf& p = ranking[i];
     if (p.status == CUDNN_STATUS_SUCCESS && p.determinism == CUDNN_DETERMINISTIC && precise(p.algo) &&
-        p.memory <= kMaxWorkspaceBytes)
+        p.mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && p.memory <= kMaxWorkspaceBytes)
       return (int)i;
   }
   return -1;
@@ -138,18 +140,18 @@ struct Buffers {
 };
 
 // Milliseconds per run of `run` (median of reps, each timed with events, after
-// two untimed runs).
+// two untimed runs); -1 when a run returns a status other than success.
 template <typename F>
 double time_ms(cudaStream_t stream, int reps, F run) {
-  run();
-  run();
+  if (run() != CUDNN_STATUS_SUCCESS || run() != CUDNN_STATUS_SUCCESS) return -1;
   cudaEvent_t a, b;
   CUDA_CHECK(cudaEventCreate(&a));
   CUDA_CHECK(cudaEventCreate(&b));
   std::vector<float> ms;
-  for (int r = 0; r < reps; ++r) {
+  bool ok = true;
+  for (int r = 0; r < reps && ok; ++r) {
     CUDA_CHECK(cudaEventRecord(a, stream));
-    run();
+    ok = run() == CUDNN_STATUS_SUCCESS;
     CUDA_CHECK(cudaEventRecord(b, stream));
     CUDA_CHECK(cudaEventSynchronize(b));
     float t = 0;
@@ -158,8 +160,39 @@ double time_ms(cudaStream_t stream, int reps, F run) {
   }
   CUDA_CHECK(cudaEventDestroy(a));
   CUDA_CHECK(cudaEventDestroy(b));
+  if (!ok) return -1;
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+// One pass of one layer: cuDNN's measured ranking (find(max_count, &got,
+// ranking)), the fastest entry skinmtl accepts, timed with run(algo) under that
+// entry's own math type (as it was measured). -1 when the search fails, no
+// entry qualifies or a timed run fails, with cuDNN's reason on stderr: one
+// pass cuDNN does not support for a layout ends neither the layer nor the
+// benchmark.
+template <typename Perf, typename Find, typename Run>
+double time_pass(cudaStream_t stream, int reps, int max_count, cudnnConvolutionDescriptor_t cd, const std::string& what,
+                 Find find, Run run) {
+  std::vector<Perf> ranking((size_t)max_count);
+  int got = 0;
+  const cudnnStatus_t found = find(max_count, &got, ranking.data());
+  if (found != CUDNN_STATUS_SUCCESS) {
+    std::fprintf(stderr, "  %s: the search failed: %s\n", what.c_str(), cudnnGetErrorString(found));
+    return -1;
+  }
+  ranking.resize((size_t)got);
+  const int i = first_accepted(ranking);
+  if (i < 0) {
+    std::fprintf(stderr, "  %s: no algorithm skinmtl accepts\n", what.c_str());
+    return -1;
+  }
+  const Perf& p = ranking[(size_t)i];
+  CUDNN_CHECK(cudnnSetConvolutionMathType(cd, p.mathType));
+  const double ms = time_ms(stream, reps, [&] { return run(p.algo); });
+  CUDNN_CHECK(cudnnSetConvolutionMathType(cd, CUDNN_TENSOR_OP_MATH));
+  if (ms < 0) std::fprintf(stderr, "  %s: a timed run failed\n", what.c_str());
+  return ms;
 }
 
 // The three passes' times of one layer in one layout, in ms (negative: no
@@ -168,7 +201,9 @@ struct PassTimes {
   double fwd = -1, bwd_data = -1, bwd_filter = -1;
 };
 
-PassTimes time_layer(cudnnHandle_t h, cudaStream_t stream, const Layer& L, int N, bool bf16, bool nhwc, int reps) {
+// need_data false: no backward-data pass (conv1's input is the image).
+PassTimes time_layer(cudnnHandle_t h, cudaStream_t stream, const Layer& L, int N, bool bf16, bool nhwc, bool need_data,
+                     int reps) {
   const cudnnDataType_t type = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   const cudnnTensorFormat_t format = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   const size_t elem = bf16 ? 2 : 4;
@@ -193,36 +228,40 @@ PassTimes time_layer(cudnnHandle_t h, cudaStream_t stream, const Layer& L, int N
 
   Buffers b(elem * N * L.C * L.H * L.H, elem * L.K * L.C * L.R * L.R, elem * N * L.K * P * P);
   const float one = 1.0f, zero = 0.0f;
+  const std::string what = std::string(L.what) + (nhwc ? ", NHWC" : ", NCHW") + (bf16 ? ", bf16" : ", tf32");
   PassTimes t;
-  int max_count = 0, got = 0;
-  // The fastest accepted entry of a measured ranking, timed with run(algo);
-  // -1 when none qualifies.
-  auto time_fastest = [&](auto& ranking, auto run) {
-    ranking.resize((size_t)got);
-    const int i = first_accepted(ranking);
-    return i < 0 ? -1.0 : time_ms(stream, reps, [&] { run(ranking[(size_t)i].algo); });
-  };
+  int max_count = 0;
   CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd((size_t)max_count);
-  CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, xd, b.x, wd, b.w, cd, yd, b.y, max_count, &got, fwd.data(),
-                                                     b.ws, b.ws_bytes));
-  t.fwd = time_fastest(fwd, [&](cudnnConvolutionFwdAlgo_t a) {
-    CUDNN_CHECK(cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, a, b.ws, b.ws_bytes, &zero, yd, b.y));
-  });
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data((size_t)max_count);
-  CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd, b.w, yd, b.y, cd, xd, b.x, max_count, &got,
-                                                          bwd_data.data(), b.ws, b.ws_bytes));
-  t.bwd_data = time_fastest(bwd_data, [&](cudnnConvolutionBwdDataAlgo_t a) {
-    CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, xd, b.x));
-  });
+  t.fwd = time_pass<cudnnConvolutionFwdAlgoPerf_t>(
+      stream, reps, max_count, cd, what + ", forward",
+      [&](int count, int* got, cudnnConvolutionFwdAlgoPerf_t* r) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, xd, b.x, wd, b.w, cd, yd, b.y, count, got, r, b.ws, b.ws_bytes);
+      },
+      [&](cudnnConvolutionFwdAlgo_t a) {
+        return cudnnConvolutionForward(h, &one, xd, b.x, wd, b.w, cd, a, b.ws, b.ws_bytes, &zero, yd, b.y);
+      });
+  if (need_data) {
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
+    t.bwd_data = time_pass<cudnnConvolutionBwdDataAlgoPerf_t>(
+        stream, reps, max_count, cd, what + ", backward-data",
+        [&](int count, int* got, cudnnConvolutionBwdDataAlgoPerf_t* r) {
+          return cudnnFindConvolutionBackwardDataAlgorithmEx(h, wd, b.w, yd, b.y, cd, xd, b.x, count, got, r, b.ws,
+                                                             b.ws_bytes);
+        },
+        [&](cudnnConvolutionBwdDataAlgo_t a) {
+          return cudnnConvolutionBackwardData(h, &one, wd, b.w, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, xd, b.x);
+        });
+  }
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter((size_t)max_count);
-  CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd, b.x, yd, b.y, cd, wd, b.w, max_count, &got,
-                                                            bwd_filter.data(), b.ws, b.ws_bytes));
-  t.bwd_filter = time_fastest(bwd_filter, [&](cudnnConvolutionBwdFilterAlgo_t a) {
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, xd, b.x, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, wd, b.w));
-  });
+  t.bwd_filter = time_pass<cudnnConvolutionBwdFilterAlgoPerf_t>(
+      stream, reps, max_count, cd, what + ", backward-filter",
+      [&](int count, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* r) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, xd, b.x, yd, b.y, cd, wd, b.w, count, got, r, b.ws,
+                                                             b.ws_bytes);
+      },
+      [&](cudnnConvolutionBwdFilterAlgo_t a) {
+        return cudnnConvolutionBackwardFilter(h, &one, xd, b.x, yd, b.y, cd, a, b.ws, b.ws_bytes, &zero, wd, b.w);
+      });
   cudnnDestroyConvolutionDescriptor(cd);
   cudnnDestroyFilterDescriptor(wd);
   cudnnDestroyTensorDescriptor(yd);
@@ -256,6 +295,8 @@ std::string ms_str(double ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A line at a time: a run cut short by run.sh's time limit keeps the rows it printed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::vector<int> batches = {20, 256};
   std::vector<std::string> precisions = {"tf32", "bf16"};
   int reps = 10;
@@ -297,38 +338,48 @@ int main(int argc, char** argv) {
     CUDNN_CHECK(cudnnSetStream(h, stream));
     std::printf("cuDNN convolutions of ResNet-50 (224 x 224), NCHW against NHWC, on %s, cuDNN %zu\n", prop.name,
                 cudnnGetVersion());
-    std::printf("each pass: the fastest algorithm skinmtl accepts (measured), median of %d runs, ms\n\n", reps);
+    std::printf("each pass: the fastest algorithm skinmtl accepts (measured; skinmtl takes the least workspace within 3%%\n"
+                "of it), median of %d runs, ms; '-': cuDNN has none for the layout (stderr says why)\n\n",
+                reps);
     for (const std::string& precision : precisions) {
       const bool bf16 = precision == "bf16";
       for (int N : batches) {
         std::printf("%s, batch %d\n", precision.c_str(), N);
         std::printf("  %-34s %5s  %-26s %-26s %6s\n", "layer", "count", "NCHW fwd / bwd-data / bwd-w",
                     "NHWC fwd / bwd-data / bwd-w", "ratio");
+        // A layer counts in a total only where both layouts timed every pass it needs.
         double train[2] = {0, 0}, infer[2] = {0, 0};
-        bool complete = true;
+        int train_layers = 0, infer_layers = 0, layers = 0;
         for (const Layer& L : kLayers) {
-          const PassTimes t[2] = {time_layer(h, stream, L, N, bf16, false, reps),
-                                  time_layer(h, stream, L, N, bf16, true, reps)};
+          const bool first = L.C == 3;  // conv1: its input is the image, no backward-data in training
+          const PassTimes t[2] = {time_layer(h, stream, L, N, bf16, false, !first, reps),
+                                  time_layer(h, stream, L, N, bf16, true, !first, reps)};
           double layer_train[2];
+          bool trains = true, infers = true;
           for (int f = 0; f < 2; ++f) {
-            // conv1's input is the image: no backward-data in training.
-            const bool first = L.C == 3;
-            if (t[f].fwd < 0 || t[f].bwd_filter < 0 || (!first && t[f].bwd_data < 0)) complete = false;
-            layer_train[f] = std::max(t[f].fwd, 0.0) + std::max(t[f].bwd_filter, 0.0) +
-                             (first ? 0.0 : std::max(t[f].bwd_data, 0.0));
-            train[f] += L.count * layer_train[f];
-            infer[f] += L.count * std::max(t[f].fwd, 0.0);
+            infers = infers && t[f].fwd >= 0;
+            trains = trains && t[f].fwd >= 0 && t[f].bwd_filter >= 0 && (first || t[f].bwd_data >= 0);
+            layer_train[f] = t[f].fwd + t[f].bwd_filter + (first ? 0.0 : t[f].bwd_data);
           }
+          for (int f = 0; f < 2; ++f) {
+            if (trains) train[f] += L.count * layer_train[f];
+            if (infers) infer[f] += L.count * t[f].fwd;
+          }
+          layers += L.count;
+          train_layers += trains ? L.count : 0;
+          infer_layers += infers ? L.count : 0;
           const std::string nchw = ms_str(t[0].fwd) + " / " + ms_str(t[0].bwd_data) + " / " + ms_str(t[0].bwd_filter);
           const std::string nhwc = ms_str(t[1].fwd) + " / " + ms_str(t[1].bwd_data) + " / " + ms_str(t[1].bwd_filter);
-          std::printf("  %-34s %5d  %-26s %-26s %6.2f\n", L.what, L.count, nchw.c_str(), nhwc.c_str(),
-                      layer_train[1] > 0 ? layer_train[0] / layer_train[1] : 0.0);
+          if (trains)
+            std::printf("  %-34s %5d  %-26s %-26s %6.2f\n", L.what, L.count, nchw.c_str(), nhwc.c_str(),
+                        layer_train[0] / layer_train[1]);
+          else
+            std::printf("  %-34s %5d  %-26s %-26s %6s\n", L.what, L.count, nchw.c_str(), nhwc.c_str(), "-");
         }
-        std::printf("  training (fwd + bwd, all 53 convolutions): NCHW %.2f ms, NHWC %.2f ms, NCHW / NHWC %.2f\n",
-                    train[0], train[1], train[0] / train[1]);
-        std::printf("  inference (fwd, all 53 convolutions):      NCHW %.2f ms, NHWC %.2f ms, NCHW / NHWC %.2f\n",
-                    infer[0], infer[1], infer[0] / infer[1]);
-        if (!complete) std::printf("  (some pass had no accepted algorithm: '-' above, counted as 0)\n");
+        std::printf("  training (fwd + bwd, %d of %d convolutions): NCHW %.2f ms, NHWC %.2f ms, NCHW / NHWC %.2f\n",
+                    train_layers, layers, train[0], train[1], train[1] > 0 ? train[0] / train[1] : 0.0);
+        std::printf("  inference (fwd, %d of %d convolutions):      NCHW %.2f ms, NHWC %.2f ms, NCHW / NHWC %.2f\n",
+                    infer_layers, layers, infer[0], infer[1], infer[1] > 0 ? infer[0] / infer[1] : 0.0);
         std::printf("\n");
       }
     }
