@@ -238,7 +238,7 @@ __global__ void nms_reduce_mask_kernel(int64_t* out, const uint64_t* mask, int64
     __syncthreads();  // (2) the word's kept boxes known to all
     const int count = word_kept_count;
     const bool stop = max_keep > 0 && kept >= max_keep;
-    if (!stop) {
+    if (!stop && count > 0) {  // a word without a kept box removes nothing
       for (int64_t w = c + 1 + threadIdx.x; w < words; w += blockDim.x) {
         uint64_t acc = removed[w];
 #pragma unroll 8
