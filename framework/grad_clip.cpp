@@ -15,9 +15,11 @@ namespace skinmtl {
 
 namespace {
 
-// The gradients on the CPU of one dtype, cut into kernels/grad_clip.h's chunks.
+// Gradients of one dtype cut into kernels/grad_clip.h's chunks: each chunk's
+// address (on the gradients' device) and element count. The CPU's loops take
+// them as they are; the GPU's get them copied up as one table.
 template <typename T>
-struct HostChunks {
+struct GradChunks {
   std::vector<T*> at;
   std::vector<int64_t> size;
   void add(const Tensor& g) {
@@ -38,8 +40,8 @@ struct HostChunks {
 // into a 0-d tensor that stays there, so the host waits once, for the total,
 // instead of once per parameter.
 double clip_on_host(const std::vector<Parameter*>& params, double max_norm) {
-  HostChunks<float> f32;
-  HostChunks<double> f64;
+  GradChunks<float> f32;
+  GradChunks<double> f64;
   std::vector<Tensor> others;
   for (const Parameter* p : params) {
     const Tensor g = p->value.grad();
@@ -73,17 +75,12 @@ double clip_on_host(const std::vector<Parameter*>& params, double max_norm) {
 Tensor clip_on_gpu(const std::vector<Tensor>& grads, double max_norm) {
   // The chunk table: C addresses, then C element counts, as int64 in the
   // bytes of a float32 tensor (tensors hold floats), copied up once.
-  std::vector<int64_t> addr, count;
-  for (const Tensor& g : grads) {
-    float* base = g.data<float>();
-    for (int64_t at = 0; at < g.numel(); at += kGradClipChunk) {
-      addr.push_back((int64_t)(intptr_t)(base + at));
-      count.push_back(std::min<int64_t>(kGradClipChunk, g.numel() - at));
-    }
-  }
-  const int64_t C = (int64_t)addr.size();
-  std::vector<int64_t> table(addr);
-  table.insert(table.end(), count.begin(), count.end());
+  GradChunks<float> chunks;
+  for (const Tensor& g : grads) chunks.add(g);
+  const int64_t C = (int64_t)chunks.at.size();
+  std::vector<int64_t> table;
+  for (float* a : chunks.at) table.push_back((int64_t)(intptr_t)a);
+  table.insert(table.end(), chunks.size.begin(), chunks.size.end());
   Tensor table_d = Tensor::empty({std::max<int64_t>(1, 4 * C)}, DType::F32, Device::CUDA);
   cuda::memcpy_h2d(table_d.raw_data(), table.data(), table.size() * sizeof(int64_t));  // staged: no wait
   const int64_t* t = static_cast<const int64_t*>(table_d.raw_data());

@@ -216,6 +216,21 @@ void expect_cpu_cuda_parity(const GradFn& f, const std::vector<Tensor>& inputs, 
   }
 }
 
+void expect_input_as_its_residual_adds(const std::function<Tensor(const Tensor& h, bool fused)>& y_of,
+                                       const Tensor& x0, const Tensor& seed) {
+  for (bool intermediate : {false, true}) {
+    SCOPED_TRACE(intermediate ? "an intermediate" : "a leaf");
+    auto grad_of_x = [&](bool fused) {
+      Tensor x = x0.clone();
+      x.set_requires_grad(true);
+      const Tensor h = intermediate ? scale(x, 1.5) : x;
+      sum(mul(y_of(h, fused), seed)).backward();
+      return x.grad();
+    };
+    EXPECT_TENSORS_CLOSE(grad_of_x(false), grad_of_x(true), 1e-12, 1e-12);
+  }
+}
+
 ThreadCountGuard::ThreadCountGuard(int threads) : prev_(omp_get_max_threads()) { omp_set_num_threads(threads); }
 ThreadCountGuard::~ThreadCountGuard() { omp_set_num_threads(prev_); }
 

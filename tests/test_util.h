@@ -115,6 +115,14 @@ struct EpilogueFusionGuard {
   ~EpilogueFusionGuard() { set_conv_epilogue_fusion(prev); }
 };
 
+// A fused unit end whose shortcut is its own input: y_of(h, fused) gives
+// op(h, ..., residual = h), fused or as its separate ops. With h = x (a leaf)
+// and h = 1.5 x (an intermediate), and L = sum(y * seed), both of h's uses put
+// their gradients into one buffer, which the backward must add to, not
+// overwrite: x's gradient must be the same either way (within 1e-12).
+void expect_input_as_its_residual_adds(const std::function<Tensor(const Tensor& h, bool fused)>& y_of,
+                                       const Tensor& x0, const Tensor& seed);
+
 // Runs the OpenMP loops of its scope on `threads` threads and restores the
 // count when the scope ends: for tests that a kernel's result does not depend
 // on how many threads split it.

@@ -110,19 +110,11 @@ TEST(ConvBiasAct, TheResidualMayBeTheInputItself) {
   Rng rng(4);
   const Tensor x0 = randn({2, 3, 5, 4}, rng, 1.0, DType::F64), w = randn({3, 3, 1, 1}, rng, 0.5, DType::F64);
   const Tensor b = randn({3}, rng, 1.0, DType::F64), seed = randn({2, 3, 5, 4}, rng, 1.0, DType::F64);
-  for (bool intermediate : {false, true}) {
-    SCOPED_TRACE(intermediate ? "an intermediate" : "a leaf");
-    auto grad_of_x = [&](bool fused) {
-      Tensor x = x0.clone();
-      x.set_requires_grad(true);
-      const Tensor h = intermediate ? scale(x, 1.5) : x;
-      const Tensor y = fused ? conv2d_bias_act(h, w, b, Conv2dParams{}, true, h)
-                             : three_ops(h, w, b, Conv2dParams{}, true, h);
-      sum(mul(y, seed)).backward();
-      return x.grad();
-    };
-    EXPECT_TENSORS_CLOSE(grad_of_x(false), grad_of_x(true), 1e-12, 1e-12);
-  }
+  test::expect_input_as_its_residual_adds(
+      [&](const Tensor& h, bool fused) {
+        return fused ? conv2d_bias_act(h, w, b, Conv2dParams{}, true, h) : three_ops(h, w, b, Conv2dParams{}, true, h);
+      },
+      x0, seed);
 }
 
 TEST(ConvBiasAct, GradCheck) {
