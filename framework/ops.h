@@ -327,18 +327,16 @@ std::vector<int64_t> order_descending(const std::vector<double>& values);
 // sort of those: about k + n/4096 values for spread-out data such as logits, all n at worst.
 // The proposals' per-level top-k: 2000 of about 196,000 logits on P2 at 1024 x 1024, where a
 // partial sort (or nth_element) took about half of the host's time per image. Values must be
-// finite (an error names the first that is not). The float overload reads a model's logits
-// where they lie, without a copy in double.
-std::vector<int64_t> top_k_descending(const double* values, int64_t n, int64_t k);
-std::vector<int64_t> top_k_descending(const float* values, int64_t n, int64_t k);
+// finite: an error names the first that is not as "<what> <index> is not finite (<value>)",
+// `what` in the caller's words. The float overload reads a model's logits where they lie,
+// without a copy in double.
+std::vector<int64_t> top_k_descending(const double* values, int64_t n, int64_t k,
+                                      const char* what = "top_k_descending: value");
+std::vector<int64_t> top_k_descending(const float* values, int64_t n, int64_t k,
+                                      const char* what = "top_k_descending: value");
 inline std::vector<int64_t> top_k_descending(const std::vector<double>& values, int64_t k) {
   return top_k_descending(values.data(), (int64_t)values.size(), k);
 }
-
-// The index of the first value of v[0..n) that is not finite, or -1 (one
-// vectorised pass when all are). float and double.
-template <typename T>
-int64_t first_non_finite(const T* values, int64_t n);
 
 // Greedy NMS: indices of kept boxes, by descending score (ties: lower index first), IoU > iou
 // suppresses. boxes (n, 4), scores (n), finite. Where the work runs: the scores are copied to the

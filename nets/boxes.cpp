@@ -80,14 +80,13 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
     const int64_t k = p.pre_nms_top_n <= 0 ? A : std::min<int64_t>(p.pre_nms_top_n, A);
     level_first.push_back((int64_t)cand_logit.size());
     std::vector<int64_t> top;
+    // The top-k's own pass checks the logits are finite; its error names the level.
+    const std::string what = std::string(op) + ": level " + std::to_string(l) + ": objectness logit";
     dispatch_cpu(lh.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* v = lh.data<T>();
-      const int64_t bad = first_non_finite(v, A);
-      SKINMTL_CHECK(bad < 0, op << ": level " << l << ": objectness logit " << bad << " is not finite ("
-                                << (bad < 0 ? 0.0 : (double)v[bad]) << ")");
       // Descending logit, ties by the lower anchor index.
-      top = top_k_descending(v, A, k);
+      top = top_k_descending(v, A, k, what.c_str());
       for (int64_t i : top) cand_logit.push_back((double)v[i]);
     });
     level_boxes.push_back(

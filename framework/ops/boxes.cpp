@@ -343,13 +343,13 @@ ValueRange<T> value_range(const T* v, int64_t n) {
 }
 
 template <typename T>
-std::vector<int64_t> top_k_of(const T* v, int64_t n, int64_t k) {
+std::vector<int64_t> top_k_of(const T* v, int64_t n, int64_t k, const char* what) {
   SKINMTL_CHECK(k >= 0, "top_k_descending: k must be >= 0, got " << k);
   // Pass 1: the range, and whether every value is finite (value_range); the
-  // first value that is not is named after it.
+  // first value that is not is named after it, in the caller's words.
   const ValueRange<T> range = value_range(v, n);
   for (int64_t i = 0; !range.finite && i < n; ++i)
-    SKINMTL_CHECK(std::isfinite(v[i]), "top_k_descending: value " << i << " is not finite (" << v[i] << ")");
+    SKINMTL_CHECK(std::isfinite(v[i]), what << " " << i << " is not finite (" << v[i] << ")");
   if (k >= n) return order_descending_of(v, n);
   std::vector<int64_t> top;
   if (k == 0) return top;
@@ -403,22 +403,12 @@ std::vector<int64_t> order_descending(const std::vector<double>& v) {
   return order_descending_of(v.data(), (int64_t)v.size());
 }
 
-std::vector<int64_t> top_k_descending(const double* values, int64_t n, int64_t k) {
-  return top_k_of(values, n, k);
+std::vector<int64_t> top_k_descending(const double* values, int64_t n, int64_t k, const char* what) {
+  return top_k_of(values, n, k, what);
 }
-std::vector<int64_t> top_k_descending(const float* values, int64_t n, int64_t k) {
-  return top_k_of(values, n, k);
+std::vector<int64_t> top_k_descending(const float* values, int64_t n, int64_t k, const char* what) {
+  return top_k_of(values, n, k, what);
 }
-
-template <typename T>
-int64_t first_non_finite(const T* v, int64_t n) {
-  if (value_range(v, n).finite) return -1;  // the vectorised pass; the loop below only on an error
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(v[i])) return i;
-  return -1;
-}
-template int64_t first_non_finite<float>(const float*, int64_t);
-template int64_t first_non_finite<double>(const double*, int64_t);
 
 std::vector<int64_t> nms(const Tensor& boxes_in, const Tensor& scores_in, double iou) {
   // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
