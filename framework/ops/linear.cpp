@@ -58,16 +58,20 @@ Tensor linear_same_dtype(const Tensor& x, const Tensor& w, const Tensor& bias) {
   // Saved for backward: x and w (the lambda's copies of the handles share
   // their storage).
   record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, GradBuffers& d) {
+    // Each gradient is written whole: added into where its buffer holds a sum
+    // already (a parameter's), written where it holds nothing yet.
+    const GradBuffers::Target dx = d.write(0), dw = d.write(1), db = d.write(2);
+    const LinearAccumulate acc{dx.accumulate, dw.accumulate, db.accumulate};
     if (x.device() == Device::CPU) {
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        linear_backward_cpu<T>(data_or_null<T>(d[0]), data_or_null<T>(d[1]), data_or_null<T>(d[2]), dy.data<T>(),
-                               x.data<T>(), w.data<T>(), N, I, O);
+        linear_backward_cpu<T>(data_or_null<T>(dx.tensor), data_or_null<T>(dw.tensor), data_or_null<T>(db.tensor),
+                               dy.data<T>(), x.data<T>(), w.data<T>(), N, I, O, acc);
       });
     } else {
-      SKINMTL_CUDA_ONLY(linear_backward_cuda(data_or_null<float>(d[0]), data_or_null<float>(d[1]),
-                                             data_or_null<float>(d[2]), dy.data<float>(), x.data<float>(),
-                                             w.data<float>(), N, I, O, cuda::stream()));
+      SKINMTL_CUDA_ONLY(linear_backward_cuda(data_or_null<float>(dx.tensor), data_or_null<float>(dw.tensor),
+                                             data_or_null<float>(db.tensor), dy.data<float>(), x.data<float>(),
+                                             w.data<float>(), N, I, O, acc, cuda::stream()));
     }
   });
   return y;
@@ -87,9 +91,13 @@ Tensor linear_bf16(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in
   SKINMTL_CUDA_ONLY(linear_forward_bf16_cuda(y.data<bf16>(), acc.data<float>(), x.data<bf16>(), w.data<bf16>(),
                                              data_or_null<float>(bias), N, I, O, cuda::stream()));
   record(y, "linear", {x, w, bias}, [x, w, N, I, O](const Tensor& dy, GradBuffers& d) {
-    SKINMTL_CUDA_ONLY(linear_backward_bf16_cuda(data_or_null<bf16>(d[0]), data_or_null<bf16>(d[1]),
-                                                data_or_null<float>(d[2]), dy.data<bf16>(), x.data<bf16>(),
-                                                w.data<bf16>(), N, I, O, cuda::stream()));
+    // x's and w's gradients are their casts' (buffers that hold nothing yet):
+    // written by the GEMMs with beta = 0 rather than zeroed and added into.
+    const GradBuffers::Target dx = d.write(0), dw = d.write(1), db = d.write(2);
+    const LinearAccumulate acc{dx.accumulate, dw.accumulate, db.accumulate};
+    SKINMTL_CUDA_ONLY(linear_backward_bf16_cuda(data_or_null<bf16>(dx.tensor), data_or_null<bf16>(dw.tensor),
+                                                data_or_null<float>(db.tensor), dy.data<bf16>(), x.data<bf16>(),
+                                                w.data<bf16>(), N, I, O, acc, cuda::stream()));
   });
   return y;
 }

@@ -1,4 +1,7 @@
 // linear: hand-computed values, gradient checks in float64, CPU-vs-CUDA parity, errors.
+#include <optional>
+
+#include "framework/precision.h"
 #include "tests/test_util.h"
 
 namespace skinmtl {
@@ -76,6 +79,43 @@ TEST(Linear, Errors) {
   EXPECT_THROW(linear(x, Tensor::ones({4, 3}, DType::F64), b), Error);  // dtype mismatch
   EXPECT_THROW(linear(x, w, Tensor::ones({4}, DType::F64)), Error);
   EXPECT_THROW(linear(x, Tensor(), b), Error);                 // undefined w
+}
+
+// An empty product (no images: dw and db are empty sums; no outputs: dx is)
+// still writes its gradient: zeros. x, w and b are intermediates here, so
+// their gradient buffers are new and hold nothing (NaN-poisoned in the tests):
+// a backward that skips the empty GEMM without writing would leave NaN.
+void expect_empty_products_write_zeros(Device dev, bool bf16) {
+  Rng rng(25);
+  auto grads_after = [&](const Shape& xs, const Shape& ws) {
+    std::vector<Tensor> leaf = {randn(xs, rng).to(dev), randn(ws, rng).to(dev), randn({ws[0]}, rng).to(dev)};
+    for (Tensor& t : leaf) t.set_requires_grad(true);
+    {
+      std::optional<AutocastGuard> autocast;
+      if (bf16) autocast.emplace();
+      const Tensor y = linear(scale(leaf[0], 1.0), scale(leaf[1], 1.0), scale(leaf[2], 1.0));
+      sum(as_f32(y)).backward();
+    }
+    return leaf;
+  };
+  auto expect_zeros = [](const Tensor& g, const char* what) {
+    ASSERT_TRUE(g.defined()) << what;
+    for (double v : g.to(Device::CPU).to_vector()) ASSERT_EQ(v, 0.0) << what;
+  };
+  const std::vector<Tensor> no_images = grads_after({0, 5}, {3, 5});
+  expect_zeros(no_images[1].grad(), "dw with no images");
+  expect_zeros(no_images[2].grad(), "db with no images");
+  const std::vector<Tensor> no_outputs = grads_after({4, 5}, {0, 5});
+  expect_zeros(no_outputs[0].grad(), "dx with no outputs");
+  EXPECT_EQ(no_outputs[0].grad().numel(), 20);
+}
+
+TEST(Linear, EmptyProductsWriteZeroGradients) { expect_empty_products_write_zeros(Device::CPU, false); }
+
+TEST(LinearCuda, EmptyProductsWriteZeroGradients) {
+  REQUIRE_CUDA();
+  expect_empty_products_write_zeros(Device::CUDA, false);
+  expect_empty_products_write_zeros(Device::CUDA, true);  // bfloat16 (autocast)
 }
 
 TEST(LinearCuda, ParityOddShapes) {
