@@ -107,7 +107,24 @@ SKINMTL_HD void anchor_elem(T* box, const T* cell, double cx, double cy) {
   box[3] = (T)(cy + (double)cell[3]);
 }
 
+// a * b rounded by itself. nvcc contracts a product and a following add or
+// subtract into one FMA (one rounding, where the CPU build rounds twice);
+// __fmul_rn / __dmul_rn are never contracted, so the GPU gets the CPU's bits.
+template <typename T>
+SKINMTL_HD T mul_rn(T a, T b) {
+#ifdef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, double>)
+    return __dmul_rn(a, b);
+  else
+    return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // IoU of two boxes (4 each); 0 when they do not overlap (see the header comment).
+// The products are rounded by themselves (mul_rn): NMS compares the IoU with
+// a threshold, and the GPU's and the CPU's decisions must not differ by an FMA.
 template <typename T>
 SKINMTL_HD T box_iou_elem(const T* a, const T* b) {
   const T ix1 = a[0] > b[0] ? a[0] : b[0];
@@ -116,9 +133,9 @@ SKINMTL_HD T box_iou_elem(const T* a, const T* b) {
   const T iy2 = a[3] < b[3] ? a[3] : b[3];
   const T iw = ix2 - ix1, ih = iy2 - iy1;
   if (!(iw > T(0) && ih > T(0))) return T(0);
-  const T inter = iw * ih;
-  const T area_a = (a[2] - a[0]) * (a[3] - a[1]);
-  const T area_b = (b[2] - b[0]) * (b[3] - b[1]);
+  const T inter = mul_rn(iw, ih);
+  const T area_a = mul_rn(a[2] - a[0], a[3] - a[1]);
+  const T area_b = mul_rn(b[2] - b[0], b[3] - b[1]);
   return inter / (area_a + area_b - inter);
 }
 

@@ -867,12 +867,15 @@ TEST(BoxesCuda, IouEncodeDecodeClipGatherParity) {
   Rng rng(31);
   Tensor a = random_boxes(37, rng, 200, 2, 90), b = random_boxes(23, rng, 200, 2, 90);
   const std::vector<int> none = {0, 1};
+  // The IoU is the same bits on both (box_iou_elem's products are never fused
+  // into an FMA, and the division is IEEE's): NMS thresholds it, and a
+  // different rounding could flip a decision.
   test::expect_cpu_cuda_parity([](const std::vector<Tensor>& x) { return box_iou(x[0], x[1]); },
-                               {a, b}, 1e-6, 1e-6, none);
+                               {a, b}, 0, 0, none);
   // A large one: more pairs than one grid of capped blocks covers.
   Tensor big = random_boxes(4099, rng, 800, 2, 200), many = random_boxes(4111, rng, 800, 2, 200);
   test::expect_cpu_cuda_parity([](const std::vector<Tensor>& x) { return box_iou(x[0], x[1]); },
-                               {big, many}, 1e-6, 1e-6, none);
+                               {big, many}, 0, 0, none);
   BoxCoder c;
   c.wx = c.wy = 10;
   c.ww = c.wh = 5;
