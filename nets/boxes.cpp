@@ -73,9 +73,9 @@ Proposals generate_proposals(const std::vector<Tensor>& anchors, const std::vect
                   op << ": level " << l << ": anchors " << a.str() << ", logits " << lg.str()
                      << ", deltas " << d.str() << " must be (A, 4), (A), (A, 4)");
     // The level's logits on the host (a device-to-host copy of A_l values when
-    // on the GPU), read for the top-k in their own type.
-    Tensor lh = lg.to(Device::CPU);
-    if (lh.dtype() == DType::BF16) lh = lh.to(DType::F32);
+    // on the GPU), read for the top-k in their own type: the anchors' (float32
+    // or float64, check_same_kind above; the RPN's outputs reach here widened).
+    const Tensor lh = lg.to(Device::CPU);
     const int64_t A = lh.numel();
     const int64_t k = p.pre_nms_top_n <= 0 ? A : std::min<int64_t>(p.pre_nms_top_n, A);
     level_first.push_back((int64_t)cand_logit.size());

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "framework/autograd.h"
+#include "framework/precision.h"
 #include "framework/trace.h"
 
 namespace skinmtl {
@@ -87,6 +88,19 @@ float bilinear(const float* map, int m, double u, double v) {
   const double top = map[y0 * m + x0] * (1 - fx) + map[y0 * m + x1] * fx;
   const double bot = map[y1 * m + x0] * (1 - fx) + map[y1 * m + x1] * fx;
   return (float)(top * (1 - fy) + bot * fy);
+}
+
+// The pyramid as the heads' RoIAlign reads it: RoIAlign has no bfloat16
+// kernel and widens what it is given (framework/precision.h). Under
+// --precision bf16 the levels are widened here, once for both heads, rather
+// than in each head's RoIAlign call: at 1024 x 1024 and batch 2 a call widens
+// about 180 MB, and its backward narrows as much. In float32, the levels
+// themselves.
+std::vector<Tensor> pyramid_for_heads(const std::vector<Tensor>& P) {
+  std::vector<Tensor> levels;
+  levels.reserve(P.size());
+  for (const Tensor& t : P) levels.push_back(as_f32(t));
+  return levels;
 }
 
 }  // namespace
@@ -264,7 +278,8 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   // them up) instead of reading them back from the GPU, which would wait.
   const Tensor rois = Tensor::from_vector(rois_host, {R, 5});
   TracePhase phase("box head");
-  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois);
+  const std::vector<Tensor> P_heads = pyramid_for_heads(P);
+  const RoiHeads::BoxOutput box = roi_heads->box_forward(P_heads, rois);
   phase.next("box losses");
   out.cls = softmax_cross_entropy(box.class_logits, host_tensor(classes_host, {R}, dev));
   std::vector<float> fg_weight(R * 4);
@@ -279,7 +294,7 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     const Tensor fg_rois = Tensor::from_vector(fg_rois_host, {F, 5});  // on the host, as rois
     const int m = cfg_.heads.mask_size();
     phase.next("mask head");
-    const Tensor mask_logits = reshape(roi_heads->mask_forward(P, fg_rois), {F, (int64_t)m * m});
+    const Tensor mask_logits = reshape(roi_heads->mask_forward(P_heads, fg_rois), {F, (int64_t)m * m});
     phase.next("mask targets");
     Tensor target;
     {
@@ -305,7 +320,7 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     // not a batch had a lesion, and a resumed run the same as one that never
     // stopped (framework/optimizer.h skips parameters without a gradient).
     phase.next("mask head");
-    out.mask = scale(sum(roi_heads->mask_forward(P, slice(rois, 0, 0, 1))), 0.0);
+    out.mask = scale(sum(roi_heads->mask_forward(P_heads, slice(rois, 0, 0, 1))), 0.0);
   }
   out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(out.cls, out.reg)), out.mask);
   return out;
@@ -342,9 +357,12 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
   const int64_t R = first[B];
   // RoIAlign takes the RoIs on the host (no read back); the decode below, on the device.
   const Tensor rois_on_host = Tensor::from_vector(rois_host, {R, 5}), rois = rois_on_host.to(dev);
-  const RoiHeads::BoxOutput box = roi_heads->box_forward(P, rois_on_host);
-  const std::vector<double> probs = softmax(box.class_logits).to(Device::CPU).to_vector();  // (R, 3)
+  const std::vector<Tensor> P_heads = pyramid_for_heads(P);
+  const RoiHeads::BoxOutput box = roi_heads->box_forward(P_heads, rois_on_host);
+  // Both queued before the first read: one wait for the device, not two.
+  const Tensor class_probs = softmax(box.class_logits);  // (R, 3)
   const Tensor refined = clip_boxes(decode_boxes(slice(rois, 1, 1, 5), box.deltas, roi_box_coder()), H, W);
+  const std::vector<double> probs = class_probs.to(Device::CPU).to_vector();
   const std::vector<double> refined_host = refined.to(Device::CPU).to_vector();
 
   std::vector<DetSegOutput> out(B);
@@ -377,7 +395,7 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
   if (D > 0) {
     const int m = cfg_.heads.mask_size();
     const std::vector<double> mp =
-        sigmoid(roi_heads->mask_forward(P, Tensor::from_vector(det_rois, {D, 5}))).to(Device::CPU).to_vector();
+        sigmoid(roi_heads->mask_forward(P_heads, Tensor::from_vector(det_rois, {D, 5}))).to(Device::CPU).to_vector();
     for (int64_t d = 0; d < D; ++d) {
       DetSegOutput& o = out[det_image[d]];
       std::vector<float> mask(mp.begin() + d * m * m, mp.begin() + (d + 1) * m * m);
