@@ -84,11 +84,13 @@ Tensor clip_on_gpu(const std::vector<Tensor>& grads, double max_norm) {
   Tensor table_d = Tensor::empty({std::max<int64_t>(1, 4 * C)}, DType::F32, Device::CUDA);
   cuda::memcpy_h2d(table_d.raw_data(), table.data(), table.size() * sizeof(int64_t));  // staged: no wait
   const int64_t* t = static_cast<const int64_t*>(table_d.raw_data());
-  Tensor partial = Tensor::empty({std::max<int64_t>(1, C)}, DType::F32, Device::CUDA);
+  // The chunks' sums of squares in double, likewise in a float32 tensor's bytes.
+  Tensor partial = Tensor::empty({std::max<int64_t>(1, 2 * C)}, DType::F32, Device::CUDA);
+  double* sums = static_cast<double*>(partial.raw_data());
   Tensor norm_factor = Tensor::empty({2}, DType::F32, Device::CUDA);
   float* nf = norm_factor.data<float>();
-  grad_sum_squares_cuda(partial.data<float>(), reinterpret_cast<const float* const*>(t), t + C, C, cuda::stream());
-  grad_clip_factor_cuda(nf, nf + 1, partial.data<float>(), C, (float)max_norm, cuda::stream());
+  grad_sum_squares_cuda(sums, reinterpret_cast<const float* const*>(t), t + C, C, cuda::stream());
+  grad_clip_factor_cuda(nf, nf + 1, sums, C, (float)max_norm, cuda::stream());
   grad_scale_cuda(reinterpret_cast<float* const*>(t), t + C, C, nf + 1, cuda::stream());
   return reshape(slice(norm_factor, 0, 0, 1), {});
 }

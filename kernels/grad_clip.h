@@ -5,12 +5,13 @@
 //   The gradients are cut into chunks of at most kGradClipChunk elements (a
 //   large tensor, e.g. a 12544 x 1024 box head, into many), so that every
 //   block of the GPU has work:
-//   partial[c] = sum_i g_c[i]^2            one block per chunk c, each thread a
-//                                          fixed stride, then a fixed tree
-//                                          (kernels/cuda/block_sum.cuh)
+//   partial[c] = sum_i g_c[i]^2            one block per chunk c, in double, each
+//                                          thread a fixed stride, then a fixed
+//                                          tree (kernels/cuda/block_sum.cuh)
 //   norm   = sqrt(sum_c partial[c])        one block, in double, a fixed order
 //   factor = max_norm / norm  if norm is finite, max_norm > 0 and norm > max_norm
-//            1                otherwise
+//            1                otherwise    (from the double norm, rounded to
+//                                          float32; the norm is stored as float32)
 //   g_c[i] *= factor                       nothing is written where factor == 1
 // The same chunks in the same order give the same bits on every run.
 //
@@ -45,10 +46,11 @@ double grad_sum_squares_cpu(const T* const* chunks, const int64_t* sizes, int64_
 template <typename T>
 void grad_scale_cpu(T* const* chunks, const int64_t* sizes, int64_t C, T factor);
 
-void grad_sum_squares_cuda(float* partial, const float* const* chunks, const int64_t* sizes, int64_t C,
+void grad_sum_squares_cuda(double* partial,  // (C)
+                           const float* const* chunks, const int64_t* sizes, int64_t C,
                            cuda_stream_t s);
 // norm (1) and factor (1): device memory.
-void grad_clip_factor_cuda(float* norm, float* factor, const float* partial, int64_t C, float max_norm,
+void grad_clip_factor_cuda(float* norm, float* factor, const double* partial, int64_t C, float max_norm,
                            cuda_stream_t s);
 void grad_scale_cuda(float* const* chunks, const int64_t* sizes, int64_t C, const float* factor, cuda_stream_t s);
 

@@ -5,11 +5,12 @@
 namespace skinmtl {
 
 // The sum of `v` over all threads of the block, returned to every thread.
-// buf holds blockDim.x floats of shared memory; blockDim.x must be a power of
-// two (the launchers use cuda::kThreads = 256). A fixed binary tree: at each
-// step thread t < stride adds buf[t + stride] into buf[t], so the result does
-// not depend on timing.
-__device__ inline float block_sum(float v, float* buf) {
+// buf holds blockDim.x values (float or double) of shared memory; blockDim.x
+// must be a power of two (the launchers use cuda::kThreads = 256). A fixed
+// binary tree: at each step thread t < stride adds buf[t + stride] into
+// buf[t], so the result does not depend on timing.
+template <typename T>
+__device__ inline T block_sum(T v, T* buf) {
   const int t = threadIdx.x;
   buf[t] = v;
   __syncthreads();
@@ -17,7 +18,7 @@ __device__ inline float block_sum(float v, float* buf) {
     if (t < stride) buf[t] += buf[t + stride];
     __syncthreads();
   }
-  const float total = buf[0];
+  const T total = buf[0];
   __syncthreads();  // all threads have read buf[0] before buf is reused
   return total;
 }

@@ -172,5 +172,31 @@ TEST(ClipGradNormCuda, ChunkedClipMatchesTheHostLoopAndRepeatsItsBits) {
   EXPECT_EQ(inf.grad(4)[0], (double)bad[4][0]);
 }
 
+// Exploding gradients, what clipping is for: finite float32 values whose
+// squares overflow float32 (above 1.8e19). The GPU sums the squares in double,
+// as the CPU does, so both clip them to the same gradients.
+TEST(ClipGradNormCuda, GradientsWhoseSquaresOverflowFloat32AreClipped) {
+  REQUIRE_CUDA();
+  Rng rng(4);
+  std::vector<std::vector<float>> g = chunky_gradients(rng);
+  for (float& v : g[0]) v *= 1e20f;  // about 1e20 each: finite, their squares are not in float32
+  Params cpu(g, Device::CPU), gpu(g, Device::CUDA);
+  const double want = clip_grad_norm(cpu.ptrs, 1.0);
+  EXPECT_TRUE(std::isfinite(want));
+  EXPECT_GT(want, 1e20);
+  const double got = clip_grad_norm(gpu.ptrs, 1.0);
+  EXPECT_NEAR(got, want, 1e-6 * want);
+  double squares = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const std::vector<double> a = cpu.grad(i), b = gpu.grad(i);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      ASSERT_NEAR(b[k], a[k], 1e-6 * std::abs(a[k]) + 1e-30) << "gradient " << i << ", element " << k;
+      squares += b[k] * b[k];
+    }
+  }
+  EXPECT_NEAR(std::sqrt(squares), 1.0, 1e-5);  // clipped to norm 1
+}
+
 }  // namespace
 }  // namespace skinmtl
