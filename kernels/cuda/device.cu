@@ -118,7 +118,8 @@ namespace {
 // and an event recorded after it tells when the buffer is free again. Without
 // staging the copy would have to wait for everything queued before it (a
 // whole training step) before returning. At most kMaxSlots buffers of up to
-// kMaxStagedBytes each; a larger copy, or a failed cudaHostAlloc, takes the
+// kMaxStagedBytes each; memcpy_h2d cuts a larger copy into pieces of that
+// size, and a piece that finds no buffer (a failed cudaHostAlloc) takes the
 // plain path (copy, then wait).
 class StagingRing {
  public:
@@ -192,12 +193,21 @@ StagingRing& staging() {
 }  // namespace
 
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return;
-  if (staging().copy(dst, src, bytes)) return;
-  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
-  // The source is pageable host memory the caller may free as soon as we
-  // return, so the copy must be finished.
-  synchronize();
+  // In pieces of at most kMaxStagedBytes, each staged: a batch larger than one
+  // slot (Liao & Luo's step at batch 256 uploads 154 MB of images) does not
+  // wait for the queued step either.
+  const size_t most = StagingRing::kMaxStagedBytes;
+  for (size_t done = 0; done < bytes; done += most) {
+    const size_t n = std::min(most, bytes - done);
+    void* to = static_cast<char*>(dst) + done;
+    const void* from = static_cast<const char*>(src) + done;
+    if (staging().copy(to, from, n)) continue;
+    CUDA_CHECK(cudaMemcpyAsync(to, from, n, cudaMemcpyHostToDevice, stream()));
+    // Not staged (no pinned memory to be had): the source is pageable host
+    // memory the caller may free as soon as we return, so the copy must be
+    // finished.
+    synchronize();
+  }
 }
 
 void memcpy_d2h(void* dst, const void* src, size_t bytes) {

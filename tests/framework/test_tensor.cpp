@@ -1,4 +1,6 @@
 // Tensor basics: creation, shapes, dtype conversion, views, transfers.
+#include <algorithm>
+
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -79,6 +81,25 @@ TEST(TensorCuda, TransferRoundTrip) {
   z.copy_from(g);
   EXPECT_EQ(z.to(Device::CPU).to_vector(), a.to_vector());
   EXPECT_THROW(Tensor::empty({2}, DType::F64, Device::CUDA), Error);
+}
+
+// Host-to-device copies go through 64 MiB page-locked buffers, a larger one
+// in pieces: every byte arrives, in order, across the pieces' seams, and a
+// second copy into the same place replaces the first.
+TEST(TensorCuda, UploadsLargerThanOneStagingBufferArriveWhole) {
+  REQUIRE_CUDA();
+  const int64_t n = (int64_t(150) << 20) / 4 + 12345;  // 150 MB and a bit: three pieces, the last partial
+  std::vector<float> v((size_t)n);
+  for (int64_t i = 0; i < n; ++i) v[(size_t)i] = (float)(i % 16777213);
+  Tensor g = Tensor::from_vector(v, {n}).to(Device::CUDA);
+  auto arrived = [&] {
+    const Tensor h = g.to(Device::CPU);
+    return std::equal(v.begin(), v.end(), h.data<float>());
+  };
+  EXPECT_TRUE(arrived());
+  for (float& x : v) x = -x;
+  g.copy_from(Tensor::from_vector(v, {n}));
+  EXPECT_TRUE(arrived());
 }
 
 TEST(Tensor, CudaWithoutGpuIsAClearError) {
