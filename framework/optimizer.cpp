@@ -151,14 +151,22 @@ void SGD::pack() {
     const Parameter &pa = *params_[a], &pb = *params_[b];
     return pa.lr_mult != pb.lr_mult ? pa.lr_mult < pb.lr_mult : pa.decay_mult < pb.decay_mult;
   });
+  // Each parameter starts on a 256-byte boundary (kPackAlign elements), as a
+  // tensor of its own would: cuDNN and the vector loads of the kernels pick
+  // slower paths for less aligned addresses, and a 3-element bias (the RPN's
+  // logits) would otherwise shift every parameter after it. The gaps are
+  // zeros and stay zeros (the update of a zero value with a zero gradient and
+  // momentum is zero).
+  auto aligned = [](int64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; };
   int64_t total = 0;
-  for (size_t i : order) total += params_[i]->value.numel();
+  for (size_t i : order) total = aligned(total) + params_[i]->value.numel();
   Flat f;
-  f.values = Tensor::empty({total}, dtype, device);
-  f.grads = Tensor::empty({total}, dtype, device);
-  f.momenta = Tensor::empty({total}, dtype, device);
+  f.values = Tensor::zeros({total}, dtype, device);
+  f.grads = Tensor::zeros({total}, dtype, device);
+  f.momenta = Tensor::zeros({total}, dtype, device);
   int64_t offset = 0;
   for (size_t i : order) {
+    offset = aligned(offset);
     Parameter& p = *params_[i];
     if (f.groups.empty() || f.groups.back().lr_mult != p.lr_mult || f.groups.back().decay_mult != p.decay_mult)
       f.groups.push_back({p.lr_mult, p.decay_mult, offset, offset});

@@ -29,7 +29,8 @@
 //
 // One flat buffer (as llm.c lays out a model). step() packs the parameters
 // that have a gradient into three contiguous buffers on their device, values,
-// gradients and momenta, ordered by (lr_mult, decay_mult), and makes every
+// gradients and momenta, ordered by (lr_mult, decay_mult), each parameter
+// starting on a 256-byte boundary (kPackAlign elements; zeros between), and makes every
 // parameter's value, gradient and momentum a view there (Tensor::move_into:
 // the model and the tape see the same tensors, now in one block). Each run of
 // equal multipliers is then ONE update (a CUDA launch, a parallel loop)
@@ -58,6 +59,10 @@
 #include "framework/tensor.h"
 
 namespace skinmtl {
+
+// Where a packed parameter may start in the flat buffers: a multiple of this
+// many elements (256 bytes of float32, the GPU allocator's alignment).
+constexpr int64_t kPackAlign = 64;
 
 // Where step() packs the parameters into flat buffers (see the top of this file).
 enum class Packing {

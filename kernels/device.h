@@ -39,9 +39,9 @@ cuda_stream_t stream();           // the project's stream (created on first use)
 void synchronize();               // wait for all work queued on stream()
 
 // Host to device, queued on stream(). Returns once the source bytes are
-// copied (the caller may then reuse them): through a pinned staging buffer,
-// whose DMA runs while the host goes on (up to 64 MiB; larger copies wait for
-// the stream, as before).
+// copied (the caller may then reuse them): through pinned staging buffers, in
+// pieces of up to 64 MiB, whose DMA runs while the host goes on (a piece waits
+// only when every buffer is in use, and then for the oldest copy).
 void memcpy_h2d(void* dst, const void* src, size_t bytes);
 void memcpy_d2h(void* dst, const void* src, size_t bytes);  // waits for stream(), then copies
 void memcpy_d2d(void* dst, const void* src, size_t bytes);  // queued on stream()

@@ -167,8 +167,11 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   std::vector<ImageTruth> truth;
   for (int64_t b = 0; b < B; ++b) truth.push_back(image_truth(gt_box, gt_mal, b));
 
-  // On a GPU the iteration waits for the device once before the heads: to
-  // read the RPN's outputs for the proposals. Everything else the host
+  // On a GPU the iteration waits for the device before the heads: once for
+  // its queue to drain, to read the RPN's outputs for the proposals (two
+  // copies, the second waiting for nothing but itself), then once per image
+  // for the NMS's kept boxes (a short wait: the queue holds the NMS alone).
+  // Everything else the host
   // decides (the RPN's targets, the proposals but their NMS, the RoI
   // samples) is worked out on the host, and only what the losses need goes
   // up: the indices and targets of 256 sampled anchors per image rather than

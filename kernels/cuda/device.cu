@@ -119,8 +119,11 @@ namespace {
 // staging the copy would have to wait for everything queued before it (a
 // whole training step) before returning. At most kMaxSlots buffers of up to
 // kMaxStagedBytes each; memcpy_h2d cuts a larger copy into pieces of that
-// size, and a piece that finds no buffer (a failed cudaHostAlloc) takes the
-// plain path (copy, then wait).
+// size. A buffer too small for what a run uploads grows (once: freeing
+// page-locked memory waits for the device), so the first uploads' sizes (a
+// model's small parameters) do not decide the buffers of every batch after.
+// A piece that finds no buffer (a failed cudaHostAlloc) takes the plain path
+// (copy, then wait).
 class StagingRing {
  public:
   static constexpr int kMaxSlots = 8;
@@ -137,6 +140,7 @@ class StagingRing {
     CUDA_CHECK(cudaMemcpyAsync(dst, slot->host, bytes, cudaMemcpyHostToDevice, stream()));
     CUDA_CHECK(cudaEventRecord(slot->done, stream()));
     slot->used = true;
+    slot->queued = ++queued_;
     return true;
   }
 
@@ -145,12 +149,30 @@ class StagingRing {
     void* host = nullptr;
     size_t bytes = 0;
     cudaEvent_t done = nullptr;
-    bool used = false;  // `done` was recorded (it may still be pending)
+    bool used = false;    // `done` was recorded (it may still be pending)
+    uint64_t queued = 0;  // when its last copy was queued (a count of copies)
   };
 
-  // A slot of at least `bytes` whose last copy has finished: the smallest
-  // idle one (so that small copies leave the large buffers to large ones),
-  // else a new one, else a large-enough one after waiting for it.
+  // A page-locked buffer of at least `bytes` (1 MiB at least) for slot s.
+  static bool allocate(Slot& s, size_t bytes) {
+    s.bytes = std::max(bytes, size_t(1) << 20);
+    if (cudaHostAlloc(&s.host, s.bytes, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError();
+      s.host = nullptr;
+      s.bytes = 0;
+      return false;
+    }
+    return true;
+  }
+
+  // A slot of at least `bytes` whose last copy has finished, in this order:
+  //  1. the smallest idle one (so that small copies leave the large buffers
+  //     to large ones);
+  //  2. a new one, while there are fewer than kMaxSlots;
+  //  3. of those large enough, the one whose copy was queued first, after
+  //     waiting for that copy (the copies finish in the order queued, so it
+  //     is the shortest wait);
+  //  4. none is large enough: the smallest slot, grown.
   Slot* free_slot(size_t bytes) {
     Slot* best = nullptr;
     for (Slot& s : slots_)
@@ -161,28 +183,29 @@ class StagingRing {
     if (best) return best;
     if ((int)slots_.size() < kMaxSlots) {
       Slot s;
-      s.bytes = std::max(bytes, size_t(1) << 20);
-      if (cudaHostAlloc(&s.host, s.bytes, cudaHostAllocDefault) != cudaSuccess) {
-        cudaGetLastError();
-        return nullptr;
-      }
+      if (!allocate(s, bytes)) return nullptr;
       CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
       slots_.push_back(s);
       return &slots_.back();
     }
-    for (size_t k = 0; k < slots_.size(); ++k) {
-      Slot& s = slots_[(next_ + k) % slots_.size()];
-      if (s.bytes < bytes) continue;
-      next_ = (next_ + k + 1) % slots_.size();
-      CUDA_CHECK(cudaEventSynchronize(s.done));
-      return &s;
+    Slot* oldest = nullptr;
+    for (Slot& s : slots_)
+      if (s.bytes >= bytes && (!oldest || s.queued < oldest->queued)) oldest = &s;
+    if (oldest) {
+      CUDA_CHECK(cudaEventSynchronize(oldest->done));
+      return oldest;
     }
-    return nullptr;  // every slot is too small: copy without staging
+    Slot* smallest = &slots_[0];
+    for (Slot& s : slots_)
+      if (s.bytes < smallest->bytes) smallest = &s;
+    if (smallest->used) CUDA_CHECK(cudaEventSynchronize(smallest->done));
+    CUDA_CHECK(cudaFreeHost(smallest->host));
+    return allocate(*smallest, bytes) ? smallest : nullptr;
   }
 
   std::mutex mu_;
-  std::vector<Slot> slots_;  // never shrinks; kept for the whole process
-  size_t next_ = 0;          // where the search for a slot to wait on starts
+  std::vector<Slot> slots_;  // at most kMaxSlots; kept for the whole process
+  uint64_t queued_ = 0;      // copies queued so far
 };
 
 StagingRing& staging() {

@@ -102,6 +102,29 @@ TEST(TensorCuda, UploadsLargerThanOneStagingBufferArriveWhole) {
   EXPECT_TRUE(arrived());
 }
 
+// Many uploads of mixed sizes in a row, none waited for: the staging buffers
+// are reused, waited for when all are busy, and grown when all are too small
+// (kernels/cuda/device.cu). Every upload must arrive as it was when copied,
+// though its source is overwritten right after.
+TEST(TensorCuda, ManyMixedUploadsInARowAllArrive) {
+  REQUIRE_CUDA();
+  std::vector<Tensor> on_gpu;
+  std::vector<std::vector<float>> sent;
+  std::vector<float> source;
+  for (int k = 0; k < 40; ++k) {
+    const int64_t n = k % 3 == 0 ? 1000 + k : k % 3 == 1 ? (int64_t(3) << 20) + k : (int64_t(9) << 20) + k;
+    source.assign((size_t)n, 0.0f);
+    for (int64_t i = 0; i < n; ++i) source[(size_t)i] = (float)(k * 7919 + i % 65521);
+    on_gpu.push_back(Tensor::from_vector(source, {n}).to(Device::CUDA));
+    sent.push_back(source);
+    std::fill(source.begin(), source.end(), -1.0f);  // the caller reuses its memory at once
+  }
+  for (size_t k = 0; k < sent.size(); ++k) {
+    const Tensor h = on_gpu[k].to(Device::CPU);
+    EXPECT_TRUE(std::equal(sent[k].begin(), sent[k].end(), h.data<float>())) << "upload " << k;
+  }
+}
+
 TEST(Tensor, CudaWithoutGpuIsAClearError) {
   if (cuda_available()) GTEST_SKIP() << "a GPU is present";
   try {

@@ -259,8 +259,15 @@ TEST(SGD, PackedStepMatchesThePerParameterLoop) {
   EXPECT_EQ(opt.packed_params(), 4);
   EXPECT_EQ(opt.packed_groups(), 3);
   EXPECT_EQ(opt.packings(), 1);
-  EXPECT_EQ(params[2].value.data<float>(), params[0].value.data<float>() + 5) << "p2 follows p0 in one buffer";
-  EXPECT_EQ(params[2].value.grad().data<float>(), params[0].value.grad().data<float>() + 5);
+  // p2 follows p0 in one buffer, at the next multiple of kPackAlign elements
+  // (p0 has 5): every parameter starts as aligned as a tensor of its own.
+  EXPECT_EQ(params[2].value.data<float>(), params[0].value.data<float>() + kPackAlign) << "p2 follows p0 in one buffer";
+  EXPECT_EQ(params[2].value.grad().data<float>(), params[0].value.grad().data<float>() + kPackAlign);
+  for (size_t i = 0; i < 4; ++i) {  // p0 is the buffers' first
+    EXPECT_EQ((params[i].value.data<float>() - params[0].value.data<float>()) % kPackAlign, 0) << "p" << i;
+    EXPECT_EQ((params[i].value.grad().data<float>() - params[0].value.grad().data<float>()) % kPackAlign, 0)
+        << "p" << i;
+  }
   // zero_grad zeroes every packed gradient and keeps it.
   opt.zero_grad();
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(floats(params[i].value.grad()), std::vector<float>(sizes[i], 0.f));
