@@ -48,11 +48,11 @@ void DataParallel::start(Module& net, const std::vector<Parameter*>& params) {
   }
 }
 
-void DataParallel::average_gradients() {
+void DataParallel::average_gradients(const PackedGradients& packed) {
   SKINMTL_CHECK(grads_, "DataParallel: start() before average_gradients()");
   if (ranks() == 1) return;
   const auto t0 = std::chrono::steady_clock::now();
-  grads_->average();
+  grads_->average(packed);
   allreduce_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -18,7 +18,7 @@
 //   dp.start(net, sgd.params());               // rank 0's weights everywhere
 //   loop:
 //     forward, loss, backward
-//     dp.average_gradients();                  // before sgd.step()
+//     dp.average_gradients(sgd.packed_gradients());  // before sgd.step()
 //     StepNumbers s = dp.agree({loss, ...}, stop.received() != 0);
 //     if (dp.is_root()) { evaluate; log; checkpoint; }
 //     lr = dp.from_root(lr);                   // rank 0's plateau decision
@@ -70,8 +70,10 @@ class DataParallel {
   // Rank 0's parameters and buffers on every rank; the gradient averager over
   // `params` (the optimizer's).
   void start(Module& net, const std::vector<Parameter*>& params);
-  // After backward(), before the optimizer step.
-  void average_gradients();
+  // After backward(), before the optimizer step. `packed`: the optimizer's
+  // flat gradient buffer (SGD::packed_gradients()), all-reduced in place when
+  // every rank's gradients are packed there (GradientAverager::average).
+  void average_gradients(const PackedGradients& packed = {});
   // Seconds the last average_gradients() took on the host: on the CPU the
   // all-reduce itself plus any wait for a slower rank; on a GPU the time to
   // queue it (NCCL runs on the stream, no host wait is added to measure it).

@@ -432,7 +432,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     {
       const StepLosses l = model.step_losses(iteration);
       l.total.backward();
-      dp.average_gradients();
+      dp.average_gradients(sgd.packed_gradients());
       s.hooks = model.before_update(sgd);
       sgd.step();
       start_loss_read(l, reads[next_read], s);

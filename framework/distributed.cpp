@@ -241,14 +241,53 @@ void broadcast_module(Module& module, Communicator& comm) {
 }
 
 GradientAverager::GradientAverager(std::vector<Parameter*> params, Communicator& comm)
-    : params_(std::move(params)), comm_(comm), has_grad_(params_.size()) {}
+    : params_(std::move(params)), comm_(comm), has_grad_(params_.size() + 1) {}
 
-void GradientAverager::average() {
+bool GradientAverager::gradients_are_packed(const PackedGradients& packed) const {
+  if (!packed.flat.defined() || (packed.flat.device() == Device::CUDA && packed.flat.dtype() != DType::F32))
+    return false;
+  int64_t with_grad = 0;
+  for (const Parameter* p : params_) {
+    const Tensor g = p->value.grad();
+    if (!g.defined()) continue;
+    if (!g.lies_in(packed.flat)) return false;
+    ++with_grad;
+  }
+  return with_grad == packed.params;  // the buffer holds these gradients and no others
+}
+
+void GradientAverager::average(const PackedGradients& packed) {
   if (!comm_.distributed()) return;
   NoGradGuard no_grad;
-  // 1. Which parameters have a gradient on any rank (one small all-reduce).
-  for (size_t i = 0; i < params_.size(); ++i) has_grad_[i] = params_[i]->value.grad().defined() ? 1 : 0;
+  // 1. Which parameters have a gradient on any rank, and on how many ranks
+  //    the gradients are the optimizer's packed buffer (one small all-reduce).
+  const size_t P = params_.size();
+  for (size_t i = 0; i < P; ++i) has_grad_[i] = params_[i]->value.grad().defined() ? 1 : 0;
+  has_grad_[P] = gradients_are_packed(packed) ? 1 : 0;
   comm_.all_reduce_sum(has_grad_.data(), has_grad_.size());
+  // 2a. Every rank packed, and the same parameters have gradients on every
+  //    rank: the ranks' buffers have one layout (the same parameters packed
+  //    the same way), so the buffer itself is all-reduced, gaps (zeros) and
+  //    all, and scaled to the mean in place.
+  bool same_everywhere = has_grad_[P] == comm_.size();
+  for (size_t i = 0; i < P && same_everywhere; ++i)
+    same_everywhere = has_grad_[i] == 0 || has_grad_[i] == comm_.size();
+  if (same_everywhere) {
+    Tensor flat = packed.flat;
+    comm_.all_reduce_sum(flat);
+    const double inv = 1.0 / comm_.size();
+    const int64_t n = flat.numel();
+    if (flat.device() == Device::CUDA) {
+      SKINMTL_CUDA_ONLY(scale_forward_cuda(flat.data<float>(), flat.data<float>(), (float)inv, n, cuda::stream()));
+    } else if (flat.dtype() == DType::F32) {
+      scale_forward_cpu<float>(flat.data<float>(), flat.data<float>(), (float)inv, n);
+    } else {
+      scale_forward_cpu<double>(flat.data<double>(), flat.data<double>(), inv, n);
+    }
+    ++packed_averages_;
+    return;
+  }
+  // 2b. Otherwise through a buffer of our own.
   int64_t total = 0;
   DType dtype = DType::F32;
   Device device = Device::CPU;

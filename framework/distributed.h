@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/optimizer.h"
 #include "framework/parameter.h"
 #include "framework/tensor.h"
 
@@ -101,16 +102,29 @@ void broadcast_module(Module& module, Communicator& comm);
 // but not on this one (a head no sample of this rank reached) gets a zero
 // gradient first, so that all ranks then update the same parameters, as one
 // process would. Nothing happens in a job of one process.
+//
+// `packed`: the optimizer's flat gradient buffer when its parameters are
+// packed (SGD::packed_gradients()). Where every rank's gradients are exactly
+// the `packed.params` views there and the ranks agree on which parameters have one, that
+// buffer itself is all-reduced and scaled: one collective and one scaling
+// kernel, where the copy into flat_ and back costs two launches per
+// parameter on a GPU.
 class GradientAverager {
  public:
   GradientAverager(std::vector<Parameter*> params, Communicator& comm);
-  void average();
+  void average(const PackedGradients& packed = {});
+  // Steps averaged in the optimizer's own buffer so far (for the tests).
+  int64_t packed_averages() const { return packed_averages_; }
 
  private:
+  // Whether this rank's gradients are exactly the views of `packed`.
+  bool gradients_are_packed(const PackedGradients& packed) const;
+
   std::vector<Parameter*> params_;
   Communicator& comm_;
-  std::vector<double> has_grad_;  // per parameter: ranks that have a gradient
+  std::vector<double> has_grad_;  // per parameter: ranks that have a gradient; last: ranks packed
   Tensor flat_;                   // sum of the gradients' sizes, on their device
+  int64_t packed_averages_ = 0;
 };
 
 }  // namespace skinmtl

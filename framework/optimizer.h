@@ -64,6 +64,12 @@ namespace skinmtl {
 // many elements (256 bytes of float32, the GPU allocator's alignment).
 constexpr int64_t kPackAlign = 64;
 
+// SGD's flat gradient buffer and the number of parameters packed there.
+struct PackedGradients {
+  Tensor flat;
+  int64_t params = 0;
+};
+
 // Where step() packs the parameters into flat buffers (see the top of this file).
 enum class Packing {
   GpuOnly,  // the default: on the GPU, where each update is a kernel launch
@@ -109,6 +115,13 @@ class SGD {
   // (0: none), the updates one step() makes (runs of equal multipliers), and
   // how many times the buffers were (re)built.
   int64_t packed_params() const { return (int64_t)flat_.members.size(); }
+  // The flat buffer that every packed parameter's gradient is a view of, and
+  // how many parameters it holds, when the parameters are packed as they are
+  // now (gaps between them are zeros); otherwise an undefined buffer.
+  // Data-parallel training all-reduces it whole (GradientAverager::average).
+  PackedGradients packed_gradients() const {
+    return packed() ? PackedGradients{flat_.grads, (int64_t)flat_.members.size()} : PackedGradients{};
+  }
   int64_t packed_groups() const { return (int64_t)flat_.groups.size(); }
   int64_t packings() const { return packings_; }
 

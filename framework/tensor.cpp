@@ -360,6 +360,11 @@ bool Tensor::is_view_of(const Tensor& flat, int64_t offset) const {
          impl_->offset == flat.impl_->offset + (size_t)offset * dtype_size(dtype());
 }
 
+bool Tensor::lies_in(const Tensor& flat) const {
+  return defined() && flat.defined() && impl_->storage == flat.impl_->storage &&
+         impl_->offset >= flat.impl_->offset && impl_->offset + nbytes() <= flat.impl_->offset + flat.nbytes();
+}
+
 void Tensor::fill_(double value) {
   if (value == 0.0) return zero_();
   if (dtype() == DType::BF16) {  // one float32 value, rounded once, then copied

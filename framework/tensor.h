@@ -150,6 +150,8 @@ class Tensor {
   // Whether this tensor is the view of `flat` at element `offset` that
   // move_into(flat, offset) made.
   bool is_view_of(const Tensor& flat, int64_t offset) const;
+  // Whether every element of this tensor is one of `flat`'s (same storage).
+  bool lies_in(const Tensor& flat) const;
 
   // Host access (CPU tensors only; move with to(Device::CPU) first).
   std::vector<double> to_vector() const;
