@@ -30,7 +30,8 @@
 #      same steps launched op by op (bench_gpu's "+graph" configurations), and
 #      with the convolutions through cuDNN's graph API ("+cudnn-graph"); then
 #      ResNet-50's convolutions in NCHW against NHWC (tools/bench_conv_layout:
-#      whether channels-last would pay)
+#      whether channels-last would pay); then, where nsys is installed, one
+#      traced BF16 step (host time per CUDA/cuDNN call kind, the top kernels)
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
 # tools/gpu/reproduce.sh); GPU_CHECK_EXPERIMENTS=1 runs the build and then step 7
 # alone, with the whole budget (a second call, when device time is left). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
@@ -295,6 +296,30 @@ else
     grep -E '^(tf32|bf16), batch|^  (training|inference) ' "$report/bench_conv_layout.log" | sed 's/^/    /' | tee -a "$summary"
   else
     tail -6 "$report/bench_conv_layout.log" | sed 's/^/    /' | tee -a "$summary"
+  fi
+fi
+
+# Where the BF16 step's host time goes: the fourth run measured its host share at 91%, and reading
+# the code finds about 1-2 ms of the framework's own work in its ~12 ms, so the rest is likely inside
+# the CUDA and cuDNN calls (cuDNN's NCHW bfloat16 convolutions may convert layouts on each call).
+# Nsight Systems, where the machine has it: one short bench_gpu run of the Liao & Luo step at batch 20
+# in BF16, traced (CUDA runtime, cuDNN, cuBLAS); its CUDA API summary (host time per call kind) and
+# its kernel summary (whether layout-conversion kernels run) into the report. The .nsys-rep stays
+# out of the archive (too large to come back).
+if ! command -v nsys >/dev/null; then
+  say "- nsys profile (an experiment): nsys is not on this machine"
+elif [ $(( start + budget - $(date +%s) )) -lt 60 ]; then
+  say "- nsys profile (an experiment): not run, under 60 s of the budget left"
+else
+  step nsys_bf16 60 nsys profile --trace=cuda,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
+    --output "$report/nsys_bf16" bin/bench_gpu --no-torch --reps 3 --warmup 2 --cases train_b20 --precision bf16+benchmark
+  if [ -f "$report/nsys_bf16.nsys-rep" ]; then
+    nsys stats --force-export=true --report cuda_api_sum,cuda_gpu_kern_sum --format column \
+      "$report/nsys_bf16.nsys-rep" > "$report/nsys_bf16_stats.log" 2>&1
+    say "  nsys, Liao & Luo BF16 step at batch 20 (2 warm-up + 3 timed steps and the setup): CUDA API calls, then the top kernels"
+    grep -A14 -i 'cuda_api_sum' "$report/nsys_bf16_stats.log" | sed 's/^/    /' | cut -c1-160 | tee -a "$summary"
+    grep -A24 -i 'cuda_gpu_kern_sum' "$report/nsys_bf16_stats.log" | sed 's/^/    /' | cut -c1-200 | tee -a "$summary"
+    rm -f "$report"/nsys_bf16.nsys-rep "$report"/nsys_bf16.sqlite
   fi
 fi
 
