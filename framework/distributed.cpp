@@ -240,6 +240,23 @@ void broadcast_module(Module& module, Communicator& comm) {
   for (auto& [name, b] : module.named_buffers()) comm.broadcast(*b);
 }
 
+namespace {
+
+// to[0, n) = from[0, n) * factor, for `kind`'s device and dtype (float32 on a
+// GPU, float32 or float64 on the CPU); in place when to == from.
+void scale_elements(const Tensor& kind, void* to, const void* from, int64_t n, double factor) {
+  if (kind.device() == Device::CUDA) {
+    SKINMTL_CUDA_ONLY(scale_forward_cuda(static_cast<float*>(to), static_cast<const float*>(from), (float)factor, n,
+                                         cuda::stream()));
+  } else if (kind.dtype() == DType::F32) {
+    scale_forward_cpu<float>(static_cast<float*>(to), static_cast<const float*>(from), (float)factor, n);
+  } else {
+    scale_forward_cpu<double>(static_cast<double*>(to), static_cast<const double*>(from), factor, n);
+  }
+}
+
+}  // namespace
+
 GradientAverager::GradientAverager(std::vector<Parameter*> params, Communicator& comm)
     : params_(std::move(params)), comm_(comm), has_grad_(params_.size() + 1) {}
 
@@ -275,15 +292,7 @@ void GradientAverager::average(const PackedGradients& packed) {
   if (same_everywhere) {
     Tensor flat = packed.flat;
     comm_.all_reduce_sum(flat);
-    const double inv = 1.0 / comm_.size();
-    const int64_t n = flat.numel();
-    if (flat.device() == Device::CUDA) {
-      SKINMTL_CUDA_ONLY(scale_forward_cuda(flat.data<float>(), flat.data<float>(), (float)inv, n, cuda::stream()));
-    } else if (flat.dtype() == DType::F32) {
-      scale_forward_cpu<float>(flat.data<float>(), flat.data<float>(), (float)inv, n);
-    } else {
-      scale_forward_cpu<double>(flat.data<double>(), flat.data<double>(), inv, n);
-    }
+    scale_elements(flat, flat.raw_data(), flat.raw_data(), flat.numel(), 1.0 / comm_.size());
     ++packed_averages_;
     return;
   }
@@ -329,15 +338,8 @@ void GradientAverager::average(const PackedGradients& packed) {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (has_grad_[i] == 0) continue;
     const Tensor g = params_[i]->value.grad();
-    const int64_t n = g.numel();
-    if (device == Device::CUDA) {
-      SKINMTL_CUDA_ONLY(scale_forward_cuda(g.data<float>(), flat_.data<float>() + off, (float)inv, n, cuda::stream()));
-    } else if (dtype == DType::F32) {
-      scale_forward_cpu<float>(g.data<float>(), flat_.data<float>() + off, (float)inv, n);
-    } else {
-      scale_forward_cpu<double>(g.data<double>(), flat_.data<double>() + off, inv, n);
-    }
-    off += n;
+    scale_elements(flat_, g.raw_data(), (const char*)flat_.raw_data() + off * esize, g.numel(), inv);
+    off += g.numel();
   }
 }
 

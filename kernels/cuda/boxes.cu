@@ -9,16 +9,15 @@ namespace skinmtl {
 // ---- pointwise ------------------------------------------------------------------------
 
 // One thread per anchor i = (y * W + x) * A + a. The centre is a rounded
-// product (__dmul_rn): nvcc would otherwise fuse it with the addition inside
-// anchor_elem into one FMA, rounding once where the CPU rounds twice, and the
-// two devices' anchors would not be the same bits.
+// product (mul_rn, kernels/boxes.h): nvcc would otherwise fuse it with the
+// addition inside anchor_elem into one FMA, rounding once where the CPU rounds
+// twice, and the two devices' anchors would not be the same bits.
 __global__ void make_anchors_kernel(float* anchors, const float* cell, int64_t H, int64_t W,
                                     int64_t A, double stride) {
   CUDA_KERNEL_LOOP(i, H * W * A) {
     const int64_t a = i % A, yx = i / A;
     const int64_t x = yx % W, y = yx / W;
-    anchor_elem(anchors + 4 * i, cell + 4 * a, __dmul_rn(x + 0.5, stride),
-                __dmul_rn(y + 0.5, stride));
+    anchor_elem(anchors + 4 * i, cell + 4 * a, mul_rn(x + 0.5, stride), mul_rn(y + 0.5, stride));
   }
 }
 
