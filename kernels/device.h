@@ -11,6 +11,7 @@
 // through pinned buffers, so they need not wait).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 
@@ -40,9 +41,18 @@ void synchronize();               // wait for all work queued on stream()
 
 // Host to device, queued on stream(). Returns once the source bytes are
 // copied (the caller may then reuse them): through pinned staging buffers, in
-// pieces of up to 64 MiB, whose DMA runs while the host goes on (a piece waits
-// only when every buffer is in use, and then for the oldest copy).
+// pieces of up to 64 MiB, whose DMA runs while the host goes on. A piece
+// waits only when the buffers' budget (512 MiB of page-locked memory) is
+// spent and none is free, and then for the oldest copy. An error inside a
+// CUDA graph capture (a replay would read a reused staging buffer).
 void memcpy_h2d(void* dst, const void* src, size_t bytes);
+// Frees the staging buffers, after waiting for the device (they are kept for
+// the process otherwise; memcpy_h2d allocates them again as needed).
+void release_staging();
+// Queues on stream() a wait until `*open` is true, on a CUDA thread: the work
+// queued after it cannot start before. Tests use it to show that a call
+// returns without waiting for the work queued before it.
+void queue_gate(const std::atomic<bool>* open);
 void memcpy_d2h(void* dst, const void* src, size_t bytes);  // waits for stream(), then copies
 void memcpy_d2d(void* dst, const void* src, size_t bytes);  // queued on stream()
 void memset_async(void* dst, int byte, size_t bytes);       // queued on stream()

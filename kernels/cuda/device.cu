@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace skinmtl::cuda {
@@ -117,17 +120,31 @@ namespace {
 // staging buffer; the DMA from there runs on stream() while the host goes on,
 // and an event recorded after it tells when the buffer is free again. Without
 // staging the copy would have to wait for everything queued before it (a
-// whole training step) before returning. At most kMaxSlots buffers of up to
-// kMaxStagedBytes each; memcpy_h2d cuts a larger copy into pieces of that
-// size. A buffer too small for what a run uploads grows (once: freeing
-// page-locked memory waits for the device), so the first uploads' sizes (a
-// model's small parameters) do not decide the buffers of every batch after.
+// whole training step) before returning.
+//
+// Buffers are kept for the whole process, up to kMaxPinnedBytes in all, each
+// of up to kMaxStagedBytes (memcpy_h2d cuts a larger copy into pieces of that
+// size). A copy takes, in this order:
+//  1. the smallest idle buffer that holds it (small copies leave the large
+//     buffers to large ones);
+//  2. a new buffer, while the total stays within kMaxPinnedBytes: a step that
+//     uploads several large pieces while the previous step's copies are still
+//     queued gets a buffer for each, and never waits;
+//  3. of the busy buffers that hold it, the one whose copy was queued first,
+//     after waiting for that copy (the copies finish in the order queued, so
+//     it is the shortest wait);
+//  4. none holds it and there is no room for a new one: the smallest buffer,
+//     waited for, freed and allocated again at the new size (freeing
+//     page-locked memory waits for the device, so this happens only while a
+//     run's upload sizes still grow).
+// Only 3 and 4 wait; with a budget several times a step's uploads (Liao &
+// Luo's batch 256: 154 MB), a training loop never gets there.
 // A piece that finds no buffer (a failed cudaHostAlloc) takes the plain path
 // (copy, then wait).
 class StagingRing {
  public:
-  static constexpr int kMaxSlots = 8;
   static constexpr size_t kMaxStagedBytes = size_t(64) << 20;
+  static constexpr size_t kMaxPinnedBytes = size_t(512) << 20;
 
   // Copies `bytes` from `src` to device `dst` on stream(); false when it
   // cannot stage them (the caller then copies and waits).
@@ -144,6 +161,18 @@ class StagingRing {
     return true;
   }
 
+  // Frees every buffer, after waiting for the device.
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    synchronize();
+    for (Slot& s : slots_) {
+      CUDA_CHECK(cudaFreeHost(s.host));
+      CUDA_CHECK(cudaEventDestroy(s.done));
+    }
+    slots_.clear();
+    total_ = 0;
+  }
+
  private:
   struct Slot {
     void* host = nullptr;
@@ -153,35 +182,45 @@ class StagingRing {
     uint64_t queued = 0;  // when its last copy was queued (a count of copies)
   };
 
-  // A page-locked buffer of at least `bytes` (1 MiB at least) for slot s.
-  static bool allocate(Slot& s, size_t bytes) {
-    s.bytes = std::max(bytes, size_t(1) << 20);
+  // What a buffer for `bytes` gets: whole MiB, 1 MiB at least.
+  static size_t rounded(size_t bytes) {
+    const size_t mib = size_t(1) << 20;
+    return std::max(mib, (bytes + mib - 1) / mib * mib);
+  }
+
+  // A page-locked buffer for slot s; false (s left empty) when there is none.
+  bool allocate(Slot& s, size_t bytes) {
+    s.bytes = rounded(bytes);
+    s.used = false;
     if (cudaHostAlloc(&s.host, s.bytes, cudaHostAllocDefault) != cudaSuccess) {
       cudaGetLastError();
       s.host = nullptr;
       s.bytes = 0;
       return false;
     }
+    total_ += s.bytes;
     return true;
   }
 
-  // A slot of at least `bytes` whose last copy has finished, in this order:
-  //  1. the smallest idle one (so that small copies leave the large buffers
-  //     to large ones);
-  //  2. a new one, while there are fewer than kMaxSlots;
-  //  3. of those large enough, the one whose copy was queued first, after
-  //     waiting for that copy (the copies finish in the order queued, so it
-  //     is the shortest wait);
-  //  4. none is large enough: the smallest slot, grown.
+  bool idle(const Slot& s) const {
+    if (!s.used) return true;
+    const cudaError_t e = cudaEventQuery(s.done);
+    if (e == cudaErrorNotReady) {
+      cudaGetLastError();  // not an error: the copy is still queued
+      return false;
+    }
+    CUDA_CHECK(e);
+    return true;
+  }
+
+  // A buffer of at least `bytes` whose last copy has finished (the order in
+  // the class's comment); nullptr when page-locked memory cannot be had.
   Slot* free_slot(size_t bytes) {
     Slot* best = nullptr;
     for (Slot& s : slots_)
-      if (s.bytes >= bytes && (!best || s.bytes < best->bytes) &&
-          (!s.used || cudaEventQuery(s.done) == cudaSuccess))
-        best = &s;
-    cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady is not an error
+      if (s.host && s.bytes >= bytes && (!best || s.bytes < best->bytes) && idle(s)) best = &s;
     if (best) return best;
-    if ((int)slots_.size() < kMaxSlots) {
+    if (total_ + rounded(bytes) <= kMaxPinnedBytes) {
       Slot s;
       if (!allocate(s, bytes)) return nullptr;
       CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
@@ -190,7 +229,7 @@ class StagingRing {
     }
     Slot* oldest = nullptr;
     for (Slot& s : slots_)
-      if (s.bytes >= bytes && (!oldest || s.queued < oldest->queued)) oldest = &s;
+      if (s.host && s.bytes >= bytes && (!oldest || s.queued < oldest->queued)) oldest = &s;
     if (oldest) {
       CUDA_CHECK(cudaEventSynchronize(oldest->done));
       return oldest;
@@ -199,13 +238,17 @@ class StagingRing {
     for (Slot& s : slots_)
       if (s.bytes < smallest->bytes) smallest = &s;
     if (smallest->used) CUDA_CHECK(cudaEventSynchronize(smallest->done));
-    CUDA_CHECK(cudaFreeHost(smallest->host));
+    if (smallest->host) CUDA_CHECK(cudaFreeHost(smallest->host));
+    total_ -= smallest->bytes;
+    smallest->host = nullptr;
+    smallest->bytes = 0;
     return allocate(*smallest, bytes) ? smallest : nullptr;
   }
 
   std::mutex mu_;
-  std::vector<Slot> slots_;  // at most kMaxSlots; kept for the whole process
-  uint64_t queued_ = 0;      // copies queued so far
+  std::deque<Slot> slots_;  // a deque: growing it moves no Slot
+  size_t total_ = 0;        // page-locked bytes held by slots_
+  uint64_t queued_ = 0;     // copies queued so far
 };
 
 StagingRing& staging() {
@@ -219,6 +262,14 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   // In pieces of at most kMaxStagedBytes, each staged: a batch larger than one
   // slot (Liao & Luo's step at batch 256 uploads 154 MB of images) does not
   // wait for the queued step either.
+  // A capture would record the DMA from a staging buffer that is reused
+  // (or freed) right after, so replays would upload whatever lies there then.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream(), &capturing));
+  if (capturing != cudaStreamCaptureStatusNone)
+    fail_at(__FILE__, __LINE__,
+            "a host-to-device copy while a CUDA graph is captured: upload before capture_begin() "
+            "and copy on the device inside the graph");
   const size_t most = StagingRing::kMaxStagedBytes;
   for (size_t done = 0; done < bytes; done += most) {
     const size_t n = std::min(most, bytes - done);
@@ -231,6 +282,20 @@ void memcpy_h2d(void* dst, const void* src, size_t bytes) {
     // finished.
     synchronize();
   }
+}
+
+void release_staging() { staging().release(); }
+
+namespace {
+// The host function of queue_gate: holds the stream until the flag is set.
+void CUDART_CB wait_for_gate(void* open) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(open);
+  while (!flag->load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+}  // namespace
+
+void queue_gate(const std::atomic<bool>* open) {
+  CUDA_CHECK(cudaLaunchHostFunc(stream(), wait_for_gate, const_cast<std::atomic<bool>*>(open)));
 }
 
 void memcpy_d2h(void* dst, const void* src, size_t bytes) {

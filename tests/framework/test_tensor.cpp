@@ -1,6 +1,13 @@
 // Tensor basics: creation, shapes, dtype conversion, views, transfers.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iterator>
+#include <thread>
 
+#if SKINMTL_CUDA
+#include "kernels/device.h"
+#endif
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -124,6 +131,70 @@ TEST(TensorCuda, ManyMixedUploadsInARowAllArrive) {
     EXPECT_TRUE(std::equal(sent[k].begin(), sent[k].end(), h.data<float>())) << "upload " << k;
   }
 }
+
+#if SKINMTL_CUDA
+// A training step uploads its batch while the previous step is still queued
+// on the GPU: the upload must return without waiting for that work, however
+// large (in pieces) and however many in a row. A gate holds the stream shut
+// while two Liao & Luo batch-256 uploads (154 MB each, three pieces) and
+// small ones in between are made. An upload that waited for the queued work
+// would wait for the gate, which a watchdog opens after 30 s, and says so.
+// Twice: first with no staging buffers (each piece allocates one), then
+// with the buffers the first round left (each piece reuses one).
+TEST(TensorCuda, UploadsDoNotWaitForTheWorkQueuedBeforeThem) {
+  REQUIRE_CUDA();
+  cuda::release_staging();  // earlier tests' buffers would count towards the budget
+  const int64_t batch = int64_t(256) * 3 * 224 * 224;  // 154 MB of float32
+  const int64_t sizes[] = {batch, 256, 1000, batch, 256, 1000, int64_t(3) << 20};
+  for (const char* round : {"allocating its staging buffers", "reusing the staging buffers"}) {
+    std::atomic<bool> open{false}, finished{false}, forced{false};
+    cuda::queue_gate(&open);
+    std::thread watchdog([&] {
+      for (int ms = 0; ms < 30000 && !finished.load(); ++ms) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (!finished.load()) {
+        forced = true;
+        open = true;
+      }
+    });
+    std::vector<Tensor> on_gpu;
+    std::vector<std::vector<float>> sent;
+    std::vector<float> source;
+    for (size_t k = 0; k < std::size(sizes); ++k) {
+      source.assign((size_t)sizes[k], 0.0f);
+      for (size_t i = 0; i < source.size(); ++i) source[i] = (float)(k * 104729 + i % 65521);
+      on_gpu.push_back(Tensor::from_vector(source, {sizes[k]}).to(Device::CUDA));
+      sent.push_back(source);
+      std::fill(source.begin(), source.end(), -1.0f);  // the caller reuses its memory at once
+    }
+    finished = true;
+    open = true;
+    watchdog.join();
+    EXPECT_FALSE(forced) << round << ": an upload waited for the work queued before it (the gate, opened by the "
+                         << "watchdog after 30 s)";
+    for (size_t k = 0; k < sent.size(); ++k) {
+      const Tensor h = on_gpu[k].to(Device::CPU);
+      EXPECT_TRUE(std::equal(sent[k].begin(), sent[k].end(), h.data<float>())) << round << ", upload " << k;
+    }
+  }
+}
+
+// A CUDA graph would record the copy from a staging buffer that is reused
+// right after: an upload inside a capture is refused, by name.
+TEST(TensorCuda, AnUploadInsideAGraphCaptureIsAnError) {
+  REQUIRE_CUDA();
+  const Tensor src = Tensor::ones({1000});
+  cuda::capture_begin();
+  try {
+    src.to(Device::CUDA);
+    cuda::capture_abort();
+    FAIL() << "an upload inside a capture must throw";
+  } catch (const Error& e) {
+    cuda::capture_abort();
+    EXPECT_NE(std::string(e.what()).find("while a CUDA graph is captured"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(src.to(Device::CUDA).to(Device::CPU).to_vector(), src.to_vector());  // and uploads work after it
+}
+#endif
 
 TEST(Tensor, CudaWithoutGpuIsAClearError) {
   if (cuda_available()) GTEST_SKIP() << "a GPU is present";
