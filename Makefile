@@ -348,4 +348,4 @@ bench-dp: bin/skinmtl
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d) $(BENCH_DETSEG_HOST_OBJ:.o=.d) $(BENCH_CONV_LAYOUT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(CONVERT_OBJ:.o=.d) $(BENCH_CPU_OBJ:.o=.d) $(BENCH_GEMM_OBJ:.o=.d) $(BENCH_DETSEG_HOST_OBJ:.o=.d) $(BENCH_CONV_LAYOUT_OBJ:.o=.d) $(BENCH_GPU_OBJ:.o=.d)

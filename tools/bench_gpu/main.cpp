@@ -513,6 +513,14 @@ int main(int argc, char** argv) {
   auto wanted = [&](const std::string& c) { return std::find(o.cases.begin(), o.cases.end(), c) != o.cases.end(); };
   // results[precision][case]
   std::map<std::string, std::map<std::string, Result>> ours;
+  // Each figure as soon as it is measured: a run cut short by a time limit
+  // (tools/gpu/run.sh) still leaves what it measured in its log.
+  auto measured = [&](const std::string& p, const std::string& c) {
+    const Result& r = ours[p][c];
+    std::printf("measured: %s, %s: %s%s\n", c.c_str(), p.c_str(), figure(c, r).c_str(),
+                r.error.empty() ? "" : (" (" + r.error + ")").c_str());
+    std::fflush(stdout);
+  };
   int bmax = 0;
   std::string loop_row;
   {
@@ -556,10 +564,11 @@ int main(int argc, char** argv) {
           std::printf("train_bmax: batch %d did not fit (%s); halving\n", b, res.error.c_str());
         }
       }
+      for (const auto& kv : r) measured(p, kv.first);
       std::fprintf(stderr, "bench_gpu: %s ResNet-50 cases done\n", p.c_str());
     }
     if (wanted("loop")) loop_row = time_loss_reads(o, resnet, z);
-    if (o.breakdown) {
+    if (o.breakdown) try {
       apply_config(d, o.precisions.back());
       const auto xb = resnet.batch(z.b20, z.image);
       // Twice: each op waited for (its own time), then nothing waited for
@@ -575,6 +584,9 @@ int main(int argc, char** argv) {
       bench::print_own_and_host(
           ("skinmtl training step, frozen BN, batch " + std::to_string(z.b20) + ", by op").c_str(), own, total,
           host, queued, host_total);
+    } catch (const std::exception& e) {
+      // The table and PyTorch's side still run.
+      std::printf("\n(the training step's breakdown failed: %s)\n", e.what());
     }
   }
   allocator_of(d).empty_cache();
@@ -585,6 +597,7 @@ int main(int argc, char** argv) {
     for (const std::string& p : o.precisions) {
       apply_config(d, p);
       ours[p][c] = time_one(graphed(p));
+      measured(p, c);
       allocator_of(d).empty_cache();
     }
     std::fprintf(stderr, "bench_gpu: %s done\n", c.c_str());
@@ -595,7 +608,7 @@ int main(int argc, char** argv) {
   paper_case("iter_song", [&](bool graph) {
     return graph ? not_graphed("its RoI counts change every iteration") : measure_step<bench::SongIteration>(o, song);
   });
-  if (o.breakdown && wanted("iter_song")) {
+  if (o.breakdown && wanted("iter_song")) try {
     // Song et al.'s iteration in parts, twice: each part waited for (its own
     // time), then nothing waited for (the host's time to queue each part).
     apply_config(d, o.precisions.back());
@@ -609,6 +622,9 @@ int main(int argc, char** argv) {
                                std::to_string(z.song_b) + ", by phase and backward op")
                                   .c_str(),
                               own, own_total, host, queued, host_total);
+    allocator_of(d).empty_cache();
+  } catch (const std::exception& e) {
+    std::printf("\n(Song et al.'s iteration breakdown failed: %s)\n", e.what());
     allocator_of(d).empty_cache();
   }
   apply_config(d, "fp32");

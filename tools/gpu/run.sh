@@ -30,12 +30,16 @@
 #      same steps launched op by op (bench_gpu's "+graph" configurations), and
 #      with the convolutions through cuDNN's graph API ("+cudnn-graph"); then
 #      ResNet-50's convolutions in NCHW against NHWC (tools/bench_conv_layout:
-#      whether channels-last would pay); then, where nsys is installed, one
-#      traced BF16 step (host time per CUDA/cuDNN call kind, the top kernels)
+#      whether channels-last would pay)
 # GPU_CHECK_QUICK=1 stops after step 3 (for a slot that trains next, e.g.
-# tools/gpu/reproduce.sh); GPU_CHECK_EXPERIMENTS=1 runs the build and then step 7
-# alone, with the whole budget (a second call, when device time is left). The exit status is non-zero when any step failed; REPORT_DIR gets report.md
-# (the summary) and logs.tar.gz (each step's log and the runs' log.csv).
+# tools/gpu/reproduce.sh). GPU_CHECK_EXPERIMENTS runs the build and then step 7
+# alone, with the whole budget (a second call, when device time is left): =1
+# (or all) every experiment, or a list of them, e.g. =conv_layout or
+# =graph_bf16,conv_layout (graph_tf32, graph_bf16, conv_layout), to skip what a
+# first call already measured. The exit status is non-zero when any step
+# failed; REPORT_DIR gets report.md (the summary) and logs.tar.gz (each step's
+# log and the runs' log.csv), both brought up to date after every step, so
+# that a call killed from outside still returns what it did.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # Logs go to a folder of their own; when REPORT_DIR is $OUT (the device tool,
@@ -48,6 +52,14 @@ start=$(date +%s)
 # The whole check ends within GPU_CHECK_BUDGET seconds (default 570): each step's
 # limit is cut to what is left, and a step with under 15 s left is skipped.
 budget=${GPU_CHECK_BUDGET:-570}
+experiments=${GPU_CHECK_EXPERIMENTS:-}
+for e in ${experiments//,/ }; do
+  case $e in 1|all|graph_tf32|graph_bf16|conv_layout) ;;
+    *) echo "run.sh: GPU_CHECK_EXPERIMENTS: unknown experiment '$e' (1, all, graph_tf32, graph_bf16, conv_layout)" >&2; exit 2 ;;
+  esac
+done
+# wanted NAME: whether this call runs experiment NAME (all of them unless GPU_CHECK_EXPERIMENTS lists some)
+wanted() { case $experiments in ""|1|all) return 0 ;; esac; [[ ",$experiments," == *",$1,"* ]]; }
 finish() {
   cp "$summary" "$out/report.md" 2>/dev/null
   # Without the runs' checkpoints, which would take the archive past what comes back.
@@ -56,7 +68,7 @@ finish() {
 trap finish EXIT
 status=0
 : > "$summary"
-say() { echo "$*" | tee -a "$summary"; }
+say() { echo "$*" | tee -a "$summary"; cp "$summary" "$out/report.md" 2>/dev/null; }
 # step NAME LIMIT_S CMD...: runs CMD with a time limit, logs to REPORT/NAME.log
 step() {
   local name=$1 limit=$2; shift 2
@@ -68,6 +80,7 @@ step() {
   local rc=$?
   local dt=$(( $(date +%s) - t0 ))
   if [ $rc -eq 0 ]; then say "- $name: ok (${dt}s)"; else say "- $name: FAILED rc=$rc (${dt}s; $report/$name.log)"; status=1; fi
+  finish
   return $rc
 }
 
@@ -131,10 +144,11 @@ step build 240 make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_ho
 tests=build/cuda/skinmtl_tests
 bin/skinmtl info | grep -E 'cuDNN|GPU visible' | sed 's/^ */  /' | tee -a "$summary"
 
-# GPU_CHECK_EXPERIMENTS=1: after the build, step 7 alone (a second call on a machine still warm
-# from a whole check, to spend what is left of the device time on the experiments).
-if [ -n "${GPU_CHECK_EXPERIMENTS:-}" ]; then
-  say "GPU_CHECK_EXPERIMENTS: the build, then step 7's experiments alone"
+# GPU_CHECK_EXPERIMENTS (1, all, or a list of experiments): after the build, step 7 alone (a second
+# call on a machine still warm from a whole check, to spend what is left of the device time on the
+# experiments the first call did not reach).
+if [ -n "$experiments" ]; then
+  say "GPU_CHECK_EXPERIMENTS=$experiments: the build, then step 7's experiments alone"
 else
 
 # ---- 3. CUDA tests -----------------------------------------------------------------------------
@@ -190,7 +204,7 @@ compare() {
     say "  $name first loss: cuda ${g:-?}, cpu ${c:-?}: DIFFER (more than $tol relative)"
     status=1
   fi
-  say "  $name on cuda: $(speed "$report/$name-cuda" 2>/dev/null || echo '?') images/s (median, iterations 4..)"
+  say "  $name on cuda: $(speed "$report/$name-cuda" 2>/dev/null || echo '?') images/s (median, iterations 3..)"
 }
 # The GPU runs end with a held-out evaluation (it runs the predict path there); the CPU runs, whose
 # only use is their first loss, do not (detseg's took 139 s of the first H100 run's budget).
@@ -227,7 +241,8 @@ step bench_gpu 180 bin/bench_gpu "${bench_args[@]}"
 if grep -q '^case ' "$report/bench_gpu.log"; then
   sed -n '/^case /,$p' "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
 else
-  tail -3 "$report/bench_gpu.log" | sed 's/^/    /' | tee -a "$summary"
+  # Cut short: what it measured before (a line per figure), and how it ended.
+  { grep '^measured: ' "$report/bench_gpu.log"; tail -3 "$report/bench_gpu.log"; } | sed 's/^/    /' | tee -a "$summary"
 fi
 # Song et al.'s iteration by phase and backward op, its own time beside the host's (the slow case).
 if grep -q '^skinmtl Song et al. iteration' "$report/bench_gpu.log"; then
@@ -263,6 +278,7 @@ fi  # GPU_CHECK_EXPERIMENTS
 # when at least 45 s of the budget are left (not running it is no failure); its table into the report.
 experiment() {
   local name=$1 limit=$2 precisions=$3
+  wanted "$name" || return 0
   if [ $(( start + budget - $(date +%s) )) -lt 45 ]; then
     say "- $name (an experiment): not run, under 45 s of the budget left"
     return
@@ -271,19 +287,21 @@ experiment() {
   if grep -q '^case ' "$report/$name.log"; then
     sed -n '/^case /,/^speed ratio/p' "$report/$name.log" | grep -v '^speed ratio' | sed 's/^/    /' | tee -a "$summary"
   else
-    tail -3 "$report/$name.log" | sed 's/^/    /' | tee -a "$summary"
+    { grep '^measured: ' "$report/$name.log"; tail -3 "$report/$name.log"; } | sed 's/^/    /' | tee -a "$summary"
   fi
 }
 # TF32 first (its target, 1.3x PyTorch, is the one not met), with +unfused: what conv2d_bias_act
 # (Liao & Luo's folded units) and batch_norm2d_act (Yang's batch statistics) give, the same steps
 # with conv2d or batch_norm2d, add and relu one by one; then BF16 (the step whose host share
 # was 91% in the fourth run, where CUDA graphs and cheaper convolution calls should show most).
-experiment bench_graph 80 tf32+benchmark,tf32+benchmark+unfused,tf32+benchmark+graph,tf32+benchmark+cudnn-graph
-experiment bench_graph_bf16 60 bf16+benchmark,bf16+benchmark+graph,bf16+benchmark+cudnn-graph
+experiment graph_tf32 80 tf32+benchmark,tf32+benchmark+unfused,tf32+benchmark+graph,tf32+benchmark+cudnn-graph
+experiment graph_bf16 60 bf16+benchmark,bf16+benchmark+graph,bf16+benchmark+cudnn-graph
 # Channels-last: ResNet-50's convolutions in NCHW against NHWC through cuDNN (tools/bench_conv_layout),
 # BF16 first (where cuDNN's tensor-core kernels want NHWC most), then TF32; its totals into the report.
 # Built here, not in step 2: an experiment that fails to build costs only itself.
-if [ $(( start + budget - $(date +%s) )) -lt 45 ]; then
+if ! wanted conv_layout; then
+  :
+elif [ $(( start + budget - $(date +%s) )) -lt 45 ]; then
   say "- bench_conv_layout (an experiment): not run, under 45 s of the budget left"
 elif ! make -j"$jobs" ARCH="$arch" "${deps_args[@]}" CUDA_HOME="$cuda_home" bin/bench_conv_layout \
        > "$report/bench_conv_layout_build.log" 2>&1; then
@@ -296,30 +314,6 @@ else
     grep -E '^(tf32|bf16), batch|^  (training|inference) ' "$report/bench_conv_layout.log" | sed 's/^/    /' | tee -a "$summary"
   else
     tail -6 "$report/bench_conv_layout.log" | sed 's/^/    /' | tee -a "$summary"
-  fi
-fi
-
-# Where the BF16 step's host time goes: the fourth run measured its host share at 91%, and reading
-# the code finds about 1-2 ms of the framework's own work in its ~12 ms, so the rest is likely inside
-# the CUDA and cuDNN calls (cuDNN's NCHW bfloat16 convolutions may convert layouts on each call).
-# Nsight Systems, where the machine has it: one short bench_gpu run of the Liao & Luo step at batch 20
-# in BF16, traced (CUDA runtime, cuDNN, cuBLAS); its CUDA API summary (host time per call kind) and
-# its kernel summary (whether layout-conversion kernels run) into the report. The .nsys-rep stays
-# out of the archive (too large to come back).
-if ! command -v nsys >/dev/null; then
-  say "- nsys profile (an experiment): nsys is not on this machine"
-elif [ $(( start + budget - $(date +%s) )) -lt 60 ]; then
-  say "- nsys profile (an experiment): not run, under 60 s of the budget left"
-else
-  step nsys_bf16 60 nsys profile --trace=cuda,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
-    --output "$report/nsys_bf16" bin/bench_gpu --no-torch --reps 3 --warmup 2 --cases train_b20 --precision bf16+benchmark
-  if [ -f "$report/nsys_bf16.nsys-rep" ]; then
-    nsys stats --force-export=true --report cuda_api_sum,cuda_gpu_kern_sum --format column \
-      "$report/nsys_bf16.nsys-rep" > "$report/nsys_bf16_stats.log" 2>&1
-    say "  nsys, Liao & Luo BF16 step at batch 20 (2 warm-up + 3 timed steps and the setup): CUDA API calls, then the top kernels"
-    grep -A14 -i 'cuda_api_sum' "$report/nsys_bf16_stats.log" | sed 's/^/    /' | cut -c1-160 | tee -a "$summary"
-    grep -A24 -i 'cuda_gpu_kern_sum' "$report/nsys_bf16_stats.log" | sed 's/^/    /' | cut -c1-200 | tee -a "$summary"
-    rm -f "$report"/nsys_bf16.nsys-rep "$report"/nsys_bf16.sqlite
   fi
 fi
 
