@@ -210,6 +210,16 @@ void roi_align_backward_cpu(T* dx,                     // (N, C, H, W) +=
                             const int32_t* roi_index,  // (n) or nullptr
                             int64_t n, const RoiAlignGeom& g);
 
+// The same, through the header's functions for every channel and sample: the
+// readable definition the loops above are tested against (they compute the
+// RoI-dependent part once per RoI and give the same bits).
+template <typename T>
+void roi_align_forward_cpu_reference(T* y, const T* x, const T* rois, const int32_t* roi_index, int64_t n,
+                                     const RoiAlignGeom& g);
+template <typename T>
+void roi_align_backward_cpu_reference(T* dx, const T* dy, const T* rois, const int32_t* roi_index, int64_t n,
+                                      const RoiAlignGeom& g);
+
 // ---- CUDA (float32) -------------------------------------------------------------
 // The same buffers, shapes and accumulate rules as the CPU twins, on device
 // memory (roi_index too), queued on stream s.
