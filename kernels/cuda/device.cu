@@ -133,18 +133,19 @@ namespace {
 //  3. of the busy buffers that hold it, the one whose copy was queued first,
 //     after waiting for that copy (the copies finish in the order queued, so
 //     it is the shortest wait);
-//  4. none holds it and there is no room for a new one: the smallest buffer,
-//     waited for, freed and allocated again at the new size (freeing
-//     page-locked memory waits for the device, so this happens only while a
-//     run's upload sizes still grow).
+//  4. none holds it and there is no room for a new one: buffers freed,
+//     smallest first (each after its copy), until a new one fits the budget
+//     (freeing page-locked memory waits for the device, so this happens only
+//     while a run's upload sizes still grow).
 // Only 3 and 4 wait; with a budget several times a step's uploads (Liao &
-// Luo's batch 256: 154 MB), a training loop never gets there.
-// A piece that finds no buffer (a failed cudaHostAlloc) takes the plain path
-// (copy, then wait).
+// Luo's batch 256: 154 MB), a training loop never gets there. A failed
+// cudaHostAlloc lowers the budget to what is held (step 2 stops trying); a
+// piece that still finds no buffer takes the plain path (copy, then wait).
 class StagingRing {
  public:
   static constexpr size_t kMaxStagedBytes = size_t(64) << 20;
   static constexpr size_t kMaxPinnedBytes = size_t(512) << 20;
+  static_assert(kMaxStagedBytes <= kMaxPinnedBytes, "a piece must fit the budget");
 
   // Copies `bytes` from `src` to device `dst` on stream(); false when it
   // cannot stage them (the caller then copies and waits).
@@ -165,12 +166,8 @@ class StagingRing {
   void release() {
     std::lock_guard<std::mutex> lock(mu_);
     synchronize();
-    for (Slot& s : slots_) {
-      CUDA_CHECK(cudaFreeHost(s.host));
-      CUDA_CHECK(cudaEventDestroy(s.done));
-    }
-    slots_.clear();
-    total_ = 0;
+    while (!slots_.empty()) drop(slots_.begin());
+    limit_ = kMaxPinnedBytes;
   }
 
  private:
@@ -188,18 +185,30 @@ class StagingRing {
     return std::max(mib, (bytes + mib - 1) / mib * mib);
   }
 
-  // A page-locked buffer for slot s; false (s left empty) when there is none.
-  bool allocate(Slot& s, size_t bytes) {
+  // A new slot with a page-locked buffer for `bytes`; nullptr when
+  // cudaHostAlloc fails (the budget is then lowered to what is held).
+  Slot* new_slot(size_t bytes) {
+    Slot s;
     s.bytes = rounded(bytes);
-    s.used = false;
+    CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
     if (cudaHostAlloc(&s.host, s.bytes, cudaHostAllocDefault) != cudaSuccess) {
       cudaGetLastError();
-      s.host = nullptr;
-      s.bytes = 0;
-      return false;
+      cudaEventDestroy(s.done);
+      limit_ = total_;
+      return nullptr;
     }
     total_ += s.bytes;
-    return true;
+    slots_.push_back(s);
+    return &slots_.back();
+  }
+
+  // Frees a slot's buffer and event, after its copy (waits for the device).
+  void drop(std::deque<Slot>::iterator it) {
+    if (it->used) CUDA_CHECK(cudaEventSynchronize(it->done));
+    CUDA_CHECK(cudaFreeHost(it->host));
+    CUDA_CHECK(cudaEventDestroy(it->done));
+    total_ -= it->bytes;
+    slots_.erase(it);
   }
 
   bool idle(const Slot& s) const {
@@ -218,36 +227,27 @@ class StagingRing {
   Slot* free_slot(size_t bytes) {
     Slot* best = nullptr;
     for (Slot& s : slots_)
-      if (s.host && s.bytes >= bytes && (!best || s.bytes < best->bytes) && idle(s)) best = &s;
+      if (s.bytes >= bytes && (!best || s.bytes < best->bytes) && idle(s)) best = &s;
     if (best) return best;
-    if (total_ + rounded(bytes) <= kMaxPinnedBytes) {
-      Slot s;
-      if (!allocate(s, bytes)) return nullptr;
-      CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
-      slots_.push_back(s);
-      return &slots_.back();
-    }
+    if (total_ + rounded(bytes) <= limit_)
+      if (Slot* s = new_slot(bytes)) return s;
     Slot* oldest = nullptr;
     for (Slot& s : slots_)
-      if (s.host && s.bytes >= bytes && (!oldest || s.queued < oldest->queued)) oldest = &s;
+      if (s.bytes >= bytes && (!oldest || s.queued < oldest->queued)) oldest = &s;
     if (oldest) {
       CUDA_CHECK(cudaEventSynchronize(oldest->done));
       return oldest;
     }
-    Slot* smallest = &slots_[0];
-    for (Slot& s : slots_)
-      if (s.bytes < smallest->bytes) smallest = &s;
-    if (smallest->used) CUDA_CHECK(cudaEventSynchronize(smallest->done));
-    if (smallest->host) CUDA_CHECK(cudaFreeHost(smallest->host));
-    total_ -= smallest->bytes;
-    smallest->host = nullptr;
-    smallest->bytes = 0;
-    return allocate(*smallest, bytes) ? smallest : nullptr;
+    while (!slots_.empty() && total_ + rounded(bytes) > limit_)
+      drop(std::min_element(slots_.begin(), slots_.end(),
+                            [](const Slot& a, const Slot& b) { return a.bytes < b.bytes; }));
+    return new_slot(bytes);
   }
 
   std::mutex mu_;
   std::deque<Slot> slots_;  // a deque: growing it moves no Slot
   size_t total_ = 0;        // page-locked bytes held by slots_
+  size_t limit_ = kMaxPinnedBytes;  // lowered to total_ when cudaHostAlloc fails
   uint64_t queued_ = 0;     // copies queued so far
 };
 
