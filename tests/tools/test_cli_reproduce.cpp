@@ -73,8 +73,9 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
   const std::vector<Case> cases = {
       {"yang", "cpu", {"train segcls", "--size 120x160", "--iters 2000", "--lr-schedule cosine", "eval segcls"}},
       {"yang", "gpu", {"--size 192x256", "--iters 10000"}},
-      {"song", "cpu", {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "eval detseg"}},
-      {"song", "gpu", {"--size 1024", "--phase1 40000", "--phase2 80000", "--phase3 40000"}},
+      {"song", "cpu",
+       {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25", "eval detseg"}},
+      {"song", "gpu", {"--size 1024", "--phase1 40000", "--phase2 80000", "--phase3 40000", "--clip-norm 5"}},
       {"liao", "cpu", {"--tasks both", "--tasks lesion", "--iters 2000", "--crop 128", "--model2", "--crops 10", "--fold 0"}},
       {"liao", "gpu", {"--min-short 256", "--max-short 480", "--crop 224", "--resize 256"}},
   };

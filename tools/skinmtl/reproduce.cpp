@@ -193,10 +193,19 @@ Recipe song_recipe(const std::string& budget, bool smoke, const std::string& out
   const std::string p2 = smoke ? "2" : gpu ? "80000" : "1500";
   const std::string p3 = smoke ? "2" : gpu ? "40000" : "700";
   const std::string every = smoke ? "0" : gpu ? "5000" : "500";  // smoke: only the eval step predicts
+  // The gradient's global norm is clipped. Eq. 5's Jaccard term (times delta
+  // = 100) keeps the loss near 10-30 and the norm at 50-600 all through
+  // training, so the clip binds at every step: at Matterport's norm 5 each
+  // step is lr x 5 long whatever the gradient, and the classifier's share of
+  // it is small. On the CPU budget, norm 25 reached held-out JA 0.70 and
+  // melanoma AUC 0.70 by iteration 1000, where norm 5 ended its 2500 at 0.67
+  // and 0.61 (README.md, "Reproducing the papers", has the whole run). The
+  // GPU budget keeps 5 until a run there checks 25.
+  const std::string clip = gpu ? "5" : "25";
   Step train{"train the three phases",
              {"train", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--size", size, "--phase1", p1,
-              "--phase2", p2, "--phase3", p3, "--batch", "2", "--lr", "0.001", "--eval-every", every, "--ckpt-every",
-              smoke ? "3" : "100", "--seed", "1", "--device", device, "--out", out + "/train"},
+              "--phase2", p2, "--phase3", p3, "--batch", "2", "--lr", "0.001", "--clip-norm", clip, "--eval-every",
+              every, "--ckpt-every", smoke ? "3" : "100", "--seed", "1", "--device", device, "--out", out + "/train"},
              out + "/train/model.safetensors", out + "/train/checkpoint.safetensors", out + "/train/log.csv"};
   Step eval{"evaluate on ISIC 2017 val (150 images, at each image's own size)",
             {"eval", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--model", out + "/train/model.safetensors",
@@ -215,9 +224,17 @@ Recipe song_recipe(const std::string& budget, bool smoke, const std::string& out
   r.paper_note = "Song et al.'s segmentation numbers: Table VIII (ISIC 2017 data only), test split; melanoma: "
                  "Tables III/IX (focal + Jaccard loss, ResNet-101). Ours: the 150-image val split.";
   r.departures = {
-      "SGD lr 1e-3 (phase 3 at 1e-4), momentum 0.9, weight decay 1e-4, 2 images per batch, gradient clipped to "
-      "norm 5 (Matterport's Mask R-CNN setting, which the paper builds on); frozen trunk batch norm.",
+      "SGD lr 1e-3 (phase 3 at 1e-4), momentum 0.9, weight decay 1e-4, 2 images per batch, frozen trunk batch "
+      "norm.",
   };
+  if (!gpu)
+    r.departures.push_back("Gradient clipped to global norm 25, not the norm 5 of Matterport's Mask R-CNN (which the "
+                           "paper builds on): with eq. 5's Jaccard term the norm is 50-600 at every step, and at 5 "
+                           "the classifier barely learned (melanoma AUC 0.61 after 2500 iterations, 0.70 with 25 "
+                           "after 1000).");
+  else
+    r.departures.push_back("Gradient clipped to global norm 5 (Matterport's Mask R-CNN setting, which the paper "
+                           "builds on).");
   if (!gpu)
     r.departures.push_back("CPU budget: letterbox 256 (the ISIC images here are 256x192; the paper letterboxes "
                            "to 1024) and the three phases shortened to 300 + 1500 + 700 iterations of 2 images "
