@@ -26,18 +26,21 @@ namespace skinmtl {
 
 namespace {
 
-// One RoI's bilinear taps: rows[ph * grid_h + iy] is roi_lerp of sample iy
-// of bin row ph, cols[pw * grid_w + ix] of sample ix of bin column pw.
+// One RoI's bilinear taps: rows[ph * gh + iy] is roi_lerp of sample iy of
+// bin row ph, cols[pw * gw + ix] of sample ix of bin column pw. gh and gw are
+// the box's sampling grid, 0 where it has none (an empty RoI).
 template <typename T>
 struct RoiTaps {
   RoiBox<T> box;
   T count;  // roi_bin_count(box)
+  int gh = 0, gw = 0;
   std::vector<RoiLerp<T>> rows, cols;
 
   void compute(const T* roi, const RoiAlignGeom& g) {
     box = roi_box(roi, g);
     count = roi_bin_count(box);
-    const int gh = std::max(box.grid_h, 0), gw = std::max(box.grid_w, 0);
+    gh = std::max(box.grid_h, 0);
+    gw = std::max(box.grid_w, 0);
     rows.resize((size_t)g.out_h * gh);
     cols.resize((size_t)g.out_w * gw);
     for (int ph = 0; ph < g.out_h; ++ph)
@@ -61,7 +64,7 @@ void roi_align_forward_cpu(T* y, const T* x, const T* rois, const int32_t* roi_i
     const int64_t r = roi_index ? roi_index[i] : i;
     RoiTaps<T> t;
     t.compute(rois + r * 5, g);
-    const int gh = std::max(t.box.grid_h, 0), gw = std::max(t.box.grid_w, 0);
+    const int gh = t.gh, gw = t.gw;
     for (int64_t c = 0; c < g.C; ++c) {
       const T* plane = x + (t.box.batch * g.C + c) * g.H * g.W;
       T* out = y + (r * g.C + c) * bins;
@@ -99,7 +102,7 @@ void roi_align_backward_cpu(T* dx, const T* dy, const T* rois, const int32_t* ro
     for (int64_t i = 0; i < n; ++i) {
       const int64_t r = roi_index ? roi_index[i] : i;
       const RoiTaps<T>& t = taps[(size_t)i];
-      const int gh = std::max(t.box.grid_h, 0), gw = std::max(t.box.grid_w, 0);
+      const int gh = t.gh, gw = t.gw;
       T* dplane = dx + (t.box.batch * g.C + c) * g.H * g.W;
       const T* dout = dy + (r * g.C + c) * bins;
       for (int ph = 0; ph < g.out_h; ++ph)
