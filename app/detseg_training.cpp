@@ -99,6 +99,10 @@ class DetSegTraining : public TrainingModel {
             {{"rpn_cls", l.rpn_cls}, {"rpn_reg", l.rpn_reg}, {"cls", l.cls}, {"reg", l.reg}, {"mask", l.mask}},
             {{"positive_anchors", (double)l.positive_anchors}, {"foreground_rois", (double)l.foreground_rois}}};
   }
+  std::string replay_refusal() const override {
+    return "its RPN targets, RoI samples and proposals are drawn on the host from each step's boxes, "
+           "and their counts change from step to step";
+  }
   // Clipping sees the whole batch's gradient (after the all-reduce).
   std::vector<std::pair<std::string, Tensor>> before_update(SGD& sgd) override {
     return {{"phase", Tensor::full({}, (double)phase_)},

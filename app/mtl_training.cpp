@@ -52,12 +52,17 @@ class MtlTraining : public TrainingModel {
   void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }
   bool next_batch() override { return loader_->next(batch_); }
 
+  bool upload_batch() override {
+    bool moved = upload_into(images_, batch_.images, o_.device);
+    moved = upload_into(lesions_, batch_.lesions, o_.device) || moved;
+    return upload_into(locations_, batch_.locations, o_.device) || moved;
+  }
   StepLosses step_losses(int64_t) override {
     MtlClassifier& net = *model_.net;
-    const MtlClassifier::Losses l =
-        net.loss(net.forward(batch_.images.to(o_.device)), batch_.lesions.to(o_.device), batch_.locations.to(o_.device));
+    const MtlClassifier::Losses l = net.loss(net.forward(images_), lesions_, locations_);
     return {l.total, {{"lesion_loss", l.lesion}, {"location_loss", l.location}}, {}};
   }
+  std::string replay_refusal() const override { return ""; }
 
   int64_t heldout_size() const override { return (int64_t)data_.val.size(); }
   HeldoutResult evaluate(bool show_progress) override {
@@ -90,6 +95,7 @@ class MtlTraining : public TrainingModel {
   MtlModel model_;
   std::unique_ptr<Loader> loader_;
   Batch batch_;
+  Tensor images_, lesions_, locations_;  // the batch on the training device (upload_batch)
 };
 
 }  // namespace

@@ -69,15 +69,22 @@ class SegClsTraining : public TrainingModel {
   void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }
   bool next_batch() override { return loader_->next(batch_); }
 
+  bool upload_batch() override {
+    const Device d = o_.device;
+    bool moved = upload_into(images_, batch_.images, d);
+    moved = upload_into(masks_, batch_.masks, d) || moved;
+    moved = upload_into(melanoma_, batch_.melanoma, d) || moved;
+    return upload_into(sk_, batch_.seborrheic_keratosis, d) || moved;
+  }
   StepLosses step_losses(int64_t) override {
     SegClsNet& net = *model_.net;
-    const Device d = o_.device;
-    const SegClsNet::Losses l = net.loss(net.forward(batch_.images.to(d)), batch_.masks.to(d),
-                                         batch_.melanoma.to(d), batch_.seborrheic_keratosis.to(d), s_.loss);
+    const SegClsNet::Losses l = net.loss(net.forward(images_), masks_, melanoma_, sk_, s_.loss);
     return {l.total,
             {{"seg_loss", l.seg}, {"jaccard_loss", l.jaccard}, {"melanoma_loss", l.melanoma}, {"sk_loss", l.sk}},
             {}};
   }
+
+  std::string replay_refusal() const override { return ""; }
 
   int64_t heldout_size() const override { return (int64_t)data_.val.size(); }
   // The losses, the mean Jaccard index at the input size, the AUC of each
@@ -121,6 +128,7 @@ class SegClsTraining : public TrainingModel {
   SegClsModel model_;
   std::unique_ptr<SegLoader> loader_;
   SegBatch batch_;
+  Tensor images_, masks_, melanoma_, sk_;  // the batch on the training device (upload_batch)
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -10,6 +11,7 @@
 #include "app/run_clock.h"
 #include "app/stop_signal.h"
 #include "framework/autograd.h"
+#include "framework/cuda_graph.h"
 #include "framework/host_read.h"
 #include "framework/lr_schedule.h"
 #include "framework/ops.h"
@@ -24,7 +26,8 @@ namespace skinmtl {
 
 std::vector<std::string> training_option_names(const TrainingDefaults& d) {
   std::vector<std::string> names = {"weights", "bn", "iters", "batch", "lr", "momentum", "wd", "eval-every",
-                                    "ckpt-every", "out", "threads", "device", "precision", "sync-bn", "seed"};
+                                    "ckpt-every", "out", "threads", "device", "precision", "cuda-graph",
+                                    "sync-bn", "seed"};
   if (d.lr_schedules)
     for (const char* n : {"lr-schedule", "warmup", "final-lr-frac", "patience"}) names.push_back(n);
   return names;
@@ -79,6 +82,10 @@ std::string training_run_help(const TrainingDefaults& d) {
        "  --threads N         loader threads (default 2)\n"
        "  --device D          auto | cpu | cuda (default auto)\n"
        + precision_help("tf32") +
+       "  --cuda-graph on|off on the GPU, capture the step (forward, loss, backward) as a CUDA graph\n"
+       "                      after 3 ordinary steps and replay it at every later one: one launch\n"
+       "                      instead of hundreds (train mtl and train segcls, one process; an\n"
+       "                      experiment, default off)\n"
        "  --sync-bn on|off    with several processes (mpirun -np N ...): batch norms that use batch\n"
        "                      statistics take them over the whole batch of all processes, as one\n"
        "                      process would (on, the default), or over each process's part (off)\n"
@@ -108,6 +115,11 @@ TrainingOptions read_training_options(const Args& args, const TrainingDefaults& 
   SKINMTL_USAGE_CHECK(o.threads > 0, "--threads must be positive, got " << o.threads);
   o.device = parse_device(args.get("device", "auto"));
   o.precision_note = apply_precision(args, o.device, "tf32");
+  const std::string graph = args.get("cuda-graph", "off");
+  SKINMTL_USAGE_CHECK(graph == "on" || graph == "off", "--cuda-graph must be on or off, got '" << graph << "'");
+  o.cuda_graph = graph == "on";
+  SKINMTL_USAGE_CHECK(!o.cuda_graph || o.device == Device::CUDA,
+                      "--cuda-graph on needs the GPU (--device cuda): a CUDA graph replays GPU work");
   o.sync_bn = args.get("sync-bn", "on");
   SKINMTL_USAGE_CHECK(o.sync_bn == "on" || o.sync_bn == "off", "--sync-bn must be on or off, got '" << o.sync_bn << "'");
   o.lr = args.get_double("lr", 1e-3);
@@ -131,42 +143,62 @@ TrainingOptions read_training_options(const Args& args, const TrainingDefaults& 
 
 // ---- the run -----------------------------------------------------------------------------------
 
+bool upload_into(Tensor& on_device, const Tensor& host, Device device) {
+  if (device != Device::CPU && on_device.defined() && on_device.device() == device &&
+      on_device.shape() == host.shape() && on_device.dtype() == host.dtype()) {
+    on_device.copy_from(host);
+    return false;
+  }
+  on_device = host.to(device);
+  return true;
+}
+
 namespace {
 
-// What a step leaves for its row of log.csv: its losses on their way to the
-// host, the model's counts and hook values, and the moment it ran.
+// A step's outputs for its row of log.csv: the loss, each defined term and
+// each of the model's hook values gathered into one tensor on the device, so
+// that they cross to the host in one copy (float32: a float64 hook value from
+// the CPU is rounded to it), and what lies where in it.
+struct StepOutputs {
+  Tensor values;
+  std::vector<std::pair<std::string, bool>> terms;  // each term's name and whether it is defined
+  std::vector<std::string> hooks;                   // the hook values' names
+  std::vector<std::pair<std::string, double>> counts;
+};
+
+StepOutputs gather_step_outputs(const StepLosses& l, const std::vector<std::pair<std::string, Tensor>>& hooks) {
+  NoGradGuard no_grad;
+  StepOutputs out;
+  const Device dev = l.total.device();
+  const DType dt = l.total.dtype();
+  std::vector<Tensor> parts = {reshape(l.total, {1})};
+  for (const auto& [name, t] : l.terms) {
+    out.terms.push_back({name, t.defined()});
+    if (t.defined()) parts.push_back(reshape(t, {1}).to(dev));
+  }
+  for (const auto& [name, t] : hooks) {
+    SKINMTL_CHECK(t.defined() && t.numel() == 1, "before_update's '" << name << "' must be one value");
+    // A value from another device crosses as float32 (float64 lives on the CPU only).
+    const Tensor v = t.device() == dev ? t : t.to(DType::F32).to(dev);
+    parts.push_back(reshape(v, {1}).to(dt));
+    out.hooks.push_back(name);
+  }
+  out.values = concat(parts, 0);
+  out.counts = l.counts;
+  return out;
+}
+
+// What a step leaves for its row of log.csv: its outputs on their way to the
+// host, and the moment it ran.
 struct StepRecord {
   int64_t iteration = 0, epoch = 0;
   double lr = 0, wall_s = 0, allreduce_s = 0;
   double step_s = 0;  // since the previous step ended, less the evaluations, figures and saves between
   bool milestone = false;  // the model's (a phase ends), as it said right after the step
-  HostRead* losses = nullptr;  // the total, each defined term, each hook value (start_loss_read)
-  std::vector<std::pair<std::string, bool>> terms;  // each term's name and whether it is defined
-  std::vector<std::pair<std::string, Tensor>> hooks;  // the model's before_update values, on their way
-  std::vector<std::pair<std::string, double>> counts, extra;  // extra: the hooks' values, once read
+  HostRead* losses = nullptr;  // reading outputs.values
+  StepOutputs outputs;
+  std::vector<std::pair<std::string, double>> extra;  // the hooks' values, once read
 };
-
-// Starts reading the step's loss, its defined terms and the model's hook
-// values to the host, gathered on the device first so that they cross in one
-// copy (float32: a float64 hook value from the CPU is rounded to it).
-void start_loss_read(const StepLosses& l, HostRead& read, StepRecord& s) {
-  NoGradGuard no_grad;
-  const Device dev = l.total.device();
-  const DType dt = l.total.dtype();
-  std::vector<Tensor> parts = {reshape(l.total, {1})};
-  for (const auto& [name, t] : l.terms) {
-    s.terms.push_back({name, t.defined()});
-    if (t.defined()) parts.push_back(reshape(t, {1}).to(dev));
-  }
-  for (const auto& [name, t] : s.hooks) {
-    SKINMTL_CHECK(t.defined() && t.numel() == 1, "before_update's '" << name << "' must be one value");
-    // A value from another device crosses as float32 (float64 lives on the CPU only).
-    const Tensor v = t.device() == dev ? t : t.to(DType::F32).to(dev);
-    parts.push_back(reshape(v, {1}).to(dt));
-  }
-  read.start(concat(parts, 0));
-  s.losses = &read;
-}
 
 // The record's loss, then each term (NAN for an undefined one); the hook
 // values go to s.extra. Waits for the read if it is still on its way.
@@ -174,12 +206,81 @@ std::vector<double> loss_values(StepRecord& s) {
   const std::vector<double> read = s.losses->values();
   std::vector<double> values = {read[0]};
   size_t k = 1;
-  for (const auto& [name, defined] : s.terms) values.push_back(defined ? read[k++] : NAN);
+  for (const auto& [name, defined] : s.outputs.terms) values.push_back(defined ? read[k++] : NAN);
   s.extra.clear();
-  for (const auto& [name, t] : s.hooks) s.extra.push_back({name, read[k++]});
-  s.hooks.clear();
+  for (const std::string& name : s.outputs.hooks) s.extra.push_back({name, read[k++]});
   return values;
 }
+
+// How each step's work before SGD's update runs: as usual, or with
+// --cuda-graph on captured once as a CUDA graph (framework/cuda_graph.h) and
+// replayed.
+//  - The capture waits for kWarmup ordinary steps with the same inputs: by
+//    then SGD has packed the parameters where they stay, and the allocator's
+//    cache and cuDNN's plans for these shapes are made.
+//  - SGD's update (the learning rate is its argument), zero_grad, the batch's
+//    upload and the read stay outside the graph: the caller's.
+//  - A new packing of the parameters drops the graph and captures it again at
+//    once; new input tensors (the model's upload_batch says so) after kWarmup
+//    ordinary steps.
+//  - A step with counts (host values, which a replay would repeat) is not
+//    captured; a capture that fails is reported and the run goes on without.
+class StepRunner {
+ public:
+  static constexpr int64_t kWarmup = 3;
+
+  StepRunner(bool graphs, bool report) : off_(!graphs), report_(report) {}
+
+  // Step `iteration`'s outputs (counted from 0): `step` run as usual, or
+  // the graph of it replayed.
+  StepOutputs run(int64_t iteration, bool inputs_moved, SGD& sgd, const std::function<StepOutputs()>& step) {
+    if (inputs_moved) settled_ = 0;
+    if (graph_.captured() && (inputs_moved || sgd.packings() != graph_packings_)) graph_.reset();
+    if (!off_ && !graph_.captured() && settled_ >= kWarmup) capture(iteration, sgd, step);
+    if (graph_.captured()) {
+      graph_.replay();
+      ++replayed_;
+      return graphed_;
+    }
+    ++ordinary_;
+    ++settled_;
+    return step();
+  }
+
+  // "first captured at iteration 4, 1 capture(s), 96 steps replayed, 3 ordinary"
+  std::string summary() const {
+    if (captures_ == 0) return "no step was captured (" + std::to_string(ordinary_) + " ordinary steps)";
+    return "first captured at iteration " + std::to_string(captured_at_) + ", " + std::to_string(captures_) +
+           " capture(s), " + std::to_string(replayed_) + " steps replayed, " + std::to_string(ordinary_) + " ordinary";
+  }
+
+ private:
+  void capture(int64_t iteration, SGD& sgd, const std::function<StepOutputs()>& step) {
+    const std::string why = graph_.capture([&] {
+      graphed_ = step();
+      SKINMTL_CHECK(graphed_.counts.empty(), "the step's counts are host values, which every replay would repeat");
+    });
+    if (why.empty()) {
+      graph_packings_ = sgd.packings();
+      if (captures_++ == 0) captured_at_ = iteration + 1;
+      return;
+    }
+    off_ = true;
+    graphed_ = StepOutputs();
+    // What the capture recorded never ran, but a gradient made during it (a
+    // parameter's first) would hold no zeros.
+    sgd.zero_grad();
+    if (report_)
+      std::fprintf(stderr, "\n  --cuda-graph: the step could not be captured, so it runs as usual: %s\n", why.c_str());
+  }
+
+  bool off_, report_;
+  CudaGraph graph_;
+  StepOutputs graphed_;          // what the captured step leaves; each replay refills it
+  int64_t graph_packings_ = -1;  // SGD's packings() when it was captured
+  int64_t settled_ = 0;          // ordinary steps since the inputs last moved
+  int64_t ordinary_ = 0, replayed_ = 0, captures_ = 0, captured_at_ = -1;
+};
 
 // The options that must not change when a run is resumed: the shared ones
 // that shape the result, the model's, and the data.
@@ -214,6 +315,12 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     std::printf("skinmtl %s: %s\n  %s on %s, %lld iterations of %d\n", o.command.c_str(),
                 model.data_description().c_str(), model.describe().c_str(),
                 (device_name(o.device) + o.precision_note).c_str(), (long long)o.iters, o.batch);
+  }
+  if (o.cuda_graph) {
+    SKINMTL_USER_CHECK(dp.ranks() == 1, "--cuda-graph on runs in one process for now, not in " << dp.ranks());
+    const std::string why = model.replay_refusal();
+    SKINMTL_USER_CHECK(why.empty(), "--cuda-graph on: " << o.command << "'s step cannot be replayed: " << why);
+    prepare_cuda_graphs();  // the ordinary steps and the replays with the same cuBLAS workspace
   }
   Module& net = model.net();
   std::string sync_note;
@@ -341,7 +448,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   // finishes the next step, which saves the checkpoint.
   auto finish = [&](StepRecord& s, bool stop_now, bool stop_here) -> bool {
     std::vector<double> numbers = loss_values(s);
-    for (const auto& [name, v] : s.counts) numbers.push_back(v);
+    for (const auto& [name, v] : s.outputs.counts) numbers.push_back(v);
     const StepNumbers step = dp.agree(numbers, stop.received() != 0 || stop_now);
     const double loss = step.means[0];
     bool finite = std::isfinite(loss);
@@ -358,11 +465,11 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
         {"loss", loss},                 {"images_per_s", s.step_s > 0 ? o.batch / s.step_s : 0.0},
         {"wall_s", s.wall_s},           {"allreduce_s", s.allreduce_s}};
     size_t k = 1;
-    for (const auto& [name, defined] : s.terms) {
+    for (const auto& [name, defined] : s.outputs.terms) {
       if (defined) row.push_back({name, step.means[k]});
       ++k;
     }
-    for (const auto& [name, v] : s.counts) row.push_back({name, step.means[k++] * dp.ranks()});  // the batch's sum
+    for (const auto& [name, v] : s.outputs.counts) row.push_back({name, step.means[k++] * dp.ranks()});  // the batch's sum
     for (const auto& e : s.extra) row.push_back(e);
 
     // The bar shows this step before an evaluation draws its own bar.
@@ -416,6 +523,17 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   int next_read = 0;
   std::optional<StepRecord> behind;
   double last_end_s = clock.seconds();
+  StepRunner steps(o.cuda_graph, dp.is_root());
+
+  // The work of step `iteration` before SGD's update: forward, loss,
+  // backward, the gradients averaged over the processes, the model's hooks,
+  // the outputs gathered for the read.
+  auto run_step = [&] {
+    const StepLosses l = model.step_losses(iteration);
+    l.total.backward();
+    dp.average_gradients(sgd.packed_gradients());
+    return gather_step_outputs(l, model.before_update(sgd));
+  };
   while (iteration < o.iters) {
     model.before_step(iteration, sgd);
     if (!model.next_batch()) {  // a new epoch
@@ -429,16 +547,12 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     StepRecord s;
     s.lr = sgd.lr();
     sgd.zero_grad();
-    {
-      const StepLosses l = model.step_losses(iteration);
-      l.total.backward();
-      dp.average_gradients(sgd.packed_gradients());
-      s.hooks = model.before_update(sgd);
-      sgd.step();
-      start_loss_read(l, reads[next_read], s);
-      next_read ^= 1;
-      s.counts = l.counts;
-    }
+    const bool inputs_moved = model.upload_batch();
+    s.outputs = steps.run(iteration, inputs_moved, sgd, run_step);
+    sgd.step();
+    reads[next_read].start(s.outputs.values);
+    s.losses = &reads[next_read];
+    next_read ^= 1;
     s.iteration = ++iteration;
     s.epoch = epoch;
     s.wall_s = clock.seconds();
@@ -465,6 +579,7 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
   bar.finish();
   if (!dp.is_root()) return 0;
   if (!heldout_summary.empty()) std::printf("%s\n", heldout_summary.c_str());
+  if (o.cuda_graph) std::printf("cuda graph: %s\n", steps.summary().c_str());
   auto meta = model.model_metadata();
   meta["iteration"] = std::to_string(iteration);
   // (No wall time here: the model file of a resumed run must equal, byte for

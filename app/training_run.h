@@ -7,7 +7,8 @@
 //
 //   for each iteration:
 //     lr from the schedule (warm-up + cosine), or the model's own (phases)
-//     model.step_losses(it)           forward and loss on this rank's part of the batch
+//     model.upload_batch()            this rank's part of the batch to the device
+//     model.step_losses(it)           forward and loss on it
 //     loss.backward()
 //     dp.average_gradients()          over the processes (app/data_parallel.h)
 //     model.before_update(sgd)        e.g. clip the gradient norm
@@ -21,6 +22,10 @@
 // (framework/host_read.h), so on a GPU the host never waits for the queue to
 // drain between steps. The row, the finite check and a stop request of such a
 // step come one step late; a stop then saves after the next step.
+//
+// With --cuda-graph on, the part from step_losses() to before_update() is
+// captured once as a CUDA graph and replayed (framework/cuda_graph.h; the
+// loop in app/training_run.cpp says when).
 //
 // What the run owns, so that no model writes it again:
 //  - the options every trainer takes (TrainingOptions; the same names, help
@@ -90,6 +95,7 @@ struct TrainingOptions {
   Device device = Device::CPU;
   std::string precision_note;  // "" or " (TF32)", printed after the device's name
   std::string sync_bn;         // "on" | "off"
+  bool cuda_graph = false;     // --cuda-graph on: replay the step as a CUDA graph
   double lr = 1e-3, momentum = 0.9, weight_decay = 1e-4;
   std::string lr_schedule;     // "plateau" | "cosine" | "model" (the model sets it)
   int patience = 3;            // plateau: evaluations without improvement before lr x0.1
@@ -173,9 +179,21 @@ class TrainingModel {
   // Before each step, for a model with its own lr schedule or stages
   // (detseg's phases).
   virtual void before_step(int64_t iteration, SGD& sgd) {}
+  // Copies the batch next_batch() loaded to the training device, before
+  // step_losses(). A model whose step can be replayed (replay_refusal() empty)
+  // copies it into the same device tensors at every step, where its
+  // step_losses() reads it, and returns true only when it had to make them
+  // anew (the first batch, another shape): a captured step reads the old ones.
+  // The default: step_losses() uploads the batch itself.
+  virtual bool upload_batch() { return false; }
   // Forward and loss on the batch next_batch() loaded (`iteration` counts
   // from 0).
   virtual StepLosses step_losses(int64_t iteration) = 0;
+  // Why step_losses() + backward + before_update() cannot be captured once as
+  // a CUDA graph and replayed (--cuda-graph on, framework/cuda_graph.h), or ""
+  // when they can: the step reads its inputs from upload_batch()'s tensors,
+  // waits for nothing, and takes the same decisions on the host at every step.
+  virtual std::string replay_refusal() const { return "it uploads its own inputs and was not written for replay"; }
   // After the gradients are averaged, before the update (clip them, say).
   // Returns values to log, each a one-element tensor on any device, each
   // required finite: they are read to the host with the step's losses (on a
@@ -194,6 +212,12 @@ class TrainingModel {
   virtual int64_t heldout_size() const = 0;
   virtual HeldoutResult evaluate(bool show_progress) = 0;
 };
+
+// TrainingModel::upload_batch's copy: `host` to `device`, into `on_device`
+// in place where that already holds a tensor of the same shape and dtype on
+// the device (its address stays), else into a new tensor (returns true). On
+// the CPU `on_device` becomes `host` itself (true).
+bool upload_into(Tensor& on_device, const Tensor& host, Device device);
 
 // Trains `model` as the options say; `dp` (made before the model, so that the
 // batch is checked first) is this process's place in the job. Returns the exit

@@ -19,6 +19,9 @@ CachingAllocator::~CachingAllocator() {
   // we can and ignore failures rather than throw from a destructor.
   try {
     std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, lists] : pools_)
+      for (auto& [size, blocks] : lists) free_lists_[size].insert(free_lists_[size].end(), blocks.begin(), blocks.end());
+    pools_.clear();
     empty_cache_locked();
   } catch (...) {
   }
@@ -32,26 +35,39 @@ size_t CachingAllocator::round_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+void* CachingAllocator::take(FreeLists& lists, size_t& size) {
+  // Best fit: the smallest cached block of at least `size` bytes, if it is not
+  // too much larger (see the header).
+  auto it = lists.lower_bound(size);
+  const size_t most = size >= kLargeBlock ? 2 * size : size + size / 2;
+  if (it == lists.end() || it->first > most) return nullptr;
+  size = it->first;
+  void* ptr = it->second.back();
+  it->second.pop_back();
+  if (it->second.empty()) lists.erase(it);
+  return ptr;
+}
+
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.requests++;
-  void* ptr = nullptr;
   size_t block = size;
-  // Best fit: the smallest cached block of at least `size` bytes, if it is not
-  // too much larger (see the header).
-  auto it = free_lists_.lower_bound(size);
-  const size_t most = size >= kLargeBlock ? 2 * size : size + size / 2;
-  if (it != free_lists_.end() && it->first <= most) {
-    block = it->first;
-    ptr = it->second.back();
-    it->second.pop_back();
-    if (it->second.empty()) free_lists_.erase(it);
+  // A recording pool's own free blocks first, then the shared cache.
+  void* ptr = recording_ ? take(pools_[recording_], block) : nullptr;
+  if (!ptr) {
+    block = size;
+    ptr = take(free_lists_, block);
+  }
+  if (ptr) {
     stats_.cache_hits++;
     stats_.bytes_cached -= block;
   } else {
+    block = size;
     ptr = raw_alloc_(size);
-    if (!ptr) {  // out of memory: give the cache back and try once more
+    if (!ptr && recording_ == 0) {  // out of memory: give the cache back and try once more
+      // (not while a pool records: a CUDA graph capture, which cudaFree's
+      // implicit synchronisation would break; the capture fails instead)
       empty_cache_locked();
       ptr = raw_alloc_(size);
     }
@@ -59,7 +75,7 @@ void* CachingAllocator::allocate(size_t bytes) {
                              << stats_.bytes_in_use << " bytes in use)");
     stats_.raw_allocs++;
   }
-  live_[ptr] = block;
+  live_[ptr] = Block{block, recording_};
   stats_.bytes_in_use += block;
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
   return ptr;
@@ -70,11 +86,43 @@ void CachingAllocator::release(void* ptr) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(ptr);
   SKINMTL_CHECK(it != live_.end(), name_ << " allocator: release of a pointer it did not allocate");
-  const size_t size = it->second;
+  const Block b = it->second;
   live_.erase(it);
-  stats_.bytes_in_use -= size;
-  stats_.bytes_cached += size;
-  free_lists_[size].push_back(ptr);
+  stats_.bytes_in_use -= b.size;
+  stats_.bytes_cached += b.size;
+  // A recording pool adopts the shared blocks released into it: the captured
+  // work may have used them before it let them go.
+  const int pool = b.pool == 0 ? recording_ : b.pool;
+  (pool == 0 ? free_lists_ : pools_[pool])[b.size].push_back(ptr);
+}
+
+int CachingAllocator::begin_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  SKINMTL_CHECK(recording_ == 0, name_ << " allocator: pool " << recording_ << " is still recording");
+  recording_ = next_pool_++;
+  pools_[recording_];
+  return recording_;
+}
+
+void CachingAllocator::end_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  recording_ = 0;
+}
+
+int CachingAllocator::recording_pool() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recording_;
+}
+
+void CachingAllocator::release_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (recording_ == pool) recording_ = 0;
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) return;
+  for (auto& [size, blocks] : it->second) free_lists_[size].insert(free_lists_[size].end(), blocks.begin(), blocks.end());
+  pools_.erase(it);
+  for (auto& [ptr, b] : live_)  // still in use: shared when released
+    if (b.pool == pool) b.pool = 0;
 }
 
 void CachingAllocator::empty_cache_locked() {
@@ -82,10 +130,10 @@ void CachingAllocator::empty_cache_locked() {
     for (void* p : kv.second) {
       raw_free_(p);
       stats_.raw_frees++;
+      stats_.bytes_cached -= kv.first;
     }
   }
   free_lists_.clear();
-  stats_.bytes_cached = 0;
 }
 
 void CachingAllocator::empty_cache() {

@@ -21,10 +21,29 @@
 // ones needed); 4 or no limit, worse still.
 //
 // When the raw allocation fails, the cache is emptied and the allocation tried
-// once more before reporting out-of-memory.
+// once more before reporting out-of-memory (except while a private pool
+// records, below).
 //
 // Stream safety: all CUDA work runs on one stream (kernels/device.h), so a
 // block freed here and reused by the next op is ordered after its last use.
+//
+// Private pools, for CUDA graphs (framework/cuda_graph.h). A captured graph
+// replays on the device addresses of its capture, so every block the captured
+// work touched must stay out of other hands until the graph is destroyed: a
+// tensor made between two replays in such a block would be overwritten by the
+// next replay. A pool keeps them apart:
+//
+//   const int pool = a.begin_pool();  // from here, blocks handed out belong to the
+//   ... capture ...                   //   pool, and so does every block released
+//   a.end_pool();                     // its blocks stay out of the shared cache:
+//   ... replays ...                   //   one released later goes back to the pool
+//   a.release_pool(pool);             // the graph is gone: its blocks are shared again
+//
+// While a pool records, a request is served from the pool's free blocks first,
+// then from the shared cache, then fresh. empty_cache() frees shared blocks
+// only. One pool records at a time, and only the thread that captures should
+// allocate from this allocator meanwhile (the GPU's allocator: the loader's
+// threads allocate on the CPU's).
 #pragma once
 
 #include <cstddef>
@@ -44,7 +63,7 @@ struct AllocatorStats {
   int64_t requests = 0;        // allocate() calls
   int64_t cache_hits = 0;      // requests served from the free lists
   size_t bytes_in_use = 0;     // handed out and not yet released
-  size_t bytes_cached = 0;     // sitting in the free lists
+  size_t bytes_cached = 0;     // sitting in the free lists (the private pools' too)
   size_t peak_bytes_in_use = 0;
 };
 
@@ -60,9 +79,15 @@ class CachingAllocator {
 
   void* allocate(size_t bytes);  // throws skinmtl::Error when out of memory
   void release(void* ptr);       // back to the free list of its size
-  void empty_cache();            // give every cached block back
+  void empty_cache();            // give every cached block back (except the private pools')
   AllocatorStats stats() const;
   void reset_peak();
+
+  // Private pools (see the top of this file). Pool ids are positive.
+  int begin_pool();
+  void end_pool();
+  void release_pool(int pool);
+  int recording_pool() const;  // 0 when none records
 
   static size_t round_size(size_t bytes);
   static constexpr size_t kLargeBlock = size_t(16) << 20;  // best fit up to 2x from here, 1.5x below
@@ -72,11 +97,20 @@ class CachingAllocator {
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   mutable std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_lists_;  // block size -> cached blocks (none empty)
-  std::unordered_map<void*, size_t> live_;            // block -> its size
+  using FreeLists = std::map<size_t, std::vector<void*>>;  // block size -> cached blocks (none empty)
+  struct Block {
+    size_t size;
+    int pool;  // 0: shared
+  };
+  FreeLists free_lists_;                       // the shared cache
+  std::map<int, FreeLists> pools_;             // each private pool's free blocks
+  std::unordered_map<void*, Block> live_;      // blocks handed out
+  int recording_ = 0, next_pool_ = 1;
   AllocatorStats stats_;
 
   void empty_cache_locked();
+  // Best fit in `lists` (see the header): a block, or nullptr; `size` becomes its size.
+  static void* take(FreeLists& lists, size_t& size);
 };
 
 // In its scope (this thread), fresh CPU blocks of 2 MiB and more get

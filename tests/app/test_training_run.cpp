@@ -21,6 +21,7 @@
 #include "io/csv_log.h"
 #include "io/safetensors.h"
 #include "tests/temp_dir.h"
+#include "tests/test_util.h"
 
 namespace skinmtl {
 namespace {
@@ -65,20 +66,34 @@ class LinearRegression : public TrainingModel {
     ++next_;
     return true;
   }
+  bool upload_batch() override {
+    if (!replayable_) return false;
+    std::vector<double> x, y;
+    batch_values(x, y);
+    const bool moved = upload_into(x_dev_, Tensor::from_vector(x, {batch_, 3}), device_);
+    return upload_into(y_dev_, Tensor::from_vector(y, {batch_, 1}), device_) || moved;
+  }
   StepLosses step_losses(int64_t iteration) override {
     if (iteration == signal_at_) std::raise(SIGTERM);  // as if Ctrl-C came during this step
-    std::vector<double> x, y;
-    for (int k = 0; k < batch_; ++k) {
-      const int i = (int)(((next_ - 1) * batch_ + k) * 7 + epoch_ * 5) % kSamples;
-      x.insert(x.end(), {x_[3 * i], x_[3 * i + 1], x_[3 * i + 2]});
-      y.push_back(y_[i]);
+    Tensor loss;
+    if (replayable_) {
+      loss = mse(x_dev_, y_dev_);
+      if (wait_in_step_) (void)loss.to(Device::CPU).item();  // a wait for the device: no capture
+      // No counts: host values, which a replay would repeat.
+      return {loss, {{"half_loss", scale(loss, 0.5)}, {"absent", Tensor()}}, {}};
+    } else {
+      std::vector<double> x, y;
+      batch_values(x, y);
+      if (iteration >= nan_from_) x[0] = NAN;
+      loss = mse(Tensor::from_vector(x, {batch_, 3}), Tensor::from_vector(y, {batch_, 1}));
     }
-    if (iteration >= nan_from_) x[0] = NAN;
-    const Tensor loss = mse(Tensor::from_vector(x, {batch_, 3}), Tensor::from_vector(y, {batch_, 1}));
     return {loss, {{"half_loss", scale(loss, 0.5)}, {"absent", Tensor()}}, {{"points", (double)batch_}}};
   }
   std::vector<std::pair<std::string, Tensor>> before_update(SGD&) override {
-    return {{"hook", Tensor::full({}, 42.0)}};
+    return {{"hook", Tensor::full({}, 42.0, DType::F32, device_)}};
+  }
+  std::string replay_refusal() const override {
+    return replayable_ ? "" : TrainingModel::replay_refusal();
   }
 
   int64_t heldout_size() const override { return kSamples; }
@@ -86,7 +101,10 @@ class LinearRegression : public TrainingModel {
     if (evaluation_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(evaluation_s_));
     HeldoutResult h;
     h.loss = heldout_loss_ >= 0 ? heldout_loss_
-                                : mse(Tensor::from_vector(x_, {kSamples, 3}), Tensor::from_vector(y_, {kSamples, 1})).item();
+                                : mse(Tensor::from_vector(x_, {kSamples, 3}).to(device_),
+                                      Tensor::from_vector(y_, {kSamples, 1}).to(device_))
+                                      .to(Device::CPU)
+                                      .item();
     h.values = {{"heldout_error", std::sqrt(h.loss)}};
     h.summary = "loss " + std::to_string(h.loss);
     return h;
@@ -100,8 +118,24 @@ class LinearRegression : public TrainingModel {
   void signal_at(int64_t iteration) { signal_at_ = iteration; }
   // Each evaluation takes at least `seconds`.
   void slow_evaluation(double seconds) { evaluation_s_ = seconds; }
+  // Batches uploaded by upload_batch() into the same tensors on `device`, and
+  // the step replayable (--cuda-graph on): the run must move the model there.
+  void replayable_on(Device device) {
+    replayable_ = true;
+    device_ = device;
+  }
+  // The replayable step reads its loss on the host (so it cannot be captured).
+  void wait_in_step() { wait_in_step_ = true; }
 
  private:
+  // The current batch: a fixed, epoch-dependent order.
+  void batch_values(std::vector<double>& x, std::vector<double>& y) const {
+    for (int k = 0; k < batch_; ++k) {
+      const int i = (int)(((next_ - 1) * batch_ + k) * 7 + epoch_ * 5) % kSamples;
+      x.insert(x.end(), {x_[3 * i], x_[3 * i + 1], x_[3 * i + 2]});
+      y.push_back(y_[i]);
+    }
+  }
   Tensor mse(const Tensor& x, const Tensor& y) const {
     const Tensor d = add(net_->forward(x), scale(y, -1));
     return mean(mul(d, d));
@@ -114,6 +148,9 @@ class LinearRegression : public TrainingModel {
   int64_t epoch_ = 0, next_ = 0;
   int64_t nan_from_ = INT64_MAX, signal_at_ = -1;
   double evaluation_s_ = 0;
+  bool replayable_ = false, wait_in_step_ = false;
+  Device device_ = Device::CPU;
+  Tensor x_dev_, y_dev_;
 };
 
 TrainingOptions options(const std::string& out, int64_t iters) {
@@ -342,6 +379,88 @@ TEST(TrainingRun, ASignalStopsTheRunAtACheckpointFromWhichItResumesExactly) {
   EXPECT_EQ(ckpt.metadata.at("saved_because"), "signal");
   EXPECT_EQ(read_csv_columns(stopped.path("log.csv")).rows(), 6u);
   expect_resumed_run_equals(straight, stopped, 11);
+}
+
+// --cuda-graph on needs a model whose step was written for replay; the run
+// says so before its first step, on any machine.
+TEST(TrainingRun, ACudaGraphIsRefusedForAModelNotWrittenForReplay) {
+  test::TempDir dir;
+  LinearRegression m;
+  TrainingOptions o = options(dir.str(), 5);
+  o.cuda_graph = true;
+  EXPECT_ERROR_WITH(train(o, m), "--cuda-graph on", "cannot be replayed", "was not written for replay");
+  EXPECT_FALSE(std::filesystem::exists(dir.path("log.csv")));
+}
+
+// The batches through upload_batch() on the CPU train as before: the same
+// losses and weights, bit for bit, as the model that makes its own tensors
+// each step.
+TEST(TrainingRun, UploadedBatchesTrainAsTheModelsOwnTensors) {
+  test::TempDir own, uploaded;
+  LinearRegression a, b;
+  b.replayable_on(Device::CPU);
+  ASSERT_EQ(train(options(own.str(), 9), a), 0);
+  ASSERT_EQ(train(options(uploaded.str(), 9), b), 0);
+  EXPECT_EQ(read_csv_columns(uploaded.path("log.csv")).column("loss"), read_csv_columns(own.path("log.csv")).column("loss"));
+  EXPECT_EQ(model_weights(uploaded.str()), model_weights(own.str()));
+}
+
+// On the GPU, with --cuda-graph on: three ordinary steps, then one capture
+// replayed at every later step (across epochs, evaluations and checkpoints),
+// training as the ordinary loop does.
+TEST(TrainingRunCuda, ACudaGraphReplaysTheStepAndTrainsAsTheOrdinaryLoop) {
+  REQUIRE_CUDA();
+  test::TempDir plain, graphed;
+  LinearRegression a, b;
+  a.replayable_on(Device::CUDA);
+  b.replayable_on(Device::CUDA);
+  TrainingOptions o = options(plain.str(), 13);
+  o.device = Device::CUDA;
+  ASSERT_EQ(train(o, a), 0);
+  o.out = graphed.str();
+  o.cuda_graph = true;
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  const int rc = train(o, b);
+  const std::string out = testing::internal::GetCapturedStdout(), err = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_NE(out.find("cuda graph: first captured at iteration 4, 1 capture(s), 10 steps replayed, 3 ordinary"),
+            std::string::npos)
+      << out << err;
+  const CsvColumns want = read_csv_columns(plain.path("log.csv")), got = read_csv_columns(graphed.path("log.csv"));
+  ASSERT_EQ(got.rows(), 13u);
+  for (size_t r = 0; r < 13; ++r) {
+    EXPECT_NEAR(got.column("loss")[r], want.column("loss")[r], 1e-5 * std::abs(want.column("loss")[r])) << "row " << r;
+    EXPECT_EQ(got.column("hook")[r], 42) << "row " << r;
+  }
+  const std::vector<float> wa = model_weights(plain.str()), wb = model_weights(graphed.str());
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_NEAR(wb[i], wa[i], 1e-5 * (1 + std::abs(wa[i]))) << "weight " << i;
+}
+
+// A step that waits for the GPU cannot be captured: the run says why once,
+// trains every step as usual and ends as the ordinary loop does.
+TEST(TrainingRunCuda, AStepThatCannotBeCapturedRunsAsUsual) {
+  REQUIRE_CUDA();
+  test::TempDir plain, graphed;
+  LinearRegression a, b;
+  for (LinearRegression* m : {&a, &b}) {
+    m->replayable_on(Device::CUDA);
+    m->wait_in_step();
+  }
+  TrainingOptions o = options(plain.str(), 7);
+  o.device = Device::CUDA;
+  ASSERT_EQ(train(o, a), 0);
+  o.out = graphed.str();
+  o.cuda_graph = true;
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  const int rc = train(o, b);
+  const std::string out = testing::internal::GetCapturedStdout(), err = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_NE(err.find("--cuda-graph: the step could not be captured, so it runs as usual"), std::string::npos) << err;
+  EXPECT_NE(out.find("cuda graph: no step was captured (7 ordinary steps)"), std::string::npos) << out;
+  EXPECT_EQ(read_csv_columns(graphed.path("log.csv")).column("loss"), read_csv_columns(plain.path("log.csv")).column("loss"));
 }
 
 }  // namespace

@@ -116,6 +116,75 @@ TEST(Allocator, OutOfMemoryEmptiesTheCacheAndRetries) {
   EXPECT_THROW(a.allocate(1 << 20), Error);
 }
 
+// A private pool (CUDA graphs): what the captured work allocated or released
+// stays out of the shared cache until the pool is released.
+TEST(Allocator, APrivatePoolKeepsItsBlocksUntilReleased) {
+  CountingBackend be;
+  CachingAllocator a = be.make();
+  void* before = a.allocate(4096);  // shared, made before the capture
+  void* kept = a.allocate(8192);    // shared, still alive after it
+  const int pool = a.begin_pool();
+  EXPECT_GT(pool, 0);
+  EXPECT_EQ(a.recording_pool(), pool);
+  a.release(before);               // released during the capture: the pool adopts it
+  void* scratch = a.allocate(4096);  // served from the pool's own free blocks
+  EXPECT_EQ(scratch, before);
+  void* out = a.allocate(1024);    // fresh, the pool's; stays alive (a graph's output)
+  void* temp = a.allocate(65536);  // fresh, the pool's
+  a.release(scratch);
+  a.release(temp);
+  a.end_pool();
+  EXPECT_EQ(a.recording_pool(), 0);
+  EXPECT_EQ(be.allocs, 4);
+
+  // Between replays: no request gets the pool's blocks, and emptying the
+  // cache frees none of them.
+  void* x = a.allocate(4096);
+  void* y = a.allocate(65536);
+  EXPECT_NE(x, before);
+  EXPECT_NE(y, temp);
+  EXPECT_EQ(be.allocs, 6);
+  a.release(x);
+  a.release(y);
+  a.empty_cache();
+  EXPECT_EQ(be.frees, 2) << "only the shared blocks x and y";
+  a.release(kept);  // made before the pool: shared
+  a.release(out);   // the pool's: back to the pool
+  a.empty_cache();
+  EXPECT_EQ(be.frees, 3) << "kept, and nothing of the pool's";
+
+  // The graph is gone: its blocks are shared again.
+  a.release_pool(pool);
+  const int allocs = be.allocs;
+  void* z = a.allocate(65536);
+  EXPECT_EQ(z, temp);
+  EXPECT_EQ(be.allocs, allocs);
+  a.release(z);
+  a.empty_cache();
+  EXPECT_EQ(be.frees, 6) << "before, out and temp";
+  EXPECT_EQ(a.stats().bytes_in_use, 0u);
+  EXPECT_EQ(a.stats().bytes_cached, 0u);
+}
+
+// A block of a pool still alive when the pool is released goes to the shared
+// cache when it is released; a second pool cannot start while one records.
+TEST(Allocator, APoolsLiveBlocksAreSharedAfterItIsReleased) {
+  CountingBackend be;
+  CachingAllocator a = be.make();
+  const int pool = a.begin_pool();
+  EXPECT_THROW(a.begin_pool(), Error);
+  void* out = a.allocate(2048);
+  a.end_pool();
+  a.release_pool(pool);
+  a.release(out);
+  a.empty_cache();
+  EXPECT_EQ(be.frees, 1);
+  const int second = a.begin_pool();
+  EXPECT_NE(second, pool);
+  a.end_pool();
+  a.release_pool(second);
+}
+
 TEST(Allocator, ReleaseOfAForeignPointerIsAnError) {
   CountingBackend be;
   CachingAllocator a = be.make();

@@ -120,6 +120,7 @@
 #include <vector>
 
 #include "framework/allocator.h"
+#include "framework/cuda_graph.h"
 #include "framework/host_read.h"
 #include "io/seg_data.h"
 #include "io/seg_loader.h"
@@ -285,12 +286,11 @@ Result measure(const Options& o, Device d, int batch, const std::function<void()
 
 // A CUDA graph experiment ("+graph" configurations): `enqueue` queues one run
 // of a fixed-shape case without waiting. After --warmup ordinary runs (which
-// fill the allocator's cache and build the cuDNN plans) one run is captured,
-// and the timed runs replay it: one launch of the host's instead of hundreds.
-// A speed probe only: the replays reuse the captured run's addresses, which
-// holds here because nothing else allocates between them, not in a training
-// loop in general. A capture that fails (something in the run waited for the
-// GPU, or allocated what the capture cannot record) is the result's error.
+// fill the allocator's cache and build the cuDNN plans) one run is captured
+// (framework/cuda_graph.h, as `train --cuda-graph on` does), and the timed
+// runs replay it: one launch of the host's instead of hundreds. A capture
+// that fails (something in the run waited for the GPU or uploaded) is the
+// result's error.
 Result measure_graph(const Options& o, Device d, int batch, const std::function<void()>& enqueue) {
   Result r;
   r.batch = batch;
@@ -298,33 +298,22 @@ Result measure_graph(const Options& o, Device d, int batch, const std::function<
     r.error = "CUDA graphs need the GPU";
     return r;
   }
-#if SKINMTL_CUDA
   CachingAllocator& a = allocator_of(d);
-  static void* cublas_workspace = nullptr;  // cuBLAS must not allocate while a capture runs
-  const size_t workspace_bytes = size_t(32) << 20;
-  cuda_graph_exec_t graph = nullptr;
+  CudaGraph graph;
   try {
-    if (!cublas_workspace) {
-      cublas_workspace = cuda::malloc_raw(workspace_bytes);
-      SKINMTL_CHECK(cublas_workspace, "no memory for cuBLAS's workspace");
-      cuda::set_cublas_workspace(cublas_workspace, workspace_bytes);
-    }
     a.reset_peak();
     for (int i = 0; i < std::max(1, o.warmup); ++i) {
       enqueue();
       bench::wait_for(d);
     }
-    cuda::capture_begin();
-    try {
-      enqueue();
-      graph = cuda::capture_end();
-    } catch (...) {
-      cuda::capture_abort();
-      throw;
+    const std::string why = graph.capture(enqueue);
+    if (!why.empty()) {
+      r.error = "CUDA graph: " + why;
+      return r;
     }
     r.seconds = bench::time_reps(
         [&] {
-          cuda::graph_launch(graph);
+          graph.replay();
           bench::wait_for(d);
         },
         1, o.reps, &r.host_seconds);
@@ -332,15 +321,6 @@ Result measure_graph(const Options& o, Device d, int batch, const std::function<
   } catch (const std::exception& e) {
     r.error = std::string("CUDA graph: ") + e.what();
   }
-  try {
-    if (graph) cuda::graph_destroy(graph);
-  } catch (const std::exception& e) {
-    if (r.error.empty()) r.error = std::string("CUDA graph: ") + e.what();
-  }
-#else
-  (void)o;
-  (void)enqueue;
-#endif
   return r;
 }
 

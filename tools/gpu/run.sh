@@ -223,13 +223,36 @@ variant() {
     status=1
   fi
 }
+# loss_at N DIR: the loss of iteration N in DIR/log.csv
+loss_at() { awk -F, -v n="$1" 'NR == 1 { for (i = 1; i <= NF; ++i) { if ($i == "loss") c = i; if ($i == "iter") t = i } next } $t == n { print $c }' "$2/log.csv"; }
+# graph NAME PRECISION ARGS...: NAME's GPU run at PRECISION (variant NAME PRECISION) again with
+# --cuda-graph on: three ordinary steps, then the step captured once and replayed. Its loss at
+# iteration 8 against the ordinary run's (the same kernels: within 1e-4 relative), how many steps
+# it replayed, and its speed beside the ordinary run's.
+graph() {
+  local name=$1 prec=$2; shift 2
+  step "${name}_${prec}_graph_cuda" 45 bin/skinmtl "$@" --precision "$prec" --cuda-graph on --eval-every 1000 \
+    --device cuda --out "$report/$name-$prec-graph-cuda"
+  local g e how
+  g=$(loss_at 8 "$report/$name-$prec-graph-cuda" 2>/dev/null); e=$(loss_at 8 "$report/$name-$prec-cuda" 2>/dev/null)
+  how=$(grep -o 'cuda graph: .*' "$report/${name}_${prec}_graph_cuda.log" 2>/dev/null | head -1)
+  grep -o -e '--cuda-graph: the step could not be captured.*' "$report/${name}_${prec}_graph_cuda.log" 2>/dev/null | head -1 | sed 's/^/  /' | tee -a "$summary"
+  if within "$g" "$e" 1e-4 && [[ "$how" == *"steps replayed"* ]]; then
+    say "  $name on cuda, $prec, CUDA graph: $(speed "$report/$name-$prec-graph-cuda" 2>/dev/null || echo '?') images/s against $(speed "$report/$name-$prec-cuda" 2>/dev/null || echo '?') without; loss at 8: $g ($e without); ${how:-?}"
+  else
+    say "  $name on cuda, $prec, CUDA graph: loss at 8 ${g:-?} against ${e:-?} without, ${how:-no report}: FAILED"
+    status=1
+  fi
+}
 compare segcls 1e-3 "--iters 16 --precision fp32" "--iters 1" train segcls "${common[@]}" --size 192x256 --batch 8
 compare mtl 1e-3 "--iters 16 --precision fp32" "--iters 1" train mtl "${common[@]}" --batch 20
 # The same steps with TF32 tensor cores and in bfloat16: speed, and a first loss near FP32's.
 # 8 iterations each (the speed is the median of 4..8): the whole check has to fit its budget.
 variant mtl tf32 1e-2 train mtl "${common[@]}" --batch 20 --iters 8
+graph mtl tf32 train mtl "${common[@]}" --batch 20 --iters 8
 variant mtl bf16 3e-2 train mtl "${common[@]}" --batch 20 --iters 8
 variant segcls bf16 3e-2 train segcls "${common[@]}" --size 192x256 --batch 8 --iters 8
+graph segcls bf16 train segcls "${common[@]}" --size 192x256 --batch 8 --iters 8
 compare detseg 1e-2 "--phase1 8 --phase2 4 --phase3 4 --precision fp32" "--phase1 1 --phase2 0 --phase3 0" train detseg "${common[@]}" --size 256
 
 # ---- 5. skinmtl against PyTorch on this GPU (make bench-gpu) --------------------------------------
