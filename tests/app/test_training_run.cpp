@@ -405,6 +405,27 @@ TEST(TrainingRun, UploadedBatchesTrainAsTheModelsOwnTensors) {
   EXPECT_EQ(model_weights(uploaded.str()), model_weights(own.str()));
 }
 
+// Trains `a` on the GPU as usual into `plain`, then `b` from the same start
+// with --cuda-graph on into `graphed`; returns the second run's stdout and
+// stderr.
+struct RunOutput {
+  std::string out, err;
+};
+RunOutput train_plain_then_graphed(LinearRegression& a, LinearRegression& b, const test::TempDir& plain,
+                                   const test::TempDir& graphed, int64_t iters) {
+  TrainingOptions o = options(plain.str(), iters);
+  o.device = Device::CUDA;
+  EXPECT_EQ(train(o, a), 0);
+  o.out = graphed.str();
+  o.cuda_graph = true;
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  const int rc = train(o, b);
+  RunOutput r{testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
+  EXPECT_EQ(rc, 0) << r.err;
+  return r;
+}
+
 // On the GPU, with --cuda-graph on: three ordinary steps, then one capture
 // replayed at every later step (across epochs, evaluations and checkpoints),
 // training as the ordinary loop does.
@@ -414,19 +435,10 @@ TEST(TrainingRunCuda, ACudaGraphReplaysTheStepAndTrainsAsTheOrdinaryLoop) {
   LinearRegression a, b;
   a.replayable_on(Device::CUDA);
   b.replayable_on(Device::CUDA);
-  TrainingOptions o = options(plain.str(), 13);
-  o.device = Device::CUDA;
-  ASSERT_EQ(train(o, a), 0);
-  o.out = graphed.str();
-  o.cuda_graph = true;
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  const int rc = train(o, b);
-  const std::string out = testing::internal::GetCapturedStdout(), err = testing::internal::GetCapturedStderr();
-  ASSERT_EQ(rc, 0) << err;
-  EXPECT_NE(out.find("cuda graph: first captured at iteration 4, 1 capture(s), 10 steps replayed, 3 ordinary"),
+  const RunOutput r = train_plain_then_graphed(a, b, plain, graphed, 13);
+  EXPECT_NE(r.out.find("cuda graph: first captured at iteration 4, 1 capture(s), 10 steps replayed, 3 ordinary"),
             std::string::npos)
-      << out << err;
+      << r.out << r.err;
   const CsvColumns want = read_csv_columns(plain.path("log.csv")), got = read_csv_columns(graphed.path("log.csv"));
   ASSERT_EQ(got.rows(), 13u);
   for (size_t r = 0; r < 13; ++r) {
@@ -448,18 +460,9 @@ TEST(TrainingRunCuda, AStepThatCannotBeCapturedRunsAsUsual) {
     m->replayable_on(Device::CUDA);
     m->wait_in_step();
   }
-  TrainingOptions o = options(plain.str(), 7);
-  o.device = Device::CUDA;
-  ASSERT_EQ(train(o, a), 0);
-  o.out = graphed.str();
-  o.cuda_graph = true;
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  const int rc = train(o, b);
-  const std::string out = testing::internal::GetCapturedStdout(), err = testing::internal::GetCapturedStderr();
-  ASSERT_EQ(rc, 0) << err;
-  EXPECT_NE(err.find("--cuda-graph: the step could not be captured, so it runs as usual"), std::string::npos) << err;
-  EXPECT_NE(out.find("cuda graph: no step was captured (7 ordinary steps)"), std::string::npos) << out;
+  const RunOutput r = train_plain_then_graphed(a, b, plain, graphed, 7);
+  EXPECT_NE(r.err.find("--cuda-graph: the step could not be captured, so it runs as usual"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("cuda graph: no step was captured (7 ordinary steps)"), std::string::npos) << r.out;
   EXPECT_EQ(read_csv_columns(graphed.path("log.csv")).column("loss"), read_csv_columns(plain.path("log.csv")).column("loss"));
 }
 
