@@ -19,8 +19,7 @@ CachingAllocator::~CachingAllocator() {
   // we can and ignore failures rather than throw from a destructor.
   try {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, lists] : pools_)
-      for (auto& [size, blocks] : lists) free_lists_[size].insert(free_lists_[size].end(), blocks.begin(), blocks.end());
+    for (auto& [id, lists] : pools_) move_to_shared(lists);
     pools_.clear();
     empty_cache_locked();
   } catch (...) {
@@ -46,6 +45,14 @@ void* CachingAllocator::take(FreeLists& lists, size_t& size) {
   it->second.pop_back();
   if (it->second.empty()) lists.erase(it);
   return ptr;
+}
+
+void CachingAllocator::move_to_shared(FreeLists& lists) {
+  for (auto& [size, blocks] : lists) {
+    auto& shared = free_lists_[size];
+    shared.insert(shared.end(), blocks.begin(), blocks.end());
+  }
+  lists.clear();
 }
 
 void* CachingAllocator::allocate(size_t bytes) {
@@ -119,7 +126,7 @@ void CachingAllocator::release_pool(int pool) {
   if (recording_ == pool) recording_ = 0;
   auto it = pools_.find(pool);
   if (it == pools_.end()) return;
-  for (auto& [size, blocks] : it->second) free_lists_[size].insert(free_lists_[size].end(), blocks.begin(), blocks.end());
+  move_to_shared(it->second);
   pools_.erase(it);
   for (auto& [ptr, b] : live_)  // still in use: shared when released
     if (b.pool == pool) b.pool = 0;

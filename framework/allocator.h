@@ -111,6 +111,8 @@ class CachingAllocator {
   void empty_cache_locked();
   // Best fit in `lists` (see the header): a block, or nullptr; `size` becomes its size.
   static void* take(FreeLists& lists, size_t& size);
+  // A pool's free blocks into the shared cache (lists is left empty); mu_ held.
+  void move_to_shared(FreeLists& lists);
 };
 
 // In its scope (this thread), fresh CPU blocks of 2 MiB and more get

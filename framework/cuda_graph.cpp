@@ -1,7 +1,7 @@
 #include "framework/cuda_graph.h"
 
 #include <exception>
-#include <stdexcept>
+#include <exception>
 
 #include "base/check.h"
 #include "framework/allocator.h"
