@@ -43,7 +43,7 @@ class SegClsTraining : public TrainingModel {
             {"jaccard-smooth", format_csv_number(s_.loss.jaccard_smooth)},
             {"w-mel", format_csv_number(s_.loss.melanoma)},
             {"w-sk", format_csv_number(s_.loss.sk)},
-            {"flips", s_.flips ? "on" : "off"}};
+            {"augment", yang_augment_name(s_.augment)}};
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }
 
@@ -63,7 +63,7 @@ class SegClsTraining : public TrainingModel {
   int64_t open_training_data(LoaderOptions lo) override {
     lo.normalize = model_.spec.normalize;
     loader_ = std::make_unique<SegLoader>(
-        data_.train, yang_train_transform(model_.spec.input_h, model_.spec.input_w, s_.flips, s_.flips), lo);
+        data_.train, yang_train_transform(model_.spec.input_h, model_.spec.input_w, s_.augment), lo);
     return loader_->batches_per_epoch();
   }
   void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }

@@ -5,8 +5,8 @@
 //
 // The data: train rows train, val rows are the held-out set (io/seg_data.h).
 // Images are resized to the model's input size (192x256 for the ISIC 2017
-// copy here) and flipped at random, horizontally and vertically
-// (io/seg_augment.h yang_train_transform). The loss is the weighted sum of
+// copy here) and augmented as `augment` says: by default flipped at random,
+// horizontally and vertically (io/seg_augment.h yang_train_transform). The loss is the weighted sum of
 // SegClsLossWeights (per-pixel BCE, an optional soft Jaccard term, the two
 // BCEs). The held-out evaluation works at the input size (the masks resized
 // as the images are): the mean Jaccard index and the two AUCs; `eval segcls`
@@ -18,6 +18,7 @@
 
 #include "app/segcls_model.h"
 #include "app/training_run.h"
+#include "io/seg_augment.h"
 
 namespace skinmtl {
 
@@ -25,7 +26,7 @@ struct SegClsTrainingOptions {
   std::string data = "synthetic", data_dir = "../shared/data";  // load_seg_data's spec and folder
   SegClsModelSpec spec;  // tasks, decoder widths, lr multipliers, input size (the trunk's fields from the weights)
   SegClsLossWeights loss;
-  bool flips = true;
+  YangAugment augment = YangAugment::kFlips;
 };
 
 std::unique_ptr<TrainingModel> make_segcls_training(const TrainingOptions& options, const SegClsTrainingOptions& segcls);

@@ -210,6 +210,39 @@ SongVersion song_augment(Image& image, Image& mask, Rng& rng, const SongAugmentO
   return v;
 }
 
+const char* yang_augment_name(YangAugment a) {
+  switch (a) {
+    case YangAugment::kNone: return "none";
+    case YangAugment::kFlips: return "flips";
+    case YangAugment::kFull: return "full";
+  }
+  return "?";
+}
+
+bool parse_yang_augment(const std::string& text, YangAugment* out) {
+  for (YangAugment a : {YangAugment::kNone, YangAugment::kFlips, YangAugment::kFull})
+    if (text == yang_augment_name(a)) {
+      *out = a;
+      return true;
+    }
+  return false;
+}
+
+void yang_augment(Image& image, Image& mask, Rng& rng, YangAugment a, const YangAugmentOptions& o) {
+  check_pair(image, mask, "yang_augment");
+  if (a == YangAugment::kNone) return;
+  random_flips(image, mask, rng);
+  if (a == YangAugment::kFlips) return;
+  AffineParams p;
+  p.angle_degrees = rng.uniform(-o.max_rotation_degrees, o.max_rotation_degrees);
+  p.scale = rng.uniform(o.min_scale, o.max_scale);
+  p.shift_x = rng.uniform(-o.max_shift, o.max_shift);
+  p.shift_y = rng.uniform(-o.max_shift, o.max_shift);
+  image = affine_warp(image, p);
+  mask = affine_warp(mask, p, /*is_mask=*/true);
+  image = adjust_brightness(image, rng.uniform(o.min_brightness, o.max_brightness));
+}
+
 // ---- transforms for the loader ------------------------------------------------------------
 
 SegTransform song_train_transform(int size, const SongAugmentOptions& options) {
@@ -233,18 +266,17 @@ SegTransform song_test_transform(int size) {
   return t;
 }
 
-SegTransform yang_train_transform(int height, int width, bool hflip, bool vflip) {
+SegTransform yang_train_transform(int height, int width, YangAugment augment, const YangAugmentOptions& options) {
   SKINMTL_CHECK(height > 0 && width > 0, "yang_train_transform: bad size " << height << "x" << width);
   SegTransform t;
   std::ostringstream name;
-  name << "yang-train(resize " << height << "x" << width << (hflip ? ", hflip" : "")
-       << (vflip ? ", vflip" : "") << ")";
+  name << "yang-train(resize " << height << "x" << width << ", augment " << yang_augment_name(augment) << ")";
   t.name = name.str();
   t.out_height = height;
   t.out_width = width;
   t.apply = [=](Image& image, Image& mask, Rng& rng) {
     resize_pair(image, mask, height, width);
-    random_flips(image, mask, rng, hflip, vflip);
+    yang_augment(image, mask, rng, augment, options);
   };
   return t;
 }

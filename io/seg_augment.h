@@ -46,6 +46,17 @@
 // centres: destination pixel d takes source pixel floor((d + 0.5) * src / dst)),
 // so it stays exactly 0/255 with no threshold. random_flips: a horizontal and
 // a vertical flip, each with probability 1/2 (two draws, in that order).
+//
+// The abstract names no augmentation. YangAugment says what `train segcls`
+// applies after the resize:
+//
+//   none    nothing;
+//   flips   random_flips (the default);
+//   full    random_flips, then an affine warp (as Song's version 3, with
+//           YangAugmentOptions' ranges: any orientation is as likely as
+//           another in dermoscopy, so the rotation is wide), then a
+//           brightness factor. Draws in order: the two flips, angle, scale,
+//           shift x, shift y, brightness.
 #pragma once
 
 #include <functional>
@@ -106,6 +117,22 @@ const char* song_version_name(SongVersion v);  // "original", "hflip", ...
 // Returns which one was applied.
 SongVersion song_augment(Image& image, Image& mask, Rng& rng, const SongAugmentOptions& options = {});
 
+enum class YangAugment { kNone, kFlips, kFull };
+const char* yang_augment_name(YangAugment a);  // "none", "flips", "full"
+// "none" | "flips" | "full" -> the value; false for any other text.
+bool parse_yang_augment(const std::string& text, YangAugment* out);
+
+struct YangAugmentOptions {                      // for YangAugment::kFull
+  double max_rotation_degrees = 45;              // angle ~ U[-max, max]
+  double min_scale = 1.0, max_scale = 1.2;       // scale ~ U[min, max]: zooming in, so the
+                                                 // rotated corners show less black
+  double max_shift = 0.05;                       // shift ~ U[-max, max] x width (height)
+  double min_brightness = 0.8, max_brightness = 1.2;
+};
+
+// Yang, training: the augmentation `a` after the resize (see above).
+void yang_augment(Image& image, Image& mask, Rng& rng, YangAugment a, const YangAugmentOptions& options = {});
+
 // ---- what the segmentation loader applies ---------------------------------------------------
 
 // A pair transform as io/seg_loader.h sees it: a decoded image (RGB) and its
@@ -125,8 +152,9 @@ struct SegTransform {
 SegTransform song_train_transform(int size = 1024, const SongAugmentOptions& options = {});
 // Song, testing: letterbox to size x size only.
 SegTransform song_test_transform(int size = 1024);
-// Yang, training: resize_pair to height x width, then random_flips.
-SegTransform yang_train_transform(int height, int width, bool hflip = true, bool vflip = true);
+// Yang, training: resize_pair to height x width, then yang_augment.
+SegTransform yang_train_transform(int height, int width, YangAugment augment = YangAugment::kFlips,
+                                  const YangAugmentOptions& options = {});
 // Yang, testing: resize_pair only.
 SegTransform yang_test_transform(int height, int width);
 

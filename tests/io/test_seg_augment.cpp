@@ -120,6 +120,63 @@ TEST(SegAugment, RandomFlipsMoveTheMaskWithTheImage) {
   EXPECT_EQ(mask.data, rect_mask(4, 6, 0, 1, 0, 2).data);
 }
 
+TEST(SegAugment, YangFullAugmentationMovesTheMaskWithTheImage) {
+  // A bright square on black whose mask is the same square: after the flips
+  // and the warp the mask must still cover the bright pixels, and the
+  // brightness factor must not touch the mask.
+  const int H = 48, W = 64;
+  int warped = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    Image img(H, W, 3), mask = rect_mask(H, W, 10, 26, 8, 30);
+    for (int y = 10; y < 26; ++y)
+      for (int x = 8; x < 30; ++x)
+        for (int c = 0; c < 3; ++c) img.at(y, x, c) = 200;
+    const Image img0 = img;
+    Rng rng(seed);
+    yang_augment(img, mask, rng, YangAugment::kFull);
+    ASSERT_EQ(img.height, H);
+    ASSERT_EQ(mask.width, W);
+    int both = 0, either = 0;
+    for (int p = 0; p < H * W; ++p) {
+      ASSERT_TRUE(mask.data[p] == 0 || mask.data[p] == 255) << seed;
+      const bool lit = img.data[p * 3] >= 80, in = mask.data[p] == 255;
+      both += lit && in;
+      either += lit || in;
+    }
+    EXPECT_GT((double)both / either, 0.85) << seed;  // only the edges' bilinear pixels may differ
+    warped += img.data != img0.data;
+  }
+  EXPECT_EQ(warped, 40);  // a rotation of exactly 0 is a measure-zero draw
+}
+
+TEST(SegAugment, YangAugmentationsDrawInOrder) {
+  // With ranges that change nothing, full is flips: the flips are drawn
+  // first, and an identity warp and a factor of 1 give back every byte.
+  YangAugmentOptions still;
+  still.max_rotation_degrees = 0;
+  still.min_scale = still.max_scale = 1;
+  still.max_shift = 0;
+  still.min_brightness = still.max_brightness = 1;
+  Rng source(3);
+  const Image img0 = test::random_image(12, 15, 3, source), mask0 = rect_mask(12, 15, 2, 5, 3, 9);
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    Image a = img0, am = mask0, b = img0, bm = mask0, n = img0, nm = mask0;
+    Rng ra(seed), rb(seed), rn(seed);
+    yang_augment(a, am, ra, YangAugment::kFull, still);
+    yang_augment(b, bm, rb, YangAugment::kFlips);
+    yang_augment(n, nm, rn, YangAugment::kNone);
+    EXPECT_EQ(a.data, b.data) << seed;
+    EXPECT_EQ(am.data, bm.data) << seed;
+    EXPECT_EQ(n.data, img0.data);  // none changes nothing
+    EXPECT_EQ(nm.data, mask0.data);
+  }
+  YangAugment parsed = YangAugment::kNone;
+  EXPECT_TRUE(parse_yang_augment("full", &parsed));
+  EXPECT_EQ(parsed, YangAugment::kFull);
+  EXPECT_FALSE(parse_yang_augment("Full", &parsed));
+  EXPECT_EQ(parsed, YangAugment::kFull);  // untouched by a failed parse
+}
+
 TEST(SegAugment, SongSixVersionsEquallyLikelyAndConsistent) {
   // The image's red channel is the mask, so after any geometric version the
   // two must still agree; photometric versions leave the mask alone.
@@ -181,7 +238,8 @@ TEST(SegAugment, SongSixVersionsEquallyLikelyAndConsistent) {
 TEST(SegAugment, LoaderTransformsGiveTheirSize) {
   Rng rng(2);
   for (const SegTransform& t : {song_train_transform(20), song_test_transform(20),
-                                yang_train_transform(9, 11), yang_test_transform(9, 11)}) {
+                                yang_train_transform(9, 11), yang_train_transform(9, 11, YangAugment::kFull),
+                                yang_test_transform(9, 11)}) {
     Image img = test::random_image(12, 15, 3, rng), mask = rect_mask(12, 15, 2, 5, 3, 9);
     t.apply(img, mask, rng);
     EXPECT_EQ(img.height, t.out_height) << t.name;

@@ -90,10 +90,12 @@ class CliSegCls : public ::testing::Test {
 };
 
 TEST_F(CliSegCls, ResumedRunEqualsUninterruptedRun) {
+  // With the full augmentation: its random draws resume exactly too.
   const std::string a = dir_.path("a"), b = dir_.path("b"), log = dir_.path("log.txt");
-  ASSERT_EQ(sh(train_cmd(csv_, a, 5), log), 0) << test::read_file(log);
-  ASSERT_EQ(sh(train_cmd(csv_, b, 2), log), 0) << test::read_file(log);
-  ASSERT_EQ(sh(train_cmd(csv_, b, 5) + " --resume", log), 0) << test::read_file(log);
+  const std::string full = " --augment full";
+  ASSERT_EQ(sh(train_cmd(csv_, a, 5) + full, log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(csv_, b, 2) + full, log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(csv_, b, 5) + full + " --resume", log), 0) << test::read_file(log);
   EXPECT_NE(test::read_file(log).find("resumed from"), std::string::npos);
   // Byte for byte: the same weights (and BN statistics), and the same log rows.
   EXPECT_EQ(test::read_file(a + "/model.safetensors"), test::read_file(b + "/model.safetensors"));
@@ -109,8 +111,15 @@ TEST_F(CliSegCls, ResumedRunEqualsUninterruptedRun) {
   EXPECT_FALSE(std::isnan(la.column("heldout_auc_mean")[4]));
   for (const char* png : {"/curves.png", "/metrics.png"}) EXPECT_TRUE(std::filesystem::exists(a + png)) << png;
   // A resume with other options is refused, naming what differs.
-  EXPECT_NE(sh(train_cmd(csv_, b, 6) + " --resume --w-sk 2", log), 0);
+  EXPECT_NE(sh(train_cmd(csv_, b, 6) + full + " --resume --w-sk 2", log), 0);
   EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
+  EXPECT_NE(sh(train_cmd(csv_, b, 6) + " --resume", log), 0);  // the default augmentation, flips
+  EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
+  // An augmentation that does not exist is a usage error before any training.
+  EXPECT_EQ(sh(train_cmd(csv_, dir_.path("c"), 5) + " --augment blur", log), 2);
+  EXPECT_NE(test::read_file(log).find("--augment must be flips, full or none, got 'blur'"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("c") + "/log.csv"));
 }
 
 TEST_F(CliSegCls, EvalWritesIsicFilesAndItsAucsMatchTheMetricsCommand) {

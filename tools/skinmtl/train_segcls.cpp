@@ -57,7 +57,9 @@ std::string help() {
          "  --w-mel X --w-sk X  the two binary cross-entropies (default 1, 1)\n"
          "training:\n"
          "  --size HxW          input size (default 192x256)\n"
-         "  --no-flips          no random horizontal/vertical flips\n" +
+         "  --augment A         flips (random horizontal and vertical flips, default) | full\n"
+         "                      (the flips, then a rotation within +-45 degrees, a zoom of 1-1.2,\n"
+         "                      a shift within 5%, a brightness factor of 0.8-1.2) | none\n" +
          training_optimizer_help(defaults()) + training_run_help(defaults());
 }
 
@@ -84,11 +86,9 @@ int train_segcls(int argc, char** argv) {
   const TrainingDefaults d = defaults();
   std::vector<std::string> names = training_option_names(d);
   for (const char* n : {"data", "data-dir", "tasks", "decoder", "new-lr-mult", "head-lr-mult", "w-seg", "w-jaccard",
-                        "jaccard-smooth", "w-mel", "w-sk", "size"})
+                        "jaccard-smooth", "w-mel", "w-sk", "size", "augment"})
     names.push_back(n);
-  std::vector<std::string> flags = training_flag_names();
-  flags.push_back("no-flips");
-  const Args args(argc, argv, names, flags);
+  const Args args(argc, argv, names, training_flag_names());
   if (args.help()) {
     std::fputs(help().c_str(), stdout);
     return 0;
@@ -110,7 +110,9 @@ int train_segcls(int argc, char** argv) {
   s.loss.jaccard_smooth = args.get_double("jaccard-smooth", 100);
   s.loss.melanoma = args.get_double("w-mel", 1);
   s.loss.sk = args.get_double("w-sk", 1);
-  s.flips = !args.flag("no-flips");
+  const std::string augment = args.get("augment", "flips");
+  SKINMTL_USAGE_CHECK(parse_yang_augment(augment, &s.augment),
+                      "--augment must be flips, full or none, got '" << augment << "'");
   DataParallel dp(o.batch);
   const std::unique_ptr<TrainingModel> model = make_segcls_training(o, s);
   return run_training(o, *model, dp);
