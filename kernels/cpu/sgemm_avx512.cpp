@@ -221,6 +221,85 @@ AVX512 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
   }
 }
 
+// ---- the dot-product path: C = alpha * A * B^T + beta * C, both operands k-contiguous ----
+//
+// A (M, K) and B (N, K), rows contiguous along k: the dW products of the
+// convolutions (dy times the im2col matrix transposed). The path above would
+// transpose B into k-major panels, a pass as long as B that is worth it only
+// when each packed element is then used by many rows of A; dW's A has as few
+// rows as the layer has output channels (32 to 128 in Yang et al.'s decoder)
+// and a long k (the batch's output pixels), so there the transposes took as
+// long as the products or longer (bench_gemm). Here nothing is
+// packed: a DM x DN tile of C holds one 16-lane partial sum per element
+// (DM * DN = 24 registers), runs along k sixteen at a time reading the DM rows
+// of A and the DN rows of B where they lie, and adds its lanes up at the end
+// of each K block.
+//
+// Blocks: a K block of DKC steps keeps the DM rows of A (32 KiB) in L1 and a
+// DNC x DKC block of B (384 KiB) in L2 while every tile of A's rows passes
+// over it. The sum of each element runs over k in a fixed order (lane by lane
+// within a block, the lanes added in a fixed tree, blocks in order), so a
+// shape gives the same bits on every run.
+constexpr int DM = 4;
+constexpr int DN = 6;
+constexpr int64_t DKC = 2048;
+constexpr int64_t DNC = 48;
+
+// C[0:m, 0:n] gets A[0:m, 0:kc] * B[0:n, 0:kc]^T (rows lda and ldb apart),
+// written as `write` says. Rows past m or n read row 0 and are not written.
+AVX512 void dot_kernel(int64_t kc, const float* A, int64_t lda, const float* B, int64_t ldb, float* c,
+                       int64_t ldc, int m, int n, float alpha, float beta, Write write) {
+  const float* a[DM];
+  const float* b[DN];
+  for (int i = 0; i < DM; ++i) a[i] = A + (i < m ? i : 0) * lda;
+  for (int j = 0; j < DN; ++j) b[j] = B + (j < n ? j : 0) * ldb;
+  __m512 acc[DM][DN];
+#pragma GCC unroll 4
+  for (int i = 0; i < DM; ++i)
+#pragma GCC unroll 6
+    for (int j = 0; j < DN; ++j) acc[i][j] = _mm512_setzero_ps();
+  // Sixteen steps of k at a time; the last, partial one with masked loads.
+  // (The loops over i and j are unrolled, so acc lives in registers.)
+  for (int64_t k = 0; k < kc; k += 16) {
+    const __mmask16 lanes = kc - k >= 16 ? (__mmask16)0xFFFF : first_lanes(kc - k);
+    __m512 bv[DN];
+#pragma GCC unroll 6
+    for (int j = 0; j < DN; ++j) bv[j] = _mm512_maskz_loadu_ps(lanes, b[j] + k);
+#pragma GCC unroll 4
+    for (int i = 0; i < DM; ++i) {
+      const __m512 av = _mm512_maskz_loadu_ps(lanes, a[i] + k);
+#pragma GCC unroll 6
+      for (int j = 0; j < DN; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  float sum[DM][DN];
+#pragma GCC unroll 4
+  for (int i = 0; i < DM; ++i)
+#pragma GCC unroll 6
+    for (int j = 0; j < DN; ++j) sum[i][j] = alpha * _mm512_reduce_add_ps(acc[i][j]);
+  for (int i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    for (int j = 0; j < n; ++j)
+      row[j] = write == Write::Set ? sum[i][j] : write == Write::Add ? row[j] + sum[i][j] : sum[i][j] + beta * row[j];
+  }
+}
+
+AVX512 void sgemm_dot_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  for (int64_t pc = 0; pc < K; pc += DKC) {
+    const int64_t kc = lesser(DKC, K - pc);
+    // The first K block applies beta; later ones add to what it wrote.
+    const Write write = pc > 0 || beta == 1.0f ? Write::Add : beta == 0.0f ? Write::Set : Write::Scale;
+    for (int64_t jc = 0; jc < N; jc += DNC) {
+      const int64_t nc = lesser(DNC, N - jc);
+      for (int64_t ir = 0; ir < M; ir += DM)
+        for (int64_t jr = 0; jr < nc; jr += DN)
+          dot_kernel(kc, A + ir * lda + pc, lda, B + (jc + jr) * ldb + pc, ldb, C + ir * ldc + jc + jr, ldc,
+                     (int)lesser(DM, M - ir), (int)lesser(DN, nc - jr), alpha, beta, write);
+    }
+  }
+}
+
 // C = beta * C (beta == 0: zeros, C not read), for K == 0 or alpha == 0.
 AVX512 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
@@ -237,6 +316,15 @@ AVX512 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc) {
+  if (!trans_a && trans_b && sgemm_avx512_dot_pays(M, N, K))
+    sgemm_avx512_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_avx512_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_avx512_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                         int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
@@ -246,6 +334,20 @@ void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   float* a_pack = a_buf.get((size_t)(round_up(lesser(MC, M), MR) * lesser(KC, K)));
   float* b_pack = b_buf.get((size_t)(round_up(lesser(NC, N), NR) * lesser(KC, K)));
   sgemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, a_pack, b_pack);
+}
+
+void sgemm_avx512_dot(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  sgemm_dot_blocked(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool sgemm_avx512_dot_pays(int64_t M, int64_t N, int64_t K) {
+  return K >= kDotDepthPerRow * M && K >= kDotMinDepth;
 }
 
 }  // namespace skinmtl

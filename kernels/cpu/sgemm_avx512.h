@@ -23,6 +23,13 @@
 // C is a sum over k in increasing order within a KC block, blocks in order,
 // so a given shape gives the same bits on every run.
 //
+// A second path for C = alpha * A * B^T + beta * C (trans_a false, trans_b
+// true: both operands contiguous along k, as the convolutions' dW products
+// are) packs nothing and sums along k in registers (a dot product per element
+// of C, sgemm_avx512_dot). sgemm_avx512 takes it where the first path's
+// transposes of B would cost more than its products: few rows of A, a long
+// k (sgemm_avx512_dot_pays; the threshold is bench_gemm's).
+//
 // Single-threaded: gemm_cpu splits C over the OpenMP threads and calls this
 // per block.
 #pragma once
@@ -38,5 +45,23 @@ bool sgemm_avx512_supported();
 void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc);
+
+// Each path alone (tests and bench_gemm compare them), with sgemm_avx512's
+// contract. The packed path takes any transposes; the dot-product path
+// computes C = alpha * A * B^T + beta * C with A (M, K) and B (N, K).
+void sgemm_avx512_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                         int64_t ldc);
+void sgemm_avx512_dot(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc);
+
+// Whether sgemm_avx512 sends an A * B^T product of this shape down the
+// dot-product path: K >= kDotDepthPerRow * M and K >= kDotMinDepth. The
+// packed path's transposes cost about 1/M of its products, the dot-product
+// path's final sums about 1/K of its own: in bench_gemm the dot-product path
+// won from K of 2-4 times M on (M 32 to 256) and lost below.
+constexpr int64_t kDotDepthPerRow = 4;
+constexpr int64_t kDotMinDepth = 256;
+bool sgemm_avx512_dot_pays(int64_t M, int64_t N, int64_t K);
 
 }  // namespace skinmtl

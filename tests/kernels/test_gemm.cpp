@@ -80,12 +80,55 @@ TEST(Gemm, CpuSplitOverThreadsMatchesNaive) {
 }
 
 // skinmtl's AVX-512 SGEMM (kernels/cpu/sgemm_avx512.h) alone, on one thread,
-// against the naive loop in float64. The shapes cross every blocking edge of
-// the kernel: the 12 x 32 micro-tile (M 13, N 33), the K block of 256
+// against the naive loop in float64, through `call` (sgemm_avx512 or one of
+// its two paths). Leading dimensions wider than the matrices (a block of a
+// larger buffer, as gemm_cpu's split and conv2d's batched columns pass them).
+// beta 0 with C full of NaN: C must not be read.
+template <typename Call>
+void expect_own_kernel_matches_naive(int M, int N, int K, bool ta, bool tb, double alpha, double beta, Rng& rng,
+                                     const Call& call) {
+  SCOPED_TRACE(testing::Message() << M << "x" << N << "x" << K << " trans_a " << ta << " trans_b " << tb
+                                  << " alpha " << alpha << " beta " << beta);
+  const int pad = 3;  // extra columns in every stored row
+  const int a_rows = ta ? K : M, a_cols = ta ? M : K;
+  const int b_rows = tb ? N : K, b_cols = tb ? K : N;
+  const int lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
+  std::vector<double> A = test::uniform64({(int64_t)a_rows * lda}, rng).to_vector();
+  std::vector<double> B = test::uniform64({(int64_t)b_rows * ldb}, rng).to_vector();
+  std::vector<double> C = test::uniform64({(int64_t)M * ldc}, rng).to_vector();
+  // Dense copies for the naive loop.
+  std::vector<double> Ad(a_rows * a_cols), Bd(b_rows * b_cols), Cd(M * N);
+  for (int r = 0; r < a_rows; ++r)
+    for (int q = 0; q < a_cols; ++q) Ad[r * a_cols + q] = A[r * lda + q];
+  for (int r = 0; r < b_rows; ++r)
+    for (int q = 0; q < b_cols; ++q) Bd[r * b_cols + q] = B[r * ldb + q];
+  for (int r = 0; r < M; ++r)
+    for (int q = 0; q < N; ++q) Cd[r * N + q] = C[r * ldc + q];
+  const auto want = naive(ta, tb, M, N, K, alpha, Ad, Bd, beta, Cd);
+
+  std::vector<float> A32(A.begin(), A.end()), B32(B.begin(), B.end()), C32(C.begin(), C.end());
+  if (beta == 0.0)
+    for (int r = 0; r < M; ++r)
+      for (int q = 0; q < N; ++q) C32[r * ldc + q] = std::nanf("");
+  call(ta, tb, M, N, K, (float)alpha, A32.data(), lda, B32.data(), ldb, (float)beta, C32.data(), ldc);
+  double worst = 0;
+  for (int r = 0; r < M; ++r)
+    for (int q = 0; q < N; ++q) {
+      const double got = C32[r * ldc + q], w = want[r * N + q];
+      const double err = std::isnan(got) ? 1e30 : std::fabs(got - w) / (1e-4 + 1e-4 * std::fabs(w));
+      worst = std::max(worst, err);
+    }
+  EXPECT_LE(worst, 1.0) << "worst error in units of the tolerance 1e-4 + 1e-4 |want|";
+  // The padding columns of C are not C's: untouched.
+  for (int r = 0; r < M; ++r)
+    for (int q = N; q < ldc; ++q) ASSERT_EQ(C32[r * ldc + q], (float)C[r * ldc + q]) << "row " << r << " pad column " << q;
+}
+
+// The packed path, through sgemm_avx512 and alone. The shapes cross every
+// blocking edge: the 12 x 32 micro-tile (M 13, N 33), the K block of 256
 // (K 257, 513), the M block of 144 (M 145) and the N block of 4096 (N 4100),
-// and sizes below one tile (1 x 1 x 1, N 5). Leading dimensions wider than the
-// matrices (a block of a larger buffer, as gemm_cpu's split and conv2d's
-// batched columns pass them). beta 0 with C full of NaN: C must not be read.
+// and sizes below one tile (1 x 1 x 1, N 5). Through sgemm_avx512, the A * B^T
+// cases with K >= 4 M (29 x 70 x 513) take the dot-product path.
 TEST(Gemm, OwnAvx512KernelMatchesNaive) {
   if (!sgemm_avx512_supported()) GTEST_SKIP() << "this CPU (or OS) has no AVX-512";
   struct Case { int M, N, K; };
@@ -97,44 +140,34 @@ TEST(Gemm, OwnAvx512KernelMatchesNaive) {
       for (int tb = 0; tb < 2; ++tb)
         for (const double beta : {0.0, 1.0, -0.3})
           for (const double alpha : {1.0, 0.7}) {
-            SCOPED_TRACE(testing::Message() << c.M << "x" << c.N << "x" << c.K << " trans_a " << ta
-                                            << " trans_b " << tb << " alpha " << alpha << " beta " << beta);
-            const int pad = 3;  // extra columns in every stored row
-            const int a_rows = ta ? c.K : c.M, a_cols = ta ? c.M : c.K;
-            const int b_rows = tb ? c.N : c.K, b_cols = tb ? c.K : c.N;
-            const int lda = a_cols + pad, ldb = b_cols + pad, ldc = c.N + pad;
-            std::vector<double> A = test::uniform64({(int64_t)a_rows * lda}, rng).to_vector();
-            std::vector<double> B = test::uniform64({(int64_t)b_rows * ldb}, rng).to_vector();
-            std::vector<double> C = test::uniform64({(int64_t)c.M * ldc}, rng).to_vector();
-            // Dense copies for the naive loop.
-            std::vector<double> Ad(a_rows * a_cols), Bd(b_rows * b_cols), Cd(c.M * c.N);
-            for (int r = 0; r < a_rows; ++r)
-              for (int q = 0; q < a_cols; ++q) Ad[r * a_cols + q] = A[r * lda + q];
-            for (int r = 0; r < b_rows; ++r)
-              for (int q = 0; q < b_cols; ++q) Bd[r * b_cols + q] = B[r * ldb + q];
-            for (int r = 0; r < c.M; ++r)
-              for (int q = 0; q < c.N; ++q) Cd[r * c.N + q] = C[r * ldc + q];
-            const auto want = naive(ta, tb, c.M, c.N, c.K, alpha, Ad, Bd, beta, Cd);
-
-            std::vector<float> A32(A.begin(), A.end()), B32(B.begin(), B.end()), C32(C.begin(), C.end());
-            if (beta == 0.0)
-              for (int r = 0; r < c.M; ++r)
-                for (int q = 0; q < c.N; ++q) C32[r * ldc + q] = std::nanf("");
-            sgemm_avx512(ta, tb, c.M, c.N, c.K, (float)alpha, A32.data(), lda, B32.data(), ldb,
-                         (float)beta, C32.data(), ldc);
-            double worst = 0;
-            for (int r = 0; r < c.M; ++r)
-              for (int q = 0; q < c.N; ++q) {
-                const double got = C32[r * ldc + q], w = want[r * c.N + q];
-                const double err = std::isnan(got) ? 1e30 : std::fabs(got - w) / (1e-4 + 1e-4 * std::fabs(w));
-                worst = std::max(worst, err);
-              }
-            EXPECT_LE(worst, 1.0) << "worst error in units of the tolerance 1e-4 + 1e-4 |want|";
-            // The padding columns of C are not C's: untouched.
-            for (int r = 0; r < c.M; ++r)
-              for (int q = c.N; q < ldc; ++q)
-                ASSERT_EQ(C32[r * ldc + q], (float)C[r * ldc + q]) << "row " << r << " pad column " << q;
+            expect_own_kernel_matches_naive(c.M, c.N, c.K, ta, tb, alpha, beta, rng, sgemm_avx512);
+            expect_own_kernel_matches_naive(c.M, c.N, c.K, ta, tb, alpha, beta, rng, sgemm_avx512_packed);
           }
+}
+
+// The dot-product path (A * B^T). The shapes cross its edges: the 4 x 6 tile
+// (M 5, N 7), the 16-wide steps along k (K 17, 15), the K block of 2048
+// (K 2049, 4100), the block of 48 rows of B (N 49, 100), and sizes below one
+// tile.
+TEST(Gemm, OwnAvx512DotProductPathMatchesNaive) {
+  if (!sgemm_avx512_supported()) GTEST_SKIP() << "this CPU (or OS) has no AVX-512";
+  struct Case { int M, N, K; };
+  const Case cases[] = {{1, 1, 1}, {4, 6, 16}, {5, 7, 17}, {3, 2, 15}, {9, 49, 2049},
+                        {6, 100, 4100}, {2, 5, 0}};
+  Rng rng(17);
+  const auto dot = [](bool, bool, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    sgemm_avx512_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  };
+  for (const Case& c : cases)
+    for (const double beta : {0.0, 1.0, -0.3})
+      for (const double alpha : {1.0, 0.7}) expect_own_kernel_matches_naive(c.M, c.N, c.K, false, true, alpha, beta, rng, dot);
+  // Which path a shape takes: the dW products of few output channels over
+  // many pixels take the dot-product one, deep-channel ones the packed one.
+  EXPECT_TRUE(sgemm_avx512_dot_pays(32, 288, 38400));
+  EXPECT_TRUE(sgemm_avx512_dot_pays(64, 576, 3136));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(256, 2304, 196));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(8, 8, 100));  // too short for its final sums
 }
 
 // (cu)BLAS takes 32-bit ints: a size or leading dimension beyond INT_MAX must

@@ -2,7 +2,9 @@
 // OpenBLAS (as this process loaded it: OPENBLAS_CORETYPE decides its kernels),
 // on the matrix shapes the three models' convolutions produce, one thread and
 // then gemm_cpu's split over all threads. Each row also checks the two results
-// against each other (max |difference| relative to max |C|).
+// against each other (max |difference| relative to max |C|). The A * B^T rows
+// (the convolutions' dW) also time skinmtl's two paths for them on one thread,
+// the packed one and the dot-product one, and say which sgemm_avx512 takes.
 //
 //   make bench-gemm                      (bin/bench_gemm --reps 5)
 //   bin/bench_gemm --reps R --threads T
@@ -55,6 +57,12 @@ const Shape kShapes[] = {
     {"Yang 3x3 64 ch dx", true, false, 576, 1200, 64},
     {"Yang 3x3 32 ch dW", false, true, 32, 1152, 4800},
     {"Yang 3x3 128 ch dW", false, true, 128, 1152, 300},
+    {"Yang 3x3 32 ch dW b8 120x160", false, true, 32, 288, 38400},
+    {"Yang 3x3 64 ch dW b8 60x80", false, true, 64, 576, 9600},
+    {"Yang 3x3 128 ch dW b8 30x40", false, true, 128, 1152, 2400},
+    {"Yang 3x3 256 ch dW b8 15x20", false, true, 256, 2304, 600},
+    {"Song FPN 3x3 dW 64x64 b2", false, true, 256, 2304, 8192},
+    {"R50 layer1 1x1 dW b20", false, true, 64, 256, 62720},
 };
 
 template <typename F>
@@ -92,8 +100,8 @@ int main(int argc, char** argv) {
   openblas_set_num_threads(1);
   std::printf("bench_gemm: OpenBLAS %s kernels vs skinmtl AVX-512; min of %d runs; GFLOP/s\n",
               openblas_get_corename(), reps);
-  std::printf("%-32s %2s %5s %5s %5s  %9s %9s  %9s %9s  %8s\n", "shape", "op", "M", "N", "K",
-              "BLAS 1t", "ours 1t", "BLAS " , "ours", "rel diff");
+  std::printf("%-32s %2s %5s %5s %5s  %9s %9s  %9s %9s  %8s  %9s %9s  %s\n", "shape", "op", "M", "N", "K",
+              "BLAS 1t", "ours 1t", "BLAS " , "ours", "rel diff", "packed 1t", "dot 1t", "ours uses");
   std::printf("%-32s %2s %5s %5s %5s  %9s %9s  %8dt %8dt\n", "", "", "", "", "", "", "", threads, threads);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
@@ -113,6 +121,19 @@ int main(int argc, char** argv) {
                             C2.data(), s.N);
     };
     const double t_blas1 = min_seconds(reps, blas), t_ours1 = min_seconds(reps, ours);
+    // A * B^T both ways on one thread: the packed path and the dot-product
+    // one (sgemm_avx512 picks one by sgemm_avx512_dot_pays).
+    double t_packed1 = 0, t_dot1 = 0;
+    if (!s.ta && s.tb) {
+      t_packed1 = min_seconds(reps, [&] {
+        skinmtl::sgemm_avx512_packed(false, true, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f,
+                                     C2.data(), s.N);
+      });
+      t_dot1 = min_seconds(reps, [&] {
+        skinmtl::sgemm_avx512_dot(s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(), s.N);
+      });
+      ours();
+    }
     double diff = 0, scale = 0;
     for (size_t i = 0; i < C1.size(); ++i) {
       diff = std::max(diff, (double)std::fabs(C1[i] - C2[i]));
@@ -129,10 +150,14 @@ int main(int argc, char** argv) {
       skinmtl::gemm_cpu<float>(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f,
                                C2.data(), s.N);
     });
-    std::printf("%-32s %c%c %5lld %5lld %5lld  %9.1f %9.1f  %9.1f %9.1f  %8.1e\n", s.what,
+    std::printf("%-32s %c%c %5lld %5lld %5lld  %9.1f %9.1f  %9.1f %9.1f  %8.1e", s.what,
                 s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', (long long)s.M, (long long)s.N, (long long)s.K,
                 flop / t_blas1 * 1e-9, flop / t_ours1 * 1e-9, flop / t_blas * 1e-9,
                 flop / t_ours * 1e-9, diff / std::max(scale, 1e-30));
+    if (t_dot1 > 0)
+      std::printf("  %9.1f %9.1f  %s", flop / t_packed1 * 1e-9, flop / t_dot1 * 1e-9,
+                  skinmtl::sgemm_avx512_dot_pays(s.M, s.N, s.K) ? "dot" : "packed");
+    std::printf("\n");
   }
   return 0;
 }
