@@ -11,6 +11,10 @@
 // blocks otherwise, each a multiple of 16 (whole vector registers), each one
 // single-threaded product over the whole K (sgemm_avx512 or cblas). The blocks
 // depend only on the shape and the thread count, so a run repeats bit for bit.
+// skinmtl's kernel has two paths (kernels/cpu/sgemm_avx512.h); gemm_cpu picks
+// one for the whole product, before the split, and each element of C is then
+// summed in the same order whatever block it falls in: the same bits on any
+// number of threads.
 // Measured (2 cores, bench_cpu, OpenBLAS Haswell kernels, before
 // sgemm_avx512): with OpenBLAS's threads, ResNet-50 forward batch 1 0.089 s,
 // and threading the pointwise loops then lost time (Yang step 1.59 -> 1.46 s,
@@ -92,11 +96,16 @@ void gemm_cpu<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
                      float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   gemm_check_int_range(M, N, K, lda, ldb, ldc);
+  const bool own = g_own_kernel.load();
+  const bool dot = own && !trans_a && trans_b && sgemm_avx512_dot_pays(M, N, K);  // on the whole shape
   split_over_threads(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc,
-                     [&, own = g_own_kernel.load()](int64_t m, int64_t n, const float* a,
-                                                    const float* b, float* c) {
+                     [&](int64_t m, int64_t n, const float* a, const float* b, float* c) {
+                       if (dot) {
+                         sgemm_avx512_dot(m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                         return;
+                       }
                        if (own) {
-                         sgemm_avx512(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                         sgemm_avx512_packed(trans_a, trans_b, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
                          return;
                        }
                        cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), (int)m, (int)n, (int)K,

@@ -235,9 +235,9 @@ AVX512 void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
 // of A and the DN rows of B where they lie, and adds its lanes up at the end
 // of each K block.
 //
-// Blocks: a K block of DKC steps keeps the DM rows of A (32 KiB) in L1 and a
-// DNC x DKC block of B (384 KiB) in L2 while every tile of A's rows passes
-// over it. The sum of each element runs over k in a fixed order (lane by lane
+// Blocks: a K block of DKC steps and DNC rows of B: the block of B (384 KiB)
+// stays in L2 while every tile of A's rows passes over it, and a tile's DM
+// rows of A (32 KiB) stay there while it walks the block's rows of B. The sum of each element runs over k in a fixed order (lane by lane
 // within a block, the lanes added in a fixed tree, blocks in order), so a
 // shape gives the same bits on every run.
 constexpr int DM = 4;

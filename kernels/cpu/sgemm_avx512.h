@@ -28,7 +28,8 @@
 // are) packs nothing and sums along k in registers (a dot product per element
 // of C, sgemm_avx512_dot). sgemm_avx512 takes it where the first path's
 // transposes of B would cost more than its products: few rows of A, a long
-// k (sgemm_avx512_dot_pays; the threshold is bench_gemm's).
+// k (sgemm_avx512_dot_pays, on the shape it is given; gemm_cpu asks it once
+// for the whole product before splitting C over the threads).
 //
 // Single-threaded: gemm_cpu splits C over the OpenMP threads and calls this
 // per block.

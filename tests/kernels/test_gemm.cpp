@@ -1,6 +1,9 @@
 // The GEMM wrapper against a naive triple loop, every transpose combination.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "framework/dispatch.h"
 #include "kernels/cpu/sgemm_avx512.h"
@@ -45,9 +48,10 @@ TEST(Gemm, CpuMatchesNaiveForAllTransposes) {
 // Products large enough to be split over the OpenMP threads (kernels/cpu/gemm.cpp):
 // by columns when C is wide, by rows when it is tall, with sizes that leave a
 // ragged last block, in both precisions, overwriting (beta 0) and accumulating.
+// The last two take the dot-product path with trans_a 0 and trans_b 1.
 TEST(Gemm, CpuSplitOverThreadsMatchesNaive) {
   struct Case { int M, N, K; };
-  const Case cases[] = {{37, 301, 29}, {301, 37, 29}, {70, 70, 70}};
+  const Case cases[] = {{37, 301, 29}, {301, 37, 29}, {70, 70, 70}, {24, 75, 700}, {150, 40, 700}};
   Rng rng(12);
   for (const Case& c : cases)
     for (int ta = 0; ta < 2; ++ta)
@@ -77,6 +81,35 @@ TEST(Gemm, CpuSplitOverThreadsMatchesNaive) {
           }
           set_gemm_cpu_own_kernel(true);  // back to the default
         }
+}
+
+// gemm_cpu's float32 product gives the same bits on one thread as on all of
+// them, on both paths of skinmtl's kernel: the path is chosen for the whole
+// product, and each element's sum runs in one order whatever block holds it.
+// (A row split halves M, which alone would have sent 160 x 40 x 400 to the
+// dot-product path on two threads and the packed one on one.)
+TEST(Gemm, CpuFloatBitsDoNotDependOnTheThreadCount) {
+  if (!sgemm_avx512_supported()) GTEST_SKIP() << "this CPU (or OS) has no AVX-512";
+  const int threads = omp_get_max_threads();
+  if (threads < 2) GTEST_SKIP() << "one thread here";
+  struct Case { int M, N, K; bool ta, tb; };
+  const Case cases[] = {{160, 40, 400, false, true}, {24, 75, 700, false, true}, {150, 40, 700, false, true},
+                        {37, 301, 290, false, false}, {301, 37, 290, true, true}};
+  Rng rng(21);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.M << "x" << c.N << "x" << c.K << " trans_a " << c.ta << " trans_b " << c.tb);
+    const std::vector<double> A64 = test::uniform64({(int64_t)c.M * c.K}, rng).to_vector();
+    const std::vector<double> B64 = test::uniform64({(int64_t)c.K * c.N}, rng).to_vector();
+    const std::vector<float> A(A64.begin(), A64.end()), B(B64.begin(), B64.end());
+    std::vector<float> C1(c.M * c.N, std::nanf("")), Cn(c.M * c.N, std::nanf(""));
+    omp_set_num_threads(1);
+    gemm_cpu<float>(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.data(), c.ta ? c.M : c.K, B.data(), c.tb ? c.K : c.N, 0.0f,
+                    C1.data(), c.N);
+    omp_set_num_threads(threads);
+    gemm_cpu<float>(c.ta, c.tb, c.M, c.N, c.K, 1.0f, A.data(), c.ta ? c.M : c.K, B.data(), c.tb ? c.K : c.N, 0.0f,
+                    Cn.data(), c.N);
+    EXPECT_EQ(0, std::memcmp(C1.data(), Cn.data(), C1.size() * sizeof(float)));
+  }
 }
 
 // skinmtl's AVX-512 SGEMM (kernels/cpu/sgemm_avx512.h) alone, on one thread,
@@ -128,7 +161,8 @@ void expect_own_kernel_matches_naive(int M, int N, int K, bool ta, bool tb, doub
 // blocking edge: the 12 x 32 micro-tile (M 13, N 33), the K block of 256
 // (K 257, 513), the M block of 144 (M 145) and the N block of 4096 (N 4100),
 // and sizes below one tile (1 x 1 x 1, N 5). Through sgemm_avx512, the A * B^T
-// cases with K >= 4 M (29 x 70 x 513) take the dot-product path.
+// cases with K >= 4 M and K >= 256 (12 x 32 x 256, 13 x 33 x 257,
+// 29 x 70 x 513) take the dot-product path.
 TEST(Gemm, OwnAvx512KernelMatchesNaive) {
   if (!sgemm_avx512_supported()) GTEST_SKIP() << "this CPU (or OS) has no AVX-512";
   struct Case { int M, N, K; };
