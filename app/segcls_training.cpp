@@ -33,7 +33,8 @@ class SegClsTraining : public TrainingModel {
     const SegClsConfig& c = s_.spec.config;
     std::string widths;
     for (int w : c.decoder_widths) widths += (widths.empty() ? "" : ",") + std::to_string(w);
-    return {{"tasks", segcls_tasks_name(c.tasks)},
+    std::map<std::string, std::string> f{
+            {"tasks", segcls_tasks_name(c.tasks)},
             {"decoder", widths},
             {"new-lr-mult", format_csv_number(c.new_weight_lr_mult)},
             {"head-lr-mult", format_csv_number(c.head_weight_lr_mult)},
@@ -43,7 +44,11 @@ class SegClsTraining : public TrainingModel {
             {"jaccard-smooth", format_csv_number(s_.loss.jaccard_smooth)},
             {"w-mel", format_csv_number(s_.loss.melanoma)},
             {"w-sk", format_csv_number(s_.loss.sk)},
-            {"augment", yang_augment_name(s_.augment)}};
+            {"flips", s_.augment == YangAugment::kNone ? "off" : "on"}};
+    // (Written as before --augment existed, so those runs still resume;
+    // full, which adds to the flips, is the one key more.)
+    if (s_.augment == YangAugment::kFull) f["augment"] = yang_augment_name(s_.augment);
+    return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }
 
