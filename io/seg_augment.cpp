@@ -164,6 +164,23 @@ void random_flips(Image& image, Image& mask, Rng& rng, bool horizontal, bool ver
   }
 }
 
+namespace {
+
+// The affine map with its parameters drawn in order (angle, scale, shift x,
+// shift y), applied to the image and to the mask.
+void random_affine_pair(Image& image, Image& mask, Rng& rng, double max_rotation_degrees, double min_scale,
+                        double max_scale, double max_shift) {
+  AffineParams p;
+  p.angle_degrees = rng.uniform(-max_rotation_degrees, max_rotation_degrees);
+  p.scale = rng.uniform(min_scale, max_scale);
+  p.shift_x = rng.uniform(-max_shift, max_shift);
+  p.shift_y = rng.uniform(-max_shift, max_shift);
+  image = affine_warp(image, p);
+  mask = affine_warp(mask, p, /*is_mask=*/true);
+}
+
+}  // namespace
+
 const char* song_version_name(SongVersion v) {
   switch (v) {
     case SongVersion::kOriginal: return "original";
@@ -190,16 +207,9 @@ SongVersion song_augment(Image& image, Image& mask, Rng& rng, const SongAugmentO
       image = vflip(image);
       mask = vflip(mask);
       break;
-    case SongVersion::kAffine: {
-      AffineParams p;
-      p.angle_degrees = rng.uniform(-o.max_rotation_degrees, o.max_rotation_degrees);
-      p.scale = rng.uniform(o.min_scale, o.max_scale);
-      p.shift_x = rng.uniform(-o.max_shift, o.max_shift);
-      p.shift_y = rng.uniform(-o.max_shift, o.max_shift);
-      image = affine_warp(image, p);
-      mask = affine_warp(mask, p, /*is_mask=*/true);
+    case SongVersion::kAffine:
+      random_affine_pair(image, mask, rng, o.max_rotation_degrees, o.min_scale, o.max_scale, o.max_shift);
       break;
-    }
     case SongVersion::kBrightness:
       image = adjust_brightness(image, rng.uniform(o.min_brightness, o.max_brightness));
       break;
@@ -233,13 +243,7 @@ void yang_augment(Image& image, Image& mask, Rng& rng, YangAugment a, const Yang
   if (a == YangAugment::kNone) return;
   random_flips(image, mask, rng);
   if (a == YangAugment::kFlips) return;
-  AffineParams p;
-  p.angle_degrees = rng.uniform(-o.max_rotation_degrees, o.max_rotation_degrees);
-  p.scale = rng.uniform(o.min_scale, o.max_scale);
-  p.shift_x = rng.uniform(-o.max_shift, o.max_shift);
-  p.shift_y = rng.uniform(-o.max_shift, o.max_shift);
-  image = affine_warp(image, p);
-  mask = affine_warp(mask, p, /*is_mask=*/true);
+  random_affine_pair(image, mask, rng, o.max_rotation_degrees, o.min_scale, o.max_scale, o.max_shift);
   image = adjust_brightness(image, rng.uniform(o.min_brightness, o.max_brightness));
 }
 
