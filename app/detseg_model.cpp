@@ -61,6 +61,7 @@ std::string detseg_spec_to_json(const DetSegSpec& s) {
                      {"pos_fraction", c.roi_sample.pos_fraction}};
   j["focal_alpha"] = c.focal_alpha;
   j["focal_gamma"] = c.focal_gamma;
+  j["cls_loss"] = detseg_cls_loss_name(c.cls_loss);
   j["rpn_reg_weight"] = c.rpn_reg_weight;
   j["smooth_l1_beta"] = c.smooth_l1_beta;
   j["jaccard_smooth"] = c.jaccard_smooth;
@@ -102,6 +103,9 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     c.roi_sample.pos_fraction = r.at("pos_fraction").get<double>();
     c.focal_alpha = j.at("focal_alpha").get<double>();
     c.focal_gamma = j.at("focal_gamma").get<double>();
+    // Absent from the files written before the focal loss: they trained with the cross-entropy.
+    const std::string cls_loss = j.value("cls_loss", std::string("ce"));
+    SKINMTL_CHECK(parse_detseg_cls_loss(cls_loss, &c.cls_loss), "cls_loss must be focal or ce, got '" << cls_loss << "'");
     c.rpn_reg_weight = j.at("rpn_reg_weight").get<double>();
     c.smooth_l1_beta = j.at("smooth_l1_beta").get<double>();
     c.jaccard_smooth = j.at("jaccard_smooth").get<double>();

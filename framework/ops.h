@@ -240,6 +240,13 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
 Tensor sigmoid_focal_loss(const Tensor& logits, const Tensor& targets, const Tensor& weights,
                           double alpha = 0.25, double gamma = 2.0);
 
+// Focal loss over a softmax (the Classify subnet's L_cls, "the same as" eq. 2 with three classes;
+// kernels/softmax_focal_loss.h), averaged over the rows:
+//   (1/N) sum_n -alpha (1 - p_n)^gamma log p_n,  p_n = softmax(x_n)[label_n]
+// logits (N, K), labels (N) class indices 0 .. K-1 stored as floats (no "ignore" value) -> shape ().
+// gamma = 0, alpha = 1 is softmax_cross_entropy. gamma >= 0. Saved for backward: logits, labels, lse.
+Tensor softmax_focal_loss(const Tensor& logits, const Tensor& labels, double alpha = 0.25, double gamma = 2.0);
+
 // Soft Jaccard distance (Song eq. 5, second term; Keras-contrib's jaccard_distance): for each row n of
 // (N, ...) probabilities p and targets t (same shape),
 //   J_n = smooth * (1 - (sum_j p t + smooth) / (sum_j (p + t - p t) + smooth)),

@@ -105,6 +105,23 @@ std::vector<Tensor> pyramid_for_heads(const std::vector<Tensor>& P) {
 
 }  // namespace
 
+const char* detseg_cls_loss_name(DetSegClsLoss l) {
+  switch (l) {
+    case DetSegClsLoss::Focal: return "focal";
+    case DetSegClsLoss::CrossEntropy: return "ce";
+  }
+  return "?";
+}
+
+bool parse_detseg_cls_loss(const std::string& name, DetSegClsLoss* out) {
+  for (DetSegClsLoss l : {DetSegClsLoss::Focal, DetSegClsLoss::CrossEntropy})
+    if (name == detseg_cls_loss_name(l)) {
+      *out = l;
+      return true;
+    }
+  return false;
+}
+
 BoxCoder roi_box_coder() {
   BoxCoder c;
   c.wx = c.wy = 10;
@@ -284,7 +301,10 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
   const std::vector<Tensor> P_heads = pyramid_for_heads(P);
   const RoiHeads::BoxOutput box = roi_heads->box_forward(P_heads, rois);
   phase.next("box losses");
-  out.cls = softmax_cross_entropy(box.class_logits, host_tensor(classes_host, {R}, dev));
+  const Tensor roi_classes = host_tensor(classes_host, {R}, dev);
+  out.cls = cfg_.cls_loss == DetSegClsLoss::Focal
+                ? softmax_focal_loss(box.class_logits, roi_classes, cfg_.focal_alpha, cfg_.focal_gamma)
+                : softmax_cross_entropy(box.class_logits, roi_classes);
   std::vector<float> fg_weight(R * 4);
   for (int64_t i = 0; i < R; ++i)
     for (int k = 0; k < 4; ++k) fg_weight[i * 4 + k] = classes_host[i] > 0.5f ? 1.0f : 0.0f;

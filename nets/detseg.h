@@ -110,6 +110,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "framework/module.h"
@@ -121,6 +122,12 @@
 #include "nets/rpn.h"
 
 namespace skinmtl {
+
+// The Classify subnet's loss: eq. 2's focal loss over the softmax (the paper's),
+// or the softmax cross-entropy (Mask R-CNN's).
+enum class DetSegClsLoss { Focal, CrossEntropy };
+const char* detseg_cls_loss_name(DetSegClsLoss l);       // "focal" | "ce"
+bool parse_detseg_cls_loss(const std::string& name, DetSegClsLoss* out);  // false: no such name
 
 struct DetSegConfig {
   ResNetConfig backbone;  // classes is forced to 0 (a trunk)
@@ -136,6 +143,11 @@ struct DetSegConfig {
   ProposalParams test_proposals{1000, 1000, 0.7, 0.0};
   RoiSampleParams roi_sample;      // 128 RoIs per image, a quarter foreground
   double focal_alpha = 0.25, focal_gamma = 2.0;  // eq. 2
+  // The Classify subnet's L_cls. The paper computes it "the same as" the RPN's (eq. 2, the
+  // focal loss with focal_alpha and focal_gamma), over the three classes' softmax
+  // (softmax_focal_loss); Mask R-CNN, which the paper builds on, uses the softmax
+  // cross-entropy (the loss of the models written before this option existed).
+  DetSegClsLoss cls_loss = DetSegClsLoss::Focal;
   double rpn_reg_weight = 10.0;                  // rho, eq. 1
   double smooth_l1_beta = 1.0;                   // eq. 3
   double jaccard_smooth = 100.0;                 // delta, eq. 5

@@ -211,6 +211,10 @@ std::vector<Case> cases() {
                {randn({7, 5}, rng, 3.0), rand_uniform({7, 5}, rng, 0.0, 1.0),
                 rand_uniform({7, 5}, rng, 0.5, 1.5)},
                {1, 2}});
+  c.push_back({"softmax_focal_loss",
+               [](const std::vector<Tensor>& v) { return softmax_focal_loss(v[0], v[1], 0.5, 1.5); },
+               {randn({6, 3}, rng, 3.0), labels_of({2, 0, 0, 1, 2, 1})},
+               {1}});
   c.push_back({"soft_jaccard_distance",
                [](const std::vector<Tensor>& v) { return soft_jaccard_distance(v[0], v[1], 1.0); },
                {rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0), rand_uniform({3, 2, 5, 4}, rng, 0.0, 1.0)},

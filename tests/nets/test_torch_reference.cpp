@@ -39,7 +39,8 @@
 //     non-integer ratios, up and down), smooth_l1_loss (F.smooth_l1_loss with
 //     reduction='none', times the weights), sigmoid_focal_loss (eq. 2 written
 //     in torch; and, with alpha = 1 and RetinaNet's alpha_t as the weights,
-//     torchvision.ops.sigmoid_focal_loss on 0/1 targets), soft_jaccard_distance
+//     torchvision.ops.sigmoid_focal_loss on 0/1 targets), softmax_focal_loss
+//     (F.log_softmax and the focal factor, written in torch), soft_jaccard_distance
 //     (written in torch).
 //
 // The metric. For an output a (skinmtl) and its reference b (PyTorch):
@@ -541,6 +542,21 @@ std::vector<OpCase> op_cases() {
                  [](const Tensor& x, const std::map<std::string, Tensor>& f) {
                    return sigmoid_focal_loss(x, f.at("y"), f.at("w"), 1.0, f.at("gamma").item());
                  }});
+  }
+  // softmax_focal_loss: the Classify subnet's three classes and a wider row, several (alpha, gamma).
+  k = 0;
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.6, 0.5}, {1.0, 0.0}}) {
+    for (int64_t K : {3, 7}) {
+      std::vector<double> labels(10);
+      for (size_t n = 0; n < labels.size(); ++n) labels[n] = (double)(n < (size_t)K ? n : rng.randint(0, (int)K));
+      c.push_back({"softmax_focal." + std::to_string(k++), u({10, K}, -6, 6),
+                   {{"labels", Tensor::from_vector(labels, {10}, DType::F64)},
+                    {"alpha", scalar64(alpha)},
+                    {"gamma", scalar64(gamma)}},
+                   [](const Tensor& x, const std::map<std::string, Tensor>& f) {
+                     return softmax_focal_loss(x, f.at("labels"), f.at("alpha").item(), f.at("gamma").item());
+                   }});
+    }
   }
   // soft_jaccard_distance: the paper's smooth 100 and a small one; masks of
   // (N, 1, H, W) and soft targets; one empty target row.

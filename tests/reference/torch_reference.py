@@ -60,6 +60,8 @@ Three jobs:
                            (Song eq. 2; log p and log(1-p) by F.logsigmoid)
         focal_torchvision  torchvision.ops.sigmoid_focal_loss(x, y, alpha, gamma, reduction='sum')
                            (RetinaNet's alpha / 1 - alpha weighting)
+        softmax_focal      mean over rows of -alpha (1-p)^gamma log p, log p = F.log_softmax(x)[label]
+                           (the Classify subnet's eq. 2 over three classes)
         jaccard            mean over rows of smooth (1 - (sum p t + smooth) / (sum (p + t - p t) + smooth))
       For each case writes "<kind>.<k>.y" (the output) and "<kind>.<k>.dx" (the
       gradient of x after y.backward(dy)), in the dtype of x.
@@ -301,6 +303,11 @@ def ops_case(kind, get):
     if kind == "focal_torchvision":
         return x, torchvision.ops.sigmoid_focal_loss(x, get("y"), alpha=float(get("alpha")),
                                                      gamma=float(get("gamma")), reduction="sum")
+    if kind == "softmax_focal":
+        labels = get("labels").long()
+        alpha, gamma = float(get("alpha")), float(get("gamma"))
+        log_p = F.log_softmax(x, dim=1).gather(1, labels[:, None])[:, 0]
+        return x, (-alpha * (1 - log_p.exp()) ** gamma * log_p).mean()
     if kind == "jaccard":
         t, smooth = get("t"), float(get("smooth"))
         inter = (x * t).flatten(1).sum(1)

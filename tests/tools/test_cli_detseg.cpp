@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/detseg_model.h"
 #include "io/csv_log.h"
 #include "io/safetensors.h"
 #include "io/synthetic.h"
@@ -92,9 +93,40 @@ TEST_F(CliDetSeg, ResumedRunEqualsUninterruptedRun) {
   EXPECT_TRUE(f.has("roi_heads.mask_logits.weight"));
   EXPECT_TRUE(f.has("fpn.lateral.3.weight"));
   EXPECT_TRUE(f.has("backbone.layer4.2.conv3.weight"));
+  // The Classify subnet's loss is the paper's focal loss unless told otherwise,
+  // and the model file says which; a file written before the option read as
+  // the cross-entropy it was trained with.
+  EXPECT_EQ(j.at("cls_loss").get<std::string>(), "focal");
+  nlohmann::json old_file = j;
+  old_file.erase("cls_loss");
+  EXPECT_EQ(detseg_spec_from_json(old_file.dump(), "a file without cls_loss").config.cls_loss,
+            DetSegClsLoss::CrossEntropy);
   // A resume with other options is refused, naming what differs.
   EXPECT_NE(sh(train_cmd(manifest_, b, 3) + " --resume --seed 9", log), 0);
   EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
+  EXPECT_NE(sh(train_cmd(manifest_, b, 3) + " --resume --cls-loss ce", log), 0);
+  EXPECT_NE(test::read_file(log).find("cls-loss"), std::string::npos) << test::read_file(log);
+}
+
+// --cls-loss ce trains the Classify subnet with the softmax cross-entropy: on
+// the same first batch its loss is above 4 times the focal one (alpha = 0.25,
+// and (1 - p)^2 < 1). A bad name is a usage error before any work.
+TEST_F(CliDetSeg, ClsLossChoosesTheClassifySubnetsLoss) {
+  const std::string focal = dir_.path("focal"), ce = dir_.path("ce"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, focal, 0), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(manifest_, ce, 0) + " --cls-loss ce", log), 0) << test::read_file(log);
+  const double f = read_csv_columns(focal + "/log.csv").column("cls").at(0);
+  const double c = read_csv_columns(ce + "/log.csv").column("cls").at(0);
+  EXPECT_GT(f, 0.0);
+  EXPECT_GT(c, 4 * f) << "focal " << f << ", cross-entropy " << c;
+  EXPECT_EQ(nlohmann::json::parse(load_safetensors(ce + "/model.safetensors").meta("detseg_config"))
+                .at("cls_loss")
+                .get<std::string>(),
+            "ce");
+  EXPECT_EQ(sh(train_cmd(manifest_, dir_.path("bad"), 0) + " --cls-loss hinge", log), 2);
+  EXPECT_NE(test::read_file(log).find("--cls-loss must be focal or ce, got 'hinge'"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("bad") + "/log.csv"));
 }
 
 // Hostile detector metadata: a letterbox of 100000 pixels, an IoU threshold
@@ -110,7 +142,8 @@ TEST_F(CliDetSeg, HostileModelMetadataIsRefusedByName) {
   for (const Case& c : {Case{"/size", 100000, "size must be in [64, 8192], got 100000"},
                         Case{"/roi_sample/fg_iou", 1.5, "roi_sample.fg_iou must be in [0, 1], got 1.5"},
                         Case{"/anchor_sizes", nlohmann::json::array(), "anchor_sizes must have 1 to 16 entries"},
-                        Case{"/input_std/0", 0, "input_std[0] must be in (0, 1000]"}}) {
+                        Case{"/input_std/0", 0, "input_std[0] must be in (0, 1000]"},
+                        Case{"/cls_loss", "hinge", "cls_loss must be focal or ce, got 'hinge'"}}) {
     test::write_model_with_edit(a + "/model.safetensors", bad, "detseg_config", c.pointer, c.value);
     EXPECT_NE(sh(std::string(kBin) + " eval detseg --model " + bad + " --data synthetic:" + manifest_ +
                      " --device cpu --out " + dir_.path("ev"),

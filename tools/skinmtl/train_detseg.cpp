@@ -48,6 +48,8 @@ std::string help() {
          training_model_help() +
          "  --channels N        FPN width (default 256)\n"
          "  --rois N            sampled RoIs per image (default 128)\n"
+         "  --cls-loss L        the Classify subnet's loss: focal (eq. 2 over the softmax, as the\n"
+         "                      paper; default) | ce (softmax cross-entropy, Mask R-CNN's)\n"
          "training (paper defaults):\n"
          "  --phase1 N          iterations of phase 1: the RoI heads (default 40000)\n"
          "  --phase2 N          iterations of phase 2: FPN, RPN and heads (default 80000)\n"
@@ -64,7 +66,7 @@ int train_detseg(int argc, char** argv) {
   const TrainingDefaults d = defaults();
   std::vector<std::string> names = training_option_names(d);
   for (const char* n : {"data", "data-dir", "size", "augment", "channels", "rois", "phase1", "phase2", "phase3",
-                        "clip-norm"})
+                        "clip-norm", "cls-loss"})
     names.push_back(n);
   const Args args(argc, argv, names, training_flag_names());
   if (args.help()) {
@@ -93,6 +95,9 @@ int train_detseg(int argc, char** argv) {
   SKINMTL_USAGE_CHECK(augment == "song" || augment == "none", "--augment must be song or none, got '" << augment << "'");
   s.augment = augment == "song";
   s.clip_norm = args.get_double("clip-norm", 5.0);
+  const std::string cls_loss = args.get("cls-loss", "focal");
+  SKINMTL_USAGE_CHECK(parse_detseg_cls_loss(cls_loss, &s.spec.config.cls_loss),
+                      "--cls-loss must be focal or ce, got '" << cls_loss << "'");
   DataParallel dp(o.batch);
   const std::unique_ptr<TrainingModel> model = make_detseg_training(o, s, dp);
   return run_training(o, *model, dp);

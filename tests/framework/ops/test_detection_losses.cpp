@@ -1,7 +1,7 @@
-// smooth_l1_loss, sigmoid_focal_loss and soft_jaccard_distance (Song et al.
-// 2019, eqs. 3, 2 and 5; kernels/<op>.h, framework/ops/<op>.cpp): values
+// smooth_l1_loss, sigmoid_focal_loss, softmax_focal_loss and soft_jaccard_distance
+// (Song et al. 2019, eqs. 3, 2 and 5; kernels/<op>.h, framework/ops/<op>.cpp): values
 // worked out by hand or from the textbook formula, extreme inputs, gradient
-// checks in float64, CPU-vs-CUDA parity, errors. One file for the three: the
+// checks in float64, CPU-vs-CUDA parity, errors. One file for the four: the
 // last tests run them side by side.
 #include <cmath>
 
@@ -217,6 +217,156 @@ TEST(SigmoidFocalLossCuda, ParityOddShapes) {
   }
 }
 
+// ---- softmax focal loss (the Classify subnet's L_cls) ------------------------------------------
+
+// Class indices 0 .. K-1 as floats, each class at least once when N >= K.
+Tensor random_labels(int64_t N, int64_t K, Rng& rng, DType dt = DType::F64) {
+  std::vector<double> v((size_t)N);
+  for (int64_t n = 0; n < N; ++n) v[(size_t)n] = n < K ? (double)n : (double)rng.randint(0, (int)K);
+  return Tensor::from_vector(v, {N}, dt);
+}
+
+// The textbook formula in double: -alpha (1 - p)^gamma log p, p the softmax of the label.
+double naive_softmax_focal(const std::vector<double>& x, int64_t c, double alpha, double gamma) {
+  double z = 0;
+  for (double v : x) z += std::exp(v);
+  const double p = std::exp(x[(size_t)c]) / z;
+  return -alpha * std::pow(1 - p, gamma) * std::log(p);
+}
+
+TEST(SoftmaxFocalLoss, ForwardValuesByHandAndFromTheFormula) {
+  // Equal logits over 3 classes: p = 1/3, FL = alpha (2/3)^2 ln 3 (alpha 0.25, gamma 2).
+  for (DType dt : {DType::F64, DType::F32}) {
+    Tensor L = softmax_focal_loss(Tensor::zeros({2, 3}, dt), vec({0, 2}, dt));
+    EXPECT_EQ(L.shape(), Shape{});
+    EXPECT_NEAR(L.item(), 0.25 * (4.0 / 9.0) * std::log(3.0), dt == DType::F64 ? 1e-15 : 1e-7) << dtype_name(dt);
+  }
+  const std::vector<double> x{0.3, 2, -1, 0.5, -3, 4, 1, 1, 1.5, -2, 0, 7};  // 4 rows of 3
+  const std::vector<double> c{0, 2, 1, 1};
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.75, 0.0}, {1.0, 0.5}, {0.5, 3.0}}) {
+    double want = 0;
+    for (int n = 0; n < 4; ++n)
+      want += naive_softmax_focal({x.begin() + 3 * n, x.begin() + 3 * n + 3}, (int64_t)c[n], alpha, gamma);
+    EXPECT_NEAR(softmax_focal_loss(Tensor::from_vector(x, {4, 3}, DType::F64), vec(c), alpha, gamma).item(), want / 4, 1e-14)
+        << "alpha " << alpha << " gamma " << gamma;
+  }
+}
+
+TEST(SoftmaxFocalLoss, GammaZeroAlphaOneIsSoftmaxCrossEntropy) {
+  Rng rng(78);
+  Tensor x = uniform64({9, 4}, rng, -4.0, 4.0).set_requires_grad();
+  Tensor y = x.detach().set_requires_grad();
+  const Tensor labels = random_labels(9, 4, rng);
+  Tensor a = softmax_focal_loss(x, labels, 1.0, 0.0), b = softmax_cross_entropy(y, labels);
+  EXPECT_NEAR(a.item(), b.item(), 1e-14);
+  a.backward();
+  b.backward();
+  const std::vector<double> ga = x.grad().to_vector(), gb = y.grad().to_vector();
+  for (size_t i = 0; i < ga.size(); ++i) EXPECT_NEAR(ga[i], gb[i], 1e-15) << i;
+}
+
+TEST(SoftmaxFocalLoss, TwoClassesIsEq2) {
+  // Logits (0, z): the softmax's second probability is sigmoid(z), so label 1
+  // is eq. 2's positive term on z and label 0 its negative one, loss and gradient.
+  Rng rng(79);
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {0.6, 0.5}}) {
+    const Tensor z = uniform64({8}, rng, -5.0, 5.0);
+    const Tensor y = random_targets({8}, rng, false);
+    std::vector<double> rows;
+    for (double v : z.to_vector()) rows.insert(rows.end(), {0.0, v});
+    Tensor x2 = Tensor::from_vector(rows, {8, 2}, DType::F64).set_requires_grad();
+    Tensor z1 = z.detach().set_requires_grad();
+    Tensor a = softmax_focal_loss(x2, y, alpha, gamma);
+    Tensor b = sigmoid_focal_loss(z1, y, Tensor::ones({8}, DType::F64), alpha, gamma);
+    EXPECT_NEAR(a.item(), b.item() / 8, 1e-14);
+    a.backward();
+    b.backward();
+    const std::vector<double> g2 = x2.grad().to_vector(), g1 = z1.grad().to_vector();
+    for (int n = 0; n < 8; ++n) {
+      EXPECT_NEAR(g2[2 * n + 1], g1[n] / 8, 1e-14) << n;
+      EXPECT_NEAR(g2[2 * n], -g1[n] / 8, 1e-14) << n;  // a row's gradient sums to 0
+    }
+  }
+}
+
+TEST(SoftmaxFocalLoss, ExtremeLogitsStayFinite) {
+  // Certain and right: loss and gradient 0 (gamma > 0). Certain and wrong by
+  // 100: p = e^-100, FL = alpha 100, and the gradient tends to the
+  // cross-entropy's times alpha: -alpha on the label, +alpha on the winner.
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = Tensor::from_vector(std::vector<double>{100, 0, 0, 0, 100, 0}, {2, 3}, dt).set_requires_grad();
+    Tensor L = softmax_focal_loss(x, vec({0, 0}, dt));
+    EXPECT_NEAR(L.item(), 0.25 * 100 / 2, 1e-5) << dtype_name(dt);
+    L.backward();
+    const std::vector<double> g = x.grad().to_vector();
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(g[k], 0.0, 1e-30) << dtype_name(dt) << " k " << k;
+    EXPECT_NEAR(g[3], -0.25 / 2, 1e-7) << dtype_name(dt);
+    EXPECT_NEAR(g[4], 0.25 / 2, 1e-7) << dtype_name(dt);
+    EXPECT_NEAR(g[5], 0.0, 1e-30) << dtype_name(dt);
+  }
+}
+
+TEST(SoftmaxFocalLoss, GradCheck) {
+  Rng rng(80);
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {1.0, 0.0}, {0.6, 0.5}, {0.25, 3.0}}) {
+    auto f = [alpha, gamma](const std::vector<Tensor>& v) { return softmax_focal_loss(v[0], v[1], alpha, gamma); };
+    EXPECT_GRADCHECK(f, {uniform64({7, 3}, rng, -4.0, 4.0), random_labels(7, 3, rng)}, {}, {1});
+    EXPECT_GRADCHECK(f, {uniform64({5, 6}, rng, -3.0, 3.0), random_labels(5, 6, rng)}, {}, {1});
+  }
+}
+
+TEST(SoftmaxFocalLoss, NoRowsIsZero) {
+  Tensor x = Tensor::zeros({0, 3}).set_requires_grad();
+  Tensor L = softmax_focal_loss(x, Tensor::zeros({0}));
+  EXPECT_EQ(L.item(), 0.0);
+  L.backward();
+  EXPECT_EQ(x.grad().numel(), 0);
+}
+
+TEST(SoftmaxFocalLoss, Errors) {
+  Tensor x = Tensor::zeros({3, 3});
+  try {
+    softmax_focal_loss(x, Tensor::from_vector(std::vector<double>{0, 3, 1}, {3}));
+    ADD_FAILURE() << "a label out of range was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("label 3 of row 1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::from_vector(std::vector<double>{0, 0.5, 1}, {3})), Error);
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::from_vector(std::vector<double>{0, -1, 1}, {3})), Error);  // no ignore
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::zeros({2})), Error);
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::zeros({3}, DType::F64)), Error);
+  EXPECT_THROW(softmax_focal_loss(Tensor::zeros({3}), Tensor::zeros({3})), Error);
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::zeros({3}), 0.25, -1.0), Error);
+  EXPECT_THROW(softmax_focal_loss(x, Tensor::zeros({3}).set_requires_grad()), Error);
+}
+
+TEST(SoftmaxFocalLossCuda, ParityOddShapes) {
+  REQUIRE_CUDA();
+  Rng rng(81);
+  for (auto [alpha, gamma] : {std::pair<double, double>{0.25, 2.0}, {1.0, 0.0}, {0.6, 0.5}}) {
+    auto f = [alpha, gamma](const std::vector<Tensor>& v) { return softmax_focal_loss(v[0], v[1], alpha, gamma); };
+    test::expect_cpu_cuda_parity(f, {randn({257, 3}, rng, 3.0), random_labels(257, 3, rng, DType::F32)}, 1e-5, 1e-6,
+                                 {1});
+    // Extreme logits, more classes.
+    test::expect_cpu_cuda_parity(f, {randn({13, 11}, rng, 40.0), random_labels(13, 11, rng, DType::F32)}, 1e-5,
+                                 1e-6, {1});
+  }
+}
+
+TEST(SoftmaxFocalLossCuda, BadLabelMakesLossAndItsGradientRowNaN) {
+  REQUIRE_CUDA();
+  Tensor x = Tensor::zeros({3, 3}).to(Device::CUDA).set_requires_grad();
+  Tensor L = softmax_focal_loss(x, Tensor::from_vector(std::vector<double>{1, 4, 0}, {3}).to(Device::CUDA));
+  EXPECT_TRUE(std::isnan(L.to(Device::CPU).item()));
+  L.backward();
+  const std::vector<double> g = x.grad().to(Device::CPU).to_vector();
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_FALSE(std::isnan(g[k])) << k;
+    EXPECT_TRUE(std::isnan(g[3 + k])) << k;
+    EXPECT_FALSE(std::isnan(g[6 + k])) << k;
+  }
+}
+
 // ---- soft Jaccard distance --------------------------------------------------------------------
 
 TEST(SoftJaccardDistance, ForwardValuesByHand) {
@@ -334,7 +484,10 @@ TEST(DetectionLossesCuda, LossesAreBitwiseDeterministic) {
   const double a = smooth_l1_loss(x, t, w).to(Device::CPU).item();
   const double b = sigmoid_focal_loss(x, t, w).to(Device::CPU).item();
   const double c = soft_jaccard_distance(w, t).to(Device::CPU).item();
+  const Tensor labels = random_labels(777, 23, rng, DType::F32).to(Device::CUDA);
+  const double d = softmax_focal_loss(x, labels).to(Device::CPU).item();
   for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(softmax_focal_loss(x, labels).to(Device::CPU).item(), d);
     EXPECT_EQ(smooth_l1_loss(x, t, w).to(Device::CPU).item(), a);
     EXPECT_EQ(sigmoid_focal_loss(x, t, w).to(Device::CPU).item(), b);
     EXPECT_EQ(soft_jaccard_distance(w, t).to(Device::CPU).item(), c);
@@ -347,6 +500,7 @@ TEST(DetectionLossesCuda, MixedDevicesAreRejected) {
   EXPECT_THROW(smooth_l1_loss(g, a, g), Error);
   EXPECT_THROW(sigmoid_focal_loss(g, g, a), Error);
   EXPECT_THROW(soft_jaccard_distance(g, a), Error);
+  EXPECT_THROW(softmax_focal_loss(g, Tensor::zeros({2})), Error);
 }
 
 }  // namespace
