@@ -152,13 +152,13 @@ void resize_pair(Image& image, Image& mask, int out_h, int out_w) {
   mask = resize_mask_nearest(mask, out_h, out_w);
 }
 
-void random_flips(Image& image, Image& mask, Rng& rng, bool horizontal, bool vertical) {
+void random_flips(Image& image, Image& mask, Rng& rng) {
   check_pair(image, mask, "random_flips");
-  if (horizontal && rng.uniform() < 0.5) {
+  if (rng.uniform() < 0.5) {
     image = hflip(image);
     mask = hflip(mask);
   }
-  if (vertical && rng.uniform() < 0.5) {
+  if (rng.uniform() < 0.5) {
     image = vflip(image);
     mask = vflip(mask);
   }

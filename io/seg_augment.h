@@ -97,10 +97,9 @@ Image resize_mask_nearest(const Image& mask, int out_height, int out_width);
 
 // Yang: image bilinear, mask nearest, both to out_height x out_width.
 void resize_pair(Image& image, Image& mask, int out_height, int out_width);
-// Yang: a horizontal flip with probability 1/2 (when `horizontal`), then a
-// vertical one with probability 1/2 (when `vertical`). A disabled flip draws
-// nothing.
-void random_flips(Image& image, Image& mask, Rng& rng, bool horizontal = true, bool vertical = true);
+// Yang: a horizontal flip with probability 1/2, then a vertical one with
+// probability 1/2 (two draws). `--augment none` skips the call.
+void random_flips(Image& image, Image& mask, Rng& rng);
 
 struct SongAugmentOptions {
   double max_rotation_degrees = 10;             // angle ~ U[-max, max]

@@ -97,7 +97,7 @@ void gemm_cpu<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
   if (M == 0 || N == 0) return;
   gemm_check_int_range(M, N, K, lda, ldb, ldc);
   const bool own = g_own_kernel.load();
-  const bool dot = own && !trans_a && trans_b && sgemm_avx512_dot_pays(M, N, K);  // on the whole shape
+  const bool dot = own && sgemm_avx512_dot_pays(trans_a, trans_b, M, N, K);  // on the whole shape
   split_over_threads(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc,
                      [&](int64_t m, int64_t n, const float* a, const float* b, float* c) {
                        if (dot) {

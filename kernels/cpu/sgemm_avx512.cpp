@@ -316,7 +316,7 @@ AVX512 void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 void sgemm_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc) {
-  if (!trans_a && trans_b && sgemm_avx512_dot_pays(M, N, K))
+  if (sgemm_avx512_dot_pays(trans_a, trans_b, M, N, K))
     sgemm_avx512_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else
     sgemm_avx512_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -346,8 +346,8 @@ void sgemm_avx512_dot(int64_t M, int64_t N, int64_t K, float alpha, const float*
   sgemm_dot_blocked(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-bool sgemm_avx512_dot_pays(int64_t M, int64_t N, int64_t K) {
-  return K >= kDotDepthPerRow * M && K >= kDotMinDepth;
+bool sgemm_avx512_dot_pays(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
+  return !trans_a && trans_b && K >= kDotDepthPerRow * M && K >= kDotMinDepth;
 }
 
 }  // namespace skinmtl

@@ -56,13 +56,14 @@ void sgemm_avx512_packed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
 void sgemm_avx512_dot(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                       int64_t ldb, float beta, float* C, int64_t ldc);
 
-// Whether sgemm_avx512 sends an A * B^T product of this shape down the
-// dot-product path: K >= kDotDepthPerRow * M and K >= kDotMinDepth. The
+// Whether sgemm_avx512 sends a product down the dot-product path: an A * B^T
+// (trans_a false, trans_b true; only then do both operands run along k) with
+// K >= kDotDepthPerRow * M and K >= kDotMinDepth. The
 // packed path's transposes cost about 1/M of its products, the dot-product
 // path's final sums about 1/K of its own: in bench_gemm the dot-product path
 // won from K of 2-4 times M on (M 32 to 256) and lost below.
 constexpr int64_t kDotDepthPerRow = 4;
 constexpr int64_t kDotMinDepth = 256;
-bool sgemm_avx512_dot_pays(int64_t M, int64_t N, int64_t K);
+bool sgemm_avx512_dot_pays(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K);
 
 }  // namespace skinmtl

@@ -198,10 +198,14 @@ TEST(Gemm, OwnAvx512DotProductPathMatchesNaive) {
       for (const double alpha : {1.0, 0.7}) expect_own_kernel_matches_naive(c.M, c.N, c.K, false, true, alpha, beta, rng, dot);
   // Which path a shape takes: the dW products of few output channels over
   // many pixels take the dot-product one, deep-channel ones the packed one.
-  EXPECT_TRUE(sgemm_avx512_dot_pays(32, 288, 38400));
-  EXPECT_TRUE(sgemm_avx512_dot_pays(64, 576, 3136));
-  EXPECT_FALSE(sgemm_avx512_dot_pays(256, 2304, 196));
-  EXPECT_FALSE(sgemm_avx512_dot_pays(8, 8, 100));  // too short for its final sums
+  EXPECT_TRUE(sgemm_avx512_dot_pays(false, true, 32, 288, 38400));
+  EXPECT_TRUE(sgemm_avx512_dot_pays(false, true, 64, 576, 3136));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(false, true, 256, 2304, 196));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(false, true, 8, 8, 100));  // too short for its final sums
+  // Only A * B^T has both operands along k.
+  EXPECT_FALSE(sgemm_avx512_dot_pays(false, false, 32, 288, 38400));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(true, true, 32, 288, 38400));
+  EXPECT_FALSE(sgemm_avx512_dot_pays(true, false, 32, 288, 38400));
 }
 
 // (cu)BLAS takes 32-bit ints: a size or leading dimension beyond INT_MAX must

@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
                 flop / t_ours * 1e-9, diff / std::max(scale, 1e-30));
     if (t_dot1 > 0)
       std::printf("  %9.1f %9.1f  %s", flop / t_packed1 * 1e-9, flop / t_dot1 * 1e-9,
-                  skinmtl::sgemm_avx512_dot_pays(s.M, s.N, s.K) ? "dot" : "packed");
+                  skinmtl::sgemm_avx512_dot_pays(s.ta, s.tb, s.M, s.N, s.K) ? "dot" : "packed");
     std::printf("\n");
   }
   return 0;
