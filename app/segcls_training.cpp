@@ -46,8 +46,9 @@ class SegClsTraining : public TrainingModel {
             {"w-sk", format_csv_number(s_.loss.sk)},
             {"flips", s_.augment == YangAugment::kNone ? "off" : "on"}};
     // (Written as before --augment existed, so those runs still resume;
-    // full, which adds to the flips, is the one key more.)
-    if (s_.augment == YangAugment::kFull) f["augment"] = yang_augment_name(s_.augment);
+    // full, which adds to the flips, is the one key more, with its ranges.)
+    if (s_.augment == YangAugment::kFull)
+      f["augment"] = std::string(yang_augment_name(s_.augment)) + ": " + yang_augment_ranges(YangAugmentOptions{});
     return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }

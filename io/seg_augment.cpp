@@ -238,6 +238,13 @@ bool parse_yang_augment(const std::string& text, YangAugment* out) {
   return false;
 }
 
+std::string yang_augment_ranges(const YangAugmentOptions& o) {
+  std::ostringstream t;
+  t << "rotation +-" << o.max_rotation_degrees << ", scale " << o.min_scale << "-" << o.max_scale << ", shift "
+    << o.max_shift << ", brightness " << o.min_brightness << "-" << o.max_brightness;
+  return t.str();
+}
+
 void yang_augment(Image& image, Image& mask, Rng& rng, YangAugment a, const YangAugmentOptions& o) {
   check_pair(image, mask, "yang_augment");
   if (a == YangAugment::kNone) return;

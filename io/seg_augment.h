@@ -129,6 +129,11 @@ struct YangAugmentOptions {                      // for YangAugment::kFull
   double min_brightness = 0.8, max_brightness = 1.2;
 };
 
+// The ranges in words, e.g. "rotation +-45, scale 1-1.2, shift 0.05, brightness
+// 0.8-1.2": what a training run's fingerprint records, so that a resume under a
+// build with other ranges is refused rather than mixing the two.
+std::string yang_augment_ranges(const YangAugmentOptions& o);
+
 // Yang, training: the augmentation `a` after the resize (see above).
 void yang_augment(Image& image, Image& mask, Rng& rng, YangAugment a, const YangAugmentOptions& options = {});
 

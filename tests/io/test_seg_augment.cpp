@@ -144,6 +144,20 @@ TEST(SegAugment, YangFullAugmentationMovesTheMaskWithTheImage) {
   EXPECT_EQ(warped, 40);  // a rotation of exactly 0 is a measure-zero draw
 }
 
+// What a run's fingerprint records of --augment full: every range, so that
+// another build's ranges change it.
+TEST(SegAugment, YangRangesInWordsNameEveryRange) {
+  const YangAugmentOptions d;
+  EXPECT_EQ(yang_augment_ranges(d), "rotation +-45, scale 1-1.2, shift 0.05, brightness 0.8-1.2");
+  for (int field = 0; field < 6; ++field) {
+    YangAugmentOptions o;
+    double* v[6] = {&o.max_rotation_degrees, &o.min_scale, &o.max_scale, &o.max_shift, &o.min_brightness,
+                    &o.max_brightness};
+    *v[field] += 0.01;
+    EXPECT_NE(yang_augment_ranges(o), yang_augment_ranges(d)) << field;
+  }
+}
+
 TEST(SegAugment, YangAugmentationsDrawInOrder) {
   // With ranges that change nothing, full is flips: the flips are drawn
   // first, and an identity warp and a factor of 1 give back every byte.
