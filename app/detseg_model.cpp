@@ -105,7 +105,8 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     c.focal_gamma = j.at("focal_gamma").get<double>();
     // Absent from the files written before the focal loss: they trained with the cross-entropy.
     const std::string cls_loss = j.value("cls_loss", std::string("ce"));
-    SKINMTL_CHECK(parse_detseg_cls_loss(cls_loss, &c.cls_loss), "cls_loss must be focal or ce, got '" << cls_loss << "'");
+    SKINMTL_CHECK(parse_detseg_cls_loss(cls_loss, &c.cls_loss),
+                  "cls_loss must be focal or ce, got '" << cls_loss << "'");
     c.rpn_reg_weight = j.at("rpn_reg_weight").get<double>();
     c.smooth_l1_beta = j.at("smooth_l1_beta").get<double>();
     c.jaccard_smooth = j.at("jaccard_smooth").get<double>();

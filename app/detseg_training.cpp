@@ -52,14 +52,15 @@ class DetSegTraining : public TrainingModel {
   // Phases 1 and 2 shape the run; phase 3 may be lengthened on resume.
   std::map<std::string, std::string> fingerprint() const override {
     std::map<std::string, std::string> f{{"size", std::to_string(d_.spec.size)},
-            {"channels", std::to_string(d_.spec.config.channels)},
-            {"rois", std::to_string(d_.spec.config.roi_sample.batch_size)},
-            {"augment", d_.augment ? "song" : "none"},
-            {"clip-norm", format_csv_number(d_.clip_norm)},
-            {"phase1", std::to_string(d_.phase1)},
-            {"phase2", std::to_string(d_.phase2)}};
+                                         {"channels", std::to_string(d_.spec.config.channels)},
+                                         {"rois", std::to_string(d_.spec.config.roi_sample.batch_size)},
+                                         {"augment", d_.augment ? "song" : "none"},
+                                         {"clip-norm", format_csv_number(d_.clip_norm)},
+                                         {"phase1", std::to_string(d_.phase1)},
+                                         {"phase2", std::to_string(d_.phase2)}};
     // Runs written before --cls-loss trained with the cross-entropy and have no key for it.
-    if (d_.spec.config.cls_loss != DetSegClsLoss::CrossEntropy) f["cls-loss"] = detseg_cls_loss_name(d_.spec.config.cls_loss);
+    const DetSegClsLoss cls_loss = d_.spec.config.cls_loss;
+    if (cls_loss != DetSegClsLoss::CrossEntropy) f["cls-loss"] = detseg_cls_loss_name(cls_loss);
     return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }

@@ -126,7 +126,7 @@ namespace skinmtl {
 // The Classify subnet's loss: eq. 2's focal loss over the softmax (the paper's),
 // or the softmax cross-entropy (Mask R-CNN's).
 enum class DetSegClsLoss { Focal, CrossEntropy };
-const char* detseg_cls_loss_name(DetSegClsLoss l);       // "focal" | "ce"
+const char* detseg_cls_loss_name(DetSegClsLoss l);                        // "focal" | "ce"
 bool parse_detseg_cls_loss(const std::string& name, DetSegClsLoss* out);  // false: no such name
 
 struct DetSegConfig {

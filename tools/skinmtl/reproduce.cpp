@@ -204,8 +204,9 @@ Recipe song_recipe(const std::string& budget, bool smoke, const std::string& out
   const std::string clip = gpu ? "5" : "25";
   Step train{"train the three phases",
              {"train", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--size", size, "--phase1", p1,
-              "--phase2", p2, "--phase3", p3, "--batch", "2", "--lr", "0.001", "--clip-norm", clip, "--cls-loss", "focal", "--eval-every",
-              every, "--ckpt-every", smoke ? "3" : "100", "--seed", "1", "--device", device, "--out", out + "/train"},
+              "--phase2", p2, "--phase3", p3, "--batch", "2", "--lr", "0.001", "--clip-norm", clip, "--cls-loss",
+              "focal", "--eval-every", every, "--ckpt-every", smoke ? "3" : "100", "--seed", "1", "--device", device,
+              "--out", out + "/train"},
              out + "/train/model.safetensors", out + "/train/checkpoint.safetensors", out + "/train/log.csv"};
   Step eval{"evaluate on ISIC 2017 val (150 images, at each image's own size)",
             {"eval", "detseg", "--data", "isic2017", "--data-dir", data_dir, "--model", out + "/train/model.safetensors",

@@ -247,7 +247,8 @@ TEST(SoftmaxFocalLoss, ForwardValuesByHandAndFromTheFormula) {
     double want = 0;
     for (int n = 0; n < 4; ++n)
       want += naive_softmax_focal({x.begin() + 3 * n, x.begin() + 3 * n + 3}, (int64_t)c[n], alpha, gamma);
-    EXPECT_NEAR(softmax_focal_loss(Tensor::from_vector(x, {4, 3}, DType::F64), vec(c), alpha, gamma).item(), want / 4, 1e-14)
+    const Tensor logits = Tensor::from_vector(x, {4, 3}, DType::F64);
+    EXPECT_NEAR(softmax_focal_loss(logits, vec(c), alpha, gamma).item(), want / 4, 1e-14)
         << "alpha " << alpha << " gamma " << gamma;
   }
 }
