@@ -124,7 +124,7 @@ TOOL_OBJ := $(TOOL_SRC:%.cpp=$(BUILD)/%.o)
 LIB := $(BUILD)/libskinmtl.a
 TEST_BIN := $(BUILD)/skinmtl_tests
 
-.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-gpu bench-conv-layout bench-detseg-host bench-dp clean
+.PHONY: all test test-build deps weights quickstart bench-cpu bench-gemm bench-conv-cpu bench-gpu bench-conv-layout bench-detseg-host bench-dp clean
 all: bin/skinmtl
 
 $(BUILD)/%.o: %.cpp
@@ -327,6 +327,17 @@ bin/bench_gemm: $(BENCH_GEMM_OBJ) $(LIB)
 
 bench-gemm: bin/bench_gemm
 	bin/bench_gemm $(BENCH_ARGS)
+
+# `make bench-conv-cpu`: the CPU's im2col and Winograd paths for the models'
+# 3x3 stride-1 convolutions, forward and data gradient (tools/bench_conv_cpu).
+BENCH_CONV_CPU_OBJ := $(BUILD)/tools/bench_conv_cpu/main.o
+
+bin/bench_conv_cpu: $(BENCH_CONV_CPU_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+bench-conv-cpu: bin/bench_conv_cpu
+	bin/bench_conv_cpu $(BENCH_ARGS)
 
 # `make bench-detseg-host`: the host's part of Song et al.'s iteration (RPN
 # targets, anchors) at 1024 x 1024, which a GPU run cannot hide

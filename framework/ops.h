@@ -118,6 +118,12 @@ ConvBackend conv_backend();
 // output has fewer than `small_output` pixels, up to `max_columns` columns.
 // The defaults are measured; this is for benchmarks comparing other choices.
 void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns);
+// Whether the CPU runs 3x3 stride-1 convolutions' forward and data gradient by
+// Winograd's F(2x2, 3x3) (kernels/conv2d.h, Conv2dCpuWinograd), from how many
+// input and output channels and output tiles. On by default, from 32 channels
+// and 128 tiles (SKINMTL_WINOGRAD=0 turns it off); for benchmarks and tests
+// comparing the two paths.
+void set_conv_cpu_winograd(bool enabled, int min_channels = 32, int64_t min_tiles = 128);
 
 // What runs the CPU GEMMs (kernels/gemm.h): skinmtl's AVX-512 kernel for
 // float32 where the CPU has AVX-512, and OpenBLAS, named with the kernels it

@@ -38,7 +38,9 @@
 // Implementations:
 //   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, or per group of
 //                                            images where the output is small (below),
-//                                            float and double.
+//                                            float and double; 3x3 stride-1 forward and
+//                                            data gradient by Winograd's F(2x2, 3x3)
+//                                            (kernels/conv2d_winograd.h, below).
 //   CUDA  (kernels/cuda/conv2d_im2col.cu):   the same with CUDA im2col/col2im and gemm_cuda.
 //   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math (no TF32) by default, so it
 //                                            matches the CPU to float tolerance; TF32
@@ -125,15 +127,64 @@ inline int conv2d_cpu_images_per_gemm(const Conv2dShape& sh) {
   return (int)((sh.N + groups - 1) / groups);
 }
 
-// Elements of the CPU kernels' scratch: the col matrix of one group of images
-// and, when a group holds several, their output (forward) or dy (backward) as
-// a (K, G*P*Q) matrix after it. G = 1 under the 1x1 shortcut needs none (the
-// scratch may then be null).
-inline int64_t conv2d_cpu_scratch_elems(const Conv2dShape& sh) {
+// ---- the CPU's Winograd path -----------------------------------------------------
+// 3x3 convolutions with stride 1 and dilation 1 (ResNet-50's stride-1 3x3s,
+// the FPN's, the RPN's and the mask head's 3x3s, Yang et al.'s decoder) run
+// their forward and their data gradient through Winograd's F(2x2, 3x3)
+// (kernels/conv2d_winograd.h): 2.25 times fewer multiplications and no im2col
+// matrix. Their weight gradient stays with im2col. Where it pays, measured
+// per layer (2 threads, forward; tools/bench_conv_cpu): with at least 32
+// input and output channels (16: 1.1 ms against 1.2 ms by im2col, 32 channels
+// at 60x80, batch 8: 5.6 -> 2.6 ms), at least 128 output tiles of 2x2 in the
+// batch (one 14x14 image, 49 tiles: 0.9 ms either way; one 7x7 at 512
+// channels, 16 tiles: 1.4 -> 3.7 ms; 8 images of 8x10, 160 tiles: 2.2 ->
+// 1.6 ms) and at most 2^18 filters (C*K; the transformed weights, 16 C K
+// elements, then fit 16 MiB: 3072 -> 256 channels at 8x10, batch 8, 35 ms
+// either way, while the weights' transform and the products' packing read
+// and write 50 MB each).
+// A setting, as the grouping is: the tests drive small shapes through both
+// paths, benchmarks compare them, and SKINMTL_WINOGRAD=0 in the environment
+// turns it off for a whole run.
+struct Conv2dCpuWinograd {
+  bool enabled = true;
+  int min_channels = 32;                   // input and output channels at least
+  int64_t min_tiles = 128;                 // output tiles (N ceil(P/2) ceil(Q/2)) at least
+  int64_t max_filters = int64_t(1) << 18;  // C * K at most
+  // Elements of V and M together that one block of tiles aims at (a whole
+  // tile row at least; kernels/conv2d_winograd.h): 4M, 16 MiB in float32.
+  int64_t block_elems = int64_t(1) << 22;
+};
+Conv2dCpuWinograd conv2d_cpu_winograd();
+void set_conv2d_cpu_winograd(const Conv2dCpuWinograd& w);
+
+// Whether the CPU kernels take the Winograd path for this convolution's
+// forward and data gradient. The two problems have the same channel counts,
+// filters and tiles (the data gradient's outputs are the forward's inputs,
+// as many as its outputs with stride 1 and pad 1), so one answer serves both.
+inline bool conv2d_cpu_uses_winograd(const Conv2dShape& sh) {
+  const Conv2dCpuWinograd s = conv2d_cpu_winograd();
+  const int64_t tiles = (int64_t)sh.N * ((sh.P + 1) / 2) * ((sh.Q + 1) / 2);
+  return s.enabled && sh.R == 3 && sh.S == 3 && sh.stride_h == 1 && sh.stride_w == 1 &&
+         sh.dilation_h == 1 && sh.dilation_w == 1 && sh.pad_h <= 2 && sh.pad_w <= 2 &&
+         sh.C >= s.min_channels && sh.K >= s.min_channels && tiles >= s.min_tiles &&
+         (int64_t)sh.C * sh.K <= s.max_filters;
+}
+
+// Elements of the CPU kernels' scratch (kernels/cpu/conv2d.cpp).
+// The im2col path: the col matrix of one group of images and, when a group
+// holds several, their output (forward) or dy (backward) as a (K, G*P*Q)
+// matrix after it. G = 1 under the 1x1 shortcut needs none (the scratch may
+// then be null).
+inline int64_t conv2d_cpu_im2col_scratch_elems(const Conv2dShape& sh) {
   const int G = conv2d_cpu_images_per_gemm(sh);
   if (G == 1) return conv2d_col_elems(sh);
   return (sh.col_rows() + sh.K) * G * sh.col_cols();
 }
+// Forward: the im2col path's, or the Winograd path's (U, then V and M of one block).
+int64_t conv2d_cpu_forward_scratch_elems(const Conv2dShape& sh);
+// Backward, for the gradients wanted: dw needs the im2col path's; dx the
+// im2col path's or the Winograd path's.
+int64_t conv2d_cpu_backward_scratch_elems(const Conv2dShape& sh, bool dx, bool dw);
 
 // ---- im2col / col2im, one element at a time ------------------------------------
 // The CUDA kernels' element functions (one thread per element). The CPU walks
@@ -214,7 +265,7 @@ void col2im_cpu(T* dx_n,           // (C, H, W), one image, +=
                 const T* col,      // (C*R*S, P*Q)
                 const Conv2dShape& sh);
 
-// scratch: conv2d_cpu_scratch_elems(sh) elements (null when that is 0).
+// scratch: conv2d_cpu_forward_scratch_elems(sh) elements (null when that is 0).
 // The epilogue (framework/ops.h: conv2d_bn in inference, conv2d_bias_act in
 // training): after each group's GEMM, while its output is still in cache,
 // y = act(y + bias[k] + residual) with act ReLU when `relu`
@@ -230,7 +281,7 @@ void conv2d_forward_cpu(T* y,            // (N, K, P, Q), overwritten
                         const T* x,      // (N, C, H, W)
                         const T* w,      // (K, C, R, S)
                         const T* bias,   // (K) or null
-                        T* scratch,      // conv2d_cpu_scratch_elems(sh), or null
+                        T* scratch,      // conv2d_cpu_forward_scratch_elems(sh), or null
                         const Conv2dShape& sh, Conv2dEpilogue<T> epilogue = {});
 // What a backward does with each gradient buffer it is given: add into it
 // (true), or overwrite every element (false: a buffer that holds nothing yet,
@@ -251,7 +302,7 @@ void conv2d_backward_cpu(T* dx,          // (N, C, H, W) += (or =), or null
                          const T* dy,    // (N, K, P, Q)
                          const T* x,     // (N, C, H, W)
                          const T* w,     // (K, C, R, S)
-                         T* scratch,     // conv2d_cpu_scratch_elems(sh), or null
+                         T* scratch,     // conv2d_cpu_backward_scratch_elems(sh, dx, dw), or null
                          const Conv2dShape& sh, Conv2dAccumulate acc);
 
 // ---- CUDA, im2col + cuBLAS (kernels/cuda/conv2d_im2col.cu) ------------------------

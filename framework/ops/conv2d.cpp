@@ -160,6 +160,11 @@ void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns) {
                     << small_output << " and " << max_columns);
   set_conv2d_cpu_grouping({small_output, max_columns});
 }
+void set_conv_cpu_winograd(bool enabled, int min_channels, int64_t min_tiles) {
+  SKINMTL_CHECK(min_channels >= 0 && min_tiles >= 0, "set_conv_cpu_winograd: needs min_channels >= 0 and min_tiles >= 0, got "
+                                                         << min_channels << " and " << min_tiles);
+  set_conv2d_cpu_winograd({enabled, min_channels, min_tiles});
+}
 
 namespace {
 
@@ -183,7 +188,7 @@ void conv2d_backward(const Tensor& dy, GradBuffers& d, const Tensor& x, const Te
   const Conv2dAccumulate acc{tx.accumulate, tw.accumulate, tb.accumulate};
   const bool need_col = dx.defined() || dw.defined();
   if (x.device() == Device::CPU) {
-    Tensor col = scratch(need_col ? conv2d_cpu_scratch_elems(sh) : 0, x.dtype(), Device::CPU);
+    Tensor col = scratch(conv2d_cpu_backward_scratch_elems(sh, dx.defined(), dw.defined()), x.dtype(), Device::CPU);
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       conv2d_backward_cpu<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
@@ -239,7 +244,7 @@ Tensor conv2d_in_dtype(const Tensor& x, const Tensor& w, const Tensor& bias, con
   if (sh.N > 0) {
     if (dev == Device::CPU) {
       // The bias (and the epilogue) are applied to each group's output while it is in cache.
-      Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
+      Tensor col = scratch(conv2d_cpu_forward_scratch_elems(sh), x.dtype(), dev);
       dispatch_cpu(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         Conv2dEpilogue<T> epilogue;
@@ -360,7 +365,7 @@ Tensor conv2d_bn(const Tensor& x, const Tensor& w, const Tensor& bias, const Con
     if (sh.N == 0) return y;
     dispatch_cpu(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      Tensor col = scratch(conv2d_cpu_scratch_elems(sh), x.dtype(), dev);
+      Tensor col = scratch(conv2d_cpu_forward_scratch_elems(sh), x.dtype(), dev);
       Conv2dEpilogue<T> epilogue;
       epilogue.residual = data_or_null<T>(residual);
       epilogue.relu = relu;

@@ -34,9 +34,11 @@
 #include "kernels/conv2d.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
+#include "kernels/conv2d_winograd.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/fold_batch_norm.h"
 #include "kernels/gemm.h"
@@ -48,9 +50,16 @@ namespace {
 // Lanes of the bias gradient's sums (see the top of this file).
 constexpr int kBiasLanes = 16;
 
-// The setting of kernels/conv2d.h; read once per convolution, set by tests and benchmarks.
-std::mutex grouping_mutex;
+// The settings of kernels/conv2d.h; read once per convolution, set by tests and benchmarks.
+std::mutex settings_mutex;
 Conv2dCpuGrouping grouping;
+Conv2dCpuWinograd winograd_from_environment() {
+  Conv2dCpuWinograd w;
+  const char* e = std::getenv("SKINMTL_WINOGRAD");
+  if (e && std::strcmp(e, "0") == 0) w.enabled = false;
+  return w;
+}
+Conv2dCpuWinograd winograd = winograd_from_environment();
 
 // The columns q in [begin, end) of an output row whose input column
 // v = q * stride_w + off_w lies inside [0, W); the others read padding.
@@ -165,12 +174,36 @@ void side_by_side_to_images(T* to, const T* from, int count, const Conv2dShape& 
 }  // namespace
 
 Conv2dCpuGrouping conv2d_cpu_grouping() {
-  std::lock_guard<std::mutex> lock(grouping_mutex);
+  std::lock_guard<std::mutex> lock(settings_mutex);
   return grouping;
 }
 void set_conv2d_cpu_grouping(const Conv2dCpuGrouping& g) {
-  std::lock_guard<std::mutex> lock(grouping_mutex);
+  std::lock_guard<std::mutex> lock(settings_mutex);
   grouping = g;
+}
+Conv2dCpuWinograd conv2d_cpu_winograd() {
+  std::lock_guard<std::mutex> lock(settings_mutex);
+  return winograd;
+}
+void set_conv2d_cpu_winograd(const Conv2dCpuWinograd& w) {
+  std::lock_guard<std::mutex> lock(settings_mutex);
+  winograd = w;
+}
+
+int64_t conv2d_cpu_forward_scratch_elems(const Conv2dShape& sh) {
+  if (!conv2d_cpu_uses_winograd(sh)) return conv2d_cpu_im2col_scratch_elems(sh);
+  const WinogradConv3x3 p = winograd_forward_problem(sh);
+  return winograd_filter_elems(p) + winograd_scratch_elems(p);
+}
+
+int64_t conv2d_cpu_backward_scratch_elems(const Conv2dShape& sh, bool dx, bool dw) {
+  const bool winograd_dx = dx && conv2d_cpu_uses_winograd(sh);
+  int64_t elems = dw || (dx && !winograd_dx) ? conv2d_cpu_im2col_scratch_elems(sh) : 0;
+  if (winograd_dx) {
+    const WinogradConv3x3 p = winograd_data_gradient_problem(sh);
+    elems = std::max(elems, winograd_filter_elems(p) + winograd_scratch_elems(p));
+  }
+  return elems;
 }
 
 template <typename T>
@@ -183,14 +216,45 @@ void col2im_cpu(T* dx_n, const T* col, const Conv2dShape& sh) {
   col2im_rows(dx_n, col, sh.col_cols(), sh);
 }
 
-// The batch goes through in groups of G = conv2d_cpu_images_per_gemm(sh)
-// images, one GEMM per group over the G images' columns side by side. With
-// G = 1 (large outputs) the GEMM writes y_n directly; with G > 1 it writes
-// the scratch after col, which is then copied out image by image.
+// The epilogue of `count` images' outputs y0 (count, K, P*Q), the first of
+// them image n0: y = act(y + bias + residual), or the plain bias add.
+template <typename T>
+void conv2d_epilogue_cpu(T* y0, int n0, int count, const T* bias, const Conv2dShape& sh,
+                         const Conv2dEpilogue<T>& epilogue) {
+  const int64_t PQ = sh.col_cols();
+  if (epilogue.residual || epilogue.relu) {
+    bias_act_cpu<T>(y0, bias, epilogue.residual ? epilogue.residual + n0 * sh.y_image() : nullptr, count, sh.K,
+                    PQ, epilogue.relu);
+  } else if (bias) {
+    // Plane gk = g * K + k of the images (y_image() = K * P*Q) gets bias[k].
+    const int64_t planes = (int64_t)count * sh.K;
+    SKINMTL_PARALLEL(planes * PQ)
+    for (int64_t gk = 0; gk < planes; ++gk) {
+      T* yk = y0 + gk * PQ;
+      const T b = bias[gk % sh.K];
+      SKINMTL_SIMD
+      for (int64_t j = 0; j < PQ; ++j) yk[j] += b;
+    }
+  }
+}
+
+// The Winograd path (conv2d_cpu_uses_winograd) transforms the weights into the
+// front of the scratch and convolves the whole batch, then applies the
+// epilogue. The im2col path takes the batch in groups of
+// G = conv2d_cpu_images_per_gemm(sh) images, one GEMM per group over the G
+// images' columns side by side. With G = 1 (large outputs) the GEMM writes y_n
+// directly; with G > 1 it writes the scratch after col, which is then copied
+// out image by image. Each group's epilogue runs while its output is in cache.
 template <typename T>
 void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
                         const Conv2dShape& sh, Conv2dEpilogue<T> epilogue) {
-  const bool fused = epilogue.residual || epilogue.relu;
+  if (conv2d_cpu_uses_winograd(sh)) {
+    const WinogradConv3x3 p = winograd_forward_problem(sh);
+    winograd_filter_transform_cpu(scratch, w, sh.K, sh.C, /*data_gradient=*/false);
+    winograd_conv3x3_cpu(y, x, scratch, scratch + winograd_filter_elems(p), p, /*accumulate=*/false);
+    conv2d_epilogue_cpu(y, 0, sh.N, bias, sh, epilogue);
+    return;
+  }
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const int G = conv2d_cpu_images_per_gemm(sh);
   T* product = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
@@ -203,21 +267,7 @@ void conv2d_forward_cpu(T* y, const T* x, const T* w, const T* bias, T* scratch,
     T* out = count == 1 ? y0 : product;
     gemm_cpu<T>(false, false, sh.K, cols, CRS, T(1), w, CRS, col, cols, T(0), out, cols);
     if (count > 1) side_by_side_to_images(y0, product, count, sh);
-    if (fused) {
-      // The group's count images, as one (count, K, P*Q) block.
-      bias_act_cpu<T>(y0, bias, epilogue.residual ? epilogue.residual + n0 * sh.y_image() : nullptr, count,
-                      sh.K, PQ, epilogue.relu);
-    } else if (bias) {
-      // Plane gk = g * K + k of the group (y_image() = K * P*Q) gets bias[k].
-      const int64_t planes = (int64_t)count * sh.K;
-      SKINMTL_PARALLEL(planes * PQ)
-      for (int64_t gk = 0; gk < planes; ++gk) {
-        T* yk = y0 + gk * PQ;
-        const T b = bias[gk % sh.K];
-        SKINMTL_SIMD
-        for (int64_t j = 0; j < PQ; ++j) yk[j] += b;
-      }
-    }
+    conv2d_epilogue_cpu(y0, n0, count, bias, sh, epilogue);
   }
 }
 
@@ -226,9 +276,12 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
                          const Conv2dShape& sh, Conv2dAccumulate acc) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
+  // dx by Winograd after the loop (the loop then computes dw only), or in the loop by im2col.
+  const bool winograd_dx = dx && conv2d_cpu_uses_winograd(sh);
+  T* dx_im2col = winograd_dx ? nullptr : dx;
   const int G = conv2d_cpu_images_per_gemm(sh);
   T* dy_side = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
-  for (int n0 = 0; n0 < sh.N && (dx || dw); n0 += G) {
+  for (int n0 = 0; n0 < sh.N && (dx_im2col || dw); n0 += G) {
     const int count = std::min(G, sh.N - n0);
     const int64_t cols = count * PQ;
     const T* dy0 = dy + n0 * sh.y_image();
@@ -245,7 +298,7 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
       const T beta = n0 == 0 && !acc.dw ? T(0) : T(1);
       gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, beta, dw, CRS);
     }
-    if (dx) {
+    if (dx_im2col) {
       // dcol (C*R*S, cols) = w^T (C*R*S, K) * dy (K, cols), then added back into dx.
       // One image under the shortcut: dcol IS dx_n, so the GEMM accumulates
       // into it (beta = 1), or overwrites it (beta = 0).
@@ -259,6 +312,12 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
           col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh, acc.dx);
       }
     }
+  }
+  if (winograd_dx && sh.N > 0) {
+    // dx = dy padded by 2 - pad, convolved with w turned and its channels swapped.
+    const WinogradConv3x3 p = winograd_data_gradient_problem(sh);
+    winograd_filter_transform_cpu(scratch, w, sh.K, sh.C, /*data_gradient=*/true);
+    winograd_conv3x3_cpu(dx, dy, scratch, scratch + winograd_filter_elems(p), p, acc.dx);
   }
   if (dbias) {
     // Per channel, kBiasLanes interleaved sums (see the top of this file).

@@ -249,8 +249,8 @@ TEST(Conv2d, ImagesPerGemm) {
     EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(20, 14, 14)), 1);  // 196 px: one image each
     EXPECT_EQ(conv2d_cpu_images_per_gemm(shape(1, 4, 5)), 1);
     // 8 images of 20 px: col (27, 8*20) and the product (4, 8*20).
-    EXPECT_EQ(conv2d_cpu_scratch_elems(shape(8, 4, 5)), (27 + 4) * 8 * 20);
-    EXPECT_EQ(conv2d_cpu_scratch_elems(shape(20, 14, 14)), 27 * 14 * 14);
+    EXPECT_EQ(conv2d_cpu_im2col_scratch_elems(shape(8, 4, 5)), (27 + 4) * 8 * 20);
+    EXPECT_EQ(conv2d_cpu_im2col_scratch_elems(shape(20, 14, 14)), 27 * 14 * 14);
   }
   {
     Grouping g({1000, 40});
