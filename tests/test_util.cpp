@@ -44,6 +44,33 @@ namespace skinmtl::test {
          << ", atol " << atol << ", shape " << shape_str(expected.shape()) << ")";
 }
 
+Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+  const int N = (int)x.size(0), C = (int)x.size(1), H = (int)x.size(2), W = (int)x.size(3);
+  const int K = (int)w.size(0), R = (int)w.size(2), S = (int)w.size(3);
+  const int P = (H + 2 * p.pad_h - p.dilation_h * (R - 1) - 1) / p.stride_h + 1;
+  const int Q = (W + 2 * p.pad_w - p.dilation_w * (S - 1) - 1) / p.stride_w + 1;
+  const std::vector<double> xv = x.to_vector(), wv = w.to_vector();
+  const std::vector<double> bv = bias.defined() ? bias.to_vector() : std::vector<double>(K, 0.0);
+  std::vector<double> y((size_t)N * K * P * Q);
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k)
+      for (int pp = 0; pp < P; ++pp)
+        for (int q = 0; q < Q; ++q) {
+          double acc = bv[k];
+          for (int c = 0; c < C; ++c)
+            for (int r = 0; r < R; ++r)
+              for (int s = 0; s < S; ++s) {
+                const int h = pp * p.stride_h - p.pad_h + r * p.dilation_h;
+                const int v = q * p.stride_w - p.pad_w + s * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                acc += wv[((size_t)(k * C + c) * R + r) * S + s] *
+                       xv[((size_t)(n * C + c) * H + h) * W + v];
+              }
+          y[(((size_t)n * K + k) * P + pp) * Q + q] = acc;
+        }
+  return Tensor::from_vector(y, {N, K, P, Q}, DType::F64);
+}
+
 Conv2dShape conv2d_shape_for(const Shape& x, const Shape& w, const Conv2dParams& p) {
   Conv2dShape sh;
   sh.N = (int)x[0], sh.C = (int)x[1], sh.H = (int)x[2], sh.W = (int)x[3];

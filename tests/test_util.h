@@ -87,6 +87,11 @@ Tensor uniform64(const Shape& shape, Rng& rng, double lo = -1.0, double hi = 1.0
 // pooling has no ties and ReLU no input near zero when lo/step avoid it.
 Tensor distinct64(const Shape& shape, Rng& rng, double lo, double step);
 
+// The textbook definition of conv2d (kernels/conv2d.h), one output element
+// at a time, in double: the reference its fast paths (im2col, Winograd) must
+// reproduce. A float64 CPU tensor (N, K, P, Q).
+Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+
 // The sizes conv2d computes for an input of shape x, weights of shape w and
 // p (kernels/conv2d.h), for tests that call kernels or cuDNN's descriptors
 // directly.

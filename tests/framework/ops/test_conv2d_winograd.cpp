@@ -17,6 +17,7 @@
 namespace skinmtl {
 namespace {
 
+using test::naive_conv2d;
 using test::uniform64;
 
 class WinogradSetting {  // the setting for one scope
@@ -39,30 +40,6 @@ Conv2dCpuWinograd never() {
   Conv2dCpuWinograd w;
   w.enabled = false;
   return w;
-}
-
-// The textbook conv2d (kernels/conv2d.h) for 3x3, stride 1, in double.
-Tensor naive_conv3x3(const Tensor& x, const Tensor& w, const Tensor& bias, int pad_h, int pad_w) {
-  const int N = (int)x.size(0), C = (int)x.size(1), H = (int)x.size(2), W = (int)x.size(3), K = (int)w.size(0);
-  const int P = H + 2 * pad_h - 2, Q = W + 2 * pad_w - 2;
-  const std::vector<double> xv = x.to_vector(), wv = w.to_vector();
-  const std::vector<double> bv = bias.defined() ? bias.to_vector() : std::vector<double>(K, 0.0);
-  std::vector<double> y((size_t)N * K * P * Q);
-  for (int n = 0; n < N; ++n)
-    for (int k = 0; k < K; ++k)
-      for (int p = 0; p < P; ++p)
-        for (int q = 0; q < Q; ++q) {
-          double acc = bv[k];
-          for (int c = 0; c < C; ++c)
-            for (int r = 0; r < 3; ++r)
-              for (int s = 0; s < 3; ++s) {
-                const int h = p - pad_h + r, v = q - pad_w + s;
-                if (h < 0 || h >= H || v < 0 || v >= W) continue;
-                acc += wv[((size_t)(k * C + c) * 3 + r) * 3 + s] * xv[((size_t)(n * C + c) * H + h) * W + v];
-              }
-          y[(((size_t)n * K + k) * P + p) * Q + q] = acc;
-        }
-  return Tensor::from_vector(y, {N, K, P, Q}, DType::F64);
 }
 
 struct Case {
@@ -188,7 +165,7 @@ TEST(Conv2dWinograd, ForwardMatchesNaiveLoop) {
     const std::vector<Tensor> in = inputs_of(c, rng);
     const Conv2dParams p{1, 1, c.pad_h, c.pad_w, 1, 1};
     EXPECT_TRUE(conv2d_cpu_uses_winograd(test::conv2d_shape_for(c.x, in[1].shape(), p)));
-    EXPECT_TENSORS_CLOSE(naive_conv3x3(in[0], in[1], in[2], c.pad_h, c.pad_w), conv2d(in[0], in[1], in[2], p),
+    EXPECT_TENSORS_CLOSE(naive_conv2d(in[0], in[1], in[2], p), conv2d(in[0], in[1], in[2], p),
                          1e-12, 1e-12);
   }
 }
@@ -198,7 +175,7 @@ TEST(Conv2dWinograd, Float32WithinTheDirectSumsRounding) {
   Rng rng(7);
   const Tensor x = uniform64({2, 64, 9, 10}, rng), w = uniform64({48, 64, 3, 3}, rng), b = uniform64({48}, rng);
   const Conv2dParams p = Conv2dParams::make(1, 1);
-  const Tensor exact = naive_conv3x3(x, w, b, 1, 1);
+  const Tensor exact = naive_conv2d(x, w, b, p);
   Tensor y_wino, y_im2col;
   {
     WinogradSetting on(always());
