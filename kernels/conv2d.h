@@ -133,15 +133,15 @@ inline int conv2d_cpu_images_per_gemm(const Conv2dShape& sh) {
 // their forward and their data gradient through Winograd's F(2x2, 3x3)
 // (kernels/conv2d_winograd.h): 2.25 times fewer multiplications and no im2col
 // matrix. Their weight gradient stays with im2col. Where it pays, measured
-// per layer (2 threads, forward; tools/bench_conv_cpu): with at least 32
-// input and output channels (16: 1.1 ms against 1.2 ms by im2col, 32 channels
-// at 60x80, batch 8: 5.6 -> 2.6 ms), at least 128 output tiles of 2x2 in the
-// batch (one 14x14 image, 49 tiles: 0.9 ms either way; one 7x7 at 512
-// channels, 16 tiles: 1.4 -> 3.7 ms; 8 images of 8x10, 160 tiles: 2.2 ->
-// 1.6 ms) and at most 2^18 filters (C*K; the transformed weights, 16 C K
-// elements, then fit 16 MiB: 3072 -> 256 channels at 8x10, batch 8, 35 ms
-// either way, while the weights' transform and the products' packing read
-// and write 50 MB each).
+// per layer (`make bench-conv-cpu`, 2 threads, im2col -> Winograd, forward):
+// with at least 32 input and output channels (the 16 transformed products are
+// thin below that), at least 128 output tiles of 2x2 in the batch (one 14x14
+// image at 256 channels, 49 tiles: 0.80 -> 0.74 ms, its data gradient 0.65 ->
+// 0.79 ms; one 7x7 image at 512 channels, 16 tiles: 1.4 -> 5.0 ms; 8 images of
+// 8x10 at 256 channels, 160 tiles: 2.65 -> 2.09 ms) and at most 2^18 filters
+// (C*K; the transformed weights, 16 C K elements, then fit 16 MiB: 3072 -> 256
+// channels at 8x10, batch 8, is even, 46 -> 43 ms in one run and 35 -> 38 ms
+// in another, for 50 MB of transformed weights written and read back).
 // A setting, as the grouping is: the tests drive small shapes through both
 // paths, benchmarks compare them, and SKINMTL_WINOGRAD=0 in the environment
 // turns it off for a whole run.

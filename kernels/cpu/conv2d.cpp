@@ -1,5 +1,7 @@
 // CPU reference for kernels/conv2d.h: im2col + one GEMM per image, or per
 // group of images where the output is small (conv2d_cpu_images_per_gemm).
+// 3x3 stride-1 convolutions where conv2d_cpu_uses_winograd says: forward and
+// data gradient by kernels/cpu/conv2d_winograd.cpp instead.
 //
 // im2col / col2im here walk the col matrix row by row, as Caffe's
 // im2col_cpu / col2im_cpu do, rather than element by element through
