@@ -3,17 +3,18 @@
 // Per block of tile rows (one tile row = one image n and one tile row i, its
 // tiles_w tiles side by side):
 //   1. the input transform, one input channel per iteration (split over the
-//      threads): the four input rows 2i - pad_h .. 2i - pad_h + 3 are copied
-//      into a zero-padded strip, so that tile j's 4 x 4 input is the strip's
-//      columns 2j .. 2j + 3 with no bounds test, and winograd_input_tile
-//      writes its 16 values to V_0 .. V_15 at the tile's column;
+//      threads): winograd_input_tile for all the row's tiles at once, each step
+//      a vector loop over the tiles (input_transform_row below), writing their
+//      16 values to V_0 .. V_15 at the tiles' columns;
 //   2. the 16 products M_xi = U_xi V_xi (gemm_cpu, split over the threads);
-//   3. the output transform, one output channel per iteration: tile j's 16
-//      values of M give its 2 x 2 outputs (winograd_output_tile), written into
-//      two output rows, of which the part inside Hout x Wout is stored (or
-//      added).
-// Each iteration of 1 and 3 writes elements no other iteration writes: the
-// threads change no result.
+//   3. the output transform, one output channel per iteration: the row's tiles'
+//      16 values of M give their 2 x 2 outputs (winograd_output_tile, again all
+//      tiles at once: output_transform_row), of which the part inside
+//      Hout x Wout is stored (or added).
+// The weights' transform (U) comes first, once per call. Each iteration of 1
+// and 3 writes elements no other iteration writes, and a tile's values do not
+// depend on the block it falls in: neither the threads nor the block size
+// change a bit of the result (tested).
 #include "kernels/conv2d_winograd.h"
 
 #include <algorithm>
