@@ -161,8 +161,9 @@ void set_conv_cpu_grouping(int64_t small_output, int64_t max_columns) {
   set_conv2d_cpu_grouping({small_output, max_columns});
 }
 void set_conv_cpu_winograd(bool enabled, int min_channels, int64_t min_tiles) {
-  SKINMTL_CHECK(min_channels >= 0 && min_tiles >= 0, "set_conv_cpu_winograd: needs min_channels >= 0 and min_tiles >= 0, got "
-                                                         << min_channels << " and " << min_tiles);
+  SKINMTL_CHECK(min_channels >= 0 && min_tiles >= 0,
+                "set_conv_cpu_winograd: needs min_channels >= 0 and min_tiles >= 0, got " << min_channels << " and "
+                                                                                            << min_tiles);
   set_conv2d_cpu_winograd({enabled, min_channels, min_tiles});
 }
 

@@ -231,7 +231,8 @@ TEST(Conv2dWinograd, BlocksAndThreadsChangeNoBit) {
     const int old_threads = omp_get_max_threads();
     omp_set_num_threads(threads);
     std::vector<float> y((size_t)sh.N * sh.y_image(), NAN), dx((size_t)sh.N * sh.x_image(), NAN);
-    std::vector<float> scratch(std::max(conv2d_cpu_forward_scratch_elems(sh), conv2d_cpu_backward_scratch_elems(sh, true, false)));
+    std::vector<float> scratch(
+        std::max(conv2d_cpu_forward_scratch_elems(sh), conv2d_cpu_backward_scratch_elems(sh, true, false)));
     conv2d_forward_cpu<float>(y.data(), x.data<float>(), w.data<float>(), nullptr, scratch.data(), sh);
     conv2d_backward_cpu<float>(dx.data(), nullptr, nullptr, dy.data<float>(), x.data<float>(), w.data<float>(),
                                scratch.data(), sh, Conv2dAccumulate{false, false, false});
