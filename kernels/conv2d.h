@@ -38,8 +38,8 @@
 // Implementations:
 //   CPU   (kernels/cpu/conv2d.cpp):          im2col + gemm_cpu per image, or per group of
 //                                            images where the output is small (below),
-//                                            float and double; 3x3 stride-1 forward and
-//                                            data gradient by Winograd's F(2x2, 3x3)
+//                                            float and double; 3x3 stride-1 forward, data
+//                                            and weight gradient by Winograd's F(2x2, 3x3)
 //                                            (kernels/conv2d_winograd.h, below).
 //   CUDA  (kernels/cuda/conv2d_im2col.cu):   the same with CUDA im2col/col2im and gemm_cuda.
 //   CUDA  (kernels/cuda/conv2d_cudnn.cu):    cuDNN, FMA math (no TF32) by default, so it
@@ -130,9 +130,9 @@ inline int conv2d_cpu_images_per_gemm(const Conv2dShape& sh) {
 // ---- the CPU's Winograd path -----------------------------------------------------
 // 3x3 convolutions with stride 1 and dilation 1 (ResNet-50's stride-1 3x3s,
 // the FPN's, the RPN's and the mask head's 3x3s, Yang et al.'s decoder) run
-// their forward and their data gradient through Winograd's F(2x2, 3x3)
-// (kernels/conv2d_winograd.h): 2.25 times fewer multiplications and no im2col
-// matrix. Their weight gradient stays with im2col. Where it pays, measured
+// their forward, data gradient and weight gradient through Winograd's
+// F(2x2, 3x3) (kernels/conv2d_winograd.h): 2.25 times fewer multiplications
+// and no im2col matrix. Where it pays, measured
 // per layer (`make bench-conv-cpu`, 2 threads, im2col -> Winograd, forward):
 // with at least 32 input and output channels (the 16 transformed products are
 // thin below that), at least 128 output tiles of 2x2 in the batch (one 14x14
@@ -153,6 +153,15 @@ struct Conv2dCpuWinograd {
   // Elements of V and M together that one block of tiles aims at (a whole
   // tile row at least; kernels/conv2d_winograd.h): 4M, 16 MiB in float32.
   int64_t block_elems = int64_t(1) << 22;
+  // The weight gradient by Winograd too where the rule holds and the layer has
+  // at least weight_gradient_min_filters filters (C * K), or by im2col. Its
+  // transformed tiles, 16 (C + K) values per tile, are written and read back
+  // for 16 C K multiply-adds: below 256 x 256 channels that traffic ate the
+  // saving (`make bench-conv-cpu`, 2 threads, ms, im2col -> Winograd: 64 -> 64
+  // channels at 32x32, batch 20, 9.4 -> 12.4; 128 -> 128 at 16x16, 7.1 ->
+  // 11.7; 256 -> 256 at 8x8, 12.6 -> 7.7; the FPN's 3x3 on P2 38.6 -> 30.2).
+  bool weight_gradient = true;
+  int64_t weight_gradient_min_filters = int64_t(1) << 16;
 };
 Conv2dCpuWinograd conv2d_cpu_winograd();
 void set_conv2d_cpu_winograd(const Conv2dCpuWinograd& w);
@@ -168,6 +177,12 @@ inline bool conv2d_cpu_uses_winograd(const Conv2dShape& sh) {
          sh.dilation_h == 1 && sh.dilation_w == 1 && sh.pad_h <= 2 && sh.pad_w <= 2 &&
          sh.C >= s.min_channels && sh.K >= s.min_channels && tiles >= s.min_tiles &&
          (int64_t)sh.C * sh.K <= s.max_filters;
+}
+
+// And for its weight gradient.
+inline bool conv2d_cpu_uses_winograd_weight_gradient(const Conv2dShape& sh) {
+  const Conv2dCpuWinograd s = conv2d_cpu_winograd();
+  return s.weight_gradient && (int64_t)sh.C * sh.K >= s.weight_gradient_min_filters && conv2d_cpu_uses_winograd(sh);
 }
 
 // Elements of the CPU kernels' scratch (kernels/cpu/conv2d.cpp).

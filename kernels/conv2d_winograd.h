@@ -39,16 +39,26 @@
 //    i.e. in = dy padded by 2 - pad, u = w turned by 180 degrees with its
 //    channel axes swapped, u[c, k, r, s] = w[k, c, 2 - r, 2 - s]
 //    (winograd_filter_transform_cpu's `data_gradient`). Hence pad <= 2.
-//  - The weight gradient stays with im2col: its output is 3 x 3 per channel
-//    pair and its sum runs over every pixel, the shape the dot-product GEMM
-//    path suits (kernels/cpu/sgemm_avx512.h).
+//  - The weight gradient of the forward problem follows from differentiating
+//    Y = A^T [U (.) V] A: dM = A dY A^T, dU = dM (.) V, dg = G^T dU G, summed
+//    over every tile of the batch:
+//      dw[k, c] = G^T [ sum_t (A dy_kt A^T) (.) (B^T d_ct B) ] G
+//    dy_kt the 2 x 2 tile of dy (zero where the last tile row or column is half
+//    outside). Again 16 products, now with the tiles as the inner dimension:
+//      dU_xi (Cout, Cin) += dM_xi (Cout, T) * V_xi (Cin, T)^T     gemm_cpu
+//    with V the forward's input transform and dM_xi[k, t] = (A dy_kt A^T)[xi]
+//    the output-gradient transform (winograd_output_gradient_tile); 16 instead
+//    of 36 multiplications per tile and channel pair, as forward.
 //
 // Tiles: ceil(Hout / 2) x ceil(Wout / 2) per image. Where Hout or Wout is odd,
 // the last tile row or column is half outside: computed, not written. The
 // tile rows of the batch (one per image and tile row) go through in blocks,
 // so that the scratch for V and M, 16 (Cin + Cout) elements per tile, stays
 // near p.block_elems whatever the batch; the GEMMs of a block are
-// (Cout x Cin) times (Cin x the block's tiles).
+// (Cout x Cin) times (Cin x the block's tiles). The weight gradient's
+// products (Cout x the block's tiles) times (the block's tiles x Cin) add
+// up into dU block by block: its sums, alone of the three, depend on the
+// block size (not on the threads), by rounding.
 #pragma once
 
 #include <cstdint>
@@ -133,6 +143,43 @@ inline void winograd_output_tile(T* y, const T* m) {
   }
 }
 
+// m (4 x 4) = A dy A^T for one 2 x 2 tile dy of the output's gradient (both
+// row-major): the transpose of winograd_output_tile, A = (A^T)^T.
+template <typename T>
+inline void winograd_output_gradient_tile(T* m, const T* dy) {
+  T f[4][2];  // A dy
+  for (int s = 0; s < 2; ++s) {
+    f[0][s] = dy[s];
+    f[1][s] = dy[s] + dy[2 + s];
+    f[2][s] = dy[s] - dy[2 + s];
+    f[3][s] = -dy[2 + s];
+  }
+  for (int a = 0; a < 4; ++a) {  // (A dy) A^T
+    m[4 * a + 0] = f[a][0];
+    m[4 * a + 1] = f[a][0] + f[a][1];
+    m[4 * a + 2] = f[a][0] - f[a][1];
+    m[4 * a + 3] = -f[a][1];
+  }
+}
+
+// dg (3 x 3) = G^T du G for one 4 x 4 tile du of dU (both row-major): the
+// transpose of winograd_filter_tile.
+template <typename T>
+inline void winograd_filter_gradient_tile(T* dg, const T* du) {
+  const T half = T(0.5);
+  T f[3][4];  // G^T du
+  for (int s = 0; s < 4; ++s) {
+    f[0][s] = du[s] + half * (du[4 + s] + du[8 + s]);
+    f[1][s] = half * (du[4 + s] - du[8 + s]);
+    f[2][s] = half * (du[4 + s] + du[8 + s]) + du[12 + s];
+  }
+  for (int r = 0; r < 3; ++r) {  // (G^T du) G
+    dg[3 * r + 0] = f[r][0] + half * (f[r][1] + f[r][2]);
+    dg[3 * r + 1] = half * (f[r][1] - f[r][2]);
+    dg[3 * r + 2] = half * (f[r][1] + f[r][2]) + f[r][3];
+  }
+}
+
 // ---- CPU (kernels/cpu/conv2d_winograd.cpp) ------------------------------------------------
 
 // U (16, Cout, Cin), U[xi][k][c] = (G g_kc G^T)[xi], from w (K, C, 3, 3):
@@ -147,5 +194,13 @@ void winograd_filter_transform_cpu(T* U, const T* w, int K, int C, bool data_gra
 template <typename T>
 void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const WinogradConv3x3& p,
                           bool accumulate);
+
+// dw (K, C, 3, 3) = (or +=, with accumulate) the weight gradient of the
+// forward problem p (in = x, out = dy): G^T [sum over the batch's tiles of
+// (A dy A^T) (.) (B^T x B)] G. scratch: winograd_weight_gradient_scratch_elems(p).
+int64_t winograd_weight_gradient_scratch_elems(const WinogradConv3x3& p);
+template <typename T>
+void winograd_weight_gradient_cpu(T* dw, const T* x, const T* dy, T* scratch, const WinogradConv3x3& p,
+                                  bool accumulate);
 
 }  // namespace skinmtl

@@ -200,11 +200,13 @@ int64_t conv2d_cpu_forward_scratch_elems(const Conv2dShape& sh) {
 
 int64_t conv2d_cpu_backward_scratch_elems(const Conv2dShape& sh, bool dx, bool dw) {
   const bool winograd_dx = dx && conv2d_cpu_uses_winograd(sh);
-  int64_t elems = dw || (dx && !winograd_dx) ? conv2d_cpu_im2col_scratch_elems(sh) : 0;
+  const bool winograd_dw = dw && conv2d_cpu_uses_winograd_weight_gradient(sh);
+  int64_t elems = (dw && !winograd_dw) || (dx && !winograd_dx) ? conv2d_cpu_im2col_scratch_elems(sh) : 0;
   if (winograd_dx) {
     const WinogradConv3x3 p = winograd_data_gradient_problem(sh);
     elems = std::max(elems, winograd_filter_elems(p) + winograd_scratch_elems(p));
   }
+  if (winograd_dw) elems = std::max(elems, winograd_weight_gradient_scratch_elems(winograd_forward_problem(sh)));
   return elems;
 }
 
@@ -278,12 +280,14 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
                          const Conv2dShape& sh, Conv2dAccumulate acc) {
   const int64_t PQ = sh.col_cols(), CRS = sh.col_rows();
   const bool shortcut = conv2d_col_is_input(sh);
-  // dx by Winograd after the loop (the loop then computes dw only), or in the loop by im2col.
+  // dx and dw by Winograd after the loop, or in the loop by im2col.
   const bool winograd_dx = dx && conv2d_cpu_uses_winograd(sh);
+  const bool winograd_dw = dw && conv2d_cpu_uses_winograd_weight_gradient(sh);
   T* dx_im2col = winograd_dx ? nullptr : dx;
+  T* dw_im2col = winograd_dw ? nullptr : dw;
   const int G = conv2d_cpu_images_per_gemm(sh);
   T* dy_side = scratch + (G > 1 ? CRS * G * PQ : 0);  // (K, count*P*Q) when G > 1
-  for (int n0 = 0; n0 < sh.N && (dx_im2col || dw); n0 += G) {
+  for (int n0 = 0; n0 < sh.N && (dx_im2col || dw_im2col); n0 += G) {
     const int count = std::min(G, sh.N - n0);
     const int64_t cols = count * PQ;
     const T* dy0 = dy + n0 * sh.y_image();
@@ -293,12 +297,12 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
       images_to_side_by_side(dy_side, dy0, count, sh);
       dyg = dy_side;
     }
-    if (dw) {
+    if (dw_im2col) {
       // dw (K, C*R*S) += dy (K, cols) * col^T (cols, C*R*S); col recomputed from x.
       // The first group overwrites a dw that holds nothing yet (beta = 0).
       const T* col = group_col(scratch, x + n0 * sh.x_image(), count, sh);
       const T beta = n0 == 0 && !acc.dw ? T(0) : T(1);
-      gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, beta, dw, CRS);
+      gemm_cpu<T>(false, true, sh.K, CRS, cols, T(1), dyg, cols, col, cols, beta, dw_im2col, CRS);
     }
     if (dx_im2col) {
       // dcol (C*R*S, cols) = w^T (C*R*S, K) * dy (K, cols), then added back into dx.
@@ -314,6 +318,10 @@ void conv2d_backward_cpu(T* dx, T* dw, T* dbias, const T* dy, const T* x, const 
           col2im_rows(dx0 + g * sh.x_image(), scratch + g * PQ, cols, sh, acc.dx);
       }
     }
+  }
+  if (winograd_dw && sh.N > 0) {
+    // dw = G^T [sum over the tiles of (A dy A^T) (.) (B^T x B)] G.
+    winograd_weight_gradient_cpu(dw, x, dy, scratch, winograd_forward_problem(sh), acc.dw);
   }
   if (winograd_dx && sh.N > 0) {
     // dx = dy padded by 2 - pad, convolved with w turned and its channels swapped.

@@ -15,6 +15,12 @@
 // and 3 writes elements no other iteration writes, and a tile's values do not
 // depend on the block it falls in: neither the threads nor the block size
 // change a bit of the result (tested).
+//
+// The weight gradient (winograd_weight_gradient_cpu) runs the same blocks:
+// 1. as above on x; 2. the output-gradient transform of dy, one output channel
+// per iteration (output_gradient_transform_row); 3. the 16 products
+// dU_xi += dM_xi V_xi^T, whose inner dimension is the block's tiles; and after
+// the last block 4. dw = G^T dU G, filter by filter.
 #include "kernels/conv2d_winograd.h"
 
 #include <algorithm>
@@ -191,6 +197,35 @@ void input_transform_row(T* v, int64_t xi_step, const T* plane, int i, const Win
   }
 }
 
+// Calls f(channel, n, i, tr, buf) for every channel (0 .. channels - 1) and
+// every tile row tr of the block that starts at tile row row0 of the batch
+// (image n, its tile row i), the channels split over the threads, each thread
+// with a buffer of buf_elems. `work`: the elements written, for the
+// threading threshold.
+template <typename T, typename F>
+void for_channels_and_tile_rows(int channels, int64_t row0, int64_t rows, int TH, int64_t work, size_t buf_elems,
+                                const F& f) {
+  SKINMTL_PRAGMA(omp parallel if (work >= kParallelMinElements)) {
+    std::vector<T> buf(buf_elems);
+    SKINMTL_PRAGMA(omp for schedule(static))
+    for (int c = 0; c < channels; ++c)
+      for (int64_t tr = 0; tr < rows; ++tr) f(c, (row0 + tr) / TH, (int)((row0 + tr) % TH), tr, buf.data());
+  }
+}
+
+// 1. for a block: V_xi[c][t] of the `rows` tile rows from row0 (t = (tile row
+// - row0) * tiles_w + j), one input channel per iteration.
+template <typename T>
+void input_transform_block(T* V, const T* in, const WinogradConv3x3& p, int64_t row0, int64_t rows) {
+  const int TW = p.tiles_w();
+  const int64_t tiles = rows * TW, v_step = (int64_t)p.Cin * tiles, in_plane = (int64_t)p.Hin * p.Win;
+  for_channels_and_tile_rows<T>(p.Cin, row0, rows, p.tiles_h(), 16 * v_step, 16 * (size_t)(TW + 1),
+                                [&](int c, int64_t n, int i, int64_t tr, T* buf) {
+                                  input_transform_row(V + (int64_t)c * tiles + tr * TW, v_step,
+                                                      in + (n * p.Cin + c) * in_plane, i, p, buf);
+                                });
+}
+
 // 3. The output transform of one output channel's tile row: M_xi[k][t0 + j]
 // (m: M_0's entry of tile j = 0, the planes `xi_step` apart) into output rows
 // 2i and 2i + 1 (those inside Hout; columns inside Wout). winograd_output_tile
@@ -239,6 +274,109 @@ void output_transform_row(T* plane, const T* m, int64_t xi_step, int i, const Wi
   }
 }
 
+// The weight gradient's transform of one output channel's tile row of dy:
+// dM_xi[k][t0 + j] = (A dy_j A^T)[xi] for the row's tiles j (m: dM_0's entry
+// of tile 0, the planes `xi_step` apart), dy_j the 2 x 2 tile at rows 2i,
+// 2i + 1 and columns 2j, 2j + 1, zero outside Hout x Wout.
+// winograd_output_gradient_tile for all the row's tiles at once, split into
+// the tiles' even and odd columns as in input_transform_row. buf: 12 TW elements.
+template <typename T>
+void output_gradient_transform_row(T* m, int64_t xi_step, const T* plane, int i, const WinogradConv3x3& p,
+                                   T* buf) {
+  const int TW = p.tiles_w();
+  T* even = buf;          // even[r * TW + j] = dy[2i + r][2j], r = 0, 1
+  T* odd = buf + 2 * TW;  // odd[r * TW + j] = dy[2i + r][2j + 1]
+  T* F = buf + 4 * TW;    // A dy: F[(a * 2 + e) * TW + j], e = 0 the even, 1 the odd column
+  for (int r = 0; r < 2; ++r) {
+    T* ev = even + r * TW;
+    T* od = odd + r * TW;
+    const int h = 2 * i + r;
+    if (h >= p.Hout) {
+      std::fill(ev, ev + TW, T(0));
+      std::fill(od, od + TW, T(0));
+      continue;
+    }
+    const T* row = plane + (int64_t)h * p.Wout;
+    for (int j = 0; j < TW; ++j) {
+      ev[j] = row[2 * j];
+      od[j] = 2 * j + 1 < p.Wout ? row[2 * j + 1] : T(0);
+    }
+  }
+  // Rows: f0 = y0, f1 = y0 + y1, f2 = y0 - y1, f3 = -y1.
+  for (int e = 0; e < 2; ++e) {
+    const T* y0 = e ? odd : even;
+    const T* y1 = y0 + TW;
+    T* f0 = F + e * TW;
+    T* f1 = f0 + 2 * TW;
+    T* f2 = f1 + 2 * TW;
+    T* f3 = f2 + 2 * TW;
+    SKINMTL_SIMD
+    for (int j = 0; j < TW; ++j) {
+      f0[j] = y0[j];
+      f1[j] = y0[j] + y1[j];
+      f2[j] = y0[j] - y1[j];
+      f3[j] = -y1[j];
+    }
+  }
+  // Columns, the same combinations of the even and the odd column.
+  for (int a = 0; a < 4; ++a) {
+    const T* fe = F + (2 * a) * TW;
+    const T* fo = fe + TW;
+    T* m0 = m + (4 * a) * xi_step;
+    T* m1 = m0 + xi_step;
+    T* m2 = m1 + xi_step;
+    T* m3 = m2 + xi_step;
+    SKINMTL_SIMD
+    for (int j = 0; j < TW; ++j) {
+      m0[j] = fe[j];
+      m1[j] = fe[j] + fo[j];
+      m2[j] = fe[j] - fo[j];
+      m3[j] = -fo[j];
+    }
+  }
+}
+
+// The last step of the weight gradient: dw[k, c] (=, or += with accumulate)
+// G^T dU_kc G for every filter, dU (16, Cout = K, Cin = C). The operations of
+// winograd_filter_gradient_tile in its order, each a vector loop over 64
+// input channels of one output channel.
+template <typename T>
+void filter_gradient_transform(T* dw, const T* dU, int K, int C, bool accumulate) {
+  const int64_t plane = (int64_t)K * C;
+  constexpr int kCols = 64;
+  const int col_blocks = (C + kCols - 1) / kCols;
+  const T half = T(0.5);
+  SKINMTL_PARALLEL(plane * 16)
+  for (int block = 0; block < K * col_blocks; ++block) {
+    const int k = block / col_blocks, c0 = (block % col_blocks) * kCols, n = std::min(kCols, C - c0);
+    T f[3][4][kCols];  // G^T du
+    T g[9][kCols];     // (G^T du) G
+    for (int s = 0; s < 4; ++s) {
+      const T* d0 = dU + (int64_t)s * plane + (int64_t)k * C + c0;  // du[0][s]
+      const T* d1 = d0 + 4 * plane;
+      const T* d2 = d1 + 4 * plane;
+      const T* d3 = d2 + 4 * plane;
+      SKINMTL_SIMD
+      for (int c = 0; c < n; ++c) {
+        f[0][s][c] = d0[c] + half * (d1[c] + d2[c]);
+        f[1][s][c] = half * (d1[c] - d2[c]);
+        f[2][s][c] = half * (d1[c] + d2[c]) + d3[c];
+      }
+    }
+    for (int r = 0; r < 3; ++r) {
+      SKINMTL_SIMD
+      for (int c = 0; c < n; ++c) {
+        g[3 * r + 0][c] = f[r][0][c] + half * (f[r][1][c] + f[r][2][c]);
+        g[3 * r + 1][c] = half * (f[r][1][c] - f[r][2][c]);
+        g[3 * r + 2][c] = half * (f[r][1][c] + f[r][2][c]) + f[r][3][c];
+      }
+    }
+    T* dst = dw + ((int64_t)k * C + c0) * 9;
+    for (int c = 0; c < n; ++c)
+      for (int i = 0; i < 9; ++i) dst[c * 9 + i] = accumulate ? dst[c * 9 + i] + g[i][c] : g[i][c];
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -247,7 +385,7 @@ void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const Win
   const int TH = p.tiles_h(), TW = p.tiles_w();
   const int64_t tile_rows = (int64_t)p.N * TH;
   const int64_t block = winograd_block_tile_rows(p);
-  const int64_t in_plane = (int64_t)p.Hin * p.Win, out_plane = (int64_t)p.Hout * p.Wout;
+  const int64_t out_plane = (int64_t)p.Hout * p.Wout;
   for (int64_t row0 = 0; row0 < tile_rows; row0 += block) {
     const int64_t rows = std::min(block, tile_rows - row0);
     const int64_t tiles = rows * TW;                 // columns of V_xi and M_xi
@@ -255,18 +393,8 @@ void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const Win
     T* M = scratch + 16 * (int64_t)p.Cin * tiles;    // (16, Cout, tiles)
     const int64_t v_step = (int64_t)p.Cin * tiles, m_step = (int64_t)p.Cout * tiles;
 
-    // 1. Input transform, one input channel per iteration.
-    SKINMTL_PRAGMA(omp parallel if (16 * v_step >= kParallelMinElements)) {
-      std::vector<T> buf(16 * (size_t)(TW + 1));
-      SKINMTL_PRAGMA(omp for schedule(static))
-      for (int c = 0; c < p.Cin; ++c)
-        for (int64_t tr = 0; tr < rows; ++tr) {
-          const int64_t n = (row0 + tr) / TH;
-          const int i = (int)((row0 + tr) % TH);
-          input_transform_row(V + (int64_t)c * tiles + tr * TW, v_step, in + (n * p.Cin + c) * in_plane, i, p,
-                              buf.data());
-        }
-    }
+    // 1. Input transform.
+    input_transform_block(V, in, p, row0, rows);
 
     // 2. The 16 products: M_xi (Cout, tiles) = U_xi (Cout, Cin) * V_xi (Cin, tiles).
     for (int xi = 0; xi < 16; ++xi)
@@ -274,23 +402,60 @@ void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const Win
                   tiles, T(0), M + xi * m_step, tiles);
 
     // 3. Output transform, one output channel per iteration.
-    SKINMTL_PRAGMA(omp parallel if (16 * m_step >= kParallelMinElements)) {
-      std::vector<T> buf(12 * (size_t)TW);
-      SKINMTL_PRAGMA(omp for schedule(static))
-      for (int k = 0; k < p.Cout; ++k)
-        for (int64_t tr = 0; tr < rows; ++tr) {
-          const int64_t n = (row0 + tr) / TH;
-          const int i = (int)((row0 + tr) % TH);
-          output_transform_row(out + (n * p.Cout + k) * out_plane, M + (int64_t)k * tiles + tr * TW, m_step, i, p,
-                               accumulate, buf.data());
-        }
-    }
+    for_channels_and_tile_rows<T>(p.Cout, row0, rows, TH, 16 * m_step, 12 * (size_t)TW,
+                                  [&](int k, int64_t n, int i, int64_t tr, T* buf) {
+                                    output_transform_row(out + (n * p.Cout + k) * out_plane,
+                                                         M + (int64_t)k * tiles + tr * TW, m_step, i, p, accumulate,
+                                                         buf);
+                                  });
   }
+}
+
+int64_t winograd_weight_gradient_scratch_elems(const WinogradConv3x3& p) {
+  return winograd_filter_elems(p) + winograd_scratch_elems(p);
+}
+
+template <typename T>
+void winograd_weight_gradient_cpu(T* dw, const T* x, const T* dy, T* scratch, const WinogradConv3x3& p,
+                                  bool accumulate) {
+  const int TH = p.tiles_h(), TW = p.tiles_w();
+  const int64_t tile_rows = (int64_t)p.N * TH;
+  const int64_t block = winograd_block_tile_rows(p);
+  const int64_t out_plane = (int64_t)p.Hout * p.Wout;
+  T* dU = scratch;  // (16, Cout, Cin), summed over the blocks
+  T* work = scratch + winograd_filter_elems(p);
+  if (tile_rows == 0) std::fill(dU, dU + winograd_filter_elems(p), T(0));  // an empty sum
+  for (int64_t row0 = 0; row0 < tile_rows; row0 += block) {
+    const int64_t rows = std::min(block, tile_rows - row0);
+    const int64_t tiles = rows * TW;
+    T* V = work;                                 // (16, Cin, tiles)
+    T* dM = work + 16 * (int64_t)p.Cin * tiles;  // (16, Cout, tiles)
+    const int64_t v_step = (int64_t)p.Cin * tiles, m_step = (int64_t)p.Cout * tiles;
+
+    // 1. Input transform of x, as forward.
+    input_transform_block(V, x, p, row0, rows);
+
+    // 2. Output-gradient transform of dy, one output channel per iteration.
+    for_channels_and_tile_rows<T>(p.Cout, row0, rows, TH, 16 * m_step, 12 * (size_t)TW,
+                                  [&](int k, int64_t n, int i, int64_t tr, T* buf) {
+                                    output_gradient_transform_row(dM + (int64_t)k * tiles + tr * TW, m_step,
+                                                                  dy + (n * p.Cout + k) * out_plane, i, p, buf);
+                                  });
+
+    // 3. The 16 products over the block's tiles: dU_xi (Cout, Cin) (+)= dM_xi (Cout, tiles) * V_xi^T.
+    const T beta = row0 == 0 ? T(0) : T(1);
+    for (int xi = 0; xi < 16; ++xi)
+      gemm_cpu<T>(false, true, p.Cout, p.Cin, tiles, T(1), dM + xi * m_step, tiles, V + xi * v_step, tiles, beta,
+                  dU + xi * (int64_t)p.Cout * p.Cin, p.Cin);
+  }
+  // 4. dw = G^T dU G, filter by filter.
+  filter_gradient_transform(dw, dU, p.Cout, p.Cin, accumulate);
 }
 
 #define SKINMTL_INSTANTIATE_WINOGRAD(T)                                                               \
   template void winograd_filter_transform_cpu<T>(T*, const T*, int, int, bool);                        \
-  template void winograd_conv3x3_cpu<T>(T*, const T*, const T*, T*, const WinogradConv3x3&, bool);
+  template void winograd_conv3x3_cpu<T>(T*, const T*, const T*, T*, const WinogradConv3x3&, bool);          \
+  template void winograd_weight_gradient_cpu<T>(T*, const T*, const T*, T*, const WinogradConv3x3&, bool);
 SKINMTL_INSTANTIATE_WINOGRAD(float)
 SKINMTL_INSTANTIATE_WINOGRAD(double)
 #undef SKINMTL_INSTANTIATE_WINOGRAD

@@ -1,13 +1,14 @@
 // bench_conv_cpu: the CPU's two paths for 3x3 stride-1 convolutions, im2col +
 // GEMM and Winograd's F(2x2, 3x3) (kernels/conv2d.h, kernels/conv2d_winograd.h),
 // on every such layer of the three models at the sizes of their CPU
-// reproduce recipes, forward and data gradient (the weight gradient is
-// im2col's on both). Each row says which path conv2d_cpu_uses_winograd picks
-// for that layer, and how far the two results are apart (max |difference|
-// relative to max |result|).
+// reproduce recipes: forward, data gradient and weight gradient. Each row
+// says which path conv2d_cpu_uses_winograd picks for that layer, and how far
+// the two paths' results are apart (max |difference| relative to max
+// |result|, the largest of the three).
 //
 //   make bench-conv-cpu                   (bin/bench_conv_cpu --reps 5)
-//   bin/bench_conv_cpu --reps R --threads T
+//   bin/bench_conv_cpu --reps R --threads T [--model TEXT]
+//     (--model: only the layers of the models whose name contains TEXT, e.g. Song)
 //
 // Times are the minimum over R runs after one warm-up (the machine is shared;
 // a minimum is the least noisy estimate of what the code can do).
@@ -105,16 +106,25 @@ double relative_gap(const std::vector<float>& a, const std::vector<float>& b) {
   return scale > 0 ? gap / scale : gap;
 }
 
+// The default rule's choice: Winograd for all three, for forward and data
+// gradient only (dW im2col), or im2col.
+const char* rule_of(const Conv2dShape& sh) {
+  if (skinmtl::conv2d_cpu_uses_winograd_weight_gradient(sh)) return "Winograd";
+  return skinmtl::conv2d_cpu_uses_winograd(sh) ? "W, dW im2col" : "im2col";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int reps = 5, threads = 0;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--model" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_conv_cpu [--reps R] [--threads T]\n");
+      std::fprintf(stderr, "usage: bench_conv_cpu [--reps R] [--threads T] [--model TEXT]\n");
       return 2;
     }
   }
@@ -123,29 +133,37 @@ int main(int argc, char** argv) {
   const Conv2dCpuWinograd defaults = conv2d_cpu_winograd();
   Conv2dCpuWinograd forced = defaults, off = defaults;
   forced.enabled = true, forced.min_channels = 0, forced.min_tiles = 0, forced.max_filters = INT64_MAX;
+  forced.weight_gradient = true, forced.weight_gradient_min_filters = 0;
   off.enabled = false;
   std::printf("3x3 stride-1 convolutions on the CPU, %d threads, min of %d runs; ms, im2col / Winograd\n",
               omp_get_max_threads(), reps);
-  std::printf("(default rule: Winograd from %d channels, %lld tiles, at most %lld filters)\n\n",
-              defaults.min_channels, (long long)defaults.min_tiles, (long long)defaults.max_filters);
-  std::printf("%-32s %-22s %-24s %17s %17s %9s %9s\n", "model", "layer", "N x C -> K x H x W", "forward",
-              "data gradient", "rule", "gap");
+  std::printf("(default rule: Winograd from %d channels, %lld tiles, at most %lld filters; its weight gradient "
+              "from %lld filters)\n\n",
+              defaults.min_channels, (long long)defaults.min_tiles, (long long)defaults.max_filters,
+              (long long)defaults.weight_gradient_min_filters);
+  std::printf("%-32s %-22s %-24s %17s %17s %17s %12s %9s\n", "model", "layer", "N x C -> K x H x W", "forward",
+              "data gradient", "weight gradient", "rule", "gap");
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.f, 1.f);
+  std::string model;  // the model of the rows that follow
   for (const Layer& l : kLayers) {
+    if (*l.model) model = l.model;
+    if (model.find(only) == std::string::npos) continue;
     const Conv2dShape sh = shape_of(l);
     std::vector<float> x((size_t)sh.N * sh.x_image()), w((size_t)sh.K * sh.col_rows()), dy((size_t)sh.N * sh.y_image());
     for (float& v : x) v = normal(rng);
     for (float& v : w) v = 0.05f * normal(rng);
     for (float& v : dy) v = normal(rng);
-    std::vector<float> y[2], dx[2];
-    double fwd[2], bwd[2];
+    std::vector<float> y[2], dx[2], dw[2];
+    double fwd[2], bwd[2], wgt[2];
     for (int path = 0; path < 2; ++path) {
       set_conv2d_cpu_winograd(path ? forced : off);
       y[path].resize((size_t)sh.N * sh.y_image());
       dx[path].resize((size_t)sh.N * sh.x_image());
-      std::vector<float> scratch(std::max(conv2d_cpu_forward_scratch_elems(sh),
-                                          conv2d_cpu_backward_scratch_elems(sh, true, false)));
+      dw[path].resize(w.size());
+      std::vector<float> scratch(std::max({conv2d_cpu_forward_scratch_elems(sh),
+                                           conv2d_cpu_backward_scratch_elems(sh, true, false),
+                                           conv2d_cpu_backward_scratch_elems(sh, false, true)}));
       fwd[path] = time_min(reps, [&] {
         conv2d_forward_cpu<float>(y[path].data(), x.data(), w.data(), nullptr, scratch.data(), sh);
       });
@@ -153,16 +171,21 @@ int main(int argc, char** argv) {
         conv2d_backward_cpu<float>(dx[path].data(), nullptr, nullptr, dy.data(), x.data(), w.data(), scratch.data(),
                                    sh, Conv2dAccumulate{false, false, false});
       });
+      wgt[path] = time_min(reps, [&] {
+        conv2d_backward_cpu<float>(nullptr, dw[path].data(), nullptr, dy.data(), x.data(), w.data(), scratch.data(),
+                                   sh, Conv2dAccumulate{false, false, false});
+      });
     }
     set_conv2d_cpu_winograd(defaults);
     char dims[64];
     std::snprintf(dims, sizeof dims, "%d x %d -> %d x %dx%d", l.N, l.C, l.K, l.H, l.W);
-    char f[32], b[32];
+    char f[32], b[32], g[32];
     std::snprintf(f, sizeof f, "%.2f / %.2f", 1e3 * fwd[0], 1e3 * fwd[1]);
     std::snprintf(b, sizeof b, "%.2f / %.2f", 1e3 * bwd[0], 1e3 * bwd[1]);
-    std::printf("%-32s %-22s %-24s %17s %17s %9s %9.1e\n", l.model, l.what, dims, f, b,
-                conv2d_cpu_uses_winograd(sh) ? "Winograd" : "im2col",
-                std::max(relative_gap(y[0], y[1]), relative_gap(dx[0], dx[1])));
+    std::snprintf(g, sizeof g, "%.2f / %.2f", 1e3 * wgt[0], 1e3 * wgt[1]);
+    std::printf("%-32s %-22s %-24s %17s %17s %17s %12s %9.1e\n", l.model, l.what, dims, f, b, g,
+                rule_of(sh),
+                std::max({relative_gap(y[0], y[1]), relative_gap(dx[0], dx[1]), relative_gap(dw[0], dw[1])}));
   }
   return 0;
 }

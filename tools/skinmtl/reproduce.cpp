@@ -340,9 +340,12 @@ void shorten(Recipe& r, int64_t n) {
     for (size_t k = 0; k < at.size(); ++k) s.argv[at[k]] = std::to_string(shares[k]);
   }
   if (!changed) return;  // --iters equal to the budget's own count: no departure
-  r.departures.push_back("Shortened with --iters " + std::to_string(n) + ": " + std::to_string(n) +
-                         " training iterations per model instead of this budget's " + was +
-                         " (a time limit).");
+  const bool fewer = n < std::stoll(was);
+  const bool models =
+      std::count_if(r.steps.begin(), r.steps.end(), [](const Step& s) { return s.argv.at(0) == "train"; }) > 1;
+  r.departures.push_back(std::string(fewer ? "Shortened" : "Lengthened") + " with --iters " + std::to_string(n) +
+                         ": " + std::to_string(n) + " training iterations" + (models ? " per model" : "") +
+                         " instead of this budget's " + was + (fewer ? " (a time limit)." : " (an experiment)."));
 }
 
 // ---- running -----------------------------------------------------------------------------------
