@@ -89,6 +89,11 @@ int64_t winograd_block_tile_rows(const WinogradConv3x3& p);
 int64_t winograd_scratch_elems(const WinogradConv3x3& p);
 // U's elements: 16 Cout Cin.
 inline int64_t winograd_filter_elems(const WinogradConv3x3& p) { return 16 * (int64_t)p.Cout * p.Cin; }
+// The whole scratch of a convolution or a weight gradient by this path: U (or
+// dU), then V and M (or dM) of one block.
+inline int64_t winograd_total_scratch_elems(const WinogradConv3x3& p) {
+  return winograd_filter_elems(p) + winograd_scratch_elems(p);
+}
 
 // ---- one tile's transforms (the matrices above, written out) ------------------------------
 
@@ -197,8 +202,7 @@ void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const Win
 
 // dw (K, C, 3, 3) = (or +=, with accumulate) the weight gradient of the
 // forward problem p (in = x, out = dy): G^T [sum over the batch's tiles of
-// (A dy A^T) (.) (B^T x B)] G. scratch: winograd_weight_gradient_scratch_elems(p).
-int64_t winograd_weight_gradient_scratch_elems(const WinogradConv3x3& p);
+// (A dy A^T) (.) (B^T x B)] G. scratch: winograd_total_scratch_elems(p).
 template <typename T>
 void winograd_weight_gradient_cpu(T* dw, const T* x, const T* dy, T* scratch, const WinogradConv3x3& p,
                                   bool accumulate);

@@ -1,7 +1,8 @@
 // CPU reference for kernels/conv2d.h: im2col + one GEMM per image, or per
 // group of images where the output is small (conv2d_cpu_images_per_gemm).
 // 3x3 stride-1 convolutions where conv2d_cpu_uses_winograd says: forward and
-// data gradient by kernels/cpu/conv2d_winograd.cpp instead.
+// data gradient by kernels/cpu/conv2d_winograd.cpp instead, and the weight
+// gradient too where conv2d_cpu_uses_winograd_weight_gradient says.
 //
 // im2col / col2im here walk the col matrix row by row, as Caffe's
 // im2col_cpu / col2im_cpu do, rather than element by element through
@@ -195,18 +196,15 @@ void set_conv2d_cpu_winograd(const Conv2dCpuWinograd& w) {
 int64_t conv2d_cpu_forward_scratch_elems(const Conv2dShape& sh) {
   if (!conv2d_cpu_uses_winograd(sh)) return conv2d_cpu_im2col_scratch_elems(sh);
   const WinogradConv3x3 p = winograd_forward_problem(sh);
-  return winograd_filter_elems(p) + winograd_scratch_elems(p);
+  return winograd_total_scratch_elems(p);
 }
 
 int64_t conv2d_cpu_backward_scratch_elems(const Conv2dShape& sh, bool dx, bool dw) {
   const bool winograd_dx = dx && conv2d_cpu_uses_winograd(sh);
   const bool winograd_dw = dw && conv2d_cpu_uses_winograd_weight_gradient(sh);
   int64_t elems = (dw && !winograd_dw) || (dx && !winograd_dx) ? conv2d_cpu_im2col_scratch_elems(sh) : 0;
-  if (winograd_dx) {
-    const WinogradConv3x3 p = winograd_data_gradient_problem(sh);
-    elems = std::max(elems, winograd_filter_elems(p) + winograd_scratch_elems(p));
-  }
-  if (winograd_dw) elems = std::max(elems, winograd_weight_gradient_scratch_elems(winograd_forward_problem(sh)));
+  if (winograd_dx) elems = std::max(elems, winograd_total_scratch_elems(winograd_data_gradient_problem(sh)));
+  if (winograd_dw) elems = std::max(elems, winograd_total_scratch_elems(winograd_forward_problem(sh)));
   return elems;
 }
 

@@ -411,10 +411,6 @@ void winograd_conv3x3_cpu(T* out, const T* in, const T* U, T* scratch, const Win
   }
 }
 
-int64_t winograd_weight_gradient_scratch_elems(const WinogradConv3x3& p) {
-  return winograd_filter_elems(p) + winograd_scratch_elems(p);
-}
-
 template <typename T>
 void winograd_weight_gradient_cpu(T* dw, const T* x, const T* dy, T* scratch, const WinogradConv3x3& p,
                                   bool accumulate) {

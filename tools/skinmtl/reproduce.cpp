@@ -320,7 +320,7 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
 void shorten(Recipe& r, int64_t n) {
   SKINMTL_USAGE_CHECK(n >= 1, "--iters must be at least 1, got " << n);
   const std::vector<std::string> keys = {"--iters", "--phase1", "--phase2", "--phase3"};
-  std::string was;
+  int64_t was = 0;  // the recipe's count
   bool changed = false;
   for (Step& s : r.steps) {
     if (s.argv.at(0) != "train") continue;
@@ -334,18 +334,19 @@ void shorten(Recipe& r, int64_t n) {
         total += counts.back();
       }
     SKINMTL_CHECK(!at.empty() && total > 0, "reproduce: training step '" << s.title << "' has no iteration count");
-    was = std::to_string(total);
+    was = total;
     changed = changed || total != n;
     const std::vector<int64_t> shares = split_iterations(n, counts);  // app/iterations.h
     for (size_t k = 0; k < at.size(); ++k) s.argv[at[k]] = std::to_string(shares[k]);
   }
   if (!changed) return;  // --iters equal to the budget's own count: no departure
-  const bool fewer = n < std::stoll(was);
+  const bool fewer = n < was;
   const bool models =
       std::count_if(r.steps.begin(), r.steps.end(), [](const Step& s) { return s.argv.at(0) == "train"; }) > 1;
   r.departures.push_back(std::string(fewer ? "Shortened" : "Lengthened") + " with --iters " + std::to_string(n) +
                          ": " + std::to_string(n) + " training iterations" + (models ? " per model" : "") +
-                         " instead of this budget's " + was + (fewer ? " (a time limit)." : " (an experiment)."));
+                         " instead of this budget's " + std::to_string(was) +
+                         (fewer ? " (a time limit)." : " (an experiment)."));
 }
 
 // ---- running -----------------------------------------------------------------------------------
