@@ -33,7 +33,7 @@ class DetSegTraining : public TrainingModel {
                         "--channels and --rois must be positive");
     SKINMTL_USAGE_CHECK(d.clip_norm >= 0, "--clip-norm must be >= 0, got " << d.clip_norm);
     data_ = load_seg_data(d.data, d.data_dir, o.skip_bad_rows ? &skipped_ : nullptr);
-    SKINMTL_USER_CHECK(!data_.train.empty(), "no training images in " << data_.description);
+    require_training_data(data_);
     model_ = new_detseg_model(d.spec, o.weights, o.seed);
     // The model file must rebuild this network: its spec reads back to itself.
     const std::string spec_json = detseg_spec_to_json(model_.spec);

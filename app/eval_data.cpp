@@ -27,7 +27,7 @@ EvalSet load_eval_set(const Args& args) {
     return e;
   }
   e.data = load_seg_data(args.get("data", "synthetic"), args.get("data-dir", "../shared/data"));
-  e.split = args.get("split", "val");
+  e.split = args.get("split", e.data.default_split);
   e.samples = select_split(e.data, e.split);
   e.paper_split = e.data.kind == "isic2017" && e.split == "val";
   return e;

@@ -3,9 +3,12 @@
 //
 // The images come from one of
 //   --data SRC [--split NAME|all] [--data-dir DIR]
-//        a data set of io/seg_data.h (synthetic[:FILE], isic2017[:FILE], a
-//        CSV); its val split by default, or train, test, or every row (all;
-//        the only choice for a CSV without a split column);
+//        a data set of io/seg_data.h (synthetic[:FILE], isic2017[:FILE],
+//        ham10000[:FILE], a CSV); its val split by default (ham10000: its test
+//        rows, which are all of it), or train, test, or every row (all; the
+//        only choice for a CSV without a split column). ham10000 has no masks:
+//        the evaluations score its classifications only, an external test of
+//        models trained on ISIC 2017;
 //   --images DIR --masks DIR [--labels CSV]
 //        two folders paired by name (io/seg_folder.h): data this project never
 //        saw, e.g. ISIC's official releases or PH2. Without --labels only the

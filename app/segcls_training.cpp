@@ -16,7 +16,7 @@ class SegClsTraining : public TrainingModel {
  public:
   SegClsTraining(const TrainingOptions& o, const SegClsTrainingOptions& s) : o_(o), s_(s) {
     data_ = load_seg_data(s.data, s.data_dir, o.skip_bad_rows ? &skipped_ : nullptr);
-    SKINMTL_USER_CHECK(!data_.train.empty(), "no training images in " << data_.description);
+    require_training_data(data_);
     SKINMTL_USER_CHECK(!data_.val.empty(), "the data has no val rows to evaluate on (" << data_.description << ")");
     model_ = new_segcls_model(s.spec, o.weights, o.seed);
     model_.net->set_trunk_bn_frozen(o.bn == "frozen");

@@ -35,7 +35,7 @@ bool parse_number(const std::string& s, double* v) {
 
 ScoreTable read_table(const std::string& path, const char* kind, bool labels, const std::string& only) {
   std::ifstream in(path, std::ios::binary);
-  SKINMTL_CHECK(in, "cannot open " << kind << " file '" << path << "'");
+  SKINMTL_USER_CHECK(in, "cannot open " << kind << " file '" << path << "'");
   std::stringstream buf;
   buf << in.rdbuf();
   std::string text = buf.str();
@@ -59,15 +59,15 @@ ScoreTable read_table(const std::string& path, const char* kind, bool labels, co
     std::vector<std::string> f = split_fields(line, where);
 
     if (!have_header) {
-      SKINMTL_CHECK(f[0] == "image_id", where << ": missing header: the first line must be "
-                                             "'image_id,<class1>,<class2>,...', its first field is '"
-                                          << f[0] << "'");
-      SKINMTL_CHECK(f.size() >= 2, where << ": the header names no class column");
+      SKINMTL_USER_CHECK(f[0] == "image_id", where << ": missing header: the first line must be "
+                                                  "'image_id,<class1>,<class2>,...', its first field is '"
+                                               << f[0] << "'");
+      SKINMTL_USER_CHECK(f.size() >= 2, where << ": the header names no class column");
       std::unordered_set<std::string> seen;
       for (size_t c = 1; c < f.size(); ++c) {
-        SKINMTL_CHECK(!f[c].empty(), where << ": header column " << c + 1 << " has no class name");
-        SKINMTL_CHECK(seen.insert(f[c]).second,
-                      where << ": class '" << f[c] << "' appears twice in the header");
+        SKINMTL_USER_CHECK(!f[c].empty(), where << ": header column " << c + 1 << " has no class name");
+        SKINMTL_USER_CHECK(seen.insert(f[c]).second,
+                           where << ": class '" << f[c] << "' appears twice in the header");
         if (only.empty() || f[c] == only) {
           t.class_names.push_back(f[c]);
           use.push_back(c);
@@ -83,31 +83,31 @@ ScoreTable read_table(const std::string& path, const char* kind, bool labels, co
       continue;
     }
 
-    SKINMTL_CHECK(f.size() == fields, where << ": expected " << fields << " fields (image_id and " << fields - 1
-                                            << " classes), got " << f.size());
-    SKINMTL_CHECK(!f[0].empty(), where << ": empty image_id");
+    SKINMTL_USER_CHECK(f.size() == fields, where << ": expected " << fields << " fields (image_id and " << fields - 1
+                                                 << " classes), got " << f.size());
+    SKINMTL_USER_CHECK(!f[0].empty(), where << ": empty image_id");
     const auto [it, inserted] = first_line_of.emplace(f[0], lineno);
-    SKINMTL_CHECK(inserted, where << ": duplicate image_id '" << f[0] << "' (first on line "
-                                  << it->second << ")");
+    SKINMTL_USER_CHECK(inserted, where << ": duplicate image_id '" << f[0] << "' (first on line "
+                                       << it->second << ")");
     std::vector<double> row(t.class_names.size());
     for (size_t c = 0; c < row.size(); ++c) {
       const std::string& s = f[use[c]];
-      SKINMTL_CHECK(parse_number(s, &row[c]), where << ", column '" << t.class_names[c]
-                                                    << "': '" << s << "' is not a number");
-      SKINMTL_CHECK(std::isfinite(row[c]), where << ", column '" << t.class_names[c] << "': '"
-                                                 << s << "' is not a finite number");
+      SKINMTL_USER_CHECK(parse_number(s, &row[c]), where << ", column '" << t.class_names[c]
+                                                         << "': '" << s << "' is not a number");
+      SKINMTL_USER_CHECK(std::isfinite(row[c]), where << ", column '" << t.class_names[c] << "': '"
+                                                      << s << "' is not a finite number");
       if (labels)
-        SKINMTL_CHECK(row[c] == 0.0 || row[c] == 1.0, where << ", column '" << t.class_names[c]
-                                                            << "': a label must be 0 or 1, got '"
-                                                            << s << "'");
+        SKINMTL_USER_CHECK(row[c] == 0.0 || row[c] == 1.0, where << ", column '" << t.class_names[c]
+                                                                 << "': a label must be 0 or 1, got '"
+                                                                 << s << "'");
     }
     t.image_ids.push_back(f[0]);
     t.lines.push_back(lineno);
     t.values.push_back(std::move(row));
   }
-  SKINMTL_CHECK(have_header, kind << " file " << path
-                                  << " is empty: missing header 'image_id,<class1>,<class2>,...'");
-  SKINMTL_CHECK(!t.image_ids.empty(), kind << " file " << path << " has a header but no rows");
+  SKINMTL_USER_CHECK(have_header, kind << " file " << path
+                                       << " is empty: missing header 'image_id,<class1>,<class2>,...'");
+  SKINMTL_USER_CHECK(!t.image_ids.empty(), kind << " file " << path << " has a header but no rows");
   return t;
 }
 
@@ -133,10 +133,10 @@ void check_one_hot(const ScoreTable& labels) {
   for (size_t i = 0; i < labels.values.size(); ++i) {
     int64_t ones = 0;
     for (double v : labels.values[i]) ones += (v == 1.0);
-    SKINMTL_CHECK(ones == 1, "labels file " << labels.path << ", line " << labels.lines[i]
-                                            << ": image '" << labels.image_ids[i] << "' has "
-                                            << ones
-                                            << " labels set to 1; single-label data needs exactly one");
+    SKINMTL_USER_CHECK(ones == 1, "labels file " << labels.path << ", line " << labels.lines[i]
+                                                 << ": image '" << labels.image_ids[i] << "' has "
+                                                 << ones
+                                                 << " labels set to 1; single-label data needs exactly one");
   }
 }
 
@@ -151,12 +151,12 @@ ScoredLabels match_scores_labels(const ScoreTable& scores, const ScoreTable& lab
     if (!label_col.count(name)) only_in_scores.push_back(name);
   for (const std::string& name : labels.class_names)
     if (!score_classes.count(name)) only_in_labels.push_back(name);
-  SKINMTL_CHECK(only_in_scores.empty() && only_in_labels.empty(),
-                "the class columns of " << scores.path << " and " << labels.path << " differ"
-                    << (only_in_scores.empty() ? "" : "; only in the scores: ")
-                    << first_few(only_in_scores)
-                    << (only_in_labels.empty() ? "" : "; only in the labels: ")
-                    << first_few(only_in_labels));
+  SKINMTL_USER_CHECK(only_in_scores.empty() && only_in_labels.empty(),
+                     "the class columns of " << scores.path << " and " << labels.path << " differ"
+                         << (only_in_scores.empty() ? "" : "; only in the scores: ")
+                         << first_few(only_in_scores)
+                         << (only_in_labels.empty() ? "" : "; only in the labels: ")
+                         << first_few(only_in_labels));
 
   // Rows: map each image of the scores file to its row in the labels file.
   std::unordered_map<std::string, size_t> label_row;
@@ -171,12 +171,12 @@ ScoredLabels match_scores_labels(const ScoreTable& scores, const ScoreTable& lab
     if (!score_images.count(labels.image_ids[i]))
       missing_scores.push_back("'" + labels.image_ids[i] + "' (line " +
                                std::to_string(labels.lines[i]) + ")");
-  SKINMTL_CHECK(missing_labels.empty(), "images of " << scores.path << " with no row in "
-                                                     << labels.path << ": "
-                                                     << first_few(missing_labels));
-  SKINMTL_CHECK(missing_scores.empty(), "images of " << labels.path << " with no row in "
-                                                     << scores.path << ": "
-                                                     << first_few(missing_scores));
+  SKINMTL_USER_CHECK(missing_labels.empty(), "images of " << scores.path << " with no row in "
+                                                          << labels.path << ": "
+                                                          << first_few(missing_labels));
+  SKINMTL_USER_CHECK(missing_scores.empty(), "images of " << labels.path << " with no row in "
+                                                          << scores.path << ": "
+                                                          << first_few(missing_scores));
 
   ScoredLabels out;
   out.image_ids = scores.image_ids;

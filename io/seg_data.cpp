@@ -80,6 +80,41 @@ SegData load_isic2017_seg(const std::string& labels_csv) {
 
 }  // namespace
 
+SegData read_ham10000_seg(const std::string& labels_csv) {
+  const Manifest m = load_ham10000(labels_csv);
+  SegData d;
+  int64_t mel = 0, bkl = 0;
+  for (const Sample& s : m.samples) {
+    const std::string& dx = m.lesion_classes.at(s.lesions.at(0));
+    SegSample g;
+    g.id = s.id;
+    g.image = s.image;  // no mask: HAM10000 has none
+    g.melanoma = dx == "mel";
+    g.seborrheic_keratosis = dx == "bkl";
+    g.where = s.where;
+    g.split = "test";
+    mel += g.melanoma;
+    bkl += g.seborrheic_keratosis;
+    d.all.push_back(std::move(g));
+  }
+  check_unique_ids(d);
+  d.kind = "ham10000";
+  d.has_masks = false;
+  d.default_split = "test";
+  d.sk_name = "benign keratosis (bkl)";
+  d.description = "ham10000 (" + labels_csv + "): " + std::to_string(d.all.size()) +
+                  " test images without masks, for the classifiers only; melanoma " + std::to_string(mel) +
+                  ", benign keratosis-like (bkl, for seborrheic_keratosis) " + std::to_string(bkl);
+  return d;
+}
+
+void require_training_data(const SegData& data) {
+  SKINMTL_USER_CHECK(data.has_masks, data.description << ": these images have no lesion masks, so the "
+                                                          "segmentation models cannot train on them (they "
+                                                          "serve `skinmtl eval` as an external test set)");
+  SKINMTL_USER_CHECK(!data.train.empty(), "no training images in " << data.description);
+}
+
 SegData read_seg_csv(const std::string& csv_path) {
   const CsvTable t = read_csv(csv_path);
   const int c_image = t.require_column("image"), c_mask = t.require_column("mask");
@@ -172,7 +207,7 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir, std:
     const size_t c = spec.find(':');
     return c == std::string::npos ? fallback : spec.substr(c + 1);
   };
-  SKINMTL_USER_CHECK(!spec.empty(), "no data given (synthetic, isic2017 or a CSV file)");
+  SKINMTL_USER_CHECK(!spec.empty(), "no data given (synthetic, isic2017, ham10000 or a CSV file)");
   SegData d;
   std::string source;
   if (spec == "synthetic" || spec.rfind("synthetic:", 0) == 0) {
@@ -184,10 +219,14 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir, std:
   } else if (spec == "isic2017" || spec.rfind("isic2017:", 0) == 0) {
     source = after_colon(data_dir + "/isic2017/labels.csv");
     d = load_isic2017_seg(source);
+  } else if (spec == "ham10000" || spec.rfind("ham10000:", 0) == 0) {
+    source = after_colon(data_dir + "/ham10000/labels.csv");
+    d = read_ham10000_seg(source);
   } else {
     source = spec;
     SKINMTL_USER_CHECK(fs::exists(source), "no data '" << spec << "': give synthetic[:manifest.csv], "
-                                           "isic2017[:labels.csv] or an existing CSV file");
+                                           "isic2017[:labels.csv], ham10000[:labels.csv] or an existing "
+                                           "CSV file");
     d = read_seg_csv(source);
   }
   // Every file checked; with --skip-bad-rows (skipped given) the samples with a

@@ -17,6 +17,18 @@
 //   "isic2017"             DATA_DIR/isic2017/labels.csv (load_isic2017 of
 //   "isic2017:FILE"        io/manifest.h): its split column gives train (2000)
 //                          and val (150); both lists come from the one file.
+//   "ham10000"             DATA_DIR/ham10000/labels.csv (load_ham10000 of
+//   "ham10000:FILE"        io/manifest.h), for EVALUATION ONLY: an external
+//                          test set of the two classifiers (HAM10000 is not
+//                          ISIC 2017: other sources, other image ids, no
+//                          masks). Every row is split "test" and has no mask
+//                          (SegSample::mask empty, SegData::has_masks false);
+//                          melanoma = (dx == mel); seborrheic_keratosis =
+//                          (dx == bkl), HAM's "benign keratosis-like lesions",
+//                          which holds the seborrheic keratoses together with
+//                          solar lentigines and lichen-planus-like keratoses:
+//                          the nearest label it has, and named so
+//                          (SegData::sk_name). The training commands refuse it.
 //   FILE (a CSV)           the generic format below.
 //
 // The generic CSV (the io/csv.h dialect) has a header naming at least
@@ -59,7 +71,7 @@ namespace skinmtl {
 struct SegSample {
   std::string id;     // a name: ISIC's image_id, the synthetic set's id, ...
   std::string image;  // path to open
-  std::string mask;   // path to open (1 channel after load_image(mask, 1))
+  std::string mask;   // path to open (1 channel after load_image(mask, 1)); "" when the data has no masks
   int melanoma = 0, seborrheic_keratosis = 0;  // 0 or 1 (0 when the data has no labels)
   std::string where;  // "file:line" of the row it came from
   std::string split;  // "train", "val" or "test"; "" for a pair of folders (io/seg_folder.h)
@@ -69,13 +81,17 @@ struct SegData {
   // e.g. "isic2017 (../shared/data/isic2017/labels.csv): 2000 train / 150 val;
   //       melanoma 374 / 30, seborrheic_keratosis 254 / 42"
   std::string description;
-  std::string kind;  // "synthetic", "isic2017", "csv" or "folders"
+  std::string kind;  // "synthetic", "isic2017", "ham10000", "csv" or "folders"
   std::vector<SegSample> train, val;
   // Every sample in the order read (for ISIC 2017: its train rows, then its
   // val rows), test rows included, each with its split.
   std::vector<SegSample> all;
   bool has_split_column = true;  // false: a CSV without one (every row is train) or folders
   bool labelled = true;          // false: folders without a labels CSV (masks only)
+  bool has_masks = true;         // false: ham10000 (classification only; no training)
+  std::string default_split = "val";  // what the evaluations score without --split ("test" for ham10000)
+  // What the seborrheic_keratosis flag means here, for tables and reports.
+  std::string sk_name = "seborrheic keratosis";
 };
 
 // The samples of split `name` (train, val or test), in order, or all of them
@@ -84,7 +100,7 @@ struct SegData {
 // row.
 std::vector<SegSample> select_split(const SegData& data, const std::string& name);
 
-// Reads `spec` (above). data_dir holds isic2017/ (the callers' default is
+// Reads `spec` (above). data_dir holds isic2017/ and ham10000/ (the callers' default is
 // ../shared/data, seen from the repository root). Every image and mask file is
 // then checked (io/manifest.h check_images): a problem is an error listing them
 // all, unless `skipped` is given (--skip-bad-rows): then the samples with a
@@ -94,6 +110,14 @@ SegData load_seg_data(const std::string& spec, const std::string& data_dir,
 
 // Reads a generic CSV (above) without checking the files.
 SegData read_seg_csv(const std::string& csv_path);
+
+// Reads HAM10000's labels.csv as above (every row a test row without a mask),
+// without checking the files.
+SegData read_ham10000_seg(const std::string& labels_csv);
+
+// For the training commands: an error naming the data when it has no masks
+// (ham10000 serves evaluation only) or no training rows.
+void require_training_data(const SegData& data);
 
 // Looks for every image and mask file of `data` (every split) and throws one
 // skinmtl::Error listing every missing file with its row ("source" names the

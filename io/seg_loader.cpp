@@ -9,7 +9,10 @@ namespace skinmtl {
 SegItem load_seg_item(const SegSample& s, const SegTransform& t, Rng& rng) {
   SegItem item;
   item.image = load_image(s.image, 3);
-  item.mask = load_truth_mask(s.mask);
+  // A sample without a mask (ham10000: evaluation of the classifiers only)
+  // gets an empty one, so that the batch keeps its shape; the training
+  // commands refuse such data (io/seg_data.h require_training_data).
+  item.mask = s.mask.empty() ? Image(item.image.height, item.image.width, 1) : load_truth_mask(s.mask);
   SKINMTL_USER_CHECK(item.image.height == item.mask.height && item.image.width == item.mask.width,
                 "the mask '" << s.mask << "' is " << item.mask.height << "x" << item.mask.width
                              << " but the image '" << s.image << "' is " << item.image.height << "x"

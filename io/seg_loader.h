@@ -16,7 +16,8 @@
 // skinmtl::Error naming the sample, its row and its files.
 //
 // The targets, per sample j of the batch, from the TRANSFORMED pair:
-//   masks[j]   1 where the mask is >= 128 (lesion), else 0;
+//   masks[j]   1 where the mask is >= 128 (lesion), else 0 (all 0 for a
+//              sample without a mask file: ham10000, evaluation only);
 //   boxes[j]   (x1, y1, x2, y2) = mask_box(mask): the lesion's tight box,
 //              half-open, in the transformed image's pixels; (-1, -1, -1, -1)
 //              when the mask has no lesion pixel (e.g. shifted out of view);

@@ -218,6 +218,102 @@ std::optional<double> roc_auc(const std::vector<double>& scores, const std::vect
   return wins / (static_cast<double>(pos) * static_cast<double>(neg));
 }
 
+namespace {
+
+// DeLong's placements (metrics.h): v10[i] for the i-th positive, v01[j] for
+// the j-th negative, in the order the items are given. Each is a count of
+// sorted scores below / above (and equal to) the item's: O((P + N) log(P + N)).
+struct Placements {
+  std::vector<double> v10, v01;
+};
+
+Placements placements(const std::vector<double>& scores, const std::vector<int>& labels) {
+  std::vector<double> pos, neg;
+  for (size_t i = 0; i < scores.size(); ++i) (labels[i] ? pos : neg).push_back(scores[i]);
+  std::vector<double> pos_sorted = pos, neg_sorted = neg;
+  std::sort(pos_sorted.begin(), pos_sorted.end());
+  std::sort(neg_sorted.begin(), neg_sorted.end());
+  // (number below x, number equal to x) among sorted values v.
+  auto below_and_equal = [](const std::vector<double>& v, double x) {
+    const auto lo = std::lower_bound(v.begin(), v.end(), x), hi = std::upper_bound(v.begin(), v.end(), x);
+    return std::pair<double, double>((double)(lo - v.begin()), (double)(hi - lo));
+  };
+  Placements p;
+  const double P = (double)pos.size(), N = (double)neg.size();
+  for (double x : pos) {
+    const auto [below, equal] = below_and_equal(neg_sorted, x);
+    p.v10.push_back((below + 0.5 * equal) / N);
+  }
+  for (double y : neg) {
+    const auto [below, equal] = below_and_equal(pos_sorted, y);
+    p.v01.push_back((P - below - equal + 0.5 * equal) / P);  // positives above y, ties half
+  }
+  return p;
+}
+
+double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / (double)v.size(); }
+
+// Sample covariance (divisor n - 1) of two equally long vectors.
+double covariance(const std::vector<double>& a, const std::vector<double>& b) {
+  const double ma = mean(a), mb = mean(b);
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += (a[i] - ma) * (b[i] - mb);
+  return s / (double)(a.size() - 1);
+}
+
+constexpr double kZ95 = 1.959963984540054;  // the standard normal's 97.5% quantile
+
+bool has_two_of_each(const std::vector<int>& labels) {
+  const int64_t pos = std::count(labels.begin(), labels.end(), 1);
+  return pos >= 2 && (int64_t)labels.size() - pos >= 2;
+}
+
+AucEstimate estimate(const Placements& p) {
+  AucEstimate e;
+  e.auc = mean(p.v10);
+  e.se = std::sqrt(covariance(p.v10, p.v10) / (double)p.v10.size() +
+                   covariance(p.v01, p.v01) / (double)p.v01.size());
+  e.low = std::max(0.0, e.auc - kZ95 * e.se);
+  e.high = std::min(1.0, e.auc + kZ95 * e.se);
+  return e;
+}
+
+}  // namespace
+
+std::optional<AucEstimate> roc_auc_delong(const std::vector<double>& scores, const std::vector<int>& labels) {
+  check_ranking("roc_auc_delong", scores, labels);
+  if (!has_two_of_each(labels)) return std::nullopt;
+  return estimate(placements(scores, labels));
+}
+
+std::optional<AucDifference> compare_roc_auc(const std::vector<double>& scores_a,
+                                             const std::vector<double>& scores_b, const std::vector<int>& labels) {
+  check_ranking("compare_roc_auc (first scores)", scores_a, labels);
+  check_ranking("compare_roc_auc (second scores)", scores_b, labels);
+  if (!has_two_of_each(labels)) return std::nullopt;
+  const Placements pa = placements(scores_a, labels), pb = placements(scores_b, labels);
+  AucDifference d;
+  d.a = estimate(pa);
+  d.b = estimate(pb);
+  d.diff = d.a.auc - d.b.auc;
+  // var(A) + var(B) - 2 cov(A, B) is the variance of the placements'
+  // differences: computed so, it is exactly 0 when the two rank alike.
+  auto minus = [](const std::vector<double>& u, const std::vector<double>& w) {
+    std::vector<double> r(u.size());
+    for (size_t k = 0; k < u.size(); ++k) r[k] = u[k] - w[k];
+    return r;
+  };
+  const std::vector<double> d10 = minus(pa.v10, pb.v10), d01 = minus(pa.v01, pb.v01);
+  d.se = std::sqrt(covariance(d10, d10) / (double)d10.size() + covariance(d01, d01) / (double)d01.size());
+  d.low = d.diff - kZ95 * d.se;
+  d.high = d.diff + kZ95 * d.se;
+  if (d.se > 0) {
+    d.z = d.diff / d.se;
+    d.p = std::erfc(std::fabs(d.z) / std::sqrt(2.0));
+  }
+  return d;
+}
+
 ThresholdStats threshold_stats(const std::vector<double>& scores, const std::vector<int>& labels,
                                double threshold) {
   check_ranking("threshold_stats", scores, labels);

@@ -116,6 +116,44 @@ ScoreMatrix ensemble_max(const ScoreMatrix& a, const ScoreMatrix& b);
 // positive or no negative.
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<int>& labels);
 
+// ---- how sure an AUC is: DeLong et al. (1988) ------------------------------
+//
+// With P positives x_1..x_P and N negatives y_1..y_N, and
+// psi(x, y) = 1 if x > y, 1/2 if x == y, 0 if x < y, each item has a
+// "placement" (its structural component):
+//   V10_i = (1/N) sum_j psi(x_i, y_j)   the share of negatives positive i beats,
+//   V01_j = (1/P) sum_i psi(x_i, y_j)   the share of positives that beat negative j,
+// and AUC = mean_i V10_i = mean_j V01_j (= roc_auc). Its variance is estimated
+//   var(AUC) = S10 / P + S01 / N,
+// S10 the sample variance of the V10 (divisor P - 1), S01 that of the V01.
+// Two models scored on the SAME items are correlated; the variance of their
+// difference takes the sample covariances of their placements:
+//   var(A - B) = var(A) + var(B) - 2 (C10 / P + C01 / N),
+// computed as the same variance of the placements' differences V10a - V10b
+// and V01a - V01b (equal, and exactly 0 for two models that rank alike).
+// Intervals are normal: estimate +- 1.959964 SE (95%); a single AUC's is
+// clipped to [0, 1]. p is two-sided, from z = (A - B) / SE(A - B); where
+// SE(A - B) is 0 (the two rank every pair alike) z = 0 and p = 1.
+// DeLong, DeLong & Clarke-Pearson, "Comparing the areas under two or more
+// correlated receiver operating characteristic curves: a nonparametric
+// approach", Biometrics 44(3), 1988.
+struct AucEstimate {
+  double auc = 0, se = 0;
+  double low = 0, high = 0;  // 95% interval
+};
+// Empty without at least two positives and two negatives (no variance).
+std::optional<AucEstimate> roc_auc_delong(const std::vector<double>& scores, const std::vector<int>& labels);
+
+struct AucDifference {
+  AucEstimate a, b;
+  double diff = 0, se = 0;   // A - B and its standard error
+  double low = 0, high = 0;  // 95% interval of A - B
+  double z = 0, p = 1;       // two-sided test of A == B
+};
+// scores_a and scores_b score the same items (the same labels); empty as above.
+std::optional<AucDifference> compare_roc_auc(const std::vector<double>& scores_a,
+                                             const std::vector<double>& scores_b, const std::vector<int>& labels);
+
 // Throws "the model diverged: its prediction for 'ID' is nan (not finite); ..."
 // unless v is finite: what a held-out evaluation or `eval` says about a
 // diverged model's outputs, instead of a metric failing later on a bare score.

@@ -1,9 +1,10 @@
 // io/seg_data: the generic CSV (columns, flags, splits, ids, relative paths),
 // its errors with file:line, every missing file reported at once, the
-// synthetic and ISIC 2017 sources (a fake labels.csv here; the real one when
-// present), choosing a split; io/seg_folder: images and masks paired by name
+// synthetic, ISIC 2017 and HAM10000 sources (fake labels.csv files here; the
+// real ones when present), choosing a split, the training commands' check; io/seg_folder: images and masks paired by name
 // across two folders, with labels from a CSV.
 #include <filesystem>
+#include <set>
 
 #include "io/image.h"
 #include "io/seg_data.h"
@@ -192,6 +193,58 @@ TEST(SegData, Isic2017OnAFakeLabelsFile) {
   EXPECT_EQ(d.all[2].split, "val");
 }
 
+// HAM10000 as an external test set of the classifiers: every row a test row
+// without a mask, melanoma from dx = mel and the seborrheic keratosis flag from
+// dx = bkl (and said so); the training commands' check refuses it.
+TEST(SegData, Ham10000OnAFakeLabelsFile) {
+  TempDir dir;
+  write_pngs(dir);
+  std::filesystem::create_directories(dir.path("ham10000"));
+  write_file(dir.path("ham10000/labels.csv"),
+             "image_id,lesion_id,dx,dx_type,age,sex,localization,image\n"
+             "H0,L0,nv,histo,40,male,back,../img/a.png\n"
+             "H1,L1,mel,histo,60,female,face,../img/b.png\n"
+             "H2,L2,bkl,histo,70,male,unknown,../img/c.png\n"
+             "H3,L3,bcc,histo,80,male,trunk,../img/d.png\n");
+  const SegData d = load_seg_data("ham10000", dir.str());
+  EXPECT_EQ(d.kind, "ham10000");
+  EXPECT_FALSE(d.has_masks);
+  EXPECT_TRUE(d.labelled);
+  EXPECT_EQ(d.default_split, "test");
+  EXPECT_EQ(d.sk_name, "benign keratosis (bkl)");
+  EXPECT_TRUE(d.train.empty());
+  EXPECT_TRUE(d.val.empty());
+  ASSERT_EQ(d.all.size(), 4u);
+  const int mel[] = {0, 1, 0, 0}, bkl[] = {0, 0, 1, 0};
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(d.all[i].id, "H" + std::to_string(i));
+    EXPECT_EQ(d.all[i].split, "test");
+    EXPECT_TRUE(d.all[i].mask.empty());
+    EXPECT_EQ(d.all[i].melanoma, mel[i]);
+    EXPECT_EQ(d.all[i].seborrheic_keratosis, bkl[i]);
+  }
+  EXPECT_EQ(d.all[1].image, dir.path("ham10000/../img/b.png"));
+  EXPECT_NE(d.description.find("4 test images without masks, for the classifiers only; melanoma 1, benign "
+                               "keratosis-like (bkl, for seborrheic_keratosis) 1"),
+            std::string::npos) << d.description;
+  EXPECT_EQ(select_split(d, "test").size(), 4u);
+  EXPECT_EQ(load_seg_data("ham10000:" + dir.path("ham10000/labels.csv"), "nowhere").all.size(), 4u);
+  EXPECT_ERROR_WITH(require_training_data(d), "have no lesion masks", "ham10000");
+  // A missing image is reported with its row, as for the other sources.
+  std::filesystem::remove(dir.path("img/d.png"));
+  EXPECT_ERROR_WITH(load_seg_data("ham10000", dir.str()), "labels.csv:5", "d.png");
+}
+
+TEST(SegData, TrainingDataMustHaveMasksAndTrainRows) {
+  TempDir dir;
+  write_pngs(dir);
+  write_file(dir.path("d.csv"), "image,mask,melanoma,seborrheic_keratosis,split\nimg/a.png,img/am.png,0,0,val\n");
+  EXPECT_ERROR_WITH(require_training_data(load_seg_data(dir.path("d.csv"), "")), "no training images in");
+  write_file(dir.path("d.csv"), "image,mask,melanoma,seborrheic_keratosis,split\nimg/a.png,img/am.png,0,0,train\n");
+  EXPECT_NO_THROW(require_training_data(load_seg_data(dir.path("d.csv"), "")));
+}
+
 // ---- folders ---------------------------------------------------------------------------------
 
 TEST(SegFolder, MaskKeys) {
@@ -308,6 +361,22 @@ TEST(RealData, Isic2017SegData) {
             std::string::npos) << d.description;
   EXPECT_EQ(d.train[0].id, "ISIC_0000000");
   EXPECT_EQ(load_image(d.train[0].mask, 1).str(), "192x256x1");
+}
+
+TEST(RealData, Ham10000SegData) {
+  const std::string dir = test::real_data_dir();
+  if (!std::filesystem::exists(dir + "/ham10000/labels.csv"))
+    GTEST_SKIP() << "no HAM10000 in " << dir << " (set SKINMTL_DATA_DIR)";
+  const SegData d = load_seg_data("ham10000", dir);  // also checks every image exists
+  EXPECT_EQ(select_split(d, "test").size(), 4790u);
+  EXPECT_NE(d.description.find("melanoma 393, benign keratosis-like (bkl, for seborrheic_keratosis) 467"),
+            std::string::npos) << d.description;
+  // No image of HAM10000 is one of ISIC 2017's (the models train on ISIC 2017).
+  if (std::filesystem::exists(dir + "/isic2017/labels.csv")) {
+    std::set<std::string> isic;
+    for (const SegSample& s : load_seg_data("isic2017", dir).all) isic.insert(s.id);
+    for (const SegSample& s : d.all) EXPECT_EQ(isic.count(s.id), 0u) << s.id;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // io/seg_loader: the batch tensors against the transform applied by hand
-// (images, 0/1 masks, boxes, flags, letterbox geometry), empty masks, the
+// (images, 0/1 masks, boxes, flags, letterbox geometry), empty masks, a
+// sample without a mask file, the
 // same batches with 1 and 3 threads, errors naming the sample and its files.
 #include <filesystem>
+#include <numeric>
 
 #include "io/seg_loader.h"
 #include "tests/io_test_util.h"
@@ -141,6 +143,27 @@ TEST(SegLoader, SameBatchesWithOneAndThreeThreads) {
   }
   // Another epoch shuffles and augments differently.
   EXPECT_NE(run_epoch(one, 0)[0].images.to_vector(), run_epoch(one, 2)[0].images.to_vector());
+}
+
+// A sample without a mask file (ham10000: the classifiers' external test)
+// loads its image as any other, with an all-zero mask and the empty box;
+// its neighbours keep theirs.
+TEST(SegLoader, SampleWithoutMaskGetsAnEmptyOne) {
+  TempDir dir;
+  std::vector<SegSample> samples = make_samples(dir, 3);
+  samples[1].mask.clear();
+  SegLoader loader(samples, yang_test_transform(8, 10), options(2, /*shuffle=*/false));
+  const std::vector<SegBatch> batches = run_epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  const std::vector<double> images = batches[0].images.to_vector(), masks = batches[0].masks.to_vector(),
+                            boxes = batches[0].boxes.to_vector();
+  Image img = load_image(samples[1].image), none(img.height, img.width, 1);
+  resize_pair(img, none, 8, 10);
+  EXPECT_EQ(std::vector<double>(images.begin() + 240, images.begin() + 480), to_tensor({img}, Normalize{}).to_vector());
+  EXPECT_EQ(std::vector<double>(masks.begin() + 80, masks.begin() + 160), std::vector<double>(80, 0.0));
+  EXPECT_EQ(std::vector<double>(boxes.begin() + 4, boxes.begin() + 8), (std::vector<double>{-1, -1, -1, -1}));
+  EXPECT_GT(std::accumulate(masks.begin(), masks.begin() + 80, 0.0), 0.0);  // sample 0 keeps its lesion
+  EXPECT_EQ(batches[0].melanoma.to_vector(), (std::vector<double>{0, 1, 0}));
 }
 
 TEST(SegLoader, ErrorsNameTheSampleAndItsFiles) {

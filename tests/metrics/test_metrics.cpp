@@ -1,5 +1,6 @@
-// metrics/metrics: AP, mAP-class (eq. 9), mAP-image (eq. 10), top-k, AUC,
-// sensitivity/specificity and the ensemble max, against values worked out by
+// metrics/metrics: AP, mAP-class (eq. 9), mAP-image (eq. 10), top-k, AUC and
+// DeLong's standard errors (by hand, pair by pair, and against the spread over
+// simulated samples), sensitivity/specificity and the ensemble max, against values worked out by
 // hand in the comments; the tie rule (a tied block is ranked together, each
 // relevant item in it gets the precision at the block's end); and invariance
 // under any permutation of the input rows.
@@ -340,6 +341,154 @@ TEST(RocAuc, HandComputed) {
   EXPECT_FALSE(roc_auc({0.1, 0.2}, {0, 0}).has_value());
   EXPECT_FALSE(roc_auc({0.1, 0.2}, {1, 1}).has_value());
   EXPECT_THROW(roc_auc({0.1, 0.2}, {1, 3}), Error);
+}
+
+// ---------------------------------------------------------------- DeLong
+
+TEST(RocAucDelong, HandComputed) {
+  // Positives .9, .6; negatives .7, .6, .2 (given interleaved).
+  // Placements: V10 = (3/3, (0 + 1/2 + 1)/3) = (1, 1/2); V01 = (1/2, 3/4, 1).
+  // AUC 3/4; S10 = (1/16 + 1/16) / 1 = 1/8, S01 = (1/16 + 0 + 1/16) / 2 = 1/16;
+  // var = (1/8) / 2 + (1/16) / 3 = 1/12, SE = 0.288675...
+  const std::vector<double> a = {0.7, 0.9, 0.6, 0.6, 0.2};
+  const std::vector<int> y = {0, 1, 1, 0, 0};
+  const std::optional<AucEstimate> e = roc_auc_delong(a, y);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_NEAR(e->auc, 0.75, kTol);
+  EXPECT_NEAR(e->se, std::sqrt(1.0 / 12), kTol);
+  EXPECT_NEAR(e->low, 0.75 - 1.959963984540054 * std::sqrt(1.0 / 12), 1e-12);
+  EXPECT_EQ(e->high, 1.0);  // clipped
+  EXPECT_NEAR(e->auc, *roc_auc(a, y), kTol);
+
+  // A second model on the same items: positives .8, .1 -> V10 = (1, 0), AUC 1/2,
+  // V01 = (1/2, 1/2, 1/2): S10 = 1/2, S01 = 0, var 1/4. Covariances:
+  // C10 = ((1/4)(1/2) + (-1/4)(-1/2)) / 1 = 1/4, C01 = 0 (V01 constant), so
+  // var(A - B) = 1/12 + 1/4 - 2 (1/4) / 2 = 1/12; z = (1/4) / sqrt(1/12).
+  const std::vector<double> b = {0.7, 0.8, 0.1, 0.6, 0.2};
+  const std::optional<AucDifference> d = compare_roc_auc(a, b, y);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_NEAR(d->a.auc, 0.75, kTol);
+  EXPECT_NEAR(d->b.auc, 0.5, kTol);
+  EXPECT_NEAR(d->b.se, 0.5, kTol);
+  EXPECT_NEAR(d->diff, 0.25, kTol);
+  EXPECT_NEAR(d->se, std::sqrt(1.0 / 12), kTol);
+  EXPECT_NEAR(d->z, 0.25 / std::sqrt(1.0 / 12), 1e-12);
+  EXPECT_NEAR(d->p, 0.3864762307712327, 1e-12);  // erfc(z / sqrt 2), computed with Python's math.erfc
+  EXPECT_NEAR(d->low, 0.25 - 1.959963984540054 * std::sqrt(1.0 / 12), 1e-12);
+  // Swapped, the difference changes sign and nothing else.
+  const std::optional<AucDifference> r = compare_roc_auc(b, a, y);
+  EXPECT_NEAR(r->diff, -0.25, kTol);
+  EXPECT_NEAR(r->se, d->se, kTol);
+  EXPECT_NEAR(r->p, d->p, kTol);
+}
+
+TEST(RocAucDelong, IdenticalModelsAndUndefinedCases) {
+  const std::vector<double> s = {0.3, 0.1, 0.8, 0.5, 0.5, 0.9};
+  const std::vector<int> y = {1, 0, 1, 0, 1, 0};
+  const std::optional<AucDifference> d = compare_roc_auc(s, s, y);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->diff, 0.0);
+  EXPECT_EQ(d->se, 0.0);
+  EXPECT_EQ(d->p, 1.0);
+  // Any monotone transform ranks alike: the same AUC and no difference.
+  std::vector<double> t;
+  for (double v : s) t.push_back(std::exp(3 * v));
+  const std::optional<AucDifference> m = compare_roc_auc(s, t, y);
+  EXPECT_NEAR(m->diff, 0.0, kTol);
+  EXPECT_EQ(m->se, 0.0);
+  // No variance to estimate with one positive or one negative.
+  EXPECT_FALSE(roc_auc_delong({0.1, 0.2, 0.3}, {1, 0, 0}).has_value());
+  EXPECT_FALSE(compare_roc_auc({0.1, 0.2, 0.3}, {0.1, 0.2, 0.3}, {1, 1, 0}).has_value());
+  EXPECT_THROW(compare_roc_auc({0.1, 0.2}, {0.1}, {1, 0}), Error);
+  EXPECT_THROW(roc_auc_delong({0.1, NAN}, {1, 0}), Error);
+}
+
+// The placements against their definition, pair by pair, on random tied data.
+TEST(RocAucDelong, MatchesPairwiseDefinition) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int n = 5 + trial * 3;
+    std::vector<double> a(n), b(n);
+    std::vector<int> y(n);
+    for (int i = 0; i < n; ++i) {
+      y[i] = i < 2 ? 1 : i < 4 ? 0 : (int)(rng() % 3 == 0);
+      a[i] = (double)(rng() % 7) / 7;  // ties on purpose
+      b[i] = (double)(rng() % 5) / 5 + 0.1 * y[i];
+    }
+    std::vector<int> pos, neg;
+    for (int i = 0; i < n; ++i) (y[i] ? pos : neg).push_back(i);
+    auto psi = [](double x, double z) { return x > z ? 1.0 : x == z ? 0.5 : 0.0; };
+    auto v10 = [&](const std::vector<double>& s) {
+      std::vector<double> v;
+      for (int i : pos) {
+        double t = 0;
+        for (int j : neg) t += psi(s[i], s[j]);
+        v.push_back(t / neg.size());
+      }
+      return v;
+    };
+    auto v01 = [&](const std::vector<double>& s) {
+      std::vector<double> v;
+      for (int j : neg) {
+        double t = 0;
+        for (int i : pos) t += psi(s[i], s[j]);
+        v.push_back(t / pos.size());
+      }
+      return v;
+    };
+    auto cov = [](const std::vector<double>& u, const std::vector<double>& w) {
+      double mu = 0, mw = 0, c = 0;
+      for (size_t k = 0; k < u.size(); ++k) mu += u[k] / u.size(), mw += w[k] / w.size();
+      for (size_t k = 0; k < u.size(); ++k) c += (u[k] - mu) * (w[k] - mw);
+      return c / (u.size() - 1);
+    };
+    const double P = pos.size(), N = neg.size();
+    const double var_a = cov(v10(a), v10(a)) / P + cov(v01(a), v01(a)) / N;
+    const double var_b = cov(v10(b), v10(b)) / P + cov(v01(b), v01(b)) / N;
+    const double c_ab = cov(v10(a), v10(b)) / P + cov(v01(a), v01(b)) / N;
+    const std::optional<AucDifference> d = compare_roc_auc(a, b, y);
+    ASSERT_TRUE(d.has_value()) << trial;
+    EXPECT_NEAR(d->a.auc, *roc_auc(a, y), 1e-12) << trial;
+    EXPECT_NEAR(d->b.auc, *roc_auc(b, y), 1e-12) << trial;
+    EXPECT_NEAR(d->a.se, std::sqrt(var_a), 1e-12) << trial;
+    EXPECT_NEAR(d->b.se, std::sqrt(var_b), 1e-12) << trial;
+    EXPECT_NEAR(d->se, std::sqrt(std::max(0.0, var_a + var_b - 2 * c_ab)), 1e-9) << trial;
+  }
+}
+
+// What the standard error means: over many independent samples from one
+// population, the AUC's spread matches the SE DeLong estimates from each
+// sample alone, and so does the spread of two correlated models' difference.
+// Positives' scores N(1, 1), negatives' N(0, 1); model B = model A + noise.
+TEST(RocAucDelong, StandardErrorMatchesTheSpreadOverSamples) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const int trials = 400, P = 40, N = 120;
+  std::vector<double> aucs, diffs;
+  double se_sum = 0, diff_se_sum = 0;
+  for (int t = 0; t < trials; ++t) {
+    std::vector<double> a, b;
+    std::vector<int> y;
+    for (int i = 0; i < P + N; ++i) {
+      y.push_back(i < P);
+      a.push_back(normal(rng) + (i < P ? 1.0 : 0.0));
+      b.push_back(a.back() + 0.7 * normal(rng));
+    }
+    const AucDifference d = *compare_roc_auc(a, b, y);
+    aucs.push_back(d.a.auc);
+    diffs.push_back(d.diff);
+    se_sum += d.a.se;
+    diff_se_sum += d.se;
+  }
+  auto sd = [](const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x / v.size();
+    for (double x : v) s += (x - m) * (x - m);
+    return std::sqrt(s / (v.size() - 1));
+  };
+  // Within 15%: the spread of 400 samples is itself known to about 4%.
+  EXPECT_NEAR(se_sum / trials / sd(aucs), 1.0, 0.15) << se_sum / trials << " vs " << sd(aucs);
+  EXPECT_NEAR(diff_se_sum / trials / sd(diffs), 1.0, 0.15) << diff_se_sum / trials << " vs " << sd(diffs);
 }
 
 TEST(ThresholdStats, HandComputed) {

@@ -9,7 +9,8 @@
 // from the letterbox is exercised in both directions. They are listed three
 // ways: a generic CSV, a fake ISIC 2017 labels.csv (the only data beside which
 // the paper's numbers are printed) and two folders (images, masks) with a
-// labels CSV in ISIC 2017 Part 3's format.
+// labels CSV in ISIC 2017 Part 3's format; and once as a fake HAM10000 (no
+// masks: the classification alone).
 //
 // The binary is built by `make test` before the tests run; tests run from the
 // repository root.
@@ -397,6 +398,48 @@ TEST_F(CliDetSegEval, PaperNumbersOnlyForIsic2017Val) {
     EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
     EXPECT_EQ(j.at("split"), data.find("all") != std::string::npos ? "all" : "val");
   }
+}
+
+// The crops as a fake HAM10000 (dx mel for the melanomas, nv for the rest):
+// no masks, so no segmentation or box scores and no truth/ folder, while the
+// classification and the predictions are the CSV's, image for image.
+TEST_F(CliDetSegEval, Ham10000ScoresTheClassificationOnly) {
+  const std::string csv_out = w().dir.path("eval_ham_csv"), out = w().dir.path("eval_ham");
+  const std::string log = w().dir.path("ham.txt"), err = w().dir.path("ham_err.txt");
+  fs::create_directories(w().dir.path("hamroot/ham10000"));
+  {
+    std::ofstream f(w().dir.path("hamroot/ham10000/labels.csv"));
+    f << "image_id,lesion_id,dx,localization,image\n";
+    for (int i = 0; i < kEvalImages; ++i)
+      f << w().ids[i] << ",L" << i << "," << (i % 2 == 0 ? "mel" : "nv") << ",back," << w().eval_images << "/"
+        << w().ids[i] << ".png\n";
+  }
+  const std::string eval = std::string(kBin) + " eval detseg --json --model " + w().model +
+                           " --overlays 0 --device cpu --out ";
+  ASSERT_EQ(sh(eval + csv_out + " --data " + w().eval_csv, log, err), 0) << test::read_file(log);
+  const nlohmann::json want = nlohmann::json::parse(test::read_file(log));
+  ASSERT_EQ(sh(eval + out + " --data ham10000 --data-dir " + w().dir.path("hamroot"), log, err), 0)
+      << test::read_file(log) << test::read_file(err);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log));
+  EXPECT_EQ(j.at("split"), "test");
+  EXPECT_EQ(j.at("images").get<int>(), kEvalImages);
+  EXPECT_EQ(j.at("segmentation"), "not scored: the data has no masks");
+  EXPECT_EQ(j.at("classification"), want.at("classification"));
+  EXPECT_TRUE(j.at("detection").at("mean_box_iou").is_null());
+  EXPECT_EQ(j.at("detection").at("detected"), want.at("detection").at("detected"));
+  EXPECT_FALSE(j.at("files").contains("truth"));
+  EXPECT_FALSE(fs::exists(out + "/truth"));
+  EXPECT_EQ(read_predictions(out + "/predictions.csv"), read_predictions(csv_out + "/predictions.csv"));
+  // The tables say what was not scored.
+  ASSERT_EQ(sh(std::string(kBin) + " eval detseg --model " + w().model + " --overlays 0 --device cpu --out " + out +
+                   " --data ham10000 --data-dir " + w().dir.path("hamroot"),
+               log, err),
+            0);
+  const std::string text = test::read_file(log);
+  for (const char* want_text : {"segmentation: not scored, the data has no masks", "(no masks, so no box to compare)",
+                                "recheck: bin/skinmtl metrics binary"})
+    EXPECT_NE(text.find(want_text), std::string::npos) << want_text << "\n" << text;
+  EXPECT_EQ(text.find("metrics seg"), std::string::npos) << text;
 }
 
 // --split picks the rows: the synthetic set's one test row; a CSV without a

@@ -7,6 +7,7 @@
 // repository root.
 #include <sys/wait.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -186,7 +187,47 @@ TEST_F(CliBinaryMetrics, OneBlockPerColumn) {
   ASSERT_EQ(sh(binary(), log_), 0);
   const std::string text = test::read_file(log_);
   EXPECT_TRUE(contains(text, "melanoma")) << text;
-  EXPECT_TRUE(contains(text, "0.4000  0.6667  0.7500  0.5000  0.3333  1/2/1/1")) << text;
+  // The interval: positives .9 and .4, negatives .8, .3 and .6; placements
+  // V10 = (1, 1/3), V01 = (1/2, 1, 1/2): SE^2 = (2/9) / 2 + (1/12) / 3 = 5/36,
+  // so 2/3 +- 0.73, clipped to [0, 1].
+  EXPECT_TRUE(contains(text, "0.4000  0.6667  [0.0000, 1.0000]  0.7500  0.5000  0.3333  1/2/1/1")) << text;
+  EXPECT_NEAR(mel["auc_se"].get<double>(), std::sqrt(5.0 / 36), 1e-12);
+  EXPECT_EQ(mel["auc_low"].get<double>(), 0.0);
+  EXPECT_EQ(mel["auc_high"].get<double>(), 1.0);
+}
+
+// --compare: a second model's scores for the same images (rows in another
+// order) against the first's, per column, with DeLong's test.
+TEST_F(CliBinaryMetrics, CompareTwoModelsOnTheSameImages) {
+  const std::string other = dir_.path("other.csv");
+  // melanoma ranked perfectly (positives .9, .8 above .6, .3, .1): AUC 1, so
+  // the difference is 2/3 - 1 and its variance that of the first alone (the
+  // second's placements are constant): 5/36. seborrheic_keratosis as in scores_.
+  test::write_file(other, "image_id,seborrheic_keratosis,melanoma\n"
+                          "e,0.7,0.6\nd,0.45,0.3\nc,0.3,0.8\nb,0.2,0.1\na,0.1,0.9\n");
+  ASSERT_EQ(sh(binary(" --json --compare " + other), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["compare"], other);
+  ASSERT_EQ(j["comparison"].size(), 2u);
+  const nlohmann::json& mel = j["comparison"][0];
+  EXPECT_EQ(mel["column"], "melanoma");
+  EXPECT_NEAR(mel["auc"].get<double>(), 2.0 / 3, 1e-12);
+  EXPECT_NEAR(mel["auc_compare"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(mel["difference"].get<double>(), -1.0 / 3, 1e-12);
+  EXPECT_NEAR(mel["se"].get<double>(), std::sqrt(5.0 / 36), 1e-12);
+  EXPECT_NEAR(mel["p"].get<double>(), 0.37109336952269767, 1e-12);  // Python: math.erfc(|z| / sqrt(2))
+  const nlohmann::json& sk = j["comparison"][1];
+  EXPECT_EQ(sk["difference"].get<double>(), 0.0);
+  EXPECT_EQ(sk["p"].get<double>(), 1.0);
+  ASSERT_EQ(sh(binary(" --compare " + other), log_), 0);
+  const std::string text = test::read_file(log_);
+  EXPECT_TRUE(contains(text, "against " + other + " (DeLong's test")) << text;
+  EXPECT_TRUE(contains(text, "melanoma              0.6667  1.0000  -0.3333     [-1.0638, +0.3971]  0.3711")) << text;
+  // The second file must hold the same images; --compare belongs to binary.
+  test::write_file(other, "image_id,seborrheic_keratosis,melanoma\ne,0.7,0.6\nd,0.45,0.3\n");
+  EXPECT_EQ(sh(binary(" --compare " + other), log_), 1);
+  EXPECT_FALSE(contains(test::read_file(log_), ".cpp:")) << test::read_file(log_);
+  EXPECT_EQ(sh(std::string(kBin) + " metrics seg --pred x --truth y --compare " + other, log_), 2);
 }
 
 // A scores column against a labels column of another name: predict detseg's

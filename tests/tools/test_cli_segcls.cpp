@@ -3,7 +3,8 @@
 // lesions of 64x64 written by io/synthetic.h, trained at 32x48 with a random
 // trunk, so a step takes a fraction of a second); eval on other splits, on the
 // same images as a fake ISIC 2017 (the only data beside which Yang et al.'s
-// numbers are printed) and as two folders of images and masks.
+// numbers are printed), as a fake HAM10000 (no masks: the classifiers only)
+// and as two folders of images and masks.
 //
 // The binary is built by `make test` before the tests run; tests run from the
 // repository root.
@@ -311,6 +312,41 @@ TEST_F(CliSegCls, EvalOnOtherSplitsIsic2017AndFolders) {
   for (const char* want : {"Yang et al.", "0.724", "Yang AUC", "0.880", "0.972", "the split evaluated here"})
     EXPECT_NE(test::read_file(log).find(want), std::string::npos) << want << "\n" << test::read_file(log);
   EXPECT_FALSE(run(" --data isic2017 --split all --data-dir " + dir_.str()).contains("paper"));
+
+  // The val images as a fake HAM10000 (dx mel, bkl for the seborrheic
+  // keratoses, nv): no masks, so no Part 1, and the two classifiers' numbers
+  // are val's; no paper column. Training refuses the data, before any step.
+  std::filesystem::create_directories(dir_.path("ham10000"));
+  {
+    const CsvTable t = read_csv(csv_);
+    std::ofstream f(dir_.path("ham10000/labels.csv"));
+    f << "image_id,lesion_id,dx,localization,image\n";
+    for (const auto& r : t.rows)
+      if (r[5] == "val")
+        f << r[4] << ",L" << r[4] << "," << (r[2] == "1" ? "mel" : r[3] == "1" ? "bkl" : "nv") << ",back,../" << r[0]
+          << "\n";
+  }
+  const nlohmann::json ham = run(" --data ham10000 --data-dir " + dir_.str());
+  EXPECT_EQ(ham.at("images"), val.at("images"));
+  EXPECT_EQ(ham.at("split"), "test");
+  EXPECT_EQ(ham.at("segmentation"), "not scored: the data has no masks");
+  EXPECT_FALSE(ham.contains("paper"));
+  for (const char* task : {"melanoma", "seborrheic_keratosis"})
+    for (const char* k : {"positives", "auc", "ap", "accuracy"})
+      EXPECT_EQ(ham.at(task).at(k), val.at(task).at(k)) << task << " " << k;
+  EXPECT_EQ(ham.at("seborrheic_keratosis").at("label"), "benign keratosis (bkl)");
+  ASSERT_EQ(sh(std::string(kBin) + " eval segcls --model " + a + "/model.safetensors --data ham10000 --data-dir " +
+                   dir_.str() + " --overlays 0 --device cpu --out " + dir_.path("ev"),
+               log),
+            0);
+  for (const char* want : {"Part 1, segmentation: not scored, the data has no masks",
+                           "ISIC 2017 Part 3's two tasks on HAM10000", "benign keratosis (bkl)"})
+    EXPECT_NE(test::read_file(log).find(want), std::string::npos) << want << "\n" << test::read_file(log);
+  EXPECT_EQ(test::read_file(log).find("Jaccard"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(sh(train_cmd("ham10000 --data-dir " + dir_.str(), dir_.path("ham_train"), 1), log), 1);
+  EXPECT_NE(test::read_file(log).find("have no lesion masks, so the segmentation models cannot train on them"),
+            std::string::npos) << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("ham_train/log.csv")));
 
   // The val images as two folders: ISIC, PH2 (a 24-bit colour BMP) and plain mask names.
   const std::string images = dir_.path("f_images"), masks = dir_.path("f_masks"), labels = dir_.path("part3.csv");

@@ -75,10 +75,12 @@ const char* kHelp =
     "\n"
     "  --model FILE        model.safetensors (or a checkpoint) of `skinmtl train detseg`\n"
     "  --data SRC          synthetic (default) | synthetic:FILE | isic2017[:labels.csv] | a CSV,\n"
-    "                      as in `train detseg`\n"
-    "  --split NAME        with --data: val (default), train, test, or all (every row;\n"
-    "                      a CSV without a split column needs it)\n"
-    "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "                      as in `train detseg` | ham10000[:labels.csv]: an external test of\n"
+    "                      the melanoma classification (4790 images, no masks: no\n"
+    "                      segmentation scores)\n"
+    "  --split NAME        with --data: val (default; test for ham10000), train, test, or\n"
+    "                      all (every row; a CSV without a split column needs it)\n"
+    "  --data-dir DIR      where isic2017/ and ham10000/ live (default ../shared/data)\n"
     "  --images DIR --masks DIR\n"
     "                      instead of --data: the images of DIR with their masks, paired\n"
     "                      by name: X.jpg with X_segmentation.png (ISIC), X_lesion.bmp\n"
@@ -195,7 +197,9 @@ int eval_detseg(int argc, char** argv) {
   for (const SegSample& s : val) inputs.push_back({s.id, s.image, s.mask});
   const std::vector<DetSegResult> results = run_detseg(model, inputs, opt);
 
-  // Segmentation, classification, detection.
+  // Segmentation, classification, detection. Data without masks (ham10000)
+  // has no segmentation or box to score.
+  const bool score_seg = data.has_masks;
   std::vector<SegCounts> counts;
   std::vector<double> scores, labels;
   std::vector<int> int_labels;
@@ -209,7 +213,7 @@ int eval_detseg(int argc, char** argv) {
     int_labels.push_back(val[i].melanoma);
     detected += r.detected;
   }
-  const SegMetrics seg = seg_metrics(counts);
+  const SegMetrics seg = score_seg ? seg_metrics(counts) : SegMetrics{};
   const BinaryMetrics cls = binary_metrics(scores, int_labels, 0.5);
   // Box IoU against the truth mask's box, over the images with a lesion
   // (an undetected image counts with IoU 0).
@@ -225,8 +229,8 @@ int eval_detseg(int argc, char** argv) {
   const std::string labels_csv = opt.out + "/labels.csv";
   if (data.labelled) write_binary_csv(labels_csv, results, labels);
   else fs::remove(labels_csv);  // ours: an earlier run's would not belong to these scores
-  std::string truth_dir = own_truth_folder(val);
-  if (truth_dir.empty()) {
+  std::string truth_dir = score_seg ? own_truth_folder(val) : "";
+  if (score_seg && truth_dir.empty()) {
     truth_dir = opt.out + "/truth";
     fs::remove_all(truth_dir);  // ours: masks of an earlier run would lack a prediction now
     fs::create_directories(truth_dir);
@@ -242,7 +246,8 @@ int eval_detseg(int argc, char** argv) {
   j["split"] = set.split;
   j["images"] = (int64_t)results.size();
   j["size"] = model.spec.size;
-  j["segmentation"] = {{"ja", opt_json(seg.ja)},
+  if (!score_seg) j["segmentation"] = "not scored: the data has no masks";
+  else j["segmentation"] = {{"ja", opt_json(seg.ja)},
                        {"thresholded_ja", opt_json(seg.thresholded_ja)},
                        {"di", opt_json(seg.di)},
                        {"ac", opt_json(seg.ac)},
@@ -280,7 +285,8 @@ int eval_detseg(int argc, char** argv) {
           {"sp_benign_positive", pc.sp_benign},
           {"sensitivity_melanoma_positive", pc.sp_benign},
           {"specificity_melanoma_positive", pc.se_benign}}}};
-  j["files"] = {{"masks", opt.out + "/masks"}, {"truth", truth_dir}, {"scores", opt.out + "/scores.csv"}};
+  j["files"] = {{"masks", opt.out + "/masks"}, {"scores", opt.out + "/scores.csv"}};
+  if (score_seg) j["files"]["truth"] = truth_dir;
   if (data.labelled) j["files"]["labels"] = labels_csv;
   {
     const std::string path = opt.out + "/metrics.json";
@@ -299,19 +305,23 @@ int eval_detseg(int argc, char** argv) {
     std::snprintf(b, sizeof b, "       %.3f", v);
     return paper ? std::string(b) : std::string();
   };
-  const int64_t n = seg.images;
+  const int64_t n = (int64_t)results.size();
   std::printf("\n%s on %s, letterboxed to %d\n\n", model_path.c_str(), set.what().c_str(), model.spec.size);
-  std::printf("segmentation (Song eq. 7: per image at the image's own size, then the mean over images)\n");
-  std::printf("                  this model%s\n", paper ? "   Song et al. Table VIII (Ours, ONLY ISIC2017)" : "");
-  std::printf("  JA              %s%s\n", fmt(seg.ja).c_str(), col(ps.ja).c_str());
-  std::printf("  thresholded JA  %s%s      (ISIC 2018: JA < 0.65 counts 0; %lld images)\n",
-              fmt(seg.thresholded_ja).c_str(), paper ? "         -" : "", (long long)seg.ja_below_cutoff);
-  std::printf("  DI              %s%s\n", fmt(seg.di).c_str(), col(ps.di).c_str());
-  std::printf("  AC              %s%s\n", fmt(seg.ac).c_str(), col(ps.ac).c_str());
-  std::printf("  SE              %s%s     (over %lld images; %lld without lesion pixels)\n", fmt(seg.se).c_str(),
-              col(ps.se).c_str(), (long long)(n - seg.se_excluded), (long long)seg.se_excluded);
-  std::printf("  SP              %s%s     (over %lld images; %lld without background pixels)\n", fmt(seg.sp).c_str(),
-              col(ps.sp).c_str(), (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
+  if (!score_seg) {
+    std::printf("segmentation: not scored, the data has no masks\n");
+  } else {
+    std::printf("segmentation (Song eq. 7: per image at the image's own size, then the mean over images)\n");
+    std::printf("                  this model%s\n", paper ? "   Song et al. Table VIII (Ours, ONLY ISIC2017)" : "");
+    std::printf("  JA              %s%s\n", fmt(seg.ja).c_str(), col(ps.ja).c_str());
+    std::printf("  thresholded JA  %s%s      (ISIC 2018: JA < 0.65 counts 0; %lld images)\n",
+                fmt(seg.thresholded_ja).c_str(), paper ? "         -" : "", (long long)seg.ja_below_cutoff);
+    std::printf("  DI              %s%s\n", fmt(seg.di).c_str(), col(ps.di).c_str());
+    std::printf("  AC              %s%s\n", fmt(seg.ac).c_str(), col(ps.ac).c_str());
+    std::printf("  SE              %s%s     (over %lld images; %lld without lesion pixels)\n", fmt(seg.se).c_str(),
+                col(ps.se).c_str(), (long long)(n - seg.se_excluded), (long long)seg.se_excluded);
+    std::printf("  SP              %s%s     (over %lld images; %lld without background pixels)\n", fmt(seg.sp).c_str(),
+                col(ps.sp).c_str(), (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
+  }
   if (data.labelled) {
     std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal);\n"
                 "melanoma is the positive class (ISIC), predicted positive when >= 0.5\n");
@@ -339,10 +349,15 @@ int eval_detseg(int argc, char** argv) {
                 "probabilities are in %s/scores.csv\n",
                 opt.out.c_str());
   }
-  std::printf("\ndetection (the paper scores no boxes): %lld of %lld images with a detection; mean box IoU with the\n"
-              "  ground-truth mask's box %s (over %lld images with a lesion; no detection counts 0)\n",
-              (long long)detected, (long long)n,
-              fmt(boxed > 0 ? std::optional<double>(iou_sum / (double)boxed) : std::nullopt).c_str(), (long long)boxed);
+  std::printf("\ndetection (the paper scores no boxes): %lld of %lld images with a detection", (long long)detected,
+              (long long)n);
+  if (score_seg)
+    std::printf("; mean box IoU with the\n  ground-truth mask's box %s (over %lld images with a lesion; no detection "
+                "counts 0)\n",
+                fmt(boxed > 0 ? std::optional<double>(iou_sum / (double)boxed) : std::nullopt).c_str(),
+                (long long)boxed);
+  else
+    std::printf(" (no masks, so no box to compare)\n");
   if (paper)
     std::printf("\nSong et al.'s numbers are on the ISIC 2017 test split (600 images), which is not among the data\n"
                 "here; their ISBI 2016 test numbers (Table V) differ. This run: ISIC 2017's val split.\n");
@@ -351,10 +366,11 @@ int eval_detseg(int argc, char** argv) {
                 "isic2017` evaluates its val split, the nearest data here; not for other data or splits.\n");
   std::printf("\nfiles: %s/ (masks/, overlays/, predictions.csv, scores.csv%s, metrics.json)\n", opt.out.c_str(),
               data.labelled ? ", labels.csv" : "");
-  std::printf("recheck: bin/skinmtl metrics seg --pred %s/masks --truth %s\n", opt.out.c_str(), truth_dir.c_str());
+  if (score_seg)
+    std::printf("recheck: bin/skinmtl metrics seg --pred %s/masks --truth %s\n", opt.out.c_str(), truth_dir.c_str());
   if (data.labelled)
-    std::printf("         bin/skinmtl metrics binary --scores %s/scores.csv --labels %s\n", opt.out.c_str(),
-                labels_csv.c_str());
+    std::printf("%s bin/skinmtl metrics binary --scores %s/scores.csv --labels %s\n",
+                score_seg ? "        " : "recheck:", opt.out.c_str(), labels_csv.c_str());
   return 0;
 }
 

@@ -62,10 +62,13 @@ const char* kHelp =
     "\n"
     "  --model FILE        model.safetensors (or checkpoint.safetensors) of `train segcls`\n"
     "  --data SRC          synthetic | synthetic:FILE | isic2017[:labels.csv] | a CSV\n"
-    "                      (as in training; default synthetic)\n"
-    "  --split NAME        with --data: val (default), train, test, or all (every row;\n"
-    "                      a CSV without a split column needs it)\n"
-    "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "                      (as in training; default synthetic) | ham10000[:labels.csv]:\n"
+    "                      an external test of the two classifiers (4790 images, no\n"
+    "                      masks; melanoma = dx mel, seborrheic keratosis = dx bkl, HAM's\n"
+    "                      benign keratosis-like lesions)\n"
+    "  --split NAME        with --data: val (default; test for ham10000), train, test, or\n"
+    "                      all (every row; a CSV without a split column needs it)\n"
+    "  --data-dir DIR      where isic2017/ and ham10000/ live (default ../shared/data)\n"
     "  --images DIR --masks DIR\n"
     "                      instead of --data: the images of DIR with their masks, paired\n"
     "                      by name: X.jpg with X_segmentation.png (ISIC), X_lesion.bmp\n"
@@ -164,7 +167,9 @@ int eval_segcls(int argc, char** argv) {
 
   // ---- Part 1: masks at the source size --------------------------------------------------------
   SegMetrics seg;
-  if (net.has_seg()) {
+  // Without masks (ham10000) there is no Part 1 to score; the classifiers still run.
+  const bool score_seg = net.has_seg() && data.has_masks;
+  if (score_seg) {
     std::filesystem::create_directories(out + "/masks");
     if (overlays > 0) std::filesystem::create_directories(out + "/overlays");
     std::vector<SegCounts> counts(val.size());
@@ -196,6 +201,8 @@ int eval_segcls(int argc, char** argv) {
                               {"specificity_excluded", seg.sp_excluded}};
   }
 
+  if (net.has_seg() && !score_seg) report["segmentation"] = "not scored: the data has no masks";
+
   // ---- Part 3: the two binary tasks ------------------------------------------------------------
   BinaryMetrics mel, sk;
   std::optional<double> mean_auc;
@@ -216,6 +223,7 @@ int eval_segcls(int argc, char** argv) {
     write_part3_csv(out + "/labels.csv", val, lm, ls);
     report["melanoma"] = binary_json(mel);
     report["seborrheic_keratosis"] = binary_json(sk);
+    report["seborrheic_keratosis"]["label"] = data.sk_name;
     report["mean_auc"] = opt_json(mean_auc);
   }
   if (set.paper_split)
@@ -250,7 +258,7 @@ int eval_segcls(int argc, char** argv) {
     std::snprintf(b, sizeof b, format, v);
     return paper ? std::string(b) : std::string();
   };
-  if (net.has_seg()) {
+  if (score_seg) {
     std::printf("ISIC 2017 Part 1, segmentation (mean over images)   this model%s\n", paper ? "   Yang et al." : "");
     std::printf("  Jaccard index (JA)                                %9s%s\n", fmt(seg.ja).c_str(),
                 paper_column("    %9.3f", kYangJaccard).c_str());
@@ -260,9 +268,12 @@ int eval_segcls(int argc, char** argv) {
     std::printf("  pixel accuracy (AC)                               %9s\n", fmt(seg.ac).c_str());
     std::printf("  sensitivity (SE)                                  %9s\n", fmt(seg.se).c_str());
     std::printf("  specificity (SP)                                  %9s\n\n", fmt(seg.sp).c_str());
+  } else if (net.has_seg()) {
+    std::printf("Part 1, segmentation: not scored, the data has no masks\n\n");
   }
   if (score_cls) {
-    std::printf("ISIC 2017 Part 3, classification (positive: p >= 0.5 for AC, SE, SP)\n");
+    std::printf("%s, classification (positive: p >= 0.5 for AC, SE, SP)\n",
+                data.kind == "ham10000" ? "ISIC 2017 Part 3's two tasks on HAM10000" : "ISIC 2017 Part 3");
     std::printf("  %-22s %5s  %7s  %7s  %7s  %7s  %7s%s\n", "task", "pos", "AUC", "AP", "AC", "SE", "SP",
                 paper ? "   Yang AUC" : "");
     auto row = [&](const char* name, const BinaryMetrics& m, double yang) {
@@ -271,7 +282,7 @@ int eval_segcls(int argc, char** argv) {
                   fmt(m.specificity).c_str(), paper_column("   %8.3f", yang).c_str());
     };
     row("melanoma", mel, kYangAucMelanoma);
-    row("seborrheic keratosis", sk, kYangAucSk);
+    row(data.sk_name.c_str(), sk, kYangAucSk);
     std::printf("  %-22s %5s  %7s%s\n\n", "mean AUC", "", fmt(mean_auc).c_str(),
                 paper_column("                                       %8.3f",
                              (kYangAucMelanoma + kYangAucSk) / 2).c_str());
@@ -280,9 +291,8 @@ int eval_segcls(int argc, char** argv) {
                 "probabilities are in %s/predictions.csv\n\n",
                 out.c_str());
   }
-  std::printf("files: %s/ (predictions.csv and labels.csv: recheck with `skinmtl metrics binary`;\n"
-              "       masks/: `skinmtl metrics seg`)\n",
-              out.c_str());
+  std::printf("files: %s/ (predictions.csv and labels.csv: recheck with `skinmtl metrics binary`%s)\n",
+              out.c_str(), score_seg ? ";\n       masks/: `skinmtl metrics seg`" : "");
   return 0;
 }
 

@@ -51,7 +51,7 @@ const char* kHelp =
     "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128] [--json]\n"
     "  skinmtl metrics binary     --scores S.csv --labels L.csv [--column NAME]\n"
     "                             [--score-column NAME] [--label-column NAME]\n"
-    "                             [--threshold 0.5] [--json]\n"
+    "                             [--threshold 0.5] [--compare S2.csv] [--json]\n"
     "\n"
     "multilabel: mAP-class (Liao & Luo 2016, eq. 9: per class, the AP of its ranking\n"
     "  of the images, averaged over classes), mAP-image (eq. 10: per image, the AP\n"
@@ -86,6 +86,11 @@ const char* kHelp =
     "  --score-column S --label-column L compares column S of the scores with\n"
     "  column L of the labels (e.g. --score-column malignant --label-column\n"
     "  melanoma); either alone names the column of both files.\n"
+    "  Each AUC comes with its 95% interval from DeLong et al. (1988)'s standard\n"
+    "  error (normal, clipped to [0, 1]). --compare S2.csv: the scores of a second\n"
+    "  model for the same images (same columns): per column, the two AUCs, their\n"
+    "  difference with its 95% interval and the two-sided p of DeLong's test,\n"
+    "  which accounts for the two being scored on the same images.\n"
     "\n"
     "files (multilabel, topk, binary): both CSVs have the header\n"
     "  'image_id,<class1>,<class2>,...' and one row per image (the ISIC 2017\n"
@@ -114,6 +119,7 @@ const char* kHelp =
     "  --score-column NAME, --label-column NAME\n"
     "                   binary only: this column of the scores file against this\n"
     "                   column of the labels file\n"
+    "  --compare FILE   binary only: a second scores file to compare the AUCs with\n"
     "  --json           print one JSON object instead of the table\n"
     "  --help           this text\n";
 
@@ -124,6 +130,7 @@ struct MetricsOptions {
   std::string pred, truth;   // seg
   std::string column;        // binary: --column (both files)
   std::string score_column, label_column;  // binary: --score-column, --label-column
+  std::string compare;       // binary: --compare (a second scores file)
   bool threshold_given = false;
   int seg_threshold = 128;      // seg: lesion where grey >= it
   double bin_threshold = 0.5;   // binary: positive where score >= it
@@ -158,7 +165,7 @@ MetricsOptions parse_args(int argc, char** argv) {
   // The first word that is not an option (anywhere) says which metrics.
   const Args args(argc, argv,
                   {"scores", "labels", "pred", "truth", "column", "score-column", "label-column",
-                   "threshold", "k"},
+                   "threshold", "k", "compare"},
                   {"json"}, 1);
   MetricsOptions a;
   a.help = args.help();
@@ -172,6 +179,7 @@ MetricsOptions parse_args(int argc, char** argv) {
   a.column = args.get("column", "");
   a.score_column = args.get("score-column", "");
   a.label_column = args.get("label-column", "");
+  a.compare = args.get("compare", "");
   a.threshold_given = args.has("threshold");
   const std::string threshold = args.get("threshold", "");
   const bool k_given = args.has("k");
@@ -184,6 +192,8 @@ MetricsOptions parse_args(int argc, char** argv) {
   const bool any_column = !a.column.empty() || !a.score_column.empty() || !a.label_column.empty();
   if (any_column && a.mode != "binary")
     throw UsageError("--column, --score-column and --label-column apply to 'metrics binary' only");
+  if (args.has("compare") && a.mode != "binary") throw UsageError("--compare applies to 'metrics binary' only");
+  if (args.has("compare") && a.compare.empty()) throw UsageError("--compare needs a scores file");
   if (!a.column.empty() && (!a.score_column.empty() || !a.label_column.empty()))
     throw UsageError("give --column NAME (the same column in both files) or --score-column and --label-column, "
                      "not both");
@@ -394,22 +404,52 @@ int run_seg(const MetricsOptions& a) {
 
 // ---- binary --------------------------------------------------------------------------------
 
+// "[0.6123, 0.7890]", or "-".
+std::string interval(const std::optional<double>& low, const std::optional<double>& high) {
+  if (!low || !high) return "-";
+  return "[" + fixed4(low) + ", " + fixed4(high) + "]";
+}
+
 int run_binary(const MetricsOptions& a) {
   // With a column named, only that column of each file is read (the others
   // may hold anything), and the scores' column is matched to the labels' under
   // the labels' name: "malignant" is compared as "melanoma".
   ScoreTable scores = read_score_csv(a.scores, a.score_column);
   const ScoreTable labels = read_label_csv(a.labels, a.label_column);
-  if (!a.score_column.empty()) scores.class_names = labels.class_names;
-  const ScoredLabels d = match_scores_labels(scores, labels);
+  auto match = [&](ScoreTable& t) {
+    if (!a.score_column.empty()) t.class_names = labels.class_names;
+    return match_scores_labels(t, labels);
+  };
+  const ScoredLabels d = match(scores);
   const size_t n = d.image_ids.size();
+  // --compare: the second file's scores in the first's row and column order
+  // (both are matched to the labels, so they hold the same images and columns).
+  std::vector<std::vector<double>> other;
+  if (!a.compare.empty()) {
+    ScoreTable second = read_score_csv(a.compare, a.score_column);
+    const ScoredLabels e = match(second);
+    std::map<std::string, size_t> row, col;
+    for (size_t i = 0; i < e.image_ids.size(); ++i) row[e.image_ids[i]] = i;
+    for (size_t c = 0; c < e.class_names.size(); ++c) col[e.class_names[c]] = c;
+    other.assign(n, std::vector<double>(d.class_names.size()));
+    for (size_t i = 0; i < n; ++i)
+      for (size_t c = 0; c < d.class_names.size(); ++c)
+        other[i][c] = e.scores.at(row.at(d.image_ids[i])).at(col.at(d.class_names[c]));
+  }
   std::vector<BinaryMetrics> results;
+  std::vector<std::optional<AucEstimate>> intervals;
+  std::vector<std::optional<AucDifference>> comparisons;
   for (size_t c = 0; c < d.class_names.size(); ++c) {
-    std::vector<double> s(n);
+    std::vector<double> s(n), t(other.empty() ? 0 : n);
     std::vector<int> l(n);
     for (size_t i = 0; i < n; ++i) s[i] = d.scores[i][c], l[i] = d.labels[i][c];
+    for (size_t i = 0; i < t.size(); ++i) t[i] = other[i][c];
     results.push_back(binary_metrics(s, l, a.bin_threshold));
+    intervals.push_back(roc_auc_delong(s, l));
+    if (!other.empty()) comparisons.push_back(compare_roc_auc(s, t, l));
   }
+  auto low = [](const std::optional<AucEstimate>& e) { return e ? std::optional<double>(e->low) : std::nullopt; };
+  auto high = [](const std::optional<AucEstimate>& e) { return e ? std::optional<double>(e->high) : std::nullopt; };
 
   if (a.json) {
     nlohmann::json j;
@@ -424,10 +464,14 @@ int run_binary(const MetricsOptions& a) {
     nlohmann::json cols = nlohmann::json::array();
     for (size_t c = 0; c < results.size(); ++c) {
       const BinaryMetrics& m = results[c];
+      const std::optional<AucEstimate>& e = intervals[c];
       cols.push_back({{"column", d.class_names[c]},
                       {"positives", m.positives},
                       {"accuracy", optional_json(m.accuracy)},
                       {"auc", optional_json(m.auc)},
+                      {"auc_se", e ? nlohmann::json(e->se) : nlohmann::json(nullptr)},
+                      {"auc_low", optional_json(low(e))},
+                      {"auc_high", optional_json(high(e))},
                       {"ap", optional_json(m.ap)},
                       {"sensitivity", optional_json(m.sensitivity)},
                       {"specificity", optional_json(m.specificity)},
@@ -437,6 +481,27 @@ int run_binary(const MetricsOptions& a) {
                       {"fn", m.at_threshold.fn}});
     }
     j["columns"] = cols;
+    if (!a.compare.empty()) {
+      j["compare"] = a.compare;
+      nlohmann::json cmp = nlohmann::json::array();
+      for (size_t c = 0; c < comparisons.size(); ++c) {
+        const std::optional<AucDifference>& x = comparisons[c];
+        if (!x) {
+          cmp.push_back({{"column", d.class_names[c]}, {"difference", nullptr}});
+          continue;
+        }
+        cmp.push_back({{"column", d.class_names[c]},
+                       {"auc", x->a.auc},
+                       {"auc_compare", x->b.auc},
+                       {"difference", x->diff},
+                       {"se", x->se},
+                       {"low", x->low},
+                       {"high", x->high},
+                       {"z", x->z},
+                       {"p", x->p}});
+      }
+      j["comparison"] = cmp;
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -448,17 +513,38 @@ int run_binary(const MetricsOptions& a) {
   else
     std::printf("scores: %s\nlabels: %s\n", a.scores.c_str(), a.labels.c_str());
   std::printf("%zu images; positive: label 1; predicted positive: score >= %g\n\n", n, a.bin_threshold);
-  std::printf("%-*s  %9s  %-6s  %-6s  %-6s  %-6s  %-6s  %s\n", width, "column", "positives", "AC", "AUC", "AP",
-              "SE", "SP", "TP/FP/TN/FN");
+  std::printf("%-*s  %9s  %-6s  %-6s  %-16s  %-6s  %-6s  %-6s  %s\n", width, "column", "positives", "AC", "AUC",
+              "AUC 95% (DeLong)", "AP", "SE", "SP", "TP/FP/TN/FN");
   for (size_t c = 0; c < results.size(); ++c) {
     const BinaryMetrics& m = results[c];
-    std::printf("%-*s  %9lld  %-6s  %-6s  %-6s  %-6s  %-6s  %lld/%lld/%lld/%lld\n", width,
+    std::printf("%-*s  %9lld  %-6s  %-6s  %-16s  %-6s  %-6s  %-6s  %lld/%lld/%lld/%lld\n", width,
                 d.class_names[c].c_str(), (long long)m.positives, fixed4(m.accuracy).c_str(),
-                fixed4(m.auc).c_str(), fixed4(m.ap).c_str(), fixed4(m.sensitivity).c_str(),
-                fixed4(m.specificity).c_str(), (long long)m.at_threshold.tp, (long long)m.at_threshold.fp,
-                (long long)m.at_threshold.tn, (long long)m.at_threshold.fn);
+                fixed4(m.auc).c_str(), interval(low(intervals[c]), high(intervals[c])).c_str(),
+                fixed4(m.ap).c_str(), fixed4(m.sensitivity).c_str(), fixed4(m.specificity).c_str(),
+                (long long)m.at_threshold.tp, (long long)m.at_threshold.fp, (long long)m.at_threshold.tn,
+                (long long)m.at_threshold.fn);
   }
-  std::printf("('-': undefined: AUC needs a positive and a negative, AP and SE a positive, SP a negative)\n");
+  std::printf("('-': undefined: AUC needs a positive and a negative, AP and SE a positive, SP a negative;\n"
+              " the interval needs two of each)\n");
+  if (!a.compare.empty()) {
+    std::printf("\nagainst %s (DeLong's test: the same images, so the two AUCs are correlated)\n",
+                a.compare.c_str());
+    std::printf("%-*s  %-6s  %-6s  %-10s  %-18s  %s\n", width, "column", "AUC", "AUC 2", "difference",
+                "95% interval", "p (two-sided)");
+    for (size_t c = 0; c < comparisons.size(); ++c) {
+      const std::optional<AucDifference>& x = comparisons[c];
+      if (!x) {
+        std::printf("%-*s  -\n", width, d.class_names[c].c_str());
+        continue;
+      }
+      char diff[32], ci[64], pv[32];
+      std::snprintf(diff, sizeof diff, "%+.4f", x->diff);
+      std::snprintf(ci, sizeof ci, "[%+.4f, %+.4f]", x->low, x->high);
+      std::snprintf(pv, sizeof pv, x->p < 1e-4 ? "%.1e" : "%.4f", x->p);
+      std::printf("%-*s  %.4f  %.4f  %-10s  %-18s  %s\n", width, d.class_names[c].c_str(), x->a.auc, x->b.auc, diff,
+                  ci, pv);
+    }
+  }
   return 0;
 }
 
