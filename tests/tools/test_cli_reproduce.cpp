@@ -71,10 +71,13 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
     std::vector<std::string> want;
   };
   const std::vector<Case> cases = {
-      {"yang", "cpu", {"train segcls", "--size 120x160", "--iters 2000", "--lr-schedule cosine", "eval segcls"}},
+      {"yang", "cpu",
+       {"train segcls", "--size 120x160", "--iters 2000", "--lr-schedule cosine", "eval segcls",
+        "3. external test", "eval segcls --data ham10000"}},
       {"yang", "gpu", {"--size 192x256", "--iters 10000"}},
       {"song", "cpu",
-       {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25", "eval detseg"}},
+       {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25", "eval detseg",
+        "eval detseg --data ham10000"}},
       {"song", "gpu", {"--size 1024", "--phase1 40000", "--phase2 80000", "--phase3 40000", "--clip-norm 5"}},
       {"liao", "cpu", {"--tasks both", "--tasks lesion", "--iters 2000", "--crop 128", "--model2", "--crops 10", "--fold 0"}},
       {"liao", "gpu", {"--min-short 256", "--max-short 480", "--crop 224", "--resize 256"}},
@@ -89,6 +92,43 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
       EXPECT_NE(out.find(w), std::string::npos) << c.paper << " " << c.budget << ": no '" << w << "' in\n" << out;
     EXPECT_FALSE(have("/nonexistent")) << "--dry-run must not write anything";
   }
+}
+
+// The two ISIC 2017 recipes end with the external test on HAM10000, whose
+// numbers make a second table in results.md and results.json, read from that
+// step's own metrics.json. A smoke run leaves the step out (4790 images).
+// Here every step's output is faked, so that reproduce only writes the results.
+TEST(CliReproduce, ExternalTestOnHam10000IsASecondTable) {
+  test::TempDir dir;
+  const std::string out = dir.path("yang");
+  fs::create_directories(out + "/train");
+  fs::create_directories(out + "/eval");
+  fs::create_directories(out + "/ham10000");
+  test::write_file(out + "/train/model.safetensors", "");  // "done": never read
+  test::write_file(out + "/eval/metrics.json",
+                   R"({"segmentation": {"jaccard": 0.77}, "melanoma": {"auc": 0.81},
+                       "seborrheic_keratosis": {"auc": 0.9}, "mean_auc": 0.855})");
+  test::write_file(out + "/ham10000/metrics.json",
+                   R"J({"segmentation": "not scored: the data has no masks", "melanoma": {"auc": 0.7709},
+                       "seborrheic_keratosis": {"auc": 0.6391, "label": "benign keratosis (bkl)"}})J");
+  std::string text;
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce yang --device cpu --out " + out, &text), 0) << text;
+  EXPECT_NE(text.find("step 3/3: external test: the classifiers on HAM10000"), std::string::npos) << text;
+  const std::string md = test::read_file(out + "/results.md");
+  EXPECT_NE(md.find("| external test: HAM10000 (4790 images, 393 melanomas) | AUC melanoma | AUC benign keratosis "
+                    "(bkl) |\n|---|---|---|\n| this project | 0.7709 | 0.6391 |\n| paper | - | - |\n\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| this project | 0.7700 |"), std::string::npos) << md;  // the val table, from eval/
+  const nlohmann::json r = read_json(out + "/results.json");
+  ASSERT_EQ(r["results"].size(), 2u);
+  EXPECT_DOUBLE_EQ(r["results"][1]["metrics"]["AUC melanoma"]["ours"].get<double>(), 0.7709);
+  EXPECT_FALSE(r["results"][1]["metrics"]["AUC melanoma"].contains("target"));
+  EXPECT_DOUBLE_EQ(r["results"][0]["metrics"]["JA"]["ours"].get<double>(), 0.77);
+
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce song --smoke --dry-run --out /nonexistent", &text), 0) << text;
+  EXPECT_EQ(text.find("ham10000"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 steps"), std::string::npos) << text;
 }
 
 // --iters N: a GPU lent for minutes runs a shortened recipe; the detector's
