@@ -440,6 +440,14 @@ TEST_F(CliDetSegEval, Ham10000ScoresTheClassificationOnly) {
                                 "recheck: bin/skinmtl metrics binary"})
     EXPECT_NE(text.find(want_text), std::string::npos) << want_text << "\n" << text;
   EXPECT_EQ(text.find("metrics seg"), std::string::npos) << text;
+  // predict takes the same data, its test rows by default, with the same answers.
+  const std::string pred = w().dir.path("predict_ham");
+  ASSERT_EQ(sh(std::string(kBin) + " predict detseg --model " + w().model + " --overlays 0 --device cpu --out " +
+                   pred + " --data ham10000 --data-dir " + w().dir.path("hamroot"),
+               log, err),
+            0)
+      << test::read_file(log) << test::read_file(err);
+  EXPECT_EQ(read_predictions(pred + "/predictions.csv"), read_predictions(csv_out + "/predictions.csv"));
 }
 
 // --split picks the rows: the synthetic set's one test row; a CSV without a

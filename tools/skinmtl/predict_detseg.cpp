@@ -48,9 +48,10 @@ const char* kHelp =
     "                      the id is the file name without folder and extension\n"
     "  --images DIR        every image file (.jpg .jpeg .png .bmp .gif .tga) in DIR\n"
     "  --data SRC          a data set as in `train detseg` (synthetic[:FILE], isic2017[:FILE],\n"
-    "                      a CSV); its ground-truth masks are drawn on the overlays\n"
-    "  --split S           with --data: val (default), train, test or all\n"
-    "  --data-dir DIR      where isic2017/ lives (default ../shared/data)\n"
+    "                      a CSV); its ground-truth masks are drawn on the overlays; or\n"
+    "                      ham10000[:FILE] (no masks)\n"
+    "  --split S           with --data: val (default; test for ham10000), train, test or all\n"
+    "  --data-dir DIR      where isic2017/ and ham10000/ live (default ../shared/data)\n"
     "  --truth DIR         with --image/--images: ground-truth masks, matched by name as\n"
     "                      `skinmtl metrics seg` does (ID.png, ID_segmentation.png or\n"
     "                      ID_lesion.bmp, any image extension); at least one must match\n"
@@ -115,7 +116,7 @@ int predict_detseg(int argc, char** argv) {
   std::string what, truth_note;
   if (args.has("data")) {
     const SegData data = load_seg_data(args.get("data", ""), args.get("data-dir", "../shared/data"));
-    const std::string split = args.get("split", "val");
+    const std::string split = args.get("split", data.default_split);  // val; test for ham10000
     for (const SegSample& s : select_split(data, split)) inputs.push_back({s.id, s.image, s.mask});
     what = data.description + ", " + (split == "all" ? std::string("every row") : split + " split");
   } else {
