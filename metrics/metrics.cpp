@@ -253,12 +253,18 @@ Placements placements(const std::vector<double>& scores, const std::vector<int>&
 
 double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / (double)v.size(); }
 
-// Sample covariance (divisor n - 1) of two equally long vectors.
-double covariance(const std::vector<double>& a, const std::vector<double>& b) {
-  const double ma = mean(a), mb = mean(b);
+// Sample variance (divisor n - 1).
+double sample_variance(const std::vector<double>& v) {
+  const double m = mean(v);
   double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += (a[i] - ma) * (b[i] - mb);
-  return s / (double)(a.size() - 1);
+  for (double x : v) s += (x - m) * (x - m);
+  return s / (double)(v.size() - 1);
+}
+
+// DeLong's SE from placements (of one model, or the differences of two):
+// sqrt(S10 / P + S01 / N).
+double delong_se(const std::vector<double>& v10, const std::vector<double>& v01) {
+  return std::sqrt(sample_variance(v10) / (double)v10.size() + sample_variance(v01) / (double)v01.size());
 }
 
 constexpr double kZ95 = 1.959963984540054;  // the standard normal's 97.5% quantile
@@ -271,8 +277,7 @@ bool has_two_of_each(const std::vector<int>& labels) {
 AucEstimate estimate(const Placements& p) {
   AucEstimate e;
   e.auc = mean(p.v10);
-  e.se = std::sqrt(covariance(p.v10, p.v10) / (double)p.v10.size() +
-                   covariance(p.v01, p.v01) / (double)p.v01.size());
+  e.se = delong_se(p.v10, p.v01);
   e.low = std::max(0.0, e.auc - kZ95 * e.se);
   e.high = std::min(1.0, e.auc + kZ95 * e.se);
   return e;
@@ -303,8 +308,7 @@ std::optional<AucDifference> compare_roc_auc(const std::vector<double>& scores_a
     for (size_t k = 0; k < u.size(); ++k) r[k] = u[k] - w[k];
     return r;
   };
-  const std::vector<double> d10 = minus(pa.v10, pb.v10), d01 = minus(pa.v01, pb.v01);
-  d.se = std::sqrt(covariance(d10, d10) / (double)d10.size() + covariance(d01, d01) / (double)d01.size());
+  d.se = delong_se(minus(pa.v10, pb.v10), minus(pa.v01, pb.v01));
   d.low = d.diff - kZ95 * d.se;
   d.high = d.diff + kZ95 * d.se;
   if (d.se > 0) {

@@ -405,9 +405,8 @@ int run_seg(const MetricsOptions& a) {
 // ---- binary --------------------------------------------------------------------------------
 
 // "[0.6123, 0.7890]", or "-".
-std::string interval(const std::optional<double>& low, const std::optional<double>& high) {
-  if (!low || !high) return "-";
-  return "[" + fixed4(low) + ", " + fixed4(high) + "]";
+std::string interval(const std::optional<AucEstimate>& e) {
+  return e ? "[" + fixed4(e->low) + ", " + fixed4(e->high) + "]" : "-";
 }
 
 int run_binary(const MetricsOptions& a) {
@@ -448,8 +447,6 @@ int run_binary(const MetricsOptions& a) {
     intervals.push_back(roc_auc_delong(s, l));
     if (!other.empty()) comparisons.push_back(compare_roc_auc(s, t, l));
   }
-  auto low = [](const std::optional<AucEstimate>& e) { return e ? std::optional<double>(e->low) : std::nullopt; };
-  auto high = [](const std::optional<AucEstimate>& e) { return e ? std::optional<double>(e->high) : std::nullopt; };
 
   if (a.json) {
     nlohmann::json j;
@@ -470,8 +467,8 @@ int run_binary(const MetricsOptions& a) {
                       {"accuracy", optional_json(m.accuracy)},
                       {"auc", optional_json(m.auc)},
                       {"auc_se", e ? nlohmann::json(e->se) : nlohmann::json(nullptr)},
-                      {"auc_low", optional_json(low(e))},
-                      {"auc_high", optional_json(high(e))},
+                      {"auc_low", e ? nlohmann::json(e->low) : nlohmann::json(nullptr)},
+                      {"auc_high", e ? nlohmann::json(e->high) : nlohmann::json(nullptr)},
                       {"ap", optional_json(m.ap)},
                       {"sensitivity", optional_json(m.sensitivity)},
                       {"specificity", optional_json(m.specificity)},
@@ -519,7 +516,7 @@ int run_binary(const MetricsOptions& a) {
     const BinaryMetrics& m = results[c];
     std::printf("%-*s  %9lld  %-6s  %-6s  %-16s  %-6s  %-6s  %-6s  %lld/%lld/%lld/%lld\n", width,
                 d.class_names[c].c_str(), (long long)m.positives, fixed4(m.accuracy).c_str(),
-                fixed4(m.auc).c_str(), interval(low(intervals[c]), high(intervals[c])).c_str(),
+                fixed4(m.auc).c_str(), interval(intervals[c]).c_str(),
                 fixed4(m.ap).c_str(), fixed4(m.sensitivity).c_str(), fixed4(m.specificity).c_str(),
                 (long long)m.at_threshold.tp, (long long)m.at_threshold.fp, (long long)m.at_threshold.tn,
                 (long long)m.at_threshold.fn);
