@@ -306,6 +306,26 @@ std::string fingerprint(const TrainingOptions& o, const TrainingModel& m) {
   return j.dump();
 }
 
+// What differs between two fingerprints (JSON objects of option -> value), a
+// line per key: "  momentum: checkpoint 0.9, now 0.5". A key on one side only
+// reads "(none)" on the other. Text that is not such an object is shown whole.
+std::string fingerprint_difference(const std::string& was, const std::string& now) {
+  const nlohmann::json a = nlohmann::json::parse(was, nullptr, false), b = nlohmann::json::parse(now, nullptr, false);
+  if (!a.is_object() || !b.is_object()) return "  checkpoint: " + was + "\n  now:        " + now;
+  const auto value = [](const nlohmann::json& j, const std::string& key) {
+    if (!j.contains(key)) return std::string("(none)");
+    return j.at(key).is_string() ? j.at(key).get<std::string>() : j.at(key).dump();
+  };
+  std::string lines;
+  nlohmann::json keys = a;
+  keys.update(b);
+  for (const auto& [key, unused] : keys.items())
+    if (value(a, key) != value(b, key))
+      lines += (lines.empty() ? "" : "\n") + std::string("  ") + key + ": checkpoint " + value(a, key) + ", now " +
+               value(b, key);
+  return lines;
+}
+
 }  // namespace
 
 int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& dp) {
@@ -351,10 +371,9 @@ int run_training(const TrainingOptions& o, TrainingModel& model, DataParallel& d
     SKINMTL_USER_CHECK(std::filesystem::exists(ckpt_path), "--resume: no checkpoint at " << ckpt_path);
     const auto meta = load_checkpoint(ckpt_path, net, &sgd);
     SKINMTL_USER_CHECK(meta.count("train_fingerprint") && meta.at("train_fingerprint") == fp,
-                       ckpt_path << " was written with other options or data; resume with the same ones.\n  "
-                                 << "checkpoint: "
-                                 << (meta.count("train_fingerprint") ? meta.at("train_fingerprint") : "?")
-                                 << "\n  now:        " << fp);
+                       ckpt_path << " was written with other options or data; resume with the same ones.\n"
+                                 << fingerprint_difference(
+                                        meta.count("train_fingerprint") ? meta.at("train_fingerprint") : "?", fp));
     iteration = std::stoll(meta.at("iteration"));
     epoch = std::stoll(meta.at("epoch"));
     batch_in_epoch = std::stoll(meta.at("batch_in_epoch"));
