@@ -61,6 +61,8 @@ class DetSegTraining : public TrainingModel {
     // Runs written before --cls-loss trained with the cross-entropy and have no key for it.
     const DetSegClsLoss cls_loss = d_.spec.config.cls_loss;
     if (cls_loss != DetSegClsLoss::CrossEntropy) f["cls-loss"] = detseg_cls_loss_name(cls_loss);
+    // ... and before --cls-weight with weight 1.
+    if (d_.spec.config.cls_weight != 1.0) f["cls-weight"] = format_csv_number(d_.spec.config.cls_weight);
     return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }

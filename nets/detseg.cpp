@@ -345,7 +345,8 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     phase.next("mask head");
     out.mask = scale(sum(roi_heads->mask_forward(P_heads, slice(rois, 0, 0, 1))), 0.0);
   }
-  out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(out.cls, out.reg)), out.mask);
+  const Tensor weighted_cls = cfg_.cls_weight == 1.0 ? out.cls : scale(out.cls, cfg_.cls_weight);
+  out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(weighted_cls, out.reg)), out.mask);
   return out;
 }
 

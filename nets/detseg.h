@@ -12,8 +12,8 @@
 //
 // ---- the loss (Song et al. eqs. 1-6) ---------------------------------------------------
 //
-// L_total = L_rpn + L_cls + L_reg + L_mask   (eq. 6 with eq. 4), where, over the
-// images of the batch:
+// L_total = L_rpn + lambda_cls L_cls + L_reg + L_mask   (eq. 6 with eq. 4; the paper's
+// lambda_cls is 1, DetSegConfig::cls_weight), where, over the images of the batch:
 //
 //   rpn_cls = sum_i FL(p_i, p_i*) / N_cls               eq. 2, alpha 0.25, gamma ("beta") 2
 //   rpn_reg = rho sum_i p_i* smoothL1(t_i - t_i*) / N_cls   eq. 1 with eq. 3, rho = 10
@@ -148,6 +148,12 @@ struct DetSegConfig {
   // (softmax_focal_loss); Mask R-CNN, which the paper builds on, uses the softmax
   // cross-entropy (the loss of the models written before this option existed).
   DetSegClsLoss cls_loss = DetSegClsLoss::Focal;
+  // lambda_cls, the Classify subnet's weight in L_total (the paper: 1, as every term). The
+  // malignancy is learned from the foreground RoIs alone, a few of the 128 sampled per
+  // image, and the focal loss scales each by alpha (1 - p)^2: a weight above 1 gives the
+  // benign-vs-malignant decision a larger share of a short run's steps (mmdetection's
+  // loss_weight). The logged `cls` is the unweighted term.
+  double cls_weight = 1.0;
   double rpn_reg_weight = 10.0;                  // rho, eq. 1
   double smooth_l1_beta = 1.0;                   // eq. 3
   double jaccard_smooth = 100.0;                 // delta, eq. 5
@@ -165,7 +171,7 @@ struct DetSegTargets {
 };
 
 struct DetSegLosses {
-  Tensor total;                           // shape (): the sum of the five below
+  Tensor total;                           // shape (): the sum of the five below, cls times cls_weight
   Tensor rpn_cls, rpn_reg, cls, reg, mask;  // shape () each
   int64_t sampled_anchors = 0, positive_anchors = 0, rois = 0, foreground_rois = 0;
 };

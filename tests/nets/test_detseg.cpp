@@ -225,6 +225,42 @@ TEST(DetSeg, LossesAreFiniteAndPositiveOnALesion) {
   }
 }
 
+// cls_weight (lambda_cls) scales the Classify subnet's term in the total and
+// nothing else: on the same batch and samples, a network of the same initial
+// values with weight 3 logs the same five terms, its total is 2 cls higher, the
+// class-score layer (reached by L_cls alone) gets 3 times the gradient, and the
+// box-delta layer (not reached by L_cls) the same one.
+TEST(DetSeg, ClsWeightScalesTheClassifyTermAlone) {
+  DetSegConfig c = tiny_config();
+  c.cls_weight = 3.0;
+  Rng init(4);  // fresh_net's seed: the same initial values
+  DetSegNet weighted(c, init);
+  weighted.train();
+  DetSegNet& plain = fresh_net();
+  const SynthBatch b = synth_batch(0, 2, 64);
+  Rng r1(5), r3(5);
+  const DetSegLosses l1 = plain.loss(b.images, b.targets, r1);
+  const DetSegLosses l3 = weighted.loss(b.images, b.targets, r3);
+  EXPECT_EQ(l3.cls.item(), l1.cls.item());
+  EXPECT_EQ(l3.mask.item(), l1.mask.item());
+  EXPECT_EQ(l3.rpn_cls.item(), l1.rpn_cls.item());
+  ASSERT_GT(l1.cls.item(), 0.0);
+  EXPECT_NEAR(l3.total.item(), l1.total.item() + 2 * l1.cls.item(), 1e-5 * l3.total.item());
+  l1.total.backward();
+  l3.total.backward();
+  const std::vector<double> g1 = plain.roi_heads->cls_score->weight->value.grad().to_vector();
+  const std::vector<double> g3 = weighted.roi_heads->cls_score->weight->value.grad().to_vector();
+  ASSERT_EQ(g1.size(), g3.size());
+  double largest = 0;
+  for (size_t i = 0; i < g1.size(); ++i) {
+    EXPECT_NEAR(g3[i], 3 * g1[i], 1e-5 * std::fabs(3 * g1[i]) + 1e-12) << i;
+    largest = std::max(largest, std::fabs(g1[i]));
+  }
+  EXPECT_GT(largest, 0.0);
+  EXPECT_EQ(weighted.roi_heads->bbox_pred->weight->value.grad().to_vector(),
+            plain.roi_heads->bbox_pred->weight->value.grad().to_vector());
+}
+
 // The RPN's loss reads the sampled anchors alone (take_rows). It must equal
 // eqs. 1-3 written densely over every anchor, with the labels and targets of
 // assign_anchor_targets and 0 weights for the anchors not sampled, in value

@@ -129,6 +129,32 @@ TEST_F(CliDetSeg, ClsLossChoosesTheClassifySubnetsLoss) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path("bad") + "/log.csv"));
 }
 
+// --cls-weight 4 weighs the Classify subnet's term 4 times in the loss: the
+// first step logs the same unweighted `cls` as a weight-1 run and a loss 3 cls
+// higher; the model file records the weight (files without it read as 1); a
+// resume with another weight is refused by name, a bad weight before any work.
+TEST_F(CliDetSeg, ClsWeightWeighsTheClassifyTerm) {
+  const std::string one = dir_.path("one"), four = dir_.path("four"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, one, 0), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(manifest_, four, 0) + " --cls-weight 4", log), 0) << test::read_file(log);
+  const CsvColumns a = read_csv_columns(one + "/log.csv"), b = read_csv_columns(four + "/log.csv");
+  const double cls = a.column("cls").at(0);
+  ASSERT_GT(cls, 0.0);
+  EXPECT_DOUBLE_EQ(b.column("cls").at(0), cls);
+  EXPECT_NEAR(b.column("loss").at(0) - a.column("loss").at(0), 3 * cls, 1e-4 * b.column("loss").at(0));
+  const nlohmann::json j = nlohmann::json::parse(load_safetensors(four + "/model.safetensors").meta("detseg_config"));
+  EXPECT_EQ(j.at("cls_weight").get<double>(), 4.0);
+  nlohmann::json old_file = j;
+  old_file.erase("cls_weight");
+  EXPECT_EQ(detseg_spec_from_json(old_file.dump(), "a file without cls_weight").config.cls_weight, 1.0);
+  EXPECT_NE(sh(train_cmd(manifest_, four, 1) + " --resume", log), 0);
+  EXPECT_NE(test::read_file(log).find("cls-weight"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(sh(train_cmd(manifest_, dir_.path("bad"), 0) + " --cls-weight 0", log), 2);
+  EXPECT_NE(test::read_file(log).find("--cls-weight must be in (0, 10000], got 0"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("bad") + "/log.csv"));
+}
+
 // Hostile detector metadata: a letterbox of 100000 pixels, an IoU threshold
 // above 1, no anchor sizes: refused by name before any work.
 TEST_F(CliDetSeg, HostileModelMetadataIsRefusedByName) {

@@ -66,7 +66,7 @@ int train_detseg(int argc, char** argv) {
   const TrainingDefaults d = defaults();
   std::vector<std::string> names = training_option_names(d);
   for (const char* n : {"data", "data-dir", "size", "augment", "channels", "rois", "phase1", "phase2", "phase3",
-                        "clip-norm", "cls-loss"})
+                        "clip-norm", "cls-loss", "cls-weight"})
     names.push_back(n);
   const Args args(argc, argv, names, training_flag_names());
   if (args.help()) {
@@ -98,6 +98,9 @@ int train_detseg(int argc, char** argv) {
   const std::string cls_loss = args.get("cls-loss", "focal");
   SKINMTL_USAGE_CHECK(parse_detseg_cls_loss(cls_loss, &s.spec.config.cls_loss),
                       "--cls-loss must be focal or ce, got '" << cls_loss << "'");
+  s.spec.config.cls_weight = args.get_double("cls-weight", 1.0);
+  SKINMTL_USAGE_CHECK(s.spec.config.cls_weight > 0 && s.spec.config.cls_weight <= 1e4,
+                      "--cls-weight must be in (0, 10000], got " << s.spec.config.cls_weight);
   DataParallel dp(o.batch);
   const std::unique_ptr<TrainingModel> model = make_detseg_training(o, s, dp);
   return run_training(o, *model, dp);
