@@ -16,6 +16,9 @@ std::vector<int64_t> split_iterations(int64_t n, const std::vector<int64_t>& pro
     total += p;
   }
   SKINMTL_USER_CHECK(total > 0, "there is no phase to share " << n << " iterations among (all are 0)");
+  const int64_t phases = std::count_if(proportions.begin(), proportions.end(), [](int64_t p) { return p > 0; });
+  SKINMTL_USAGE_CHECK(n >= phases, "--iters " << n << " is fewer than the " << phases
+                                              << " phases it is shared among: each needs an iteration");
   // Cumulative rounding: phase k ends at round(n * (p_0 + ... + p_k) / total),
   // so the shares add up to n exactly.
   std::vector<int64_t> out(proportions.size(), 0);

@@ -31,6 +31,14 @@ TEST(SplitIterations, BadInputIsAnError) {
   EXPECT_THROW(split_iterations(0, {1, 2}), Error);
   EXPECT_THROW(split_iterations(5, {0, 0}), Error);
   EXPECT_THROW(split_iterations(5, {-1, 3}), Error);
+  // Fewer iterations than phases: said so, not a sum that misses N.
+  try {
+    split_iterations(2, {40000, 80000, 40000});
+    FAIL() << "2 iterations split among 3 phases";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--iters 2 is fewer than the 3 phases"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(split_iterations(2, {5, 0, 5}), (std::vector<int64_t>{1, 0, 1}));
 }
 
 }  // namespace
