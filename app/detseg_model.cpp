@@ -63,6 +63,8 @@ std::string detseg_spec_to_json(const DetSegSpec& s) {
   j["focal_gamma"] = c.focal_gamma;
   j["cls_loss"] = detseg_cls_loss_name(c.cls_loss);
   j["cls_weight"] = c.cls_weight;
+  j["box_canonical"] = c.heads.box_canonical;
+  j["mask_canonical"] = c.heads.mask_canonical;
   j["rpn_reg_weight"] = c.rpn_reg_weight;
   j["smooth_l1_beta"] = c.smooth_l1_beta;
   j["jaccard_smooth"] = c.jaccard_smooth;
@@ -109,6 +111,9 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     SKINMTL_CHECK(parse_detseg_cls_loss(cls_loss, &c.cls_loss),
                   "cls_loss must be focal or ce, got '" << cls_loss << "'");
     c.cls_weight = j.value("cls_weight", 1.0);  // absent before --cls-weight: 1
+    // Absent before --box-canonical / --mask-canonical: Lin et al.'s 224.
+    c.heads.box_canonical = j.value("box_canonical", 224.0);
+    c.heads.mask_canonical = j.value("mask_canonical", 224.0);
     c.rpn_reg_weight = j.at("rpn_reg_weight").get<double>();
     c.smooth_l1_beta = j.at("smooth_l1_beta").get<double>();
     c.jaccard_smooth = j.at("jaccard_smooth").get<double>();
@@ -127,6 +132,8 @@ DetSegSpec detseg_spec_from_json(const std::string& text, const std::string& wha
     require_in_range("heads.mask_convs", c.heads.mask_convs, 0, 32);
     require_in_range("heads.sampling_ratio", c.heads.sampling_ratio, 0, 64);
     require_in_range("cls_weight", c.cls_weight, 0, 1e4);
+    require_in_range("box_canonical", c.heads.box_canonical, 1, 1e5);
+    require_in_range("mask_canonical", c.heads.mask_canonical, 1, 1e5);
     require_in_range("anchor_targets.pos_iou", c.anchor_targets.pos_iou, 0, 1);
     require_in_range("anchor_targets.neg_iou", c.anchor_targets.neg_iou, 0, 1);
     require_in_range("anchor_targets.batch_size", c.anchor_targets.batch_size, 1, 1e6);

@@ -63,6 +63,10 @@ class DetSegTraining : public TrainingModel {
     if (cls_loss != DetSegClsLoss::CrossEntropy) f["cls-loss"] = detseg_cls_loss_name(cls_loss);
     // ... and before --cls-weight with weight 1.
     if (d_.spec.config.cls_weight != 1.0) f["cls-weight"] = format_csv_number(d_.spec.config.cls_weight);
+    // ... and before --box-canonical / --mask-canonical with Lin et al.'s 224.
+    const RoiHeadsConfig& heads = d_.spec.config.heads;
+    if (heads.box_canonical != 224) f["box-canonical"] = format_csv_number(heads.box_canonical);
+    if (heads.mask_canonical != 224) f["mask-canonical"] = format_csv_number(heads.mask_canonical);
     return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }

@@ -275,9 +275,10 @@ struct RoiAlignParams {
 // for everything queued before it.
 Tensor roi_align(const Tensor& features, const Tensor& rois, const RoiAlignParams& p);
 // FPN: levels[k] is P_{min_level + k} with stride 2^(min_level + k); RoI r is pooled from the level
-// fpn_roi_levels gives it (spatial_scale of p is ignored; each level's own is used). Output in RoI order.
+// fpn_roi_levels gives it with canonical_size (P4's RoI side; spatial_scale of p is ignored; each
+// level's own is used). Output in RoI order.
 Tensor roi_align_fpn(const std::vector<Tensor>& levels, const Tensor& rois, const RoiAlignParams& p,
-                     int min_level = 2);
+                     int min_level = 2, double canonical_size = 224);
 // Lin et al. (FPN) eq. 1: k = floor(k0 + log2(sqrt(w h) / canonical_size)), clamped to
 // [min_level, max_level]; rois on the CPU (R, 5). Returns the level per RoI.
 std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level = 2, int max_level = 5,

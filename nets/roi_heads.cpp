@@ -30,7 +30,7 @@ RoiHeads::RoiHeads(const RoiHeadsConfig& cfg, Rng& rng) : cfg_(cfg) {
   normal_fill(*mask_logits, 0.001, rng);
 }
 
-Tensor RoiHeads::pool(const std::vector<Tensor>& levels, const Tensor& rois, int out) const {
+Tensor RoiHeads::pool(const std::vector<Tensor>& levels, const Tensor& rois, int out, double canonical) const {
   SKINMTL_CHECK(levels.size() >= 4, "RoiHeads: needs the pyramid levels P2 .. P5, got " << levels.size());
   SKINMTL_CHECK(rois.ndim() == 2 && rois.size(1) == 5, "RoiHeads: rois must be (R, 5), got " << rois.str());
   RoiAlignParams p;
@@ -38,11 +38,11 @@ Tensor RoiHeads::pool(const std::vector<Tensor>& levels, const Tensor& rois, int
   p.sampling_ratio = cfg_.sampling_ratio;
   p.aligned = true;
   const std::vector<Tensor> p2_p5(levels.begin(), levels.begin() + 4);
-  return roi_align_fpn(p2_p5, rois, p, /*min_level=*/2);
+  return roi_align_fpn(p2_p5, rois, p, /*min_level=*/2, canonical);
 }
 
 RoiHeads::BoxOutput RoiHeads::box_forward(const std::vector<Tensor>& levels, const Tensor& rois) {
-  Tensor x = flatten(pool(levels, rois, cfg_.pooled));  // (R, C * 7 * 7)
+  Tensor x = flatten(pool(levels, rois, cfg_.pooled, cfg_.box_canonical));  // (R, C * 7 * 7)
   x = relu(fc7->forward(relu(fc6->forward(x))));        // (R, 1024)
   BoxOutput out;
   out.class_logits = cls_score->forward(x);
@@ -51,7 +51,7 @@ RoiHeads::BoxOutput RoiHeads::box_forward(const std::vector<Tensor>& levels, con
 }
 
 Tensor RoiHeads::mask_forward(const std::vector<Tensor>& levels, const Tensor& rois) {
-  Tensor x = pool(levels, rois, cfg_.mask_pooled);  // (R, C, 14, 14)
+  Tensor x = pool(levels, rois, cfg_.mask_pooled, cfg_.mask_canonical);  // (R, C, 14, 14)
   for (auto& conv : mask_convs) x = conv->forward(x, /*relu=*/true);
   x = upsample_nearest(x, 2 * x.size(2), 2 * x.size(3));  // (R, M, 28, 28)
   x = mask_up->forward(x, /*relu=*/true);

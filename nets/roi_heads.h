@@ -43,8 +43,13 @@
 //
 // RoIs are rows (b, x1, y1, x2, y2) in input pixels, b the image's index in
 // the batch (framework/ops.h's roi_align). Each RoI is pooled from pyramid
-// level k = floor(4 + log2(sqrt(w h) / 224)) clamped to P2 .. P5 (Lin et al.
-// eq. 1; roi_align_fpn); P6 only feeds the RPN.
+// level k = floor(4 + log2(sqrt(w h) / s0)) clamped to P2 .. P5 (Lin et al.
+// eq. 1; roi_align_fpn); P6 only feeds the RPN. s0, the RoI side pooled from
+// P4, is Lin et al.'s 224 (ImageNet's canonical size) unless set: each branch
+// has its own (box_canonical, mask_canonical). The level of a lesion depends
+// on its size in pixels, so an input downscaled by f moves every RoI about
+// log2(f) levels down unless s0 is scaled by f too: at 256 instead of Song et
+// al.'s 1024, s0 = 56 pools each lesion from the level it had in the paper.
 #pragma once
 
 #include <memory>
@@ -63,6 +68,8 @@ struct RoiHeadsConfig {
   int mask_channels = 256;    // width of the mask convolutions
   int mask_convs = 4;         // Song et al. / He et al.: four
   int sampling_ratio = 2;     // RoIAlign sampling points per bin side
+  double box_canonical = 224;   // s0 of the box branch (Classify, Detect): pooled from P4
+  double mask_canonical = 224;  // s0 of the mask branch (Segment)
   int mask_size() const { return 2 * mask_pooled; }
 };
 
@@ -87,8 +94,8 @@ class RoiHeads : public Module {
   const RoiHeadsConfig& config() const { return cfg_; }
 
  private:
-  // RoIAlign of `rois` on the pyramid, out x out bins.
-  Tensor pool(const std::vector<Tensor>& levels, const Tensor& rois, int out) const;
+  // RoIAlign of `rois` on the pyramid, out x out bins, levels chosen with s0 = canonical.
+  Tensor pool(const std::vector<Tensor>& levels, const Tensor& rois, int out, double canonical) const;
   RoiHeadsConfig cfg_;
 };
 

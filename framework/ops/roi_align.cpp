@@ -176,7 +176,7 @@ std::vector<int> fpn_roi_levels(const Tensor& rois, int min_level, int max_level
 }
 
 Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in,
-                     const RoiAlignParams& p, int min_level) {
+                     const RoiAlignParams& p, int min_level, double canonical_size) {
   // No bfloat16 kernel: bfloat16 inputs are widened (framework/precision.h).
   const Tensor rois = as_f32(rois_in);
   std::vector<Tensor> levels;
@@ -203,7 +203,7 @@ Tensor roi_align_fpn(const std::vector<Tensor>& levels_in, const Tensor& rois_in
 
   // The RoIs of each level, as one list grouped by level: level k's are
   // index[begin[k] .. begin[k + 1]), in RoI order.
-  const std::vector<int> level_of = fpn_roi_levels(host_rois, min_level, min_level + L - 1);
+  const std::vector<int> level_of = fpn_roi_levels(host_rois, min_level, min_level + L - 1, canonical_size);
   std::vector<int64_t> begin(L + 1, 0);
   for (int lv : level_of) ++begin[lv - min_level + 1];
   for (int k = 0; k < L; ++k) begin[k + 1] += begin[k];

@@ -261,6 +261,40 @@ TEST(DetSeg, ClsWeightScalesTheClassifyTermAlone) {
             plain.roi_heads->bbox_pred->weight->value.grad().to_vector());
 }
 
+// Each branch chooses its RoIs' pyramid levels with its own canonical size:
+// heads of the same initial values with box_canonical 56 pool a 60-pixel RoI
+// from P4 (floor(4 + log2(60 / 56))) in the box branch, where the default 224
+// pools it from P2, and their mask branch (mask_canonical 224 in both) gives
+// the same logits as the default heads'.
+TEST(RoiHeads, EachBranchPoolsFromTheLevelOfItsCanonicalSize) {
+  RoiHeadsConfig c;
+  c.channels = 4;
+  c.representation = 16;
+  c.mask_channels = 4;
+  c.mask_convs = 1;
+  RoiHeadsConfig moved = c;
+  moved.box_canonical = 56;
+  Rng r1(21), r2(21);
+  RoiHeads heads(c, r1), heads56(moved, r2);
+  Rng rng(22);
+  std::vector<Tensor> levels;
+  for (int l = 2; l <= 5; ++l) levels.push_back(rand_uniform({1, 4, 128 >> l, 128 >> l}, rng, -1.0, 1.0, DType::F32));
+  const Tensor roi = Tensor::from_vector(std::vector<float>{0, 30, 34, 90, 94}, {1, 5});  // 60 x 60
+  ASSERT_EQ(fpn_roi_levels(roi), std::vector<int>{2});
+  NoGradGuard no_grad;
+  RoiAlignParams p;
+  p.out_h = p.out_w = c.pooled;
+  p.sampling_ratio = c.sampling_ratio;
+  p.aligned = true;
+  p.spatial_scale = 1.0 / 16;  // P4
+  const Tensor x = relu(heads56.fc7->forward(relu(heads56.fc6->forward(flatten(roi_align(levels[2], roi, p))))));
+  const RoiHeads::BoxOutput got = heads56.box_forward(levels, roi);
+  EXPECT_TENSORS_CLOSE(heads56.cls_score->forward(x), got.class_logits, 1e-6, 1e-5);
+  EXPECT_TENSORS_CLOSE(heads56.bbox_pred->forward(x), got.deltas, 1e-6, 1e-5);
+  EXPECT_FALSE(heads.box_forward(levels, roi).class_logits.to_vector() == got.class_logits.to_vector());
+  EXPECT_EQ(heads56.mask_forward(levels, roi).to_vector(), heads.mask_forward(levels, roi).to_vector());
+}
+
 // The RPN's loss reads the sampled anchors alone (take_rows). It must equal
 // eqs. 1-3 written densely over every anchor, with the labels and targets of
 // assign_anchor_targets and 0 weights for the anchors not sampled, in value

@@ -106,6 +106,21 @@ TEST_F(CliDetSeg, ResumedRunEqualsUninterruptedRun) {
   EXPECT_NE(test::read_file(log).find("other options"), std::string::npos) << test::read_file(log);
   EXPECT_NE(sh(train_cmd(manifest_, b, 3) + " --resume --cls-loss ce", log), 0);
   EXPECT_NE(test::read_file(log).find("cls-loss"), std::string::npos) << test::read_file(log);
+  // The RoI levels' canonical sizes: Lin et al.'s 224 unless told, also for a file without them;
+  // a resume with another is refused by name; a bad one is a usage error.
+  EXPECT_EQ(j.at("box_canonical").get<double>(), 224.0);
+  EXPECT_EQ(j.at("mask_canonical").get<double>(), 224.0);
+  old_file.erase("box_canonical");
+  old_file.erase("mask_canonical");
+  const DetSegConfig old_config = detseg_spec_from_json(old_file.dump(), "a file without them").config;
+  EXPECT_EQ(old_config.heads.box_canonical, 224.0);
+  EXPECT_EQ(old_config.heads.mask_canonical, 224.0);
+  EXPECT_NE(sh(train_cmd(manifest_, b, 3) + " --resume --box-canonical 56", log), 0);
+  EXPECT_NE(test::read_file(log).find("box-canonical: checkpoint (none), now 56"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_EQ(sh(train_cmd(manifest_, dir_.path("bad"), 1) + " --mask-canonical 0.5", log), 2);
+  EXPECT_NE(test::read_file(log).find("--mask-canonical must be in [1, 100000], got 0.5"), std::string::npos)
+      << test::read_file(log);
 }
 
 // --cls-loss ce trains the Classify subnet with the softmax cross-entropy: on

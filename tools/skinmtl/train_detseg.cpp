@@ -50,6 +50,13 @@ std::string help() {
          "  --rois N            sampled RoIs per image (default 128)\n"
          "  --cls-loss L        the Classify subnet's loss: focal (eq. 2 over the softmax, as the\n"
          "                      paper; default) | ce (softmax cross-entropy, Mask R-CNN's)\n"
+         "  --cls-weight X      the Classify subnet's weight in the total loss (default 1, the\n"
+         "                      paper's; the log's `cls` column stays unweighted)\n"
+         "  --box-canonical S   the RoI side the Classify and Detect subnets pool from P4 (FPN's\n"
+         "                      level rule, Lin et al. eq. 1: default 224). An input downscaled\n"
+         "                      by f pools every lesion log2(f) levels lower unless S is scaled by\n"
+         "                      f too: 56 at --size 256 keeps the levels of the paper's 1024\n"
+         "                      (the Segment subnet keeps its own, --mask-canonical, default 224)\n"
          "training (paper defaults):\n"
          "  --phase1 N          iterations of phase 1: the RoI heads (default 40000)\n"
          "  --phase2 N          iterations of phase 2: FPN, RPN and heads (default 80000)\n"
@@ -66,7 +73,7 @@ int train_detseg(int argc, char** argv) {
   const TrainingDefaults d = defaults();
   std::vector<std::string> names = training_option_names(d);
   for (const char* n : {"data", "data-dir", "size", "augment", "channels", "rois", "phase1", "phase2", "phase3",
-                        "clip-norm", "cls-loss", "cls-weight"})
+                        "clip-norm", "cls-loss", "cls-weight", "box-canonical", "mask-canonical"})
     names.push_back(n);
   const Args args(argc, argv, names, training_flag_names());
   if (args.help()) {
@@ -101,6 +108,11 @@ int train_detseg(int argc, char** argv) {
   s.spec.config.cls_weight = args.get_double("cls-weight", 1.0);
   SKINMTL_USAGE_CHECK(s.spec.config.cls_weight > 0 && s.spec.config.cls_weight <= 1e4,
                       "--cls-weight must be in (0, 10000], got " << s.spec.config.cls_weight);
+  for (const char* name : {"box-canonical", "mask-canonical"}) {
+    const double v = args.get_double(name, 224);
+    SKINMTL_USAGE_CHECK(v >= 1 && v <= 1e5, "--" << name << " must be in [1, 100000], got " << v);
+    (name[0] == 'b' ? s.spec.config.heads.box_canonical : s.spec.config.heads.mask_canonical) = v;
+  }
   DataParallel dp(o.batch);
   const std::unique_ptr<TrainingModel> model = make_detseg_training(o, s, dp);
   return run_training(o, *model, dp);

@@ -398,6 +398,28 @@ TEST(RoiAlignFpn, EachRoiIsPooledFromItsLevel) {
   }
 }
 
+// canonical_size (the RoI side pooled from P4) moves the levels: at 56, a
+// quarter of Lin et al.'s 224, every RoI goes two levels up (clamped to P5),
+// and is pooled from that level.
+TEST(RoiAlignFpn, TheCanonicalSizeChoosesTheLevels) {
+  Rng rng(16);
+  const Pyramid pyr = make_pyramid(rng, 2, 3, DType::F64);
+  const std::vector<int> lv = fpn_roi_levels(pyr.rois, 2, 5, 56);
+  // floor(4 + log2(55 / 56)) = 3; floor(4 + log2(160 / 56)) = 5; the tiny one: floor(4 + log2(4.9 / 56)) = 0 -> 2.
+  ASSERT_EQ(lv, (std::vector<int>{3, 5, 5, 2, 5}));
+  const RoiAlignParams p = params(7, 7, 2, true);
+  const Tensor y = roi_align_fpn(pyr.levels, pyr.rois, p, 2, 56);
+  const Tensor y224 = roi_align_fpn(pyr.levels, pyr.rois, p);
+  for (int64_t r = 0; r < 5; ++r) {
+    RoiAlignParams q = p;
+    q.spatial_scale = 1.0 / (1 << lv[r]);
+    const Tensor want = roi_align(pyr.levels[lv[r] - 2], slice(pyr.rois, 0, r, r + 1), q);
+    EXPECT_TENSORS_CLOSE(want, slice(y, 0, r, r + 1), 0, 0) << "RoI " << r;
+  }
+  EXPECT_FALSE(y.to_vector() == y224.to_vector());
+  EXPECT_THROW(roi_align_fpn(pyr.levels, pyr.rois, p, 2, 0), Error);
+}
+
 // RoIs on P2, P3 and P5 only: P4's gradient must be defined and zero.
 Tensor rois_without_p4(DType dtype) {
   return boxes({{0, 10.5, 20.25, 60.75, 80.5},
