@@ -345,8 +345,7 @@ DetSegLosses DetSegNet::loss(const Tensor& images, const DetSegTargets& t, Rng& 
     phase.next("mask head");
     out.mask = scale(sum(roi_heads->mask_forward(P_heads, slice(rois, 0, 0, 1))), 0.0);
   }
-  const Tensor weighted_cls = cfg_.cls_weight == 1.0 ? out.cls : scale(out.cls, cfg_.cls_weight);
-  out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(weighted_cls, out.reg)), out.mask);
+  out.total = add(add(add(out.rpn_cls, out.rpn_reg), add(scale(out.cls, cfg_.cls_weight), out.reg)), out.mask);
   return out;
 }
 

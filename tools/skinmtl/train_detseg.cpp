@@ -108,11 +108,13 @@ int train_detseg(int argc, char** argv) {
   s.spec.config.cls_weight = args.get_double("cls-weight", 1.0);
   SKINMTL_USAGE_CHECK(s.spec.config.cls_weight > 0 && s.spec.config.cls_weight <= 1e4,
                       "--cls-weight must be in (0, 10000], got " << s.spec.config.cls_weight);
-  for (const char* name : {"box-canonical", "mask-canonical"}) {
+  const auto canonical = [&](const char* name) {
     const double v = args.get_double(name, 224);
     SKINMTL_USAGE_CHECK(v >= 1 && v <= 1e5, "--" << name << " must be in [1, 100000], got " << v);
-    (name[0] == 'b' ? s.spec.config.heads.box_canonical : s.spec.config.heads.mask_canonical) = v;
-  }
+    return v;
+  };
+  s.spec.config.heads.box_canonical = canonical("box-canonical");
+  s.spec.config.heads.mask_canonical = canonical("mask-canonical");
   DataParallel dp(o.batch);
   const std::unique_ptr<TrainingModel> model = make_detseg_training(o, s, dp);
   return run_training(o, *model, dp);
