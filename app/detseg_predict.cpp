@@ -112,6 +112,7 @@ std::vector<DetSegResult> run_detseg(DetSegModel& model, const std::vector<DetSe
   DetSegNet& net = *model.net;
   net.to(opt.device);
   net.eval();
+  net.set_image_score(opt.image_score);
   NoGradGuard no_grad;
   const int size = model.spec.size;
   std::vector<DetSegResult> results;

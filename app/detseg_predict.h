@@ -81,6 +81,7 @@ struct DetSegRunOptions {
   int batch = 2;          // images per network call
   Device device = Device::CPU;
   bool progress = true;   // a progress bar on stderr
+  ImageScore image_score = ImageScore::Top;  // how the malignancy is read from the RoIs (nets/detseg.h)
 };
 
 // The file name (without extension) of an id: see the header comment.

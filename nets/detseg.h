@@ -75,6 +75,16 @@
 // proposal's). An image with no proposal at all (possible only on tiny
 // inputs) uses the whole image as its one proposal.
 //
+// The malignancy above is ImageScore::Top, the paper's: the lesion's class is
+// its box's. set_image_score(ImageScore::Vote) reads it instead from every
+// proposal that overlaps the top one by IoU >= roi_sample.fg_iou (0.5): the
+// RoIs that training labels with the lesion's class. Their ratio of summed
+// probabilities, sum p_malignant / sum (p_benign + p_malignant), is the
+// foreground-weighted mean of their own ratios: one 7 x 7 RoIAlign view is a
+// noisy read of the lesion, and the vote averages the views around it, as box
+// voting averages boxes (Gidaris & Komodakis 2015). An evaluation option, not
+// the paper's; the box, the detection and the mask stay the top RoI's.
+//
 // ---- training phases (Song et al. section III-B) -----------------------------------------
 //
 //   phase 1: the three subnets (roi_heads) only
@@ -176,6 +186,19 @@ struct DetSegLosses {
   int64_t sampled_anchors = 0, positive_anchors = 0, rois = 0, foreground_rois = 0;
 };
 
+// How predict() reads an image's malignancy from its RoIs (see the header comment).
+enum class ImageScore { Top, Vote };
+ImageScore image_score_from_name(const std::string& name);  // "top" | "vote"; else an error naming both
+const char* image_score_name(ImageScore s);
+
+// The malignancy of one image from its R RoIs: probs (R x 3, softmax rows:
+// background, benign, malignant), boxes (R x 4: x1, y1, x2, y2), `best` the
+// top RoI's row. Top: p_mal / (p_ben + p_mal) of row `best`; Vote: sum p_mal /
+// sum (p_ben + p_mal) over the rows whose box overlaps row best's by IoU >=
+// min_iou (best among them). 0.5 when the foreground mass is 0.
+double image_malignancy(const double* probs, const float* boxes, int64_t R, int64_t best, ImageScore s,
+                        double min_iou);
+
 // One image's prediction, in the letterboxed input's pixels (io/letterbox.h's
 // box_from_letterbox and unletterbox_mask map them back to the source image).
 struct DetSegOutput {
@@ -183,7 +206,7 @@ struct DetSegOutput {
   std::array<float, 4> box{};  // x1, y1, x2, y2 of the top detection (or best proposal)
   double score = 0;         // its foreground score, 1 - p_background
   std::array<double, 3> probs{};  // softmax: background, benign, malignant
-  double malignant = 0.5;   // p_malignant / (p_benign + p_malignant)
+  double malignant = 0.5;   // p_malignant / (p_benign + p_malignant): the top RoI's, or the vote's
   std::vector<float> mask_prob;  // S * S row-major: the pasted mask probabilities (0 outside the box)
   Image mask;                    // S x S x 1: 255 where mask_prob >= 0.5, else 0
 };
@@ -207,6 +230,9 @@ class DetSegNet : public Module {
   // The minimum foreground score of a detection in predict() (>= 0; above 1:
   // never a detection, only the class scores).
   void set_score_thresh(double t);
+  // How the image's malignancy is read from the RoIs (default Top, the paper's).
+  void set_image_score(ImageScore s) { image_score_ = s; }
+  ImageScore image_score() const { return image_score_; }
 
   std::shared_ptr<ResNet50> backbone;
   std::shared_ptr<FPN> fpn;
@@ -215,6 +241,7 @@ class DetSegNet : public Module {
 
  private:
   DetSegConfig cfg_;
+  ImageScore image_score_ = ImageScore::Top;
   // The anchors on the host, per level and all levels together, for the
   // pyramid sizes in `sizes`: the same at every iteration of a run, so made
   // once (about 260,000 at 1024 x 1024) and kept until the sizes change.

@@ -593,6 +593,67 @@ TEST(DetSeg, PredictPastesTheMaskIntoItsBox) {
   EXPECT_GT(inside, 0);
 }
 
+// Four RoIs by hand: the top one (row 1), one overlapping it by IoU 0.82, one
+// by exactly 0.5 (the training's foreground threshold: in) and one by 0.14 (out).
+TEST(ImageMalignancy, TopReadsTheTopRoiAndVoteSumsTheRoisAroundIt) {
+  const float boxes[] = {12, 12, 52, 52,   // IoU 1444 / 1756 with row 1
+                         10, 10, 50, 50,   // the top RoI
+                         30, 30, 70, 70,   // IoU 400 / 2800
+                         10, 10, 50, 30};  // IoU 800 / 1600 = 0.5 exactly
+  const double probs[] = {0.1, 0.3, 0.6,  //
+                          0.2, 0.6, 0.2,  //
+                          0.0, 0.0, 1.0,  //
+                          0.5, 0.1, 0.4};
+  EXPECT_DOUBLE_EQ(image_malignancy(probs, boxes, 4, 1, ImageScore::Top, 0.5), 0.2 / 0.8);
+  EXPECT_DOUBLE_EQ(image_malignancy(probs, boxes, 4, 1, ImageScore::Vote, 0.5),
+                   (0.6 + 0.2 + 0.4) / (0.9 + 0.8 + 0.5));
+  // A stricter overlap keeps row 0 (0.82) and drops row 3 (0.5).
+  EXPECT_DOUBLE_EQ(image_malignancy(probs, boxes, 4, 1, ImageScore::Vote, 0.6), (0.6 + 0.2) / (0.9 + 0.8));
+  // Row 2 alone: it overlaps nothing by 0.5, so its vote is its own ratio.
+  EXPECT_DOUBLE_EQ(image_malignancy(probs, boxes, 4, 2, ImageScore::Vote, 0.5), 1.0);
+  // No foreground mass: undecided.
+  const double background[] = {1, 0, 0};
+  EXPECT_EQ(image_malignancy(background, boxes, 1, 0, ImageScore::Top, 0.5), 0.5);
+  EXPECT_EQ(image_malignancy(background, boxes, 1, 0, ImageScore::Vote, 0.5), 0.5);
+  EXPECT_THROW(image_malignancy(probs, boxes, 4, 4, ImageScore::Top, 0.5), Error);
+  EXPECT_EQ(image_score_from_name("top"), ImageScore::Top);
+  EXPECT_EQ(image_score_from_name("vote"), ImageScore::Vote);
+  EXPECT_STREQ(image_score_name(ImageScore::Vote), "vote");
+  EXPECT_STREQ(image_score_name(ImageScore::Top), "top");
+  try {
+    image_score_from_name("mean");
+    ADD_FAILURE() << "no error for 'mean'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'mean'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vote"), std::string::npos) << e.what();
+  }
+}
+
+// The vote changes the malignancy and nothing else: box, scores, class
+// probabilities of the top RoI and the mask are the same.
+TEST(DetSeg, PredictWithTheVoteChangesOnlyTheMalignancy) {
+  DetSegNet& net = fresh_net();
+  net.eval();
+  net.set_score_thresh(0.0);
+  const SynthBatch b = synth_batch(0, 2, 64);
+  const std::vector<DetSegOutput> top = net.predict(b.images);
+  net.set_image_score(ImageScore::Vote);
+  const std::vector<DetSegOutput> vote = net.predict(b.images);
+  net.set_image_score(ImageScore::Top);
+  net.set_score_thresh(0.05);
+  ASSERT_EQ(vote.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(vote[i].box, top[i].box);
+    EXPECT_EQ(vote[i].probs, top[i].probs);
+    EXPECT_EQ(vote[i].score, top[i].score);
+    EXPECT_EQ(vote[i].mask_prob, top[i].mask_prob);
+    EXPECT_GE(vote[i].malignant, 0.0);
+    EXPECT_LE(vote[i].malignant, 1.0);
+    // Hundreds of proposals, many around the top one: the vote is not that one RoI's ratio.
+    EXPECT_NE(vote[i].malignant, top[i].malignant) << i;
+  }
+}
+
 // ---- CUDA -----------------------------------------------------------------------------------
 
 // The same network and batch on both devices: the RPN terms (their anchor

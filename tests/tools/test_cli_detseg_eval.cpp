@@ -357,6 +357,52 @@ TEST_F(CliDetSegEval, EvalNumbersAreReproducedFromItsFiles) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
 }
 
+// --image-score vote: recorded in metrics.json and said in the tables; the
+// masks, boxes and detections are the default's, and predict writes the
+// same scores as eval.
+TEST_F(CliDetSegEval, ImageScoreVoteChangesOnlyTheMalignancy) {
+  const std::string top = w().dir.path("score_top"), vote = w().dir.path("score_vote"), pred = w().dir.path("score_pred");
+  const std::string log = w().dir.path("score.txt");
+  const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --data " + w().eval_csv +
+                           " --overlays 0 --device cpu --out ";
+  ASSERT_EQ(sh(eval + top, log), 0) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("of the top detection"), std::string::npos) << test::read_file(log);
+  ASSERT_EQ(sh(eval + vote + " --image-score vote", log), 0) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("--image-score vote"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(top + "/metrics.json")).at("image_score"), "top");
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(vote + "/metrics.json")).at("image_score"), "vote");
+  ASSERT_EQ(sh(std::string(kBin) + " predict detseg --model " + w().model + " --data " + w().eval_csv +
+                   " --image-score vote --overlays 0 --device cpu --out " + pred,
+               log),
+            0)
+      << test::read_file(log);
+  const CsvTable t = read_csv(top + "/predictions.csv"), v = read_csv(vote + "/predictions.csv"),
+                 p = read_csv(pred + "/predictions.csv");
+  ASSERT_EQ(t.rows.size(), (size_t)kEvalImages);
+  ASSERT_EQ(v.rows.size(), t.rows.size());
+  ASSERT_EQ(p.rows, v.rows);
+  ASSERT_EQ(t.header, v.header);
+  int differ = 0;
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    for (size_t k = 0; k < t.header.size(); ++k) {
+      const std::string& col = t.header[k];
+      if (col == "malignant" || col == "benign") {
+        const double x = std::stod(v.rows[i][k]);
+        EXPECT_TRUE(x >= 0 && x <= 1) << col << " " << x;
+        differ += col == "malignant" && v.rows[i][k] != t.rows[i][k];
+      } else {
+        EXPECT_EQ(v.rows[i][k], t.rows[i][k]) << col << " of row " << i;
+      }
+    }
+  EXPECT_GT(differ, 0) << "the vote left every image's score as the top RoI's";
+  for (const std::string& id : w().ids)
+    EXPECT_EQ(test::read_file(vote + "/masks/" + id + ".png"), test::read_file(top + "/masks/" + id + ".png")) << id;
+  // A name it does not know: exit 2 before any work, naming both choices.
+  EXPECT_EQ(sh(eval + vote + " --image-score mean", log), 2);
+  EXPECT_NE(test::read_file(log).find("'mean'"), std::string::npos) << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("top"), std::string::npos) << test::read_file(log);
+}
+
 TEST_F(CliDetSegEval, EvalCopiesTruthWhenTheMaskFolderDoesNotMatch) {
   // The synthetic set's masks are named 000008.png for id synth_000008 and
   // share their folder with the training masks: eval copies the val masks.

@@ -94,6 +94,9 @@ const char* kHelp =
     "                      truth/ when needed (for `skinmtl metrics seg`), metrics.json\n"
     "  --overlays N        overlay pictures of the first N images (default 16)\n"
     "  --batch N           images per network call (default 2)\n"
+    "  --image-score S     how the malignancy is read from the RoIs: top (the top detection's\n"
+    "                      p_mal / (p_ben + p_mal), the paper's; default) | vote (summed over\n"
+    "                      the RoIs that overlap it by IoU >= 0.5: not the paper's)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json              print metrics.json instead of the tables\n";
@@ -163,7 +166,7 @@ std::string fmt(const std::optional<double>& v) {
 
 int eval_detseg(int argc, char** argv) {
   std::vector<std::string> options = kEvalDataOptions;
-  for (const char* o : {"model", "size", "out", "overlays", "batch", "device", "precision"}) options.push_back(o);
+  for (const char* o : {"model", "size", "out", "overlays", "batch", "image-score", "device", "precision"}) options.push_back(o);
   Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -171,6 +174,7 @@ int eval_detseg(int argc, char** argv) {
   }
   SKINMTL_USAGE_CHECK(args.has("model"), "--model is required");
   const bool as_json = args.flag("json");
+  const ImageScore image_score = image_score_from_name(args.get("image-score", "top"));  // before any work
   const std::string model_path = args.get("model", "");
   require_model_file(model_path);  // a missing file before the data, which may take a while
   // Then the data: a wrong folder or CSV is reported before the model is read.
@@ -186,6 +190,7 @@ int eval_detseg(int argc, char** argv) {
   opt.overlays = args.get_int("overlays", 16);
   SKINMTL_USER_CHECK(opt.overlays >= 0, "--overlays must be >= 0, got " << opt.overlays);
   opt.batch = (int)args.get_int("batch", 2);
+  opt.image_score = image_score;
   opt.device = parse_device(args.get("device", "auto"));
   apply_precision(args, opt.device, "fp32");
   opt.progress = !as_json;
@@ -246,6 +251,7 @@ int eval_detseg(int argc, char** argv) {
   j["split"] = set.split;
   j["images"] = (int64_t)results.size();
   j["size"] = model.spec.size;
+  j["image_score"] = image_score_name(opt.image_score);
   if (!score_seg) j["segmentation"] = "not scored: the data has no masks";
   else j["segmentation"] = {{"ja", opt_json(seg.ja)},
                        {"thresholded_ja", opt_json(seg.thresholded_ja)},
@@ -323,8 +329,11 @@ int eval_detseg(int argc, char** argv) {
                 col(ps.sp).c_str(), (long long)(n - seg.sp_excluded), (long long)seg.sp_excluded);
   }
   if (data.labelled) {
-    std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal);\n"
-                "melanoma is the positive class (ISIC), predicted positive when >= 0.5\n");
+    std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal)\n"
+                "%s; melanoma is the positive class (ISIC), predicted positive when >= 0.5\n",
+                opt.image_score == ImageScore::Vote
+                    ? "summed over the RoIs that overlap the top detection by IoU >= 0.5 (--image-score vote, not\nthe paper's)"
+                    : "of the top detection");
     std::printf("                  this model%s\n", paper ? "   Song et al. Tables III / IX (FL+JL, ResNet-101)" : "");
     std::printf("  AC              %s%s\n", fmt(cls.accuracy).c_str(), col(pc.ac).c_str());
     std::printf("  AUC             %s%s\n", fmt(cls.auc).c_str(), col(pc.auc).c_str());

@@ -67,6 +67,9 @@ const char* kHelp =
     "                                          x1,y1,x2,y2 (the box in the image's pixels)\n"
     "  --overlays N        overlays for the first N images only (default: all)\n"
     "  --batch N           images per network call (default 2)\n"
+    "  --image-score S     how `malignant` is read from the RoIs: top (the top detection's\n"
+    "                      p_mal / (p_ben + p_mal), the paper's; default) | vote (summed over\n"
+    "                      the RoIs that overlap it by IoU >= 0.5: not the paper's)\n"
     "  --device D          auto | cpu | cuda (default auto)\n"
     "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n";
 
@@ -96,8 +99,8 @@ int predict_detseg(int argc, char** argv) {
   std::vector<char*> rest;
   const std::vector<std::string> image_files = take_image_args(argc, argv, rest);
   Args args((int)rest.size(), rest.data(),
-            {"model", "images", "data", "split", "data-dir", "truth", "size", "out", "overlays", "batch", "device",
-             "precision"});
+            {"model", "images", "data", "split", "data-dir", "truth", "size", "out", "overlays", "batch", "image-score",
+             "device", "precision"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -109,6 +112,7 @@ int predict_detseg(int argc, char** argv) {
   SKINMTL_USER_CHECK(!args.has("truth") || !args.has("data"),
                      "--truth applies to --image and --images (--data has its masks)");
 
+  const ImageScore image_score = image_score_from_name(args.get("image-score", "top"));
   require_model_file(args.get("model", ""));  // a missing file before the inputs, which may take a while
 
   // The inputs.
@@ -171,6 +175,7 @@ int predict_detseg(int argc, char** argv) {
   opt.out = args.get("out", "runs/predict");
   opt.overlays = args.get_int("overlays", -1);
   opt.batch = (int)args.get_int("batch", 2);
+  opt.image_score = image_score;
   opt.device = parse_device(args.get("device", "auto"));
   apply_precision(args, opt.device, "fp32");
   std::printf("skinmtl predict detseg: %s on %s\n  %zu images, letterboxed to %dx%d, on %s\n",
