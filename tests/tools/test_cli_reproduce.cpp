@@ -76,8 +76,8 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
         "3. external test", "eval segcls --data ham10000"}},
       {"yang", "gpu", {"--size 192x256", "--iters 10000"}},
       {"song", "cpu",
-       {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25", "eval detseg",
-        "eval detseg --data ham10000"}},
+       {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25",
+        "--box-canonical 56", "eval detseg", "eval detseg --data ham10000"}},
       {"song", "gpu", {"--size 1024", "--phase1 40000", "--phase2 80000", "--phase3 40000", "--clip-norm 5"}},
       {"liao", "cpu", {"--tasks both", "--tasks lesion", "--iters 2000", "--crop 128", "--model2", "--crops 10", "--fold 0"}},
       {"liao", "gpu", {"--min-short 256", "--max-short 480", "--crop 224", "--resize 256"}},
@@ -91,6 +91,10 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
     for (const std::string& w : c.want)
       EXPECT_NE(out.find(w), std::string::npos) << c.paper << " " << c.budget << ": no '" << w << "' in\n" << out;
     EXPECT_FALSE(have("/nonexistent")) << "--dry-run must not write anything";
+    // The paper's 1024 keeps FPN's own canonical size: no option passed.
+    if (std::string(c.paper) == "song" && std::string(c.budget) == "gpu") {
+      EXPECT_EQ(out.find("--box-canonical"), std::string::npos) << out;
+    }
   }
 }
 
@@ -129,6 +133,8 @@ TEST(CliReproduce, ExternalTestOnHam10000IsASecondTable) {
   ASSERT_EQ(sh(std::string(kBin) + " reproduce song --smoke --dry-run --out /nonexistent", &text), 0) << text;
   EXPECT_EQ(text.find("ham10000"), std::string::npos) << text;
   EXPECT_NE(text.find("2 steps"), std::string::npos) << text;
+  EXPECT_NE(text.find("--size 128"), std::string::npos) << text;
+  EXPECT_NE(text.find("--box-canonical 28"), std::string::npos) << "224 x 128 / 1024\n" << text;
 }
 
 // --iters N: a GPU lent for minutes runs a shortened recipe; the detector's
