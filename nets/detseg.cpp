@@ -159,14 +159,14 @@ ImageScore image_score_from_name(const std::string& name) {
 
 const char* image_score_name(ImageScore s) { return s == ImageScore::Vote ? "vote" : "top"; }
 
-double image_malignancy(const double* probs, const float* boxes, int64_t R, int64_t best, ImageScore s,
+double image_malignancy(const double* probs, const float* rois, int64_t R, int64_t best, ImageScore s,
                         double min_iou) {
   SKINMTL_CHECK(best >= 0 && best < R, "image_malignancy: the top RoI " << best << " is not among " << R);
   double mal = probs[3 * best + 2], fg = probs[3 * best + 1] + probs[3 * best + 2];
   if (s == ImageScore::Vote) {
     mal = fg = 0;
     for (int64_t i = 0; i < R; ++i)
-      if (i == best || box_iou_elem(boxes + 4 * best, boxes + 4 * i) >= min_iou) {
+      if (i == best || box_iou_elem(rois + 5 * best + 1, rois + 5 * i + 1) >= min_iou) {
         mal += probs[3 * i + 2];
         fg += probs[3 * i + 1] + probs[3 * i + 2];
       }
@@ -423,13 +423,8 @@ std::vector<DetSegOutput> DetSegNet::predict(const Tensor& images) {
     DetSegOutput& o = out[b];
     for (int k = 0; k < 3; ++k) o.probs[k] = probs[3 * best + k];
     o.score = 1.0 - o.probs[0];
-    // This image's RoIs, boxes only (rois_host rows are b, x1, y1, x2, y2).
-    const int64_t n = first[b + 1] - first[b];
-    std::vector<float> boxes_b((size_t)(4 * n));
-    for (int64_t i = 0; i < n; ++i)
-      for (int k = 0; k < 4; ++k) boxes_b[4 * i + k] = rois_host[5 * (first[b] + i) + 1 + k];
-    o.malignant = image_malignancy(&probs[3 * first[b]], boxes_b.data(), n, best - first[b], image_score_,
-                                   cfg_.roi_sample.fg_iou);
+    o.malignant = image_malignancy(&probs[3 * first[b]], &rois_host[5 * first[b]], first[b + 1] - first[b],
+                                   best - first[b], image_score_, cfg_.roi_sample.fg_iou);
     o.detected = o.score >= cfg_.score_thresh;
     // The refined box of a detection; the proposal itself otherwise.
     const float* src = o.detected ? nullptr : &rois_host[5 * best + 1];

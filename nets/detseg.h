@@ -192,11 +192,12 @@ ImageScore image_score_from_name(const std::string& name);  // "top" | "vote"; e
 const char* image_score_name(ImageScore s);
 
 // The malignancy of one image from its R RoIs: probs (R x 3, softmax rows:
-// background, benign, malignant), boxes (R x 4: x1, y1, x2, y2), `best` the
-// top RoI's row. Top: p_mal / (p_ben + p_mal) of row `best`; Vote: sum p_mal /
-// sum (p_ben + p_mal) over the rows whose box overlaps row best's by IoU >=
-// min_iou (best among them). 0.5 when the foreground mass is 0.
-double image_malignancy(const double* probs, const float* boxes, int64_t R, int64_t best, ImageScore s,
+// background, benign, malignant), rois (R x 5 as RoIAlign takes them: batch
+// index, x1, y1, x2, y2; the index is not read), `best` the top RoI's row.
+// Top: p_mal / (p_ben + p_mal) of row `best`; Vote: sum p_mal / sum (p_ben +
+// p_mal) over the rows whose box overlaps row best's by IoU >= min_iou (best
+// among them). 0.5 when the foreground mass is 0.
+double image_malignancy(const double* probs, const float* rois, int64_t R, int64_t best, ImageScore s,
                         double min_iou);
 
 // One image's prediction, in the letterboxed input's pixels (io/letterbox.h's

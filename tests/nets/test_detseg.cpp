@@ -596,10 +596,11 @@ TEST(DetSeg, PredictPastesTheMaskIntoItsBox) {
 // Four RoIs by hand: the top one (row 1), one overlapping it by IoU 0.82, one
 // by exactly 0.5 (the training's foreground threshold: in) and one by 0.14 (out).
 TEST(ImageMalignancy, TopReadsTheTopRoiAndVoteSumsTheRoisAroundIt) {
-  const float boxes[] = {12, 12, 52, 52,   // IoU 1444 / 1756 with row 1
-                         10, 10, 50, 50,   // the top RoI
-                         30, 30, 70, 70,   // IoU 400 / 2800
-                         10, 10, 50, 30};  // IoU 800 / 1600 = 0.5 exactly
+  // Rows as RoIAlign takes them: batch index (not read), x1, y1, x2, y2.
+  const float boxes[] = {0, 12, 12, 52, 52,   // IoU 1444 / 1756 with row 1
+                         0, 10, 10, 50, 50,   // the top RoI
+                         0, 30, 30, 70, 70,   // IoU 400 / 2800
+                         0, 10, 10, 50, 30};  // IoU 800 / 1600 = 0.5 exactly
   const double probs[] = {0.1, 0.3, 0.6,  //
                           0.2, 0.6, 0.2,  //
                           0.0, 0.0, 1.0,  //

@@ -361,7 +361,8 @@ TEST_F(CliDetSegEval, EvalNumbersAreReproducedFromItsFiles) {
 // masks, boxes and detections are the default's, and predict writes the
 // same scores as eval.
 TEST_F(CliDetSegEval, ImageScoreVoteChangesOnlyTheMalignancy) {
-  const std::string top = w().dir.path("score_top"), vote = w().dir.path("score_vote"), pred = w().dir.path("score_pred");
+  const std::string top = w().dir.path("score_top"), vote = w().dir.path("score_vote");
+  const std::string pred = w().dir.path("score_pred");
   const std::string log = w().dir.path("score.txt");
   const std::string eval = std::string(kBin) + " eval detseg --model " + w().model + " --data " + w().eval_csv +
                            " --overlays 0 --device cpu --out ";

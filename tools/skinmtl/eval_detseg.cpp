@@ -166,7 +166,8 @@ std::string fmt(const std::optional<double>& v) {
 
 int eval_detseg(int argc, char** argv) {
   std::vector<std::string> options = kEvalDataOptions;
-  for (const char* o : {"model", "size", "out", "overlays", "batch", "image-score", "device", "precision"}) options.push_back(o);
+  for (const char* o : {"model", "size", "out", "overlays", "batch", "image-score", "device", "precision"})
+    options.push_back(o);
   Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -332,7 +333,8 @@ int eval_detseg(int argc, char** argv) {
     std::printf("\nclassification: melanoma (malignant) vs. benign, malignant probability p_mal / (p_ben + p_mal)\n"
                 "%s; melanoma is the positive class (ISIC), predicted positive when >= 0.5\n",
                 opt.image_score == ImageScore::Vote
-                    ? "summed over the RoIs that overlap the top detection by IoU >= 0.5 (--image-score vote, not\nthe paper's)"
+                    ? "summed over the RoIs that overlap the top detection by IoU >= 0.5 (--image-score vote, "
+                      "not\nthe paper's)"
                     : "of the top detection");
     std::printf("                  this model%s\n", paper ? "   Song et al. Tables III / IX (FL+JL, ResNet-101)" : "");
     std::printf("  AC              %s%s\n", fmt(cls.accuracy).c_str(), col(pc.ac).c_str());
