@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 #include "base/check.h"
 
@@ -316,6 +317,121 @@ std::optional<AucDifference> compare_roc_auc(const std::vector<double>& scores_a
     d.p = std::erfc(std::fabs(d.z) / std::sqrt(2.0));
   }
   return d;
+}
+
+namespace {
+
+// SplitMix64 (Steele, Lea & Flood 2014): one well-mixed 64-bit value per
+// (seed, stream, draw), the seed of that draw's own generator.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// One draw of the images: image k of the draw is image idx[k].
+using Draw = std::vector<size_t>;
+
+// The two ways of scoring a draw: mAP-class ranks the drawn images per class;
+// mAP-image averages the per-image APs (an image's AP involves no other image,
+// so they are computed once).
+class PairedMaps {
+ public:
+  PairedMaps(const ScoreMatrix& a, const ScoreMatrix& b, const LabelMatrix& labels)
+      : a_(a), b_(b), labels_(labels) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      ap_image_a_.push_back(average_precision(a[i], labels[i]));
+      ap_image_b_.push_back(average_precision(b[i], labels[i]));
+    }
+  }
+  // mAP-class of the first model (first) or the second on a draw.
+  std::optional<double> map_class(const Draw& d, bool first) const {
+    const size_t n = d.size(), p = labels_.empty() ? 0 : labels_[0].size();
+    std::vector<double> column(n);
+    std::vector<int> column_labels(n);
+    std::vector<std::optional<double>> ap(p);
+    for (size_t c = 0; c < p; ++c) {
+      for (size_t k = 0; k < n; ++k) {
+        column[k] = (first ? a_ : b_)[d[k]][c];
+        column_labels[k] = labels_[d[k]][c];
+      }
+      ap[c] = average_precision(column, column_labels);
+    }
+    return finish_map(std::move(ap), {}).map;  // the mean as map_class takes it
+  }
+  std::optional<double> map_image(const Draw& d, bool first) const {
+    std::vector<std::optional<double>> ap(d.size());
+    for (size_t k = 0; k < d.size(); ++k) ap[k] = (first ? ap_image_a_ : ap_image_b_)[d[k]];
+    return finish_map(std::move(ap), {}).map;  // the mean as map_image takes it
+  }
+
+ private:
+  const ScoreMatrix &a_, &b_;
+  const LabelMatrix& labels_;
+  std::vector<std::optional<double>> ap_image_a_, ap_image_b_;
+};
+
+// The p-th quantile (0..1) of sorted values, interpolated linearly between
+// order statistics.
+double quantile_sorted(const std::vector<double>& v, double p) {
+  const double pos = p * (double)(v.size() - 1);
+  const size_t lo = (size_t)std::floor(pos), hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - (double)lo) * (v[hi] - v[lo]);
+}
+
+// The bootstrap interval and p of one mAP (see the header).
+template <class Metric>
+std::optional<MapDifference> paired_difference(size_t n, const Metric& metric, int64_t resamples, uint64_t seed,
+                                               uint64_t stream) {
+  Draw all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  const std::optional<double> a = metric(all, true), b = metric(all, false);
+  if (!a || !b) return std::nullopt;
+  MapDifference d;
+  d.a = *a;
+  d.b = *b;
+  d.diff = *a - *b;
+  d.resamples = resamples;
+  std::vector<double> boot((size_t)resamples, NAN);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t r = 0; r < resamples; ++r) {
+    std::mt19937_64 g(splitmix64(seed ^ splitmix64(stream * (uint64_t)resamples + (uint64_t)r)));
+    Draw draw(n);
+    for (size_t k = 0; k < n; ++k) draw[k] = (size_t)(g() % n);
+    const std::optional<double> ba = metric(draw, true), bb = metric(draw, false);
+    if (ba && bb) boot[(size_t)r] = *ba - *bb;
+  }
+  std::vector<double> kept;
+  for (double v : boot)
+    if (std::isnan(v)) ++d.skipped;
+    else kept.push_back(v);
+  SKINMTL_CHECK(kept.size() >= 2, "compare_map: the mAP is undefined on " << d.skipped << " of " << resamples
+                                                                          << " bootstrap draws");
+  std::sort(kept.begin(), kept.end());
+  d.low = quantile_sorted(kept, 0.025);
+  d.high = quantile_sorted(kept, 0.975);
+  int64_t at_or_below = 0, at_or_above = 0;
+  for (double v : kept) at_or_below += v <= 0, at_or_above += v >= 0;
+  d.p = std::min(1.0, 2.0 * (double)(1 + std::min(at_or_below, at_or_above)) / (double)(1 + kept.size()));
+  return d;
+}
+
+}  // namespace
+
+MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores_b, const LabelMatrix& labels,
+                          int64_t resamples, uint64_t seed) {
+  check_matrices("compare_map (first scores)", scores_a, labels);
+  check_matrices("compare_map (second scores)", scores_b, labels);
+  SKINMTL_CHECK(resamples >= 100, "compare_map: at least 100 resamples, got " << resamples);
+  const PairedMaps maps(scores_a, scores_b, labels);
+  const size_t n = labels.size();
+  MapComparison c;
+  c.map_class = paired_difference(
+      n, [&](const Draw& d, bool first) { return maps.map_class(d, first); }, resamples, seed, 0);
+  c.map_image = paired_difference(
+      n, [&](const Draw& d, bool first) { return maps.map_image(d, first); }, resamples, seed, 1);
+  return c;
 }
 
 ThresholdStats threshold_stats(const std::vector<double>& scores, const std::vector<int>& labels,

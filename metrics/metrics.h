@@ -154,6 +154,49 @@ struct AucDifference {
 std::optional<AucDifference> compare_roc_auc(const std::vector<double>& scores_a,
                                              const std::vector<double>& scores_b, const std::vector<int>& labels);
 
+// ---- how sure a difference of two mAPs is: the paired bootstrap ------------
+//
+// Two models scored on the SAME images have two mAPs (eq. 9 or 10) whose
+// difference D = mAP(A) - mAP(B) has no closed-form standard error: an AP is
+// a ratio of ranks, and mAP-class ties every image to every other through the
+// rankings. So it is resampled (Efron & Tibshirani, "An Introduction to the
+// Bootstrap", 1993, chs. 13 and 16): draw n of the n images with replacement,
+// an image's two score rows always together (the comparison is paired), and
+// compute D* on the draw; R draws.
+//   - 95% interval of D: the 2.5th to the 97.5th percentile of the D*
+//     (linear interpolation between order statistics; the percentile
+//     interval).
+//   - p of "the two are equally good", two-sided, the test that this
+//     interval inverts: p = min(1, 2 (1 + #{D* <= 0} or #{D* >= 0},
+//     whichever is smaller) / (1 + R)); p < 0.05 where the 95% interval
+//     leaves out 0 (up to the +1s, which keep p above 0). Never below
+//     2 / (1 + R) (R = 2000: 0.001).
+// (A randomization test, swapping an image's two rows, is exact for
+// mAP-image but not for mAP-class, whose rankings mix the two models' scores
+// across images when rows are swapped: two models with different score
+// scales then look alike whatever their rankings. The bootstrap treats both
+// alike.)
+// A draw on which a mAP is undefined (no ranking with a positive) is left out
+// and counted in `skipped`. Each draw has its own generator, seeded from
+// (seed, draw), so the result does not depend on the number of threads. A
+// duplicated image ties with itself: the tie rule above ranks its copies as
+// one block.
+struct MapDifference {
+  double a = 0, b = 0;       // the two models' mAP on all the images
+  double diff = 0;           // a - b
+  double low = 0, high = 0;  // 95% paired bootstrap interval of a - b
+  double p = 1;              // two-sided bootstrap test of a == b
+  int64_t resamples = 0;     // R
+  int64_t skipped = 0;       // draws left out (a mAP undefined on them)
+};
+struct MapComparison {
+  std::optional<MapDifference> map_class, map_image;  // empty where a mAP is undefined on all the images
+};
+// scores_a and scores_b score the same images (rows) and classes (columns) as
+// `labels`. resamples >= 100.
+MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores_b, const LabelMatrix& labels,
+                          int64_t resamples = 2000, uint64_t seed = 1);
+
 // Throws "the model diverged: its prediction for 'ID' is nan (not finite); ..."
 // unless v is finite: what a held-out evaluation or `eval` says about a
 // diverged model's outputs, instead of a metric failing later on a bare score.

@@ -128,6 +128,53 @@ TEST_F(CliMtl, EvalNumbersMatchTheMetricsCommand) {
   EXPECT_NEAR(j.at("map_class").get<double>(), map_class, 1e-12);
 }
 
+// --model2: the lesion mAPs of the two models and of the ensemble compared
+// pairwise in metrics.json, the numbers `metrics multilabel --compare`
+// computes from the score files; a model against itself differs by nothing.
+TEST_F(CliMtl, EvalComparesTheModelsAsTheMetricsCommandDoes) {
+  const std::string a = dir_.path("a"), b = dir_.path("b"), ev = dir_.path("ev"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(manifest_, a, 2), log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(train_cmd(manifest_, b, 3) + " --seed 5", log), 0) << test::read_file(log);
+  const std::string eval = std::string(kBin) + " eval mtl --data " + manifest_ +
+                           " --folds 4 --resize 36 --crop 32 --crops 1 --cam 0 --device cpu --out " + ev;
+  ASSERT_EQ(sh(eval + " --model " + a + "/model.safetensors --model2 " + b + "/model.safetensors", log), 0)
+      << test::read_file(log);
+  EXPECT_NE(test::read_file(log).find("lesion mAP differences on these images"), std::string::npos)
+      << test::read_file(log);
+  const nlohmann::json m = nlohmann::json::parse(test::read_file(ev + "/metrics.json"));
+  const nlohmann::json& cmp = m.at("comparisons");
+  ASSERT_EQ(cmp.size(), 3u);
+  EXPECT_EQ(cmp[0].at("a"), "model");
+  EXPECT_EQ(cmp[0].at("b"), "model2");
+  EXPECT_EQ(cmp[1].at("a"), "ensemble");
+  EXPECT_EQ(cmp[2].at("b"), "model2");
+  const nlohmann::json& d = cmp[0].at("map_class");
+  EXPECT_NEAR(d.at("difference").get<double>(),
+              m.at("model").at("map_class").get<double>() - m.at("model2").at("map_class").get<double>(), 1e-12);
+  EXPECT_LE(d.at("low").get<double>(), d.at("high").get<double>());
+  // The metrics command, from the files eval wrote: the same numbers.
+  ASSERT_EQ(sh(std::string(kBin) + " metrics multilabel --json --scores " + ev + "/model_lesion_scores.csv --labels " +
+                   ev + "/lesion_labels.csv --compare " + ev + "/model2_lesion_scores.csv",
+               log),
+            0)
+      << test::read_file(log);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log));
+  for (const char* metric : {"map_class", "map_image"}) {
+    SCOPED_TRACE(metric);
+    const nlohmann::json &x = j.at("comparison").at(metric), &y = cmp[0].at(metric);
+    for (const char* key : {"difference", "low", "high", "p"})
+      EXPECT_NEAR(x.at(key).get<double>(), y.at(key).get<double>(), 1e-9) << key;
+  }
+  // A model against itself: no difference, p 1.
+  ASSERT_EQ(sh(eval + " --model " + a + "/model.safetensors --model2 " + a + "/model.safetensors", log), 0)
+      << test::read_file(log);
+  const nlohmann::json same = nlohmann::json::parse(test::read_file(ev + "/metrics.json")).at("comparisons");
+  for (const nlohmann::json& c : same) {
+    EXPECT_EQ(c.at("map_class").at("difference").get<double>(), 0.0);
+    EXPECT_EQ(c.at("map_class").at("p").get<double>(), 1.0);
+  }
+}
+
 // --split: the held-out fold (default), the other folds, or every image; no
 // paper numbers, and it says why (Liao & Luo's data is not here).
 TEST_F(CliMtl, EvalSplitChoosesTheImages) {

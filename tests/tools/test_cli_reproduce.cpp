@@ -249,6 +249,19 @@ TEST(CliReproduce, LiaoSmokeTestsThePapersClaimOnItsNumbers) {
   EXPECT_DOUBLE_EQ(r["results"][2]["metrics"]["mAP-class"]["ours"].get<double>(), ens);
   EXPECT_EQ(r["paper_claim"]["map_class_mtl_ge_lesion_only"].get<bool>(), mtl >= les);
   EXPECT_EQ(r["paper_claim"]["map_class_ensemble_best"].get<bool>(), ens >= mtl && ens >= les);
+  // Each difference with its interval, from eval's comparisons, and a verdict
+  // that follows the interval; results.md says it in words.
+  ASSERT_EQ(r["paper_claim_tested"].size(), 3u);
+  const nlohmann::json& t = r["paper_claim_tested"][0];
+  EXPECT_EQ(t["a"], "model");
+  EXPECT_EQ(t["b"], "model2");
+  const nlohmann::json& d = t["map_class"];
+  EXPECT_DOUBLE_EQ(d["difference"].get<double>(), ev["comparisons"][0]["map_class"]["difference"].get<double>());
+  const double low = d["low"].get<double>(), high = d["high"].get<double>();
+  EXPECT_EQ(d["verdict"], low > 0 ? "a better" : high < 0 ? "b better" : "not told apart");
+  const std::string md = test::read_file(dir + "/results.md");
+  EXPECT_NE(md.find("| MTL - lesion-only |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| ensemble - MTL |"), std::string::npos) << md;
   // The lesion-only model has no location head: no location numbers in its row.
   EXPECT_TRUE(r["results"][1]["metrics"]["location top-1"]["ours"].is_null());
   EXPECT_TRUE(r["results"][0]["metrics"]["location top-1"]["ours"].is_number());

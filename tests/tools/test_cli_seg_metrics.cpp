@@ -223,11 +223,16 @@ TEST_F(CliBinaryMetrics, CompareTwoModelsOnTheSameImages) {
   const std::string text = test::read_file(log_);
   EXPECT_TRUE(contains(text, "against " + other + " (DeLong's test")) << text;
   EXPECT_TRUE(contains(text, "melanoma              0.6667  1.0000  -0.3333     [-1.0638, +0.3971]  0.3711")) << text;
-  // The second file must hold the same images; --compare belongs to binary.
+  // The second file must hold the same images; --compare belongs to binary and multilabel.
   test::write_file(other, "image_id,seborrheic_keratosis,melanoma\ne,0.7,0.6\nd,0.45,0.3\n");
   EXPECT_EQ(sh(binary(" --compare " + other), log_), 1);
   EXPECT_FALSE(contains(test::read_file(log_), ".cpp:")) << test::read_file(log_);
   EXPECT_EQ(sh(std::string(kBin) + " metrics seg --pred x --truth y --compare " + other, log_), 2);
+  EXPECT_EQ(sh(std::string(kBin) + " metrics topk --scores " + scores_ + " --labels " + labels_ + " --compare " + other,
+               log_),
+            2);
+  EXPECT_TRUE(contains(test::read_file(log_), "--compare applies to 'metrics binary' and 'metrics multilabel' only"))
+      << test::read_file(log_);
 }
 
 // A scores column against a labels column of another name: predict detseg's

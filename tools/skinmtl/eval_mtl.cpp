@@ -10,7 +10,10 @@
 //   body location: top-1 and top-3 accuracy over the images whose location is
 //     known;
 //   --model2: a second model, and the paper's ensemble of the two (per image,
-//     per class, the max of their scores).
+//     per class, the max of their scores); and whether the differences of
+//     their lesion mAPs are more than the images' luck: each pair (first -
+//     second, ensemble - first, ensemble - second) with a 95% interval and
+//     p (compare_map: the paired bootstrap of the images, 2000 draws).
 //
 // Files in --out: <name>_lesion_scores.csv / lesion_labels.csv and
 // <name>_location_scores.csv / location_labels.csv, in the format of
@@ -32,6 +35,7 @@
 #include "nets/cam.h"
 #include "nets/retrieval.h"
 #include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/map_compare_json.h"
 #include "app/model_file.h"
 #include "app/mtl_model.h"
 #include "app/segcls_model.h"
@@ -264,6 +268,21 @@ int eval_mtl(int argc, char** argv) {
     e.metrics = mtl_metrics(e.pred, evaluated);
     results.push_back(std::move(e));
   }
+  // The lesion mAPs compared pairwise on the same images: the two models, then
+  // the ensemble against each.
+  struct Comparison {
+    std::string a, b;
+    MapComparison maps;
+  };
+  std::vector<Comparison> comparisons;
+  if (results.size() == 3 && !results[0].pred.lesion.empty() && !results[1].pred.lesion.empty()) {
+    LabelMatrix labels(evaluated.size(), std::vector<int>((size_t)evaluated.num_lesion_classes(), 0));
+    for (size_t i = 0; i < evaluated.size(); ++i)
+      for (int k : evaluated.samples[i].lesions) labels[i][(size_t)k] = 1;
+    for (const auto& [i, j] : {std::pair<int, int>{0, 1}, {2, 0}, {2, 1}})
+      comparisons.push_back(
+          {results[i].name, results[j].name, compare_map(results[i].pred.lesion, results[j].pred.lesion, labels)});
+  }
 
   // Files.
   std::vector<size_t> all_rows(evaluated.size()), located;
@@ -295,6 +314,11 @@ int eval_mtl(int argc, char** argv) {
                    located);
     report[e.name] = metrics_json(e.metrics, evaluated.lesion_classes);
   }
+  for (const Comparison& c : comparisons)
+    report["comparisons"].push_back({{"a", c.a},
+                                     {"b", c.b},
+                                     {"map_class", map_difference_json(c.maps.map_class)},
+                                     {"map_image", map_difference_json(c.maps.map_image)}});
   {
     std::ofstream f(out + "/metrics.json");
     f << report.dump(2) << "\n";
@@ -330,6 +354,20 @@ int eval_mtl(int argc, char** argv) {
     for (const Evaluated& e : results)
       if (e.metrics.has_lesion) std::printf("  %9s", fmt(e.metrics.map_image.map).c_str());
     std::printf("\n\n");
+  }
+  if (!comparisons.empty()) {
+    std::printf("lesion mAP differences on these images (95%% interval and p: paired bootstrap of the images)\n");
+    for (const Comparison& c : comparisons) {
+      const std::pair<const char*, const std::optional<MapDifference>*> rows[] = {{"mAP-class", &c.maps.map_class},
+                                                                                  {"mAP-image", &c.maps.map_image}};
+      for (const auto& [name, x] : rows) {
+        if (!*x) continue;
+        const MapDifference& d = **x;
+        std::printf("  %-8s - %-8s %s  %+.4f  [%+.4f, %+.4f]  p %.4f\n", c.a.c_str(), c.b.c_str(), name, d.diff,
+                    d.low, d.high, d.p);
+      }
+    }
+    std::printf("\n");
   }
   for (const Evaluated& e : results)
     if (e.metrics.has_location)

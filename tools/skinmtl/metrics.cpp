@@ -1,8 +1,9 @@
 // skinmtl metrics: evaluation metrics from CSV files of scores and labels.
 //
-//   skinmtl metrics multilabel --scores S.csv --labels L.csv [--json]
+//   skinmtl metrics multilabel --scores S.csv --labels L.csv [--compare S2.csv] [--json]
 //       mAP-class (Liao & Luo eq. 9), mAP-image (eq. 10) and a per-class AP
-//       table laid out like the paper's Table 1.
+//       table laid out like the paper's Table 1; with --compare, a second
+//       model's and the paired difference (bootstrap interval and p).
 //   skinmtl metrics topk --scores S.csv --labels L.csv [--k 1,3] [--json]
 //       top-k accuracy of single-label predictions (labels: one-hot rows).
 //   skinmtl metrics seg --pred DIR --truth DIR [--threshold 128] [--json]
@@ -11,7 +12,7 @@
 //       the thresholded Jaccard.
 //   skinmtl metrics binary --scores S.csv --labels L.csv [--column NAME]
 //                          [--score-column NAME] [--label-column NAME]
-//                          [--threshold 0.5] [--json]
+//                          [--threshold 0.5] [--compare S2.csv] [--json]
 //       AC, AUC, AP, SE, SP per column (ISIC 2017 Part 3: melanoma,
 //       seborrheic_keratosis), or of one scores column against one labels
 //       column of another name (`predict detseg`'s malignant against ISIC's
@@ -40,13 +41,14 @@
 #include "metrics/metrics.h"
 #include "metrics/seg_metrics.h"
 #include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/map_compare_json.h"
 
 namespace skinmtl {
 namespace {
 
 const char* kHelp =
     "usage:\n"
-    "  skinmtl metrics multilabel --scores S.csv --labels L.csv [--json]\n"
+    "  skinmtl metrics multilabel --scores S.csv --labels L.csv [--compare S2.csv] [--json]\n"
     "  skinmtl metrics topk       --scores S.csv --labels L.csv [--k 1,3] [--json]\n"
     "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128] [--json]\n"
     "  skinmtl metrics binary     --scores S.csv --labels L.csv [--column NAME]\n"
@@ -60,6 +62,12 @@ const char* kHelp =
     "  AP is the non-interpolated sum of precision x recall step (eqs. 9-10).\n"
     "  Classes or images with no positive label have no AP: they are left out of\n"
     "  the mean and their number is reported.\n"
+    "  --compare S2.csv: the scores of a second model for the same images (same\n"
+    "  columns): both mAPs, their difference with a 95% interval and the two-sided\n"
+    "  p of 'equally good', by the bootstrap: 2000 draws of the images with\n"
+    "  replacement, each image's two score rows kept together (the models are\n"
+    "  scored on the same images); p < 0.05 where the interval leaves out 0, and\n"
+    "  never below 2/2001.\n"
     "topk: top-k accuracy of single-label predictions (e.g. body location); every\n"
     "  row of the labels file must hold exactly one 1.\n"
     "seg: lesion masks against ground-truth masks (ISIC 2017 Part 1). Per image,\n"
@@ -119,7 +127,8 @@ const char* kHelp =
     "  --score-column NAME, --label-column NAME\n"
     "                   binary only: this column of the scores file against this\n"
     "                   column of the labels file\n"
-    "  --compare FILE   binary only: a second scores file to compare the AUCs with\n"
+    "  --compare FILE   binary, multilabel: a second model's scores file, compared\n"
+    "                   with the first on the same images\n"
     "  --json           print one JSON object instead of the table\n"
     "  --help           this text\n";
 
@@ -130,7 +139,7 @@ struct MetricsOptions {
   std::string pred, truth;   // seg
   std::string column;        // binary: --column (both files)
   std::string score_column, label_column;  // binary: --score-column, --label-column
-  std::string compare;       // binary: --compare (a second scores file)
+  std::string compare;       // binary, multilabel: --compare (a second scores file)
   bool threshold_given = false;
   int seg_threshold = 128;      // seg: lesion where grey >= it
   double bin_threshold = 0.5;   // binary: positive where score >= it
@@ -192,7 +201,8 @@ MetricsOptions parse_args(int argc, char** argv) {
   const bool any_column = !a.column.empty() || !a.score_column.empty() || !a.label_column.empty();
   if (any_column && a.mode != "binary")
     throw UsageError("--column, --score-column and --label-column apply to 'metrics binary' only");
-  if (args.has("compare") && a.mode != "binary") throw UsageError("--compare applies to 'metrics binary' only");
+  if (args.has("compare") && a.mode != "binary" && a.mode != "multilabel")
+    throw UsageError("--compare applies to 'metrics binary' and 'metrics multilabel' only");
   if (args.has("compare") && a.compare.empty()) throw UsageError("--compare needs a scores file");
   if (!a.column.empty() && (!a.score_column.empty() || !a.label_column.empty()))
     throw UsageError("give --column NAME (the same column in both files) or --score-column and --label-column, "
@@ -241,11 +251,43 @@ std::string fixed4(const std::optional<double>& v) {
   return buf;
 }
 
+// A second model's scores (matched to the same labels) in the first's row and
+// column order: both were matched to the labels, so they hold the same images
+// and columns.
+ScoreMatrix in_order_of(const ScoredLabels& first, const ScoredLabels& second) {
+  std::map<std::string, size_t> row, col;
+  for (size_t i = 0; i < second.image_ids.size(); ++i) row[second.image_ids[i]] = i;
+  for (size_t c = 0; c < second.class_names.size(); ++c) col[second.class_names[c]] = c;
+  ScoreMatrix out(first.image_ids.size(), std::vector<double>(first.class_names.size()));
+  for (size_t i = 0; i < out.size(); ++i)
+    for (size_t c = 0; c < out[i].size(); ++c)
+      out[i][c] = second.scores.at(row.at(first.image_ids[i])).at(col.at(first.class_names[c]));
+  return out;
+}
+
+// "+0.0123".
+std::string signed4(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.4f", v);
+  return buf;
+}
+// p at the floor of its draws (no draw reached 0) is "<= " the floor.
+std::string p_text(const MapDifference& d) {
+  const double floor = 2.0 / (double)(1 + d.resamples - d.skipped);
+  char buf[32];
+  if (d.p <= floor) std::snprintf(buf, sizeof buf, "<= %.4f", std::ceil(floor * 1e4) / 1e4);
+  else std::snprintf(buf, sizeof buf, "%.4f", d.p);
+  return buf;
+}
+
 int run_multilabel(const MetricsOptions& a) {
   const ScoredLabels d = read_scores_and_labels(a.scores, a.labels);
   const MapResult by_class = map_class(d.scores, d.labels);
   const MapResult by_image = map_image(d.scores, d.labels);
   const size_t n = d.image_ids.size(), p = d.class_names.size();
+  std::optional<MapComparison> cmp;
+  if (!a.compare.empty()) cmp = compare_map(d.scores, in_order_of(d, read_scores_and_labels(a.compare, a.labels)),
+                                            d.labels);
 
   if (a.json) {
     nlohmann::json j;
@@ -265,6 +307,11 @@ int run_multilabel(const MetricsOptions& a) {
                            {"positives", by_class.positives[c]},
                            {"ap", optional_json(by_class.ap[c])}});
     j["per_class"] = per_class;
+    if (cmp) {
+      j["compare"] = a.compare;
+      j["comparison"] = {{"map_class", map_difference_json(cmp->map_class)},
+                         {"map_image", map_difference_json(cmp->map_image)}};
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -286,6 +333,23 @@ int run_multilabel(const MetricsOptions& a) {
   std::printf("%-*s  %9s  %s  (mean over %lld images; %lld without a positive excluded)\n", width,
               "mAP-image", "", fixed4(by_image.map).c_str(), static_cast<long long>(by_image.used),
               static_cast<long long>(by_image.excluded));
+  if (cmp) {
+    std::printf("\nagainst %s (the same images; 95%% interval and p: paired bootstrap of the images)\n",
+                a.compare.c_str());
+    std::printf("%-*s  %-6s  %-6s  %-10s  %-18s  %s\n", width, "", "mAP", "mAP 2", "difference", "95% interval",
+                "p (two-sided)");
+    const std::pair<const char*, const std::optional<MapDifference>*> rows[] = {{"mAP-class", &cmp->map_class},
+                                                                                {"mAP-image", &cmp->map_image}};
+    for (const auto& [name, x] : rows) {
+      if (!*x) {
+        std::printf("%-*s  -\n", width, name);
+        continue;
+      }
+      const MapDifference& m = **x;
+      std::printf("%-*s  %.4f  %.4f  %-10s  %-18s  %s\n", width, name, m.a, m.b, signed4(m.diff).c_str(),
+                  ("[" + signed4(m.low) + ", " + signed4(m.high) + "]").c_str(), p_text(m).c_str());
+    }
+  }
   return 0;
 }
 
@@ -423,17 +487,10 @@ int run_binary(const MetricsOptions& a) {
   const size_t n = d.image_ids.size();
   // --compare: the second file's scores in the first's row and column order
   // (both are matched to the labels, so they hold the same images and columns).
-  std::vector<std::vector<double>> other;
+  ScoreMatrix other;
   if (!a.compare.empty()) {
     ScoreTable second = read_score_csv(a.compare, a.score_column);
-    const ScoredLabels e = match(second);
-    std::map<std::string, size_t> row, col;
-    for (size_t i = 0; i < e.image_ids.size(); ++i) row[e.image_ids[i]] = i;
-    for (size_t c = 0; c < e.class_names.size(); ++c) col[e.class_names[c]] = c;
-    other.assign(n, std::vector<double>(d.class_names.size()));
-    for (size_t i = 0; i < n; ++i)
-      for (size_t c = 0; c < d.class_names.size(); ++c)
-        other[i][c] = e.scores.at(row.at(d.image_ids[i])).at(col.at(d.class_names[c]));
+    other = in_order_of(d, match(second));
   }
   std::vector<BinaryMetrics> results;
   std::vector<std::optional<AucEstimate>> intervals;
