@@ -344,12 +344,12 @@ Recipe liao_recipe(const std::string& budget, bool smoke, const std::string& out
             {"lesion only", row("model2", 0.726, 0.778)},
             {"ensemble", row("ensemble", 0.761, 0.798)}};
   r.paper_note = "Liao & Luo's numbers (Table 1) are on 25 lesion types of their DermQuest collection, which is "
-                 "not public; ours are on HAM10000's 7 diagnoses (one label per image) and 15 body sites, fold 0 "
+                 "not public; ours are on HAM10000's 7 diagnoses (one label per image) and 14 body sites, fold 0 "
                  "of 5 grouped by lesion_id. The comparison that carries over is the paper's claim: MTL >= "
                  "lesion-only, and the ensemble best.";
   r.departures = {
-      "Data: HAM10000 (7 diagnoses, 15 body sites; 4790 images of 224x224 here) instead of DermQuest (21657 "
-      "images, 25 lesion types, 15 body locations).",
+      "Data: HAM10000 (7 diagnoses, 14 body sites, 128 images without one; 4790 images of 224x224 here) "
+      "instead of DermQuest (21657 images, 25 lesion types, 23 body locations).",
       "The paper's optimiser: SGD lr 1e-3, momentum 0.9, weight decay 1e-4, batch 20, new heads at lr x10 "
       "(biases x20), lr x0.1 when the held-out loss plateaus; frozen trunk batch norm.",
   };
