@@ -214,13 +214,18 @@ MtlPredictions predict_mtl(MtlClassifier& net, const Manifest& data, const Trans
   return out;
 }
 
+LabelMatrix lesion_label_matrix(const Manifest& data) {
+  LabelMatrix labels(data.size(), std::vector<int>(data.num_lesion_classes(), 0));
+  for (size_t i = 0; i < data.size(); ++i)
+    for (int k : data.samples[i].lesions) labels[i][k] = 1;
+  return labels;
+}
+
 MtlMetrics mtl_metrics(const MtlPredictions& p, const Manifest& data) {
   MtlMetrics m;
   if (!p.lesion.empty()) {
     m.has_lesion = true;
-    LabelMatrix labels(data.size(), std::vector<int>(data.num_lesion_classes(), 0));
-    for (size_t i = 0; i < data.size(); ++i)
-      for (int k : data.samples[i].lesions) labels[i][k] = 1;
+    const LabelMatrix labels = lesion_label_matrix(data);
     m.map_class = map_class(p.lesion, labels);
     m.map_image = map_image(p.lesion, labels);
   }

@@ -74,5 +74,8 @@ struct MtlMetrics {
   bool has_lesion = false, has_location = false;
 };
 MtlMetrics mtl_metrics(const MtlPredictions& p, const Manifest& data);
+// The lesion labels of `data` as the metrics take them: [image][class], 1
+// where the image has that lesion type.
+LabelMatrix lesion_label_matrix(const Manifest& data);
 
 }  // namespace skinmtl

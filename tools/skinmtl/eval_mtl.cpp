@@ -276,9 +276,7 @@ int eval_mtl(int argc, char** argv) {
   };
   std::vector<Comparison> comparisons;
   if (results.size() == 3 && !results[0].pred.lesion.empty() && !results[1].pred.lesion.empty()) {
-    LabelMatrix labels(evaluated.size(), std::vector<int>((size_t)evaluated.num_lesion_classes(), 0));
-    for (size_t i = 0; i < evaluated.size(); ++i)
-      for (int k : evaluated.samples[i].lesions) labels[i][(size_t)k] = 1;
+    const LabelMatrix labels = lesion_label_matrix(evaluated);
     for (const auto& [i, j] : {std::pair<int, int>{0, 1}, {2, 0}, {2, 1}})
       comparisons.push_back(
           {results[i].name, results[j].name, compare_map(results[i].pred.lesion, results[j].pred.lesion, labels)});

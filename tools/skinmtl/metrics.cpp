@@ -281,13 +281,14 @@ std::string p_text(const MapDifference& d) {
 }
 
 int run_multilabel(const MetricsOptions& a) {
-  const ScoredLabels d = read_scores_and_labels(a.scores, a.labels);
+  const ScoreTable labels = read_label_csv(a.labels);
+  const ScoredLabels d = match_scores_labels(read_score_csv(a.scores), labels);
   const MapResult by_class = map_class(d.scores, d.labels);
   const MapResult by_image = map_image(d.scores, d.labels);
   const size_t n = d.image_ids.size(), p = d.class_names.size();
   std::optional<MapComparison> cmp;
-  if (!a.compare.empty()) cmp = compare_map(d.scores, in_order_of(d, read_scores_and_labels(a.compare, a.labels)),
-                                            d.labels);
+  if (!a.compare.empty())
+    cmp = compare_map(d.scores, in_order_of(d, match_scores_labels(read_score_csv(a.compare), labels)), d.labels);
 
   if (a.json) {
     nlohmann::json j;

@@ -582,14 +582,14 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
           continue;
         }
         const json& d = t.at(m);
-        const std::string verdict = d.at("verdict").get<std::string>();
-        char buf[160];
-        std::snprintf(buf, sizeof buf, " %+.4f (%+.4f to %+.4f), p %.4f: %s |", d.at("difference").get<double>(),
-                      d.at("low").get<double>(), d.at("high").get<double>(), d.at("p").get<double>(),
-                      verdict == "not told apart" ? "not told apart"
-                      : verdict == "a better"     ? (name(t.at("a")) + " better").c_str()
-                                                  : (name(t.at("b")) + " better").c_str());
-        md << buf;
+        const double low = d.at("low").get<double>(), high = d.at("high").get<double>();
+        const std::string verdict = low > 0    ? name(t.at("a")) + " better"
+                                    : high < 0 ? name(t.at("b")) + " better"
+                                               : "not told apart";
+        char buf[96];
+        std::snprintf(buf, sizeof buf, " %+.4f (%+.4f to %+.4f), p %.4f: ", d.at("difference").get<double>(), low,
+                      high, d.at("p").get<double>());
+        md << buf << verdict << " |";
       }
       md << "\n";
     }
