@@ -197,4 +197,15 @@ ScoredLabels read_scores_and_labels(const std::string& scores_path,
   return match_scores_labels(read_score_csv(scores_path), read_label_csv(labels_path));
 }
 
+std::vector<std::vector<double>> scores_in_order_of(const ScoredLabels& first, const ScoredLabels& second) {
+  std::unordered_map<std::string, size_t> row, col;
+  for (size_t i = 0; i < second.image_ids.size(); ++i) row[second.image_ids[i]] = i;
+  for (size_t c = 0; c < second.class_names.size(); ++c) col[second.class_names[c]] = c;
+  std::vector<std::vector<double>> out(first.image_ids.size(), std::vector<double>(first.class_names.size()));
+  for (size_t i = 0; i < out.size(); ++i)
+    for (size_t c = 0; c < out[i].size(); ++c)
+      out[i][c] = second.scores.at(row.at(first.image_ids[i])).at(col.at(first.class_names[c]));
+  return out;
+}
+
 }  // namespace skinmtl

@@ -66,4 +66,9 @@ ScoredLabels match_scores_labels(const ScoreTable& scores, const ScoreTable& lab
 // read_score_csv + read_label_csv + match_scores_labels.
 ScoredLabels read_scores_and_labels(const std::string& scores_path, const std::string& labels_path);
 
+// A second model's scores, matched to the same labels as `first`, in the
+// first's row and column order (both were matched to the labels, so they
+// hold the same images and class columns): [image][class].
+std::vector<std::vector<double>> scores_in_order_of(const ScoredLabels& first, const ScoredLabels& second);
+
 }  // namespace skinmtl

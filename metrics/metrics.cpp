@@ -408,6 +408,11 @@ std::optional<MapDifference> paired_difference(size_t n, const Metric& metric, i
     else kept.push_back(v);
   SKINMTL_CHECK(kept.size() >= 2, "compare_map: the mAP is undefined on " << d.skipped << " of " << resamples
                                                                           << " bootstrap draws");
+  double mean = 0, squares = 0;
+  for (double v : kept) mean += v;
+  mean /= (double)kept.size();
+  for (double v : kept) squares += (v - mean) * (v - mean);
+  d.se = std::sqrt(squares / (double)(kept.size() - 1));
   std::sort(kept.begin(), kept.end());
   d.low = quantile_sorted(kept, 0.025);
   d.high = quantile_sorted(kept, 0.975);
@@ -417,7 +422,131 @@ std::optional<MapDifference> paired_difference(size_t n, const Metric& metric, i
   return d;
 }
 
+// The comparison of two recipes by one mAP over K seeds (see the header).
+// `metric(maps, draw, first)` scores one pair of models on a draw.
+template <class Metric>
+std::optional<SeedMapDifference> seed_difference(const std::vector<PairedMaps>& maps, size_t n, const Metric& metric,
+                                                 int64_t resamples, uint64_t seed, uint64_t stream) {
+  const size_t k = maps.size();
+  // The mean over the K seeds of each recipe's mAP on a draw: the bootstrap's
+  // difference of these is D*.
+  auto mean_of = [&](const Draw& d, bool first) -> std::optional<double> {
+    double sum = 0;
+    for (const PairedMaps& m : maps) {
+      const std::optional<double> v = metric(m, d, first);
+      if (!v) return std::nullopt;
+      sum += *v;
+    }
+    return sum / (double)k;
+  };
+  const std::optional<MapDifference> boot = paired_difference(n, mean_of, resamples, seed, stream);
+  if (!boot) return std::nullopt;
+  SeedMapDifference r;
+  Draw all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  std::vector<double> diffs;
+  for (const PairedMaps& m : maps) {
+    r.a.push_back(*metric(m, all, true));  // defined: the mean over all the images was
+    r.b.push_back(*metric(m, all, false));
+    diffs.push_back(r.a.back() - r.b.back());
+  }
+  r.mean_a = boot->a;
+  r.mean_b = boot->b;
+  r.diff = boot->diff;
+  double squares = 0;
+  for (double v : diffs) squares += (v - r.diff) * (v - r.diff);
+  r.sd_training = std::sqrt(squares / (double)(k - 1));
+  r.se_training = r.sd_training / std::sqrt((double)k);
+  r.se_images = boot->se;
+  r.se = std::sqrt(r.se_training * r.se_training + r.se_images * r.se_images);
+  r.df = (double)(k - 1);
+  const double t = student_t_quantile(0.975, r.df);
+  r.low = r.diff - t * r.se;
+  r.high = r.diff + t * r.se;
+  r.p = r.se > 0 ? 2 * (1 - student_t_cdf(std::fabs(r.diff) / r.se, r.df)) : (r.diff == 0 ? 1.0 : 0.0);
+  r.resamples = boot->resamples;
+  r.skipped = boot->skipped;
+  return r;
+}
+
+// I_x(a, b), the regularized incomplete beta function, by its continued
+// fraction (Abramowitz & Stegun 26.5.8) evaluated with Lentz's method: the
+// fraction converges fast for x < (a + 1) / (a + b + 2), and the symmetry
+// I_x(a, b) = 1 - I_(1-x)(b, a) covers the other side.
+double incomplete_beta(double x, double a, double b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(1 - x, b, a);
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x)) / a;
+  // 1 / (1 + c1 / (1 + c2 / (1 + ...))), with c_(2m+1) = -(a+m)(a+b+m) x / ((a+2m)(a+2m+1))
+  // and c_(2m) = m (b-m) x / ((a+2m-1)(a+2m)); Lentz: f = product of C_i D_i.
+  const double tiny = 1e-300;
+  double f = 1, c = 1, d = 0;
+  for (int i = 0; i <= 1000; ++i) {
+    const double m = (double)(i / 2);
+    const double coefficient = i == 0       ? 1.0
+                               : i % 2 == 0 ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+                                            : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 + coefficient * d;
+    d = 1 / (std::fabs(d) < tiny ? tiny : d);
+    c = 1 + coefficient / c;
+    if (std::fabs(c) < tiny) c = tiny;
+    f *= c * d;
+    if (std::fabs(1 - c * d) < 1e-15) return front * (f - 1);
+  }
+  SKINMTL_FAIL("incomplete_beta(" << x << ", " << a << ", " << b << "): the continued fraction did not converge");
+}
+
 }  // namespace
+
+double student_t_cdf(double t, double nu) {
+  SKINMTL_CHECK(nu > 0 && !std::isnan(t), "student_t_cdf: needs nu > 0 and a number t, got nu " << nu << ", t " << t);
+  if (std::isinf(nu) || nu > 1e9) return 0.5 * std::erfc(-t / std::sqrt(2.0));
+  // P(|T| > |t|) = I_(nu / (nu + t^2))(nu / 2, 1 / 2).
+  const double tail = 0.5 * incomplete_beta(nu / (nu + t * t), nu / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+double student_t_quantile(double p, double nu) {
+  SKINMTL_CHECK(p > 0 && p < 1 && nu > 0, "student_t_quantile: needs 0 < p < 1 and nu > 0, got p " << p << ", nu "
+                                                                                                 << nu);
+  if (p < 0.5) return -student_t_quantile(1 - p, nu);
+  // Bisection on the CDF, which rises from 0.5 at t = 0.
+  double low = 0, high = 1;
+  while (student_t_cdf(high, nu) < p) high *= 2;
+  for (int i = 0; i < 200 && high - low > 1e-13 * high; ++i) {
+    const double mid = 0.5 * (low + high);
+    (student_t_cdf(mid, nu) < p ? low : high) = mid;
+  }
+  return 0.5 * (low + high);
+}
+
+SeedMapComparison compare_map_seeds(const std::vector<ScoreMatrix>& scores_a, const std::vector<ScoreMatrix>& scores_b,
+                                    const LabelMatrix& labels, int64_t resamples, uint64_t seed) {
+  SKINMTL_CHECK(scores_a.size() == scores_b.size(), "compare_map_seeds: " << scores_a.size() << " seeds of the first "
+                                                        "recipe but " << scores_b.size() << " of the second");
+  SKINMTL_CHECK(scores_a.size() >= 2, "compare_map_seeds: needs at least 2 seeds of each recipe, got "
+                                          << scores_a.size() << " (one seed: compare_map)");
+  SKINMTL_CHECK(resamples >= 100, "compare_map_seeds: at least 100 resamples, got " << resamples);
+  std::vector<PairedMaps> maps;
+  maps.reserve(scores_a.size());
+  for (size_t s = 0; s < scores_a.size(); ++s) {
+    const std::string seed_s = std::to_string(s + 1);
+    check_matrices(("compare_map_seeds (first recipe, seed " + seed_s + ")").c_str(), scores_a[s], labels);
+    check_matrices(("compare_map_seeds (second recipe, seed " + seed_s + ")").c_str(), scores_b[s], labels);
+    maps.emplace_back(scores_a[s], scores_b[s], labels);
+  }
+  const size_t n = labels.size();
+  SeedMapComparison c;
+  c.map_class = seed_difference(
+      maps, n, [](const PairedMaps& m, const Draw& d, bool first) { return m.map_class(d, first); }, resamples, seed,
+      0);
+  c.map_image = seed_difference(
+      maps, n, [](const PairedMaps& m, const Draw& d, bool first) { return m.map_image(d, first); }, resamples, seed,
+      1);
+  return c;
+}
 
 MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores_b, const LabelMatrix& labels,
                           int64_t resamples, uint64_t seed) {

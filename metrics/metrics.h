@@ -186,6 +186,7 @@ struct MapDifference {
   double diff = 0;           // a - b
   double low = 0, high = 0;  // 95% paired bootstrap interval of a - b
   double p = 1;              // two-sided bootstrap test of a == b
+  double se = 0;             // the standard deviation of the draws' differences (bootstrap standard error)
   int64_t resamples = 0;     // R
   int64_t skipped = 0;       // draws left out (a mAP undefined on them)
 };
@@ -196,6 +197,61 @@ struct MapComparison {
 // `labels`. resamples >= 100.
 MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores_b, const LabelMatrix& labels,
                           int64_t resamples = 2000, uint64_t seed = 1);
+
+// ---- how sure a difference of two RECIPES is: several training runs --------
+//
+// compare_map holds the two trained models fixed: its interval is the held-out
+// images' luck only. Training again with another seed (other initial head
+// weights, other batches and crops) moves a model's mAP as well, and can move
+// it more (README, the Liao & Luo section: 0.04 to 0.06 mAP-class). "Recipe A
+// beats recipe B" is a claim about the mean over training runs. With K >= 2
+// seeds of each recipe, all scored on the same images:
+//   d_s = mAP(A_s) - mAP(B_s) on all the images;  D = the mean of the d_s.
+// D's variance has two parts, taken as independent:
+//   training  s^2 / K, s the sample standard deviation of the d_s (the images
+//             are the same for every seed, so the d_s differ by training only;
+//             K - 1 degrees of freedom)
+//   images    se_images^2, the variance of D* over paired bootstrap draws of
+//             the images, each draw scoring all 2K models on the same images
+//   se = sqrt(s^2 / K + se_images^2)
+// 95% interval: D +- t(K - 1, 0.975) se; p = 2 (1 - T_(K-1)(|D| / se)), T
+// Student's t distribution with the K - 1 degrees of freedom of s. Both parts
+// at full weight lean wide (each seed's d_s already carries some of the
+// images' luck, and the images' part some of the seeds' spread), so the test
+// is conservative: over 400 simulated pairs of identical recipes (2, 3 or 5
+// seeds; seed spread small or large; images shared by all runs) it rejected
+// in 0 to 5.8% of them. Satterthwaite's degrees of freedom, tried first,
+// rejected in up to 13.5%: estimated from so few seeds, they are large
+// exactly when s came out small. With two or three seeds the t quantile is
+// large (12.7 for 1 degree of freedom, 4.3 for 2): a few seeds cannot settle
+// a small difference, and the interval says so.
+struct SeedMapDifference {
+  std::vector<double> a, b;  // each seed's mAP on all the images, in seed order
+  double mean_a = 0, mean_b = 0;
+  double diff = 0;           // D = mean_a - mean_b, the mean of the per-seed differences
+  double sd_training = 0;    // s, the sample standard deviation of the per-seed differences
+  double se_training = 0;    // s / sqrt(K)
+  double se_images = 0;      // the bootstrap's standard error of D over the images
+  double se = 0;             // sqrt(se_training^2 + se_images^2)
+  double df = 0;             // K - 1, the t distribution's degrees of freedom
+  double low = 0, high = 0;  // 95% interval of the recipes' difference
+  double p = 1;              // two-sided test of "the recipes are equally good"
+  int64_t resamples = 0, skipped = 0;  // as in MapDifference
+};
+struct SeedMapComparison {
+  std::optional<SeedMapDifference> map_class, map_image;  // empty where a mAP is undefined on all the images
+};
+// scores_a[s] and scores_b[s]: seed s of each recipe, on the images (rows) and
+// classes (columns) of `labels`. The same number K >= 2 of each; a seed of A
+// is paired with the seed of B at the same position (both trained with the
+// same seed, in a recipe that seeds them alike). resamples >= 100.
+SeedMapComparison compare_map_seeds(const std::vector<ScoreMatrix>& scores_a, const std::vector<ScoreMatrix>& scores_b,
+                                    const LabelMatrix& labels, int64_t resamples = 2000, uint64_t seed = 1);
+
+// Student's t distribution with nu > 0 degrees of freedom (nu = infinity: the
+// standard normal): P(T <= t), and its inverse for 0 < p < 1.
+double student_t_cdf(double t, double nu);
+double student_t_quantile(double p, double nu);
 
 // Throws "the model diverged: its prediction for 'ID' is nan (not finite); ..."
 // unless v is finite: what a held-out evaluation or `eval` says about a

@@ -7,6 +7,7 @@
 // report themselves skipped, by name, when those are missing.
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,8 @@ TEST(CliReproduce, HelpGoesToStdoutAndBadInputIsAClearError) {
   EXPECT_NE(out.find("unknown paper 'hinton'"), std::string::npos) << out;
   EXPECT_NE(sh(std::string(kBin) + " reproduce yang --budget tpu --dry-run", &out), 0);
   EXPECT_NE(out.find("--budget must be cpu or gpu"), std::string::npos) << out;
+  EXPECT_EQ(sh(std::string(kBin) + " reproduce liao --seeds 0 --dry-run", &out), 2);
+  EXPECT_NE(out.find("--seeds must be 1 to 100, got 0"), std::string::npos) << out;
   EXPECT_NE(sh(std::string(kBin) + " reproduce yang --epochs 3", &out), 0);
   EXPECT_NE(out.find("epochs"), std::string::npos) << out;
 }
@@ -265,6 +268,63 @@ TEST(CliReproduce, LiaoSmokeTestsThePapersClaimOnItsNumbers) {
   // The lesion-only model has no location head: no location numbers in its row.
   EXPECT_TRUE(r["results"][1]["metrics"]["location top-1"]["ours"].is_null());
   EXPECT_TRUE(r["results"][0]["metrics"]["location top-1"]["ours"].is_number());
+
+  // --seeds 2 on the same folder: seed 1 is done and not trained again; seed 2
+  // trains with --seed 2 into seed-2/; the table gives the mean and each
+  // seed, and the claim is tested across the seeds, from the two evals' score
+  // files.
+  ASSERT_EQ(sh(std::string(kBin) + " reproduce liao --smoke --seeds 2 --device cpu --out " + dir, &out), 0) << out;
+  EXPECT_NE(out.find("done already (" + dir + "/mtl/model.safetensors)"), std::string::npos) << out;
+  EXPECT_NE(out.find("done already (" + dir + "/eval/metrics.json)"), std::string::npos) << out;
+  const nlohmann::json s = read_json(dir + "/results.json");
+  EXPECT_EQ(s["seeds"], 2);
+  ASSERT_EQ(s["steps"].size(), 6u);
+  EXPECT_NE(s["steps"][3]["command"].get<std::string>().find("--seed 2 "), std::string::npos) << s["steps"][3];
+  EXPECT_NE(s["steps"][3]["command"].get<std::string>().find(dir + "/seed-2/mtl"), std::string::npos);
+  const nlohmann::json ev2 = read_json(dir + "/seed-2/eval/metrics.json");
+  const nlohmann::json& cell = s["results"][0]["metrics"]["mAP-class"];
+  const double mtl2 = ev2["model"]["map_class"].get<double>();
+  EXPECT_DOUBLE_EQ(cell["seeds"][0].get<double>(), mtl);
+  EXPECT_DOUBLE_EQ(cell["seeds"][1].get<double>(), mtl2);
+  EXPECT_DOUBLE_EQ(cell["ours"].get<double>(), (mtl + mtl2) / 2);
+  EXPECT_NEAR(cell["sd"].get<double>(), std::fabs(mtl - mtl2) / std::sqrt(2.0), 1e-12);
+  ASSERT_EQ(s["paper_claim_tested"].size(), 3u);
+  const nlohmann::json& across = s["paper_claim_tested"][0]["map_class"];
+  EXPECT_EQ(across["df"], 1.0);
+  for (int k = 0; k < 2; ++k)  // the score files hold what eval compared
+    EXPECT_NEAR(across["per_seed_difference"][k].get<double>(),
+                (k ? ev2 : ev)["comparisons"][0]["map_class"]["difference"].get<double>(), 1e-6);
+  const double mean_difference = across["difference"].get<double>();
+  EXPECT_NEAR(mean_difference,
+              (across["per_seed_difference"][0].get<double>() + across["per_seed_difference"][1].get<double>()) / 2,
+              1e-12);
+  EXPECT_LT(across["low"].get<double>(), mean_difference);
+  EXPECT_EQ(across["verdict"], across["low"].get<double>() > 0    ? "a better"
+                               : across["high"].get<double>() < 0 ? "b better"
+                                                                  : "not told apart");
+  const std::string md2 = test::read_file(dir + "/results.md");
+  EXPECT_NE(md2.find("| this project, mean of 2 seeds |"), std::string::npos) << md2;
+  EXPECT_NE(md2.find("(Student's t, 1 degree of freedom)"), std::string::npos) << md2;
+
+  // The metrics command, from the two evals' score files (one per seed of each
+  // model): the same numbers.
+  const std::string mtl_files = dir + "/eval/model_lesion_scores.csv," + dir + "/seed-2/eval/model_lesion_scores.csv";
+  const std::string metrics = std::string(kBin) + " metrics multilabel --labels " + dir + "/eval/lesion_labels.csv";
+  ASSERT_EQ(sh(metrics + " --json --scores " + mtl_files + " --compare " + dir + "/eval/model2_lesion_scores.csv," +
+                   dir + "/seed-2/eval/model2_lesion_scores.csv",
+               &out),
+            0)
+      << out;
+  const nlohmann::json m = nlohmann::json::parse(out);
+  EXPECT_EQ(m["seeds"], 2);
+  for (const char* key : {"difference", "low", "high", "p", "sd_training", "se_images"})
+    EXPECT_NEAR(m["comparison_across_seeds"]["map_class"][key].get<double>(), across[key].get<double>(), 1e-12)
+        << key;
+  // One list per recipe, of the same length.
+  EXPECT_EQ(sh(metrics + " --scores " + mtl_files + " --compare " + dir + "/eval/model2_lesion_scores.csv", &out), 2);
+  EXPECT_NE(out.find("--scores lists 2 files and --compare 1"), std::string::npos) << out;
+  EXPECT_EQ(sh(metrics + " --scores " + mtl_files, &out), 2);
+  EXPECT_NE(out.find("give the other recipe's seeds with --compare"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -68,6 +68,12 @@ const char* kHelp =
     "  replacement, each image's two score rows kept together (the models are\n"
     "  scored on the same images); p < 0.05 where the interval leaves out 0, and\n"
     "  never below 2/2001.\n"
+    "  --scores A1.csv,A2.csv,... --compare B1.csv,B2.csv,...: two training\n"
+    "  recipes, one file per seed of each (the same number, comma-separated, seed\n"
+    "  k of A paired with seed k of B): each seed's mAPs, the mean difference, and\n"
+    "  its 95% interval and p from the seed-to-seed spread (Student's t, K - 1\n"
+    "  degrees of freedom) added to the paired bootstrap of the images (as\n"
+    "  `reproduce liao --seeds K` reports it).\n"
     "topk: top-k accuracy of single-label predictions (e.g. body location); every\n"
     "  row of the labels file must hold exactly one 1.\n"
     "seg: lesion masks against ground-truth masks (ISIC 2017 Part 1). Per image,\n"
@@ -251,20 +257,6 @@ std::string fixed4(const std::optional<double>& v) {
   return buf;
 }
 
-// A second model's scores (matched to the same labels) in the first's row and
-// column order: both were matched to the labels, so they hold the same images
-// and columns.
-ScoreMatrix in_order_of(const ScoredLabels& first, const ScoredLabels& second) {
-  std::map<std::string, size_t> row, col;
-  for (size_t i = 0; i < second.image_ids.size(); ++i) row[second.image_ids[i]] = i;
-  for (size_t c = 0; c < second.class_names.size(); ++c) col[second.class_names[c]] = c;
-  ScoreMatrix out(first.image_ids.size(), std::vector<double>(first.class_names.size()));
-  for (size_t i = 0; i < out.size(); ++i)
-    for (size_t c = 0; c < out[i].size(); ++c)
-      out[i][c] = second.scores.at(row.at(first.image_ids[i])).at(col.at(first.class_names[c]));
-  return out;
-}
-
 // "+0.0123".
 std::string signed4(double v) {
   char buf[32];
@@ -280,7 +272,79 @@ std::string p_text(const MapDifference& d) {
   return buf;
 }
 
+// Splits "a.csv,b.csv" at its commas.
+std::vector<std::string> file_list(const std::string& text) {
+  std::vector<std::string> files;
+  std::string::size_type start = 0;
+  while (true) {
+    const std::string::size_type comma = text.find(',', start);
+    files.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (files.back().empty()) throw UsageError("an empty file name in the list '" + text + "'");
+    if (comma == std::string::npos) return files;
+    start = comma + 1;
+  }
+}
+
+// metrics multilabel with a list of score files per recipe: the comparison of
+// two recipes over their seeds (metrics/metrics.h, compare_map_seeds).
+int run_multilabel_seeds(const MetricsOptions& a) {
+  const std::vector<std::string> files_a = file_list(a.scores), files_b = file_list(a.compare);
+  if (files_a.size() != files_b.size())
+    throw UsageError("--scores lists " + std::to_string(files_a.size()) + " files and --compare " +
+                     std::to_string(files_b.size()) + ": one per seed of each recipe, the same number");
+  const ScoreTable labels = read_label_csv(a.labels);
+  // Every file in the first one's row and column order.
+  const ScoredLabels first = match_scores_labels(read_score_csv(files_a[0]), labels);
+  std::vector<ScoreMatrix> scores_a, scores_b;
+  for (size_t k = 0; k < files_a.size(); ++k) {
+    scores_a.push_back(scores_in_order_of(first, match_scores_labels(read_score_csv(files_a[k]), labels)));
+    scores_b.push_back(scores_in_order_of(first, match_scores_labels(read_score_csv(files_b[k]), labels)));
+  }
+  const SeedMapComparison c = compare_map_seeds(scores_a, scores_b, first.labels);
+  if (a.json) {
+    nlohmann::json j;
+    j["scores"] = files_a;
+    j["compare"] = files_b;
+    j["labels"] = a.labels;
+    j["images"] = first.image_ids.size();
+    j["classes"] = first.class_names.size();
+    j["seeds"] = files_a.size();
+    j["comparison_across_seeds"] = {{"map_class", seed_map_difference_json(c.map_class)},
+                                    {"map_image", seed_map_difference_json(c.map_image)}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%zu seeds of two recipes on the same %zu images, %zu classes (labels: %s)\n", files_a.size(),
+              first.image_ids.size(), first.class_names.size(), a.labels.c_str());
+  for (size_t k = 0; k < files_a.size(); ++k)
+    std::printf("  seed %zu: %s  against  %s\n", k + 1, files_a[k].c_str(), files_b[k].c_str());
+  const std::pair<const char*, const std::optional<SeedMapDifference>*> rows[] = {{"mAP-class", &c.map_class},
+                                                                                  {"mAP-image", &c.map_image}};
+  for (const auto& [name, x] : rows) {
+    if (!*x) {
+      std::printf("\n%s: undefined (no ranking with a positive)\n", name);
+      continue;
+    }
+    const SeedMapDifference& d = **x;
+    std::printf("\n%s    A       B       A - B\n", name);
+    for (size_t k = 0; k < d.a.size(); ++k)
+      std::printf("  seed %-3zu  %.4f  %.4f  %s\n", k + 1, d.a[k], d.b[k], signed4(d.a[k] - d.b[k]).c_str());
+    std::printf("  mean      %.4f  %.4f  %s  95%% [%s, %s]  p %.4f  (%s)\n", d.mean_a, d.mean_b,
+                signed4(d.diff).c_str(), signed4(d.low).c_str(), signed4(d.high).c_str(), d.p,
+                interval_verdict(d.low, d.high));
+    std::printf("  standard error %.4f: seeds' spread %.4f (sd %.4f over %zu seeds), images' bootstrap %.4f; "
+                "t with %.0f degree%s of freedom\n",
+                d.se, d.se_training, d.sd_training, d.a.size(), d.se_images, d.df, d.df == 1 ? "" : "s");
+  }
+  return 0;
+}
+
 int run_multilabel(const MetricsOptions& a) {
+  if (a.scores.find(',') != std::string::npos || a.compare.find(',') != std::string::npos) {
+    if (a.compare.empty())
+      throw UsageError("--scores lists several files (one per seed): give the other recipe's seeds with --compare");
+    return run_multilabel_seeds(a);
+  }
   const ScoreTable labels = read_label_csv(a.labels);
   const ScoredLabels d = match_scores_labels(read_score_csv(a.scores), labels);
   const MapResult by_class = map_class(d.scores, d.labels);
@@ -288,7 +352,7 @@ int run_multilabel(const MetricsOptions& a) {
   const size_t n = d.image_ids.size(), p = d.class_names.size();
   std::optional<MapComparison> cmp;
   if (!a.compare.empty())
-    cmp = compare_map(d.scores, in_order_of(d, match_scores_labels(read_score_csv(a.compare), labels)), d.labels);
+    cmp = compare_map(d.scores, scores_in_order_of(d, match_scores_labels(read_score_csv(a.compare), labels)), d.labels);
 
   if (a.json) {
     nlohmann::json j;
@@ -491,7 +555,7 @@ int run_binary(const MetricsOptions& a) {
   ScoreMatrix other;
   if (!a.compare.empty()) {
     ScoreTable second = read_score_csv(a.compare, a.score_column);
-    other = in_order_of(d, match(second));
+    other = scores_in_order_of(d, match(second));
   }
   std::vector<BinaryMetrics> results;
   std::vector<std::optional<AucEstimate>> intervals;

@@ -13,6 +13,13 @@
 //        choice is listed under "departures" with its reason.
 //   gpu  the paper's own input size and schedule (--device cuda picks it).
 //
+// Seeds: --seeds K runs the whole recipe K times, with --seed 1..K (seed 1 in
+// --out, seed s in OUT/seed-s, so a finished one-seed run grows into a
+// K-seed one without retraining). The table gives the mean over the seeds,
+// their spread and each seed's value; for Liao & Luo the paper's claim is
+// tested across the seeds (metrics/metrics.h, compare_map_seeds), since a
+// retraining can move a model's mAP more than the held-out images' luck does.
+//
 // Resuming: the state lives in --out. A step whose output file exists is
 // done and skipped; a training step that left a checkpoint continues from it
 // (`--resume`). So after Ctrl-C (the training commands save a checkpoint and
@@ -41,8 +48,11 @@
 #include "io/csv.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
+#include "io/score_csv.h"
+#include "metrics/metrics.h"
 #include "app/args.h"
 #include "tools/skinmtl/commands.h"
+#include "tools/skinmtl/map_compare_json.h"
 
 namespace skinmtl {
 
@@ -75,6 +85,10 @@ const char* kHelp =
     "                 departures. For a GPU lent for minutes, not hours\n"
     "  --precision P  fp32 | tf32 | bf16 for the training steps (default tf32 on the GPU, fp32\n"
     "                 on the CPU; tf32 needs a GPU; see train's --help)\n"
+    "  --seeds K      the whole recipe K times, with --seed 1..K (default 1): the table gives\n"
+    "                 the mean, the seed-to-seed spread and each seed; liao tests the paper's\n"
+    "                 claim across the seeds. Seed 1 stays in OUT, seed s goes to OUT/seed-s,\n"
+    "                 so a finished run gains seeds without training seed 1 again\n"
     "  --smoke        a few iterations at a small size: checks the whole pipeline in\n"
     "                 minutes; its numbers mean nothing\n"
     "  --dry-run      print the steps and exit\n"
@@ -399,6 +413,20 @@ void shorten(Recipe& r, int64_t n) {
                          (fewer ? " (a time limit)." : " (an experiment)."));
 }
 
+// Seed s of a recipe (its --out already the seed's own): every training step
+// trains with --seed s, and every step's title names the seed (the titles key
+// the wall times in state.json).
+void reseed(Recipe& r, int seed) {
+  for (Step& st : r.steps) {
+    st.title += " (seed " + std::to_string(seed) + ")";
+    if (st.argv.at(0) != "train") continue;
+    const auto it = std::find(st.argv.begin(), st.argv.end(), "--seed");
+    SKINMTL_CHECK(it != st.argv.end() && it + 1 != st.argv.end(),
+                  "reproduce: training step '" << st.title << "' has no --seed");
+    *(it + 1) = std::to_string(seed);
+  }
+}
+
 // ---- running -----------------------------------------------------------------------------------
 
 // The value at `path` in `j`, NAN when absent or not a number.
@@ -444,53 +472,125 @@ int run_step(const std::vector<std::string>& argv) {
   return commands.at(step)((int)owned.size() - 1, ptrs.data() + 1);
 }
 
-void write_results(const Recipe& r, const json& state, const std::string& out, const std::string& device_text,
-                   bool smoke) {
-  json metrics;
-  {
-    std::ifstream f(r.metrics_file);
-    SKINMTL_CHECK(f, "reproduce: cannot read " << r.metrics_file);
-    f >> metrics;
+json read_json_file(const std::string& path) {
+  std::ifstream f(path);
+  SKINMTL_CHECK(f, "reproduce: cannot read " << path);
+  json j;
+  try {
+    f >> j;
+  } catch (const json::exception& e) {
+    SKINMTL_FAIL(path << ": not valid JSON (" << e.what() << ")");
   }
-  // Our value of a metric, from its own metrics.json where it names one.
+  return j;
+}
+
+// The mean of values (NAN if any is NAN) and their sample standard deviation
+// (NAN for fewer than two).
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= (double)v.size();
+  if (v.size() < 2 || std::isnan(mean)) return {mean, NAN};
+  double squares = 0;
+  for (double x : v) squares += (x - mean) * (x - mean);
+  return {mean, std::sqrt(squares / (double)(v.size() - 1))};
+}
+
+// The Liao & Luo claim tested across K >= 2 seeds: eval mtl's lesion score
+// files of every seed (rows matched by image_id to seed 1's labels; a seed
+// evaluated on other images is an error) compared as eval compares one seed's
+// models: MTL - lesion-only, then the ensemble against each.
+json liao_claim_across_seeds(const std::vector<Recipe>& rs) {
+  const fs::path first_dir = fs::path(rs[0].metrics_file).parent_path();
+  const ScoreTable labels = read_label_csv((first_dir / "lesion_labels.csv").string());
+  const ScoredLabels first =
+      match_scores_labels(read_score_csv((first_dir / "model_lesion_scores.csv").string()), labels);
+  std::map<std::string, std::vector<ScoreMatrix>> scores;  // "model", "model2", "ensemble": one per seed
+  for (const Recipe& r : rs) {
+    const fs::path dir = fs::path(r.metrics_file).parent_path();
+    for (const std::string m : {"model", "model2", "ensemble"})
+      scores[m].push_back(scores_in_order_of(
+          first, match_scores_labels(read_score_csv((dir / (m + "_lesion_scores.csv")).string()), labels)));
+  }
+  json tested = json::array();
+  for (const auto& [a, b] : {std::pair<std::string, std::string>{"model", "model2"}, {"ensemble", "model"},
+                             {"ensemble", "model2"}}) {
+    const SeedMapComparison c = compare_map_seeds(scores[a], scores[b], first.labels);
+    json t = {{"a", a}, {"b", b}, {"seeds", rs.size()}};
+    if (c.map_class) t["map_class"] = seed_map_difference_json(c.map_class);
+    if (c.map_image) t["map_image"] = seed_map_difference_json(c.map_image);
+    tested.push_back(t);
+  }
+  return tested;
+}
+
+// results.json and results.md from the recipe's seeds (rs[0] is seed 1; one
+// entry for a one-seed run, whose files look as they always have).
+void write_results(const std::vector<Recipe>& rs, const json& state, const std::string& out,
+                   const std::string& device_text, bool smoke) {
+  const Recipe& r = rs[0];
+  const size_t seeds = rs.size();
+  std::vector<json> metrics;  // each seed's eval metrics.json
+  for (const Recipe& rk : rs) metrics.push_back(read_json_file(rk.metrics_file));
+  // Our value of a metric for each seed, from its own metrics.json where it names one.
   std::map<std::string, json> other_files;
-  auto ours_of = [&](const Metric& m) {
-    if (m.file.empty()) return lookup(metrics, m.path);
-    if (!other_files.count(m.file)) {
-      std::ifstream f(m.file);
-      SKINMTL_CHECK(f, "reproduce: cannot read " << m.file);
-      f >> other_files[m.file];
-    }
+  auto value = [&](size_t seed, size_t row, size_t col) {
+    const Metric& m = rs[seed].rows.at(row).second.at(col);
+    if (m.file.empty()) return lookup(metrics[seed], m.path);
+    if (!other_files.count(m.file)) other_files[m.file] = read_json_file(m.file);
     return lookup(other_files[m.file], m.path);
   };
+  // ours[row][col]: the values of the seeds, their mean and spread.
+  struct Ours {
+    std::vector<double> seeds;
+    double mean = NAN, sd = NAN;
+  };
+  std::vector<std::vector<Ours>> ours(r.rows.size());
+  for (size_t i = 0; i < r.rows.size(); ++i)
+    for (size_t j = 0; j < r.rows[i].second.size(); ++j) {
+      Ours o;
+      for (size_t k = 0; k < seeds; ++k) o.seeds.push_back(value(k, i, j));
+      std::tie(o.mean, o.sd) = mean_sd(o.seeds);
+      ours[i].push_back(o);
+    }
+  auto null_if_nan = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+
   json res;
   res["paper"] = r.paper;
   res["citation"] = r.citation;
   res["budget"] = r.budget;
   res["smoke"] = smoke;
   res["device"] = device_text;
+  if (seeds > 1) res["seeds"] = seeds;
   double total = 0;
   json steps = json::array();
-  for (const Step& s : r.steps) {
-    const double w = state["wall_s"].value(s.title, NAN);
-    if (std::isfinite(w)) total += w;
-    steps.push_back({{"title", s.title}, {"command", shell_line(s.argv)}, {"wall_s", w}});
-  }
+  for (const Recipe& rk : rs)
+    for (const Step& s : rk.steps) {
+      const double w = state["wall_s"].value(s.title, NAN);
+      if (std::isfinite(w)) total += w;
+      steps.push_back({{"title", s.title}, {"command", shell_line(s.argv)}, {"wall_s", w}});
+    }
   res["steps"] = steps;
   res["wall_s"] = total;
   res["paper_note"] = r.paper_note;
   res["departures"] = r.departures;
   json rows = json::array();
-  for (const auto& [label, ms] : r.rows) {
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const auto& [label, ms] = r.rows[i];
     json row;
     row["label"] = label;
-    for (const Metric& m : ms) {
-      const double ours = ours_of(m);
-      json e = {{"ours", std::isnan(ours) ? json(nullptr) : json(ours)},
-                {"paper", std::isnan(m.paper) ? json(nullptr) : json(m.paper)}};
+    for (size_t j = 0; j < ms.size(); ++j) {
+      const Metric& m = ms[j];
+      const Ours& o = ours[i][j];
+      json e = {{"ours", null_if_nan(o.mean)}, {"paper", null_if_nan(m.paper)}};
+      if (seeds > 1) {
+        e["seeds"] = json::array();
+        for (double v : o.seeds) e["seeds"].push_back(null_if_nan(v));
+        e["sd"] = null_if_nan(o.sd);
+      }
       if (!std::isnan(m.target) && r.budget == "cpu") {
         e["target"] = m.target;
-        e["target_met"] = !std::isnan(ours) && ours >= m.target;
+        e["target_met"] = !std::isnan(o.mean) && o.mean >= m.target;
       }
       row["metrics"][m.name] = e;
     }
@@ -498,27 +598,35 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
   }
   res["results"] = rows;
   if (r.paper == "liao") {
-    // The paper's claim, tested on our numbers: MTL >= lesion-only, the ensemble best (by each mAP).
+    // The paper's claim, tested on our numbers (the means over the seeds):
+    // MTL >= lesion-only, the ensemble best (by each mAP).
+    auto mean_of = [&](const std::string& key, const char* m) {
+      std::vector<double> v;
+      for (const json& mk : metrics) v.push_back(lookup(mk, {key, m}));
+      return mean_sd(v).first;
+    };
     json claim;
     for (const char* m : {"map_class", "map_image"}) {
-      const double mtl = lookup(metrics, {"model", m}), les = lookup(metrics, {"model2", m}),
-                   ens = lookup(metrics, {"ensemble", m});
+      const double mtl = mean_of("model", m), les = mean_of("model2", m), ens = mean_of("ensemble", m);
       claim[std::string(m) + "_mtl_ge_lesion_only"] = mtl >= les;
       claim[std::string(m) + "_ensemble_best"] = ens >= mtl && ens >= les;
     }
     res["paper_claim"] = claim;
-    // ... and whether each difference is more than the held-out images' luck
-    // (eval's paired comparisons; an eval written before them has none).
-    if (metrics.contains("comparisons")) {
+    // ... and whether each difference is more than luck: with one seed, the
+    // held-out images' (eval's paired comparisons; an eval written before them
+    // has none); with several, the seeds' spread as well.
+    if (seeds > 1) {
+      res["paper_claim_tested"] = liao_claim_across_seeds(rs);
+    } else if (metrics[0].contains("comparisons")) {
       json tested = json::array();
-      for (const json& c : metrics["comparisons"]) {
+      for (const json& c : metrics[0]["comparisons"]) {
         json t = {{"a", c.at("a")}, {"b", c.at("b")}};
         for (const char* m : {"map_class", "map_image"}) {
           const json& d = c.at(m);
           if (d.is_null()) continue;
           const double low = d.at("low").get<double>(), high = d.at("high").get<double>();
           t[m] = {{"difference", d.at("difference")}, {"low", low}, {"high", high}, {"p", d.at("p")},
-                  {"verdict", low > 0 ? "a better" : high < 0 ? "b better" : "not told apart"}};
+                  {"verdict", interval_verdict(low, high)}};
         }
         tested.push_back(t);
       }
@@ -537,30 +645,44 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
   std::ostringstream md;
   md << "# skinmtl reproduce " << r.paper << (smoke ? " (smoke run: the numbers mean nothing)" : "") << "\n\n"
      << r.citation << "\n\n"
-     << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << format_duration(total) << ".\n\n";
-  for (const auto& [label, ms] : r.rows) {
+     << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << format_duration(total);
+  if (seeds > 1)
+    md << ", " << seeds << " seeds (--seed 1 to " << seeds << "; seed 1 in this folder, seed s in seed-s/)";
+  md << ".\n\n";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const auto& [label, ms] = r.rows[i];
     md << "| " << label << " |";
     for (const Metric& m : ms) md << " " << m.name << " |";
     md << "\n|---|";
-    for (size_t i = 0; i < ms.size(); ++i) md << "---|";
-    md << "\n| this project |";
-    for (const Metric& m : ms) md << " " << fmt(ours_of(m)) << " |";
+    for (size_t j = 0; j < ms.size(); ++j) md << "---|";
+    md << "\n| this project" << (seeds > 1 ? ", mean of " + std::to_string(seeds) + " seeds" : "") << " |";
+    for (const Ours& o : ours[i]) md << " " << fmt(o.mean) << " |";
+    if (seeds > 1) {
+      md << "\n| seed-to-seed sd |";
+      for (const Ours& o : ours[i]) md << " " << fmt(o.sd) << " |";
+      md << "\n| each seed |";
+      for (const Ours& o : ours[i]) {
+        md << " ";
+        for (size_t k = 0; k < seeds; ++k) md << (k ? " / " : "") << fmt(o.seeds[k], 3);
+        md << " |";
+      }
+    }
     md << "\n| paper |";
     for (const Metric& m : ms) md << " " << fmt(m.paper, 3) << " |";
     const bool targets =
         std::any_of(ms.begin(), ms.end(), [](const Metric& m) { return !std::isnan(m.target); });
     if (r.budget == "cpu" && targets) {
       md << "\n| target (CPU budget) |";
-      for (const Metric& m : ms) {
-        const double ours = ours_of(m);
-        md << " " << (std::isnan(m.target) ? "" : ">= " + fmt(m.target, 2) + (ours >= m.target ? " met" : " missed"))
+      for (size_t j = 0; j < ms.size(); ++j) {
+        const double target = ms[j].target, mean = ours[i][j].mean;
+        md << " " << (std::isnan(target) ? "" : ">= " + fmt(target, 2) + (mean >= target ? " met" : " missed"))
            << " |";
       }
     }
     md << "\n\n";
   }
   if (res.contains("paper_claim")) {
-    md << "The paper's claim on these numbers:";
+    md << "The paper's claim on these numbers" << (seeds > 1 ? " (the means over the seeds)" : "") << ":";
     for (auto& [k, v] : res["paper_claim"].items()) md << " " << k << " " << (v.get<bool>() ? "yes" : "no") << ";";
     md << "\n\n";
   }
@@ -570,10 +692,19 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
       const std::string k = v.get<std::string>();
       return k == "model" ? std::string("MTL") : k == "model2" ? std::string("lesion-only") : k;
     };
-    md << "Are the differences more than the held-out images' luck? 95% interval and p by the paired bootstrap "
-          "of the held-out images (2000 draws; `skinmtl metrics multilabel --compare` recomputes them from eval's "
-          "score files).\n\n"
-       << "| difference | mAP-class | mAP-image |\n|---|---|---|\n";
+    if (seeds > 1)
+      md << "Are the recipes' differences more than luck? The mean over " << seeds
+         << " seeds of each seed's difference, its 95% interval and p from two parts: the seed-to-seed spread "
+            "of the differences (Student's t, "
+         << seeds - 1 << (seeds == 2 ? " degree" : " degrees")
+         << " of freedom) and the paired bootstrap of the held-out images (2000 draws); "
+            "metrics/metrics.h, compare_map_seeds.\n\n"
+         << "| difference | mAP-class | mAP-image | each seed's mAP-class difference |\n|---|---|---|---|\n";
+    else
+      md << "Are the differences more than the held-out images' luck? 95% interval and p by the paired bootstrap "
+            "of the held-out images (2000 draws; `skinmtl metrics multilabel --compare` recomputes them from eval's "
+            "score files).\n\n"
+         << "| difference | mAP-class | mAP-image |\n|---|---|---|\n";
     for (const json& t : res["paper_claim_tested"]) {
       md << "| " << name(t.at("a")) << " - " << name(t.at("b")) << " |";
       for (const char* m : {"map_class", "map_image"}) {
@@ -590,6 +721,18 @@ void write_results(const Recipe& r, const json& state, const std::string& out, c
         std::snprintf(buf, sizeof buf, " %+.4f (%+.4f to %+.4f), p %.4f: ", d.at("difference").get<double>(), low,
                       high, d.at("p").get<double>());
         md << buf << verdict << " |";
+      }
+      if (seeds > 1) {
+        md << " ";
+        if (t.contains("map_class")) {
+          const json& per_seed = t.at("map_class").at("per_seed_difference");
+          for (size_t k = 0; k < per_seed.size(); ++k) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%s%+.3f", k ? " / " : "", per_seed[k].get<double>());
+            md << buf;
+          }
+        }
+        md << " |";
       }
       md << "\n";
     }
@@ -621,7 +764,8 @@ int cmd_reproduce(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string paper = argv[1];
-  Args args(argc - 1, argv + 1, {"budget", "device", "out", "data-dir", "iters", "precision"}, {"smoke", "dry-run"});
+  Args args(argc - 1, argv + 1, {"budget", "device", "out", "data-dir", "iters", "precision", "seeds"},
+            {"smoke", "dry-run"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -636,28 +780,41 @@ int cmd_reproduce(int argc, char** argv) {
   const bool smoke = args.flag("smoke");
   const std::string out = args.get("out", "runs/reproduce/" + paper + (smoke ? "_smoke" : ""));
   const std::string data_dir = args.get("data-dir", "../shared/data");
-
-  Recipe r = paper == "yang"   ? yang_recipe(budget, smoke, out, data_dir, device_arg)
-             : paper == "song" ? song_recipe(budget, smoke, out, data_dir, device_arg)
-                               : liao_recipe(budget, smoke, out, data_dir, device_arg);
-  if (args.has("iters")) shorten(r, args.get_int("iters", 0));
-  // The training steps' precision, written into each of them.
+  const long long seeds = args.get_int("seeds", 1);
+  SKINMTL_USAGE_CHECK(seeds >= 1 && seeds <= 100, "--seeds must be 1 to 100, got " << seeds);
   const std::string precision = precision_choice(args, device, "tf32");
-  if (precision != "fp32") {
-    for (Step& s : r.steps)
-      if (s.argv.at(0) == "train") s.argv.insert(s.argv.end(), {"--precision", precision});
-    r.departures.push_back(
-        precision == "tf32"
-            ? "--precision tf32: the GPU's convolutions and matrix products round their inputs to TF32 (10 "
-              "mantissa bits) and sum in FP32, as PyTorch does by default for convolutions."
-            : "--precision bf16: activations and convolutions in bfloat16 (8 significant bits) with float32 "
-              "weights, gradients and losses, as PyTorch's autocast does.");
+
+  // One recipe per seed: seed 1 in OUT, seed s in OUT/seed-s.
+  std::vector<Recipe> recipes;
+  for (int seed = 1; seed <= (int)seeds; ++seed) {
+    const std::string out_seed = seed == 1 ? out : out + "/seed-" + std::to_string(seed);
+    Recipe r = paper == "yang"   ? yang_recipe(budget, smoke, out_seed, data_dir, device_arg)
+               : paper == "song" ? song_recipe(budget, smoke, out_seed, data_dir, device_arg)
+                                 : liao_recipe(budget, smoke, out_seed, data_dir, device_arg);
+    if (args.has("iters")) shorten(r, args.get_int("iters", 0));
+    // The training steps' precision, written into each of them.
+    if (precision != "fp32") {
+      for (Step& s : r.steps)
+        if (s.argv.at(0) == "train") s.argv.insert(s.argv.end(), {"--precision", precision});
+      r.departures.push_back(
+          precision == "tf32"
+              ? "--precision tf32: the GPU's convolutions and matrix products round their inputs to TF32 (10 "
+                "mantissa bits) and sum in FP32, as PyTorch does by default for convolutions."
+              : "--precision bf16: activations and convolutions in bfloat16 (8 significant bits) with float32 "
+                "weights, gradients and losses, as PyTorch's autocast does.");
+    }
+    if (seed > 1) reseed(r, seed);
+    recipes.push_back(std::move(r));
   }
-  std::printf("skinmtl reproduce %s: %s budget on %s, %zu steps, into %s\n", paper.c_str(), budget.c_str(),
-              device_arg.c_str(), r.steps.size(), out.c_str());
+  std::vector<const Step*> steps;  // every seed's steps, seed 1 first
+  for (const Recipe& r : recipes)
+    for (const Step& s : r.steps) steps.push_back(&s);
+  std::printf("skinmtl reproduce %s: %s budget on %s, %zu steps%s, into %s\n", paper.c_str(), budget.c_str(),
+              device_arg.c_str(), steps.size(),
+              seeds > 1 ? (" (" + std::to_string(seeds) + " seeds)").c_str() : "", out.c_str());
   if (args.flag("dry-run")) {
-    for (size_t i = 0; i < r.steps.size(); ++i)
-      std::printf("  %zu. %s\n     %s\n", i + 1, r.steps[i].title.c_str(), shell_line(r.steps[i].argv).c_str());
+    for (size_t i = 0; i < steps.size(); ++i)
+      std::printf("  %zu. %s\n     %s\n", i + 1, steps[i]->title.c_str(), shell_line(steps[i]->argv).c_str());
     return 0;
   }
   fs::create_directories(out);
@@ -682,15 +839,15 @@ int cmd_reproduce(int argc, char** argv) {
   };
 
   const auto run_start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < r.steps.size(); ++i) {
-    const Step& s = r.steps[i];
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = *steps[i];
     const double elapsed_total = [&] {
       double t = 0;
       for (auto& [k, v] : state["wall_s"].items())
         if (v.is_number()) t += v.get<double>();
       return t;
     }();
-    std::printf("\n== reproduce %s: step %zu/%zu: %s  (run so far %s)\n", paper.c_str(), i + 1, r.steps.size(),
+    std::printf("\n== reproduce %s: step %zu/%zu: %s  (run so far %s)\n", paper.c_str(), i + 1, steps.size(),
                 s.title.c_str(), format_duration(elapsed_total).c_str());
     if (fs::exists(s.done_file)) {
       std::printf("   done already (%s)\n", s.done_file.c_str());
@@ -733,7 +890,7 @@ int cmd_reproduce(int argc, char** argv) {
     }
     device_text = "CPU, " + std::to_string(cores) + " cores" + (model.empty() ? "" : " (" + model + ")");
   }
-  write_results(r, state, out, device_text, smoke);
+  write_results(recipes, state, out, device_text, smoke);
   std::printf("\nresults: %s/results.md, %s/results.json\n", out.c_str(), out.c_str());
   return 0;
 }
