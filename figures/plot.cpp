@@ -66,10 +66,11 @@ void widen_if_flat(double* lo, double* hi, double min_half) {
   *hi += half;
 }
 
-// Linear ticks with labels, for about `target` ticks.
-void linear_ticks(Axis& a, int target) {
-  const double step = nice_step(a.lo, a.hi, target);
-  a.ticks = nice_ticks(a.lo, a.hi, target);
+// Linear ticks with labels, for about `target` ticks; `whole`: whole numbers
+// only (an axis whose every value is one, such as seeds 1, 2, 3).
+void linear_ticks(Axis& a, int target, bool whole = false) {
+  const double step = whole ? std::max(1.0, nice_step(a.lo, a.hi, target)) : nice_step(a.lo, a.hi, target);
+  a.ticks = whole ? whole_number_ticks(a.lo, a.hi, target) : nice_ticks(a.lo, a.hi, target);
   a.labels.clear();
   for (double t : a.ticks) a.labels.push_back(format_tick(t, step));
 }
@@ -139,6 +140,9 @@ void plot_lines(const std::string& path, const std::string& title,
     }
   }
   Axis ax, ay;
+  const bool whole_x = !all_x.empty() && std::all_of(all_x.begin(), all_x.end(), [](double x) {
+    return !std::isfinite(x) || x == std::floor(x);
+  });
   // Nothing to draw: empty axes over [0, 1].
   if (!finite_range(all_x, &ax.lo, &ax.hi)) {
     ax.lo = 0;
@@ -186,7 +190,7 @@ void plot_lines(const std::string& path, const std::string& title,
                   "plot " << path << ": " << width << "x" << height
                           << " leaves no room for the plot area");
     for (int target = std::clamp(plot_w / 90, 3, 10); target >= 2; --target) {
-      linear_ticks(ax, target);
+      linear_ticks(ax, target, whole_x);
       int widest = 0;
       for (const std::string& l : ax.labels) widest = std::max(widest, text_width(l, S));
       const double spacing =

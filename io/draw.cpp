@@ -197,10 +197,10 @@ double nice_step(double lo, double hi, int target) {
   return m * p;
 }
 
-std::vector<double> nice_ticks(double lo, double hi, int target) {
-  SKINMTL_CHECK(lo < hi && std::isfinite(lo) && std::isfinite(hi),
-                "nice_ticks: need a finite range lo < hi, got [" << lo << ", " << hi << "]");
-  const double step = nice_step(lo, hi, target);
+namespace {
+
+// The multiples of `step` in [lo, hi].
+std::vector<double> ticks_at_step(double lo, double hi, double step) {
   const double first = std::ceil(lo / step - 1e-9);
   std::vector<double> ticks;
   // Multiply rather than add, so rounding errors do not accumulate.
@@ -211,6 +211,20 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
     ticks.push_back(v);
   }
   return ticks;
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  SKINMTL_CHECK(lo < hi && std::isfinite(lo) && std::isfinite(hi),
+                "nice_ticks: need a finite range lo < hi, got [" << lo << ", " << hi << "]");
+  return ticks_at_step(lo, hi, nice_step(lo, hi, target));
+}
+
+std::vector<double> whole_number_ticks(double lo, double hi, int target) {
+  SKINMTL_CHECK(lo < hi && std::isfinite(lo) && std::isfinite(hi),
+                "whole_number_ticks: need a finite range lo < hi, got [" << lo << ", " << hi << "]");
+  return ticks_at_step(lo, hi, std::max(1.0, nice_step(lo, hi, target)));
 }
 
 std::string format_tick(double value, double step) {

@@ -103,6 +103,9 @@ std::vector<std::string> wrap_text(const std::string& s, int max_width, int scal
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 // The step nice_ticks chose for [lo, hi]: 1, 2 or 5 x 10^k.
 double nice_step(double lo, double hi, int target = 6);
+// nice_ticks for an axis of whole numbers (seeds, counts): the step is
+// nice_step's or 1, whichever is larger, so every tick is a whole number.
+std::vector<double> whole_number_ticks(double lo, double hi, int target = 6);
 // A tick label: as many decimals as the step needs ("0.25" needs 2 for step
 // 0.05, "100" none for step 20), %g form for very large or small values.
 std::string format_tick(double value, double step);

@@ -414,6 +414,13 @@ TEST(Plot, NiceTicks) {
   EXPECT_EQ(format_tick(-1e-17, 0.1), "0.0");
   EXPECT_EQ(format_tick(3e-8, 1e-8), "3e-08");
   EXPECT_THROW(nice_ticks(1, 1), Error);
+  // Whole numbers only (an axis of seeds): no 1.5 between seeds 1 and 2, a
+  // nice step where the range is wide.
+  EXPECT_EQ(nice_step(0.97, 3.03, 6), 0.5);
+  EXPECT_EQ(whole_number_ticks(0.97, 3.03, 6), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(whole_number_ticks(0.5, 1.5, 6), (std::vector<double>{1}));
+  EXPECT_EQ(whole_number_ticks(0, 30, 6), nice_ticks(0, 30, 6));
+  EXPECT_THROW(whole_number_ticks(2, 2), Error);
 }
 
 // ---- progress ----------------------------------------------------------------------------------

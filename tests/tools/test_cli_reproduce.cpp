@@ -305,6 +305,7 @@ TEST(CliReproduce, LiaoSmokeTestsThePapersClaimOnItsNumbers) {
   const std::string md2 = test::read_file(dir + "/results.md");
   EXPECT_NE(md2.find("| this project, mean of 2 seeds |"), std::string::npos) << md2;
   EXPECT_NE(md2.find("(Student's t, 1 degree of freedom)"), std::string::npos) << md2;
+  EXPECT_GT(fs::file_size(dir + "/seeds.png"), 1000u);
 
   // The metrics command, from the two evals' score files (one per seed of each
   // model): the same numbers.

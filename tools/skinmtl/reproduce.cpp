@@ -45,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/iterations.h"
+#include "figures/plot.h"
 #include "io/csv.h"
 #include "io/progress.h"
 #include "io/safetensors.h"
@@ -642,12 +643,32 @@ void write_results(const std::vector<Recipe>& rs, const json& state, const std::
     fs::rename(tmp, out + "/results.json");
   }
 
+  // seeds.png: the first metric of each table row, seed by seed (how far a
+  // retraining moves it), with markers at the values.
+  if (seeds > 1) {
+    std::vector<Series> lines;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      const std::string& label = r.rows[i].first;
+      Series line;
+      line.name = label.substr(0, label.find(" (")) + ": " + r.rows[i].second.at(0).name;
+      line.markers = true;
+      for (size_t k = 0; k < seeds; ++k) {
+        line.xs.push_back((double)(k + 1));
+        line.ys.push_back(ours[i][0].seeds[k]);
+      }
+      lines.push_back(line);
+    }
+    plot_lines(out + "/seeds.png", "reproduce " + r.paper + ": each seed's value (" + std::to_string(seeds) + " seeds)",
+               lines, "seed", "value");
+  }
+
   std::ostringstream md;
   md << "# skinmtl reproduce " << r.paper << (smoke ? " (smoke run: the numbers mean nothing)" : "") << "\n\n"
      << r.citation << "\n\n"
      << "Budget: **" << r.budget << "**, device: " << device_text << ", wall time " << format_duration(total);
   if (seeds > 1)
-    md << ", " << seeds << " seeds (--seed 1 to " << seeds << "; seed 1 in this folder, seed s in seed-s/)";
+    md << ", " << seeds << " seeds (--seed 1 to " << seeds
+       << "; seed 1 in this folder, seed s in seed-s/; seeds.png draws each row's first metric seed by seed)";
   md << ".\n\n";
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const auto& [label, ms] = r.rows[i];
