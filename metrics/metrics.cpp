@@ -463,7 +463,8 @@ std::optional<SeedMapDifference> seed_difference(const std::vector<PairedMaps>& 
   const double t = student_t_quantile(0.975, r.df);
   r.low = r.diff - t * r.se;
   r.high = r.diff + t * r.se;
-  r.p = r.se > 0 ? 2 * (1 - student_t_cdf(std::fabs(r.diff) / r.se, r.df)) : (r.diff == 0 ? 1.0 : 0.0);
+  // Two tails, from the lower one (1 - cdf would lose a small p to rounding).
+  r.p = r.se > 0 ? 2 * student_t_cdf(-std::fabs(r.diff) / r.se, r.df) : (r.diff == 0 ? 1.0 : 0.0);
   r.resamples = boot->resamples;
   r.skipped = boot->skipped;
   return r;
