@@ -293,12 +293,17 @@ int run_multilabel_seeds(const MetricsOptions& a) {
     throw UsageError("--scores lists " + std::to_string(files_a.size()) + " files and --compare " +
                      std::to_string(files_b.size()) + ": one per seed of each recipe, the same number");
   const ScoreTable labels = read_label_csv(a.labels);
+  std::vector<ScoredLabels> read_a, read_b;
+  for (size_t k = 0; k < files_a.size(); ++k) {
+    read_a.push_back(match_scores_labels(read_score_csv(files_a[k]), labels));
+    read_b.push_back(match_scores_labels(read_score_csv(files_b[k]), labels));
+  }
   // Every file in the first one's row and column order.
-  const ScoredLabels first = match_scores_labels(read_score_csv(files_a[0]), labels);
+  const ScoredLabels& first = read_a[0];
   std::vector<ScoreMatrix> scores_a, scores_b;
   for (size_t k = 0; k < files_a.size(); ++k) {
-    scores_a.push_back(scores_in_order_of(first, match_scores_labels(read_score_csv(files_a[k]), labels)));
-    scores_b.push_back(scores_in_order_of(first, match_scores_labels(read_score_csv(files_b[k]), labels)));
+    scores_a.push_back(scores_in_order_of(first, read_a[k]));
+    scores_b.push_back(scores_in_order_of(first, read_b[k]));
   }
   const SeedMapComparison c = compare_map_seeds(scores_a, scores_b, first.labels);
   if (a.json) {

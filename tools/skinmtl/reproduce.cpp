@@ -502,17 +502,20 @@ std::pair<double, double> mean_sd(const std::vector<double>& v) {
 // evaluated on other images is an error) compared as eval compares one seed's
 // models: MTL - lesion-only, then the ensemble against each.
 json liao_claim_across_seeds(const std::vector<Recipe>& rs) {
-  const fs::path first_dir = fs::path(rs[0].metrics_file).parent_path();
-  const ScoreTable labels = read_label_csv((first_dir / "lesion_labels.csv").string());
-  const ScoredLabels first =
-      match_scores_labels(read_score_csv((first_dir / "model_lesion_scores.csv").string()), labels);
-  std::map<std::string, std::vector<ScoreMatrix>> scores;  // "model", "model2", "ensemble": one per seed
+  const ScoreTable labels =
+      read_label_csv((fs::path(rs[0].metrics_file).parent_path() / "lesion_labels.csv").string());
+  const std::vector<std::string> models = {"model", "model2", "ensemble"};
+  std::map<std::string, std::vector<ScoredLabels>> read;  // per model, one per seed
   for (const Recipe& r : rs) {
     const fs::path dir = fs::path(r.metrics_file).parent_path();
-    for (const std::string m : {"model", "model2", "ensemble"})
-      scores[m].push_back(scores_in_order_of(
-          first, match_scores_labels(read_score_csv((dir / (m + "_lesion_scores.csv")).string()), labels)));
+    for (const std::string& m : models)
+      read[m].push_back(match_scores_labels(read_score_csv((dir / (m + "_lesion_scores.csv")).string()), labels));
   }
+  // Every file in the row and column order of seed 1's multi-task scores.
+  const ScoredLabels& first = read["model"][0];
+  std::map<std::string, std::vector<ScoreMatrix>> scores;
+  for (const std::string& m : models)
+    for (const ScoredLabels& s : read[m]) scores[m].push_back(scores_in_order_of(first, s));
   json tested = json::array();
   for (const auto& [a, b] : {std::pair<std::string, std::string>{"model", "model2"}, {"ensemble", "model"},
                              {"ensemble", "model2"}}) {
