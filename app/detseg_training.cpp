@@ -32,6 +32,8 @@ class DetSegTraining : public TrainingModel {
     SKINMTL_USAGE_CHECK(d.spec.config.channels > 0 && d.spec.config.roi_sample.batch_size > 0,
                         "--channels and --rois must be positive");
     SKINMTL_USAGE_CHECK(d.clip_norm >= 0, "--clip-norm must be >= 0, got " << d.clip_norm);
+    SKINMTL_USAGE_CHECK(d.box_lr_mult > 0 && d.box_lr_mult <= 1000,
+                        "--box-lr-mult must be in (0, 1000], got " << d.box_lr_mult);
     data_ = load_seg_data(d.data, d.data_dir, o.skip_bad_rows ? &skipped_ : nullptr);
     require_training_data(data_);
     model_ = new_detseg_model(d.spec, o.weights, o.seed);
@@ -40,6 +42,9 @@ class DetSegTraining : public TrainingModel {
     SKINMTL_CHECK(detseg_spec_to_json(detseg_spec_from_json(spec_json, "the new model's spec")) == spec_json,
                   "internal: the model spec does not survive its JSON round trip: " << spec_json);
     model_.net->backbone->set_bn_frozen(o.bn == "frozen");
+    RoiHeads& heads = *model_.net->roi_heads;
+    for (Linear* fc : {heads.fc6.get(), heads.fc7.get(), heads.cls_score.get(), heads.bbox_pred.get()})
+      for (Parameter* p : fc->parameters()) p->lr_mult = (float)d.box_lr_mult;
   }
 
   Module& net() override { return *model_.net; }
@@ -67,6 +72,8 @@ class DetSegTraining : public TrainingModel {
     const RoiHeadsConfig& heads = d_.spec.config.heads;
     if (heads.box_canonical != 224) f["box-canonical"] = format_csv_number(heads.box_canonical);
     if (heads.mask_canonical != 224) f["mask-canonical"] = format_csv_number(heads.mask_canonical);
+    // ... and before --box-lr-mult with every layer at the phase's lr.
+    if (d_.box_lr_mult != 1) f["box-lr-mult"] = format_csv_number(d_.box_lr_mult);
     return f;
   }
   std::vector<ImageProblem> skipped_rows() const override { return skipped_; }

@@ -36,6 +36,14 @@ struct DetSegTrainingOptions {
   bool augment = true;  // the paper's six versions; false: letterbox only
   int64_t phase1 = 40000, phase2 = 80000, phase3 = 40000;  // iterations of each phase
   double clip_norm = 5;  // 0: off
+  // lr multiplier of the box branch, the layers the Classify and Detect subnets
+  // own (fc6, fc7, cls_score, bbox_pred; weights and biases): 1, the paper's,
+  // trains every layer at the phase's lr. The gradient is clipped to clip_norm
+  // as a whole, and the Segment subnet's loss (eq. 5's delta = 100) makes most
+  // of its norm, so the clip shrinks the box branch's steps along with the
+  // mask's; a multiplier gives the branch, trained from scratch, longer steps
+  // without changing what the other layers see (Caffe's lr_mult).
+  double box_lr_mult = 1;
 };
 
 std::unique_ptr<TrainingModel> make_detseg_training(const TrainingOptions& options, const DetSegTrainingOptions& detseg,

@@ -170,6 +170,64 @@ TEST_F(CliDetSeg, ClsWeightWeighsTheClassifyTerm) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path("bad") + "/log.csv"));
 }
 
+// --box-lr-mult 10: one step of phase 1 from the same initial values moves
+// each of fc6, fc7, cls_score and bbox_pred 10 times as far as the paper's
+// lr does (SGD's first step is lr x mult x (g + wd w), the clip applies to g
+// before), and every other parameter exactly as far; the trunk, FPN and RPN
+// stay at their initial values in phase 1. A resume with another multiplier
+// is refused by name, a bad one before any work.
+TEST_F(CliDetSeg, BoxLrMultLengthensTheBoxBranchsStepsAlone) {
+  const std::string one = dir_.path("one"), ten = dir_.path("ten"), log = dir_.path("log.txt");
+  const std::string cmd = std::string(kBin) + " train detseg --data synthetic:" + manifest_ +
+                          " --weights none --size 64 --channels 16 --rois 16 --batch 2 --lr 0.002 --phase1 1"
+                          " --phase2 0 --phase3 0 --eval-every 0 --ckpt-every 1 --threads 2 --device cpu";
+  ASSERT_EQ(sh(cmd + " --out " + one, log), 0) << test::read_file(log);
+  ASSERT_EQ(sh(cmd + " --box-lr-mult 10 --out " + ten, log), 0) << test::read_file(log);
+  const DetSegModel a = load_detseg_model(one + "/model.safetensors"), b = load_detseg_model(ten + "/model.safetensors");
+  const DetSegModel start = new_detseg_model(a.spec, "none", 1);  // the runs' initial values (seed 1)
+  const auto pa = a.net->named_parameters(), pb = b.net->named_parameters(), p0 = start.net->named_parameters();
+  ASSERT_EQ(pa.size(), p0.size());
+  ASSERT_EQ(pb.size(), p0.size());
+  int box = 0, moved_alike = 0;
+  for (size_t i = 0; i < p0.size(); ++i) {
+    const std::string& name = p0[i].first;
+    ASSERT_EQ(pa[i].first, name);
+    const std::vector<double> w0 = p0[i].second->value.to_vector(), w1 = pa[i].second->value.to_vector(),
+                              w10 = pb[i].second->value.to_vector();
+    double d1 = 0, d10 = 0, cross = 0, err = 0;
+    for (size_t k = 0; k < w0.size(); ++k) {
+      const double s1 = w1[k] - w0[k], s10 = w10[k] - w0[k];
+      d1 += s1 * s1, d10 += s10 * s10, cross += s1 * s10;
+    }
+    const bool in_box = name.rfind("roi_heads.fc6.", 0) == 0 || name.rfind("roi_heads.fc7.", 0) == 0 ||
+                        name.rfind("roi_heads.cls_score.", 0) == 0 || name.rfind("roi_heads.bbox_pred.", 0) == 0;
+    if (name.rfind("roi_heads.", 0) != 0) {  // not trained in phase 1
+      EXPECT_EQ(d1, 0.0) << name;
+      EXPECT_EQ(d10, 0.0) << name;
+      continue;
+    }
+    if (d1 == 0) continue;  // a parameter the first step's gradient did not reach
+    if (in_box) {
+      ++box;
+      // the same direction, 10 times as long (float32 steps: relative 1e-3)
+      EXPECT_NEAR(std::sqrt(d10 / d1), 10.0, 1e-2) << name;
+      EXPECT_NEAR(cross / std::sqrt(d1 * d10), 1.0, 1e-4) << name;
+    } else {
+      ++moved_alike;
+      for (size_t k = 0; k < w0.size(); ++k) err = std::max(err, std::fabs(w10[k] - w1[k]));
+      EXPECT_EQ(err, 0.0) << name << ": outside the box branch, the step is the paper's";
+    }
+  }
+  EXPECT_EQ(box, 8) << "the weights and biases of fc6, fc7, cls_score and bbox_pred";
+  EXPECT_GT(moved_alike, 0) << "the mask head trains in phase 1 too";
+  EXPECT_NE(sh(cmd + " --phase3 1 --resume --out " + ten, log), 0);
+  EXPECT_NE(test::read_file(log).find("box-lr-mult"), std::string::npos) << test::read_file(log);
+  EXPECT_EQ(sh(cmd + " --box-lr-mult 0 --out " + dir_.path("bad"), log), 2);
+  EXPECT_NE(test::read_file(log).find("--box-lr-mult must be in (0, 1000], got 0"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("bad") + "/log.csv"));
+}
+
 // Hostile detector metadata: a letterbox of 100000 pixels, an IoU threshold
 // above 1, no anchor sizes: refused by name before any work.
 TEST_F(CliDetSeg, HostileModelMetadataIsRefusedByName) {

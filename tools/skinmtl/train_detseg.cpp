@@ -63,7 +63,10 @@ std::string help() {
          "  --phase3 N          iterations of phase 3: all layers at lr / 10 (default 40000)\n" +
          training_optimizer_help(defaults()) +
          "  --clip-norm X       scale the gradient down to this global norm when longer (default 5,\n"
-         "                      Matterport's Mask R-CNN, whose settings the paper uses; 0: off)\n" +
+         "                      Matterport's Mask R-CNN, whose settings the paper uses; 0: off)\n"
+         "  --box-lr-mult X     lr multiplier of the Classify and Detect subnets' own layers (fc6,\n"
+         "                      fc7, cls_score, bbox_pred): their steps are X times the phase's lr\n"
+         "                      (default 1, the paper's; the clip applies to the gradient before)\n" +
          training_run_help(defaults());
 }
 
@@ -73,7 +76,7 @@ int train_detseg(int argc, char** argv) {
   const TrainingDefaults d = defaults();
   std::vector<std::string> names = training_option_names(d);
   for (const char* n : {"data", "data-dir", "size", "augment", "channels", "rois", "phase1", "phase2", "phase3",
-                        "clip-norm", "cls-loss", "cls-weight", "box-canonical", "mask-canonical"})
+                        "clip-norm", "box-lr-mult", "cls-loss", "cls-weight", "box-canonical", "mask-canonical"})
     names.push_back(n);
   const Args args(argc, argv, names, training_flag_names());
   if (args.help()) {
@@ -102,6 +105,7 @@ int train_detseg(int argc, char** argv) {
   SKINMTL_USAGE_CHECK(augment == "song" || augment == "none", "--augment must be song or none, got '" << augment << "'");
   s.augment = augment == "song";
   s.clip_norm = args.get_double("clip-norm", 5.0);
+  s.box_lr_mult = args.get_double("box-lr-mult", 1.0);
   const std::string cls_loss = args.get("cls-loss", "focal");
   SKINMTL_USAGE_CHECK(parse_detseg_cls_loss(cls_loss, &s.spec.config.cls_loss),
                       "--cls-loss must be focal or ce, got '" << cls_loss << "'");
