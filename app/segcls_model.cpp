@@ -89,11 +89,9 @@ SegClsModel load_segcls_model(const std::string& path) {
 
 namespace {
 
-// Rows [0, B) of a (B, 1, H, W) tensor of values in [0, 1], as 1-channel images
-// holding round(255 v).
-std::vector<Image> to_grey_images(const Tensor& t) {
-  const int64_t B = t.size(0), H = t.size(2), W = t.size(3);
-  const std::vector<double> v = t.to_vector();
+// The B maps of H x W values in [0, 1] held in `v` (row-major, map after map),
+// as 1-channel images holding round(255 v).
+std::vector<Image> to_grey_images(const std::vector<double>& v, int64_t B, int64_t H, int64_t W) {
   std::vector<Image> out;
   for (int64_t b = 0; b < B; ++b) {
     Image img((int)H, (int)W, 1);
@@ -106,11 +104,47 @@ std::vector<Image> to_grey_images(const Tensor& t) {
   return out;
 }
 
+// The same for the rows of a (B, 1, H, W) tensor.
+std::vector<Image> to_grey_images(const Tensor& t) {
+  return to_grey_images(t.to_vector(), t.size(0), t.size(2), t.size(3));
+}
+
+// Where element (y, x) of an H x W plane goes when the plane is mirrored
+// left-right (flip_x) and/or upside down (flip_y). Its own inverse.
+inline int64_t flipped_index(int64_t y, int64_t x, int64_t H, int64_t W, bool flip_x, bool flip_y) {
+  return (flip_y ? H - 1 - y : y) * W + (flip_x ? W - 1 - x : x);
+}
+
+// A (B, C, H, W) float32 CPU tensor with every plane mirrored as flipped_index says.
+Tensor flip_planes(const Tensor& t, bool flip_x, bool flip_y) {
+  SKINMTL_CHECK(t.ndim() == 4 && t.dtype() == DType::F32 && t.device() == Device::CPU,
+                "flip_planes: a (B, C, H, W) float32 CPU tensor, got " << t.str());
+  const int64_t planes = t.size(0) * t.size(1), H = t.size(2), W = t.size(3);
+  Tensor out = Tensor::empty(t.shape());
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        dst[p * H * W + flipped_index(y, x, H, W, flip_x, flip_y)] = src[(p * H + y) * W + x];
+  return out;
+}
+
 }  // namespace
+
+SegClsTta parse_segcls_tta(const std::string& name) {
+  if (name == "none") return SegClsTta::kNone;
+  SKINMTL_USAGE_CHECK(name == "flips", "--tta is none or flips, got '" << name << "'");
+  return SegClsTta::kFlips;
+}
+
+const char* segcls_tta_name(SegClsTta tta) { return tta == SegClsTta::kFlips ? "flips" : "none"; }
+
+int segcls_tta_passes(SegClsTta tta) { return tta == SegClsTta::kFlips ? 4 : 1; }
 
 SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& samples, const SegClsModelSpec& spec,
                                  const SegClsLossWeights& weights, Device device, int batch, int threads,
-                                 bool keep_truth, bool show_progress) {
+                                 bool keep_truth, bool show_progress, SegClsTta tta) {
   NoGradGuard no_grad;
   const bool was_training = net.is_training();
   net.eval();
@@ -130,26 +164,53 @@ SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& s
   if (show_progress) bar = std::make_unique<Progress>(loader.batches_per_epoch(), "predict");
   SegBatch b;
   int64_t done = 0;
+  const int passes = segcls_tta_passes(tta);
   while (loader.next(b)) {
     const int B = b.size();
-    auto o = net.forward(b.images.to(device));
-    auto l = net.loss(o, b.masks.to(device), b.melanoma.to(device), b.seborrheic_keratosis.to(device), weights);
-    auto value = [](const Tensor& t) { return t.to(Device::CPU).item(); };
-    total += value(l.total) * B;
-    if (l.seg.defined()) seg += value(l.seg) * B;
-    if (l.jaccard.defined()) jac += value(l.jaccard) * B;
-    if (net.has_cls()) {
-      mel += value(l.melanoma) * B;
-      sk += value(l.sk) * B;
-      const std::vector<double> pm = sigmoid(o.melanoma_logit).to(Device::CPU).to_vector();
-      const std::vector<double> ps = sigmoid(o.sk_logit).to(Device::CPU).to_vector();
-      for (int i = 0; i < B; ++i) {
-        out.melanoma[b.indices[i]] = pm[i];
-        out.sk[b.indices[i]] = ps[i];
+    const int64_t H = b.images.size(2), W = b.images.size(3);
+    // Sums over the passes, in the images' own orientation.
+    std::vector<double> sum_mel(B, 0.0), sum_sk(B, 0.0), sum_mask(net.has_seg() ? B * H * W : 0, 0.0);
+    for (int pass = 0; pass < passes; ++pass) {
+      const bool flip_x = pass & 1, flip_y = pass & 2;  // pass 0 is the image as it is
+      const Tensor input = pass == 0 ? b.images : flip_planes(b.images, flip_x, flip_y);
+      auto o = net.forward(input.to(device));
+      if (pass == 0) {
+        auto l = net.loss(o, b.masks.to(device), b.melanoma.to(device), b.seborrheic_keratosis.to(device), weights);
+        auto value = [](const Tensor& t) { return t.to(Device::CPU).item(); };
+        total += value(l.total) * B;
+        if (l.seg.defined()) seg += value(l.seg) * B;
+        if (l.jaccard.defined()) jac += value(l.jaccard) * B;
+        if (net.has_cls()) {
+          mel += value(l.melanoma) * B;
+          sk += value(l.sk) * B;
+        }
+      }
+      if (net.has_cls()) {
+        const std::vector<double> pm = sigmoid(o.melanoma_logit).to(Device::CPU).to_vector();
+        const std::vector<double> ps = sigmoid(o.sk_logit).to(Device::CPU).to_vector();
+        for (int i = 0; i < B; ++i) {
+          sum_mel[i] += pm[i];
+          sum_sk[i] += ps[i];
+        }
+      }
+      if (net.has_seg()) {
+        SKINMTL_CHECK(o.mask_logits.size(2) == H && o.mask_logits.size(3) == W,
+                      "predict_segcls: the mask " << o.mask_logits.str() << " is not at the input's size");
+        const std::vector<double> pmask = sigmoid(o.mask_logits).to(Device::CPU).to_vector();
+        for (int64_t i = 0; i < B; ++i)
+          for (int64_t y = 0; y < H; ++y)
+            for (int64_t x = 0; x < W; ++x)
+              sum_mask[i * H * W + y * W + x] += pmask[i * H * W + flipped_index(y, x, H, W, flip_x, flip_y)];
       }
     }
+    for (double& v : sum_mask) v /= passes;
+    if (net.has_cls())
+      for (int i = 0; i < B; ++i) {
+        out.melanoma[b.indices[i]] = sum_mel[i] / passes;
+        out.sk[b.indices[i]] = sum_sk[i] / passes;
+      }
     if (net.has_seg()) {
-      std::vector<Image> maps = to_grey_images(sigmoid(o.mask_logits).to(Device::CPU));
+      std::vector<Image> maps = to_grey_images(sum_mask, B, H, W);
       for (int i = 0; i < B; ++i) out.masks[b.indices[i]] = std::move(maps[i]);
     }
     if (keep_truth) {

@@ -44,8 +44,20 @@ SegClsModel new_segcls_model(SegClsModelSpec spec, const std::string& weights, u
 // A trained model from its file (a model file or a training checkpoint).
 SegClsModel load_segcls_model(const std::string& path);
 
+// Test-time augmentation for predict_segcls. kNone: each image once, as it
+// is. kFlips: four passes (as is, mirrored left-right, upside down, both: the
+// orientations random_flips trains on), each pass's probabilities mirrored
+// back to the image's orientation, then their mean (probabilities, not
+// logits, are averaged; the mask map pixel by pixel).
+enum class SegClsTta { kNone, kFlips };
+SegClsTta parse_segcls_tta(const std::string& name);  // "none" | "flips"; anything else is a usage error
+const char* segcls_tta_name(SegClsTta tta);
+// The passes a kind of test-time augmentation makes per image.
+int segcls_tta_passes(SegClsTta tta);
+
 // The predictions for a list of samples (in list order), each image resized to
-// the model's input size (yang_test_transform).
+// the model's input size (yang_test_transform), with the test-time
+// augmentation `tta`.
 struct SegClsPredictions {
   std::vector<double> melanoma, sk;  // [N] sigmoid probabilities; empty without the heads
   // [N] the mask probability p of every pixel at the input size, as a
@@ -55,12 +67,13 @@ struct SegClsPredictions {
   // [N] the true masks resized as the images were (0/255), when asked for.
   std::vector<Image> truth;
   // Mean losses over the samples (NaN for terms the model lacks); total as
-  // SegClsNet::loss weighs them.
+  // SegClsNet::loss weighs them. Of the plain pass only, whatever `tta`: the
+  // model's loss on the images as they are.
   double total_loss = 0, seg_loss = NAN, jaccard_loss = NAN, melanoma_loss = NAN, sk_loss = NAN;
 };
 SegClsPredictions predict_segcls(SegClsNet& net, const std::vector<SegSample>& samples, const SegClsModelSpec& spec,
                                  const SegClsLossWeights& weights, Device device, int batch, int threads,
-                                 bool keep_truth, bool show_progress);
+                                 bool keep_truth, bool show_progress, SegClsTta tta = SegClsTta::kNone);
 
 // "192x256" -> (192, 256): height x width, as the ISIC 2017 images here are
 // 192 high and 256 wide.

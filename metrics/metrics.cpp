@@ -564,6 +564,24 @@ MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores
   return c;
 }
 
+MapDifference compare_paired_means(const std::vector<double>& values_a, const std::vector<double>& values_b,
+                                   int64_t resamples, uint64_t seed) {
+  const size_t n = values_a.size();
+  SKINMTL_CHECK(n >= 1 && values_b.size() == n,
+                "compare_paired_means: two lists of one length >= 1, got " << n << " and " << values_b.size());
+  for (size_t i = 0; i < n; ++i)
+    SKINMTL_CHECK(std::isfinite(values_a[i]) && std::isfinite(values_b[i]),
+                  "compare_paired_means: item " << i << " has a value that is not finite");
+  SKINMTL_CHECK(resamples >= 100, "compare_paired_means: at least 100 resamples, got " << resamples);
+  auto mean = [&](const Draw& d, bool first) -> std::optional<double> {
+    const std::vector<double>& v = first ? values_a : values_b;
+    double sum = 0;
+    for (size_t i : d) sum += v[i];
+    return sum / (double)d.size();
+  };
+  return *paired_difference(n, mean, resamples, seed, 0);
+}
+
 ThresholdStats threshold_stats(const std::vector<double>& scores, const std::vector<int>& labels,
                                double threshold) {
   check_ranking("threshold_stats", scores, labels);

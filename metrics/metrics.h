@@ -198,6 +198,18 @@ struct MapComparison {
 MapComparison compare_map(const ScoreMatrix& scores_a, const ScoreMatrix& scores_b, const LabelMatrix& labels,
                           int64_t resamples = 2000, uint64_t seed = 1);
 
+// ---- how sure a difference of two means over the same items is -------------
+//
+// Per-item values of two models on the same n items, e.g. each image's
+// Jaccard index under two models' masks (or one model's, with and without
+// test-time augmentation): a = the mean of values_a, b = the mean of
+// values_b, and the same paired bootstrap as compare_map (the items drawn
+// with replacement, an item's two values together; the percentile interval;
+// p as there). The mean of a draw is always defined, so `skipped` is 0.
+// values_a and values_b: the same length n >= 1, finite. resamples >= 100.
+MapDifference compare_paired_means(const std::vector<double>& values_a, const std::vector<double>& values_b,
+                                   int64_t resamples = 2000, uint64_t seed = 1);
+
 // ---- how sure a difference of two RECIPES is: several training runs --------
 //
 // compare_map holds the two trained models fixed: its interval is the held-out

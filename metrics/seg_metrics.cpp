@@ -54,7 +54,7 @@ SegMetrics seg_metrics(const std::vector<SegCounts>& counts) {
     di += s.di;
     ac += s.ac;
     if (s.ja < kThresholdedJaccardCutoff) ++m.ja_below_cutoff;
-    else tja += s.ja;
+    tja += thresholded_jaccard(s.ja);
     if (s.se) se += *s.se, ++n_se;
     else ++m.se_excluded;
     if (s.sp) sp += *s.sp, ++n_sp;

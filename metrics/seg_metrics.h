@@ -58,6 +58,8 @@
 namespace skinmtl {
 
 constexpr double kThresholdedJaccardCutoff = 0.65;
+// One image's term of the thresholded Jaccard: its JA, or 0 below the cutoff.
+inline double thresholded_jaccard(double ja) { return ja < kThresholdedJaccardCutoff ? 0.0 : ja; }
 
 // Pixel counts of one image.
 struct SegCounts {

@@ -76,7 +76,8 @@ TEST(CliReproduce, DryRunShowsEachBudgetsRecipe) {
   const std::vector<Case> cases = {
       {"yang", "cpu",
        {"train segcls", "--size 120x160", "--iters 2000", "--lr-schedule cosine", "eval segcls",
-        "3. external test", "eval segcls --data ham10000"}},
+        "3. external test", "eval segcls --data ham10000", "4. evaluate on ISIC 2017 val again",
+        "--tta flips --overlays 0 --device cpu --out /nonexistent/eval_tta"}},
       {"yang", "gpu", {"--size 192x256", "--iters 10000"}},
       {"song", "cpu",
        {"train detseg", "--size 256", "--phase1 300", "--phase2 1500", "--phase3 700", "--clip-norm 25",
@@ -111,6 +112,7 @@ TEST(CliReproduce, ExternalTestOnHam10000IsASecondTable) {
   fs::create_directories(out + "/train");
   fs::create_directories(out + "/eval");
   fs::create_directories(out + "/ham10000");
+  fs::create_directories(out + "/eval_tta");
   test::write_file(out + "/train/model.safetensors", "");  // "done": never read
   test::write_file(out + "/eval/metrics.json",
                    R"({"segmentation": {"jaccard": 0.77}, "melanoma": {"auc": 0.81},
@@ -118,9 +120,12 @@ TEST(CliReproduce, ExternalTestOnHam10000IsASecondTable) {
   test::write_file(out + "/ham10000/metrics.json",
                    R"J({"segmentation": "not scored: the data has no masks", "melanoma": {"auc": 0.7709},
                        "seborrheic_keratosis": {"auc": 0.6391, "label": "benign keratosis (bkl)"}})J");
+  test::write_file(out + "/eval_tta/metrics.json",
+                   R"({"segmentation": {"jaccard": 0.78, "dice": 0.86}, "melanoma": {"auc": 0.82},
+                       "seborrheic_keratosis": {"auc": 0.9}, "mean_auc": 0.86})");
   std::string text;
   ASSERT_EQ(sh(std::string(kBin) + " reproduce yang --device cpu --out " + out, &text), 0) << text;
-  EXPECT_NE(text.find("step 3/3: external test: the classifiers on HAM10000"), std::string::npos) << text;
+  EXPECT_NE(text.find("step 3/4: external test: the classifiers on HAM10000"), std::string::npos) << text;
   const std::string md = test::read_file(out + "/results.md");
   EXPECT_NE(md.find("| external test: HAM10000 (4790 images, 393 melanomas) | AUC melanoma | AUC benign keratosis "
                     "(bkl) |\n|---|---|---|\n| this project | 0.7709 | 0.6391 |\n| paper | - | - |\n\n"),
@@ -128,7 +133,10 @@ TEST(CliReproduce, ExternalTestOnHam10000IsASecondTable) {
       << md;
   EXPECT_NE(md.find("| this project | 0.7700 |"), std::string::npos) << md;  // the val table, from eval/
   const nlohmann::json r = read_json(out + "/results.json");
-  ASSERT_EQ(r["results"].size(), 2u);
+  ASSERT_EQ(r["results"].size(), 3u);
+  // The test-time flips' row, from eval_tta/.
+  EXPECT_DOUBLE_EQ(r["results"][2]["metrics"]["JA"]["ours"].get<double>(), 0.78);
+  EXPECT_DOUBLE_EQ(r["results"][2]["metrics"]["JA"]["paper"].get<double>(), 0.724);
   EXPECT_DOUBLE_EQ(r["results"][1]["metrics"]["AUC melanoma"]["ours"].get<double>(), 0.7709);
   EXPECT_FALSE(r["results"][1]["metrics"]["AUC melanoma"].contains("target"));
   EXPECT_DOUBLE_EQ(r["results"][0]["metrics"]["JA"]["ours"].get<double>(), 0.77);

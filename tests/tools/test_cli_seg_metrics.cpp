@@ -104,6 +104,44 @@ TEST_F(CliSegMetrics, Ph2NamesAndColourBmpMasks) {
   EXPECT_DOUBLE_EQ(j["ja"].get<double>(), (0.5 + 1) / 2);
 }
 
+// --compare: a second folder of masks for the same images, image for image.
+// Here it holds the truth of image 0 (JA 1) and the same empty mask for image
+// 1 (JA 1): the first folder's JA is lower by (1 - 0.5) / 2 on the two images.
+TEST_F(CliSegMetrics, CompareTwoFoldersOfMasksOnTheSameImages) {
+  const std::string other = dir_.path("other");
+  std::filesystem::create_directories(other);
+  save_png(other + "/ISIC_0000000.png", mask_of({"##..", "##..", "...."}));
+  save_png(other + "/ISIC_0000001.png", mask_of({"..", ".."}));
+  ASSERT_EQ(sh(seg(" --json --compare " + other), log_), 0) << test::read_file(log_);
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(log_));
+  EXPECT_EQ(j["compare"], other);
+  EXPECT_EQ(j["compare_predictions_ignored"], 0);
+  const nlohmann::json& ja = j["comparison"]["ja"];
+  EXPECT_DOUBLE_EQ(ja["mean"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(ja["mean_compare"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(ja["difference"].get<double>(), -0.25);
+  // Two images: a draw holds image 0 twice (-0.5), once (-0.25) or not at all (0).
+  EXPECT_DOUBLE_EQ(ja["low"].get<double>(), -0.5);
+  EXPECT_DOUBLE_EQ(ja["high"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(j["comparison"]["thresholded_ja"]["difference"].get<double>(), -0.5);  // 0.5 counts 0
+  EXPECT_DOUBLE_EQ(j["comparison"]["di"]["difference"].get<double>(), (2.0 / 3 - 1) / 2);
+  EXPECT_DOUBLE_EQ(j["comparison"]["ac"]["difference"].get<double>(), (0.75 - 1) / 2);
+
+  ASSERT_EQ(sh(seg(" --compare " + other), log_), 0) << test::read_file(log_);
+  const std::string text = test::read_file(log_);
+  EXPECT_TRUE(contains(text, "against " + other + " (the same images")) << text;
+  EXPECT_TRUE(contains(text, "JA              0.7500  1.0000  -0.2500")) << text;
+
+  // The second folder is checked as the first: a missing mask is named.
+  std::filesystem::remove(other + "/ISIC_0000001.png");
+  ASSERT_EQ(sh(seg(" --compare " + other), log_), 1);
+  EXPECT_TRUE(contains(test::read_file(log_), "1 of 2 ground-truth masks have no prediction in " + other +
+                                                  ": ISIC_0000001"))
+      << test::read_file(log_);
+  EXPECT_EQ(sh(seg(" --compare ''"), log_), 2);
+  EXPECT_TRUE(contains(test::read_file(log_), "--compare needs a folder of masks")) << test::read_file(log_);
+}
+
 TEST_F(CliSegMetrics, Errors) {
   // A missing prediction: listed by name.
   std::filesystem::remove(pred_ + "/ISIC_0000001_segmentation.png");
@@ -223,15 +261,16 @@ TEST_F(CliBinaryMetrics, CompareTwoModelsOnTheSameImages) {
   const std::string text = test::read_file(log_);
   EXPECT_TRUE(contains(text, "against " + other + " (DeLong's test")) << text;
   EXPECT_TRUE(contains(text, "melanoma              0.6667  1.0000  -0.3333     [-1.0638, +0.3971]  0.3711")) << text;
-  // The second file must hold the same images; --compare belongs to binary and multilabel.
+  // The second file must hold the same images; --compare belongs to binary, multilabel and
+  // seg (a folder of masks there: CliSegMetrics.CompareTwoFoldersOfMasksOnTheSameImages).
   test::write_file(other, "image_id,seborrheic_keratosis,melanoma\ne,0.7,0.6\nd,0.45,0.3\n");
   EXPECT_EQ(sh(binary(" --compare " + other), log_), 1);
   EXPECT_FALSE(contains(test::read_file(log_), ".cpp:")) << test::read_file(log_);
-  EXPECT_EQ(sh(std::string(kBin) + " metrics seg --pred x --truth y --compare " + other, log_), 2);
   EXPECT_EQ(sh(std::string(kBin) + " metrics topk --scores " + scores_ + " --labels " + labels_ + " --compare " + other,
                log_),
             2);
-  EXPECT_TRUE(contains(test::read_file(log_), "--compare applies to 'metrics binary' and 'metrics multilabel' only"))
+  EXPECT_TRUE(contains(test::read_file(log_),
+                       "--compare applies to 'metrics binary', 'metrics multilabel' and 'metrics seg' only"))
       << test::read_file(log_);
 }
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -184,6 +185,33 @@ TEST_F(CliSegCls, EvalWritesIsicFilesAndItsAucsMatchTheMetricsCommand) {
   for (const auto& col : j.at("columns")) auc[col.at("column").get<std::string>()] = col.at("auc").get<double>();
   EXPECT_NEAR(auc.at("melanoma"), auc_mel, 1e-12);
   EXPECT_NEAR(auc.at("seborrheic_keratosis"), auc_sk, 1e-12);
+}
+
+// --tta flips reaches the predictions and metrics.json says which was used
+// (SegClsTta.* checks the arithmetic); an unknown kind stops before any work.
+TEST_F(CliSegCls, EvalTtaFlipsIsRecordedAndAnUnknownKindExitsTwo) {
+  const std::string a = dir_.path("a"), log = dir_.path("log.txt");
+  ASSERT_EQ(sh(train_cmd(csv_, a, 2), log), 0) << test::read_file(log);
+  const std::string eval = std::string(kBin) + " eval segcls --model " + a + "/model.safetensors --data " + csv_ +
+                           " --overlays 0 --device cpu --out ";
+  std::map<std::string, CsvTable> pred;
+  for (const char* tta : {"none", "flips"}) {
+    const std::string ev = dir_.path(std::string("ev_") + tta);
+    ASSERT_EQ(sh(eval + ev + " --tta " + tta, log), 0) << test::read_file(log);
+    std::ifstream f(ev + "/metrics.json");
+    EXPECT_EQ(nlohmann::json::parse(f).at("tta"), tta);
+    pred[tta] = read_csv(ev + "/predictions.csv");
+  }
+  EXPECT_NE(test::read_file(log).find("each the mean of its four flips (--tta flips)"), std::string::npos)
+      << test::read_file(log);
+  ASSERT_EQ(pred["none"].rows.size(), pred["flips"].rows.size());
+  int differ = 0;
+  for (size_t i = 0; i < pred["none"].rows.size(); ++i) differ += pred["none"].rows[i] != pred["flips"].rows[i];
+  EXPECT_GT(differ, 0) << "--tta flips changed no probability";
+  EXPECT_EQ(sh(eval + dir_.path("ev_bad") + " --tta rotations", log), 2);
+  EXPECT_NE(test::read_file(log).find("--tta is none or flips, got 'rotations'"), std::string::npos)
+      << test::read_file(log);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("ev_bad")));
 }
 
 // A model file's metadata is input: an input size of 100000 (a 40 GB resize),

@@ -78,6 +78,10 @@ const char* kHelp =
     "  --out DIR           predictions.csv, labels.csv, masks/, overlays/, metrics.json\n"
     "                      (default runs/eval_segcls)\n"
     "  --overlays N        overlay pictures of the first N images (default 16; 0: none)\n"
+    "  --tta KIND          none (default): each image once, as it is | flips: the mean\n"
+    "                      probabilities of four passes, as is, mirrored left-right,\n"
+    "                      upside down and both (each mask mirrored back first): the\n"
+    "                      orientations training's flips show; four times the time\n"
     "  --batch N --threads N --device D\n"
     "  --precision P       fp32 | tf32 | bf16 (default fp32; see train's --help)\n"
     "  --json              print one JSON object instead of tables\n";
@@ -123,7 +127,8 @@ nlohmann::json binary_json(const BinaryMetrics& m) {
 
 int eval_segcls(int argc, char** argv) {
   std::vector<std::string> options = kEvalDataOptions;
-  for (const char* o : {"model", "out", "overlays", "batch", "threads", "device", "precision"}) options.push_back(o);
+  for (const char* o : {"model", "out", "overlays", "tta", "batch", "threads", "device", "precision"})
+    options.push_back(o);
   Args args(argc, argv, options, {"json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -134,6 +139,7 @@ int eval_segcls(int argc, char** argv) {
   const int threads = (int)args.get_int("threads", 2);
   const int overlays = (int)args.get_int("overlays", 16);
   SKINMTL_USER_CHECK(batch > 0 && threads > 0 && overlays >= 0, "batch and threads must be positive, overlays >= 0");
+  const SegClsTta tta = parse_segcls_tta(args.get("tta", "none"));
   const std::string out = args.get("out", "runs/eval_segcls");
   const bool as_json = args.flag("json");
   const Device device = parse_device(args.get("device", "auto"));
@@ -156,7 +162,7 @@ int eval_segcls(int argc, char** argv) {
                  model.spec.input_h, model.spec.input_w, set.what().c_str());
 
   const SegClsPredictions p =
-      predict_segcls(net, val, model.spec, SegClsLossWeights{}, device, batch, threads, false, !as_json);
+      predict_segcls(net, val, model.spec, SegClsLossWeights{}, device, batch, threads, false, !as_json, tta);
 
   nlohmann::json report;
   report["model"] = model_path;
@@ -164,6 +170,7 @@ int eval_segcls(int argc, char** argv) {
   report["split"] = set.split;
   report["tasks"] = segcls_tasks_name(model.spec.config.tasks);
   report["images"] = val.size();
+  report["tta"] = segcls_tta_name(tta);
 
   // ---- Part 1: masks at the source size --------------------------------------------------------
   SegMetrics seg;
@@ -244,8 +251,9 @@ int eval_segcls(int argc, char** argv) {
   // ---- tables ----------------------------------------------------------------------------------
   // Yang et al.'s column only where their numbers were measured (eval_data.h).
   const bool paper = set.paper_split;
-  std::printf("\n%s\n%s (%s), %zu images\n", set.what().c_str(), model_path.c_str(),
-              segcls_tasks_name(model.spec.config.tasks), val.size());
+  std::printf("\n%s\n%s (%s), %zu images%s\n", set.what().c_str(), model_path.c_str(),
+              segcls_tasks_name(model.spec.config.tasks), val.size(),
+              tta == SegClsTta::kFlips ? ", each the mean of its four flips (--tta flips)" : "");
   if (paper)
     std::printf("(Yang et al. 2017 trained on ISIC 2017's 2000 training images and report these numbers\n"
                 " on its 150 validation images, the split evaluated here)\n\n");

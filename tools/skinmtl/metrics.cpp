@@ -6,10 +6,11 @@
 //       model's and the paired difference (bootstrap interval and p).
 //   skinmtl metrics topk --scores S.csv --labels L.csv [--k 1,3] [--json]
 //       top-k accuracy of single-label predictions (labels: one-hot rows).
-//   skinmtl metrics seg --pred DIR --truth DIR [--threshold 128] [--json]
+//   skinmtl metrics seg --pred DIR --truth DIR [--threshold 128] [--compare DIR2] [--json]
 //       segmentation masks against ground-truth masks: the means over images
 //       of JA, DI, AC, SE, SP (Song et al. 2019, eq. 7; ISIC 2017 Part 1) and
-//       the thresholded Jaccard.
+//       the thresholded Jaccard; with --compare, a second model's masks and
+//       the paired difference (bootstrap interval and p).
 //   skinmtl metrics binary --scores S.csv --labels L.csv [--column NAME]
 //                          [--score-column NAME] [--label-column NAME]
 //                          [--threshold 0.5] [--compare S2.csv] [--json]
@@ -50,7 +51,8 @@ const char* kHelp =
     "usage:\n"
     "  skinmtl metrics multilabel --scores S.csv --labels L.csv [--compare S2.csv] [--json]\n"
     "  skinmtl metrics topk       --scores S.csv --labels L.csv [--k 1,3] [--json]\n"
-    "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128] [--json]\n"
+    "  skinmtl metrics seg        --pred DIR --truth DIR [--threshold 128]\n"
+    "                             [--compare DIR2] [--json]\n"
     "  skinmtl metrics binary     --scores S.csv --labels L.csv [--column NAME]\n"
     "                             [--score-column NAME] [--label-column NAME]\n"
     "                             [--threshold 0.5] [--compare S2.csv] [--json]\n"
@@ -93,6 +95,11 @@ const char* kHelp =
     "  different sizes are errors; predictions without a truth are ignored and\n"
     "  counted. Masks may be 8-bit grey, 1-bit or 24-bit colour (PNG, BMP, ...);\n"
     "  a colour pixel is lesion when any of R, G, B is >= --threshold.\n"
+    "  --compare DIR2: a second model's masks of the same images (matched to the\n"
+    "  truth as --pred's): per image metric defined on every image (JA,\n"
+    "  thresholded JA, DI, AC), both means, their difference with a 95% interval\n"
+    "  and the two-sided p, by the paired bootstrap of the images (as\n"
+    "  multilabel's: 2000 draws, each image's two values kept together).\n"
     "binary: per label column, AC (at --threshold: positive when score >= it),\n"
     "  AUC (ROC, ties half), AP (as in multilabel), SE = TP/(TP+FN) and\n"
     "  SP = TN/(TN+FP), label 1 = positive (melanoma, seborrheic keratosis).\n"
@@ -134,7 +141,8 @@ const char* kHelp =
     "                   binary only: this column of the scores file against this\n"
     "                   column of the labels file\n"
     "  --compare FILE   binary, multilabel: a second model's scores file, compared\n"
-    "                   with the first on the same images\n"
+    "                   with the first on the same images; seg: a second folder of\n"
+    "                   predicted masks\n"
     "  --json           print one JSON object instead of the table\n"
     "  --help           this text\n";
 
@@ -145,7 +153,7 @@ struct MetricsOptions {
   std::string pred, truth;   // seg
   std::string column;        // binary: --column (both files)
   std::string score_column, label_column;  // binary: --score-column, --label-column
-  std::string compare;       // binary, multilabel: --compare (a second scores file)
+  std::string compare;       // binary, multilabel: --compare (a second scores file); seg: a second --pred
   bool threshold_given = false;
   int seg_threshold = 128;      // seg: lesion where grey >= it
   double bin_threshold = 0.5;   // binary: positive where score >= it
@@ -207,9 +215,10 @@ MetricsOptions parse_args(int argc, char** argv) {
   const bool any_column = !a.column.empty() || !a.score_column.empty() || !a.label_column.empty();
   if (any_column && a.mode != "binary")
     throw UsageError("--column, --score-column and --label-column apply to 'metrics binary' only");
-  if (args.has("compare") && a.mode != "binary" && a.mode != "multilabel")
-    throw UsageError("--compare applies to 'metrics binary' and 'metrics multilabel' only");
-  if (args.has("compare") && a.compare.empty()) throw UsageError("--compare needs a scores file");
+  if (args.has("compare") && a.mode == "topk")
+    throw UsageError("--compare applies to 'metrics binary', 'metrics multilabel' and 'metrics seg' only");
+  if (args.has("compare") && a.compare.empty())
+    throw UsageError(a.mode == "seg" ? "--compare needs a folder of masks" : "--compare needs a scores file");
   if (!a.column.empty() && (!a.score_column.empty() || !a.label_column.empty()))
     throw UsageError("give --column NAME (the same column in both files) or --score-column and --label-column, "
                      "not both");
@@ -456,19 +465,22 @@ int run_topk(const MetricsOptions& a) {
 
 // ---- seg -----------------------------------------------------------------------------------
 
-int run_seg(const MetricsOptions& a) {
-  const std::map<std::string, std::string> truth = list_image_files(a.truth, "--truth", true);
-  const std::map<std::string, std::string> pred = list_image_files(a.pred, "--pred", true);
-  SKINMTL_USER_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, .bmp, ...) in it");
+// The pixel counts of the masks in `pred_dir` (given as `option`) against
+// every truth mask, in the truth's name order; a missing prediction, a mask
+// that cannot be read or one of another size is an error naming them.
+// *ignored: the predictions without a truth mask.
+std::vector<SegCounts> count_masks(const std::map<std::string, std::string>& truth, const std::string& pred_dir,
+                                   const char* option, int threshold, int64_t* ignored) {
+  const std::map<std::string, std::string> pred = list_image_files(pred_dir, option, true);
   std::vector<std::string> keys, missing;
   for (const auto& [key, path] : truth) {
     keys.push_back(key);
     if (!pred.count(key)) missing.push_back(key);
   }
   SKINMTL_USER_CHECK(missing.empty(), missing.size() << " of " << truth.size()
-                                                     << " ground-truth masks have no prediction in " << a.pred << ": "
+                                                     << " ground-truth masks have no prediction in " << pred_dir << ": "
                                                      << name_list(missing));
-  const int64_t ignored = (int64_t)pred.size() - (int64_t)truth.size();
+  *ignored = (int64_t)pred.size() - (int64_t)truth.size();
 
   // Decode and count in parallel; errors are kept per image and reported in name order.
   const int64_t n = (int64_t)keys.size();
@@ -485,7 +497,7 @@ int run_seg(const MetricsOptions& a) {
                     " but the truth " + t_path + " is " + std::to_string(t.height) + "x" + std::to_string(t.width);
         continue;
       }
-      counts[i] = seg_counts(p, t, a.seg_threshold);
+      counts[i] = seg_counts(p, t, threshold);
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }
@@ -498,6 +510,40 @@ int run_seg(const MetricsOptions& a) {
     for (size_t i = 0; i < failed.size() && i < 20; ++i) msg += "\n  " + failed[i];
     if (failed.size() > 20) msg += "\n  ... and " + std::to_string(failed.size() - 20) + " more";
     throw Error(msg);
+  }
+  return counts;
+}
+
+// The per-image metrics `metrics seg --compare` sets side by side: those
+// defined on every image (SE and SP are not).
+struct PerImageSegMetric {
+  const char* name;  // as printed and as the JSON key
+  double (*of)(const SegScores&);
+};
+const PerImageSegMetric kComparedSegMetrics[] = {
+    {"ja", [](const SegScores& s) { return s.ja; }},
+    {"thresholded_ja", [](const SegScores& s) { return thresholded_jaccard(s.ja); }},
+    {"di", [](const SegScores& s) { return s.di; }},
+    {"ac", [](const SegScores& s) { return s.ac; }},
+};
+
+int run_seg(const MetricsOptions& a) {
+  const std::map<std::string, std::string> truth = list_image_files(a.truth, "--truth", true);
+  SKINMTL_USER_CHECK(!truth.empty(), "--truth " << a.truth << ": no mask images (.png, .jpg, .bmp, ...) in it");
+  int64_t ignored = 0, ignored_compare = 0;
+  const std::vector<SegCounts> counts = count_masks(truth, a.pred, "--pred", a.seg_threshold, &ignored);
+  // --compare: the second folder's counts, image for image.
+  std::vector<MapDifference> cmp;
+  if (!a.compare.empty()) {
+    const std::vector<SegCounts> other = count_masks(truth, a.compare, "--compare", a.seg_threshold, &ignored_compare);
+    for (const PerImageSegMetric& metric : kComparedSegMetrics) {
+      std::vector<double> va, vb;
+      for (size_t i = 0; i < counts.size(); ++i) {
+        va.push_back(metric.of(seg_scores(counts[i])));
+        vb.push_back(metric.of(seg_scores(other[i])));
+      }
+      cmp.push_back(compare_paired_means(va, vb));
+    }
   }
   const SegMetrics m = seg_metrics(counts);
 
@@ -517,6 +563,16 @@ int run_seg(const MetricsOptions& a) {
     j["sp_excluded"] = m.sp_excluded;
     j["thresholded_ja"] = optional_json(m.thresholded_ja);
     j["ja_below_cutoff"] = m.ja_below_cutoff;
+    if (!a.compare.empty()) {
+      j["compare"] = a.compare;
+      j["compare_predictions_ignored"] = ignored_compare;
+      for (size_t k = 0; k < cmp.size(); ++k) {
+        const MapDifference& d = cmp[k];
+        j["comparison"][kComparedSegMetrics[k].name] = {{"mean", d.a},  {"mean_compare", d.b}, {"difference", d.diff},
+                                                        {"low", d.low}, {"high", d.high},      {"p", d.p},
+                                                        {"resamples", d.resamples}};
+      }
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -533,6 +589,18 @@ int run_seg(const MetricsOptions& a) {
               fixed4(m.sp).c_str(), (long long)(m.images - m.sp_excluded), (long long)m.sp_excluded);
   std::printf("thresholded JA  %s  (each JA < 0.65 counted as 0: %lld images)\n", fixed4(m.thresholded_ja).c_str(),
               (long long)m.ja_below_cutoff);
+  if (!a.compare.empty()) {
+    std::printf("\nagainst %s (the same images; 95%% interval and p: paired bootstrap of the images)\n",
+                a.compare.c_str());
+    std::printf("%-14s  %-6s  %-6s  %-10s  %-18s  %s\n", "", "mean", "mean 2", "difference", "95% interval",
+                "p (two-sided)");
+    const char* labels[] = {"JA", "thresholded JA", "DI", "AC"};
+    for (size_t k = 0; k < cmp.size(); ++k) {
+      const MapDifference& d = cmp[k];
+      std::printf("%-14s  %.4f  %.4f  %-10s  %-18s  %s\n", labels[k], d.a, d.b, signed4(d.diff).c_str(),
+                  ("[" + signed4(d.low) + ", " + signed4(d.high) + "]").c_str(), p_text(d).c_str());
+    }
+  }
   return 0;
 }
 
