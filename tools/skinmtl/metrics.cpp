@@ -517,14 +517,15 @@ std::vector<SegCounts> count_masks(const std::map<std::string, std::string>& tru
 // The per-image metrics `metrics seg --compare` sets side by side: those
 // defined on every image (SE and SP are not).
 struct PerImageSegMetric {
-  const char* name;  // as printed and as the JSON key
+  const char* key;    // in the JSON
+  const char* label;  // in the table
   double (*of)(const SegScores&);
 };
 const PerImageSegMetric kComparedSegMetrics[] = {
-    {"ja", [](const SegScores& s) { return s.ja; }},
-    {"thresholded_ja", [](const SegScores& s) { return thresholded_jaccard(s.ja); }},
-    {"di", [](const SegScores& s) { return s.di; }},
-    {"ac", [](const SegScores& s) { return s.ac; }},
+    {"ja", "JA", [](const SegScores& s) { return s.ja; }},
+    {"thresholded_ja", "thresholded JA", [](const SegScores& s) { return thresholded_jaccard(s.ja); }},
+    {"di", "DI", [](const SegScores& s) { return s.di; }},
+    {"ac", "AC", [](const SegScores& s) { return s.ac; }},
 };
 
 int run_seg(const MetricsOptions& a) {
@@ -536,11 +537,16 @@ int run_seg(const MetricsOptions& a) {
   std::vector<MapDifference> cmp;
   if (!a.compare.empty()) {
     const std::vector<SegCounts> other = count_masks(truth, a.compare, "--compare", a.seg_threshold, &ignored_compare);
+    std::vector<SegScores> sa, sb;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      sa.push_back(seg_scores(counts[i]));
+      sb.push_back(seg_scores(other[i]));
+    }
     for (const PerImageSegMetric& metric : kComparedSegMetrics) {
       std::vector<double> va, vb;
-      for (size_t i = 0; i < counts.size(); ++i) {
-        va.push_back(metric.of(seg_scores(counts[i])));
-        vb.push_back(metric.of(seg_scores(other[i])));
+      for (size_t i = 0; i < sa.size(); ++i) {
+        va.push_back(metric.of(sa[i]));
+        vb.push_back(metric.of(sb[i]));
       }
       cmp.push_back(compare_paired_means(va, vb));
     }
@@ -568,7 +574,7 @@ int run_seg(const MetricsOptions& a) {
       j["compare_predictions_ignored"] = ignored_compare;
       for (size_t k = 0; k < cmp.size(); ++k) {
         const MapDifference& d = cmp[k];
-        j["comparison"][kComparedSegMetrics[k].name] = {{"mean", d.a},  {"mean_compare", d.b}, {"difference", d.diff},
+        j["comparison"][kComparedSegMetrics[k].key] = {{"mean", d.a},  {"mean_compare", d.b}, {"difference", d.diff},
                                                         {"low", d.low}, {"high", d.high},      {"p", d.p},
                                                         {"resamples", d.resamples}};
       }
@@ -594,11 +600,11 @@ int run_seg(const MetricsOptions& a) {
                 a.compare.c_str());
     std::printf("%-14s  %-6s  %-6s  %-10s  %-18s  %s\n", "", "mean", "mean 2", "difference", "95% interval",
                 "p (two-sided)");
-    const char* labels[] = {"JA", "thresholded JA", "DI", "AC"};
     for (size_t k = 0; k < cmp.size(); ++k) {
       const MapDifference& d = cmp[k];
-      std::printf("%-14s  %.4f  %.4f  %-10s  %-18s  %s\n", labels[k], d.a, d.b, signed4(d.diff).c_str(),
-                  ("[" + signed4(d.low) + ", " + signed4(d.high) + "]").c_str(), p_text(d).c_str());
+      std::printf("%-14s  %.4f  %.4f  %-10s  %-18s  %s\n", kComparedSegMetrics[k].label, d.a, d.b,
+                  signed4(d.diff).c_str(), ("[" + signed4(d.low) + ", " + signed4(d.high) + "]").c_str(),
+                  p_text(d).c_str());
     }
   }
   return 0;
